@@ -1,0 +1,439 @@
+//! Defines the manifest's wire model: what an `iza.toml` (or `iza.yaml`) may say, key by key,
+//! with the position of every value a diagnostic may need to point at.
+//!
+//! These types only describe shape; every rule that relates two values (ports, references,
+//! cycles, schedules) lives in `validate`. Their doc comments are the descriptions in
+//! `iza schema`.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::spanned::Spanned;
+
+/// Map from ids to definitions, in file order.
+pub type IdMap<T> = IndexMap<Spanned<String>, Spanned<T>>;
+
+/// An IZA OS manifest: one ecosystem of services, agents and their tasks.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "IZA OS manifest")]
+pub struct RawManifest {
+    /// Manifest format version; `1` is the only one so far.
+    pub version: Option<Spanned<u32>>,
+    /// The ecosystem as a whole: its name, port policy and the figures it claims.
+    pub ecosystem: Option<Spanned<RawEcosystem>>,
+    /// Groups of services, shown as sections of the report and clusters of the graph.
+    #[serde(default)]
+    pub groups: IdMap<RawGroup>,
+    /// Every service, keyed by id.
+    #[serde(default)]
+    pub services: IdMap<RawService>,
+    /// Agents, keyed by id, with the tasks they own.
+    #[serde(default)]
+    pub agents: IdMap<RawAgent>,
+    /// Tasks that belong to the ecosystem as a whole, optionally assigned to an agent.
+    #[serde(default)]
+    pub tasks: Vec<Spanned<RawTask>>,
+    /// Ordered data-flow paths through services or groups, keyed by id.
+    #[serde(default)]
+    pub flows: IdMap<RawFlow>,
+    /// Cross-service communication channels (API gateway, message queue, ...), keyed by id.
+    #[serde(default)]
+    pub channels: IdMap<RawChannel>,
+}
+
+/// The ecosystem as a whole.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEcosystem {
+    /// Display name, such as `IZA OS`.
+    pub name: Option<String>,
+    /// One paragraph about the ecosystem.
+    pub description: Option<String>,
+    /// Policy: every port must fall in this inclusive range, written `START-END` (`3000-9999`).
+    pub port_range: Option<Spanned<String>>,
+    /// Figures the ecosystem claims about itself, kept apart from what is mapped.
+    #[serde(default)]
+    pub claims: Vec<Spanned<RawClaim>>,
+}
+
+/// A figure the ecosystem claims, such as "71+ services".
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawClaim {
+    /// What is counted, as the source says it (`Total Services Mapped`).
+    pub label: String,
+    /// The claimed figure, as written (`71+ services`).
+    pub value: String,
+    /// The mapped figure to show beside it, when there is one.
+    pub counts: Option<Metric>,
+}
+
+/// A figure IZA can count from the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Metric {
+    /// Number of services.
+    Services,
+    /// Number of services with a Docker reference.
+    DockerServices,
+    /// Number of services of kind `mcp-server`.
+    McpServers,
+    /// Number of services of kind `workflow-engine`.
+    WorkflowEngines,
+    /// Number of agents.
+    Agents,
+    /// Number of tasks.
+    Tasks,
+    /// Number of ports in use (single ports, not ranges).
+    Ports,
+    /// The policy port range.
+    PortRange,
+}
+
+/// A group of services.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroup {
+    /// Display name (`Core Dashboard Services`).
+    pub name: Option<String>,
+    /// What the group is for.
+    pub description: Option<String>,
+}
+
+/// What a service is, for counting and display.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, JsonSchema, serde::Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceKind {
+    /// An application service (the default).
+    #[default]
+    Service,
+    /// A dashboard or other user interface.
+    Dashboard,
+    /// A Model Context Protocol server.
+    McpServer,
+    /// A hub that owns a port range for child services.
+    Hub,
+    /// A workflow engine such as n8n or Activepieces.
+    WorkflowEngine,
+    /// A database.
+    Database,
+    /// A cache such as Redis.
+    Cache,
+    /// A message queue or broker.
+    MessageQueue,
+    /// A reverse proxy or load balancer.
+    LoadBalancer,
+    /// Monitoring: metrics, dashboards, alerting.
+    Monitoring,
+}
+
+/// One port, or an inclusive range written `START-END` that the service owns for its children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, JsonSchema)]
+#[schemars(untagged)]
+pub enum RawPort {
+    /// A single port.
+    Single(u16),
+    /// An inclusive range, as a string `START-END`.
+    Range(#[schemars(with = "String", regex(pattern = r"^\d+-\d+$"))] (u16, u16)),
+}
+
+impl<'de> Deserialize<'de> for RawPort {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = RawPort;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a port number or a range `START-END`")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawPort, E> {
+                u16::try_from(v)
+                    .map(RawPort::Single)
+                    .map_err(|_| E::custom(format!("port {v} is not in 0-65535")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawPort, E> {
+                u64::try_from(v)
+                    .map_err(|_| E::custom(format!("port {v} is not in 0-65535")))
+                    .and_then(|v| self.visit_u64(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawPort, E> {
+                parse_port_spec(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+impl serde::Serialize for RawPort {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RawPort::Single(p) => s.serialize_u16(*p),
+            RawPort::Range((a, b)) => s.collect_str(&format_args!("{a}-{b}")),
+        }
+    }
+}
+
+/// Parses `8080` or `8300-8399`.
+pub fn parse_port_spec(text: &str) -> Result<RawPort, String> {
+    let port = |s: &str| {
+        s.trim()
+            .parse::<u16>()
+            .map_err(|_| format!("`{}` is not a port number (0-65535)", s.trim()))
+    };
+    match text.split_once('-') {
+        None => port(text).map(RawPort::Single),
+        Some((a, b)) => {
+            let (a, b) = (port(a)?, port(b)?);
+            if a > b {
+                return Err(format!("port range `{text}` ends before it starts"));
+            }
+            Ok(RawPort::Range((a, b)))
+        }
+    }
+}
+
+/// A service of the ecosystem.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    /// Display name; defaults to the id.
+    pub name: Option<String>,
+    /// The id of the group it belongs to.
+    pub group: Option<Spanned<String>>,
+    /// What the service is; `service` by default.
+    pub kind: Option<ServiceKind>,
+    /// One sentence on what it does.
+    pub description: Option<String>,
+    /// What it offers, as a list (the seed's "Services" line).
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// The port it listens on.
+    pub port: Option<Spanned<u16>>,
+    /// Several ports, or ranges `START-END` it owns for child services.
+    #[serde(default)]
+    pub ports: Vec<Spanned<RawPort>>,
+    /// The hub service whose port range this service lives in.
+    pub parent: Option<Spanned<String>>,
+    /// Host it runs on; `localhost` by default.
+    pub host: Option<String>,
+    /// Container reference (`image:port`) when it runs in Docker.
+    pub docker: Option<String>,
+    /// Command line (program and arguments) that `iza up` runs to supervise it.
+    pub command: Option<Spanned<Vec<String>>>,
+    /// Working directory for `command`, relative to the manifest.
+    pub cwd: Option<String>,
+    /// Environment variables for `command`.
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
+    /// Services that must be up before this one: start order, and "impacted" status.
+    #[serde(default)]
+    pub depends_on: Vec<Spanned<String>>,
+    /// Data-flow edges to other services, with the protocol they speak.
+    #[serde(default)]
+    pub connects: Vec<Spanned<RawConnection>>,
+    /// Free labels.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Free-form facts, such as a revenue model.
+    #[serde(default)]
+    pub metadata: IndexMap<String, serde_json::Value>,
+    /// How to tell whether it is healthy.
+    pub check: Option<Spanned<RawCheck>>,
+}
+
+/// A data-flow edge.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawConnection {
+    /// The service data flows to.
+    pub to: Spanned<String>,
+    /// Protocol or medium (`http`, `amqp`, `sql`, `mcp`, ...).
+    pub via: Option<String>,
+    /// What travels on it.
+    pub description: Option<String>,
+}
+
+/// A health check: exactly one of the kind keys (`http`, `tcp`, ...) says what to probe.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheck {
+    /// HTTP(S) URL to request.
+    pub http: Option<Spanned<String>>,
+    /// `host:port` to open a TCP connection to.
+    pub tcp: Option<Spanned<String>>,
+    /// `host:port` to complete a TLS handshake with (certificate expiry).
+    pub tls: Option<Spanned<String>>,
+    /// Name to resolve.
+    pub dns: Option<Spanned<String>>,
+    /// Program and arguments to run; healthy when it exits 0 (and the conditions hold).
+    pub exec: Option<Spanned<Vec<String>>>,
+    /// PostgreSQL URL (`postgres://user@host:5432/db`): startup handshake and a query.
+    pub postgres: Option<Spanned<String>>,
+    /// Redis URL (`redis://host:6379`): PING.
+    pub redis: Option<Spanned<String>>,
+    /// AMQP URL (`amqp://guest:guest@host:5672`): protocol handshake.
+    pub amqp: Option<Spanned<String>>,
+    /// MCP endpoint URL: initialize handshake.
+    pub mcp: Option<Spanned<String>>,
+    /// HTTP method; `GET` by default.
+    pub method: Option<Spanned<String>>,
+    /// HTTP request headers.
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// HTTP request body.
+    pub body: Option<String>,
+    /// Follow HTTP redirects (`true` by default).
+    pub follow_redirects: Option<bool>,
+    /// Verify TLS certificates (`true` by default).
+    pub verify_tls: Option<bool>,
+    /// DNS record type to query (`A` by default).
+    pub record: Option<String>,
+    /// Run `exec` through `sh -c` (the single argument is the script).
+    pub shell: Option<bool>,
+    /// How often to probe (`15s`, `1m`); `30s` by default.
+    pub every: Option<Spanned<String>>,
+    /// How long one probe may take; `10s` by default.
+    pub timeout: Option<Spanned<String>>,
+    /// Conditions in Gatus's syntax (`[STATUS] == 200`); all must hold.
+    #[serde(default)]
+    pub conditions: Vec<Spanned<String>>,
+    /// Consecutive failures before the status turns down; 1 by default.
+    pub failure_threshold: Option<u32>,
+    /// Consecutive successes before the status turns up again; 1 by default.
+    pub success_threshold: Option<u32>,
+}
+
+/// An agent: it owns services and tasks, and reports to an agent of a lower tier number.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAgent {
+    /// Display name; defaults to the id.
+    pub name: Option<String>,
+    /// 1 orchestrators, 2 service managers, 3 workers.
+    pub tier: Spanned<u8>,
+    /// The agent it escalates to; must have a lower tier number.
+    pub reports_to: Option<Spanned<String>>,
+    /// What the agent is for.
+    pub role: Option<String>,
+    /// Services it watches.
+    #[serde(default)]
+    pub services: Vec<Spanned<String>>,
+    /// Groups it watches (every service in them).
+    #[serde(default)]
+    pub groups: Vec<Spanned<String>>,
+    /// Tasks it owns.
+    #[serde(default)]
+    pub tasks: Vec<Spanned<RawTask>>,
+}
+
+/// How urgent a task is.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Deserialize,
+    JsonSchema,
+    serde::Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Priority {
+    /// Run first.
+    High,
+    /// The default.
+    #[default]
+    Medium,
+    /// Run when nothing else waits.
+    Low,
+}
+
+/// A task: something an agent does, once or on a schedule.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTask {
+    /// Short name (`Monitor system health`).
+    pub name: Spanned<String>,
+    /// What it is for.
+    pub description: Option<String>,
+    /// For a task under `[[tasks]]`: the agent that owns it.
+    pub agent: Option<Spanned<String>>,
+    /// `high`, `medium` (default) or `low`.
+    pub priority: Option<Priority>,
+    /// Run at this interval (`30s`, `5m`, `1h`).
+    pub every: Option<Spanned<String>>,
+    /// Run on this cron schedule (`0 0 2 * * *`: seconds first, or the five-field form).
+    pub cron: Option<Spanned<String>>,
+    /// What running it does; a task without one is a responsibility, documented but not run.
+    pub run: Option<Spanned<RawAction>>,
+    /// How long one run may take; `5m` by default.
+    pub timeout: Option<Spanned<String>>,
+    /// How many times a failed run is retried before escalation; 0 by default.
+    pub retries: Option<u32>,
+}
+
+/// What a task does: exactly one key.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAction {
+    /// Run the health check of this service now.
+    pub check: Option<Spanned<String>>,
+    /// Send an HTTP request: `METHOD URL` or just `URL` (GET).
+    pub http: Option<Spanned<String>>,
+    /// Run a program with arguments.
+    pub exec: Option<Spanned<Vec<String>>>,
+    /// Restart this supervised service.
+    pub restart: Option<Spanned<String>>,
+}
+
+/// An ordered data-flow path.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlow {
+    /// Display name (`Primary Data Flow`).
+    pub name: Option<String>,
+    /// What flows.
+    pub description: Option<String>,
+    /// Service or group ids, in the order data passes through them.
+    pub steps: Vec<Spanned<String>>,
+}
+
+/// What kind of channel services talk over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChannelKind {
+    /// Synchronous requests routed between services.
+    ApiGateway,
+    /// Asynchronous messages through a broker.
+    MessageQueue,
+    /// A data store several services share.
+    SharedDatabase,
+    /// Real-time event propagation.
+    EventBus,
+    /// Anything else.
+    Other,
+}
+
+/// A communication channel.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawChannel {
+    /// Display name (`Message Queue`).
+    pub name: Option<String>,
+    /// What kind of channel.
+    pub kind: Option<ChannelKind>,
+    /// What it does.
+    pub description: Option<String>,
+    /// The service that carries it, when one does (`rabbitmq`).
+    pub via: Option<Spanned<String>>,
+    /// Services that use it.
+    #[serde(default)]
+    pub services: Vec<Spanned<String>>,
+}

@@ -1,0 +1,600 @@
+//! Builds the [`Catalog`] from the wire model, checking the values that stand on their own
+//! while doing so: the version, durations, schedules, task actions and health checks.
+
+use std::time::Duration;
+
+use super::Ctx;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::manifest::raw::{RawAction, RawCheck, RawPort, RawTask, parse_port_spec};
+use crate::manifest::spanned::Spanned;
+use crate::model::{
+    Action, Agent, Catalog, Channel, ChannelKind, Check, CheckTarget, Claim, Connection, Ecosystem,
+    Flow, FlowStep, Group, Schedule, Service, Task,
+};
+
+/// The default interval between two probes of one check.
+pub(super) const DEFAULT_CHECK_EVERY: Duration = Duration::from_secs(30);
+/// The default time one probe may take.
+pub(super) const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default time one task run may take.
+pub(super) const DEFAULT_TASK_TIMEOUT: Duration = Duration::from_secs(300);
+/// HTTP methods a check or an action may use.
+const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
+    let raw = ctx.raw;
+    if let Some(version) = &raw.version
+        && *version.get() != 1
+    {
+        ctx.push(
+            Diagnostic::error(
+                Code::UnsupportedVersion,
+                format!("manifest version {} is not supported", version.get()),
+            )
+            .at(version.span())
+            .hint("this build of `iza` reads `version = 1`; upgrade `iza` or rewrite the manifest"),
+        );
+    }
+    let ecosystem = raw.ecosystem.as_ref().map(Spanned::get);
+    let ecosystem = Ecosystem {
+        name: ecosystem
+            .and_then(|e| e.name.clone())
+            .unwrap_or_else(|| "ecosystem".to_owned()),
+        description: ecosystem.and_then(|e| e.description.clone()),
+        port_range: ecosystem.and_then(|e| e.port_range.as_ref()).and_then(
+            |r| match parse_port_spec(r.get()) {
+                Ok(RawPort::Range(r)) => Some(r),
+                Ok(RawPort::Single(p)) => Some((p, p)),
+                Err(_) => None, // reported by the ports check
+            },
+        ),
+        claims: ecosystem
+            .map(|e| {
+                e.claims
+                    .iter()
+                    .map(|c| Claim {
+                        label: c.get().label.clone(),
+                        value: c.get().value.clone(),
+                        counts: c.get().counts,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+
+    let groups = raw
+        .groups
+        .iter()
+        .map(|(id, g)| {
+            let id = id.get().clone();
+            let g = g.get();
+            let group = Group {
+                name: g.name.clone().unwrap_or_else(|| id.clone()),
+                description: g.description.clone(),
+                id: id.clone(),
+            };
+            (id, group)
+        })
+        .collect();
+
+    let mut services = indexmap::IndexMap::with_capacity(raw.services.len());
+    for (id, s) in &raw.services {
+        let s = s.get();
+        let check = s.check.as_ref().and_then(|c| check(ctx, id.get(), c));
+        let ports = s
+            .port
+            .iter()
+            .map(|p| RawPort::Single(*p.get()))
+            .chain(s.ports.iter().map(|p| *p.get()))
+            .collect();
+        if let Some(command) = &s.command
+            && command.get().first().is_none_or(|p| p.trim().is_empty())
+        {
+            ctx.push(
+                Diagnostic::error(Code::InvalidValue, format!("`command` of service `{}` is empty", id.get()))
+                    .at(command.span())
+                    .hint("give the program first, then its arguments: `command = [\"./server\", \"--port\", \"3000\"]`"),
+            );
+        }
+        let service = Service {
+            id: id.get().clone(),
+            name: s.name.clone().unwrap_or_else(|| id.get().clone()),
+            group: s.group.as_ref().map(|g| g.get().clone()),
+            kind: s.kind.unwrap_or_default(),
+            description: s.description.clone(),
+            features: s.features.clone(),
+            ports,
+            parent: s.parent.as_ref().map(|p| p.get().clone()),
+            host: s.host.clone().unwrap_or_else(|| "localhost".to_owned()),
+            docker: s.docker.clone(),
+            command: s.command.as_ref().map(|c| c.get().clone()),
+            cwd: s.cwd.clone(),
+            env: s.env.clone(),
+            depends_on: s.depends_on.iter().map(|d| d.get().clone()).collect(),
+            connects: s
+                .connects
+                .iter()
+                .map(|c| Connection {
+                    to: c.get().to.get().clone(),
+                    via: c.get().via.clone(),
+                    description: c.get().description.clone(),
+                })
+                .collect(),
+            tags: s.tags.clone(),
+            metadata: s.metadata.clone(),
+            check,
+            span: id.span(),
+        };
+        services.insert(id.get().clone(), service);
+    }
+
+    let mut agents = indexmap::IndexMap::with_capacity(raw.agents.len());
+    let mut tasks = Vec::new();
+    for (id, a) in &raw.agents {
+        let a = a.get();
+        for t in &a.tasks {
+            tasks.extend(task(ctx, Some(id.get()), t));
+        }
+        agents.insert(
+            id.get().clone(),
+            Agent {
+                id: id.get().clone(),
+                name: a.name.clone().unwrap_or_else(|| id.get().clone()),
+                tier: *a.tier.get(),
+                reports_to: a.reports_to.as_ref().map(|r| r.get().clone()),
+                role: a.role.clone(),
+                services: a.services.iter().map(|s| s.get().clone()).collect(),
+                groups: a.groups.iter().map(|g| g.get().clone()).collect(),
+            },
+        );
+    }
+    for t in &raw.tasks {
+        let agent = t.get().agent.as_ref().map(|a| a.get().as_str());
+        tasks.extend(task(ctx, agent, t));
+    }
+
+    let flows = raw
+        .flows
+        .iter()
+        .map(|(id, f)| {
+            let f = f.get();
+            let steps = f
+                .steps
+                .iter()
+                .map(|s| {
+                    if ctx.is_service(s.get()) {
+                        FlowStep::Service(s.get().clone())
+                    } else {
+                        FlowStep::Group(s.get().clone())
+                    }
+                })
+                .collect();
+            let flow = Flow {
+                id: id.get().clone(),
+                name: f.name.clone().unwrap_or_else(|| id.get().clone()),
+                description: f.description.clone(),
+                steps,
+            };
+            (id.get().clone(), flow)
+        })
+        .collect();
+
+    let channels = raw
+        .channels
+        .iter()
+        .map(|(id, c)| {
+            let c = c.get();
+            let channel = Channel {
+                id: id.get().clone(),
+                name: c.name.clone().unwrap_or_else(|| id.get().clone()),
+                kind: c.kind.unwrap_or(ChannelKind::Other),
+                description: c.description.clone(),
+                via: c.via.as_ref().map(|v| v.get().clone()),
+                services: c.services.iter().map(|s| s.get().clone()).collect(),
+            };
+            (id.get().clone(), channel)
+        })
+        .collect();
+
+    Catalog {
+        ecosystem,
+        groups,
+        services,
+        agents,
+        tasks,
+        flows,
+        channels,
+    }
+}
+
+/// Parses a duration such as `15s` or `1h 30m`; zero is refused.
+fn duration(ctx: &mut Ctx<'_>, code: Code, text: &Spanned<String>, what: &str) -> Option<Duration> {
+    match humantime::parse_duration(text.get()) {
+        Ok(d) if !d.is_zero() => Some(d),
+        Ok(_) => {
+            ctx.push(
+                Diagnostic::error(code, format!("{what} is zero"))
+                    .at(text.span())
+                    .hint("give a positive duration such as `30s`"),
+            );
+            None
+        }
+        Err(e) => {
+            ctx.push(
+                Diagnostic::error(
+                    code,
+                    format!("{what} `{}` is not a duration: {e}", text.get()),
+                )
+                .at(text.span())
+                .hint("write a number and a unit: `500ms`, `30s`, `5m`, `1h`"),
+            );
+            None
+        }
+    }
+}
+
+fn task(ctx: &mut Ctx<'_>, agent: Option<&str>, spanned: &Spanned<RawTask>) -> Option<Task> {
+    let t = spanned.get();
+    let name = t.name.get();
+    let schedule = match (&t.every, &t.cron) {
+        (Some(every), Some(cron)) => {
+            ctx.push(
+                Diagnostic::error(
+                    Code::InvalidSchedule,
+                    format!("task `{name}` has both `every` and `cron`"),
+                )
+                .at(cron.span())
+                .related(every.span(), "`every` is set here")
+                .hint("keep one of them"),
+            );
+            None
+        }
+        (Some(every), None) => duration(
+            ctx,
+            Code::InvalidSchedule,
+            every,
+            &format!("`every` of task `{name}`"),
+        )
+        .map(Schedule::Every),
+        (None, Some(cron)) => match cron.get().parse::<croner::Cron>() {
+            Ok(_) => Some(Schedule::Cron(cron.get().trim().to_owned())),
+            Err(e) => {
+                ctx.push(
+                    Diagnostic::error(
+                        Code::InvalidSchedule,
+                        format!("`cron` of task `{name}` is not a cron expression: {e}"),
+                    )
+                    .at(cron.span())
+                    .hint("write five fields (`min hour day month weekday`) or six with seconds first: `0 0 2 * * *`"),
+                );
+                None
+            }
+        },
+        (None, None) => None,
+    };
+    let action = t.run.as_ref().and_then(|run| action(ctx, name, run));
+    let timeout = t
+        .timeout
+        .as_ref()
+        .and_then(|d| {
+            duration(
+                ctx,
+                Code::InvalidValue,
+                d,
+                &format!("`timeout` of task `{name}`"),
+            )
+        })
+        .unwrap_or(DEFAULT_TASK_TIMEOUT);
+    Some(Task {
+        agent: agent.map(str::to_owned),
+        name: name.clone(),
+        description: t.description.clone(),
+        priority: t.priority.unwrap_or_default(),
+        schedule,
+        action,
+        timeout,
+        retries: t.retries.unwrap_or(0),
+    })
+}
+
+fn action(ctx: &mut Ctx<'_>, task: &str, spanned: &Spanned<RawAction>) -> Option<Action> {
+    let run = spanned.get();
+    let given = [
+        run.check.is_some(),
+        run.http.is_some(),
+        run.exec.is_some(),
+        run.restart.is_some(),
+    ]
+    .into_iter()
+    .filter(|g| *g)
+    .count();
+    if given != 1 {
+        ctx.push(
+            Diagnostic::error(
+                Code::InvalidAction,
+                format!("`run` of task `{task}` must have exactly one of `check`, `http`, `exec`, `restart` (it has {given})"),
+            )
+            .at(spanned.span())
+            .hint("for example `run = { check = \"my-service\" }`"),
+        );
+        return None;
+    }
+    if let Some(service) = &run.check {
+        if !ctx.is_service(service.get()) {
+            ctx.push(unknown_service(task, "check", service));
+            return None;
+        }
+        return Some(Action::Check(service.get().clone()));
+    }
+    if let Some(service) = &run.restart {
+        let Some(&index) = ctx.service_index.get(service.get().as_str()) else {
+            ctx.push(unknown_service(task, "restart", service));
+            return None;
+        };
+        if ctx.raw.services[index].get().command.is_none() {
+            ctx.push(
+                Diagnostic::error(
+                    Code::InvalidAction,
+                    format!("task `{task}` restarts `{}`, which has no `command` to supervise", service.get()),
+                )
+                .at(service.span())
+                .hint("give the service a `command`, or choose an action that does not need supervision"),
+            );
+            return None;
+        }
+        return Some(Action::Restart(service.get().clone()));
+    }
+    if let Some(argv) = &run.exec {
+        if argv.get().first().is_none_or(|p| p.trim().is_empty()) {
+            ctx.push(
+                Diagnostic::error(
+                    Code::InvalidAction,
+                    format!("`exec` of task `{task}` is empty"),
+                )
+                .at(argv.span())
+                .hint("give the program first, then its arguments"),
+            );
+            return None;
+        }
+        return Some(Action::Exec(argv.get().clone()));
+    }
+    let http = run.http.as_ref()?;
+    let text = http.get().trim();
+    let (method, url) = match text.split_once(char::is_whitespace) {
+        Some((m, u)) => (m.to_ascii_uppercase(), u.trim()),
+        None => ("GET".to_owned(), text),
+    };
+    let problem = if !METHODS.contains(&method.as_str()) {
+        Some(format!("`{method}` is not an HTTP method"))
+    } else {
+        http_url_problem(url)
+    };
+    if let Some(problem) = problem {
+        ctx.push(
+            Diagnostic::error(
+                Code::InvalidAction,
+                format!("`http` of task `{task}` is invalid: {problem}"),
+            )
+            .at(http.span())
+            .hint("write `METHOD URL`, for example `POST http://localhost:5678/webhook/report`"),
+        );
+        return None;
+    }
+    Some(Action::Http {
+        method,
+        url: url.to_owned(),
+    })
+}
+
+fn unknown_service(task: &str, key: &str, service: &Spanned<String>) -> Diagnostic {
+    Diagnostic::error(
+        Code::UnknownReference,
+        format!(
+            "`{key}` of task `{task}` names `{}`, which is not a service",
+            service.get()
+        ),
+    )
+    .at(service.span())
+    .hint("name a service defined under `[services]`")
+}
+
+fn http_url_problem(url: &str) -> Option<String> {
+    match url::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => None,
+        Ok(u) => Some(format!(
+            "`{url}` is not an http(s) URL with a host (scheme `{}`)",
+            u.scheme()
+        )),
+        Err(e) => Some(format!("`{url}` is not a URL: {e}")),
+    }
+}
+
+fn url_problem(url: &str, schemes: &[&str]) -> Option<String> {
+    match url::Url::parse(url) {
+        Ok(u) if schemes.contains(&u.scheme()) => None,
+        Ok(u) => Some(format!(
+            "scheme `{}` is not one of {}",
+            u.scheme(),
+            schemes
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Err(e) => Some(format!("`{url}` is not a URL: {e}")),
+    }
+}
+
+fn host_port_problem(text: &str) -> Option<String> {
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Some(format!("`{text}` is not `host:port`"));
+    };
+    if host.trim_matches(['[', ']']).is_empty() {
+        return Some(format!("`{text}` has no host"));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => None,
+        _ => Some(format!("`{port}` is not a port number")),
+    }
+}
+
+fn check(ctx: &mut Ctx<'_>, service: &str, spanned: &Spanned<RawCheck>) -> Option<Check> {
+    let c = spanned.get();
+    let mut kinds: Vec<(CheckTarget, std::ops::Range<usize>, Option<String>)> = Vec::new();
+    let mut add = |target: CheckTarget, span, problem| kinds.push((target, span, problem));
+    if let Some(u) = &c.http {
+        add(
+            CheckTarget::Http(u.get().clone()),
+            u.span(),
+            http_url_problem(u.get()),
+        );
+    }
+    if let Some(t) = &c.tcp {
+        add(
+            CheckTarget::Tcp(t.get().clone()),
+            t.span(),
+            host_port_problem(t.get()),
+        );
+    }
+    if let Some(t) = &c.tls {
+        add(
+            CheckTarget::Tls(t.get().clone()),
+            t.span(),
+            host_port_problem(t.get()),
+        );
+    }
+    if let Some(d) = &c.dns {
+        let problem = d
+            .get()
+            .trim()
+            .is_empty()
+            .then(|| "the name is empty".to_owned());
+        add(CheckTarget::Dns(d.get().clone()), d.span(), problem);
+    }
+    if let Some(e) = &c.exec {
+        let problem = e
+            .get()
+            .first()
+            .is_none_or(|p| p.trim().is_empty())
+            .then(|| "the command is empty".to_owned());
+        add(CheckTarget::Exec(e.get().clone()), e.span(), problem);
+    }
+    if let Some(u) = &c.postgres {
+        add(
+            CheckTarget::Postgres(u.get().clone()),
+            u.span(),
+            url_problem(u.get(), &["postgres", "postgresql"]),
+        );
+    }
+    if let Some(u) = &c.redis {
+        add(
+            CheckTarget::Redis(u.get().clone()),
+            u.span(),
+            url_problem(u.get(), &["redis", "rediss"]),
+        );
+    }
+    if let Some(u) = &c.amqp {
+        add(
+            CheckTarget::Amqp(u.get().clone()),
+            u.span(),
+            url_problem(u.get(), &["amqp", "amqps"]),
+        );
+    }
+    if let Some(u) = &c.mcp {
+        add(
+            CheckTarget::Mcp(u.get().clone()),
+            u.span(),
+            http_url_problem(u.get()),
+        );
+    }
+    let what = format!("the check of service `{service}`");
+    if kinds.len() != 1 {
+        ctx.push(
+            Diagnostic::error(
+                Code::InvalidCheck,
+                format!(
+                    "{what} must have exactly one of `http`, `tcp`, `tls`, `dns`, `exec`, `postgres`, `redis`, `amqp`, `mcp` (it has {})",
+                    kinds.len()
+                ),
+            )
+            .at(spanned.span())
+            .hint("for example `check = { http = \"http://localhost:3000/healthz\" }`"),
+        );
+        return None;
+    }
+    let (target, span, problem) = kinds.pop().expect("one kind");
+    let mut ok = true;
+    if let Some(problem) = problem {
+        ctx.push(
+            Diagnostic::error(Code::InvalidCheck, format!("{what} is invalid: {problem}")).at(span),
+        );
+        ok = false;
+    }
+    let method = match &c.method {
+        Some(m) => {
+            let upper = m.get().to_ascii_uppercase();
+            if !METHODS.contains(&upper.as_str()) {
+                ctx.push(
+                    Diagnostic::error(
+                        Code::InvalidCheck,
+                        format!("`{}` is not an HTTP method", m.get()),
+                    )
+                    .at(m.span())
+                    .hint(format!("use one of {}", METHODS.join(", "))),
+                );
+                ok = false;
+            }
+            upper
+        }
+        None => "GET".to_owned(),
+    };
+    for condition in &c.conditions {
+        if condition.get().trim().is_empty() {
+            ctx.push(
+                Diagnostic::error(Code::InvalidCheck, format!("{what} has an empty condition"))
+                    .at(condition.span())
+                    .hint("write a condition such as `[STATUS] == 200`, or remove it"),
+            );
+            ok = false;
+        }
+    }
+    let every = c
+        .every
+        .as_ref()
+        .map(|d| duration(ctx, Code::InvalidCheck, d, &format!("`every` of {what}")));
+    let timeout = c
+        .timeout
+        .as_ref()
+        .map(|d| duration(ctx, Code::InvalidCheck, d, &format!("`timeout` of {what}")));
+    if matches!(every, Some(None)) || matches!(timeout, Some(None)) {
+        ok = false;
+    }
+    for (key, threshold) in [
+        ("failure_threshold", c.failure_threshold),
+        ("success_threshold", c.success_threshold),
+    ] {
+        if threshold == Some(0) {
+            ctx.push(
+                Diagnostic::error(Code::InvalidCheck, format!("`{key}` of {what} is 0"))
+                    .at(spanned.span())
+                    .hint("a threshold counts consecutive results and starts at 1"),
+            );
+            ok = false;
+        }
+    }
+    ok.then(|| Check {
+        target,
+        method,
+        headers: c.headers.clone(),
+        body: c.body.clone(),
+        follow_redirects: c.follow_redirects.unwrap_or(true),
+        verify_tls: c.verify_tls.unwrap_or(true),
+        record: c.record.clone().unwrap_or_else(|| "A".to_owned()),
+        shell: c.shell.unwrap_or(false),
+        every: every.flatten().unwrap_or(DEFAULT_CHECK_EVERY),
+        timeout: timeout.flatten().unwrap_or(DEFAULT_CHECK_TIMEOUT),
+        conditions: c.conditions.iter().map(|s| s.get().clone()).collect(),
+        failure_threshold: c.failure_threshold.unwrap_or(1),
+        success_threshold: c.success_threshold.unwrap_or(1),
+    })
+}

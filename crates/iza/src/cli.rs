@@ -1,0 +1,58 @@
+//! Defines the command line: every verb, flag and argument of `iza`, and nothing else.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// IZA OS: map, run, watch and show an ecosystem of services and agents.
+#[derive(Debug, Parser)]
+#[command(name = "iza", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Validate a manifest and print every problem with file, line and column.
+    ///
+    /// Exits 0 when the manifest is valid (warnings allowed), 1 when it has errors, and 2 when
+    /// it cannot be read or parsed.
+    Check(CheckArgs),
+    /// Print the manifest's JSON Schema, for editors to validate and complete `iza.toml`.
+    Schema,
+}
+
+/// Where a manifest comes from.
+#[derive(Debug, Args)]
+pub(crate) struct ManifestArg {
+    /// Manifest file, directory holding `iza.toml`, or `-` for standard input.
+    #[arg(default_value = ".")]
+    pub(crate) path: PathBuf,
+    /// Syntax of the manifest on standard input (files are read by extension).
+    #[arg(long, value_enum, default_value_t = InputSyntax::Toml)]
+    pub(crate) syntax: InputSyntax,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum InputSyntax {
+    Toml,
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    #[command(flatten)]
+    pub(crate) manifest: ManifestArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub(crate) format: CheckFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CheckFormat {
+    /// Diagnostics with source snippets, for people.
+    Text,
+    /// `{"errors":[...],"warnings":[...]}`, for tools.
+    Json,
+}

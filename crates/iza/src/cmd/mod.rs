@@ -1,0 +1,29 @@
+//! One module per verb; [`run`] dispatches to them and returns the process exit code.
+
+mod check;
+mod schema;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the verb the command line names.
+pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Schema => schema::run(),
+    }
+}
+
+/// What to tell the user to do next for an error that reached `main`.
+pub(crate) fn hints(err: &anyhow::Error) -> Vec<String> {
+    let mut hints = Vec::new();
+    for cause in err.chain() {
+        if let Some(iza_catalog::LoadError::NoManifest { .. }) = cause.downcast_ref() {
+            hints.push("pass the manifest's path, or run `iza` where `iza.toml` is".to_owned());
+        }
+    }
+    hints
+}

@@ -1,0 +1,31 @@
+//! The `iza` command: parses the command line and hands each verb to its module in `cmd/`.
+
+mod cli;
+mod cmd;
+mod manifest_input;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cmd::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            // A closed pipe (`iza report | head`) is not an error worth a message.
+            if err.chain().any(|cause| {
+                cause
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {err:#}");
+            for hint in cmd::hints(&err) {
+                eprintln!("\nhint: {hint}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
