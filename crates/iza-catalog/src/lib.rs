@@ -6,6 +6,9 @@
 //! `text --manifest::parse--> RawManifest --validate::compile--> Catalog`.
 
 pub mod diagnostic;
+pub mod export;
+pub mod graph;
+pub mod import;
 pub mod manifest;
 pub mod model;
 pub mod source;
@@ -117,6 +120,14 @@ pub fn check(source: &SourceFile) -> Checked {
             },
         },
     }
+}
+
+/// Parses a manifest into the wire model without validating it, for views that must work
+/// on manifests with errors (such as the port map, which shows conflicts).
+pub fn parse_raw(
+    source: &SourceFile,
+) -> Result<manifest::raw::RawManifest, manifest::parse::ParseFailure> {
+    manifest::parse::parse(source)
 }
 
 /// The JSON Schema of the manifest, for editors.

@@ -21,6 +21,75 @@ pub(crate) enum Command {
     Check(CheckArgs),
     /// Print the manifest's JSON Schema, for editors to validate and complete `iza.toml`.
     Schema,
+    /// Turn another description of an ecosystem into a manifest on stdout.
+    ///
+    /// Everything the importer could not map is written to stderr, never dropped.
+    Import(ImportArgs),
+    /// Print the ecosystem graph: services grouped, dependency and data-flow edges.
+    Graph(GraphArgs),
+    /// Print the port map: owners of ports and ranges, conflicts, free ranges.
+    Ports(PortsArgs),
+    /// Print the analysis report, regenerated from the manifest, as Markdown.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// What kind of document to import.
+    #[arg(value_enum)]
+    pub(crate) from: ImportFrom,
+    /// The document (`-` for standard input).
+    pub(crate) file: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ImportFrom {
+    /// An ecosystem analysis in Markdown, shaped like the seed document.
+    Markdown,
+    /// A docker-compose file.
+    Compose,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GraphArgs {
+    #[command(flatten)]
+    pub(crate) manifest: ManifestArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormatArg::Dot)]
+    pub(crate) format: GraphFormatArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum GraphFormatArg {
+    /// Graphviz DOT (`iza graph | dot -Tsvg`).
+    Dot,
+    /// A Mermaid flowchart.
+    Mermaid,
+    /// JSON nodes and edges.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PortsArgs {
+    #[command(flatten)]
+    pub(crate) manifest: ManifestArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TextOrJson {
+    /// For people.
+    Text,
+    /// For tools.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    #[command(flatten)]
+    pub(crate) manifest: ManifestArg,
 }
 
 /// Where a manifest comes from.

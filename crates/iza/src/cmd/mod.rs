@@ -1,6 +1,10 @@
 //! One module per verb; [`run`] dispatches to them and returns the process exit code.
 
 mod check;
+mod graph;
+mod import;
+mod ports;
+mod report;
 mod schema;
 
 use std::process::ExitCode;
@@ -14,6 +18,10 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Schema => schema::run(),
+        Command::Import(args) => import::run(&args),
+        Command::Graph(args) => graph::run(&args),
+        Command::Ports(args) => ports::run(&args),
+        Command::Report(args) => report::run(&args),
     }
 }
 
@@ -26,4 +34,11 @@ pub(crate) fn hints(err: &anyhow::Error) -> Vec<String> {
         }
     }
     hints
+}
+
+/// Writes text to stdout in one piece.
+pub(crate) fn print(text: &str) -> Result<()> {
+    use std::io::Write;
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(())
 }
