@@ -110,10 +110,14 @@ fn shape_error(message: &str, unknown: Option<(String, Vec<&'static str>)>) -> D
     }
     let message = tidy(message);
     let d = Diagnostic::error(Code::InvalidValue, message.clone());
-    if message.starts_with("missing field") {
-        d.hint("add the key; `docs/manifest.md` describes it")
-    } else {
-        d
+    match message
+        .strip_prefix("missing key `")
+        .and_then(|rest| rest.split_once('`'))
+    {
+        Some((key, _)) => d.hint(format!(
+            "add `{key}`; `docs/manifest.md` describes every key"
+        )),
+        None => d,
     }
 }
 
@@ -134,4 +138,10 @@ fn tidy(message: &str) -> String {
     let m = message.trim().trim_end_matches('.');
     m.replace("unknown field", "unknown key")
         .replace("missing field", "missing key")
+        .replace("expected u16", "expected a number from 0 to 65535")
+        .replace("expected u8", "expected a number from 0 to 255")
+        .replace(
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        )
 }

@@ -93,15 +93,46 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
     serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| {
         let span = e.location().and_then(|l| {
             let s = l.span();
-            let start = usize::try_from(s.byte_offset()?).ok()?;
-            Some(start..start + usize::try_from(s.byte_len().unwrap_or(0)).ok()?)
+            match s.byte_offset().and_then(|o| usize::try_from(o).ok()) {
+                Some(start) => Some(
+                    start
+                        ..start
+                            + s.byte_len()
+                                .and_then(|n| usize::try_from(n).ok())
+                                .unwrap_or(0),
+                ),
+                None => offset_of(text, l.line(), l.column()).map(|start| start..start),
+            }
         });
+        let message = e.to_string();
+        // The position is shown by the renderer; drop the parser's own "at line L, column C".
+        let message = match message.rfind(" at line ") {
+            Some(i) if span.is_some() => message[..i].to_owned(),
+            _ => message,
+        };
         YamlError {
-            message: e.to_string(),
+            message,
             span,
             unknown_key: None,
         }
     })
+}
+
+/// The byte offset of a 1-based line and column (in characters), when it is inside the text.
+fn offset_of(text: &str, line: u64, column: u64) -> Option<usize> {
+    let line_start = if line <= 1 {
+        0
+    } else {
+        let skip = usize::try_from(line - 2).ok()?;
+        text.match_indices('\n').nth(skip)?.0 + 1
+    };
+    let rest = &text[line_start..];
+    let column = usize::try_from(column.saturating_sub(1)).ok()?;
+    let within = rest
+        .char_indices()
+        .nth(column)
+        .map_or(rest.len(), |(i, _)| i);
+    Some(line_start + within)
 }
 
 /// Deserializes a node tree into `T`, keeping spans.

@@ -399,6 +399,9 @@ fn unknown_service(task: &str, key: &str, service: &Spanned<String>) -> Diagnost
 }
 
 fn http_url_problem(url: &str) -> Option<String> {
+    if !url.contains("://") {
+        return Some(format!("`{url}` has no scheme; write `http://{url}`"));
+    }
     match url::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => None,
         Ok(u) => Some(format!(

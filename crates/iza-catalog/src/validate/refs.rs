@@ -24,6 +24,13 @@ impl Kind {
             Kind::ServiceOrGroup => "service or group",
         }
     }
+
+    fn article(self) -> &'static str {
+        match self {
+            Kind::Agent => "an",
+            _ => "a",
+        }
+    }
 }
 
 pub(super) fn check(ctx: &mut Ctx<'_>) {
@@ -149,13 +156,18 @@ fn unknown(ctx: &Ctx<'_>, kind: Kind, id: &str, span: Range<usize>, what: &str) 
     };
     let d = Diagnostic::error(
         Code::UnknownReference,
-        format!("{what} names `{id}`, which is not a {}", kind.noun()),
+        format!(
+            "{what} names `{id}`, which is not {} {}",
+            kind.article(),
+            kind.noun()
+        ),
     )
     .at(span);
     match did_you_mean(id, candidates) {
         Some(close) => d.hint(format!("did you mean `{close}`?")),
         None => d.hint(format!(
-            "define a {} with id `{id}`, or remove the reference",
+            "define {} {} with id `{id}`, or remove the reference",
+            kind.article(),
             kind.noun()
         )),
     }
