@@ -352,7 +352,7 @@ impl Catalog {
     /// The agents that watch a service, directly or through its group.
     pub fn watchers<'a>(&'a self, service: &'a Service) -> impl Iterator<Item = &'a Agent> + 'a {
         self.agents.values().filter(move |a| {
-            a.services.iter().any(|s| *s == service.id)
+            a.services.contains(&service.id)
                 || service.group.as_ref().is_some_and(|g| a.groups.contains(g))
         })
     }

@@ -78,3 +78,32 @@ const KNOWN_KEYS: &[&str] = &[
 pub(crate) fn known_key(key: &str) -> Option<&'static str> {
     KNOWN_KEYS.iter().copied().find(|k| *k == key)
 }
+
+#[cfg(test)]
+mod tests {
+    /// Unknown-key hints can only suggest keys listed in `KNOWN_KEYS`; the schema lists them all.
+    #[test]
+    fn known_keys_cover_every_key_of_the_schema() {
+        fn walk(value: &serde_json::Value, keys: &mut Vec<String>) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    if let Some(serde_json::Value::Object(props)) = map.get("properties") {
+                        keys.extend(props.keys().cloned());
+                    }
+                    map.values().for_each(|v| walk(v, keys));
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, keys)),
+                _ => {}
+            }
+        }
+        let mut keys = Vec::new();
+        walk(&crate::schema(), &mut keys);
+        assert!(keys.len() > 50, "the schema lists the manifest's keys");
+        for key in keys {
+            assert!(
+                super::known_key(&key).is_some(),
+                "`{key}` is missing from KNOWN_KEYS"
+            );
+        }
+    }
+}

@@ -69,15 +69,14 @@ fn parse_yaml(text: &str) -> Result<RawManifest, ParseFailure> {
             }],
         }
     })?;
-    if matches!(node.value, yaml::NodeValue::Null) {
-        // An empty document is an empty manifest, as an empty TOML file is.
-        return Ok(
-            RawManifest::deserialize(serde_json::json!({})).map_err(|e| ParseFailure {
-                syntax: false,
-                diagnostics: vec![Diagnostic::error(Code::InvalidValue, e.to_string())],
-            })?,
-        );
-    }
+    // An empty document is an empty manifest, as an empty TOML file is.
+    let node = match node.value {
+        yaml::NodeValue::Null => yaml::Node {
+            span: node.span,
+            value: yaml::NodeValue::Map(Vec::new()),
+        },
+        _ => node,
+    };
     yaml::from_node::<RawManifest>(&node).map_err(|e| {
         let diagnostic = shape_error(&e.message, e.unknown_key.clone());
         ParseFailure {
