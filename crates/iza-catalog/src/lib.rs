@@ -5,6 +5,7 @@
 //! does I/O, spawns, or waits. The pipeline is
 //! `text --manifest::parse--> RawManifest --validate::compile--> Catalog`.
 
+pub mod condition;
 pub mod diagnostic;
 pub mod export;
 pub mod graph;

@@ -186,8 +186,8 @@ pub struct Check {
     /// Per-probe timeout.
     #[serde(with = "crate::model::duration_text")]
     pub timeout: Duration,
-    /// Conditions, as written.
-    pub conditions: Vec<String>,
+    /// Conditions, parsed; all must hold.
+    pub conditions: Vec<crate::condition::Condition>,
     /// Failures before down.
     pub failure_threshold: u32,
     /// Successes before up.

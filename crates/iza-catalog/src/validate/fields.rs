@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::Ctx;
+use crate::condition::Condition;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::manifest::raw::{RawAction, RawCheck, RawPort, RawTask, parse_port_spec};
 use crate::manifest::spanned::Spanned;
@@ -551,14 +552,24 @@ fn check(ctx: &mut Ctx<'_>, service: &str, spanned: &Spanned<RawCheck>) -> Optio
         }
         None => "GET".to_owned(),
     };
+    let mut conditions = Vec::with_capacity(c.conditions.len());
     for condition in &c.conditions {
-        if condition.get().trim().is_empty() {
-            ctx.push(
-                Diagnostic::error(Code::InvalidCheck, format!("{what} has an empty condition"))
-                    .at(condition.span())
-                    .hint("write a condition such as `[STATUS] == 200`, or remove it"),
-            );
-            ok = false;
+        match condition.get().parse::<Condition>() {
+            Ok(parsed) => conditions.push(parsed),
+            Err(e) => {
+                let d = Diagnostic::error(
+                    Code::InvalidCheck,
+                    format!("a condition of {what} is invalid: {e}"),
+                )
+                .at(condition.span());
+                ctx.push(match e.hint {
+                    Some(hint) => d.hint(hint),
+                    None => {
+                        d.hint("conditions follow Gatus's syntax, for example `[STATUS] == 200`")
+                    }
+                });
+                ok = false;
+            }
         }
     }
     let every = c
@@ -596,7 +607,7 @@ fn check(ctx: &mut Ctx<'_>, service: &str, spanned: &Spanned<RawCheck>) -> Optio
         shell: c.shell.unwrap_or(false),
         every: every.flatten().unwrap_or(DEFAULT_CHECK_EVERY),
         timeout: timeout.flatten().unwrap_or(DEFAULT_CHECK_TIMEOUT),
-        conditions: c.conditions.iter().map(|s| s.get().clone()).collect(),
+        conditions,
         failure_threshold: c.failure_threshold.unwrap_or(1),
         success_threshold: c.success_threshold.unwrap_or(1),
     })
