@@ -15,7 +15,7 @@ use regex::Regex;
 /// What a document names, as sets of strings as written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SeedFacts {
-    /// Services: `### **Name** - `localhost:PORT`` headings; nested `**Name** (`PORT`)` items
+    /// Services: `### **Name** - `localhost:PORT`` headings (bold or not); nested `**Name** (`PORT`)` items
     /// (a hub's children); the products of an infrastructure line
     /// `- **Label** (`ports`): A, B, C` (the first word of each item), and the label itself
     /// when its ports hold a range (it owns the range for the products).
@@ -40,7 +40,8 @@ fn regex(pattern: &str) -> Regex {
 /// Reads the facts of `md` (LF or CRLF line endings).
 pub fn seed_facts(md: &str) -> SeedFacts {
     let heading = regex(r"^\s{0,3}(#{1,6})\s+(.*)$");
-    let heading_service = regex(r"\*\*([^*]+)\*\*\s*-\s*`[\w.-]+:(\d+(?:-\d+)?)`");
+    // On the heading's text; the name may be bold (the seed) or not (`iza report`).
+    let heading_service = regex(r"^(?:\*\*)?([^*`]+?)(?:\*\*)?\s*-\s*`[\w.-]+:(\d+(?:-\d+)?)`");
     let ported_item = regex(r"^(\s*)[-*+]\s+\*\*([^*]+)\*\*\s*\(`([^`]+)`\)(?::\s*(.*))?$");
     let docker = regex(r"\*\*Docker\*\*:\s*`([^`]+)`");
     let bold_item = regex(r"^(\s*)(?:[-*+]|\d+[.)])\s+\*\*([^*]+?)\*\*");
@@ -60,7 +61,7 @@ pub fn seed_facts(md: &str) -> SeedFacts {
             agent_heading = h[1].len() >= 3 && (text.contains("agent") || text.contains("tier"));
             task_heading = text.contains("priority");
             agent_bullet = false;
-            if let Some(s) = heading_service.captures(line) {
+            if let Some(s) = heading_service.captures(&h[2]) {
                 facts.service_names.insert(s[1].trim().to_owned());
                 facts.ports.insert(s[2].to_owned());
                 agent_heading = false;
@@ -120,14 +121,14 @@ pub fn seed_facts(md: &str) -> SeedFacts {
 mod tests {
     #[test]
     fn reads_a_small_document() {
-        let md = "## Core\n### **App** - `localhost:3000`\n- **Docker**: `app:3000`\n- **Agent Tasks**:\n  - **Keeper**: keep\n- **Hub Things**:\n  - **X MCP** (`8301`): x\n### **Infra**\n- **DB** (`5432-5439`): PostgreSQL, Redis cache\n### **High-Priority Tasks**\n1. **Ship**: it\n";
+        let md = "## Core\n### **App** - `localhost:3000`\n- **Docker**: `app:3000`\n- **Agent Tasks**:\n  - **Keeper**: keep\n- **Hub Things**:\n  - **X MCP** (`8301`): x\n### Plain - `localhost:3001`\n### **Infra**\n- **DB** (`5432-5439`): PostgreSQL, Redis cache\n### **High-Priority Tasks**\n1. **Ship**: it\n";
         let facts = super::seed_facts(md);
         let set = |items: &[&str]| items.iter().map(|s| s.to_string()).collect();
         assert_eq!(
             facts.service_names,
-            set(&["App", "X MCP", "DB", "PostgreSQL", "Redis"])
+            set(&["App", "X MCP", "Plain", "DB", "PostgreSQL", "Redis"])
         );
-        assert_eq!(facts.ports, set(&["3000", "8301", "5432-5439"]));
+        assert_eq!(facts.ports, set(&["3000", "3001", "8301", "5432-5439"]));
         assert_eq!(facts.docker_refs, set(&["app:3000"]));
         assert_eq!(facts.mcp_servers, set(&["X MCP"]));
         assert_eq!(facts.agent_names, set(&["Keeper"]));
