@@ -16,20 +16,33 @@ fn iza(args: &[&str]) -> Output {
 }
 
 fn stdout(out: &Output) -> String {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
 #[test]
 fn graph_formats_describe_the_same_graph() {
-    let json: serde_json::Value =
-        serde_json::from_str(&stdout(&iza(&["graph", "examples/iza-os", "--format", "json"]))).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&stdout(&iza(&[
+        "graph",
+        "examples/iza-os",
+        "--format",
+        "json",
+    ])))
+    .unwrap();
     let nodes = json["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), 30, "one node per service");
     let edges = json["edges"].as_array().unwrap();
-    let kinds: std::collections::BTreeSet<&str> = edges.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: std::collections::BTreeSet<&str> =
+        edges.iter().map(|e| e["kind"].as_str().unwrap()).collect();
     for kind in ["depends", "connects", "flow", "owns"] {
-        assert!(kinds.iter().any(|k| k.eq_ignore_ascii_case(kind)), "{kind} edges in {kinds:?}");
+        assert!(
+            kinds.iter().any(|k| k.eq_ignore_ascii_case(kind)),
+            "{kind} edges in {kinds:?}"
+        );
     }
     let dot = stdout(&iza(&["graph", "examples/iza-os", "--format", "dot"]));
     assert!(dot.contains("digraph \"IZA OS\" {"), "{dot}");
@@ -51,7 +64,12 @@ fn graph_and_report_refuse_an_invalid_manifest_with_a_pointer_to_check() {
 
 #[test]
 fn ports_show_conflicts_even_when_check_fails() {
-    let out = iza(&["ports", "fixtures/bad/port-conflict.toml", "--format", "json"]);
+    let out = iza(&[
+        "ports",
+        "fixtures/bad/port-conflict.toml",
+        "--format",
+        "json",
+    ]);
     let map: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(map["conflicts"].as_array().unwrap().len(), 3, "{map:#}");
     let text = stdout(&iza(&["ports", "examples/iza-os"]));
@@ -79,7 +97,8 @@ fn imports_print_a_manifest_that_checks_and_notes_on_stderr() {
         let out = iza(&["import", from, file]);
         let manifest = stdout(&out);
         assert!(manifest.contains("[services."), "{from}: {manifest}");
-        let dir = std::env::temp_dir().join(format!("iza-import-test-{}-{from}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("iza-import-test-{}-{from}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("iza.toml");
         std::fs::write(&path, &manifest).unwrap();
@@ -95,6 +114,10 @@ fn imports_print_a_manifest_that_checks_and_notes_on_stderr() {
         }
     }
     let out = iza(&["import", "compose", "README.md"]);
-    assert_eq!(out.status.code(), Some(2), "a document that is not compose is refused");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a document that is not compose is refused"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: cannot import `README.md`"));
 }
