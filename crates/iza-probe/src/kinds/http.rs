@@ -75,7 +75,7 @@ pub(crate) async fn probe(
     facts: &mut Facts,
 ) -> Result<(), Failure> {
     let response = send(prober, url, check, None, facts).await?;
-    read_body(response, prober.options().body_limit, facts, |_| false).await
+    read_body(response, prober.options().body_limit, facts, |_, _| false).await
 }
 
 /// A POST that replaces the check's own method and body (for `mcp`).
@@ -146,12 +146,12 @@ pub(crate) async fn send(
 }
 
 /// Reads the body into `[BODY]`, stopping at `limit` bytes or as soon as `complete` says the
-/// part read so far is enough.
+/// part read so far is enough (it gets the body so far and the length before the last chunk).
 pub(crate) async fn read_body(
     mut response: Response,
     limit: usize,
     facts: &mut Facts,
-    complete: impl Fn(&[u8]) -> bool,
+    complete: impl Fn(&[u8], usize) -> bool,
 ) -> Result<(), Failure> {
     let expected = response.content_length().unwrap_or(0);
     let mut body = Vec::with_capacity(
@@ -177,8 +177,9 @@ pub(crate) async fn read_body(
             facts.body_truncated = true;
             break;
         }
+        let before = body.len();
         body.extend_from_slice(&chunk);
-        if complete(&body) {
+        if complete(&body, before) {
             break;
         }
     }

@@ -54,9 +54,10 @@ pub(crate) async fn probe(
         .is_some_and(|ct| ct.starts_with("text/event-stream"));
     let status = response.status();
     let limit = prober.options().body_limit;
-    // An event stream may stay open after the answer: stop at the first complete event.
-    http::read_body(response, limit, facts, |read| {
-        is_stream && first_event_data(read).is_some()
+    // An event stream may stay open after the answer: stop at the first complete event,
+    // looking again only when a chunk brought a line end.
+    http::read_body(response, limit, facts, |read, before| {
+        is_stream && read[before..].contains(&b'\n') && first_event_data(read).is_some()
     })
     .await?;
     if let Some(session) = session {
