@@ -1,0 +1,218 @@
+//! Defines what one probe reports: [`ProbeResult`] with its [`Outcome`], the [`Facts`] the
+//! probe observed (the values conditions read) and, when the check is down, the [`Failure`]
+//! that says why: which condition failed and what value it saw, or what went wrong.
+//!
+//! Everything here is plain data, serializable for the API and the store.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Up or down: whether every condition held (or, with none, the kind's own success).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The check passed.
+    Up,
+    /// The check failed; [`ProbeResult::failure`] says why.
+    Down,
+}
+
+impl Outcome {
+    /// `up` or `down`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Up => "up",
+            Outcome::Down => "down",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The result of probing one check once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    /// Up or down.
+    pub outcome: Outcome,
+    /// How long the probe took, from the first byte of work to the verdict; this is
+    /// `[RESPONSE_TIME]`. Serialized as fractional milliseconds (`duration_ms`).
+    #[serde(rename = "duration_ms", with = "millis")]
+    pub duration: Duration,
+    /// What the probe observed, even when it failed part-way.
+    pub facts: Facts,
+    /// Why the check is down; `None` when it is up.
+    pub failure: Option<Failure>,
+}
+
+impl ProbeResult {
+    /// Whether the outcome is [`Outcome::Up`].
+    pub fn is_up(&self) -> bool {
+        self.outcome == Outcome::Up
+    }
+}
+
+/// The values a probe observed. Each field is what one condition placeholder reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facts {
+    /// `[STATUS]`: the HTTP status code (`http`, `mcp`).
+    pub status: Option<u16>,
+    /// `[BODY]`: the response body (`http`, `mcp`), standard output (`exec`), the answers one
+    /// per line (`dns`), or the server's reply (`redis`). Invalid UTF-8 is replaced; capped at
+    /// the prober's body limit.
+    pub body: Option<String>,
+    /// Whether `body` was cut at the limit (the rest was not read, or was discarded).
+    pub body_truncated: bool,
+    /// `[CONNECTED]`: a connection was established (for `exec`: it exited 0).
+    pub connected: bool,
+    /// `[CERTIFICATE_EXPIRATION]`: seconds until the peer's leaf certificate expires
+    /// (negative once it has expired); for TLS connections (`tls`, `https`, `rediss`, `amqps`).
+    pub certificate_expires_in_secs: Option<i64>,
+    /// `[DNS_RCODE]`: the DNS response code as text (`NOERROR`, `NXDOMAIN`, `SERVFAIL`...).
+    pub dns_rcode: Option<String>,
+    /// `[IP]`: the address connected to, or the first address resolved (`dns`).
+    pub ip: Option<IpAddr>,
+    /// What the server says it is: `RabbitMQ 3.12.1`, `PostgreSQL 15.19`, an MCP server's name
+    /// and version.
+    pub server: Option<String>,
+    /// The exit code (`exec`); none when the process was killed by a signal.
+    pub exit_code: Option<i32>,
+}
+
+/// Why a check is down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The kind of failure, for grouping and metrics.
+    pub reason: Reason,
+    /// One line for a person: `[STATUS] (503) == 200`, `connection refused`,
+    /// `timed out after 500ms`. Every failed condition is listed, separated by `; `.
+    pub message: String,
+    /// The first failed condition as written, when `reason` is [`Reason::Condition`].
+    pub condition: Option<String>,
+}
+
+impl Failure {
+    /// A failure of the given reason.
+    pub fn new(reason: Reason, message: impl Into<String>) -> Failure {
+        Failure {
+            reason,
+            message: message.into(),
+            condition: None,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The kind of a [`Failure`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// A condition did not hold (or the kind's default: HTTP status >= 400, DNS not `NOERROR`).
+    Condition,
+    /// The probe did not finish within the check's timeout.
+    Timeout,
+    /// No connection: the name did not resolve, the port refused, the network is unreachable.
+    Connect,
+    /// The TLS handshake failed (unknown issuer, expired certificate, wrong name...).
+    Tls,
+    /// The server answered something that is not the expected protocol, or hung up early.
+    Protocol,
+    /// The server refused the credentials.
+    Auth,
+    /// The server answered with an error (database does not exist, vhost not allowed,
+    /// JSON-RPC error, Redis error).
+    Rejected,
+    /// Too many redirects, or a redirect loop.
+    Redirect,
+    /// The program could not be started.
+    Spawn,
+    /// The program exited with a non-zero status or was killed.
+    Exit,
+    /// The target itself is unusable (a malformed URL, an unknown record type...).
+    Target,
+}
+
+impl Reason {
+    /// The reason as a short kebab-case word (`timeout`, `connect`...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Condition => "condition",
+            Reason::Timeout => "timeout",
+            Reason::Connect => "connect",
+            Reason::Tls => "tls",
+            Reason::Protocol => "protocol",
+            Reason::Auth => "auth",
+            Reason::Rejected => "rejected",
+            Reason::Redirect => "redirect",
+            Reason::Spawn => "spawn",
+            Reason::Exit => "exit",
+            Reason::Target => "target",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Serializes a [`Duration`] as fractional milliseconds.
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64() * 1000.0)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let ms = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(ms / 1000.0).map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_round_trips_through_json_with_the_duration_in_milliseconds() {
+        let result = ProbeResult {
+            outcome: Outcome::Down,
+            duration: Duration::from_micros(1500),
+            facts: Facts {
+                status: Some(503),
+                connected: true,
+                ip: Some(IpAddr::from([127, 0, 0, 1])),
+                ..Facts::default()
+            },
+            failure: Some(Failure {
+                reason: Reason::Condition,
+                message: "[STATUS] (503) == 200".into(),
+                condition: Some("[STATUS] == 200".into()),
+            }),
+        };
+        let json = serde_json::to_value(&result).unwrap();
+        assert_eq!(json["duration_ms"], 1.5);
+        assert_eq!(json["outcome"], "down");
+        assert_eq!(json["failure"]["reason"], "condition");
+        assert_eq!(json["facts"]["ip"], "127.0.0.1");
+        let back: ProbeResult = serde_json::from_value(json).unwrap();
+        assert_eq!(back, result);
+    }
+}
