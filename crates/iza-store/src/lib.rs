@@ -1,0 +1,183 @@
+//! The IZA OS store: everything the runtime learns and must remember (check results, their
+//! per-minute and per-hour rollups, uptime, and events such as status changes), behind one
+//! [`Store`] trait so that an embedded SQLite store and a shared PostgreSQL store are
+//! interchangeable for every caller.
+//!
+//! The store knows services only by id; it never reads the catalog or probes anything.
+//! Times are Unix milliseconds (`i64`), so records sort and bucket without time-zone care.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// Unix time in milliseconds.
+pub type Millis = i64;
+
+/// The outcome of one probe of one service, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultRecord {
+    /// Service id.
+    pub service: String,
+    /// When the probe finished.
+    pub at: Millis,
+    /// Whether the check passed.
+    pub up: bool,
+    /// How long the probe took, in milliseconds.
+    pub latency_ms: f64,
+    /// Why it failed (the failed condition and the value seen, or the error).
+    pub message: Option<String>,
+}
+
+/// Something the runtime stated, such as a status change; stored in order, paged by id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// Assigned by the store, increasing; 0 before it is stored.
+    pub id: i64,
+    /// When it happened.
+    pub at: Millis,
+    /// Kind, kebab-case (`status-changed`, `manifest-reloaded`, ...).
+    pub kind: String,
+    /// The service it is about, when there is one.
+    pub service: Option<String>,
+    /// The event itself, as JSON.
+    pub payload: serde_json::Value,
+}
+
+/// Width of a rollup bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Resolution {
+    /// One minute.
+    Minute,
+    /// One hour.
+    Hour,
+}
+
+impl Resolution {
+    /// The bucket width in milliseconds.
+    pub fn millis(self) -> Millis {
+        match self {
+            Resolution::Minute => 60_000,
+            Resolution::Hour => 3_600_000,
+        }
+    }
+}
+
+/// Aggregated results of one service over one bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rollup {
+    /// Service id.
+    pub service: String,
+    /// Bucket width.
+    pub resolution: Resolution,
+    /// Start of the bucket (inclusive).
+    pub start: Millis,
+    /// Number of results.
+    pub count: u64,
+    /// Number of failed results.
+    pub failures: u64,
+    /// Latency percentiles, in milliseconds.
+    pub p50_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+}
+
+/// Share of passed results over the usual windows; `None` where there is no result yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Uptime {
+    /// Last hour.
+    pub hour: Option<f64>,
+    /// Last 24 hours.
+    pub day: Option<f64>,
+    /// Last 7 days.
+    pub week: Option<f64>,
+    /// Last 30 days.
+    pub month: Option<f64>,
+}
+
+/// Which events to read: newest first, before an id (for paging), optionally for one service.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventQuery {
+    /// Only events with an id lower than this (the previous page's last id).
+    pub before: Option<i64>,
+    /// Only events with an id higher than this (to catch up after a disconnect).
+    pub after: Option<i64>,
+    /// Only events about this service.
+    pub service: Option<String>,
+    /// At most this many (the store caps it).
+    pub limit: usize,
+}
+
+/// How long raw results and rollups are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    /// Raw results.
+    pub results: Millis,
+    /// Minute rollups.
+    pub minutes: Millis,
+    /// Hour rollups (uptime over 30 days needs at least 30 days).
+    pub hours: Millis,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        const DAY: Millis = 86_400_000;
+        Retention {
+            results: 2 * DAY,
+            minutes: 8 * DAY,
+            hours: 400 * DAY,
+        }
+    }
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened or migrated.
+    #[error("cannot open the store at `{location}`: {message}")]
+    Open {
+        /// Path or URL.
+        location: String,
+        /// What the database said.
+        message: String,
+    },
+    /// A query failed.
+    #[error("store query failed: {0}")]
+    Query(String),
+}
+
+/// The store every part of IZA OS writes to and reads from.
+///
+/// Writes are durable when they return: a result the store acknowledged survives `kill -9`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Appends probe results (one transaction for the batch).
+    async fn append_results(&self, results: &[ResultRecord]) -> Result<(), StoreError>;
+
+    /// Appends events and returns them with their ids.
+    async fn append_events(&self, events: Vec<EventRecord>) -> Result<Vec<EventRecord>, StoreError>;
+
+    /// The latest results of a service, newest first.
+    async fn recent_results(&self, service: &str, limit: usize) -> Result<Vec<ResultRecord>, StoreError>;
+
+    /// The latest result of every service that has one (to resume after a restart).
+    async fn latest_results(&self) -> Result<Vec<ResultRecord>, StoreError>;
+
+    /// Rollups of a service from `since` on, oldest first, including the bucket in progress.
+    async fn rollups(
+        &self,
+        service: &str,
+        resolution: Resolution,
+        since: Millis,
+    ) -> Result<Vec<Rollup>, StoreError>;
+
+    /// Uptime of a service over the last hour, day, week and month before `now`.
+    async fn uptime(&self, service: &str, now: Millis) -> Result<Uptime, StoreError>;
+
+    /// Events, newest first.
+    async fn events(&self, query: &EventQuery) -> Result<Vec<EventRecord>, StoreError>;
+
+    /// Folds finished buckets into rollups and deletes what is older than the retention.
+    async fn maintain(&self, now: Millis, retention: Retention) -> Result<(), StoreError>;
+}
