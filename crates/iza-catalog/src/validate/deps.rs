@@ -9,7 +9,12 @@ use crate::diagnostic::{Code, Diagnostic};
 pub(super) fn check(ctx: &mut Ctx<'_>) {
     let raw = ctx.raw;
     let n = raw.services.len();
-    let mut graph: DiGraph<(), usize> = DiGraph::with_capacity(n, n);
+    let edges = raw
+        .services
+        .values()
+        .map(|s| s.get().depends_on.len())
+        .sum();
+    let mut graph: DiGraph<(), usize> = DiGraph::with_capacity(n, edges);
     for _ in 0..n {
         graph.add_node(());
     }
