@@ -5,6 +5,7 @@
 pub mod parse;
 pub mod raw;
 pub mod spanned;
+mod toml_chunks;
 pub mod yaml;
 
 /// Every key the wire model knows, to give unknown-key hints `'static` names.
