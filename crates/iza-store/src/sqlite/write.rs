@@ -1,0 +1,220 @@
+//! Writes of the SQLite store: results (one `BEGIN IMMEDIATE` transaction per batch, one
+//! cached prepared statement per row) and events, plus the merge of one aggregate into a stored
+//! rollup that both late results and `maintain` use.
+
+use std::collections::HashMap;
+
+use sqlx::sqlite::SqliteConnection;
+
+use super::{FoldMarks, HOUR, MINUTE, SqliteStore, fold_marks, query_error};
+use crate::aggregate::{BucketAggregate, floor_to, sanitize_latency};
+use crate::histogram::{LatencyHistogram, bucket_of};
+use crate::{EventRecord, Millis, ResultRecord, StoreError};
+
+/// Appends a batch of results atomically. A result older than a fold mark (a late or replayed
+/// result) is also merged into the rollups already folded, so rollups never miss it.
+pub(super) async fn append_results(
+    store: &SqliteStore,
+    results: &[ResultRecord],
+) -> Result<(), StoreError> {
+    if results.is_empty() {
+        return Ok(());
+    }
+    let error = query_error("appending results");
+    let mut transaction = store
+        .writer
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(&error)?;
+    let marks = fold_marks(&mut transaction).await.map_err(&error)?;
+    let mut new_ids = HashMap::new();
+    let mut late = LateResults::default();
+    for result in results {
+        let service_id = resolve_service_id(store, &mut transaction, &mut new_ids, &result.service)
+            .await
+            .map_err(&error)?;
+        let latency_ms = sanitize_latency(result.latency_ms);
+        let bucket = bucket_of(latency_ms);
+        sqlx::query(
+            "INSERT INTO results (service_id, at, up, latency_ms, bucket, message) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(service_id)
+        .bind(result.at)
+        .bind(result.up)
+        .bind(latency_ms)
+        .bind(bucket as i64)
+        .bind(result.message.as_deref())
+        .execute(&mut *transaction)
+        .await
+        .map_err(&error)?;
+        late.note(marks, service_id, result, bucket, latency_ms);
+    }
+    for ((service_id, width, start), aggregate) in late.buckets {
+        merge_rollup(&mut transaction, service_id, width, start, &aggregate).await?;
+    }
+    transaction.commit().await.map_err(&error)?;
+    store.cache_service_ids(new_ids);
+    Ok(())
+}
+
+/// Aggregates of results that arrive behind a fold mark, by (service id, width, start).
+#[derive(Default)]
+struct LateResults {
+    buckets: HashMap<(i64, Millis, Millis), BucketAggregate>,
+}
+
+impl LateResults {
+    fn note(
+        &mut self,
+        marks: FoldMarks,
+        service_id: i64,
+        result: &ResultRecord,
+        bucket: usize,
+        latency_ms: f64,
+    ) {
+        for (width, mark) in [(MINUTE, marks.minutes), (HOUR, marks.hours)] {
+            if result.at < mark {
+                let key = (service_id, width, floor_to(result.at, width));
+                let failures = u64::from(!result.up);
+                self.buckets
+                    .entry(key)
+                    .or_default()
+                    .add_group(bucket, 1, failures, latency_ms, latency_ms);
+            }
+        }
+    }
+}
+
+/// The id of a service, assigning one if it has none. Ids assigned in this transaction go to
+/// `new_ids`, and into the store's cache only once the transaction commits.
+async fn resolve_service_id(
+    store: &SqliteStore,
+    connection: &mut SqliteConnection,
+    new_ids: &mut HashMap<String, i64>,
+    name: &str,
+) -> Result<i64, sqlx::Error> {
+    if let Some(id) = store
+        .cached_service_id(name)
+        .or_else(|| new_ids.get(name).copied())
+    {
+        return Ok(id);
+    }
+    sqlx::query("INSERT INTO services (name) VALUES (?1) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .execute(&mut *connection)
+        .await?;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM services WHERE name = ?1")
+        .bind(name)
+        .fetch_one(&mut *connection)
+        .await?;
+    new_ids.insert(name.to_owned(), id);
+    Ok(id)
+}
+
+/// Reads a stored rollup row into an aggregate.
+pub(super) fn aggregate_from_row(
+    count: i64,
+    failures: i64,
+    min_ms: f64,
+    max_ms: f64,
+    histogram: &[u8],
+) -> Result<BucketAggregate, StoreError> {
+    let malformed =
+        |what: String| StoreError::Query(format!("a stored rollup is malformed: {what}"));
+    let histogram =
+        LatencyHistogram::decode(histogram).map_err(|error| malformed(error.to_string()))?;
+    let count = u64::try_from(count).map_err(|_| malformed(format!("count {count}")))?;
+    let failures =
+        u64::try_from(failures).map_err(|_| malformed(format!("failures {failures}")))?;
+    Ok(BucketAggregate {
+        count,
+        failures,
+        min_ms,
+        max_ms,
+        histogram,
+    })
+}
+
+/// Adds `aggregate` to the rollup (service, width, start), creating it if needed.
+pub(super) async fn merge_rollup(
+    connection: &mut SqliteConnection,
+    service_id: i64,
+    width: Millis,
+    start: Millis,
+    aggregate: &BucketAggregate,
+) -> Result<(), StoreError> {
+    if aggregate.count == 0 {
+        return Ok(());
+    }
+    let error = query_error("updating a rollup");
+    let stored: Option<(i64, i64, f64, f64, Vec<u8>)> = sqlx::query_as(
+        "SELECT count, failures, min_ms, max_ms, histogram FROM rollups \
+         WHERE service_id = ?1 AND width = ?2 AND start = ?3",
+    )
+    .bind(service_id)
+    .bind(width)
+    .bind(start)
+    .fetch_optional(&mut *connection)
+    .await
+    .map_err(&error)?;
+    let merged = match stored {
+        Some((count, failures, min_ms, max_ms, histogram)) => {
+            let mut merged = aggregate_from_row(count, failures, min_ms, max_ms, &histogram)?;
+            merged.merge(aggregate);
+            merged
+        }
+        None => aggregate.clone(),
+    };
+    sqlx::query(
+        "INSERT INTO rollups (service_id, width, start, count, failures, min_ms, max_ms, histogram) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+         ON CONFLICT (service_id, width, start) DO UPDATE SET count = excluded.count, \
+         failures = excluded.failures, min_ms = excluded.min_ms, max_ms = excluded.max_ms, \
+         histogram = excluded.histogram",
+    )
+    .bind(service_id)
+    .bind(width)
+    .bind(start)
+    .bind(i64::try_from(merged.count).unwrap_or(i64::MAX))
+    .bind(i64::try_from(merged.failures).unwrap_or(i64::MAX))
+    .bind(merged.min_ms)
+    .bind(merged.max_ms)
+    .bind(merged.histogram.encode())
+    .execute(&mut *connection)
+    .await
+    .map_err(&error)?;
+    Ok(())
+}
+
+/// Appends events in one transaction and returns them with their ids.
+pub(super) async fn append_events(
+    store: &SqliteStore,
+    mut events: Vec<EventRecord>,
+) -> Result<Vec<EventRecord>, StoreError> {
+    if events.is_empty() {
+        return Ok(events);
+    }
+    let error = query_error("appending events");
+    let mut transaction = store
+        .writer
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(&error)?;
+    for event in &mut events {
+        let payload = serde_json::to_string(&event.payload)
+            .map_err(|json| StoreError::Query(format!("appending events: {json}")))?;
+        let outcome =
+            sqlx::query("INSERT INTO events (at, kind, service, payload) VALUES (?1, ?2, ?3, ?4)")
+                .bind(event.at)
+                .bind(&event.kind)
+                .bind(event.service.as_deref())
+                .bind(payload)
+                .execute(&mut *transaction)
+                .await
+                .map_err(&error)?;
+        event.id = outcome.last_insert_rowid();
+    }
+    transaction.commit().await.map_err(&error)?;
+    Ok(events)
+}
