@@ -296,3 +296,41 @@ fn acknowledged_results_survive_kill_9() {
         });
     }
 }
+
+/// Throughput of `append_results` on a file: 1,000 services, batches of 1,000, then one
+/// `maintain` folding it all. Ignored by default (timing); run it with
+/// `cargo test --release -p iza-store --test sqlite append_throughput -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run it on purpose"]
+async fn append_throughput() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(directory.path().join("iza.db"))
+        .await
+        .unwrap();
+    let batches = 60i64;
+    let started = std::time::Instant::now();
+    for second in 0..batches {
+        let batch: Vec<ResultRecord> = (0..1_000)
+            .map(|service| {
+                probe(
+                    &format!("service-{service:04}"),
+                    BASE + second * 1_000 + service % 1_000,
+                )
+            })
+            .collect();
+        store.append_results(&batch).await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let rate = (batches * 1_000) as f64 / elapsed.as_secs_f64();
+    let started = std::time::Instant::now();
+    store
+        .maintain(BASE + batches * 1_000 + 60_000, Retention::default())
+        .await
+        .unwrap();
+    println!(
+        "appended {} results in {elapsed:.2?} ({rate:.0}/s); folded them in {:.2?}",
+        batches * 1_000,
+        started.elapsed()
+    );
+    assert!(rate > 1_000.0, "{rate:.0} results/s");
+}

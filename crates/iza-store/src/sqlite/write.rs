@@ -29,26 +29,30 @@ pub(super) async fn append_results(
     let marks = fold_marks(&mut transaction).await.map_err(&error)?;
     let mut new_ids = HashMap::new();
     let mut late = LateResults::default();
+    let mut rows = Vec::with_capacity(results.len());
     for result in results {
         let service_id = resolve_service_id(store, &mut transaction, &mut new_ids, &result.service)
             .await
             .map_err(&error)?;
         let latency_ms = sanitize_latency(result.latency_ms);
         let bucket = bucket_of(latency_ms);
-        sqlx::query(
-            "INSERT INTO results (service_id, at, up, latency_ms, bucket, message) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .bind(service_id)
-        .bind(result.at)
-        .bind(result.up)
-        .bind(latency_ms)
-        .bind(bucket as i64)
-        .bind(result.message.as_deref())
-        .execute(&mut *transaction)
-        .await
-        .map_err(&error)?;
         late.note(marks, service_id, result, bucket, latency_ms);
+        rows.push((service_id, result, latency_ms, bucket));
+    }
+    // A few rows per statement: one round trip to the connection's thread per chunk.
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let statement = insert_results_statement(chunk.len());
+        let mut query = sqlx::query(&statement);
+        for (service_id, result, latency_ms, bucket) in chunk {
+            query = query
+                .bind(*service_id)
+                .bind(result.at)
+                .bind(result.up)
+                .bind(*latency_ms)
+                .bind(*bucket as i64)
+                .bind(result.message.as_deref());
+        }
+        query.execute(&mut *transaction).await.map_err(&error)?;
     }
     for ((service_id, width, start), aggregate) in late.buckets {
         merge_rollup(&mut transaction, service_id, width, start, &aggregate).await?;
@@ -56,6 +60,24 @@ pub(super) async fn append_results(
     transaction.commit().await.map_err(&error)?;
     store.cache_service_ids(new_ids);
     Ok(())
+}
+
+/// Rows per `INSERT` statement (6 parameters each, far below SQLite's limit of 32,766).
+const ROWS_PER_INSERT: usize = 50;
+
+/// `INSERT INTO results ... VALUES (...), (...)` for `rows` rows; prepared once per size and
+/// kept in the connection's statement cache (sizes are 1..=ROWS_PER_INSERT).
+fn insert_results_statement(rows: usize) -> String {
+    let mut statement = String::from(
+        "INSERT INTO results (service_id, at, up, latency_ms, bucket, message) VALUES ",
+    );
+    for row in 0..rows {
+        if row > 0 {
+            statement.push_str(", ");
+        }
+        statement.push_str("(?, ?, ?, ?, ?, ?)");
+    }
+    statement
 }
 
 /// Aggregates of results that arrive behind a fold mark, by (service id, width, start).
