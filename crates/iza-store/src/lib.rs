@@ -183,7 +183,8 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<ResultRecord>, StoreError>;
 
-    /// The latest result of every service that has one (to resume after a restart).
+    /// The latest result of every service that has one still kept raw (to resume after a
+    /// restart), sorted by service id.
     async fn latest_results(&self) -> Result<Vec<ResultRecord>, StoreError>;
 
     /// Rollups of a service from `since` on, oldest first, including the bucket in progress:

@@ -297,17 +297,18 @@ fn acknowledged_results_survive_kill_9() {
     }
 }
 
-/// Throughput of `append_results` on a file: 1,000 services, batches of 1,000, then one
-/// `maintain` folding it all. Ignored by default (timing); run it with
+/// Throughput of `append_results` on a file: 1,000 services, batches of 1,000 (60 of them, or
+/// `IZA_STORE_THROUGHPUT_BATCHES`), then one `maintain` folding it all. Ignored by default
+/// (timing); run it with
 /// `cargo test --release -p iza-store --test sqlite append_throughput -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement; run it on purpose"]
 async fn append_throughput() {
     let directory = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(directory.path().join("iza.db"))
-        .await
-        .unwrap();
-    let batches = 60i64;
+    let path = directory.path().join("iza.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let batches: i64 = std::env::var("IZA_STORE_THROUGHPUT_BATCHES")
+        .map_or(60, |batches| batches.parse().unwrap());
     let started = std::time::Instant::now();
     for second in 0..batches {
         let batch: Vec<ResultRecord> = (0..1_000)
@@ -327,10 +328,14 @@ async fn append_throughput() {
         .maintain(BASE + batches * 1_000 + 60_000, Retention::default())
         .await
         .unwrap();
+    let folding = started.elapsed();
+    store.close().await.unwrap();
+    let bytes = std::fs::metadata(&path).unwrap().len();
     println!(
-        "appended {} results in {elapsed:.2?} ({rate:.0}/s); folded them in {:.2?}",
+        "appended {} results in {elapsed:.2?} ({rate:.0}/s); folded them in {folding:.2?}; \
+         {} bytes per result on disk",
         batches * 1_000,
-        started.elapsed()
+        bytes / (batches as u64 * 1_000),
     );
     assert!(rate > 1_000.0, "{rate:.0} results/s");
 }
