@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::write::{aggregate_from_row, merge_rollup};
+use super::write::{aggregate_from_row, merge_into_stored_range, write_rollups};
 use super::{HOUR, MINUTE, SqliteStore, fold_marks, group_numbers, query_error};
 use crate::aggregate::{BucketAggregate, floor_to};
 use crate::{Millis, Retention, StoreError};
@@ -71,9 +71,9 @@ pub(super) async fn fold_minutes(store: &SqliteStore, now: Millis) -> Result<(),
                 .or_default()
                 .add_group(bucket, count, failures, min_ms, max_ms);
         }
-        for ((service_id, start), aggregate) in &minutes {
-            merge_rollup(&mut transaction, *service_id, MINUTE, *start, aggregate).await?;
-        }
+        let merged =
+            merge_into_stored_range(&mut transaction, MINUTE, from, until, minutes).await?;
+        write_rollups(&mut transaction, &merged).await?;
         set_mark(&mut transaction, MINUTE, until)
             .await
             .map_err(&error)?;
@@ -132,9 +132,12 @@ pub(super) async fn fold_hours(store: &SqliteStore, now: Millis) -> Result<(), S
             let minute = aggregate_from_row(count, failures, min_ms, max_ms, &histogram)?;
             hours.entry(service_id).or_default().merge(&minute);
         }
-        for (service_id, aggregate) in &hours {
-            merge_rollup(&mut transaction, *service_id, HOUR, hour, aggregate).await?;
-        }
+        let hours = hours
+            .into_iter()
+            .map(|(service_id, aggregate)| ((service_id, hour), aggregate))
+            .collect();
+        let merged = merge_into_stored_range(&mut transaction, HOUR, hour, until, hours).await?;
+        write_rollups(&mut transaction, &merged).await?;
         set_mark(&mut transaction, HOUR, until)
             .await
             .map_err(&error)?;

@@ -54,8 +54,9 @@ pub(super) async fn append_results(
         }
         query.execute(&mut *transaction).await.map_err(&error)?;
     }
-    for ((service_id, width, start), aggregate) in late.buckets {
-        merge_rollup(&mut transaction, service_id, width, start, &aggregate).await?;
+    if !late.buckets.is_empty() {
+        let merged = merge_into_stored(&mut transaction, late.buckets).await?;
+        write_rollups(&mut transaction, &merged).await?;
     }
     transaction.commit().await.map_err(&error)?;
     store.cache_service_ids(new_ids);
@@ -158,54 +159,115 @@ pub(super) fn aggregate_from_row(
     })
 }
 
-/// Adds `aggregate` to the rollup (service, width, start), creating it if needed.
-pub(super) async fn merge_rollup(
+/// A rollup row to write: (service id, width, start) and its aggregate.
+pub(super) type RollupRow = ((i64, Millis, Millis), BucketAggregate);
+
+/// Adds each aggregate to its stored rollup, if any: one look-up per rollup (for the few
+/// rollups that late results touch).
+pub(super) async fn merge_into_stored(
     connection: &mut SqliteConnection,
-    service_id: i64,
-    width: Millis,
-    start: Millis,
-    aggregate: &BucketAggregate,
-) -> Result<(), StoreError> {
-    if aggregate.count == 0 {
-        return Ok(());
+    aggregates: HashMap<(i64, Millis, Millis), BucketAggregate>,
+) -> Result<Vec<RollupRow>, StoreError> {
+    let mut merged = Vec::with_capacity(aggregates.len());
+    for ((service_id, width, start), aggregate) in aggregates {
+        let stored: Option<(i64, i64, f64, f64, Vec<u8>)> = sqlx::query_as(
+            "SELECT count, failures, min_ms, max_ms, histogram FROM rollups \
+             WHERE service_id = ?1 AND width = ?2 AND start = ?3",
+        )
+        .bind(service_id)
+        .bind(width)
+        .bind(start)
+        .fetch_optional(&mut *connection)
+        .await
+        .map_err(query_error("reading a rollup"))?;
+        let aggregate = match stored {
+            Some((count, failures, min_ms, max_ms, histogram)) => {
+                let mut sum = aggregate_from_row(count, failures, min_ms, max_ms, &histogram)?;
+                sum.merge(&aggregate);
+                sum
+            }
+            None => aggregate,
+        };
+        merged.push(((service_id, width, start), aggregate));
     }
-    let error = query_error("updating a rollup");
-    let stored: Option<(i64, i64, f64, f64, Vec<u8>)> = sqlx::query_as(
-        "SELECT count, failures, min_ms, max_ms, histogram FROM rollups \
-         WHERE service_id = ?1 AND width = ?2 AND start = ?3",
+    Ok(merged)
+}
+
+/// Adds each aggregate (all of width `width`, starting in `from..until`) to its stored rollup,
+/// if any: one range read for all of them (for folding, where there is normally none).
+pub(super) async fn merge_into_stored_range(
+    connection: &mut SqliteConnection,
+    width: Millis,
+    from: Millis,
+    until: Millis,
+    mut aggregates: HashMap<(i64, Millis), BucketAggregate>,
+) -> Result<Vec<RollupRow>, StoreError> {
+    let stored: Vec<(i64, i64, i64, i64, f64, f64, Vec<u8>)> = sqlx::query_as(
+        "SELECT service_id, start, count, failures, min_ms, max_ms, histogram FROM rollups \
+         WHERE width = ?1 AND start >= ?2 AND start < ?3",
     )
-    .bind(service_id)
     .bind(width)
-    .bind(start)
-    .fetch_optional(&mut *connection)
+    .bind(from)
+    .bind(until)
+    .fetch_all(&mut *connection)
     .await
-    .map_err(&error)?;
-    let merged = match stored {
-        Some((count, failures, min_ms, max_ms, histogram)) => {
-            let mut merged = aggregate_from_row(count, failures, min_ms, max_ms, &histogram)?;
-            merged.merge(aggregate);
-            merged
+    .map_err(query_error("reading rollups"))?;
+    for (service_id, start, count, failures, min_ms, max_ms, histogram) in stored {
+        if let Some(aggregate) = aggregates.get_mut(&(service_id, start)) {
+            let mut sum = aggregate_from_row(count, failures, min_ms, max_ms, &histogram)?;
+            sum.merge(aggregate);
+            *aggregate = sum;
         }
-        None => aggregate.clone(),
-    };
-    sqlx::query(
-        "INSERT INTO rollups (service_id, width, start, count, failures, min_ms, max_ms, histogram) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-         ON CONFLICT (service_id, width, start) DO UPDATE SET count = excluded.count, \
-         failures = excluded.failures, min_ms = excluded.min_ms, max_ms = excluded.max_ms, \
-         histogram = excluded.histogram",
-    )
-    .bind(service_id)
-    .bind(width)
-    .bind(start)
-    .bind(i64::try_from(merged.count).unwrap_or(i64::MAX))
-    .bind(i64::try_from(merged.failures).unwrap_or(i64::MAX))
-    .bind(merged.min_ms)
-    .bind(merged.max_ms)
-    .bind(merged.histogram.encode())
-    .execute(&mut *connection)
-    .await
-    .map_err(&error)?;
+    }
+    Ok(aggregates
+        .into_iter()
+        .map(|((service_id, start), aggregate)| ((service_id, width, start), aggregate))
+        .collect())
+}
+
+/// Rollup rows per `INSERT` statement (8 parameters each).
+const ROLLUPS_PER_INSERT: usize = 50;
+
+/// Writes rollups, replacing the stored ones with the same key.
+pub(super) async fn write_rollups(
+    connection: &mut SqliteConnection,
+    rows: &[RollupRow],
+) -> Result<(), StoreError> {
+    let rows: Vec<&RollupRow> = rows
+        .iter()
+        .filter(|(_, aggregate)| aggregate.count > 0)
+        .collect();
+    for chunk in rows.chunks(ROLLUPS_PER_INSERT) {
+        let mut statement = String::from(
+            "INSERT INTO rollups \
+             (service_id, width, start, count, failures, min_ms, max_ms, histogram) VALUES ",
+        );
+        for row in 0..chunk.len() {
+            statement.push_str(if row == 0 { "" } else { ", " });
+            statement.push_str("(?, ?, ?, ?, ?, ?, ?, ?)");
+        }
+        statement.push_str(
+            " ON CONFLICT (service_id, width, start) DO UPDATE SET count = excluded.count, \
+             failures = excluded.failures, min_ms = excluded.min_ms, max_ms = excluded.max_ms, \
+             histogram = excluded.histogram",
+        );
+        let mut query = sqlx::query(&statement);
+        for ((service_id, width, start), aggregate) in chunk.iter().copied() {
+            query = query
+                .bind(*service_id)
+                .bind(*width)
+                .bind(*start)
+                .bind(i64::try_from(aggregate.count).unwrap_or(i64::MAX))
+                .bind(i64::try_from(aggregate.failures).unwrap_or(i64::MAX))
+                .bind(aggregate.min_ms)
+                .bind(aggregate.max_ms)
+                .bind(aggregate.histogram.encode());
+        }
+        query
+            .execute(&mut *connection)
+            .await
+            .map_err(query_error("writing rollups"))?;
+    }
     Ok(())
 }
 
