@@ -10,7 +10,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use conformance::StoreUnderTest;
-use iza_store::{Millis, Resolution, ResultRecord, Retention, SqliteStore, Store, StoreError};
+use iza_store::{
+    Durability, Millis, Resolution, ResultRecord, Retention, SqliteOptions, SqliteStore, Store,
+    StoreError,
+};
 use sqlx::ConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
 
@@ -106,6 +109,23 @@ async fn reopening_keeps_history_and_migrates_once() {
         .await
         .unwrap();
     assert_eq!(journal, "wal");
+}
+
+#[tokio::test]
+async fn power_loss_durability_and_one_reader_work_alike() {
+    let directory = tempfile::tempdir().unwrap();
+    let options = SqliteOptions {
+        durability: Durability::PowerLoss,
+        readers: 1,
+        ..SqliteOptions::default()
+    };
+    let store = SqliteStore::open_with(directory.path().join("iza.db"), options)
+        .await
+        .unwrap();
+    let written = [probe("api", BASE), probe("api", BASE + 1)];
+    store.append_results(&written).await.unwrap();
+    let read = store.recent_results("api", 10).await.unwrap();
+    assert_eq!(read, written.iter().rev().cloned().collect::<Vec<_>>());
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! The conformance suite of the `Store` trait: every implementation (SQLite now, PostgreSQL
 //! next) runs these same cases through [`store_conformance_suite!`], given an async factory of
 //! fresh, empty stores. Cases use crafted timestamps and pass `now` explicitly, so nothing
-//! depends on the clock.
+//! depends on the clock. A test file uses it with `#[macro_use] mod conformance;` and
+//! `store_conformance_suite!(my_factory);` (see `tests/sqlite.rs`).
 
 use std::any::Any;
 use std::collections::BTreeMap;
