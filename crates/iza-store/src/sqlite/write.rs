@@ -193,6 +193,9 @@ pub(super) async fn merge_into_stored(
     Ok(merged)
 }
 
+/// A stored rollup as read: service id, start, count, failures, min, max, histogram.
+type KeyedRollupColumns = (i64, i64, i64, i64, f64, f64, Vec<u8>);
+
 /// Adds each aggregate (all of width `width`, starting in `from..until`) to its stored rollup,
 /// if any: one range read for all of them (for folding, where there is normally none).
 pub(super) async fn merge_into_stored_range(
@@ -202,7 +205,7 @@ pub(super) async fn merge_into_stored_range(
     until: Millis,
     mut aggregates: HashMap<(i64, Millis), BucketAggregate>,
 ) -> Result<Vec<RollupRow>, StoreError> {
-    let stored: Vec<(i64, i64, i64, i64, f64, f64, Vec<u8>)> = sqlx::query_as(
+    let stored: Vec<KeyedRollupColumns> = sqlx::query_as(
         "SELECT service_id, start, count, failures, min_ms, max_ms, histogram FROM rollups \
          WHERE width = ?1 AND start >= ?2 AND start < ?3",
     )
