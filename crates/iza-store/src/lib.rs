@@ -156,10 +156,15 @@ pub trait Store: Send + Sync + 'static {
     async fn append_results(&self, results: &[ResultRecord]) -> Result<(), StoreError>;
 
     /// Appends events and returns them with their ids.
-    async fn append_events(&self, events: Vec<EventRecord>) -> Result<Vec<EventRecord>, StoreError>;
+    async fn append_events(&self, events: Vec<EventRecord>)
+    -> Result<Vec<EventRecord>, StoreError>;
 
     /// The latest results of a service, newest first.
-    async fn recent_results(&self, service: &str, limit: usize) -> Result<Vec<ResultRecord>, StoreError>;
+    async fn recent_results(
+        &self,
+        service: &str,
+        limit: usize,
+    ) -> Result<Vec<ResultRecord>, StoreError>;
 
     /// The latest result of every service that has one (to resume after a restart).
     async fn latest_results(&self) -> Result<Vec<ResultRecord>, StoreError>;
