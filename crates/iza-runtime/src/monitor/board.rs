@@ -14,9 +14,15 @@
 //!   result from a probe *started after* the recovery; that result is judged afresh (as a first
 //!   result), so failures caused by the root never turn into a late alert of the dependent.
 //!   Dependents that were passing recover at once.
-//! - **waiting**: a service whose own check is down while something it depends on has a check
-//!   with no result yet is shown `unknown` until that dependency has a verdict, so the first
-//!   probes after a start do not blame a dependent for its dependency.
+//! - **confirming**: a service whose own check starts failing while something it depends on
+//!   has not been probed since (no result from a probe started after its own failing probe
+//!   started), or is itself confirming or not known yet, keeps the status it had, announcing
+//!   nothing, until each dependency has such a result. Then it is impacted (a dependency turned
+//!   out down) or the root cause itself (they all pass). Dependencies without a check are looked
+//!   through, to what they depend on. So when `db` fails and `api` happens to be probed first,
+//!   `api` is not announced down before `db`'s own probe says who the root cause is; the wait
+//!   is at most about one interval of the dependencies. (At start, this also keeps a failing
+//!   service `unknown` until its dependencies have a verdict.)
 //! - when several roots are down, a service names the first reached through its `depends_on`
 //!   in their written order.
 //!
@@ -120,7 +126,12 @@ struct Node {
     generation: u64,
     health: ServiceHealth,
     blocked_by: Option<Arc<str>>,
+    /// A dependency is not known yet (passed on by services without a check).
     waiting: bool,
+    /// Failing, but a dependency has not been probed since: the status is kept.
+    confirming: bool,
+    /// When the probe that began the current failing streak started.
+    failing_since: Option<Millis>,
     hold: Option<Hold>,
     contribution: Contribution,
     status: Status,
@@ -140,6 +151,8 @@ impl Node {
             health: ServiceHealth::new(thresholds),
             blocked_by: None,
             waiting: false,
+            confirming: false,
+            failing_since: None,
             hold: None,
             contribution: Contribution::Clear,
             status: Status::Unknown,
@@ -162,8 +175,10 @@ impl Node {
                 Contribution::Root(root),
             );
         }
+        if self.confirming {
+            return (self.status.clone(), Contribution::Pending);
+        }
         match self.health.health() {
-            Health::Down if self.waiting => (Status::Unknown, Contribution::Pending),
             Health::Down => (Status::Down, Contribution::Root(self.id.clone())),
             // Not known yet, or (without a check of its own) passing on what it waits for.
             Health::Unknown if self.checked || self.waiting => {
@@ -171,6 +186,10 @@ impl Node {
             }
             health => (Status::of_health(health), Contribution::Clear),
         }
+    }
+
+    fn failing(&self) -> bool {
+        self.checked && matches!(self.health.health(), Health::Down | Health::Degraded)
     }
 }
 
@@ -275,7 +294,9 @@ impl StatusBoard {
             if !node.checked || now.saturating_sub(record.at) > max_age {
                 continue;
             }
+            // Resumed as settled: the previous run confirmed it, so no confirmation wait.
             node.health.resume(record.up, record.at);
+            node.failing_since = None;
             node.last = Some(ProbeSummary {
                 started_at: record.at - record.latency_ms as Millis,
                 at: record.at,
@@ -327,15 +348,66 @@ impl StatusBoard {
             node.hold = None;
             node.health.restart();
         }
+        let started = summary.started_at;
         let change = node.health.apply(result, now);
         node.last = Some(summary);
-        let own = node.health.health();
-        let mut transitions = Vec::new();
-        let reason = change.map(|c| c.reason);
-        if self.reevaluate(i, now, reason, &mut transitions) {
-            self.propagate(i, now, &mut transitions);
+        let streak = node.health.streak();
+        if streak.failures == 1 {
+            node.failing_since = Some(started);
         }
+        let own = streak.health;
+        let mut transitions = Vec::new();
+        let mut work = Work::default();
+        work.push(&mut self.queued, &self.nodes, i);
+        // Services waiting for this one's next result to confirm their own failure.
+        for dependent in self.confirming_dependents(i) {
+            work.push(&mut self.queued, &self.nodes, dependent);
+        }
+        self.run(work, now, Some((i, change.map(|c| c.reason))), &mut transitions);
         Some(Applied { own, transitions })
+    }
+
+    /// The confirming services that depend on `i` directly, or through services without a
+    /// check.
+    fn confirming_dependents(&self, i: usize) -> Vec<usize> {
+        let mut found = Vec::new();
+        let mut stack: Vec<usize> = self.nodes[i].dependents.clone();
+        let mut budget = self.nodes.len();
+        while let Some(d) = stack.pop() {
+            if budget == 0 {
+                break;
+            }
+            budget -= 1;
+            let node = &self.nodes[d];
+            if node.confirming {
+                found.push(d);
+            } else if !node.checked {
+                stack.extend(&node.dependents);
+            }
+        }
+        found
+    }
+
+    /// Whether `d` has a verdict from a probe started at or after `since` (looking through
+    /// services without a check to what they depend on).
+    fn probed_since(&self, d: usize, since: Millis) -> bool {
+        let mut stack = vec![d];
+        let mut budget = self.nodes.len();
+        while let Some(x) = stack.pop() {
+            if budget == 0 {
+                return true;
+            }
+            budget -= 1;
+            let node = &self.nodes[x];
+            if node.checked {
+                if node.last.as_ref().is_none_or(|l| l.started_at < since) {
+                    return false;
+                }
+            } else {
+                stack.extend(&node.dependencies);
+            }
+        }
+        true
     }
 
     /// Applies a new catalog: kept services keep their health, status and generation (a
@@ -411,14 +483,22 @@ impl StatusBoard {
                 _ => {}
             }
         }
+        let unconfirmed = blocked_by.is_none()
+            && self.nodes[i].failing()
+            && (waiting
+                || self.nodes[i].failing_since.is_some_and(|since| {
+                    self.nodes[i]
+                        .dependencies
+                        .iter()
+                        .any(|&d| !self.probed_since(d, since))
+                }));
         let node = &mut self.nodes[i];
         node.waiting = waiting;
         if blocked_by.is_some() {
             node.hold = None;
         } else if node.blocked_by.is_some()
             && let Status::Impacted { by } = &node.status
-            && matches!(node.health.health(), Health::Down | Health::Degraded)
-            && node.checked
+            && node.failing()
         {
             node.hold = Some(Hold {
                 root: Arc::from(by.as_str()),
@@ -426,17 +506,15 @@ impl StatusBoard {
             });
         }
         node.blocked_by = blocked_by;
+        node.confirming = unconfirmed && node.hold.is_none();
         let (status, contribution) = node.evaluate();
         if status != node.status {
             let reason = match (&node.status, &status) {
-                (_, Status::Down) => {
+                (_, Status::Down | Status::Degraded) => {
                     reason.or_else(|| node.last.as_ref().and_then(|l| l.message.clone()))
                 }
                 (_, Status::Impacted { by }) => Some(format!("`{by}` is down")),
                 (Status::Impacted { by }, _) => Some(format!("`{by}` recovered")),
-                (_, Status::Unknown) if node.waiting => {
-                    Some("waiting for the services it depends on to be probed".to_owned())
-                }
                 _ => reason,
             };
             transitions.push(Transition {
@@ -453,32 +531,32 @@ impl StatusBoard {
         changed
     }
 
-    /// Re-evaluates the dependents of `start`, in dependency order, as far as contributions
-    /// keep changing.
-    fn propagate(&mut self, start: usize, now: Millis, transitions: &mut Vec<Transition>) {
-        let mut heap = BinaryHeap::new();
-        let push = |heap: &mut BinaryHeap<Reverse<(usize, usize)>>,
-                    queued: &mut Vec<bool>,
-                    nodes: &[Node],
-                    from: usize| {
-            for &dependent in &nodes[from].dependents {
-                if !queued[dependent] {
-                    queued[dependent] = true;
-                    heap.push(Reverse((nodes[dependent].rank, dependent)));
-                }
-            }
-        };
-        push(&mut heap, &mut self.queued, &self.nodes, start);
+    /// Re-evaluates the queued nodes in dependency order, and the dependents of each whose
+    /// contribution changed, as far as contributions keep changing. `first` gives the reason
+    /// of the node whose own result started the work.
+    fn run(
+        &mut self,
+        mut work: Work,
+        now: Millis,
+        mut first: Option<(usize, Option<String>)>,
+        transitions: &mut Vec<Transition>,
+    ) {
         // Bounded even on a cycle (never in a validated catalog): each node at most a few times.
         let mut budget = self.nodes.len().saturating_mul(4).max(16);
-        while let Some(Reverse((_, i))) = heap.pop() {
-            self.queued[i] = false;
+        while let Some(i) = work.pop(&mut self.queued) {
             if budget == 0 {
                 continue;
             }
             budget -= 1;
-            if self.reevaluate(i, now, None, transitions) {
-                push(&mut heap, &mut self.queued, &self.nodes, i);
+            let reason = match &mut first {
+                Some((node, reason)) if *node == i => reason.take(),
+                _ => None,
+            };
+            if self.reevaluate(i, now, reason, transitions) {
+                for k in 0..self.nodes[i].dependents.len() {
+                    let dependent = self.nodes[i].dependents[k];
+                    work.push(&mut self.queued, &self.nodes, dependent);
+                }
             }
         }
     }
@@ -516,6 +594,25 @@ impl StatusBoard {
     /// The generation of a service's check.
     pub fn generation(&self, service: &str) -> Option<u64> {
         self.index.get(service).map(|&i| self.nodes[i].generation)
+    }
+}
+
+/// Nodes waiting to be re-evaluated, lowest start-order layer first.
+#[derive(Debug, Default)]
+struct Work(BinaryHeap<Reverse<(usize, usize)>>);
+
+impl Work {
+    fn push(&mut self, queued: &mut [bool], nodes: &[Node], i: usize) {
+        if !queued[i] {
+            queued[i] = true;
+            self.0.push(Reverse((nodes[i].rank, i)));
+        }
+    }
+
+    fn pop(&mut self, queued: &mut [bool]) -> Option<usize> {
+        let Reverse((_, i)) = self.0.pop()?;
+        queued[i] = false;
+        Some(i)
     }
 }
 

@@ -183,16 +183,59 @@ fn a_result_from_a_probe_started_before_the_recovery_does_not_settle_a_dependent
     // This probe of `api` started while `db` was still down: it failed, and proves nothing.
     assert!(h.probe_started_at("api", false, before_recovery).is_empty());
     assert_eq!(h.status("api"), "impacted by `db`");
-    // A probe started after the recovery that still fails: `api` is down on its own now, and
-    // becomes the root cause of what depends on it.
+    // A probe started after the recovery that still fails: `api` confirms with `db`'s next
+    // result, then it is down on its own and the root cause of what depends on it.
+    assert!(h.probe("api", false).is_empty());
+    assert_eq!(h.status("api"), "impacted by `db`");
     assert_eq!(
-        h.probe("api", false),
+        h.probe("db", true),
         [
             "api: impacted by `db` -> down (cause api)",
             "web: impacted by api (own down)",
             "edge: impacted by api (own down)",
         ]
     );
+}
+
+#[test]
+fn a_dependent_that_fails_before_its_dependency_is_probed_waits_for_that_probe() {
+    let mut h = Harness::new(&chain());
+    h.round(&ALL_UP);
+    // `db` broke; `api`, `web` and `edge` happen to be probed first.
+    assert!(h.round(&[("api", false), ("edge", false), ("web", false)]).is_empty());
+    for service in ["api", "web", "edge"] {
+        assert_eq!(h.status(service), "up", "{service} is kept while confirming");
+        assert_eq!(h.board.state(service).unwrap().own, Health::Down);
+    }
+    assert_eq!(
+        h.probe("db", false),
+        [
+            "db: up -> down (cause db)",
+            "api: impacted by db (own down)",
+            "web: impacted by db (own down)",
+            "edge: impacted by db (own down)",
+        ]
+    );
+
+    // Had `db` passed, `api` would have been the root cause.
+    let mut h = Harness::new(&chain());
+    h.round(&ALL_UP);
+    assert!(h.round(&[("web", false), ("api", false), ("edge", false)]).is_empty());
+    assert_eq!(
+        h.probe("db", true),
+        [
+            "api: up -> down (cause api)",
+            "web: impacted by api (own down)",
+            "edge: impacted by api (own down)",
+        ]
+    );
+    // A dependency's result from a probe started before the failure confirms nothing.
+    let mut h = Harness::new(&chain());
+    h.round(&ALL_UP);
+    let before = h.now;
+    assert!(h.probe("api", false).is_empty());
+    assert!(h.probe_started_at("db", true, before - 1).is_empty());
+    assert_eq!(h.status("api"), "up");
 }
 
 #[test]
@@ -326,8 +369,8 @@ check = { tcp = "127.0.0.1:2", failure_threshold = 3, success_threshold = 2 }
     ));
     h.round(&[("db", true), ("api", true)]);
     assert_eq!(h.probe("db", false), ["db: up -> degraded"]);
-    // A degraded dependency impacts nothing.
-    assert_eq!(h.probe("api", false), ["api: up -> degraded"]);
+    // `api` fails after `db`'s latest probe: it waits for `db`'s next result.
+    assert!(h.probe("api", false).is_empty());
     assert_eq!(
         h.probe("db", false),
         [
