@@ -363,7 +363,12 @@ impl StatusBoard {
         for dependent in self.confirming_dependents(i) {
             work.push(&mut self.queued, &self.nodes, dependent);
         }
-        self.run(work, now, Some((i, change.map(|c| c.reason))), &mut transitions);
+        self.run(
+            work,
+            now,
+            Some((i, change.map(|c| c.reason))),
+            &mut transitions,
+        );
         Some(Applied { own, transitions })
     }
 

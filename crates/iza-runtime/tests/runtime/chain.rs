@@ -21,7 +21,9 @@ async fn one_root_cause_is_reported_and_each_dependent_shows_impacted_by_it() {
         urls.push(server.url("/healthz"));
     }
     let check = |url: &str| {
-        format!(r#"check = {{ http = "{url}", every = "200ms", timeout = "1s", conditions = ["[STATUS] == 200"] }}"#)
+        format!(
+            r#"check = {{ http = "{url}", every = "200ms", timeout = "1s", conditions = ["[STATUS] == 200"] }}"#
+        )
     };
     let catalog = catalog(&format!(
         r#"
@@ -56,10 +58,15 @@ depends_on = ["web"]
     let outage_start = events.len();
     db_up.set(false);
     let impacted = Status::Impacted { by: "db".into() };
-    wait_until("`db` is down and everything above it impacted by it", || {
-        status(&monitor, "db") == Status::Down
-            && services[1..].iter().all(|s| status(&monitor, s) == impacted)
-    })
+    wait_until(
+        "`db` is down and everything above it impacted by it",
+        || {
+            status(&monitor, "db") == Status::Down
+                && services[1..]
+                    .iter()
+                    .all(|s| status(&monitor, s) == impacted)
+        },
+    )
     .await;
     // Let every dependent fail on its own a few times while `db` is down.
     let failed_probes = |events: &Collector, service: &str| {
@@ -76,7 +83,11 @@ depends_on = ["web"]
     for service in &services[1..] {
         assert_eq!(status(&monitor, service), impacted, "{service}");
         let state = monitor.bus().service(service).unwrap();
-        assert_eq!(state.own, iza_runtime::Health::Down, "{service}'s own check");
+        assert_eq!(
+            state.own,
+            iza_runtime::Health::Down,
+            "{service}'s own check"
+        );
     }
     let outage = events.since(outage_start);
     let root_causes: Vec<_> = outage.iter().filter(|e| e.is_root_cause_down()).collect();
@@ -87,12 +98,18 @@ depends_on = ["web"]
     else {
         unreachable!()
     };
-    assert_eq!((service.as_str(), cause.as_deref(), to), ("db", Some("db"), &Status::Down));
+    assert_eq!(
+        (service.as_str(), cause.as_deref(), to),
+        ("db", Some("db"), &Status::Down)
+    );
     // Each dependent: exactly one impacted event, naming `db`; no status change of its own.
     for dependent in &services[1..] {
         let about: Vec<_> = outage
             .iter()
-            .filter(|e| e.service() == Some(dependent) && !matches!(e.kind, EventKind::ProbeCompleted { .. }))
+            .filter(|e| {
+                e.service() == Some(dependent)
+                    && !matches!(e.kind, EventKind::ProbeCompleted { .. })
+            })
             .collect();
         assert_eq!(about.len(), 1, "{dependent}: {about:#?}");
         assert!(
@@ -109,7 +126,10 @@ depends_on = ["web"]
     })
     .await;
     let recovery = events.since(recovery_start);
-    assert!(!recovery.iter().any(|e| e.is_root_cause_down()), "{recovery:#?}");
+    assert!(
+        !recovery.iter().any(|e| e.is_root_cause_down()),
+        "{recovery:#?}"
+    );
     assert!(recovery.iter().any(|e| matches!(&e.kind,
         EventKind::StatusChanged { service, from: Status::Down, to: Status::Up, .. } if service == "db")));
     for dependent in &services[1..] {
@@ -129,7 +149,10 @@ depends_on = ["web"]
     assert_eq!(stored_downs.len(), 1);
     assert_eq!(stored_downs[0].service.as_deref(), Some("db"));
     assert_eq!(
-        stored.iter().filter(|e| e.kind == "service-impacted").count(),
+        stored
+            .iter()
+            .filter(|e| e.kind == "service-impacted")
+            .count(),
         3
     );
 }

@@ -64,8 +64,6 @@ impl Behaviour {
 /// A running HTTP server on 127.0.0.1.
 pub(crate) struct Server {
     pub(crate) addr: SocketAddr,
-    /// Requests being answered now.
-    pub(crate) active: Arc<AtomicUsize>,
     /// The most requests answered at once.
     pub(crate) peak: Arc<AtomicUsize>,
     /// Requests received.
@@ -86,7 +84,6 @@ pub(crate) async fn serve(behaviour: Behaviour) -> Server {
     let requests = Arc::new(AtomicUsize::new(0));
     let server = Server {
         addr,
-        active: active.clone(),
         peak: peak.clone(),
         requests: requests.clone(),
     };
@@ -119,9 +116,11 @@ pub(crate) async fn serve(behaviour: Behaviour) -> Server {
                     "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 );
+                // Counted as answered before the answer leaves, so that a client that has its
+                // answer never sees its request still counted.
+                active.fetch_sub(1, Ordering::SeqCst);
                 let _ = stream.write_all(response.as_bytes()).await;
                 let _ = stream.shutdown().await;
-                active.fetch_sub(1, Ordering::SeqCst);
             });
         }
     });
@@ -187,7 +186,10 @@ impl Store for RecordingStore {
         Ok(())
     }
 
-    async fn append_events(&self, events: Vec<EventRecord>) -> Result<Vec<EventRecord>, StoreError> {
+    async fn append_events(
+        &self,
+        events: Vec<EventRecord>,
+    ) -> Result<Vec<EventRecord>, StoreError> {
         self.maybe_fail()?;
         let mut stored = self.events.lock().unwrap();
         let events: Vec<EventRecord> = events

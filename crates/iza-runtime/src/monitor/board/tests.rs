@@ -202,9 +202,16 @@ fn a_dependent_that_fails_before_its_dependency_is_probed_waits_for_that_probe()
     let mut h = Harness::new(&chain());
     h.round(&ALL_UP);
     // `db` broke; `api`, `web` and `edge` happen to be probed first.
-    assert!(h.round(&[("api", false), ("edge", false), ("web", false)]).is_empty());
+    assert!(
+        h.round(&[("api", false), ("edge", false), ("web", false)])
+            .is_empty()
+    );
     for service in ["api", "web", "edge"] {
-        assert_eq!(h.status(service), "up", "{service} is kept while confirming");
+        assert_eq!(
+            h.status(service),
+            "up",
+            "{service} is kept while confirming"
+        );
         assert_eq!(h.board.state(service).unwrap().own, Health::Down);
     }
     assert_eq!(
@@ -220,7 +227,10 @@ fn a_dependent_that_fails_before_its_dependency_is_probed_waits_for_that_probe()
     // Had `db` passed, `api` would have been the root cause.
     let mut h = Harness::new(&chain());
     h.round(&ALL_UP);
-    assert!(h.round(&[("web", false), ("api", false), ("edge", false)]).is_empty());
+    assert!(
+        h.round(&[("web", false), ("api", false), ("edge", false)])
+            .is_empty()
+    );
     assert_eq!(
         h.probe("db", true),
         [
