@@ -21,8 +21,9 @@
 //!   out down) or the root cause itself (they all pass). Dependencies without a check are looked
 //!   through, to what they depend on. So when `db` fails and `api` happens to be probed first,
 //!   `api` is not announced down before `db`'s own probe says who the root cause is; the wait
-//!   is at most about one interval of the dependencies. (At start, this also keeps a failing
-//!   service `unknown` until its dependencies have a verdict.)
+//!   is about one interval of the dependencies, and at most `confirm_within` (a minute by
+//!   default; checked at the service's own next result). At start, this also keeps a failing
+//!   service `unknown` until its dependencies have a verdict.
 //! - when several roots are down, a service names the first reached through its `depends_on`
 //!   in their written order.
 //!
@@ -209,7 +210,12 @@ pub struct StatusBoard {
     index: HashMap<Arc<str>, usize>,
     /// Scratch: which nodes are in the work heap.
     queued: Vec<bool>,
+    /// Longest a failing service waits for its dependencies to confirm.
+    confirm_within: Millis,
 }
+
+/// How long a failing service waits for its dependencies by default: one minute.
+pub const DEFAULT_CONFIRM_WITHIN: Millis = 60_000;
 
 impl StatusBoard {
     /// Every service of the catalog, unknown, with the given check generation.
@@ -269,7 +275,14 @@ impl StatusBoard {
             nodes,
             index,
             queued,
+            confirm_within: DEFAULT_CONFIRM_WITHIN,
         }
+    }
+
+    /// Sets how long a failing service waits for its dependencies' next results before it is
+    /// announced as a root cause anyway (measured at its own next result).
+    pub fn set_confirm_within(&mut self, millis: Millis) {
+        self.confirm_within = millis;
     }
 
     /// Number of services.
@@ -432,6 +445,7 @@ impl StatusBoard {
             .collect();
         let changed: std::collections::HashSet<&str> =
             diff.changed.iter().map(String::as_str).collect();
+        let confirm_within = self.confirm_within;
         *self = StatusBoard::skeleton(
             catalog,
             |id, service| {
@@ -455,6 +469,7 @@ impl StatusBoard {
             },
             generation,
         );
+        self.confirm_within = confirm_within;
         // Kept services compare with their carried status, added ones with `unknown`.
         let mut transitions = Vec::new();
         self.evaluate_all(now, &mut transitions);
@@ -488,10 +503,12 @@ impl StatusBoard {
                 _ => {}
             }
         }
+        let failing_since = self.nodes[i].failing_since;
         let unconfirmed = blocked_by.is_none()
             && self.nodes[i].failing()
+            && failing_since.is_none_or(|since| now.saturating_sub(since) < self.confirm_within)
             && (waiting
-                || self.nodes[i].failing_since.is_some_and(|since| {
+                || failing_since.is_some_and(|since| {
                     self.nodes[i]
                         .dependencies
                         .iter()

@@ -65,6 +65,9 @@ pub struct MonitorOptions {
     /// Stored results older than this are not resumed on start (1 h): the service starts
     /// `unknown` instead.
     pub resume_max_age: Duration,
+    /// Longest a failing service waits for the services it depends on to be probed again
+    /// before it is announced as a root cause anyway (60 s); see `docs/monitor.md`.
+    pub confirm_within: Duration,
     /// Seed of the start jitter (random when `None`); for reproducible tests.
     pub seed: Option<u64>,
 }
@@ -80,6 +83,7 @@ impl Default for MonitorOptions {
             recorder: RecorderOptions::default(),
             bus_capacity: 4096,
             resume_max_age: Duration::from_secs(3600),
+            confirm_within: Duration::from_secs(60),
             seed: None,
         }
     }
@@ -152,6 +156,9 @@ impl Monitor {
         let now = crate::now_millis();
         let generation = 1;
         let mut board = board::StatusBoard::new(&catalog, generation);
+        board.set_confirm_within(
+            i64::try_from(options.confirm_within.as_millis()).unwrap_or(i64::MAX),
+        );
         let latest = store.latest_results().await.map_err(MonitorError::Resume)?;
         let max_age = i64::try_from(options.resume_max_age.as_millis()).unwrap_or(i64::MAX);
         let resumed = board.resume(&latest, now, max_age);

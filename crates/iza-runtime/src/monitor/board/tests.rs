@@ -249,6 +249,27 @@ fn a_dependent_that_fails_before_its_dependency_is_probed_waits_for_that_probe()
 }
 
 #[test]
+fn a_dependent_waits_for_confirmation_no_longer_than_confirm_within() {
+    let mut h = Harness::new(&chain());
+    h.board.set_confirm_within(100);
+    h.round(&ALL_UP);
+    assert!(h.probe("api", false).is_empty());
+    h.now += 50;
+    assert!(h.probe("api", false).is_empty());
+    // `db` is never probed again (say its interval is an hour): past 100 ms, at its own next
+    // result, `api` is the root cause.
+    h.now += 60;
+    assert_eq!(
+        h.probe("api", false),
+        [
+            "api: up -> down (cause api)",
+            "web: impacted by api (own up)",
+            "edge: impacted by api (own up)"
+        ]
+    );
+}
+
+#[test]
 fn a_passing_dependent_of_a_down_service_is_impacted_and_recovers_with_it() {
     let mut h = Harness::new(&chain());
     h.round(&ALL_UP);
