@@ -96,7 +96,7 @@ impl Transition {
 
 /// What a service passes on to the services that depend on it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Contribution {
+pub(crate) enum Contribution {
     /// Nothing: it is up, degraded, or has no check.
     #[default]
     Clear,
@@ -383,6 +383,28 @@ impl StatusBoard {
             &mut transitions,
         );
         Some(Applied { own, transitions })
+    }
+
+    /// Applies one round of results taken together (a one-shot `iza status`): every probe is
+    /// taken as started at `started_at`, so the order of `results` does not matter. Returns
+    /// every transition; results of unknown services are ignored.
+    pub fn apply_round(
+        &mut self,
+        results: &[(&str, &ProbeResult)],
+        started_at: Millis,
+        now: Millis,
+    ) -> Vec<Transition> {
+        let mut transitions = Vec::new();
+        for (service, result) in results {
+            let Some(generation) = self.generation(service) else {
+                continue;
+            };
+            let summary = ProbeSummary::of(result, started_at, now);
+            if let Some(applied) = self.apply(service, generation, result, summary, now) {
+                transitions.extend(applied.transitions);
+            }
+        }
+        transitions
     }
 
     /// The confirming services that depend on `i` directly, or through services without a

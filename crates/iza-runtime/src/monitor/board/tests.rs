@@ -270,6 +270,83 @@ fn a_dependent_waits_for_confirmation_no_longer_than_confirm_within() {
 }
 
 #[test]
+fn a_round_of_results_taken_together_names_one_root_in_any_order() {
+    let failing = result(false);
+    let passing = result(true);
+    let rounds: [&[(&str, &ProbeResult)]; 3] = [
+        &[
+            ("edge", &failing),
+            ("web", &failing),
+            ("api", &failing),
+            ("db", &failing),
+        ],
+        &[
+            ("db", &failing),
+            ("api", &failing),
+            ("web", &failing),
+            ("edge", &failing),
+        ],
+        &[
+            ("web", &failing),
+            ("db", &failing),
+            ("edge", &failing),
+            ("api", &failing),
+        ],
+    ];
+    for round in rounds {
+        let mut board = StatusBoard::new(&chain(), 1);
+        // Own healths at the moment of each event depend on the order; the verdicts do not.
+        let mut lines: Vec<String> = board
+            .apply_round(round, 100, 200)
+            .into_iter()
+            .map(|t| {
+                render(t)
+                    .split(" (own")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        lines.sort();
+        assert_eq!(
+            lines,
+            [
+                "api: impacted by db",
+                "db: unknown -> down (cause db)",
+                "edge: impacted by db",
+                "web: impacted by db",
+            ],
+            "{:?}",
+            round.iter().map(|(s, _)| s).collect::<Vec<_>>()
+        );
+    }
+    // `db` passing, `api` failing: `api` is the root, whatever the order.
+    let mut board = StatusBoard::new(&chain(), 1);
+    let lines: Vec<String> = board
+        .apply_round(
+            &[
+                ("web", &passing),
+                ("api", &failing),
+                ("edge", &passing),
+                ("db", &passing),
+            ],
+            100,
+            200,
+        )
+        .into_iter()
+        .map(render)
+        .collect();
+    assert!(
+        lines.contains(&"api: unknown -> down (cause api)".to_owned()),
+        "{lines:?}"
+    );
+    assert_eq!(
+        board.status("edge"),
+        Some(&Status::Impacted { by: "api".into() })
+    );
+}
+
+#[test]
 fn a_passing_dependent_of_a_down_service_is_impacted_and_recovers_with_it() {
     let mut h = Harness::new(&chain());
     h.round(&ALL_UP);
