@@ -120,7 +120,6 @@ impl<'a> Report<'a> {
         let nested = catalog
             .services
             .values()
-            .filter(|s| reaches_root(catalog, s))
             .filter(|s| s.parent.is_some())
             .map(|s| s.id.as_str())
             .collect();
@@ -605,23 +604,6 @@ impl<'a> Report<'a> {
         }
         line
     }
-}
-
-/// True when following `parent` from `service` ends at a service without a parent: such a
-/// service is shown under its parent. One on a parent cycle (which validation does not
-/// forbid) is shown on its own, so that every service appears exactly once.
-fn reaches_root(catalog: &Catalog, service: &Service) -> bool {
-    let mut current = service;
-    for _ in 0..=catalog.services.len() {
-        match current.parent.as_deref() {
-            None => return true,
-            Some(parent) => match catalog.services.get(parent) {
-                Some(next) => current = next,
-                None => return false,
-            },
-        }
-    }
-    false
 }
 
 /// The agents that name a service in their `services`; those that watch it through its

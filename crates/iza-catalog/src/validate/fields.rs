@@ -442,6 +442,16 @@ fn host_port_problem(text: &str) -> Option<String> {
     }
 }
 
+/// Names a service's check in messages ("the check of service `api`"), formatted only when
+/// a message is: a valid check, the common case, allocates nothing for it.
+struct CheckOf<'a>(&'a str);
+
+impl std::fmt::Display for CheckOf<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the check of service `{}`", self.0)
+    }
+}
+
 fn check(ctx: &mut Ctx<'_>, service: &str, spanned: &Spanned<RawCheck>) -> Option<Check> {
     let c = spanned.get();
     let mut kinds: Vec<(CheckTarget, std::ops::Range<usize>, Option<String>)> = Vec::new();
@@ -511,7 +521,7 @@ fn check(ctx: &mut Ctx<'_>, service: &str, spanned: &Spanned<RawCheck>) -> Optio
             http_url_problem(u.get()),
         );
     }
-    let what = format!("the check of service `{service}`");
+    let what = CheckOf(service);
     if kinds.len() != 1 {
         ctx.push(
             Diagnostic::error(

@@ -39,10 +39,10 @@ pub(super) fn check(ctx: &mut Ctx<'_>) {
         let s = service.get();
         let what = |key: &str| format!("`{key}` of service `{}`", id.get());
         if let Some(group) = &s.group {
-            expect(ctx, Kind::Group, group, &what("group"));
+            expect(ctx, Kind::Group, group, || what("group"));
         }
         if let Some(parent) = &s.parent {
-            expect(ctx, Kind::Service, parent, &what("parent"));
+            expect(ctx, Kind::Service, parent, || what("parent"));
             if parent.get() == id.get() {
                 ctx.push(
                     Diagnostic::error(
@@ -54,23 +54,23 @@ pub(super) fn check(ctx: &mut Ctx<'_>) {
             }
         }
         for dep in &s.depends_on {
-            expect(ctx, Kind::Service, dep, &what("depends_on"));
+            expect(ctx, Kind::Service, dep, || what("depends_on"));
         }
         for conn in &s.connects {
-            expect(ctx, Kind::Service, &conn.get().to, &what("connects"));
+            expect(ctx, Kind::Service, &conn.get().to, || what("connects"));
         }
     }
     for (id, agent) in &raw.agents {
         let a = agent.get();
         let what = |key: &str| format!("`{key}` of agent `{}`", id.get());
         if let Some(boss) = &a.reports_to {
-            expect(ctx, Kind::Agent, boss, &what("reports_to"));
+            expect(ctx, Kind::Agent, boss, || what("reports_to"));
         }
         for s in &a.services {
-            expect(ctx, Kind::Service, s, &what("services"));
+            expect(ctx, Kind::Service, s, || what("services"));
         }
         for g in &a.groups {
-            expect(ctx, Kind::Group, g, &what("groups"));
+            expect(ctx, Kind::Group, g, || what("groups"));
         }
         for task in &a.tasks {
             if let Some(agent_key) = &task.get().agent {
@@ -87,47 +87,42 @@ pub(super) fn check(ctx: &mut Ctx<'_>) {
     }
     for task in &raw.tasks {
         if let Some(agent) = &task.get().agent {
-            expect(
-                ctx,
-                Kind::Agent,
-                agent,
-                &format!("`agent` of task `{}`", task.get().name.get()),
-            );
+            expect(ctx, Kind::Agent, agent, || {
+                format!("`agent` of task `{}`", task.get().name.get())
+            });
         }
     }
     for (id, flow) in &raw.flows {
         for step in &flow.get().steps {
-            expect(
-                ctx,
-                Kind::ServiceOrGroup,
-                step,
-                &format!("a step of flow `{}`", id.get()),
-            );
+            expect(ctx, Kind::ServiceOrGroup, step, || {
+                format!("a step of flow `{}`", id.get())
+            });
         }
     }
     for (id, channel) in &raw.channels {
         let c = channel.get();
         if let Some(via) = &c.via {
-            expect(
-                ctx,
-                Kind::Service,
-                via,
-                &format!("`via` of channel `{}`", id.get()),
-            );
+            expect(ctx, Kind::Service, via, || {
+                format!("`via` of channel `{}`", id.get())
+            });
         }
         for s in &c.services {
-            expect(
-                ctx,
-                Kind::Service,
-                s,
-                &format!("`services` of channel `{}`", id.get()),
-            );
+            expect(ctx, Kind::Service, s, || {
+                format!("`services` of channel `{}`", id.get())
+            });
         }
     }
 }
 
-/// Reports `reference` unless it names an existing thing of `kind`; `what` says where it stands.
-fn expect(ctx: &mut Ctx<'_>, kind: Kind, reference: &Spanned<String>, what: &str) {
+/// Reports `reference` unless it names an existing thing of `kind`; `what` says where it
+/// stands. It is only called for a broken reference: formatting it for every reference
+/// was most of this check's time on a large manifest.
+fn expect(
+    ctx: &mut Ctx<'_>,
+    kind: Kind,
+    reference: &Spanned<String>,
+    what: impl FnOnce() -> String,
+) {
     let id = reference.get().as_str();
     let found = match kind {
         Kind::Service => ctx.is_service(id),
@@ -136,7 +131,7 @@ fn expect(ctx: &mut Ctx<'_>, kind: Kind, reference: &Spanned<String>, what: &str
         Kind::ServiceOrGroup => ctx.is_service(id) || ctx.is_group(id),
     };
     if !found {
-        let diagnostic = unknown(ctx, kind, id, reference.span(), what);
+        let diagnostic = unknown(ctx, kind, id, reference.span(), &what());
         ctx.push(diagnostic);
     }
 }
