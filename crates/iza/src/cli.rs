@@ -31,6 +31,22 @@ pub(crate) enum Command {
     Ports(PortsArgs),
     /// Print the analysis report, regenerated from the manifest, as Markdown.
     Report(ReportArgs),
+    /// Probe every service once and print its status, dependency-aware.
+    ///
+    /// Exits 0 when no service is down, 1 when one is (its dependents show as impacted).
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    #[command(flatten)]
+    pub(crate) manifest: ManifestArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+    /// How many probes run at once.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) concurrency: usize,
 }
 
 #[derive(Debug, Args)]
