@@ -5,5 +5,6 @@
 mod chain;
 mod reload;
 mod schedule;
+mod sqlite;
 mod store;
 mod support;
