@@ -106,6 +106,10 @@ pub(crate) enum TextOrJson {
 pub(crate) struct ReportArgs {
     #[command(flatten)]
     pub(crate) manifest: ManifestArg,
+    /// The state database whose latest results and uptime the report shows (by default
+    /// `.iza/state.db` beside the manifest, when it exists; `iza serve` writes it).
+    #[arg(long)]
+    pub(crate) db: Option<PathBuf>,
 }
 
 /// Where a manifest comes from.

@@ -46,6 +46,8 @@ pub struct ServiceFacts {
 pub enum LiveStatus {
     /// Its check passes.
     Up,
+    /// Its check fails, fewer times in a row than its failure threshold (or it is recovering).
+    Degraded,
     /// Its check fails.
     Down,
     /// It is not down itself, but a service it depends on (the root cause, by id) is.
@@ -212,13 +214,29 @@ impl<'a> Report<'a> {
             rows.push(table_row(&[label, NONE, &mapped]));
         }
         if self.live.is_some() {
-            let up = catalog
-                .services
-                .values()
-                .filter(|s| self.facts(s).is_some_and(|f| f.status == LiveStatus::Up))
-                .count();
-            let mapped = format!("{up} of {}", catalog.services.len());
-            rows.push(table_row(&["Services Up", NONE, &mapped]));
+            let count = |wanted: fn(&LiveStatus) -> bool| {
+                catalog
+                    .services
+                    .values()
+                    .filter(|s| self.facts(s).is_some_and(|f| wanted(&f.status)))
+                    .count()
+            };
+            let total = catalog.services.len();
+            let live_rows: [(&str, fn(&LiveStatus) -> bool); 4] = [
+                ("Services Up", |s| *s == LiveStatus::Up),
+                ("Services Degraded", |s| *s == LiveStatus::Degraded),
+                ("Services Down", |s| *s == LiveStatus::Down),
+                ("Services Impacted", |s| {
+                    matches!(s, LiveStatus::Impacted { .. })
+                }),
+            ];
+            for (label, wanted) in live_rows {
+                rows.push(table_row(&[
+                    label,
+                    NONE,
+                    &format!("{} of {total}", count(wanted)),
+                ]));
+            }
         }
         doc.block(rows.join("\n"));
         doc.block(
@@ -441,6 +459,7 @@ impl<'a> Report<'a> {
     fn status_text(&self, facts: &ServiceFacts) -> String {
         let mut status = match &facts.status {
             LiveStatus::Up => "up".to_owned(),
+            LiveStatus::Degraded => "degraded".to_owned(),
             LiveStatus::Down => "down".to_owned(),
             LiveStatus::Impacted { by } => {
                 format!("impacted (**{}** is down)", self.service_name(by))
