@@ -214,28 +214,27 @@ impl<'a> Report<'a> {
             rows.push(table_row(&[label, NONE, &mapped]));
         }
         if self.live.is_some() {
-            let count = |wanted: fn(&LiveStatus) -> bool| {
-                catalog
-                    .services
-                    .values()
-                    .filter(|s| self.facts(s).is_some_and(|f| wanted(&f.status)))
-                    .count()
-            };
+            // Counts by status: up, degraded, down, impacted.
+            let mut counts = [0usize; 4];
+            for service in catalog.services.values() {
+                let slot = match self.facts(service).map(|f| f.status) {
+                    Some(LiveStatus::Up) => 0,
+                    Some(LiveStatus::Degraded) => 1,
+                    Some(LiveStatus::Down) => 2,
+                    Some(LiveStatus::Impacted { .. }) => 3,
+                    Some(LiveStatus::Unknown) | None => continue,
+                };
+                counts[slot] += 1;
+            }
             let total = catalog.services.len();
-            let live_rows: [(&str, fn(&LiveStatus) -> bool); 4] = [
-                ("Services Up", |s| *s == LiveStatus::Up),
-                ("Services Degraded", |s| *s == LiveStatus::Degraded),
-                ("Services Down", |s| *s == LiveStatus::Down),
-                ("Services Impacted", |s| {
-                    matches!(s, LiveStatus::Impacted { .. })
-                }),
+            let labels = [
+                "Services Up",
+                "Services Degraded",
+                "Services Down",
+                "Services Impacted",
             ];
-            for (label, wanted) in live_rows {
-                rows.push(table_row(&[
-                    label,
-                    NONE,
-                    &format!("{} of {total}", count(wanted)),
-                ]));
+            for (label, count) in labels.into_iter().zip(counts) {
+                rows.push(table_row(&[label, NONE, &format!("{count} of {total}")]));
             }
         }
         doc.block(rows.join("\n"));
