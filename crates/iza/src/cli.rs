@@ -31,6 +31,23 @@ pub(crate) enum Command {
     Ports(PortsArgs),
     /// Print the analysis report, regenerated from the manifest, as Markdown.
     Report(ReportArgs),
+    /// Watch the ecosystem and serve its live state over HTTP (JSON API, events, metrics).
+    ///
+    /// Probes every service's check, records results and events in a SQLite database, and
+    /// reloads the manifest when it changes or on SIGHUP. Stops cleanly on Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) manifest: ManifestArg,
+    /// Address to listen on (port 0 picks a free port; the address is logged).
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// SQLite database for results and events [default: `.iza/state.db` beside the manifest].
+    #[arg(long)]
+    pub(crate) db: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

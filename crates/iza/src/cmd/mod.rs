@@ -6,6 +6,7 @@ mod import;
 mod ports;
 mod report;
 mod schema;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -22,6 +23,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Graph(args) => graph::run(&args),
         Command::Ports(args) => ports::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Serve(args) => serve::run(&args),
     }
 }
 
