@@ -85,6 +85,44 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
     assert_eq!(ids, ["alpha", "beta"]);
     assert!(dir.path().join(".iza/state.db").is_file());
 
+    // A changed manifest is picked up (the file is polled every second)...
+    let manifest = dir.path().join("iza.toml");
+    std::fs::write(
+        &manifest,
+        "version = 1\n[ecosystem]\nname = \"e2e\"\n[services.alpha]\n[services.beta]\ndepends_on = [\"alpha\"]\n[services.gamma]\n",
+    )
+    .unwrap();
+    let service_ids = |address: &str| -> Vec<String> {
+        let (_, body) = http_get(address, "/api/v1/services");
+        let services: serde_json::Value = serde_json::from_str(&body).unwrap();
+        services["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    while service_ids(&address) != ["alpha", "beta", "gamma"] {
+        assert!(Instant::now() < deadline, "the new manifest was not loaded");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // ...and a broken one is refused, keeping the running catalog.
+    std::fs::write(
+        &manifest,
+        "version = 1\n[services.alpha]\ndepends_on = [\"ghost\"]\n",
+    )
+    .unwrap();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .expect("no log line about the broken manifest");
+        if line.contains("keeping the running catalog") {
+            break;
+        }
+    }
+    assert_eq!(service_ids(&address), ["alpha", "beta", "gamma"]);
+
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
