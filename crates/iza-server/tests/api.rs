@@ -441,3 +441,107 @@ async fn event_stream_starts_with_a_snapshot_then_follows_changes() {
         }
     }
 }
+
+/// A store whose reads fail and whose writes succeed: the server must answer 500 without
+/// leaking what the store said.
+struct BrokenReads;
+
+#[async_trait::async_trait]
+impl Store for BrokenReads {
+    async fn append_results(
+        &self,
+        _: &[iza_store::ResultRecord],
+    ) -> Result<(), iza_store::StoreError> {
+        Ok(())
+    }
+    async fn append_events(
+        &self,
+        events: Vec<iza_store::EventRecord>,
+    ) -> Result<Vec<iza_store::EventRecord>, iza_store::StoreError> {
+        Ok(events)
+    }
+    async fn recent_results(
+        &self,
+        _: &str,
+        _: usize,
+    ) -> Result<Vec<iza_store::ResultRecord>, iza_store::StoreError> {
+        Err(iza_store::StoreError::Query("secret disk detail".into()))
+    }
+    async fn latest_results(&self) -> Result<Vec<iza_store::ResultRecord>, iza_store::StoreError> {
+        Ok(Vec::new())
+    }
+    async fn rollups(
+        &self,
+        _: &str,
+        _: iza_store::Resolution,
+        _: i64,
+    ) -> Result<Vec<iza_store::Rollup>, iza_store::StoreError> {
+        Err(iza_store::StoreError::Query("secret disk detail".into()))
+    }
+    async fn uptime(&self, _: &str, _: i64) -> Result<iza_store::Uptime, iza_store::StoreError> {
+        Err(iza_store::StoreError::Query("secret disk detail".into()))
+    }
+    async fn events(
+        &self,
+        _: &iza_store::EventQuery,
+    ) -> Result<Vec<iza_store::EventRecord>, iza_store::StoreError> {
+        Err(iza_store::StoreError::Query("secret disk detail".into()))
+    }
+    async fn maintain(&self, _: i64, _: iza_store::Retention) -> Result<(), iza_store::StoreError> {
+        Ok(())
+    }
+}
+
+/// A catalog of `count` services without checks, served over `store`.
+async fn unchecked_app(count: usize, store: Arc<dyn Store>) -> Router {
+    let mut text = String::from("version = 1\n[ecosystem]\nname = \"big\"\n");
+    for i in 0..count {
+        text.push_str(&format!("[services.s{i}]\n"));
+    }
+    let source = SourceFile::new("iza.toml", text, Syntax::Toml);
+    let catalog = Arc::new(iza_catalog::check(&source).catalog.unwrap());
+    let ports = PortMap::from_manifest(&iza_catalog::parse_raw(&source).unwrap());
+    let monitor = Arc::new(
+        Monitor::start(
+            catalog.clone(),
+            Arc::new(Prober::new(ProberOptions::default())),
+            store.clone(),
+            MonitorOptions::default(),
+        )
+        .await
+        .unwrap(),
+    );
+    router(AppState::new(
+        monitor,
+        store,
+        CatalogView::new(catalog, &ports),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_failures_are_internal_errors_without_detail() {
+    let app = unchecked_app(2, Arc::new(BrokenReads)).await;
+    for uri in ["/api/v1/services/s0", "/api/v1/events"] {
+        let (status, body) = get_json(&app, uri).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{uri}");
+        assert_eq!(body["error"]["code"], "internal");
+        assert_eq!(body["error"]["message"], "internal error");
+        assert!(!body.to_string().contains("secret"));
+    }
+    // The live views do not need the store.
+    let (status, _) = get_json(&app, "/api/v1/services").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_services_are_listed_from_the_snapshot() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let app = unchecked_app(10_000, store).await;
+    let (status, body) = get_json(&app, "/api/v1/services").await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = body["services"].as_array().unwrap();
+    assert_eq!(rows.len(), 10_000);
+    assert_eq!(rows[9_999]["id"], "s9999");
+    let (_, summary) = get_json(&app, "/api/v1/summary").await;
+    assert_eq!(summary["status"]["unknown"], 10_000);
+}
