@@ -17,7 +17,7 @@ use iza_probe::{Prober, ProberOptions};
 use iza_runtime::{Monitor, MonitorOptions};
 use iza_server::{AppState, CatalogView};
 use iza_store::{Retention, SqliteStore, Store};
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::cli::ServeArgs;
 use crate::manifest_input;
@@ -136,37 +136,56 @@ async fn serve(setup: Serve) -> Result<ExitCode> {
         monitor.snapshot().services.len(),
         setup.db.display()
     );
-    tracing::info!("listening on http://{address}");
-
+    // Signals are handled from here on, before the address is announced: a SIGTERM or SIGHUP
+    // that follows the announcement never meets the default action (termination).
+    let terminate = signal(SignalKind::terminate())
+        .map_err(|err| tracing::warn!("cannot listen for SIGTERM: {err}"))
+        .ok();
+    let hangup = signal(SignalKind::hangup())
+        .map_err(|err| tracing::warn!("cannot listen for SIGHUP: {err}"))
+        .ok();
     let reloader = tokio::spawn(watch_manifest(
         setup.manifest.clone(),
         setup.source_text,
         state.clone(),
+        hangup,
     ));
     let maintainer = tokio::spawn(maintain(store.clone()));
 
-    let shutdown_state = state.clone();
-    let shutdown = async move {
-        wait_for_stop().await;
-        tracing::info!("stopping: finishing running probes and writing results");
-        shutdown_state.mark_stopping();
-        // Closing the bus also ends every event stream, so connections can drain.
-        let report = shutdown_state.monitor().shutdown(SHUTDOWN_DEADLINE).await;
-        tracing::info!(
-            abandoned = report.abandoned,
-            unwritten_results = report.unwritten_results,
-            unwritten_events = report.unwritten_events,
-            "monitor stopped"
-        );
-    };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the HTTP server failed")?;
+    // On Ctrl-C or SIGTERM: `/healthz` turns 503 and the server stops accepting at once,
+    // while the monitor finishes its running probes and writes what it holds; closing the bus
+    // ends every event stream, so the open connections drain.
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let stopper = tokio::spawn({
+        let (state, stopping) = (state.clone(), stopping.clone());
+        async move {
+            wait_for_stop(terminate).await;
+            tracing::info!("stopping: finishing running probes and writing results");
+            state.mark_stopping();
+            stopping.notify_one();
+            let report = state.monitor().shutdown(SHUTDOWN_DEADLINE).await;
+            tracing::info!(
+                abandoned = report.abandoned,
+                unwritten_results = report.unwritten_results,
+                unwritten_events = report.unwritten_events,
+                "monitor stopped"
+            );
+        }
+    });
+    tracing::info!("listening on http://{address}");
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { stopping.notified().await })
+        .await;
     reloader.abort();
     maintainer.abort();
-    // In case the server stopped for another reason than a signal.
-    monitor.shutdown(SHUTDOWN_DEADLINE).await;
+    if served.is_ok() {
+        // The stop signal came: wait for the monitor's report.
+        let _ = stopper.await;
+    } else {
+        stopper.abort();
+        monitor.shutdown(SHUTDOWN_DEADLINE).await;
+    }
+    served.context("the HTTP server failed")?;
     if let Err(err) = store.close().await {
         tracing::warn!("closing the database: {err}");
     }
@@ -175,14 +194,7 @@ async fn serve(setup: Serve) -> Result<ExitCode> {
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-async fn wait_for_stop() {
-    let mut terminate = match signal(SignalKind::terminate()) {
-        Ok(s) => Some(s),
-        Err(err) => {
-            tracing::warn!("cannot listen for SIGTERM: {err}");
-            None
-        }
-    };
+async fn wait_for_stop(mut terminate: Option<Signal>) {
     let term = async {
         match terminate.as_mut() {
             Some(s) => {
@@ -198,8 +210,12 @@ async fn wait_for_stop() {
 }
 
 /// Reloads on SIGHUP and whenever the file's contents change.
-async fn watch_manifest(path: PathBuf, mut current: String, state: AppState) {
-    let mut hangup = signal(SignalKind::hangup()).ok();
+async fn watch_manifest(
+    path: PathBuf,
+    mut current: String,
+    state: AppState,
+    mut hangup: Option<Signal>,
+) {
     let mut tick = tokio::time::interval(WATCH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
