@@ -35,6 +35,11 @@ pub(crate) enum Command {
     ///
     /// Exits 0 when no service is down, 1 when one is (its dependents show as impacted).
     Status(StatusArgs),
+    /// Watch the ecosystem and serve its live state over HTTP (JSON API, events, metrics).
+    ///
+    /// Probes every service's check, records results and events in a SQLite database, and
+    /// reloads the manifest when it changes or on SIGHUP. Stops cleanly on Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -47,6 +52,18 @@ pub(crate) struct StatusArgs {
     /// How many probes run at once.
     #[arg(long, default_value_t = 64)]
     pub(crate) concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) manifest: ManifestArg,
+    /// Address to listen on (port 0 picks a free port; the address is logged).
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// SQLite database for results and events [default: `.iza/state.db` beside the manifest].
+    #[arg(long)]
+    pub(crate) db: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

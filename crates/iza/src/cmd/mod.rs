@@ -6,6 +6,7 @@ mod import;
 mod ports;
 mod report;
 mod schema;
+mod serve;
 mod status;
 
 use std::process::ExitCode;
@@ -24,6 +25,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ports(args) => ports::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Status(args) => status::run(&args),
+        Command::Serve(args) => serve::run(&args),
     }
 }
 

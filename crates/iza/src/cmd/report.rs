@@ -2,7 +2,7 @@
 //! and uptime of each service) when a state database exists.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -22,7 +22,7 @@ pub(crate) fn run(args: &ReportArgs) -> Result<ExitCode> {
     let (source, catalog) = manifest_input::catalog(&args.manifest)?;
     let db = match &args.db {
         Some(db) => Some(db.clone()),
-        None => default_db(&source.path).filter(|p| p.is_file()),
+        None => Some(manifest_input::state_db(&source.path)).filter(|p| p.is_file()),
     };
     let live = match db {
         Some(db) => Some(live_facts(&catalog, &db)?),
@@ -33,14 +33,6 @@ pub(crate) fn run(args: &ReportArgs) -> Result<ExitCode> {
     };
     super::print(&render_with(&catalog, &options))?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// `.iza/state.db` beside the manifest.
-pub(crate) fn default_db(manifest: &Path) -> Option<PathBuf> {
-    if manifest.as_os_str() == "<stdin>" {
-        return None;
-    }
-    Some(manifest.parent()?.join(".iza").join("state.db"))
 }
 
 /// Each service's status (dependency-aware, from the latest stored results) and its uptime
