@@ -824,9 +824,10 @@ fn mermaid_shape(text: &str) -> Result<MermaidShape, String> {
 }
 
 /// Edge statements of a DOT text: lines with `->` outside quoted strings (ids and labels
-/// may themselves contain ` -> `).
+/// may themselves contain ` -> `) and outside comments (which quote the ecosystem's name).
 fn dot_edge_count(dot: &str) -> usize {
     dot.lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
         .filter(|line| {
             let mut outside = String::new();
             let mut quoted = false;
@@ -1023,4 +1024,10 @@ fn a_large_graph_builds_orders_and_walks() {
     let walked = started.elapsed();
     // For a person running `cargo test --release -- --nocapture large`; never asserted.
     eprintln!("{n} services: built after {built:?}, ordered and walked after {walked:?}");
+}
+
+#[test]
+fn dot_edges_are_counted_outside_quotes_and_comments() {
+    let dot = "// The ecosystem graph of ->\", written by `iza graph`.\ndigraph \"->\\\"\" {\n  \"a -> b\" -> \"c\" [label=\"x -> y\"];\n}\n";
+    assert_eq!(dot_edge_count(dot), 1);
 }
