@@ -2,7 +2,11 @@
 //! the event history. Lists come from the monitor's snapshot (no store query per service);
 //! only one service's history and the event pages read the store.
 
+use std::sync::{Arc, PoisonError};
+use std::time::Instant;
+
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -14,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, CatalogView, ListingCache};
 
 /// Results shown by `GET /services/{id}`.
 const RECENT_RESULTS: usize = 50;
@@ -102,6 +106,47 @@ fn row<'a>(state: &'a ServiceState, catalog: &'a iza_catalog::Catalog) -> Servic
 
 pub(crate) async fn services(State(state): State<AppState>) -> Response {
     let view = state.view();
+    let seq = state.monitor.bus().seq();
+    let (cached, rebuild) = {
+        let mut cache = state.listing.lock().unwrap_or_else(PoisonError::into_inner);
+        match cache.as_mut().filter(|c| Arc::ptr_eq(&c.view, &view)) {
+            Some(c) => {
+                let rebuild = !c.serves(seq, &view) && !c.rebuilding;
+                c.rebuilding |= rebuild;
+                (Some(c.body.clone()), rebuild)
+            }
+            None => (None, false),
+        }
+    };
+    let body = match cached {
+        Some(body) => {
+            if rebuild {
+                let (state, view) = (state.clone(), view.clone());
+                tokio::task::spawn_blocking(move || store_listing(&state, view, seq));
+            }
+            body
+        }
+        // The first request, or the first after a reload, waits for the body.
+        None => store_listing(&state, view, seq),
+    };
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Builds the body of `GET /services`, keeps it for the next requests and returns it.
+fn store_listing(state: &AppState, view: Arc<CatalogView>, seq: u64) -> Bytes {
+    let body = Bytes::from(listing(state, &view));
+    *state.listing.lock().unwrap_or_else(PoisonError::into_inner) = Some(ListingCache {
+        seq,
+        view,
+        built: Instant::now(),
+        body: body.clone(),
+        rebuilding: false,
+    });
+    body
+}
+
+/// The body of `GET /services`: every service's row, from the current snapshot.
+fn listing(state: &AppState, view: &CatalogView) -> Vec<u8> {
     let snapshot = state.monitor.snapshot();
     let rows: Vec<ServiceRow<'_>> = snapshot
         .services
@@ -109,10 +154,8 @@ pub(crate) async fn services(State(state): State<AppState>) -> Response {
         .map(|s| row(s, &view.catalog))
         .collect();
     // Rows of strings, numbers and enums: serializing them cannot fail.
-    let body =
-        serde_json::to_vec(&json!({ "seq": snapshot.seq, "at": snapshot.at, "services": rows }))
-            .unwrap_or_default();
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    serde_json::to_vec(&json!({ "seq": snapshot.seq, "at": snapshot.at, "services": rows }))
+        .unwrap_or_default()
 }
 
 pub(crate) async fn service(
