@@ -435,16 +435,15 @@ fn odd_manifests_render_every_service_once() {
     let cases = [
         ("empty", "version = 1\n"),
         (
-            "parent cycle",
+            "parent chain",
             r#"
             [services.a]
-            parent = "b"
             port = 3000
             [services.b]
             parent = "a"
             port = 3001
             [services.c]
-            parent = "a"
+            parent = "b"
             port = 3002
             "#,
         ),

@@ -5,6 +5,16 @@
 //!
 //! The store knows services only by id; it never reads the catalog or probes anything.
 //! Times are Unix milliseconds (`i64`), so records sort and bucket without time-zone care.
+//!
+//! [`SqliteStore`] is the embedded implementation; [`histogram`] is the latency histogram that
+//! rollups keep (shared by every implementation). `docs/store.md` describes the schema, the
+//! durability promise, the rollups and how uptime is computed.
+
+mod aggregate;
+pub mod histogram;
+mod sqlite;
+
+pub use sqlite::{Durability, SqliteOptions, SqliteStore};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -96,6 +106,12 @@ pub struct Uptime {
     pub month: Option<f64>,
 }
 
+/// The most events one [`Store::events`] call returns.
+pub const MAX_EVENTS_PAGE: usize = 1_000;
+
+/// The most results one [`Store::recent_results`] call returns.
+pub const MAX_RESULTS_PAGE: usize = 10_000;
+
 /// Which events to read: newest first, before an id (for paging), optionally for one service.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventQuery {
@@ -105,7 +121,7 @@ pub struct EventQuery {
     pub after: Option<i64>,
     /// Only events about this service.
     pub service: Option<String>,
-    /// At most this many (the store caps it).
+    /// At most this many (capped at [`MAX_EVENTS_PAGE`]; 0 reads nothing).
     pub limit: usize,
 }
 
@@ -156,15 +172,23 @@ pub trait Store: Send + Sync + 'static {
     async fn append_results(&self, results: &[ResultRecord]) -> Result<(), StoreError>;
 
     /// Appends events and returns them with their ids.
-    async fn append_events(&self, events: Vec<EventRecord>) -> Result<Vec<EventRecord>, StoreError>;
+    async fn append_events(&self, events: Vec<EventRecord>)
+    -> Result<Vec<EventRecord>, StoreError>;
 
-    /// The latest results of a service, newest first.
-    async fn recent_results(&self, service: &str, limit: usize) -> Result<Vec<ResultRecord>, StoreError>;
+    /// The latest results of a service still kept raw, newest first (at most `limit`, capped at
+    /// [`MAX_RESULTS_PAGE`]).
+    async fn recent_results(
+        &self,
+        service: &str,
+        limit: usize,
+    ) -> Result<Vec<ResultRecord>, StoreError>;
 
-    /// The latest result of every service that has one (to resume after a restart).
+    /// The latest result of every service that has one still kept raw (to resume after a
+    /// restart), sorted by service id.
     async fn latest_results(&self) -> Result<Vec<ResultRecord>, StoreError>;
 
-    /// Rollups of a service from `since` on, oldest first, including the bucket in progress.
+    /// Rollups of a service from `since` on, oldest first, including the bucket in progress:
+    /// every non-empty bucket whose start is at or after the start of the bucket holding `since`.
     async fn rollups(
         &self,
         service: &str,
@@ -172,12 +196,20 @@ pub trait Store: Send + Sync + 'static {
         since: Millis,
     ) -> Result<Vec<Rollup>, StoreError>;
 
-    /// Uptime of a service over the last hour, day, week and month before `now`.
+    /// Uptime of a service over the last hour, day, week and month before `now`: the share of
+    /// passed results from the first whole minute after `now - window` up to `now`.
     async fn uptime(&self, service: &str, now: Millis) -> Result<Uptime, StoreError>;
 
     /// Events, newest first.
     async fn events(&self, query: &EventQuery) -> Result<Vec<EventRecord>, StoreError>;
 
-    /// Folds finished buckets into rollups and deletes what is older than the retention.
+    /// Folds finished buckets into rollups and deletes what is older than the retention, in
+    /// small transactions (call it about once a minute; writers wait only for one short step).
     async fn maintain(&self, now: Millis, retention: Retention) -> Result<(), StoreError>;
+
+    /// Releases the store's connections after the writes in flight; call it on shutdown.
+    /// Everything acknowledged before is already durable; this only tidies up.
+    async fn close(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

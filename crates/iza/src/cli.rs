@@ -31,6 +31,39 @@ pub(crate) enum Command {
     Ports(PortsArgs),
     /// Print the analysis report, regenerated from the manifest, as Markdown.
     Report(ReportArgs),
+    /// Probe every service once and print its status, dependency-aware.
+    ///
+    /// Exits 0 when no service is down, 1 when one is (its dependents show as impacted).
+    Status(StatusArgs),
+    /// Watch the ecosystem and serve its live state over HTTP (JSON API, events, metrics).
+    ///
+    /// Probes every service's check, records results and events in a SQLite database, and
+    /// reloads the manifest when it changes or on SIGHUP. Stops cleanly on Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    #[command(flatten)]
+    pub(crate) manifest: ManifestArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+    /// How many probes run at once.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) manifest: ManifestArg,
+    /// Address to listen on (port 0 picks a free port; the address is logged).
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// SQLite database for results and events [default: `.iza/state.db` beside the manifest].
+    #[arg(long)]
+    pub(crate) db: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -90,6 +123,10 @@ pub(crate) enum TextOrJson {
 pub(crate) struct ReportArgs {
     #[command(flatten)]
     pub(crate) manifest: ManifestArg,
+    /// The state database whose latest results and uptime the report shows (by default
+    /// `.iza/state.db` beside the manifest, when it exists; `iza serve` writes it).
+    #[arg(long)]
+    pub(crate) db: Option<PathBuf>,
 }
 
 /// Where a manifest comes from.

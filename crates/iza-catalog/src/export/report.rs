@@ -46,6 +46,8 @@ pub struct ServiceFacts {
 pub enum LiveStatus {
     /// Its check passes.
     Up,
+    /// Its check fails, fewer times in a row than its failure threshold (or it is recovering).
+    Degraded,
     /// Its check fails.
     Down,
     /// It is not down itself, but a service it depends on (the root cause, by id) is.
@@ -120,7 +122,6 @@ impl<'a> Report<'a> {
         let nested = catalog
             .services
             .values()
-            .filter(|s| reaches_root(catalog, s))
             .filter(|s| s.parent.is_some())
             .map(|s| s.id.as_str())
             .collect();
@@ -213,13 +214,28 @@ impl<'a> Report<'a> {
             rows.push(table_row(&[label, NONE, &mapped]));
         }
         if self.live.is_some() {
-            let up = catalog
-                .services
-                .values()
-                .filter(|s| self.facts(s).is_some_and(|f| f.status == LiveStatus::Up))
-                .count();
-            let mapped = format!("{up} of {}", catalog.services.len());
-            rows.push(table_row(&["Services Up", NONE, &mapped]));
+            // Counts by status: up, degraded, down, impacted.
+            let mut counts = [0usize; 4];
+            for service in catalog.services.values() {
+                let slot = match self.facts(service).map(|f| f.status) {
+                    Some(LiveStatus::Up) => 0,
+                    Some(LiveStatus::Degraded) => 1,
+                    Some(LiveStatus::Down) => 2,
+                    Some(LiveStatus::Impacted { .. }) => 3,
+                    Some(LiveStatus::Unknown) | None => continue,
+                };
+                counts[slot] += 1;
+            }
+            let total = catalog.services.len();
+            let labels = [
+                "Services Up",
+                "Services Degraded",
+                "Services Down",
+                "Services Impacted",
+            ];
+            for (label, count) in labels.into_iter().zip(counts) {
+                rows.push(table_row(&[label, NONE, &format!("{count} of {total}")]));
+            }
         }
         doc.block(rows.join("\n"));
         doc.block(
@@ -442,6 +458,7 @@ impl<'a> Report<'a> {
     fn status_text(&self, facts: &ServiceFacts) -> String {
         let mut status = match &facts.status {
             LiveStatus::Up => "up".to_owned(),
+            LiveStatus::Degraded => "degraded".to_owned(),
             LiveStatus::Down => "down".to_owned(),
             LiveStatus::Impacted { by } => {
                 format!("impacted (**{}** is down)", self.service_name(by))
@@ -605,23 +622,6 @@ impl<'a> Report<'a> {
         }
         line
     }
-}
-
-/// True when following `parent` from `service` ends at a service without a parent: such a
-/// service is shown under its parent. One on a parent cycle (which validation does not
-/// forbid) is shown on its own, so that every service appears exactly once.
-fn reaches_root(catalog: &Catalog, service: &Service) -> bool {
-    let mut current = service;
-    for _ in 0..=catalog.services.len() {
-        match current.parent.as_deref() {
-            None => return true,
-            Some(parent) => match catalog.services.get(parent) {
-                Some(next) => current = next,
-                None => return false,
-            },
-        }
-    }
-    false
 }
 
 /// The agents that name a service in their `services`; those that watch it through its

@@ -1,4 +1,5 @@
-//! Checks that `depends_on` has no cycle, and names each cycle it finds in order.
+//! Checks that neither `depends_on` nor `parent` links form a cycle, and names each cycle it
+//! finds in order.
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -7,6 +8,11 @@ use super::Ctx;
 use crate::diagnostic::{Code, Diagnostic};
 
 pub(super) fn check(ctx: &mut Ctx<'_>) {
+    depends_on_cycles(ctx);
+    parent_cycles(ctx);
+}
+
+fn depends_on_cycles(ctx: &mut Ctx<'_>) {
     let raw = ctx.raw;
     let n = raw.services.len();
     let edges = raw
@@ -97,4 +103,67 @@ fn cycle_in(graph: &DiGraph<(), usize>, scc: &[NodeIndex]) -> Vec<NodeIndex> {
         }
     }
     vec![start]
+}
+
+/// Each service has at most one parent, so a cycle is found by walking up from every
+/// service; states mark services whose chain is known to end (1) or is being walked (2).
+fn parent_cycles(ctx: &mut Ctx<'_>) {
+    let raw = ctx.raw;
+    let parent_of = |i: usize| {
+        raw.services[i]
+            .get()
+            .parent
+            .as_ref()
+            .and_then(|p| ctx.service_index.get(p.get().as_str()).copied())
+    };
+    let mut state = vec![0u8; raw.services.len()];
+    let mut found = Vec::new();
+    for start in 0..raw.services.len() {
+        let mut path = Vec::new();
+        let mut at = Some(start);
+        while let Some(i) = at {
+            match state[i] {
+                1 => break,
+                2 => {
+                    let from = path.iter().position(|&p| p == i).unwrap_or(0);
+                    found.push(path[from..].to_vec());
+                    break;
+                }
+                _ => {
+                    state[i] = 2;
+                    path.push(i);
+                    at = parent_of(i);
+                }
+            }
+        }
+        for i in path {
+            state[i] = 1;
+        }
+    }
+    // A service that is its own parent is reported by the reference check already.
+    for cycle in found.into_iter().filter(|c| c.len() > 1) {
+        let id = |i: usize| raw.services.get_index(i).expect("index from the map").0;
+        let parent = raw.services[cycle[0]]
+            .get()
+            .parent
+            .as_ref()
+            .expect("a member of a parent cycle has a parent");
+        let mut names: Vec<String> = cycle
+            .iter()
+            .map(|&i| format!("`{}`", id(i).get()))
+            .collect();
+        names.push(format!("`{}`", id(cycle[0]).get()));
+        let mut d = Diagnostic::error(
+            Code::DependencyCycle,
+            format!("parent cycle: {}", names.join(" -> ")),
+        )
+        .at(parent.span());
+        for &i in cycle.iter().skip(1) {
+            d = d.related(
+                id(i).span(),
+                format!("`{}` is part of the cycle", id(i).get()),
+            );
+        }
+        ctx.push(d.hint("a hub owns its children; remove one `parent` of the cycle"));
+    }
 }

@@ -6,6 +6,8 @@ mod import;
 mod ports;
 mod report;
 mod schema;
+mod serve;
+mod status;
 
 use std::process::ExitCode;
 
@@ -22,6 +24,8 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Graph(args) => graph::run(&args),
         Command::Ports(args) => ports::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Status(args) => status::run(&args),
+        Command::Serve(args) => serve::run(&args),
     }
 }
 

@@ -1,15 +1,72 @@
-//! `iza report`: the analysis document regenerated from the manifest.
+//! `iza report`: the analysis document regenerated from the manifest, with live facts (status
+//! and uptime of each service) when a state database exists.
 
+use std::collections::HashMap;
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use anyhow::Result;
-use iza_catalog::export::report::render;
+use anyhow::{Context, Result};
+use iza_catalog::Catalog;
+use iza_catalog::export::report::{LiveStatus, ReportOptions, ServiceFacts, render_with};
+use iza_runtime::{Status, StatusBoard, now_millis};
+use iza_store::{SqliteStore, Store};
 
 use crate::cli::ReportArgs;
 use crate::manifest_input;
 
+/// Results older than this say nothing about the present: their services are `unknown`.
+const FRESH_FOR: i64 = 3_600_000;
+
 pub(crate) fn run(args: &ReportArgs) -> Result<ExitCode> {
-    let (_, catalog) = manifest_input::catalog(&args.manifest)?;
-    super::print(&render(&catalog))?;
+    let (source, catalog) = manifest_input::catalog(&args.manifest)?;
+    let db = match &args.db {
+        Some(db) => Some(db.clone()),
+        None => Some(manifest_input::state_db(&source.path)).filter(|p| p.is_file()),
+    };
+    let live = match db {
+        Some(db) => Some(live_facts(&catalog, &db)?),
+        None => None,
+    };
+    let options = ReportOptions {
+        live: live.as_ref().map(|facts| facts as _),
+    };
+    super::print(&render_with(&catalog, &options))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each service's status (dependency-aware, from the latest stored results) and its uptime
+/// over the last 24 hours.
+fn live_facts(catalog: &Catalog, db: &Path) -> Result<HashMap<String, ServiceFacts>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(db)
+                .await
+                .with_context(|| format!("cannot read the state database `{}`", db.display()))?,
+        );
+        let now = now_millis();
+        let mut board = StatusBoard::new(catalog, 0);
+        board.resume(&store.latest_results().await?, now, FRESH_FOR);
+        let mut facts = HashMap::new();
+        for id in catalog.services.keys() {
+            let Some(state) = board.state(id) else {
+                continue;
+            };
+            let status = match state.status {
+                Status::Up => LiveStatus::Up,
+                Status::Degraded => LiveStatus::Degraded,
+                Status::Down => LiveStatus::Down,
+                Status::Impacted { by } => LiveStatus::Impacted { by },
+                Status::Unknown => LiveStatus::Unknown,
+            };
+            let uptime = store.uptime(id, now).await?.day;
+            facts.insert(id.clone(), ServiceFacts { status, uptime });
+        }
+        store.close().await?;
+        Ok(facts)
+    })
 }

@@ -1,0 +1,277 @@
+//! Defines [`Event`]: every fact the runtime states, typed. An event is one JSON object,
+//! tagged by `kind` in kebab-case, with its bus sequence number and its time in Unix
+//! milliseconds:
+//!
+//! ```json
+//! {"seq": 42, "at": 1767225600000, "kind": "status-changed", "service": "db",
+//!  "from": {"status": "up"}, "to": {"status": "down"}, "cause": "db", "reason": "[STATUS] (503) == 200"}
+//! ```
+//!
+//! The status events follow one rule, so that one outage raises one alert: a root cause is
+//! named once, by a [`EventKind::StatusChanged`] to `down` whose `cause` is the service
+//! itself; each service it takes with it gets a [`EventKind::ServiceImpacted`] pointing at it,
+//! never a `down` of its own, and a [`EventKind::ServiceRecovered`] when the impact ends.
+
+use iza_probe::{Outcome, ProbeResult, Reason};
+use iza_store::{EventRecord, Millis, ResultRecord};
+use serde::{Deserialize, Serialize};
+
+use crate::monitor::status::{Health, Status};
+
+/// One fact the runtime stated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position on the bus, from 1, increasing by one per event of one runtime (0 before the
+    /// bus numbered it). Not the store's event id.
+    pub seq: u64,
+    /// When it happened, Unix milliseconds.
+    pub at: Millis,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum EventKind {
+    /// The monitor started watching.
+    MonitorStarted {
+        /// Services in the catalog.
+        services: usize,
+        /// Services with a check (probed).
+        checks: usize,
+        /// Services whose status was resumed from the store's latest results.
+        resumed: usize,
+    },
+    /// The monitor stopped (graceful shutdown).
+    MonitorStopped {
+        /// Probes still running at the shutdown deadline, abandoned.
+        abandoned: usize,
+    },
+    /// One probe of one service finished. Stored as a result, not as an event.
+    ProbeCompleted {
+        /// Service id.
+        service: String,
+        /// What the probe found.
+        result: ProbeSummary,
+        /// The service's own health after it.
+        own: Health,
+    },
+    /// A service's status changed, outside of any dependency impact. When `to` is `down`,
+    /// the service is a root cause and `cause` names it: this is the one alert of an outage.
+    StatusChanged {
+        /// Service id.
+        service: String,
+        /// Before.
+        from: Status,
+        /// After.
+        to: Status,
+        /// The root cause: the service itself when it went down, none otherwise.
+        cause: Option<String>,
+        /// Why, for a person.
+        reason: Option<String>,
+    },
+    /// A service became impacted by a root cause (or its root cause changed).
+    ServiceImpacted {
+        /// Service id.
+        service: String,
+        /// The root cause, a service it depends on.
+        by: String,
+        /// Its status before.
+        from: Status,
+        /// Its own check's verdict (it keeps being probed).
+        own: Health,
+    },
+    /// A service is no longer impacted: its root cause recovered.
+    ServiceRecovered {
+        /// Service id.
+        service: String,
+        /// The root cause it was impacted by.
+        by: String,
+        /// Its status now, from its own check.
+        to: Status,
+    },
+    /// A new manifest was applied.
+    ManifestReloaded {
+        /// Services added (probing starts).
+        added: Vec<String>,
+        /// Services removed (probing stops; their history stays in the store).
+        removed: Vec<String>,
+        /// Services whose check changed (probing restarts with the new check).
+        changed: Vec<String>,
+    },
+    /// Writing to the store failed; the records are kept and retried.
+    StoreFailed {
+        /// What the store said.
+        message: String,
+        /// Records waiting to be written.
+        pending: usize,
+    },
+}
+
+impl Event {
+    /// An event at `at`, not yet numbered by the bus.
+    pub fn new(at: Millis, kind: EventKind) -> Event {
+        Event { seq: 0, at, kind }
+    }
+
+    /// The kind as a kebab-case word (`status-changed`), as in the JSON `kind` field.
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            EventKind::MonitorStarted { .. } => "monitor-started",
+            EventKind::MonitorStopped { .. } => "monitor-stopped",
+            EventKind::ProbeCompleted { .. } => "probe-completed",
+            EventKind::StatusChanged { .. } => "status-changed",
+            EventKind::ServiceImpacted { .. } => "service-impacted",
+            EventKind::ServiceRecovered { .. } => "service-recovered",
+            EventKind::ManifestReloaded { .. } => "manifest-reloaded",
+            EventKind::StoreFailed { .. } => "store-failed",
+        }
+    }
+
+    /// The service the event is about, when it is about one.
+    pub fn service(&self) -> Option<&str> {
+        match &self.kind {
+            EventKind::ProbeCompleted { service, .. }
+            | EventKind::StatusChanged { service, .. }
+            | EventKind::ServiceImpacted { service, .. }
+            | EventKind::ServiceRecovered { service, .. } => Some(service),
+            _ => None,
+        }
+    }
+
+    /// Whether this is the alert of a root cause: a service went down on its own.
+    pub fn is_root_cause_down(&self) -> bool {
+        matches!(
+            &self.kind,
+            EventKind::StatusChanged {
+                to: Status::Down,
+                ..
+            }
+        )
+    }
+
+    /// The event as the store keeps it (id 0 until the store assigns one).
+    pub fn to_record(&self) -> EventRecord {
+        EventRecord {
+            id: 0,
+            at: self.at,
+            kind: self.name().to_owned(),
+            service: self.service().map(str::to_owned),
+            payload: serde_json::to_value(self).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// What one probe found, as events and snapshots carry it (the full facts stay with the
+/// prober's [`ProbeResult`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeSummary {
+    /// When the probe started, Unix milliseconds.
+    pub started_at: Millis,
+    /// When it finished.
+    pub at: Millis,
+    /// Up or down.
+    pub outcome: Outcome,
+    /// `[RESPONSE_TIME]`, in milliseconds.
+    pub duration_ms: f64,
+    /// The kind of failure, when down.
+    pub reason: Option<Reason>,
+    /// Why it failed, when down: the failed conditions with the values seen, or the error.
+    pub message: Option<String>,
+    /// The HTTP status, when there was one.
+    pub http_status: Option<u16>,
+}
+
+impl ProbeSummary {
+    /// Summarizes a result of a probe that ran from `started_at` to `at`.
+    pub fn of(result: &ProbeResult, started_at: Millis, at: Millis) -> ProbeSummary {
+        ProbeSummary {
+            started_at,
+            at,
+            outcome: result.outcome,
+            duration_ms: result.duration.as_secs_f64() * 1000.0,
+            reason: result.failure.as_ref().map(|f| f.reason),
+            message: result.failure.as_ref().map(|f| f.message.clone()),
+            http_status: result.facts.status,
+        }
+    }
+
+    /// Whether the check passed.
+    pub fn is_up(&self) -> bool {
+        self.outcome == Outcome::Up
+    }
+
+    /// The result as the store keeps it.
+    pub fn to_record(&self, service: &str) -> ResultRecord {
+        ResultRecord {
+            service: service.to_owned(),
+            at: self.at,
+            up: self.is_up(),
+            latency_ms: self.duration_ms,
+            message: self.message.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_tagged_kebab_case_objects_that_round_trip() {
+        let events = [
+            Event::new(
+                5,
+                EventKind::StatusChanged {
+                    service: "db".into(),
+                    from: Status::Up,
+                    to: Status::Down,
+                    cause: Some("db".into()),
+                    reason: Some("[STATUS] (503) == 200".into()),
+                },
+            ),
+            Event::new(
+                6,
+                EventKind::ServiceImpacted {
+                    service: "api".into(),
+                    by: "db".into(),
+                    from: Status::Up,
+                    own: Health::Down,
+                },
+            ),
+            Event::new(
+                7,
+                EventKind::ManifestReloaded {
+                    added: vec!["cache".into()],
+                    removed: vec![],
+                    changed: vec!["api".into()],
+                },
+            ),
+        ];
+        let json: Vec<_> = events
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap())
+            .collect();
+        assert_eq!(json[0]["kind"], "status-changed");
+        assert_eq!(json[0]["to"]["status"], "down");
+        assert_eq!(json[0]["cause"], "db");
+        assert_eq!(json[1]["kind"], "service-impacted");
+        assert_eq!(json[1]["by"], "db");
+        assert_eq!(json[1]["own"], "down");
+        assert_eq!(json[2]["kind"], "manifest-reloaded");
+        assert_eq!(json[2]["at"], 7);
+        for (event, value) in events.iter().zip(json) {
+            assert_eq!(value["kind"], event.name());
+            let back: Event = serde_json::from_value(value).unwrap();
+            assert_eq!(&back, event);
+        }
+        assert!(events[0].is_root_cause_down());
+        assert!(!events[1].is_root_cause_down());
+        let record = events[1].to_record();
+        assert_eq!(record.kind, "service-impacted");
+        assert_eq!(record.service.as_deref(), Some("api"));
+        assert_eq!(record.payload["by"], "db");
+    }
+}

@@ -1,0 +1,325 @@
+//! Defines the [`Monitor`]: every checked service of a catalog probed at its interval, each
+//! result through the status board's one door, every fact on the [`Bus`], results and events
+//! in the [`Store`].
+//!
+//! Three tasks, each owning its state, connected by channels:
+//!
+//! ```text
+//! scheduler ──spawns──▶ probe tasks ──finished probes──▶ processor ──records──▶ recorder ──▶ Store
+//! (schedule.rs:          (semaphore,                      (board.rs:     │        (recorder.rs:
+//!  due times, jitter,     timeout +                        status, impact) │         batches)
+//!  skip if running)       hard deadline)                                  └──▶ Bus (snapshot + events)
+//! ```
+//!
+//! [`Monitor::start`] resumes statuses from the store's latest results, schedules every check
+//! and starts the tasks; [`Monitor::reload`] (in `reload.rs`) reconciles a new catalog;
+//! [`Monitor::shutdown`] stops scheduling, waits for running probes up to a deadline and flushes
+//! the recorder. Dropping the monitor without a shutdown stops it too (running probes are
+//! abandoned, the recorder still writes what it holds).
+
+pub mod board;
+mod counters;
+mod processor;
+pub mod recorder;
+mod schedule;
+pub mod status;
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use iza_catalog::Catalog;
+use iza_probe::Prober;
+use iza_store::{Store, StoreError};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::bus::{Bus, Change, Snapshot, Subscription};
+use crate::event::{Event, EventKind};
+pub use counters::CounterSnapshot;
+use counters::Counters;
+use processor::{Processor, ProcessorCommand};
+use recorder::{Recorder, RecorderOptions, RecorderReport};
+use schedule::{Jitter, Schedule, Scheduler, SchedulerCommand, SchedulerSettings};
+
+/// How a [`Monitor`] behaves; [`Default`] suits `iza serve`.
+#[derive(Debug, Clone)]
+pub struct MonitorOptions {
+    /// Probes running at once, at most (256).
+    pub concurrency: usize,
+    /// A service's first probe comes at a random moment within its first interval, or within
+    /// this when shorter (`None`, the default: the whole interval, which spreads the load
+    /// evenly for good).
+    pub first_probe_within: Option<Duration>,
+    /// Intervals shorter than this are probed at this interval (100 ms).
+    pub min_interval: Duration,
+    /// The hard deadline of a probe is its check's timeout plus this (2 s); past it the probe
+    /// is abandoned and reported down with reason `timeout`.
+    pub deadline_grace: Duration,
+    /// A probe that waited longer than this (or than half its interval, when shorter) for a
+    /// concurrency slot counts as late (1 s).
+    pub late_after: Duration,
+    /// How results and events are batched to the store.
+    pub recorder: RecorderOptions,
+    /// Events a subscriber may fall behind before it is resynced (4,096).
+    pub bus_capacity: usize,
+    /// Stored results older than this are not resumed on start (1 h): the service starts
+    /// `unknown` instead.
+    pub resume_max_age: Duration,
+    /// Longest a failing service waits for the services it depends on to be probed again
+    /// before it is announced as a root cause anyway (60 s); see `docs/monitor.md`.
+    pub confirm_within: Duration,
+    /// Seed of the start jitter (random when `None`); for reproducible tests.
+    pub seed: Option<u64>,
+}
+
+impl Default for MonitorOptions {
+    fn default() -> MonitorOptions {
+        MonitorOptions {
+            concurrency: 256,
+            first_probe_within: None,
+            min_interval: Duration::from_millis(100),
+            deadline_grace: Duration::from_secs(2),
+            late_after: Duration::from_secs(1),
+            recorder: RecorderOptions::default(),
+            bus_capacity: 4096,
+            resume_max_age: Duration::from_secs(3600),
+            confirm_within: Duration::from_secs(60),
+            seed: None,
+        }
+    }
+}
+
+/// Why the monitor could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    /// The latest results could not be read to resume statuses.
+    #[error("cannot resume statuses from the store: {0}")]
+    Resume(#[source] StoreError),
+    /// The monitor has been shut down.
+    #[error("the monitor has stopped")]
+    Stopped,
+}
+
+/// What a shutdown did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Probes still running at the deadline, abandoned (their results are not recorded).
+    pub abandoned: usize,
+    /// Results the store did not take, even after retries.
+    pub unwritten_results: usize,
+    /// Events the store did not take.
+    pub unwritten_events: usize,
+}
+
+struct Tasks {
+    scheduler: JoinHandle<()>,
+    processor: JoinHandle<()>,
+    recorder: JoinHandle<RecorderReport>,
+}
+
+/// The current catalog and the generation of its checks.
+pub(crate) struct Current {
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) generation: u64,
+}
+
+/// A running monitor; see the module documentation. Share it behind an `Arc`.
+pub struct Monitor {
+    bus: Bus,
+    counters: Arc<Counters>,
+    scheduler: mpsc::UnboundedSender<SchedulerCommand>,
+    processor: mpsc::UnboundedSender<ProcessorCommand>,
+    pub(crate) current: tokio::sync::Mutex<Current>,
+    tasks: Mutex<Option<Tasks>>,
+}
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Monitor")
+            .field("bus", &self.bus)
+            .field("counters", &self.counters.snapshot())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Monitor {
+    /// Starts watching a catalog: resumes each service's status from the store's latest
+    /// result (see [`MonitorOptions::resume_max_age`]), announces `monitor-started`, and
+    /// schedules every check. Must be called within a Tokio runtime, the one the prober
+    /// belongs to.
+    pub async fn start(
+        catalog: Arc<Catalog>,
+        prober: Arc<Prober>,
+        store: Arc<dyn Store>,
+        options: MonitorOptions,
+    ) -> Result<Monitor, MonitorError> {
+        let now = crate::now_millis();
+        let generation = 1;
+        let mut board = board::StatusBoard::new(&catalog, generation);
+        board.set_confirm_within(
+            i64::try_from(options.confirm_within.as_millis()).unwrap_or(i64::MAX),
+        );
+        let latest = store.latest_results().await.map_err(MonitorError::Resume)?;
+        let max_age = i64::try_from(options.resume_max_age.as_millis()).unwrap_or(i64::MAX);
+        let resumed = board.resume(&latest, now, max_age);
+
+        let bus = Bus::new(options.bus_capacity);
+        let counters = Arc::new(Counters::default());
+        let (record_tx, record_rx) = mpsc::unbounded_channel();
+        let (result_tx, result_rx) = mpsc::unbounded_channel();
+        let (scheduler_tx, scheduler_rx) = mpsc::unbounded_channel();
+        let (processor_tx, processor_rx) = mpsc::unbounded_channel();
+
+        let checks = catalog
+            .services
+            .values()
+            .filter(|s| s.check.is_some())
+            .count();
+        let processor = Processor {
+            board,
+            bus: bus.clone(),
+            recorder: record_tx,
+            counters: counters.clone(),
+        };
+        let states = processor.board.states();
+        processor.publish(Change {
+            events: vec![Event::new(
+                now,
+                EventKind::MonitorStarted {
+                    services: catalog.services.len(),
+                    checks,
+                    resumed,
+                },
+            )],
+            replace_all: Some(states),
+            ..Change::default()
+        });
+
+        let recorder = Recorder::new(store, options.recorder, counters.clone(), bus.clone());
+        let mut scheduler = Scheduler {
+            schedule: Schedule::default(),
+            jitter: Jitter::new(options.seed),
+            prober,
+            semaphore: Arc::new(Semaphore::new(options.concurrency.max(1))),
+            results: result_tx,
+            counters: counters.clone(),
+            settings: SchedulerSettings {
+                first_probe_within: options.first_probe_within,
+                min_interval: options.min_interval,
+                deadline_grace: options.deadline_grace,
+                late_after: options.late_after,
+            },
+            probes: JoinSet::new(),
+        };
+        scheduler.schedule_all(&catalog, generation);
+        let tasks = Tasks {
+            recorder: tokio::spawn(recorder.run(record_rx)),
+            processor: tokio::spawn(processor.run(result_rx, processor_rx)),
+            scheduler: tokio::spawn(scheduler.run(scheduler_rx)),
+        };
+        Ok(Monitor {
+            bus,
+            counters,
+            scheduler: scheduler_tx,
+            processor: processor_tx,
+            current: tokio::sync::Mutex::new(Current {
+                catalog,
+                generation,
+            }),
+            tasks: Mutex::new(Some(tasks)),
+        })
+    }
+
+    /// The event bus.
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// Subscribes to the bus: a snapshot first, then every change.
+    pub fn subscribe(&self) -> Subscription {
+        self.bus.subscribe()
+    }
+
+    /// Every service's current state.
+    pub fn snapshot(&self) -> Snapshot {
+        self.bus.snapshot()
+    }
+
+    /// The scheduling and recording counters.
+    pub fn counters(&self) -> CounterSnapshot {
+        self.counters.snapshot()
+    }
+
+    /// The catalog being watched.
+    pub async fn catalog(&self) -> Arc<Catalog> {
+        self.current.lock().await.catalog.clone()
+    }
+
+    pub(crate) async fn send_reload(
+        &self,
+        catalog: &Arc<Catalog>,
+        diff: &Arc<crate::reload::CatalogDiff>,
+        generation: u64,
+    ) -> Result<(), MonitorError> {
+        let (ack, done) = oneshot::channel();
+        self.processor
+            .send(ProcessorCommand::Reload {
+                catalog: catalog.clone(),
+                diff: diff.clone(),
+                generation,
+                ack,
+            })
+            .map_err(|_| MonitorError::Stopped)?;
+        done.await.map_err(|_| MonitorError::Stopped)?;
+        let (ack, done) = oneshot::channel();
+        self.scheduler
+            .send(SchedulerCommand::Reload {
+                catalog: catalog.clone(),
+                diff: diff.clone(),
+                generation,
+                ack,
+            })
+            .map_err(|_| MonitorError::Stopped)?;
+        done.await.map_err(|_| MonitorError::Stopped)
+    }
+
+    /// Stops gracefully: no new probe starts; running probes get until `deadline` to finish
+    /// (their results are processed and recorded), the rest are abandoned; `monitor-stopped`
+    /// is announced; the recorder writes everything it holds; the bus closes. A second call
+    /// returns at once with an empty report.
+    pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
+        let Some(tasks) = self
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            return ShutdownReport::default();
+        };
+        let (ack, done) = oneshot::channel();
+        let abandoned = match self
+            .scheduler
+            .send(SchedulerCommand::Stop { deadline, ack })
+        {
+            Ok(()) => done.await.unwrap_or(0),
+            Err(_) => 0,
+        };
+        let _ = tasks.scheduler.await;
+        let (ack, done) = oneshot::channel();
+        if self
+            .processor
+            .send(ProcessorCommand::Stop { abandoned, ack })
+            .is_ok()
+        {
+            let _ = done.await;
+        }
+        let _ = tasks.processor.await;
+        let recorded = tasks.recorder.await.unwrap_or_default();
+        self.bus.close();
+        ShutdownReport {
+            abandoned,
+            unwritten_results: recorded.unwritten_results,
+            unwritten_events: recorded.unwritten_events,
+        }
+    }
+}

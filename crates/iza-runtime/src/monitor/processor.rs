@@ -1,0 +1,161 @@
+//! Defines the processor: the one task that owns the [`StatusBoard`]. It takes finished
+//! probes in the order they finish, passes each through the board's one door, turns every
+//! transition into one event, publishes the events with the changed service rows on the
+//! [`Bus`], and hands the result and the events to the recorder. Reloads go through it too,
+//! so a status is never changed from two places.
+
+use std::sync::Arc;
+
+use iza_catalog::Catalog;
+use iza_probe::ProbeResult;
+use iza_store::Millis;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::bus::{Bus, Change};
+use crate::event::{Event, EventKind, ProbeSummary};
+use crate::monitor::board::StatusBoard;
+use crate::monitor::counters::Counters;
+use crate::monitor::recorder::Record;
+use crate::reload::CatalogDiff;
+
+/// A finished probe, from a probe task.
+#[derive(Debug)]
+pub(crate) struct Completed {
+    pub(crate) service: Arc<str>,
+    pub(crate) generation: u64,
+    pub(crate) result: ProbeResult,
+    pub(crate) started_at: Millis,
+    pub(crate) finished_at: Millis,
+}
+
+/// What the processor is told.
+#[derive(Debug)]
+pub(crate) enum ProcessorCommand {
+    Reload {
+        catalog: Arc<Catalog>,
+        diff: Arc<CatalogDiff>,
+        generation: u64,
+        ack: oneshot::Sender<()>,
+    },
+    /// Process every finished probe already queued, announce the stop, and end.
+    Stop {
+        abandoned: usize,
+        ack: oneshot::Sender<()>,
+    },
+}
+
+pub(crate) struct Processor {
+    pub(crate) board: StatusBoard,
+    pub(crate) bus: Bus,
+    pub(crate) recorder: mpsc::UnboundedSender<Record>,
+    pub(crate) counters: Arc<Counters>,
+}
+
+impl Processor {
+    pub(crate) async fn run(
+        mut self,
+        mut results: mpsc::UnboundedReceiver<Completed>,
+        mut commands: mpsc::UnboundedReceiver<ProcessorCommand>,
+    ) {
+        loop {
+            tokio::select! {
+                biased;
+                Some(command) = commands.recv() => match command {
+                    ProcessorCommand::Reload { catalog, diff, generation, ack } => {
+                        self.reload(&catalog, &diff, generation);
+                        let _ = ack.send(());
+                    }
+                    ProcessorCommand::Stop { abandoned, ack } => {
+                        while let Ok(done) = results.try_recv() {
+                            self.completed(done);
+                        }
+                        self.publish(Change {
+                            events: vec![Event::new(
+                                crate::now_millis(),
+                                EventKind::MonitorStopped { abandoned },
+                            )],
+                            ..Change::default()
+                        });
+                        let _ = ack.send(());
+                        return;
+                    }
+                },
+                Some(done) = results.recv() => self.completed(done),
+                else => return,
+            }
+        }
+    }
+
+    /// Publishes a change and records its events (probe results are recorded as results).
+    pub(crate) fn publish(&self, change: Change) {
+        for event in self.bus.publish(change) {
+            if !matches!(event.kind, EventKind::ProbeCompleted { .. }) {
+                let _ = self.recorder.send(Record::Event(event));
+            }
+        }
+    }
+
+    fn completed(&mut self, done: Completed) {
+        let now = done.finished_at;
+        let summary = ProbeSummary::of(&done.result, done.started_at, done.finished_at);
+        let Some(applied) = self.board.apply(
+            &done.service,
+            done.generation,
+            &done.result,
+            summary.clone(),
+            now,
+        ) else {
+            Counters::add(&self.counters.discarded, 1);
+            return;
+        };
+        let _ = self
+            .recorder
+            .send(Record::Result(summary.to_record(&done.service)));
+        let mut events = Vec::with_capacity(1 + applied.transitions.len());
+        events.push(Event::new(
+            now,
+            EventKind::ProbeCompleted {
+                service: done.service.to_string(),
+                result: summary,
+                own: applied.own,
+            },
+        ));
+        let mut upsert = Vec::with_capacity(1 + applied.transitions.len());
+        upsert.extend(self.board.state(&done.service));
+        for transition in applied.transitions {
+            if *transition.service != *done.service {
+                upsert.extend(self.board.state(&transition.service));
+            }
+            events.push(Event::new(now, transition.into_event_kind()));
+        }
+        self.publish(Change {
+            events,
+            upsert,
+            ..Change::default()
+        });
+    }
+
+    fn reload(&mut self, catalog: &Catalog, diff: &CatalogDiff, generation: u64) {
+        let now = crate::now_millis();
+        let transitions = self.board.reload(catalog, diff, generation, now);
+        let mut events = vec![Event::new(
+            now,
+            EventKind::ManifestReloaded {
+                added: diff.added.clone(),
+                removed: diff.removed.clone(),
+                changed: diff.changed.clone(),
+            },
+        )];
+        events.extend(
+            transitions
+                .into_iter()
+                .map(|t| Event::new(now, t.into_event_kind())),
+        );
+        // Every row again: catalog order may have changed, and the rows are cheap.
+        self.publish(Change {
+            events,
+            replace_all: Some(self.board.states()),
+            ..Change::default()
+        });
+    }
+}

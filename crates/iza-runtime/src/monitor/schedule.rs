@@ -1,0 +1,545 @@
+//! When each check is probed, and the task that starts the probes.
+//!
+//! [`Schedule`] is pure: one slot per checked service and one heap of due times. A service's
+//! first probe comes at a random moment within its first interval (spread start: a thousand
+//! services with the same interval do not all fire at once, and stay spread afterwards); every
+//! later one is due exactly one interval after the previous *due time*, not after the probe
+//! finished, so the schedule does not drift with probe durations. When the scheduler itself
+//! wakes up more than an interval late, the intervals it slept through are skipped and
+//! counted, never fired in a burst.
+//!
+//! The [`Scheduler`] task waits for the next due time, and for each due service starts a
+//! probe task, unless the previous probe of that service is still running: then this one is
+//! skipped and counted. A probe task waits for one of the monitor's concurrency slots (a
+//! semaphore), probes within the check's timeout and a hard outer deadline, and hands the
+//! result to the processor. Probes are never awaited by the scheduler, so a slow target delays
+//! nothing but its own next probe.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::future::Future;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use iza_catalog::Catalog;
+use iza_catalog::model::{Check, Service};
+use iza_probe::{Facts, Failure, Outcome, ProbeContext, ProbeResult, Prober, Reason};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::monitor::counters::Counters;
+use crate::monitor::processor::Completed;
+use crate::reload::CatalogDiff;
+
+/// What probing one service's check takes.
+#[derive(Debug, Clone)]
+pub(crate) struct ProbeSpec {
+    pub(crate) check: Check,
+    pub(crate) context: ProbeContext,
+    /// The check's interval, at least the monitor's minimum.
+    pub(crate) every: Duration,
+}
+
+impl ProbeSpec {
+    /// The spec of a service's check, if it has one.
+    pub(crate) fn of(service: &Service, min_interval: Duration) -> Option<ProbeSpec> {
+        let check = service.check.clone()?;
+        Some(ProbeSpec {
+            every: check.every.max(min_interval).max(Duration::from_millis(1)),
+            context: ProbeContext::of_service(service),
+            check,
+        })
+    }
+}
+
+/// One probe that came due.
+#[derive(Debug, Clone)]
+pub(crate) struct Due {
+    pub(crate) service: Arc<str>,
+    pub(crate) generation: u64,
+    pub(crate) spec: Arc<ProbeSpec>,
+    pub(crate) due: Instant,
+    /// Set while a probe of this slot runs.
+    pub(crate) in_flight: Arc<AtomicBool>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    spec: Arc<ProbeSpec>,
+    generation: u64,
+    next: Instant,
+    in_flight: Arc<AtomicBool>,
+}
+
+/// The due times of every checked service; see the module documentation.
+#[derive(Debug, Default)]
+pub(crate) struct Schedule {
+    slots: HashMap<Arc<str>, Slot>,
+    queue: BinaryHeap<Reverse<(Instant, u64, Arc<str>)>>,
+}
+
+impl Schedule {
+    /// Schedules a service's check (replacing any previous one) with its first probe at
+    /// `first_due`.
+    pub(crate) fn insert(
+        &mut self,
+        service: Arc<str>,
+        generation: u64,
+        spec: Arc<ProbeSpec>,
+        first_due: Instant,
+    ) {
+        self.queue
+            .push(Reverse((first_due, generation, service.clone())));
+        self.slots.insert(
+            service,
+            Slot {
+                spec,
+                generation,
+                next: first_due,
+                in_flight: Arc::new(AtomicBool::new(false)),
+            },
+        );
+    }
+
+    /// Stops probing a service; returns whether it was scheduled.
+    pub(crate) fn remove(&mut self, service: &str) -> bool {
+        self.slots.remove(service).is_some()
+    }
+
+    /// Number of scheduled services.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn is_current(&self, entry: &(Instant, u64, Arc<str>)) -> bool {
+        let (due, generation, service) = entry;
+        self.slots
+            .get(service)
+            .is_some_and(|s| s.generation == *generation && s.next == *due)
+    }
+
+    /// The next due time, if anything is scheduled.
+    pub(crate) fn next_due(&mut self) -> Option<Instant> {
+        while let Some(Reverse(top)) = self.queue.peek() {
+            if self.is_current(top) {
+                return Some(top.0);
+            }
+            self.queue.pop();
+        }
+        None
+    }
+
+    /// Takes every probe due at `now` and schedules each slot's next one, one interval after
+    /// its due time. Returns them and how many intervals were skipped because `now` was
+    /// already past the next due time too.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> (Vec<Due>, u64) {
+        let mut due = Vec::new();
+        let mut skipped = 0u64;
+        while let Some(Reverse(top)) = self.queue.peek() {
+            if top.0 > now {
+                break;
+            }
+            let Some(Reverse(entry)) = self.queue.pop() else {
+                break;
+            };
+            if !self.is_current(&entry) {
+                continue;
+            }
+            let (at, generation, service) = entry;
+            let Some(slot) = self.slots.get_mut(&service) else {
+                continue;
+            };
+            let every = slot.spec.every;
+            let mut next = at + every;
+            if next <= now {
+                let behind = now.duration_since(next).as_nanos() / every.as_nanos().max(1);
+                let missed = u32::try_from(behind + 1).unwrap_or(u32::MAX);
+                next += every.saturating_mul(missed);
+                skipped += u64::from(missed);
+            }
+            slot.next = next;
+            self.queue
+                .push(Reverse((next, generation, service.clone())));
+            due.push(Due {
+                service,
+                generation,
+                spec: slot.spec.clone(),
+                due: at,
+                in_flight: slot.in_flight.clone(),
+            });
+        }
+        (due, skipped)
+    }
+}
+
+/// A small random number generator (SplitMix64) for start jitter; no global state.
+#[derive(Debug, Clone)]
+pub(crate) struct Jitter(u64);
+
+impl Jitter {
+    /// Seeded; `None` picks a random seed.
+    pub(crate) fn new(seed: Option<u64>) -> Jitter {
+        Jitter(seed.unwrap_or_else(|| RandomState::new().hash_one(std::time::SystemTime::now())))
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A delay in `[0, every)`, or in `[0, within)` when that is shorter.
+    pub(crate) fn first_delay(&mut self, every: Duration, within: Option<Duration>) -> Duration {
+        let span = within.map_or(every, |w| w.min(every));
+        let fraction = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        span.mul_f64(fraction)
+    }
+}
+
+/// The result of a probe cut by the hard deadline.
+pub(crate) fn deadline_result(deadline: Duration) -> ProbeResult {
+    ProbeResult {
+        outcome: Outcome::Down,
+        duration: deadline,
+        facts: Facts::default(),
+        failure: Some(Failure::new(
+            Reason::Timeout,
+            format!(
+                "did not finish within its hard deadline of {}",
+                humantime::format_duration(deadline)
+            ),
+        )),
+    }
+}
+
+/// Runs a probe within a hard deadline; `true` when the deadline cut it.
+pub(crate) async fn within_deadline(
+    probe: impl Future<Output = ProbeResult>,
+    deadline: Duration,
+) -> (ProbeResult, bool) {
+    match tokio::time::timeout(deadline, probe).await {
+        Ok(result) => (result, false),
+        Err(_) => (deadline_result(deadline), true),
+    }
+}
+
+/// What the scheduler is told.
+#[derive(Debug)]
+pub(crate) enum SchedulerCommand {
+    /// Reconcile with a new catalog.
+    Reload {
+        catalog: Arc<Catalog>,
+        diff: Arc<CatalogDiff>,
+        generation: u64,
+        ack: oneshot::Sender<()>,
+    },
+    /// Stop scheduling, wait for running probes up to the deadline, abandon the rest; answers
+    /// how many were abandoned.
+    Stop {
+        deadline: Duration,
+        ack: oneshot::Sender<usize>,
+    },
+}
+
+/// Settings the scheduler reads.
+#[derive(Debug, Clone)]
+pub(crate) struct SchedulerSettings {
+    pub(crate) first_probe_within: Option<Duration>,
+    pub(crate) min_interval: Duration,
+    pub(crate) deadline_grace: Duration,
+    pub(crate) late_after: Duration,
+}
+
+/// The task that starts probes; see the module documentation.
+pub(crate) struct Scheduler {
+    pub(crate) schedule: Schedule,
+    pub(crate) jitter: Jitter,
+    pub(crate) prober: Arc<Prober>,
+    pub(crate) semaphore: Arc<Semaphore>,
+    pub(crate) results: mpsc::UnboundedSender<Completed>,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) settings: SchedulerSettings,
+    pub(crate) probes: JoinSet<()>,
+}
+
+impl Scheduler {
+    /// Schedules every checked service of a catalog (the start).
+    pub(crate) fn schedule_all(&mut self, catalog: &Catalog, generation: u64) {
+        let now = Instant::now();
+        for (id, service) in &catalog.services {
+            self.schedule_service(id, service, generation, now);
+        }
+    }
+
+    fn schedule_service(&mut self, id: &str, service: &Service, generation: u64, now: Instant) {
+        let Some(spec) = ProbeSpec::of(service, self.settings.min_interval) else {
+            self.schedule.remove(id);
+            return;
+        };
+        let delay = self
+            .jitter
+            .first_delay(spec.every, self.settings.first_probe_within);
+        self.schedule
+            .insert(Arc::from(id), generation, Arc::new(spec), now + delay);
+    }
+
+    /// Runs until told to stop (or until the monitor is dropped).
+    pub(crate) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<SchedulerCommand>) {
+        loop {
+            let next = self.schedule.next_due();
+            tokio::select! {
+                biased;
+                command = commands.recv() => match command {
+                    Some(SchedulerCommand::Reload { catalog, diff, generation, ack }) => {
+                        self.reload(&catalog, &diff, generation);
+                        let _ = ack.send(());
+                    }
+                    Some(SchedulerCommand::Stop { deadline, ack }) => {
+                        let abandoned = self.stop(deadline).await;
+                        let _ = ack.send(abandoned);
+                        return;
+                    }
+                    None => {
+                        self.stop(Duration::ZERO).await;
+                        return;
+                    }
+                },
+                () = sleep_until(next) => self.fire(Instant::now()),
+                Some(_) = self.probes.join_next(), if !self.probes.is_empty() => {}
+            }
+        }
+    }
+
+    fn reload(&mut self, catalog: &Catalog, diff: &CatalogDiff, generation: u64) {
+        for id in diff.removed.iter().chain(&diff.changed) {
+            self.schedule.remove(id);
+        }
+        let now = Instant::now();
+        for id in diff.added.iter().chain(&diff.changed) {
+            if let Some(service) = catalog.services.get(id) {
+                self.schedule_service(id, service, generation, now);
+            }
+        }
+    }
+
+    /// Starts every probe due at `now`.
+    fn fire(&mut self, now: Instant) {
+        let (due, skipped) = self.schedule.pop_due(now);
+        Counters::add(&self.counters.due, due.len() as u64 + skipped);
+        Counters::add(&self.counters.skipped, skipped);
+        for probe in due {
+            if probe.in_flight.swap(true, Ordering::AcqRel) {
+                Counters::add(&self.counters.skipped, 1);
+                continue;
+            }
+            Counters::add(&self.counters.in_flight, 1);
+            self.probes.spawn(run_probe(
+                probe,
+                self.prober.clone(),
+                self.semaphore.clone(),
+                self.results.clone(),
+                self.counters.clone(),
+                self.settings.clone(),
+            ));
+        }
+    }
+
+    /// Stops: no new probe gets a slot; running ones get until the deadline.
+    async fn stop(&mut self, deadline: Duration) -> usize {
+        self.semaphore.close();
+        let until = Instant::now() + deadline;
+        loop {
+            tokio::select! {
+                next = self.probes.join_next() => if next.is_none() { break },
+                () = tokio::time::sleep_until(until) => break,
+            }
+        }
+        let abandoned = self.probes.len();
+        self.probes.shutdown().await;
+        abandoned
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One probe: a slot, the probe within its deadline, the result to the processor.
+async fn run_probe(
+    probe: Due,
+    prober: Arc<Prober>,
+    semaphore: Arc<Semaphore>,
+    results: mpsc::UnboundedSender<Completed>,
+    counters: Arc<Counters>,
+    settings: SchedulerSettings,
+) {
+    // Clears the in-flight marks even when the task is aborted at shutdown.
+    struct InFlight(Arc<AtomicBool>, Arc<Counters>);
+    impl Drop for InFlight {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::Release);
+            self.1.in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    let _in_flight = InFlight(probe.in_flight.clone(), counters.clone());
+    let Ok(permit) = semaphore.acquire_owned().await else {
+        return;
+    };
+    let lag = Instant::now().saturating_duration_since(probe.due);
+    counters.record_lag(u64::try_from(lag.as_micros()).unwrap_or(u64::MAX));
+    if lag > settings.late_after.min(probe.spec.every / 2) {
+        Counters::add(&counters.late, 1);
+    }
+    Counters::add(&counters.started, 1);
+    let started_at = crate::now_millis();
+    let deadline = probe.spec.check.timeout + settings.deadline_grace;
+    let (result, cut) = within_deadline(
+        prober.probe_in(&probe.spec.check, &probe.spec.context),
+        deadline,
+    )
+    .await;
+    drop(permit);
+    if cut {
+        Counters::add(&counters.deadline_exceeded, 1);
+    }
+    Counters::add(&counters.completed, 1);
+    let _ = results.send(Completed {
+        service: probe.service,
+        generation: probe.generation,
+        result,
+        started_at,
+        finished_at: crate::now_millis(),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(every_ms: u64) -> Arc<ProbeSpec> {
+        Arc::new(ProbeSpec {
+            check: Check {
+                target: iza_catalog::model::CheckTarget::Tcp("127.0.0.1:1".into()),
+                method: "GET".into(),
+                headers: Default::default(),
+                body: None,
+                follow_redirects: true,
+                verify_tls: true,
+                record: "A".into(),
+                shell: false,
+                every: Duration::from_millis(every_ms),
+                timeout: Duration::from_secs(1),
+                conditions: vec![],
+                failure_threshold: 1,
+                success_threshold: 1,
+            },
+            context: ProbeContext::default(),
+            every: Duration::from_millis(every_ms),
+        })
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn due_times_follow_the_schedule_not_the_wake_ups() {
+        let start = Instant::now();
+        let mut schedule = Schedule::default();
+        schedule.insert("a".into(), 1, spec(100), start + ms(30));
+        schedule.insert("b".into(), 1, spec(250), start + ms(70));
+        assert_eq!(schedule.next_due(), Some(start + ms(30)));
+        // Waking up late (at 45 ms) still schedules `a` at 130 ms, not 145 ms.
+        let (due, skipped) = schedule.pop_due(start + ms(45));
+        assert_eq!((due.len(), skipped), (1, 0));
+        assert_eq!(due[0].due, start + ms(30));
+        assert_eq!(schedule.next_due(), Some(start + ms(70)));
+        let mut fired: Vec<(String, u64)> = Vec::new();
+        // Wake up every 10 ms up to 1 s, a little late each time.
+        for tick in 1..=100 {
+            let now = start + ms(tick * 10 + 3);
+            for d in schedule.pop_due(now).0 {
+                fired.push((
+                    d.service.to_string(),
+                    d.due.duration_since(start).as_millis() as u64,
+                ));
+            }
+        }
+        let of = |name: &str| -> Vec<u64> {
+            fired
+                .iter()
+                .filter(|(s, _)| s == name)
+                .map(|(_, t)| *t)
+                .collect()
+        };
+        assert_eq!(of("a"), [130, 230, 330, 430, 530, 630, 730, 830, 930]);
+        assert_eq!(of("b"), [70, 320, 570, 820]);
+    }
+
+    #[test]
+    fn a_scheduler_waking_intervals_late_skips_them_and_counts_them() {
+        let start = Instant::now();
+        let mut schedule = Schedule::default();
+        schedule.insert("a".into(), 1, spec(100), start);
+        // Asleep for 450 ms: the probe due at 0 fires; 100, 200, 300, 400 are skipped.
+        let (due, skipped) = schedule.pop_due(start + ms(450));
+        assert_eq!((due.len(), skipped), (1, 4));
+        assert_eq!(schedule.next_due(), Some(start + ms(500)));
+    }
+
+    #[test]
+    fn removed_and_replaced_slots_do_not_fire_their_old_times() {
+        let start = Instant::now();
+        let mut schedule = Schedule::default();
+        schedule.insert("a".into(), 1, spec(100), start + ms(10));
+        schedule.insert("b".into(), 1, spec(100), start + ms(20));
+        assert!(schedule.remove("a"));
+        schedule.insert("b".into(), 2, spec(100), start + ms(50));
+        assert_eq!(schedule.len(), 1);
+        assert_eq!(schedule.next_due(), Some(start + ms(50)));
+        let (due, _) = schedule.pop_due(start + ms(60));
+        assert_eq!(due.len(), 1);
+        assert_eq!((&*due[0].service, due[0].generation), ("b", 2));
+    }
+
+    #[test]
+    fn first_probes_spread_over_the_interval() {
+        let mut jitter = Jitter::new(Some(7));
+        let every = ms(1000);
+        let delays: Vec<Duration> = (0..1000).map(|_| jitter.first_delay(every, None)).collect();
+        assert!(delays.iter().all(|d| *d < every));
+        // Each tenth of the interval gets some of the thousand first probes.
+        for tenth in 0..10 {
+            let (low, high) = (ms(tenth * 100), ms(tenth * 100 + 100));
+            let count = delays.iter().filter(|d| **d >= low && **d < high).count();
+            assert!((50..=150).contains(&count), "tenth {tenth}: {count}");
+        }
+        // `within` caps the spread.
+        assert!((0..100).all(|_| jitter.first_delay(every, Some(ms(50))) < ms(50)));
+    }
+
+    #[tokio::test]
+    async fn the_hard_deadline_cuts_a_probe_that_never_ends() {
+        let (result, cut) = within_deadline(std::future::pending(), ms(20)).await;
+        assert!(cut);
+        assert_eq!(result.outcome, Outcome::Down);
+        let failure = result.failure.unwrap();
+        assert_eq!(failure.reason, Reason::Timeout);
+        assert_eq!(
+            failure.message,
+            "did not finish within its hard deadline of 20ms"
+        );
+        let (result, cut) = within_deadline(async { deadline_result(ms(1)) }, ms(1000)).await;
+        assert!(!cut);
+        assert_eq!(result.duration, ms(1));
+    }
+}

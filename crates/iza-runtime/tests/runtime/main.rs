@@ -1,0 +1,10 @@
+//! Integration tests of `iza-runtime` with real components: HTTP servers the tests start on
+//! 127.0.0.1, the real prober, the real monitor tasks, and a recording `Store` double (a sink
+//! for assertions; the real stores are tested in `iza-store`). Every wait polls with a deadline.
+
+mod chain;
+mod reload;
+mod schedule;
+mod sqlite;
+mod store;
+mod support;

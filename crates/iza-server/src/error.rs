@@ -1,0 +1,60 @@
+//! Defines [`ApiError`], the one error type of every handler, and how it becomes a JSON
+//! response: `{"error": {"code", "message"}}`, 4xx for what the caller can fix, 500 for
+//! store failures (logged here, never leaked to the caller).
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use iza_store::StoreError;
+use serde_json::json;
+
+/// Why a request failed.
+#[derive(Debug)]
+pub enum ApiError {
+    /// No service has this id.
+    UnknownService(String),
+    /// A query parameter is malformed or out of range; the text says why.
+    BadRequest(String),
+    /// No route matches the path.
+    NoRoute(String),
+    /// The store failed; the detail is logged, the caller sees `internal error`.
+    Store(StoreError),
+}
+
+impl ApiError {
+    /// The HTTP status and the stable, kebab-case error code.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::UnknownService(_) => (StatusCode::NOT_FOUND, "unknown-service"),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request"),
+            ApiError::NoRoute(_) => (StatusCode::NOT_FOUND, "no-route"),
+            ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            ApiError::UnknownService(id) => format!("no service has the id `{id}`"),
+            ApiError::BadRequest(reason) => reason.clone(),
+            ApiError::NoRoute(path) => format!("no route for `{path}`; see /api/v1/openapi.json"),
+            ApiError::Store(_) => "internal error".to_owned(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> ApiError {
+        ApiError::Store(err)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Store(err) = &self {
+            tracing::error!("store failure while answering a request: {err}");
+        }
+        let (status, code) = self.status_and_code();
+        let body = json!({ "error": { "code": code, "message": self.message() } });
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,55 @@
+//! The IZA OS HTTP server: a JSON API under `/api/v1`, server-sent events, an OpenAPI
+//! document, `/healthz` and Prometheus `/metrics`, all over a running [`iza_runtime::Monitor`]
+//! and its [`iza_store::Store`]. [`router`] builds the whole application without a socket, so
+//! tests drive it with `tower::ServiceExt::oneshot`; `iza serve` binds it. See `docs/api.md`.
+//!
+//! - `state.rs`: [`AppState`] and the per-catalog [`CatalogView`];
+//! - `routes.rs`: the JSON handlers; `stream.rs`: the event stream;
+//! - `metrics.rs`: Prometheus text; `openapi.rs`: the OpenAPI document;
+//! - `error.rs`: [`ApiError`], the JSON error answer.
+
+mod error;
+mod metrics;
+pub mod openapi;
+mod routes;
+mod state;
+mod stream;
+
+use axum::Router;
+use axum::routing::get;
+
+pub use error::ApiError;
+pub use state::{AppState, CatalogView};
+
+/// Every route the router answers (`GET` only), as written in the OpenAPI document.
+pub const ROUTES: &[&str] = &[
+    "/healthz",
+    "/metrics",
+    "/api/v1/summary",
+    "/api/v1/services",
+    "/api/v1/services/{id}",
+    "/api/v1/graph",
+    "/api/v1/ports",
+    "/api/v1/events",
+    "/api/v1/events/stream",
+    "/api/v1/openapi.json",
+];
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/summary", get(routes::summary))
+        .route("/services", get(routes::services))
+        .route("/services/{id}", get(routes::service))
+        .route("/graph", get(routes::graph))
+        .route("/ports", get(routes::ports))
+        .route("/events", get(routes::events))
+        .route("/events/stream", get(stream::events_stream))
+        .route("/openapi.json", get(routes::openapi));
+    Router::new()
+        .route("/healthz", get(routes::healthz))
+        .route("/metrics", get(routes::metrics))
+        .nest("/api/v1", api)
+        .fallback(routes::no_route)
+        .with_state(state)
+}

@@ -1,0 +1,149 @@
+//! Defines the OpenAPI 3.1 document served at `GET /api/v1/openapi.json`, written by hand:
+//! every route of the router, its parameters and the shape of its answer.
+
+use serde_json::{Value, json};
+
+fn ok(description: &str, content_type: &str, schema: Value) -> Value {
+    json!({ "200": { "description": description, "content": { content_type: { "schema": schema } } } })
+}
+
+fn error_ref() -> Value {
+    json!({ "description": "An error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
+}
+
+fn with_errors(mut responses: Value, codes: &[&str]) -> Value {
+    if let Some(map) = responses.as_object_mut() {
+        for code in codes {
+            map.insert((*code).to_owned(), error_ref());
+        }
+    }
+    responses
+}
+
+fn query(name: &str, description: &str, schema: Value) -> Value {
+    json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema })
+}
+
+/// The document.
+pub fn document() -> Value {
+    let object = || json!({ "type": "object" });
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "IZA OS API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The live state of an ecosystem watched by `iza serve`. See docs/api.md."
+        },
+        "paths": {
+            "/healthz": { "get": {
+                "summary": "200 `ok` while the monitor runs, 503 while stopping",
+                "responses": ok("The monitor runs", "text/plain", json!({ "type": "string" }))
+            }},
+            "/metrics": { "get": {
+                "summary": "Prometheus metrics",
+                "responses": ok("OpenMetrics text", "application/openmetrics-text", json!({ "type": "string" }))
+            }},
+            "/api/v1/summary": { "get": {
+                "summary": "Ecosystem name, services by status, claimed against mapped figures, monitor counters",
+                "responses": ok("The summary", "application/json", json!({ "$ref": "#/components/schemas/Summary" }))
+            }},
+            "/api/v1/services": { "get": {
+                "summary": "Every service with its live status",
+                "responses": ok("Services in catalog order", "application/json", json!({
+                    "type": "object",
+                    "properties": {
+                        "seq": { "type": "integer" }, "at": { "type": "integer" },
+                        "services": { "type": "array", "items": { "$ref": "#/components/schemas/ServiceRow" } }
+                    }
+                }))
+            }},
+            "/api/v1/services/{id}": { "get": {
+                "summary": "One service: live state, recent results, rollups, uptime, dependencies and dependents",
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": with_errors(ok("The service", "application/json", json!({
+                    "type": "object",
+                    "properties": {
+                        "service": { "$ref": "#/components/schemas/ServiceRow" },
+                        "definition": object(), "state": object(),
+                        "recent_results": { "type": "array", "items": object() },
+                        "rollups": object(), "uptime": object(),
+                        "depends_on": { "type": "array", "items": { "type": "string" } },
+                        "dependencies": { "type": "array", "items": { "type": "string" } },
+                        "dependents": { "type": "array", "items": { "type": "string" } }
+                    }
+                })), &["404", "500"])
+            }},
+            "/api/v1/graph": { "get": {
+                "summary": "The ecosystem graph (nodes and edges), as `iza graph --format json`",
+                "responses": ok("The graph", "application/json", object())
+            }},
+            "/api/v1/ports": { "get": {
+                "summary": "The port map, as `iza ports --format json`",
+                "responses": ok("The port map", "application/json", object())
+            }},
+            "/api/v1/events": { "get": {
+                "summary": "Stored events, newest first, paged",
+                "parameters": [
+                    query("before", "Only events with a lower id (the previous page's `next`)", json!({ "type": "integer" })),
+                    query("after", "Only events with a higher id", json!({ "type": "integer" })),
+                    query("service", "Only events about this service", json!({ "type": "string" })),
+                    query("limit", "At most this many, 1 to 1000 (default 100)", json!({ "type": "integer", "minimum": 1, "maximum": 1000 }))
+                ],
+                "responses": with_errors(ok("A page of events", "application/json", json!({
+                    "type": "object",
+                    "properties": {
+                        "events": { "type": "array", "items": object() },
+                        "next": { "type": ["integer", "null"], "description": "Pass as `before` for the next page; null on the last page" }
+                    }
+                })), &["400", "404", "500"])
+            }},
+            "/api/v1/events/stream": { "get": {
+                "summary": "Server-sent events: `snapshot` first (and again after falling behind), then one event per runtime event, `id` = bus seq, `event` = kind",
+                "responses": ok("An event stream", "text/event-stream", json!({ "type": "string" }))
+            }},
+            "/api/v1/openapi.json": { "get": {
+                "summary": "This document",
+                "responses": ok("OpenAPI 3.1", "application/json", object())
+            }}
+        },
+        "components": { "schemas": {
+            "Error": {
+                "type": "object",
+                "properties": { "error": { "type": "object", "properties": {
+                    "code": { "type": "string", "enum": ["unknown-service", "bad-request", "no-route", "internal"] },
+                    "message": { "type": "string" }
+                }, "required": ["code", "message"] } },
+                "required": ["error"]
+            },
+            "Status": { "type": "string", "enum": ["unknown", "up", "degraded", "down", "impacted"] },
+            "ServiceRow": {
+                "type": "object",
+                "properties": {
+                    "id": { "type": "string" }, "name": { "type": ["string", "null"] },
+                    "group": { "type": ["string", "null"] }, "kind": { "type": ["string", "null"] },
+                    "ports": { "type": "array" },
+                    "status": { "$ref": "#/components/schemas/Status" },
+                    "by": { "type": ["string", "null"], "description": "The root cause, when impacted" },
+                    "own": { "type": "string", "enum": ["unknown", "up", "degraded", "down"] },
+                    "checked": { "type": "boolean" }, "since": { "type": ["integer", "null"] },
+                    "last": { "type": ["object", "null"] }
+                }
+            },
+            "Summary": {
+                "type": "object",
+                "properties": {
+                    "ecosystem": { "type": "string" }, "seq": { "type": "integer" }, "at": { "type": "integer" },
+                    "services": { "type": "integer" }, "checked": { "type": "integer" },
+                    "status": { "type": "object", "properties": {
+                        "up": { "type": "integer" }, "degraded": { "type": "integer" }, "down": { "type": "integer" },
+                        "impacted": { "type": "integer" }, "unknown": { "type": "integer" }
+                    } },
+                    "claims": { "type": "array", "items": { "type": "object", "properties": {
+                        "label": { "type": "string" }, "claimed": { "type": "string" }, "mapped": { "type": ["string", "null"] }
+                    } } },
+                    "counters": { "type": "object" }
+                }
+            }
+        } }
+    })
+}

@@ -1,0 +1,293 @@
+//! Defines the JSON handlers of `/api/v1`: summary, services, one service, graph, ports and
+//! the event history. Lists come from the monitor's snapshot (no store query per service);
+//! only one service's history and the event pages read the store.
+
+use std::sync::{Arc, PoisonError};
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use iza_catalog::model::{PortSpec, ServiceKind};
+use iza_runtime::{Health, ServiceState, Status};
+use iza_store::{EventQuery, MAX_EVENTS_PAGE, Resolution};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::state::{AppState, CatalogView, ListingCache};
+
+/// Results shown by `GET /services/{id}`.
+const RECENT_RESULTS: usize = 50;
+/// Events per page when `limit` is not given.
+const DEFAULT_EVENTS_PAGE: usize = 100;
+const HOUR: i64 = 3_600_000;
+
+pub(crate) async fn summary(State(state): State<AppState>) -> Json<Value> {
+    let view = state.view();
+    let snapshot = state.monitor.snapshot();
+    let mut counts = [0usize; 5];
+    for service in &snapshot.services {
+        let slot = match service.status {
+            Status::Up => 0,
+            Status::Degraded => 1,
+            Status::Down => 2,
+            Status::Impacted { .. } => 3,
+            Status::Unknown => 4,
+        };
+        if let Some(count) = counts.get_mut(slot) {
+            *count += 1;
+        }
+    }
+    let claims: Vec<Value> = view
+        .catalog
+        .ecosystem
+        .claims
+        .iter()
+        .map(|claim| {
+            json!({
+                "label": claim.label,
+                "claimed": claim.value,
+                "mapped": claim.counts.map(|metric| view.catalog.metric(metric)),
+            })
+        })
+        .collect();
+    let c = state.monitor.counters();
+    Json(json!({
+        "ecosystem": view.catalog.ecosystem.name,
+        "seq": snapshot.seq,
+        "at": snapshot.at,
+        "services": snapshot.services.len(),
+        "checked": snapshot.services.iter().filter(|s| s.checked).count(),
+        "status": {
+            "up": counts[0], "degraded": counts[1], "down": counts[2],
+            "impacted": counts[3], "unknown": counts[4],
+        },
+        "claims": claims,
+        "counters": c,
+    }))
+}
+
+/// One row of `GET /services`.
+#[derive(Serialize)]
+struct ServiceRow<'a> {
+    id: &'a str,
+    name: Option<&'a str>,
+    group: Option<&'a str>,
+    kind: Option<ServiceKind>,
+    ports: &'a [PortSpec],
+    status: &'static str,
+    by: Option<&'a str>,
+    own: Health,
+    checked: bool,
+    since: Option<i64>,
+    last: Option<&'a iza_runtime::ProbeSummary>,
+}
+
+fn row<'a>(state: &'a ServiceState, catalog: &'a iza_catalog::Catalog) -> ServiceRow<'a> {
+    let service = catalog.services.get(&state.service);
+    ServiceRow {
+        id: &state.service,
+        name: service.map(|s| s.name.as_str()),
+        group: service.and_then(|s| s.group.as_deref()),
+        kind: service.map(|s| s.kind),
+        ports: service.map_or(&[], |s| s.ports.as_slice()),
+        status: state.status.as_str(),
+        by: state.status.impacted_by(),
+        own: state.own,
+        checked: state.checked,
+        since: state.since,
+        last: state.last.as_ref(),
+    }
+}
+
+pub(crate) async fn services(State(state): State<AppState>) -> Response {
+    let view = state.view();
+    let seq = state.monitor.bus().seq();
+    let (cached, rebuild) = {
+        let mut cache = state.listing.lock().unwrap_or_else(PoisonError::into_inner);
+        match cache.as_mut().filter(|c| Arc::ptr_eq(&c.view, &view)) {
+            Some(c) => {
+                let rebuild = !c.serves(seq, &view) && !c.rebuilding;
+                c.rebuilding |= rebuild;
+                (Some(c.body.clone()), rebuild)
+            }
+            None => (None, false),
+        }
+    };
+    let body = match cached {
+        Some(body) => {
+            if rebuild {
+                let (state, view) = (state.clone(), view.clone());
+                tokio::task::spawn_blocking(move || store_listing(&state, view, seq));
+            }
+            body
+        }
+        // The first request, or the first after a reload, waits for the body.
+        None => store_listing(&state, view, seq),
+    };
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Builds the body of `GET /services`, keeps it for the next requests and returns it.
+fn store_listing(state: &AppState, view: Arc<CatalogView>, seq: u64) -> Bytes {
+    let body = Bytes::from(listing(state, &view));
+    *state.listing.lock().unwrap_or_else(PoisonError::into_inner) = Some(ListingCache {
+        seq,
+        view,
+        built: Instant::now(),
+        body: body.clone(),
+        rebuilding: false,
+    });
+    body
+}
+
+/// The body of `GET /services`: every service's row, from the current snapshot.
+fn listing(state: &AppState, view: &CatalogView) -> Vec<u8> {
+    let snapshot = state.monitor.snapshot();
+    let rows: Vec<ServiceRow<'_>> = snapshot
+        .services
+        .iter()
+        .map(|s| row(s, &view.catalog))
+        .collect();
+    // Rows of strings, numbers and enums: serializing them cannot fail.
+    serde_json::to_vec(&json!({ "seq": snapshot.seq, "at": snapshot.at, "services": rows }))
+        .unwrap_or_default()
+}
+
+pub(crate) async fn service(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let view = state.view();
+    let snapshot = state.monitor.snapshot();
+    let live = snapshot.service(&id);
+    if live.is_none() && !view.catalog.services.contains_key(&id) {
+        return Err(ApiError::UnknownService(id));
+    }
+    let now = iza_runtime::now_millis();
+    let recent = state.store.recent_results(&id, RECENT_RESULTS).await?;
+    let minutes = state
+        .store
+        .rollups(&id, Resolution::Minute, now - HOUR)
+        .await?;
+    let hours = state
+        .store
+        .rollups(&id, Resolution::Hour, now - 24 * HOUR)
+        .await?;
+    let uptime = state.store.uptime(&id, now).await?;
+    let service = view.catalog.services.get(&id);
+    Ok(Json(json!({
+        "service": live.map(|s| row(s, &view.catalog)),
+        "definition": service,
+        "state": live,
+        "recent_results": recent,
+        "rollups": { "minute": minutes, "hour": hours, "minute_window_ms": HOUR, "hour_window_ms": 24 * HOUR },
+        "uptime": uptime,
+        "depends_on": service.map(|s| s.depends_on.clone()).unwrap_or_default(),
+        "dependencies": view.graph.dependencies_of(&id),
+        "dependents": view.graph.dependents_of(&id),
+    })))
+}
+
+pub(crate) async fn graph(State(state): State<AppState>) -> Response {
+    let view = state.view();
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        view.graph_json.clone(),
+    )
+        .into_response()
+}
+
+pub(crate) async fn ports(State(state): State<AppState>) -> Response {
+    let view = state.view();
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        view.ports_json.clone(),
+    )
+        .into_response()
+}
+
+/// Query parameters of `GET /events`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct EventParams {
+    before: Option<i64>,
+    after: Option<i64>,
+    service: Option<String>,
+    limit: Option<usize>,
+}
+
+pub(crate) async fn events(
+    State(state): State<AppState>,
+    params: Result<Query<EventParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let limit = params.limit.unwrap_or(DEFAULT_EVENTS_PAGE);
+    if limit == 0 || limit > MAX_EVENTS_PAGE {
+        return Err(ApiError::BadRequest(format!(
+            "`limit` must be between 1 and {MAX_EVENTS_PAGE}, not {limit}"
+        )));
+    }
+    if let Some(service) = &params.service
+        && !state.view().catalog.services.contains_key(service)
+        && state.monitor.snapshot().service(service).is_none()
+    {
+        // A removed service keeps its history: only reject ids that never appear anywhere.
+        let any = state
+            .store
+            .events(&EventQuery {
+                service: Some(service.clone()),
+                limit: 1,
+                ..EventQuery::default()
+            })
+            .await?;
+        if any.is_empty() {
+            return Err(ApiError::UnknownService(service.clone()));
+        }
+    }
+    let page = state
+        .store
+        .events(&EventQuery {
+            before: params.before,
+            after: params.after,
+            service: params.service,
+            limit,
+        })
+        .await?;
+    let next = if page.len() == limit {
+        page.last().map(|e| e.id)
+    } else {
+        None
+    };
+    Ok(Json(json!({ "events": page, "next": next })))
+}
+
+pub(crate) async fn healthz(State(state): State<AppState>) -> Response {
+    if state.is_running() {
+        "ok\n".into_response()
+    } else {
+        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "stopping\n").into_response()
+    }
+}
+
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        crate::metrics::render(&state),
+    )
+        .into_response()
+}
+
+pub(crate) async fn openapi() -> Json<Value> {
+    Json(crate::openapi::document())
+}
+
+pub(crate) async fn no_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::NoRoute(uri.path().to_owned())
+}

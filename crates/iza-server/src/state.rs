@@ -1,0 +1,170 @@
+//! Defines [`AppState`]: what every handler reads (the running monitor, the store, and the
+//! views derived from the current catalog), and [`CatalogView`], those views, rebuilt once per
+//! catalog rather than once per request.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use iza_catalog::Catalog;
+use iza_catalog::export::graph::{GraphFormat, render};
+use iza_catalog::export::ports::PortMap;
+use iza_catalog::graph::EcosystemGraph;
+use iza_runtime::Monitor;
+use iza_store::Store;
+
+use crate::metrics::ProbeMetrics;
+
+/// What the API shows of one catalog: the catalog, its graph, and the rendered graph and
+/// port map (both JSON, ready to send).
+#[derive(Debug)]
+pub struct CatalogView {
+    /// The catalog.
+    pub catalog: Arc<Catalog>,
+    /// Its dependency graph.
+    pub graph: EcosystemGraph,
+    /// `GET /graph`: the JSON graph.
+    pub graph_json: String,
+    /// `GET /ports`: the port map as JSON.
+    pub ports_json: String,
+}
+
+impl CatalogView {
+    /// Builds the views of a catalog; `ports` comes from the manifest's wire model (it shows
+    /// conflicts the validated catalog cannot hold).
+    pub fn new(catalog: Arc<Catalog>, ports: &PortMap) -> CatalogView {
+        let graph = EcosystemGraph::build(&catalog);
+        let graph_json = render(&catalog, GraphFormat::Json);
+        // A port map is plain strings and numbers: serializing it cannot fail.
+        let ports_json = serde_json::to_string_pretty(ports).unwrap_or_else(|_| "{}".to_owned());
+        CatalogView {
+            catalog,
+            graph,
+            graph_json,
+            ports_json,
+        }
+    }
+}
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) monitor: Arc<Monitor>,
+    pub(crate) store: Arc<dyn Store>,
+    view: Arc<RwLock<Arc<CatalogView>>>,
+    running: Arc<AtomicBool>,
+    pub(crate) probes: Arc<ProbeMetrics>,
+    /// The last body of `GET /services`, reused while it is fresh (see [`ListingCache`]).
+    pub(crate) listing: Arc<Mutex<Option<ListingCache>>>,
+}
+
+/// How long a built `GET /services` body is served as it is although the state moved on. With
+/// thousands of services some probe completes every few milliseconds, so without this every
+/// request would serialize the whole list. Past it, requests are still answered with the last
+/// body while a newer one is built in the background (stale-while-revalidate), so no request
+/// waits for a rebuild; live changes reach clients through the event stream.
+pub(crate) const LISTING_FRESH_FOR: Duration = Duration::from_millis(500);
+
+/// A serialized `GET /services` body and what it was built from.
+pub(crate) struct ListingCache {
+    /// The bus position of the snapshot it shows.
+    pub(crate) seq: u64,
+    /// The catalog view it was built with.
+    pub(crate) view: Arc<CatalogView>,
+    /// When it was built.
+    pub(crate) built: Instant,
+    /// The JSON body.
+    pub(crate) body: axum::body::Bytes,
+    /// Whether a newer body is being built in the background.
+    pub(crate) rebuilding: bool,
+}
+
+impl ListingCache {
+    /// Whether the body may be served for bus position `seq` under catalog view `view`.
+    pub(crate) fn serves(&self, seq: u64, view: &Arc<CatalogView>) -> bool {
+        Arc::ptr_eq(&self.view, view)
+            && (self.seq == seq || self.built.elapsed() < LISTING_FRESH_FOR)
+    }
+}
+
+impl AppState {
+    /// The state of a server over `monitor` (watching `view.catalog`) and its `store`. Starts a
+    /// task that follows the monitor's bus to count probes for `/metrics`, so it must be
+    /// called within a Tokio runtime.
+    pub fn new(monitor: Arc<Monitor>, store: Arc<dyn Store>, view: CatalogView) -> AppState {
+        let probes = Arc::new(ProbeMetrics::default());
+        crate::metrics::follow(monitor.subscribe(), probes.clone());
+        AppState {
+            monitor,
+            store,
+            view: Arc::new(RwLock::new(Arc::new(view))),
+            running: Arc::new(AtomicBool::new(true)),
+            probes,
+            listing: Arc::default(),
+        }
+    }
+
+    /// The current catalog's views.
+    pub fn view(&self) -> Arc<CatalogView> {
+        self.view
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the views after the monitor reloaded a new catalog.
+    pub fn set_view(&self, view: CatalogView) {
+        *self.view.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(view);
+    }
+
+    /// The monitor being served.
+    pub fn monitor(&self) -> &Arc<Monitor> {
+        &self.monitor
+    }
+
+    /// Marks the server as stopping: `/healthz` answers 503 from now on.
+    pub fn mark_stopping(&self) {
+        self.running.store(false, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        self.running.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view() -> Arc<CatalogView> {
+        let source = iza_catalog::SourceFile::new(
+            "t.toml",
+            "[services.a]\n".to_owned(),
+            iza_catalog::Syntax::Toml,
+        );
+        let catalog = iza_catalog::check(&source).catalog.expect("valid");
+        Arc::new(CatalogView::new(Arc::new(catalog), &PortMap::default()))
+    }
+
+    #[test]
+    fn a_listing_is_served_while_its_state_is_current_or_fresh() {
+        let (v, other) = (view(), view());
+        let at = |seq: u64, age: Duration| ListingCache {
+            seq,
+            view: v.clone(),
+            built: Instant::now() - age,
+            body: axum::body::Bytes::new(),
+            rebuilding: false,
+        };
+        let old = LISTING_FRESH_FOR * 2;
+        let cases = [
+            (at(7, old), 7, &v, true),
+            (at(7, Duration::ZERO), 8, &v, true),
+            (at(7, old), 8, &v, false),
+            (at(7, Duration::ZERO), 7, &other, false),
+        ];
+        for (i, (cache, seq, view, serves)) in cases.into_iter().enumerate() {
+            assert_eq!(cache.serves(seq, view), serves, "case {i}");
+        }
+    }
+}

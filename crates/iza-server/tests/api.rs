@@ -1,0 +1,547 @@
+//! Router tests: a real `Monitor` over a small catalog whose checks target HTTP servers the
+//! test starts on 127.0.0.1, an in-memory SQLite store, and requests sent with `oneshot`
+//! (no socket for the API itself).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use futures_util::StreamExt;
+use http_body_util::BodyExt;
+use iza_catalog::export::ports::PortMap;
+use iza_catalog::{SourceFile, Syntax};
+use iza_probe::{Prober, ProberOptions};
+use iza_runtime::{Monitor, MonitorOptions, Status};
+use iza_server::{AppState, CatalogView, ROUTES, router};
+use iza_store::{SqliteStore, Store};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// An HTTP server on 127.0.0.1 answering 200 while `healthy` holds, 503 otherwise.
+async fn target(healthy: Arc<AtomicBool>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let healthy = healthy.clone();
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let status = if healthy.load(Ordering::SeqCst) {
+                    200
+                } else {
+                    503
+                };
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}/health")
+}
+
+struct Fixture {
+    app: Router,
+    monitor: Arc<Monitor>,
+    db_up: Arc<AtomicBool>,
+}
+
+/// `db` ← `api` ← `web`, each checked every 100 ms; `docs` has no check.
+async fn fixture() -> Fixture {
+    let db_up = Arc::new(AtomicBool::new(true));
+    let db = target(db_up.clone()).await;
+    let always = Arc::new(AtomicBool::new(true));
+    let api = target(always.clone()).await;
+    let web = target(always).await;
+    let check = |url: &str| {
+        format!(
+            r#"check = {{ http = "{url}", every = "100ms", timeout = "1s", conditions = ["[STATUS] == 200"] }}"#
+        )
+    };
+    let text = format!(
+        r#"version = 1
+[ecosystem]
+name = "test-eco"
+[services.db]
+ports = [15432]
+{}
+[services.api]
+depends_on = ["db"]
+ports = [18080]
+{}
+[services.web]
+depends_on = ["api"]
+{}
+[services.docs]
+"#,
+        check(&db),
+        check(&api),
+        check(&web)
+    );
+    let source = SourceFile::new("iza.toml", text, Syntax::Toml);
+    let checked = iza_catalog::check(&source);
+    let catalog = Arc::new(
+        checked
+            .catalog
+            .unwrap_or_else(|| panic!("{:#?}", checked.diagnostics)),
+    );
+    let ports = PortMap::from_manifest(&iza_catalog::parse_raw(&source).unwrap());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let prober = Arc::new(Prober::new(ProberOptions::default()));
+    let monitor = Arc::new(
+        Monitor::start(
+            catalog.clone(),
+            prober,
+            store.clone(),
+            MonitorOptions {
+                seed: Some(7),
+                first_probe_within: Some(Duration::from_millis(50)),
+                recorder: iza_runtime::RecorderOptions {
+                    flush_every: Duration::from_millis(20),
+                    ..iza_runtime::RecorderOptions::default()
+                },
+                ..MonitorOptions::default()
+            },
+        )
+        .await
+        .unwrap(),
+    );
+    let state = AppState::new(monitor.clone(), store, CatalogView::new(catalog, &ports));
+    Fixture {
+        app: router(state),
+        monitor,
+        db_up,
+    }
+}
+
+async fn get(app: &Router, uri: &str) -> (StatusCode, String, String) {
+    use tower::ServiceExt;
+    let response = app
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        content_type,
+        String::from_utf8(body.to_vec()).unwrap(),
+    )
+}
+
+async fn get_json(app: &Router, uri: &str) -> (StatusCode, Value) {
+    let (status, content_type, body) = get(app, uri).await;
+    assert!(
+        content_type.starts_with("application/json"),
+        "{uri}: {content_type}"
+    );
+    (status, serde_json::from_str(&body).unwrap())
+}
+
+/// Polls `condition` until it holds, failing the test at the deadline.
+async fn wait_until(what: &str, mut condition: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while !condition().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn wait_all_up(fixture: &Fixture) {
+    wait_until("db, api and web are up", async || {
+        let snapshot = fixture.monitor.snapshot();
+        ["db", "api", "web"]
+            .iter()
+            .all(|s| snapshot.service(s).is_some_and(|s| s.status == Status::Up))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_routes_answer_their_shapes() {
+    let fixture = fixture().await;
+    wait_all_up(&fixture).await;
+    let app = &fixture.app;
+
+    let (status, summary) = get_json(app, "/api/v1/summary").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(summary["ecosystem"], "test-eco");
+    assert_eq!(summary["services"], 4);
+    assert_eq!(summary["status"]["up"], 3);
+    assert_eq!(summary["status"]["unknown"], 1);
+    assert!(summary["counters"]["completed"].as_u64().unwrap() >= 3);
+
+    let (status, services) = get_json(app, "/api/v1/services").await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = services["services"].as_array().unwrap();
+    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["db", "api", "web", "docs"]);
+    assert_eq!(rows[0]["status"], "up");
+    assert_eq!(rows[0]["ports"], serde_json::json!([15432]));
+    assert_eq!(rows[0]["kind"], "service");
+    assert_eq!(rows[3]["checked"], false);
+
+    let (status, api) = get_json(app, "/api/v1/services/api").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(api["service"]["status"], "up");
+    assert_eq!(api["depends_on"], serde_json::json!(["db"]));
+    assert_eq!(api["dependencies"], serde_json::json!(["db"]));
+    assert_eq!(api["dependents"], serde_json::json!(["web"]));
+    assert!(api["uptime"].is_object());
+    assert!(api["rollups"]["minute"].is_array());
+    wait_until("api's results are stored", async || {
+        let (_, api) = get_json(app, "/api/v1/services/api").await;
+        !api["recent_results"].as_array().unwrap().is_empty()
+    })
+    .await;
+
+    let (status, graph) = get_json(app, "/api/v1/graph").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(graph.is_object(), "{graph}");
+    assert!(graph.to_string().contains("\"api\""));
+
+    let (status, ports) = get_json(app, "/api/v1/ports").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ports.to_string().contains("15432"), "{ports}");
+
+    let (status, _, body) = get(app, "/healthz").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok\n"));
+
+    let (status, content_type, metrics) = get(app, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.contains("openmetrics"), "{content_type}");
+    for needle in [
+        r#"iza_service_up{service="db",group=""} 1"#,
+        r#"iza_service_up{service="docs",group=""} 0"#,
+        r#"iza_probe_duration_seconds_count{service="db"}"#,
+        r#"iza_probe_results_total{service="db",outcome="up"}"#,
+        "iza_monitor_probes_completed_total",
+    ] {
+        assert!(metrics.contains(needle), "missing {needle} in\n{metrics}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_json_with_a_code() {
+    let fixture = fixture().await;
+    let cases: &[(&str, StatusCode, &str, &str)] = &[
+        (
+            "/api/v1/services/nope",
+            StatusCode::NOT_FOUND,
+            "unknown-service",
+            "`nope`",
+        ),
+        (
+            "/api/v1/events?limit=0",
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "`limit`",
+        ),
+        (
+            "/api/v1/events?limit=5000",
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "1000",
+        ),
+        (
+            "/api/v1/events?before=abc",
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "before",
+        ),
+        (
+            "/api/v1/events?service=nope",
+            StatusCode::NOT_FOUND,
+            "unknown-service",
+            "`nope`",
+        ),
+        (
+            "/api/v1/nothing",
+            StatusCode::NOT_FOUND,
+            "no-route",
+            "/api/v1/nothing",
+        ),
+    ];
+    for (uri, status, code, mentions) in cases {
+        let (got, body) = get_json(&fixture.app, uri).await;
+        assert_eq!(got, *status, "{uri}: {body}");
+        assert_eq!(body["error"]["code"], *code, "{uri}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(mentions), "{uri}: {message}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_paged_newest_first() {
+    let fixture = fixture().await;
+    let app = &fixture.app;
+    // monitor-started and one status change per checked service: at least 4 stored events.
+    wait_until("four events are stored", async || {
+        let (_, page) = get_json(app, "/api/v1/events?limit=1000").await;
+        page["events"].as_array().unwrap().len() >= 4
+    })
+    .await;
+    let (status, first) = get_json(app, "/api/v1/events?limit=2").await;
+    assert_eq!(status, StatusCode::OK);
+    let events = first["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    assert!(events[0]["id"].as_i64() > events[1]["id"].as_i64());
+    let next = first["next"].as_i64().unwrap();
+    assert_eq!(Some(next), events[1]["id"].as_i64());
+    let (_, second) = get_json(app, &format!("/api/v1/events?limit=2&before={next}")).await;
+    let ids: Vec<i64> = second["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    assert!(
+        !ids.is_empty() && ids.iter().all(|id| *id < next),
+        "{ids:?}"
+    );
+
+    let (_, db_events) = get_json(app, "/api/v1/events?service=db").await;
+    let db_events = db_events["events"].as_array().unwrap();
+    assert!(!db_events.is_empty());
+    assert!(db_events.iter().all(|e| e["service"] == "db"));
+    let (_, last_page) = get_json(app, "/api/v1/events?limit=1000").await;
+    assert!(last_page["next"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_lists_every_route_and_every_route_answers() {
+    let fixture = fixture().await;
+    let (status, document) = get_json(&fixture.app, "/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths = document["paths"].as_object().unwrap();
+    assert_eq!(paths.len(), ROUTES.len(), "{:?}", paths.keys());
+    for route in ROUTES {
+        assert!(
+            paths.contains_key(*route),
+            "{route} missing from the OpenAPI document"
+        );
+        if *route == "/api/v1/events/stream" {
+            continue; // Never ends; covered by its own test.
+        }
+        let uri = route.replace("{id}", "db");
+        let (status, _, body) = get(&fixture.app, &uri).await;
+        assert!(
+            !body.contains(r#""code":"no-route""#),
+            "{route} is not routed: {body}"
+        );
+        assert_eq!(status, StatusCode::OK, "{route}: {body}");
+    }
+}
+
+/// Reads server-sent events from a body, one `(event, id, data)` at a time.
+struct SseReader {
+    body: axum::body::BodyDataStream,
+    buffer: String,
+}
+
+impl SseReader {
+    async fn next(&mut self) -> (String, Option<String>, String) {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let mut event = String::from("message");
+                let (mut id, mut data) = (None, String::new());
+                for line in frame.lines() {
+                    if let Some(v) = line.strip_prefix("event: ") {
+                        event = v.to_owned();
+                    } else if let Some(v) = line.strip_prefix("id: ") {
+                        id = Some(v.to_owned());
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data.push_str(v);
+                    }
+                }
+                if frame.lines().all(|l| l.starts_with(':')) {
+                    continue; // keep-alive comment
+                }
+                return (event, id, data);
+            }
+            let chunk = tokio::time::timeout(DEADLINE, self.body.next())
+                .await
+                .expect("timed out reading the event stream")
+                .expect("the event stream ended")
+                .unwrap();
+            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_stream_starts_with_a_snapshot_then_follows_changes() {
+    use tower::ServiceExt;
+    let fixture = fixture().await;
+    wait_all_up(&fixture).await;
+    let response = fixture
+        .app
+        .clone()
+        .oneshot(
+            Request::get("/api/v1/events/stream")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut reader = SseReader {
+        body: response.into_body().into_data_stream(),
+        buffer: String::new(),
+    };
+    let (event, id, data) = reader.next().await;
+    assert_eq!(event, "snapshot");
+    let snapshot: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(id, Some(snapshot["seq"].to_string()));
+    assert_eq!(snapshot["services"].as_array().unwrap().len(), 4);
+    let mut last_seq = snapshot["seq"].as_u64().unwrap();
+
+    fixture.db_up.store(false, Ordering::SeqCst);
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        assert!(Instant::now() < deadline, "no status-changed event for db");
+        let (event, id, data) = reader.next().await;
+        let body: Value = serde_json::from_str(&data).unwrap();
+        if event == "snapshot" {
+            last_seq = body["seq"].as_u64().unwrap();
+            continue;
+        }
+        let seq: u64 = id.unwrap().parse().unwrap();
+        assert_eq!(seq, last_seq + 1, "events follow each other");
+        last_seq = seq;
+        assert_eq!(body["kind"], event);
+        if event == "status-changed" && body["service"] == "db" {
+            assert_eq!(body["to"]["status"], "down");
+            break;
+        }
+    }
+}
+
+/// A store whose reads fail and whose writes succeed: the server must answer 500 without
+/// leaking what the store said.
+struct BrokenReads;
+
+#[async_trait::async_trait]
+impl Store for BrokenReads {
+    async fn append_results(
+        &self,
+        _: &[iza_store::ResultRecord],
+    ) -> Result<(), iza_store::StoreError> {
+        Ok(())
+    }
+    async fn append_events(
+        &self,
+        events: Vec<iza_store::EventRecord>,
+    ) -> Result<Vec<iza_store::EventRecord>, iza_store::StoreError> {
+        Ok(events)
+    }
+    async fn recent_results(
+        &self,
+        _: &str,
+        _: usize,
+    ) -> Result<Vec<iza_store::ResultRecord>, iza_store::StoreError> {
+        Err(iza_store::StoreError::Query("secret disk detail".into()))
+    }
+    async fn latest_results(&self) -> Result<Vec<iza_store::ResultRecord>, iza_store::StoreError> {
+        Ok(Vec::new())
+    }
+    async fn rollups(
+        &self,
+        _: &str,
+        _: iza_store::Resolution,
+        _: i64,
+    ) -> Result<Vec<iza_store::Rollup>, iza_store::StoreError> {
+        Err(iza_store::StoreError::Query("secret disk detail".into()))
+    }
+    async fn uptime(&self, _: &str, _: i64) -> Result<iza_store::Uptime, iza_store::StoreError> {
+        Err(iza_store::StoreError::Query("secret disk detail".into()))
+    }
+    async fn events(
+        &self,
+        _: &iza_store::EventQuery,
+    ) -> Result<Vec<iza_store::EventRecord>, iza_store::StoreError> {
+        Err(iza_store::StoreError::Query("secret disk detail".into()))
+    }
+    async fn maintain(&self, _: i64, _: iza_store::Retention) -> Result<(), iza_store::StoreError> {
+        Ok(())
+    }
+}
+
+/// A catalog of `count` services without checks, served over `store`.
+async fn unchecked_app(count: usize, store: Arc<dyn Store>) -> Router {
+    let mut text = String::from("version = 1\n[ecosystem]\nname = \"big\"\n");
+    for i in 0..count {
+        text.push_str(&format!("[services.s{i}]\n"));
+    }
+    let source = SourceFile::new("iza.toml", text, Syntax::Toml);
+    let catalog = Arc::new(iza_catalog::check(&source).catalog.unwrap());
+    let ports = PortMap::from_manifest(&iza_catalog::parse_raw(&source).unwrap());
+    let monitor = Arc::new(
+        Monitor::start(
+            catalog.clone(),
+            Arc::new(Prober::new(ProberOptions::default())),
+            store.clone(),
+            MonitorOptions::default(),
+        )
+        .await
+        .unwrap(),
+    );
+    router(AppState::new(
+        monitor,
+        store,
+        CatalogView::new(catalog, &ports),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_failures_are_internal_errors_without_detail() {
+    let app = unchecked_app(2, Arc::new(BrokenReads)).await;
+    for uri in ["/api/v1/services/s0", "/api/v1/events"] {
+        let (status, body) = get_json(&app, uri).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{uri}");
+        assert_eq!(body["error"]["code"], "internal");
+        assert_eq!(body["error"]["message"], "internal error");
+        assert!(!body.to_string().contains("secret"));
+    }
+    // The live views do not need the store.
+    let (status, _) = get_json(&app, "/api/v1/services").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_services_are_listed_from_the_snapshot() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let app = unchecked_app(10_000, store).await;
+    let (status, body) = get_json(&app, "/api/v1/services").await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = body["services"].as_array().unwrap();
+    assert_eq!(rows.len(), 10_000);
+    assert_eq!(rows[9_999]["id"], "s9999");
+    let (_, summary) = get_json(&app, "/api/v1/summary").await;
+    assert_eq!(summary["status"]["unknown"], 10_000);
+}

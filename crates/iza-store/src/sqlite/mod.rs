@@ -1,0 +1,303 @@
+//! [`SqliteStore`]: the embedded [`Store`](crate::Store) on one SQLite file in WAL mode.
+//!
+//! Writes go through one connection (a pool of one), in `BEGIN IMMEDIATE` transactions; reads
+//! go through a small pool of reader connections that see consistent snapshots and never wait
+//! for the writer. Submodules: `migrate` (versioned schema), `write` (results and events),
+//! `maintain` (folding rollups, retention), `read` (every query).
+
+mod maintain;
+mod migrate;
+mod read;
+mod write;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+
+use crate::{
+    EventQuery, EventRecord, Millis, Resolution, ResultRecord, Retention, Rollup, Store,
+    StoreError, Uptime,
+};
+
+/// How much an acknowledged write survives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=NORMAL` in WAL mode: a commit is in the operating system's hands when it
+    /// returns, so it survives a crash or `kill -9` of the process; a power loss or kernel
+    /// crash may lose the last commits (never corrupting the database). Commits do not fsync.
+    #[default]
+    Process,
+    /// `synchronous=FULL`: every commit fsyncs the WAL, so it survives a power loss too, at
+    /// the cost of one fsync per batch.
+    PowerLoss,
+}
+
+/// How [`SqliteStore::open_with`] opens the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// What an acknowledged write survives.
+    pub durability: Durability,
+    /// Reader connections (at least 1).
+    pub readers: u32,
+    /// How long a statement waits for another process's lock before failing.
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            durability: Durability::Process,
+            readers: 4,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The store in one SQLite database file (or in memory, for tests).
+#[derive(Debug)]
+pub struct SqliteStore {
+    /// One connection: every write, and `maintain`.
+    writer: SqlitePool,
+    /// Snapshot reads; the same pool as `writer` for an in-memory database.
+    readers: SqlitePool,
+    /// Service name to id, for ids known to be committed (ids never change once assigned).
+    service_ids: Mutex<HashMap<String, i64>>,
+}
+
+/// The bucket widths, as stored in `rollups.width` and `fold_state.width`.
+const MINUTE: Millis = 60_000;
+const HOUR: Millis = 3_600_000;
+
+impl SqliteStore {
+    /// Opens (creating it and its directory if needed) and migrates the database at `path`,
+    /// with the default options: durable against process crashes, four readers.
+    pub async fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(path, SqliteOptions::default()).await
+    }
+
+    /// Opens (creating it and its directory if needed) and migrates the database at `path`.
+    pub async fn open_with(
+        path: impl AsRef<Path>,
+        options: SqliteOptions,
+    ) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref();
+        let location = path.display().to_string();
+        let open_error = |message: String| StoreError::Open {
+            location: location.clone(),
+            message,
+        };
+        if let Some(parent) = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(|error| {
+                open_error(format!(
+                    "cannot create the directory `{}`: {error}",
+                    parent.display()
+                ))
+            })?;
+        }
+        let synchronous = match options.durability {
+            Durability::Process => SqliteSynchronous::Normal,
+            Durability::PowerLoss => SqliteSynchronous::Full,
+        };
+        let connect = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(options.busy_timeout)
+            .synchronous(synchronous);
+        // The writer switches the file to WAL (persistent) and migrates before readers connect.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(connect.clone().journal_mode(SqliteJournalMode::Wal))
+            .await
+            .map_err(|error| open_error(error.to_string()))?;
+        migrate::migrate(&writer).await.map_err(&open_error)?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(options.readers.max(1))
+            .connect_with(connect)
+            .await
+            .map_err(|error| open_error(error.to_string()))?;
+        Ok(SqliteStore::from_pools(writer, readers))
+    }
+
+    /// A fresh database in memory, gone when the store is dropped: for tests. One connection
+    /// serves reads and writes, so it exercises the queries but not WAL snapshots.
+    pub async fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        let open_error = |message: String| StoreError::Open {
+            location: ":memory:".to_owned(),
+            message,
+        };
+        let connect = SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(|error| open_error(error.to_string()))?
+            .foreign_keys(true);
+        // The database lives as long as its one connection: never let the pool close it.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(connect)
+            .await
+            .map_err(|error| open_error(error.to_string()))?;
+        migrate::migrate(&pool).await.map_err(open_error)?;
+        Ok(SqliteStore::from_pools(pool.clone(), pool))
+    }
+
+    fn from_pools(writer: SqlitePool, readers: SqlitePool) -> SqliteStore {
+        SqliteStore {
+            writer,
+            readers,
+            service_ids: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The schema version of the database (`PRAGMA user_version`).
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let mut connection = self
+            .readers
+            .acquire()
+            .await
+            .map_err(query_error("reading the schema version"))?;
+        migrate::user_version(&mut connection)
+            .await
+            .map_err(query_error("reading the schema version"))
+    }
+
+    /// The newest schema version this build knows.
+    pub fn latest_schema_version() -> i64 {
+        migrate::latest_version()
+    }
+
+    fn cached_service_id(&self, name: &str) -> Option<i64> {
+        let ids = self
+            .service_ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        ids.get(name).copied()
+    }
+
+    fn cache_service_ids(&self, new_ids: HashMap<String, i64>) {
+        if new_ids.is_empty() {
+            return;
+        }
+        let mut ids = self
+            .service_ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        ids.extend(new_ids);
+    }
+}
+
+/// Maps a database error to a [`StoreError::Query`] that says what was being done.
+fn query_error(doing: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |error| StoreError::Query(format!("{doing}: {error}"))
+}
+
+/// How far results are folded into minute and hour rollups (see `fold_state` in the schema).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FoldMarks {
+    /// Every result before this is counted in minute rollups, none at or after it.
+    minutes: Millis,
+    /// Every result before this is counted in hour rollups, none at or after it.
+    hours: Millis,
+}
+
+async fn fold_marks(connection: &mut SqliteConnection) -> Result<FoldMarks, sqlx::Error> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT width, folded_until FROM fold_state")
+        .fetch_all(connection)
+        .await?;
+    let mark = |width| {
+        rows.iter()
+            .find(|(row_width, _)| *row_width == width)
+            .map(|(_, until)| *until)
+            .ok_or_else(|| {
+                sqlx::Error::Protocol(format!("fold_state has no row for width {width}"))
+            })
+    };
+    Ok(FoldMarks {
+        minutes: mark(MINUTE)?,
+        hours: mark(HOUR)?,
+    })
+}
+
+/// Checks the numbers of one `GROUP BY` row of results.
+fn group_numbers(bucket: i64, count: i64, failures: i64) -> Result<(usize, u64, u64), StoreError> {
+    let invalid = || {
+        StoreError::Query(format!(
+            "stored results are malformed: bucket {bucket}, count {count}, failures {failures}"
+        ))
+    };
+    Ok((
+        usize::try_from(bucket).map_err(|_| invalid())?,
+        u64::try_from(count).map_err(|_| invalid())?,
+        u64::try_from(failures).map_err(|_| invalid())?,
+    ))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn append_results(&self, results: &[ResultRecord]) -> Result<(), StoreError> {
+        write::append_results(self, results).await
+    }
+
+    async fn append_events(
+        &self,
+        events: Vec<EventRecord>,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        write::append_events(self, events).await
+    }
+
+    async fn recent_results(
+        &self,
+        service: &str,
+        limit: usize,
+    ) -> Result<Vec<ResultRecord>, StoreError> {
+        read::recent_results(self, service, limit).await
+    }
+
+    async fn latest_results(&self) -> Result<Vec<ResultRecord>, StoreError> {
+        read::latest_results(self).await
+    }
+
+    async fn rollups(
+        &self,
+        service: &str,
+        resolution: Resolution,
+        since: Millis,
+    ) -> Result<Vec<Rollup>, StoreError> {
+        read::rollups(self, service, resolution, since).await
+    }
+
+    async fn uptime(&self, service: &str, now: Millis) -> Result<Uptime, StoreError> {
+        read::uptime(self, service, now).await
+    }
+
+    async fn events(&self, query: &EventQuery) -> Result<Vec<EventRecord>, StoreError> {
+        read::events(self, query).await
+    }
+
+    async fn maintain(&self, now: Millis, retention: Retention) -> Result<(), StoreError> {
+        maintain::fold_minutes(self, now).await?;
+        maintain::fold_hours(self, now).await?;
+        maintain::delete_expired(self, now, retention).await
+    }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        self.readers.close().await;
+        self.writer.close().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,361 @@
+//! `SqliteStore`: the conformance suite on a file in WAL mode and in memory, plus what only
+//! SQLite has: migrations on reopen, and acknowledged results surviving `kill -9`.
+
+#[macro_use]
+mod conformance;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use conformance::StoreUnderTest;
+use iza_store::{
+    Durability, Millis, Resolution, ResultRecord, Retention, SqliteOptions, SqliteStore, Store,
+    StoreError,
+};
+use sqlx::ConnectOptions;
+use sqlx::sqlite::SqliteConnectOptions;
+
+async fn file_store() -> StoreUnderTest {
+    let directory = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(directory.path().join("state/iza.db"))
+        .await
+        .unwrap();
+    StoreUnderTest::new(Arc::new(store), directory)
+}
+
+async fn in_memory_store() -> StoreUnderTest {
+    StoreUnderTest::new(Arc::new(SqliteStore::open_in_memory().await.unwrap()), ())
+}
+
+mod on_file {
+    use super::file_store;
+    store_conformance_suite!(file_store);
+}
+
+mod in_memory {
+    use super::in_memory_store;
+    store_conformance_suite!(in_memory_store);
+}
+
+const BASE: Millis = 1_749_996_000_000;
+
+fn probe(service: &str, at: Millis) -> ResultRecord {
+    ResultRecord {
+        service: service.to_owned(),
+        at,
+        up: at % 3 != 0,
+        latency_ms: (at % 500) as f64 + 0.5,
+        message: None,
+    }
+}
+
+/// A raw connection to the database file, for what the `Store` trait does not say.
+async fn raw_connection(path: &Path) -> sqlx::SqliteConnection {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .connect()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn reopening_keeps_history_and_migrates_once() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("iza.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        SqliteStore::latest_schema_version()
+    );
+    store
+        .append_results(&[probe("api", BASE), probe("api", BASE + 1)])
+        .await
+        .unwrap();
+    let events = store
+        .append_events(vec![iza_store::EventRecord {
+            id: 0,
+            at: BASE,
+            kind: "status-changed".to_owned(),
+            service: Some("api".to_owned()),
+            payload: serde_json::json!({"to": "up"}),
+        }])
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+
+    let reopened = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(
+        reopened.schema_version().await.unwrap(),
+        SqliteStore::latest_schema_version()
+    );
+    assert_eq!(reopened.recent_results("api", 10).await.unwrap().len(), 2);
+    let more = reopened
+        .append_events(vec![iza_store::EventRecord {
+            id: 0,
+            ..events[0].clone()
+        }])
+        .await
+        .unwrap();
+    assert!(
+        more[0].id > events[0].id,
+        "event ids keep increasing across a reopen"
+    );
+
+    let mut connection = raw_connection(&path).await;
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(journal, "wal");
+}
+
+#[tokio::test]
+async fn power_loss_durability_and_one_reader_work_alike() {
+    let directory = tempfile::tempdir().unwrap();
+    let options = SqliteOptions {
+        durability: Durability::PowerLoss,
+        readers: 1,
+        ..SqliteOptions::default()
+    };
+    let store = SqliteStore::open_with(directory.path().join("iza.db"), options)
+        .await
+        .unwrap();
+    let written = [probe("api", BASE), probe("api", BASE + 1)];
+    store.append_results(&written).await.unwrap();
+    let read = store.recent_results("api", 10).await.unwrap();
+    assert_eq!(read, written.iter().rev().cloned().collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_build_is_refused() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("iza.db");
+    SqliteStore::open(&path)
+        .await
+        .unwrap()
+        .close()
+        .await
+        .unwrap();
+    let newer = SqliteStore::latest_schema_version() + 1;
+    let mut connection = raw_connection(&path).await;
+    sqlx::raw_sql(&format!("PRAGMA user_version = {newer}"))
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    drop(connection);
+
+    match SqliteStore::open(&path).await {
+        Err(StoreError::Open { location, message }) => {
+            assert_eq!(location, path.display().to_string());
+            assert!(
+                message.contains(&format!("schema version {newer}")),
+                "{message}"
+            );
+        }
+        other => panic!("expected an open error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_unusable_path_is_an_open_error() {
+    let directory = tempfile::tempdir().unwrap();
+    let file = directory.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let error = SqliteStore::open(file.join("iza.db")).await.unwrap_err();
+    assert!(matches!(error, StoreError::Open { .. }), "{error:?}");
+    assert!(
+        error.to_string().starts_with("cannot open the store at `"),
+        "{error}"
+    );
+}
+
+/// Where the durability child writes; set only in the child process.
+const CHILD_DATABASE: &str = "IZA_STORE_DURABILITY_DATABASE";
+/// The first batch number the child writes.
+const CHILD_FIRST_BATCH: &str = "IZA_STORE_DURABILITY_FIRST_BATCH";
+const DURABILITY_BATCH: i64 = 200;
+const DURABILITY_ACKS_PER_ROUND: usize = 40;
+
+/// Batch `batch` of the durability test: results at consecutive milliseconds.
+fn durability_batch(batch: i64) -> Vec<ResultRecord> {
+    (0..DURABILITY_BATCH)
+        .map(|index| {
+            probe(
+                &format!("svc-{}", index % 5),
+                BASE + batch * DURABILITY_BATCH + index,
+            )
+        })
+        .collect()
+}
+
+/// The child side of `acknowledged_results_survive_kill_9`: does nothing unless that test
+/// started this executable with the database in the environment. Then it writes batches
+/// (folding now and then, so the kill may land in maintenance too) and prints each batch
+/// number once `append_results` has returned, until it is killed.
+#[tokio::test]
+async fn durability_writer_child() {
+    let Ok(path) = std::env::var(CHILD_DATABASE) else {
+        return;
+    };
+    let first: i64 = std::env::var(CHILD_FIRST_BATCH).unwrap().parse().unwrap();
+    let store = SqliteStore::open(&path).await.unwrap();
+    // Bounded, in case the parent vanishes without killing (stdout closing ends it sooner).
+    for batch in first..first + 100_000 {
+        store
+            .append_results(&durability_batch(batch))
+            .await
+            .unwrap();
+        println!("acknowledged {batch}");
+        if batch % 7 == 6 {
+            let now = BASE + (batch + 1) * DURABILITY_BATCH;
+            store.maintain(now, Retention::default()).await.unwrap();
+        }
+    }
+}
+
+/// Kills the child if the test fails before it does.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn acknowledged_results_survive_kill_9() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("iza.db");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut first_batch = 0;
+    for round in 0..3 {
+        let mut child = KillOnDrop(
+            Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "durability_writer_child",
+                    "--nocapture",
+                    "--test-threads",
+                    "1",
+                ])
+                .env(CHILD_DATABASE, &path)
+                .env(CHILD_FIRST_BATCH, first_batch.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap(),
+        );
+        let stdout = BufReader::new(child.0.stdout.take().unwrap());
+        let mut acknowledged = Vec::new();
+        for line in stdout.lines() {
+            // libtest prints `test durability_writer_child ... ` without a line end first.
+            if let Some((_, batch)) = line.unwrap().split_once("acknowledged ") {
+                acknowledged.push(batch.parse::<i64>().unwrap());
+                if acknowledged.len() == DURABILITY_ACKS_PER_ROUND {
+                    break;
+                }
+            }
+        }
+        // SIGKILL in the middle of the writes that follow the last acknowledgement we read.
+        child.0.kill().unwrap();
+        child.0.wait().unwrap();
+        assert_eq!(
+            acknowledged.len(),
+            DURABILITY_ACKS_PER_ROUND,
+            "round {round}: the child stopped early"
+        );
+        let last = *acknowledged.last().unwrap();
+        assert_eq!(acknowledged, (first_batch..=last).collect::<Vec<_>>());
+
+        first_batch = runtime.block_on(async {
+            let mut connection = raw_connection(&path).await;
+            let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+                .fetch_one(&mut connection)
+                .await
+                .unwrap();
+            assert_eq!(integrity, "ok", "round {round}");
+            let bound = BASE + (last + 1) * DURABILITY_BATCH;
+            let (kept, distinct): (i64, i64) =
+                sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT at) FROM results WHERE at < ?1")
+                    .bind(bound)
+                    .fetch_one(&mut connection)
+                    .await
+                    .unwrap();
+            assert_eq!(
+                (kept, distinct),
+                ((last + 1) * DURABILITY_BATCH, kept),
+                "round {round}"
+            );
+            drop(connection);
+
+            // The store reopens after the kill; its rollups still account for every result.
+            let store = SqliteStore::open(&path).await.unwrap();
+            let latest = store.latest_results().await.unwrap();
+            let newest = latest.iter().map(|result| result.at).max().unwrap();
+            let mut counted = 0;
+            for service in 0..5 {
+                let rollups = store
+                    .rollups(&format!("svc-{service}"), Resolution::Minute, BASE)
+                    .await
+                    .unwrap();
+                counted += rollups.iter().map(|rollup| rollup.count).sum::<u64>();
+            }
+            assert_eq!(
+                counted,
+                (newest - BASE + 1) as u64,
+                "round {round}: rollups and results disagree"
+            );
+            store.close().await.unwrap();
+            (newest - BASE) / DURABILITY_BATCH + 1
+        });
+    }
+}
+
+/// Throughput of `append_results` on a file: 1,000 services, batches of 1,000 (60 of them, or
+/// `IZA_STORE_THROUGHPUT_BATCHES`), then one `maintain` folding it all. Ignored by default
+/// (timing); run it with
+/// `cargo test --release -p iza-store --test sqlite append_throughput -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run it on purpose"]
+async fn append_throughput() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("iza.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let batches: i64 = std::env::var("IZA_STORE_THROUGHPUT_BATCHES")
+        .map_or(60, |batches| batches.parse().unwrap());
+    let started = std::time::Instant::now();
+    for second in 0..batches {
+        let batch: Vec<ResultRecord> = (0..1_000)
+            .map(|service| {
+                probe(
+                    &format!("service-{service:04}"),
+                    BASE + second * 1_000 + service % 1_000,
+                )
+            })
+            .collect();
+        store.append_results(&batch).await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let rate = (batches * 1_000) as f64 / elapsed.as_secs_f64();
+    let started = std::time::Instant::now();
+    store
+        .maintain(BASE + batches * 1_000 + 60_000, Retention::default())
+        .await
+        .unwrap();
+    let folding = started.elapsed();
+    store.close().await.unwrap();
+    let bytes = std::fs::metadata(&path).unwrap().len();
+    println!(
+        "appended {} results in {elapsed:.2?} ({rate:.0}/s); folded them in {folding:.2?}; \
+         {} bytes per result on disk",
+        batches * 1_000,
+        bytes / (batches as u64 * 1_000),
+    );
+    assert!(rate > 1_000.0, "{rate:.0} results/s");
+}

@@ -1,0 +1,283 @@
+//! `iza serve`: loads and checks the manifest, opens the SQLite store, starts the prober and the
+//! monitor, and serves the HTTP API (`iza-server`) until Ctrl-C or SIGTERM. Reloads the manifest
+//! on SIGHUP and when the file changes (polled every second), and maintains the store once a
+//! minute. Logs go to stderr (`IZA_LOG`, default `info`).
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use iza_catalog::export::ports::PortMap;
+use iza_catalog::{Catalog, SourceFile};
+use iza_probe::{Prober, ProberOptions};
+use iza_runtime::{Monitor, MonitorOptions};
+use iza_server::{AppState, CatalogView};
+use iza_store::{Retention, SqliteStore, Store};
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+use crate::cli::ServeArgs;
+use crate::manifest_input;
+
+/// How long running probes get to finish on shutdown.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
+/// How often the manifest file is looked at.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+/// How often the store folds rollups and applies retention.
+const MAINTAIN_EVERY: Duration = Duration::from_secs(60);
+
+pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
+    if args.manifest.path.as_os_str() == "-" {
+        bail!("`iza serve` watches a manifest file and cannot read it from standard input");
+    }
+    let manifest = iza_catalog::resolve(&args.manifest.path)?;
+    let (source, catalog) = manifest_input::catalog(&args.manifest)?;
+    let ports = port_map(&source);
+    let db = match &args.db {
+        Some(db) => db.clone(),
+        None => manifest_input::state_db(&manifest),
+    };
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the directory `{}`", dir.display()))?;
+    }
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(Serve {
+        manifest,
+        source_text: source.text.clone(),
+        catalog,
+        ports,
+        db,
+        listen: args.listen,
+    }))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IZA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+fn port_map(source: &SourceFile) -> PortMap {
+    match iza_catalog::parse_raw(source) {
+        Ok(raw) => PortMap::from_manifest(&raw),
+        // A manifest that checked cannot fail to parse; an empty map is the fallback.
+        Err(_) => PortMap::default(),
+    }
+}
+
+struct Serve {
+    manifest: PathBuf,
+    source_text: String,
+    catalog: Catalog,
+    ports: PortMap,
+    db: PathBuf,
+    listen: SocketAddr,
+}
+
+async fn serve(setup: Serve) -> Result<ExitCode> {
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&setup.db)
+            .await
+            .with_context(|| format!("cannot open the database `{}`", setup.db.display()))?,
+    );
+    let listener = match tokio::net::TcpListener::bind(setup.listen).await {
+        Ok(listener) => listener,
+        Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => {
+            eprintln!(
+                "error: cannot listen on `{}`: the address is in use",
+                setup.listen
+            );
+            eprintln!(
+                "\nhint: stop what holds it, or pass another address with `--listen 127.0.0.1:PORT`"
+            );
+            return Ok(ExitCode::from(2));
+        }
+        Err(err) => return Err(err).context(format!("cannot listen on `{}`", setup.listen)),
+    };
+    let address = listener.local_addr()?;
+    let catalog = Arc::new(setup.catalog);
+    let prober = Arc::new(Prober::new(ProberOptions::default()));
+    let monitor = Arc::new(
+        Monitor::start(
+            catalog.clone(),
+            prober,
+            store.clone(),
+            MonitorOptions::default(),
+        )
+        .await
+        .context("cannot start the monitor")?,
+    );
+    let state = AppState::new(
+        monitor.clone(),
+        store.clone(),
+        CatalogView::new(catalog, &setup.ports),
+    );
+    let app = iza_server::router(state.clone());
+    tracing::info!(
+        "watching `{}` ({} services), database `{}`",
+        setup.manifest.display(),
+        monitor.snapshot().services.len(),
+        setup.db.display()
+    );
+    // Signals are handled from here on, before the address is announced: a SIGTERM or SIGHUP
+    // that follows the announcement never meets the default action (termination).
+    let terminate = signal(SignalKind::terminate())
+        .map_err(|err| tracing::warn!("cannot listen for SIGTERM: {err}"))
+        .ok();
+    let hangup = signal(SignalKind::hangup())
+        .map_err(|err| tracing::warn!("cannot listen for SIGHUP: {err}"))
+        .ok();
+    let reloader = tokio::spawn(watch_manifest(
+        setup.manifest.clone(),
+        setup.source_text,
+        state.clone(),
+        hangup,
+    ));
+    let maintainer = tokio::spawn(maintain(store.clone()));
+
+    // On Ctrl-C or SIGTERM: `/healthz` turns 503 and the server stops accepting at once,
+    // while the monitor finishes its running probes and writes what it holds; closing the bus
+    // ends every event stream, so the open connections drain.
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let stopper = tokio::spawn({
+        let (state, stopping) = (state.clone(), stopping.clone());
+        async move {
+            wait_for_stop(terminate).await;
+            tracing::info!("stopping: finishing running probes and writing results");
+            state.mark_stopping();
+            stopping.notify_one();
+            let report = state.monitor().shutdown(SHUTDOWN_DEADLINE).await;
+            tracing::info!(
+                abandoned = report.abandoned,
+                unwritten_results = report.unwritten_results,
+                unwritten_events = report.unwritten_events,
+                "monitor stopped"
+            );
+        }
+    });
+    tracing::info!("listening on http://{address}");
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { stopping.notified().await })
+        .await;
+    reloader.abort();
+    maintainer.abort();
+    if served.is_ok() {
+        // The stop signal came: wait for the monitor's report.
+        let _ = stopper.await;
+    } else {
+        stopper.abort();
+        monitor.shutdown(SHUTDOWN_DEADLINE).await;
+    }
+    served.context("the HTTP server failed")?;
+    if let Err(err) = store.close().await {
+        tracing::warn!("closing the database: {err}");
+    }
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn wait_for_stop(mut terminate: Option<Signal>) {
+    let term = async {
+        match terminate.as_mut() {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}
+
+/// Reloads on SIGHUP and whenever the file's contents change.
+async fn watch_manifest(
+    path: PathBuf,
+    mut current: String,
+    state: AppState,
+    mut hangup: Option<Signal>,
+) {
+    let mut tick = tokio::time::interval(WATCH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        let forced = tokio::select! {
+            _ = tick.tick() => false,
+            Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => None } } => true,
+        };
+        let text = match tokio::fs::read_to_string(&path).await {
+            Ok(text) => text,
+            Err(err) => {
+                if forced {
+                    tracing::warn!(
+                        "cannot read `{}`: {err}; keeping the running catalog",
+                        path.display()
+                    );
+                }
+                continue;
+            }
+        };
+        if !forced && text == current {
+            continue;
+        }
+        current = text.clone();
+        reload(&path, text, &state).await;
+    }
+}
+
+async fn reload(path: &Path, text: String, state: &AppState) {
+    let syntax = iza_catalog::Syntax::for_path(path);
+    let source = SourceFile::new(path, text, syntax);
+    let checked = iza_catalog::check(&source);
+    let Some(catalog) = checked.catalog else {
+        let rendered: String = checked.errors().map(|d| d.render(&source)).collect();
+        tracing::error!(
+            "`{}` has errors; keeping the running catalog\n{rendered}",
+            path.display()
+        );
+        return;
+    };
+    let catalog = Arc::new(catalog);
+    match state.monitor().reload(catalog.clone()).await {
+        Ok(diff) => {
+            state.set_view(CatalogView::new(catalog, &port_map(&source)));
+            tracing::info!(
+                added = diff.added.len(),
+                removed = diff.removed.len(),
+                changed = diff.changed.len(),
+                "reloaded `{}`",
+                path.display()
+            );
+        }
+        Err(err) => tracing::error!("reloading `{}` failed: {err}", path.display()),
+    }
+}
+
+/// Folds rollups and applies retention once a minute.
+async fn maintain(store: Arc<dyn Store>) {
+    let mut tick = tokio::time::interval(MAINTAIN_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        if let Err(err) = store
+            .maintain(iza_runtime::now_millis(), Retention::default())
+            .await
+        {
+            tracing::error!("store maintenance failed: {err}");
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! End to end: runs the real `iza serve` on a free port over a manifest in a temporary
+//! directory, asks it for `/healthz` and `/api/v1/services`, stops it with SIGTERM and expects
+//! a clean exit.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn http_get(address: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn serve_answers_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("iza.toml"),
+        "version = 1\n[ecosystem]\nname = \"e2e\"\n[services.alpha]\n[services.beta]\ndepends_on = [\"alpha\"]\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
+        .arg("serve")
+        .arg(dir.path())
+        .args(["--listen", "127.0.0.1:0"])
+        .env("IZA_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + DEADLINE;
+    let mut log = Vec::new();
+    let address = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines.recv_timeout(left).unwrap_or_else(|_| {
+            panic!("no `listening on` line; stderr so far:\n{}", log.join("\n"))
+        });
+        if let Some((_, rest)) = line.split_once("listening on http://") {
+            break rest.trim().to_owned();
+        }
+        log.push(line);
+    };
+
+    let (status, body) = http_get(&address, "/healthz");
+    assert_eq!((status, body.trim()), (200, "ok"));
+    let (status, body) = http_get(&address, "/api/v1/services");
+    assert_eq!(status, 200, "{body}");
+    let services: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let ids: Vec<&str> = services["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["alpha", "beta"]);
+    assert!(dir.path().join(".iza/state.db").is_file());
+
+    // A changed manifest is picked up (the file is polled every second)...
+    let manifest = dir.path().join("iza.toml");
+    std::fs::write(
+        &manifest,
+        "version = 1\n[ecosystem]\nname = \"e2e\"\n[services.alpha]\n[services.beta]\ndepends_on = [\"alpha\"]\n[services.gamma]\n",
+    )
+    .unwrap();
+    let service_ids = |address: &str| -> Vec<String> {
+        let (_, body) = http_get(address, "/api/v1/services");
+        let services: serde_json::Value = serde_json::from_str(&body).unwrap();
+        services["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    while service_ids(&address) != ["alpha", "beta", "gamma"] {
+        assert!(Instant::now() < deadline, "the new manifest was not loaded");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // ...and a broken one is refused, keeping the running catalog.
+    std::fs::write(
+        &manifest,
+        "version = 1\n[services.alpha]\ndepends_on = [\"ghost\"]\n",
+    )
+    .unwrap();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .expect("no log line about the broken manifest");
+        if line.contains("keeping the running catalog") {
+            break;
+        }
+    }
+    assert_eq!(service_ids(&address), ["alpha", "beta", "gamma"]);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("`iza serve` did not stop after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit status {status}");
+    let rest: Vec<String> = lines.try_iter().collect();
+    assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:#?}");
+}
+
+#[test]
+fn serve_says_when_the_port_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("iza.toml"),
+        "version = 1\n[ecosystem]\nname = \"e2e\"\n[services.alpha]\n",
+    )
+    .unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_iza"))
+        .arg("serve")
+        .arg(dir.path())
+        .args(["--listen", &taken.local_addr().unwrap().to_string()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("error: cannot listen on"), "{stderr}");
+    assert!(stderr.contains("hint:"), "{stderr}");
+}
+
+#[test]
+fn serve_refuses_a_manifest_with_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("iza.toml"),
+        "version = 1\n[ecosystem]\nname = \"e2e\"\n[services.alpha]\ndepends_on = [\"ghost\"]\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_iza"))
+        .arg("serve")
+        .arg(dir.path())
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("ghost"), "{stderr}");
+    assert!(!dir.path().join(".iza").exists());
+}
