@@ -18,7 +18,6 @@
 
 use percent_encoding::percent_decode_str;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use url::Url;
 
 use crate::Prober;
 use crate::net;
@@ -71,17 +70,7 @@ struct Target {
 
 impl Target {
     fn parse(text: &str) -> Result<Target, Failure> {
-        let invalid = |why: &str| Failure::new(Reason::Target, format!("`{text}` {why}"));
-        let url = Url::parse(text).map_err(|e| invalid(&format!("is not a URL: {e}")))?;
-        let tls = match url.scheme() {
-            "amqp" => false,
-            "amqps" => true,
-            _ => return Err(invalid("is not an `amqp://` or `amqps://` URL")),
-        };
-        let host = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| invalid("has no host"))?;
+        let (url, tls, host) = net::service_url(text, "amqp", "amqps")?;
         let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
         let user = match url.username() {
             "" => "guest".to_owned(),
@@ -94,10 +83,7 @@ impl Target {
         };
         Ok(Target {
             tls,
-            host: host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned(),
+            host,
             port: url.port().unwrap_or(if tls { 5671 } else { 5672 }),
             user,
             password,

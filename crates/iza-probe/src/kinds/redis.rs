@@ -11,7 +11,6 @@
 
 use percent_encoding::percent_decode_str;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use url::Url;
 
 use crate::Prober;
 use crate::net;
@@ -52,20 +51,7 @@ struct Target {
 impl Target {
     fn parse(text: &str) -> Result<Target, Failure> {
         let invalid = |why: &str| Failure::new(Reason::Target, format!("`{text}` {why}"));
-        let url = Url::parse(text).map_err(|e| invalid(&format!("is not a URL: {e}")))?;
-        let tls = match url.scheme() {
-            "redis" => false,
-            "rediss" => true,
-            _ => return Err(invalid("is not a `redis://` or `rediss://` URL")),
-        };
-        let host = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| invalid("has no host"))?;
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
+        let (url, tls, host) = net::service_url(text, "redis", "rediss")?;
         let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
         let user = Some(decode(url.username())).filter(|u| !u.is_empty());
         let password = url.password().map(decode);
