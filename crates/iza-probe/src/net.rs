@@ -272,6 +272,39 @@ pub(crate) fn excerpt(bytes: &[u8], max: usize) -> String {
     }
 }
 
+/// Reads the URL of a protocol check (`redis://`, `amqps://`, ...): the URL, whether it names
+/// the secure scheme, and its host without IPv6 brackets. Messages quote the text as given.
+pub(crate) fn service_url(
+    text: &str,
+    plain: &str,
+    secure: &str,
+) -> Result<(url::Url, bool, String), Failure> {
+    let invalid = |why: &str| Failure::new(Reason::Target, format!("`{text}` {why}"));
+    let url = url::Url::parse(text).map_err(|e| invalid(&format!("is not a URL: {e}")))?;
+    let tls = match url.scheme() {
+        s if s == plain => false,
+        s if s == secure => true,
+        _ => {
+            let article = if plain.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            return Err(invalid(&format!(
+                "is not {article} `{plain}://` or `{secure}://` URL"
+            )));
+        }
+    };
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| invalid("has no host"))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    Ok((url, tls, host))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,37 +358,4 @@ mod tests {
         let err = read_line_capped(&mut cut, 16).await.unwrap_err();
         assert!(err.message.contains("mid-answer"), "{err}");
     }
-}
-
-/// Reads the URL of a protocol check (`redis://`, `amqps://`, ...): the URL, whether it names
-/// the secure scheme, and its host without IPv6 brackets. Messages quote the text as given.
-pub(crate) fn service_url(
-    text: &str,
-    plain: &str,
-    secure: &str,
-) -> Result<(url::Url, bool, String), Failure> {
-    let invalid = |why: &str| Failure::new(Reason::Target, format!("`{text}` {why}"));
-    let url = url::Url::parse(text).map_err(|e| invalid(&format!("is not a URL: {e}")))?;
-    let tls = match url.scheme() {
-        s if s == plain => false,
-        s if s == secure => true,
-        _ => {
-            let article = if plain.starts_with(['a', 'e', 'i', 'o', 'u']) {
-                "an"
-            } else {
-                "a"
-            };
-            return Err(invalid(&format!(
-                "is not {article} `{plain}://` or `{secure}://` URL"
-            )));
-        }
-    };
-    let host = url
-        .host_str()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| invalid("has no host"))?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    Ok((url, tls, host))
 }
