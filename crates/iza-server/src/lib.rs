@@ -2,12 +2,15 @@
 //! document, `/healthz` and Prometheus `/metrics`, all over a running [`iza_runtime::Monitor`]
 //! and its [`iza_store::Store`]. [`router`] builds the whole application without a socket, so
 //! tests drive it with `tower::ServiceExt::oneshot`; `iza serve` binds it. See `docs/api.md`.
+//! The same router serves the web dashboard at `/` (see `docs/dashboard.md`).
 //!
 //! - `state.rs`: [`AppState`] and the per-catalog [`CatalogView`];
 //! - `routes.rs`: the JSON handlers; `stream.rs`: the event stream;
 //! - `metrics.rs`: Prometheus text; `openapi.rs`: the OpenAPI document;
-//! - `error.rs`: [`ApiError`], the JSON error answer.
+//! - `error.rs`: [`ApiError`], the JSON error answer;
+//! - `dashboard.rs`: the embedded web dashboard (the files of `web/`).
 
+mod dashboard;
 mod error;
 mod metrics;
 pub mod openapi;
@@ -35,6 +38,10 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/openapi.json",
 ];
 
+/// The routes of the web dashboard (`GET` only): the page and its files. Not part of the
+/// API, so not in the OpenAPI document.
+pub const DASHBOARD_ROUTES: &[&str] = &["/", "/assets/{*path}"];
+
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
@@ -47,6 +54,8 @@ pub fn router(state: AppState) -> Router {
         .route("/events/stream", get(stream::events_stream))
         .route("/openapi.json", get(routes::openapi));
     Router::new()
+        .route("/", get(dashboard::index))
+        .route("/assets/{*path}", get(dashboard::asset))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .nest("/api/v1", api)

@@ -69,7 +69,12 @@ pub fn document() -> Value {
                         "rollups": object(), "uptime": object(),
                         "depends_on": { "type": "array", "items": { "type": "string" } },
                         "dependencies": { "type": "array", "items": { "type": "string" } },
-                        "dependents": { "type": "array", "items": { "type": "string" } }
+                        "dependents": { "type": "array", "items": { "type": "string" } },
+                        "agents": { "type": "array", "items": { "type": "object", "properties": {
+                            "id": { "type": "string" }, "name": { "type": "string" }, "tier": { "type": "integer" },
+                            "reports_to": { "type": ["string", "null"] },
+                            "tasks": { "type": "array", "items": object() }
+                        } } }
                     }
                 })), &["404", "500"])
             }},
@@ -139,8 +144,15 @@ pub fn document() -> Value {
                         "impacted": { "type": "integer" }, "unknown": { "type": "integer" }
                     } },
                     "claims": { "type": "array", "items": { "type": "object", "properties": {
-                        "label": { "type": "string" }, "claimed": { "type": "string" }, "mapped": { "type": ["string", "null"] }
+                        "label": { "type": "string" }, "claimed": { "type": "string" }, "mapped": { "type": ["string", "null"] },
+                        "counts": { "type": ["string", "null"] }
                     } } },
+                    "figures": { "type": "object", "properties": {
+                        "services": { "type": "integer" }, "ports": { "type": "integer" },
+                        "docker_services": { "type": "integer" }, "mcp_servers": { "type": "integer" },
+                        "workflow_engines": { "type": "integer" }, "agents": { "type": "integer" },
+                        "tasks": { "type": "integer" }, "groups": { "type": "integer" }
+                    } },
                     "counters": { "type": "object" }
                 }
             }

@@ -11,7 +11,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use iza_catalog::model::{PortSpec, ServiceKind};
+use iza_catalog::model::{Metric, PortSpec, ServiceKind};
 use iza_runtime::{Health, ServiceState, Status};
 use iza_store::{EventQuery, MAX_EVENTS_PAGE, Resolution};
 use serde::{Deserialize, Serialize};
@@ -52,9 +52,22 @@ pub(crate) async fn summary(State(state): State<AppState>) -> Json<Value> {
                 "label": claim.label,
                 "claimed": claim.value,
                 "mapped": claim.counts.map(|metric| view.catalog.metric(metric)),
+                "counts": claim.counts,
             })
         })
         .collect();
+    let catalog = &view.catalog;
+    let figure = |metric: Metric| catalog.metric(metric).parse::<u64>().unwrap_or(0);
+    let figures = json!({
+        "services": figure(Metric::Services),
+        "ports": figure(Metric::Ports),
+        "docker_services": figure(Metric::DockerServices),
+        "mcp_servers": figure(Metric::McpServers),
+        "workflow_engines": figure(Metric::WorkflowEngines),
+        "agents": figure(Metric::Agents),
+        "tasks": figure(Metric::Tasks),
+        "groups": catalog.groups.len(),
+    });
     let c = state.monitor.counters();
     Json(json!({
         "ecosystem": view.catalog.ecosystem.name,
@@ -67,6 +80,7 @@ pub(crate) async fn summary(State(state): State<AppState>) -> Json<Value> {
             "impacted": counts[3], "unknown": counts[4],
         },
         "claims": claims,
+        "figures": figures,
         "counters": c,
     }))
 }
@@ -180,6 +194,36 @@ pub(crate) async fn service(
         .await?;
     let uptime = state.store.uptime(&id, now).await?;
     let service = view.catalog.services.get(&id);
+    let agents: Vec<Value> = service
+        .map(|s| {
+            view.catalog
+                .watchers(s)
+                .map(|agent| {
+                    let tasks: Vec<Value> = view
+                        .catalog
+                        .tasks
+                        .iter()
+                        .filter(|t| t.agent.as_deref() == Some(agent.id.as_str()))
+                        .map(|t| {
+                            json!({
+                                "name": t.name,
+                                "description": t.description,
+                                "priority": t.priority,
+                                "schedule": t.schedule,
+                            })
+                        })
+                        .collect();
+                    json!({
+                        "id": agent.id,
+                        "name": agent.name,
+                        "tier": agent.tier,
+                        "reports_to": agent.reports_to,
+                        "tasks": tasks,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Json(json!({
         "service": live.map(|s| row(s, &view.catalog)),
         "definition": service,
@@ -190,6 +234,7 @@ pub(crate) async fn service(
         "depends_on": service.map(|s| s.depends_on.clone()).unwrap_or_default(),
         "dependencies": view.graph.dependencies_of(&id),
         "dependents": view.graph.dependents_of(&id),
+        "agents": agents,
     })))
 }
 

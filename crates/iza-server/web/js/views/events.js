@@ -1,0 +1,123 @@
+// Events: the stored history as a timeline, newest first, filtered by kind and service,
+// paged with "Older events", and live events from the stream prepended as they come.
+// Probe results are not events (they are on each service's page).
+
+import { api } from '../api.js';
+import { live } from '../live.js';
+import { h, timeEl, serviceHref, word, failure } from '../dom.js';
+
+export const title = () => 'Events';
+
+const KINDS = {
+  'status-changed': ['●', 'Status changed'],
+  'service-impacted': ['↯', 'Impacted'],
+  'service-recovered': ['✓', 'Recovered'],
+  'manifest-reloaded': ['⟳', 'Manifest reloaded'],
+  'monitor-started': ['▶', 'Monitor started'],
+  'monitor-stopped': ['■', 'Monitor stopped'],
+  'store-failed': ['✕', 'Store failed'],
+};
+
+/** Whether a stream event belongs on a timeline (probe results do not). */
+export function isShown(event) { return event.kind in KINDS; }
+
+function statusText(s) {
+  if (!s) return '?';
+  return s.by ? `${word(s.status).toLowerCase()} (by ${s.by})` : word(s.status).toLowerCase();
+}
+
+/** What an event says, for a person. */
+function describe(record) {
+  const p = record.payload ?? {};
+  const link = (id) => h('a', { href: serviceHref(id) }, id);
+  switch (record.kind) {
+    case 'status-changed':
+      return [link(p.service), ` ${statusText(p.from)} → `, h('strong', null, statusText(p.to)),
+        p.reason ? h('span', { class: 'muted' }, ` — ${p.reason}`) : null];
+    case 'service-impacted':
+      return [link(p.service), ' impacted by ', link(p.by), h('span', { class: 'muted' }, ` (own check: ${p.own})`)];
+    case 'service-recovered':
+      return [link(p.service), ' recovered from ', link(p.by), `, now ${statusText(p.to)}`];
+    case 'manifest-reloaded':
+      return [`added ${p.added?.length ?? 0}, removed ${p.removed?.length ?? 0}, changed ${p.changed?.length ?? 0}`];
+    case 'monitor-started':
+      return [`${p.services} services, ${p.checks} checks, ${p.resumed} resumed`];
+    case 'monitor-stopped':
+      return [`${p.abandoned} probes abandoned`];
+    case 'store-failed':
+      return [p.message ?? '', ` (${p.pending} pending)`];
+    default:
+      return [record.kind];
+  }
+}
+
+/** One timeline entry of a stored event record (`{id, at, kind, service, payload}`). */
+export function eventItem(record) {
+  const [glyph, label] = KINDS[record.kind] ?? ['•', record.kind];
+  const to = record.payload?.to?.status;
+  return h('li', { class: `k-${record.kind}`, dataset: { kind: record.kind, service: record.service ?? '' } },
+    timeEl(record.at),
+    h('span', { class: `glyph${to ? ` st-${to}` : ''}`, 'aria-hidden': 'true' }, glyph),
+    h('span', null, h('span', { class: 'visually-hidden' }, `${label}: `), ...describe(record)));
+}
+
+export function render(main, _params, query) {
+  const kind = h('select', { id: 'event-kind', 'aria-label': 'Kind of event' },
+    h('option', { value: '' }, 'All kinds'),
+    Object.entries(KINDS).map(([k, [, label]]) => h('option', { value: k }, label)));
+  const service = h('input', {
+    type: 'search', id: 'event-service', placeholder: 'Service id', 'aria-label': 'Only the events of this service',
+    value: query.get('service') ?? '',
+  });
+  const list = h('ol', { class: 'timeline', id: 'event-list', 'aria-label': 'Events, newest first' });
+  const more = h('button', { type: 'button', id: 'event-more' }, 'Older events');
+  const note = h('p', { class: 'muted', role: 'status' });
+  main.append(
+    h('h1', null, 'Events'),
+    h('div', { class: 'toolbar', role: 'search' },
+      h('label', null, 'Kind ', kind), h('label', null, 'Service ', service)),
+    h('section', { class: 'panel' }, list, note, more),
+  );
+
+  let records = [];
+  let next = null;
+  let generation = 0;
+
+  const matches = (r) => (!kind.value || r.kind === kind.value) && (!service.value.trim() || r.service === service.value.trim());
+  const draw = () => {
+    const shown = records.filter(matches);
+    list.replaceChildren(...shown.map(eventItem));
+    note.textContent = shown.length ? `${shown.length} events shown` : 'No events match.';
+    more.hidden = next == null;
+  };
+
+  const load = async (older) => {
+    const mine = ++generation;
+    try {
+      const page = await api.events({ before: older ? next : undefined, service: service.value.trim() || undefined, limit: 200 });
+      if (mine !== generation) return;
+      records = older ? records.concat(page.events) : page.events;
+      next = page.next;
+      draw();
+    } catch (e) {
+      if (mine !== generation) return;
+      if (e.code === 'unknown-service') { records = []; next = null; draw(); note.textContent = e.message; return; }
+      list.replaceChildren();
+      main.append(failure('the events', e));
+    }
+  };
+
+  kind.addEventListener('change', draw);
+  let debounce = null;
+  service.addEventListener('input', () => { clearTimeout(debounce); debounce = setTimeout(() => load(false), 250); });
+  more.addEventListener('click', () => load(true));
+
+  const unsubscribe = live.subscribe((change) => {
+    if (change.type !== 'event' || !isShown(change.event)) return;
+    const e = change.event;
+    records.unshift({ id: `live-${e.seq}`, at: e.at, kind: e.kind, service: e.service ?? null, payload: e });
+    draw();
+  });
+  load(false);
+  return () => { unsubscribe(); clearTimeout(debounce); };
+}
