@@ -17,7 +17,7 @@
 // layout linear in nodes + edges per sweep. Pure: no DOM, so it can be tested and timed alone.
 
 export const LAYER_GAP = 190;
-export const ROW_GAP = 34;
+export const ROW_GAP = 40;
 export const BAND_GAP = 26;
 export const MARGIN = 40;
 const SWEEPS = 6;
@@ -179,7 +179,7 @@ export function layout(nodes, edges, groupOrder = []) {
   for (let g = 0; g < groupCount; g++) {
     if (bandSize[g] === 0) continue;
     const y0 = MARGIN + bandTop[g] * ROW_GAP + g * BAND_GAP - ROW_GAP / 2;
-    bands.push({ group: groupIds[g], y0, y1: y0 + bandSize[g] * ROW_GAP });
+    bands.push({ group: groupIds[g], y0, y1: y0 + bandSize[g] * ROW_GAP + 8 });
   }
   const height = MARGIN * 2 + y * ROW_GAP + groupCount * BAND_GAP;
   const width = MARGIN * 2 + 120 + Math.max(0, layers - 1) * LAYER_GAP + 160;

@@ -1,0 +1,351 @@
+//! End to end, in a real browser: starts five HTTP services of its own on 127.0.0.1, writes a
+//! manifest watching them (a dependency chain, 1 s checks), runs `iza serve` on it, and runs
+//! the dashboard's browser tests (`tests/browser/dashboard.test.mjs`, headless Chromium via
+//! playwright-core) against it. The browser tests take a service down by asking this test's
+//! control endpoint (`POST /down/ID`), which closes that service's listener. Screenshots of
+//! every page are left in `target/dashboard-screenshots/`.
+//!
+//! Needs Node and Debian's `chromium`; `scripts/browser-deps.sh` installs what is missing.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+/// The browser run's own limit (it stops itself); this test waits a little longer.
+const BROWSER_DEADLINE: Duration = Duration::from_secs(240);
+
+/// A tiny HTTP service answering `200 ok` to everything until it is stopped; stopping closes
+/// its listener, so its check then fails with "connection refused".
+struct Backend {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Backend {
+    fn start() -> Backend {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    answer(stream, "200 OK", "ok");
+                }
+            }
+            // Dropping the listener here closes the port.
+        });
+        Backend {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn stop(&mut self) {
+        if self.stop.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Wake the accept loop so it sees the flag and drops the listener.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Reads one request's head and answers it, closing the connection.
+fn answer(stream: TcpStream, status: &str, body: &str) {
+    let _ = read_head(&stream);
+    respond(stream, status, body);
+}
+
+/// The request line of the request on `stream`, its head read up to the blank line.
+fn read_head(stream: &TcpStream) -> String {
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut first = String::new();
+    let _ = reader.read_line(&mut first);
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line.trim_end() != "" {
+        line.clear();
+    }
+    first
+}
+
+fn respond(mut stream: TcpStream, status: &str, body: &str) {
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+/// Kills `iza serve` if the test fails before stopping it.
+struct Server(Child);
+
+/// Starts `iza serve` on the manifest in `dir`, listening on `listen`; returns it and the
+/// address it listens on, from its log.
+fn start_server(dir: &Path, listen: &str) -> (Server, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
+        .arg("serve")
+        .arg(dir)
+        .args(["--listen", listen])
+        .env("IZA_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let server = Server(child);
+    let (lines_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + DEADLINE;
+    let mut log = Vec::new();
+    let address = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines.recv_timeout(left).unwrap_or_else(|_| {
+            panic!("no `listening on` line; stderr so far:\n{}", log.join("\n"))
+        });
+        if let Some((_, rest)) = line.split_once("listening on http://") {
+            break rest.trim().to_owned();
+        }
+        log.push(line);
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || while lines.recv().is_ok() {});
+    (server, address)
+}
+
+/// Stops `iza serve` with SIGTERM and expects a clean exit.
+fn stop_server(server: &mut Server) {
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + DEADLINE;
+    let exit = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "`iza serve` did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "`iza serve` exited with {exit}");
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `target/` of this build: the binary is `target/<profile>/iza`.
+fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_iza"))
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+fn manifest(ports: &HashMap<&str, u16>) -> String {
+    let check = |id: &str| {
+        format!(
+            "port = {port}\ncheck = {{ http = \"http://127.0.0.1:{port}/healthz\", every = \"1s\", timeout = \"1s\" }}\n",
+            port = ports[id]
+        )
+    };
+    format!(
+        r#"version = 1
+
+[ecosystem]
+name = "dashboard test"
+description = "Five services of the browser test and one without a check."
+claims = [{{ label = "Total services mapped", value = "5+ services", counts = "services" }}]
+
+[groups.data]
+name = "Data stores"
+
+[groups.edge]
+name = "Edge"
+
+[services.db]
+name = "Database"
+group = "data"
+{db}
+[services.cache]
+group = "data"
+{cache}
+[services.api]
+name = "API"
+group = "edge"
+depends_on = ["db", "cache"]
+connects = [{{ to = "cache", via = "redis" }}]
+{api}
+[services.web]
+name = "Web front"
+group = "edge"
+depends_on = ["api"]
+{web}
+[services.worker]
+depends_on = ["db"]
+connects = [{{ to = "api", via = "http" }}]
+{worker}
+[services.docs]
+description = "No check: stays unknown."
+
+[agents.steward]
+name = "Steward"
+tier = 1
+groups = ["data", "edge"]
+services = ["worker", "docs"]
+
+[[agents.steward.tasks]]
+name = "nightly report"
+priority = "low"
+"#,
+        db = check("db"),
+        cache = check("cache"),
+        api = check("api"),
+        web = check("web"),
+        worker = check("worker"),
+    )
+}
+
+#[test]
+fn the_dashboard_works_in_a_browser() {
+    let root = workspace_root();
+    let deps = Command::new("bash")
+        .arg(root.join("scripts/browser-deps.sh"))
+        .status()
+        .expect("bash runs scripts/browser-deps.sh");
+    assert!(
+        deps.success(),
+        "scripts/browser-deps.sh failed: the browser tests need Node and Chromium"
+    );
+
+    let mut backends: HashMap<&str, Backend> = ["db", "cache", "api", "web", "worker"]
+        .into_iter()
+        .map(|id| (id, Backend::start()))
+        .collect();
+    let ports: HashMap<&str, u16> = backends.iter().map(|(id, b)| (*id, b.port)).collect();
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("iza.toml"), manifest(&ports)).unwrap();
+
+    let (mut server, address) = start_server(dir.path(), "127.0.0.1:0");
+
+    // The control endpoint: `POST /down/ID` stops that backend; `POST /server/stop` stops
+    // `iza serve` and `POST /server/start` starts it again on the same address (the page must
+    // show the lost connection, then reconnect by itself). Requests are read on their own
+    // thread and carried out here, between polls of the browser run.
+    let control = TcpListener::bind("127.0.0.1:0").unwrap();
+    let control_port = control.local_addr().unwrap().port();
+    let (down_tx, down_rx) = mpsc::channel::<(String, TcpStream)>();
+    std::thread::spawn(move || {
+        for stream in control.incoming().map_while(Result::ok) {
+            let request = read_head(&stream);
+            let path = request.split_whitespace().nth(1).unwrap_or_default();
+            if down_tx.send((path.to_owned(), stream)).is_err() {
+                break;
+            }
+        }
+    });
+
+    let screenshots = target_dir().join("dashboard-screenshots");
+    let mut node = Command::new("node")
+        .arg(root.join("tests/browser/dashboard.test.mjs"))
+        .args(["--base", &format!("http://{address}")])
+        .args(["--control", &format!("http://127.0.0.1:{control_port}")])
+        .args(["--nodes", "6", "--edges", "6"])
+        .args(["--down", "db", "--impacted", "api,web,worker"])
+        .args(["--interval-ms", "1000", "--search", "web"])
+        .args(["--timeout-ms", &(BROWSER_DEADLINE.as_millis() - 10_000).to_string()])
+        .arg("--screenshots")
+        .arg(&screenshots)
+        .current_dir(root.join("tests/browser"))
+        .spawn()
+        .expect("node runs the browser tests");
+
+    // Serve the control requests while the browser tests run.
+    let browser_deadline = Instant::now() + BROWSER_DEADLINE;
+    let status = loop {
+        if let Some(status) = node.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > browser_deadline {
+            let _ = node.kill();
+            let _ = node.wait();
+            panic!("the browser tests did not finish in {BROWSER_DEADLINE:?}");
+        }
+        if let Ok((path, stream)) = down_rx.recv_timeout(Duration::from_millis(50)) {
+            // The control thread read the request; carry it out and answer.
+            let backend = path
+                .strip_prefix("/down/")
+                .and_then(|id| backends.get_mut(id));
+            match (path.as_str(), backend) {
+                (_, Some(backend)) => {
+                    backend.stop();
+                    respond(stream, "200 OK", "stopped");
+                }
+                ("/server/stop", None) => {
+                    stop_server(&mut server);
+                    respond(stream, "200 OK", "stopped");
+                }
+                ("/server/start", None) => {
+                    server = start_server(dir.path(), &address).0;
+                    respond(stream, "200 OK", "started");
+                }
+                _ => respond(stream, "404 Not Found", "no such control"),
+            }
+        }
+    };
+    assert!(
+        status.success(),
+        "the browser tests failed ({status}); screenshots in `{}`",
+        screenshots.display()
+    );
+    for page in [
+        "overview", "graph", "services", "service", "ports", "events",
+    ] {
+        for variant in ["dark", "light", "phone"] {
+            let shot = screenshots.join(format!("{page}-{variant}.png"));
+            assert!(shot.is_file(), "no screenshot `{}`", shot.display());
+        }
+    }
+
+    stop_server(&mut server);
+}

@@ -1,0 +1,240 @@
+// Browser tests of the IZA OS dashboard, in headless Chromium (Debian's `chromium`) through
+// playwright-core, against a running `iza serve`. Run by crates/iza/tests/dashboard.rs, which
+// starts the services, the server and a control endpoint that takes a service down:
+//
+//   node dashboard.test.mjs --base http://127.0.0.1:PORT --control http://127.0.0.1:PORT2 \
+//     --nodes 6 --edges 6 --down db --impacted api,web,worker --interval-ms 1000 \
+//     --search web --screenshots DIR
+//
+// Exits 0 when every check passes, 1 otherwise (the failing check is printed, and a
+// screenshot `failure.png` is left in DIR). Stops by itself within --timeout-ms.
+
+import { chromium } from 'playwright-core';
+import { mkdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, arg, i, all) => {
+  if (arg.startsWith('--')) pairs.push([arg.slice(2), all[i + 1]]);
+  return pairs;
+}, []));
+const need = (name) => {
+  if (args[name] == null) {
+    console.error(`error: missing \`--${name}\``);
+    process.exit(2);
+  }
+  return args[name];
+};
+const base = need('base').replace(/\/$/, '');
+const control = need('control').replace(/\/$/, '');
+const expectNodes = Number(need('nodes'));
+const expectEdges = Number(need('edges'));
+const downId = need('down');
+const impacted = need('impacted').split(',').filter(Boolean);
+const intervalMs = Number(args['interval-ms'] ?? 1000);
+const searchFor = args.search ?? impacted[0];
+const shots = args.screenshots ?? 'screenshots';
+const executablePath = args.chromium ?? process.env.IZA_CHROMIUM ?? '/usr/bin/chromium';
+const timeoutMs = Number(args['timeout-ms'] ?? 120000);
+mkdirSync(shots, { recursive: true });
+
+if (!existsSync(executablePath)) {
+  console.error(`error: no Chromium at \`${executablePath}\`\nhint: run scripts/browser-deps.sh`);
+  process.exit(2);
+}
+
+const consoleErrors = [];
+let watchingConsole = true;
+let browser;
+let page;
+let passed = 0;
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+  passed += 1;
+  console.log(`ok ${passed} - ${message}`);
+}
+
+async function shot(name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
+}
+
+function watch(p) {
+  p.on('console', (msg) => {
+    if (watchingConsole && msg.type() === 'error') consoleErrors.push(`${p.url()}: ${msg.text()}`);
+  });
+  p.on('pageerror', (error) => consoleErrors.push(`${p.url()}: uncaught ${error.message}`));
+}
+
+async function open(hash, ready) {
+  await page.goto(`${base}/${hash}`, { waitUntil: 'load' });
+  await page.waitForSelector(ready, { timeout: 15000 });
+  // Wait for the live stream, so the statuses are painted.
+  await page.waitForSelector('#conn[data-state="live"]', { timeout: 15000 });
+}
+
+const PAGES = [
+  ['overview', '#/', '#group-health li'],
+  ['graph', '#/graph', '#graph-box[data-rendered="true"]'],
+  ['services', '#/services', '#service-rows tr'],
+  ['service', '#/services/__DOWN__', '#recent-results, #service-check'],
+  ['ports', '#/ports', '#port-table tbody tr'],
+  ['events', '#/events', '#event-list li'],
+];
+
+async function main() {
+  browser = await chromium.launch({
+    executablePath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'dark' });
+  page = await context.newPage();
+  watch(page);
+
+  // Every page loads, in both themes, with no console error.
+  for (const scheme of ['dark', 'light']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    for (const [name, hash, ready] of PAGES) {
+      await open(hash.replace('__DOWN__', encodeURIComponent(downId)), ready);
+      await shot(`${name}-${scheme}`);
+      check(consoleErrors.length === 0, `${name} (${scheme}) loads with no console error ${consoleErrors.join('; ')}`);
+    }
+  }
+  await page.emulateMedia({ colorScheme: 'dark' });
+
+  // The graph: one node per service, one line per edge, every checked service up.
+  await open('#/graph', '#graph-box[data-rendered="true"]');
+  const nodes = await page.locator('#graph-box .node').count();
+  const edges = await page.locator('#graph-box .graph-edges path').count();
+  check(nodes === expectNodes, `the graph shows ${expectNodes} nodes (found ${nodes})`);
+  check(edges === expectEdges, `the graph shows ${expectEdges} edges (found ${edges})`);
+  const dependsEdges = await page.locator('#graph-box .graph-edges path.e-depends').count();
+  const flowEdges = await page.locator('#graph-box .graph-edges path.e-connects').count();
+  check(dependsEdges > 0 && flowEdges > 0 && dependsEdges + flowEdges === edges,
+    `dependency (${dependsEdges}) and data-flow (${flowEdges}) edges are drawn apart`);
+  await page.waitForSelector(`.node[data-id="${downId}"][data-status="up"]`, { timeout: 15000 });
+  check(true, `${downId} is up before the outage`);
+
+  // Search finds a service, centres and selects it.
+  await page.fill('#graph-search', searchFor);
+  await page.press('#graph-search', 'Enter');
+  await page.waitForSelector(`.node.selected[data-id="${searchFor}"]`, { timeout: 5000 });
+  const searched = await page.textContent('#graph-details');
+  check(searched.includes(searchFor), `the search finds ${searchFor} and opens its details`);
+  const matches = await page.locator('.node.match').count();
+  check(matches >= 1, `the search highlights ${matches} node(s)`);
+  await page.fill('#graph-search', '');
+
+  // Clicking a node opens its details (after fitting the graph in view again).
+  await page.click('button[aria-label^="Fit the graph"]');
+  await page.click(`.node[data-id="${downId}"] circle.body`);
+  await page.waitForSelector(`.node.selected[data-id="${downId}"]`, { timeout: 5000 });
+  const details = await page.textContent('#graph-details');
+  check(details.includes(downId) && details.includes('Needed by'), `clicking ${downId} opens its details`);
+  await shot('graph-selected');
+
+  // Keyboard: a focused node opens with Enter.
+  await page.focus(`.node[data-id="${impacted[0]}"]`);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector(`.node.selected[data-id="${impacted[0]}"]`, { timeout: 5000 });
+  check(true, `Enter on the focused node ${impacted[0]} selects it`);
+  await page.keyboard.press('Escape');
+
+  // Take the service down: it turns down, its dependents impacted, without a reload.
+  await page.evaluate(() => { window.__noReload = true; });
+  const started = Date.now();
+  const answer = await fetch(`${control}/down/${encodeURIComponent(downId)}`, { method: 'POST' });
+  check(answer.ok, `the test stopped ${downId}'s server`);
+  // One check interval, plus a second for the probe, the stream and the paint.
+  const budget = intervalMs + 1000;
+  await page.waitForSelector(`.node[data-id="${downId}"][data-status="down"]`, { timeout: budget + 10000 });
+  const tookDown = Date.now() - started;
+  check(tookDown <= budget, `${downId} shows down after ${tookDown} ms (within one check interval, ${intervalMs} ms, plus 1 s)`);
+  for (const id of impacted) {
+    await page.waitForSelector(`.node[data-id="${id}"][data-status="impacted"]`, { timeout: 5000 });
+  }
+  check(await page.evaluate(() => window.__noReload === true), 'the page was not reloaded');
+  check(true, `its dependents ${impacted.join(', ')} show impacted`);
+  const rootMarked = await page.locator(`.node.root[data-id="${downId}"]`).count();
+  check(rootMarked === 1, `${downId} is marked as the root cause`);
+  const label = await page.getAttribute(`.node[data-id="${impacted[0]}"]`, 'aria-label');
+  check(label.includes(`impacted by ${downId}`), `screen readers hear "${label}"`);
+  await shot('graph-outage-dark');
+
+  // The table and the overview follow too.
+  await page.click('a[data-nav="services"]');
+  await page.waitForSelector(`#service-rows tr[data-id="${downId}"][data-status="down"]`, { timeout: 5000 });
+  check(true, 'the services table shows the outage');
+  await shot('services-outage-dark');
+  await page.click('a[data-nav="overview"]');
+  await page.waitForSelector('.card.st-down[data-status="down"] .value', { timeout: 5000 });
+  const downCount = await page.textContent('.card[data-status="down"] .value');
+  check(Number(downCount) >= 1, `the overview counts ${downCount} down`);
+  await shot('overview-outage-dark');
+
+  // Sorting the table by a column header.
+  await page.click('a[data-nav="services"]');
+  await page.waitForSelector('#service-rows tr');
+  await page.click('#service-table th:nth-child(2) button');
+  const sorted = await page.getAttribute('#service-table th:nth-child(2)', 'aria-sort');
+  check(sorted === 'ascending', 'a column header sorts the table');
+  await page.fill('#service-filter', searchFor);
+  await page.waitForFunction((n) => document.querySelectorAll('#service-rows tr').length < n, expectNodes, { timeout: 5000 });
+  const filtered = await page.locator('#service-rows tr').count();
+  check(filtered >= 1 && filtered < expectNodes, `the filter keeps ${filtered} row(s)`);
+
+  // The connection indicator: lost while the server is stopped, live again once it is back.
+  // (The browser logs the refused reconnections as errors: expected here.)
+  watchingConsole = false;
+  const stopped = await fetch(`${control}/server/stop`, { method: 'POST' });
+  check(stopped.ok, 'the test stopped iza serve');
+  await page.waitForSelector('#conn[data-state="lost"]', { timeout: 15000 });
+  const lostText = await page.textContent('#conn');
+  check(/connection lost, retrying/i.test(lostText), `without the server, the header says "${lostText.trim()}"`);
+  await shot('connection-lost');
+  const restarted = await fetch(`${control}/server/start`, { method: 'POST' });
+  check(restarted.ok, 'the test started iza serve again');
+  await page.waitForSelector('#conn[data-state="live"]', { timeout: 30000 });
+  check(await page.evaluate(() => window.__noReload === true), 'the stream reconnects by itself, without a reload');
+  watchingConsole = true;
+
+  // The theme toggle persists.
+  await page.click('#theme');
+  const chosen = await page.getAttribute('html', 'data-theme');
+  await page.reload();
+  await page.waitForSelector('#conn[data-state="live"]');
+  check(chosen === 'light' && (await page.getAttribute('html', 'data-theme')) === 'light', 'the theme toggle persists over a reload');
+
+  // Phone width.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: 'dark', isMobile: true, hasTouch: true });
+  page = await phone.newPage();
+  watch(page);
+  for (const [name, hash, ready] of PAGES) {
+    await open(hash.replace('__DOWN__', encodeURIComponent(downId)), ready);
+    await shot(`${name}-phone`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 1, `${name} fits the phone width (overflow ${overflow}px)`);
+  }
+  check(consoleErrors.length === 0, `no console errors anywhere ${consoleErrors.join('; ')}`);
+}
+
+const timer = setTimeout(async () => {
+  console.error(`error: the browser tests did not finish within ${timeoutMs} ms`);
+  try { if (page) await shot('failure'); } catch { /* closing */ }
+  try { await browser?.close(); } catch { /* closing */ }
+  process.exit(1);
+}, timeoutMs);
+
+try {
+  await main();
+  console.log(`# ${passed} checks passed; screenshots in ${shots}`);
+  await browser.close();
+  clearTimeout(timer);
+  process.exit(0);
+} catch (error) {
+  console.error(`not ok - ${error.message}`);
+  try { if (page) await shot('failure'); } catch { /* no page */ }
+  try { await browser?.close(); } catch { /* closing */ }
+  clearTimeout(timer);
+  process.exit(1);
+}
