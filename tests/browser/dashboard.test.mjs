@@ -10,7 +10,7 @@
 // screenshot `failure.png` is left in DIR). Stops by itself within --timeout-ms.
 
 import { chromium } from 'playwright-core';
-import { mkdirSync, existsSync } from 'node:fs';
+import { mkdirSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, arg, i, all) => {
@@ -36,6 +36,7 @@ const shots = args.screenshots ?? 'screenshots';
 const executablePath = args.chromium ?? process.env.IZA_CHROMIUM ?? '/usr/bin/chromium';
 const timeoutMs = Number(args['timeout-ms'] ?? 120000);
 mkdirSync(shots, { recursive: true });
+rmSync(join(shots, 'failure.png'), { force: true });
 
 if (!existsSync(executablePath)) {
   console.error(`error: no Chromium at \`${executablePath}\`\nhint: run scripts/browser-deps.sh`);

@@ -38,6 +38,7 @@ export class GraphView {
     const edges = graph.edges.filter((e) => services.has(e.from) && services.has(e.to) && e.from !== e.to);
     const groupNames = new Map((graph.groups ?? []).map((g) => [g.id, g.name]));
     const placed = layout(graph.nodes, edges, (graph.groups ?? []).map((g) => g.id));
+    performance.mark('graph-laid-out');
     this.size = { width: placed.width, height: placed.height };
 
     const bands = placed.bands.map((b) => {
@@ -317,8 +318,8 @@ function defs() {
   const d = svg('defs');
   for (const id of ['depends', 'flow']) {
     const marker = svg('marker', {
-      id: `arrow-${id}`, viewBox: '0 0 10 10', refX: 9, refY: 5,
-      markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse',
+      id: `arrow-${id}`, viewBox: '0 0 10 10', refX: 9, refY: 5, markerUnits: 'userSpaceOnUse',
+      markerWidth: 9, markerHeight: 9, orient: 'auto-start-reverse',
     });
     marker.append(svg('path', { d: 'M0,0L10,5L0,10z' }));
     d.append(marker);

@@ -103,7 +103,9 @@ export function render(main, _params, query) {
   const load = async () => {
     try {
       data = await api.graph();
+      performance.mark('graph-fetched');
       view.setData(data, (id) => live.status(id));
+      performance.mark('graph-built');
       const focus = query.get('focus');
       if (focus && view.nodes.has(focus)) { view.center(focus); view.select(focus); }
       // Marked once the first frame with the graph is painted (bench/graph-render.mjs reads it).
