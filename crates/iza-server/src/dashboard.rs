@@ -84,7 +84,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// `GET /`: the page.
 pub(crate) async fn index(headers: HeaderMap) -> Response {
-    serve("index.html", &headers).unwrap_or_else(|| ApiError::NoRoute("/".to_owned()).into_response())
+    serve("index.html", &headers)
+        .unwrap_or_else(|| ApiError::NoRoute("/".to_owned()).into_response())
 }
 
 /// `GET /assets/{*path}`: one of the page's files.

@@ -498,8 +498,18 @@ async fn unchecked_app(count: usize, store: Arc<dyn Store>) -> Router {
     for i in 0..count {
         text.push_str(&format!("[services.s{i}]\n"));
     }
+    app_of(text, store).await
+}
+
+/// The manifest `text` (valid, checks optional) served over `store`.
+async fn app_of(text: String, store: Arc<dyn Store>) -> Router {
     let source = SourceFile::new("iza.toml", text, Syntax::Toml);
-    let catalog = Arc::new(iza_catalog::check(&source).catalog.unwrap());
+    let checked = iza_catalog::check(&source);
+    let catalog = Arc::new(
+        checked
+            .catalog
+            .unwrap_or_else(|| panic!("{:#?}", checked.diagnostics)),
+    );
     let ports = PortMap::from_manifest(&iza_catalog::parse_raw(&source).unwrap());
     let monitor = Arc::new(
         Monitor::start(
@@ -544,4 +554,170 @@ async fn ten_thousand_services_are_listed_from_the_snapshot() {
     assert_eq!(rows[9_999]["id"], "s9999");
     let (_, summary) = get_json(&app, "/api/v1/summary").await;
     assert_eq!(summary["status"]["unknown"], 10_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_has_the_figures_and_a_service_its_agents() {
+    let text = r#"version = 1
+[ecosystem]
+name = "figures"
+claims = [
+  { label = "Total services", value = "40+", counts = "services" },
+  { label = "Agents", value = "12" },
+]
+[groups.core]
+name = "Core"
+[services.db]
+group = "core"
+port = 5432
+docker = "postgres:16"
+[services.hub]
+kind = "mcp-server"
+port = 8300
+[services.flow]
+kind = "workflow-engine"
+[agents.boss]
+name = "Boss"
+tier = 1
+[agents.keeper]
+name = "Keeper"
+tier = 2
+reports_to = "boss"
+groups = ["core"]
+services = ["hub"]
+[[agents.keeper.tasks]]
+name = "vacuum"
+priority = "high"
+every = "1h"
+[[agents.keeper.tasks]]
+name = "report"
+[[agents.boss.tasks]]
+name = "review"
+"#;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let app = app_of(text.to_owned(), store).await;
+
+    let (status, summary) = get_json(&app, "/api/v1/summary").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        summary["figures"],
+        serde_json::json!({
+            "services": 3, "ports": 2, "docker_services": 1, "mcp_servers": 1,
+            "workflow_engines": 1, "agents": 2, "tasks": 3, "groups": 1,
+        })
+    );
+    assert_eq!(summary["claims"][0]["counts"], "services");
+    assert_eq!(summary["claims"][0]["mapped"], "3");
+    assert_eq!(summary["claims"][1]["counts"], Value::Null);
+
+    // An agent watches a service through its group or by name; its tasks come along.
+    let keeper = Some(("keeper", ["vacuum", "report"]));
+    let cases = [("db", keeper), ("hub", keeper), ("flow", None)];
+    for (service, expected) in cases {
+        let (status, body) = get_json(&app, &format!("/api/v1/services/{service}")).await;
+        assert_eq!(status, StatusCode::OK, "{service}");
+        let list = body["agents"].as_array().unwrap();
+        let Some((agent, tasks)) = expected else {
+            assert!(list.is_empty(), "{service}: {list:?}");
+            continue;
+        };
+        assert_eq!(list.len(), 1, "{service}: {list:?}");
+        assert_eq!(list[0]["id"], agent);
+        assert_eq!(list[0]["tier"], 2);
+        assert_eq!(list[0]["reports_to"], "boss");
+        let got: Vec<&str> = list[0]["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, tasks, "{service}");
+    }
+    let (_, db) = get_json(&app, "/api/v1/services/db").await;
+    assert_eq!(db["agents"][0]["tasks"][0]["priority"], "high");
+    assert!(!db["agents"][0]["tasks"][0]["schedule"].is_null());
+}
+
+/// `GET uri` with extra request headers; the status, the response headers and the body.
+async fn get_with(
+    app: &Router,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    use tower::ServiceExt;
+    let mut request = Request::get(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, body.to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_and_its_assets_are_served_with_their_headers() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let app = unchecked_app(1, store).await;
+
+    let (status, headers, body) = get_with(&app, "/", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(headers["cache-control"], "no-cache");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    let page = String::from_utf8(body).unwrap();
+    assert!(!page.contains("<script>"), "no inline script");
+
+    // Every file the page names is served, with its type.
+    let mut named = Vec::new();
+    for piece in page.split("\"/assets/").skip(1) {
+        named.push(format!("/assets/{}", piece.split('"').next().unwrap()));
+    }
+    assert!(named.len() >= 4, "{named:?}");
+    for path in &named {
+        let (status, headers, body) = get_with(&app, path, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(!body.is_empty(), "{path}");
+        let expected = match path.rsplit('.').next().unwrap() {
+            "js" => "text/javascript",
+            "css" => "text/css",
+            "svg" => "image/svg+xml",
+            other => panic!("unexpected asset type {other}"),
+        };
+        let content_type = headers["content-type"].to_str().unwrap();
+        assert!(content_type.starts_with(expected), "{path}: {content_type}");
+    }
+
+    // Revalidation: the same ETag gives 304 without a body; another one the file.
+    let (_, headers, _) = get_with(&app, "/assets/js/app.js", &[]).await;
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    let cases = [
+        (etag.as_str(), StatusCode::NOT_MODIFIED),
+        ("\"0000\"", StatusCode::OK),
+        ("*", StatusCode::NOT_MODIFIED),
+    ];
+    for (tag, expected) in cases {
+        let (status, headers, body) =
+            get_with(&app, "/assets/js/app.js", &[("if-none-match", tag)]).await;
+        assert_eq!(status, expected, "If-None-Match: {tag}");
+        assert_eq!(body.is_empty(), expected == StatusCode::NOT_MODIFIED);
+        assert_eq!(headers["etag"].to_str().unwrap(), etag);
+    }
+
+    // An unknown asset is the API's JSON 404; the API is untouched.
+    for path in ["/assets/nope.js", "/assets/../Cargo.toml", "/ui"] {
+        let (status, body) = get_json(&app, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(body["error"]["code"], "no-route", "{path}");
+    }
+    let (status, _) = get_json(&app, "/api/v1/summary").await;
+    assert_eq!(status, StatusCode::OK);
 }

@@ -293,7 +293,10 @@ fn the_dashboard_works_in_a_browser() {
         .args(["--nodes", "6", "--edges", "6"])
         .args(["--down", "db", "--impacted", "api,web,worker"])
         .args(["--interval-ms", "1000", "--search", "web"])
-        .args(["--timeout-ms", &(BROWSER_DEADLINE.as_millis() - 10_000).to_string()])
+        .args([
+            "--timeout-ms",
+            &(BROWSER_DEADLINE.as_millis() - 10_000).to_string(),
+        ])
         .arg("--screenshots")
         .arg(&screenshots)
         .current_dir(root.join("tests/browser"))
