@@ -52,13 +52,22 @@ const server = spawn(bin,
   ['serve', join(work, 'iza.toml'), '--listen', '127.0.0.1:0', '--db', join(work, 'state.db')],
   { stdio: ['ignore', 'ignore', 'pipe'] });
 let browser;
-const cleanup = () => {
-  server.kill('SIGTERM');
+let serverExited = false;
+server.on('exit', () => { serverExited = true; });
+/** Stops the server (SIGTERM, then SIGKILL after 10 s), removes the work directory, exits. */
+async function finish(code) {
+  if (!serverExited) {
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    server.kill('SIGTERM');
+    const timer = setTimeout(() => server.kill('SIGKILL'), 10000);
+    await exited;
+    clearTimeout(timer);
+  }
   rmSync(work, { recursive: true, force: true });
-};
-process.on('exit', cleanup);
+  process.exit(code);
+}
 
-const base = await new Promise((resolve, reject) => {
+const started = new Promise((resolve, reject) => {
   let log = '';
   const timer = setTimeout(() => reject(new Error(`iza serve did not start:\n${log}`)), 30000);
   server.stderr.on('data', (chunk) => {
@@ -67,6 +76,10 @@ const base = await new Promise((resolve, reject) => {
     if (m) { clearTimeout(timer); resolve(m[1]); }
   });
   server.on('exit', (code) => reject(new Error(`iza serve exited (${code}):\n${log}`)));
+});
+const base = await started.catch(async (e) => {
+  console.error(`error: ${e.message}`);
+  await finish(2);
 });
 
 try {
@@ -106,9 +119,9 @@ try {
   const worst = times[times.length - 1];
   console.log(`graph first render, ${services} services / ${edges} edges: median ${median.toFixed(0)} ms, worst ${worst.toFixed(0)} ms (target < ${TARGET_MS} ms)`);
   await browser.close();
-  process.exitCode = worst < TARGET_MS ? 0 : 1;
+  await finish(worst < TARGET_MS ? 0 : 1);
 } catch (e) {
   console.error(`error: ${e.message}`);
   await browser?.close();
-  process.exitCode = 2;
+  await finish(2);
 }

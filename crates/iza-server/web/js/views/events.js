@@ -4,7 +4,7 @@
 
 import { api } from '../api.js';
 import { live } from '../live.js';
-import { h, timeEl, serviceHref, word, failure } from '../dom.js';
+import { h, timeEl, serviceHref, word, failure, glyph as statusGlyph } from '../dom.js';
 
 export const title = () => 'Events';
 
@@ -53,8 +53,9 @@ function describe(record) {
 
 /** One timeline entry of a stored event record (`{id, at, kind, service, payload}`). */
 export function eventItem(record) {
-  const [glyph, label] = KINDS[record.kind] ?? ['•', record.kind];
+  const [kindGlyph, label] = KINDS[record.kind] ?? ['•', record.kind];
   const to = record.payload?.to?.status;
+  const glyph = record.kind === 'status-changed' && to ? statusGlyph(to) : kindGlyph;
   return h('li', { class: `k-${record.kind}`, dataset: { kind: record.kind, service: record.service ?? '' } },
     timeEl(record.at),
     h('span', { class: `glyph${to ? ` st-${to}` : ''}`, 'aria-hidden': 'true' }, glyph),

@@ -145,8 +145,10 @@ function chart(results, minutes) {
   const points = [...results].reverse();
   if (points.length < 2) return h('p', { class: 'muted' }, 'Not enough results for a chart yet.');
   const W = 800, H = 180, L = 44, B = 20, T = 8;
-  const t0 = Math.min(points[0].at, ...minutes.map((m) => m.start));
+  const t0 = points[0].at;
   const t1 = Math.max(points[points.length - 1].at, t0 + 1);
+  // Minute buckets over the span of the results (each drawn at its middle).
+  minutes = minutes.filter((m) => m.start + 30000 >= t0 && m.start + 30000 <= t1);
   const values = points.map((p) => p.latency_ms ?? 0).concat(minutes.map((m) => m.p95_ms ?? 0));
   const max = Math.max(1, ...values) * 1.1;
   const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - 4);
