@@ -635,7 +635,10 @@ name = "review"
     }
     let (_, db) = get_json(&app, "/api/v1/services/db").await;
     assert_eq!(db["agents"][0]["tasks"][0]["priority"], "high");
-    assert!(!db["agents"][0]["tasks"][0]["schedule"].is_null());
+    assert_eq!(
+        db["agents"][0]["tasks"][0]["schedule"],
+        serde_json::json!({ "every": "1h" })
+    );
 }
 
 /// `GET uri` with extra request headers; the status, the response headers and the body.
