@@ -92,6 +92,9 @@ try {
   for (let i = 0; i < runs; i++) {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
+    const errors = [];
+    page.on('console', (msg) => { if (msg.type() === 'error') errors.push(msg.text()); });
+    page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${base}/#/graph`);
     await page.waitForFunction(() => performance.getEntriesByName('graph-rendered').length > 0, null, { timeout: 30000 });
     const marks = await page.evaluate(() => Object.fromEntries(
@@ -104,6 +107,7 @@ try {
     const at = (name) => marks[name].toFixed(0);
     console.log(`run ${i + 1}: ${t.toFixed(0)} ms (${nodes} nodes, ${lines} edges drawn; graph fetched at ${at('graph-fetched')} ms, laid out at ${at('graph-laid-out')} ms, SVG built at ${at('graph-built')} ms)`);
     times.push(t);
+    if (errors.length) throw new Error(`console errors: ${errors.join('; ')}`);
     if (i === runs - 1) {
       mkdirSync(join(root, 'target/dashboard-screenshots'), { recursive: true });
       await page.screenshot({ path: join(root, `target/dashboard-screenshots/graph-${services}.png`) });

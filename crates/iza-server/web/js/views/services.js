@@ -8,6 +8,9 @@ import { h, badge, ms, ports, serviceHref, ago, perFrame, failure, STATUSES, wor
 
 export const title = () => 'Services';
 
+/** Rows drawn at first; "Show all" draws the rest (10,000 rows take a while to lay out). */
+const FIRST_ROWS = 500;
+
 const ORDER = { down: 0, impacted: 1, degraded: 2, unknown: 3, up: 4 };
 const COLUMNS = [
   ['status', 'Status', (r) => ORDER[r.status] ?? 9],
@@ -43,6 +46,9 @@ export function render(main, _params, query) {
 
   let rows = [];
   let sort = { key: 'status', dir: 1 };
+  let all = false;
+  const more = h('button', { type: 'button', id: 'service-more', hidden: true, onclick: () => { all = true; draw(); } });
+  main.querySelector('.panel').append(more);
   const headers = COLUMNS.map(([key, label]) => {
     const th = h('th', { scope: 'col', class: key === 'latency' ? 'num' : key === 'since' ? 'hide-narrow' : null },
       h('button', { type: 'button', onclick: () => { sort = { key, dir: sort.key === key ? -sort.dir : 1 }; draw(); } }, label));
@@ -65,7 +71,10 @@ export function render(main, _params, query) {
         const x = value(a), y = value(b);
         return (x < y ? -1 : x > y ? 1 : a.id.localeCompare(b.id)) * sort.dir;
       });
-    body.replaceChildren(...shown.map((r) => h('tr', { dataset: { id: r.id, status: r.status } },
+    const drawn = all ? shown : shown.slice(0, FIRST_ROWS);
+    more.hidden = drawn.length === shown.length;
+    more.textContent = `Show all ${shown.length} services`;
+    body.replaceChildren(...drawn.map((r) => h('tr', { dataset: { id: r.id, status: r.status } },
       h('td', null, badge(r.status, r.by)),
       h('td', null, h('a', { href: serviceHref(r.id) }, r.id), r.name && r.name !== r.id ? h('div', { class: 'muted' }, r.name) : null),
       h('td', null, r.groupName ?? '—'),
@@ -73,9 +82,17 @@ export function render(main, _params, query) {
       h('td', { class: 'mono' }, ports(r.ports) || '—'),
       h('td', { class: 'num' }, ms(r.last?.duration_ms)),
       h('td', { class: 'hide-narrow' }, ago(r.since)))));
-    count.textContent = `${shown.length} of ${rows.length} services`;
+    count.textContent = drawn.length < shown.length
+      ? `${shown.length} of ${rows.length} services (first ${drawn.length} shown)`
+      : `${shown.length} of ${rows.length} services`;
   };
   const redraw = perFrame(draw);
+  // Latencies change with every probe: those redraws wait a second; status changes do not.
+  let latencyTimer = null;
+  const redrawSoon = () => {
+    if (latencyTimer) return;
+    latencyTimer = setTimeout(() => { latencyTimer = null; redraw(); }, 1000);
+  };
   text.addEventListener('input', redraw);
   status.addEventListener('change', () => {
     const q = status.value ? `?status=${status.value}` : '';
@@ -87,6 +104,7 @@ export function render(main, _params, query) {
     if (change.type === 'snapshot') redraw();
     else if (change.type === 'event') {
       if (change.event.kind === 'manifest-reloaded') load();
+      else if (change.event.kind === 'probe-completed') redrawSoon();
       else if (change.event.service) redraw();
     }
   });
@@ -102,7 +120,7 @@ export function render(main, _params, query) {
     }
   };
   load();
-  return unsubscribe;
+  return () => { unsubscribe(); clearTimeout(latencyTimer); };
 }
 
 function pick(state) {
