@@ -2,10 +2,12 @@
 //! manifest watching them (a dependency chain, 1 s checks), runs `iza serve` on it, and runs
 //! the dashboard's browser tests (`tests/browser/dashboard.test.mjs`, headless Chromium via
 //! playwright-core) against it. The browser tests take a service down by asking this test's
-//! control endpoint (`POST /down/ID`), which closes that service's listener. Screenshots of
+//! control endpoint (`POST /down/ID`), which closes that service's listener, and stop and
+//! start `iza serve` through it (`POST /server/stop`, `/server/start`). Screenshots of
 //! every page are left in `target/dashboard-screenshots/`.
 //!
 //! Needs Node and Debian's `chromium`; `scripts/browser-deps.sh` installs what is missing.
+//! A second test runs the graph layout's own tests (`tests/browser/layout.test.mjs`) in Node.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -351,4 +353,22 @@ fn the_dashboard_works_in_a_browser() {
     }
 
     stop_server(&mut server);
+}
+
+/// The graph layout of the dashboard (`web/js/layout.js`, pure JavaScript) under Node's test
+/// runner: `tests/browser/layout.test.mjs`.
+#[test]
+fn the_graph_layout_keeps_its_invariants() {
+    let root = workspace_root();
+    let output = Command::new("node")
+        .args(["--test", "--test-timeout=30000", "layout.test.mjs"])
+        .current_dir(root.join("tests/browser"))
+        .output()
+        .expect("node runs the layout tests");
+    assert!(
+        output.status.success(),
+        "the layout tests failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

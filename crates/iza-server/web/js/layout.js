@@ -149,7 +149,7 @@ export function layout(nodes, edges, groupOrder = []) {
   for (let l = 0; l < layers; l++) place(l);
   const key = new Float64Array(n);
   const sweep = (from, to, step, neighbours) => {
-    for (let l = from; l !== to; l += step) {
+    for (let l = from; step > 0 ? l < to : l > to; l += step) {
       for (let g = 0; g < groupCount; g++) {
         const cell = cells[l][g];
         if (cell.length < 2) continue;
