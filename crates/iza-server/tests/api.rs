@@ -15,7 +15,7 @@ use iza_catalog::export::ports::PortMap;
 use iza_catalog::{SourceFile, Syntax};
 use iza_probe::{Prober, ProberOptions};
 use iza_runtime::{Monitor, MonitorOptions, Status};
-use iza_server::{AppState, CatalogView, ROUTES, router};
+use iza_server::{AppState, CatalogView, DASHBOARD_ROUTES, ROUTES, router};
 use iza_store::{SqliteStore, Store};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -713,6 +713,12 @@ async fn the_dashboard_and_its_assets_are_served_with_their_headers() {
         assert_eq!(status, expected, "If-None-Match: {tag}");
         assert_eq!(body.is_empty(), expected == StatusCode::NOT_MODIFIED);
         assert_eq!(headers["etag"].to_str().unwrap(), etag);
+    }
+
+    for route in DASHBOARD_ROUTES {
+        let uri = route.replace("{*path}", "app.css");
+        let (status, _, _) = get_with(&app, &uri, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{route}");
     }
 
     // An unknown asset is the API's JSON 404; the API is untouched.
