@@ -48,7 +48,7 @@ for (const c of CASES) {
       const band = out.bands.find((b) => b.group === n.group);
       assert.ok(band, `a band for ${n.group}`);
       const y = out.pos.get(n.id).y;
-      assert.ok(band.y0 < y && y < band.y1, `${n.id} inside the band of ${n.group}`);
+      assert.ok(band.y0 + 30 <= y && y < band.y1, `${n.id} inside the band of ${n.group}, below its title`);
     }
     const sorted = [...out.bands].sort((a, b) => a.y0 - b.y0);
     for (let i = 1; i < sorted.length; i++) assert.ok(sorted[i - 1].y1 <= sorted[i].y0, 'bands apart');

@@ -34,6 +34,7 @@ export class GraphView {
 
   /** Lays out and draws `graph` (`/api/v1/graph`), statuses from `statusOf(id)`. */
   setData(graph, statusOf) {
+    if (this.selected) this.select(null);
     const services = new Set(graph.nodes.map((n) => n.id));
     const edges = graph.edges.filter((e) => services.has(e.from) && services.has(e.to) && e.from !== e.to);
     const groupNames = new Map((graph.groups ?? []).map((g) => [g.id, g.name]));

@@ -19,6 +19,8 @@
 export const LAYER_GAP = 190;
 export const ROW_GAP = 40;
 export const BAND_GAP = 26;
+/** Room at the top of a band for its title. */
+export const BAND_HEAD = 18;
 export const MARGIN = 40;
 const SWEEPS = 6;
 
@@ -171,17 +173,18 @@ export function layout(nodes, edges, groupOrder = []) {
   }
 
   const pos = new Map();
-  const yOf = (u) => MARGIN + rank[u] * ROW_GAP + gOf[u] * BAND_GAP;
+  const bandStart = (g) => MARGIN + g * (BAND_GAP + BAND_HEAD);
+  const yOf = (u) => bandStart(gOf[u]) + BAND_HEAD + rank[u] * ROW_GAP;
   for (let u = 0; u < n; u++) {
     pos.set(nodes[u].id, { x: MARGIN + 120 + layer[u] * LAYER_GAP, y: yOf(u), layer: layer[u] });
   }
   const bands = [];
   for (let g = 0; g < groupCount; g++) {
     if (bandSize[g] === 0) continue;
-    const y0 = MARGIN + bandTop[g] * ROW_GAP + g * BAND_GAP - ROW_GAP / 2;
-    bands.push({ group: groupIds[g], y0, y1: y0 + bandSize[g] * ROW_GAP + 8 });
+    const y0 = bandStart(g) + bandTop[g] * ROW_GAP - ROW_GAP / 2;
+    bands.push({ group: groupIds[g], y0, y1: y0 + BAND_HEAD + bandSize[g] * ROW_GAP + 8 });
   }
-  const height = MARGIN * 2 + y * ROW_GAP + groupCount * BAND_GAP;
+  const height = MARGIN * 2 + y * ROW_GAP + groupCount * (BAND_GAP + BAND_HEAD);
   const width = MARGIN * 2 + 120 + Math.max(0, layers - 1) * LAYER_GAP + 160;
   return { pos, bands, width, height, layers };
 }
