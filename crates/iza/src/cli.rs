@@ -31,7 +31,8 @@ pub(crate) enum Command {
     Ports(PortsArgs),
     /// Print the analysis report, regenerated from the manifest, as Markdown.
     Report(ReportArgs),
-    /// Probe every service once and print its status, dependency-aware.
+    /// Print every service's status, dependency-aware: from the running server, or by probing
+    /// every service once when none runs.
     ///
     /// Exits 0 when no service is down, 1 when one is (its dependents show as impacted).
     Status(StatusArgs),
@@ -49,9 +50,13 @@ pub(crate) struct StatusArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub(crate) format: TextOrJson,
-    /// How many probes run at once.
+    /// How many probes run at once (when probing).
     #[arg(long, default_value_t = 64)]
     pub(crate) concurrency: usize,
+    /// Ask the server at this URL (e.g. `http://127.0.0.1:3000`) instead of probing; without
+    /// it, the server `iza serve` runs for this manifest is asked when there is one.
+    #[arg(long, env = "IZA_URL", value_name = "URL")]
+    pub(crate) url: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,9 @@
 //! The `iza` command: parses the command line and hands each verb to its module in `cmd/`.
 
 mod cli;
+mod client;
 mod cmd;
+mod instance;
 mod manifest_input;
 
 use std::process::ExitCode;

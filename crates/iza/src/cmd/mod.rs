@@ -36,6 +36,13 @@ pub(crate) fn hints(err: &anyhow::Error) -> Vec<String> {
         if let Some(iza_catalog::LoadError::NoManifest { .. }) = cause.downcast_ref() {
             hints.push("pass the manifest's path, or run `iza` where `iza.toml` is".to_owned());
         }
+        if let Some(crate::client::ClientError::Unreachable { .. }) = cause.downcast_ref() {
+            hints.push(
+                "start the server with `iza serve PATH`, or leave out `--url` to probe every \
+                 service once"
+                    .to_owned(),
+            );
+        }
     }
     hints
 }

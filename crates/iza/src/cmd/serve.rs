@@ -20,7 +20,7 @@ use iza_store::{Retention, SqliteStore, Store};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::cli::ServeArgs;
-use crate::manifest_input;
+use crate::{instance, manifest_input};
 
 /// How long running probes get to finish on shutdown.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
@@ -169,6 +169,17 @@ async fn serve(setup: Serve) -> Result<ExitCode> {
         }
     });
     tracing::info!("listening on http://{address}");
+    // Tells `iza status` (and other commands run on this manifest) where to ask; removed on
+    // the way out.
+    let _announcement = instance::announce(
+        &setup.manifest,
+        &instance::Instance {
+            url: local_url(address),
+            pid: std::process::id(),
+        },
+    )
+    .map_err(|err| tracing::warn!("cannot announce the server: {err:#}"))
+    .ok();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move { stopping.notified().await })
         .await;
@@ -187,6 +198,17 @@ async fn serve(setup: Serve) -> Result<ExitCode> {
     }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The URL a command on this machine reaches the server at: a wildcard listen address is
+/// reached over loopback.
+fn local_url(address: SocketAddr) -> String {
+    let ip = match address.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, address.port()))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
