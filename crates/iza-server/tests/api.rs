@@ -393,31 +393,43 @@ impl SseReader {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn event_stream_starts_with_a_snapshot_then_follows_changes() {
+/// An event id, `EPOCH-SEQ`, split.
+fn epoch_and_seq(id: &str) -> (u64, u64) {
+    let (epoch, seq) = id.split_once('-').expect("an id is EPOCH-SEQ");
+    (epoch.parse().unwrap(), seq.parse().unwrap())
+}
+
+/// Opens the event stream, with a `Last-Event-ID` when given.
+async fn open_stream(fixture: &Fixture, last_event_id: Option<&str>) -> SseReader {
     use tower::ServiceExt;
-    let fixture = fixture().await;
-    wait_all_up(&fixture).await;
+    let mut request = Request::get("/api/v1/events/stream");
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
     let response = fixture
         .app
         .clone()
-        .oneshot(
-            Request::get("/api/v1/events/stream")
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .oneshot(request.body(Body::empty()).unwrap())
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
-    let mut reader = SseReader {
+    SseReader {
         body: response.into_body().into_data_stream(),
         buffer: String::new(),
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_stream_starts_with_a_snapshot_then_follows_changes() {
+    let fixture = fixture().await;
+    wait_all_up(&fixture).await;
+    let mut reader = open_stream(&fixture, None).await;
     let (event, id, data) = reader.next().await;
     assert_eq!(event, "snapshot");
     let snapshot: Value = serde_json::from_str(&data).unwrap();
-    assert_eq!(id, Some(snapshot["seq"].to_string()));
+    let (epoch, seq) = epoch_and_seq(&id.unwrap());
+    assert_eq!(Some(seq), snapshot["seq"].as_u64());
     assert_eq!(snapshot["services"].as_array().unwrap().len(), 4);
     let mut last_seq = snapshot["seq"].as_u64().unwrap();
 
@@ -431,7 +443,8 @@ async fn event_stream_starts_with_a_snapshot_then_follows_changes() {
             last_seq = body["seq"].as_u64().unwrap();
             continue;
         }
-        let seq: u64 = id.unwrap().parse().unwrap();
+        let (their_epoch, seq) = epoch_and_seq(&id.unwrap());
+        assert_eq!(their_epoch, epoch);
         assert_eq!(seq, last_seq + 1, "events follow each other");
         last_seq = seq;
         assert_eq!(body["kind"], event);
@@ -439,6 +452,21 @@ async fn event_stream_starts_with_a_snapshot_then_follows_changes() {
             assert_eq!(body["to"]["status"], "down");
             break;
         }
+    }
+
+    // Reconnecting with the id of an event seen before: the events after it come first, in
+    // order, with no snapshot (they are all still held).
+    let resume_from = last_seq - 2;
+    let mut again = open_stream(&fixture, Some(&format!("{epoch}-{resume_from}"))).await;
+    for expected in resume_from + 1..=last_seq {
+        let (event, id, _) = again.next().await;
+        assert_ne!(event, "snapshot", "replayed events, not a snapshot");
+        assert_eq!(epoch_and_seq(&id.unwrap()), (epoch, expected));
+    }
+    // An id of another epoch (a previous run of the server) or garbage: a fresh snapshot.
+    for stale in [format!("{}-{resume_from}", epoch + 1), "garbage".to_owned()] {
+        let mut fresh = open_stream(&fixture, Some(&stale)).await;
+        assert_eq!(fresh.next().await.0, "snapshot", "after `{stale}`");
     }
 }
 
