@@ -9,17 +9,21 @@
 //! - [`Bus`] (`bus.rs`): the live stream; a subscriber gets a snapshot of every service first,
 //!   then the changes, and is resynced rather than allowed to block when it falls behind;
 //! - [`Event`] (`event.rs`): every fact, typed and serializable;
-//! - reload (`reload.rs`): a new catalog reconciled into the running monitor.
+//! - reload (`reload.rs`): a new catalog reconciled into the running monitor;
+//! - [`DockerWatch`] (`docker.rs`): the state of the manifest's containers, read from a Docker
+//!   engine when one is reachable.
 //!
 //! The runtime never renders and never reads the manifest itself; interfaces (the HTTP server,
 //! the CLI) read the bus, the snapshot and the store. See `docs/monitor.md`.
 
 pub mod bus;
+pub mod docker;
 pub mod event;
 pub mod monitor;
 pub mod reload;
 
 pub use bus::{Bus, Change, Snapshot, Subscription, Update};
+pub use docker::{ContainerState, DockerOptions, DockerView, DockerWatch, Engine};
 pub use event::{Event, EventKind, ProbeSummary};
 pub use iza_store::Millis;
 pub use monitor::board::{StatusBoard, Transition};

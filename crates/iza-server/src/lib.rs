@@ -30,6 +30,7 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/services/{id}",
     "/api/v1/graph",
     "/api/v1/ports",
+    "/api/v1/docker",
     "/api/v1/events",
     "/api/v1/events/stream",
     "/api/v1/openapi.json",
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .route("/services/{id}", get(routes::service))
         .route("/graph", get(routes::graph))
         .route("/ports", get(routes::ports))
+        .route("/docker", get(routes::docker))
         .route("/events", get(routes::events))
         .route("/events/stream", get(stream::events_stream))
         .route("/openapi.json", get(routes::openapi));

@@ -81,6 +81,22 @@ pub fn document() -> Value {
                 "summary": "The port map, as `iza ports --format json`",
                 "responses": ok("The port map", "application/json", object())
             }},
+            "/api/v1/docker": { "get": {
+                "summary": "The Docker engine (connected with its version, unreachable with the reason, or unused) and the container of every service with a Docker reference (null when the engine has none by that reference)",
+                "responses": ok("Containers", "application/json", json!({
+                    "type": "object",
+                    "required": ["engine", "at", "containers"],
+                    "properties": {
+                        "engine": { "type": "object", "required": ["state"], "properties": {
+                            "state": { "enum": ["unused", "connected", "unreachable"] },
+                            "version": { "type": "string" },
+                            "reason": { "type": "string" }
+                        }},
+                        "at": { "type": "integer" },
+                        "containers": { "type": "object" }
+                    }
+                }))
+            }},
             "/api/v1/events": { "get": {
                 "summary": "Stored events, newest first, paged",
                 "parameters": [

@@ -68,7 +68,37 @@ pub(crate) async fn summary(State(state): State<AppState>) -> Json<Value> {
         },
         "claims": claims,
         "counters": c,
+        "docker": docker_summary(&state, &view),
     }))
+}
+
+/// The summary's Docker figures: whether the engine answers, and how many of the services
+/// with a Docker reference have a running container.
+fn docker_summary(state: &AppState, view: &CatalogView) -> Value {
+    let with_reference = view
+        .catalog
+        .services
+        .values()
+        .filter(|s| s.docker.is_some())
+        .count();
+    match state.docker() {
+        Some(docker) => json!({
+            "engine": docker.engine,
+            "services": with_reference,
+            "running": docker.containers.values().flatten().filter(|c| c.state == "running").count(),
+        }),
+        None => {
+            json!({ "engine": { "state": "unused" }, "services": with_reference, "running": 0 })
+        }
+    }
+}
+
+/// `GET /docker`: the engine and every container the manifest names.
+pub(crate) async fn docker(State(state): State<AppState>) -> Json<Value> {
+    match state.docker() {
+        Some(docker) => Json(json!(&*docker)),
+        None => Json(json!({ "engine": { "state": "unused" }, "at": 0, "containers": {} })),
+    }
 }
 
 /// One row of `GET /services`.
@@ -190,6 +220,14 @@ pub(crate) async fn service(
         "depends_on": service.map(|s| s.depends_on.clone()).unwrap_or_default(),
         "dependencies": view.graph.dependencies_of(&id),
         "dependents": view.graph.dependents_of(&id),
+        "docker": service.and_then(|s| s.docker.as_ref()).map(|reference| {
+            let docker = state.docker();
+            json!({
+                "reference": reference,
+                "engine": docker.as_ref().map_or(json!({ "state": "unused" }), |d| json!(d.engine)),
+                "container": docker.as_ref().and_then(|d| d.container(&id)),
+            })
+        }),
     })))
 }
 

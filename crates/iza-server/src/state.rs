@@ -10,7 +10,7 @@ use iza_catalog::Catalog;
 use iza_catalog::export::graph::{GraphFormat, render};
 use iza_catalog::export::ports::PortMap;
 use iza_catalog::graph::EcosystemGraph;
-use iza_runtime::Monitor;
+use iza_runtime::{DockerView, DockerWatch, Monitor};
 use iza_store::Store;
 
 use crate::metrics::ProbeMetrics;
@@ -56,6 +56,8 @@ pub struct AppState {
     pub(crate) probes: Arc<ProbeMetrics>,
     /// The last body of `GET /services`, reused while it is fresh (see [`ListingCache`]).
     pub(crate) listing: Arc<Mutex<Option<ListingCache>>>,
+    /// The containers' state, when the server follows a Docker engine.
+    docker: Option<Arc<DockerWatch>>,
 }
 
 /// How long a built `GET /services` body is served as it is although the state moved on. With
@@ -101,7 +103,25 @@ impl AppState {
             running: Arc::new(AtomicBool::new(true)),
             probes,
             listing: Arc::default(),
+            docker: None,
         }
+    }
+
+    /// Shows the containers `watch` reads beside the checks.
+    #[must_use]
+    pub fn with_docker(mut self, watch: Arc<DockerWatch>) -> AppState {
+        self.docker = Some(watch);
+        self
+    }
+
+    /// The latest reading of the containers; `None` when the server follows no engine.
+    pub(crate) fn docker(&self) -> Option<Arc<DockerView>> {
+        self.docker.as_ref().map(|watch| watch.view())
+    }
+
+    /// The Docker watch, to follow a reloaded manifest.
+    pub fn docker_watch(&self) -> Option<&Arc<DockerWatch>> {
+        self.docker.as_ref()
     }
 
     /// The current catalog's views.

@@ -80,6 +80,7 @@ async fn fixture() -> Fixture {
 name = "test-eco"
 [services.db]
 ports = [15432]
+docker = "db-container:5432"
 {}
 [services.api]
 depends_on = ["db"]
@@ -122,7 +123,18 @@ depends_on = ["api"]
         .await
         .unwrap(),
     );
-    let state = AppState::new(monitor.clone(), store, CatalogView::new(catalog, &ports));
+    // No Docker engine runs here: the server says so (tests of a reachable engine are in
+    // iza-runtime's `docker` tests).
+    let docker = iza_runtime::DockerWatch::start(
+        &catalog,
+        iza_runtime::DockerOptions {
+            host: Some("/nonexistent-iza-test/docker.sock".into()),
+            every: Duration::from_millis(50),
+            ..iza_runtime::DockerOptions::default()
+        },
+    );
+    let state = AppState::new(monitor.clone(), store, CatalogView::new(catalog, &ports))
+        .with_docker(Arc::new(docker));
     Fixture {
         app: router(state),
         monitor,
@@ -391,6 +403,37 @@ impl SseReader {
             self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn containers_are_shown_with_the_engine_state() {
+    let fixture = fixture().await;
+    wait_until("the Docker engine to be found unreachable", async || {
+        let (_, docker) = get_json(&fixture.app, "/api/v1/docker").await;
+        docker["engine"]["state"] == "unreachable"
+    })
+    .await;
+    let (status, docker) = get_json(&fixture.app, "/api/v1/docker").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        docker["engine"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("docker.sock")),
+        "{docker:#}"
+    );
+    assert_eq!(docker["containers"], serde_json::json!({ "db": null }));
+    let (_, summary) = get_json(&fixture.app, "/api/v1/summary").await;
+    assert_eq!(summary["docker"]["services"], 1);
+    assert_eq!(summary["docker"]["engine"]["state"], "unreachable");
+    let (_, db) = get_json(&fixture.app, "/api/v1/services/db").await;
+    assert_eq!(db["docker"]["reference"], "db-container:5432");
+    assert_eq!(db["docker"]["container"], Value::Null);
+    let (_, api) = get_json(&fixture.app, "/api/v1/services/api").await;
+    assert_eq!(
+        api["docker"],
+        Value::Null,
+        "no reference, no docker section"
+    );
 }
 
 /// An event id, `EPOCH-SEQ`, split.

@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use iza_catalog::export::ports::PortMap;
 use iza_catalog::{Catalog, SourceFile};
 use iza_probe::{Prober, ProberOptions};
-use iza_runtime::{Monitor, MonitorOptions};
+use iza_runtime::{DockerOptions, DockerWatch, Monitor, MonitorOptions};
 use iza_server::{AppState, CatalogView};
 use iza_store::{Retention, SqliteStore, Store};
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -120,11 +120,13 @@ async fn serve(setup: Serve) -> Result<ExitCode> {
         .await
         .context("cannot start the monitor")?,
     );
+    let docker = DockerWatch::start(&catalog, DockerOptions::default());
     let state = AppState::new(
         monitor.clone(),
         store.clone(),
         CatalogView::new(catalog, &setup.ports),
-    );
+    )
+    .with_docker(Arc::new(docker));
     let app = iza_server::router(state.clone());
     tracing::info!(
         "watching `{}` ({} services), database `{}`",
@@ -276,6 +278,9 @@ async fn reload(path: &Path, text: String, state: &AppState) {
     let catalog = Arc::new(catalog);
     match state.monitor().reload(catalog.clone()).await {
         Ok(diff) => {
+            if let Some(docker) = state.docker_watch() {
+                docker.set_catalog(&catalog);
+            }
             state.set_view(CatalogView::new(catalog, &port_map(&source)));
             tracing::info!(
                 added = diff.added.len(),
