@@ -436,6 +436,53 @@ async fn containers_are_shown_with_the_engine_state() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listing_is_gzipped_for_clients_that_accept_it() {
+    use std::io::Read as _;
+    use tower::ServiceExt;
+    let fixture = fixture().await;
+    wait_all_up(&fixture).await;
+    let fetch = async |accept: Option<&str>| {
+        let mut request = Request::get("/api/v1/services");
+        if let Some(accept) = accept {
+            request = request.header("accept-encoding", accept);
+        }
+        let response = fixture
+            .app
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let encoding = response
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(response.headers()["vary"], "accept-encoding");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (encoding, body)
+    };
+    let (encoding, plain) = fetch(None).await;
+    assert_eq!(encoding, None);
+    let (encoding, gzip) = fetch(Some("gzip, deflate, br")).await;
+    assert_eq!(encoding.as_deref(), Some("gzip"));
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&gzip[..])
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    // The same listing (a rebuild may fall between the two requests: compare the rows' ids).
+    let ids = |body: &[u8]| -> Vec<String> {
+        let listing: Value = serde_json::from_slice(body).unwrap();
+        listing["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&plain), ["db", "api", "web", "docs"]);
+    assert_eq!(ids(&unzipped), ids(&plain));
+}
+
 /// An event id, `EPOCH-SEQ`, split.
 fn epoch_and_seq(id: &str) -> (u64, u64) {
     let (epoch, seq) = id.split_once('-').expect("an id is EPOCH-SEQ");
