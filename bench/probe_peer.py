@@ -243,6 +243,8 @@ def main() -> int:
     parser.add_argument("--endpoints", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--warmup", type=float, default=10)
+    parser.add_argument("--only-iza", action="store_true",
+                        help="measure iza alone (to study it; prints no ratio)")
     args = parser.parse_args()
     for tool in ("prometheus", "prometheus-blackbox-exporter"):
         if not shutil.which(tool):
@@ -266,18 +268,31 @@ def main() -> int:
         (work / "iza").mkdir()
         (work / "peer").mkdir()
         iza = run_iza(args.iza, ports, hits, work / "iza", args.warmup, args.seconds)
+        if args.only_iza:
+            print(f"iza serve: {iza.cpu:.1f} CPU s, peak RSS {iza.rss:.0f} MB, "
+                  f"{iza.rate:.0f} probes/s, {iza.behind} behind")
+            return 0
         peer = run_peer(ports, hits, work / "peer", args.warmup, args.seconds)
     halt.set()
 
     expected = args.endpoints
-    print(f"{'':32} {'CPU s':>8} {'peak RSS':>10} {'probes/s':>9} {'behind':>7}")
+    def per_probe(side: Side) -> float:
+        probes = side.rate * args.seconds
+        return side.cpu * 1000 / probes if probes else float("inf")
+
+    print(f"{'':32} {'CPU s':>8} {'peak RSS':>10} {'probes/s':>9} {'CPU ms/probe':>13} {'behind':>7}")
     for side in (iza, peer):
         behind = "-" if side is peer else str(side.behind)
-        print(f"{side.name:32} {side.cpu:8.1f} {side.rss:8.0f} MB {side.rate:9.0f} {behind:>7}")
+        print(f"{side.name:32} {side.cpu:8.1f} {side.rss:8.0f} MB {side.rate:9.0f} "
+              f"{per_probe(side):13.3f} {behind:>7}")
     cpu_ratio = peer.cpu / iza.cpu if iza.cpu else float("inf")
-    print(f"\nCPU: iza uses 1/{cpu_ratio:.1f} of the peer's; "
+    print(f"\nCPU: iza uses 1/{cpu_ratio:.1f} of the peer's "
+          f"(1/{per_probe(peer) / per_probe(iza):.1f} per probe); "
           f"RSS: {peer.rss / iza.rss:.1f}x less; "
           f"largest scheduling lag of iza: {iza.lag_max * 1000:.0f} ms")
+    if peer.rate < expected * 0.98:
+        print(f"note: the peer fell behind ({peer.rate:.0f} of {expected} probes/s): "
+              "its scrapes timed out")
 
     missed = []
     if cpu_ratio < 5:
