@@ -283,6 +283,15 @@ impl Monitor {
         done.await.map_err(|_| MonitorError::Stopped)
     }
 
+    /// Publishes events stated by another part of the runtime (the supervisor's process
+    /// lifecycle) on the bus, in order with the monitor's own, and records them in the store.
+    /// After the shutdown they are dropped; returns whether they were taken.
+    pub fn announce(&self, events: Vec<Event>) -> bool {
+        self.processor
+            .send(ProcessorCommand::Announce(events))
+            .is_ok()
+    }
+
     /// Stops gracefully: no new probe starts; running probes get until `deadline` to finish
     /// (their results are processed and recorded), the rest are abandoned; `monitor-stopped`
     /// is announced; the recorder writes everything it holds; the bus closes. A second call
