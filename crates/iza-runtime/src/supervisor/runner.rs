@@ -274,11 +274,7 @@ impl Runner {
                     uptime_ms: 0,
                     message: Some(message),
                 };
-                self.shared.update(&id, vec![event], |e| {
-                    e.last_exit = Some(exit);
-                    e.pid = None;
-                });
-                return self.decide(false, Duration::ZERO);
+                return self.decide(false, Duration::ZERO, event, exit);
             }
         };
         let pid = spawned.pid;
@@ -327,13 +323,7 @@ impl Runner {
                         uptime_ms: millis(uptime),
                         message: exit.message.clone(),
                     };
-                    self.shared.update(&id, vec![event], |e| {
-                        e.last_exit = Some(exit);
-                        e.pid = None;
-                        // Not running any more: `ready` ends with the exit.
-                        e.phase = Phase::Exited;
-                    });
-                    return self.decide(success, uptime);
+                    return self.decide(success, uptime, event, exit);
                 }
                 command = self.commands.recv() => {
                     let (next, answer): (Next, Box<dyn FnOnce(bool) + Send>) = match command {
@@ -396,44 +386,57 @@ impl Runner {
         (status, killed)
     }
 
-    /// Follows the restart policy after an exit.
-    fn decide(&mut self, success: bool, uptime: Duration) -> Next {
+    /// Follows the restart policy after an exit, stating the exit and the decision in one
+    /// update (so a dependent never sees an exit without knowing whether a restart follows).
+    fn decide(
+        &mut self,
+        success: bool,
+        uptime: Duration,
+        exited: EventKind,
+        exit: ExitInfo,
+    ) -> Next {
         let id = self.id().to_owned();
-        match self.restarts.on_exit(success, uptime) {
-            Decision::Restart { delay, attempt } => {
-                let event = EventKind::ProcessRestarting {
+        let (phase, event, reason, restarts, next) = match self.restarts.on_exit(success, uptime) {
+            Decision::Restart { delay, attempt } => (
+                Phase::Backoff,
+                Some(EventKind::ProcessRestarting {
                     service: id.clone(),
                     in_ms: millis(delay),
                     attempt,
-                };
-                self.shared.update(&id, vec![event], |e| {
-                    e.phase = Phase::Backoff;
-                    e.restarts = attempt;
-                });
-                Next::Backoff(delay)
-            }
-            Decision::Stay => {
-                self.set_phase(Phase::Exited, Vec::new());
-                Next::Idle
-            }
+                }),
+                None,
+                attempt,
+                Next::Backoff(delay),
+            ),
+            Decision::Stay => (Phase::Exited, None, None, self.restarts.count(), Next::Idle),
             Decision::Fail { restarts } => {
                 let reason = if restarts == 0 {
                     "it exited and `max_restarts` is 0".to_owned()
                 } else {
                     format!("it kept exiting: {restarts} restarts in a row did not keep it up")
                 };
-                let event = EventKind::ProcessFailed {
-                    service: id.clone(),
+                (
+                    Phase::Failed,
+                    Some(EventKind::ProcessFailed {
+                        service: id.clone(),
+                        restarts,
+                        reason: reason.clone(),
+                    }),
+                    Some(reason),
                     restarts,
-                    reason: reason.clone(),
-                };
-                self.shared.update(&id, vec![event], |e| {
-                    e.phase = Phase::Failed;
-                    e.reason = Some(reason);
-                });
-                Next::Idle
+                    Next::Idle,
+                )
             }
-        }
+        };
+        let events = std::iter::once(exited).chain(event).collect();
+        self.shared.update(&id, events, |e| {
+            e.last_exit = Some(exit);
+            e.pid = None;
+            e.phase = phase;
+            e.restarts = restarts;
+            e.reason = reason;
+        });
+        next
     }
 }
 

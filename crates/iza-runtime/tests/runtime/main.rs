@@ -7,4 +7,5 @@ mod reload;
 mod schedule;
 mod sqlite;
 mod store;
+mod supervisor;
 mod support;
