@@ -188,7 +188,13 @@ impl RotatingFile {
             Stream::Stdout => "out",
             Stream::Stderr => "err",
         };
-        let text = format!("{} {stream} {}\n", line.at, line.text);
+        let at = std::time::UNIX_EPOCH
+            + std::time::Duration::from_millis(u64::try_from(line.at).unwrap_or(0));
+        let text = format!(
+            "{} {stream} {}\n",
+            humantime::format_rfc3339_millis(at),
+            line.text
+        );
         let len = text.len() as u64;
         if self.size > 0 && self.size + len > self.limit {
             self.rotate()?;
@@ -266,14 +272,16 @@ mod tests {
         };
         let (book, error) = LogBook::new("api", &options);
         assert!(error.is_none());
-        // Each written line is `1 out line-NN\n`, 15 bytes: four fit in 64.
+        // Each written line is `1970-01-01T00:00:00.001Z out line-NN\n`, 38 bytes: one fits
+        // in 64.
         for i in 0..20 {
             book.push(Stream::Stdout, format!("line-{i:02}"), 1);
         }
         let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).ok();
         let current = read("api.log").unwrap();
         assert!(current.len() <= 64, "{current}");
-        assert!(current.ends_with("1 out line-19\n"), "{current}");
+        assert!(current.ends_with(" out line-19\n"), "{current}");
+        assert!(current.starts_with("1970-01-01T00:00:00.001Z"), "{current}");
         assert!(read("api.log.1").is_some());
         assert!(read("api.log.2").is_some());
         assert!(read("api.log.3").is_none(), "only `keep` rotated files");

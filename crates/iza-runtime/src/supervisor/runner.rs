@@ -413,7 +413,8 @@ impl Runner {
                 let reason = if restarts == 0 {
                     "it exited and `max_restarts` is 0".to_owned()
                 } else {
-                    format!("it kept exiting: {restarts} restarts in a row did not keep it up")
+                    let noun = if restarts == 1 { "restart" } else { "restarts" };
+                    format!("it kept exiting: {restarts} {noun} in a row did not keep it up")
                 };
                 (
                     Phase::Failed,
