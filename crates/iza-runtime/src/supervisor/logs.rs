@@ -4,8 +4,8 @@
 //! files `<service>.log.1` ... `.N`, the highest the oldest).
 //!
 //! It does not read the pipes (the runner does, line by line) and does not decide where the
-//! directory is (the supervisor's options do). A failing file write is reported once by
-//! tracing-free means: the file is dropped and the memory copy goes on.
+//! directory is (the supervisor's options do). A file write that fails drops the file; the
+//! memory copy and the followers go on.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
