@@ -300,6 +300,10 @@ impl Shared {
     pub(crate) fn options(&self) -> &SupervisorOptions {
         &self.options
     }
+
+    pub(crate) fn monitor(&self) -> &Monitor {
+        &self.monitor
+    }
 }
 
 /// The running supervisor; see the module documentation. Share it behind an `Arc`.

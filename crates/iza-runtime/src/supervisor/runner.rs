@@ -47,6 +47,8 @@ pub(crate) struct RunSpec {
     pub(crate) workdir: Option<String>,
     pub(crate) env: IndexMap<String, String>,
     pub(crate) checked: bool,
+    /// The check's interval, when it has one.
+    pub(crate) check_every: Option<Duration>,
     pub(crate) gates: Vec<Dependency>,
 }
 
@@ -59,6 +61,7 @@ impl RunSpec {
             workdir: service.workdir.clone(),
             env: service.env.clone(),
             checked: planned.checked,
+            check_every: service.check.as_ref().map(|c| c.every),
             gates: planned.gates.clone(),
         }
     }
@@ -75,6 +78,7 @@ impl RunSpec {
             workdir: None,
             env: IndexMap::new(),
             checked: false,
+            check_every: None,
             gates: Vec::new(),
         }
     }
@@ -296,6 +300,10 @@ impl Runner {
                 e.spawned = Some(spawned_at);
             },
         );
+        let _nudger = self
+            .spec
+            .check_every
+            .map(|every| AbortOnDrop(tokio::spawn(nudge(self.shared.clone(), id.clone(), every))));
         let mut child = spawned.child;
         loop {
             tokio::select! {
@@ -438,6 +446,36 @@ impl Runner {
             e.reason = reason;
         });
         next
+    }
+}
+
+/// Asks the monitor to probe a freshly started service soon, again and again (250 ms, then
+/// doubling up to 2 s) until it is ready, stops running, or one check interval has passed (the
+/// regular schedule has probed it by then): readiness is seen within a fraction of a second of
+/// the service being healthy, not an interval later.
+async fn nudge(shared: Arc<Shared>, id: String, every: Duration) {
+    let until = Instant::now() + every;
+    let mut pause = Duration::from_millis(250);
+    while Instant::now() < until {
+        let waiting = shared.with_table(|t| {
+            t.get(&id)
+                .is_some_and(|e| e.phase == Phase::Running && !e.is_ready())
+        });
+        if !waiting {
+            return;
+        }
+        shared.monitor().probe_soon(&id);
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Aborts a task when dropped (the run it belongs to ended).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

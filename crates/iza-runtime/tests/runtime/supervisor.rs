@@ -444,3 +444,25 @@ command = ["sleep", "1000"]
     assert_eq!(ids, ["keep", "change", "new"]);
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_service_is_probed_soon_so_readiness_does_not_wait_an_interval() {
+    let h = Harness::start(|dir| {
+        let ready = path(dir, "ready").display().to_string();
+        // The first scheduled probe comes within 100 ms, before the file exists; the next one
+        // would be an hour later.
+        format!(
+            r#"
+[services.slow]
+command = ["sh", "-c", "sleep 0.3; touch {ready}; exec sleep 1000"]
+check = {{ exec = ["test", "-f", "{ready}"], every = "1h" }}
+"#
+        )
+    })
+    .await;
+    h.wait_state("slow", ProcessState::Ready).await;
+    let probes = h.events.probes_of("slow");
+    assert!(probes.len() >= 2, "{probes:?}");
+    assert!(probes.last().unwrap().2, "the last probe passed");
+    h.finish().await;
+}
