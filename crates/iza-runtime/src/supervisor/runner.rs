@@ -251,6 +251,9 @@ impl Runner {
                 e.phase = Phase::Starting;
                 e.restarts = attempt;
                 e.reason = None;
+                // A verdict about an earlier process (or resumed from the store) says nothing
+                // about this one: it is healthy once a probe of it passes.
+                e.healthy = false;
             },
         );
         let launch = &self.shared.options().launch;

@@ -466,3 +466,45 @@ check = {{ exec = ["test", "-f", "{ready}"], every = "1h" }}
     assert!(probes.last().unwrap().2, "the last probe passed");
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_service_is_ready_only_after_a_new_probe_passes() {
+    let h = Harness::start(|dir| {
+        let m = path(dir, "marker").display().to_string();
+        format!(
+            r#"
+[services.web]
+command = ["sh", "-c", "rm -f {m}; sleep 0.2; touch {m}; exec sleep 1000"]
+check = {{ exec = ["test", "-f", "{m}"], every = "1h" }}
+"#
+        )
+    })
+    .await;
+    h.wait_state("web", ProcessState::Ready).await;
+    h.supervisor.restart("web").await.unwrap();
+    wait_until("`web` is ready a second time", || {
+        h.of("web")
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::ProcessReady { .. }))
+            .count()
+            == 2
+    })
+    .await;
+    let events = h.of("web");
+    let second_run = events
+        .iter()
+        .rposition(|e| matches!(e.kind, EventKind::ProcessRunning { .. }))
+        .unwrap();
+    let second_ready = events
+        .iter()
+        .rposition(|e| matches!(e.kind, EventKind::ProcessReady { .. }))
+        .unwrap();
+    assert!(
+        events[second_run..second_ready].iter().any(|e| matches!(
+            &e.kind,
+            EventKind::ProbeCompleted { result, .. } if result.is_up()
+        )),
+        "ready again only after a passing probe of the new process: {events:#?}"
+    );
+    h.finish().await;
+}
