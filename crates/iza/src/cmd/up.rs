@@ -299,10 +299,8 @@ impl Output {
             Output::Plain => println!("{text}"),
             Output::Live { bars, services } => match services.iter().find(|(s, _)| s == id) {
                 Some((_, bar)) => match kind {
-                    EventKind::ProcessReady { .. } => bar.finish_with_message(format!("✓ {text}")),
-                    EventKind::ProcessFailed { .. } => {
-                        bar.finish_with_message(format!("✗ {text}"));
-                    }
+                    EventKind::ProcessReady { .. } => finish(bar, format!("✓ {text}")),
+                    EventKind::ProcessFailed { .. } => finish(bar, format!("✗ {text}")),
                     _ => bar.set_message(text),
                 },
                 None => {
@@ -332,4 +330,12 @@ impl Output {
             *self = Output::Plain;
         }
     }
+}
+
+/// Ends a spinner with a line of its own (no blank where the spinner was).
+fn finish(bar: &ProgressBar, text: String) {
+    if let Ok(style) = ProgressStyle::with_template("{msg}") {
+        bar.set_style(style);
+    }
+    bar.finish_with_message(text);
 }
