@@ -219,3 +219,33 @@ command = ["sleep", "1000"]
     assert!(stderr.contains("hint: "), "{stderr}");
     assert!(processes_in_groups(&groups).is_empty());
 }
+
+#[test]
+fn a_second_ctrl_c_kills_what_ignores_its_stop_signal_without_waiting_for_the_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut up = Up::start(
+        dir.path(),
+        r#"version = 1
+[services.stubborn]
+command = ["sh", "-c", "trap '' TERM INT; sleep 1000 & wait"]
+stop = { grace = "1h" }
+"#,
+    );
+    up.until("all ready in");
+    let groups = up.groups();
+    let sent = Command::new("kill")
+        .args(["-INT", &up.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // The first one asks politely; with an hour of grace, only the second can end it.
+    up.until("stopping (Ctrl-C again kills at once)");
+    let (code, lines, stderr) = up.interrupt();
+    assert_eq!(code, 0, "{lines:?}\n{stderr}");
+    let at = |line: &str| lines.iter().position(|l| l == line);
+    assert!(
+        at("exited stubborn (signal 9)").is_some() && at("stopped stubborn").is_some(),
+        "{lines:?}"
+    );
+    assert!(processes_in_groups(&groups).is_empty());
+}

@@ -497,6 +497,18 @@ impl Supervisor {
         summary
     }
 
+    /// Sends SIGKILL to the process group of every running service at once, without grace
+    /// (a second Ctrl-C during the shutdown). The runners see the exits as usual; call it
+    /// during [`Supervisor::shutdown`] to cut its grace periods short.
+    pub fn kill_all(&self) {
+        let pids: Vec<u32> = self
+            .shared
+            .with_table(|t| t.values().filter_map(|e| e.pid).collect());
+        for pid in pids {
+            process::signal_group(pid, rustix::process::Signal::KILL);
+        }
+    }
+
     /// Applies a new catalog: newly supervised services start (waiting for their gates),
     /// services no longer supervised stop, services whose process spec, `workdir`, `env`,
     /// check presence or gates changed restart. Logs of a restarted service carry on.

@@ -200,8 +200,32 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
             state.mark_stopping();
             stopping.notify_one();
             if let Some(supervisor) = &supervisor {
-                tracing::info!("stopping: stopping the supervised services");
+                // A second Ctrl-C or SIGTERM cuts the grace periods short. The listeners are
+                // in place before the line that invites it is printed.
+                let interrupt = signal(SignalKind::interrupt()).ok();
+                let terminate = signal(SignalKind::terminate()).ok();
+                let impatient = tokio::spawn({
+                    let supervisor = supervisor.clone();
+                    async move {
+                        let next = |s: Option<Signal>| async move {
+                            match s {
+                                Some(mut s) => {
+                                    s.recv().await;
+                                }
+                                None => std::future::pending::<()>().await,
+                            }
+                        };
+                        tokio::select! {
+                            () = next(interrupt) => {}
+                            () = next(terminate) => {}
+                        }
+                        tracing::warn!("killing the supervised services");
+                        supervisor.kill_all();
+                    }
+                });
+                println!("stopping (Ctrl-C again kills at once)");
                 let report = supervisor.shutdown().await;
+                impatient.abort();
                 tracing::info!(
                     stopped = report.stopped.len(),
                     killed = report.killed.len(),
