@@ -12,6 +12,8 @@
 //!       says which checks pass              the Monitor so it is on the bus and in the store
 //! ```
 //!
+//! The table of every service's state (`table.rs`) is the one place a state changes.
+//!
 //! Every runner starts at once and waits for its own gates, so independent services start in
 //! parallel and a service starts as soon as what it waits for is met. [`Plan`] (plan.rs) gives
 //! the waves, used to stop in reverse order. Stopping by hand ([`Supervisor::stop`]) is never
@@ -26,10 +28,10 @@ pub mod process;
 mod readiness;
 pub mod restart;
 mod runner;
+mod table;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use indexmap::IndexMap;
 use iza_catalog::Catalog;
@@ -37,16 +39,15 @@ use iza_store::Millis;
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
-use crate::bus::Update;
-use crate::event::{Event, EventKind};
 use crate::monitor::Monitor;
 use crate::monitor::status::Health;
 pub use logs::{LogBook, LogLine, LogOptions, Stream};
 pub use plan::{Plan, Planned};
 pub use process::Launch;
 use runner::{Control, RunSpec};
+use table::watch_health;
+pub(crate) use table::{Entry, Phase, Shared};
 
 /// How a [`Supervisor`] behaves.
 #[derive(Debug, Clone)]
@@ -159,151 +160,6 @@ pub struct SupervisorReload {
     pub stopped: Vec<String>,
     /// Whose process spec changed, restarted.
     pub restarted: Vec<String>,
-}
-
-/// The phase a runner is in; [`ProcessState`] adds `ready` on top of `running`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Phase {
-    Pending,
-    Starting,
-    Running,
-    Exited,
-    Backoff,
-    Failed,
-    Stopped,
-}
-
-/// The state of one supervised service, shared by its runner, the health task and the handle.
-pub(crate) struct Entry {
-    pub(crate) phase: Phase,
-    pub(crate) checked: bool,
-    pub(crate) healthy: bool,
-    pub(crate) pid: Option<u32>,
-    pub(crate) restarts: u32,
-    pub(crate) started_at: Option<Millis>,
-    pub(crate) spawned: Option<Instant>,
-    pub(crate) last_exit: Option<ExitInfo>,
-    pub(crate) reason: Option<String>,
-    pub(crate) logs: Arc<LogBook>,
-    control: mpsc::UnboundedSender<Control>,
-    spec: RunSpec,
-    runner: Option<JoinHandle<()>>,
-}
-
-impl Entry {
-    pub(crate) fn is_ready(&self) -> bool {
-        self.phase == Phase::Running && (!self.checked || self.healthy)
-    }
-
-    fn state(&self) -> ProcessState {
-        match self.phase {
-            Phase::Running if self.is_ready() => ProcessState::Ready,
-            Phase::Running => ProcessState::Running,
-            Phase::Pending => ProcessState::Pending,
-            Phase::Starting => ProcessState::Starting,
-            Phase::Exited => ProcessState::Exited,
-            Phase::Backoff => ProcessState::Backoff,
-            Phase::Failed => ProcessState::Failed,
-            Phase::Stopped => ProcessState::Stopped,
-        }
-    }
-
-    fn info(&self, id: &str) -> ProcessInfo {
-        ProcessInfo {
-            id: id.to_owned(),
-            state: self.state(),
-            pid: self.pid,
-            restarts: self.restarts,
-            started_at: self.started_at,
-            last_exit: self.last_exit.clone(),
-            reason: self.reason.clone(),
-        }
-    }
-
-    #[cfg(test)]
-    pub(crate) fn for_test(checked: bool) -> Entry {
-        let (control, _) = mpsc::unbounded_channel();
-        Entry {
-            phase: Phase::Pending,
-            checked,
-            healthy: false,
-            pid: None,
-            restarts: 0,
-            started_at: None,
-            spawned: None,
-            last_exit: None,
-            reason: None,
-            logs: Arc::new(LogBook::new("t", &LogOptions::default()).0),
-            control,
-            spec: RunSpec::for_test(),
-            runner: None,
-        }
-    }
-}
-
-/// What the runners, the health task and the handle share.
-pub(crate) struct Shared {
-    table: Mutex<IndexMap<String, Entry>>,
-    changed: watch::Sender<u64>,
-    monitor: Arc<Monitor>,
-    options: SupervisorOptions,
-}
-
-impl Shared {
-    /// Changes one entry; announces `process-ready` when it became ready, then `events`, and
-    /// wakes every waiter. Returns `None` when the entry is gone (removed by a reload).
-    pub(crate) fn update<T>(
-        &self,
-        id: &str,
-        events: Vec<EventKind>,
-        change: impl FnOnce(&mut Entry) -> T,
-    ) -> Option<T> {
-        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = table.get_mut(id)?;
-        let was_ready = entry.is_ready();
-        let result = change(entry);
-        let mut events = events;
-        if !was_ready && entry.is_ready() {
-            let after_ms = entry.spawned.map_or(0, |t| {
-                u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
-            });
-            events.push(EventKind::ProcessReady {
-                service: id.to_owned(),
-                after_ms,
-            });
-        }
-        // Announced under the lock, so events of one service keep their order.
-        self.announce(events);
-        drop(table);
-        self.changed.send_modify(|n| *n = n.wrapping_add(1));
-        Some(result)
-    }
-
-    pub(crate) fn announce(&self, events: Vec<EventKind>) {
-        if events.is_empty() {
-            return;
-        }
-        let now = crate::now_millis();
-        self.monitor
-            .announce(events.into_iter().map(|k| Event::new(now, k)).collect());
-    }
-
-    /// Reads the table.
-    pub(crate) fn with_table<T>(&self, read: impl FnOnce(&IndexMap<String, Entry>) -> T) -> T {
-        read(&self.table.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    pub(crate) fn changes(&self) -> watch::Receiver<u64> {
-        self.changed.subscribe()
-    }
-
-    pub(crate) fn options(&self) -> &SupervisorOptions {
-        &self.options
-    }
-
-    pub(crate) fn monitor(&self) -> &Monitor {
-        &self.monitor
-    }
 }
 
 /// The running supervisor; see the module documentation. Share it behind an `Arc`.
@@ -704,32 +560,3 @@ fn insert(shared: &Arc<Shared>, spec: RunSpec, logs: Option<Arc<LogBook>>, wait_
     }
     shared.changed.send_modify(|n| *n = n.wrapping_add(1));
 }
-
-/// Keeps `healthy` of every entry in step with the monitor's verdicts.
-async fn watch_health(shared: Arc<Shared>, monitor: Arc<Monitor>) {
-    let mut subscription = monitor.subscribe();
-    while let Some(update) = subscription.recv().await {
-        let verdicts: Vec<(String, bool)> = match update {
-            Update::Snapshot(snapshot) | Update::Resynced { snapshot, .. } => snapshot
-                .services
-                .iter()
-                .map(|s| (s.service.clone(), s.own == Health::Up))
-                .collect(),
-            Update::Event(event) => match &event.kind {
-                EventKind::ProbeCompleted { service, own, .. } => {
-                    vec![(service.clone(), *own == Health::Up)]
-                }
-                _ => continue,
-            },
-        };
-        for (id, healthy) in verdicts {
-            let differs = shared.with_table(|t| t.get(&id).is_some_and(|e| e.healthy != healthy));
-            if differs {
-                shared.update(&id, Vec::new(), |e| e.healthy = healthy);
-            }
-        }
-    }
-}
-
-/// The longest a runner waits for its output readers after the process exited.
-pub(crate) const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);

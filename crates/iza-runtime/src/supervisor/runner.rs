@@ -23,7 +23,7 @@ use super::plan::Planned;
 use super::process::{self, signal_group, signal_of};
 use super::readiness::{Gate, gate};
 use super::restart::{Decision, Restarts};
-use super::{DRAIN_AFTER_EXIT, ExitInfo, Phase, Shared};
+use super::{ExitInfo, Phase, Shared};
 use crate::event::EventKind;
 
 /// What a runner is told.
@@ -481,6 +481,9 @@ impl Drop for AbortOnDrop {
         self.0.abort();
     }
 }
+
+/// The longest a runner waits for its output readers after the process exited.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
