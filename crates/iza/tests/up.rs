@@ -249,3 +249,32 @@ stop = { grace = "1h" }
     );
     assert!(processes_in_groups(&groups).is_empty());
 }
+
+#[test]
+fn a_dependent_waits_until_an_http_server_answers_its_check() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut up = Up::start(
+        dir.path(),
+        &format!(
+            r#"version = 1
+[services.web]
+command = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
+check = {{ http = "http://127.0.0.1:{port}/", every = "1h" }}
+[services.client]
+command = ["sleep", "1000"]
+depends_on = ["web"]
+"#
+        ),
+    );
+    up.until("all ready in");
+    // `web` has a check, so `client` waited for it to pass, not just for the process.
+    assert!(up.position("starting client") > up.position("ready web ("));
+    let groups = up.groups();
+    let (code, lines, stderr) = up.interrupt();
+    assert_eq!(code, 0, "{lines:?}\n{stderr}");
+    assert!(processes_in_groups(&groups).is_empty());
+}
