@@ -227,11 +227,18 @@ fn a_second_ctrl_c_kills_what_ignores_its_stop_signal_without_waiting_for_the_gr
         dir.path(),
         r#"version = 1
 [services.stubborn]
-command = ["sh", "-c", "trap '' TERM INT; sleep 1000 & wait"]
+command = ["sh", "-c", "trap '' TERM INT; echo trapped; sleep 1000 & wait"]
 stop = { grace = "1h" }
 "#,
     );
     up.until("all ready in");
+    // Its trap is set once it says so.
+    let log = dir.path().join(".iza/logs/stubborn.log");
+    let deadline = Instant::now() + DEADLINE;
+    while !std::fs::read_to_string(&log).is_ok_and(|t| t.contains(" out trapped")) {
+        assert!(Instant::now() < deadline, "`stubborn` did not set its trap");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let groups = up.groups();
     let sent = Command::new("kill")
         .args(["-INT", &up.child.id().to_string()])

@@ -169,8 +169,12 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         monitor.snapshot().services.len(),
         setup.db.display()
     );
-    // Signals are handled from here on, before the address is announced: a SIGTERM or SIGHUP
-    // that follows the announcement never meets the default action (termination).
+    // Signals are handled from here on, before the address is announced and before any
+    // supervised service starts: a Ctrl-C, SIGTERM or SIGHUP that follows never meets the
+    // default action (termination, which would leave supervised services behind).
+    let interrupt = signal(SignalKind::interrupt())
+        .map_err(|err| tracing::warn!("cannot listen for SIGINT: {err}"))
+        .ok();
     let terminate = signal(SignalKind::terminate())
         .map_err(|err| tracing::warn!("cannot listen for SIGTERM: {err}"))
         .ok();
@@ -196,7 +200,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     let stopper = tokio::spawn({
         let (state, stopping, supervisor) = (state.clone(), stopping.clone(), supervisor.clone());
         async move {
-            wait_for_stop(terminate).await;
+            wait_for_stop(interrupt, terminate).await;
             state.mark_stopping();
             stopping.notify_one();
             if let Some(supervisor) = &supervisor {
@@ -207,18 +211,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
                 let impatient = tokio::spawn({
                     let supervisor = supervisor.clone();
                     async move {
-                        let next = |s: Option<Signal>| async move {
-                            match s {
-                                Some(mut s) => {
-                                    s.recv().await;
-                                }
-                                None => std::future::pending::<()>().await,
-                            }
-                        };
-                        tokio::select! {
-                            () = next(interrupt) => {}
-                            () = next(terminate) => {}
-                        }
+                        wait_for_stop(interrupt, terminate).await;
                         tracing::warn!("killing the supervised services");
                         supervisor.kill_all();
                     }
@@ -270,19 +263,20 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     Ok(code)
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn wait_for_stop(mut terminate: Option<Signal>) {
-    let term = async {
-        match terminate.as_mut() {
-            Some(s) => {
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, whichever comes first; a missing listener never
+/// fires.
+async fn wait_for_stop(interrupt: Option<Signal>, terminate: Option<Signal>) {
+    async fn next(signal: Option<Signal>) {
+        match signal {
+            Some(mut s) => {
                 s.recv().await;
             }
             None => std::future::pending::<()>().await,
         }
-    };
+    }
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
+        () = next(interrupt) => {}
+        () = next(terminate) => {}
     }
 }
 
