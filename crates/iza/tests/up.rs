@@ -285,3 +285,36 @@ depends_on = ["web"]
     assert_eq!(code, 0, "{lines:?}\n{stderr}");
     assert!(processes_in_groups(&groups).is_empty());
 }
+
+#[test]
+fn an_edited_manifest_starts_new_services_and_stops_removed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut up = Up::start(
+        dir.path(),
+        r#"version = 1
+[services.old]
+command = ["sh", "-c", "sleep 1000 & sleep 1000"]
+"#,
+    );
+    up.until("all ready in");
+    // The file is polled every second; the new text replaces `old` with `new`.
+    std::fs::write(
+        dir.path().join("iza.toml"),
+        r#"version = 1
+[services.new]
+command = ["sh", "-c", "sleep 1000 & sleep 1000"]
+"#,
+    )
+    .unwrap();
+    up.until("stopped old");
+    up.until("ready new (");
+    let groups = up.groups();
+    assert_eq!(groups.len(), 2, "{:?}", up.seen);
+    assert!(
+        processes_in_groups(&groups[..1]).is_empty(),
+        "`old` is gone"
+    );
+    let (code, lines, stderr) = up.interrupt();
+    assert_eq!(code, 0, "{lines:?}\n{stderr}");
+    assert!(processes_in_groups(&groups).is_empty());
+}

@@ -508,3 +508,38 @@ check = {{ exec = ["test", "-f", "{m}"], every = "1h" }}
     );
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_that_cannot_be_spawned_is_an_exit_with_the_reason() {
+    let h = Harness::start(|_| {
+        r#"
+[services.missing]
+command = ["./no-such-program", "--flag"]
+restart = "never"
+[services.after]
+command = ["sleep", "1000"]
+depends_on = ["missing"]
+"#
+        .to_owned()
+    })
+    .await;
+    h.wait_state("missing", ProcessState::Exited).await;
+    let exit = h.supervisor.info("missing").unwrap().last_exit.unwrap();
+    let message = exit.message.unwrap();
+    assert!(
+        message.contains("no-such-program") && exit.code.is_none(),
+        "{message}"
+    );
+    assert!(h.of("missing").iter().any(|e| matches!(
+        &e.kind,
+        EventKind::ProcessExited {
+            pid: None,
+            message: Some(_),
+            ..
+        }
+    )));
+    h.wait_state("after", ProcessState::Failed).await;
+    let reason = h.supervisor.info("after").unwrap().reason.unwrap();
+    assert!(reason.contains("`missing` exited"), "{reason}");
+    h.finish().await;
+}
