@@ -83,7 +83,7 @@ impl ProbeContext {
     /// The context of a service's check: its `cwd` and `env`.
     pub fn of_service(service: &Service) -> ProbeContext {
         ProbeContext {
-            cwd: service.cwd.as_ref().map(PathBuf::from),
+            cwd: service.workdir.as_ref().map(PathBuf::from),
             env: service
                 .env
                 .iter()

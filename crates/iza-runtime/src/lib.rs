@@ -11,7 +11,10 @@
 //! - [`Event`] (`event.rs`): every fact, typed and serializable;
 //! - reload (`reload.rs`): a new catalog reconciled into the running monitor;
 //! - [`DockerWatch`] (`docker.rs`): the state of the manifest's containers, read from a Docker
-//!   engine when one is reachable.
+//!   engine when one is reachable;
+//! - [`Supervisor`] (`supervisor/`): the services with a `command` run as child processes, in
+//!   dependency order, restarted by policy, their output kept, stopped in reverse order
+//!   (`docs/supervisor.md`).
 //!
 //! The runtime never renders and never reads the manifest itself; interfaces (the HTTP server,
 //! the CLI) read the bus, the snapshot and the store. See `docs/monitor.md`.
@@ -21,6 +24,7 @@ pub mod docker;
 pub mod event;
 pub mod monitor;
 pub mod reload;
+pub mod supervisor;
 
 pub use bus::{Bus, Change, Snapshot, Subscription, Update};
 pub use docker::{ContainerState, DockerOptions, DockerView, DockerWatch, Engine};
@@ -31,6 +35,10 @@ pub use monitor::recorder::RecorderOptions;
 pub use monitor::status::{Health, ServiceHealth, ServiceState, Status, Thresholds};
 pub use monitor::{CounterSnapshot, Monitor, MonitorError, MonitorOptions, ShutdownReport};
 pub use reload::{CatalogDiff, diff};
+pub use supervisor::{
+    ExitInfo, Launch, LogLine, LogOptions, ProcessInfo, ProcessState, Stream, Supervisor,
+    SupervisorError, SupervisorOptions, SupervisorReload, SupervisorShutdown,
+};
 
 /// The time now, in Unix milliseconds (0 if the clock is before 1970).
 pub fn now_millis() -> Millis {

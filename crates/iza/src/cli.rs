@@ -41,6 +41,27 @@ pub(crate) enum Command {
     /// Probes every service's check, records results and events in a SQLite database, and
     /// reloads the manifest when it changes or on SIGHUP. Stops cleanly on Ctrl-C or SIGTERM.
     Serve(ServeArgs),
+    /// Start every service that has a `command`, in dependency order, and watch and serve the
+    /// ecosystem as `iza serve` does, in the same process.
+    ///
+    /// Independent services start in parallel; a service starts once what it depends on is
+    /// ready (started, healthy by its check, or completed, as its `depends_on` says). Exited
+    /// services restart by their `restart` policy with backoff. Output goes to `.iza/logs/`
+    /// beside the manifest. On Ctrl-C or SIGTERM everything stops in reverse order. Exits 0
+    /// after a clean stop, 1 when a supervised service had failed.
+    Up(UpArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UpArgs {
+    #[command(flatten)]
+    pub(crate) manifest: ManifestArg,
+    /// Address to listen on (port 0 picks a free port; the address is logged).
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// SQLite database for results and events [default: `.iza/state.db` beside the manifest].
+    #[arg(long)]
+    pub(crate) db: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -8,4 +8,5 @@ mod reload;
 mod schedule;
 mod sqlite;
 mod store;
+mod supervisor;
 mod support;

@@ -8,6 +8,7 @@ mod report;
 mod schema;
 mod serve;
 mod status;
+mod up;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Report(args) => report::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Up(args) => up::run(&args),
     }
 }
 

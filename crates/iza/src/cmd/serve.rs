@@ -1,5 +1,6 @@
 //! `iza serve`: loads and checks the manifest, opens the SQLite store, starts the prober and the
-//! monitor, and serves the HTTP API (`iza-server`) until Ctrl-C or SIGTERM. Reloads the manifest
+//! monitor, and serves the HTTP API (`iza-server`) until Ctrl-C or SIGTERM. `iza up` is the
+//! same machinery with the supervisor added (`cmd/up.rs`). Reloads the manifest
 //! on SIGHUP and when the file changes (polled every second), and maintains the store once a
 //! minute. Logs go to stderr (`IZA_LOG`, default `info`).
 
@@ -14,12 +15,13 @@ use anyhow::{Context, Result, bail};
 use iza_catalog::export::ports::PortMap;
 use iza_catalog::{Catalog, SourceFile};
 use iza_probe::{Prober, ProberOptions};
-use iza_runtime::{DockerOptions, DockerWatch, Monitor, MonitorOptions};
+use iza_runtime::{DockerOptions, DockerWatch, Monitor, MonitorOptions, Supervisor};
 use iza_server::{AppState, CatalogView};
 use iza_store::{Retention, SqliteStore, Store};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use crate::cli::ServeArgs;
+use super::up::Up;
+use crate::cli::{ManifestArg, ServeArgs};
 use crate::{instance, manifest_input};
 
 /// How long running probes get to finish on shutdown.
@@ -30,34 +32,73 @@ const WATCH_EVERY: Duration = Duration::from_secs(1);
 const MAINTAIN_EVERY: Duration = Duration::from_secs(60);
 
 pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
-    if args.manifest.path.as_os_str() == "-" {
-        bail!("`iza serve` watches a manifest file and cannot read it from standard input");
+    let setup = Setup::load("serve", &args.manifest, args.db.as_deref(), args.listen)?;
+    block_on(serve(setup, None))
+}
+
+/// What `iza serve` and `iza up` read before they start: the manifest, its catalog, the
+/// database path and the address.
+pub(crate) struct Setup {
+    pub(crate) manifest: PathBuf,
+    pub(crate) source_text: String,
+    pub(crate) catalog: Catalog,
+    pub(crate) ports: PortMap,
+    pub(crate) db: PathBuf,
+    pub(crate) listen: SocketAddr,
+}
+
+impl Setup {
+    /// Loads and checks the manifest and prepares the database directory.
+    pub(crate) fn load(
+        verb: &str,
+        manifest: &ManifestArg,
+        db: Option<&Path>,
+        listen: SocketAddr,
+    ) -> Result<Setup> {
+        if manifest.path.as_os_str() == "-" {
+            bail!("`iza {verb}` watches a manifest file and cannot read it from standard input");
+        }
+        let path = iza_catalog::resolve(&manifest.path)?;
+        let (source, catalog) = manifest_input::catalog(manifest)?;
+        let ports = port_map(&source);
+        let db = match db {
+            Some(db) => db.to_owned(),
+            None => manifest_input::state_db(&path),
+        };
+        if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the directory `{}`", dir.display()))?;
+        }
+        Ok(Setup {
+            manifest: path,
+            source_text: source.text.clone(),
+            catalog,
+            ports,
+            db,
+            listen,
+        })
     }
-    let manifest = iza_catalog::resolve(&args.manifest.path)?;
-    let (source, catalog) = manifest_input::catalog(&args.manifest)?;
-    let ports = port_map(&source);
-    let db = match &args.db {
-        Some(db) => db.clone(),
-        None => manifest_input::state_db(&manifest),
-    };
-    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the directory `{}`", dir.display()))?;
+
+    /// The manifest's directory: relative paths of the manifest resolve against it.
+    pub(crate) fn base_dir(&self) -> PathBuf {
+        self.manifest
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
     }
+}
+
+/// Starts logging and a runtime, and runs `future` on it.
+pub(crate) fn block_on(
+    future: impl std::future::Future<Output = Result<ExitCode>>,
+) -> Result<ExitCode> {
     init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(Serve {
-        manifest,
-        source_text: source.text.clone(),
-        catalog,
-        ports,
-        db,
-        listen: args.listen,
-    }))
+    runtime.block_on(future)
 }
 
 fn init_logging() {
@@ -78,16 +119,9 @@ fn port_map(source: &SourceFile) -> PortMap {
     }
 }
 
-struct Serve {
-    manifest: PathBuf,
-    source_text: String,
-    catalog: Catalog,
-    ports: PortMap,
-    db: PathBuf,
-    listen: SocketAddr,
-}
-
-async fn serve(setup: Serve) -> Result<ExitCode> {
+/// Serves the API over the monitor until Ctrl-C or SIGTERM; with `up`, supervises the
+/// services that have a `command` too (`iza up`), and stops them first on the way out.
+pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&setup.db)
             .await
@@ -108,23 +142,26 @@ async fn serve(setup: Serve) -> Result<ExitCode> {
         Err(err) => return Err(err).context(format!("cannot listen on `{}`", setup.listen)),
     };
     let address = listener.local_addr()?;
+    let base_dir = setup.base_dir();
     let catalog = Arc::new(setup.catalog);
-    let prober = Arc::new(Prober::new(ProberOptions::default()));
+    let prober = Arc::new(Prober::new(ProberOptions {
+        base_dir: base_dir.clone(),
+        ..ProberOptions::default()
+    }));
+    let options = match &up {
+        Some(up) => up.monitor_options(),
+        None => MonitorOptions::default(),
+    };
     let monitor = Arc::new(
-        Monitor::start(
-            catalog.clone(),
-            prober,
-            store.clone(),
-            MonitorOptions::default(),
-        )
-        .await
-        .context("cannot start the monitor")?,
+        Monitor::start(catalog.clone(), prober, store.clone(), options)
+            .await
+            .context("cannot start the monitor")?,
     );
     let docker = DockerWatch::start(&catalog, DockerOptions::default());
     let state = AppState::new(
         monitor.clone(),
         store.clone(),
-        CatalogView::new(catalog, &setup.ports),
+        CatalogView::new(catalog.clone(), &setup.ports),
     )
     .with_docker(Arc::new(docker));
     let app = iza_server::router(state.clone());
@@ -134,33 +171,63 @@ async fn serve(setup: Serve) -> Result<ExitCode> {
         monitor.snapshot().services.len(),
         setup.db.display()
     );
-    // Signals are handled from here on, before the address is announced: a SIGTERM or SIGHUP
-    // that follows the announcement never meets the default action (termination).
+    // Signals are handled from here on, before the address is announced and before any
+    // supervised service starts: a Ctrl-C, SIGTERM or SIGHUP that follows never meets the
+    // default action (termination, which would leave supervised services behind).
+    let interrupt = signal(SignalKind::interrupt())
+        .map_err(|err| tracing::warn!("cannot listen for SIGINT: {err}"))
+        .ok();
     let terminate = signal(SignalKind::terminate())
         .map_err(|err| tracing::warn!("cannot listen for SIGTERM: {err}"))
         .ok();
     let hangup = signal(SignalKind::hangup())
         .map_err(|err| tracing::warn!("cannot listen for SIGHUP: {err}"))
         .ok();
+    let supervised = up.map(|up| up.start(&catalog, monitor.clone(), base_dir));
+    let supervisor = supervised.as_ref().map(|s| s.supervisor.clone());
     let reloader = tokio::spawn(watch_manifest(
         setup.manifest.clone(),
         setup.source_text,
         state.clone(),
+        supervisor.clone(),
         hangup,
     ));
     let maintainer = tokio::spawn(maintain(store.clone()));
 
-    // On Ctrl-C or SIGTERM: `/healthz` turns 503 and the server stops accepting at once,
-    // while the monitor finishes its running probes and writes what it holds; closing the bus
-    // ends every event stream, so the open connections drain.
+    // On Ctrl-C or SIGTERM: `/healthz` turns 503 and the server stops accepting at once; the
+    // supervised services stop in reverse dependency order; the monitor finishes its running
+    // probes and writes what it holds; closing the bus ends every event stream, so the open
+    // connections drain.
     let stopping = Arc::new(tokio::sync::Notify::new());
     let stopper = tokio::spawn({
-        let (state, stopping) = (state.clone(), stopping.clone());
+        let (state, stopping, supervisor) = (state.clone(), stopping.clone(), supervisor.clone());
         async move {
-            wait_for_stop(terminate).await;
-            tracing::info!("stopping: finishing running probes and writing results");
+            wait_for_stop(interrupt, terminate).await;
             state.mark_stopping();
             stopping.notify_one();
+            if let Some(supervisor) = &supervisor {
+                // A second Ctrl-C or SIGTERM cuts the grace periods short. The listeners are
+                // in place before the line that invites it is printed.
+                let interrupt = signal(SignalKind::interrupt()).ok();
+                let terminate = signal(SignalKind::terminate()).ok();
+                let impatient = tokio::spawn({
+                    let supervisor = supervisor.clone();
+                    async move {
+                        wait_for_stop(interrupt, terminate).await;
+                        tracing::warn!("killing the supervised services");
+                        supervisor.kill_all();
+                    }
+                });
+                println!("stopping (Ctrl-C again kills at once)");
+                let report = supervisor.shutdown().await;
+                impatient.abort();
+                tracing::info!(
+                    stopped = report.stopped.len(),
+                    killed = report.killed.len(),
+                    "supervised services stopped"
+                );
+            }
+            tracing::info!("stopping: finishing running probes and writing results");
             let report = state.monitor().shutdown(SHUTDOWN_DEADLINE).await;
             tracing::info!(
                 abandoned = report.abandoned,
@@ -188,18 +255,25 @@ async fn serve(setup: Serve) -> Result<ExitCode> {
     reloader.abort();
     maintainer.abort();
     if served.is_ok() {
-        // The stop signal came: wait for the monitor's report.
+        // The stop signal came: wait for the supervisor's and the monitor's reports.
         let _ = stopper.await;
     } else {
         stopper.abort();
+        if let Some(supervisor) = &supervisor {
+            supervisor.shutdown().await;
+        }
         monitor.shutdown(SHUTDOWN_DEADLINE).await;
     }
+    let code = match supervised {
+        Some(supervised) => supervised.finish().await,
+        None => ExitCode::SUCCESS,
+    };
     served.context("the HTTP server failed")?;
     if let Err(err) = store.close().await {
         tracing::warn!("closing the database: {err}");
     }
     tracing::info!("stopped");
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 /// The URL a command on this machine reaches the server at: a wildcard listen address is
@@ -213,19 +287,20 @@ fn local_url(address: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, address.port()))
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn wait_for_stop(mut terminate: Option<Signal>) {
-    let term = async {
-        match terminate.as_mut() {
-            Some(s) => {
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, whichever comes first; a missing listener never
+/// fires.
+async fn wait_for_stop(interrupt: Option<Signal>, terminate: Option<Signal>) {
+    async fn next(signal: Option<Signal>) {
+        match signal {
+            Some(mut s) => {
                 s.recv().await;
             }
             None => std::future::pending::<()>().await,
         }
-    };
+    }
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
+        () = next(interrupt) => {}
+        () = next(terminate) => {}
     }
 }
 
@@ -234,6 +309,7 @@ async fn watch_manifest(
     path: PathBuf,
     mut current: String,
     state: AppState,
+    supervisor: Option<Arc<Supervisor>>,
     mut hangup: Option<Signal>,
 ) {
     let mut tick = tokio::time::interval(WATCH_EVERY);
@@ -259,11 +335,11 @@ async fn watch_manifest(
             continue;
         }
         current = text.clone();
-        reload(&path, text, &state).await;
+        reload(&path, text, &state, supervisor.as_deref()).await;
     }
 }
 
-async fn reload(path: &Path, text: String, state: &AppState) {
+async fn reload(path: &Path, text: String, state: &AppState, supervisor: Option<&Supervisor>) {
     let syntax = iza_catalog::Syntax::for_path(path);
     let source = SourceFile::new(path, text, syntax);
     let checked = iza_catalog::check(&source);
@@ -281,7 +357,7 @@ async fn reload(path: &Path, text: String, state: &AppState) {
             if let Some(docker) = state.docker_watch() {
                 docker.set_catalog(&catalog);
             }
-            state.set_view(CatalogView::new(catalog, &port_map(&source)));
+            state.set_view(CatalogView::new(catalog.clone(), &port_map(&source)));
             tracing::info!(
                 added = diff.added.len(),
                 removed = diff.removed.len(),
@@ -290,7 +366,19 @@ async fn reload(path: &Path, text: String, state: &AppState) {
                 path.display()
             );
         }
-        Err(err) => tracing::error!("reloading `{}` failed: {err}", path.display()),
+        Err(err) => {
+            tracing::error!("reloading `{}` failed: {err}", path.display());
+            return;
+        }
+    }
+    if let Some(supervisor) = supervisor {
+        let changed = supervisor.reload(&catalog).await;
+        tracing::info!(
+            started = changed.started.len(),
+            stopped = changed.stopped.len(),
+            restarted = changed.restarted.len(),
+            "supervised services reconciled"
+        );
     }
 }
 
