@@ -19,6 +19,12 @@ pub enum ApiError {
     NoRoute(String),
     /// The store failed; the detail is logged, the caller sees `internal error`.
     Store(StoreError),
+    /// The service exists but has no `command`: no process to act on.
+    NotSupervised(String),
+    /// The server runs no supervisor (`iza serve`, not `iza up`).
+    NoSupervisor,
+    /// The server is stopping: it starts nothing any more.
+    Stopping,
 }
 
 impl ApiError {
@@ -29,6 +35,9 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request"),
             ApiError::NoRoute(_) => (StatusCode::NOT_FOUND, "no-route"),
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::NotSupervised(_) => (StatusCode::CONFLICT, "not-supervised"),
+            ApiError::NoSupervisor => (StatusCode::CONFLICT, "no-supervisor"),
+            ApiError::Stopping => (StatusCode::SERVICE_UNAVAILABLE, "stopping"),
         }
     }
 
@@ -38,6 +47,13 @@ impl ApiError {
             ApiError::BadRequest(reason) => reason.clone(),
             ApiError::NoRoute(path) => format!("no route for `{path}`; see /api/v1/openapi.json"),
             ApiError::Store(_) => "internal error".to_owned(),
+            ApiError::NotSupervised(id) => {
+                format!("service `{id}` is not supervised: it has no `command` in the manifest")
+            }
+            ApiError::NoSupervisor => "this server supervises no processes: it was started \
+                 with `iza serve`; run `iza up` to supervise the services that have a `command`"
+                .to_owned(),
+            ApiError::Stopping => "the server is stopping".to_owned(),
         }
     }
 }
@@ -45,6 +61,16 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
         ApiError::Store(err)
+    }
+}
+
+impl From<iza_runtime::SupervisorError> for ApiError {
+    fn from(err: iza_runtime::SupervisorError) -> ApiError {
+        match err {
+            iza_runtime::SupervisorError::UnknownService(id) => ApiError::UnknownService(id),
+            iza_runtime::SupervisorError::NotSupervised(id) => ApiError::NotSupervised(id),
+            iza_runtime::SupervisorError::Stopped => ApiError::Stopping,
+        }
     }
 }
 

@@ -5,23 +5,25 @@
 //!
 //! - `state.rs`: [`AppState`] and the per-catalog [`CatalogView`];
 //! - `routes.rs`: the JSON handlers; `stream.rs`: the event stream;
+//! - `processes.rs`: the supervised processes of `iza up` (list, logs, start/stop/restart);
 //! - `metrics.rs`: Prometheus text; `openapi.rs`: the OpenAPI document;
 //! - `error.rs`: [`ApiError`], the JSON error answer.
 
 mod error;
 mod metrics;
 pub mod openapi;
+mod processes;
 mod routes;
 mod state;
 mod stream;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 pub use error::ApiError;
 pub use state::{AppState, CatalogView};
 
-/// Every route the router answers (`GET` only), as written in the OpenAPI document.
+/// Every `GET` route the router answers, as written in the OpenAPI document.
 pub const ROUTES: &[&str] = &[
     "/healthz",
     "/metrics",
@@ -31,9 +33,20 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/graph",
     "/api/v1/ports",
     "/api/v1/docker",
+    "/api/v1/processes",
+    "/api/v1/services/{id}/process",
+    "/api/v1/services/{id}/logs",
+    "/api/v1/services/{id}/logs/stream",
     "/api/v1/events",
     "/api/v1/events/stream",
     "/api/v1/openapi.json",
+];
+
+/// Every `POST` route: they change something, so they need the bearer token.
+pub const ACTION_ROUTES: &[&str] = &[
+    "/api/v1/services/{id}/start",
+    "/api/v1/services/{id}/stop",
+    "/api/v1/services/{id}/restart",
 ];
 
 /// The whole application.
@@ -45,6 +58,13 @@ pub fn router(state: AppState) -> Router {
         .route("/graph", get(routes::graph))
         .route("/ports", get(routes::ports))
         .route("/docker", get(routes::docker))
+        .route("/processes", get(processes::list))
+        .route("/services/{id}/process", get(processes::one))
+        .route("/services/{id}/logs", get(processes::logs))
+        .route("/services/{id}/logs/stream", get(processes::follow))
+        .route("/services/{id}/start", post(processes::start))
+        .route("/services/{id}/stop", post(processes::stop))
+        .route("/services/{id}/restart", post(processes::restart))
         .route("/events", get(routes::events))
         .route("/events/stream", get(stream::events_stream))
         .route("/openapi.json", get(routes::openapi));

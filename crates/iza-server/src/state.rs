@@ -3,14 +3,14 @@
 //! catalog rather than once per request.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use iza_catalog::Catalog;
 use iza_catalog::export::graph::{GraphFormat, render};
 use iza_catalog::export::ports::PortMap;
 use iza_catalog::graph::EcosystemGraph;
-use iza_runtime::{DockerView, DockerWatch, Monitor};
+use iza_runtime::{DockerView, DockerWatch, Monitor, Supervisor};
 use iza_store::Store;
 
 use crate::metrics::ProbeMetrics;
@@ -58,6 +58,8 @@ pub struct AppState {
     pub(crate) listing: Arc<Mutex<Option<ListingCache>>>,
     /// The containers' state, when the server follows a Docker engine.
     docker: Option<Arc<DockerWatch>>,
+    /// The supervisor of `iza up`, set once it runs; `iza serve` has none.
+    supervisor: Arc<OnceLock<Arc<Supervisor>>>,
 }
 
 /// How long a built `GET /services` body is served as it is although the state moved on. With
@@ -106,7 +108,19 @@ impl AppState {
             probes,
             listing: Arc::default(),
             docker: None,
+            supervisor: Arc::default(),
         }
+    }
+
+    /// Serves the supervisor's processes (`iza up`): their state, logs, and start, stop and
+    /// restart. A second call is ignored.
+    pub fn set_supervisor(&self, supervisor: Arc<Supervisor>) {
+        let _ = self.supervisor.set(supervisor);
+    }
+
+    /// The supervisor, when the server has one.
+    pub(crate) fn supervisor(&self) -> Option<&Arc<Supervisor>> {
+        self.supervisor.get()
     }
 
     /// Shows the containers `watch` reads beside the checks.

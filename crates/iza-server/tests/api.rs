@@ -15,7 +15,7 @@ use iza_catalog::export::ports::PortMap;
 use iza_catalog::{SourceFile, Syntax};
 use iza_probe::{Prober, ProberOptions};
 use iza_runtime::{Monitor, MonitorOptions, Status};
-use iza_server::{AppState, CatalogView, ROUTES, router};
+use iza_server::{ACTION_ROUTES, AppState, CatalogView, ROUTES, router};
 use iza_store::{SqliteStore, Store};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -349,7 +349,15 @@ async fn openapi_lists_every_route_and_every_route_answers() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(document["openapi"], "3.1.0");
     let paths = document["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), ROUTES.len(), "{:?}", paths.keys());
+    assert_eq!(
+        paths.len(),
+        ROUTES.len() + ACTION_ROUTES.len(),
+        "{:?}",
+        paths.keys()
+    );
+    for route in ACTION_ROUTES {
+        assert!(paths[*route]["post"].is_object(), "{route}");
+    }
     for route in ROUTES {
         assert!(
             paths.contains_key(*route),
@@ -364,6 +372,12 @@ async fn openapi_lists_every_route_and_every_route_answers() {
             !body.contains(r#""code":"no-route""#),
             "{route} is not routed: {body}"
         );
+        // This server supervises nothing (tests/processes.rs has one that does).
+        if route.contains("{id}/process") || route.contains("/logs") {
+            assert_eq!(status, StatusCode::CONFLICT, "{route}: {body}");
+            assert!(body.contains("no-supervisor"), "{route}: {body}");
+            continue;
+        }
         assert_eq!(status, StatusCode::OK, "{route}: {body}");
     }
 }

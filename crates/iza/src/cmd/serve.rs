@@ -185,6 +185,9 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         .ok();
     let supervised = up.map(|up| up.start(&catalog, monitor.clone(), base_dir));
     let supervisor = supervised.as_ref().map(|s| s.supervisor.clone());
+    if let Some(supervisor) = &supervisor {
+        state.set_supervisor(supervisor.clone());
+    }
     let reloader = tokio::spawn(watch_manifest(
         setup.manifest.clone(),
         setup.source_text,
