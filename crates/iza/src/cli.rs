@@ -50,6 +50,16 @@ pub(crate) enum Command {
     /// beside the manifest. On Ctrl-C or SIGTERM everything stops in reverse order. Exits 0
     /// after a clean stop, 1 when a supervised service had failed.
     Up(UpArgs),
+    /// Show the processes the running `iza up` supervises: state, pid, restarts, uptime.
+    Ps(PsArgs),
+    /// Print a supervised service's output (stdout and stderr), from the running `iza up`.
+    Logs(LogsArgs),
+    /// Start a supervised service's process in the running `iza up`.
+    Start(ActArgs),
+    /// Stop a supervised service's process in the running `iza up` (it stays stopped).
+    Stop(ActArgs),
+    /// Restart a supervised service's process in the running `iza up`.
+    Restart(ActArgs),
 }
 
 #[derive(Debug, Args)]
@@ -90,6 +100,52 @@ pub(crate) struct ServeArgs {
     /// SQLite database for results and events [default: `.iza/state.db` beside the manifest].
     #[arg(long)]
     pub(crate) db: Option<PathBuf>,
+}
+
+/// Which running instance to talk to, and with which token.
+#[derive(Debug, Args)]
+pub(crate) struct RemoteArgs {
+    #[command(flatten)]
+    pub(crate) manifest: ManifestArg,
+    /// The server's URL (e.g. `http://127.0.0.1:3000`) [default: the one running for the
+    /// manifest, announced in `.iza/server.json`].
+    #[arg(long, env = "IZA_URL", value_name = "URL")]
+    pub(crate) url: Option<String>,
+    /// The bearer token for calls that change something [default: `.iza/token` beside the
+    /// manifest].
+    #[arg(long, env = "IZA_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PsArgs {
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogsArgs {
+    /// The service.
+    pub(crate) service: String,
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+    /// Keep printing new lines as they come (until Ctrl-C or the server stops).
+    #[arg(short, long)]
+    pub(crate) follow: bool,
+    /// How many of the last lines to print first.
+    #[arg(short = 'n', long, default_value_t = 100)]
+    pub(crate) tail: usize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ActArgs {
+    /// The service.
+    pub(crate) service: String,
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
-//! The HTTP client of commands that ask a running `iza serve` instead of doing the work
-//! themselves (`iza status --url`). It owns the conversation and its error messages (which
-//! server, what failed, what to do next); finding the server is `instance.rs`'s job.
+//! The HTTP client of commands that ask a running `iza serve` or `iza up` instead of doing the
+//! work themselves (`iza status`, `iza ps`, `iza logs`, `iza start|stop|restart`). It owns the
+//! conversation and its error messages (which server, what failed, what to do next); finding
+//! the server and its token is `remote.rs`'s job.
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 pub(crate) struct ApiClient {
     base: String,
     http: reqwest::Client,
+    token: Option<String>,
 }
 
 /// Why a request failed: the server could not be reached at all, or it answered badly.
@@ -24,6 +26,9 @@ pub(crate) enum ClientError {
     /// Nothing answers at the address (refused, timed out, name unknown).
     #[error("cannot reach the server at `{base}`: {reason}")]
     Unreachable { base: String, reason: String },
+    /// The server refused the request for want of the right bearer token.
+    #[error("the server at `{base}` refused the request: {reason}")]
+    Unauthorized { base: String, reason: String },
     /// Anything else, with its context.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
@@ -40,17 +45,25 @@ impl ApiClient {
         }
         let tls = iza_probe::verifying_tls_config()
             .map_err(|reason| anyhow!("cannot set up TLS: {reason}"))?;
+        // No overall timeout on the client: a followed stream lasts as long as it lasts; each
+        // plain request sets its own.
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("iza/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("cannot build the HTTP client")?;
         Ok(ApiClient {
             base: base.trim_end_matches('/').to_owned(),
             http,
+            token: None,
         })
+    }
+
+    /// Sends this bearer token with every request.
+    pub(crate) fn with_token(mut self, token: Option<String>) -> ApiClient {
+        self.token = token;
+        self
     }
 
     /// The server's base URL, as given.
@@ -60,33 +73,111 @@ impl ApiClient {
 
     /// `GET` a JSON document (`path` starts with `/`).
     pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.call(reqwest::Method::GET, path).await
+    }
+
+    /// `POST` without a body; the answer is a JSON document.
+    pub(crate) async fn post<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.call(reqwest::Method::POST, path).await
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.base);
-        let response = self.http.get(&url).send().await.map_err(|err| {
+        let what = format!("`{method} {url}`");
+        let response = self.send(method, &url, Some(REQUEST_TIMEOUT)).await?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|err| anyhow!("{what}: reading the answer failed: {err}"))?;
+        serde_json::from_slice(&body).map_err(|err| {
+            anyhow!("{what} answered something that is not an IZA OS API document: {err}").into()
+        })
+    }
+
+    /// Follows a server-sent-events stream, calling `on_event(event, data)` for each event
+    /// until the server ends the stream.
+    pub(crate) async fn follow(
+        &self,
+        path: &str,
+        mut on_event: impl FnMut(&str, &str) -> Result<()>,
+    ) -> Result<(), ClientError> {
+        let url = format!("{}{path}", self.base);
+        let mut response = self.send(reqwest::Method::GET, &url, None).await?;
+        let mut buffer = String::new();
+        loop {
+            let chunk = response
+                .chunk()
+                .await
+                .map_err(|err| anyhow!("`GET {url}`: the stream broke: {}", root_cause(&err)))?;
+            let Some(chunk) = chunk else {
+                return Ok(());
+            };
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let frame: String = buffer.drain(..end + 2).collect();
+                let (mut event, mut data) = ("message".to_owned(), String::new());
+                for line in frame.lines() {
+                    if let Some(value) = line.strip_prefix("event:") {
+                        event = value.trim_start().to_owned();
+                    } else if let Some(value) = line.strip_prefix("data:") {
+                        if !data.is_empty() {
+                            data.push('\n');
+                        }
+                        data.push_str(value.strip_prefix(' ').unwrap_or(value));
+                    }
+                }
+                if !data.is_empty() {
+                    on_event(&event, &data)?;
+                }
+            }
+        }
+    }
+
+    /// Sends a request and turns what is not a success into the error that says why.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        timeout: Option<Duration>,
+    ) -> Result<reqwest::Response, ClientError> {
+        let what = format!("`{method} {url}`");
+        let mut request = self.http.request(method, url);
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|err| {
             if err.is_connect() || err.is_timeout() {
                 ClientError::Unreachable {
                     base: self.base.clone(),
                     reason: root_cause(&err),
                 }
             } else {
-                ClientError::Other(anyhow!("`GET {url}` failed: {}", root_cause(&err)))
+                ClientError::Other(anyhow!("{what} failed: {}", root_cause(&err)))
             }
         })?;
         let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|err| anyhow!("`GET {url}`: reading the answer failed: {err}"))?;
-        if !status.is_success() {
-            let reason = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_owned());
-            return Err(anyhow!("`GET {url}` answered {status}: {reason}").into());
+        if status.is_success() {
+            return Ok(response);
         }
-        serde_json::from_slice(&body).map_err(|err| {
-            anyhow!("`GET {url}` answered something that is not an IZA OS API document: {err}")
-                .into()
-        })
+        let body = response.bytes().await.unwrap_or_default();
+        let reason = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_owned());
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(ClientError::Unauthorized {
+                base: self.base.clone(),
+                reason,
+            });
+        }
+        Err(anyhow!("{what} answered {status}: {reason}").into())
     }
 }
 

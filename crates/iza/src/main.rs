@@ -5,6 +5,7 @@ mod client;
 mod cmd;
 mod instance;
 mod manifest_input;
+mod remote;
 
 use std::process::ExitCode;
 

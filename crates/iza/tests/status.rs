@@ -214,5 +214,5 @@ fn status_asks_the_running_server_when_there_is_one() {
     let (code, _, stderr) = status_args(&["--url", &url]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("cannot reach the server at"), "{stderr}");
-    assert!(stderr.contains("hint: start the server"), "{stderr}");
+    assert!(stderr.contains("hint: check the URL"), "{stderr}");
 }

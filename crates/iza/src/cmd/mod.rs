@@ -4,6 +4,7 @@ mod check;
 mod graph;
 mod import;
 mod ports;
+mod processes;
 mod report;
 mod schema;
 mod serve;
@@ -28,6 +29,11 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status(args) => status::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Up(args) => up::run(&args),
+        Command::Ps(args) => processes::ps(&args),
+        Command::Logs(args) => processes::logs(&args),
+        Command::Start(args) => processes::act(processes::Action::Start, &args),
+        Command::Stop(args) => processes::act(processes::Action::Stop, &args),
+        Command::Restart(args) => processes::act(processes::Action::Restart, &args),
     }
 }
 
@@ -38,10 +44,23 @@ pub(crate) fn hints(err: &anyhow::Error) -> Vec<String> {
         if let Some(iza_catalog::LoadError::NoManifest { .. }) = cause.downcast_ref() {
             hints.push("pass the manifest's path, or run `iza` where `iza.toml` is".to_owned());
         }
+        if let Some(crate::remote::NoServer { manifest }) = cause.downcast_ref() {
+            hints.push(format!(
+                "start it with `iza up {}`, or name a running server with `--url URL`",
+                manifest.display()
+            ));
+        }
+        if let Some(crate::client::ClientError::Unauthorized { .. }) = cause.downcast_ref() {
+            hints.push(
+                "pass the token of the server's `.iza/token` with `--token` or `IZA_TOKEN` \
+                 (`iza token PATH` prints it)"
+                    .to_owned(),
+            );
+        }
         if let Some(crate::client::ClientError::Unreachable { .. }) = cause.downcast_ref() {
             hints.push(
-                "start the server with `iza serve PATH`, or leave out `--url` to probe every \
-                 service once"
+                "check the URL, or start the server (`iza up PATH` or `iza serve PATH`); \
+                 `iza status` without `--url` probes every service once itself"
                     .to_owned(),
             );
         }
