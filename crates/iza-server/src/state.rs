@@ -13,6 +13,7 @@ use iza_catalog::graph::EcosystemGraph;
 use iza_runtime::Monitor;
 use iza_store::Store;
 
+use crate::auth::Auth;
 use crate::metrics::ProbeMetrics;
 
 /// What the API shows of one catalog: the catalog, its graph, and the rendered graph and
@@ -56,6 +57,8 @@ pub struct AppState {
     pub(crate) probes: Arc<ProbeMetrics>,
     /// The last body of `GET /services`, reused while it is fresh (see [`ListingCache`]).
     pub(crate) listing: Arc<Mutex<Option<ListingCache>>>,
+    /// Who may call what (see [`crate::auth`]).
+    pub(crate) auth: Auth,
 }
 
 /// How long a built `GET /services` body is served as it is although the state moved on. With
@@ -101,7 +104,21 @@ impl AppState {
             running: Arc::new(AtomicBool::new(true)),
             probes,
             listing: Arc::default(),
+            auth: Auth::locked(),
         }
+    }
+
+    /// Sets the access policy. Without it ([`Auth::locked`]), every call that may change
+    /// anything is refused with 401 and reads are open.
+    #[must_use]
+    pub fn with_auth(mut self, auth: Auth) -> AppState {
+        self.auth = auth;
+        self
+    }
+
+    /// The access policy.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
     }
 
     /// The current catalog's views.
