@@ -1,6 +1,7 @@
 //! One module per verb; [`run`] dispatches to them and returns the process exit code.
 
 mod check;
+mod demo_service;
 mod graph;
 mod import;
 mod ports;
@@ -8,12 +9,15 @@ mod report;
 mod schema;
 mod serve;
 mod status;
+mod token;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
+
+pub(crate) use demo_service::parse_rate;
 
 /// Runs the verb the command line names.
 pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
@@ -26,6 +30,8 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Report(args) => report::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Token(args) => token::run(&args),
+        Command::DemoService(args) => demo_service::run(&args),
     }
 }
 
@@ -35,6 +41,12 @@ pub(crate) fn hints(err: &anyhow::Error) -> Vec<String> {
     for cause in err.chain() {
         if let Some(iza_catalog::LoadError::NoManifest { .. }) = cause.downcast_ref() {
             hints.push("pass the manifest's path, or run `iza` where `iza.toml` is".to_owned());
+        }
+        if let Some(hint) = cause
+            .downcast_ref::<iza_server::auth::AuthError>()
+            .and_then(iza_server::auth::AuthError::hint)
+        {
+            hints.push(hint);
         }
     }
     hints
