@@ -7,8 +7,10 @@
 //! - `routes.rs`: the JSON handlers; `stream.rs`: the event stream;
 //! - `processes.rs`: the supervised processes of `iza up` (list, logs, start/stop/restart);
 //! - `metrics.rs`: Prometheus text; `openapi.rs`: the OpenAPI document;
-//! - `error.rs`: [`ApiError`], the JSON error answer.
+//! - `error.rs`: [`ApiError`], the JSON error answer;
+//! - `auth.rs`: the bearer token, its file, and the access policy every route goes through.
 
+pub mod auth;
 mod error;
 mod metrics;
 pub mod openapi;
@@ -18,7 +20,10 @@ mod state;
 mod stream;
 
 use axum::Router;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
+
+pub use auth::{Auth, Token, TokenFile};
 
 pub use error::ApiError;
 pub use state::{AppState, CatalogView};
@@ -49,7 +54,9 @@ pub const ACTION_ROUTES: &[&str] = &[
     "/api/v1/services/{id}/restart",
 ];
 
-/// The whole application.
+/// The whole application. Every route, the fallback included, goes through the state's
+/// [`Auth`] policy: calls that may change anything need the bearer token (by default none is
+/// configured, so they are all refused; see [`AppState::with_auth`]).
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/summary", get(routes::summary))
@@ -73,5 +80,6 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(routes::metrics))
         .nest("/api/v1", api)
         .fallback(routes::no_route)
+        .layer(from_fn_with_state(state.auth.clone(), auth::require_token))
         .with_state(state)
 }

@@ -170,12 +170,22 @@ pub fn document() -> Value {
                 "responses": ok("OpenAPI 3.1", "application/json", object())
             }}
         },
-        "components": { "schemas": {
+        "components": {
+            "securitySchemes": { "bearer": {
+                "type": "http", "scheme": "bearer",
+                "description": "`iza token` prints the token. Needed by every call that may change anything, and by reads when the server protects them (all but `/healthz`); see docs/security.md."
+            }},
+            "schemas": {
             "Error": {
                 "type": "object",
                 "properties": { "error": { "type": "object", "properties": {
-                    "code": { "type": "string", "enum": ["unknown-service", "bad-request", "no-route", "internal", "not-supervised", "no-supervisor", "stopping"] },
-                    "message": { "type": "string" }
+                    "code": { "type": "string", "enum": ["unknown-service", "bad-request", "no-route", "unauthorized", "internal", "not-supervised", "no-supervisor", "stopping"] },
+                    "message": { "type": "string" },
+                    "reason": {
+                        "description": "Only with `unauthorized` (401): why the call was refused",
+                        "type": "string",
+                        "enum": ["missing bearer token", "wrong token", "no token configured on the server"]
+                    }
                 }, "required": ["code", "message"] } },
                 "required": ["error"]
             },
@@ -230,9 +240,6 @@ pub fn document() -> Value {
                     "text": { "type": "string" }
                 }
             }
-        },
-        "securitySchemes": {
-            "bearer": { "type": "http", "scheme": "bearer", "description": "The token of `.iza/token` beside the manifest (`iza token`)" }
         } }
     })
 }

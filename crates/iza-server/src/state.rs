@@ -13,6 +13,7 @@ use iza_catalog::graph::EcosystemGraph;
 use iza_runtime::{DockerView, DockerWatch, Monitor, Supervisor};
 use iza_store::Store;
 
+use crate::auth::Auth;
 use crate::metrics::ProbeMetrics;
 
 /// What the API shows of one catalog: the catalog, its graph, and the rendered graph and
@@ -60,6 +61,8 @@ pub struct AppState {
     docker: Option<Arc<DockerWatch>>,
     /// The supervisor of `iza up`, set once it runs; `iza serve` has none.
     supervisor: Arc<OnceLock<Arc<Supervisor>>>,
+    /// Who may call what (see [`crate::auth`]).
+    pub(crate) auth: Auth,
 }
 
 /// How long a built `GET /services` body is served as it is although the state moved on. With
@@ -109,6 +112,7 @@ impl AppState {
             listing: Arc::default(),
             docker: None,
             supervisor: Arc::default(),
+            auth: Auth::locked(),
         }
     }
 
@@ -138,6 +142,19 @@ impl AppState {
     /// The Docker watch, to follow a reloaded manifest.
     pub fn docker_watch(&self) -> Option<&Arc<DockerWatch>> {
         self.docker.as_ref()
+    }
+
+    /// Sets the access policy. Without it ([`Auth::locked`]), every call that may change
+    /// anything is refused with 401 and reads are open.
+    #[must_use]
+    pub fn with_auth(mut self, auth: Auth) -> AppState {
+        self.auth = auth;
+        self
+    }
+
+    /// The access policy.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
     }
 
     /// The current catalog's views.

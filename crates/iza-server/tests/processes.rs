@@ -14,12 +14,13 @@ use iza_catalog::{SourceFile, Syntax};
 use iza_probe::{Prober, ProberOptions};
 use iza_runtime::supervisor::{Launch, LogOptions};
 use iza_runtime::{Monitor, MonitorOptions, Supervisor, SupervisorOptions};
-use iza_server::{AppState, CatalogView, router};
+use iza_server::{AppState, Auth, CatalogView, Token, router};
 use iza_store::{SqliteStore, Store};
 use serde_json::Value;
 use tower::ServiceExt;
 
 const DEADLINE: Duration = Duration::from_secs(20);
+const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 struct Fixture {
     app: Router,
@@ -70,7 +71,8 @@ stop = { grace = "2s" }
         monitor,
         store,
         CatalogView::new(catalog, &PortMap::default()),
-    );
+    )
+    .with_auth(Auth::with_token(Token::new(TOKEN).unwrap()));
     state.set_supervisor(supervisor.clone());
     Fixture {
         app: router(state),
@@ -78,16 +80,25 @@ stop = { grace = "2s" }
     }
 }
 
+/// Calls the API, with the token on the calls that change something.
 async fn call(app: &Router, method: Method, uri: &str) -> (StatusCode, Value) {
+    let token = (method == Method::POST).then_some(TOKEN);
+    call_with(app, method, uri, token).await
+}
+
+async fn call_with(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
     let response = app
         .clone()
-        .oneshot(
-            Request::builder()
-                .method(method)
-                .uri(uri)
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .oneshot(request.body(Body::empty()).unwrap())
         .await
         .unwrap();
     let status = response.status();
@@ -182,6 +193,17 @@ async fn processes_are_listed_logged_stopped_started_and_restarted() {
     assert!(
         seqs.windows(2).all(|w| w[1] == w[0] + 1),
         "lines in order, none repeated: {seqs:?}"
+    );
+
+    // Without the token nothing changes.
+    let (status, refused) =
+        call_with(app, Method::POST, "/api/v1/services/talker/stop", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused:#}");
+    let (_, still) = call(app, Method::GET, "/api/v1/services/talker/process").await;
+    assert_eq!(
+        still["pid"].as_u64(),
+        Some(first_pid),
+        "a refused call changes nothing"
     );
 
     // Stop: answered once stopped, and it stays stopped.

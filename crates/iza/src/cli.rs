@@ -60,18 +60,62 @@ pub(crate) enum Command {
     Stop(ActArgs),
     /// Restart a supervised service's process in the running `iza up`.
     Restart(ActArgs),
+    /// Print the API's bearer token (creating it on first use), or replace it.
+    ///
+    /// Calls that change anything need `Authorization: Bearer <token>`. The token lives in
+    /// `.iza/token` beside the manifest (mode 0600). The token goes to stdout, its file to
+    /// stderr, so `TOKEN=$(iza token)` works.
+    Token(TokenArgs),
+    /// Run a small demo workload: `/healthz`, `/stats`, an MCP `initialize` answer, with
+    /// failure and latency injection. What `examples/iza-os` and the benchmarks supervise.
+    ///
+    /// Prints `... listening on http://ADDR` as its first line; exits 0 on SIGTERM or Ctrl-C.
+    DemoService(DemoServiceArgs),
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct UpArgs {
     #[command(flatten)]
-    pub(crate) manifest: ManifestArg,
-    /// Address to listen on (port 0 picks a free port; the address is logged).
-    #[arg(long, default_value = "127.0.0.1:3000")]
-    pub(crate) listen: std::net::SocketAddr,
-    /// SQLite database for results and events [default: `.iza/state.db` beside the manifest].
+    pub(crate) server: ServeArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TokenArgs {
+    /// Manifest file or directory holding `iza.toml`; the token is `.iza/token` beside it.
+    #[arg(default_value = ".", conflicts_with = "file")]
+    pub(crate) path: PathBuf,
+    /// The token file itself, instead of the one beside a manifest.
     #[arg(long)]
-    pub(crate) db: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
+    /// Replace the token with a new one (the old one is refused from then on, also by a
+    /// running `iza serve`).
+    #[arg(long)]
+    pub(crate) rotate: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoServiceArgs {
+    /// Port to listen on (0 picks a free one; the first line of stdout names it).
+    #[arg(long)]
+    pub(crate) port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub(crate) listen_host: std::net::IpAddr,
+    /// The name shown in answers (e.g. the service's id).
+    #[arg(long, default_value = "demo-service")]
+    pub(crate) name: String,
+    /// Fraction of `/healthz` requests answered 503, from 0 to 1.
+    #[arg(long, default_value_t = 0.0, value_parser = crate::cmd::parse_rate)]
+    pub(crate) fail_rate: f64,
+    /// Delay added to every answer (e.g. `50ms`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub(crate) latency: Option<std::time::Duration>,
+    /// Answer every `/healthz` with 503 once this long has passed since the start (e.g. `30s`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub(crate) fail_after: Option<std::time::Duration>,
+    /// Exit with status 1 once this long has passed since the start, as a crash would.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub(crate) exit_after: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +144,10 @@ pub(crate) struct ServeArgs {
     /// SQLite database for results and events [default: `.iza/state.db` beside the manifest].
     #[arg(long)]
     pub(crate) db: Option<PathBuf>,
+    /// Make reads need the bearer token too (all but `/healthz`); calls that change anything
+    /// always need it. Use it when the server listens beyond loopback.
+    #[arg(long)]
+    pub(crate) protect_reads: bool,
 }
 
 /// Which running instance to talk to, and with which token.

@@ -167,14 +167,18 @@ impl ApiClient {
             return Ok(response);
         }
         let body = response.bytes().await.unwrap_or_default();
-        let reason = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_owned());
+        let error = serde_json::from_slice::<serde_json::Value>(&body)
+            .map(|v| v["error"].clone())
+            .unwrap_or_default();
+        let reason = error["message"].as_str().map_or_else(
+            || String::from_utf8_lossy(&body).trim().to_owned(),
+            str::to_owned,
+        );
         if status == reqwest::StatusCode::UNAUTHORIZED {
             return Err(ClientError::Unauthorized {
                 base: self.base.clone(),
-                reason,
+                // `missing bearer token`, `wrong token`...: the short why.
+                reason: error["reason"].as_str().map_or(reason, str::to_owned),
             });
         }
         Err(anyhow!("{what} answered {status}: {reason}").into())

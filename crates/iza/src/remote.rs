@@ -7,6 +7,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
+use iza_server::TokenFile;
+use iza_server::auth::AuthError;
+
 use crate::cli::RemoteArgs;
 use crate::client::ApiClient;
 use crate::{instance, manifest_input};
@@ -39,11 +42,23 @@ pub(crate) fn connect(remote: &RemoteArgs) -> Result<ApiClient> {
             .into());
         }
     };
-    let token = remote.token.clone().or_else(|| {
-        let manifest = manifest?;
-        let text =
-            std::fs::read_to_string(manifest_input::state_dir(&manifest).join("token")).ok()?;
-        Some(text.trim().to_owned()).filter(|t| !t.is_empty())
-    });
+    let token = match (&remote.token, &manifest) {
+        (Some(token), _) => Some(token.clone()),
+        (None, Some(manifest)) => {
+            let file = TokenFile::beside(&manifest_input::state_db(manifest));
+            match file.load() {
+                Ok(token) => Some(token.as_str().to_owned()),
+                // None yet: reads need none; a call that does is refused with a hint.
+                Err(AuthError::Read { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    None
+                }
+                // Exposed or malformed: say so rather than send it.
+                Err(err) => return Err(err.into()),
+            }
+        }
+        (None, None) => None,
+    };
     Ok(ApiClient::new(&url)?.with_token(token))
 }

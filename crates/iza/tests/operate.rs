@@ -1,6 +1,6 @@
 //! End to end: `iza ps`, `iza logs` (with `-f`), `iza stop`, `iza start` and `iza restart`
-//! against the real `iza up`, found through its announcement beside the manifest, as a person
-//! at a second terminal would use them.
+//! against the real `iza up`, found through its announcement beside the manifest, with the
+//! token it created in `.iza/token`, as a person at a second terminal would use them.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -162,9 +162,13 @@ fn a_running_up_is_operated_from_the_command_line() {
     assert_ne!(restarted["pid"], started["pid"]);
 
     // What cannot be done says why, and what to do.
-    let cases: [(&[&str], &str); 2] = [
+    let cases: [(&[&str], &str); 3] = [
         (&["stop", "quiet"], "not supervised"),
         (&["logs", "ghost"], "no service has the id `ghost`"),
+        (
+            &["restart", "talker", "--token", "not-the-token"],
+            "refused the request: wrong token",
+        ),
     ];
     for (args, says) in cases {
         let output = iza(path, args);
@@ -172,6 +176,13 @@ fn a_running_up_is_operated_from_the_command_line() {
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
+    let (_, stderr) = text(&iza(path, &["stop", "talker", "--token", "nope"]));
+    assert!(stderr.contains("hint: pass the token"), "{stderr}");
+    assert_eq!(
+        talker(path)["pid"],
+        restarted["pid"],
+        "a refused call changes nothing"
+    );
 }
 
 #[test]

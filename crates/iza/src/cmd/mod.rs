@@ -1,6 +1,7 @@
 //! One module per verb; [`run`] dispatches to them and returns the process exit code.
 
 mod check;
+mod demo_service;
 mod graph;
 mod import;
 mod ports;
@@ -9,6 +10,7 @@ mod report;
 mod schema;
 mod serve;
 mod status;
+mod token;
 mod up;
 
 use std::process::ExitCode;
@@ -16,6 +18,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
+
+pub(crate) use demo_service::parse_rate;
 
 /// Runs the verb the command line names.
 pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
@@ -34,6 +38,8 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Start(args) => processes::act(processes::Action::Start, &args),
         Command::Stop(args) => processes::act(processes::Action::Stop, &args),
         Command::Restart(args) => processes::act(processes::Action::Restart, &args),
+        Command::Token(args) => token::run(&args),
+        Command::DemoService(args) => demo_service::run(&args),
     }
 }
 
@@ -63,6 +69,12 @@ pub(crate) fn hints(err: &anyhow::Error) -> Vec<String> {
                  `iza status` without `--url` probes every service once itself"
                     .to_owned(),
             );
+        }
+        if let Some(hint) = cause
+            .downcast_ref::<iza_server::auth::AuthError>()
+            .and_then(iza_server::auth::AuthError::hint)
+        {
+            hints.push(hint);
         }
     }
     hints

@@ -16,12 +16,12 @@ use iza_catalog::export::ports::PortMap;
 use iza_catalog::{Catalog, SourceFile};
 use iza_probe::{Prober, ProberOptions};
 use iza_runtime::{DockerOptions, DockerWatch, Monitor, MonitorOptions, Supervisor};
-use iza_server::{AppState, CatalogView};
+use iza_server::{AppState, Auth, CatalogView, TokenFile};
 use iza_store::{Retention, SqliteStore, Store};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use super::up::Up;
-use crate::cli::{ManifestArg, ServeArgs};
+use crate::cli::ServeArgs;
 use crate::{instance, manifest_input};
 
 /// How long running probes get to finish on shutdown.
@@ -32,7 +32,7 @@ const WATCH_EVERY: Duration = Duration::from_secs(1);
 const MAINTAIN_EVERY: Duration = Duration::from_secs(60);
 
 pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
-    let setup = Setup::load("serve", &args.manifest, args.db.as_deref(), args.listen)?;
+    let setup = Setup::load("serve", args)?;
     block_on(serve(setup, None))
 }
 
@@ -45,37 +45,37 @@ pub(crate) struct Setup {
     pub(crate) ports: PortMap,
     pub(crate) db: PathBuf,
     pub(crate) listen: SocketAddr,
+    /// Who may call what: the token of `.iza/token` beside the database.
+    pub(crate) auth: Auth,
 }
 
 impl Setup {
     /// Loads and checks the manifest and prepares the database directory.
-    pub(crate) fn load(
-        verb: &str,
-        manifest: &ManifestArg,
-        db: Option<&Path>,
-        listen: SocketAddr,
-    ) -> Result<Setup> {
+    pub(crate) fn load(verb: &str, args: &ServeArgs) -> Result<Setup> {
+        let manifest = &args.manifest;
         if manifest.path.as_os_str() == "-" {
             bail!("`iza {verb}` watches a manifest file and cannot read it from standard input");
         }
         let path = iza_catalog::resolve(&manifest.path)?;
         let (source, catalog) = manifest_input::catalog(manifest)?;
         let ports = port_map(&source);
-        let db = match db {
-            Some(db) => db.to_owned(),
+        let db = match &args.db {
+            Some(db) => db.clone(),
             None => manifest_input::state_db(&path),
         };
         if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the directory `{}`", dir.display()))?;
         }
+        let auth = access(&db, args.protect_reads)?;
         Ok(Setup {
             manifest: path,
             source_text: source.text.clone(),
             catalog,
             ports,
             db,
-            listen,
+            listen: args.listen,
+            auth,
         })
     }
 
@@ -86,6 +86,22 @@ impl Setup {
             .map(Path::to_path_buf)
             .unwrap_or_default()
     }
+}
+
+/// The access policy: the token file beside the database, created (and shown, this once) on
+/// the first start; an exposed or malformed file stops the start with its hint.
+fn access(db: &Path, protect_reads: bool) -> Result<Auth> {
+    let file = TokenFile::beside(db);
+    let (token, created) = file.load_or_create()?;
+    if created {
+        eprintln!(
+            "created the API token in `{}` (mode 0600); calls that change anything need it \
+             (`iza token` prints it again):\n{}",
+            file.path().display(),
+            token.as_str()
+        );
+    }
+    Ok(Auth::from_file(file)?.protect_reads(protect_reads))
 }
 
 /// Starts logging and a runtime, and runs `future` on it.
@@ -163,7 +179,8 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         store.clone(),
         CatalogView::new(catalog.clone(), &setup.ports),
     )
-    .with_docker(Arc::new(docker));
+    .with_docker(Arc::new(docker))
+    .with_auth(setup.auth.clone());
     let app = iza_server::router(state.clone());
     tracing::info!(
         "watching `{}` ({} services), database `{}`",

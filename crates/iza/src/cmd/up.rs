@@ -27,7 +27,7 @@ use super::serve::{Setup, block_on, serve};
 use crate::cli::UpArgs;
 
 pub(crate) fn run(args: &UpArgs) -> Result<ExitCode> {
-    let setup = Setup::load("up", &args.manifest, args.db.as_deref(), args.listen)?;
+    let setup = Setup::load("up", &args.server)?;
     let up = Up {
         terminal: std::io::stdout().is_terminal(),
     };
