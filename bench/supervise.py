@@ -299,7 +299,8 @@ def run(sup, rest_s, ready_deadline_s):
         raise SystemExit(f"error: port {busy[0]} is in use; pass another BASE_PORT")
     if children():
         raise SystemExit("error: benchmark services from an earlier run are still running")
-    result = {"supervisor": sup.name, "services": len(sup.ports), "all_ready_s": None}
+    result = {"supervisor": sup.name, "services": len(sup.ports), "all_ready_s": None,
+              "load_before": os.getloadavg()[0]}
     started = time.monotonic()
     try:
         pid = sup.start()

@@ -419,6 +419,15 @@ impl Auth {
         })
     }
 
+    /// What a server does at start: reads the token of `file`, creating the file when there
+    /// is none, and follows it as [`Auth::from_file`] does. The token comes back only when this
+    /// call created it: that is the one time the server shows it.
+    pub fn load_or_create(file: TokenFile) -> Result<(Auth, Option<Token>), AuthError> {
+        let (token, created) = file.load_or_create()?;
+        let auth = Auth::from_file(file)?;
+        Ok((auth, created.then_some(token)))
+    }
+
     /// Makes reads need the token too (all but `GET /healthz`).
     #[must_use]
     pub fn protect_reads(mut self, protect: bool) -> Auth {

@@ -309,3 +309,19 @@ async fn every_route_of_the_application_goes_through_the_policy() {
     let (status, _, _) = send(&protected, "POST", "/api/v1/summary", Some(token.as_str())).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+#[tokio::test]
+async fn a_server_start_creates_the_token_once_and_shows_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = TokenFile::beside(&dir.path().join(".iza").join("state.db"));
+    let (auth, shown) = Auth::load_or_create(file.clone()).unwrap();
+    let token = shown.expect("the first start shows the token it created");
+    assert_eq!(file.load().unwrap(), token);
+    let (status, _, _) = send(&app(auth), "POST", "/things", Some(token.as_str())).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (auth, shown) = Auth::load_or_create(file.clone()).unwrap();
+    assert!(shown.is_none(), "a later start does not show it again");
+    let (status, _, _) = send(&app(auth), "POST", "/things", Some(token.as_str())).await;
+    assert_eq!(status, StatusCode::OK);
+}
