@@ -71,13 +71,17 @@ struct Inner {
     seq: u64,
     lines: VecDeque<LogLine>,
     file: Option<RotatingFile>,
+    /// The followers' channel, made for the first follower and dropped when the last one has
+    /// gone: a channel holds `follow_capacity` slots (about 100 KB), and most services are
+    /// never followed.
+    sender: Option<broadcast::Sender<LogLine>>,
 }
 
 /// The logs of one service; see the module documentation.
 pub struct LogBook {
     capacity: usize,
+    follow_capacity: usize,
     inner: Mutex<Inner>,
-    sender: broadcast::Sender<LogLine>,
 }
 
 impl std::fmt::Debug for LogBook {
@@ -100,15 +104,15 @@ impl LogBook {
             },
             None => (None, None),
         };
-        let (sender, _) = broadcast::channel(options.follow_capacity.max(1));
         let book = LogBook {
             capacity: options.memory_lines.max(1),
+            follow_capacity: options.follow_capacity.max(1),
             inner: Mutex::new(Inner {
                 seq: 0,
                 lines: VecDeque::new(),
                 file,
+                sender: None,
             }),
-            sender,
         };
         (book, error)
     }
@@ -132,9 +136,15 @@ impl LogBook {
         if inner.lines.len() == self.capacity {
             inner.lines.pop_front();
         }
-        inner.lines.push_back(line.clone());
         // Sent under the lock, so a follower that subscribed after `tail` misses nothing.
-        let _ = self.sender.send(line);
+        if let Some(sender) = &inner.sender {
+            if sender.receiver_count() == 0 {
+                inner.sender = None;
+            } else {
+                let _ = sender.send(line.clone());
+            }
+        }
+        inner.lines.push_back(line);
     }
 
     /// The last `tail` lines in memory, oldest first.
@@ -146,16 +156,28 @@ impl LogBook {
 
     /// A receiver of every line pushed from now on.
     pub fn follow(&self) -> broadcast::Receiver<LogLine> {
-        let _inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        self.sender.subscribe()
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        self.subscribe(&mut inner)
     }
 
     /// The last `tail` lines and a receiver of every later one, with nothing lost between.
     pub fn tail_and_follow(&self, tail: usize) -> (Vec<LogLine>, broadcast::Receiver<LogLine>) {
-        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let skip = inner.lines.len().saturating_sub(tail);
         let lines = inner.lines.iter().skip(skip).cloned().collect();
-        (lines, self.sender.subscribe())
+        (lines, self.subscribe(&mut inner))
+    }
+
+    /// A receiver on the followers' channel, made now if there is none.
+    fn subscribe(&self, inner: &mut Inner) -> broadcast::Receiver<LogLine> {
+        match &inner.sender {
+            Some(sender) => sender.subscribe(),
+            None => {
+                let (sender, receiver) = broadcast::channel(self.follow_capacity);
+                inner.sender = Some(sender);
+                receiver
+            }
+        }
     }
 }
 
@@ -234,6 +256,26 @@ impl RotatingFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_followers_channel_exists_only_while_someone_follows() {
+        let (book, _) = LogBook::new("svc", &LogOptions::default());
+        let has_channel = |book: &LogBook| book.inner.lock().unwrap().sender.is_some();
+        book.push(Stream::Stdout, "nobody listens".into(), 1);
+        assert!(!has_channel(&book));
+        let mut first = book.follow();
+        book.push(Stream::Stdout, "one".into(), 2);
+        assert_eq!(first.try_recv().unwrap().text, "one");
+        drop(first);
+        // The next line finds no follower and lets the channel go; a new follower gets a new
+        // one and every line after it.
+        book.push(Stream::Stdout, "two".into(), 3);
+        assert!(!has_channel(&book));
+        let (tail, mut second) = book.tail_and_follow(1);
+        assert_eq!(tail[0].text, "two");
+        book.push(Stream::Stderr, "three".into(), 4);
+        assert_eq!(second.try_recv().unwrap().seq, 4);
+    }
 
     #[test]
     fn memory_keeps_the_last_lines_and_followers_get_new_ones() {

@@ -64,7 +64,13 @@ impl Setup {
             None => manifest_input::state_db(&path),
         };
         if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
+            // Only its owner may read it: the database holds check targets, which may carry
+            // credentials (`amqp://user:password@...`), and the token lives beside it.
+            use std::os::unix::fs::DirBuilderExt as _;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
                 .with_context(|| format!("cannot create the directory `{}`", dir.display()))?;
         }
         let auth = access(&db, args.protect_reads)?;
