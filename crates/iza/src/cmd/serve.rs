@@ -206,7 +206,9 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     let hangup = signal(SignalKind::hangup())
         .map_err(|err| tracing::warn!("cannot listen for SIGHUP: {err}"))
         .ok();
-    let supervised = up.map(|up| up.start(&catalog, monitor.clone(), base_dir));
+    // Logs go beside the database (`.iza/logs` by default).
+    let state_dir = setup.db.parent().map(Path::to_path_buf).unwrap_or_default();
+    let supervised = up.map(|up| up.start(&catalog, monitor.clone(), base_dir, &state_dir));
     let supervisor = supervised.as_ref().map(|s| s.supervisor.clone());
     if let Some(supervisor) = &supervisor {
         state.set_supervisor(supervisor.clone());

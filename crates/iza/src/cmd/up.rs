@@ -60,6 +60,7 @@ impl Up {
         catalog: &Catalog,
         monitor: Arc<Monitor>,
         base_dir: PathBuf,
+        state_dir: &std::path::Path,
     ) -> Supervised {
         let options = SupervisorOptions {
             launch: Launch {
@@ -67,7 +68,7 @@ impl Up {
                 base_dir: base_dir.clone(),
             },
             logs: LogOptions {
-                dir: Some(base_dir.join(".iza").join("logs")),
+                dir: Some(state_dir.join("logs")),
                 ..LogOptions::default()
             },
         };
