@@ -6,6 +6,7 @@ mod cmd;
 mod instance;
 mod manifest_input;
 mod remote;
+mod table;
 
 use std::process::ExitCode;
 

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::cli::{ActArgs, LogsArgs, PsArgs, TextOrJson};
 use crate::remote;
+use crate::table::{self, Align};
 
 /// One process, as the API shows it.
 #[derive(Debug, Deserialize)]
@@ -58,7 +59,7 @@ pub(crate) fn ps(args: &PsArgs) -> Result<ExitCode> {
 }
 
 fn table(processes: &[Process], now: i64) -> String {
-    let rows: Vec<[String; 6]> = processes
+    let rows: Vec<Vec<String>> = processes
         .iter()
         .map(|p| {
             let uptime = match (p.state.as_str(), p.started_at) {
@@ -70,7 +71,7 @@ fn table(processes: &[Process], now: i64) -> String {
                 (None, Some(exit)) => exit_text(exit),
                 (None, None) => String::new(),
             };
-            [
+            vec![
                 p.id.clone(),
                 p.state.clone(),
                 p.pid.map(|pid| pid.to_string()).unwrap_or_default(),
@@ -80,42 +81,15 @@ fn table(processes: &[Process], now: i64) -> String {
             ]
         })
         .collect();
-    let header = ["SERVICE", "STATE", "PID", "RESTARTS", "UPTIME", "LAST EXIT"];
-    let width = |i: usize| {
-        rows.iter()
-            .map(|r| r[i].chars().count())
-            .chain([header[i].len()])
-            .max()
-            .unwrap_or(0)
-    };
-    let w: Vec<usize> = (0..5).map(width).collect();
-    let mut out = String::new();
-    let mut line = |c: [&str; 6]| {
-        let _ = writeln!(
-            out,
-            "{:w0$}  {:w1$}  {:>w2$}  {:>w3$}  {:>w4$}  {}",
-            c[0],
-            c[1],
-            c[2],
-            c[3],
-            c[4],
-            c[5],
-            w0 = w[0],
-            w1 = w[1],
-            w2 = w[2],
-            w3 = w[3],
-            w4 = w[4]
-        );
-    };
-    line(header);
-    for r in &rows {
-        line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
-    }
-    out.lines()
-        .map(str::trim_end)
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
+    let columns = [
+        ("SERVICE", Align::Left),
+        ("STATE", Align::Left),
+        ("PID", Align::Right),
+        ("RESTARTS", Align::Right),
+        ("UPTIME", Align::Right),
+        ("LAST EXIT", Align::Left),
+    ];
+    table::render(&columns, &rows)
 }
 
 /// `exited 1`, `killed by SIGKILL`, with the exit's own message when it has one.

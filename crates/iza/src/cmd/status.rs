@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::{StatusArgs, TextOrJson};
 use crate::client::ApiClient;
+use crate::table::{self, Align};
 use crate::{instance, manifest_input};
 
 /// What `iza status` shows, from either source.
@@ -186,7 +187,7 @@ async fn probe_all(
 
 fn table(shown: &Shown) -> String {
     let states = &shown.services;
-    let rows: Vec<[String; 4]> = states
+    let rows: Vec<Vec<String>> = states
         .iter()
         .map(|s| {
             let status = match &s.status {
@@ -202,36 +203,16 @@ fn table(shown: &Shown) -> String {
                 (Some(last), true) => last.message.clone().unwrap_or_default(),
                 (None, true) => String::new(),
             };
-            [s.service.clone(), status, latency, detail]
+            vec![s.service.clone(), status, latency, detail]
         })
         .collect();
-    let header = ["SERVICE", "STATUS", "LATENCY", "DETAIL"];
-    let width = |i: usize| {
-        rows.iter()
-            .map(|r| r[i].chars().count())
-            .chain([header[i].len()])
-            .max()
-            .unwrap_or(0)
-    };
-    let widths = [width(0), width(1), width(2)];
-    let mut out = String::new();
-    let mut line = |cells: [&str; 4]| {
-        let _ = writeln!(
-            out,
-            "{:w0$}  {:w1$}  {:>w2$}  {}",
-            cells[0],
-            cells[1],
-            cells[2],
-            cells[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
-    };
-    line(header);
-    for r in &rows {
-        line([&r[0], &r[1], &r[2], &r[3]]);
-    }
+    let columns = [
+        ("SERVICE", Align::Left),
+        ("STATUS", Align::Left),
+        ("LATENCY", Align::Right),
+        ("DETAIL", Align::Left),
+    ];
+    let mut out = table::render(&columns, &rows);
     let count = |f: &dyn Fn(&Status) -> bool| states.iter().filter(|s| f(&s.status)).count();
     let _ = writeln!(
         out,
