@@ -72,6 +72,13 @@ codes! {
     InvalidCheck = "invalid-check",
     /// A service that no agent watches.
     UnwatchedService = "unwatched-service",
+    /// A `restart` that is malformed: an unknown policy, a bad duration, a backoff above its cap.
+    InvalidRestart = "invalid-restart",
+    /// A `stop` that is malformed: an unknown signal, a bad or zero grace period.
+    InvalidStop = "invalid-stop",
+    /// A `depends_on` condition that is unknown or can never be met (`healthy` on a
+    /// supervised service without a check).
+    InvalidDependency = "invalid-dependency",
 }
 
 impl std::fmt::Display for Code {

@@ -89,12 +89,19 @@ pub struct Service {
     pub docker: Option<String>,
     /// Command for supervision.
     pub command: Option<Vec<String>>,
-    /// Working directory for the command.
-    pub cwd: Option<String>,
+    /// Working directory for the command and an `exec` check, as written (relative to the
+    /// manifest's directory).
+    pub workdir: Option<String>,
     /// Environment for the command.
     pub env: IndexMap<String, String>,
     /// Service ids it depends on.
     pub depends_on: Vec<String>,
+    /// The same `depends_on` entries, each with its condition resolved (`healthy` when the
+    /// dependency has a check, else `started`, unless written). Only entries naming a
+    /// supervised service (one with a `command`) gate a start under `iza up`.
+    pub dependencies: Vec<Dependency>,
+    /// How `iza up` supervises it; present exactly when it has a `command`.
+    pub process: Option<ProcessSpec>,
     /// Data-flow edges.
     pub connects: Vec<Connection>,
     /// Labels.
@@ -123,6 +130,181 @@ impl Service {
             PortSpec::Range(r) => Some(*r),
             PortSpec::Single(_) => None,
         })
+    }
+}
+
+/// How `iza up` runs, restarts and stops a service that has a `command`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProcessSpec {
+    /// Program and arguments (never empty).
+    pub command: Vec<String>,
+    /// What happens when it exits.
+    pub restart: RestartSpec,
+    /// How it is stopped.
+    pub stop: StopSpec,
+}
+
+/// One `depends_on` entry with its condition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dependency {
+    /// The service depended on.
+    pub service: String,
+    /// What to wait for.
+    pub condition: ReadyCondition,
+}
+
+/// What a dependent waits for before it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadyCondition {
+    /// Its process has been spawned.
+    Started,
+    /// Its check passes (the monitor reports it up).
+    Healthy,
+    /// It exited with status 0.
+    Completed,
+}
+
+impl ReadyCondition {
+    /// Every condition with its manifest name.
+    pub const NAMES: &'static [(&'static str, ReadyCondition)] = &[
+        ("started", ReadyCondition::Started),
+        ("healthy", ReadyCondition::Healthy),
+        ("completed", ReadyCondition::Completed),
+    ];
+
+    /// The manifest name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadyCondition::Started => "started",
+            ReadyCondition::Healthy => "healthy",
+            ReadyCondition::Completed => "completed",
+        }
+    }
+}
+
+/// When a supervised service is restarted after it exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// After every exit.
+    Always,
+    /// After a non-zero exit or a death by signal.
+    OnFailure,
+    /// Never.
+    Never,
+}
+
+impl RestartPolicy {
+    /// Every policy with its manifest name.
+    pub const NAMES: &'static [(&'static str, RestartPolicy)] = &[
+        ("always", RestartPolicy::Always),
+        ("on-failure", RestartPolicy::OnFailure),
+        ("never", RestartPolicy::Never),
+    ];
+}
+
+/// The restart policy and its limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RestartSpec {
+    /// When to restart.
+    pub policy: RestartPolicy,
+    /// Restarts in a row before the service is marked failed.
+    pub max_restarts: u32,
+    /// Delay before the first restart; doubled at each next one.
+    #[serde(with = "crate::model::duration_text")]
+    pub backoff: Duration,
+    /// The longest delay.
+    #[serde(with = "crate::model::duration_text")]
+    pub max_backoff: Duration,
+    /// A run at least this long resets the count and the delay.
+    #[serde(with = "crate::model::duration_text")]
+    pub reset_after: Duration,
+}
+
+impl Default for RestartSpec {
+    fn default() -> RestartSpec {
+        RestartSpec {
+            policy: RestartPolicy::OnFailure,
+            max_restarts: 5,
+            backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            reset_after: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A signal `stop` may name; the runtime maps it to the platform's number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum StopSignal {
+    /// SIGTERM.
+    Sigterm,
+    /// SIGINT.
+    Sigint,
+    /// SIGQUIT.
+    Sigquit,
+    /// SIGHUP.
+    Sighup,
+    /// SIGUSR1.
+    Sigusr1,
+    /// SIGUSR2.
+    Sigusr2,
+    /// SIGKILL.
+    Sigkill,
+}
+
+impl StopSignal {
+    /// Every signal with its name.
+    pub const NAMES: &'static [(&'static str, StopSignal)] = &[
+        ("SIGTERM", StopSignal::Sigterm),
+        ("SIGINT", StopSignal::Sigint),
+        ("SIGQUIT", StopSignal::Sigquit),
+        ("SIGHUP", StopSignal::Sighup),
+        ("SIGUSR1", StopSignal::Sigusr1),
+        ("SIGUSR2", StopSignal::Sigusr2),
+        ("SIGKILL", StopSignal::Sigkill),
+    ];
+
+    /// Reads `SIGTERM`, `TERM` or `sigterm`.
+    pub fn parse(name: &str) -> Option<StopSignal> {
+        let upper = name.trim().to_ascii_uppercase();
+        let full = if upper.starts_with("SIG") {
+            upper
+        } else {
+            format!("SIG{upper}")
+        };
+        StopSignal::NAMES
+            .iter()
+            .find(|(n, _)| *n == full)
+            .map(|(_, s)| *s)
+    }
+
+    /// The name, `SIGTERM`.
+    pub fn as_str(self) -> &'static str {
+        StopSignal::NAMES
+            .iter()
+            .find(|(_, s)| *s == self)
+            .map_or("SIGTERM", |(n, _)| n)
+    }
+}
+
+/// How a supervised service is stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StopSpec {
+    /// Sent first to the process group.
+    pub signal: StopSignal,
+    /// Then, after this, SIGKILL to the group.
+    #[serde(with = "crate::model::duration_text")]
+    pub grace: Duration,
+}
+
+impl Default for StopSpec {
+    fn default() -> StopSpec {
+        StopSpec {
+            signal: StopSignal::Sigterm,
+            grace: Duration::from_secs(10),
+        }
     }
 }
 

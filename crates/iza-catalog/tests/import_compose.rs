@@ -464,27 +464,38 @@ fn fixtures_match_their_snapshots() {
 }
 
 #[test]
-fn metadata_keeps_conditions_networks_and_labels() {
+fn conditions_become_dependency_tables_and_metadata_keeps_networks_and_labels() {
     let imported = import_ok(&fixture("depends-networks.yml"));
     let catalog = catalog_of(&imported);
     let api = &catalog.services["api"];
     assert_eq!(
         Value::from_iter(api.metadata.clone()),
-        json!({
-            "depends_on_conditions": {
-                "db": "service_healthy",
-                "migrate": "service_completed_successfully",
-                "queue": "service_started",
-            },
-            "networks": ["frontend", "backend"],
-        })
+        json!({"networks": ["frontend", "backend"]})
+    );
+    let conditions = |id: &str| -> Vec<(String, &'static str)> {
+        catalog.services[id]
+            .dependencies
+            .iter()
+            .map(|d| (d.service.clone(), d.condition.as_str()))
+            .collect()
+    };
+    let owned = |pairs: &[(&str, &'static str)]| -> Vec<(String, &'static str)> {
+        pairs.iter().map(|(s, c)| ((*s).to_owned(), *c)).collect()
+    };
+    // Compose conditions become the manifest's `{ service, condition }` entries.
+    let mut api_conditions = conditions("api");
+    api_conditions.sort();
+    assert_eq!(
+        api_conditions,
+        owned(&[
+            ("db", "healthy"),
+            ("migrate", "completed"),
+            ("queue", "started"),
+        ])
     );
     assert_eq!(api.tags, ["network:frontend", "network:backend"]);
     assert_eq!(catalog.services["db"].tags, ["network:backend"]);
-    assert!(
-        catalog.services["migrate"].metadata["depends_on_conditions"]
-            == json!({"db": "service_healthy"})
-    );
+    assert_eq!(conditions("migrate"), owned(&[("db", "healthy")]));
 
     let imported = import_ok(&fixture("web-stack.yml"));
     let catalog = catalog_of(&imported);

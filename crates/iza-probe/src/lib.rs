@@ -30,6 +30,14 @@ use iza_catalog::model::{Check, CheckTarget, Service};
 pub use conditions::{Evaluator, failed_conditions, glob_matches};
 pub use result::{Facts, Failure, Outcome, ProbeResult, Reason};
 
+/// A rustls client configuration that verifies servers against the system's roots, with the
+/// same crypto provider as the probes. The workspace builds reqwest without a default TLS
+/// provider, so any other HTTP client in the process (the CLI's API client) takes this one;
+/// the error says why TLS cannot be used at all.
+pub fn verifying_tls_config() -> Result<rustls::ClientConfig, String> {
+    Ok((*tls_config::TlsConfigs::new(&[])?.verified).clone())
+}
+
 /// How a [`Prober`] behaves; [`Default`] suits a monitor.
 #[derive(Debug, Clone)]
 pub struct ProberOptions {
@@ -75,7 +83,7 @@ impl ProbeContext {
     /// The context of a service's check: its `cwd` and `env`.
     pub fn of_service(service: &Service) -> ProbeContext {
         ProbeContext {
-            cwd: service.cwd.as_ref().map(PathBuf::from),
+            cwd: service.workdir.as_ref().map(PathBuf::from),
             env: service
                 .env
                 .iter()

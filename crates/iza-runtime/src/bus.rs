@@ -9,10 +9,17 @@
 //! is not allowed to hold the publisher back; its next update is [`Update::Resynced`]: how many
 //! events it missed and a fresh snapshot, after which the changes continue.
 //!
+//! A subscriber that comes back after a disconnection ([`Bus::subscribe_after`], what an SSE
+//! client's `Last-Event-ID` asks for) gets the events it missed instead of a snapshot, when the
+//! bus still holds them all: it keeps the last `capacity` events. Sequence numbers restart with
+//! each bus; [`Bus::epoch`] tells one bus from the next, so that a client of a previous process
+//! is never replayed another process's events.
+//!
 //! The snapshot and the channel are guarded by one lock, taken briefly: a publisher updates
 //! the state and sends under it, a subscriber copies the state (pointers to shared rows) and
 //! subscribes under it, so nothing can slip between a snapshot and the events after it.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use indexmap::IndexMap;
@@ -76,6 +83,9 @@ struct State {
     sender: Option<broadcast::Sender<Arc<Event>>>,
     seq: u64,
     services: IndexMap<String, Arc<ServiceState>>,
+    /// The latest events, oldest first, at most `retain` of them.
+    recent: VecDeque<Arc<Event>>,
+    retain: usize,
 }
 
 impl State {
@@ -92,6 +102,7 @@ impl State {
 #[derive(Clone)]
 pub struct Bus {
     state: Arc<RwLock<State>>,
+    epoch: u64,
 }
 
 impl std::fmt::Debug for Bus {
@@ -108,14 +119,24 @@ impl std::fmt::Debug for Bus {
 impl Bus {
     /// A bus whose subscribers may fall `capacity` events behind before they are resynced.
     pub fn new(capacity: usize) -> Bus {
-        let (sender, _) = broadcast::channel(capacity.max(1));
+        let capacity = capacity.max(1);
+        let (sender, _) = broadcast::channel(capacity);
         Bus {
             state: Arc::new(RwLock::new(State {
                 sender: Some(sender),
                 seq: 0,
                 services: IndexMap::new(),
+                recent: VecDeque::with_capacity(capacity),
+                retain: capacity,
             })),
+            epoch: u64::try_from(crate::now_millis()).unwrap_or_default(),
         }
+    }
+
+    /// This bus's identity: when it was made, in Unix milliseconds. A `seq` means something
+    /// only together with its epoch.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// Publishes a change: updates the state, then numbers and sends the events. Never waits
@@ -144,6 +165,10 @@ impl Bus {
                 // An error only means nobody listens.
                 let _ = sender.send(event.clone());
             }
+            if state.recent.len() == state.retain {
+                state.recent.pop_front();
+            }
+            state.recent.push_back(event.clone());
             published.push(event);
         }
         published
@@ -159,6 +184,34 @@ impl Bus {
             bus: self.clone(),
             receiver,
             first: Some(snapshot),
+            replay: VecDeque::new(),
+        }
+    }
+
+    /// Subscribes again after having seen every event up to `seq` of this bus: the events
+    /// after it come first, then every later event. When the bus no longer holds all of them
+    /// (or `seq` is not one of its numbers), this is [`Bus::subscribe`]: the snapshot first.
+    pub fn subscribe_after(&self, seq: u64) -> Subscription {
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        let oldest = state.recent.front().map_or(state.seq + 1, |e| e.seq);
+        // Events `seq + 1 ..= state.seq` are all held when the oldest held is at most `seq + 1`.
+        if seq > state.seq || oldest > seq + 1 {
+            drop(state);
+            return self.subscribe();
+        }
+        let replay = state
+            .recent
+            .iter()
+            .filter(|event| event.seq > seq)
+            .cloned()
+            .collect();
+        let receiver = subscribe_to(&state);
+        drop(state);
+        Subscription {
+            bus: self.clone(),
+            receiver,
+            first: None,
+            replay,
         }
     }
 
@@ -221,14 +274,17 @@ pub struct Subscription {
     bus: Bus,
     receiver: broadcast::Receiver<Arc<Event>>,
     first: Option<Snapshot>,
+    /// Events missed while away, delivered before the live ones.
+    replay: VecDeque<Arc<Event>>,
 }
 
 impl Subscription {
-    /// The next update: the snapshot first, then events, or a resync after falling behind;
-    /// `None` once the bus is closed and everything published was received.
+    /// The next update: the snapshot first (or the events missed while away), then events,
+    /// or a resync after falling behind; `None` once the bus is closed and everything
+    /// published was received.
     pub async fn recv(&mut self) -> Option<Update> {
-        if let Some(snapshot) = self.first.take() {
-            return Some(Update::Snapshot(snapshot));
+        if let Some(update) = self.pending() {
+            return Some(update);
         }
         match self.receiver.recv().await {
             Ok(event) => Some(Update::Event(event)),
@@ -239,14 +295,22 @@ impl Subscription {
 
     /// The next update if one is ready, without waiting.
     pub fn try_recv(&mut self) -> Option<Update> {
-        if let Some(snapshot) = self.first.take() {
-            return Some(Update::Snapshot(snapshot));
+        if let Some(update) = self.pending() {
+            return Some(update);
         }
         match self.receiver.try_recv() {
             Ok(event) => Some(Update::Event(event)),
             Err(broadcast::error::TryRecvError::Lagged(missed)) => Some(self.resync(missed)),
             Err(_) => None,
         }
+    }
+
+    /// What was decided at subscription: the snapshot, or the next replayed event.
+    fn pending(&mut self) -> Option<Update> {
+        if let Some(snapshot) = self.first.take() {
+            return Some(Update::Snapshot(snapshot));
+        }
+        self.replay.pop_front().map(Update::Event)
     }
 
     /// A fresh snapshot and a fresh place in the stream, taken together.
@@ -366,6 +430,44 @@ mod tests {
         let mut late = bus.subscribe();
         assert!(matches!(late.recv().await, Some(Update::Snapshot(s)) if s.services.len() == 1));
         assert_eq!(late.recv().await, None);
+    }
+
+    #[tokio::test]
+    async fn a_returning_subscriber_gets_what_it_missed_when_the_bus_still_holds_it() {
+        // Six events on a bus that holds four: events 3 to 6.
+        let bus_of_six = || {
+            let bus = Bus::new(4);
+            for i in 0..6 {
+                bus.publish(changed(&format!("s{i}"), Status::Up));
+            }
+            bus
+        };
+        for (seen, replayed) in [(2, vec![3, 4, 5, 6]), (4, vec![5, 6]), (6, vec![])] {
+            let bus = bus_of_six();
+            let mut again = bus.subscribe_after(seen);
+            let mut got = Vec::new();
+            while let Some(update) = again.try_recv() {
+                let Update::Event(event) = update else {
+                    panic!("after {seen}: a snapshot instead of the missed events");
+                };
+                got.push(event.seq);
+            }
+            assert_eq!(got, replayed, "after {seen}");
+            // And then the live ones, without a gap or a repeat.
+            bus.publish(changed("live", Status::Down));
+            let Some(Update::Event(event)) = again.recv().await else {
+                panic!("no live event after the replay");
+            };
+            assert_eq!(event.seq, 7);
+        }
+        // Too old (1 is no longer held) or not of this bus (ahead of it): the snapshot.
+        for seen in [1, 7] {
+            let mut again = bus_of_six().subscribe_after(seen);
+            assert!(
+                matches!(again.try_recv(), Some(Update::Snapshot(s)) if s.seq == 6),
+                "after {seen}"
+            );
+        }
     }
 
     #[test]

@@ -101,6 +101,68 @@ pub enum EventKind {
         /// Services whose check changed (probing restarts with the new check).
         changed: Vec<String>,
     },
+    /// The supervisor is starting a service's process (`attempt` 0 is the first start).
+    ProcessStarting {
+        /// Service id.
+        service: String,
+        /// Restarts before this start (0 for the first).
+        attempt: u32,
+    },
+    /// A service's process was spawned.
+    ProcessRunning {
+        /// Service id.
+        service: String,
+        /// Its process id, which is also its process group id.
+        pid: u32,
+    },
+    /// A supervised service became ready: running, and healthy by its check when it has one.
+    ProcessReady {
+        /// Service id.
+        service: String,
+        /// Milliseconds from its spawn to ready.
+        after_ms: u64,
+    },
+    /// A service's process exited (or could not be spawned: no pid, no code).
+    ProcessExited {
+        /// Service id.
+        service: String,
+        /// Its process id, when it was spawned.
+        pid: Option<u32>,
+        /// Exit code, when it exited.
+        code: Option<i32>,
+        /// The signal that ended it, when one did.
+        signal: Option<i32>,
+        /// How long it ran, in milliseconds.
+        uptime_ms: u64,
+        /// What went wrong, for a person (a spawn error), when known.
+        message: Option<String>,
+    },
+    /// The restart policy will start the service again after a delay.
+    ProcessRestarting {
+        /// Service id.
+        service: String,
+        /// Milliseconds until the restart.
+        in_ms: u64,
+        /// The restart's number in the current series (1 for the first).
+        attempt: u32,
+    },
+    /// The service kept exiting: `restarts` restarts did not keep it up, or a dependency it
+    /// waited for failed. It is not restarted any more.
+    ProcessFailed {
+        /// Service id.
+        service: String,
+        /// Restarts in the series that failed.
+        restarts: u32,
+        /// Why, for a person.
+        reason: String,
+    },
+    /// A service was stopped (by hand, by a reload or by the shutdown).
+    ProcessStopped {
+        /// Service id.
+        service: String,
+        /// Whether SIGKILL was needed after the grace period.
+        killed: bool,
+    },
     /// Writing to the store failed; the records are kept and retried.
     StoreFailed {
         /// What the store said.
@@ -126,6 +188,13 @@ impl Event {
             EventKind::ServiceImpacted { .. } => "service-impacted",
             EventKind::ServiceRecovered { .. } => "service-recovered",
             EventKind::ManifestReloaded { .. } => "manifest-reloaded",
+            EventKind::ProcessStarting { .. } => "process-starting",
+            EventKind::ProcessRunning { .. } => "process-running",
+            EventKind::ProcessReady { .. } => "process-ready",
+            EventKind::ProcessExited { .. } => "process-exited",
+            EventKind::ProcessRestarting { .. } => "process-restarting",
+            EventKind::ProcessFailed { .. } => "process-failed",
+            EventKind::ProcessStopped { .. } => "process-stopped",
             EventKind::StoreFailed { .. } => "store-failed",
         }
     }
@@ -136,7 +205,14 @@ impl Event {
             EventKind::ProbeCompleted { service, .. }
             | EventKind::StatusChanged { service, .. }
             | EventKind::ServiceImpacted { service, .. }
-            | EventKind::ServiceRecovered { service, .. } => Some(service),
+            | EventKind::ServiceRecovered { service, .. }
+            | EventKind::ProcessStarting { service, .. }
+            | EventKind::ProcessRunning { service, .. }
+            | EventKind::ProcessReady { service, .. }
+            | EventKind::ProcessExited { service, .. }
+            | EventKind::ProcessRestarting { service, .. }
+            | EventKind::ProcessFailed { service, .. }
+            | EventKind::ProcessStopped { service, .. } => Some(service),
             _ => None,
         }
     }

@@ -9,17 +9,25 @@
 //! - [`Bus`] (`bus.rs`): the live stream; a subscriber gets a snapshot of every service first,
 //!   then the changes, and is resynced rather than allowed to block when it falls behind;
 //! - [`Event`] (`event.rs`): every fact, typed and serializable;
-//! - reload (`reload.rs`): a new catalog reconciled into the running monitor.
+//! - reload (`reload.rs`): a new catalog reconciled into the running monitor;
+//! - [`DockerWatch`] (`docker.rs`): the state of the manifest's containers, read from a Docker
+//!   engine when one is reachable;
+//! - [`Supervisor`] (`supervisor/`): the services with a `command` run as child processes, in
+//!   dependency order, restarted by policy, their output kept, stopped in reverse order
+//!   (`docs/supervisor.md`).
 //!
 //! The runtime never renders and never reads the manifest itself; interfaces (the HTTP server,
 //! the CLI) read the bus, the snapshot and the store. See `docs/monitor.md`.
 
 pub mod bus;
+pub mod docker;
 pub mod event;
 pub mod monitor;
 pub mod reload;
+pub mod supervisor;
 
 pub use bus::{Bus, Change, Snapshot, Subscription, Update};
+pub use docker::{ContainerState, DockerOptions, DockerView, DockerWatch, Engine};
 pub use event::{Event, EventKind, ProbeSummary};
 pub use iza_store::Millis;
 pub use monitor::board::{StatusBoard, Transition};
@@ -27,6 +35,10 @@ pub use monitor::recorder::RecorderOptions;
 pub use monitor::status::{Health, ServiceHealth, ServiceState, Status, Thresholds};
 pub use monitor::{CounterSnapshot, Monitor, MonitorError, MonitorOptions, ShutdownReport};
 pub use reload::{CatalogDiff, diff};
+pub use supervisor::{
+    ExitInfo, Launch, LogLine, LogOptions, ProcessInfo, ProcessState, Stream, Supervisor,
+    SupervisorError, SupervisorOptions, SupervisorReload, SupervisorShutdown,
+};
 
 /// The time now, in Unix milliseconds (0 if the clock is before 1970).
 pub fn now_millis() -> Millis {

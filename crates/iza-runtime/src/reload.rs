@@ -66,7 +66,7 @@ fn probe_differs(a: &Service, b: &Service) -> bool {
     // `PartialEq` of every catalog type.
     let check = |s: &Service| s.check.as_ref().map(serde_json::to_value);
     // Environments compare as maps: the order variables are written in does not matter.
-    let context = |s: &Service| (s.cwd.clone(), s.env.clone());
+    let context = |s: &Service| (s.workdir.clone(), s.env.clone());
     match (check(a), check(b)) {
         (None, None) => false,
         (Some(Ok(x)), Some(Ok(y))) => x != y || context(a) != context(b),

@@ -1,12 +1,15 @@
 //! Defines [`ApiError`], the one error type of every handler, and how it becomes a JSON
-//! response: `{"error": {"code", "message"}}`, 4xx for what the caller can fix, 500 for
-//! store failures (logged here, never leaked to the caller).
+//! response: `{"error": {"code", "message"}}` (a 401 adds `"reason"` and a
+//! `WWW-Authenticate: Bearer` header), 4xx for what the caller can fix, 500 for store failures
+//! (logged here, never leaked to the caller).
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use iza_store::StoreError;
 use serde_json::json;
+
+use crate::auth::Denied;
 
 /// Why a request failed.
 #[derive(Debug)]
@@ -17,8 +20,16 @@ pub enum ApiError {
     BadRequest(String),
     /// No route matches the path.
     NoRoute(String),
+    /// The call needs the bearer token and did not bring it (see [`crate::auth`]).
+    Unauthorized(Denied),
     /// The store failed; the detail is logged, the caller sees `internal error`.
     Store(StoreError),
+    /// The service exists but has no `command`: no process to act on.
+    NotSupervised(String),
+    /// The server runs no supervisor (`iza serve`, not `iza up`).
+    NoSupervisor,
+    /// The server is stopping: it starts nothing any more.
+    Stopping,
 }
 
 impl ApiError {
@@ -28,7 +39,11 @@ impl ApiError {
             ApiError::UnknownService(_) => (StatusCode::NOT_FOUND, "unknown-service"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request"),
             ApiError::NoRoute(_) => (StatusCode::NOT_FOUND, "no-route"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::NotSupervised(_) => (StatusCode::CONFLICT, "not-supervised"),
+            ApiError::NoSupervisor => (StatusCode::CONFLICT, "no-supervisor"),
+            ApiError::Stopping => (StatusCode::SERVICE_UNAVAILABLE, "stopping"),
         }
     }
 
@@ -37,7 +52,21 @@ impl ApiError {
             ApiError::UnknownService(id) => format!("no service has the id `{id}`"),
             ApiError::BadRequest(reason) => reason.clone(),
             ApiError::NoRoute(path) => format!("no route for `{path}`; see /api/v1/openapi.json"),
+            ApiError::Unauthorized(Denied::NoServerToken) => {
+                "this call needs a bearer token, and the server has none configured".to_owned()
+            }
+            ApiError::Unauthorized(_) => {
+                "this call needs `Authorization: Bearer <token>`; `iza token` prints the token"
+                    .to_owned()
+            }
             ApiError::Store(_) => "internal error".to_owned(),
+            ApiError::NotSupervised(id) => {
+                format!("service `{id}` is not supervised: it has no `command` in the manifest")
+            }
+            ApiError::NoSupervisor => "this server supervises no processes: it was started \
+                 with `iza serve`; run `iza up` to supervise the services that have a `command`"
+                .to_owned(),
+            ApiError::Stopping => "the server is stopping".to_owned(),
         }
     }
 }
@@ -48,12 +77,38 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<iza_runtime::SupervisorError> for ApiError {
+    fn from(err: iza_runtime::SupervisorError) -> ApiError {
+        match err {
+            iza_runtime::SupervisorError::UnknownService(id) => ApiError::UnknownService(id),
+            iza_runtime::SupervisorError::NotSupervised(id) => ApiError::NotSupervised(id),
+            iza_runtime::SupervisorError::Stopped => ApiError::Stopping,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Store(err) = &self {
             tracing::error!("store failure while answering a request: {err}");
         }
         let (status, code) = self.status_and_code();
+        if let ApiError::Unauthorized(denied) = self {
+            let body = json!({ "error": {
+                "code": code, "message": self.message(), "reason": denied.reason(),
+            } });
+            // RFC 6750: a presented token that is refused is an `invalid_token`.
+            let challenge = match denied {
+                Denied::WrongToken => r#"Bearer error="invalid_token""#,
+                Denied::MissingToken | Denied::NoServerToken => "Bearer",
+            };
+            let mut response = (status, Json(body)).into_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+            return response;
+        }
         let body = json!({ "error": { "code": code, "message": self.message() } });
         (status, Json(body)).into_response()
     }

@@ -6,25 +6,32 @@
 //!
 //! - `state.rs`: [`AppState`] and the per-catalog [`CatalogView`];
 //! - `routes.rs`: the JSON handlers; `stream.rs`: the event stream;
+//! - `processes.rs`: the supervised processes of `iza up` (list, logs, start/stop/restart);
 //! - `metrics.rs`: Prometheus text; `openapi.rs`: the OpenAPI document;
 //! - `error.rs`: [`ApiError`], the JSON error answer;
+//! - `auth.rs`: the bearer token, its file, and the access policy every route goes through;
 //! - `dashboard.rs`: the embedded web dashboard (the files of `web/`).
 
+pub mod auth;
 mod dashboard;
 mod error;
 mod metrics;
 pub mod openapi;
+mod processes;
 mod routes;
 mod state;
 mod stream;
 
 use axum::Router;
-use axum::routing::get;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+
+pub use auth::{Auth, Token, TokenFile};
 
 pub use error::ApiError;
 pub use state::{AppState, CatalogView};
 
-/// Every route the router answers (`GET` only), as written in the OpenAPI document.
+/// Every `GET` route the router answers, as written in the OpenAPI document.
 pub const ROUTES: &[&str] = &[
     "/healthz",
     "/metrics",
@@ -33,6 +40,11 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/services/{id}",
     "/api/v1/graph",
     "/api/v1/ports",
+    "/api/v1/docker",
+    "/api/v1/processes",
+    "/api/v1/services/{id}/process",
+    "/api/v1/services/{id}/logs",
+    "/api/v1/services/{id}/logs/stream",
     "/api/v1/events",
     "/api/v1/events/stream",
     "/api/v1/openapi.json",
@@ -42,7 +54,16 @@ pub const ROUTES: &[&str] = &[
 /// API, so not in the OpenAPI document.
 pub const DASHBOARD_ROUTES: &[&str] = &["/", "/assets/{*path}"];
 
-/// The whole application.
+/// Every `POST` route: they change something, so they need the bearer token.
+pub const ACTION_ROUTES: &[&str] = &[
+    "/api/v1/services/{id}/start",
+    "/api/v1/services/{id}/stop",
+    "/api/v1/services/{id}/restart",
+];
+
+/// The whole application. Every route, the fallback included, goes through the state's
+/// [`Auth`] policy: calls that may change anything need the bearer token (by default none is
+/// configured, so they are all refused; see [`AppState::with_auth`]).
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/summary", get(routes::summary))
@@ -50,6 +71,14 @@ pub fn router(state: AppState) -> Router {
         .route("/services/{id}", get(routes::service))
         .route("/graph", get(routes::graph))
         .route("/ports", get(routes::ports))
+        .route("/docker", get(routes::docker))
+        .route("/processes", get(processes::list))
+        .route("/services/{id}/process", get(processes::one))
+        .route("/services/{id}/logs", get(processes::logs))
+        .route("/services/{id}/logs/stream", get(processes::follow))
+        .route("/services/{id}/start", post(processes::start))
+        .route("/services/{id}/stop", post(processes::stop))
+        .route("/services/{id}/restart", post(processes::restart))
         .route("/events", get(routes::events))
         .route("/events/stream", get(stream::events_stream))
         .route("/openapi.json", get(routes::openapi));
@@ -60,5 +89,6 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(routes::metrics))
         .nest("/api/v1", api)
         .fallback(routes::no_route)
+        .layer(from_fn_with_state(state.auth.clone(), auth::require_token))
         .with_state(state)
 }

@@ -20,6 +20,20 @@ fn with_errors(mut responses: Value, codes: &[&str]) -> Value {
     responses
 }
 
+fn id_parameter() -> Value {
+    json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } })
+}
+
+/// A `POST` that acts on a supervised process: it needs the bearer token.
+fn action(summary: &str) -> Value {
+    json!({
+        "summary": summary,
+        "parameters": [id_parameter()],
+        "security": [{ "bearer": [] }],
+        "responses": with_errors(ok("The process afterwards", "application/json", json!({ "$ref": "#/components/schemas/Process" })), &["401", "404", "409", "503"])
+    })
+}
+
 fn query(name: &str, description: &str, schema: Value) -> Value {
     json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema })
 }
@@ -86,6 +100,56 @@ pub fn document() -> Value {
                 "summary": "The port map, as `iza ports --format json`",
                 "responses": ok("The port map", "application/json", object())
             }},
+            "/api/v1/docker": { "get": {
+                "summary": "The Docker engine (connected with its version, unreachable with the reason, or unused) and the container of every service with a Docker reference (null when the engine has none by that reference)",
+                "responses": ok("Containers", "application/json", json!({
+                    "type": "object",
+                    "required": ["engine", "at", "containers"],
+                    "properties": {
+                        "engine": { "type": "object", "required": ["state"], "properties": {
+                            "state": { "enum": ["unused", "connected", "unreachable"] },
+                            "version": { "type": "string" },
+                            "reason": { "type": "string" }
+                        }},
+                        "at": { "type": "integer" },
+                        "containers": { "type": "object" }
+                    }
+                }))
+            }},
+            "/api/v1/processes": { "get": {
+                "summary": "The supervised processes of `iza up` (`supervised: false` and none under `iza serve`)",
+                "responses": ok("Processes", "application/json", json!({
+                    "type": "object",
+                    "properties": {
+                        "supervised": { "type": "boolean" },
+                        "processes": { "type": "array", "items": { "$ref": "#/components/schemas/Process" } }
+                    }
+                }))
+            }},
+            "/api/v1/services/{id}/process": { "get": {
+                "summary": "One service's process",
+                "parameters": [id_parameter()],
+                "responses": with_errors(ok("Its process", "application/json", json!({ "$ref": "#/components/schemas/Process" })), &["404", "409"])
+            }},
+            "/api/v1/services/{id}/logs": { "get": {
+                "summary": "The last lines of a supervised service's output (stdout and stderr), oldest first",
+                "parameters": [id_parameter(), query("tail", "How many lines, at most 10000 (default 100)", json!({ "type": "integer", "minimum": 0, "maximum": 10000 }))],
+                "responses": with_errors(ok("Lines", "application/json", json!({
+                    "type": "object",
+                    "properties": {
+                        "service": { "type": "string" },
+                        "lines": { "type": "array", "items": { "$ref": "#/components/schemas/LogLine" } }
+                    }
+                })), &["400", "404", "409"])
+            }},
+            "/api/v1/services/{id}/logs/stream": { "get": {
+                "summary": "Server-sent events: the last `tail` lines, then every new line (`event: log`, `id:` its seq, data a LogLine); `event: skipped` says how many lines a slow reader missed",
+                "parameters": [id_parameter(), query("tail", "How many past lines first (default 100)", json!({ "type": "integer", "minimum": 0, "maximum": 10000 }))],
+                "responses": with_errors(ok("The stream", "text/event-stream", json!({ "type": "string" })), &["400", "404", "409"])
+            }},
+            "/api/v1/services/{id}/start": { "post": action("Starts the service's process now (no wait for dependencies); a fresh restart series") },
+            "/api/v1/services/{id}/stop": { "post": action("Stops the service's process (its stop signal, then SIGKILL to its process group after the grace period) and answers once it has stopped; the restart policy does not undo it") },
+            "/api/v1/services/{id}/restart": { "post": action("Stops, then starts the service's process") },
             "/api/v1/events": { "get": {
                 "summary": "Stored events, newest first, paged",
                 "parameters": [
@@ -111,12 +175,22 @@ pub fn document() -> Value {
                 "responses": ok("OpenAPI 3.1", "application/json", object())
             }}
         },
-        "components": { "schemas": {
+        "components": {
+            "securitySchemes": { "bearer": {
+                "type": "http", "scheme": "bearer",
+                "description": "`iza token` prints the token. Needed by every call that may change anything, and by reads when the server protects them (all but `/healthz`); see docs/security.md."
+            }},
+            "schemas": {
             "Error": {
                 "type": "object",
                 "properties": { "error": { "type": "object", "properties": {
-                    "code": { "type": "string", "enum": ["unknown-service", "bad-request", "no-route", "internal"] },
-                    "message": { "type": "string" }
+                    "code": { "type": "string", "enum": ["unknown-service", "bad-request", "no-route", "unauthorized", "internal", "not-supervised", "no-supervisor", "stopping"] },
+                    "message": { "type": "string" },
+                    "reason": {
+                        "description": "Only with `unauthorized` (401): why the call was refused",
+                        "type": "string",
+                        "enum": ["missing bearer token", "wrong token", "no token configured on the server"]
+                    }
                 }, "required": ["code", "message"] } },
                 "required": ["error"]
             },
@@ -153,7 +227,29 @@ pub fn document() -> Value {
                         "workflow_engines": { "type": "integer" }, "agents": { "type": "integer" },
                         "tasks": { "type": "integer" }, "groups": { "type": "integer" }
                     } },
-                    "counters": { "type": "object" }
+                    "counters": { "type": "object" },
+                    "docker": { "type": "object" }
+                }
+            },
+            "Process": {
+                "type": "object",
+                "required": ["id", "state", "restarts"],
+                "properties": {
+                    "id": { "type": "string" },
+                    "state": { "type": "string", "enum": ["pending", "starting", "running", "ready", "exited", "backoff", "failed", "stopped"] },
+                    "pid": { "type": ["integer", "null"] },
+                    "restarts": { "type": "integer" },
+                    "started_at": { "type": ["integer", "null"] },
+                    "last_exit": { "type": ["object", "null"] },
+                    "reason": { "type": ["string", "null"] }
+                }
+            },
+            "LogLine": {
+                "type": "object",
+                "properties": {
+                    "seq": { "type": "integer" }, "at": { "type": "integer" },
+                    "stream": { "type": "string", "enum": ["stdout", "stderr"] },
+                    "text": { "type": "string" }
                 }
             }
         } }

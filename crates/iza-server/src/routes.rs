@@ -9,7 +9,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use iza_catalog::model::{Metric, PortSpec, ServiceKind};
 use iza_runtime::{Health, ServiceState, Status};
@@ -82,7 +82,37 @@ pub(crate) async fn summary(State(state): State<AppState>) -> Json<Value> {
         "claims": claims,
         "figures": figures,
         "counters": c,
+        "docker": docker_summary(&state, &view),
     }))
+}
+
+/// The summary's Docker figures: whether the engine answers, and how many of the services
+/// with a Docker reference have a running container.
+fn docker_summary(state: &AppState, view: &CatalogView) -> Value {
+    let with_reference = view
+        .catalog
+        .services
+        .values()
+        .filter(|s| s.docker.is_some())
+        .count();
+    match state.docker() {
+        Some(docker) => json!({
+            "engine": docker.engine,
+            "services": with_reference,
+            "running": docker.containers.values().flatten().filter(|c| c.state == "running").count(),
+        }),
+        None => {
+            json!({ "engine": { "state": "unused" }, "services": with_reference, "running": 0 })
+        }
+    }
+}
+
+/// `GET /docker`: the engine and every container the manifest names.
+pub(crate) async fn docker(State(state): State<AppState>) -> Json<Value> {
+    match state.docker() {
+        Some(docker) => Json(json!(&*docker)),
+        None => Json(json!({ "engine": { "state": "unused" }, "at": 0, "containers": {} })),
+    }
 }
 
 /// One row of `GET /services`.
@@ -118,7 +148,7 @@ fn row<'a>(state: &'a ServiceState, catalog: &'a iza_catalog::Catalog) -> Servic
     }
 }
 
-pub(crate) async fn services(State(state): State<AppState>) -> Response {
+pub(crate) async fn services(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let view = state.view();
     let seq = state.monitor.bus().seq();
     let (cached, rebuild) = {
@@ -127,36 +157,77 @@ pub(crate) async fn services(State(state): State<AppState>) -> Response {
             Some(c) => {
                 let rebuild = !c.serves(seq, &view) && !c.rebuilding;
                 c.rebuilding |= rebuild;
-                (Some(c.body.clone()), rebuild)
+                (Some((c.body.clone(), c.gzip.clone())), rebuild)
             }
             None => (None, false),
         }
     };
-    let body = match cached {
-        Some(body) => {
+    let (body, gzip) = match cached {
+        Some(bodies) => {
             if rebuild {
                 let (state, view) = (state.clone(), view.clone());
                 tokio::task::spawn_blocking(move || store_listing(&state, view, seq));
             }
-            body
+            bodies
         }
         // The first request, or the first after a reload, waits for the body.
         None => store_listing(&state, view, seq),
     };
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    let vary = (header::VARY, "accept-encoding");
+    let json = (header::CONTENT_TYPE, "application/json");
+    if accepts_gzip(&headers) {
+        ([json, vary, (header::CONTENT_ENCODING, "gzip")], gzip).into_response()
+    } else {
+        ([json, vary], body).into_response()
+    }
 }
 
-/// Builds the body of `GET /services`, keeps it for the next requests and returns it.
-fn store_listing(state: &AppState, view: Arc<CatalogView>, seq: u64) -> Bytes {
+/// Whether `Accept-Encoding` lists `gzip` (or `*`) without refusing it by `q=0`.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+}
+
+/// Builds the body of `GET /services` and its gzipped twin, keeps both for the next requests
+/// and returns them.
+fn store_listing(state: &AppState, view: Arc<CatalogView>, seq: u64) -> (Bytes, Bytes) {
     let body = Bytes::from(listing(state, &view));
+    let gzip = Bytes::from(gzipped(&body));
     *state.listing.lock().unwrap_or_else(PoisonError::into_inner) = Some(ListingCache {
         seq,
         view,
         built: Instant::now(),
         body: body.clone(),
+        gzip: gzip.clone(),
         rebuilding: false,
     });
-    body
+    (body, gzip)
+}
+
+/// Gzip at the fastest level: JSON of repeated keys shrinks about tenfold even so, and a
+/// rebuild stays a few milliseconds.
+fn gzipped(body: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 8),
+        flate2::Compression::fast(),
+    );
+    // Writing into a Vec cannot fail.
+    let _ = encoder.write_all(body);
+    encoder.finish().unwrap_or_default()
 }
 
 /// The body of `GET /services`: every service's row, from the current snapshot.
@@ -235,6 +306,14 @@ pub(crate) async fn service(
         "dependencies": view.graph.dependencies_of(&id),
         "dependents": view.graph.dependents_of(&id),
         "agents": agents,
+        "docker": service.and_then(|s| s.docker.as_ref()).map(|reference| {
+            let docker = state.docker();
+            json!({
+                "reference": reference,
+                "engine": docker.as_ref().map_or(json!({ "state": "unused" }), |d| json!(d.engine)),
+                "container": docker.as_ref().and_then(|d| d.container(&id)),
+            })
+        }),
     })))
 }
 
@@ -335,4 +414,30 @@ pub(crate) async fn openapi() -> Json<Value> {
 
 pub(crate) async fn no_route(uri: axum::http::Uri) -> ApiError {
     ApiError::NoRoute(uri.path().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_sent_to_clients_that_accept_it() {
+        let cases = [
+            (None, false),
+            (Some("gzip"), true),
+            (Some("gzip, deflate, br"), true),
+            (Some("br;q=1.0, GZIP;q=0.5"), true),
+            (Some("*"), true),
+            (Some("gzip;q=0"), false),
+            (Some("deflate, br"), false),
+            (Some("identity"), false),
+        ];
+        for (accept, expected) in cases {
+            let mut headers = HeaderMap::new();
+            if let Some(accept) = accept {
+                headers.insert(header::ACCEPT_ENCODING, accept.parse().unwrap());
+            }
+            assert_eq!(accepts_gzip(&headers), expected, "{accept:?}");
+        }
+    }
 }

@@ -3,16 +3,17 @@
 //! catalog rather than once per request.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use iza_catalog::Catalog;
 use iza_catalog::export::graph::{GraphFormat, render};
 use iza_catalog::export::ports::PortMap;
 use iza_catalog::graph::EcosystemGraph;
-use iza_runtime::Monitor;
+use iza_runtime::{DockerView, DockerWatch, Monitor, Supervisor};
 use iza_store::Store;
 
+use crate::auth::Auth;
 use crate::metrics::ProbeMetrics;
 
 /// What the API shows of one catalog: the catalog, its graph, and the rendered graph and
@@ -56,6 +57,12 @@ pub struct AppState {
     pub(crate) probes: Arc<ProbeMetrics>,
     /// The last body of `GET /services`, reused while it is fresh (see [`ListingCache`]).
     pub(crate) listing: Arc<Mutex<Option<ListingCache>>>,
+    /// The containers' state, when the server follows a Docker engine.
+    docker: Option<Arc<DockerWatch>>,
+    /// The supervisor of `iza up`, set once it runs; `iza serve` has none.
+    supervisor: Arc<OnceLock<Arc<Supervisor>>>,
+    /// Who may call what (see [`crate::auth`]).
+    pub(crate) auth: Auth,
 }
 
 /// How long a built `GET /services` body is served as it is although the state moved on. With
@@ -75,6 +82,8 @@ pub(crate) struct ListingCache {
     pub(crate) built: Instant,
     /// The JSON body.
     pub(crate) body: axum::body::Bytes,
+    /// The same, gzipped, for clients that accept it (a tenth of the bytes to send).
+    pub(crate) gzip: axum::body::Bytes,
     /// Whether a newer body is being built in the background.
     pub(crate) rebuilding: bool,
 }
@@ -101,7 +110,51 @@ impl AppState {
             running: Arc::new(AtomicBool::new(true)),
             probes,
             listing: Arc::default(),
+            docker: None,
+            supervisor: Arc::default(),
+            auth: Auth::locked(),
         }
+    }
+
+    /// Serves the supervisor's processes (`iza up`): their state, logs, and start, stop and
+    /// restart. A second call is ignored.
+    pub fn set_supervisor(&self, supervisor: Arc<Supervisor>) {
+        let _ = self.supervisor.set(supervisor);
+    }
+
+    /// The supervisor, when the server has one.
+    pub(crate) fn supervisor(&self) -> Option<&Arc<Supervisor>> {
+        self.supervisor.get()
+    }
+
+    /// Shows the containers `watch` reads beside the checks.
+    #[must_use]
+    pub fn with_docker(mut self, watch: Arc<DockerWatch>) -> AppState {
+        self.docker = Some(watch);
+        self
+    }
+
+    /// The latest reading of the containers; `None` when the server follows no engine.
+    pub(crate) fn docker(&self) -> Option<Arc<DockerView>> {
+        self.docker.as_ref().map(|watch| watch.view())
+    }
+
+    /// The Docker watch, to follow a reloaded manifest.
+    pub fn docker_watch(&self) -> Option<&Arc<DockerWatch>> {
+        self.docker.as_ref()
+    }
+
+    /// Sets the access policy. Without it ([`Auth::locked`]), every call that may change
+    /// anything is refused with 401 and reads are open.
+    #[must_use]
+    pub fn with_auth(mut self, auth: Auth) -> AppState {
+        self.auth = auth;
+        self
+    }
+
+    /// The access policy.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
     }
 
     /// The current catalog's views.
@@ -154,6 +207,7 @@ mod tests {
             view: v.clone(),
             built: Instant::now() - age,
             body: axum::body::Bytes::new(),
+            gzip: axum::body::Bytes::new(),
             rebuilding: false,
         };
         let old = LISTING_FRESH_FOR * 2;

@@ -15,7 +15,7 @@ use iza_catalog::export::ports::PortMap;
 use iza_catalog::{SourceFile, Syntax};
 use iza_probe::{Prober, ProberOptions};
 use iza_runtime::{Monitor, MonitorOptions, Status};
-use iza_server::{AppState, CatalogView, DASHBOARD_ROUTES, ROUTES, router};
+use iza_server::{ACTION_ROUTES, AppState, CatalogView, DASHBOARD_ROUTES, ROUTES, router};
 use iza_store::{SqliteStore, Store};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -80,6 +80,7 @@ async fn fixture() -> Fixture {
 name = "test-eco"
 [services.db]
 ports = [15432]
+docker = "db-container:5432"
 {}
 [services.api]
 depends_on = ["db"]
@@ -122,7 +123,18 @@ depends_on = ["api"]
         .await
         .unwrap(),
     );
-    let state = AppState::new(monitor.clone(), store, CatalogView::new(catalog, &ports));
+    // No Docker engine runs here: the server says so (tests of a reachable engine are in
+    // iza-runtime's `docker` tests).
+    let docker = iza_runtime::DockerWatch::start(
+        &catalog,
+        iza_runtime::DockerOptions {
+            host: Some("/nonexistent-iza-test/docker.sock".into()),
+            every: Duration::from_millis(50),
+            ..iza_runtime::DockerOptions::default()
+        },
+    );
+    let state = AppState::new(monitor.clone(), store, CatalogView::new(catalog, &ports))
+        .with_docker(Arc::new(docker));
     Fixture {
         app: router(state),
         monitor,
@@ -337,7 +349,15 @@ async fn openapi_lists_every_route_and_every_route_answers() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(document["openapi"], "3.1.0");
     let paths = document["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), ROUTES.len(), "{:?}", paths.keys());
+    assert_eq!(
+        paths.len(),
+        ROUTES.len() + ACTION_ROUTES.len(),
+        "{:?}",
+        paths.keys()
+    );
+    for route in ACTION_ROUTES {
+        assert!(paths[*route]["post"].is_object(), "{route}");
+    }
     for route in ROUTES {
         assert!(
             paths.contains_key(*route),
@@ -352,6 +372,12 @@ async fn openapi_lists_every_route_and_every_route_answers() {
             !body.contains(r#""code":"no-route""#),
             "{route} is not routed: {body}"
         );
+        // This server supervises nothing (tests/processes.rs has one that does).
+        if route.contains("{id}/process") || route.contains("/logs") {
+            assert_eq!(status, StatusCode::CONFLICT, "{route}: {body}");
+            assert!(body.contains("no-supervisor"), "{route}: {body}");
+            continue;
+        }
         assert_eq!(status, StatusCode::OK, "{route}: {body}");
     }
 }
@@ -394,30 +420,120 @@ impl SseReader {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn event_stream_starts_with_a_snapshot_then_follows_changes() {
+async fn containers_are_shown_with_the_engine_state() {
+    let fixture = fixture().await;
+    wait_until("the Docker engine to be found unreachable", async || {
+        let (_, docker) = get_json(&fixture.app, "/api/v1/docker").await;
+        docker["engine"]["state"] == "unreachable"
+    })
+    .await;
+    let (status, docker) = get_json(&fixture.app, "/api/v1/docker").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        docker["engine"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("docker.sock")),
+        "{docker:#}"
+    );
+    assert_eq!(docker["containers"], serde_json::json!({ "db": null }));
+    let (_, summary) = get_json(&fixture.app, "/api/v1/summary").await;
+    assert_eq!(summary["docker"]["services"], 1);
+    assert_eq!(summary["docker"]["engine"]["state"], "unreachable");
+    let (_, db) = get_json(&fixture.app, "/api/v1/services/db").await;
+    assert_eq!(db["docker"]["reference"], "db-container:5432");
+    assert_eq!(db["docker"]["container"], Value::Null);
+    let (_, api) = get_json(&fixture.app, "/api/v1/services/api").await;
+    assert_eq!(
+        api["docker"],
+        Value::Null,
+        "no reference, no docker section"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listing_is_gzipped_for_clients_that_accept_it() {
+    use std::io::Read as _;
     use tower::ServiceExt;
     let fixture = fixture().await;
     wait_all_up(&fixture).await;
+    let fetch = async |accept: Option<&str>| {
+        let mut request = Request::get("/api/v1/services");
+        if let Some(accept) = accept {
+            request = request.header("accept-encoding", accept);
+        }
+        let response = fixture
+            .app
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let encoding = response
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(response.headers()["vary"], "accept-encoding");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (encoding, body)
+    };
+    let (encoding, plain) = fetch(None).await;
+    assert_eq!(encoding, None);
+    let (encoding, gzip) = fetch(Some("gzip, deflate, br")).await;
+    assert_eq!(encoding.as_deref(), Some("gzip"));
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&gzip[..])
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    // The same listing (a rebuild may fall between the two requests: compare the rows' ids).
+    let ids = |body: &[u8]| -> Vec<String> {
+        let listing: Value = serde_json::from_slice(body).unwrap();
+        listing["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&plain), ["db", "api", "web", "docs"]);
+    assert_eq!(ids(&unzipped), ids(&plain));
+}
+
+/// An event id, `EPOCH-SEQ`, split.
+fn epoch_and_seq(id: &str) -> (u64, u64) {
+    let (epoch, seq) = id.split_once('-').expect("an id is EPOCH-SEQ");
+    (epoch.parse().unwrap(), seq.parse().unwrap())
+}
+
+/// Opens the event stream, with a `Last-Event-ID` when given.
+async fn open_stream(fixture: &Fixture, last_event_id: Option<&str>) -> SseReader {
+    use tower::ServiceExt;
+    let mut request = Request::get("/api/v1/events/stream");
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
     let response = fixture
         .app
         .clone()
-        .oneshot(
-            Request::get("/api/v1/events/stream")
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .oneshot(request.body(Body::empty()).unwrap())
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
-    let mut reader = SseReader {
+    SseReader {
         body: response.into_body().into_data_stream(),
         buffer: String::new(),
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_stream_starts_with_a_snapshot_then_follows_changes() {
+    let fixture = fixture().await;
+    wait_all_up(&fixture).await;
+    let mut reader = open_stream(&fixture, None).await;
     let (event, id, data) = reader.next().await;
     assert_eq!(event, "snapshot");
     let snapshot: Value = serde_json::from_str(&data).unwrap();
-    assert_eq!(id, Some(snapshot["seq"].to_string()));
+    let (epoch, seq) = epoch_and_seq(&id.unwrap());
+    assert_eq!(Some(seq), snapshot["seq"].as_u64());
     assert_eq!(snapshot["services"].as_array().unwrap().len(), 4);
     let mut last_seq = snapshot["seq"].as_u64().unwrap();
 
@@ -431,7 +547,8 @@ async fn event_stream_starts_with_a_snapshot_then_follows_changes() {
             last_seq = body["seq"].as_u64().unwrap();
             continue;
         }
-        let seq: u64 = id.unwrap().parse().unwrap();
+        let (their_epoch, seq) = epoch_and_seq(&id.unwrap());
+        assert_eq!(their_epoch, epoch);
         assert_eq!(seq, last_seq + 1, "events follow each other");
         last_seq = seq;
         assert_eq!(body["kind"], event);
@@ -439,6 +556,21 @@ async fn event_stream_starts_with_a_snapshot_then_follows_changes() {
             assert_eq!(body["to"]["status"], "down");
             break;
         }
+    }
+
+    // Reconnecting with the id of an event seen before: the events after it come first, in
+    // order, with no snapshot (they are all still held).
+    let resume_from = last_seq - 2;
+    let mut again = open_stream(&fixture, Some(&format!("{epoch}-{resume_from}"))).await;
+    for expected in resume_from + 1..=last_seq {
+        let (event, id, _) = again.next().await;
+        assert_ne!(event, "snapshot", "replayed events, not a snapshot");
+        assert_eq!(epoch_and_seq(&id.unwrap()), (epoch, expected));
+    }
+    // An id of another epoch (a previous run of the server) or garbage: a fresh snapshot.
+    for stale in [format!("{}-{resume_from}", epoch + 1), "garbage".to_owned()] {
+        let mut fresh = open_stream(&fixture, Some(&stale)).await;
+        assert_eq!(fresh.next().await.0, "snapshot", "after `{stale}`");
     }
 }
 

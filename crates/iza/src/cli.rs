@@ -31,7 +31,8 @@ pub(crate) enum Command {
     Ports(PortsArgs),
     /// Print the analysis report, regenerated from the manifest, as Markdown.
     Report(ReportArgs),
-    /// Probe every service once and print its status, dependency-aware.
+    /// Print every service's status, dependency-aware: from the running server, or by probing
+    /// every service once when none runs.
     ///
     /// Exits 0 when no service is down, 1 when one is (its dependents show as impacted).
     Status(StatusArgs),
@@ -40,6 +41,81 @@ pub(crate) enum Command {
     /// Probes every service's check, records results and events in a SQLite database, and
     /// reloads the manifest when it changes or on SIGHUP. Stops cleanly on Ctrl-C or SIGTERM.
     Serve(ServeArgs),
+    /// Start every service that has a `command`, in dependency order, and watch and serve the
+    /// ecosystem as `iza serve` does, in the same process.
+    ///
+    /// Independent services start in parallel; a service starts once what it depends on is
+    /// ready (started, healthy by its check, or completed, as its `depends_on` says). Exited
+    /// services restart by their `restart` policy with backoff. Output goes to `.iza/logs/`
+    /// beside the manifest. On Ctrl-C or SIGTERM everything stops in reverse order. Exits 0
+    /// after a clean stop, 1 when a supervised service had failed.
+    Up(UpArgs),
+    /// Show the processes the running `iza up` supervises: state, pid, restarts, uptime.
+    Ps(PsArgs),
+    /// Print a supervised service's output (stdout and stderr), from the running `iza up`.
+    Logs(LogsArgs),
+    /// Start a supervised service's process in the running `iza up`.
+    Start(ActArgs),
+    /// Stop a supervised service's process in the running `iza up` (it stays stopped).
+    Stop(ActArgs),
+    /// Restart a supervised service's process in the running `iza up`.
+    Restart(ActArgs),
+    /// Print the API's bearer token (creating it on first use), or replace it.
+    ///
+    /// Calls that change anything need `Authorization: Bearer <token>`. The token lives in
+    /// `.iza/token` beside the manifest (mode 0600). The token goes to stdout, its file to
+    /// stderr, so `TOKEN=$(iza token)` works.
+    Token(TokenArgs),
+    /// Run a small demo workload: `/healthz`, `/stats`, an MCP `initialize` answer, with
+    /// failure and latency injection. What `examples/iza-os` and the benchmarks supervise.
+    ///
+    /// Prints `... listening on http://ADDR` as its first line; exits 0 on SIGTERM or Ctrl-C.
+    DemoService(DemoServiceArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UpArgs {
+    #[command(flatten)]
+    pub(crate) server: ServeArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TokenArgs {
+    /// Manifest file or directory holding `iza.toml`; the token is `.iza/token` beside it.
+    #[arg(default_value = ".", conflicts_with = "file")]
+    pub(crate) path: PathBuf,
+    /// The token file itself, instead of the one beside a manifest.
+    #[arg(long)]
+    pub(crate) file: Option<PathBuf>,
+    /// Replace the token with a new one (the old one is refused from then on, also by a
+    /// running `iza serve`).
+    #[arg(long)]
+    pub(crate) rotate: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoServiceArgs {
+    /// Port to listen on (0 picks a free one; the first line of stdout names it).
+    #[arg(long)]
+    pub(crate) port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub(crate) listen_host: std::net::IpAddr,
+    /// The name shown in answers (e.g. the service's id).
+    #[arg(long, default_value = "demo-service")]
+    pub(crate) name: String,
+    /// Fraction of `/healthz` requests answered 503, from 0 to 1.
+    #[arg(long, default_value_t = 0.0, value_parser = crate::cmd::parse_rate)]
+    pub(crate) fail_rate: f64,
+    /// Delay added to every answer (e.g. `50ms`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub(crate) latency: Option<std::time::Duration>,
+    /// Answer every `/healthz` with 503 once this long has passed since the start (e.g. `30s`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub(crate) fail_after: Option<std::time::Duration>,
+    /// Exit with status 1 once this long has passed since the start, as a crash would.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub(crate) exit_after: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -49,9 +125,13 @@ pub(crate) struct StatusArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub(crate) format: TextOrJson,
-    /// How many probes run at once.
+    /// How many probes run at once (when probing).
     #[arg(long, default_value_t = 64)]
     pub(crate) concurrency: usize,
+    /// Ask the server at this URL (e.g. `http://127.0.0.1:3000`) instead of probing; without
+    /// it, the server `iza serve` runs for this manifest is asked when there is one.
+    #[arg(long, env = "IZA_URL", value_name = "URL")]
+    pub(crate) url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +144,56 @@ pub(crate) struct ServeArgs {
     /// SQLite database for results and events [default: `.iza/state.db` beside the manifest].
     #[arg(long)]
     pub(crate) db: Option<PathBuf>,
+    /// Make reads need the bearer token too (all but `/healthz`); calls that change anything
+    /// always need it. Use it when the server listens beyond loopback.
+    #[arg(long)]
+    pub(crate) protect_reads: bool,
+}
+
+/// Which running instance to talk to, and with which token.
+#[derive(Debug, Args)]
+pub(crate) struct RemoteArgs {
+    #[command(flatten)]
+    pub(crate) manifest: ManifestArg,
+    /// The server's URL (e.g. `http://127.0.0.1:3000`) [default: the one running for the
+    /// manifest, announced in `.iza/server.json`].
+    #[arg(long, env = "IZA_URL", value_name = "URL")]
+    pub(crate) url: Option<String>,
+    /// The bearer token for calls that change something [default: `.iza/token` beside the
+    /// manifest].
+    #[arg(long, env = "IZA_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PsArgs {
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogsArgs {
+    /// The service.
+    pub(crate) service: String,
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+    /// Keep printing new lines as they come (until Ctrl-C or the server stops).
+    #[arg(short, long)]
+    pub(crate) follow: bool,
+    /// How many of the last lines to print first.
+    #[arg(short = 'n', long, default_value_t = 100)]
+    pub(crate) tail: usize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ActArgs {
+    /// The service.
+    pub(crate) service: String,
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
 }
 
 #[derive(Debug, Args)]

@@ -1,8 +1,12 @@
 //! The `iza` command: parses the command line and hands each verb to its module in `cmd/`.
 
 mod cli;
+mod client;
 mod cmd;
+mod instance;
 mod manifest_input;
+mod remote;
+mod table;
 
 use std::process::ExitCode;
 

@@ -24,14 +24,18 @@ pub(crate) fn read(arg: &ManifestArg) -> Result<SourceFile> {
     Ok(iza_catalog::load(&arg.path)?)
 }
 
-/// The state database of a manifest: `.iza/state.db` beside it, where `iza serve` records
-/// results and events and `iza report` reads them.
-pub(crate) fn state_db(manifest: &std::path::Path) -> std::path::PathBuf {
+/// The state directory of a manifest: `.iza` beside it.
+pub(crate) fn state_dir(manifest: &std::path::Path) -> std::path::PathBuf {
     manifest
         .parent()
         .unwrap_or_else(|| std::path::Path::new("."))
         .join(".iza")
-        .join("state.db")
+}
+
+/// The state database of a manifest: `.iza/state.db` beside it, where `iza serve` records
+/// results and events and `iza report` reads them.
+pub(crate) fn state_db(manifest: &std::path::Path) -> std::path::PathBuf {
+    state_dir(manifest).join("state.db")
 }
 
 /// Reads and validates the manifest, printing its warnings; fails when it has errors.

@@ -84,6 +84,18 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
         .collect();
     assert_eq!(ids, ["alpha", "beta"]);
     assert!(dir.path().join(".iza/state.db").is_file());
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.path().join(".iza"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o700,
+            "the state directory is its owner's alone"
+        );
+    }
 
     // A changed manifest is picked up (the file is polled every second)...
     let manifest = dir.path().join("iza.toml");

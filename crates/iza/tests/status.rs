@@ -1,5 +1,6 @@
-//! `iza status` probes every service once against real servers and shows, dependency-aware,
-//! which service is down and which are only impacted by it.
+//! `iza status` against real servers: probing every service once, and asking a running
+//! `iza serve` (by `--url` or through its announcement), it shows, dependency-aware, which
+//! service is down and which are only impacted by it.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -35,15 +36,15 @@ fn manifest(dir: &Path, db_port: u16, api_port: u16) -> std::path::PathBuf {
     let text = format!(
         r#"
 [services.db]
-check = {{ tcp = "127.0.0.1:{db_port}", timeout = "2s" }}
+check = {{ tcp = "127.0.0.1:{db_port}", timeout = "2s", every = "1s" }}
 
 [services.api]
 depends_on = ["db"]
-check = {{ http = "http://127.0.0.1:{api_port}/healthz", timeout = "2s" }}
+check = {{ http = "http://127.0.0.1:{api_port}/healthz", timeout = "2s", every = "1s" }}
 
 [services.web]
 depends_on = ["api"]
-check = {{ http = "http://127.0.0.1:{api_port}/", timeout = "2s", conditions = ["[STATUS] == 200"] }}
+check = {{ http = "http://127.0.0.1:{api_port}/", timeout = "2s", every = "1s", conditions = ["[STATUS] == 200"] }}
 
 [agents.ops]
 tier = 2
@@ -103,4 +104,115 @@ fn a_down_dependency_is_the_root_cause_and_its_dependents_are_impacted() {
     assert_eq!(code, Some(0), "{json:#}");
     assert!(shown(&json).iter().all(|(_, s, _)| s == "up"), "{json:#}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A running `iza serve`, killed if the test fails before stopping it.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `iza serve` on the manifest and returns it with the address it listens on.
+fn serve(manifest: &Path) -> (Server, String) {
+    use std::io::BufRead;
+    let mut server = Server(
+        Command::new(env!("CARGO_BIN_EXE_iza"))
+            .arg("serve")
+            .arg(manifest)
+            .args(["--listen", "127.0.0.1:0"])
+            .env("IZA_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = std::io::BufReader::new(server.0.stderr.take().unwrap()).lines();
+    while let Some(line) = lines.next() {
+        let line = line.unwrap();
+        if let Some((_, rest)) = line.split_once("listening on http://") {
+            // Keep draining stderr so that the server never blocks on a full pipe.
+            std::thread::spawn(move || lines.for_each(drop));
+            return (server, rest.trim().to_owned());
+        }
+    }
+    panic!("`iza serve` ended without listening");
+}
+
+fn status_args(args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_iza"))
+        .arg("status")
+        .args(args)
+        .args(["--format", "json"])
+        .env_remove("IZA_URL")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.code(), json, stderr)
+}
+
+#[test]
+fn status_asks_the_running_server_when_there_is_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = manifest(dir.path(), closed_port(), healthy_server());
+    let (mut server, address) = serve(&manifest);
+    let url = format!("http://{address}");
+    let path = manifest.to_str().unwrap();
+
+    // Asked by URL, and found through the announcement beside the manifest: the same answer,
+    // once the monitor has probed (polled with a deadline).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let expected = [
+        ("db".to_owned(), "down".to_owned(), None),
+        (
+            "api".to_owned(),
+            "impacted".to_owned(),
+            Some("db".to_owned()),
+        ),
+        (
+            "web".to_owned(),
+            "impacted".to_owned(),
+            Some("db".to_owned()),
+        ),
+    ];
+    for args in [vec!["--url", url.as_str()], vec![path]] {
+        loop {
+            let (code, json, stderr) = status_args(&args);
+            assert_eq!(json["source"], "server", "{args:?}: {json:#} {stderr}");
+            assert_eq!(json["url"].as_str(), Some(url.as_str()));
+            assert_eq!(json["ecosystem"], "ecosystem");
+            if shown(&json) == expected {
+                assert_eq!(code, Some(1), "a service is down: {json:#}");
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server never showed the outage: {json:#}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    // Once the server has stopped, its announcement is gone and `iza status` probes itself.
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(server.0.wait().unwrap().success());
+    assert!(!dir.path().join(".iza/server.json").exists());
+    let (code, json, stderr) = status_args(&[path]);
+    assert_eq!(json["source"], "probe", "{json:#} {stderr}");
+    assert_eq!(code, Some(1));
+    assert_eq!(shown(&json), expected);
+
+    // A URL where nothing answers is an error that says what to do.
+    let (code, _, stderr) = status_args(&["--url", &url]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("cannot reach the server at"), "{stderr}");
+    assert!(stderr.contains("hint: check the URL"), "{stderr}");
 }

@@ -221,16 +221,27 @@ pub struct RawService {
     pub host: Option<String>,
     /// Container reference (`image:port`) when it runs in Docker.
     pub docker: Option<String>,
-    /// Command line (program and arguments) that `iza up` runs to supervise it.
+    /// Command line (program and arguments, no shell) that `iza up` runs to supervise it;
+    /// a first argument `iza` means the running `iza` binary itself.
     pub command: Option<Spanned<Vec<String>>>,
-    /// Working directory for `command`, relative to the manifest.
-    pub cwd: Option<String>,
-    /// Environment variables for `command`.
+    /// Working directory for `command` (and an `exec` check), relative to the manifest's
+    /// directory; the manifest's directory by default. `cwd` is accepted as an old spelling.
+    #[serde(alias = "cwd")]
+    pub workdir: Option<String>,
+    /// Environment variables for `command`, added to the inherited environment.
     #[serde(default)]
     pub env: IndexMap<String, String>,
-    /// Services that must be up before this one: start order, and "impacted" status.
+    /// When `iza up` restarts `command` after it exits: a policy (`always`, `on-failure`,
+    /// `never`) or a table with limits and backoff.
+    pub restart: Option<Spanned<RawRestart>>,
+    /// How `iza up` stops `command`: the signal first, then SIGKILL to its process group
+    /// after the grace period.
+    pub stop: Option<Spanned<RawStop>>,
+    /// Services that must be up before this one: start order, and "impacted" status. Each
+    /// entry is a service id, or `{ service, condition }` where the condition is `started`,
+    /// `healthy` or `completed`.
     #[serde(default)]
-    pub depends_on: Vec<Spanned<String>>,
+    pub depends_on: Vec<Spanned<RawDependency>>,
     /// Data-flow edges to other services, with the protocol they speak.
     #[serde(default)]
     pub connects: Vec<Spanned<RawConnection>>,
@@ -242,6 +253,134 @@ pub struct RawService {
     pub metadata: IndexMap<String, serde_json::Value>,
     /// How to tell whether it is healthy.
     pub check: Option<Spanned<RawCheck>>,
+}
+
+/// A `depends_on` entry: a service id, or a table naming the service and the condition
+/// `iza up` waits for before it starts the dependent.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(untagged)]
+pub enum RawDependency {
+    /// A service id; the condition is `healthy` when that service has a check, else `started`.
+    Service(String),
+    /// A service and the condition to wait for.
+    Table(RawDependencyTable),
+}
+
+impl RawDependency {
+    /// The service id it names.
+    pub fn id(&self) -> &str {
+        match self {
+            RawDependency::Service(id) => id,
+            RawDependency::Table(t) => t.service.get(),
+        }
+    }
+}
+
+impl Spanned<RawDependency> {
+    /// The service id it names, with the span of the id itself.
+    pub fn id_spanned(&self) -> (&str, std::ops::Range<usize>) {
+        match self.get() {
+            RawDependency::Service(id) => (id, self.span()),
+            RawDependency::Table(t) => (t.service.get(), t.service.span()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RawDependency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawDependency;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a service id or a table `{ service, condition }`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawDependency, E> {
+                Ok(RawDependency::Service(v.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawDependency, A::Error> {
+                RawDependencyTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawDependency::Table)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// A `depends_on` entry written as a table.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDependencyTable {
+    /// The service id.
+    pub service: Spanned<String>,
+    /// What `iza up` waits for: `started` (its process runs), `healthy` (its check passes) or
+    /// `completed` (it exited 0). Only gates services `iza up` supervises.
+    pub condition: Option<Spanned<String>>,
+}
+
+/// `restart`: a policy name, or a table.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(untagged)]
+pub enum RawRestart {
+    /// `always`, `on-failure` or `never`, with the default limits.
+    Policy(String),
+    /// A policy with limits.
+    Table(RawRestartTable),
+}
+
+impl<'de> Deserialize<'de> for RawRestart {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawRestart;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a restart policy (`always`, `on-failure`, `never`) or a table")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawRestart, E> {
+                Ok(RawRestart::Policy(v.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawRestart, A::Error> {
+                RawRestartTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawRestart::Table)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// `restart` written as a table.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRestartTable {
+    /// `always`, `on-failure` (the default: restart after a non-zero exit or a signal) or
+    /// `never`.
+    pub policy: Option<Spanned<String>>,
+    /// Restarts in a row (without staying up `reset_after`) before the service is marked
+    /// failed; 5 by default.
+    pub max_restarts: Option<Spanned<u32>>,
+    /// Delay before the first restart, doubled at each further one; `500ms` by default.
+    pub backoff: Option<Spanned<String>>,
+    /// The longest delay between two restarts; `30s` by default.
+    pub max_backoff: Option<Spanned<String>>,
+    /// A run that lasts this long resets the restart count and the delay; `60s` by default.
+    pub reset_after: Option<Spanned<String>>,
+}
+
+/// `stop`: how a supervised service is stopped.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStop {
+    /// The signal sent first to the service's process group (`SIGTERM` by default; `SIGINT`,
+    /// `SIGQUIT`, `SIGHUP`, `SIGUSR1`, `SIGUSR2`, `SIGKILL`; the `SIG` prefix is optional).
+    pub signal: Option<Spanned<String>>,
+    /// How long to wait after the signal before SIGKILL goes to the whole group; `10s` by
+    /// default.
+    pub grace: Option<Spanned<String>>,
 }
 
 /// A data-flow edge.

@@ -26,7 +26,7 @@ fn depends_on_cycles(ctx: &mut Ctx<'_>) {
     }
     for (i, service) in raw.services.values().enumerate() {
         for (d, dep) in service.get().depends_on.iter().enumerate() {
-            if let Some(&j) = ctx.service_index.get(dep.get().as_str()) {
+            if let Some(&j) = ctx.service_index.get(dep.get().id()) {
                 graph.add_edge(NodeIndex::new(i), NodeIndex::new(j), d);
             }
         }
@@ -61,7 +61,7 @@ fn depends_on_cycles(ctx: &mut Ctx<'_>) {
             Code::DependencyCycle,
             format!("dependency cycle: {}", names.join(" -> ")),
         )
-        .at(entry.span());
+        .at(entry.id_spanned().1);
         for i in cycle.iter().skip(1) {
             let (id, _) = raw.services.get_index(i.index()).expect("node");
             d = d.related(id.span(), format!("`{}` is part of the cycle", id.get()));

@@ -97,6 +97,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
                     .hint("give the program first, then its arguments: `command = [\"./server\", \"--port\", \"3000\"]`"),
             );
         }
+        let process = super::process::spec(ctx, id.get(), s);
         let service = Service {
             id: id.get().clone(),
             name: s.name.clone().unwrap_or_else(|| id.get().clone()),
@@ -109,9 +110,15 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
             host: s.host.clone().unwrap_or_else(|| "localhost".to_owned()),
             docker: s.docker.clone(),
             command: s.command.as_ref().map(|c| c.get().clone()),
-            cwd: s.cwd.clone(),
+            workdir: s.workdir.clone(),
             env: s.env.clone(),
-            depends_on: s.depends_on.iter().map(|d| d.get().clone()).collect(),
+            depends_on: s
+                .depends_on
+                .iter()
+                .map(|d| d.get().id().to_owned())
+                .collect(),
+            dependencies: super::process::dependencies(ctx, id.get(), s),
+            process,
             connects: s
                 .connects
                 .iter()
@@ -209,7 +216,12 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
 }
 
 /// Parses a duration such as `15s` or `1h 30m`; zero is refused.
-fn duration(ctx: &mut Ctx<'_>, code: Code, text: &Spanned<String>, what: &str) -> Option<Duration> {
+pub(super) fn duration(
+    ctx: &mut Ctx<'_>,
+    code: Code,
+    text: &Spanned<String>,
+    what: &str,
+) -> Option<Duration> {
     match humantime::parse_duration(text.get()) {
         Ok(d) if !d.is_zero() => Some(d),
         Ok(_) => {

@@ -4,13 +4,15 @@
 //! vector's config compiler does, so a user fixes all problems in one round:
 //! [`ids`] (duplicates), [`refs`] (unknown references), [`ports`] (conflicts and policy),
 //! [`deps`] (dependency cycles), [`agents`] (tiers, reporting lines, coverage) and
-//! [`fields`] (durations, schedules, actions, checks).
+//! [`fields`] (durations, schedules, actions, checks) with [`process`] (what `iza up` needs:
+//! restart, stop, dependency conditions).
 
 mod agents;
 mod deps;
 mod fields;
 mod ids;
 mod ports;
+mod process;
 mod refs;
 
 use std::collections::{HashMap, HashSet};

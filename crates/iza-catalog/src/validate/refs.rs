@@ -54,7 +54,8 @@ pub(super) fn check(ctx: &mut Ctx<'_>) {
             }
         }
         for dep in &s.depends_on {
-            expect(ctx, Kind::Service, dep, || what("depends_on"));
+            let (dep, span) = dep.id_spanned();
+            expect_at(ctx, Kind::Service, dep, span, || what("depends_on"));
         }
         for conn in &s.connects {
             expect(ctx, Kind::Service, &conn.get().to, || what("connects"));
@@ -123,7 +124,17 @@ fn expect(
     reference: &Spanned<String>,
     what: impl FnOnce() -> String,
 ) {
-    let id = reference.get().as_str();
+    expect_at(ctx, kind, reference.get(), reference.span(), what);
+}
+
+/// [`expect`] for a reference whose id and span are held apart.
+fn expect_at(
+    ctx: &mut Ctx<'_>,
+    kind: Kind,
+    id: &str,
+    span: Range<usize>,
+    what: impl FnOnce() -> String,
+) {
     let found = match kind {
         Kind::Service => ctx.is_service(id),
         Kind::Group => ctx.is_group(id),
@@ -131,7 +142,7 @@ fn expect(
         Kind::ServiceOrGroup => ctx.is_service(id) || ctx.is_group(id),
     };
     if !found {
-        let diagnostic = unknown(ctx, kind, id, reference.span(), &what());
+        let diagnostic = unknown(ctx, kind, id, span, &what());
         ctx.push(diagnostic);
     }
 }

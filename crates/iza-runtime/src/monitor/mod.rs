@@ -283,6 +283,25 @@ impl Monitor {
         done.await.map_err(|_| MonitorError::Stopped)
     }
 
+    /// Publishes events stated by another part of the runtime (the supervisor's process
+    /// lifecycle) on the bus, in order with the monitor's own, and records them in the store.
+    /// After the shutdown they are dropped; returns whether they were taken.
+    pub fn announce(&self, events: Vec<Event>) -> bool {
+        self.processor
+            .send(ProcessorCommand::Announce(events))
+            .is_ok()
+    }
+
+    /// Brings the next probe of a service's check forward to now, unless one is running or due
+    /// already; its interval continues from there. Does nothing for a service without a
+    /// check. The supervisor uses it to see a freshly started service become healthy without
+    /// waiting a whole interval.
+    pub fn probe_soon(&self, service: &str) {
+        let _ = self.scheduler.send(SchedulerCommand::ProbeSoon {
+            service: service.to_owned(),
+        });
+    }
+
     /// Stops gracefully: no new probe starts; running probes get until `deadline` to finish
     /// (their results are processed and recorded), the rest are abandoned; `monitor-stopped`
     /// is announced; the recorder writes everything it holds; the bus closes. A second call

@@ -37,6 +37,8 @@ pub(crate) enum ProcessorCommand {
         generation: u64,
         ack: oneshot::Sender<()>,
     },
+    /// Publish events stated elsewhere in the runtime (the supervisor) and record them.
+    Announce(Vec<Event>),
     /// Process every finished probe already queued, announce the stop, and end.
     Stop {
         abandoned: usize,
@@ -65,6 +67,10 @@ impl Processor {
                         self.reload(&catalog, &diff, generation);
                         let _ = ack.send(());
                     }
+                    ProcessorCommand::Announce(events) => self.publish(Change {
+                        events,
+                        ..Change::default()
+                    }),
                     ProcessorCommand::Stop { abandoned, ack } => {
                         while let Ok(done) = results.try_recv() {
                             self.completed(done);

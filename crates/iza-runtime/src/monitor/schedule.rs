@@ -104,6 +104,23 @@ impl Schedule {
         );
     }
 
+    /// Brings a service's next probe forward to `at` when it is due later; returns whether it
+    /// did. The interval continues from `at`.
+    pub(crate) fn expedite(&mut self, service: &str, at: Instant) -> bool {
+        let Some((key, slot)) = self.slots.get_key_value(service) else {
+            return false;
+        };
+        if slot.next <= at || slot.in_flight.load(Ordering::Acquire) {
+            return false;
+        }
+        let (key, generation) = (key.clone(), slot.generation);
+        if let Some(slot) = self.slots.get_mut(service) {
+            slot.next = at;
+        }
+        self.queue.push(Reverse((at, generation, key)));
+        true
+    }
+
     /// Stops probing a service; returns whether it was scheduled.
     pub(crate) fn remove(&mut self, service: &str) -> bool {
         self.slots.remove(service).is_some()
@@ -239,6 +256,8 @@ pub(crate) enum SchedulerCommand {
         generation: u64,
         ack: oneshot::Sender<()>,
     },
+    /// Probe this service now unless a probe of it is running or due already.
+    ProbeSoon { service: String },
     /// Stop scheduling, wait for running probes up to the deadline, abandon the rest; answers
     /// how many were abandoned.
     Stop {
@@ -299,6 +318,9 @@ impl Scheduler {
                     Some(SchedulerCommand::Reload { catalog, diff, generation, ack }) => {
                         self.reload(&catalog, &diff, generation);
                         let _ = ack.send(());
+                    }
+                    Some(SchedulerCommand::ProbeSoon { service }) => {
+                        self.schedule.expedite(&service, Instant::now());
                     }
                     Some(SchedulerCommand::Stop { deadline, ack }) => {
                         let abandoned = self.stop(deadline).await;
@@ -494,6 +516,26 @@ mod tests {
         let (due, skipped) = schedule.pop_due(start + ms(450));
         assert_eq!((due.len(), skipped), (1, 4));
         assert_eq!(schedule.next_due(), Some(start + ms(500)));
+    }
+
+    #[test]
+    fn an_expedited_probe_fires_early_once_and_the_interval_continues_from_it() {
+        let start = Instant::now();
+        let mut schedule = Schedule::default();
+        schedule.insert(Arc::from("a"), 1, spec(1000), start + ms(900));
+        assert!(!schedule.expedite("ghost", start));
+        assert!(
+            !schedule.expedite("a", start + ms(950)),
+            "not later than due"
+        );
+        assert!(schedule.expedite("a", start + ms(100)));
+        assert_eq!(schedule.next_due(), Some(start + ms(100)));
+        let (due, _) = schedule.pop_due(start + ms(100));
+        assert_eq!(due.len(), 1);
+        // The old due time does not fire; the next comes one interval after the early one.
+        assert_eq!(schedule.next_due(), Some(start + ms(1100)));
+        let (due, _) = schedule.pop_due(start + ms(1000));
+        assert!(due.is_empty());
     }
 
     #[test]

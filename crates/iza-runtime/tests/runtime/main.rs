@@ -3,8 +3,10 @@
 //! for assertions; the real stores are tested in `iza-store`). Every wait polls with a deadline.
 
 mod chain;
+mod docker;
 mod reload;
 mod schedule;
 mod sqlite;
 mod store;
+mod supervisor;
 mod support;

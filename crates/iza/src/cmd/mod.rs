@@ -1,19 +1,25 @@
 //! One module per verb; [`run`] dispatches to them and returns the process exit code.
 
 mod check;
+mod demo_service;
 mod graph;
 mod import;
 mod ports;
+mod processes;
 mod report;
 mod schema;
 mod serve;
 mod status;
+mod token;
+mod up;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
+
+pub(crate) use demo_service::parse_rate;
 
 /// Runs the verb the command line names.
 pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
@@ -26,6 +32,14 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Report(args) => report::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Up(args) => up::run(&args),
+        Command::Ps(args) => processes::ps(&args),
+        Command::Logs(args) => processes::logs(&args),
+        Command::Start(args) => processes::act(processes::Action::Start, &args),
+        Command::Stop(args) => processes::act(processes::Action::Stop, &args),
+        Command::Restart(args) => processes::act(processes::Action::Restart, &args),
+        Command::Token(args) => token::run(&args),
+        Command::DemoService(args) => demo_service::run(&args),
     }
 }
 
@@ -35,6 +49,32 @@ pub(crate) fn hints(err: &anyhow::Error) -> Vec<String> {
     for cause in err.chain() {
         if let Some(iza_catalog::LoadError::NoManifest { .. }) = cause.downcast_ref() {
             hints.push("pass the manifest's path, or run `iza` where `iza.toml` is".to_owned());
+        }
+        if let Some(crate::remote::NoServer { manifest }) = cause.downcast_ref() {
+            hints.push(format!(
+                "start it with `iza up {}`, or name a running server with `--url URL`",
+                manifest.display()
+            ));
+        }
+        if let Some(crate::client::ClientError::Unauthorized { .. }) = cause.downcast_ref() {
+            hints.push(
+                "pass the token of the server's `.iza/token` with `--token` or `IZA_TOKEN` \
+                 (`iza token PATH` prints it)"
+                    .to_owned(),
+            );
+        }
+        if let Some(crate::client::ClientError::Unreachable { .. }) = cause.downcast_ref() {
+            hints.push(
+                "check the URL, or start the server (`iza up PATH` or `iza serve PATH`); \
+                 `iza status` without `--url` probes every service once itself"
+                    .to_owned(),
+            );
+        }
+        if let Some(hint) = cause
+            .downcast_ref::<iza_server::auth::AuthError>()
+            .and_then(iza_server::auth::AuthError::hint)
+        {
+            hints.push(hint);
         }
     }
     hints

@@ -1,5 +1,6 @@
 //! `iza serve`: loads and checks the manifest, opens the SQLite store, starts the prober and the
-//! monitor, and serves the HTTP API (`iza-server`) until Ctrl-C or SIGTERM. Reloads the manifest
+//! monitor, and serves the HTTP API (`iza-server`) until Ctrl-C or SIGTERM. `iza up` is the
+//! same machinery with the supervisor added (`cmd/up.rs`). Reloads the manifest
 //! on SIGHUP and when the file changes (polled every second), and maintains the store once a
 //! minute. Logs go to stderr (`IZA_LOG`, default `info`).
 
@@ -14,13 +15,14 @@ use anyhow::{Context, Result, bail};
 use iza_catalog::export::ports::PortMap;
 use iza_catalog::{Catalog, SourceFile};
 use iza_probe::{Prober, ProberOptions};
-use iza_runtime::{Monitor, MonitorOptions};
-use iza_server::{AppState, CatalogView};
+use iza_runtime::{DockerOptions, DockerWatch, Monitor, MonitorOptions, Supervisor};
+use iza_server::{AppState, Auth, CatalogView, TokenFile};
 use iza_store::{Retention, SqliteStore, Store};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
+use super::up::Up;
 use crate::cli::ServeArgs;
-use crate::manifest_input;
+use crate::{instance, manifest_input};
 
 /// How long running probes get to finish on shutdown.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
@@ -30,34 +32,95 @@ const WATCH_EVERY: Duration = Duration::from_secs(1);
 const MAINTAIN_EVERY: Duration = Duration::from_secs(60);
 
 pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
-    if args.manifest.path.as_os_str() == "-" {
-        bail!("`iza serve` watches a manifest file and cannot read it from standard input");
+    let setup = Setup::load("serve", args)?;
+    block_on(serve(setup, None))
+}
+
+/// What `iza serve` and `iza up` read before they start: the manifest, its catalog, the
+/// database path and the address.
+pub(crate) struct Setup {
+    pub(crate) manifest: PathBuf,
+    pub(crate) source_text: String,
+    pub(crate) catalog: Catalog,
+    pub(crate) ports: PortMap,
+    pub(crate) db: PathBuf,
+    pub(crate) listen: SocketAddr,
+    /// Who may call what: the token of `.iza/token` beside the database.
+    pub(crate) auth: Auth,
+}
+
+impl Setup {
+    /// Loads and checks the manifest and prepares the database directory.
+    pub(crate) fn load(verb: &str, args: &ServeArgs) -> Result<Setup> {
+        let manifest = &args.manifest;
+        if manifest.path.as_os_str() == "-" {
+            bail!("`iza {verb}` watches a manifest file and cannot read it from standard input");
+        }
+        let path = iza_catalog::resolve(&manifest.path)?;
+        let (source, catalog) = manifest_input::catalog(manifest)?;
+        let ports = port_map(&source);
+        let db = match &args.db {
+            Some(db) => db.clone(),
+            None => manifest_input::state_db(&path),
+        };
+        if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // Only its owner may read it: the database holds check targets, which may carry
+            // credentials (`amqp://user:password@...`), and the token lives beside it.
+            use std::os::unix::fs::DirBuilderExt as _;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("cannot create the directory `{}`", dir.display()))?;
+        }
+        let auth = access(&db, args.protect_reads)?;
+        Ok(Setup {
+            manifest: path,
+            source_text: source.text.clone(),
+            catalog,
+            ports,
+            db,
+            listen: args.listen,
+            auth,
+        })
     }
-    let manifest = iza_catalog::resolve(&args.manifest.path)?;
-    let (source, catalog) = manifest_input::catalog(&args.manifest)?;
-    let ports = port_map(&source);
-    let db = match &args.db {
-        Some(db) => db.clone(),
-        None => manifest_input::state_db(&manifest),
-    };
-    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the directory `{}`", dir.display()))?;
+
+    /// The manifest's directory: relative paths of the manifest resolve against it.
+    pub(crate) fn base_dir(&self) -> PathBuf {
+        self.manifest
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
     }
+}
+
+/// The access policy: the token file beside the database, created (and shown, this once) on
+/// the first start; an exposed or malformed file stops the start with its hint.
+fn access(db: &Path, protect_reads: bool) -> Result<Auth> {
+    let file = TokenFile::beside(db);
+    let (token, created) = file.load_or_create()?;
+    if created {
+        eprintln!(
+            "created the API token in `{}` (mode 0600); calls that change anything need it \
+             (`iza token` prints it again):\n{}",
+            file.path().display(),
+            token.as_str()
+        );
+    }
+    Ok(Auth::from_file(file)?.protect_reads(protect_reads))
+}
+
+/// Starts logging and a runtime, and runs `future` on it.
+pub(crate) fn block_on(
+    future: impl std::future::Future<Output = Result<ExitCode>>,
+) -> Result<ExitCode> {
     init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(Serve {
-        manifest,
-        source_text: source.text.clone(),
-        catalog,
-        ports,
-        db,
-        listen: args.listen,
-    }))
+    runtime.block_on(future)
 }
 
 fn init_logging() {
@@ -78,16 +141,9 @@ fn port_map(source: &SourceFile) -> PortMap {
     }
 }
 
-struct Serve {
-    manifest: PathBuf,
-    source_text: String,
-    catalog: Catalog,
-    ports: PortMap,
-    db: PathBuf,
-    listen: SocketAddr,
-}
-
-async fn serve(setup: Serve) -> Result<ExitCode> {
+/// Serves the API over the monitor until Ctrl-C or SIGTERM; with `up`, supervises the
+/// services that have a `command` too (`iza up`), and stops them first on the way out.
+pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&setup.db)
             .await
@@ -108,23 +164,29 @@ async fn serve(setup: Serve) -> Result<ExitCode> {
         Err(err) => return Err(err).context(format!("cannot listen on `{}`", setup.listen)),
     };
     let address = listener.local_addr()?;
+    let base_dir = setup.base_dir();
     let catalog = Arc::new(setup.catalog);
-    let prober = Arc::new(Prober::new(ProberOptions::default()));
+    let prober = Arc::new(Prober::new(ProberOptions {
+        base_dir: base_dir.clone(),
+        ..ProberOptions::default()
+    }));
+    let options = match &up {
+        Some(up) => up.monitor_options(),
+        None => MonitorOptions::default(),
+    };
     let monitor = Arc::new(
-        Monitor::start(
-            catalog.clone(),
-            prober,
-            store.clone(),
-            MonitorOptions::default(),
-        )
-        .await
-        .context("cannot start the monitor")?,
+        Monitor::start(catalog.clone(), prober, store.clone(), options)
+            .await
+            .context("cannot start the monitor")?,
     );
+    let docker = DockerWatch::start(&catalog, DockerOptions::default());
     let state = AppState::new(
         monitor.clone(),
         store.clone(),
-        CatalogView::new(catalog, &setup.ports),
-    );
+        CatalogView::new(catalog.clone(), &setup.ports),
+    )
+    .with_docker(Arc::new(docker))
+    .with_auth(setup.auth.clone());
     let app = iza_server::router(state.clone());
     tracing::info!(
         "watching `{}` ({} services), database `{}`",
@@ -132,33 +194,68 @@ async fn serve(setup: Serve) -> Result<ExitCode> {
         monitor.snapshot().services.len(),
         setup.db.display()
     );
-    // Signals are handled from here on, before the address is announced: a SIGTERM or SIGHUP
-    // that follows the announcement never meets the default action (termination).
+    // Signals are handled from here on, before the address is announced and before any
+    // supervised service starts: a Ctrl-C, SIGTERM or SIGHUP that follows never meets the
+    // default action (termination, which would leave supervised services behind).
+    let interrupt = signal(SignalKind::interrupt())
+        .map_err(|err| tracing::warn!("cannot listen for SIGINT: {err}"))
+        .ok();
     let terminate = signal(SignalKind::terminate())
         .map_err(|err| tracing::warn!("cannot listen for SIGTERM: {err}"))
         .ok();
     let hangup = signal(SignalKind::hangup())
         .map_err(|err| tracing::warn!("cannot listen for SIGHUP: {err}"))
         .ok();
+    // Logs go beside the database (`.iza/logs` by default).
+    let state_dir = setup.db.parent().map(Path::to_path_buf).unwrap_or_default();
+    let supervised = up.map(|up| up.start(&catalog, monitor.clone(), base_dir, &state_dir));
+    let supervisor = supervised.as_ref().map(|s| s.supervisor.clone());
+    if let Some(supervisor) = &supervisor {
+        state.set_supervisor(supervisor.clone());
+    }
     let reloader = tokio::spawn(watch_manifest(
         setup.manifest.clone(),
         setup.source_text,
         state.clone(),
+        supervisor.clone(),
         hangup,
     ));
     let maintainer = tokio::spawn(maintain(store.clone()));
 
-    // On Ctrl-C or SIGTERM: `/healthz` turns 503 and the server stops accepting at once,
-    // while the monitor finishes its running probes and writes what it holds; closing the bus
-    // ends every event stream, so the open connections drain.
+    // On Ctrl-C or SIGTERM: `/healthz` turns 503 and the server stops accepting at once; the
+    // supervised services stop in reverse dependency order; the monitor finishes its running
+    // probes and writes what it holds; closing the bus ends every event stream, so the open
+    // connections drain.
     let stopping = Arc::new(tokio::sync::Notify::new());
     let stopper = tokio::spawn({
-        let (state, stopping) = (state.clone(), stopping.clone());
+        let (state, stopping, supervisor) = (state.clone(), stopping.clone(), supervisor.clone());
         async move {
-            wait_for_stop(terminate).await;
-            tracing::info!("stopping: finishing running probes and writing results");
+            wait_for_stop(interrupt, terminate).await;
             state.mark_stopping();
             stopping.notify_one();
+            if let Some(supervisor) = &supervisor {
+                // A second Ctrl-C or SIGTERM cuts the grace periods short. The listeners are
+                // in place before the line that invites it is printed.
+                let interrupt = signal(SignalKind::interrupt()).ok();
+                let terminate = signal(SignalKind::terminate()).ok();
+                let impatient = tokio::spawn({
+                    let supervisor = supervisor.clone();
+                    async move {
+                        wait_for_stop(interrupt, terminate).await;
+                        tracing::warn!("killing the supervised services");
+                        supervisor.kill_all();
+                    }
+                });
+                println!("stopping (Ctrl-C again kills at once)");
+                let report = supervisor.shutdown().await;
+                impatient.abort();
+                tracing::info!(
+                    stopped = report.stopped.len(),
+                    killed = report.killed.len(),
+                    "supervised services stopped"
+                );
+            }
+            tracing::info!("stopping: finishing running probes and writing results");
             let report = state.monitor().shutdown(SHUTDOWN_DEADLINE).await;
             tracing::info!(
                 abandoned = report.abandoned,
@@ -169,39 +266,69 @@ async fn serve(setup: Serve) -> Result<ExitCode> {
         }
     });
     tracing::info!("listening on http://{address}");
+    // Tells `iza status` (and other commands run on this manifest) where to ask; removed on
+    // the way out.
+    let _announcement = instance::announce(
+        &setup.manifest,
+        &instance::Instance {
+            url: local_url(address),
+            pid: std::process::id(),
+        },
+    )
+    .map_err(|err| tracing::warn!("cannot announce the server: {err:#}"))
+    .ok();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move { stopping.notified().await })
         .await;
     reloader.abort();
     maintainer.abort();
     if served.is_ok() {
-        // The stop signal came: wait for the monitor's report.
+        // The stop signal came: wait for the supervisor's and the monitor's reports.
         let _ = stopper.await;
     } else {
         stopper.abort();
+        if let Some(supervisor) = &supervisor {
+            supervisor.shutdown().await;
+        }
         monitor.shutdown(SHUTDOWN_DEADLINE).await;
     }
+    let code = match supervised {
+        Some(supervised) => supervised.finish().await,
+        None => ExitCode::SUCCESS,
+    };
     served.context("the HTTP server failed")?;
     if let Err(err) = store.close().await {
         tracing::warn!("closing the database: {err}");
     }
     tracing::info!("stopped");
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn wait_for_stop(mut terminate: Option<Signal>) {
-    let term = async {
-        match terminate.as_mut() {
-            Some(s) => {
+/// The URL a command on this machine reaches the server at: a wildcard listen address is
+/// reached over loopback.
+fn local_url(address: SocketAddr) -> String {
+    let ip = match address.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, address.port()))
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, whichever comes first; a missing listener never
+/// fires.
+async fn wait_for_stop(interrupt: Option<Signal>, terminate: Option<Signal>) {
+    async fn next(signal: Option<Signal>) {
+        match signal {
+            Some(mut s) => {
                 s.recv().await;
             }
             None => std::future::pending::<()>().await,
         }
-    };
+    }
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
+        () = next(interrupt) => {}
+        () = next(terminate) => {}
     }
 }
 
@@ -210,6 +337,7 @@ async fn watch_manifest(
     path: PathBuf,
     mut current: String,
     state: AppState,
+    supervisor: Option<Arc<Supervisor>>,
     mut hangup: Option<Signal>,
 ) {
     let mut tick = tokio::time::interval(WATCH_EVERY);
@@ -235,11 +363,11 @@ async fn watch_manifest(
             continue;
         }
         current = text.clone();
-        reload(&path, text, &state).await;
+        reload(&path, text, &state, supervisor.as_deref()).await;
     }
 }
 
-async fn reload(path: &Path, text: String, state: &AppState) {
+async fn reload(path: &Path, text: String, state: &AppState, supervisor: Option<&Supervisor>) {
     let syntax = iza_catalog::Syntax::for_path(path);
     let source = SourceFile::new(path, text, syntax);
     let checked = iza_catalog::check(&source);
@@ -254,7 +382,10 @@ async fn reload(path: &Path, text: String, state: &AppState) {
     let catalog = Arc::new(catalog);
     match state.monitor().reload(catalog.clone()).await {
         Ok(diff) => {
-            state.set_view(CatalogView::new(catalog, &port_map(&source)));
+            if let Some(docker) = state.docker_watch() {
+                docker.set_catalog(&catalog);
+            }
+            state.set_view(CatalogView::new(catalog.clone(), &port_map(&source)));
             tracing::info!(
                 added = diff.added.len(),
                 removed = diff.removed.len(),
@@ -263,7 +394,19 @@ async fn reload(path: &Path, text: String, state: &AppState) {
                 path.display()
             );
         }
-        Err(err) => tracing::error!("reloading `{}` failed: {err}", path.display()),
+        Err(err) => {
+            tracing::error!("reloading `{}` failed: {err}", path.display());
+            return;
+        }
+    }
+    if let Some(supervisor) = supervisor {
+        let changed = supervisor.reload(&catalog).await;
+        tracing::info!(
+            started = changed.started.len(),
+            stopped = changed.stopped.len(),
+            restarted = changed.restarted.len(),
+            "supervised services reconciled"
+        );
     }
 }
 

@@ -1,5 +1,7 @@
-//! `iza status`: probes every service once and prints what the monitor would show: up,
-//! degraded, down, or impacted by the service that is down, each with its latest result.
+//! `iza status`: one table of every service's status, dependency-aware (up, degraded, down,
+//! or impacted by the service that is down), each with its latest result. It asks the running
+//! server when there is one (`--url`, or the server `iza serve` announced for this manifest)
+//! and otherwise probes every service once itself.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -8,23 +10,124 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use iza_catalog::Catalog;
 use iza_probe::{ProbeContext, ProbeResult, Prober, ProberOptions};
-use iza_runtime::{ServiceState, Status, StatusBoard, now_millis};
-use serde::Serialize;
+use iza_runtime::{Health, ProbeSummary, ServiceState, Status, StatusBoard, now_millis};
+use serde::{Deserialize, Serialize};
 
 use crate::cli::{StatusArgs, TextOrJson};
-use crate::manifest_input;
+use crate::client::ApiClient;
+use crate::table::{self, Align};
+use crate::{instance, manifest_input};
+
+/// What `iza status` shows, from either source.
+#[derive(Debug, Serialize)]
+struct Shown {
+    ecosystem: String,
+    /// `server` (with its `url`) or `probe`.
+    source: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    services: Vec<Line>,
+}
+
+/// One service's line: the server's row of `GET /api/v1/services` reads into it as well.
+#[derive(Debug, Serialize, Deserialize)]
+struct Line {
+    #[serde(alias = "id")]
+    service: String,
+    #[serde(flatten)]
+    status: Status,
+    own: Health,
+    checked: bool,
+    since: Option<i64>,
+    last: Option<ProbeSummary>,
+}
+
+impl From<ServiceState> for Line {
+    fn from(state: ServiceState) -> Line {
+        Line {
+            service: state.service,
+            status: state.status,
+            own: state.own,
+            checked: state.checked,
+            since: state.since,
+            last: state.last,
+        }
+    }
+}
 
 pub(crate) fn run(args: &StatusArgs) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let shown = match &args.url {
+        Some(url) => runtime.block_on(ask(url))?,
+        None => match announced(args) {
+            Some(url) => match runtime.block_on(ask(&url)) {
+                Ok(shown) => shown,
+                Err(err) => {
+                    eprintln!("warning: {err:#}; probing once instead");
+                    probe_once(args, &runtime)?
+                }
+            },
+            None => probe_once(args, &runtime)?,
+        },
+    };
+    match args.format {
+        TextOrJson::Json => {
+            super::print(&(serde_json::to_string_pretty(&shown)? + "\n"))?;
+        }
+        TextOrJson::Text => super::print(&table(&shown))?,
+    }
+    let any_down = shown
+        .services
+        .iter()
+        .any(|s| matches!(s.status, Status::Down));
+    Ok(if any_down {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The URL of the server `iza serve` announced for this manifest, if it still runs.
+fn announced(args: &StatusArgs) -> Option<String> {
+    if args.manifest.path.as_os_str() == "-" {
+        return None;
+    }
+    let manifest = iza_catalog::resolve(&args.manifest.path).ok()?;
+    instance::find(&manifest).map(|found| found.url)
+}
+
+/// Asks the server at `url` for the ecosystem's name and every service's status.
+async fn ask(url: &str) -> Result<Shown> {
+    #[derive(Deserialize)]
+    struct Summary {
+        ecosystem: String,
+    }
+    #[derive(Deserialize)]
+    struct Listing {
+        services: Vec<Line>,
+    }
+    let client = ApiClient::new(url)?;
+    let summary: Summary = client.get("/api/v1/summary").await?;
+    let listing: Listing = client.get("/api/v1/services").await?;
+    Ok(Shown {
+        ecosystem: summary.ecosystem,
+        source: "server",
+        url: Some(client.base().to_owned()),
+        services: listing.services,
+    })
+}
+
+/// Probes every service once and applies the monitor's rules to the results.
+fn probe_once(args: &StatusArgs, runtime: &tokio::runtime::Runtime) -> Result<Shown> {
     let (source, catalog) = manifest_input::catalog(&args.manifest)?;
     let base_dir = source
         .path
         .parent()
         .map(|p| p.to_path_buf())
         .unwrap_or_default();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     let catalog = Arc::new(catalog);
     let started = now_millis();
     let results = runtime.block_on(probe_all(
@@ -38,34 +141,18 @@ pub(crate) fn run(args: &StatusArgs) -> Result<ExitCode> {
     let mut board = StatusBoard::new(&catalog, 0);
     let round: Vec<(&str, &ProbeResult)> = results.iter().map(|(id, r)| (id.as_str(), r)).collect();
     board.apply_round(&round, started, now_millis());
-    let states: Vec<ServiceState> = catalog
+    let services = catalog
         .services
         .keys()
         .filter_map(|id| board.state(id))
+        .map(Line::from)
         .collect();
-
-    match args.format {
-        TextOrJson::Json => {
-            let report = StatusReport {
-                ecosystem: &catalog.ecosystem.name,
-                services: &states,
-            };
-            super::print(&(serde_json::to_string_pretty(&report)? + "\n"))?;
-        }
-        TextOrJson::Text => super::print(&table(&catalog, &states))?,
-    }
-    let any_down = states.iter().any(|s| matches!(s.status, Status::Down));
-    Ok(if any_down {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+    Ok(Shown {
+        ecosystem: catalog.ecosystem.name.clone(),
+        source: "probe",
+        url: None,
+        services,
     })
-}
-
-#[derive(Serialize)]
-struct StatusReport<'a> {
-    ecosystem: &'a str,
-    services: &'a [ServiceState],
 }
 
 /// Probes every service that has a check, at most `concurrency` at a time.
@@ -98,8 +185,9 @@ async fn probe_all(
     results
 }
 
-fn table(catalog: &Catalog, states: &[ServiceState]) -> String {
-    let rows: Vec<[String; 4]> = states
+fn table(shown: &Shown) -> String {
+    let states = &shown.services;
+    let rows: Vec<Vec<String>> = states
         .iter()
         .map(|s| {
             let status = match &s.status {
@@ -115,46 +203,30 @@ fn table(catalog: &Catalog, states: &[ServiceState]) -> String {
                 (Some(last), true) => last.message.clone().unwrap_or_default(),
                 (None, true) => String::new(),
             };
-            [s.service.clone(), status, latency, detail]
+            vec![s.service.clone(), status, latency, detail]
         })
         .collect();
-    let header = ["SERVICE", "STATUS", "LATENCY", "DETAIL"];
-    let width = |i: usize| {
-        rows.iter()
-            .map(|r| r[i].chars().count())
-            .chain([header[i].len()])
-            .max()
-            .unwrap_or(0)
-    };
-    let widths = [width(0), width(1), width(2)];
-    let mut out = String::new();
-    let mut line = |cells: [&str; 4]| {
-        let _ = writeln!(
-            out,
-            "{:w0$}  {:w1$}  {:>w2$}  {}",
-            cells[0],
-            cells[1],
-            cells[2],
-            cells[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
-    };
-    line(header);
-    for r in &rows {
-        line([&r[0], &r[1], &r[2], &r[3]]);
-    }
+    let columns = [
+        ("SERVICE", Align::Left),
+        ("STATUS", Align::Left),
+        ("LATENCY", Align::Right),
+        ("DETAIL", Align::Left),
+    ];
+    let mut out = table::render(&columns, &rows);
     let count = |f: &dyn Fn(&Status) -> bool| states.iter().filter(|s| f(&s.status)).count();
     let _ = writeln!(
         out,
-        "\n{}: {} up, {} degraded, {} down, {} impacted, {} unknown",
-        catalog.ecosystem.name,
+        "\n{}: {} up, {} degraded, {} down, {} impacted, {} unknown ({})",
+        shown.ecosystem,
         count(&|s| matches!(s, Status::Up)),
         count(&|s| matches!(s, Status::Degraded)),
         count(&|s| matches!(s, Status::Down)),
         count(&|s| matches!(s, Status::Impacted { .. })),
         count(&|s| matches!(s, Status::Unknown)),
+        match &shown.url {
+            Some(url) => format!("from the server at {url}"),
+            None => "probed once".to_owned(),
+        },
     );
     out.trim_end().to_owned() + "\n"
 }

@@ -10,11 +10,11 @@ use serde_json::{Map, Value};
 use super::{Notes, describe, healthcheck, image, ports};
 use crate::manifest::raw::RawPort;
 
-/// The `depends_on` conditions compose knows.
-const CONDITIONS: &[&str] = &[
-    "service_started",
-    "service_healthy",
-    "service_completed_successfully",
+/// The `depends_on` conditions compose knows, and the manifest's name for each.
+const CONDITIONS: &[(&str, &str)] = &[
+    ("service_started", "started"),
+    ("service_healthy", "healthy"),
+    ("service_completed_successfully", "completed"),
 ];
 
 /// What a service table needs to know about the rest of the file.
@@ -79,7 +79,7 @@ pub(super) fn service(
     let mut metadata = toml::Table::new();
     let (mut dependencies, conditions) = match definition.get("depends_on") {
         Some(value) => depends_on(id, value, cx.services, notes),
-        None => (Vec::new(), toml::Table::new()),
+        None => (Vec::new(), IndexMap::new()),
     };
     if let Some(value) = definition.get("links") {
         for name in links(id, value, cx.services, notes) {
@@ -89,16 +89,23 @@ pub(super) fn service(
         }
     }
     if !dependencies.is_empty() {
-        table.insert(
-            "depends_on".to_owned(),
-            toml::Value::Array(dependencies.into_iter().map(toml::Value::String).collect()),
-        );
-    }
-    if !conditions.is_empty() {
-        metadata.insert(
-            "depends_on_conditions".to_owned(),
-            toml::Value::Table(conditions),
-        );
+        // A dependency with a compose condition becomes `{ service, condition }`.
+        let entries = dependencies
+            .into_iter()
+            .map(|name| match conditions.get(&name) {
+                Some(condition) => {
+                    let mut entry = toml::Table::new();
+                    entry.insert("service".to_owned(), toml::Value::String(name));
+                    entry.insert(
+                        "condition".to_owned(),
+                        toml::Value::String((*condition).to_owned()),
+                    );
+                    toml::Value::Table(entry)
+                }
+                None => toml::Value::String(name),
+            })
+            .collect();
+        table.insert("depends_on".to_owned(), toml::Value::Array(entries));
     }
     if let Some(value) = definition.get("networks") {
         let networks = networks(id, value, notes);
@@ -248,15 +255,16 @@ fn environment(id: &str, value: &Value, notes: &mut Notes) -> IndexMap<String, S
 }
 
 /// `depends_on` as a list of services or a mapping of services to `{condition, required,
-/// restart}`: the services that exist, and the conditions given in the mapping form.
+/// restart}`: the services that exist, and the conditions given in the mapping form, by
+/// service, in the manifest's words (`started`, `healthy`, `completed`).
 fn depends_on(
     id: &str,
     value: &Value,
     services: &HashSet<&str>,
     notes: &mut Notes,
-) -> (Vec<String>, toml::Table) {
+) -> (Vec<String>, IndexMap<String, &'static str>) {
     let mut names = Vec::new();
-    let mut conditions = toml::Table::new();
+    let mut conditions = IndexMap::new();
     let mut add = |name: &str, notes: &mut Notes| {
         if !services.contains(name) {
             notes.add(format!(
@@ -301,9 +309,13 @@ fn depends_on(
                 for (key, option) in options {
                     match (key.as_str(), option) {
                         ("condition", Value::String(condition))
-                            if CONDITIONS.contains(&condition.as_str()) =>
+                            if CONDITIONS.iter().any(|(c, _)| c == condition) =>
                         {
-                            conditions.insert(name.clone(), toml::Value::String(condition.clone()));
+                            let mapped = CONDITIONS
+                                .iter()
+                                .find(|(c, _)| c == condition)
+                                .map_or("started", |(_, m)| *m);
+                            conditions.insert(name.clone(), mapped);
                         }
                         ("condition", other) => notes.add(format!(
                             "service `{id}`: `depends_on` `{name}` has condition {}, which compose does not know; not mapped",

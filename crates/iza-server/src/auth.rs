@@ -1,0 +1,603 @@
+//! Bearer-token access control: the token ([`Token`]), the file that holds it ([`TokenFile`]:
+//! created once with mode 0600, refused when others may read it, rotatable), and the policy the
+//! router applies to every request ([`Auth`] and the [`require_token`] middleware).
+//!
+//! The rule: a call that may change anything (any method but `GET`, `HEAD`, `OPTIONS` and
+//! `TRACE`) needs `Authorization: Bearer <token>`; reads are open unless
+//! [`Auth::protect_reads`] is set, and `GET /healthz` stays open even then. A refused call gets
+//! 401 with `WWW-Authenticate: Bearer` and the reason in the JSON error. With no token
+//! configured ([`Auth::locked`], the default of [`crate::AppState`]) every mutating call is
+//! refused: a new route is never open by accident.
+//!
+//! This module does not decide where the token file lives (the CLI puts it beside the state
+//! database) nor when the token is shown to the user (the CLI prints it once, when created).
+
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+
+/// The file name of the token, in the directory of the state database (`.iza/token`).
+pub const TOKEN_FILE_NAME: &str = "token";
+/// Random bytes in a generated token (shown as 64 hex digits).
+const TOKEN_BYTES: usize = 32;
+/// Tokens shorter than this are refused when read from a file: they could be guessed.
+const MIN_TOKEN_LEN: usize = 16;
+
+/// Why the token file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The file (or its directory) could not be read.
+    #[error("cannot read the token file `{path}`: {source}")]
+    Read {
+        /// The token file.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// The file (or its directory) could not be written.
+    #[error("cannot write the token file `{path}`: {source}")]
+    Write {
+        /// The token file.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// Users other than the owner may access the file.
+    #[error(
+        "the token file `{path}` is accessible by other users (mode {mode:03o}); refusing to use it"
+    )]
+    Insecure {
+        /// The token file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The file holds no usable token.
+    #[error(
+        "the token file `{path}` holds no usable token (one line of at least {MIN_TOKEN_LEN} visible characters)"
+    )]
+    Malformed {
+        /// The token file.
+        path: PathBuf,
+    },
+    /// The operating system gave no random bytes.
+    #[error("cannot draw random bytes for a token: {0}")]
+    Random(String),
+}
+
+impl AuthError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            AuthError::Insecure { path, .. } => Some(format!(
+                "the token may have leaked: run `iza token --rotate` to replace it, or `chmod 600 {}` if nobody else could read it",
+                path.display()
+            )),
+            AuthError::Malformed { .. } => {
+                Some("run `iza token --rotate` to write a new token".to_owned())
+            }
+            AuthError::Read { .. } | AuthError::Write { .. } | AuthError::Random(_) => None,
+        }
+    }
+}
+
+/// A bearer token. Its `Debug` form does not show it; compare with [`Token::matches`], which
+/// takes the same time whatever the bytes compared.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(Arc<str>);
+
+impl Token {
+    /// A new token: 32 bytes from the operating system's random source, as 64 hex digits.
+    pub fn generate() -> Result<Token, AuthError> {
+        let mut bytes = [0u8; TOKEN_BYTES];
+        getrandom::fill(&mut bytes).map_err(|err| AuthError::Random(err.to_string()))?;
+        let mut text = String::with_capacity(TOKEN_BYTES * 2);
+        for byte in bytes {
+            text.push(hex_digit(byte >> 4));
+            text.push(hex_digit(byte & 0x0f));
+        }
+        Ok(Token(text.into()))
+    }
+
+    /// A token given as text (e.g. from configuration); `None` when it is too short or holds
+    /// anything but visible ASCII.
+    pub fn new(text: &str) -> Option<Token> {
+        let valid = text.len() >= MIN_TOKEN_LEN && text.bytes().all(|b| b.is_ascii_graphic());
+        valid.then(|| Token(text.into()))
+    }
+
+    /// The token's text, to show to its owner or send in `Authorization: Bearer`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `presented` is this token, in time that depends on the lengths only.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        let expected = self.0.as_bytes();
+        if expected.len() != presented.len() {
+            return false;
+        }
+        let diff = expected
+            .iter()
+            .zip(presented)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        std::hint::black_box(diff) == 0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(..)")
+    }
+}
+
+fn hex_digit(nibble: u8) -> char {
+    char::from(b"0123456789abcdef"[usize::from(nibble & 0x0f)])
+}
+
+/// The file holding the token: one line, mode 0600, in a directory created with mode 0700.
+#[derive(Debug, Clone)]
+pub struct TokenFile {
+    path: PathBuf,
+}
+
+impl TokenFile {
+    /// The token file at `path`.
+    pub fn new(path: impl Into<PathBuf>) -> TokenFile {
+        TokenFile { path: path.into() }
+    }
+
+    /// The token file in the directory of the state database `db` (`.iza/token`).
+    pub fn beside(db: &Path) -> TokenFile {
+        let dir = db.parent().unwrap_or_else(|| Path::new("."));
+        TokenFile::new(dir.join(TOKEN_FILE_NAME))
+    }
+
+    /// Where the file is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads the token; fails when the file is missing, accessible by others, or malformed.
+    pub fn load(&self) -> Result<Token, AuthError> {
+        self.read().map(|(_, token)| token)
+    }
+
+    /// Reads the token, or creates the file with a new one when there is none. The flag is
+    /// `true` when the token was created by this call: the one time it should be shown.
+    /// When two processes create it at once, both end up with the same token.
+    pub fn load_or_create(&self) -> Result<(Token, bool), AuthError> {
+        match self.load() {
+            Err(AuthError::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
+            other => return other.map(|token| (token, false)),
+        }
+        let token = Token::generate()?;
+        let temp = self.write_temp(&token)?;
+        // A hard link fails when the file exists: the token of whoever came first wins.
+        let linked = fs::hard_link(&temp, &self.path);
+        let _ = fs::remove_file(&temp);
+        match linked {
+            Ok(()) => {
+                self.sync_dir();
+                Ok((token, true))
+            }
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+                self.load().map(|token| (token, false))
+            }
+            Err(source) => Err(self.write_error(source)),
+        }
+    }
+
+    /// Replaces the token with a new one (atomically: readers see the old file or the new
+    /// one) and returns it. Works whether a token file exists or not, and also replaces a
+    /// file that is malformed or was readable by others.
+    pub fn rotate(&self) -> Result<Token, AuthError> {
+        let token = Token::generate()?;
+        let temp = self.write_temp(&token)?;
+        if let Err(source) = fs::rename(&temp, &self.path) {
+            let _ = fs::remove_file(&temp);
+            return Err(self.write_error(source));
+        }
+        self.sync_dir();
+        Ok(token)
+    }
+
+    /// The identity of the file and the token it holds.
+    fn read(&self) -> Result<(Fingerprint, Token), AuthError> {
+        let read_error = |source| AuthError::Read {
+            path: self.path.clone(),
+            source,
+        };
+        let mut file = fs::File::open(&self.path).map_err(read_error)?;
+        // The checks are made on the open file, so a file swapped in between cannot pass.
+        let meta = file.metadata().map_err(read_error)?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(AuthError::Insecure {
+                path: self.path.clone(),
+                mode,
+            });
+        }
+        let mut text = String::new();
+        io::Read::read_to_string(&mut io::Read::take(&mut file, 4096), &mut text)
+            .map_err(read_error)?;
+        let token = Token::new(text.trim()).ok_or_else(|| AuthError::Malformed {
+            path: self.path.clone(),
+        })?;
+        Ok((Fingerprint::of(&meta), token))
+    }
+
+    /// Writes `token` to a new temporary file beside the token file, created with mode 0600
+    /// (never wider, whatever the umask), and synced. Creates the directory (mode 0700) when
+    /// it is missing.
+    fn write_temp(&self, token: &Token) -> Result<PathBuf, AuthError> {
+        let dir = self
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or_else(|| Path::new("."));
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|source| self.write_error(source))?;
+        let name = self
+            .path
+            .file_name()
+            .map_or_else(|| TOKEN_FILE_NAME.into(), |n| n.to_string_lossy());
+        let mut salt = [0u8; 8];
+        getrandom::fill(&mut salt).map_err(|err| AuthError::Random(err.to_string()))?;
+        let temp = dir.join(format!(
+            ".{name}.{}.{:016x}.tmp",
+            std::process::id(),
+            u64::from_le_bytes(salt)
+        ));
+        let written = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)
+            .and_then(|mut file| {
+                // The umask can only narrow the mode; this makes sure of the 0600 anyway.
+                file.set_permissions(fs::Permissions::from_mode(0o600))?;
+                writeln!(file, "{}", token.as_str())?;
+                file.sync_all()
+            });
+        match written {
+            Ok(()) => Ok(temp),
+            Err(source) => {
+                let _ = fs::remove_file(&temp);
+                Err(self.write_error(source))
+            }
+        }
+    }
+
+    /// Makes the new directory entry durable (best effort).
+    fn sync_dir(&self) {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = fs::File::open(dir).and_then(|d| d.sync_all());
+        }
+    }
+
+    fn write_error(&self, source: io::Error) -> AuthError {
+        AuthError::Write {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+/// Which file a token was read from, and its state: a rotation replaces the file, an edit
+/// changes its modification time, a `chmod` its mode and change time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint {
+    dev: u64,
+    ino: u64,
+    mode: u32,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Fingerprint {
+    fn of(meta: &fs::Metadata) -> Fingerprint {
+        Fingerprint {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            mode: meta.mode(),
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
+/// Where the server's token comes from.
+enum Source {
+    /// No token: every call that needs one is refused.
+    Locked,
+    /// A token fixed for the server's life.
+    Fixed(Token),
+    /// The token file, read again whenever it changed (so `iza token --rotate` takes effect
+    /// on a running server). The token read last, or `None` while the file is unusable.
+    File {
+        file: TokenFile,
+        current: Mutex<Option<(Fingerprint, Token)>>,
+    },
+}
+
+/// The access policy of the router: where the token comes from, and whether reads need it.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Auth {
+    source: Arc<Source>,
+    protect_reads: bool,
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = match &*self.source {
+            Source::Locked => "locked".to_owned(),
+            Source::Fixed(_) => "fixed token".to_owned(),
+            Source::File { file, .. } => format!("token file `{}`", file.path().display()),
+        };
+        f.debug_struct("Auth")
+            .field("source", &source)
+            .field("protect_reads", &self.protect_reads)
+            .finish()
+    }
+}
+
+impl Default for Auth {
+    fn default() -> Auth {
+        Auth::locked()
+    }
+}
+
+/// Why a request was refused: the `reason` of the 401 answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// No `Authorization: Bearer` header.
+    MissingToken,
+    /// A bearer token that is not the server's.
+    WrongToken,
+    /// The server has no usable token, so nothing that needs one is allowed.
+    NoServerToken,
+}
+
+impl Denied {
+    /// The reason, as the JSON answer gives it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Denied::MissingToken => "missing bearer token",
+            Denied::WrongToken => "wrong token",
+            Denied::NoServerToken => "no token configured on the server",
+        }
+    }
+}
+
+impl Auth {
+    /// No token: every call that needs one is refused (401, `no token configured on the
+    /// server`). The default.
+    pub fn locked() -> Auth {
+        Auth {
+            source: Arc::new(Source::Locked),
+            protect_reads: false,
+        }
+    }
+
+    /// A token fixed for the server's life.
+    pub fn with_token(token: Token) -> Auth {
+        Auth {
+            source: Arc::new(Source::Fixed(token)),
+            protect_reads: false,
+        }
+    }
+
+    /// The token of `file`, read now (so a missing or insecure file is reported at start)
+    /// and again whenever the file changes: after `iza token --rotate` the old token is
+    /// refused. While the file is unusable (removed, opened to others, malformed), every call
+    /// that needs the token is refused and the cause is logged.
+    pub fn from_file(file: TokenFile) -> Result<Auth, AuthError> {
+        let current = file.read()?;
+        Ok(Auth {
+            source: Arc::new(Source::File {
+                file,
+                current: Mutex::new(Some(current)),
+            }),
+            protect_reads: false,
+        })
+    }
+
+    /// What a server does at start: reads the token of `file`, creating the file when there
+    /// is none, and follows it as [`Auth::from_file`] does. The token comes back only when this
+    /// call created it: that is the one time the server shows it.
+    pub fn load_or_create(file: TokenFile) -> Result<(Auth, Option<Token>), AuthError> {
+        let (token, created) = file.load_or_create()?;
+        let auth = Auth::from_file(file)?;
+        Ok((auth, created.then_some(token)))
+    }
+
+    /// Makes reads need the token too (all but `GET /healthz`).
+    #[must_use]
+    pub fn protect_reads(mut self, protect: bool) -> Auth {
+        self.protect_reads = protect;
+        self
+    }
+
+    /// Whether reads need the token.
+    pub fn protects_reads(&self) -> bool {
+        self.protect_reads
+    }
+
+    /// Whether a request with this method to this path needs the token.
+    pub fn needs_token(&self, method: &Method, path: &str) -> bool {
+        let read = matches!(
+            *method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+        );
+        !read || (self.protect_reads && path != "/healthz")
+    }
+
+    /// Decides a request: `Ok` when it may go on.
+    pub fn check(&self, method: &Method, path: &str, headers: &HeaderMap) -> Result<(), Denied> {
+        if !self.needs_token(method, path) {
+            return Ok(());
+        }
+        let token = self.current().ok_or(Denied::NoServerToken)?;
+        let presented = bearer(headers).ok_or(Denied::MissingToken)?;
+        if token.matches(presented) {
+            Ok(())
+        } else {
+            Err(Denied::WrongToken)
+        }
+    }
+
+    /// The token requests are compared with, if there is one.
+    fn current(&self) -> Option<Token> {
+        match &*self.source {
+            Source::Locked => None,
+            Source::Fixed(token) => Some(token.clone()),
+            Source::File { file, current } => {
+                let mut current = current.lock().unwrap_or_else(PoisonError::into_inner);
+                let stat = fs::metadata(file.path()).map(|meta| Fingerprint::of(&meta));
+                let unchanged = matches!((&*current, &stat),
+                    (Some((seen, _)), Ok(now)) if seen == now);
+                if !unchanged {
+                    *current = match file.read() {
+                        Ok(read) => {
+                            tracing::info!("read the new token of `{}`", file.path().display());
+                            Some(read)
+                        }
+                        Err(err) => {
+                            tracing::error!(
+                                "{err}; calls that need the token are refused until it is fixed"
+                            );
+                            None
+                        }
+                    };
+                }
+                current.as_ref().map(|(_, token)| token.clone())
+            }
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
+    let value = headers.get(header::AUTHORIZATION)?.as_bytes();
+    let (scheme, rest) = value.split_at_checked(6)?;
+    if !scheme.eq_ignore_ascii_case(b"bearer") || rest.first() != Some(&b' ') {
+        return None;
+    }
+    let token = rest.trim_ascii();
+    (!token.is_empty()).then_some(token)
+}
+
+/// The middleware: refuses with 401 what [`Auth::check`] refuses. `router` applies it to
+/// every route, so routes added later are covered without further wiring.
+pub async fn require_token(State(auth): State<Auth>, request: Request, next: Next) -> Response {
+    match auth.check(request.method(), request.uri().path(), request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(denied) => ApiError::Unauthorized(denied).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_tokens_are_64_hex_digits_and_differ() {
+        let (a, b) = (Token::generate().unwrap(), Token::generate().unwrap());
+        assert_eq!(a.as_str().len(), 64);
+        assert!(a.as_str().bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+        assert_eq!(format!("{a:?}"), "Token(..)");
+    }
+
+    #[test]
+    fn a_token_matches_itself_only() {
+        let token = Token::new("0123456789abcdef0123").unwrap();
+        let cases: [(&[u8], bool); 5] = [
+            (b"0123456789abcdef0123", true),
+            (b"0123456789abcdef0124", false),
+            (b"0123456789abcdef012", false),
+            (b"0123456789abcdef01234", false),
+            (b"", false),
+        ];
+        for (presented, expected) in cases {
+            assert_eq!(token.matches(presented), expected, "{presented:?}");
+        }
+    }
+
+    #[test]
+    fn only_long_visible_tokens_are_accepted() {
+        let cases = [
+            ("0123456789abcdef", true),
+            ("0123456789abcde", false),
+            ("0123456789 abcdef", false),
+            ("0123456789abcdéf", false),
+        ];
+        for (text, valid) in cases {
+            assert_eq!(Token::new(text).is_some(), valid, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_bearer_header_is_read_strictly() {
+        let cases: [(&str, Option<&[u8]>); 6] = [
+            ("Bearer abc", Some(b"abc")),
+            ("bearer abc ", Some(b"abc")),
+            ("BEARER  abc", Some(b"abc")),
+            ("Bearer ", None),
+            ("Bearerabc", None),
+            ("Basic YWJj", None),
+        ];
+        for (value, expected) in cases {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+            assert_eq!(bearer(&headers), expected, "{value}");
+        }
+        assert_eq!(bearer(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn mutating_methods_need_the_token_and_reads_only_when_protected() {
+        let open = Auth::locked();
+        let closed = Auth::locked().protect_reads(true);
+        let cases = [
+            (Method::GET, "/api/v1/services", false, true),
+            (Method::HEAD, "/metrics", false, true),
+            (Method::GET, "/healthz", false, false),
+            (Method::POST, "/healthz", true, true),
+            (Method::POST, "/api/v1/x", true, true),
+            (Method::PUT, "/api/v1/x", true, true),
+            (Method::PATCH, "/api/v1/x", true, true),
+            (Method::DELETE, "/api/v1/x", true, true),
+            (Method::from_bytes(b"PURGE").unwrap(), "/", true, true),
+        ];
+        for (method, path, by_default, when_protected) in cases {
+            assert_eq!(
+                open.needs_token(&method, path),
+                by_default,
+                "{method} {path}"
+            );
+            assert_eq!(
+                closed.needs_token(&method, path),
+                when_protected,
+                "{method} {path} (protected reads)"
+            );
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! Access control: the token file on a real file system (its mode, creation, rotation), the
+//! middleware on a small router with a mutating route, and the whole application's router
+//! (every route goes through the policy).
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+use http_body_util::BodyExt;
+use iza_catalog::export::ports::PortMap;
+use iza_catalog::{SourceFile, Syntax};
+use iza_probe::{Prober, ProberOptions};
+use iza_runtime::{Monitor, MonitorOptions};
+use iza_server::auth::{AuthError, require_token};
+use iza_server::{AppState, Auth, CatalogView, Token, TokenFile, router};
+use iza_store::{SqliteStore, Store};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// A router with a read, a mutating route and `/healthz`, behind `auth`.
+fn app(auth: Auth) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/things",
+            get(|| async { "things" }).post(|| async { "made" }),
+        )
+        .route("/things/reset", post(|| async { "reset" }))
+        .layer(from_fn_with_state(auth, require_token))
+}
+
+/// Sends a request, with `Authorization: Bearer <token>` when `token` is given; returns the
+/// status, the `WWW-Authenticate` header and the body.
+async fn send(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+) -> (StatusCode, Option<String>, String) {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let challenge = response
+        .headers()
+        .get(header::WWW_AUTHENTICATE)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, challenge, String::from_utf8(body.to_vec()).unwrap())
+}
+
+/// The `reason` of a 401 answer, after checking its shape.
+fn reason(status: StatusCode, challenge: Option<&str>, body: &str) -> String {
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(
+        challenge.is_some_and(|c| c.starts_with("Bearer")),
+        "{challenge:?}"
+    );
+    let json: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(json["error"]["code"], "unauthorized");
+    assert!(json["error"]["message"].as_str().is_some());
+    json["error"]["reason"].as_str().unwrap().to_owned()
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn the_token_file_is_created_once_with_mode_0600() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = TokenFile::beside(&dir.path().join(".iza").join("state.db"));
+    assert_eq!(file.path(), dir.path().join(".iza").join("token"));
+
+    let (token, created) = file.load_or_create().unwrap();
+    assert!(created);
+    assert_eq!(mode(file.path()), 0o600);
+    assert_eq!(mode(&dir.path().join(".iza")), 0o700);
+    let text = std::fs::read_to_string(file.path()).unwrap();
+    assert_eq!(text, format!("{}\n", token.as_str()));
+
+    let (again, created) = file.load_or_create().unwrap();
+    assert!(
+        !created,
+        "the second start must not create (nor print) a token"
+    );
+    assert_eq!(again, token);
+    // No temporary file is left behind.
+    let entries: Vec<_> = std::fs::read_dir(dir.path().join(".iza"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(entries, ["token"]);
+}
+
+#[test]
+fn a_token_file_others_can_access_is_refused_until_rotated() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = TokenFile::new(dir.path().join("token"));
+    let (old, _) = file.load_or_create().unwrap();
+    for insecure in [0o640, 0o604, 0o620, 0o660] {
+        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(insecure)).unwrap();
+        let err = file.load().unwrap_err();
+        assert!(
+            matches!(err, AuthError::Insecure { mode, .. } if mode == insecure),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("accessible by other users"),
+            "{err}"
+        );
+        assert!(err.hint().unwrap().contains("iza token --rotate"));
+        assert!(matches!(
+            file.load_or_create(),
+            Err(AuthError::Insecure { .. })
+        ));
+        assert!(matches!(
+            Auth::from_file(file.clone()),
+            Err(AuthError::Insecure { .. })
+        ));
+    }
+    let new = file.rotate().unwrap();
+    assert_ne!(new, old);
+    assert_eq!(mode(file.path()), 0o600);
+    assert_eq!(file.load().unwrap(), new);
+}
+
+#[test]
+fn a_malformed_or_missing_token_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = TokenFile::new(dir.path().join("token"));
+    assert!(matches!(file.load(), Err(AuthError::Read { .. })));
+    for text in ["", "\n", "short\n", "has a space in it somewhere\n"] {
+        std::fs::write(file.path(), text).unwrap();
+        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(
+            matches!(file.load(), Err(AuthError::Malformed { .. })),
+            "{text:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn mutating_calls_need_the_right_token() {
+    let token = Token::generate().unwrap();
+    let app = app(Auth::with_token(token.clone()));
+    let wrong = Token::generate().unwrap();
+    for (method, uri) in [
+        ("POST", "/things"),
+        ("POST", "/things/reset"),
+        ("DELETE", "/things"),
+    ] {
+        let (status, challenge, body) = send(&app, method, uri, None).await;
+        assert_eq!(
+            reason(status, challenge.as_deref(), &body),
+            "missing bearer token",
+            "{method} {uri}"
+        );
+        let (status, challenge, body) = send(&app, method, uri, Some(wrong.as_str())).await;
+        assert_eq!(reason(status, challenge.as_deref(), &body), "wrong token");
+        assert_eq!(
+            challenge.as_deref(),
+            Some(r#"Bearer error="invalid_token""#)
+        );
+    }
+    let (status, _, body) = send(&app, "POST", "/things", Some(token.as_str())).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "made"));
+    let (status, _, body) = send(&app, "POST", "/things/reset", Some(token.as_str())).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "reset"));
+    // A method the route lacks is refused before it is routed, unless the token is right.
+    let (status, _, _) = send(&app, "DELETE", "/things", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = send(&app, "DELETE", "/things", Some(token.as_str())).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn reads_are_open_by_default_and_protected_when_configured() {
+    let token = Token::generate().unwrap();
+    let cases = [
+        // (protect_reads, uri, bearer, expected status)
+        (false, "/things", None, StatusCode::OK),
+        (false, "/healthz", None, StatusCode::OK),
+        (true, "/things", None, StatusCode::UNAUTHORIZED),
+        (
+            true,
+            "/things",
+            Some("0123456789abcdef0123456789abcdef"),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (true, "/things", Some(token.as_str()), StatusCode::OK),
+        (true, "/healthz", None, StatusCode::OK),
+    ];
+    for (protect, uri, bearer, expected) in cases {
+        let app = app(Auth::with_token(token.clone()).protect_reads(protect));
+        let (status, _, body) = send(&app, "GET", uri, bearer).await;
+        assert_eq!(
+            status, expected,
+            "protect_reads={protect} GET {uri} {bearer:?}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_a_token_every_mutating_call_is_refused() {
+    let app = app(Auth::locked());
+    let (status, challenge, body) =
+        send(&app, "POST", "/things", Some("anything-at-all-0000")).await;
+    assert_eq!(
+        reason(status, challenge.as_deref(), &body),
+        "no token configured on the server"
+    );
+    let (status, _, _) = send(&app, "GET", "/things", None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_rotated_token_replaces_the_old_one_on_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = TokenFile::new(dir.path().join("token"));
+    let (old, _) = file.load_or_create().unwrap();
+    let app = app(Auth::from_file(file.clone()).unwrap());
+    let (status, _, _) = send(&app, "POST", "/things", Some(old.as_str())).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // As `iza token --rotate` does it, from another process.
+    let new = file.rotate().unwrap();
+    assert_ne!(new, old);
+    let (status, challenge, body) = send(&app, "POST", "/things", Some(old.as_str())).await;
+    assert_eq!(reason(status, challenge.as_deref(), &body), "wrong token");
+    let (status, _, _) = send(&app, "POST", "/things", Some(new.as_str())).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A token file opened to others is not trusted any more: nothing passes until rotated.
+    std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (status, challenge, body) = send(&app, "POST", "/things", Some(new.as_str())).await;
+    assert_eq!(
+        reason(status, challenge.as_deref(), &body),
+        "no token configured on the server"
+    );
+    let newer = file.rotate().unwrap();
+    let (status, _, _) = send(&app, "POST", "/things", Some(newer.as_str())).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// The application's router over an empty catalog, with `auth` when given.
+async fn application(auth: Option<Auth>) -> Router {
+    let source = SourceFile::new(
+        "iza.toml",
+        "version = 1\n[services.a]\n".to_owned(),
+        Syntax::Toml,
+    );
+    let catalog = Arc::new(iza_catalog::check(&source).catalog.unwrap());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let monitor = Arc::new(
+        Monitor::start(
+            catalog.clone(),
+            Arc::new(Prober::new(ProberOptions::default())),
+            store.clone(),
+            MonitorOptions::default(),
+        )
+        .await
+        .unwrap(),
+    );
+    let state = AppState::new(
+        monitor,
+        store,
+        CatalogView::new(catalog, &PortMap::default()),
+    );
+    router(match auth {
+        Some(auth) => state.with_auth(auth),
+        None => state,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_of_the_application_goes_through_the_policy() {
+    let default = application(None).await;
+    for uri in ["/api/v1/summary", "/api/v1/no-such-route", "/healthz"] {
+        let (status, challenge, body) = send(&default, "POST", uri, None).await;
+        assert_eq!(
+            reason(status, challenge.as_deref(), &body),
+            "no token configured on the server",
+            "{uri}"
+        );
+    }
+    let (status, _, _) = send(&default, "GET", "/api/v1/summary", None).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let token = Token::generate().unwrap();
+    let protected = application(Some(Auth::with_token(token.clone()).protect_reads(true))).await;
+    let (status, _, _) = send(&protected, "GET", "/api/v1/summary", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = send(&protected, "GET", "/healthz", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = send(&protected, "GET", "/api/v1/summary", Some(token.as_str())).await;
+    assert_eq!(status, StatusCode::OK);
+    // With the token, a mutating call reaches routing (which has no POST route yet).
+    let (status, _, _) = send(&protected, "POST", "/api/v1/summary", Some(token.as_str())).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn a_server_start_creates_the_token_once_and_shows_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = TokenFile::beside(&dir.path().join(".iza").join("state.db"));
+    let (auth, shown) = Auth::load_or_create(file.clone()).unwrap();
+    let token = shown.expect("the first start shows the token it created");
+    assert_eq!(file.load().unwrap(), token);
+    let (status, _, _) = send(&app(auth), "POST", "/things", Some(token.as_str())).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (auth, shown) = Auth::load_or_create(file.clone()).unwrap();
+    assert!(shown.is_none(), "a later start does not show it again");
+    let (status, _, _) = send(&app(auth), "POST", "/things", Some(token.as_str())).await;
+    assert_eq!(status, StatusCode::OK);
+}

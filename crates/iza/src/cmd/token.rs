@@ -1,0 +1,47 @@
+//! `iza token`: prints the API's bearer token (creating the token file on first use) or
+//! rotates it. The token goes to stdout and nothing else does, so `TOKEN=$(iza token)` works;
+//! where the file is goes to stderr. The file's rules (mode 0600, atomic writes) are
+//! `iza_server::auth`'s.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use iza_server::TokenFile;
+
+use crate::cli::TokenArgs;
+use crate::manifest_input;
+
+pub(crate) fn run(args: &TokenArgs) -> Result<ExitCode> {
+    let file = match &args.file {
+        Some(path) => TokenFile::new(path),
+        None => {
+            let manifest = iza_catalog::resolve(&args.path)?;
+            // The token belongs to a manifest that exists: a typo must not create a token
+            // file somewhere else.
+            if let Err(source) = std::fs::metadata(&manifest) {
+                return Err(iza_catalog::LoadError::Read {
+                    path: manifest,
+                    source,
+                }
+                .into());
+            }
+            TokenFile::beside(&manifest_input::state_db(&manifest))
+        }
+    };
+    let path = file.path().display();
+    let token = if args.rotate {
+        let token = file.rotate()?;
+        eprintln!("rotated the token in `{path}`: the old token is refused from now on");
+        token
+    } else {
+        let (token, created) = file.load_or_create()?;
+        if created {
+            eprintln!("created the token file `{path}` (mode 0600)");
+        } else {
+            eprintln!("token file `{path}`");
+        }
+        token
+    };
+    super::print(&format!("{}\n", token.as_str()))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,109 @@
+//! End to end: `iza up examples/iza-os`, the README's main command, brings every supervised
+//! seed service to ready and stops cleanly on Ctrl-C, leaving none of their processes behind.
+//! (How fast is `docs/performance.md`'s business, not this test's.) Its state goes to a
+//! temporary directory (`--db`), so the repository is left as it was, but for the
+//! announcement `.iza/server.json` beside the example while it runs.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+#[test]
+fn the_example_ecosystem_comes_up_and_stops_cleanly() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/iza-os");
+    let state = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
+        .arg("up")
+        .arg(&example)
+        .args(["--listen", "127.0.0.1:0", "--db"])
+        .arg(state.path().join("state.db"))
+        .env("IZA_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + DEADLINE;
+    let mut seen = Vec::new();
+    let mut groups = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(line) = lines.recv_timeout(left) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("not all ready in time:\n{}", seen.join("\n"));
+        };
+        if let Some(pid) = line
+            .split("(pid ")
+            .nth(1)
+            .and_then(|rest| rest.trim_end_matches(')').parse::<u32>().ok())
+        {
+            groups.push(pid);
+        }
+        let done = line.starts_with("all ready");
+        seen.push(line);
+        if done {
+            break;
+        }
+        assert!(
+            !seen.last().unwrap().starts_with("failed"),
+            "{}",
+            seen.join("\n")
+        );
+    }
+    // The seed's 20 dashboards, business services, MCP servers and workflow engines.
+    assert_eq!(groups.len(), 20, "{}", seen.join("\n"));
+
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline + DEADLINE,
+            "`iza up` did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    // No process of any service's group is left.
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.parse::<u32>().is_ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                let fields: Vec<&str> = stat
+                    .rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .collect();
+                // After `) `: state, ppid, pgrp.
+                fields
+                    .get(2)
+                    .and_then(|pgrp| pgrp.parse::<u32>().ok())
+                    .is_some_and(|pgrp| groups.contains(&pgrp))
+                    && fields.first() != Some(&"Z")
+            })
+        })
+        .collect();
+    assert!(
+        left.is_empty(),
+        "processes left in the services' groups: {left:?}"
+    );
+    assert!(!example.join(".iza/server.json").exists());
+}

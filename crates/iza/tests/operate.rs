@@ -1,0 +1,202 @@
+//! End to end: `iza ps`, `iza logs` (with `-f`), `iza stop`, `iza start` and `iza restart`
+//! against the real `iza up`, found through its announcement beside the manifest, with the
+//! token it created in `.iza/token`, as a person at a second terminal would use them.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The running `iza up`, interrupted (then killed, if need be) when the test ends.
+struct Up(Child);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + DEADLINE;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn up(dir: &Path) -> Up {
+    std::fs::write(
+        dir.join("iza.toml"),
+        r#"version = 1
+[services.talker]
+command = ["sh", "-c", "echo hello from talker; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.1; done"]
+stop = { grace = "2s" }
+[services.quiet]
+"#,
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
+        .arg("up")
+        .arg(dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("IZA_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let up = Up(child);
+    for line in lines.by_ref() {
+        if line.unwrap().starts_with("all ready") {
+            // Keep reading, so that `iza up` never blocks on a full pipe.
+            std::thread::spawn(move || lines.for_each(drop));
+            return up;
+        }
+    }
+    panic!("`iza up` ended before all was ready");
+}
+
+fn iza(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_iza"))
+        .args(args)
+        .arg(dir)
+        .env_remove("IZA_URL")
+        .env_remove("IZA_TOKEN")
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn talker(dir: &Path) -> serde_json::Value {
+    let output = iza(dir, &["ps", "--format", "json"]);
+    assert!(output.status.success(), "{:?}", text(&output));
+    let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(list["processes"].as_array().unwrap().len(), 1, "{list:#}");
+    list["processes"][0].clone()
+}
+
+fn wait_for(dir: &Path, wanted: &[&str]) -> serde_json::Value {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let process = talker(dir);
+        if wanted.iter().any(|w| process["state"] == *w) {
+            return process;
+        }
+        assert!(Instant::now() < deadline, "still {process:#}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_running_up_is_operated_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    let _up = up(path);
+
+    // ps: a table with the one supervised service.
+    let output = iza(path, &["ps"]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    let rows: Vec<&str> = stdout.lines().collect();
+    assert!(rows[0].starts_with("SERVICE"), "{stdout}");
+    assert_eq!(rows.len(), 2, "{stdout}");
+    assert!(rows[1].starts_with("talker"), "{stdout}");
+    let first = wait_for(path, &["running", "ready"]);
+
+    // logs: its first lines, and the last N.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let (stdout, _) = text(&iza(path, &["logs", "talker", "-n", "1000"]));
+        if stdout.lines().count() >= 3 {
+            assert!(
+                stdout.starts_with("hello from talker\ntick 1\n"),
+                "{stdout}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no output: {stdout}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (stdout, _) = text(&iza(path, &["logs", "talker", "-n", "2"]));
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+
+    // logs -f: new lines keep coming.
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_iza"))
+        .args(["logs", "talker", "-f", "-n", "0"])
+        .arg(path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut followed = BufReader::new(follow.stdout.take().unwrap()).lines();
+    let ticks: Vec<u64> = followed
+        .by_ref()
+        .take(3)
+        .map(|l| l.unwrap().strip_prefix("tick ").unwrap().parse().unwrap())
+        .collect();
+    assert!(ticks.windows(2).all(|w| w[1] == w[0] + 1), "{ticks:?}");
+    let _ = follow.kill();
+    let _ = follow.wait();
+
+    // stop, start, restart: each says what it did, and ps agrees.
+    let output = iza(path, &["stop", "talker"]);
+    let (_, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("stopped `talker`"), "{stderr}");
+    assert_eq!(talker(path)["state"], "stopped");
+    assert!(iza(path, &["start", "talker"]).status.success());
+    let started = wait_for(path, &["running", "ready"]);
+    assert_ne!(started["pid"], first["pid"]);
+    assert!(iza(path, &["restart", "talker"]).status.success());
+    let restarted = wait_for(path, &["running", "ready"]);
+    assert_ne!(restarted["pid"], started["pid"]);
+
+    // What cannot be done says why, and what to do.
+    let cases: [(&[&str], &str); 3] = [
+        (&["stop", "quiet"], "not supervised"),
+        (&["logs", "ghost"], "no service has the id `ghost`"),
+        (
+            &["restart", "talker", "--token", "not-the-token"],
+            "refused the request: wrong token",
+        ),
+    ];
+    for (args, says) in cases {
+        let output = iza(path, args);
+        let (_, stderr) = text(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    let (_, stderr) = text(&iza(path, &["stop", "talker", "--token", "nope"]));
+    assert!(stderr.contains("hint: pass the token"), "{stderr}");
+    assert_eq!(
+        talker(path)["pid"],
+        restarted["pid"],
+        "a refused call changes nothing"
+    );
+}
+
+#[test]
+fn without_a_running_server_the_commands_say_how_to_start_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("iza.toml"), "version = 1\n[services.a]\n").unwrap();
+    for args in [&["ps"][..], &["logs", "a"], &["restart", "a"]] {
+        let output = iza(dir.path(), args);
+        let (_, stderr) = text(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("no `iza up` or `iza serve` runs for"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("hint: start it with `iza up"), "{stderr}");
+    }
+}

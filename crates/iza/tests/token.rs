@@ -1,0 +1,69 @@
+//! `iza token`: the token on stdout (alone), the file on stderr, created once with mode 0600
+//! beside the manifest, replaced by `--rotate`; no token file for a manifest that is not there.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+/// Runs `iza token ARGS` in `dir`; returns the exit code, stdout and stderr.
+fn token(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_iza"))
+        .arg("token")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn the_token_is_created_once_printed_and_rotated() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("iza.toml"), "version = 1\n[services.a]\n").unwrap();
+    let file = dir.path().join(".iza").join("token");
+
+    let (code, first, stderr) = token(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("created the token file"), "{stderr}");
+    let first = first.strip_suffix('\n').unwrap().to_owned();
+    assert_eq!(first.len(), 64);
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    let (code, again, stderr) = token(dir.path(), &["iza.toml"]);
+    assert_eq!(code, Some(0));
+    assert!(!stderr.contains("created"), "{stderr}");
+    assert_eq!(again.trim(), first);
+
+    let (code, rotated, stderr) = token(dir.path(), &["--rotate"]);
+    assert_eq!(code, Some(0));
+    assert!(stderr.contains("rotated"), "{stderr}");
+    assert_ne!(rotated.trim(), first);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), rotated);
+
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, out, stderr) = token(dir.path(), &[]);
+    assert_eq!(code, Some(2));
+    assert!(out.is_empty(), "no token is printed from an exposed file");
+    assert!(stderr.contains("accessible by other users"), "{stderr}");
+    assert!(stderr.contains("hint: "), "{stderr}");
+}
+
+#[test]
+fn no_token_file_is_made_for_a_missing_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, stderr) = token(dir.path(), &["nothing.toml"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(out.is_empty());
+    assert!(stderr.contains("nothing.toml"), "{stderr}");
+    assert!(!dir.path().join(".iza").exists());
+
+    let (code, out, _) = token(dir.path(), &["--file", "own/token"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out.trim().len(), 64);
+    assert!(dir.path().join("own").join("token").is_file());
+}

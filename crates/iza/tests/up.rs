@@ -1,0 +1,320 @@
+//! End to end: the real `iza up` over a manifest in a temporary directory, with services that
+//! spawn grandchildren. It must start them in dependency order (plain lines on a pipe), keep
+//! their output in `.iza/logs/`, and on Ctrl-C stop them in reverse order and leave no process
+//! of any of their process groups behind. A service that failed makes the exit code 1.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+struct Up {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Up {
+    fn start(dir: &Path, manifest: &str) -> Up {
+        std::fs::write(dir.join("iza.toml"), manifest).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
+            .arg("up")
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .env("IZA_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Up {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads lines until one starts with `prefix`; returns it.
+    fn until(&mut self, prefix: &str) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                let _ = self.child.kill();
+                panic!("no `{prefix}` line; so far:\n{}", self.seen.join("\n"));
+            };
+            self.seen.push(line.clone());
+            if line.starts_with(prefix) {
+                return line;
+            }
+        }
+    }
+
+    /// Position of the first line starting with `line`.
+    fn position(&self, line: &str) -> usize {
+        self.seen
+            .iter()
+            .position(|l| l.starts_with(line))
+            .unwrap_or_else(|| panic!("no line `{line}` in:\n{}", self.seen.join("\n")))
+    }
+
+    /// The pid (= process group) each service ran under, from the `running` lines.
+    fn groups(&self) -> Vec<u32> {
+        self.seen
+            .iter()
+            .filter_map(|l| l.strip_prefix("running "))
+            .filter_map(|rest| rest.split("(pid ").nth(1))
+            .filter_map(|pid| pid.trim_end_matches(')').parse().ok())
+            .collect()
+    }
+
+    /// Sends SIGINT (Ctrl-C), waits for the exit, and reads the rest of stdout.
+    fn interrupt(mut self) -> (i32, Vec<String>, String) {
+        let sent = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + DEADLINE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("`iza up` did not stop after SIGINT");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The reader thread ends at the end of the pipe.
+        while let Ok(line) = self.lines.recv_timeout(DEADLINE) {
+            self.seen.push(line);
+        }
+        let mut stderr = String::new();
+        use std::io::Read;
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        (status.code().unwrap_or(-1), self.seen, stderr)
+    }
+}
+
+/// Live processes (zombies excluded) whose process group is one of `groups`.
+fn processes_in_groups(groups: &[u32]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if entry.file_name().to_string_lossy().parse::<u32>().is_err() {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let pgrp: u32 = fields.get(2).and_then(|p| p.parse().ok()).unwrap_or(0);
+        if fields.first() != Some(&"Z") && groups.contains(&pgrp) {
+            found.push(stat[..=close].to_owned());
+        }
+    }
+    found
+}
+
+#[test]
+fn up_starts_in_order_and_ctrl_c_leaves_no_process_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut up = Up::start(
+        dir.path(),
+        r#"version = 1
+[services.db]
+command = ["sh", "-c", "echo db says hello; sleep 1000 & sleep 1000"]
+[services.api]
+command = ["sh", "-c", "sleep 1000 & sleep 1000"]
+depends_on = ["db"]
+[services.web]
+command = ["sh", "-c", "sleep 1000 & sleep 1000"]
+depends_on = [{ service = "api", condition = "started" }]
+[services.postgres]
+port = 5432
+"#,
+    );
+    up.until("all ready in");
+    // `api` waited for `db`, `web` for `api`.
+    assert!(up.position("starting api") > up.position("ready db ("));
+    assert!(up.position("starting web") > up.position("starting api"));
+    let groups = up.groups();
+    assert_eq!(groups.len(), 3, "{:?}", up.seen);
+    // Each group holds the shell and its two sleeps.
+    let deadline = Instant::now() + DEADLINE;
+    while processes_in_groups(&groups).len() < 6 {
+        assert!(Instant::now() < deadline, "the grandchildren did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = dir.path().join(".iza/logs/db.log");
+    let deadline = Instant::now() + DEADLINE;
+    while !std::fs::read_to_string(&log).is_ok_and(|t| t.contains(" out db says hello")) {
+        assert!(
+            Instant::now() < deadline,
+            "no output in `{}`",
+            log.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let (code, lines, stderr) = up.interrupt();
+    assert_eq!(code, 0, "{stderr}");
+    let at = |line: &str| {
+        lines
+            .iter()
+            .position(|l| l == line)
+            .unwrap_or_else(|| panic!("no `{line}` in {lines:?}"))
+    };
+    // Reverse dependency order.
+    assert!(at("stopped web") < at("stopped api"));
+    assert!(at("stopped api") < at("stopped db"));
+    let left = processes_in_groups(&groups);
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn a_failed_service_makes_the_exit_code_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut up = Up::start(
+        dir.path(),
+        r#"version = 1
+[services.crash]
+command = ["sh", "-c", "echo bad config >&2; exit 1"]
+restart = { max_restarts = 1, backoff = "10ms" }
+[services.fine]
+command = ["sleep", "1000"]
+"#,
+    );
+    // Without a check, a service is ready as soon as it runs: start-up is over at once, and
+    // the failure comes later, as a line of its own.
+    up.until("all ready in");
+    let failed = up.until("failed crash");
+    assert!(failed.contains("1 restart in a row"), "{failed}");
+    let groups = up.groups();
+    let (code, lines, stderr) = up.interrupt();
+    assert_eq!(code, 1, "{lines:?}");
+    assert!(
+        stderr.contains("error: a supervised service failed while `iza up` ran: `crash`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: "), "{stderr}");
+    assert!(processes_in_groups(&groups).is_empty());
+}
+
+#[test]
+fn a_second_ctrl_c_kills_what_ignores_its_stop_signal_without_waiting_for_the_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut up = Up::start(
+        dir.path(),
+        r#"version = 1
+[services.stubborn]
+command = ["sh", "-c", "trap '' TERM INT; echo trapped; sleep 1000 & wait"]
+stop = { grace = "1h" }
+"#,
+    );
+    up.until("all ready in");
+    // Its trap is set once it says so.
+    let log = dir.path().join(".iza/logs/stubborn.log");
+    let deadline = Instant::now() + DEADLINE;
+    while !std::fs::read_to_string(&log).is_ok_and(|t| t.contains(" out trapped")) {
+        assert!(Instant::now() < deadline, "`stubborn` did not set its trap");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let groups = up.groups();
+    let sent = Command::new("kill")
+        .args(["-INT", &up.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // The first one asks politely; with an hour of grace, only the second can end it.
+    up.until("stopping (Ctrl-C again kills at once)");
+    let (code, lines, stderr) = up.interrupt();
+    assert_eq!(code, 0, "{lines:?}\n{stderr}");
+    let at = |line: &str| lines.iter().position(|l| l == line);
+    assert!(
+        at("exited stubborn (signal 9)").is_some() && at("stopped stubborn").is_some(),
+        "{lines:?}"
+    );
+    assert!(processes_in_groups(&groups).is_empty());
+}
+
+#[test]
+fn a_dependent_waits_until_an_http_server_answers_its_check() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut up = Up::start(
+        dir.path(),
+        &format!(
+            r#"version = 1
+[services.web]
+command = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
+check = {{ http = "http://127.0.0.1:{port}/", every = "1h" }}
+[services.client]
+command = ["sleep", "1000"]
+depends_on = ["web"]
+"#
+        ),
+    );
+    up.until("all ready in");
+    // `web` has a check, so `client` waited for it to pass, not just for the process.
+    assert!(up.position("starting client") > up.position("ready web ("));
+    let groups = up.groups();
+    let (code, lines, stderr) = up.interrupt();
+    assert_eq!(code, 0, "{lines:?}\n{stderr}");
+    assert!(processes_in_groups(&groups).is_empty());
+}
+
+#[test]
+fn an_edited_manifest_starts_new_services_and_stops_removed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut up = Up::start(
+        dir.path(),
+        r#"version = 1
+[services.old]
+command = ["sh", "-c", "sleep 1000 & sleep 1000"]
+"#,
+    );
+    up.until("all ready in");
+    // The file is polled every second; the new text replaces `old` with `new`.
+    std::fs::write(
+        dir.path().join("iza.toml"),
+        r#"version = 1
+[services.new]
+command = ["sh", "-c", "sleep 1000 & sleep 1000"]
+"#,
+    )
+    .unwrap();
+    up.until("stopped old");
+    up.until("ready new (");
+    let groups = up.groups();
+    assert_eq!(groups.len(), 2, "{:?}", up.seen);
+    assert!(
+        processes_in_groups(&groups[..1]).is_empty(),
+        "`old` is gone"
+    );
+    let (code, lines, stderr) = up.interrupt();
+    assert_eq!(code, 0, "{lines:?}\n{stderr}");
+    assert!(processes_in_groups(&groups).is_empty());
+}
