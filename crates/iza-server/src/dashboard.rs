@@ -53,6 +53,7 @@ const ASSETS: &[Asset] = &[
     asset!("js/views/service.js", JS),
     asset!("js/views/ports.js", JS),
     asset!("js/views/events.js", JS),
+    asset!("js/views/process.js", JS),
 ];
 
 /// The policy of every dashboard answer: only this origin's scripts, styles, images and

@@ -1,9 +1,9 @@
 //! End to end, in a real browser: starts five HTTP services of its own on 127.0.0.1, writes a
-//! manifest watching them (a dependency chain, 1 s checks), runs `iza serve` on it, and runs
+//! manifest watching them (a dependency chain, 1 s checks), runs `iza up` on it (which also supervises `docs`), and runs
 //! the dashboard's browser tests (`tests/browser/dashboard.test.mjs`, headless Chromium via
 //! playwright-core) against it. The browser tests take a service down by asking this test's
 //! control endpoint (`POST /down/ID`), which closes that service's listener, and stop and
-//! start `iza serve` through it (`POST /server/stop`, `/server/start`). Screenshots of
+//! start `iza up` through it (`POST /server/stop`, `/server/start`). Screenshots of
 //! every page are left in `target/dashboard-screenshots/`.
 //!
 //! Needs Node and Debian's `chromium`; `scripts/browser-deps.sh` installs what is missing.
@@ -100,14 +100,14 @@ fn respond(mut stream: TcpStream, status: &str, body: &str) {
     );
 }
 
-/// Kills `iza serve` if the test fails before stopping it.
+/// Kills `iza up` if the test fails before stopping it.
 struct Server(Child);
 
-/// Starts `iza serve` on the manifest in `dir`, listening on `listen`; returns it and the
-/// address it listens on, from its log.
+/// Starts `iza up` (the monitor and the API, plus the supervisor of `docs`) on the manifest in
+/// `dir`, listening on `listen`; returns it and the address it listens on, from its log.
 fn start_server(dir: &Path, listen: &str) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
-        .arg("serve")
+        .arg("up")
         .arg(dir)
         .args(["--listen", listen])
         .env("IZA_LOG", "info")
@@ -142,7 +142,7 @@ fn start_server(dir: &Path, listen: &str) -> (Server, String) {
     (server, address)
 }
 
-/// Stops `iza serve` with SIGTERM and expects a clean exit.
+/// Stops `iza up` with SIGTERM and expects a clean exit.
 fn stop_server(server: &mut Server) {
     let killed = Command::new("kill")
         .args(["-TERM", &server.0.id().to_string()])
@@ -156,11 +156,11 @@ fn stop_server(server: &mut Server) {
         }
         assert!(
             Instant::now() < deadline,
-            "`iza serve` did not stop after SIGTERM"
+            "`iza up` did not stop after SIGTERM"
         );
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert!(exit.success(), "`iza serve` exited with {exit}");
+    assert!(exit.success(), "`iza up` exited with {exit}");
 }
 
 impl Drop for Server {
@@ -227,7 +227,9 @@ depends_on = ["db"]
 connects = [{{ to = "api", via = "http" }}]
 {worker}
 [services.docs]
-description = "No check: stays unknown."
+description = "No check: stays unknown. Supervised: it prints a line every 200 ms."
+command = ["sh", "-c", "echo docs starting; i=0; while true; do i=$((i+1)); echo docs line $i; sleep 0.2; done"]
+stop = {{ grace = "2s" }}
 
 [agents.steward]
 name = "Steward"
@@ -269,9 +271,14 @@ fn the_dashboard_works_in_a_browser() {
     std::fs::write(dir.path().join("iza.toml"), manifest(&ports)).unwrap();
 
     let (mut server, address) = start_server(dir.path(), "127.0.0.1:0");
+    // The token `iza up` created on its first start: the page asks for it before a stop.
+    let token = std::fs::read_to_string(dir.path().join(".iza/token"))
+        .unwrap()
+        .trim()
+        .to_owned();
 
     // The control endpoint: `POST /down/ID` stops that backend; `POST /server/stop` stops
-    // `iza serve` and `POST /server/start` starts it again on the same address (the page must
+    // `iza up` and `POST /server/start` starts it again on the same address (the page must
     // show the lost connection, then reconnect by itself). Requests are read on their own
     // thread and carried out here, between polls of the browser run.
     let control = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -295,6 +302,7 @@ fn the_dashboard_works_in_a_browser() {
         .args(["--nodes", "6", "--edges", "6"])
         .args(["--down", "db", "--impacted", "api,web,worker"])
         .args(["--interval-ms", "1000", "--search", "web"])
+        .args(["--process", "docs", "--token", &token])
         .args([
             "--timeout-ms",
             &(BROWSER_DEADLINE.as_millis() - 10_000).to_string(),

@@ -25,6 +25,20 @@ async function get(path) {
   return response.json();
 }
 
+/** `POST`s that change something carry the API token; a 401 keeps the server's reason. */
+async function post(path, token) {
+  const headers = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const response = await fetch(`/api/v1${path}`, { method: 'POST', headers });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = new ApiError(response.status, body.error?.code ?? 'http', body.error?.message ?? response.statusText);
+    error.reason = body.error?.reason;
+    throw error;
+  }
+  return body;
+}
+
 export const api = {
   summary: () => get('/summary'),
   services: () => get('/services'),
@@ -39,4 +53,15 @@ export const api = {
     return get(`/events?${q}`);
   },
   streamUrl: '/api/v1/events/stream',
+  docker: () => get('/docker'),
+  processes: () => get('/processes'),
+  /** One service's process, from the list (never a 4xx for a service `iza up` does not run):
+   *  `null` when the server supervises nothing or not this service. */
+  process: async (id) => {
+    const list = await get('/processes');
+    const found = list.processes.find((p) => p.id === id);
+    return found ? found : { unsupervised: list.supervised ? 'not-supervised' : 'no-supervisor' };
+  },
+  act: (id, verb, token) => post(`/services/${encodeURIComponent(id)}/${verb}`, token),
+  logStreamUrl: (id, tail) => `/api/v1/services/${encodeURIComponent(id)}/logs/stream?tail=${tail}`,
 };

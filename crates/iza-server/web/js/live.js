@@ -7,7 +7,10 @@ import { api } from './api.js';
 
 /** Kinds of the stream that views may want, besides `snapshot`. */
 const KINDS = ['probe-completed', 'status-changed', 'service-impacted', 'service-recovered',
-  'manifest-reloaded', 'monitor-started', 'monitor-stopped', 'store-failed'];
+  'manifest-reloaded', 'monitor-started', 'monitor-stopped', 'store-failed',
+  // Under `iza up`: the supervised processes' lifecycle.
+  'process-starting', 'process-running', 'process-ready', 'process-exited',
+  'process-restarting', 'process-failed', 'process-stopped'];
 
 export class Live {
   constructor() {

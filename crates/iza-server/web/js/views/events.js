@@ -16,6 +16,13 @@ const KINDS = {
   'monitor-started': ['▶', 'Monitor started'],
   'monitor-stopped': ['■', 'Monitor stopped'],
   'store-failed': ['✕', 'Store failed'],
+  'process-starting': ['▷', 'Process starting'],
+  'process-running': ['▶', 'Process running'],
+  'process-ready': ['✓', 'Process ready'],
+  'process-exited': ['■', 'Process exited'],
+  'process-restarting': ['⟳', 'Process restarting'],
+  'process-failed': ['✕', 'Process failed'],
+  'process-stopped': ['■', 'Process stopped'],
 };
 
 /** Whether a stream event belongs on a timeline (probe results do not). */
@@ -46,6 +53,20 @@ function describe(record) {
       return [`${p.abandoned} probes abandoned`];
     case 'store-failed':
       return [p.message ?? '', ` (${p.pending} pending)`];
+    case 'process-starting':
+      return [link(p.service), ` starting${p.attempt > 1 ? ` (attempt ${p.attempt})` : ''}`];
+    case 'process-running':
+      return [link(p.service), ` running, pid ${p.pid}`];
+    case 'process-ready':
+      return [link(p.service), ` ready after ${p.after_ms} ms`];
+    case 'process-exited':
+      return [link(p.service), ' exited', p.message ? `: ${p.message}` : p.code != null ? ` with status ${p.code}` : ` by signal ${p.signal}`];
+    case 'process-restarting':
+      return [link(p.service), ` restarting in ${Math.round(p.in_ms / 100) / 10} s (attempt ${p.attempt})`];
+    case 'process-failed':
+      return [link(p.service), ` failed after ${p.restarts} restarts: ${p.reason}`];
+    case 'process-stopped':
+      return [link(p.service), p.killed ? ' stopped (killed after its grace period)' : ' stopped'];
     default:
       return [record.kind];
   }

@@ -26,12 +26,13 @@ export function render(main) {
   const groups = h('ul', { class: 'bars', id: 'group-health', 'aria-label': 'Health by group' });
   const latest = h('ol', { class: 'timeline', id: 'latest-events', 'aria-label': 'Latest events' });
   const claims = h('div', { class: 'table-wrap' });
+  const docker = h('p', { class: 'muted', id: 'docker-engine' });
   main.append(
     h('h1', null, 'Overview'),
     h('section', { 'aria-labelledby': 'h-status' },
       h('h2', { id: 'h-status', class: 'visually-hidden' }, 'Live status'), statusCards),
     h('section', { class: 'section', 'aria-labelledby': 'h-figures' },
-      h('h2', { id: 'h-figures', class: 'visually-hidden' }, 'Ecosystem figures'), figureCards),
+      h('h2', { id: 'h-figures', class: 'visually-hidden' }, 'Ecosystem figures'), figureCards, docker),
     h('div', { class: 'grid two section' },
       h('section', { class: 'panel', 'aria-labelledby': 'h-groups' },
         h('h2', { id: 'h-groups' }, 'Health by group'), groups),
@@ -93,6 +94,7 @@ export function render(main) {
 
   const drawFigures = () => {
     if (!summary) return;
+    docker.replaceChildren(dockerLine(summary.docker));
     const claimOf = new Map((summary.claims ?? []).filter((c) => c.counts).map((c) => [c.counts, c]));
     figureCards.replaceChildren(...FIGURES.map(([key, label, metric]) => {
       const claim = claimOf.get(metric);
@@ -145,3 +147,16 @@ export function render(main) {
   return unsubscribe;
 }
 
+/** Whether the Docker services' containers are read from an engine, or only probed. */
+function dockerLine(docker) {
+  const engine = docker?.engine ?? { state: 'unused' };
+  const services = docker?.services ?? 0;
+  if (services === 0) return 'No service names a Docker container.';
+  if (engine.state === 'connected') {
+    return `Docker engine ${engine.version}: ${docker.running} of ${services} containers running, shown beside their checks.`;
+  }
+  if (engine.state === 'unreachable') {
+    return `No Docker engine answers (${engine.reason}): the ${services} Docker services are external, only probed.`;
+  }
+  return `The ${services} Docker services are external, only probed.`;
+}

@@ -5,6 +5,7 @@
 
 import { api } from '../api.js';
 import { live } from '../live.js';
+import { processPanel } from './process.js';
 import { h, svg, badge, ms, percent, ports, serviceHref, timeEl, ago, failure } from '../dom.js';
 
 export const title = (params) => params[0];
@@ -17,6 +18,8 @@ export function render(main, params) {
   let timer = null;
   let lastLoad = 0;
   let stopped = false;
+  // Made once: it keeps its log stream and token prompt across the page's redraws.
+  const process = processPanel(id);
 
   const load = async () => {
     lastLoad = Date.now();
@@ -58,7 +61,7 @@ export function render(main, params) {
       h('dt', null, 'Group'), h('dd', null, def.group ?? '—'),
       h('dt', null, 'Kind'), h('dd', null, def.kind ?? '—'),
       h('dt', null, 'Ports'), h('dd', { class: 'mono' }, ports(def.ports) || '—'),
-      def.docker ? [h('dt', null, 'Docker'), h('dd', { class: 'mono' }, def.docker)] : null,
+      def.docker ? [h('dt', null, 'Docker'), h('dd', { id: 'service-docker' }, dockerText(data.docker, def.docker))] : null,
       h('dt', null, 'Own check'), h('dd', null, state.own ?? '—'),
       h('dt', null, 'Since'), h('dd', null, state.since ? [timeEl(state.since), ` (${ago(state.since)})`] : '—'),
       state.last?.message ? [h('dt', null, 'Last failure'), h('dd', null, state.last.message)] : null);
@@ -90,6 +93,7 @@ export function render(main, params) {
       h('div', { class: 'grid two section' },
         h('section', { class: 'panel', 'aria-labelledby': 'h-facts' }, h('h2', { id: 'h-facts' }, 'Service'), facts),
         h('section', { class: 'panel', 'aria-labelledby': 'h-check' }, h('h2', { id: 'h-check' }, 'Check'), checkBox)),
+      process.element,
       h('section', { class: 'panel section chart', 'aria-labelledby': 'h-latency' },
         h('h2', { id: 'h-latency' }, 'Latency'), chart(results, data.rollups?.minute ?? [])),
       h('div', { class: 'grid two section' },
@@ -104,13 +108,16 @@ export function render(main, params) {
   };
 
   const unsubscribe = live.subscribe((change) => {
+    if (change.type === 'event' && change.event.service === id && change.event.kind.startsWith('process-')) {
+      process.refresh();
+    }
     const touches = change.type === 'snapshot'
       || (change.type === 'event' && (change.event.service === id || change.event.kind === 'manifest-reloaded'));
     if (!touches || timer) return;
     timer = setTimeout(() => { timer = null; load(); }, Math.max(0, 2000 - (Date.now() - lastLoad)));
   });
   load();
-  return () => { stopped = true; unsubscribe(); clearTimeout(timer); };
+  return () => { stopped = true; unsubscribe(); clearTimeout(timer); process.close(); };
 }
 
 /** The check as `[label, text]` pairs: the target first, then what is set (empty values left out). */
@@ -168,4 +175,21 @@ function chart(results, minutes) {
   }
   for (const p of points.filter((p) => !p.up)) root.append(svg('circle', { class: 'fail', cx: x(p.at), cy: y(p.latency_ms ?? 0), r: 3 }));
   return h('div', null, root, h('p', { class: 'muted' }, 'Solid: each result (red dots: failures). Dashed: p95 per minute.'));
+}
+
+/** The container of a service with a Docker reference, as the server read it from the engine;
+ *  without one, says that the service is external and only probed, and why. */
+function dockerText(docker, reference) {
+  const ref = h('span', { class: 'mono' }, reference);
+  const engine = docker?.engine ?? { state: 'unused' };
+  if (engine.state === 'connected') {
+    const c = docker.container;
+    return c
+      ? [ref, ` — container ${c.name}: ${c.state}${c.status ? ` (${c.status})` : ''}`]
+      : [ref, ' — no such container on the Docker engine: external, only probed'];
+  }
+  if (engine.state === 'unreachable') {
+    return [ref, ` — external, only probed (no Docker engine: ${engine.reason})`];
+  }
+  return [ref, ' — external, only probed'];
 }
