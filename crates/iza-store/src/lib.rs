@@ -125,7 +125,7 @@ pub struct EventQuery {
     pub limit: usize,
 }
 
-/// How long raw results and rollups are kept.
+/// How long raw results, rollups and events are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retention {
     /// Raw results.
@@ -134,6 +134,8 @@ pub struct Retention {
     pub minutes: Millis,
     /// Hour rollups (uptime over 30 days needs at least 30 days).
     pub hours: Millis,
+    /// Events (status changes, impacts, process lifecycle...).
+    pub events: Millis,
 }
 
 impl Default for Retention {
@@ -143,6 +145,7 @@ impl Default for Retention {
             results: 2 * DAY,
             minutes: 8 * DAY,
             hours: 400 * DAY,
+            events: 400 * DAY,
         }
     }
 }

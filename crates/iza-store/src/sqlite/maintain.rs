@@ -160,6 +160,7 @@ pub(super) async fn delete_expired(
     let results_before = now.saturating_sub(retention.results).min(marks.minutes);
     let minutes_before = now.saturating_sub(retention.minutes).min(marks.hours);
     let hours_before = now.saturating_sub(retention.hours);
+    let events_before = now.saturating_sub(retention.events);
     let steps = [
         (
             "DELETE FROM results WHERE id IN \
@@ -180,6 +181,12 @@ pub(super) async fn delete_expired(
              ORDER BY start LIMIT ?2)",
             Some(HOUR),
             hours_before,
+        ),
+        (
+            "DELETE FROM events WHERE id IN \
+             (SELECT id FROM events WHERE at < ?1 ORDER BY at LIMIT ?2)",
+            None,
+            events_before,
         ),
     ];
     for (statement, width, before) in steps {

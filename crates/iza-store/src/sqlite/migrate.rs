@@ -12,10 +12,16 @@ struct Migration {
 }
 
 /// Every migration, in order; versions are 1, 2, 3, ... (a test checks it).
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("../../migrations/sqlite/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("../../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../../migrations/sqlite/0002_events_by_time.sql"),
+    },
+];
 
 /// The newest version this build knows.
 pub(super) fn latest_version() -> i64 {

@@ -56,6 +56,7 @@ macro_rules! store_conformance_suite {
             late_results_reach_folded_rollups,
             uptime_windows,
             retention_keeps_uptime_from_rollups,
+            retention_drops_old_events,
             concurrent_writers_and_maintenance_lose_nothing,
             hostile_values_are_stored,
         );
@@ -314,6 +315,32 @@ pub(crate) async fn event_ids_increase(store: StoreUnderTest) {
         stored
     );
     assert_eq!(stored[2].payload["nested"]["kind"], "status-changed");
+}
+
+pub(crate) async fn retention_drops_old_events(store: StoreUnderTest) {
+    let written = store
+        .append_events(
+            (0..10)
+                .map(|index| event(BASE + index * HOUR, "status-changed", Some("api")))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    // Keep the last four hours' events, as of the last event.
+    let now = BASE + 9 * HOUR;
+    let retention = Retention {
+        events: 4 * HOUR,
+        ..Retention::default()
+    };
+    store.maintain(now, retention).await.unwrap();
+    let kept = store
+        .events(&events_query(None, None, None, 100))
+        .await
+        .unwrap();
+    let kept_at: Vec<Millis> = kept.iter().rev().map(|event| event.at).collect();
+    let expected: Vec<Millis> = (5..10).map(|index| BASE + index * HOUR).collect();
+    assert_eq!(kept_at, expected);
+    assert_eq!(kept.last().map(|e| e.id), Some(written[5].id));
 }
 
 pub(crate) async fn events_page_newest_first(store: StoreUnderTest) {
@@ -589,6 +616,7 @@ pub(crate) async fn hour_rollups_combine_minutes(store: StoreUnderTest) {
         results: 0,
         minutes: 0,
         hours: Retention::default().hours,
+        events: Retention::default().events,
     };
     store.maintain(now, retention).await.unwrap();
     let after_retention = store.rollups("api", Resolution::Hour, BASE).await.unwrap();
