@@ -83,6 +83,15 @@ async fn reopening_keeps_history_and_migrates_once() {
         }])
         .await
         .unwrap();
+    // The database and its write-ahead log (there while it is open) are their owner's alone.
+    for file in ["iza.db", "iza.db-wal"] {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(directory.path().join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}: mode {mode:o}");
+    }
     store.close().await.unwrap();
 
     let reopened = SqliteStore::open(&path).await.unwrap();

@@ -105,6 +105,21 @@ impl SqliteStore {
                 ))
             })?;
         }
+        // A new database is its owner's alone: check targets may carry credentials. SQLite
+        // gives its `-wal` and `-shm` files the database file's mode.
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+            {
+                Ok(_) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(error) => return Err(open_error(format!("cannot create it: {error}"))),
+            }
+        }
         let synchronous = match options.durability {
             Durability::Process => SqliteSynchronous::Normal,
             Durability::PowerLoss => SqliteSynchronous::Full,
