@@ -7,7 +7,8 @@
 //! every page are left in `target/dashboard-screenshots/`.
 //!
 //! Needs Node and Debian's `chromium`; `scripts/browser-deps.sh` installs what is missing.
-//! A second test runs the graph layout's own tests (`tests/browser/layout.test.mjs`) in Node.
+//! A second test runs the tests of the page's pure functions (graph layout, timeline merge) in
+//! Node.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -363,13 +364,15 @@ fn the_dashboard_works_in_a_browser() {
     stop_server(&mut server);
 }
 
-/// The graph layout of the dashboard (`web/js/layout.js`, pure JavaScript) under Node's test
-/// runner: `tests/browser/layout.test.mjs`.
+/// The pure JavaScript of the dashboard under Node's test runner: the graph layout
+/// (`tests/browser/layout.test.mjs`) and the timelines' merge of live events
+/// (`tests/browser/timeline.test.mjs`).
 #[test]
-fn the_graph_layout_keeps_its_invariants() {
+fn the_pages_pure_functions_keep_their_invariants() {
     let root = workspace_root();
     let output = Command::new("node")
-        .args(["--test", "--test-timeout=30000", "layout.test.mjs"])
+        .args(["--test", "--test-timeout=30000"])
+        .args(["layout.test.mjs", "timeline.test.mjs"])
         .current_dir(root.join("tests/browser"))
         .output()
         .expect("node runs the layout tests");

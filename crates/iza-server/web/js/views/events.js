@@ -28,6 +28,18 @@ const KINDS = {
 /** Whether a stream event belongs on a timeline (probe results do not). */
 export function isShown(event) { return event.kind in KINDS; }
 
+/** A stream event as a timeline record. */
+export function liveRecord(e) {
+  return { id: `live-${e.seq}`, at: e.at, kind: e.kind, service: e.service ?? null, payload: e };
+}
+
+/** Adds a live record in front of `records` unless they already hold it: the stored list may
+ *  have been read after the event was recorded but before the stream delivered it. */
+export function prependLive(records, record) {
+  const twin = records.some((r) => r.at === record.at && r.kind === record.kind && (r.service ?? null) === record.service);
+  return twin ? records : [record, ...records];
+}
+
 function statusText(s) {
   if (!s) return '?';
   return s.by ? `${word(s.status).toLowerCase()} (by ${s.by})` : word(s.status).toLowerCase();
@@ -136,8 +148,7 @@ export function render(main, _params, query) {
 
   const unsubscribe = live.subscribe((change) => {
     if (change.type !== 'event' || !isShown(change.event)) return;
-    const e = change.event;
-    records.unshift({ id: `live-${e.seq}`, at: e.at, kind: e.kind, service: e.service ?? null, payload: e });
+    records = prependLive(records, liveRecord(change.event));
     draw();
   });
   load(false);

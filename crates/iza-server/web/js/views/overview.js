@@ -6,7 +6,7 @@
 import { api } from '../api.js';
 import { live } from '../live.js';
 import { h, glyph, word, STATUSES, perFrame, failure } from '../dom.js';
-import { eventItem, isShown } from './events.js';
+import { eventItem, isShown, liveRecord, prependLive } from './events.js';
 
 export const title = () => 'Overview';
 
@@ -124,7 +124,7 @@ export function render(main) {
     if (e.kind === 'status-changed' || e.kind === 'service-impacted' || e.kind === 'service-recovered') redraw();
     if (e.kind === 'manifest-reloaded') load();
     if (isShown(e)) {
-      latestEvents = [{ id: `live-${e.seq}`, at: e.at, kind: e.kind, service: e.service ?? null, payload: e }, ...latestEvents].slice(0, 10);
+      latestEvents = prependLive(latestEvents, liveRecord(e)).slice(0, 10);
       drawEvents(latestEvents);
     }
   });
