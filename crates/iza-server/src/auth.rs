@@ -440,22 +440,26 @@ impl Auth {
         self.protect_reads
     }
 
-    /// Whether a request with this method to this path needs the token.
+    /// Whether a request with this method to this path needs the token. Even with reads
+    /// protected, `/healthz` and the dashboard's page and files (`/`, `/assets/...`: no data,
+    /// the page asks for the token itself) stay open.
     pub fn needs_token(&self, method: &Method, path: &str) -> bool {
-        let read = matches!(
-            *method,
-            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-        );
-        !read || (self.protect_reads && path != "/healthz")
+        let open_anyway = path == "/healthz" || path == "/" || path.starts_with("/assets/");
+        !is_read(method) || (self.protect_reads && !open_anyway)
     }
 
-    /// Decides a request: `Ok` when it may go on.
+    /// Decides a request: `Ok` when it may go on. The token comes in `Authorization: Bearer`;
+    /// a read may also present it in the [`SESSION_COOKIE`] a browser got from
+    /// `POST /api/v1/session`. A call that changes something never goes by the cookie alone
+    /// (a browser sends cookies with requests other sites make it send).
     pub fn check(&self, method: &Method, path: &str, headers: &HeaderMap) -> Result<(), Denied> {
         if !self.needs_token(method, path) {
             return Ok(());
         }
         let token = self.current().ok_or(Denied::NoServerToken)?;
-        let presented = bearer(headers).ok_or(Denied::MissingToken)?;
+        let presented = bearer(headers)
+            .or_else(|| is_read(method).then(|| session_cookie(headers)).flatten())
+            .ok_or(Denied::MissingToken)?;
         if token.matches(presented) {
             Ok(())
         } else {
@@ -491,6 +495,46 @@ impl Auth {
             }
         }
     }
+}
+
+/// The cookie in which a browser presents the token on reads, once signed in.
+pub const SESSION_COOKIE: &str = "iza_token";
+
+fn is_read(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
+/// The token of the [`SESSION_COOKIE`], if the request has it.
+fn session_cookie(headers: &HeaderMap) -> Option<&[u8]> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|&b| b == b';'))
+        .find_map(|pair| {
+            let pair = pair.trim_ascii();
+            let value = pair
+                .strip_prefix(SESSION_COOKIE.as_bytes())?
+                .strip_prefix(b"=")?;
+            (!value.is_empty()).then_some(value)
+        })
+}
+
+/// `POST /api/v1/session`: the caller presented the token (the middleware checked it, as
+/// for every `POST`); the answer sets it as the [`SESSION_COOKIE`] (HttpOnly, SameSite=Strict)
+/// so that the browser's reads, the event stream included, carry it when reads are protected.
+pub(crate) async fn sign_in(headers: HeaderMap) -> Response {
+    let Some(token) = bearer(&headers).and_then(|t| std::str::from_utf8(t).ok()) else {
+        return ApiError::Unauthorized(Denied::MissingToken).into_response();
+    };
+    let cookie = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
+    (
+        axum::http::StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, cookie)],
+    )
+        .into_response()
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).

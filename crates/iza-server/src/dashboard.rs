@@ -47,6 +47,7 @@ const ASSETS: &[Asset] = &[
     asset!("js/graph.js", JS),
     asset!("js/layout.js", JS),
     asset!("js/live.js", JS),
+    asset!("js/signin.js", JS),
     asset!("js/views/overview.js", JS),
     asset!("js/views/graph.js", JS),
     asset!("js/views/services.js", JS),

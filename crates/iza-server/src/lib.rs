@@ -59,6 +59,7 @@ pub const ACTION_ROUTES: &[&str] = &[
     "/api/v1/services/{id}/start",
     "/api/v1/services/{id}/stop",
     "/api/v1/services/{id}/restart",
+    "/api/v1/session",
 ];
 
 /// The whole application. Every route, the fallback included, goes through the state's
@@ -79,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/services/{id}/start", post(processes::start))
         .route("/services/{id}/stop", post(processes::stop))
         .route("/services/{id}/restart", post(processes::restart))
+        .route("/session", post(auth::sign_in))
         .route("/events", get(routes::events))
         .route("/events/stream", get(stream::events_stream))
         .route("/openapi.json", get(routes::openapi));

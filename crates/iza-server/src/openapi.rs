@@ -150,6 +150,11 @@ pub fn document() -> Value {
             "/api/v1/services/{id}/start": { "post": action("Starts the service's process now (no wait for dependencies); a fresh restart series") },
             "/api/v1/services/{id}/stop": { "post": action("Stops the service's process (its stop signal, then SIGKILL to its process group after the grace period) and answers once it has stopped; the restart policy does not undo it") },
             "/api/v1/services/{id}/restart": { "post": action("Stops, then starts the service's process") },
+            "/api/v1/session": { "post": {
+                "summary": "Signs a browser in: with the bearer token, answers 204 and sets it as the `iza_token` cookie (HttpOnly, SameSite=Strict), which reads then present when the server protects them (`--protect-reads`). Calls that change something still need the `Authorization` header.",
+                "security": [{ "bearer": [] }],
+                "responses": with_errors(json!({ "204": { "description": "Signed in: `Set-Cookie: iza_token=...`" } }), &["401"])
+            }},
             "/api/v1/events": { "get": {
                 "summary": "Stored events, newest first, paged",
                 "parameters": [

@@ -310,6 +310,78 @@ async fn every_route_of_the_application_goes_through_the_policy() {
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_signs_in_once_and_then_reads_with_its_cookie() {
+    let token = Token::generate().unwrap();
+    let app = application(Some(Auth::with_token(token.clone()).protect_reads(true))).await;
+    // The dashboard's page and files stay open: the page asks for the token itself.
+    for uri in ["/", "/assets/js/app.js"] {
+        let (status, _, body) = send(&app, "GET", uri, None).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+    }
+    // Signing in needs the token, and answers it as an HttpOnly, SameSite=Strict cookie.
+    let (status, challenge, body) = send(&app, "POST", "/api/v1/session", None).await;
+    assert_eq!(
+        reason(status, challenge.as_deref(), &body),
+        "missing bearer token"
+    );
+    let response = app
+        .clone()
+        .oneshot(
+            Request::post("/api/v1/session")
+                .header(header::AUTHORIZATION, format!("Bearer {}", token.as_str()))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_owned();
+
+    // With the cookie: reads pass; a wrong cookie and a change by cookie alone do not.
+    let with_cookie = async |method: &str, uri: &str, cookie: &str| {
+        let response = app
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .method(method)
+                    .uri(uri)
+                    .header(header::COOKIE, format!("theme=dark; {cookie}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        response.status()
+    };
+    assert_eq!(
+        with_cookie("GET", "/api/v1/summary", &pair).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        with_cookie(
+            "GET",
+            "/api/v1/summary",
+            "iza_token=0123456789abcdef0123456789abcdef"
+        )
+        .await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        with_cookie("POST", "/api/v1/services/a/stop", &pair).await,
+        StatusCode::UNAUTHORIZED,
+        "a cookie never authorises a change"
+    );
+}
+
 #[tokio::test]
 async fn a_server_start_creates_the_token_once_and_shows_it_once() {
     let dir = tempfile::tempdir().unwrap();

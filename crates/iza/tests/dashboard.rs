@@ -105,12 +105,14 @@ fn respond(mut stream: TcpStream, status: &str, body: &str) {
 struct Server(Child);
 
 /// Starts `iza up` (the monitor and the API, plus the supervisor of `docs`) on the manifest in
-/// `dir`, listening on `listen`; returns it and the address it listens on, from its log.
-fn start_server(dir: &Path, listen: &str) -> (Server, String) {
+/// `dir`, listening on `listen`, with `extra` arguments; returns it and the address it listens
+/// on, from its log.
+fn start_server(dir: &Path, listen: &str, extra: &[&str]) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
         .arg("up")
         .arg(dir)
         .args(["--listen", listen])
+        .args(extra)
         .env("IZA_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -271,7 +273,7 @@ fn the_dashboard_works_in_a_browser() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("iza.toml"), manifest(&ports)).unwrap();
 
-    let (mut server, address) = start_server(dir.path(), "127.0.0.1:0");
+    let (mut server, address) = start_server(dir.path(), "127.0.0.1:0", &[]);
     // The token `iza up` created on its first start: the page asks for it before a stop.
     let token = std::fs::read_to_string(dir.path().join(".iza/token"))
         .unwrap()
@@ -340,7 +342,7 @@ fn the_dashboard_works_in_a_browser() {
                     respond(stream, "200 OK", "stopped");
                 }
                 ("/server/start", None) => {
-                    server = start_server(dir.path(), &address).0;
+                    server = start_server(dir.path(), &address, &[]).0;
                     respond(stream, "200 OK", "started");
                 }
                 _ => respond(stream, "404 Not Found", "no such control"),
@@ -362,6 +364,45 @@ fn the_dashboard_works_in_a_browser() {
     }
 
     stop_server(&mut server);
+}
+
+/// With reads protected (`--protect-reads`), the page asks for the token, refuses a wrong one
+/// and, with the right one, signs in and shows the live overview:
+/// `tests/browser/signin.test.mjs`.
+#[test]
+fn a_protected_server_asks_the_browser_to_sign_in() {
+    let root = workspace_root();
+    let deps = Command::new("bash")
+        .arg(root.join("scripts/browser-deps.sh"))
+        .status()
+        .expect("bash runs scripts/browser-deps.sh");
+    assert!(deps.success(), "scripts/browser-deps.sh failed");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("iza.toml"),
+        "version = 1\n[ecosystem]\nname = \"protected\"\n[services.a]\n",
+    )
+    .unwrap();
+    let (mut server, address) = start_server(dir.path(), "127.0.0.1:0", &["--protect-reads"]);
+    let token = std::fs::read_to_string(dir.path().join(".iza/token")).unwrap();
+    let screenshots = target_dir().join("dashboard-screenshots");
+    std::fs::create_dir_all(&screenshots).unwrap();
+    let output = Command::new("node")
+        .arg("signin.test.mjs")
+        .args(["--base", &format!("http://{address}")])
+        .args(["--token", token.trim()])
+        .arg("--screenshots")
+        .arg(&screenshots)
+        .current_dir(root.join("tests/browser"))
+        .output()
+        .expect("node runs the sign-in test");
+    stop_server(&mut server);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// The pure JavaScript of the dashboard under Node's test runner: the graph layout

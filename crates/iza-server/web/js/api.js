@@ -12,6 +12,8 @@ export class ApiError extends Error {
 async function get(path) {
   const response = await fetch(`/api/v1${path}`, { headers: { accept: 'application/json' } });
   if (!response.ok) {
+    // Reads are protected and this browser has not signed in: the page shows the form.
+    if (response.status === 401) window.dispatchEvent(new CustomEvent('iza:unauthorized'));
     let code = 'http', message = `${response.status} ${response.statusText}`;
     try {
       const body = await response.json();

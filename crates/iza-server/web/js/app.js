@@ -4,6 +4,7 @@
 
 import { live } from './live.js';
 import { api } from './api.js';
+import { showSignIn } from './signin.js';
 import * as overview from './views/overview.js';
 import * as graph from './views/graph.js';
 import * as services from './views/services.js';
@@ -119,6 +120,9 @@ async function loadName() {
   }
 }
 
+window.addEventListener('iza:unauthorized', () => {
+  if (!document.getElementById('signin-page')) showSignIn(main);
+});
 setupTheme();
 setupConnection();
 setupKeys();
