@@ -54,7 +54,8 @@ pub const ROUTES: &[&str] = &[
 /// API, so not in the OpenAPI document.
 pub const DASHBOARD_ROUTES: &[&str] = &["/", "/assets/{*path}"];
 
-/// Every `POST` route: they change something, so they need the bearer token.
+/// Every `POST` route: they need the bearer token (all but `/session`, which signs a browser
+/// in, change something).
 pub const ACTION_ROUTES: &[&str] = &[
     "/api/v1/services/{id}/start",
     "/api/v1/services/{id}/stop",
