@@ -1,5 +1,5 @@
 //! Defines the [`Catalog`]: the validated, immutable ecosystem that every other part of
-//! IZA OS reads. It is only ever built by [`crate::compile`], so holding one means its
+//! IZA OS reads. It is only ever built by [`crate::validate::compile`], so holding one means its
 //! references resolve, its ports do not clash and its dependencies have no cycle.
 
 use std::ops::Range;

@@ -2,9 +2,9 @@
 //!
 //! Compilation is pure (no I/O) and runs every named check even after one fails, as
 //! vector's config compiler does, so a user fixes all problems in one round:
-//! [`ids`] (duplicates), [`refs`] (unknown references), [`ports`] (conflicts and policy),
-//! [`deps`] (dependency cycles), [`agents`] (tiers, reporting lines, coverage) and
-//! [`fields`] (durations, schedules, actions, checks) with [`process`] (what `iza up` needs:
+//! `ids` (duplicates), `refs` (unknown references), `ports` (conflicts and policy),
+//! `deps` (dependency cycles), `agents` (tiers, reporting lines, coverage) and
+//! `fields` (durations, schedules, actions, checks) with `process` (what `iza up` needs:
 //! restart, stop, dependency conditions).
 
 mod agents;

@@ -27,7 +27,7 @@
 //! - when several roots are down, a service names the first reached through its `depends_on`
 //!   in their written order.
 //!
-//! Each service passes to its dependents a [`Contribution`]: nothing, "not known yet", or the
+//! Each service passes to its dependents a `Contribution`: nothing, "not known yet", or the
 //! root cause they are impacted by. A change of a service's contribution re-evaluates its direct
 //! dependents in dependency order (a heap keyed by start-order layer), and the walk stops
 //! where contributions stop changing, so a result costs work only where the picture changes:

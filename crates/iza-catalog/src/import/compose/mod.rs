@@ -3,9 +3,9 @@
 //! and one tier-2 agent, `compose-operator`, watching the group.
 //!
 //! The YAML is read with anchors, aliases and merge keys (`<<: *default`) expanded; string
-//! values of `name` and `services` are interpolated from the file alone ([`interpolate`]);
-//! each service is mapped by [`service`], its ports by [`ports`], its health check by
-//! [`healthcheck`] and its kind from its image by [`image`]. Everything seen but not
+//! values of `name` and `services` are interpolated from the file alone (`interpolate`);
+//! each service is mapped by `service`, its ports by `ports`, its health check by
+//! `healthcheck` and its kind from its image by `image`. Everything seen but not
 //! mapped becomes one note, so nothing is dropped silently. `docs/import-compose.md` is the
 //! user's guide to the mapping.
 

@@ -5,8 +5,8 @@
 //!
 //! It copes with the seed as it is: emoji turned to mojibake, decorations in headings, a
 //! code block closed by a second opening fence, a document that stops mid-section.
-//! Reading is in [`reader`] (lines in [`lines`], inline shapes in [`inline`], guesses in
-//! [`infer`]); writing the manifest and resolving references in [`emit`].
+//! Reading is in `reader` (lines in `lines`, inline shapes in `inline`, guesses in
+//! `infer`); writing the manifest and resolving references in `emit`.
 //! `docs/import-markdown.md` lists every mapping and note.
 
 mod document;
