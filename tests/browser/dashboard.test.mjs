@@ -105,6 +105,12 @@ async function main() {
   }
   await page.emulateMedia({ colorScheme: 'dark' });
 
+  // A service's check reads as written in the manifest, with only the keys of its kind.
+  await open(`#/services/${encodeURIComponent(downId)}`, '#service-check');
+  const checkText = await page.textContent('#service-check');
+  check(checkText.includes('[STATUS] == 200') && !checkText.includes('[object') && !/record/.test(checkText),
+    `the check shows its conditions as written and no key of another kind ("${checkText.replace(/\s+/g, ' ').slice(0, 120)}")`);
+
   // The graph: one node per service, one line per edge, every checked service up.
   await open('#/graph', '#graph-box[data-rendered="true"]');
   const nodes = await page.locator('#graph-box .node').count();

@@ -189,7 +189,7 @@ fn target_dir() -> PathBuf {
 fn manifest(ports: &HashMap<&str, u16>) -> String {
     let check = |id: &str| {
         format!(
-            "port = {port}\ncheck = {{ http = \"http://127.0.0.1:{port}/healthz\", every = \"1s\", timeout = \"1s\" }}\n",
+            "port = {port}\ncheck = {{ http = \"http://127.0.0.1:{port}/healthz\", every = \"1s\", timeout = \"1s\", conditions = [\"[STATUS] == 200\"] }}\n",
             port = ports[id]
         )
     };

@@ -121,15 +121,24 @@ export function render(main, params) {
 }
 
 /** The check as `[label, text]` pairs: the target first, then what is set (empty values left out). */
+/** Keys of a check that mean something only for some kinds (the others always do). */
+const KEYS_OF_KINDS = {
+  method: ['http'], headers: ['http'], body: ['http'], follow_redirects: ['http'],
+  verify_tls: ['http', 'tls', 'redis', 'amqp', 'postgres', 'mcp'], record: ['dns'], shell: ['exec'],
+};
+
 function checkFacts(check) {
   const facts = [];
   const t = check.target;
   if (t) facts.push([t.kind ?? 'target', t.target ?? JSON.stringify(t)]);
   for (const [key, value] of Object.entries(check)) {
     if (key === 'target' || value == null || value === false) continue;
+    if (KEYS_OF_KINDS[key] && t?.kind && !KEYS_OF_KINDS[key].includes(t.kind)) continue;
     if (Array.isArray(value) && value.length === 0) continue;
     if (typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0) continue;
-    const text = Array.isArray(value) ? value.join('; ') : typeof value === 'object' ? JSON.stringify(value) : String(value);
+    // Conditions as written in the manifest (`[STATUS] == 200`), not their parsed form.
+    const item = (v) => (typeof v === 'object' ? v.text ?? JSON.stringify(v) : String(v));
+    const text = Array.isArray(value) ? value.map(item).join('; ') : item(value);
     facts.push([key.replaceAll('_', ' '), text]);
   }
   return facts;
