@@ -34,11 +34,14 @@ impl TlsConfigs {
             {
                 Ok(verifier) => verifier,
                 // No roots at all: every certificate is then of an unknown issuer.
-                Err(_) => Arc::new(RejectAll(provider.clone())),
+                Err(_) => Arc::new(FixedVerdict::reject_all(provider.clone())),
             };
         Ok(TlsConfigs {
             verified: Arc::new(config(provider.clone(), verifier)?),
-            unverified: Arc::new(config(provider.clone(), Arc::new(AcceptAny(provider)))?),
+            unverified: Arc::new(config(
+                provider.clone(),
+                Arc::new(FixedVerdict::accept_any(provider)),
+            )?),
         })
     }
 
@@ -64,11 +67,32 @@ fn config(
         .with_no_client_auth())
 }
 
-/// Accepts any certificate but still verifies the handshake signatures with the provider.
+/// A verifier whose verdict on every certificate chain is fixed, while the handshake
+/// signatures are still verified with the provider: `accept` for `verify_tls = false`, reject
+/// (an unknown issuer) when no trusted root could be loaded.
 #[derive(Debug)]
-struct AcceptAny(Arc<CryptoProvider>);
+struct FixedVerdict {
+    provider: Arc<CryptoProvider>,
+    accept: bool,
+}
 
-impl ServerCertVerifier for AcceptAny {
+impl FixedVerdict {
+    fn accept_any(provider: Arc<CryptoProvider>) -> FixedVerdict {
+        FixedVerdict {
+            provider,
+            accept: true,
+        }
+    }
+
+    fn reject_all(provider: Arc<CryptoProvider>) -> FixedVerdict {
+        FixedVerdict {
+            provider,
+            accept: false,
+        }
+    }
+}
+
+impl ServerCertVerifier for FixedVerdict {
     fn verify_server_cert(
         &self,
         _end_entity: &CertificateDer<'_>,
@@ -77,7 +101,13 @@ impl ServerCertVerifier for AcceptAny {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        if self.accept {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            ))
+        }
     }
 
     fn verify_tls12_signature(
@@ -90,7 +120,7 @@ impl ServerCertVerifier for AcceptAny {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -104,52 +134,13 @@ impl ServerCertVerifier for AcceptAny {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// Used when no trusted root could be loaded: every chain is of an unknown issuer.
-#[derive(Debug)]
-struct RejectAll(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for RejectAll {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Err(rustls::Error::InvalidCertificate(
-            rustls::CertificateError::UnknownIssuer,
-        ))
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        AcceptAny(self.0.clone()).verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        AcceptAny(self.0.clone()).verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
