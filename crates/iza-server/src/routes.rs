@@ -150,28 +150,17 @@ fn row<'a>(state: &'a ServiceState, catalog: &'a iza_catalog::Catalog) -> Servic
 
 pub(crate) async fn services(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let view = state.view();
-    let seq = state.monitor.bus().seq();
-    let (cached, rebuild) = {
-        let mut cache = state.listing.lock().unwrap_or_else(PoisonError::into_inner);
-        match cache.as_mut().filter(|c| Arc::ptr_eq(&c.view, &view)) {
-            Some(c) => {
-                let rebuild = !c.serves(seq, &view) && !c.rebuilding;
-                c.rebuilding |= rebuild;
-                (Some((c.body.clone(), c.gzip.clone())), rebuild)
+    let (body, gzip) = match cached_listing(&state, &view) {
+        Some(bodies) => bodies,
+        None => {
+            // The body is too old (or of another catalog): rebuild it before answering, one
+            // rebuild at a time; requests that waited for it find it fresh.
+            let _building = state.listing_build.lock().await;
+            match cached_listing(&state, &view) {
+                Some(bodies) => bodies,
+                None => store_listing(&state, view),
             }
-            None => (None, false),
         }
-    };
-    let (body, gzip) = match cached {
-        Some(bodies) => {
-            if rebuild {
-                let (state, view) = (state.clone(), view.clone());
-                tokio::task::spawn_blocking(move || store_listing(&state, view, seq));
-            }
-            bodies
-        }
-        // The first request, or the first after a reload, waits for the body.
-        None => store_listing(&state, view, seq),
     };
     let vary = (header::VARY, "accept-encoding");
     let json = (header::CONTENT_TYPE, "application/json");
@@ -180,6 +169,16 @@ pub(crate) async fn services(State(state): State<AppState>, headers: HeaderMap) 
     } else {
         ([json, vary], body).into_response()
     }
+}
+
+/// The kept `GET /services` bodies, when they may still be served (see [`ListingCache`]).
+fn cached_listing(state: &AppState, view: &Arc<CatalogView>) -> Option<(Bytes, Bytes)> {
+    let seq = state.monitor.bus().seq();
+    let cache = state.listing.lock().unwrap_or_else(PoisonError::into_inner);
+    cache
+        .as_ref()
+        .filter(|c| c.serves(seq, view))
+        .map(|c| (c.body.clone(), c.gzip.clone()))
 }
 
 /// Whether `Accept-Encoding` lists `gzip` (or `*`) without refusing it by `q=0`.
@@ -203,16 +202,18 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 
 /// Builds the body of `GET /services` and its gzipped twin, keeps both for the next requests
 /// and returns them.
-fn store_listing(state: &AppState, view: Arc<CatalogView>, seq: u64) -> (Bytes, Bytes) {
-    let body = Bytes::from(listing(state, &view));
+fn store_listing(state: &AppState, view: Arc<CatalogView>) -> (Bytes, Bytes) {
+    // Its age counts from the snapshot, not from the end of serializing it.
+    let built = Instant::now();
+    let (body, seq) = listing(state, &view);
+    let body = Bytes::from(body);
     let gzip = Bytes::from(gzipped(&body));
     *state.listing.lock().unwrap_or_else(PoisonError::into_inner) = Some(ListingCache {
         seq,
         view,
-        built: Instant::now(),
+        built,
         body: body.clone(),
         gzip: gzip.clone(),
-        rebuilding: false,
     });
     (body, gzip)
 }
@@ -230,8 +231,9 @@ fn gzipped(body: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap_or_default()
 }
 
-/// The body of `GET /services`: every service's row, from the current snapshot.
-fn listing(state: &AppState, view: &CatalogView) -> Vec<u8> {
+/// The body of `GET /services`: every service's row, from the current snapshot, and the bus
+/// position of that snapshot.
+fn listing(state: &AppState, view: &CatalogView) -> (Vec<u8>, u64) {
     let snapshot = state.monitor.snapshot();
     let rows: Vec<ServiceRow<'_>> = snapshot
         .services
@@ -239,8 +241,10 @@ fn listing(state: &AppState, view: &CatalogView) -> Vec<u8> {
         .map(|s| row(s, &view.catalog))
         .collect();
     // Rows of strings, numbers and enums: serializing them cannot fail.
-    serde_json::to_vec(&json!({ "seq": snapshot.seq, "at": snapshot.at, "services": rows }))
-        .unwrap_or_default()
+    let body =
+        serde_json::to_vec(&json!({ "seq": snapshot.seq, "at": snapshot.at, "services": rows }))
+            .unwrap_or_default();
+    (body, snapshot.seq)
 }
 
 pub(crate) async fn service(

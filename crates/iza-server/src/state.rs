@@ -57,6 +57,9 @@ pub struct AppState {
     pub(crate) probes: Arc<ProbeMetrics>,
     /// The last body of `GET /services`, reused while it is fresh (see [`ListingCache`]).
     pub(crate) listing: Arc<Mutex<Option<ListingCache>>>,
+    /// Held while a `GET /services` body is built: one rebuild at a time, and the requests
+    /// that waited for it are answered with its result.
+    pub(crate) listing_build: Arc<tokio::sync::Mutex<()>>,
     /// The containers' state, when the server follows a Docker engine.
     docker: Option<Arc<DockerWatch>>,
     /// The supervisor of `iza up`, set once it runs; `iza serve` has none.
@@ -65,11 +68,10 @@ pub struct AppState {
     pub(crate) auth: Auth,
 }
 
-/// How long a built `GET /services` body is served as it is although the state moved on. With
-/// thousands of services some probe completes every few milliseconds, so without this every
-/// request would serialize the whole list. Past it, requests are still answered with the last
-/// body while a newer one is built in the background (stale-while-revalidate), so no request
-/// waits for a rebuild; live changes reach clients through the event stream.
+/// How long a built `GET /services` body is served as it is although the state moved on: the
+/// staleness bound of `docs/api.md`. With thousands of services some probe completes every few
+/// milliseconds, so without this every request would serialize the whole list. Past it, the
+/// next request rebuilds the body before it answers: no answer shows a state older than this.
 pub(crate) const LISTING_FRESH_FOR: Duration = Duration::from_millis(500);
 
 /// A serialized `GET /services` body and what it was built from.
@@ -84,8 +86,6 @@ pub(crate) struct ListingCache {
     pub(crate) body: axum::body::Bytes,
     /// The same, gzipped, for clients that accept it (a tenth of the bytes to send).
     pub(crate) gzip: axum::body::Bytes,
-    /// Whether a newer body is being built in the background.
-    pub(crate) rebuilding: bool,
 }
 
 impl ListingCache {
@@ -110,6 +110,7 @@ impl AppState {
             running: Arc::new(AtomicBool::new(true)),
             probes,
             listing: Arc::default(),
+            listing_build: Arc::default(),
             docker: None,
             supervisor: Arc::default(),
             auth: Auth::locked(),
@@ -208,7 +209,6 @@ mod tests {
             built: Instant::now() - age,
             body: axum::body::Bytes::new(),
             gzip: axum::body::Bytes::new(),
-            rebuilding: false,
         };
         let old = LISTING_FRESH_FOR * 2;
         let cases = [

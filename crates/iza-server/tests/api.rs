@@ -851,3 +851,54 @@ async fn the_dashboard_and_its_assets_are_served_with_their_headers() {
     let (status, _) = get_json(&app, "/api/v1/summary").await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// `docs/api.md`: no answer of `GET /api/v1/services` shows a state older than this.
+const STALENESS_BOUND: Duration = Duration::from_millis(500);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listing_is_never_older_than_the_bound() {
+    let fixture = fixture().await;
+    wait_all_up(&fixture).await;
+    let status_of = |listing: &Value, id: &str| -> String {
+        listing["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .map(|s| s["status"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    // A body is built and kept while `db` is up.
+    let (_, before) = get_json(&fixture.app, "/api/v1/services").await;
+    assert_eq!(status_of(&before, "db"), "up");
+    fixture.db_up.store(false, Ordering::SeqCst);
+    wait_until("the monitor sees db down", async || {
+        fixture
+            .monitor
+            .snapshot()
+            .service("db")
+            .is_some_and(|s| s.status == Status::Down)
+    })
+    .await;
+    let changed = Instant::now();
+    // The state under test is the age of the kept body: let it pass the bound.
+    tokio::time::sleep_until(changed + STALENESS_BOUND + Duration::from_millis(100)).await;
+    let (status, after) = get_json(&fixture.app, "/api/v1/services").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status_of(&after, "db"), "down", "{after:#}");
+    assert_eq!(status_of(&after, "api"), "impacted", "{after:#}");
+    // The gzipped body is the same fresh one.
+    use std::io::Read as _;
+    let (_, _, gzip) = get_with(
+        &fixture.app,
+        "/api/v1/services",
+        &[("accept-encoding", "gzip")],
+    )
+    .await;
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&gzip[..])
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    let unzipped: Value = serde_json::from_slice(&unzipped).unwrap();
+    assert_eq!(status_of(&unzipped, "db"), "down");
+}
