@@ -1,7 +1,7 @@
 //! Defines [`ApiError`], the one error type of every handler, and how it becomes a JSON
 //! response: `{"error": {"code", "message"}}` (a 401 adds `"reason"` and a
-//! `WWW-Authenticate: Bearer` header), 4xx for what the caller can fix, 500 for store failures
-//! (logged here, never leaked to the caller).
+//! `WWW-Authenticate: Bearer` header, a 405 an `Allow` header), 4xx for what the caller can
+//! fix, 500 for store failures (logged here, never leaked to the caller).
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -20,6 +20,15 @@ pub enum ApiError {
     BadRequest(String),
     /// No route matches the path.
     NoRoute(String),
+    /// The path is routed, but not for this method; `allow` lists the methods it answers.
+    MethodNotAllowed {
+        /// The method of the request.
+        method: String,
+        /// The path of the request.
+        path: String,
+        /// The `Allow` header: the methods the path answers.
+        allow: &'static str,
+    },
     /// The call needs the bearer token and did not bring it (see [`crate::auth`]).
     Unauthorized(Denied),
     /// The store failed; the detail is logged, the caller sees `internal error`.
@@ -39,6 +48,9 @@ impl ApiError {
             ApiError::UnknownService(_) => (StatusCode::NOT_FOUND, "unknown-service"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request"),
             ApiError::NoRoute(_) => (StatusCode::NOT_FOUND, "no-route"),
+            ApiError::MethodNotAllowed { .. } => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed")
+            }
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::NotSupervised(_) => (StatusCode::CONFLICT, "not-supervised"),
@@ -52,6 +64,11 @@ impl ApiError {
             ApiError::UnknownService(id) => format!("no service has the id `{id}`"),
             ApiError::BadRequest(reason) => reason.clone(),
             ApiError::NoRoute(path) => format!("no route for `{path}`; see /api/v1/openapi.json"),
+            ApiError::MethodNotAllowed {
+                method,
+                path,
+                allow,
+            } => format!("`{path}` does not answer `{method}`, only `{allow}`"),
             ApiError::Unauthorized(Denied::NoServerToken) => {
                 "this call needs a bearer token, and the server has none configured".to_owned()
             }
@@ -110,6 +127,12 @@ impl IntoResponse for ApiError {
             return response;
         }
         let body = json!({ "error": { "code": code, "message": self.message() } });
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::MethodNotAllowed { allow, .. } = self {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        response
     }
 }

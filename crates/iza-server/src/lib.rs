@@ -9,16 +9,20 @@
 //! - `processes.rs`: the supervised processes of `iza up` (list, logs, start/stop/restart);
 //! - `metrics.rs`: Prometheus text; `openapi.rs`: the OpenAPI document;
 //! - `error.rs`: [`ApiError`], the JSON error answer;
+//! - `methods.rs`: 405 for a routed path asked with another method, before the access policy;
 //! - `auth.rs`: the bearer token, its file, and the access policy every route goes through;
-//! - `dashboard.rs`: the embedded web dashboard (the files of `web/`).
+//! - `dashboard.rs`: the embedded web dashboard (the files of `web/`);
+//! - `serve.rs`: [`serve`], the connections under their [`Limits`] (timeouts, cap).
 
 pub mod auth;
 mod dashboard;
 mod error;
+mod methods;
 mod metrics;
 pub mod openapi;
 mod processes;
 mod routes;
+mod serve;
 mod state;
 mod stream;
 
@@ -29,6 +33,7 @@ use axum::routing::{get, post};
 pub use auth::{Auth, Token, TokenFile};
 
 pub use error::ApiError;
+pub use serve::{Limits, serve};
 pub use state::{AppState, CatalogView};
 
 /// Every `GET` route the router answers, as written in the OpenAPI document.
@@ -93,5 +98,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .fallback(routes::no_route)
         .layer(from_fn_with_state(state.auth.clone(), auth::require_token))
+        // Outside the access policy: a wrong method is a 405, token or not.
+        .layer(axum::middleware::from_fn(methods::allow_method))
         .with_state(state)
 }

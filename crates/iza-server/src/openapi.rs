@@ -30,8 +30,39 @@ fn action(summary: &str) -> Value {
         "summary": summary,
         "parameters": [id_parameter()],
         "security": [{ "bearer": [] }],
-        "responses": with_errors(ok("The process afterwards", "application/json", json!({ "$ref": "#/components/schemas/Process" })), &["401", "404", "409", "503"])
+        "responses": with_errors(ok("The process afterwards", "application/json", json!({ "$ref": "#/components/schemas/Process" })), &["400", "401", "404", "409", "503"])
     })
+}
+
+/// An event id bound of `GET /events`: an id of the store, 0 to 2^63 - 1 (others answer 400).
+fn event_id(name: &str, description: &str) -> Value {
+    query(
+        name,
+        description,
+        json!({ "type": "integer", "format": "int64", "minimum": 0, "maximum": i64::MAX }),
+    )
+}
+
+/// Adds a 401 to every operation that does not have one: reads need the token too when the
+/// server protects them (`--protect-reads`); `/healthz` never does.
+fn with_unauthorized(mut document: Value) -> Value {
+    let Some(paths) = document["paths"].as_object_mut() else {
+        return document;
+    };
+    for (path, item) in paths.iter_mut() {
+        if path == "/healthz" {
+            continue;
+        }
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in item.values_mut() {
+            if let Some(responses) = operation["responses"].as_object_mut() {
+                responses.entry("401").or_insert_with(error_ref);
+            }
+        }
+    }
+    document
 }
 
 fn query(name: &str, description: &str, schema: Value) -> Value {
@@ -41,17 +72,22 @@ fn query(name: &str, description: &str, schema: Value) -> Value {
 /// The document.
 pub fn document() -> Value {
     let object = || json!({ "type": "object" });
-    json!({
+    with_unauthorized(json!({
         "openapi": "3.1.0",
         "info": {
             "title": "IZA OS API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The live state of an ecosystem watched by `iza serve`. See docs/api.md."
+            "description": "The live state of an ecosystem watched by `iza serve`. See docs/api.md. A method a path does not list answers 405 with `Allow` (before any token check)."
         },
+        "security": [{}, { "bearer": [] }],
         "paths": {
             "/healthz": { "get": {
                 "summary": "200 `ok` while the monitor runs, 503 while stopping",
-                "responses": ok("The monitor runs", "text/plain", json!({ "type": "string" }))
+                "security": [],
+                "responses": {
+                    "200": { "description": "The monitor runs", "content": { "text/plain": { "schema": { "type": "string" } } } },
+                    "503": { "description": "The server is stopping", "content": { "text/plain": { "schema": { "type": "string" } } } }
+                }
             }},
             "/metrics": { "get": {
                 "summary": "Prometheus metrics",
@@ -90,7 +126,7 @@ pub fn document() -> Value {
                             "tasks": { "type": "array", "items": object() }
                         } } }
                     }
-                })), &["404", "500"])
+                })), &["400", "404", "500"])
             }},
             "/api/v1/graph": { "get": {
                 "summary": "The ecosystem graph (nodes and edges), as `iza graph --format json`",
@@ -129,7 +165,7 @@ pub fn document() -> Value {
             "/api/v1/services/{id}/process": { "get": {
                 "summary": "One service's process",
                 "parameters": [id_parameter()],
-                "responses": with_errors(ok("Its process", "application/json", json!({ "$ref": "#/components/schemas/Process" })), &["404", "409"])
+                "responses": with_errors(ok("Its process", "application/json", json!({ "$ref": "#/components/schemas/Process" })), &["400", "404", "409"])
             }},
             "/api/v1/services/{id}/logs": { "get": {
                 "summary": "The last lines of a supervised service's output (stdout and stderr), oldest first",
@@ -158,22 +194,30 @@ pub fn document() -> Value {
             "/api/v1/events": { "get": {
                 "summary": "Stored events, newest first, paged",
                 "parameters": [
-                    query("before", "Only events with a lower id (the previous page's `next`)", json!({ "type": "integer" })),
-                    query("after", "Only events with a higher id", json!({ "type": "integer" })),
+                    event_id("before", "Only events with a lower id (the previous page's `next`)"),
+                    event_id("after", "Only events with a higher id"),
                     query("service", "Only events about this service", json!({ "type": "string" })),
                     query("limit", "At most this many, 1 to 1000 (default 100)", json!({ "type": "integer", "minimum": 1, "maximum": 1000 }))
                 ],
                 "responses": with_errors(ok("A page of events", "application/json", json!({
                     "type": "object",
                     "properties": {
-                        "events": { "type": "array", "items": object() },
+                        "events": { "type": "array", "items": { "$ref": "#/components/schemas/StoredEvent" } },
                         "next": { "type": ["integer", "null"], "description": "Pass as `before` for the next page; null on the last page" }
                     }
                 })), &["400", "404", "500"])
             }},
             "/api/v1/events/stream": { "get": {
-                "summary": "Server-sent events: `snapshot` first (and again after falling behind), then one event per runtime event, `id` = bus seq, `event` = kind",
-                "responses": ok("An event stream", "text/event-stream", json!({ "type": "string" }))
+                "summary": "Server-sent events: `event: snapshot` first (data: a Snapshot; again after falling behind), then one event per runtime event (`event:` its kind, data: a RuntimeEvent). Every `id:` is `EPOCH-SEQ`: the bus's epoch (Unix ms) and the `seq` of the latest event sent. Comment lines every 15 s keep it alive.",
+                "parameters": [{
+                    "name": "Last-Event-ID", "in": "header", "required": false,
+                    "description": "`EPOCH-SEQ` of the last event seen: the events after it are sent first, without a snapshot, while the server holds them all; otherwise (another epoch, unreadable, too old) the stream starts with a snapshot",
+                    "schema": { "type": "string" }
+                }],
+                "responses": ok("An event stream", "text/event-stream", json!({
+                    "type": "string",
+                    "description": "Frames `id: EPOCH-SEQ`, `event: KIND`, `data: JSON`; KIND is `snapshot` (a Snapshot) or a RuntimeEvent's `kind`"
+                }))
             }},
             "/api/v1/openapi.json": { "get": {
                 "summary": "This document",
@@ -189,7 +233,7 @@ pub fn document() -> Value {
             "Error": {
                 "type": "object",
                 "properties": { "error": { "type": "object", "properties": {
-                    "code": { "type": "string", "enum": ["unknown-service", "bad-request", "no-route", "unauthorized", "internal", "not-supervised", "no-supervisor", "stopping"] },
+                    "code": { "type": "string", "enum": ["unknown-service", "bad-request", "no-route", "method-not-allowed", "unauthorized", "internal", "not-supervised", "no-supervisor", "stopping"] },
                     "message": { "type": "string" },
                     "reason": {
                         "description": "Only with `unauthorized` (401): why the call was refused",
@@ -249,6 +293,37 @@ pub fn document() -> Value {
                     "reason": { "type": ["string", "null"] }
                 }
             },
+            "StoredEvent": {
+                "type": "object",
+                "required": ["id", "at", "kind", "payload"],
+                "properties": {
+                    "id": { "type": "integer", "description": "The store's id: the `before`/`after` of other pages (not the stream's `EPOCH-SEQ`)" },
+                    "at": { "type": "integer" },
+                    "kind": { "type": "string" },
+                    "service": { "type": ["string", "null"] },
+                    "payload": { "$ref": "#/components/schemas/RuntimeEvent" }
+                }
+            },
+            "RuntimeEvent": {
+                "type": "object",
+                "description": "One event of the monitor's bus, as the stream's `data:` and a stored event's `payload`; the other fields depend on `kind`",
+                "required": ["seq", "at", "kind"],
+                "properties": {
+                    "seq": { "type": "integer", "description": "Its position on the bus" },
+                    "at": { "type": "integer" },
+                    "kind": { "type": "string", "description": "probe-completed, status-changed, service-impacted, service-recovered, manifest-reloaded, monitor-started, monitor-stopped, store-failed, process-*" },
+                    "service": { "type": "string" }
+                }
+            },
+            "Snapshot": {
+                "type": "object",
+                "description": "The stream's `snapshot` data: every service's state",
+                "required": ["seq", "at", "services"],
+                "properties": {
+                    "seq": { "type": "integer" }, "at": { "type": "integer" },
+                    "services": { "type": "array", "items": object() }
+                }
+            },
             "LogLine": {
                 "type": "object",
                 "properties": {
@@ -258,5 +333,5 @@ pub fn document() -> Value {
                 }
             }
         } }
-    })
+    }))
 }

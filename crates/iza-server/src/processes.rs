@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
 use iza_runtime::{LogLine, Supervisor};
@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use crate::error::ApiError;
+use crate::routes::ServiceId;
 use crate::state::AppState;
 
 /// Lines of output `logs` returns when `tail` is not given.
@@ -41,7 +42,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
 /// `GET /services/{id}/process`.
 pub(crate) async fn one(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ServiceId(id): ServiceId,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!(supervisor(&state)?.info(&id)?)))
 }
@@ -49,7 +50,7 @@ pub(crate) async fn one(
 /// `POST /services/{id}/start`: starts it now (no dependency wait), a fresh restart series.
 pub(crate) async fn start(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ServiceId(id): ServiceId,
 ) -> Result<Json<Value>, ApiError> {
     let supervisor = supervisor(&state)?;
     supervisor.start(&id)?;
@@ -59,7 +60,7 @@ pub(crate) async fn start(
 /// `POST /services/{id}/stop`: answers once it has stopped; its restart policy does not undo it.
 pub(crate) async fn stop(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ServiceId(id): ServiceId,
 ) -> Result<Json<Value>, ApiError> {
     let supervisor = supervisor(&state)?;
     supervisor.stop(&id).await?;
@@ -69,7 +70,7 @@ pub(crate) async fn stop(
 /// `POST /services/{id}/restart`.
 pub(crate) async fn restart(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ServiceId(id): ServiceId,
 ) -> Result<Json<Value>, ApiError> {
     let supervisor = supervisor(&state)?;
     supervisor.restart(&id).await?;
@@ -96,7 +97,7 @@ fn tail(params: Result<Query<LogParams>, QueryRejection>) -> Result<usize, ApiEr
 /// `GET /services/{id}/logs?tail=N`: the last lines of its output, oldest first.
 pub(crate) async fn logs(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ServiceId(id): ServiceId,
     params: Result<Query<LogParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let tail = tail(params)?;
@@ -109,7 +110,7 @@ pub(crate) async fn logs(
 /// are announced by an event `skipped` with their count.
 pub(crate) async fn follow(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ServiceId(id): ServiceId,
     params: Result<Query<LogParams>, QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let tail = tail(params)?;

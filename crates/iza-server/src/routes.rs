@@ -247,9 +247,26 @@ fn listing(state: &AppState, view: &CatalogView) -> (Vec<u8>, u64) {
     (body, snapshot.seq)
 }
 
+/// The `{id}` of a route's path; a malformed one (not UTF-8 once decoded) is a JSON 400.
+pub(crate) struct ServiceId(pub(crate) String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ServiceId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<ServiceId, ApiError> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(id)) => Ok(ServiceId(id)),
+            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        }
+    }
+}
+
 pub(crate) async fn service(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ServiceId(id): ServiceId,
 ) -> Result<Json<Value>, ApiError> {
     let view = state.view();
     let snapshot = state.monitor.snapshot();
@@ -353,6 +370,13 @@ pub(crate) async fn events(
     params: Result<Query<EventParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    for (name, bound) in [("before", params.before), ("after", params.after)] {
+        if let Some(id) = bound.filter(|id| *id < 0) {
+            return Err(ApiError::BadRequest(format!(
+                "`{name}` is an event id, 0 or more, not {id}"
+            )));
+        }
+    }
     let limit = params.limit.unwrap_or(DEFAULT_EVENTS_PAGE);
     if limit == 0 || limit > MAX_EVENTS_PAGE {
         return Err(ApiError::BadRequest(format!(

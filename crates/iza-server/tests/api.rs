@@ -902,3 +902,238 @@ async fn the_listing_is_never_older_than_the_bound() {
     let unzipped: Value = serde_json::from_slice(&unzipped).unwrap();
     assert_eq!(status_of(&unzipped, "db"), "down");
 }
+
+/// Serves `app` on a free 127.0.0.1 port under `limits`; its address.
+async fn listen(app: Router, limits: iza_server::Limits) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(iza_server::serve(
+        listener,
+        app,
+        limits,
+        std::future::pending(),
+    ));
+    address
+}
+
+/// Sends a keep-alive `GET path` and reads the answer's head (the body of `/healthz` is 3
+/// bytes, read with it).
+async fn request(stream: &mut tokio::net::TcpStream, path: &str) -> String {
+    let head = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    read_some(stream).await.expect("an answer")
+}
+
+/// What the server sends next; `None` once it closed the connection.
+async fn read_some(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    let mut buffer = [0u8; 8192];
+    let n = tokio::time::timeout(DEADLINE, stream.read(&mut buffer))
+        .await
+        .expect("the server neither answered nor closed")
+        .unwrap_or(0);
+    (n > 0).then(|| String::from_utf8_lossy(&buffer[..n]).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_request_head_is_closed_at_the_header_timeout() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let limits = iza_server::Limits {
+        header_timeout: Duration::from_millis(300),
+        idle_timeout: Duration::from_secs(60),
+        max_connections: 8,
+    };
+    let address = listen(unchecked_app(1, store).await, limits).await;
+    let opened = Instant::now();
+    let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .await
+        .unwrap();
+    // A byte now and then does not extend it.
+    slow.write_all(b"a").await.unwrap();
+    assert_eq!(read_some(&mut slow).await, None, "closed without an answer");
+    let after = opened.elapsed();
+    assert!(after >= Duration::from_millis(300), "{after:?}");
+    assert!(after < Duration::from_secs(10), "{after:?}");
+    // A connection that sends nothing at all is closed the same way; the server still serves.
+    let mut silent = tokio::net::TcpStream::connect(address).await.unwrap();
+    assert_eq!(read_some(&mut silent).await, None);
+    let mut fine = tokio::net::TcpStream::connect(address).await.unwrap();
+    assert!(
+        request(&mut fine, "/healthz")
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_is_closed_and_an_event_stream_is_not() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let limits = iza_server::Limits {
+        header_timeout: Duration::from_secs(60),
+        idle_timeout: Duration::from_millis(300),
+        max_connections: 8,
+    };
+    // No checks: after its snapshot the stream sends nothing for 15 s (the keep-alive).
+    let address = listen(unchecked_app(1, store).await, limits).await;
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = request(&mut stream, "/api/v1/events/stream").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let mut received = head;
+    while !received.contains("event: snapshot") {
+        received.push_str(&read_some(&mut stream).await.expect("the snapshot"));
+    }
+    // A keep-alive connection opened after the stream, idle after one answer, is closed at the
+    // idle timeout...
+    let mut idle = tokio::net::TcpStream::connect(address).await.unwrap();
+    assert!(
+        request(&mut idle, "/healthz")
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    let answered = Instant::now();
+    assert_eq!(
+        read_some(&mut idle).await,
+        None,
+        "the idle connection is closed"
+    );
+    assert!(answered.elapsed() >= Duration::from_millis(250));
+    // ...while the stream, idle longer, is still open: a read waits instead of ending.
+    let mut byte = [0u8; 1];
+    let still_open = tokio::time::timeout(Duration::from_millis(300), stream.read(&mut byte)).await;
+    assert!(
+        still_open.is_err(),
+        "the event stream was closed: {still_open:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_wait_until_one_closes() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let limits = iza_server::Limits {
+        header_timeout: Duration::from_secs(60),
+        idle_timeout: Duration::from_secs(60),
+        max_connections: 2,
+    };
+    let address = listen(unchecked_app(1, store).await, limits).await;
+    // Two connections take both slots (each answered once, so surely accepted).
+    let mut first = tokio::net::TcpStream::connect(address).await.unwrap();
+    assert!(
+        request(&mut first, "/healthz")
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    let mut second = tokio::net::TcpStream::connect(address).await.unwrap();
+    assert!(
+        request(&mut second, "/healthz")
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    // A third connects (the system queues it) but is not served while both are open.
+    let mut third = tokio::net::TcpStream::connect(address).await.unwrap();
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buffer = [0u8; 1024];
+    let waiting = tokio::time::timeout(Duration::from_millis(300), third.read(&mut buffer)).await;
+    assert!(waiting.is_err(), "served beyond the cap: {waiting:?}");
+    // Once one closes, the queued connection is served.
+    drop(first);
+    let answer = read_some(&mut third).await.expect("an answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // Many more, over the cap, do not bring it down: each is served in turn.
+    drop(second);
+    let mut clients = Vec::new();
+    for _ in 0..20 {
+        clients.push(tokio::spawn(async move {
+            let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            let mut answer = String::new();
+            tokio::time::timeout(DEADLINE, stream.read_to_string(&mut answer))
+                .await
+                .expect("served in time")
+                .unwrap();
+            answer
+        }));
+    }
+    drop(third);
+    for client in clients {
+        assert!(client.await.unwrap().starts_with("HTTP/1.1 200"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_methods_are_the_routers_and_others_answer_405_first() {
+    use tower::ServiceExt;
+    let fixture = fixture().await;
+    let (_, document) = get_json(&fixture.app, "/api/v1/openapi.json").await;
+    let methods = ["get", "post", "put", "patch", "delete"];
+    for (path, item) in document["paths"].as_object().unwrap() {
+        let documented: Vec<&str> = methods
+            .iter()
+            .copied()
+            .filter(|m| item.get(*m).is_some())
+            .collect();
+        assert!(!documented.is_empty(), "{path}");
+        for method in methods {
+            if path.ends_with("/stream") && method == "get" {
+                continue; // Never ends; covered by their own tests.
+            }
+            // No token: a wrong method must be a 405 all the same.
+            let request = Request::builder()
+                .method(method.to_uppercase().as_str())
+                .uri(path.replace("{id}", "db"))
+                .body(Body::empty())
+                .unwrap();
+            let response = fixture.app.clone().oneshot(request).await.unwrap();
+            let status = response.status();
+            let allow = response
+                .headers()
+                .get("allow")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            let body = String::from_utf8_lossy(&body);
+            if documented.contains(&method) {
+                assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+                assert!(
+                    !body.contains(r#""code":"no-route""#),
+                    "{method} {path} is not routed"
+                );
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {path}: {body}"
+                );
+                assert!(body.contains(r#""code":"method-not-allowed""#), "{body}");
+                let allow = allow.expect("an Allow header");
+                for documented in &documented {
+                    assert!(
+                        allow.contains(&documented.to_uppercase()),
+                        "{path}: Allow {allow}"
+                    );
+                }
+            }
+        }
+    }
+    // An id that is not UTF-8 once decoded is a JSON 400, like every other bad request.
+    let (status, body) = get_json(&fixture.app, "/api/v1/services/%FF").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], "bad-request");
+    // Event id bounds are ids: 0 or more.
+    for uri in ["/api/v1/events?before=-1", "/api/v1/events?after=-5"] {
+        let (status, body) = get_json(&fixture.app, uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("event id")
+        );
+    }
+    let (status, _) = get_json(&fixture.app, "/api/v1/events?before=9223372036854775808").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

@@ -148,6 +148,18 @@ pub(crate) struct ServeArgs {
     /// always need it. Use it when the server listens beyond loopback.
     #[arg(long)]
     pub(crate) protect_reads: bool,
+    /// Close a connection that has not sent a complete request head this long after it was
+    /// opened or began its next request (slow or stalled clients).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s", value_name = "DURATION")]
+    pub(crate) header_timeout: std::time::Duration,
+    /// Close a connection that has had no request in progress for this long (event and log
+    /// streams are in progress as long as they run).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s", value_name = "DURATION")]
+    pub(crate) idle_timeout: std::time::Duration,
+    /// Serve at most this many connections at once (streams included); further connections
+    /// wait in the system's accept queue until one closes.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
+    pub(crate) max_connections: u32,
 }
 
 /// Which running instance to talk to, and with which token.

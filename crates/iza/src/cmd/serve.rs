@@ -16,7 +16,7 @@ use iza_catalog::export::ports::PortMap;
 use iza_catalog::{Catalog, SourceFile};
 use iza_probe::{Prober, ProberOptions};
 use iza_runtime::{DockerOptions, DockerWatch, Monitor, MonitorOptions, Supervisor};
-use iza_server::{AppState, Auth, CatalogView, TokenFile};
+use iza_server::{AppState, Auth, CatalogView, Limits, TokenFile};
 use iza_store::{Retention, SqliteStore, Store};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -45,6 +45,8 @@ pub(crate) struct Setup {
     pub(crate) ports: PortMap,
     pub(crate) db: PathBuf,
     pub(crate) listen: SocketAddr,
+    /// The HTTP server's timeouts and connection cap.
+    pub(crate) limits: Limits,
     /// Who may call what: the token of `.iza/token` beside the database.
     pub(crate) auth: Auth,
 }
@@ -81,6 +83,11 @@ impl Setup {
             ports,
             db,
             listen: args.listen,
+            limits: Limits {
+                header_timeout: args.header_timeout,
+                idle_timeout: args.idle_timeout,
+                max_connections: args.max_connections,
+            },
             auth,
         })
     }
@@ -277,9 +284,10 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     )
     .map_err(|err| tracing::warn!("cannot announce the server: {err:#}"))
     .ok();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stopping.notified().await })
-        .await;
+    let served = iza_server::serve(listener, app, setup.limits, async move {
+        stopping.notified().await;
+    })
+    .await;
     reloader.abort();
     maintainer.abort();
     if served.is_ok() {
