@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -32,18 +32,14 @@ fn http_get(address: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
-#[test]
-fn serve_answers_and_stops_cleanly_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("iza.toml"),
-        "version = 1\n[ecosystem]\nname = \"e2e\"\n[services.alpha]\n[services.beta]\ndepends_on = [\"alpha\"]\n",
-    )
-    .unwrap();
+/// Starts `iza serve DIR --listen 127.0.0.1:0 EXTRA...`; the child, its address once it
+/// listens, and its stderr's lines from then on.
+fn start(dir: &std::path::Path, extra: &[&str]) -> (Child, String, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
         .arg("serve")
-        .arg(dir.path())
+        .arg(dir)
         .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
         .env("IZA_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -63,6 +59,7 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
     let address = loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let line = lines.recv_timeout(left).unwrap_or_else(|_| {
+            let _ = child.kill();
             panic!("no `listening on` line; stderr so far:\n{}", log.join("\n"))
         });
         if let Some((_, rest)) = line.split_once("listening on http://") {
@@ -70,6 +67,68 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
         }
         log.push(line);
     };
+    (child, address, lines)
+}
+
+#[test]
+fn serve_applies_its_connection_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("iza.toml"),
+        "version = 1\n[services.alpha]\n",
+    )
+    .unwrap();
+    let (mut child, address, _lines) = start(
+        dir.path(),
+        &["--header-timeout", "300ms", "--max-connections", "4"],
+    );
+    // A client that never finishes its request head is closed without an answer.
+    let opened = Instant::now();
+    let mut slow = TcpStream::connect(&address).unwrap();
+    slow.set_read_timeout(Some(DEADLINE)).unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let mut rest = Vec::new();
+    let read = slow.read_to_end(&mut rest);
+    // Closed (or reset), not timed out, and nothing was answered.
+    let timed_out = read.as_ref().is_err_and(|e| {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        )
+    });
+    assert!(!timed_out && rest.is_empty(), "{read:?} {rest:?}");
+    assert!(
+        opened.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        opened.elapsed()
+    );
+    let (status, _) = http_get(&address, "/healthz");
+    assert_eq!(status, 200);
+    let _ = child.kill();
+    let _ = child.wait();
+    // A cap of 0 is refused before anything starts.
+    let output = Command::new(env!("CARGO_BIN_EXE_iza"))
+        .arg("serve")
+        .arg(dir.path())
+        .args(["--max-connections", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--max-connections"), "{stderr}");
+}
+
+#[test]
+fn serve_answers_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("iza.toml"),
+        "version = 1\n[ecosystem]\nname = \"e2e\"\n[services.alpha]\n[services.beta]\ndepends_on = [\"alpha\"]\n",
+    )
+    .unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    let (mut child, address, lines) = start(dir.path(), &[]);
 
     let (status, body) = http_get(&address, "/healthz");
     assert_eq!((status, body.trim()), (200, "ok"));
