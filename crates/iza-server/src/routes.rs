@@ -151,13 +151,18 @@ fn row<'a>(state: &'a ServiceState, catalog: &'a iza_catalog::Catalog) -> Servic
 pub(crate) async fn services(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let view = state.view();
     let (body, gzip) = match cached_listing(&state, &view) {
-        Some(bodies) => bodies,
+        Some((bodies, refresh)) => {
+            if refresh {
+                tokio::spawn(refresh_listing(state.clone(), view));
+            }
+            bodies
+        }
         None => {
             // The body is too old (or of another catalog): rebuild it before answering, one
             // rebuild at a time; requests that waited for it find it fresh.
             let _building = state.listing_build.lock().await;
             match cached_listing(&state, &view) {
-                Some(bodies) => bodies,
+                Some((bodies, _)) => bodies,
                 None => store_listing(&state, view),
             }
         }
@@ -171,14 +176,33 @@ pub(crate) async fn services(State(state): State<AppState>, headers: HeaderMap) 
     }
 }
 
-/// The kept `GET /services` bodies, when they may still be served (see [`ListingCache`]).
-fn cached_listing(state: &AppState, view: &Arc<CatalogView>) -> Option<(Bytes, Bytes)> {
+/// The kept `GET /services` bodies, when they may still be served (see [`ListingCache`]), and
+/// whether this request should start building newer ones in the background (then marked as
+/// under way).
+fn cached_listing(state: &AppState, view: &Arc<CatalogView>) -> Option<((Bytes, Bytes), bool)> {
     let seq = state.monitor.bus().seq();
-    let cache = state.listing.lock().unwrap_or_else(PoisonError::into_inner);
-    cache
+    let mut cache = state.listing.lock().unwrap_or_else(PoisonError::into_inner);
+    let cache = cache.as_mut().filter(|c| c.serves(seq, view))?;
+    let refresh = cache.wants_refresh(seq);
+    cache.refreshing |= refresh;
+    Some(((cache.body.clone(), cache.gzip.clone()), refresh))
+}
+
+/// Builds newer `GET /services` bodies off the request path, unless a request rebuilt them
+/// meanwhile.
+async fn refresh_listing(state: AppState, view: Arc<CatalogView>) {
+    let _building = state.listing_build.lock().await;
+    let seq = state.monitor.bus().seq();
+    let behind = state
+        .listing
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
         .as_ref()
-        .filter(|c| c.serves(seq, view))
-        .map(|c| (c.body.clone(), c.gzip.clone()))
+        .is_some_and(|c| Arc::ptr_eq(&c.view, &view) && c.seq != seq && c.refreshing);
+    if behind {
+        let builder = state.clone();
+        let _ = tokio::task::spawn_blocking(move || store_listing(&builder, view)).await;
+    }
 }
 
 /// Whether `Accept-Encoding` lists `gzip` (or `*`) without refusing it by `q=0`.
@@ -214,6 +238,7 @@ fn store_listing(state: &AppState, view: Arc<CatalogView>) -> (Bytes, Bytes) {
         built,
         body: body.clone(),
         gzip: gzip.clone(),
+        refreshing: false,
     });
     (body, gzip)
 }

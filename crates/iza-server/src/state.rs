@@ -74,6 +74,11 @@ pub struct AppState {
 /// next request rebuilds the body before it answers: no answer shows a state older than this.
 pub(crate) const LISTING_FRESH_FOR: Duration = Duration::from_millis(500);
 
+/// From this age on, a request that is served the kept body also starts building a newer one in
+/// the background, so that under steady requests the body is renewed before it reaches the
+/// bound and no request waits for a rebuild.
+pub(crate) const LISTING_REFRESH_AFTER: Duration = Duration::from_millis(250);
+
 /// A serialized `GET /services` body and what it was built from.
 pub(crate) struct ListingCache {
     /// The bus position of the snapshot it shows.
@@ -86,13 +91,22 @@ pub(crate) struct ListingCache {
     pub(crate) body: axum::body::Bytes,
     /// The same, gzipped, for clients that accept it (a tenth of the bytes to send).
     pub(crate) gzip: axum::body::Bytes,
+    /// Whether a newer body is being built in the background.
+    pub(crate) refreshing: bool,
 }
 
 impl ListingCache {
-    /// Whether the body may be served for bus position `seq` under catalog view `view`.
+    /// Whether the body may be served for bus position `seq` under catalog view `view`: it
+    /// shows that position, or it is younger than the bound.
     pub(crate) fn serves(&self, seq: u64, view: &Arc<CatalogView>) -> bool {
         Arc::ptr_eq(&self.view, view)
             && (self.seq == seq || self.built.elapsed() < LISTING_FRESH_FOR)
+    }
+
+    /// Whether a newer body should be built in the background (one it may still serve, but that
+    /// is behind and half-way to the bound).
+    pub(crate) fn wants_refresh(&self, seq: u64) -> bool {
+        self.seq != seq && !self.refreshing && self.built.elapsed() >= LISTING_REFRESH_AFTER
     }
 }
 
@@ -209,6 +223,7 @@ mod tests {
             built: Instant::now() - age,
             body: axum::body::Bytes::new(),
             gzip: axum::body::Bytes::new(),
+            refreshing: false,
         };
         let old = LISTING_FRESH_FOR * 2;
         let cases = [
@@ -220,5 +235,23 @@ mod tests {
         for (i, (cache, seq, view, serves)) in cases.into_iter().enumerate() {
             assert_eq!(cache.serves(seq, view), serves, "case {i}");
         }
+    }
+
+    #[test]
+    fn a_listing_behind_is_refreshed_from_half_the_bound() {
+        let v = view();
+        let at = |seq: u64, age: Duration, refreshing: bool| ListingCache {
+            seq,
+            view: v.clone(),
+            built: Instant::now() - age,
+            body: axum::body::Bytes::new(),
+            gzip: axum::body::Bytes::new(),
+            refreshing,
+        };
+        let half = LISTING_REFRESH_AFTER + Duration::from_millis(10);
+        assert!(at(7, half, false).wants_refresh(8));
+        assert!(!at(7, half, true).wants_refresh(8), "one refresh at a time");
+        assert!(!at(7, half, false).wants_refresh(7), "current");
+        assert!(!at(7, Duration::ZERO, false).wants_refresh(8), "young");
     }
 }
