@@ -36,7 +36,9 @@ pub use error::ApiError;
 pub use serve::{Limits, serve};
 pub use state::{AppState, CatalogView};
 
-/// Every `GET` route the router answers, as written in the OpenAPI document.
+/// Every `GET` route the router answers, as written in the OpenAPI document. Any other method
+/// on these paths answers 405 (`methods.rs`), so a route that also takes another method must be
+/// listed for it too.
 pub const ROUTES: &[&str] = &[
     "/healthz",
     "/metrics",
