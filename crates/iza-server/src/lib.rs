@@ -10,11 +10,13 @@
 //! - `metrics.rs`: Prometheus text; `openapi.rs`: the OpenAPI document;
 //! - `error.rs`: [`ApiError`], the JSON error answer;
 //! - `auth.rs`: the bearer token, its file, and the access policy every route goes through;
+//! - `host.rs`: the names the server answers for (against DNS rebinding and other sites);
 //! - `dashboard.rs`: the embedded web dashboard (the files of `web/`).
 
 pub mod auth;
 mod dashboard;
 mod error;
+pub mod host;
 mod metrics;
 pub mod openapi;
 mod processes;
@@ -26,7 +28,8 @@ use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
-pub use auth::{Auth, Token, TokenFile};
+pub use auth::{Access, Auth, Scope, Token, TokenFile};
+pub use host::HostPolicy;
 
 pub use error::ApiError;
 pub use state::{AppState, CatalogView};
@@ -64,6 +67,7 @@ pub const ACTION_ROUTES: &[&str] = &[
 ];
 
 /// The whole application. Every route, the fallback included, goes through the state's
+/// [`HostPolicy`] (421 for a foreign `Host`, 403 for a change from another site), then its
 /// [`Auth`] policy: calls that may change anything need the bearer token (by default none is
 /// configured, so they are all refused; see [`AppState::with_auth`]).
 pub fn router(state: AppState) -> Router {
@@ -93,5 +97,6 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .fallback(routes::no_route)
         .layer(from_fn_with_state(state.auth.clone(), auth::require_token))
+        .layer(from_fn_with_state(state.hosts.clone(), host::check_host))
         .with_state(state)
 }

@@ -91,6 +91,10 @@ pub(crate) struct TokenArgs {
     /// running `iza serve`).
     #[arg(long)]
     pub(crate) rotate: bool,
+    /// The read-only token instead (`.iza/read-token`): it reads (also when reads are
+    /// protected) but changes nothing and never sees raw definitions.
+    #[arg(long)]
+    pub(crate) read_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +152,12 @@ pub(crate) struct ServeArgs {
     /// always need it. Use it when the server listens beyond loopback.
     #[arg(long)]
     pub(crate) protect_reads: bool,
+    /// Also answer requests whose `Host` is NAME (repeatable). By default only the listen
+    /// address, `localhost` and loopback addresses are answered (and, on a wildcard listen
+    /// address, the machine's addresses and host name); any other `Host` gets 421, against
+    /// DNS rebinding. Use it for the name a proxy or other machines reach the server by.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub(crate) allow_host: Vec<String>,
 }
 
 /// Which running instance to talk to, and with which token.
