@@ -13,6 +13,7 @@ pub mod import;
 pub mod manifest;
 pub mod model;
 pub mod ports;
+pub mod redact;
 pub mod source;
 pub mod validate;
 

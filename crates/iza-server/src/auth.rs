@@ -9,6 +9,14 @@
 //! configured ([`Auth::locked`], the default of [`crate::AppState`]) every mutating call is
 //! refused: a new route is never open by accident.
 //!
+//! Two scopes ([`Scope`]): the token of `.iza/token` is the admin token (everything); an
+//! optional read-only token (`.iza/read-token`, [`Auth::read_tokens_from`]) reads, signs a
+//! browser in, and nothing else. A browser signs in once (`POST /api/v1/session`) and gets a
+//! separate random session secret in a cookie, kept in memory for [`SESSION_LIFETIME`] and
+//! ended by a rotation of the token it was signed in with, or a restart. The middleware puts the
+//! caller's [`Access`] in the request's extensions for the handlers (raw definitions need
+//! [`Scope::Admin`]).
+//!
 //! This module does not decide where the token file lives (the CLI puts it beside the state
 //! database) nor when the token is shown to the user (the CLI prints it once, when created).
 
@@ -28,6 +36,12 @@ use crate::error::ApiError;
 
 /// The file name of the token, in the directory of the state database (`.iza/token`).
 pub const TOKEN_FILE_NAME: &str = "token";
+/// The file name of the read-only token, beside the token (`.iza/read-token`).
+pub const READ_TOKEN_FILE_NAME: &str = "read-token";
+/// How long a browser session lasts from its sign-in (fixed, not sliding).
+pub const SESSION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+/// Sessions kept at most; signing in past it ends the oldest.
+const MAX_SESSIONS: usize = 256;
 /// Random bytes in a generated token (shown as 64 hex digits).
 const TOKEN_BYTES: usize = 32;
 /// Tokens shorter than this are refused when read from a file: they could be guessed.
@@ -161,6 +175,13 @@ impl TokenFile {
     pub fn beside(db: &Path) -> TokenFile {
         let dir = db.parent().unwrap_or_else(|| Path::new("."));
         TokenFile::new(dir.join(TOKEN_FILE_NAME))
+    }
+
+    /// The read-only token file in the directory of the state database `db`
+    /// (`.iza/read-token`).
+    pub fn read_only_beside(db: &Path) -> TokenFile {
+        let dir = db.parent().unwrap_or_else(|| Path::new("."));
+        TokenFile::new(dir.join(READ_TOKEN_FILE_NAME))
     }
 
     /// Where the file is.
@@ -333,7 +354,88 @@ enum Source {
     File {
         file: TokenFile,
         current: Mutex<Option<(Fingerprint, Token)>>,
+        /// A missing file is normal (the read-only token exists only once created): no log.
+        optional: bool,
     },
+}
+
+impl Source {
+    /// The token requests are compared with, if there is one.
+    fn current(&self) -> Option<Token> {
+        match self {
+            Source::Locked => None,
+            Source::Fixed(token) => Some(token.clone()),
+            Source::File {
+                file,
+                current,
+                optional,
+            } => {
+                let mut current = current.lock().unwrap_or_else(PoisonError::into_inner);
+                let stat = fs::metadata(file.path()).map(|meta| Fingerprint::of(&meta));
+                let unchanged = match (&*current, &stat) {
+                    (Some((seen, _)), Ok(now)) => seen == now,
+                    (None, Err(err)) => *optional && err.kind() == io::ErrorKind::NotFound,
+                    _ => false,
+                };
+                if !unchanged {
+                    *current = match file.read() {
+                        Ok(read) => {
+                            tracing::info!("read the new token of `{}`", file.path().display());
+                            Some(read)
+                        }
+                        Err(AuthError::Read { source, .. })
+                            if *optional && source.kind() == io::ErrorKind::NotFound =>
+                        {
+                            None
+                        }
+                        Err(err) => {
+                            tracing::error!(
+                                "{err}; calls that need the token are refused until it is fixed"
+                            );
+                            None
+                        }
+                    };
+                }
+                current.as_ref().map(|(_, token)| token.clone())
+            }
+        }
+    }
+}
+
+/// What a caller may do: read, or everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    /// Reads (and signing a browser in): the read-only token.
+    Read,
+    /// Everything, raw definitions included: the token of `.iza/token`.
+    Admin,
+}
+
+/// Who the caller is, as the middleware found out: the scope of the credential it presented
+/// (a bearer token or a session cookie), `None` for an anonymous read. Handlers read it from
+/// the request's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Access(pub Option<Scope>);
+
+impl Access {
+    /// Whether the caller presented the admin token (or a session signed in with it).
+    pub fn is_admin(self) -> bool {
+        self.0 == Some(Scope::Admin)
+    }
+}
+
+/// A signed-in browser: its secret, the scope and token it signed in with, its end.
+struct Session {
+    secret: Token,
+    scope: Scope,
+    token: Token,
+    expires: std::time::Instant,
+}
+
+/// The live browser sessions, in memory only: a restart ends them all.
+#[derive(Default)]
+struct Sessions {
+    live: Mutex<Vec<Session>>,
 }
 
 /// The access policy of the router: where the token comes from, and whether reads need it.
@@ -341,6 +443,9 @@ enum Source {
 #[derive(Clone)]
 pub struct Auth {
     source: Arc<Source>,
+    /// The read-only token, when the server accepts one.
+    read: Option<Arc<Source>>,
+    sessions: Arc<Sessions>,
     protect_reads: bool,
 }
 
@@ -373,6 +478,11 @@ pub enum Denied {
     WrongToken,
     /// The server has no usable token, so nothing that needs one is allowed.
     NoServerToken,
+    /// A session cookie that is unknown, expired, or from before a rotation or a restart.
+    NoSession,
+    /// The read-only token (or a session signed in with it) on a call that needs the admin
+    /// token: 403.
+    ReadOnly,
 }
 
 impl Denied {
@@ -382,6 +492,8 @@ impl Denied {
             Denied::MissingToken => "missing bearer token",
             Denied::WrongToken => "wrong token",
             Denied::NoServerToken => "no token configured on the server",
+            Denied::NoSession => "expired or unknown session",
+            Denied::ReadOnly => "read-only token",
         }
     }
 }
@@ -392,6 +504,8 @@ impl Auth {
     pub fn locked() -> Auth {
         Auth {
             source: Arc::new(Source::Locked),
+            read: None,
+            sessions: Arc::default(),
             protect_reads: false,
         }
     }
@@ -400,6 +514,8 @@ impl Auth {
     pub fn with_token(token: Token) -> Auth {
         Auth {
             source: Arc::new(Source::Fixed(token)),
+            read: None,
+            sessions: Arc::default(),
             protect_reads: false,
         }
     }
@@ -414,7 +530,10 @@ impl Auth {
             source: Arc::new(Source::File {
                 file,
                 current: Mutex::new(Some(current)),
+                optional: false,
             }),
+            read: None,
+            sessions: Arc::default(),
             protect_reads: false,
         })
     }
@@ -448,57 +567,176 @@ impl Auth {
         !is_read(method) || (self.protect_reads && !open_anyway)
     }
 
+    /// Also accepts the read-only token fixed here (tests, embedding).
+    #[must_use]
+    pub fn with_read_token(mut self, token: Token) -> Auth {
+        self.read = Some(Arc::new(Source::Fixed(token)));
+        self
+    }
+
+    /// Also accepts the read-only token of `file` (`.iza/read-token`), followed as the token
+    /// is; a missing file means no read-only token, and is no error.
+    #[must_use]
+    pub fn read_tokens_from(mut self, file: TokenFile) -> Auth {
+        self.read = Some(Arc::new(Source::File {
+            file,
+            current: Mutex::new(None),
+            optional: true,
+        }));
+        self
+    }
+
     /// Decides a request: `Ok` when it may go on. The token comes in `Authorization: Bearer`;
-    /// a read may also present it in the [`SESSION_COOKIE`] a browser got from
+    /// a read may also present the [`SESSION_COOKIE`] a browser got from
     /// `POST /api/v1/session`. A call that changes something never goes by the cookie alone
     /// (a browser sends cookies with requests other sites make it send).
     pub fn check(&self, method: &Method, path: &str, headers: &HeaderMap) -> Result<(), Denied> {
+        self.access(method, path, headers).map(|_| ())
+    }
+
+    /// Decides a request as [`Auth::check`] does, and says who the caller is. On a call that
+    /// needs no token, a wrong credential counts as none.
+    pub fn access(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Result<Access, Denied> {
+        let presented = self.presented(method, headers);
         if !self.needs_token(method, path) {
-            return Ok(());
+            return Ok(Access(presented.ok().flatten()));
         }
-        let token = self.current().ok_or(Denied::NoServerToken)?;
-        let presented = bearer(headers)
-            .or_else(|| is_read(method).then(|| session_cookie(headers)).flatten())
-            .ok_or(Denied::MissingToken)?;
-        if token.matches(presented) {
-            Ok(())
-        } else {
-            Err(Denied::WrongToken)
+        let (admin, read) = (self.current(), self.current_read());
+        let signing_in = *method == Method::POST && path == SESSION_PATH;
+        if admin.is_none() && (read.is_none() || !(is_read(method) || signing_in)) {
+            return Err(Denied::NoServerToken);
+        }
+        match presented? {
+            None => Err(Denied::MissingToken),
+            Some(Scope::Read) if !(is_read(method) || signing_in) => Err(Denied::ReadOnly),
+            Some(scope) => Ok(Access(Some(scope))),
+        }
+    }
+
+    /// The scope of the credential the request presents: its bearer token, or (on a read) its
+    /// session cookie. `Ok(None)` when it presents none.
+    fn presented(&self, method: &Method, headers: &HeaderMap) -> Result<Option<Scope>, Denied> {
+        if let Some(bearer) = bearer(headers) {
+            if self.current().is_some_and(|t| t.matches(bearer)) {
+                return Ok(Some(Scope::Admin));
+            }
+            if self.current_read().is_some_and(|t| t.matches(bearer)) {
+                return Ok(Some(Scope::Read));
+            }
+            return Err(Denied::WrongToken);
+        }
+        if !is_read(method) {
+            return Ok(None);
+        }
+        match session_cookie(headers) {
+            Some(secret) => self.session(secret).map(Some).ok_or(Denied::NoSession),
+            None => Ok(None),
         }
     }
 
     /// The token requests are compared with, if there is one.
     fn current(&self) -> Option<Token> {
-        match &*self.source {
-            Source::Locked => None,
-            Source::Fixed(token) => Some(token.clone()),
-            Source::File { file, current } => {
-                let mut current = current.lock().unwrap_or_else(PoisonError::into_inner);
-                let stat = fs::metadata(file.path()).map(|meta| Fingerprint::of(&meta));
-                let unchanged = matches!((&*current, &stat),
-                    (Some((seen, _)), Ok(now)) if seen == now);
-                if !unchanged {
-                    *current = match file.read() {
-                        Ok(read) => {
-                            tracing::info!("read the new token of `{}`", file.path().display());
-                            Some(read)
-                        }
-                        Err(err) => {
-                            tracing::error!(
-                                "{err}; calls that need the token are refused until it is fixed"
-                            );
-                            None
-                        }
-                    };
-                }
-                current.as_ref().map(|(_, token)| token.clone())
-            }
+        self.source.current()
+    }
+
+    /// The read-only token, if there is one.
+    fn current_read(&self) -> Option<Token> {
+        self.read.as_ref().and_then(|source| source.current())
+    }
+
+    /// The token of a scope now.
+    fn token_of(&self, scope: Scope) -> Option<Token> {
+        match scope {
+            Scope::Admin => self.current(),
+            Scope::Read => self.current_read(),
+        }
+    }
+
+    /// Opens a browser session of `scope`: a new random secret, valid for
+    /// [`SESSION_LIFETIME`] while the token of that scope stays the one it is now.
+    pub fn open_session(&self, scope: Scope) -> Result<Token, AuthError> {
+        let secret = Token::generate()?;
+        let token = self
+            .token_of(scope)
+            .ok_or_else(|| AuthError::Random("no token to sign in with".to_owned()))?;
+        let now = std::time::Instant::now();
+        let mut live = self
+            .sessions
+            .live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        live.retain(|s| s.expires > now);
+        if live.len() >= MAX_SESSIONS {
+            live.remove(0);
+        }
+        live.push(Session {
+            secret: secret.clone(),
+            scope,
+            token,
+            expires: now + SESSION_LIFETIME,
+        });
+        Ok(secret)
+    }
+
+    /// The scope of the live session whose secret is `presented`: not expired, and signed in
+    /// with the token its scope has now (a rotation ends it).
+    fn session(&self, presented: &[u8]) -> Option<Scope> {
+        let now = std::time::Instant::now();
+        let found = {
+            let live = self
+                .sessions
+                .live
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            // Every secret is compared, each in constant time.
+            live.iter()
+                .fold(None, |found, s| {
+                    if s.secret.matches(presented) {
+                        Some(s)
+                    } else {
+                        found
+                    }
+                })
+                .filter(|s| s.expires > now)
+                .map(|s| (s.scope, s.token.clone()))
+        };
+        let (scope, token) = found?;
+        (self.token_of(scope).as_ref() == Some(&token)).then_some(scope)
+    }
+
+    /// Ends every session at once (tests; a rotation ends them one by one on their next use).
+    pub fn end_sessions(&self) {
+        self.sessions
+            .live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// Makes every live session expire `by` earlier (tests of the expiry).
+    #[doc(hidden)]
+    pub fn age_sessions(&self, by: std::time::Duration) {
+        let mut live = self
+            .sessions
+            .live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for session in live.iter_mut() {
+            session.expires = session.expires.checked_sub(by).unwrap_or(session.expires);
         }
     }
 }
 
-/// The cookie in which a browser presents the token on reads, once signed in.
-pub const SESSION_COOKIE: &str = "iza_token";
+/// The path of the sign-in: it needs a token, and the read-only one is enough.
+const SESSION_PATH: &str = "/api/v1/session";
+
+/// The cookie in which a browser presents its session secret on reads, once signed in.
+pub const SESSION_COOKIE: &str = "iza_session";
 
 fn is_read(method: &Method) -> bool {
     matches!(
@@ -522,14 +760,29 @@ fn session_cookie(headers: &HeaderMap) -> Option<&[u8]> {
         })
 }
 
-/// `POST /api/v1/session`: the caller presented the token (the middleware checked it, as
-/// for every `POST`); the answer sets it as the [`SESSION_COOKIE`] (HttpOnly, SameSite=Strict)
-/// so that the browser's reads, the event stream included, carry it when reads are protected.
-pub(crate) async fn sign_in(headers: HeaderMap) -> Response {
-    let Some(token) = bearer(&headers).and_then(|t| std::str::from_utf8(t).ok()) else {
+/// `POST /api/v1/session`: the caller presented a token (the middleware checked it); the
+/// answer sets a new session secret, not the token, as the [`SESSION_COOKIE`] (HttpOnly,
+/// SameSite=Strict, `Max-Age` of [`SESSION_LIFETIME`]) so that the browser's reads, the event
+/// stream included, carry it when reads are protected. The session has the scope of the token.
+pub(crate) async fn sign_in(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    axum::Extension(access): axum::Extension<Access>,
+) -> Response {
+    let Some(scope) = access.0 else {
         return ApiError::Unauthorized(Denied::MissingToken).into_response();
     };
-    let cookie = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
+    let secret = match state.auth.open_session(scope) {
+        Ok(secret) => secret,
+        Err(err) => {
+            tracing::error!("cannot open a session: {err}");
+            return ApiError::Unauthorized(Denied::NoServerToken).into_response();
+        }
+    };
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Strict",
+        secret.as_str(),
+        SESSION_LIFETIME.as_secs()
+    );
     (
         axum::http::StatusCode::NO_CONTENT,
         [(header::SET_COOKIE, cookie)],
@@ -550,9 +803,12 @@ fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
 
 /// The middleware: refuses with 401 what [`Auth::check`] refuses. `router` applies it to
 /// every route, so routes added later are covered without further wiring.
-pub async fn require_token(State(auth): State<Auth>, request: Request, next: Next) -> Response {
-    match auth.check(request.method(), request.uri().path(), request.headers()) {
-        Ok(()) => next.run(request).await,
+pub async fn require_token(State(auth): State<Auth>, mut request: Request, next: Next) -> Response {
+    match auth.access(request.method(), request.uri().path(), request.headers()) {
+        Ok(access) => {
+            request.extensions_mut().insert(access);
+            next.run(request).await
+        }
         Err(denied) => ApiError::Unauthorized(denied).into_response(),
     }
 }

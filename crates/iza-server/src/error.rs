@@ -1,7 +1,8 @@
 //! Defines [`ApiError`], the one error type of every handler, and how it becomes a JSON
 //! response: `{"error": {"code", "message"}}` (a 401 adds `"reason"` and a
-//! `WWW-Authenticate: Bearer` header, a 405 an `Allow` header), 4xx for what the caller can
-//! fix, 500 for store failures (logged here, never leaked to the caller).
+//! `WWW-Authenticate: Bearer` header, a 405 an `Allow` header; a 403 for the read-only token
+//! too), 4xx for what the caller can fix, 500 for store failures (logged here, never leaked to
+//! the caller).
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -39,6 +40,10 @@ pub enum ApiError {
     NoSupervisor,
     /// The server is stopping: it starts nothing any more.
     Stopping,
+    /// The `Host` names no address or name this server answers for (DNS rebinding): 421.
+    MisdirectedHost(String),
+    /// A browser on another site sent a call that changes something: 403.
+    ForeignOrigin(String),
 }
 
 impl ApiError {
@@ -51,11 +56,14 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed")
             }
+            ApiError::Unauthorized(Denied::ReadOnly) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::NotSupervised(_) => (StatusCode::CONFLICT, "not-supervised"),
             ApiError::NoSupervisor => (StatusCode::CONFLICT, "no-supervisor"),
             ApiError::Stopping => (StatusCode::SERVICE_UNAVAILABLE, "stopping"),
+            ApiError::MisdirectedHost(_) => (StatusCode::MISDIRECTED_REQUEST, "misdirected-host"),
+            ApiError::ForeignOrigin(_) => (StatusCode::FORBIDDEN, "foreign-origin"),
         }
     }
 
@@ -72,6 +80,15 @@ impl ApiError {
             ApiError::Unauthorized(Denied::NoServerToken) => {
                 "this call needs a bearer token, and the server has none configured".to_owned()
             }
+            ApiError::Unauthorized(Denied::ReadOnly) => {
+                "this call needs the admin token (`.iza/token`); the read-only token only reads"
+                    .to_owned()
+            }
+            ApiError::Unauthorized(Denied::NoSession) => {
+                "the session has expired or ended (a rotation or a restart ends them); sign in \
+                 again with `POST /api/v1/session`"
+                    .to_owned()
+            }
             ApiError::Unauthorized(_) => {
                 "this call needs `Authorization: Bearer <token>`; `iza token` prints the token"
                     .to_owned()
@@ -84,6 +101,14 @@ impl ApiError {
                  with `iza serve`; run `iza up` to supervise the services that have a `command`"
                 .to_owned(),
             ApiError::Stopping => "the server is stopping".to_owned(),
+            ApiError::MisdirectedHost(host) => format!(
+                "this server does not answer for the host `{host}`; open it by its address or \
+                 `localhost`, or start it with `--allow-host {host}`"
+            ),
+            ApiError::ForeignOrigin(origin) => format!(
+                "a page of `{origin}` may not change anything here; only pages of the hosts this \
+                 server answers for may (`--allow-host` adds one)"
+            ),
         }
     }
 }
@@ -116,7 +141,8 @@ impl IntoResponse for ApiError {
             } });
             // RFC 6750: a presented token that is refused is an `invalid_token`.
             let challenge = match denied {
-                Denied::WrongToken => r#"Bearer error="invalid_token""#,
+                Denied::WrongToken | Denied::NoSession => r#"Bearer error="invalid_token""#,
+                Denied::ReadOnly => r#"Bearer error="insufficient_scope""#,
                 Denied::MissingToken | Denied::NoServerToken => "Bearer",
             };
             let mut response = (status, Json(body)).into_response();

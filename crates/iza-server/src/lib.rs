@@ -11,12 +11,14 @@
 //! - `error.rs`: [`ApiError`], the JSON error answer;
 //! - `methods.rs`: 405 for a routed path asked with another method, before the access policy;
 //! - `auth.rs`: the bearer token, its file, and the access policy every route goes through;
+//! - `host.rs`: the names the server answers for (against DNS rebinding and other sites);
 //! - `dashboard.rs`: the embedded web dashboard (the files of `web/`);
 //! - `serve.rs`: [`serve`], the connections under their [`Limits`] (timeouts, cap).
 
 pub mod auth;
 mod dashboard;
 mod error;
+pub mod host;
 mod methods;
 mod metrics;
 pub mod openapi;
@@ -30,7 +32,8 @@ use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
-pub use auth::{Auth, Token, TokenFile};
+pub use auth::{Access, Auth, Scope, Token, TokenFile};
+pub use host::HostPolicy;
 
 pub use error::ApiError;
 pub use serve::{Limits, serve};
@@ -71,6 +74,7 @@ pub const ACTION_ROUTES: &[&str] = &[
 ];
 
 /// The whole application. Every route, the fallback included, goes through the state's
+/// [`HostPolicy`] (421 for a foreign `Host`, 403 for a change from another site), then its
 /// [`Auth`] policy: calls that may change anything need the bearer token (by default none is
 /// configured, so they are all refused; see [`AppState::with_auth`]).
 pub fn router(state: AppState) -> Router {
@@ -102,5 +106,6 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.auth.clone(), auth::require_token))
         // Outside the access policy: a wrong method is a 405, token or not.
         .layer(axum::middleware::from_fn(methods::allow_method))
+        .layer(from_fn_with_state(state.hosts.clone(), host::check_host))
         .with_state(state)
 }

@@ -108,8 +108,9 @@ pub fn document() -> Value {
                 }))
             }},
             "/api/v1/services/{id}": { "get": {
-                "summary": "One service: live state, recent results, rollups, uptime, dependencies and dependents",
-                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "summary": "One service: live state, recent results, rollups, uptime, dependencies and dependents. Secrets (URL passwords, `env` values, header values...) are shown as `***` unless `raw=true` is asked with the admin token (docs/security.md)",
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } },
+                    query("raw", "The definition as written, secrets included: needs the admin token (401 without a token, 403 with the read-only one)", json!({ "type": "boolean", "default": false }))],
                 "responses": with_errors(ok("The service", "application/json", json!({
                     "type": "object",
                     "properties": {
@@ -187,9 +188,9 @@ pub fn document() -> Value {
             "/api/v1/services/{id}/stop": { "post": action("Stops the service's process (its stop signal, then SIGKILL to its process group after the grace period) and answers once it has stopped; the restart policy does not undo it") },
             "/api/v1/services/{id}/restart": { "post": action("Stops, then starts the service's process") },
             "/api/v1/session": { "post": {
-                "summary": "Signs a browser in: with the bearer token, answers 204 and sets it as the `iza_token` cookie (HttpOnly, SameSite=Strict), which reads then present when the server protects them (`--protect-reads`). Calls that change something still need the `Authorization` header.",
+                "summary": "Signs a browser in: with a bearer token (admin or read-only), answers 204 and sets a new random session secret (never the token) as the `iza_session` cookie (HttpOnly, SameSite=Strict, Max-Age 12 h), which reads then present when the server protects them (`--protect-reads`). The session has the token's scope and ends after 12 hours, at a rotation of that token, or at a restart. Calls that change something still need the `Authorization` header.",
                 "security": [{ "bearer": [] }],
-                "responses": with_errors(json!({ "204": { "description": "Signed in: `Set-Cookie: iza_token=...`" } }), &["401"])
+                "responses": with_errors(json!({ "204": { "description": "Signed in: `Set-Cookie: iza_session=...`" } }), &["401", "403"])
             }},
             "/api/v1/events": { "get": {
                 "summary": "Stored events, newest first, paged",

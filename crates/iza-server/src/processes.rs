@@ -1,6 +1,7 @@
 //! Defines the routes of the supervised processes (`iza up`): their list, one service's
 //! process, its output (a tail, or a tail then every new line as server-sent events), and
-//! start, stop and restart. They ask the runtime's [`iza_runtime::Supervisor`]; a server
+//! start, stop and restart. Every answer and line has the catalog's secret values masked
+//! (`docs/security.md`). They ask the runtime's [`iza_runtime::Supervisor`]; a server
 //! without one (`iza serve`) answers 409 `no-supervisor`. Access control is not decided here
 //! (the router's layer guards the `POST`s).
 
@@ -13,6 +14,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
+use iza_catalog::redact::Secrets;
 use iza_runtime::{LogLine, Supervisor};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -31,10 +33,20 @@ fn supervisor(state: &AppState) -> Result<&Arc<Supervisor>, ApiError> {
     state.supervisor().ok_or(ApiError::NoSupervisor)
 }
 
+/// `value` with the current catalog's secrets masked in its strings (an exit reason may
+/// quote a command line).
+fn scrubbed(state: &AppState, mut value: Value) -> Json<Value> {
+    state.view().secrets.scrub_json(&mut value);
+    Json(value)
+}
+
 /// `GET /processes`: every supervised service's process.
 pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
     match state.supervisor() {
-        Some(supervisor) => Json(json!({ "supervised": true, "processes": supervisor.ps() })),
+        Some(supervisor) => scrubbed(
+            &state,
+            json!({ "supervised": true, "processes": supervisor.ps() }),
+        ),
         None => Json(json!({ "supervised": false, "processes": [] })),
     }
 }
@@ -44,7 +56,7 @@ pub(crate) async fn one(
     State(state): State<AppState>,
     ServiceId(id): ServiceId,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(supervisor(&state)?.info(&id)?)))
+    Ok(scrubbed(&state, json!(supervisor(&state)?.info(&id)?)))
 }
 
 /// `POST /services/{id}/start`: starts it now (no dependency wait), a fresh restart series.
@@ -54,7 +66,7 @@ pub(crate) async fn start(
 ) -> Result<Json<Value>, ApiError> {
     let supervisor = supervisor(&state)?;
     supervisor.start(&id)?;
-    Ok(Json(json!(supervisor.info(&id)?)))
+    Ok(scrubbed(&state, json!(supervisor.info(&id)?)))
 }
 
 /// `POST /services/{id}/stop`: answers once it has stopped; its restart policy does not undo it.
@@ -64,7 +76,7 @@ pub(crate) async fn stop(
 ) -> Result<Json<Value>, ApiError> {
     let supervisor = supervisor(&state)?;
     supervisor.stop(&id).await?;
-    Ok(Json(json!(supervisor.info(&id)?)))
+    Ok(scrubbed(&state, json!(supervisor.info(&id)?)))
 }
 
 /// `POST /services/{id}/restart`.
@@ -74,7 +86,7 @@ pub(crate) async fn restart(
 ) -> Result<Json<Value>, ApiError> {
     let supervisor = supervisor(&state)?;
     supervisor.restart(&id).await?;
-    Ok(Json(json!(supervisor.info(&id)?)))
+    Ok(scrubbed(&state, json!(supervisor.info(&id)?)))
 }
 
 /// Query parameters of the log routes.
@@ -102,7 +114,7 @@ pub(crate) async fn logs(
 ) -> Result<Json<Value>, ApiError> {
     let tail = tail(params)?;
     let lines = supervisor(&state)?.logs(&id, tail)?;
-    Ok(Json(json!({ "service": id, "lines": lines })))
+    Ok(scrubbed(&state, json!({ "service": id, "lines": lines })))
 }
 
 /// `GET /services/{id}/logs/stream?tail=N`: the last lines, then each new one, as events
@@ -115,17 +127,26 @@ pub(crate) async fn follow(
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let tail = tail(params)?;
     let (lines, receiver) = supervisor(&state)?.tail_and_follow(&id, tail)?;
-    let backlog = stream::iter(lines.into_iter().map(|line| Ok(line_event(&line))));
-    let live = stream::unfold(receiver, |mut receiver| async move {
-        let event = match receiver.recv().await {
-            Ok(line) => line_event(&line),
-            Err(broadcast::error::RecvError::Lagged(missed)) => SseEvent::default()
-                .event("skipped")
-                .data(missed.to_string()),
-            // The supervisor stopped: the stream ends.
-            Err(broadcast::error::RecvError::Closed) => return None,
-        };
-        Some((Ok(event), receiver))
+    let secrets = state.view().secrets.clone();
+    let backlog = stream::iter(
+        lines
+            .into_iter()
+            .map(|line| Ok(line_event(&line, &secrets)))
+            .collect::<Vec<_>>(),
+    );
+    let live = stream::unfold(receiver, move |mut receiver| {
+        let state = state.clone();
+        async move {
+            let event = match receiver.recv().await {
+                Ok(line) => line_event(&line, &state.view().secrets),
+                Err(broadcast::error::RecvError::Lagged(missed)) => SseEvent::default()
+                    .event("skipped")
+                    .data(missed.to_string()),
+                // The supervisor stopped: the stream ends.
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            Some((Ok(event), receiver))
+        }
     });
     use futures_util::StreamExt as _;
     Ok(
@@ -134,10 +155,15 @@ pub(crate) async fn follow(
     )
 }
 
-fn line_event(line: &LogLine) -> SseEvent {
-    SseEvent::default()
-        .event("log")
-        .id(line.seq.to_string())
-        .json_data(line)
-        .unwrap_or_else(|_| SseEvent::default().event("log").data("{}"))
+/// A line as an event `log`, the catalog's secret values masked in its text.
+fn line_event(line: &LogLine, secrets: &Secrets) -> SseEvent {
+    let event = SseEvent::default().event("log").id(line.seq.to_string());
+    let data = match secrets.scrub(&line.text) {
+        std::borrow::Cow::Owned(text) => event.json_data(LogLine {
+            text,
+            ..line.clone()
+        }),
+        std::borrow::Cow::Borrowed(_) => event.json_data(line),
+    };
+    data.unwrap_or_else(|_| SseEvent::default().event("log").data("{}"))
 }

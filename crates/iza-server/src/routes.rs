@@ -5,18 +5,22 @@
 use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
-use axum::Json;
+use std::borrow::Cow;
+
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use iza_catalog::model::{Metric, PortSpec, ServiceKind};
+use iza_catalog::redact::{Redact, Secrets};
 use iza_runtime::{Health, ServiceState, Status};
 use iza_store::{EventQuery, MAX_EVENTS_PAGE, Resolution};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::auth::{Access, Denied};
 use crate::error::ApiError;
 use crate::state::{AppState, CatalogView, ListingCache};
 
@@ -128,11 +132,11 @@ struct ServiceRow<'a> {
     own: Health,
     checked: bool,
     since: Option<i64>,
-    last: Option<&'a iza_runtime::ProbeSummary>,
+    last: Option<Cow<'a, iza_runtime::ProbeSummary>>,
 }
 
-fn row<'a>(state: &'a ServiceState, catalog: &'a iza_catalog::Catalog) -> ServiceRow<'a> {
-    let service = catalog.services.get(&state.service);
+fn row<'a>(state: &'a ServiceState, view: &'a CatalogView) -> ServiceRow<'a> {
+    let service = view.catalog.services.get(&state.service);
     ServiceRow {
         id: &state.service,
         name: service.map(|s| s.name.as_str()),
@@ -144,7 +148,25 @@ fn row<'a>(state: &'a ServiceState, catalog: &'a iza_catalog::Catalog) -> Servic
         own: state.own,
         checked: state.checked,
         since: state.since,
-        last: state.last.as_ref(),
+        last: state
+            .last
+            .as_ref()
+            .map(|last| scrubbed(last, &view.secrets)),
+    }
+}
+
+/// A probe's summary with the catalog's secrets masked in its message (a probe error may
+/// quote a URL or a header).
+fn scrubbed<'a>(
+    last: &'a iza_runtime::ProbeSummary,
+    secrets: &Secrets,
+) -> Cow<'a, iza_runtime::ProbeSummary> {
+    match last.message.as_deref().map(|m| secrets.scrub(m)) {
+        Some(Cow::Owned(message)) => Cow::Owned(iza_runtime::ProbeSummary {
+            message: Some(message),
+            ..last.clone()
+        }),
+        _ => Cow::Borrowed(last),
     }
 }
 
@@ -260,11 +282,7 @@ fn gzipped(body: &[u8]) -> Vec<u8> {
 /// position of that snapshot.
 fn listing(state: &AppState, view: &CatalogView) -> (Vec<u8>, u64) {
     let snapshot = state.monitor.snapshot();
-    let rows: Vec<ServiceRow<'_>> = snapshot
-        .services
-        .iter()
-        .map(|s| row(s, &view.catalog))
-        .collect();
+    let rows: Vec<ServiceRow<'_>> = snapshot.services.iter().map(|s| row(s, view)).collect();
     // Rows of strings, numbers and enums: serializing them cannot fail.
     let body =
         serde_json::to_vec(&json!({ "seq": snapshot.seq, "at": snapshot.at, "services": rows }))
@@ -289,10 +307,27 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ServiceId {
     }
 }
 
+/// Query parameters of `GET /services/{id}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ServiceParams {
+    /// The definition as written, secrets included: admin scope only.
+    #[serde(default)]
+    raw: bool,
+}
+
 pub(crate) async fn service(
     State(state): State<AppState>,
     ServiceId(id): ServiceId,
+    params: Result<Query<ServiceParams>, QueryRejection>,
+    Extension(access): Extension<Access>,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if params.raw && !access.is_admin() {
+        return Err(ApiError::Unauthorized(match access.0 {
+            None => Denied::MissingToken,
+            Some(_) => Denied::ReadOnly,
+        }));
+    }
     let view = state.view();
     let snapshot = state.monitor.snapshot();
     let live = snapshot.service(&id);
@@ -341,9 +376,14 @@ pub(crate) async fn service(
                 .collect()
         })
         .unwrap_or_default();
-    Ok(Json(json!({
-        "service": live.map(|s| row(s, &view.catalog)),
-        "definition": service,
+    let definition = if params.raw {
+        service.cloned()
+    } else {
+        service.map(Redact::redacted)
+    };
+    let mut answer = json!({
+        "service": live.map(|s| row(s, &view)),
+        "definition": definition,
         "state": live,
         "recent_results": recent,
         "rollups": { "minute": minutes, "hour": hours, "minute_window_ms": HOUR, "hour_window_ms": 24 * HOUR },
@@ -360,7 +400,11 @@ pub(crate) async fn service(
                 "container": docker.as_ref().and_then(|d| d.container(&id)),
             })
         }),
-    })))
+    });
+    if !params.raw {
+        view.secrets.scrub_json(&mut answer);
+    }
+    Ok(Json(answer))
 }
 
 pub(crate) async fn graph(State(state): State<AppState>) -> Response {
@@ -439,7 +483,9 @@ pub(crate) async fn events(
     } else {
         None
     };
-    Ok(Json(json!({ "events": page, "next": next })))
+    let mut answer = json!({ "events": page, "next": next });
+    state.view().secrets.scrub_json(&mut answer);
+    Ok(Json(answer))
 }
 
 pub(crate) async fn healthz(State(state): State<AppState>) -> Response {

@@ -10,10 +10,12 @@ use iza_catalog::Catalog;
 use iza_catalog::export::graph::{GraphFormat, render};
 use iza_catalog::export::ports::PortMap;
 use iza_catalog::graph::EcosystemGraph;
+use iza_catalog::redact::Secrets;
 use iza_runtime::{DockerView, DockerWatch, Monitor, Supervisor};
 use iza_store::Store;
 
 use crate::auth::Auth;
+use crate::host::HostPolicy;
 use crate::metrics::ProbeMetrics;
 
 /// What the API shows of one catalog: the catalog, its graph, and the rendered graph and
@@ -28,6 +30,8 @@ pub struct CatalogView {
     pub graph_json: String,
     /// `GET /ports`: the port map as JSON.
     pub ports_json: String,
+    /// The catalog's secret values, masked in every answer (see `docs/security.md`).
+    pub secrets: Secrets,
 }
 
 impl CatalogView {
@@ -38,11 +42,13 @@ impl CatalogView {
         let graph_json = render(&catalog, GraphFormat::Json);
         // A port map is plain strings and numbers: serializing it cannot fail.
         let ports_json = serde_json::to_string_pretty(ports).unwrap_or_else(|_| "{}".to_owned());
+        let secrets = Secrets::of(&catalog);
         CatalogView {
             catalog,
             graph,
             graph_json,
             ports_json,
+            secrets,
         }
     }
 }
@@ -66,6 +72,8 @@ pub struct AppState {
     supervisor: Arc<OnceLock<Arc<Supervisor>>>,
     /// Who may call what (see [`crate::auth`]).
     pub(crate) auth: Auth,
+    /// The names the server answers for (see [`crate::host`]).
+    pub(crate) hosts: HostPolicy,
 }
 
 /// How long a built `GET /services` body is served as it is although the state moved on: the
@@ -128,6 +136,7 @@ impl AppState {
             docker: None,
             supervisor: Arc::default(),
             auth: Auth::locked(),
+            hosts: HostPolicy::loopback(),
         }
     }
 
@@ -164,6 +173,14 @@ impl AppState {
     #[must_use]
     pub fn with_auth(mut self, auth: Auth) -> AppState {
         self.auth = auth;
+        self
+    }
+
+    /// Sets the names the server answers for. Without it ([`HostPolicy::loopback`]), only
+    /// `localhost` and loopback addresses.
+    #[must_use]
+    pub fn with_hosts(mut self, hosts: HostPolicy) -> AppState {
+        self.hosts = hosts;
         self
     }
 

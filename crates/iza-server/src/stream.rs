@@ -5,7 +5,8 @@
 //! client has, so that a client reconnecting with `Last-Event-ID` (as `EventSource` does by
 //! itself) is sent the events it missed when the bus still holds them, and a fresh snapshot
 //! otherwise (also after a restart of the server: another epoch). Keep-alive comments every
-//! 15 s; the stream ends when the monitor stops.
+//! 15 s; the stream ends when the monitor stops. The catalog's secrets are masked in every
+//! event (`docs/security.md`).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -14,30 +15,36 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
+use iza_catalog::redact::Secrets;
 use iza_runtime::{Snapshot, Update};
 
 use crate::state::AppState;
 
-fn snapshot_event(epoch: u64, snapshot: &Snapshot) -> SseEvent {
-    let event = SseEvent::default()
-        .event("snapshot")
-        .id(format!("{epoch}-{}", snapshot.seq));
-    // A snapshot is plain data: serializing it cannot fail; an empty one is the fallback.
-    event
-        .json_data(snapshot)
-        .unwrap_or_else(|_| SseEvent::default().event("snapshot").data("{}"))
+/// The JSON of `data`, with the catalog's secrets masked in its strings (a probe message may
+/// quote a URL with its password). Plain data: serializing it cannot fail; `{}` is the
+/// fallback.
+fn scrubbed_json(data: &impl serde::Serialize, secrets: &Secrets) -> String {
+    let mut value = serde_json::to_value(data).unwrap_or_default();
+    secrets.scrub_json(&mut value);
+    serde_json::to_string(&value).unwrap_or_else(|_| "{}".to_owned())
 }
 
-fn to_sse(epoch: u64, update: &Update) -> SseEvent {
+fn snapshot_event(epoch: u64, snapshot: &Snapshot, secrets: &Secrets) -> SseEvent {
+    SseEvent::default()
+        .event("snapshot")
+        .id(format!("{epoch}-{}", snapshot.seq))
+        .data(scrubbed_json(snapshot, secrets))
+}
+
+fn to_sse(epoch: u64, update: &Update, secrets: &Secrets) -> SseEvent {
     match update {
         Update::Snapshot(snapshot) | Update::Resynced { snapshot, .. } => {
-            snapshot_event(epoch, snapshot)
+            snapshot_event(epoch, snapshot, secrets)
         }
         Update::Event(event) => SseEvent::default()
             .id(format!("{epoch}-{}", event.seq))
             .event(event.name())
-            .json_data(&**event)
-            .unwrap_or_else(|_| SseEvent::default().event(event.name()).data("{}")),
+            .data(scrubbed_json(&**event, secrets)),
     }
 }
 
@@ -60,9 +67,13 @@ pub(crate) async fn events_stream(
         Some(seq) => bus.subscribe_after(seq),
         None => bus.subscribe(),
     };
-    let events = stream::unfold(subscription, move |mut subscription| async move {
-        let update = subscription.recv().await?;
-        Some((Ok(to_sse(epoch, &update)), subscription))
+    let events = stream::unfold(subscription, move |mut subscription| {
+        let state = state.clone();
+        async move {
+            let update = subscription.recv().await?;
+            let event = to_sse(epoch, &update, &state.view().secrets);
+            Some((Ok(event), subscription))
+        }
     });
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

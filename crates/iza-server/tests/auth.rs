@@ -16,7 +16,7 @@ use iza_catalog::{SourceFile, Syntax};
 use iza_probe::{Prober, ProberOptions};
 use iza_runtime::{Monitor, MonitorOptions};
 use iza_server::auth::{AuthError, require_token};
-use iza_server::{AppState, Auth, CatalogView, Token, TokenFile, router};
+use iza_server::{AppState, Auth, CatalogView, HostPolicy, Token, TokenFile, router};
 use iza_store::{SqliteStore, Store};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -325,7 +325,8 @@ async fn a_browser_signs_in_once_and_then_reads_with_its_cookie() {
         let (status, _, body) = send(&app, "GET", uri, None).await;
         assert_eq!(status, StatusCode::OK, "{uri}: {body}");
     }
-    // Signing in needs the token, and answers it as an HttpOnly, SameSite=Strict cookie.
+    // Signing in needs the token, and answers a session secret as an HttpOnly, SameSite=Strict
+    // cookie.
     let (status, challenge, body) = send(&app, "POST", "/api/v1/session", None).await;
     assert_eq!(
         reason(status, challenge.as_deref(), &body),
@@ -376,7 +377,7 @@ async fn a_browser_signs_in_once_and_then_reads_with_its_cookie() {
         with_cookie(
             "GET",
             "/api/v1/summary",
-            "iza_token=0123456789abcdef0123456789abcdef"
+            "iza_session=0123456789abcdef0123456789abcdef"
         )
         .await,
         StatusCode::UNAUTHORIZED
@@ -402,4 +403,234 @@ async fn a_server_start_creates_the_token_once_and_shows_it_once() {
     assert!(shown.is_none(), "a later start does not show it again");
     let (status, _, _) = send(&app(auth), "POST", "/things", Some(token.as_str())).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+/// Sends a request with the given headers; returns the status and the JSON body.
+async fn send_with(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebound_host_is_refused_and_so_is_a_change_from_another_site() {
+    let token = Token::generate().unwrap();
+    let app = application(Some(Auth::with_token(token.clone()))).await;
+    let bearer = format!("Bearer {}", token.as_str());
+
+    // DNS rebinding: the page of evil.example reads the API under its own name.
+    let (status, body) = send_with(
+        &app,
+        "GET",
+        "/api/v1/services",
+        &[("host", "evil.example:3000")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::MISDIRECTED_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "misdirected-host");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--allow-host"),
+        "{body}"
+    );
+    for host in [
+        "localhost:3000",
+        "127.0.0.1:3000",
+        "[::1]:3000",
+        "localhost",
+    ] {
+        let (status, body) = send_with(&app, "GET", "/api/v1/summary", &[("host", host)]).await;
+        assert_eq!(status, StatusCode::OK, "{host}: {body}");
+    }
+    // `/healthz` holds no data: a load balancer may probe it by any name.
+    let (status, _) = send_with(&app, "GET", "/healthz", &[("host", "evil.example")]).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A page of another site makes the browser POST, even with a token: refused.
+    let (status, body) = send_with(
+        &app,
+        "POST",
+        "/api/v1/session",
+        &[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "https://evil.example"),
+            ("authorization", &bearer),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "foreign-origin");
+    // The dashboard's own page may.
+    let (status, body) = send_with(
+        &app,
+        "POST",
+        "/api/v1/session",
+        &[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://127.0.0.1:3000"),
+            ("authorization", &bearer),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_names_and_the_listen_address_are_answered() {
+    let source = SourceFile::new("iza.toml", "version = 1\n".to_owned(), Syntax::Toml);
+    let catalog = Arc::new(iza_catalog::check(&source).catalog.unwrap());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let monitor = Arc::new(
+        Monitor::start(
+            catalog.clone(),
+            Arc::new(Prober::new(ProberOptions::default())),
+            store.clone(),
+            MonitorOptions::default(),
+        )
+        .await
+        .unwrap(),
+    );
+    let state = AppState::new(
+        monitor,
+        store,
+        CatalogView::new(catalog, &PortMap::default()),
+    )
+    .with_hosts(HostPolicy::new(
+        "192.0.2.7:3000".parse().unwrap(),
+        &["iza.example.org".to_owned()],
+    ));
+    let app = router(state);
+    for (host, expected) in [
+        ("iza.example.org", StatusCode::OK),
+        ("IZA.example.org.:443", StatusCode::OK),
+        ("192.0.2.7:3000", StatusCode::OK),
+        ("other.example.org", StatusCode::MISDIRECTED_REQUEST),
+    ] {
+        let (status, body) = send_with(&app, "GET", "/api/v1/summary", &[("host", host)]).await;
+        assert_eq!(status, expected, "{host}: {body}");
+    }
+}
+
+/// Signs in with `token`; returns the `Set-Cookie` header.
+async fn sign_in(app: &Router, token: &str) -> String {
+    let response = app
+        .clone()
+        .oneshot(
+            Request::post("/api/v1/session")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_cookie_is_its_own_secret_and_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = TokenFile::new(dir.path().join("token"));
+    let (token, _) = file.load_or_create().unwrap();
+    let auth = Auth::from_file(file.clone()).unwrap().protect_reads(true);
+    let app = application(Some(auth.clone())).await;
+
+    let cookie = sign_in(&app, token.as_str()).await;
+    assert!(
+        !cookie.contains(token.as_str()),
+        "the cookie carries the token: {cookie}"
+    );
+    assert!(cookie.contains("Max-Age=43200"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    assert!(pair.starts_with("iza_session="), "{pair}");
+    let (status, _) = send_with(&app, "GET", "/api/v1/summary", &[("cookie", &pair)]).await;
+    assert_eq!(status, StatusCode::OK);
+    // Two sign-ins, two secrets.
+    assert_ne!(sign_in(&app, token.as_str()).await, cookie);
+
+    // After its 12 hours, the session is refused.
+    auth.age_sessions(iza_server::auth::SESSION_LIFETIME);
+    let (status, body) = send_with(&app, "GET", "/api/v1/summary", &[("cookie", &pair)]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["reason"], "expired or unknown session");
+
+    // A rotation of the token ends the sessions signed in with it.
+    let cookie = sign_in(&app, token.as_str()).await;
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let (status, _) = send_with(&app, "GET", "/api/v1/summary", &[("cookie", &pair)]).await;
+    assert_eq!(status, StatusCode::OK);
+    file.rotate().unwrap();
+    let (status, _) = send_with(&app, "GET", "/api/v1/summary", &[("cookie", &pair)]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_read_only_token_reads_and_changes_nothing() {
+    let admin = Token::generate().unwrap();
+    let reader = Token::generate().unwrap();
+    let auth = Auth::with_token(admin.clone())
+        .with_read_token(reader.clone())
+        .protect_reads(true);
+    let app = application(Some(auth)).await;
+    let read = format!("Bearer {}", reader.as_str());
+    let (status, _) = send_with(&app, "GET", "/api/v1/summary", &[("authorization", &read)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = send_with(
+        &app,
+        "POST",
+        "/api/v1/services/a/stop",
+        &[("authorization", &read)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["reason"], "read-only token");
+    let (status, body) = send_with(
+        &app,
+        "GET",
+        "/api/v1/services/a?raw=true",
+        &[("authorization", &read)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let admin = format!("Bearer {}", admin.as_str());
+    let (status, body) = send_with(
+        &app,
+        "GET",
+        "/api/v1/services/a?raw=true",
+        &[("authorization", &admin)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // It signs a browser in, and the session reads only.
+    let cookie = sign_in(&app, reader.as_str()).await;
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let (status, _) = send_with(&app, "GET", "/api/v1/summary", &[("cookie", &pair)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = send_with(
+        &app,
+        "GET",
+        "/api/v1/services/a?raw=true",
+        &[("cookie", &pair)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use futures_util::StreamExt;
 use http_body_util::BodyExt;
 use iza_catalog::export::ports::PortMap;
 use iza_catalog::{SourceFile, Syntax};
@@ -35,6 +36,11 @@ command = ["sh", "-c", "echo hello from talker; i=0; while true; do i=$((i+1)); 
 stop = { grace = "2s" }
 [services.docs]
 "#;
+    fixture_of(dir, text).await
+}
+
+/// The application over the manifest `text`, its services with a `command` supervised.
+async fn fixture_of(dir: &std::path::Path, text: &str) -> Fixture {
     let source = SourceFile::new("iza.toml", text.to_owned(), Syntax::Toml);
     let checked = iza_catalog::check(&source);
     let catalog = Arc::new(
@@ -275,4 +281,144 @@ async fn processes_are_listed_logged_stopped_started_and_restarted() {
 
     let shutdown = fixture.supervisor.shutdown().await;
     assert_eq!(shutdown.stopped, ["talker"]);
+}
+
+/// A manifest full of secrets: an `env` token and database URL that the process prints, a
+/// check URL with a password and a secret parameter, an `Authorization` header, and an `exec`
+/// check whose failure message quotes a URL with a password.
+const SECRETS: &str = r#"version = 1
+[services.keeper]
+command = ["sh", "-c", "echo token is $API_TOKEN; echo db at $DATABASE_URL; while true; do sleep 1; done"]
+env = { API_TOKEN = "tok-3f9a8b7c6d", DATABASE_URL = "postgres://app:db-pw-7788@127.0.0.1:1/app", LOG_LEVEL = "debug" }
+stop = { grace = "2s" }
+check = { exec = ["sh", "-c", "echo cannot reach amqp://guest:mq-pw-5566@127.0.0.1:1 >&2; exit 1"], every = "100ms" }
+[services.web]
+check = { http = "http://admin:web-pw-9911@127.0.0.1:1/health?api_key=key-1234abcd", headers = { Authorization = "Bearer hdr-tok-0042", Accept = "text/plain" }, every = "1h" }
+"#;
+
+/// Every secret value of [`SECRETS`].
+const SECRET_VALUES: &[&str] = &[
+    "tok-3f9a8b7c6d",
+    "db-pw-7788",
+    "mq-pw-5566",
+    "web-pw-9911",
+    "key-1234abcd",
+    "hdr-tok-0042",
+];
+
+fn assert_no_secret(what: &str, text: &str) {
+    for secret in SECRET_VALUES {
+        assert!(!text.contains(secret), "{what} shows `{secret}`: {text}");
+    }
+}
+
+/// Reads a server-sent event stream until `enough` holds for what was read, at most until
+/// the deadline.
+async fn read_stream(app: &Router, uri: &str, enough: impl Fn(&str) -> bool) -> String {
+    let response = app
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{uri}");
+    let mut body = response.into_body().into_data_stream();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while !enough(&text) {
+        match tokio::time::timeout_at(deadline, body.next()).await {
+            Ok(Some(Ok(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            other => panic!("{uri}: the stream ended or stalled ({other:?}) after: {text}"),
+        }
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_answer_event_or_log_line_shows_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = fixture_of(dir.path(), SECRETS).await;
+    let app = &fixture.app;
+
+    // The definitions: names and keys kept, values masked.
+    let (status, keeper) = call(app, Method::GET, "/api/v1/services/keeper").await;
+    assert_eq!(status, StatusCode::OK, "{keeper:#}");
+    let env = &keeper["definition"]["env"];
+    assert_eq!(env["API_TOKEN"], "***", "{env}");
+    assert_eq!(env["LOG_LEVEL"], "***", "{env}");
+    assert_no_secret("GET /services/keeper", &keeper.to_string());
+    let (status, web) = call(app, Method::GET, "/api/v1/services/web").await;
+    assert_eq!(status, StatusCode::OK, "{web:#}");
+    let check = &web["definition"]["check"];
+    assert_eq!(
+        check["target"]["target"],
+        "http://admin:***@127.0.0.1:1/health?api_key=***"
+    );
+    assert_eq!(check["headers"]["Authorization"], "***");
+    assert_eq!(check["headers"]["Accept"], "text/plain");
+    assert_no_secret("GET /services/web", &web.to_string());
+
+    // The process prints its secrets; the served lines do not show them.
+    let deadline = Instant::now() + DEADLINE;
+    let lines = loop {
+        let (status, logs) = call(app, Method::GET, "/api/v1/services/keeper/logs").await;
+        assert_eq!(status, StatusCode::OK, "{logs:#}");
+        let text = logs.to_string();
+        if text.contains("db at") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no output yet: {text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(lines.contains("token is ***"), "{lines}");
+    assert!(
+        lines.contains("db at postgres://app:***@127.0.0.1:1/app"),
+        "{lines}"
+    );
+    assert_no_secret("GET /services/keeper/logs", &lines);
+    let stream = read_stream(app, "/api/v1/services/keeper/logs/stream", |t| {
+        t.contains("db at")
+    })
+    .await;
+    assert_no_secret("the log stream", &stream);
+
+    // The failing `exec` check's message quotes a URL with its password: not in the
+    // listing, the events, nor the event stream.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let (_, events) = call(app, Method::GET, "/api/v1/events?service=keeper").await;
+        let (_, keeper) = call(app, Method::GET, "/api/v1/services/keeper").await;
+        let text = format!("{events} {keeper}");
+        if text.contains("cannot reach") {
+            assert_no_secret("the events and the last result", &text);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no failure recorded yet: {text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, listing) = call(app, Method::GET, "/api/v1/services").await;
+    assert_no_secret("GET /services", &listing.to_string());
+    let stream = read_stream(app, "/api/v1/events/stream", |t| t.contains("cannot reach")).await;
+    assert_no_secret("the event stream", &stream);
+
+    // The admin token gets the definition as written; anonymous and read-only callers do not.
+    let (status, raw) = call_with(
+        app,
+        Method::GET,
+        "/api/v1/services/web?raw=true",
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{raw:#}");
+    assert_eq!(
+        raw["definition"]["check"]["headers"]["Authorization"],
+        "Bearer hdr-tok-0042"
+    );
+    assert!(raw.to_string().contains("web-pw-9911"));
+    let (status, refused) =
+        call_with(app, Method::GET, "/api/v1/services/web?raw=true", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused:#}");
+    assert_no_secret("a refused raw read", &refused.to_string());
+
+    let shutdown = fixture.supervisor.shutdown().await;
+    assert_eq!(shutdown.stopped, ["keeper"]);
 }

@@ -91,6 +91,10 @@ pub(crate) struct TokenArgs {
     /// running `iza serve`).
     #[arg(long)]
     pub(crate) rotate: bool,
+    /// The read-only token instead (`.iza/read-token`): it reads (also when reads are
+    /// protected) but changes nothing and never sees raw definitions.
+    #[arg(long)]
+    pub(crate) read_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +164,12 @@ pub(crate) struct ServeArgs {
     /// wait in the system's accept queue until one closes.
     #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
     pub(crate) max_connections: u32,
+    /// Also answer requests whose `Host` is NAME (repeatable). By default only the listen
+    /// address, `localhost` and loopback addresses are answered (and, on a wildcard listen
+    /// address, the machine's addresses and host name); any other `Host` gets 421, against
+    /// DNS rebinding. Use it for the name a proxy or other machines reach the server by.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub(crate) allow_host: Vec<String>,
 }
 
 /// Which running instance to talk to, and with which token.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use iza_catalog::Catalog;
 use iza_catalog::export::report::{LiveStatus, ReportOptions, ServiceFacts, render_with};
+use iza_catalog::redact::Redact as _;
 use iza_runtime::{Status, StatusBoard, now_millis};
 use iza_store::{SqliteStore, Store};
 
@@ -31,7 +32,8 @@ pub(crate) fn run(args: &ReportArgs) -> Result<ExitCode> {
     let options = ReportOptions {
         live: live.as_ref().map(|facts| facts as _),
     };
-    super::print(&render_with(&catalog, &options))?;
+    // The report never shows secrets (URL passwords, `env` values...): see docs/security.md.
+    super::print(&render_with(&catalog.redacted(), &options))?;
     Ok(ExitCode::SUCCESS)
 }
 

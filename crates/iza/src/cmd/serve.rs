@@ -16,7 +16,7 @@ use iza_catalog::export::ports::PortMap;
 use iza_catalog::{Catalog, SourceFile};
 use iza_probe::{Prober, ProberOptions};
 use iza_runtime::{DockerOptions, DockerWatch, Monitor, MonitorOptions, Supervisor};
-use iza_server::{AppState, Auth, CatalogView, Limits, TokenFile};
+use iza_server::{AppState, Auth, CatalogView, HostPolicy, Limits, TokenFile};
 use iza_store::{Retention, SqliteStore, Store};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -49,6 +49,8 @@ pub(crate) struct Setup {
     pub(crate) limits: Limits,
     /// Who may call what: the token of `.iza/token` beside the database.
     pub(crate) auth: Auth,
+    /// Names answered for besides the listen address and loopback (`--allow-host`).
+    pub(crate) allow_hosts: Vec<String>,
 }
 
 impl Setup {
@@ -89,6 +91,7 @@ impl Setup {
                 max_connections: args.max_connections,
             },
             auth,
+            allow_hosts: args.allow_host.clone(),
         })
     }
 
@@ -114,7 +117,9 @@ fn access(db: &Path, protect_reads: bool) -> Result<Auth> {
             token.as_str()
         );
     }
-    Ok(Auth::from_file(file)?.protect_reads(protect_reads))
+    Ok(Auth::from_file(file)?
+        .read_tokens_from(TokenFile::read_only_beside(db))
+        .protect_reads(protect_reads))
 }
 
 /// Starts logging and a runtime, and runs `future` on it.
@@ -193,7 +198,8 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         CatalogView::new(catalog.clone(), &setup.ports),
     )
     .with_docker(Arc::new(docker))
-    .with_auth(setup.auth.clone());
+    .with_auth(setup.auth.clone())
+    .with_hosts(HostPolicy::new(address, &setup.allow_hosts));
     let app = iza_server::router(state.clone());
     tracing::info!(
         "watching `{}` ({} services), database `{}`",

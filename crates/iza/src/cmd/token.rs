@@ -1,5 +1,5 @@
 //! `iza token`: prints the API's bearer token (creating the token file on first use) or
-//! rotates it. The token goes to stdout and nothing else does, so `TOKEN=$(iza token)` works;
+//! rotates it; with `--read-only`, the same for the read-only token (`.iza/read-token`). The token goes to stdout and nothing else does, so `TOKEN=$(iza token)` works;
 //! where the file is goes to stderr. The file's rules (mode 0600, atomic writes) are
 //! `iza_server::auth`'s.
 
@@ -25,20 +25,33 @@ pub(crate) fn run(args: &TokenArgs) -> Result<ExitCode> {
                 }
                 .into());
             }
-            TokenFile::beside(&manifest_input::state_db(&manifest))
+            let db = manifest_input::state_db(&manifest);
+            if args.read_only {
+                TokenFile::read_only_beside(&db)
+            } else {
+                TokenFile::beside(&db)
+            }
         }
     };
     let path = file.path().display();
+    let what = if args.read_only {
+        "read-only token"
+    } else {
+        "token"
+    };
     let token = if args.rotate {
         let token = file.rotate()?;
-        eprintln!("rotated the token in `{path}`: the old token is refused from now on");
+        eprintln!(
+            "rotated the {what} in `{path}`: the old one is refused from now on, and the \
+             browser sessions signed in with it end"
+        );
         token
     } else {
         let (token, created) = file.load_or_create()?;
         if created {
-            eprintln!("created the token file `{path}` (mode 0600)");
+            eprintln!("created the {what} file `{path}` (mode 0600)");
         } else {
-            eprintln!("token file `{path}`");
+            eprintln!("{what} file `{path}`");
         }
         token
     };
