@@ -165,8 +165,10 @@ fn text_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
     while let Some(found) = text[from..].find("://") {
         let marker = from + found;
         let start = text[..marker]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |(i, c)| i + c.len_utf8());
         let end = text[marker..]
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`' | ')'))
             .map_or(text.len(), |i| marker + i);
@@ -627,6 +629,29 @@ mod tests {
         let mut found = Vec::new();
         arg_secrets(&args, &mut found);
         assert_eq!(found, ["pw1234", "t0k3n", "x", "p", "p"]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_redacted_without_panic_and_loses_url_passwords(
+            before in "\\PC{0,20}",
+            password in "[a-zA-Z0-9é_]{4,12}",
+            after in "\\PC{0,20}",
+        ) {
+            let text = format!("{before} x://u:{password}@h/p {after}");
+            let _ = redact_url(&text);
+            let redacted = redact_text(&text);
+            let secrets = Secrets::from_values([password.clone()]);
+            let scrubbed = secrets.scrub(&text);
+            proptest::prop_assert!(!scrubbed.contains(&password), "{}", scrubbed);
+            proptest::prop_assert!(redacted.contains("x://u:***@h/p"), "{}", redacted);
+        }
+    }
+
+    #[test]
+    fn multibyte_text_around_urls_is_cut_at_character_boundaries() {
+        assert_eq!(redact_text("é://u:p@h"), "é://u:p@h");
+        assert_eq!(redact_text("日本http://u:pw@h"), "日本http://u:***@h");
     }
 
     #[test]

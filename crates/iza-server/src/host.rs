@@ -1,7 +1,8 @@
 //! Defines [`HostPolicy`], the names the server answers for, and the [`check_host`]
 //! middleware that applies it against DNS rebinding and cross-site requests: a request whose
 //! `Host` is not one of them is refused with 421, and a call that may change anything sent by a
-//! page of another origin (its `Origin` header) with 403.
+//! page of another origin (its `Origin` is neither the server's own name and port, as in the
+//! request's `Host`, nor an `--allow-host` name) with 403.
 //!
 //! The names: `localhost` and `*.localhost`, every loopback address, the listen address, and
 //! the names given with `--allow-host`; when the server listens on a wildcard address
@@ -111,9 +112,11 @@ impl HostPolicy {
         }
     }
 
-    /// Whether the `Origin` of a call that may change anything is one of ours; `Err` names
-    /// the refused origin. A request without `Origin` (not sent by a page) passes; `null`
-    /// (a sandboxed or local page) does not.
+    /// Whether the `Origin` of a call that may change anything is the server's own: the page
+    /// that sends it was served by this server under the same name and port (`Host`), or by a
+    /// name given with `--allow-host` (a proxy in front). `Err` names the refused origin. A
+    /// request without `Origin` (not sent by a page) passes; `null` (a sandboxed or local
+    /// page) does not, nor does another port of `localhost` (another local application).
     fn check_origin(&self, method: &Method, headers: &HeaderMap) -> Result<(), String> {
         if matches!(
             *method,
@@ -125,14 +128,23 @@ impl HostPolicy {
             return Ok(());
         };
         let origin = String::from_utf8_lossy(origin.as_bytes()).into_owned();
-        let authority = origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"));
-        match authority {
-            Some(authority) if !authority.contains('/') && self.allows(host_of(authority)) => {
-                Ok(())
-            }
-            _ => Err(origin),
+        let (scheme, authority) = match origin.split_once("://") {
+            Some((scheme, authority)) if matches!(scheme, "http" | "https") => (scheme, authority),
+            _ => return Err(origin),
+        };
+        if authority.contains('/') {
+            return Err(origin);
+        }
+        let default_port = if scheme == "https" { ":443" } else { ":80" };
+        let strip = |a: &str| normalize(a.strip_suffix(default_port).unwrap_or(a));
+        let same_host = headers.get(header::HOST).is_some_and(|host| {
+            strip(&String::from_utf8_lossy(host.as_bytes())) == strip(authority)
+        });
+        let allowed_name = self.inner.allowed.contains(&normalize(host_of(authority)));
+        if same_host || allowed_name {
+            Ok(())
+        } else {
+            Err(origin)
         }
     }
 }
@@ -235,28 +247,48 @@ mod tests {
 
     #[test]
     fn origins_of_other_sites_are_refused_on_changes_only() {
-        let policy = HostPolicy::loopback();
-        let with = |origin: &str| {
+        let policy = HostPolicy::new(
+            "127.0.0.1:3000".parse().unwrap(),
+            &["iza.example.org".to_owned()],
+        );
+        let with = |origin: &str, host: &str| {
             let mut headers = HeaderMap::new();
             headers.insert(header::ORIGIN, origin.parse().unwrap());
+            headers.insert(header::HOST, host.parse().unwrap());
             headers
         };
-        assert!(
-            policy
-                .check_origin(&Method::POST, &with("http://localhost:3000"))
-                .is_ok()
-        );
-        assert!(
-            policy
-                .check_origin(&Method::POST, &with("http://127.0.0.1:3000"))
-                .is_ok()
-        );
-        for origin in ["https://evil.example", "null", "file://"] {
+        let allowed = [
+            ("http://127.0.0.1:3000", "127.0.0.1:3000"),
+            ("http://localhost:3000", "LOCALHOST:3000"),
+            ("https://iza.example.org", "127.0.0.1:3000"),
+            ("http://localhost", "localhost:80"),
+        ];
+        for (origin, host) in allowed {
             assert!(
-                policy.check_origin(&Method::POST, &with(origin)).is_err(),
-                "{origin}"
+                policy
+                    .check_origin(&Method::POST, &with(origin, host))
+                    .is_ok(),
+                "{origin} on {host}"
             );
-            assert!(policy.check_origin(&Method::GET, &with(origin)).is_ok());
+        }
+        let refused = [
+            ("https://evil.example", "127.0.0.1:3000"),
+            ("http://localhost:5173", "localhost:3000"),
+            ("null", "127.0.0.1:3000"),
+            ("file://", "127.0.0.1:3000"),
+        ];
+        for (origin, host) in refused {
+            assert!(
+                policy
+                    .check_origin(&Method::POST, &with(origin, host))
+                    .is_err(),
+                "{origin} on {host}"
+            );
+            assert!(
+                policy
+                    .check_origin(&Method::GET, &with(origin, host))
+                    .is_ok()
+            );
         }
         assert!(
             policy

@@ -30,7 +30,7 @@ fn action(summary: &str) -> Value {
         "summary": summary,
         "parameters": [id_parameter()],
         "security": [{ "bearer": [] }],
-        "responses": with_errors(ok("The process afterwards", "application/json", json!({ "$ref": "#/components/schemas/Process" })), &["400", "401", "404", "409", "503"])
+        "responses": with_errors(ok("The process afterwards", "application/json", json!({ "$ref": "#/components/schemas/Process" })), &["400", "401", "403", "404", "409", "503"])
     })
 }
 
@@ -127,7 +127,7 @@ pub fn document() -> Value {
                             "tasks": { "type": "array", "items": object() }
                         } } }
                     }
-                })), &["400", "404", "500"])
+                })), &["400", "401", "403", "404", "500"])
             }},
             "/api/v1/graph": { "get": {
                 "summary": "The ecosystem graph (nodes and edges), as `iza graph --format json`",

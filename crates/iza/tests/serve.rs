@@ -11,11 +11,16 @@ use std::time::{Duration, Instant};
 const DEADLINE: Duration = Duration::from_secs(30);
 
 fn http_get(address: &str, path: &str) -> (u16, String) {
+    http_get_as(address, address, path)
+}
+
+/// `GET path` from the server at `address`, naming it `host` in the `Host` header.
+fn http_get_as(address: &str, host: &str, path: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(address).unwrap();
     stream.set_read_timeout(Some(DEADLINE)).unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();
@@ -128,10 +133,18 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
     )
     .unwrap();
     let deadline = Instant::now() + DEADLINE;
-    let (mut child, address, lines) = start(dir.path(), &[]);
+    let (mut child, address, lines) = start(dir.path(), &["--allow-host", "iza.test"]);
 
     let (status, body) = http_get(&address, "/healthz");
     assert_eq!((status, body.trim()), (200, "ok"));
+    // DNS rebinding: a page of another name that resolves here is refused; `--allow-host`
+    // names and `localhost` are answered.
+    let (status, body) = http_get_as(&address, "evil.example:3000", "/api/v1/services");
+    assert_eq!(status, 421, "{body}");
+    for host in ["iza.test", "localhost:3000"] {
+        let (status, body) = http_get_as(&address, host, "/api/v1/summary");
+        assert_eq!(status, 200, "{host}: {body}");
+    }
     let (status, body) = http_get(&address, "/api/v1/services");
     assert_eq!(status, 200, "{body}");
     let services: serde_json::Value = serde_json::from_str(&body).unwrap();

@@ -67,3 +67,27 @@ fn no_token_file_is_made_for_a_missing_manifest() {
     assert_eq!(out.trim().len(), 64);
     assert!(dir.path().join("own").join("token").is_file());
 }
+
+#[test]
+fn the_read_only_token_is_its_own_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("iza.toml"), "version = 1\n[services.a]\n").unwrap();
+    let (code, admin, stderr) = token(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, reader, stderr) = token(dir.path(), &["--read-only"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("created the read-only token file"),
+        "{stderr}"
+    );
+    assert_ne!(reader, admin);
+    let file = dir.path().join(".iza").join("read-token");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), reader);
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let (code, rotated, _) = token(dir.path(), &["--read-only", "--rotate"]);
+    assert_eq!(code, Some(0));
+    assert_ne!(rotated, reader);
+    let (_, again, _) = token(dir.path(), &[]);
+    assert_eq!(again, admin, "the admin token is untouched");
+}

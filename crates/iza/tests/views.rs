@@ -121,3 +121,28 @@ fn imports_print_a_manifest_that_checks_and_notes_on_stderr() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: cannot import `README.md`"));
 }
+
+#[test]
+fn the_report_shows_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("iza.toml");
+    std::fs::write(
+        &manifest,
+        r#"version = 1
+[services.queue]
+description = "The broker"
+metadata = { broker = "amqp://app:meta-pw-3141@mq:5672", api_key = "meta-key-2718", owner = "ops" }
+"#,
+    )
+    .unwrap();
+    let report = stdout(&iza(&["report", manifest.to_str().unwrap()]));
+    for secret in ["meta-pw-3141", "meta-key-2718"] {
+        assert!(
+            !report.contains(secret),
+            "the report shows `{secret}`:\n{report}"
+        );
+    }
+    // Markdown escapes the mask: `\*\*\*`.
+    assert!(report.contains(r"amqp://app:\*\*\*@mq:5672"), "{report}");
+    assert!(report.contains("ops"), "other metadata stays: {report}");
+}
