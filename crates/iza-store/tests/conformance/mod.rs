@@ -616,7 +616,7 @@ pub(crate) async fn hour_rollups_combine_minutes(store: StoreUnderTest) {
         results: 0,
         minutes: 0,
         hours: Retention::default().hours,
-        events: Retention::default().events,
+        ..Retention::default()
     };
     store.maintain(now, retention).await.unwrap();
     let after_retention = store.rollups("api", Resolution::Hour, BASE).await.unwrap();
