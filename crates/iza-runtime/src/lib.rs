@@ -19,6 +19,7 @@
 //! The runtime never renders and never reads the manifest itself; interfaces (the HTTP server,
 //! the CLI) read the bus, the snapshot and the store. See `docs/monitor.md`.
 
+pub mod agents;
 pub mod bus;
 pub mod docker;
 pub mod event;

@@ -302,6 +302,24 @@ impl Monitor {
         });
     }
 
+    /// Probes a service's check now, outside its schedule (even when a scheduled probe of it
+    /// is running), and returns what it found; the result goes through the status board and
+    /// is recorded like any probe's. `Ok(None)`: the service has no check. The agents'
+    /// `check` action uses it.
+    pub async fn check_now(
+        &self,
+        service: &str,
+    ) -> Result<Option<crate::event::ProbeSummary>, MonitorError> {
+        let (ack, done) = oneshot::channel();
+        self.scheduler
+            .send(SchedulerCommand::CheckNow {
+                service: service.to_owned(),
+                ack,
+            })
+            .map_err(|_| MonitorError::Stopped)?;
+        done.await.map_err(|_| MonitorError::Stopped)
+    }
+
     /// Stops gracefully: no new probe starts; running probes get until `deadline` to finish
     /// (their results are processed and recorded), the rest are abandoned; `monitor-stopped`
     /// is announced; the recorder writes everything it holds; the bus closes. A second call

@@ -30,6 +30,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::event::ProbeSummary;
 use crate::monitor::counters::Counters;
 use crate::monitor::processor::Completed;
 use crate::reload::CatalogDiff;
@@ -119,6 +120,12 @@ impl Schedule {
         }
         self.queue.push(Reverse((at, generation, key)));
         true
+    }
+
+    /// The spec and generation of a scheduled service's check.
+    pub(crate) fn spec(&self, service: &str) -> Option<(Arc<str>, Arc<ProbeSpec>, u64)> {
+        let (key, slot) = self.slots.get_key_value(service)?;
+        Some((key.clone(), slot.spec.clone(), slot.generation))
     }
 
     /// Stops probing a service; returns whether it was scheduled.
@@ -258,6 +265,12 @@ pub(crate) enum SchedulerCommand {
     },
     /// Probe this service now unless a probe of it is running or due already.
     ProbeSoon { service: String },
+    /// Probe this service now, even when a probe of it is running, and answer what it found
+    /// (`None`: the service has no check); the result is processed and recorded like any.
+    CheckNow {
+        service: String,
+        ack: oneshot::Sender<Option<ProbeSummary>>,
+    },
     /// Stop scheduling, wait for running probes up to the deadline, abandon the rest; answers
     /// how many were abandoned.
     Stop {
@@ -322,6 +335,7 @@ impl Scheduler {
                     Some(SchedulerCommand::ProbeSoon { service }) => {
                         self.schedule.expedite(&service, Instant::now());
                     }
+                    Some(SchedulerCommand::CheckNow { service, ack }) => self.check_now(&service, ack),
                     Some(SchedulerCommand::Stop { deadline, ack }) => {
                         let abandoned = self.stop(deadline).await;
                         let _ = ack.send(abandoned);
@@ -370,6 +384,44 @@ impl Scheduler {
                 self.settings.clone(),
             ));
         }
+    }
+
+    /// Starts one probe of a service outside its schedule; its interval is unchanged.
+    fn check_now(&mut self, service: &str, ack: oneshot::Sender<Option<ProbeSummary>>) {
+        let Some((service, spec, generation)) = self.schedule.spec(service) else {
+            let _ = ack.send(None);
+            return;
+        };
+        let prober = self.prober.clone();
+        let semaphore = self.semaphore.clone();
+        let results = self.results.clone();
+        let counters = self.counters.clone();
+        let grace = self.settings.deadline_grace;
+        self.probes.spawn(async move {
+            let Ok(permit) = semaphore.acquire_owned().await else {
+                return;
+            };
+            Counters::add(&counters.started, 1);
+            let started_at = crate::now_millis();
+            let deadline = spec.check.timeout + grace;
+            let (result, cut) =
+                within_deadline(prober.probe_in(&spec.check, &spec.context), deadline).await;
+            drop(permit);
+            if cut {
+                Counters::add(&counters.deadline_exceeded, 1);
+            }
+            Counters::add(&counters.completed, 1);
+            let finished_at = crate::now_millis();
+            let summary = ProbeSummary::of(&result, started_at, finished_at);
+            let _ = results.send(Completed {
+                service,
+                generation,
+                result,
+                started_at,
+                finished_at,
+            });
+            let _ = ack.send(Some(summary));
+        });
     }
 
     /// Stops: no new probe gets a slot; running ones get until the deadline.

@@ -1,5 +1,5 @@
-//! `iza serve`: loads and checks the manifest, opens the SQLite store, starts the prober and the
-//! monitor, and serves the HTTP API (`iza-server`) until Ctrl-C or SIGTERM. `iza up` is the
+//! `iza serve`: loads and checks the manifest, opens the SQLite store, starts the prober, the
+//! monitor and the agents engine (the tasks' runs, `docs/agents.md`), and serves the HTTP API (`iza-server`) until Ctrl-C or SIGTERM. `iza up` is the
 //! same machinery with the supervisor added (`cmd/up.rs`). Reloads the manifest
 //! on SIGHUP and when the file changes (polled every second), and maintains the store once a
 //! minute. Logs go to stderr (`IZA_LOG`, default `info`).
@@ -15,7 +15,8 @@ use anyhow::{Context, Result, bail};
 use iza_catalog::export::ports::PortMap;
 use iza_catalog::{Catalog, SourceFile};
 use iza_probe::{Prober, ProberOptions};
-use iza_runtime::{DockerOptions, DockerWatch, Monitor, MonitorOptions, Supervisor};
+use iza_runtime::agents::{Agents, AgentsOptions, worker_id};
+use iza_runtime::{DockerOptions, DockerWatch, Launch, Monitor, MonitorOptions, Supervisor};
 use iza_server::{AppState, Auth, CatalogView, TokenFile};
 use iza_store::{Retention, SqliteStore, Store};
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -208,16 +209,32 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         .ok();
     // Logs go beside the database (`.iza/logs` by default).
     let state_dir = setup.db.parent().map(Path::to_path_buf).unwrap_or_default();
-    let supervised = up.map(|up| up.start(&catalog, monitor.clone(), base_dir, &state_dir));
+    let supervised = up.map(|up| up.start(&catalog, monitor.clone(), base_dir.clone(), &state_dir));
     let supervisor = supervised.as_ref().map(|s| s.supervisor.clone());
     if let Some(supervisor) = &supervisor {
         state.set_supervisor(supervisor.clone());
     }
+    // The tasks' runs: one worker id per process; the runs a previous process of this
+    // database left running are released (and retried) before anything is claimed.
+    let agents = Arc::new(Agents::start(
+        catalog.clone(),
+        store.clone(),
+        monitor.clone(),
+        supervisor.clone(),
+        AgentsOptions::new(
+            worker_id(),
+            Launch {
+                self_exe: std::env::current_exe().ok(),
+                base_dir,
+            },
+        ),
+    ));
     let reloader = tokio::spawn(watch_manifest(
         setup.manifest.clone(),
         setup.source_text,
         state.clone(),
         supervisor.clone(),
+        agents.clone(),
         hangup,
     ));
     let maintainer = tokio::spawn(maintain(store.clone()));
@@ -229,10 +246,14 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     let stopping = Arc::new(tokio::sync::Notify::new());
     let stopper = tokio::spawn({
         let (state, stopping, supervisor) = (state.clone(), stopping.clone(), supervisor.clone());
+        let agents = agents.clone();
         async move {
             wait_for_stop(interrupt, terminate).await;
             state.mark_stopping();
             stopping.notify_one();
+            // Runs first: they may use the supervised services; those still running at the
+            // deadline go back to the queue for the next start.
+            agents.shutdown(SHUTDOWN_DEADLINE).await;
             if let Some(supervisor) = &supervisor {
                 // A second Ctrl-C or SIGTERM cuts the grace periods short. The listeners are
                 // in place before the line that invites it is printed.
@@ -287,6 +308,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         let _ = stopper.await;
     } else {
         stopper.abort();
+        agents.shutdown(SHUTDOWN_DEADLINE).await;
         if let Some(supervisor) = &supervisor {
             supervisor.shutdown().await;
         }
@@ -338,6 +360,7 @@ async fn watch_manifest(
     mut current: String,
     state: AppState,
     supervisor: Option<Arc<Supervisor>>,
+    agents: Arc<Agents>,
     mut hangup: Option<Signal>,
 ) {
     let mut tick = tokio::time::interval(WATCH_EVERY);
@@ -363,11 +386,17 @@ async fn watch_manifest(
             continue;
         }
         current = text.clone();
-        reload(&path, text, &state, supervisor.as_deref()).await;
+        reload(&path, text, &state, supervisor.as_deref(), &agents).await;
     }
 }
 
-async fn reload(path: &Path, text: String, state: &AppState, supervisor: Option<&Supervisor>) {
+async fn reload(
+    path: &Path,
+    text: String,
+    state: &AppState,
+    supervisor: Option<&Supervisor>,
+    agents: &Agents,
+) {
     let syntax = iza_catalog::Syntax::for_path(path);
     let source = SourceFile::new(path, text, syntax);
     let checked = iza_catalog::check(&source);
@@ -408,6 +437,7 @@ async fn reload(path: &Path, text: String, state: &AppState, supervisor: Option<
             "supervised services reconciled"
         );
     }
+    agents.reload(catalog).await;
 }
 
 /// Folds rollups and applies retention once a minute.

@@ -138,6 +138,10 @@ async fn display(mut subscription: Subscription, supervisor: Arc<Supervisor>, te
         let Update::Event(event) = update else {
             continue;
         };
+        if let Some(text) = describe_incident(&event.kind) {
+            out.line(text);
+            continue;
+        }
         let Some(text) = describe(&event.kind) else {
             continue;
         };
@@ -261,6 +265,39 @@ fn describe(kind: &EventKind) -> Option<String> {
                 format!("stopped {service}")
             }
         }
+        _ => return None,
+    })
+}
+
+/// The line of an incident event (the agents' escalations, `docs/agents.md`).
+fn describe_incident(kind: &EventKind) -> Option<String> {
+    Some(match kind {
+        EventKind::IncidentOpened {
+            incident,
+            task,
+            reason,
+            ..
+        } => format!("incident #{incident} opened: `{task}` failed: {reason}"),
+        EventKind::IncidentEscalated {
+            incident,
+            to,
+            tier,
+            runs,
+            ..
+        } => {
+            if runs.is_empty() {
+                format!(
+                    "incident #{incident} escalated to `{to}` (tier {tier}): no escalation task, climbing"
+                )
+            } else {
+                format!("incident #{incident} escalated to `{to}` (tier {tier})")
+            }
+        }
+        EventKind::IncidentResolved {
+            incident,
+            resolution,
+            ..
+        } => format!("incident #{incident} resolved: {resolution}"),
         _ => return None,
     })
 }
