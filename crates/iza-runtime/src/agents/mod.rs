@@ -187,7 +187,7 @@ pub fn run_priority(priority: Priority) -> RunPriority {
 pub(crate) struct Shared {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) monitor: Arc<Monitor>,
-    pub(crate) supervisor: Option<Arc<Supervisor>>,
+    pub(crate) supervisor: RwLock<Option<Arc<Supervisor>>>,
     pub(crate) options: AgentsOptions,
     pub(crate) catalog: RwLock<Arc<Catalog>>,
     /// New runs may be claimable.
@@ -216,6 +216,13 @@ impl Shared {
 
     pub(crate) fn catalog(&self) -> Arc<Catalog> {
         self.catalog
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn supervisor(&self) -> Option<Arc<Supervisor>> {
+        self.supervisor
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
@@ -361,7 +368,7 @@ impl Agents {
         let shared = Arc::new(Shared {
             store,
             monitor,
-            supervisor,
+            supervisor: RwLock::new(supervisor),
             options,
             catalog: RwLock::new(catalog),
             wake: Notify::new(),
@@ -403,6 +410,16 @@ impl Agents {
             tasks: Mutex::new(vec![ticker, listener]),
             worker: Mutex::new(Some(worker)),
         }
+    }
+
+    /// Hands the engine the supervisor of `iza up` when it was started after the engine (so
+    /// that the engine saw the supervised processes' first transitions).
+    pub fn set_supervisor(&self, supervisor: Arc<Supervisor>) {
+        *self
+            .shared
+            .supervisor
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(supervisor);
     }
 
     /// The worker id of this process.

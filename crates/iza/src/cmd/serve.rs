@@ -209,26 +209,28 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         .ok();
     // Logs go beside the database (`.iza/logs` by default).
     let state_dir = setup.db.parent().map(Path::to_path_buf).unwrap_or_default();
-    let supervised = up.map(|up| up.start(&catalog, monitor.clone(), base_dir.clone(), &state_dir));
-    let supervisor = supervised.as_ref().map(|s| s.supervisor.clone());
-    if let Some(supervisor) = &supervisor {
-        state.set_supervisor(supervisor.clone());
-    }
     // The tasks' runs: one worker id per process; the runs a previous process of this
-    // database left running are released (and retried) before anything is claimed.
+    // database left running are released (and retried) before anything is claimed. Started
+    // before the supervisor, so that `on = { process = ... }` sees the first starts.
     let agents = Arc::new(Agents::start(
         catalog.clone(),
         store.clone(),
         monitor.clone(),
-        supervisor.clone(),
+        None,
         AgentsOptions::new(
             worker_id(),
             Launch {
                 self_exe: std::env::current_exe().ok(),
-                base_dir,
+                base_dir: base_dir.clone(),
             },
         ),
     ));
+    let supervised = up.map(|up| up.start(&catalog, monitor.clone(), base_dir, &state_dir));
+    let supervisor = supervised.as_ref().map(|s| s.supervisor.clone());
+    if let Some(supervisor) = &supervisor {
+        state.set_supervisor(supervisor.clone());
+        agents.set_supervisor(supervisor.clone());
+    }
     let reloader = tokio::spawn(watch_manifest(
         setup.manifest.clone(),
         setup.source_text,

@@ -87,18 +87,19 @@ pub(crate) async fn perform(
             .await
         }
         Action::Restart(service) => {
+            let supervisor = shared.supervisor();
+            process::run(supervisor.as_deref(), process::Verb::Restart, service).await
+        }
+        Action::Start(service) => {
             process::run(
-                shared.supervisor.as_deref(),
-                process::Verb::Restart,
+                shared.supervisor().as_deref(),
+                process::Verb::Start,
                 service,
             )
             .await
         }
-        Action::Start(service) => {
-            process::run(shared.supervisor.as_deref(), process::Verb::Start, service).await
-        }
         Action::Stop(service) => {
-            process::run(shared.supervisor.as_deref(), process::Verb::Stop, service).await
+            process::run(shared.supervisor().as_deref(), process::Verb::Stop, service).await
         }
         Action::External => Err(ActionError::new(
             "an external task is run by external agents, not by `iza`",
