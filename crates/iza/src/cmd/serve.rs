@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail};
 use iza_catalog::export::ports::PortMap;
 use iza_catalog::{Catalog, SourceFile};
 use iza_probe::{Prober, ProberOptions};
-use iza_runtime::{DockerOptions, DockerWatch, Monitor, MonitorOptions, Supervisor};
+use iza_runtime::{DockerOptions, DockerWatch, Launcher, Monitor, MonitorOptions, Supervisor};
 use iza_server::{AppState, Auth, CatalogView, TokenFile};
 use iza_store::{Retention, SqliteStore, Store};
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -168,6 +168,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     let catalog = Arc::new(setup.catalog);
     let prober = Arc::new(Prober::new(ProberOptions {
         base_dir: base_dir.clone(),
+        launcher: guarded_launcher(),
         ..ProberOptions::default()
     }));
     let options = match &up {
@@ -302,6 +303,20 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     }
     tracing::info!("stopped");
     Ok(code)
+}
+
+/// The launcher of every child `iza` starts: guarded (it dies with `iza`) through this very
+/// binary, or direct when the binary cannot be found.
+pub(crate) fn guarded_launcher() -> Launcher {
+    match std::env::current_exe() {
+        Ok(exe) => Launcher::guarded(exe),
+        Err(err) => {
+            tracing::warn!(
+                "cannot find the running `iza` ({err}); child processes will not die with it"
+            );
+            Launcher::direct()
+        }
+    }
 }
 
 /// The URL a command on this machine reaches the server at: a wildcard listen address is

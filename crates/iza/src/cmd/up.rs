@@ -7,7 +7,7 @@
 //! and renders its events.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::Result;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use iza_catalog::Catalog;
+use iza_launch::Records;
 use iza_runtime::supervisor::{Launch, LogOptions};
 use iza_runtime::{
     EventKind, Monitor, MonitorOptions, ProcessState, Subscription, Supervisor, SupervisorOptions,
@@ -23,20 +24,57 @@ use iza_runtime::{
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::serve::{Setup, block_on, serve};
+use super::serve::{Setup, block_on, guarded_launcher, serve};
 use crate::cli::UpArgs;
 
 pub(crate) fn run(args: &UpArgs) -> Result<ExitCode> {
     let setup = Setup::load("up", &args.server)?;
+    // Before anything starts: the children a previous `iza up` left when it died (`kill -9`,
+    // a crash) would hold their ports.
+    let children = children_dir(&setup.db);
+    match iza_launch::sweep(&children) {
+        Ok(swept) => {
+            for group in swept {
+                eprintln!(
+                    "warning: stopped `{}` (process group {}), left running by an earlier `iza up` that did not stop",
+                    group.label, group.pgid
+                );
+            }
+        }
+        Err(err) => eprintln!(
+            "warning: cannot look for processes left by an earlier `iza up` in `{}`: {err}",
+            children.display()
+        ),
+    }
+    let records = match Records::create(&children) {
+        Ok(records) => Some(Arc::new(records)),
+        Err(err) => {
+            eprintln!(
+                "warning: cannot record the supervised processes in `{}`: {err}",
+                children.display()
+            );
+            None
+        }
+    };
     let up = Up {
         terminal: std::io::stdout().is_terminal(),
+        records,
     };
     block_on(serve(setup, Some(up)))
+}
+
+/// Where `iza up` records its children: `children/` beside the database (`.iza/children/`).
+fn children_dir(db: &Path) -> PathBuf {
+    db.parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join("children")
 }
 
 /// What `iza up` adds to `iza serve`.
 pub(crate) struct Up {
     terminal: bool,
+    /// This run's record of its children, removed when it stops.
+    records: Option<Arc<Records>>,
 }
 
 /// The running supervisor and its display.
@@ -62,10 +100,15 @@ impl Up {
         base_dir: PathBuf,
         state_dir: &std::path::Path,
     ) -> Supervised {
+        let mut launcher = guarded_launcher();
+        if let Some(records) = &self.records {
+            launcher = launcher.with_records(records.clone());
+        }
         let options = SupervisorOptions {
             launch: Launch {
                 self_exe: std::env::current_exe().ok(),
                 base_dir: base_dir.clone(),
+                launcher,
             },
             logs: LogOptions {
                 dir: Some(state_dir.join("logs")),
