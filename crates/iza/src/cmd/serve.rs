@@ -47,10 +47,14 @@ pub(crate) struct Setup {
     pub(crate) listen: SocketAddr,
     /// Who may call what: the token of `.iza/token` beside the database.
     pub(crate) auth: Auth,
+    /// How every child process starts: guarded (it dies with `iza`), long-lived ones recorded
+    /// in `children/` beside the database.
+    pub(crate) launcher: Launcher,
 }
 
 impl Setup {
-    /// Loads and checks the manifest and prepares the database directory.
+    /// Loads and checks the manifest, prepares the database directory, and stops the children
+    /// an earlier run on the same directory left running when it died.
     pub(crate) fn load(verb: &str, args: &ServeArgs) -> Result<Setup> {
         let manifest = &args.manifest;
         if manifest.path.as_os_str() == "-" {
@@ -74,6 +78,7 @@ impl Setup {
                 .with_context(|| format!("cannot create the directory `{}`", dir.display()))?;
         }
         let auth = access(&db, args.protect_reads)?;
+        let launcher = launcher_beside(&db);
         Ok(Setup {
             manifest: path,
             source_text: source.text.clone(),
@@ -82,6 +87,7 @@ impl Setup {
             db,
             listen: args.listen,
             auth,
+            launcher,
         })
     }
 
@@ -168,7 +174,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     let catalog = Arc::new(setup.catalog);
     let prober = Arc::new(Prober::new(ProberOptions {
         base_dir: base_dir.clone(),
-        launcher: guarded_launcher(),
+        launcher: setup.launcher.clone(),
         ..ProberOptions::default()
     }));
     let options = match &up {
@@ -209,7 +215,15 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         .ok();
     // Logs go beside the database (`.iza/logs` by default).
     let state_dir = setup.db.parent().map(Path::to_path_buf).unwrap_or_default();
-    let supervised = up.map(|up| up.start(&catalog, monitor.clone(), base_dir, &state_dir));
+    let supervised = up.map(|up| {
+        up.start(
+            &catalog,
+            monitor.clone(),
+            base_dir,
+            &state_dir,
+            setup.launcher.clone(),
+        )
+    });
     let supervisor = supervised.as_ref().map(|s| s.supervisor.clone());
     if let Some(supervisor) = &supervisor {
         state.set_supervisor(supervisor.clone());
@@ -311,10 +325,45 @@ pub(crate) fn guarded_launcher() -> Launcher {
     match std::env::current_exe() {
         Ok(exe) => Launcher::guarded(exe),
         Err(err) => {
-            tracing::warn!(
-                "cannot find the running `iza` ({err}); child processes will not die with it"
+            eprintln!(
+                "warning: cannot find the running `iza` ({err}); its child processes will not die with it"
             );
             Launcher::direct()
+        }
+    }
+}
+
+/// The guarded launcher of a server whose database is `db`, recording its long-lived children
+/// in `children/` beside it (`.iza/children/`), after stopping what an earlier run that died
+/// recorded there (`crates/iza-launch`).
+fn launcher_beside(db: &Path) -> Launcher {
+    let children = db
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join("children");
+    match iza_launch::sweep(&children) {
+        Ok(swept) => {
+            for group in swept {
+                eprintln!(
+                    "warning: stopped `{}` (process group {}), left running by an earlier `iza` that did not stop",
+                    group.label, group.pgid
+                );
+            }
+        }
+        Err(err) => eprintln!(
+            "warning: cannot look for processes left by an earlier `iza` in `{}`: {err}",
+            children.display()
+        ),
+    }
+    let launcher = guarded_launcher();
+    match iza_launch::Records::create(&children) {
+        Ok(records) => launcher.with_records(Arc::new(records)),
+        Err(err) => {
+            eprintln!(
+                "warning: cannot record the child processes in `{}`: {err}",
+                children.display()
+            );
+            launcher
         }
     }
 }

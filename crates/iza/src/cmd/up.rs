@@ -15,66 +15,28 @@ use std::time::Duration;
 use anyhow::Result;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use iza_catalog::Catalog;
-use iza_launch::Records;
 use iza_runtime::supervisor::{Launch, LogOptions};
 use iza_runtime::{
-    EventKind, Monitor, MonitorOptions, ProcessState, Subscription, Supervisor, SupervisorOptions,
-    Update,
+    EventKind, Launcher, Monitor, MonitorOptions, ProcessState, Subscription, Supervisor,
+    SupervisorOptions, Update,
 };
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::serve::{Setup, block_on, guarded_launcher, serve};
+use super::serve::{Setup, block_on, serve};
 use crate::cli::UpArgs;
 
 pub(crate) fn run(args: &UpArgs) -> Result<ExitCode> {
     let setup = Setup::load("up", &args.server)?;
-    // Before anything starts: the children a previous `iza up` left when it died (`kill -9`,
-    // a crash) would hold their ports.
-    let children = children_dir(&setup.db);
-    match iza_launch::sweep(&children) {
-        Ok(swept) => {
-            for group in swept {
-                eprintln!(
-                    "warning: stopped `{}` (process group {}), left running by an earlier `iza up` that did not stop",
-                    group.label, group.pgid
-                );
-            }
-        }
-        Err(err) => eprintln!(
-            "warning: cannot look for processes left by an earlier `iza up` in `{}`: {err}",
-            children.display()
-        ),
-    }
-    let records = match Records::create(&children) {
-        Ok(records) => Some(Arc::new(records)),
-        Err(err) => {
-            eprintln!(
-                "warning: cannot record the supervised processes in `{}`: {err}",
-                children.display()
-            );
-            None
-        }
-    };
     let up = Up {
         terminal: std::io::stdout().is_terminal(),
-        records,
     };
     block_on(serve(setup, Some(up)))
-}
-
-/// Where `iza up` records its children: `children/` beside the database (`.iza/children/`).
-fn children_dir(db: &Path) -> PathBuf {
-    db.parent()
-        .unwrap_or_else(|| Path::new("."))
-        .join("children")
 }
 
 /// What `iza up` adds to `iza serve`.
 pub(crate) struct Up {
     terminal: bool,
-    /// This run's record of its children, removed when it stops.
-    records: Option<Arc<Records>>,
 }
 
 /// The running supervisor and its display.
@@ -98,12 +60,9 @@ impl Up {
         catalog: &Catalog,
         monitor: Arc<Monitor>,
         base_dir: PathBuf,
-        state_dir: &std::path::Path,
+        state_dir: &Path,
+        launcher: Launcher,
     ) -> Supervised {
-        let mut launcher = guarded_launcher();
-        if let Some(records) = &self.records {
-            launcher = launcher.with_records(records.clone());
-        }
         let options = SupervisorOptions {
             launch: Launch {
                 self_exe: std::env::current_exe().ok(),
