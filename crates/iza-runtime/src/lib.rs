@@ -30,6 +30,7 @@ pub mod supervisor;
 pub use bus::{Bus, Change, Snapshot, Subscription, Update};
 pub use docker::{ContainerState, DockerOptions, DockerView, DockerWatch, Engine};
 pub use event::{Event, EventKind, ProbeSummary};
+pub use iza_launch::Launcher;
 pub use iza_store::Millis;
 pub use monitor::board::{StatusBoard, Transition};
 pub use monitor::recorder::RecorderOptions;

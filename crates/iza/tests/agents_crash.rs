@@ -42,8 +42,9 @@ fn wait_for(dir: &Path, what: &str, condition: impl Fn(&str) -> bool) {
     }
 }
 
-/// The run: notes an overlap if the previous copy is still alive, then works for 3 s.
-const SCRIPT: &str = "if [ -f pid ] && kill -0 \"$(cat pid)\" 2>/dev/null; then echo overlap >> runs.log; fi; echo $$ > pid; echo start >> runs.log; sleep 3; echo done >> runs.log";
+/// The run: notes an overlap if the previous copy is still alive (a zombie, killed but not yet
+/// reaped by whoever adopted it, does not count), then works for 3 s.
+const SCRIPT: &str = "if [ -f pid ]; then s=$(cut -d' ' -f3 \"/proc/$(cat pid)/stat\" 2>/dev/null); if [ -n \"$s\" ] && [ \"$s\" != Z ]; then echo overlap >> runs.log; fi; fi; echo $$ > pid; echo start >> runs.log; sleep 3; echo done >> runs.log";
 
 fn manifest(trigger: &str) -> String {
     format!(

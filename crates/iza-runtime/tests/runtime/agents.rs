@@ -9,7 +9,7 @@ use std::time::Duration;
 use iza_catalog::Catalog;
 use iza_probe::Prober;
 use iza_runtime::agents::{Agents, AgentsOptions, Clock, ManualClock};
-use iza_runtime::{EventKind, Launch, Monitor, Status};
+use iza_runtime::{EventKind, Launch, Launcher, Monitor, Status};
 use iza_store::{
     Incident, IncidentQuery, IncidentState, Run, RunQuery, RunState, SqliteStore, StepOutcome,
     Store,
@@ -56,6 +56,7 @@ async fn engine(
         Launch {
             base_dir: dir.to_owned(),
             self_exe: None,
+            launcher: Launcher::direct(),
         },
     );
     options.clock = clock.clone();

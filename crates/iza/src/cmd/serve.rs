@@ -16,7 +16,9 @@ use iza_catalog::export::ports::PortMap;
 use iza_catalog::{Catalog, SourceFile};
 use iza_probe::{Prober, ProberOptions};
 use iza_runtime::agents::{Agents, AgentsOptions, worker_id};
-use iza_runtime::{DockerOptions, DockerWatch, Launch, Monitor, MonitorOptions, Supervisor};
+use iza_runtime::{
+    DockerOptions, DockerWatch, Launch, Launcher, Monitor, MonitorOptions, Supervisor,
+};
 use iza_server::{AppState, Auth, CatalogView, TokenFile};
 use iza_store::{Retention, SqliteStore, Store};
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -48,10 +50,14 @@ pub(crate) struct Setup {
     pub(crate) listen: SocketAddr,
     /// Who may call what: the token of `.iza/token` beside the database.
     pub(crate) auth: Auth,
+    /// How every child process starts: guarded (it dies with `iza`), long-lived ones recorded
+    /// in `children/` beside the database.
+    pub(crate) launcher: Launcher,
 }
 
 impl Setup {
-    /// Loads and checks the manifest and prepares the database directory.
+    /// Loads and checks the manifest, prepares the database directory, and stops the children
+    /// an earlier run on the same directory left running when it died.
     pub(crate) fn load(verb: &str, args: &ServeArgs) -> Result<Setup> {
         let manifest = &args.manifest;
         if manifest.path.as_os_str() == "-" {
@@ -75,6 +81,7 @@ impl Setup {
                 .with_context(|| format!("cannot create the directory `{}`", dir.display()))?;
         }
         let auth = access(&db, args.protect_reads)?;
+        let launcher = launcher_beside(&db);
         Ok(Setup {
             manifest: path,
             source_text: source.text.clone(),
@@ -83,6 +90,7 @@ impl Setup {
             db,
             listen: args.listen,
             auth,
+            launcher,
         })
     }
 
@@ -169,6 +177,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     let catalog = Arc::new(setup.catalog);
     let prober = Arc::new(Prober::new(ProberOptions {
         base_dir: base_dir.clone(),
+        launcher: setup.launcher.clone(),
         ..ProberOptions::default()
     }));
     let options = match &up {
@@ -211,7 +220,8 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     let state_dir = setup.db.parent().map(Path::to_path_buf).unwrap_or_default();
     // The tasks' runs: one worker id per process; the runs a previous process of this
     // database left running are released (and retried) before anything is claimed. Started
-    // before the supervisor, so that `on = { process = ... }` sees the first starts.
+    // before the supervisor, so that `on = { process = ... }` sees the first starts. Their
+    // `exec` children go through the same guarded launcher: they die with `iza`.
     let agents = Arc::new(Agents::start(
         catalog.clone(),
         store.clone(),
@@ -222,10 +232,19 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
             Launch {
                 self_exe: std::env::current_exe().ok(),
                 base_dir: base_dir.clone(),
+                launcher: setup.launcher.clone(),
             },
         ),
     ));
-    let supervised = up.map(|up| up.start(&catalog, monitor.clone(), base_dir, &state_dir));
+    let supervised = up.map(|up| {
+        up.start(
+            &catalog,
+            monitor.clone(),
+            base_dir,
+            &state_dir,
+            setup.launcher.clone(),
+        )
+    });
     let supervisor = supervised.as_ref().map(|s| s.supervisor.clone());
     if let Some(supervisor) = &supervisor {
         state.set_supervisor(supervisor.clone());
@@ -326,6 +345,55 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     }
     tracing::info!("stopped");
     Ok(code)
+}
+
+/// The launcher of every child `iza` starts: guarded (it dies with `iza`) through this very
+/// binary, or direct when the binary cannot be found.
+pub(crate) fn guarded_launcher() -> Launcher {
+    match std::env::current_exe() {
+        Ok(exe) => Launcher::guarded(exe),
+        Err(err) => {
+            eprintln!(
+                "warning: cannot find the running `iza` ({err}); its child processes will not die with it"
+            );
+            Launcher::direct()
+        }
+    }
+}
+
+/// The guarded launcher of a server whose database is `db`, recording its long-lived children
+/// in `children/` beside it (`.iza/children/`), after stopping what an earlier run that died
+/// recorded there (`crates/iza-launch`).
+fn launcher_beside(db: &Path) -> Launcher {
+    let children = db
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join("children");
+    match iza_launch::sweep(&children) {
+        Ok(swept) => {
+            for group in swept {
+                eprintln!(
+                    "warning: stopped `{}` (process group {}), left running by an earlier `iza` that did not stop",
+                    group.label, group.pgid
+                );
+            }
+        }
+        Err(err) => eprintln!(
+            "warning: cannot look for processes left by an earlier `iza` in `{}`: {err}",
+            children.display()
+        ),
+    }
+    let launcher = guarded_launcher();
+    match iza_launch::Records::create(&children) {
+        Ok(records) => launcher.with_records(Arc::new(records)),
+        Err(err) => {
+            eprintln!(
+                "warning: cannot record the child processes in `{}`: {err}",
+                children.display()
+            );
+            launcher
+        }
+    }
 }
 
 /// The URL a command on this machine reaches the server at: a wildcard listen address is

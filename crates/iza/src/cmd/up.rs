@@ -7,7 +7,7 @@
 //! and renders its events.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +17,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use iza_catalog::Catalog;
 use iza_runtime::supervisor::{Launch, LogOptions};
 use iza_runtime::{
-    EventKind, Monitor, MonitorOptions, ProcessState, Subscription, Supervisor, SupervisorOptions,
-    Update,
+    EventKind, Launcher, Monitor, MonitorOptions, ProcessState, Subscription, Supervisor,
+    SupervisorOptions, Update,
 };
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -60,12 +60,14 @@ impl Up {
         catalog: &Catalog,
         monitor: Arc<Monitor>,
         base_dir: PathBuf,
-        state_dir: &std::path::Path,
+        state_dir: &Path,
+        launcher: Launcher,
     ) -> Supervised {
         let options = SupervisorOptions {
             launch: Launch {
                 self_exe: std::env::current_exe().ok(),
                 base_dir: base_dir.clone(),
+                launcher,
             },
             logs: LogOptions {
                 dir: Some(state_dir.join("logs")),

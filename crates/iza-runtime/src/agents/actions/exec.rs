@@ -7,7 +7,10 @@
 //! Stdout and stderr are captured together, in the order they arrive, keeping the last
 //! [`OUTPUT_CAP`] bytes. The child runs in its own process group; when the run ends (it
 //! exited, or the worker dropped it at its timeout or at a shutdown) the whole group is sent
-//! SIGKILL, so nothing it started outlives the run.
+//! SIGKILL, so nothing it started outlives the run. It is spawned through the [`Launch`]'s
+//! launcher (`iza-launch`): under `iza serve` and `iza up` a guarded one, so the program gets
+//! SIGKILL when `iza` dies (a `kill -9` included) and its group is recorded for the next start
+//! to sweep; a run retried after such a crash never meets its first copy.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -15,7 +18,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use indexmap::IndexMap;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
 
 use super::ActionError;
 use crate::supervisor::Launch;
@@ -73,13 +75,14 @@ impl Tail {
     }
 }
 
-/// Kills a process group when dropped.
-struct Group(Option<u32>);
+/// Kills a process group when dropped, and drops its record.
+struct Group<'a>(Option<u32>, &'a Launch);
 
-impl Drop for Group {
+impl Drop for Group<'_> {
     fn drop(&mut self) {
         if let Some(pgid) = self.0 {
             crate::supervisor::process::signal_group(pgid, rustix::process::Signal::KILL);
+            self.1.launcher.forget(pgid);
         }
     }
 }
@@ -111,8 +114,12 @@ fn resolve(launch: &Launch, program: &str) -> PathBuf {
 }
 
 /// Runs the program to its end; its output on success (exit code 0), otherwise the reason
-/// and the output.
-pub async fn run(launch: &Launch, spec: &ExecSpec) -> Result<Option<String>, ActionError> {
+/// and the output. `label` names the run in the launcher's records (`task <key>`).
+pub async fn run(
+    launch: &Launch,
+    label: &str,
+    spec: &ExecSpec,
+) -> Result<Option<String>, ActionError> {
     let argv: Vec<String> = if spec.shell {
         let mut argv = vec!["sh".to_owned(), "-c".to_owned()];
         argv.extend(spec.argv.iter().cloned());
@@ -133,7 +140,7 @@ pub async fn run(launch: &Launch, spec: &ExecSpec) -> Result<Option<String>, Act
         Some(dir) => launch.base_dir.join(dir),
         None => launch.base_dir.clone(),
     };
-    let mut command = Command::new(&program);
+    let mut command = launch.launcher.command(&program);
     command
         .args(args)
         .envs(spec.env.iter())
@@ -145,7 +152,8 @@ pub async fn run(launch: &Launch, spec: &ExecSpec) -> Result<Option<String>, Act
     if !dir.as_os_str().is_empty() {
         command.current_dir(&dir);
     }
-    let mut child = command.spawn().map_err(|err| {
+    let spawned = launch.launcher.spawn_recorded(command, label).await;
+    let mut child = spawned.map_err(|err| {
         let hint = if err.kind() == std::io::ErrorKind::NotFound {
             if dir.is_dir() {
                 " (no such program)".to_owned()
@@ -157,7 +165,7 @@ pub async fn run(launch: &Launch, spec: &ExecSpec) -> Result<Option<String>, Act
         };
         ActionError::new(format!("cannot start `{}`: {err}{hint}", program.display()))
     })?;
-    let group = Group(child.id());
+    let group = Group(child.id(), launch);
     let tail = Arc::new(Mutex::new(Tail::new(OUTPUT_CAP)));
     let mut readers = tokio::task::JoinSet::new();
     if let Some(out) = child.stdout.take() {

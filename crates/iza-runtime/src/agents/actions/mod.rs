@@ -68,7 +68,8 @@ pub(crate) async fn perform(
                 cwd: exec.cwd.clone(),
                 shell: exec.shell,
             };
-            exec::run(&shared.options.launch, &spec).await
+            let label = format!("task {}", values.task.as_deref().unwrap_or(""));
+            exec::run(&shared.options.launch, &label, &spec).await
         }
         Action::Report(path) => {
             let catalog = shared.catalog();
