@@ -621,3 +621,55 @@ tasks = [
     assert_eq!(started, vec![blocker, high, medium, low]);
     e.agents.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_claim_expires_without_heartbeats_and_completes_under_another_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = catalog(
+        r#"
+[agents.human]
+tier = 1
+tasks = [ { name = "approve", retries = 1, run = { external = true } } ]
+"#,
+    );
+    let e = engine(catalog, open(dir.path()).await, ManualClock::new(T0), dir.path(), 2).await;
+    let id = e.agents.run_now("human/approve", json!({"by": "test"})).await.unwrap();
+    let lease = Duration::from_secs(10);
+    let claimed = e
+        .agents
+        .claim_external("human", None, "alice", lease)
+        .await
+        .unwrap()
+        .expect("the external run is claimable");
+    assert_eq!((claimed.id, claimed.attempt), (id, 1));
+    assert!(e.agents.heartbeat_external(id, "alice", lease).await.unwrap());
+    assert!(!e.agents.heartbeat_external(id, "mallory", lease).await.unwrap());
+
+    // No heartbeat for longer than the lease: the engine puts the run back on the queue.
+    e.clock.advance(Duration::from_secs(40));
+    until_run(e.store.as_ref(), id, "the expired claim was released", |r| {
+        r.state == RunState::Queued
+    })
+    .await;
+    assert!(!e.agents.heartbeat_external(id, "alice", lease).await.unwrap());
+    assert!(matches!(
+        e.agents.complete_external(id, "alice", true, None).await,
+        Err(iza_runtime::agents::AgentsError::NotHeld { .. })
+    ));
+
+    let again = e
+        .agents
+        .claim_external("human", Some(vec!["human/approve".into()]), "bob", lease)
+        .await
+        .unwrap()
+        .expect("claimable again");
+    assert_eq!((again.id, again.attempt), (id, 2));
+    let done = e
+        .agents
+        .complete_external(id, "bob", true, Some("approved".into()))
+        .await
+        .unwrap();
+    assert_eq!(done.state, RunState::Succeeded);
+    assert_eq!(done.output.as_deref(), Some("approved"));
+    e.agents.shutdown(Duration::from_secs(5)).await;
+}
