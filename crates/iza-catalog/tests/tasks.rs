@@ -44,90 +44,18 @@ fn compile(text: &str) -> Catalog {
     checked.catalog.expect("a catalog")
 }
 
-const FULL_TOML: &str = r#"
-tasks = [
-  { name = "Nightly backup", priority = "low", cron = "0 30 2 * * *", timezone = "Europe/Berlin", catch_up = "all", catch_up_limit = 3, run = { exec = ["sqlite3", "iza.db", ".backup backups/{task}.db"], env = { REASON = "{reason}" }, cwd = "data" }, timeout = "10m", retries = 2, backoff = "1s", backoff_max = "1m", concurrency = 2 },
-  { name = "Restart worker", priority = "high", on = { process = ["failed", "Exited"], services = ["worker"] }, run = { restart = "worker" } },
-  { name = "Tell n8n", on = { status = "down", groups = ["core"] }, every = "5m", catch_up = "one", run = { http = "POST http://localhost:5678/webhook/{service}", headers = { "X-Status" = "{status}" }, body = '{"service":"{service}","reason":"{reason}"}', conditions = ["[STATUS] == 200"] } },
-  { name = "Handle escalations", on = { escalation = true }, run = { exec = ["echo {incident} >> escalations.log"], shell = true }, enabled = false },
-  { name = "Write report", every = "5m", run = { report = "reports/live.md" } },
-  { name = "Start worker", run = { start = "worker" } },
-  { name = "Stop worker", run = { stop = "/abs/ignored" } },
-  { name = "Review by a person", run = { external = true } },
-  { name = "Probe web", run = { check = "web" } },
-  { name = "Old style http", run = { http = "http://localhost:3000/" } },
-  { name = "Responsibility" },
-]
-"#;
-
-const FULL_YAML: &str = r#"
-version: 1
-groups:
-  core: { name: Core }
-services:
-  web: { port: 3000, group: core }
-  worker: { command: ["./worker"], group: core }
-agents:
-  boss: { tier: 1 }
-  ops:
-    tier: 2
-    reports_to: boss
-    groups: [core]
-    tasks:
-      - name: Nightly backup
-        priority: low
-        cron: "0 30 2 * * *"
-        timezone: Europe/Berlin
-        catch_up: all
-        catch_up_limit: 3
-        run:
-          exec: [sqlite3, iza.db, ".backup backups/{task}.db"]
-          env: { REASON: "{reason}" }
-          cwd: data
-        timeout: 10m
-        retries: 2
-        backoff: 1s
-        backoff_max: 1m
-        concurrency: 2
-      - name: Restart worker
-        priority: high
-        on: { process: [failed, Exited], services: [worker] }
-        run: { restart: worker }
-      - name: Tell n8n
-        on: { status: down, groups: [core] }
-        every: 5m
-        catch_up: one
-        run:
-          http: "POST http://localhost:5678/webhook/{service}"
-          headers: { X-Status: "{status}" }
-          body: '{"service":"{service}","reason":"{reason}"}'
-          conditions: ["[STATUS] == 200"]
-      - name: Handle escalations
-        on: { escalation: true }
-        run: { exec: ["echo {incident} >> escalations.log"], shell: true }
-        enabled: false
-      - { name: Write report, every: 5m, run: { report: reports/live.md } }
-      - { name: Start worker, run: { start: worker } }
-      - { name: Stop worker, run: { stop: /abs/ignored } }
-      - { name: Review by a person, run: { external: true } }
-      - { name: Probe web, run: { check: web } }
-      - { name: Old style http, run: { http: "http://localhost:3000/" } }
-      - { name: Responsibility }
-"#;
-
-/// `Stop worker` names a path on purpose in the manifests above (an unknown service); the
-/// full manifests are read with it replaced by the supervised service.
+/// `fixtures/tasks/all-keys.{toml,yaml}`: every key, action and trigger, compiled as if the
+/// manifest were in `dir/`.
 fn full(syntax: Syntax) -> Catalog {
-    let text = match syntax {
-        Syntax::Toml => format!("{BASE}{FULL_TOML}"),
-        Syntax::Yaml => FULL_YAML.to_owned(),
-    }
-    .replace("/abs/ignored", "worker");
-    let name = match syntax {
-        Syntax::Toml => "dir/iza.toml",
-        Syntax::Yaml => "dir/iza.yaml",
+    let ext = match syntax {
+        Syntax::Toml => "toml",
+        Syntax::Yaml => "yaml",
     };
-    let checked = check(name, &text, syntax);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../fixtures/tasks/all-keys.{ext}"));
+    let text = std::fs::read_to_string(path).unwrap();
+    let name = format!("dir/iza.{ext}");
+    let checked = check(&name, &text, syntax);
     let errors: Vec<_> = checked.errors().map(|d| d.message.clone()).collect();
     assert!(errors.is_empty(), "{name}: {errors:?}");
     let warnings: Vec<_> = checked.warnings().map(|d| d.message.clone()).collect();
@@ -823,5 +751,80 @@ fn a_cron_expression_validates_as_before() {
                 })
             );
         }
+    }
+}
+
+/// The example of docs/manifest.md ("Tasks") is valid with the services it names.
+#[test]
+fn the_documented_example_is_valid() {
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/manifest.md"),
+    )
+    .unwrap();
+    let start = docs
+        .find("[agents.error-handler]")
+        .expect("docs/manifest.md has the example");
+    let example = &docs[start..start + docs[start..].find("```").unwrap()];
+    let text = format!(
+        r#"
+version = 1
+[groups.workflow-engines]
+[services.n8n]
+group = "workflow-engines"
+command = ["./n8n"]
+[agents.service-managers]
+tier = 2
+groups = ["workflow-engines"]
+{example}"#
+    );
+    let catalog = compile(&text);
+    assert_eq!(catalog.tasks.len(), 5);
+    assert!(catalog.tasks.iter().all(|t| t.action.is_some()));
+}
+
+/// `iza schema` describes the task keys as the parser reads them.
+#[test]
+fn the_schema_knows_every_task_key() {
+    let schema = iza_catalog::schema();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let cases = [
+        (r#"{ name = "t", on = { status = "down" } }"#, true),
+        (
+            r#"{ name = "t", on = { status = ["down", "up"], groups = ["core"] } }"#,
+            true,
+        ),
+        (r#"{ name = "t", on = { escalation = true } }"#, true),
+        (r#"{ name = "t", on = { status = 5 } }"#, false),
+        (r#"{ name = "t", on = { when = "down" } }"#, false),
+        (
+            r#"{ name = "t", catch_up = "all", catch_up_limit = 3 }"#,
+            true,
+        ),
+        (r#"{ name = "t", catch_up = "some" }"#, false),
+        (r#"{ name = "t", concurrency = "two" }"#, false),
+        (
+            r#"{ name = "t", enabled = false, backoff = "1s", backoff_max = "1m" }"#,
+            true,
+        ),
+        (
+            r#"{ name = "t", run = { exec = ["a"], env = { A = "b" }, cwd = "x", shell = false } }"#,
+            true,
+        ),
+        (
+            r#"{ name = "t", run = { http = "POST http://x/", headers = { A = "b" }, body = "x", conditions = ["[STATUS] == 200"] } }"#,
+            true,
+        ),
+        (r#"{ name = "t", run = { external = true } }"#, true),
+        (r#"{ name = "t", run = { report = "r.md" } }"#, true),
+        (r#"{ name = "t", run = { start = "w" } }"#, true),
+        (r#"{ name = "t", run = { external = "yes" } }"#, false),
+        (r#"{ name = "t", run = { launch = "w" } }"#, false),
+    ];
+    for (task, valid) in cases {
+        let json: serde_json::Value = toml::from_str(&with_tasks(task)).unwrap();
+        assert_eq!(validator.is_valid(&json), valid, "{task}");
+        let parsed =
+            iza_catalog::parse_raw(&SourceFile::new("x.toml", with_tasks(task), Syntax::Toml));
+        assert_eq!(parsed.is_ok(), valid, "the parser agrees on {task}");
     }
 }
