@@ -12,6 +12,7 @@ pub mod graph;
 pub mod import;
 pub mod manifest;
 pub mod model;
+pub mod placeholder;
 pub mod ports;
 pub mod source;
 pub mod validate;

@@ -435,8 +435,8 @@ pub const PROCESS_STATES: &[&str] = &[
 ];
 
 /// The placeholders the runtime substitutes in `http` URLs, headers and bodies and in `exec`
-/// arguments and environment values, written `{service}`.
-pub const PLACEHOLDERS: &[&str] = &["service", "status", "reason", "agent", "task", "incident"];
+/// arguments and environment values, written `{service}` (see [`crate::placeholder`]).
+pub const PLACEHOLDERS: &[&str] = crate::placeholder::NAMES;
 
 /// An event of the ecosystem that runs a task.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -16,8 +16,8 @@ use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::manifest::raw::{RawAction, RawCatchUp, RawTask, RawTrigger, RawWords};
 use crate::manifest::spanned::Spanned;
 use crate::model::{
-    Action, CatchUp, ExecAction, HttpAction, PLACEHOLDERS, PROCESS_STATES, STATUS_WORDS, Schedule,
-    Task, Trigger, TriggerKind, slug, task_key,
+    Action, CatchUp, ExecAction, HttpAction, PROCESS_STATES, STATUS_WORDS, Schedule, Task, Trigger,
+    TriggerKind, slug, task_key,
 };
 
 /// The default time one task run may take.
@@ -667,11 +667,7 @@ fn http(ctx: &mut Ctx<'_>, task: &str, run: &RawAction) -> Option<Action> {
 /// The text with every known placeholder (`{service}`) replaced by a plain word, so that a
 /// URL that holds them can be checked as the runtime will send it.
 fn without_placeholders(text: &str) -> String {
-    let mut out = text.to_owned();
-    for name in PLACEHOLDERS {
-        out = out.replace(&format!("{{{name}}}"), "placeholder");
-    }
-    out
+    crate::placeholder::substitute(text, |_| Some("placeholder"))
 }
 
 fn unknown_service(task: &str, key: &str, service: &Spanned<String>) -> Diagnostic {
