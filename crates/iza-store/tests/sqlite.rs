@@ -528,7 +528,7 @@ fn acknowledged_runs_survive_kill_9() {
             }
             // The dead child's runs go back to the queue, none is left running.
             let released = store
-                .release_expired_runs(BASE, &[worker.clone()])
+                .release_expired_runs(BASE, std::slice::from_ref(&worker))
                 .await
                 .unwrap();
             assert!(released.iter().all(|run| run.state == RunState::Queued));
