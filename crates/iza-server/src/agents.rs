@@ -13,8 +13,8 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use iza_runtime::agents::Agents;
 use iza_catalog::Catalog;
+use iza_runtime::agents::Agents;
 use iza_store::{Incident, IncidentQuery, MAX_RUNS_PAGE, RunId, RunQuery, RunState, TaskStats};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -230,7 +230,9 @@ pub(crate) async fn list_runs(
         )));
     }
     if params.before.is_some_and(|before| before < 1) {
-        return Err(ApiError::BadRequest("`before` must be at least 1".to_owned()));
+        return Err(ApiError::BadRequest(
+            "`before` must be at least 1".to_owned(),
+        ));
     }
     let states = match &params.state {
         None => Vec::new(),
@@ -277,7 +279,9 @@ pub(crate) async fn one_run(
     let params = query(params)?;
     let wait = match params.wait {
         None => Duration::ZERO,
-        Some(seconds) if seconds.is_finite() && (0.0..=MAX_WAIT.as_secs_f64()).contains(&seconds) => {
+        Some(seconds)
+            if seconds.is_finite() && (0.0..=MAX_WAIT.as_secs_f64()).contains(&seconds) =>
+        {
             Duration::from_secs_f64(seconds)
         }
         Some(seconds) => {
@@ -287,11 +291,15 @@ pub(crate) async fn one_run(
             )));
         }
     };
-    let run = if wait.is_zero() {
-        state.store.run(id).await?.ok_or(ApiError::UnknownRun(id))?
-    } else {
-        agents(&state)?.wait(id, wait).await?
-    };
+    if !wait.is_zero() {
+        match agents(&state)?.wait(id, wait).await {
+            Ok(run) => return Ok(Json(json!(run))),
+            // Not finished within the wait: the run as it is now.
+            Err(iza_runtime::agents::AgentsError::WaitTimeout { .. }) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    let run = state.store.run(id).await?.ok_or(ApiError::UnknownRun(id))?;
     Ok(Json(json!(run)))
 }
 
@@ -510,7 +518,9 @@ pub(crate) async fn list_incidents(
         )));
     }
     if params.before.is_some_and(|before| before < 1) {
-        return Err(ApiError::BadRequest("`before` must be at least 1".to_owned()));
+        return Err(ApiError::BadRequest(
+            "`before` must be at least 1".to_owned(),
+        ));
     }
     let incidents = state
         .store
@@ -541,8 +551,8 @@ pub(crate) async fn one_incident(
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ResolveBody {
-    /// Who resolves it, or why (kept as its resolution).
-    note: Option<String>,
+    /// Who resolves it (kept as its resolution: "resolved by ...").
+    by: Option<String>,
 }
 
 /// `POST /incidents/{id}/resolve`: a person closes an incident.
@@ -551,9 +561,9 @@ pub(crate) async fn resolve(
     Path(id): Path<i64>,
     payload: Option<Json<ResolveBody>>,
 ) -> Result<Json<Value>, ApiError> {
-    let note = payload
-        .and_then(|Json(body)| body.note)
-        .unwrap_or_else(|| "resolved through the API".to_owned());
-    let incident = agents(&state)?.resolve_incident(id, &note).await?;
+    let by = payload
+        .and_then(|Json(body)| body.by)
+        .unwrap_or_else(|| "a person, through the API".to_owned());
+    let incident = agents(&state)?.resolve_incident(id, &by).await?;
     Ok(Json(json!(incident)))
 }

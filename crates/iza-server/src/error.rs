@@ -89,9 +89,9 @@ impl ApiError {
                 .to_owned(),
             ApiError::Stopping => "the server is stopping".to_owned(),
             ApiError::NoAgents => "this server runs no agents engine".to_owned(),
-            ApiError::UnknownTask(task) => format!(
-                "no task is `{task}`; name it `AGENT/TASK` (`iza tasks` lists them)"
-            ),
+            ApiError::UnknownTask(task) => {
+                format!("no task is `{task}`; name it `AGENT/TASK` (`iza tasks` lists them)")
+            }
             ApiError::UnknownAgent(id) => format!("no agent has the id `{id}`"),
             ApiError::UnknownRun(id) => format!("no run has the id {id}"),
             ApiError::UnknownIncident(id) => format!("no incident has the id {id}"),
@@ -116,6 +116,21 @@ impl From<iza_runtime::SupervisorError> for ApiError {
             iza_runtime::SupervisorError::UnknownService(id) => ApiError::UnknownService(id),
             iza_runtime::SupervisorError::NotSupervised(id) => ApiError::NotSupervised(id),
             iza_runtime::SupervisorError::Stopped => ApiError::Stopping,
+        }
+    }
+}
+
+impl From<iza_runtime::agents::AgentsError> for ApiError {
+    fn from(err: iza_runtime::agents::AgentsError) -> ApiError {
+        use iza_runtime::agents::AgentsError;
+        match err {
+            AgentsError::Store(err) => ApiError::Store(err),
+            AgentsError::UnknownTask(task) => ApiError::UnknownTask(task),
+            AgentsError::UnknownRun(run) => ApiError::UnknownRun(run),
+            AgentsError::UnknownIncident(id) => ApiError::UnknownIncident(id),
+            AgentsError::NotHeld { run, .. } => ApiError::RunNotHeld(run),
+            err @ AgentsError::NotRunnable(_) => ApiError::Conflict(err.to_string()),
+            err @ AgentsError::WaitTimeout { .. } => ApiError::Conflict(err.to_string()),
         }
     }
 }

@@ -289,9 +289,7 @@ fn json_body(schema: Value) -> Value {
 
 /// The routes of the agents and their work (`agents.rs`).
 fn agents_paths() -> Value {
-    let list_of = |key: &str, item: &str| {
-        json!({ "type": "object", "properties": { key: { "type": "array", "items": schema_ref(item) } } })
-    };
+    let list_of = |key: &str, item: &str| json!({ "type": "object", "properties": { key: { "type": "array", "items": schema_ref(item) } } });
     json!({
         "/api/v1/agents": { "get": {
             "summary": "Every agent: tier, reporting line, services, tasks, open incidents",
@@ -410,7 +408,7 @@ fn agents_paths() -> Value {
             "security": [{ "bearer": [] }],
             "requestBody": { "required": false, "content": { "application/json": { "schema": {
                 "type": "object", "additionalProperties": false,
-                "properties": { "note": { "type": "string", "description": "Who resolves it, or why" } }
+                "properties": { "by": { "type": "string", "description": "Who resolves it (the resolution reads `resolved by ...`)" } }
             } } } },
             "responses": with_errors(ok("The incident afterwards", "application/json", schema_ref("Incident")), &["400", "401", "404", "409", "500"])
         }}

@@ -275,9 +275,9 @@ pub(crate) struct ResolveArgs {
     pub(crate) incident: i64,
     #[command(flatten)]
     pub(crate) remote: RemoteArgs,
-    /// Who resolves it, or why.
+    /// Who resolves it (the resolution reads "resolved by ...").
     #[arg(long)]
-    pub(crate) note: Option<String>,
+    pub(crate) by: Option<String>,
 }
 
 #[derive(Debug, Args)]

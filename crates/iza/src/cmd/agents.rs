@@ -265,9 +265,8 @@ const POLL: Duration = Duration::from_secs(30);
 pub(crate) fn run(args: &RunArgs) -> Result<ExitCode> {
     let client = need_server(&args.remote)?;
     let runtime = runtime()?;
-    let queued: Value = runtime.block_on(
-        client.post_json("/api/v1/runs", &json!({ "task": args.task })),
-    )?;
+    let queued: Value =
+        runtime.block_on(client.post_json("/api/v1/runs", &json!({ "task": args.task })))?;
     let id = queued["id"]
         .as_i64()
         .context("the server answered a run without an `id`")?;
@@ -463,13 +462,13 @@ pub(crate) fn incidents(args: &IncidentsArgs) -> Result<ExitCode> {
 
 pub(crate) fn resolve(args: &ResolveArgs) -> Result<ExitCode> {
     let client = need_server(&args.remote)?;
-    let note = args
-        .note
+    let by = args
+        .by
         .clone()
-        .unwrap_or_else(|| "resolved with `iza resolve`".to_owned());
+        .unwrap_or_else(|| "a person, with `iza resolve`".to_owned());
     let incident: Value = runtime()?.block_on(client.post_json(
         &format!("/api/v1/incidents/{}/resolve", args.incident),
-        &json!({ "note": note }),
+        &json!({ "by": by }),
     ))?;
     super::print(&format!(
         "incident {} of `{}` is {}\n",
@@ -508,7 +507,10 @@ mod tests {
         let text = agent_tree(&doc);
         assert!(text.starts_with("boss (tier 1) Boss\n"), "{text}");
         assert!(text.contains("  open incidents: 3\n"), "{text}");
-        assert!(text.contains("\n  w (tier 2) Worker\n    services: db\n"), "{text}");
+        assert!(
+            text.contains("\n  w (tier 2) Worker\n    services: db\n"),
+            "{text}"
+        );
     }
 
     #[test]

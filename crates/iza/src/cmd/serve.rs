@@ -236,6 +236,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
             },
         ),
     ));
+    state.set_agents(agents.clone());
     let supervised = up.map(|up| {
         up.start(
             &catalog,
