@@ -24,7 +24,7 @@ use std::borrow::Cow;
 use aho_corasick::{AhoCorasick, MatchKind};
 use indexmap::IndexMap;
 
-use crate::model::{Action, Catalog, Check, CheckTarget, Service, Task};
+use crate::model::{Action, Catalog, Check, CheckTarget, ExecAction, HttpAction, Service, Task};
 
 /// What a secret is shown as.
 pub const MASK: &str = "***";
@@ -253,6 +253,29 @@ fn arg_secrets(args: &[String], found: &mut Vec<String>) {
 
 /// The URL secrets inside `text` (passwords, secret parameter values), as written and
 /// percent-decoded.
+/// The values of secret-named variables, and the secrets inside any value.
+fn env_secrets(env: &IndexMap<String, String>, found: &mut Vec<String>) {
+    for (name, value) in env {
+        if is_secret_name(name) {
+            found.push(value.clone());
+        }
+        text_secrets(value, found);
+    }
+}
+
+/// The values of headers that are not known to be harmless, and the credential after a scheme
+/// (`Bearer abc` gives `abc` too).
+fn header_secrets(headers: &IndexMap<String, String>, found: &mut Vec<String>) {
+    for (name, value) in headers {
+        if !is_public_header(name) {
+            found.push(value.clone());
+            if let Some((_, credential)) = value.trim().split_once(' ') {
+                found.push(credential.trim().to_owned());
+            }
+        }
+    }
+}
+
 fn text_secrets(text: &str, found: &mut Vec<String>) {
     for range in text_ranges(text) {
         let secret = &text[range];
@@ -372,12 +395,23 @@ impl Redact for Service {
 impl Redact for Action {
     fn redacted(&self) -> Action {
         match self {
-            Action::Http { method, url } => Action::Http {
-                method: method.clone(),
-                url: redact_url(url).into_owned(),
-            },
-            Action::Exec(args) => Action::Exec(redact_args(args)),
-            Action::Check(_) | Action::Restart(_) => self.clone(),
+            Action::Http(http) => Action::Http(HttpAction {
+                url: redact_url(&http.url).into_owned(),
+                headers: redact_headers(&http.headers),
+                body: http.body.as_ref().map(|_| MASK.to_owned()),
+                ..http.clone()
+            }),
+            Action::Exec(exec) => Action::Exec(ExecAction {
+                argv: redact_args(&exec.argv),
+                env: redact_env(&exec.env),
+                ..exec.clone()
+            }),
+            Action::Check(_)
+            | Action::Report(_)
+            | Action::Restart(_)
+            | Action::Start(_)
+            | Action::Stop(_)
+            | Action::External => self.clone(),
         }
     }
 }
@@ -423,12 +457,7 @@ impl Secrets {
     pub fn of(catalog: &Catalog) -> Secrets {
         let mut found = Vec::new();
         for service in catalog.services.values() {
-            for (name, value) in &service.env {
-                if is_secret_name(name) {
-                    found.push(value.clone());
-                }
-                text_secrets(value, &mut found);
-            }
+            env_secrets(&service.env, &mut found);
             if let Some(command) = &service.command {
                 arg_secrets(command, &mut found);
             }
@@ -436,14 +465,7 @@ impl Secrets {
                 metadata_secrets(key, value, &mut found);
             }
             if let Some(check) = &service.check {
-                for (name, value) in &check.headers {
-                    if !is_public_header(name) {
-                        found.push(value.clone());
-                        if let Some((_, credential)) = value.trim().split_once(' ') {
-                            found.push(credential.trim().to_owned());
-                        }
-                    }
-                }
+                header_secrets(&check.headers, &mut found);
                 match &check.target {
                     CheckTarget::Exec(args) => arg_secrets(args, &mut found),
                     CheckTarget::Http(u)
@@ -457,9 +479,15 @@ impl Secrets {
         }
         for task in &catalog.tasks {
             match &task.action {
-                Some(Action::Http { url, .. }) => text_secrets(url, &mut found),
-                Some(Action::Exec(args)) => arg_secrets(args, &mut found),
-                Some(Action::Check(_) | Action::Restart(_)) | None => {}
+                Some(Action::Http(http)) => {
+                    text_secrets(&http.url, &mut found);
+                    header_secrets(&http.headers, &mut found);
+                }
+                Some(Action::Exec(exec)) => {
+                    arg_secrets(&exec.argv, &mut found);
+                    env_secrets(&exec.env, &mut found);
+                }
+                Some(_) | None => {}
             }
         }
         Secrets::from_values(found)

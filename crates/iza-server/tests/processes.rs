@@ -66,6 +66,7 @@ async fn fixture_of(dir: &std::path::Path, text: &str) -> Fixture {
             launch: Launch {
                 base_dir: dir.to_path_buf(),
                 self_exe: None,
+                launcher: Default::default(),
             },
             logs: LogOptions {
                 dir: Some(dir.join("logs")),

@@ -152,7 +152,10 @@ function statusOf(id) {
 function scheduleText(schedule) {
   if (typeof schedule === 'string') return schedule;
   if (schedule.every) return `every ${schedule.every}`;
-  if (schedule.cron) return `cron ${schedule.cron}`;
+  if (schedule.cron) {
+    const { expression, timezone } = schedule.cron;
+    return `cron ${expression}${timezone ? ` (${timezone})` : ''}`;
+  }
   return JSON.stringify(schedule);
 }
 
