@@ -240,6 +240,46 @@ pub(super) async fn enqueue_runs(
 
 // ---------------------------------------------------------------- claim
 
+/// A claim candidate: id, task, concurrency, priority rank, enqueued_at, run_at.
+type Candidate = (i64, String, i64, i64, Millis, Millis);
+
+/// The filters shared by both candidate queries: ?1 external, ?2 now, ?3 agent, ?4 tasks (JSON),
+/// ?5 tasks at their concurrency (JSON), ?6 runs picked already (JSON), ?7 now - aging, ?8 limit.
+macro_rules! claim_filters {
+    () => {
+        "state = 0 AND external = ?1 AND run_at <= ?2 \
+         AND (?3 IS NULL OR agent = ?3) \
+         AND (?4 IS NULL OR task IN (SELECT value FROM json_each(?4))) \
+         AND task NOT IN (SELECT value FROM json_each(?5)) \
+         AND id NOT IN (SELECT value FROM json_each(?6))"
+    };
+}
+
+/// Runs due for less than one aging step, in (priority, id) order straight from the index.
+const CLAIM_YOUNG: &str = concat!(
+    "SELECT id, task, concurrency, priority, enqueued_at, run_at FROM runs INDEXED BY runs_ready \
+     WHERE ",
+    claim_filters!(),
+    " AND max(enqueued_at, run_at) > ?7 ORDER BY priority, id LIMIT ?8"
+);
+
+/// Runs due for one aging step or longer, by effective rank.
+const CLAIM_OLD: &str = concat!(
+    "SELECT id, task, concurrency, priority, enqueued_at, run_at FROM runs \
+     INDEXED BY runs_queued_by_time WHERE ",
+    claim_filters!(),
+    " AND run_at <= ?7 AND enqueued_at <= ?7 \
+     ORDER BY priority - (?2 - max(enqueued_at, run_at)) / (?2 - ?7), id LIMIT ?8"
+);
+
+/// `rank - (now - max(enqueued_at, run_at)) / aging`; a run enqueued after `now` (a clock that
+/// went back) counts as just due.
+fn effective_rank(candidate: &Candidate, now: Millis, aging: Millis) -> i64 {
+    let (_, _, _, priority, enqueued_at, run_at) = candidate;
+    let waited = now.saturating_sub((*enqueued_at).max(*run_at)).max(0);
+    priority - waited / aging
+}
+
 pub(super) async fn claim_runs(
     store: &SqliteStore,
     request: &ClaimRequest,
@@ -260,39 +300,57 @@ pub(super) async fn claim_runs(
     // Running runs per task (read once per task) and the tasks found at their concurrency.
     let mut running: HashMap<String, i64> = HashMap::new();
     let mut full: Vec<String> = Vec::new();
+    let old_before = request.now.saturating_sub(aging);
     loop {
         let want = request.limit - picked.len();
         let fetch = want.saturating_add(want.min(64));
-        let candidates: Vec<(i64, String, i64)> = sqlx::query_as(
-            "SELECT id, task, concurrency FROM runs \
-             WHERE state = 0 AND external = ?1 AND run_at <= ?2 \
-             AND (?3 IS NULL OR agent = ?3) \
-             AND (?4 IS NULL OR task IN (SELECT value FROM json_each(?4))) \
-             AND task NOT IN (SELECT value FROM json_each(?5)) \
-             AND id NOT IN (SELECT value FROM json_each(?6)) \
-             ORDER BY priority - (?2 - max(enqueued_at, run_at)) / ?7, id \
-             LIMIT ?8",
-        )
-        .bind(request.external)
-        .bind(request.now)
-        .bind(request.agent.as_deref())
-        .bind(tasks.as_deref())
-        .bind(json_text(&full)?)
-        .bind(json_text(&picked)?)
-        .bind(aging)
-        .bind(i64::try_from(fetch).unwrap_or(i64::MAX))
-        .fetch_all(&mut *transaction)
-        .await
-        .map_err(&error)?;
+        let fetch_sql = i64::try_from(fetch).unwrap_or(i64::MAX);
+        let (full_json, picked_json) = (json_text(&full)?, json_text(&picked)?);
+        let candidates = |statement: &'static str| {
+            sqlx::query_as::<_, Candidate>(statement)
+                .bind(request.external)
+                .bind(request.now)
+                .bind(request.agent.as_deref())
+                .bind(tasks.as_deref())
+                .bind(full_json.clone())
+                .bind(picked_json.clone())
+                .bind(old_before)
+                .bind(fetch_sql)
+        };
+        // Due for less than one aging step: effective rank = rank, so (priority, id) order.
+        let young: Vec<Candidate> = candidates(CLAIM_YOUNG)
+            .fetch_all(&mut *transaction)
+            .await
+            .map_err(&error)?;
+        // Due for longer (a backlog): sorted by their aged rank.
+        let old: Vec<Candidate> = candidates(CLAIM_OLD)
+            .fetch_all(&mut *transaction)
+            .await
+            .map_err(&error)?;
+        let key =
+            |candidate: &Candidate| (effective_rank(candidate, request.now, aging), candidate.0);
+        // Rows beyond a list that was cut at `fetch` could come before the later rows of the
+        // other list: only what sorts at or before the last row of each cut list is decided.
+        let boundary = [&young, &old]
+            .into_iter()
+            .filter(|list| list.len() == fetch)
+            .filter_map(|list| list.last().map(key))
+            .min();
+        let exhausted = boundary.is_none();
+        let mut merged: Vec<Candidate> = young.into_iter().chain(old).collect();
+        merged.sort_by_key(key);
+        if let Some(boundary) = boundary {
+            merged.retain(|candidate| key(candidate) <= boundary);
+        }
 
-        let unknown: HashSet<&str> = candidates
+        let unknown: HashSet<&str> = merged
             .iter()
-            .map(|(_, task, _)| task.as_str())
+            .map(|candidate| candidate.1.as_str())
             .filter(|task| !running.contains_key(*task))
             .collect();
         if !unknown.is_empty() {
             let counts: Vec<(String, i64)> = sqlx::query_as(
-                "SELECT task, COUNT(*) FROM runs WHERE state = 1 \
+                "SELECT task, COUNT(*) FROM runs INDEXED BY runs_running_by_task WHERE state = 1 \
                  AND task IN (SELECT value FROM json_each(?1)) GROUP BY task",
             )
             .bind(json_text(&unknown)?)
@@ -305,8 +363,7 @@ pub(super) async fn claim_runs(
             running.extend(counts);
         }
 
-        let exhausted = candidates.len() < fetch;
-        for (id, task, concurrency) in candidates {
+        for (id, task, concurrency, ..) in merged {
             if picked.len() == request.limit {
                 break;
             }
