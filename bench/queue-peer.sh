@@ -68,6 +68,22 @@ const pool = new pg.Pool({ connectionString: DB, max: 2 });
 const q = async (sql) => (await pool.query(sql)).rows;
 const queued = async () => +(await q(`select count(*) c from ${SCHEMA}.jobs`))[0].c;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// CPU seconds of this node process plus every PostgreSQL process (/proc/PID/stat, comm "postgres").
+import { readdirSync, readFileSync } from "node:fs";
+const postgresCpu = () => {
+  let ticks = 0;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^[0-9]+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (!stat.includes("(postgres)")) continue;
+      const f = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
+      ticks += +f[11] + +f[12];
+    } catch {}
+  }
+  return ticks / 100;
+};
+const cpuNow = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6 + postgresCpu(); };
 const pct = (arr, p) => {
   const s = [...arr].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
@@ -124,8 +140,9 @@ await reset();
 let utils = await makeWorkerUtils(common);
 await utils.addJob("noop", {});
 await q(`delete from ${SCHEMA}._private_jobs`);
+let c0 = cpuNow();
 let s = await bulk(utils, N_BULK);
-console.log(`bulk_enqueue runs=${N_BULK} batch=${BULK_BATCH} seconds=${s.toFixed(4)} per_s=${Math.round(N_BULK / s)}`);
+console.log(`bulk_enqueue runs=${N_BULK} batch=${BULK_BATCH} seconds=${s.toFixed(4)} per_s=${Math.round(N_BULK / s)} cpu_s=${(cpuNow() - c0).toFixed(2)}`);
 const per = [];
 const t1 = performance.now();
 for (let i = 0; i < N_SINGLE; i++) {
@@ -145,8 +162,9 @@ for (const [k, preset] of CONFIGS.entries()) {
   }
   const total = await queued();
   await q(`vacuum analyze ${SCHEMA}._private_jobs`);
+  c0 = cpuNow();
   s = await drain(preset, total);
-  console.log(`drain_${preset} runs=${total} concurrency=${CONC} seconds=${s.toFixed(4)} per_s=${Math.round(total / s)}`);
+  console.log(`drain_${preset} runs=${total} concurrency=${CONC} seconds=${s.toFixed(4)} per_s=${Math.round(total / s)} cpu_s=${(cpuNow() - c0).toFixed(2)}`);
 }
 for (const preset of CONFIGS) {
   await reset();
@@ -161,7 +179,7 @@ JS
 cd "$ROOT"
 log "building IZA's side (release)"
 cargo build --release -q -p iza-store --example queue_bench
-log "IZA run queue (SQLite, WAL, synchronous=NORMAL)"
+log "IZA run queue (SQLite, WAL, synchronous=NORMAL); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 IZA=$(target/release/examples/queue_bench)
 echo "$IZA" | sed 's/^/  iza       /' >&2
 log "graphile-worker 0.18.0 ($("$NODE" --version), PostgreSQL at ${DATABASE_URL%%/test*})"
@@ -180,10 +198,13 @@ for what in bulk_enqueue single_enqueue; do
   i=$(field "$IZA" "$what" per_s); g=$(field "$GW" "$what" per_s)
   echo "| $what (jobs/s) | $i | $g | $(ratio "$i" "$g") |"
 done
-i=$(field "$IZA" drain per_s)
+i=$(field "$IZA" bulk_enqueue cpu_s); g=$(field "$GW" bulk_enqueue cpu_s)
+echo "| bulk_enqueue CPU-s (IZA process; node + all postgres processes) | $i | $g | $(ratio "$i" "$g") |"
 for preset in ${DRAIN_CONFIGS//,/ }; do
-  g=$(field "$GW" "drain_$preset" per_s)
+  i=$(field "$IZA" drain per_s); g=$(field "$GW" "drain_$preset" per_s)
   echo "| drain (jobs/s), graphile $preset preset | $i | $g | $(ratio "$i" "$g") |"
+  i=$(field "$IZA" drain cpu_s); g=$(field "$GW" "drain_$preset" cpu_s)
+  echo "| drain CPU-s, graphile $preset preset | $i | $g | $(ratio "$i" "$g") |"
 done
 for preset in ${DRAIN_CONFIGS//,/ }; do
   for k in p50_ms p99_ms; do

@@ -63,6 +63,22 @@ fn claim(worker: &str, limit: usize) -> ClaimRequest {
     }
 }
 
+/// CPU seconds (user + system) this process has used so far, from `/proc/self/stat`.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime and stime are 14 and 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map_or(Vec::new(), |(_, rest)| rest.split(' ').collect());
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|field| field.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
@@ -87,14 +103,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let at = now_millis();
     store.enqueue_runs(&[noop(0, at)]).await?; // warm-up
     let runs: Vec<NewRun> = (1..=n_bulk).map(|index| noop(index, at)).collect();
+    let cpu = cpu_seconds();
     let started = Instant::now();
     for batch in runs.chunks(bulk_batch) {
         store.enqueue_runs(batch).await?;
     }
     let bulk = started.elapsed().as_secs_f64();
     lines.push(format!(
-        "bulk_enqueue runs={n_bulk} batch={bulk_batch} seconds={bulk:.4} per_s={:.0}",
-        n_bulk as f64 / bulk
+        "bulk_enqueue runs={n_bulk} batch={bulk_batch} seconds={bulk:.4} per_s={:.0} cpu_s={:.2}",
+        n_bulk as f64 / bulk,
+        cpu_seconds() - cpu
     ));
 
     // 2. single enqueue
@@ -118,6 +136,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 3. drain
     let total = 1 + n_bulk + n_single;
+    let cpu = cpu_seconds();
     let started = Instant::now();
     let mut loops = Vec::new();
     for worker in 0..workers {
@@ -165,8 +184,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     lines.push(format!(
         "drain runs={total} batch={drain_batch} workers={workers} seconds={drain:.4} per_s={:.0} \
-         claim_seconds={claiming:.4} finish_seconds={finishing:.4}",
-        total as f64 / drain
+         cpu_s={:.2} claim_seconds={claiming:.4} finish_seconds={finishing:.4}",
+        total as f64 / drain,
+        cpu_seconds() - cpu
     ));
 
     // 4. idle dispatch
