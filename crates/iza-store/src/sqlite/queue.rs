@@ -112,9 +112,10 @@ fn incident_from_row(row: &SqliteRow) -> Result<Incident, StoreError> {
 
 // ---------------------------------------------------------------- enqueue
 
-/// `INSERT INTO runs ... VALUES (...), ... ON CONFLICT DO NOTHING RETURNING id, task, dedupe`
-/// for `rows` rows (the only uniqueness besides the id is `(task, dedupe)`).
-fn insert_runs_statement(rows: usize) -> String {
+/// `INSERT INTO runs ... VALUES (...), ...` for `rows` rows; when `keyed` (some have a dedupe
+/// key), with `ON CONFLICT DO NOTHING RETURNING id, task, dedupe` (the only uniqueness besides
+/// the id is `(task, dedupe)`).
+fn insert_runs_statement(rows: usize, keyed: bool) -> String {
     let mut statement = String::from(
         "INSERT INTO runs (task, agent, priority, state, max_attempts, concurrency, external, \
          dedupe, trigger, enqueued_at, run_at) VALUES ",
@@ -123,7 +124,9 @@ fn insert_runs_statement(rows: usize) -> String {
         statement.push_str(if row == 0 { "" } else { ", " });
         statement.push_str("(?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)");
     }
-    statement.push_str(" ON CONFLICT DO NOTHING RETURNING id, task, dedupe");
+    if keyed {
+        statement.push_str(" ON CONFLICT DO NOTHING RETURNING id, task, dedupe");
+    }
     statement
 }
 
@@ -187,7 +190,10 @@ pub(super) async fn enqueue_runs(
         .chunks(RUNS_PER_INSERT)
         .zip(triggers.chunks(RUNS_PER_INSERT))
     {
-        let statement = insert_runs_statement(chunk.len());
+        // Without dedupe keys nothing can conflict, and AUTOINCREMENT gives the rows of one
+        // statement consecutive ids after every id ever used: the last id gives them all.
+        let keyed = chunk.iter().any(|index| runs[*index].dedupe.is_some());
+        let statement = insert_runs_statement(chunk.len(), keyed);
         let mut query = sqlx::query(&statement);
         for (index, trigger) in chunk.iter().zip(chunk_triggers) {
             let run = &runs[*index];
@@ -202,6 +208,21 @@ pub(super) async fn enqueue_runs(
                 .bind(trigger.as_str())
                 .bind(run.enqueued_at)
                 .bind(run.run_at);
+        }
+        if !keyed {
+            let outcome = query.execute(&mut *transaction).await.map_err(&error)?;
+            let count = i64::try_from(chunk.len()).unwrap_or(i64::MAX);
+            if outcome.rows_affected() != chunk.len() as u64 {
+                return Err(StoreError::Query(format!(
+                    "enqueueing runs: {} of {count} rows inserted",
+                    outcome.rows_affected()
+                )));
+            }
+            let first = outcome.last_insert_rowid() - count + 1;
+            for (offset, index) in chunk.iter().enumerate() {
+                ids[*index] = Some(first + offset as i64);
+            }
+            continue;
         }
         let mut inserted: Vec<(i64, String, Option<String>)> = query
             .fetch_all(&mut *transaction)
@@ -1188,9 +1209,10 @@ mod tests {
 
     #[test]
     fn the_insert_statement_has_a_row_per_run() {
-        let statement = insert_runs_statement(3);
+        let statement = insert_runs_statement(3, true);
         assert_eq!(statement.matches("(?, ?, ?, 0,").count(), 3);
         assert!(statement.ends_with("RETURNING id, task, dedupe"));
+        assert!(!insert_runs_statement(2, false).contains("RETURNING"));
     }
 
     #[test]

@@ -139,7 +139,13 @@ pub(crate) async fn runs_round_trip_and_page(store: StoreUnderTest) {
     let many: Vec<NewRun> = (0..MAX_RUNS_PAGE as i64 + 5)
         .map(|i| new_run("ops/many", RunPriority::Medium, BASE + i))
         .collect();
-    store.enqueue_runs(&many).await.unwrap();
+    let many_ids: Vec<i64> = store
+        .enqueue_runs(&many)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|id| id.expect("no dedupe key: enqueued"))
+        .collect();
     let page = store
         .runs(&RunQuery {
             limit: MAX_RUNS_PAGE + 100,
@@ -148,6 +154,12 @@ pub(crate) async fn runs_round_trip_and_page(store: StoreUnderTest) {
         .await
         .unwrap();
     assert_eq!(page.len(), MAX_RUNS_PAGE);
+    // The ids returned are the runs' own, in the order given (checked over several statements).
+    let newest: Vec<i64> = many_ids.iter().rev().take(MAX_RUNS_PAGE).copied().collect();
+    assert_eq!(page.iter().map(|r| r.id).collect::<Vec<_>>(), newest);
+    for (id, run) in many_ids.iter().zip(&many).step_by(97) {
+        assert_eq!(state_of(&*store, *id).await.enqueued_at, run.enqueued_at);
+    }
     assert!(page.windows(2).all(|pair| pair[0].id > pair[1].id));
 }
 
