@@ -139,7 +139,13 @@ pub(crate) async fn runs_round_trip_and_page(store: StoreUnderTest) {
     let many: Vec<NewRun> = (0..MAX_RUNS_PAGE as i64 + 5)
         .map(|i| new_run("ops/many", RunPriority::Medium, BASE + i))
         .collect();
-    store.enqueue_runs(&many).await.unwrap();
+    let many_ids: Vec<i64> = store
+        .enqueue_runs(&many)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|id| id.expect("no dedupe key: enqueued"))
+        .collect();
     let page = store
         .runs(&RunQuery {
             limit: MAX_RUNS_PAGE + 100,
@@ -148,6 +154,12 @@ pub(crate) async fn runs_round_trip_and_page(store: StoreUnderTest) {
         .await
         .unwrap();
     assert_eq!(page.len(), MAX_RUNS_PAGE);
+    // The ids returned are the runs' own, in the order given (checked over several statements).
+    let newest: Vec<i64> = many_ids.iter().rev().take(MAX_RUNS_PAGE).copied().collect();
+    assert_eq!(page.iter().map(|r| r.id).collect::<Vec<_>>(), newest);
+    for (id, run) in many_ids.iter().zip(&many).step_by(97) {
+        assert_eq!(state_of(&*store, *id).await.enqueued_at, run.enqueued_at);
+    }
     assert!(page.windows(2).all(|pair| pair[0].id > pair[1].id));
 }
 
@@ -1025,4 +1037,37 @@ pub(crate) async fn incidents_open_escalate_and_resolve(store: StoreUnderTest) {
         page.iter().map(|i| i.id).collect::<Vec<_>>(),
         vec![other.id]
     );
+}
+
+pub(crate) async fn aged_and_fresh_runs_merge_in_order(store: StoreUnderTest) {
+    const AGING: Millis = 1_000;
+    let now = BASE + 10 * SECOND;
+    // An old low run (due for 1.5 aging steps: effective rank 1), then fresh runs.
+    let low = enqueue_one(&*store, new_run("x/low", RunPriority::Low, now - 1_500)).await;
+    let fresh: Vec<NewRun> = (0..40)
+        .map(|i| new_run("x/high", RunPriority::High, now - 10 + i % 5))
+        .chain((0..3).map(|_| new_run("x/medium", RunPriority::Medium, now)))
+        .collect();
+    let ids: Vec<i64> = store
+        .enqueue_runs(&fresh)
+        .await
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut order = Vec::new();
+    loop {
+        let mut request = claim_request("w", now, 7);
+        request.aging = AGING;
+        let claimed = store.claim_runs(&request).await.unwrap();
+        if claimed.is_empty() {
+            break;
+        }
+        order.extend(claimed.into_iter().map(|run| run.id));
+    }
+    // Highs (rank 0), then rank 1 by id: the old low run before the fresh medium ones.
+    let mut expected: Vec<i64> = ids[..40].to_vec();
+    expected.push(low);
+    expected.extend(&ids[40..]);
+    assert_eq!(order, expected);
 }
