@@ -632,8 +632,19 @@ tier = 1
 tasks = [ { name = "approve", retries = 1, run = { external = true } } ]
 "#,
     );
-    let e = engine(catalog, open(dir.path()).await, ManualClock::new(T0), dir.path(), 2).await;
-    let id = e.agents.run_now("human/approve", json!({"by": "test"})).await.unwrap();
+    let e = engine(
+        catalog,
+        open(dir.path()).await,
+        ManualClock::new(T0),
+        dir.path(),
+        2,
+    )
+    .await;
+    let id = e
+        .agents
+        .run_now("human/approve", json!({"by": "test"}))
+        .await
+        .unwrap();
     let lease = Duration::from_secs(10);
     let claimed = e
         .agents
@@ -642,16 +653,34 @@ tasks = [ { name = "approve", retries = 1, run = { external = true } } ]
         .unwrap()
         .expect("the external run is claimable");
     assert_eq!((claimed.id, claimed.attempt), (id, 1));
-    assert!(e.agents.heartbeat_external(id, "alice", lease).await.unwrap());
-    assert!(!e.agents.heartbeat_external(id, "mallory", lease).await.unwrap());
+    assert!(
+        e.agents
+            .heartbeat_external(id, "alice", lease)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !e.agents
+            .heartbeat_external(id, "mallory", lease)
+            .await
+            .unwrap()
+    );
 
     // No heartbeat for longer than the lease: the engine puts the run back on the queue.
     e.clock.advance(Duration::from_secs(40));
-    until_run(e.store.as_ref(), id, "the expired claim was released", |r| {
-        r.state == RunState::Queued
-    })
+    until_run(
+        e.store.as_ref(),
+        id,
+        "the expired claim was released",
+        |r| r.state == RunState::Queued,
+    )
     .await;
-    assert!(!e.agents.heartbeat_external(id, "alice", lease).await.unwrap());
+    assert!(
+        !e.agents
+            .heartbeat_external(id, "alice", lease)
+            .await
+            .unwrap()
+    );
     assert!(matches!(
         e.agents.complete_external(id, "alice", true, None).await,
         Err(iza_runtime::agents::AgentsError::NotHeld { .. })
