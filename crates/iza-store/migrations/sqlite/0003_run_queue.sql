@@ -26,12 +26,14 @@ CREATE TABLE runs (
 );
 -- Exactly-once enqueue: one run per (task, dedupe) over every run kept.
 CREATE UNIQUE INDEX runs_by_dedupe ON runs (task, dedupe) WHERE dedupe IS NOT NULL;
--- The claim: queued runs that are due, with what their order needs (a covering index).
-CREATE INDEX runs_queued ON runs (external, run_at, priority, enqueued_at, task, concurrency)
+-- The claim. Runs due for less than one aging step are taken in (priority, id) order straight
+-- from this covering index; runs due for longer (rare: a backlog) are found by `run_at` below
+-- and sorted by their aged rank.
+CREATE INDEX runs_ready ON runs (external, priority, id, run_at, enqueued_at, task, concurrency)
     WHERE state = 0;
--- Concurrency per task and lease expiry: the running runs.
+CREATE INDEX runs_queued_by_time ON runs (external, run_at) WHERE state = 0;
+-- Concurrency per task, and lease expiry (a scan of the few running runs): the running runs.
 CREATE INDEX runs_running_by_task ON runs (task) WHERE state = 1;
-CREATE INDEX runs_running_by_lease ON runs (lease_until) WHERE state = 1;
 -- History of a task or an agent, newest first.
 CREATE INDEX runs_by_task ON runs (task, id);
 CREATE INDEX runs_by_agent ON runs (agent, id);

@@ -240,6 +240,109 @@ pub(super) async fn enqueue_runs(
 
 // ---------------------------------------------------------------- claim
 
+/// A claim candidate: id, task, concurrency, priority rank, enqueued_at, run_at.
+type Candidate = (i64, String, i64, i64, Millis, Millis);
+
+/// The filters shared by both candidate queries: ?1 external, ?2 now, ?3 agent, ?4 tasks (JSON),
+/// ?5 tasks at their concurrency (JSON), ?6 runs picked already (JSON), ?7 now - aging, ?8 limit.
+macro_rules! claim_filters {
+    () => {
+        "state = 0 AND external = ?1 AND run_at <= ?2 \
+         AND (?3 IS NULL OR agent = ?3) \
+         AND (?4 IS NULL OR task IN (SELECT value FROM json_each(?4))) \
+         AND task NOT IN (SELECT value FROM json_each(?5)) \
+         AND id NOT IN (SELECT value FROM json_each(?6))"
+    };
+}
+
+/// Runs due for less than one aging step, in (priority, id) order straight from the index.
+const CLAIM_YOUNG: &str = concat!(
+    "SELECT json_group_array(json_array(id, task, concurrency, priority, enqueued_at, run_at)) \
+     FROM (SELECT * FROM runs INDEXED BY runs_ready WHERE ",
+    claim_filters!(),
+    " AND max(enqueued_at, run_at) > ?7 ORDER BY priority, id LIMIT ?8)"
+);
+
+/// Runs due for one aging step or longer, by effective rank.
+const CLAIM_OLD: &str = concat!(
+    "SELECT json_group_array(json_array(id, task, concurrency, priority, enqueued_at, run_at)) \
+     FROM (SELECT * FROM runs INDEXED BY runs_queued_by_time WHERE ",
+    claim_filters!(),
+    " AND run_at <= ?7 AND enqueued_at <= ?7 \
+     ORDER BY priority - (?2 - max(enqueued_at, run_at)) / (?2 - ?7), id LIMIT ?8)"
+);
+
+/// The runs whose ids are the JSON array ?1, as one JSON array of objects ([`RunJson`]).
+const CLAIMED_RUNS: &str = "SELECT json_group_array(json_object('id', id, 'task', task, \
+     'agent', agent, 'priority', priority, 'state', state, 'attempt', attempt, \
+     'max_attempts', max_attempts, 'external', external, 'dedupe', dedupe, 'trigger', trigger, \
+     'enqueued_at', enqueued_at, 'run_at', run_at, 'started_at', started_at, \
+     'finished_at', finished_at, 'worker', worker, 'lease_until', lease_until, \
+     'output', output, 'error', error)) FROM runs WHERE id IN (SELECT value FROM json_each(?1))";
+
+/// A run as [`CLAIMED_RUNS`] gives it.
+#[derive(serde::Deserialize)]
+struct RunJson {
+    id: RunId,
+    task: String,
+    agent: Option<String>,
+    priority: i64,
+    state: i64,
+    attempt: i64,
+    max_attempts: i64,
+    external: i64,
+    dedupe: Option<String>,
+    trigger: String,
+    enqueued_at: Millis,
+    run_at: Millis,
+    started_at: Option<Millis>,
+    finished_at: Option<Millis>,
+    worker: Option<String>,
+    lease_until: Option<Millis>,
+    output: Option<String>,
+    error: Option<String>,
+}
+
+impl RunJson {
+    fn into_run(self) -> Result<Run, StoreError> {
+        Ok(Run {
+            id: self.id,
+            task: self.task,
+            agent: self.agent,
+            priority: RunPriority::from_rank(self.priority)
+                .ok_or_else(|| malformed(format!("priority {}", self.priority)))?,
+            state: RunState::from_code(self.state)
+                .ok_or_else(|| malformed(format!("state {}", self.state)))?,
+            attempt: to_u32(self.attempt, "attempt")?,
+            max_attempts: to_u32(self.max_attempts, "max_attempts")?,
+            external: self.external != 0,
+            dedupe: self.dedupe,
+            trigger: serde_json::from_str(&self.trigger).map_err(malformed)?,
+            enqueued_at: self.enqueued_at,
+            run_at: self.run_at,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            worker: self.worker,
+            lease_until: self.lease_until,
+            output: self.output,
+            error: self.error,
+        })
+    }
+}
+
+/// Parses a JSON array that SQLite built (`json_group_array`).
+fn json_rows<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<T>, StoreError> {
+    serde_json::from_str(text).map_err(malformed)
+}
+
+/// `rank - (now - max(enqueued_at, run_at)) / aging`; a run enqueued after `now` (a clock that
+/// went back) counts as just due.
+fn effective_rank(candidate: &Candidate, now: Millis, aging: Millis) -> i64 {
+    let (_, _, _, priority, enqueued_at, run_at) = candidate;
+    let waited = now.saturating_sub((*enqueued_at).max(*run_at)).max(0);
+    priority - waited / aging
+}
+
 pub(super) async fn claim_runs(
     store: &SqliteStore,
     request: &ClaimRequest,
@@ -260,39 +363,59 @@ pub(super) async fn claim_runs(
     // Running runs per task (read once per task) and the tasks found at their concurrency.
     let mut running: HashMap<String, i64> = HashMap::new();
     let mut full: Vec<String> = Vec::new();
+    let old_before = request.now.saturating_sub(aging);
     loop {
         let want = request.limit - picked.len();
         let fetch = want.saturating_add(want.min(64));
-        let candidates: Vec<(i64, String, i64)> = sqlx::query_as(
-            "SELECT id, task, concurrency FROM runs \
-             WHERE state = 0 AND external = ?1 AND run_at <= ?2 \
-             AND (?3 IS NULL OR agent = ?3) \
-             AND (?4 IS NULL OR task IN (SELECT value FROM json_each(?4))) \
-             AND task NOT IN (SELECT value FROM json_each(?5)) \
-             AND id NOT IN (SELECT value FROM json_each(?6)) \
-             ORDER BY priority - (?2 - max(enqueued_at, run_at)) / ?7, id \
-             LIMIT ?8",
-        )
-        .bind(request.external)
-        .bind(request.now)
-        .bind(request.agent.as_deref())
-        .bind(tasks.as_deref())
-        .bind(json_text(&full)?)
-        .bind(json_text(&picked)?)
-        .bind(aging)
-        .bind(i64::try_from(fetch).unwrap_or(i64::MAX))
-        .fetch_all(&mut *transaction)
-        .await
-        .map_err(&error)?;
+        let fetch_sql = i64::try_from(fetch).unwrap_or(i64::MAX);
+        let (full_json, picked_json) = (json_text(&full)?, json_text(&picked)?);
+        let candidates = |statement: &'static str| {
+            sqlx::query_scalar::<_, String>(statement)
+                .bind(request.external)
+                .bind(request.now)
+                .bind(request.agent.as_deref())
+                .bind(tasks.as_deref())
+                .bind(full_json.clone())
+                .bind(picked_json.clone())
+                .bind(old_before)
+                .bind(fetch_sql)
+        };
+        // Due for less than one aging step: effective rank = rank, so (priority, id) order.
+        let young: Vec<Candidate> = candidates(CLAIM_YOUNG)
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(&error)
+            .and_then(|rows| json_rows(&rows))?;
+        // Due for longer (a backlog): sorted by their aged rank.
+        let old: Vec<Candidate> = candidates(CLAIM_OLD)
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(&error)
+            .and_then(|rows| json_rows(&rows))?;
+        let key =
+            |candidate: &Candidate| (effective_rank(candidate, request.now, aging), candidate.0);
+        // Rows beyond a list that was cut at `fetch` could come before the later rows of the
+        // other list: only what sorts at or before the last row of each cut list is decided.
+        let boundary = [&young, &old]
+            .into_iter()
+            .filter(|list| list.len() == fetch)
+            .filter_map(|list| list.iter().map(key).max())
+            .min();
+        let exhausted = boundary.is_none();
+        let mut merged: Vec<Candidate> = young.into_iter().chain(old).collect();
+        merged.sort_by_key(key);
+        if let Some(boundary) = boundary {
+            merged.retain(|candidate| key(candidate) <= boundary);
+        }
 
-        let unknown: HashSet<&str> = candidates
+        let unknown: HashSet<&str> = merged
             .iter()
-            .map(|(_, task, _)| task.as_str())
+            .map(|candidate| candidate.1.as_str())
             .filter(|task| !running.contains_key(*task))
             .collect();
         if !unknown.is_empty() {
             let counts: Vec<(String, i64)> = sqlx::query_as(
-                "SELECT task, COUNT(*) FROM runs WHERE state = 1 \
+                "SELECT task, COUNT(*) FROM runs INDEXED BY runs_running_by_task WHERE state = 1 \
                  AND task IN (SELECT value FROM json_each(?1)) GROUP BY task",
             )
             .bind(json_text(&unknown)?)
@@ -305,8 +428,7 @@ pub(super) async fn claim_runs(
             running.extend(counts);
         }
 
-        let exhausted = candidates.len() < fetch;
-        for (id, task, concurrency) in candidates {
+        for (id, task, concurrency, ..) in merged {
             if picked.len() == request.limit {
                 break;
             }
@@ -327,16 +449,22 @@ pub(super) async fn claim_runs(
         return Ok(Vec::new());
     }
 
-    let statement = format!(
+    let picked_json = json_text(&picked)?;
+    sqlx::query(
         "UPDATE runs SET state = 1, attempt = attempt + 1, worker = ?1, started_at = ?2, \
-         lease_until = ?3 WHERE id IN (SELECT value FROM json_each(?4)) RETURNING {RUN_COLUMNS}"
-    );
-    let rows = sqlx::query(&statement)
-        .bind(&request.worker)
-        .bind(request.now)
-        .bind(request.now.saturating_add(request.lease))
-        .bind(json_text(&picked)?)
-        .fetch_all(&mut *transaction)
+         lease_until = ?3 WHERE id IN (SELECT value FROM json_each(?4))",
+    )
+    .bind(&request.worker)
+    .bind(request.now)
+    .bind(request.now.saturating_add(request.lease))
+    .bind(&picked_json)
+    .execute(&mut *transaction)
+    .await
+    .map_err(&error)?;
+    // One row holding every claimed run as JSON: far cheaper than a row per run.
+    let rows: String = sqlx::query_scalar(CLAIMED_RUNS)
+        .bind(&picked_json)
+        .fetch_one(&mut *transaction)
         .await
         .map_err(&error)?;
     transaction.commit().await.map_err(&error)?;
@@ -345,7 +473,10 @@ pub(super) async fn claim_runs(
         .enumerate()
         .map(|(position, id)| (*id, position))
         .collect();
-    let mut claimed = runs_from_rows(&rows)?;
+    let mut claimed = json_rows::<RunJson>(&rows)?
+        .into_iter()
+        .map(RunJson::into_run)
+        .collect::<Result<Vec<Run>, StoreError>>()?;
     claimed.sort_by_key(|run| order.get(&run.id).copied().unwrap_or(usize::MAX));
     Ok(claimed)
 }
@@ -429,7 +560,23 @@ pub(super) async fn finish_runs(
             }
         })
         .collect();
-    let finished: Vec<RunId> = sqlx::query_scalar(
+    let rows = json_text(&rows)?;
+    let mut transaction = store
+        .writer
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(&error)?;
+    let held: String = sqlx::query_scalar(
+        "SELECT json_group_array(runs.id) FROM runs \
+         JOIN (SELECT value ->> 'id' AS id, value ->> 'worker' AS worker FROM json_each(?1)) AS f \
+         ON runs.id = f.id WHERE runs.state = 1 AND runs.worker = f.worker",
+    )
+    .bind(&rows)
+    .fetch_one(&mut *transaction)
+    .await
+    .map_err(&error)?;
+    let finished: Vec<RunId> = json_rows(&held)?;
+    sqlx::query(
         "UPDATE runs SET state = f.state, \
          finished_at = CASE WHEN f.state = 0 THEN NULL ELSE f.at END, \
          run_at = CASE WHEN f.state = 0 THEN f.retry_at ELSE runs.run_at END, \
@@ -438,13 +585,13 @@ pub(super) async fn finish_runs(
                value ->> 'state' AS state, value ->> 'at' AS at, \
                value ->> 'retry_at' AS retry_at, value ->> 'output' AS output, \
                value ->> 'error' AS error FROM json_each(?1)) AS f \
-         WHERE runs.id = f.id AND runs.state = 1 AND runs.worker = f.worker \
-         RETURNING runs.id",
+         WHERE runs.id = f.id AND runs.state = 1 AND runs.worker = f.worker",
     )
-    .bind(json_text(&rows)?)
-    .fetch_all(&store.writer)
+    .bind(&rows)
+    .execute(&mut *transaction)
     .await
     .map_err(&error)?;
+    transaction.commit().await.map_err(&error)?;
     let given: Vec<RunId> = finishes.iter().map(|finish| finish.id).collect();
     Ok(in_given_order(&given, finished))
 }

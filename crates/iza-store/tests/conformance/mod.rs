@@ -81,6 +81,7 @@ macro_rules! store_conformance_suite {
             task_stats_count_and_time_runs,
             retention_prunes_outputs_then_rolls_up_runs,
             incidents_open_escalate_and_resolve,
+            aged_and_fresh_runs_merge_in_order,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {

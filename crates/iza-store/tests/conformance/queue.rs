@@ -1026,3 +1026,36 @@ pub(crate) async fn incidents_open_escalate_and_resolve(store: StoreUnderTest) {
         vec![other.id]
     );
 }
+
+pub(crate) async fn aged_and_fresh_runs_merge_in_order(store: StoreUnderTest) {
+    const AGING: Millis = 1_000;
+    let now = BASE + 10 * SECOND;
+    // An old low run (due for 1.5 aging steps: effective rank 1), then fresh runs.
+    let low = enqueue_one(&*store, new_run("x/low", RunPriority::Low, now - 1_500)).await;
+    let fresh: Vec<NewRun> = (0..40)
+        .map(|i| new_run("x/high", RunPriority::High, now - 10 + i % 5))
+        .chain((0..3).map(|_| new_run("x/medium", RunPriority::Medium, now)))
+        .collect();
+    let ids: Vec<i64> = store
+        .enqueue_runs(&fresh)
+        .await
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut order = Vec::new();
+    loop {
+        let mut request = claim_request("w", now, 7);
+        request.aging = AGING;
+        let claimed = store.claim_runs(&request).await.unwrap();
+        if claimed.is_empty() {
+            break;
+        }
+        order.extend(claimed.into_iter().map(|run| run.id));
+    }
+    // Highs (rank 0), then rank 1 by id: the old low run before the fresh medium ones.
+    let mut expected: Vec<i64> = ids[..40].to_vec();
+    expected.push(low);
+    expected.extend(&ids[40..]);
+    assert_eq!(order, expected);
+}
