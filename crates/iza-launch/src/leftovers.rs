@@ -63,11 +63,12 @@ impl Records {
     }
 
     /// Records the child `pid` (the leader of its own process group) under `label`; the
-    /// records of children that are gone are dropped on the way.
+    /// records of children that are gone are dropped on the way. A child that has already
+    /// exited leaves nothing to record.
     pub fn add(&self, pid: u32, label: &str) -> io::Result<()> {
-        let start = start_time(pid).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::NotFound, format!("process {pid} is gone"))
-        })?;
+        let Some(start) = start_time(pid) else {
+            return Ok(());
+        };
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         entries.retain(|e| e.pgid != pid && start_time(e.pgid) == Some(e.start));
         entries.push(Entry {
@@ -296,6 +297,12 @@ mod tests {
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].label, "api");
         records.remove(child.id()).unwrap();
+        let (_, entries) = parse(&std::fs::read_to_string(records.path()).unwrap()).unwrap();
+        assert!(entries.is_empty());
+        // A child that already exited is not recorded.
+        let mut quick = std::process::Command::new("true").spawn().unwrap();
+        quick.wait().unwrap();
+        records.add(quick.id(), "quick").unwrap();
         let (_, entries) = parse(&std::fs::read_to_string(records.path()).unwrap()).unwrap();
         assert!(entries.is_empty());
         let path = records.path().to_owned();
