@@ -828,3 +828,21 @@ fn the_schema_knows_every_task_key() {
         assert_eq!(parsed.is_ok(), valid, "the parser agrees on {task}");
     }
 }
+
+/// The analysis report says when a task runs: its schedule and its trigger.
+#[test]
+fn the_report_names_schedules_and_triggers() {
+    let catalog = full(Syntax::Toml);
+    let report = iza_catalog::export::report::render(&catalog);
+    for phrase in [
+        "cron `0 30 2 * * *` (Europe/Berlin)",
+        "on process `failed` or `exited` of `worker`",
+        "every 5m; on status `down` of `core`",
+        "on escalation",
+    ] {
+        assert!(
+            report.contains(phrase),
+            "`{phrase}` is missing from:\n{report}"
+        );
+    }
+}

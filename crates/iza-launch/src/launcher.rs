@@ -59,6 +59,8 @@ impl Launcher {
     /// A command that runs `program`. Configure it as any Tokio command (arguments,
     /// environment, working directory, standard streams, process group, `kill_on_drop`), then
     /// start it with [`Launcher::spawn`] of this same launcher, never with its own `spawn`.
+    /// A guarded command carries [`RUN_VAR`] in its environment (do not `env_clear` it away):
+    /// every descendant inherits it, which is how [`crate::sweep`] recognises them.
     pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
         match &self.guard {
             None => Command::new(program),
@@ -69,6 +71,9 @@ impl Launcher {
                     .arg(std::process::id().to_string())
                     .arg("--")
                     .arg(program);
+                if let Some(run) = run_token() {
+                    command.env(RUN_VAR, run);
+                }
                 command
             }
         }
@@ -124,6 +129,22 @@ impl Launcher {
             let _ = records.remove(pid);
         }
     }
+}
+
+/// The variable that marks every process a guarded launcher started, and their descendants,
+/// with the run that started them: `PID:START` of that `iza` (its start time from
+/// `/proc/PID/stat`).
+pub const RUN_VAR: &str = "IZA_RUN";
+
+/// `PID:START` of this process.
+pub(crate) fn run_token() -> Option<&'static str> {
+    static TOKEN: OnceLock<Option<String>> = OnceLock::new();
+    TOKEN
+        .get_or_init(|| {
+            let pid = std::process::id();
+            crate::stat::start_time(pid).map(|start| format!("{pid}:{start}"))
+        })
+        .as_deref()
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -232,6 +253,14 @@ mod tests {
             String::from_utf8(output.stdout).unwrap(),
             format!("__launch {} -- true an argument\n", std::process::id())
         );
+        let mut command = launcher.command("true");
+        command.env_remove("PATH");
+        let run = command
+            .as_std()
+            .get_envs()
+            .find(|(key, _)| *key == RUN_VAR)
+            .and_then(|(_, value)| value);
+        assert_eq!(run, Some(OsStr::new(run_token().unwrap())));
     }
 
     #[tokio::test]

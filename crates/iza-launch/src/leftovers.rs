@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, kill_process_group};
 
-use crate::stat::start_time;
+use crate::RUN_VAR;
+use crate::stat::{live, start_time};
 
 /// The first line of a record file.
 const HEADER: &str = "iza-children 1";
@@ -63,11 +64,12 @@ impl Records {
     }
 
     /// Records the child `pid` (the leader of its own process group) under `label`; the
-    /// records of children that are gone are dropped on the way.
+    /// records of children that are gone are dropped on the way. A child that has already
+    /// exited leaves nothing to record.
     pub fn add(&self, pid: u32, label: &str) -> io::Result<()> {
-        let start = start_time(pid).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::NotFound, format!("process {pid} is gone"))
-        })?;
+        let Some(start) = start_time(pid) else {
+            return Ok(());
+        };
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         entries.retain(|e| e.pgid != pid && start_time(e.pgid) == Some(e.start));
         entries.push(Entry {
@@ -118,24 +120,31 @@ pub struct Swept {
     pub label: String,
 }
 
-/// Stops the recorded children of every dead owner in `dir` and removes its file; waits up to
-/// two seconds for the groups to be gone (their ports free). Returns the groups it killed. A
-/// missing directory is an empty one.
+/// Stops what every dead owner in `dir` left running and removes its file: each recorded group
+/// whose leader still has the recorded start time, then every process whose environment
+/// carries the owner's [`crate::RUN_VAR`] (what the services started, in their group or not,
+/// even when the group's leader is gone). Waits up to two seconds for them to be gone (their
+/// ports free). Returns the groups it stopped processes of. A missing directory is an empty one.
 pub fn sweep(dir: &Path) -> io::Result<Vec<Swept>> {
     let listing = match std::fs::read_dir(dir) {
         Ok(listing) => listing,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(err) => return Err(err),
     };
-    let mut swept = Vec::new();
+    let mut swept: Vec<Swept> = Vec::new();
     let mut killed = Vec::new();
+    let mut dead_runs = Vec::new();
+    let mut labels: Vec<(u32, String)> = Vec::new();
     for item in listing.flatten() {
         let path = item.path();
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        if name.ends_with(".tmp") {
-            let _ = std::fs::remove_file(&path);
+        if let Some(owner) = name.strip_suffix(".tmp") {
+            // Half a rewrite; its owner's, unless no process has that pid any more.
+            if owner.parse().ok().and_then(start_time).is_none() {
+                let _ = std::fs::remove_file(&path);
+            }
             continue;
         }
         let Ok(text) = std::fs::read_to_string(&path) else {
@@ -148,7 +157,9 @@ pub fn sweep(dir: &Path) -> io::Result<Vec<Swept>> {
             // Its owner runs: its children are not leftovers.
             continue;
         }
+        dead_runs.push(format!("{RUN_VAR}={}:{}", owner.0, owner.1));
         for entry in entries {
+            labels.push((entry.pgid, entry.label.clone()));
             if start_time(entry.pgid) != Some(entry.start) {
                 continue;
             }
@@ -165,6 +176,25 @@ pub fn sweep(dir: &Path) -> io::Result<Vec<Swept>> {
         }
         std::fs::remove_file(&path)?;
     }
+    // Then whatever carries a dead run's mark; twice, for what a killed process forked meanwhile.
+    for _ in 0..2 {
+        for (pid, group, start) in marked(&dead_runs) {
+            let Some(target) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
+                continue;
+            };
+            if rustix::process::kill_process(target, Signal::KILL).is_err() {
+                continue;
+            }
+            killed.push((pid, start));
+            if !swept.iter().any(|s| s.pgid == group) {
+                let label = labels
+                    .iter()
+                    .find(|(pgid, _)| *pgid == group)
+                    .map_or_else(|| "a process it started".to_owned(), |(_, l)| l.clone());
+                swept.push(Swept { pgid: group, label });
+            }
+        }
+    }
     let deadline = Instant::now() + SWEEP_WAIT;
     while killed
         .iter()
@@ -174,6 +204,41 @@ pub fn sweep(dir: &Path) -> io::Result<Vec<Swept>> {
         std::thread::sleep(Duration::from_millis(10));
     }
     Ok(swept)
+}
+
+/// Live processes (pid, group, start time) whose environment holds one of `marks`
+/// (`IZA_RUN=PID:START`); only this user's processes can be read.
+fn marked(marks: &[String]) -> Vec<(u32, u32, u64)> {
+    if marks.is_empty() {
+        return Vec::new();
+    }
+    let me = std::process::id();
+    let Ok(listing) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for item in listing.flatten() {
+        let Some(pid) = item
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(item.path().join("environ")) else {
+            continue;
+        };
+        let carries = environ
+            .split(|b| *b == 0)
+            .any(|var| marks.iter().any(|m| m.as_bytes() == var));
+        if carries && let Some((group, start)) = live(pid) {
+            found.push((pid, group, start));
+        }
+    }
+    found
 }
 
 /// (owner (pid, start), children) of a record file; `None` when it is not one.
@@ -270,6 +335,35 @@ mod tests {
     }
 
     #[test]
+    fn what_carries_a_dead_runs_mark_is_killed_even_without_its_leader() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = dead_owner();
+        let mark = format!("{}:{}", owner.0, owner.1);
+        // The recorded leader is gone; what it started lives on, marked with the dead run.
+        let mut orphan = std::process::Command::new("sleep")
+            .arg("1000")
+            .env(RUN_VAR, &mark)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        // Unmarked, or marked by another run: left alone.
+        let mut other = std::process::Command::new("sleep")
+            .arg("1000")
+            .env(RUN_VAR, format!("{}:{}", owner.0, owner.1 + 1))
+            .spawn()
+            .unwrap();
+        write_leftover(dir.path(), owner, &[(orphan.id() + 1_000_000, 5, "api")]);
+        let swept = sweep(dir.path()).unwrap();
+        assert_eq!(swept.len(), 1, "{swept:?}");
+        assert_eq!(swept[0].pgid, orphan.id());
+        use std::os::unix::process::ExitStatusExt as _;
+        assert_eq!(orphan.wait().unwrap().signal(), Some(9));
+        assert_eq!(other.try_wait().unwrap(), None);
+        other.kill().unwrap();
+        other.wait().unwrap();
+    }
+
+    #[test]
     fn a_live_owners_children_are_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         let mut child = sleeper();
@@ -296,6 +390,12 @@ mod tests {
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].label, "api");
         records.remove(child.id()).unwrap();
+        let (_, entries) = parse(&std::fs::read_to_string(records.path()).unwrap()).unwrap();
+        assert!(entries.is_empty());
+        // A child that already exited is not recorded.
+        let mut quick = std::process::Command::new("true").spawn().unwrap();
+        quick.wait().unwrap();
+        records.add(quick.id(), "quick").unwrap();
         let (_, entries) = parse(&std::fs::read_to_string(records.path()).unwrap()).unwrap();
         assert!(entries.is_empty());
         let path = records.path().to_owned();

@@ -10,7 +10,8 @@
 //! - [`launch_main`] (`guard.rs`): the `iza __launch` side, called first thing in `main`.
 //! - [`Records`] and [`sweep`] (`leftovers.rs`): the process group and start time of each
 //!   long-lived child, written under the state directory, and the start-up sweep that stops
-//!   the groups a dead previous run left, never a process whose pid was reused.
+//!   what a dead previous run left (the recorded groups, and every process marked with that
+//!   run's [`RUN_VAR`]), never a process whose pid was reused.
 //!
 //! It does not decide what to start or when (the supervisor, the monitor do), and it reads
 //! nothing but `/proc` and its own record files. See `docs/supervisor.md`.
@@ -21,6 +22,6 @@ mod leftovers;
 mod stat;
 
 pub use guard::{LAUNCH_ARG, launch_main};
-pub use launcher::Launcher;
+pub use launcher::{Launcher, RUN_VAR};
 pub use leftovers::{Records, Swept, sweep};
 pub use stat::start_time;

@@ -4,19 +4,27 @@
 /// The start time of process `pid`, in clock ticks since boot (field 22 of `/proc/PID/stat`);
 /// `None` when no such process lives (a zombie counts as gone) or `/proc` cannot be read.
 pub fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse(&stat).and_then(|(state, start)| (state != "Z" && state != "X").then_some(start))
+    live(pid).map(|(_, start)| start)
 }
 
-/// (state, start time) from the text of `/proc/PID/stat`. The command name, in parentheses,
-/// may itself hold spaces and parentheses: the fields are counted after the last `)`.
-fn parse(stat: &str) -> Option<(&str, u64)> {
+/// (process group, start time) of a live process (not a zombie).
+pub(crate) fn live(pid: u32) -> Option<(u32, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse(&stat)
+        .and_then(|(state, group, start)| (state != "Z" && state != "X").then_some((group, start)))
+}
+
+/// (state, process group, start time) from the text of `/proc/PID/stat`. The command name, in
+/// parentheses, may itself hold spaces and parentheses: the fields are counted after the last
+/// `)`.
+fn parse(stat: &str) -> Option<(&str, u32, u64)> {
     let rest = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    // After the name: state is field 3, starttime field 22.
+    // After the name: state is field 3, pgrp field 5, starttime field 22.
     let state = *fields.first()?;
+    let group = fields.get(5 - 3)?.parse().ok()?;
     let start = fields.get(22 - 3)?.parse().ok()?;
-    Some((state, start))
+    Some((state, group, start))
 }
 
 #[cfg(test)]
@@ -27,7 +35,7 @@ mod tests {
     fn a_name_with_spaces_and_parentheses_is_skipped_whole() {
         let stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 \
                     1000 10 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0";
-        assert_eq!(parse(stat), Some(("S", 987_654)));
+        assert_eq!(parse(stat), Some(("S", 4242, 987_654)));
         assert_eq!(parse("garbage"), None);
     }
 

@@ -460,4 +460,46 @@ mod tests {
         assert_eq!(record.service.as_deref(), Some("api"));
         assert_eq!(record.payload["by"], "db");
     }
+
+    #[test]
+    fn run_and_incident_events_are_kebab_case_and_round_trip() {
+        let events = [
+            Event::new(
+                1,
+                EventKind::RunFailed {
+                    run: 7,
+                    task: "ops/backup".into(),
+                    agent: Some("ops".into()),
+                    attempt: 1,
+                    duration_ms: 12,
+                    error: "`false` exited with code 1".into(),
+                    retry_at: Some(5_001),
+                },
+            ),
+            Event::new(
+                2,
+                EventKind::IncidentEscalated {
+                    incident: 3,
+                    task: "ops/backup".into(),
+                    to: "lead".into(),
+                    tier: 2,
+                    runs: vec![8],
+                },
+            ),
+        ];
+        let json: Vec<_> = events
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap())
+            .collect();
+        assert_eq!(json[0]["kind"], "run-failed");
+        assert_eq!(json[0]["retry_at"], 5_001);
+        assert_eq!(json[1]["kind"], "incident-escalated");
+        assert_eq!(json[1]["runs"][0], 8);
+        for (event, value) in events.iter().zip(json) {
+            assert_eq!(value["kind"], event.name());
+            let back: Event = serde_json::from_value(value).unwrap();
+            assert_eq!(&back, event);
+            assert_eq!(event.service(), None);
+        }
+    }
 }

@@ -516,3 +516,54 @@ command = ["sleep", "1000"]
     stranger.kill().unwrap();
     stranger.wait().unwrap();
 }
+
+#[test]
+fn what_a_service_started_and_outlived_a_killed_up_is_stopped_by_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = r#"version = 1
+[services.family]
+command = ["sh", "-c", "sleep 1002 & exec sleep 1000"]
+"#;
+    let mut up = Up::start(dir.path(), manifest);
+    up.until("all ready in");
+    let groups = up.groups();
+    assert_eq!(groups.len(), 1, "{:?}", up.seen);
+    let leader = groups[0];
+    // The service and the process it started in the background.
+    let deadline = Instant::now() + DEADLINE;
+    let grandchild = loop {
+        let found: Vec<u32> = processes_in_groups(&groups)
+            .iter()
+            .filter_map(|p| p.split(' ').next()?.parse().ok())
+            .filter(|pid| *pid != leader)
+            .collect();
+        if let [pid] = found[..] {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the grandchild did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let grandchild_start = start_time(grandchild).unwrap();
+    up.kill_9();
+    // The parent-death signal reaches the service's own process only...
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while start_time(leader).is_some() {
+        assert!(Instant::now() < deadline, "the service outlived `iza up`");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(start_time(grandchild), Some(grandchild_start));
+    // ...and the next start stops what it left, by the run's mark in its environment.
+    let mut again = Up::start(dir.path(), manifest);
+    again.until("all ready in");
+    assert_eq!(start_time(grandchild), None, "the grandchild survived");
+    let groups = again.groups();
+    let (code, lines, stderr) = again.interrupt();
+    assert_eq!(code, 0, "{lines:?}\n{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "warning: stopped `family` (process group {leader})"
+        )),
+        "{stderr}"
+    );
+    assert!(processes_in_groups(&groups).is_empty());
+}

@@ -11,7 +11,9 @@
 
 use std::collections::HashMap;
 
-use crate::model::{Agent, Catalog, Metric, PortSpec, Priority, Schedule, Service, Task};
+use crate::model::{
+    Agent, Catalog, Metric, PortSpec, Priority, Schedule, Service, Task, Trigger, TriggerKind,
+};
 
 /// How to render the report.
 #[derive(Default, Clone, Copy)]
@@ -623,11 +625,40 @@ impl<'a> Report<'a> {
             },
             None => {}
         }
+        if let Some(on) = &task.on {
+            details.push(trigger_text(on));
+        }
         if !details.is_empty() {
             line.push_str(&format!(" ({})", details.join("; ")));
         }
         line
     }
+}
+
+/// A trigger as a phrase: "on status `down` of `n8n`", "on escalation".
+fn trigger_text(on: &Trigger) -> String {
+    let words = |words: &[String]| {
+        words
+            .iter()
+            .map(|w| code(w))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    let mut text = match &on.kind {
+        TriggerKind::Status(w) => format!("on status {}", words(w)),
+        TriggerKind::Process(w) => format!("on process {}", words(w)),
+        TriggerKind::Escalation => return "on escalation".to_owned(),
+    };
+    let of: Vec<String> = on
+        .services
+        .iter()
+        .chain(&on.groups)
+        .map(|id| code(id))
+        .collect();
+    if !of.is_empty() {
+        text.push_str(&format!(" of {}", of.join(", ")));
+    }
+    text
 }
 
 /// The agents that name a service in their `services`; those that watch it through its

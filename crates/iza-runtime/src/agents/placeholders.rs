@@ -1,10 +1,10 @@
-//! Substitutes the placeholders of a run into an action's text: `{service}`, `{status}`,
+//! The placeholder values of a run, substituted into an action's text: `{service}`, `{status}`,
 //! `{reason}` (from the event that triggered the run), `{agent}`, `{task}` and `{incident}`.
-//!
-//! Only these six exact words in braces are replaced; any other text in braces (a JSON body's
-//! `{"a": 1}`) is left as written. A placeholder the run has no value for becomes empty: a
-//! scheduled run has no `{service}`. It owns the substitution, not where the values come from
-//! (the trigger of a run, `worker.rs`).
+//! The substitution itself is the catalog's (`iza_catalog::placeholder`), the one `iza check`
+//! validates against: only these six exact words in braces are replaced; any other text in
+//! braces (a JSON body's `{"a": 1}`) is left as written. A placeholder the run has no value for
+//! becomes empty: a scheduled run has no `{service}`. It owns where the values come from (a
+//! run's trigger).
 
 use serde_json::Value;
 
@@ -45,42 +45,21 @@ impl Placeholders {
     }
 
     fn value(&self, name: &str) -> Option<&str> {
-        let value = match name {
-            "service" => &self.service,
-            "status" => &self.status,
-            "reason" => &self.reason,
-            "agent" => &self.agent,
-            "task" => &self.task,
-            "incident" => &self.incident,
-            _ => return None,
-        };
-        Some(value.as_deref().unwrap_or(""))
+        match name {
+            "service" => self.service.as_deref(),
+            "status" => self.status.as_deref(),
+            "reason" => self.reason.as_deref(),
+            "agent" => self.agent.as_deref(),
+            "task" => self.task.as_deref(),
+            "incident" => self.incident.as_deref(),
+            _ => None,
+        }
     }
 
-    /// `text` with every known placeholder replaced.
+    /// `text` with every known placeholder replaced (the catalog's substitution rules:
+    /// `iza_catalog::placeholder`).
     pub fn apply(&self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let after = &rest[open + 1..];
-            let replaced = after.find('}').and_then(|close| {
-                let name = &after[..close];
-                self.value(name).map(|v| (v, close))
-            });
-            match replaced {
-                Some((value, close)) => {
-                    out.push_str(value);
-                    rest = &after[close + 1..];
-                }
-                None => {
-                    out.push('{');
-                    rest = after;
-                }
-            }
-        }
-        out.push_str(rest);
-        out
+        iza_catalog::placeholder::substitute(text, |name| self.value(name))
     }
 }
 

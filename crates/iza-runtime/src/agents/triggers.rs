@@ -142,15 +142,9 @@ pub fn matches(catalog: &Catalog, task: &Task, transition: &Transition) -> bool 
     if !words.iter().any(|w| w.eq_ignore_ascii_case(&transition.to)) {
         return false;
     }
-    if on.services.is_empty() && on.groups.is_empty() {
-        return true;
-    }
-    if on.services.contains(&transition.service) {
-        return true;
-    }
     let group = catalog
         .services
         .get(&transition.service)
         .and_then(|s| s.group.as_deref());
-    group.is_some_and(|g| on.groups.iter().any(|x| x == g))
+    on.matches_service(&transition.service, group)
 }

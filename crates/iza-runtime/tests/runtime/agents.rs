@@ -702,3 +702,96 @@ tasks = [ { name = "approve", retries = 1, run = { external = true } } ]
     assert_eq!(done.output.as_deref(), Some("approved"));
     e.agents.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_http_and_restart_actions_report_what_they_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = Switch::on();
+    let server = serve(Behaviour::when({
+        let up = up.clone();
+        move || up.get()
+    }))
+    .await;
+    let catalog = catalog(&format!(
+        r#"
+[services.web]
+command = ["sleep", "600"]
+check = {{ http = "{url}", every = "1h", timeout = "1s", conditions = ["[STATUS] == 200"] }}
+[agents.w]
+tier = 1
+tasks = [
+  {{ name = "check web", run = {{ check = "web" }} }},
+  {{ name = "call web", run = {{ http = "{url}", conditions = ["[STATUS] == 200"] }} }},
+  {{ name = "restart web", run = {{ restart = "web" }} }},
+]
+"#,
+        url = server.url("/")
+    ));
+    let e = engine(
+        catalog,
+        open(dir.path()).await,
+        ManualClock::new(T0),
+        dir.path(),
+        2,
+    )
+    .await;
+    let probes = |events: &Collector| {
+        count(
+            events,
+            |k| matches!(k, EventKind::ProbeCompleted { service, .. } if service == "web"),
+        )
+    };
+    wait_until("the first probe of web", || probes(&e.events) >= 1).await;
+    let before = probes(&e.events);
+
+    let id = e.agents.run_now("w/check-web", json!(null)).await.unwrap();
+    let run = e.agents.wait(id, DEADLINE).await.unwrap();
+    assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
+    assert!(run.output.as_deref().unwrap().starts_with("`web` is up"));
+    // Recorded like any probe (its interval is an hour: no scheduled probe came meanwhile).
+    wait_until("the check's probe on the bus", || {
+        probes(&e.events) > before
+    })
+    .await;
+
+    let id = e.agents.run_now("w/call-web", json!(null)).await.unwrap();
+    assert_eq!(
+        e.agents.wait(id, DEADLINE).await.unwrap().state,
+        RunState::Succeeded
+    );
+
+    up.set(false);
+    let id = e.agents.run_now("w/check-web", json!(null)).await.unwrap();
+    let run = e.agents.wait(id, DEADLINE).await.unwrap();
+    assert_eq!(run.state, RunState::Failed);
+    assert!(
+        run.error.as_deref().unwrap().starts_with("`web` is down"),
+        "{run:#?}"
+    );
+    let id = e.agents.run_now("w/call-web", json!(null)).await.unwrap();
+    let run = e.agents.wait(id, DEADLINE).await.unwrap();
+    assert_eq!(run.state, RunState::Failed);
+    assert!(
+        run.error
+            .as_deref()
+            .unwrap()
+            .contains("[STATUS] (503) == 200"),
+        "{run:#?}"
+    );
+
+    // No supervisor (as under `iza serve`): a clear run error.
+    let id = e
+        .agents
+        .run_now("w/restart-web", json!(null))
+        .await
+        .unwrap();
+    let run = e.agents.wait(id, DEADLINE).await.unwrap();
+    assert_eq!(run.state, RunState::Failed);
+    assert!(
+        run.error
+            .as_deref()
+            .unwrap()
+            .contains("nothing is supervised under `iza serve`")
+    );
+    e.agents.shutdown(Duration::from_secs(5)).await;
+}
