@@ -1137,3 +1137,32 @@ async fn the_openapi_methods_are_the_routers_and_others_answer_405_first() {
     let (status, _) = get_json(&fixture.app, "/api/v1/events?before=9223372036854775808").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_stream_counts_in_the_cap() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let limits = iza_server::Limits {
+        header_timeout: Duration::from_secs(60),
+        idle_timeout: Duration::from_secs(60),
+        max_connections: 1,
+    };
+    let address = listen(unchecked_app(1, store).await, limits).await;
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let mut received = request(&mut stream, "/api/v1/events/stream").await;
+    while !received.contains("event: snapshot") {
+        received.push_str(&read_some(&mut stream).await.expect("the snapshot"));
+    }
+    // The stream holds the only slot: another client waits...
+    let mut other = tokio::net::TcpStream::connect(address).await.unwrap();
+    other
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buffer = [0u8; 1024];
+    let waiting = tokio::time::timeout(Duration::from_millis(300), other.read(&mut buffer)).await;
+    assert!(waiting.is_err(), "served beside the stream: {waiting:?}");
+    // ...until the stream's client goes away.
+    drop(stream);
+    let answer = read_some(&mut other).await.expect("an answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
