@@ -15,7 +15,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use iza_catalog::Catalog;
 use iza_runtime::agents::Agents;
-use iza_store::{Incident, IncidentQuery, MAX_RUNS_PAGE, RunId, RunQuery, RunState, TaskStats};
+use iza_store::{
+    Incident, IncidentQuery, MAX_INCIDENTS_PAGE, MAX_RUNS_PAGE, RunId, RunQuery, RunState,
+    TaskStats,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -30,8 +33,6 @@ const MAX_WAIT: Duration = Duration::from_secs(60);
 const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 /// The longest lease an external agent may ask for.
 const MAX_LEASE: Duration = Duration::from_secs(3600);
-/// The most incidents one page holds.
-const MAX_INCIDENTS_PAGE: usize = 1_000;
 /// Statistics cover the finished runs of this window.
 const STATS_WINDOW: i64 = 24 * 3_600_000;
 

@@ -14,12 +14,13 @@ use crate::{ACTION_ROUTES, DASHBOARD_ROUTES, ROUTES};
 /// The methods a routed path answers, as its `Allow` header says; `None` for a path that is
 /// not routed.
 pub(crate) fn allowed(path: &str) -> Option<&'static str> {
-    if ROUTES.contains(&path) || DASHBOARD_ROUTES.contains(&path) {
-        Some("GET, HEAD")
-    } else if ACTION_ROUTES.contains(&path) {
-        Some("POST")
-    } else {
-        None
+    let get = ROUTES.contains(&path) || DASHBOARD_ROUTES.contains(&path);
+    let post = ACTION_ROUTES.contains(&path);
+    match (get, post) {
+        (true, true) => Some("GET, HEAD, POST"),
+        (true, false) => Some("GET, HEAD"),
+        (false, true) => Some("POST"),
+        (false, false) => None,
     }
 }
 

@@ -40,11 +40,38 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 15))
 }
 
-/// Probe latencies and result counts since the server started.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct TaskLabels {
+    task: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct TaskOutcomeLabels {
+    task: String,
+    /// `succeeded`, `retried` (failed, runs again) or `failed` (for good).
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PriorityLabels {
+    priority: String,
+}
+
+type TaskHistogramFamily = Family<TaskLabels, Histogram, fn() -> Histogram>;
+
+fn run_histogram() -> Histogram {
+    // 1 ms to about 9 hours... in powers of 4: 1 ms, 4 ms, ..., 4^14 ms.
+    Histogram::new(exponential_buckets(0.001, 4.0, 15))
+}
+
+/// Probe latencies and result counts, and task run outcomes and durations, since the server
+/// started (the name is historical: everything counted from the bus).
 #[derive(Debug)]
 pub(crate) struct ProbeMetrics {
     duration: HistogramFamily,
     results: Family<OutcomeLabels, Counter>,
+    run_duration: TaskHistogramFamily,
+    runs: Family<TaskOutcomeLabels, Counter>,
 }
 
 impl Default for ProbeMetrics {
@@ -52,8 +79,23 @@ impl Default for ProbeMetrics {
         ProbeMetrics {
             duration: Family::new_with_constructor(latency_histogram),
             results: Family::default(),
+            run_duration: Family::new_with_constructor(run_histogram),
+            runs: Family::default(),
         }
     }
+}
+
+/// Figures of the run queue read from the store at scrape time.
+#[derive(Debug, Default)]
+pub(crate) struct QueueFigures {
+    /// Queued runs due now, by priority rank (high, medium, low).
+    pub(crate) ready: [u64; 3],
+    /// Queued runs due later (retries waiting out their backoff).
+    pub(crate) scheduled: u64,
+    /// Runs in flight.
+    pub(crate) running: u64,
+    /// Open incidents.
+    pub(crate) open_incidents: u64,
 }
 
 /// Follows the bus until it closes, counting every completed probe.
@@ -63,6 +105,39 @@ pub(crate) fn follow(mut subscription: Subscription, metrics: Arc<ProbeMetrics>)
             let Update::Event(event) = update else {
                 continue;
             };
+            let run = match &event.kind {
+                EventKind::RunSucceeded {
+                    task, duration_ms, ..
+                } => Some((task, "succeeded", duration_ms)),
+                EventKind::RunFailed {
+                    task,
+                    duration_ms,
+                    retry_at,
+                    ..
+                } => Some((
+                    task,
+                    if retry_at.is_some() {
+                        "retried"
+                    } else {
+                        "failed"
+                    },
+                    duration_ms,
+                )),
+                _ => None,
+            };
+            if let Some((task, outcome, duration_ms)) = run {
+                metrics
+                    .run_duration
+                    .get_or_create(&TaskLabels { task: task.clone() })
+                    .observe(*duration_ms as f64 / 1000.0);
+                metrics
+                    .runs
+                    .get_or_create(&TaskOutcomeLabels {
+                        task: task.clone(),
+                        outcome: outcome.to_owned(),
+                    })
+                    .inc();
+            }
             if let EventKind::ProbeCompleted {
                 service, result, ..
             } = &event.kind
@@ -97,8 +172,9 @@ fn float_gauge(value: f64) -> Gauge<f64, AtomicU64> {
     gauge
 }
 
-/// The Prometheus text exposition of everything above.
-pub(crate) fn render(state: &AppState) -> String {
+/// The Prometheus text exposition of everything above; `queue` is `None` when the store
+/// could not be read (its gauges are then left out rather than shown as zero).
+pub(crate) fn render(state: &AppState, queue: Option<&QueueFigures>) -> String {
     let mut registry = Registry::default();
     let view = state.view();
     let snapshot = state.monitor.snapshot();
@@ -209,6 +285,45 @@ pub(crate) fn render(state: &AppState) -> String {
         "Largest scheduling lag",
         float_gauge(c.lag_max_seconds),
     );
+
+    registry.register(
+        "iza_task_runs",
+        "Finished run attempts by task and outcome (succeeded, retried, failed for good)",
+        state.probes.runs.clone(),
+    );
+    registry.register(
+        "iza_task_run_duration_seconds",
+        "How long run attempts took",
+        state.probes.run_duration.clone(),
+    );
+    if let Some(queue) = queue {
+        let ready = Family::<PriorityLabels, Gauge>::default();
+        for (word, count) in ["high", "medium", "low"].iter().zip(queue.ready) {
+            ready
+                .get_or_create(&PriorityLabels {
+                    priority: (*word).to_owned(),
+                })
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+        registry.register("iza_queue_ready", "Queued runs due now, by priority", ready);
+        for (name, help, value) in [
+            (
+                "iza_queue_scheduled",
+                "Queued runs due later (retries in backoff)",
+                queue.scheduled,
+            ),
+            ("iza_queue_running", "Runs in flight", queue.running),
+            (
+                "iza_incidents_open",
+                "Open incidents (at most 1,000 are counted)",
+                queue.open_incidents,
+            ),
+        ] {
+            let gauge = Gauge::<i64>::default();
+            gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
+            registry.register(name, help, gauge);
+        }
+    }
 
     let mut out = String::new();
     // Writing into a String cannot fail.

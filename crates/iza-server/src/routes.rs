@@ -497,14 +497,42 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let queue = queue_figures(&state).await;
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        crate::metrics::render(&state),
+        crate::metrics::render(&state, queue.as_ref()),
     )
         .into_response()
+}
+
+/// The run queue's figures for `/metrics`, read from the store now; `None` (logged) when the
+/// store fails.
+async fn queue_figures(state: &AppState) -> Option<crate::metrics::QueueFigures> {
+    let now = iza_runtime::now_millis();
+    let read = async {
+        let depth = state.store.queue_depth(now).await?;
+        let open = state
+            .store
+            .incidents(&iza_store::IncidentQuery {
+                open_only: true,
+                task: None,
+                before: None,
+                limit: iza_store::MAX_INCIDENTS_PAGE,
+            })
+            .await?;
+        Ok::<_, iza_store::StoreError>(crate::metrics::QueueFigures {
+            ready: depth.ready,
+            scheduled: depth.scheduled,
+            running: depth.running,
+            open_incidents: open.len() as u64,
+        })
+    };
+    read.await
+        .map_err(|err| tracing::warn!("metrics: cannot read the run queue: {err}"))
+        .ok()
 }
 
 pub(crate) async fn openapi() -> Json<Value> {

@@ -472,10 +472,17 @@ async fn a_secret_a_run_prints_is_masked_in_every_answer() {
     let app = app(true).await;
     let run = run_and_wait(&app, "worker/leak").await;
     assert_eq!(run["state"], "succeeded", "{run:#}");
-    assert_eq!(run["output"].as_str().unwrap().trim(), "token=***", "{run:#}");
+    assert_eq!(
+        run["output"].as_str().unwrap().trim(),
+        "token=***",
+        "{run:#}"
+    );
     for uri in ["/api/v1/runs", "/api/v1/tasks", "/api/v1/agents"] {
         let (status, answer) = call(&app, Method::GET, uri, None).await;
         assert_eq!(status, StatusCode::OK);
-        assert!(!answer.to_string().contains("s3cr3t-value-123"), "{uri}: {answer:#}");
+        assert!(
+            !answer.to_string().contains("s3cr3t-value-123"),
+            "{uri}: {answer:#}"
+        );
     }
 }
