@@ -217,6 +217,9 @@ port = 8080
         assert_eq!(plan.waves.len(), LENGTH);
         assert_eq!(plan.waves[0][0].id, format!("s{}", LENGTH - 1));
         assert_eq!(plan.waves[LENGTH - 1][0].id, "s0");
-        assert!(took < std::time::Duration::from_secs(10), "planning took {took:?}");
+        assert!(
+            took < std::time::Duration::from_secs(10),
+            "planning took {took:?}"
+        );
     }
 }
