@@ -5,7 +5,6 @@
 use std::ops::Range;
 
 use codespan_reporting::diagnostic as cs;
-use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term;
 use serde::Serialize;
 
@@ -170,9 +169,10 @@ impl Diagnostic {
         self.severity == Severity::Error
     }
 
-    /// Renders the diagnostic as plain text, with a snippet of the source.
+    /// Renders the diagnostic as plain text, with a snippet of the source. The cost depends
+    /// on the lines shown, not on the size of the file (its line starts are computed once,
+    /// in [`SourceFile::new`]), so rendering every diagnostic of a file is linear.
     pub fn render(&self, source: &SourceFile) -> String {
-        let file = SimpleFile::new(source.name(), source.text.as_str());
         let severity = match self.severity {
             Severity::Error => cs::Severity::Error,
             Severity::Warning => cs::Severity::Warning,
@@ -193,7 +193,7 @@ impl Diagnostic {
             .with_labels(labels)
             .with_notes(self.hints.iter().map(|h| format!("hint: {h}")).collect());
         let config = term::Config::default();
-        term::emit_into_string(&config, &file, &diagnostic).unwrap_or_else(|_| {
+        term::emit_into_string(&config, source, &diagnostic).unwrap_or_else(|_| {
             // The span could not be mapped (it never should after clamping): fall back to one line.
             format!(
                 "{}[{}]: {}\n",

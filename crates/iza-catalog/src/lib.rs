@@ -83,7 +83,8 @@ pub fn load(path: &Path) -> Result<SourceFile, LoadError> {
 /// The outcome of checking one manifest.
 #[derive(Debug)]
 pub struct Checked {
-    /// The catalog, when there were no errors.
+    /// From [`check`]: the catalog, when there were no errors. From [`check_lenient`]: the
+    /// catalog whenever the text parsed, partial when there were errors.
     pub catalog: Option<Catalog>,
     /// Every diagnostic, sorted by position.
     pub diagnostics: Vec<Diagnostic>,
@@ -129,6 +130,29 @@ pub fn check(source: &SourceFile) -> Checked {
                 syntax_error: false,
             },
         },
+    }
+}
+
+/// Parses and validates a manifest like [`check`], but keeps a best-effort catalog when
+/// there are errors: a *partial* catalog of whatever parsed, without the references that do
+/// not resolve and the links that close a cycle ([`validate::compile_lenient`]), for views
+/// that render broken manifests (`iza report`, `iza graph`). `catalog` is `None` only when
+/// the text could not be parsed. Never run a partial catalog.
+pub fn check_lenient(source: &SourceFile) -> Checked {
+    match manifest::parse::parse(source) {
+        Err(failure) => Checked {
+            catalog: None,
+            diagnostics: failure.diagnostics,
+            syntax_error: failure.syntax,
+        },
+        Ok(raw) => {
+            let (catalog, diagnostics) = validate::compile_lenient(&raw);
+            Checked {
+                catalog: Some(catalog),
+                diagnostics,
+                syntax_error: false,
+            }
+        }
     }
 }
 

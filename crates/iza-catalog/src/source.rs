@@ -1,8 +1,13 @@
 //! Defines [`SourceFile`]: the text of one manifest and the map from byte offsets to
-//! line and column that every diagnostic uses to point at it.
+//! line and column that every diagnostic uses to point at it. The line starts are computed
+//! once, when the file is wrapped; the text renderer of diagnostics reads them through
+//! codespan's [`Files`] trait, so rendering `n` diagnostics costs `O(n log lines)`, not a
+//! scan of the whole file per diagnostic.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+
+use codespan_reporting::files::{Error as FilesError, Files};
 
 /// The syntax a manifest is written in, chosen by file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +97,41 @@ impl SourceFile {
         };
         let start = fix(span.start);
         start..fix(span.end).max(start)
+    }
+}
+
+/// The one file of a [`SourceFile`] for codespan's renderer, with the line starts computed
+/// once instead of on each diagnostic (as `SimpleFile::new` would).
+impl<'a> Files<'a> for SourceFile {
+    type FileId = ();
+    type Name = String;
+    type Source = &'a str;
+
+    fn name(&'a self, (): ()) -> Result<String, FilesError> {
+        Ok(SourceFile::name(self))
+    }
+
+    fn source(&'a self, (): ()) -> Result<&'a str, FilesError> {
+        Ok(&self.text)
+    }
+
+    fn line_index(&'a self, (): (), byte_index: usize) -> Result<usize, FilesError> {
+        Ok(self
+            .line_starts
+            .binary_search(&byte_index)
+            .unwrap_or_else(|next| next - 1))
+    }
+
+    fn line_range(&'a self, (): (), line_index: usize) -> Result<Range<usize>, FilesError> {
+        let start = |i: usize| match i.cmp(&self.line_starts.len()) {
+            std::cmp::Ordering::Less => Ok(self.line_starts[i]),
+            std::cmp::Ordering::Equal => Ok(self.text.len()),
+            std::cmp::Ordering::Greater => Err(FilesError::LineTooLarge {
+                given: i,
+                max: self.line_starts.len() - 1,
+            }),
+        };
+        Ok(start(line_index)?..start(line_index + 1)?)
     }
 }
 

@@ -396,7 +396,13 @@ fn live_facts_show_status_and_uptime() {
     .into_iter()
     .map(|(id, status, uptime)| (id.to_owned(), ServiceFacts { status, uptime }))
     .collect();
-    let report = render_with(&catalog, &ReportOptions { live: Some(&facts) });
+    let report = render_with(
+        &catalog,
+        &ReportOptions {
+            live: Some(&facts),
+            ..Default::default()
+        },
+    );
     let cases = [
         ("### PostgreSQL - `localhost:5432`", "- **Status**: down"),
         (
@@ -494,4 +500,87 @@ fn odd_manifests_render_every_service_once() {
         report.contains("``we`ird:8001``"),
         "a backtick inside a code span is fenced"
     );
+}
+
+/// The seed, imported as it is, has a port conflict and two ports outside its range: the
+/// report is rendered from its partial catalog, every diagnostic listed under "Problems
+/// found" with its code and position, and every service still in it.
+#[test]
+fn a_manifest_with_errors_is_reported_with_its_problems() {
+    let name = "examples/iza-os/seed-import.toml";
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(name);
+    let source = SourceFile::new(name, std::fs::read_to_string(path).unwrap(), Syntax::Toml);
+    assert!(
+        iza_catalog::check(&source).catalog.is_none(),
+        "the seed has errors"
+    );
+    let checked = iza_catalog::check_lenient(&source);
+    let catalog = checked.catalog.clone().expect("a partial catalog");
+    let problems: Vec<_> = checked
+        .diagnostics
+        .iter()
+        .map(|d| d.to_record(&source))
+        .collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.code == iza_catalog::Code::PortConflict)
+    );
+    let report = render_with(
+        &catalog,
+        &ReportOptions {
+            problems: &problems,
+            ..Default::default()
+        },
+    );
+    assert!(report.contains("\n## Problems found\n"), "{report}");
+    for p in &problems {
+        let line = format!("`{}` at {}:{}:{}: ", p.code, name, p.line, p.column);
+        assert!(report.contains(&line), "`{line}` missing from:\n{report}");
+    }
+    let errors = checked.errors().count();
+    assert!(
+        report.contains(&format!("The manifest has {errors} errors")),
+        "{report}"
+    );
+    for service in catalog.services.values() {
+        assert!(report.contains(&service.name), "`{}` missing", service.name);
+    }
+    // Without problems there is no such section.
+    assert!(!render(&small()).contains("Problems found"));
+}
+
+/// A partial catalog drops what would break a walk: references to nothing and the link that
+/// closes a cycle; the rest of the manifest stays, and its start order exists.
+#[test]
+fn a_partial_catalog_has_no_broken_references_and_no_cycle() {
+    let text = "version = 1\n[ecosystem]\nname = \"broken\"\n\
+                [services.a]\ndepends_on = [\"b\", \"ghost\"]\nconnects = [{ to = \"nowhere\" }]\n\
+                [services.b]\ndepends_on = [\"c\"]\nparent = \"d\"\n\
+                [services.c]\ndepends_on = [\"a\"]\n\
+                [services.d]\nparent = \"b\"\ngroup = \"missing\"\n";
+    let source = SourceFile::new("broken.toml", text.to_owned(), Syntax::Toml);
+    let checked = iza_catalog::check_lenient(&source);
+    let codes: Vec<&str> = checked.errors().map(|d| d.code.as_str()).collect();
+    assert!(codes.contains(&"dependency-cycle"), "{codes:?}");
+    assert!(codes.contains(&"unknown-reference"), "{codes:?}");
+    let catalog = checked.catalog.clone().expect("a partial catalog");
+    assert_eq!(catalog.services.len(), 4);
+    let a = &catalog.services["a"];
+    assert_eq!(a.depends_on, ["b"]);
+    assert!(a.connects.is_empty());
+    assert_eq!(catalog.services["d"].group, None);
+    // `a -> b -> c -> a` loses the entry that closes it, found walking from `a`.
+    assert_eq!(catalog.services["c"].depends_on, Vec::<String>::new());
+    let parents = ["b", "d"].map(|id| catalog.services[id].parent.clone());
+    assert_eq!(
+        parents.iter().filter(|p| p.is_some()).count(),
+        1,
+        "{parents:?}"
+    );
+    let graph = iza_catalog::graph::EcosystemGraph::build(&catalog);
+    let order = graph.start_order().expect("no cycle left");
+    assert_eq!(order.concat(), ["c", "d", "b", "a"]);
 }

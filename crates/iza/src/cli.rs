@@ -326,6 +326,9 @@ pub(crate) struct GraphArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = GraphFormatArg::Dot)]
     pub(crate) format: GraphFormatArg,
+    /// Refuse a manifest with errors instead of showing what could be read from it.
+    #[arg(long)]
+    pub(crate) strict: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -345,6 +348,9 @@ pub(crate) struct PortsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub(crate) format: TextOrJson,
+    /// Refuse a manifest with errors instead of showing what could be read from it.
+    #[arg(long)]
+    pub(crate) strict: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -363,6 +369,9 @@ pub(crate) struct ReportArgs {
     /// `.iza/state.db` beside the manifest, when it exists; `iza serve` writes it).
     #[arg(long)]
     pub(crate) db: Option<PathBuf>,
+    /// Refuse a manifest with errors instead of showing what could be read from it.
+    #[arg(long)]
+    pub(crate) strict: bool,
 }
 
 /// Where a manifest comes from.

@@ -267,3 +267,115 @@ fn serve_refuses_a_manifest_with_errors() {
     assert!(stderr.contains("ghost"), "{stderr}");
     assert!(!dir.path().join(".iza").exists());
 }
+
+/// Writes `text` to `path` whole, so the file watcher never reads half of it.
+fn replace_file(path: &std::path::Path, text: &str) {
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, text).unwrap();
+    std::fs::rename(&partial, path).unwrap();
+}
+
+/// `LENGTH` services, each depending on the next, and the last on the first when `cycle`.
+fn deep_manifest(length: usize, cycle: bool) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::from(
+        "version = 1\n[ecosystem]\nname = \"deep\"\n[groups.all]\n\
+         [agents.watcher]\ntier = 1\ngroups = [\"all\"]\n",
+    );
+    for i in 0..length {
+        let _ = writeln!(text, "[services.s{i}]\ngroup = \"all\"");
+        if i + 1 < length || cycle {
+            let _ = writeln!(text, "depends_on = [\"s{}\"]", (i + 1) % length);
+        }
+    }
+    text
+}
+
+/// A reload walks the new catalog on a tokio worker, whose stack is 2 MiB: a chain of
+/// 200,000 `depends_on` links is loaded, and a cycle of 200,000 is refused while the running
+/// catalog stays (a 30,000-long chain used to overflow the worker's stack and abort).
+#[test]
+fn serve_reloads_a_chain_of_200_000_and_refuses_a_cycle_of_200_000() {
+    const LENGTH: usize = 200_000;
+    const SLOW: Duration = Duration::from_secs(600);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("iza.toml");
+    std::fs::write(
+        &manifest,
+        "version = 1\n[ecosystem]\nname = \"deep\"\n[services.alpha]\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
+        .arg("serve")
+        .arg(dir.path())
+        .args(["--listen", "127.0.0.1:0"])
+        .env("IZA_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + DEADLINE;
+    let address = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines.recv_timeout(left).expect("a `listening on` line");
+        if let Some((_, rest)) = line.split_once("listening on http://") {
+            break rest.trim().to_owned();
+        }
+    };
+    let last = format!("/api/v1/services/s{}", LENGTH - 1);
+    assert_eq!(http_get(&address, &last).0, 404);
+
+    replace_file(&manifest, &deep_manifest(LENGTH, false));
+    let deadline = Instant::now() + SLOW;
+    while http_get(&address, &last).0 != 200 {
+        if let Some(status) = child.try_wait().unwrap() {
+            let log: Vec<String> = lines.try_iter().collect();
+            panic!("`iza serve` died ({status}) reloading the chain:\n{log:#?}");
+        }
+        assert!(Instant::now() < deadline, "the chain was not loaded");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    replace_file(&manifest, &deep_manifest(LENGTH, true));
+    let deadline = Instant::now() + SLOW;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines.recv_timeout(left).unwrap_or_else(|_| {
+            let status = child.try_wait().unwrap();
+            panic!("no refusal of the cycle; `iza serve` status {status:?}")
+        });
+        if line.contains("keeping the running catalog") {
+            break;
+        }
+    }
+    // The diagnostic follows on the next line of the same message, short and clear.
+    let line = lines
+        .recv_timeout(DEADLINE)
+        .expect("the refusal's diagnostic");
+    assert!(
+        line.contains("error[dependency-cycle]: dependency cycle: `s0` -> `s1`")
+            && line.contains("(199992 more)"),
+        "{line}"
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "`iza serve` is still running"
+    );
+    assert_eq!(
+        http_get(&address, &last).0,
+        200,
+        "the running catalog stays"
+    );
+
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -52,13 +52,83 @@ fn graph_formats_describe_the_same_graph() {
 }
 
 #[test]
-fn graph_and_report_refuse_an_invalid_manifest_with_a_pointer_to_check() {
-    for verb in ["graph", "report"] {
-        let out = iza(&[verb, "fixtures/bad/port-conflict.toml"]);
+fn graph_report_and_ports_refuse_an_invalid_manifest_under_strict() {
+    for verb in ["graph", "report", "ports"] {
+        let out = iza(&[verb, "fixtures/bad/port-conflict.toml", "--strict"]);
         assert_eq!(out.status.code(), Some(2), "{verb}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("error[port-conflict]"), "{verb}: {stderr}");
         assert!(stderr.contains("run `iza check"), "{verb}: {stderr}");
+    }
+}
+
+/// The seed document, imported as it is, has a port conflict and ports outside its range:
+/// `iza report`, `iza graph` and `iza ports` show what could be read (exit 0), with a
+/// warning on stderr; the report lists every problem with its code and position.
+#[test]
+fn graph_report_and_ports_show_an_imported_seed_with_its_problems() {
+    let imported = iza(&["import", "markdown", "fixtures/markdown/seed.md"]);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("seed.toml");
+    std::fs::write(&manifest, stdout(&imported)).unwrap();
+    let manifest = manifest.to_str().unwrap();
+    let checked = iza(&["check", manifest, "--format", "json"]);
+    assert_eq!(checked.status.code(), Some(1), "the seed has errors");
+    let checked: serde_json::Value = serde_json::from_slice(&checked.stdout).unwrap();
+    let errors = checked["errors"].as_array().unwrap();
+    assert!(
+        errors.iter().any(|e| e["code"] == "port-conflict"),
+        "{checked:#}"
+    );
+
+    let out = iza(&["report", manifest]);
+    let report = stdout(&out);
+    assert!(report.contains("\n## Problems found\n"), "{report}");
+    for e in errors.iter().chain(checked["warnings"].as_array().unwrap()) {
+        let at = format!(
+            "`{}` at {manifest}:{}:{}: ",
+            e["code"].as_str().unwrap(),
+            e["line"],
+            e["column"]
+        );
+        assert!(report.contains(&at), "`{at}` missing from the report");
+    }
+    for name in ["Grafana", "Nginx"] {
+        assert!(report.contains(name), "`{name}` missing from the report");
+    }
+    for out in [
+        out,
+        iza(&["graph", manifest, "--format", "json"]),
+        iza(&["ports", manifest]),
+    ] {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "warning: `{manifest}` has {} errors",
+                errors.len()
+            )),
+            "{stderr}"
+        );
+    }
+    let graph: serde_json::Value =
+        serde_json::from_str(&stdout(&iza(&["graph", manifest, "--format", "json"]))).unwrap();
+    assert_eq!(
+        graph["nodes"].as_array().unwrap().len(),
+        30,
+        "one node per service"
+    );
+
+    // A text that cannot be parsed is still refused.
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "version = 1\n[services.a\n").unwrap();
+    for verb in ["graph", "report", "ports"] {
+        let out = iza(&[verb, broken.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{verb}");
     }
 }
 

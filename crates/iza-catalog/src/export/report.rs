@@ -2,7 +2,8 @@
 //! (`seed/ecosystem-analysis.md`), so that document can be regenerated from the manifest.
 //!
 //! Sections, in order: title and tagline, Executive Summary (claimed figures beside mapped
-//! ones), one section per group (then Other Services), Service Interconnections (flows and
+//! ones), Problems found (only when the caller passes diagnostics: the report of a manifest
+//! with errors is rendered from its partial catalog), one section per group (then Other Services), Service Interconnections (flows and
 //! channels), Agent Role Definitions (by tier) and Agent Task Assignments (by priority).
 //! Everything is emitted in file order, so the same catalog always gives the same text.
 //!
@@ -11,6 +12,7 @@
 
 use std::collections::HashMap;
 
+use crate::diagnostic::{DiagnosticRecord, Severity};
 use crate::model::{
     Agent, Catalog, Metric, PortSpec, Priority, Schedule, Service, Task, Trigger, TriggerKind,
 };
@@ -20,6 +22,8 @@ use crate::model::{
 pub struct ReportOptions<'a> {
     /// Live facts about services (from the runtime); `None` renders the manifest alone.
     pub live: Option<&'a dyn LiveFacts>,
+    /// Diagnostics of the manifest, listed under "Problems found" (none: no such section).
+    pub problems: &'a [DiagnosticRecord],
 }
 
 /// Facts about running services that the catalog cannot know, looked up by service id.
@@ -72,6 +76,7 @@ pub fn render_with(catalog: &Catalog, options: &ReportOptions<'_>) -> String {
     let mut doc = Doc::default();
     report.title(&mut doc);
     report.executive_summary(&mut doc);
+    problems(&mut doc, options.problems);
     report.groups(&mut doc);
     report.interconnections(&mut doc);
     report.agent_roles(&mut doc);
@@ -111,25 +116,57 @@ const PRIORITIES: &[(Priority, &str)] = &[
 /// What a cell or a sentence shows when there is nothing to show.
 const NONE: &str = "—";
 
+/// How many levels of hubs a service is shown under before it gets a section of its own
+/// again: a chain of `parent` links of any length renders in bounded depth and linear size.
+const MAX_NESTING: usize = 3;
+
 /// The catalog with what the sections share: which services sit under a hub, and the live facts.
 struct Report<'a> {
     catalog: &'a Catalog,
     live: Option<&'a dyn LiveFacts>,
+    /// Services shown under each hub, in file order (the others have a section of their own).
+    children: HashMap<&'a str, Vec<&'a Service>>,
+    /// Services of each group, in file order.
+    members: HashMap<&'a str, Vec<&'a Service>>,
+    /// Agents that name each service in their `services`, in file order.
+    watchers: HashMap<&'a str, Vec<&'a Agent>>,
     /// Ids of services shown under their parent rather than on their own.
     nested: std::collections::HashSet<&'a str>,
 }
 
 impl<'a> Report<'a> {
     fn new(catalog: &'a Catalog, options: &ReportOptions<'a>) -> Report<'a> {
-        let nested = catalog
-            .services
-            .values()
-            .filter(|s| s.parent.is_some())
-            .map(|s| s.id.as_str())
-            .collect();
+        let levels = nesting_levels(catalog);
+        let mut children: HashMap<&str, Vec<&Service>> = HashMap::new();
+        let mut members: HashMap<&str, Vec<&Service>> = HashMap::new();
+        let mut nested = std::collections::HashSet::new();
+        for (i, service) in catalog.services.values().enumerate() {
+            if let Some(group) = service.group.as_deref() {
+                members.entry(group).or_default().push(service);
+            }
+            if let Some(parent) = service.parent.as_deref()
+                && catalog.services.contains_key(parent)
+                && !levels[i].is_multiple_of(MAX_NESTING + 1)
+            {
+                children.entry(parent).or_default().push(service);
+                nested.insert(service.id.as_str());
+            }
+        }
+        let mut watchers: HashMap<&str, Vec<&Agent>> = HashMap::new();
+        for agent in catalog.agents.values() {
+            for service in &agent.services {
+                let list = watchers.entry(service.as_str()).or_default();
+                if !list.iter().any(|a| a.id == agent.id) {
+                    list.push(agent);
+                }
+            }
+        }
         Report {
             catalog,
             live: options.live,
+            children,
+            members,
+            watchers,
             nested,
         }
     }
@@ -138,12 +175,22 @@ impl<'a> Report<'a> {
         self.nested.contains(service.id.as_str())
     }
 
+    /// Agents that watch the service by name (not through its group), in file order.
+    fn direct_watchers(&self, service: &Service) -> impl Iterator<Item = &'a Agent> + '_ {
+        self.watchers
+            .get(service.id.as_str())
+            .into_iter()
+            .flatten()
+            .copied()
+    }
+
     /// Services shown under `parent`, in file order.
     fn children_of(&self, parent: &'a Service) -> impl Iterator<Item = &'a Service> + '_ {
-        self.catalog
-            .services
-            .values()
-            .filter(move |s| s.parent.as_deref() == Some(parent.id.as_str()) && self.is_nested(s))
+        self.children
+            .get(parent.id.as_str())
+            .into_iter()
+            .flatten()
+            .copied()
     }
 
     fn service_name(&self, id: &str) -> String {
@@ -255,11 +302,10 @@ impl<'a> Report<'a> {
             if let Some(description) = non_empty(group.description.as_deref()) {
                 doc.block(paragraph(description));
             }
-            let members: Vec<&Service> = catalog
-                .services
-                .values()
-                .filter(|s| s.group.as_deref() == Some(group.id.as_str()))
-                .collect();
+            let members: &[&Service] = self
+                .members
+                .get(group.id.as_str())
+                .map_or(&[], Vec::as_slice);
             let own: Vec<&Service> = members
                 .iter()
                 .copied()
@@ -346,7 +392,6 @@ impl<'a> Report<'a> {
         shown_watchers: &[&str],
         lines: &mut Vec<String>,
     ) {
-        let catalog = self.catalog;
         if let Some(facts) = self.facts(service) {
             lines.push(bullet(
                 depth,
@@ -401,7 +446,8 @@ impl<'a> Report<'a> {
             ));
         }
         let children: Vec<&Service> = self.children_of(service).collect();
-        let watchers: Vec<&Agent> = direct_watchers(catalog, service)
+        let watchers: Vec<&Agent> = self
+            .direct_watchers(service)
             .filter(|a| !shown_watchers.contains(&a.id.as_str()))
             .collect();
         if !children.is_empty() {
@@ -415,7 +461,7 @@ impl<'a> Report<'a> {
             };
             lines.push(bullet(depth, &format!("**{label}**:")));
             let mut hidden: Vec<&str> = shown_watchers.to_vec();
-            hidden.extend(direct_watchers(catalog, service).map(|a| a.id.as_str()));
+            hidden.extend(self.direct_watchers(service).map(|a| a.id.as_str()));
             for child in children {
                 let mut line = format!("**{}**", text(&child.name));
                 if !child.ports.is_empty() {
@@ -663,14 +709,89 @@ fn trigger_text(on: &Trigger) -> String {
 
 /// The agents that name a service in their `services`; those that watch it through its
 /// group are listed with the group.
-fn direct_watchers<'c>(
-    catalog: &'c Catalog,
-    service: &'c Service,
-) -> impl Iterator<Item = &'c Agent> + 'c {
-    catalog
-        .agents
-        .values()
-        .filter(move |a| a.services.contains(&service.id))
+/// "Problems found": every diagnostic with its severity, code and position, in file order.
+fn problems(doc: &mut Doc, problems: &[DiagnosticRecord]) {
+    if problems.is_empty() {
+        return;
+    }
+    doc.heading(2, "Problems found");
+    let errors = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
+    let warnings = problems.len() - errors;
+    let count = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let lead = if errors > 0 {
+        format!(
+            "The manifest has {} and {}; this report shows what could be read, without the \
+             references that do not resolve and the links that close a cycle.",
+            count(errors, "error"),
+            count(warnings, "warning")
+        )
+    } else {
+        format!("The manifest has {}.", count(warnings, "warning"))
+    };
+    doc.block(lead);
+    let items: Vec<String> = problems
+        .iter()
+        .map(|p| {
+            let severity = match p.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            bullet(
+                0,
+                &format!(
+                    "**{severity}** `{}` at {}:{}:{}: {}",
+                    p.code,
+                    text(&p.file),
+                    p.line,
+                    p.column,
+                    text(&p.message)
+                ),
+            )
+        })
+        .collect();
+    doc.block(items.join("\n"));
+}
+
+/// How many `parent` links lead up from each service (by index) to one without a parent,
+/// walked without recursion and each service once; a link to an unknown service ends the
+/// walk, and a cycle (impossible in a catalog, even a partial one) is cut where it closes.
+fn nesting_levels(catalog: &Catalog) -> Vec<usize> {
+    const UNKNOWN: usize = usize::MAX;
+    const ON_PATH: usize = usize::MAX - 1;
+    let mut levels = vec![UNKNOWN; catalog.services.len()];
+    let parent_of = |i: usize| {
+        catalog.services[i]
+            .parent
+            .as_deref()
+            .and_then(|p| catalog.services.get_index_of(p))
+    };
+    let mut path = Vec::new();
+    for start in 0..levels.len() {
+        let mut at = Some(start);
+        let mut base = 0;
+        while let Some(i) = at {
+            match levels[i] {
+                ON_PATH => break,
+                UNKNOWN => {
+                    levels[i] = ON_PATH;
+                    path.push(i);
+                    at = parent_of(i);
+                }
+                known => {
+                    base = known + 1;
+                    break;
+                }
+            }
+        }
+        for (depth, &i) in path.iter().rev().enumerate() {
+            levels[i] = base + depth;
+        }
+        path.clear();
+    }
+    levels
 }
 
 /// The port a service is known by: the range it owns when it owns one (a hub), else its

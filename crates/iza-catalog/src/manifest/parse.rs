@@ -200,7 +200,10 @@ fn deserialize_toml(
 
 fn parse_yaml(text: &str) -> Result<RawManifest, ParseFailure> {
     let node = yaml::parse(text).map_err(|e| {
-        let d = Diagnostic::error(Code::SyntaxError, tidy(&e.message));
+        let d = e.hints.iter().fold(
+            Diagnostic::error(Code::SyntaxError, tidy(&e.message)),
+            |d, hint| d.hint(hint),
+        );
         ParseFailure {
             syntax: true,
             diagnostics: vec![match e.span {

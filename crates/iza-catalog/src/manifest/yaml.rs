@@ -50,6 +50,8 @@ pub struct YamlError {
     pub span: Option<Range<usize>>,
     /// For an unknown key: the key and the keys that were expected.
     pub unknown_key: Option<(String, Vec<&'static str>)>,
+    /// What to do about it, when this module knows better than the message.
+    pub hints: Vec<String>,
 }
 
 impl YamlError {
@@ -75,6 +77,7 @@ impl de::Error for YamlError {
             message: msg.to_string(),
             span: None,
             unknown_key: None,
+            hints: Vec::new(),
         }
     }
 
@@ -106,6 +109,23 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                 None => offset_of(text, l.line(), l.column()).map(|start| start..start),
             }
         });
+        if let Some(key) = duplicate_key(&e) {
+            // serde-saphyr's message suggests one of its own options ("set DuplicateKeyPolicy
+            // in Options"), which means nothing to someone writing a manifest.
+            let message = match key {
+                Some(key) => format!("duplicate key `{key}`"),
+                None => "duplicate key".to_owned(),
+            };
+            return YamlError {
+                message,
+                span,
+                unknown_key: None,
+                hints: vec![
+                    "a key may appear only once in a mapping; remove one of the two, or merge them"
+                        .to_owned(),
+                ],
+            };
+        }
         let message = e.to_string();
         // The position is shown by the renderer; drop the parser's own "at line L, column C".
         let message = match message.rfind(" at line ") {
@@ -116,6 +136,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             message,
             span,
             unknown_key: None,
+            hints: Vec::new(),
         }
     })?;
     keys_as_written(&mut node, text);
@@ -147,6 +168,15 @@ fn keys_as_written(node: &mut Node, text: &str) {
             .iter_mut()
             .for_each(|item| keys_as_written(item, text)),
         _ => {}
+    }
+}
+
+/// The key of a duplicate-key error (`None` inside when it is not a plain scalar), or `None`
+/// for any other error.
+fn duplicate_key(error: &serde_saphyr::Error) -> Option<Option<String>> {
+    match error {
+        serde_saphyr::Error::DuplicateMappingKey { key, .. } => Some(key.clone()),
+        _ => None,
     }
 }
 

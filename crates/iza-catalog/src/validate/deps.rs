@@ -1,7 +1,13 @@
 //! Checks that neither `depends_on` nor `parent` links form a cycle, and names each cycle it
 //! finds in order.
+//!
+//! Every walk here is iterative (petgraph's `kosaraju_scc` runs on explicit stacks; its
+//! `tarjan_scc` recurses once per node and overflowed a thread's stack on a 30,000-service
+//! cycle), so a chain or cycle of any length is checked in bounded stack. A long cycle is
+//! named by its first [`NAMED`] members and a count of the rest, so its diagnostic stays
+//! readable.
 
-use petgraph::algo::tarjan_scc;
+use petgraph::algo::kosaraju_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::Ctx;
@@ -32,7 +38,7 @@ fn depends_on_cycles(ctx: &mut Ctx<'_>) {
         }
     }
     let mut found = Vec::new();
-    for scc in tarjan_scc(&graph) {
+    for scc in kosaraju_scc(&graph) {
         let cyclic = scc.len() > 1 || graph.contains_edge(scc[0], scc[0]);
         if cyclic {
             found.push(cycle_in(&graph, &scc));
@@ -40,29 +46,18 @@ fn depends_on_cycles(ctx: &mut Ctx<'_>) {
     }
     for cycle in found {
         // Point at the `depends_on` entry that closes the cycle from its first member.
-        let (first, _) = raw
-            .services
-            .get_index(cycle[0].index())
-            .expect("node from graph");
         let next = cycle.get(1).copied().unwrap_or(cycle[0]);
         let edge = graph.find_edge(cycle[0], next).expect("edge from cycle");
         let entry = &raw.services[cycle[0].index()].get().depends_on[graph[edge]];
-        let mut names: Vec<String> = cycle
-            .iter()
-            .map(|i| {
-                format!(
-                    "`{}`",
-                    raw.services.get_index(i.index()).expect("node").0.get()
-                )
-            })
-            .collect();
-        names.push(format!("`{}`", first.get()));
-        let mut d = Diagnostic::error(
-            Code::DependencyCycle,
-            format!("dependency cycle: {}", names.join(" -> ")),
-        )
-        .at(entry.id_spanned().1);
-        for i in cycle.iter().skip(1) {
+        let names = cycle_names(
+            cycle
+                .iter()
+                .map(|i| raw.services.get_index(i.index()).expect("node").0.get()),
+            cycle.len(),
+        );
+        let mut d = Diagnostic::error(Code::DependencyCycle, format!("dependency cycle: {names}"))
+            .at(entry.id_spanned().1);
+        for i in cycle.iter().skip(1).take(NAMED - 1) {
             let (id, _) = raw.services.get_index(i.index()).expect("node");
             d = d.related(id.span(), format!("`{}` is part of the cycle", id.get()));
         }
@@ -70,6 +65,22 @@ fn depends_on_cycles(ctx: &mut Ctx<'_>) {
             "a service cannot start before itself; remove one `depends_on` entry of the cycle",
         ));
     }
+}
+
+/// How many members of a cycle its diagnostic names (and points at); the rest are counted.
+const NAMED: usize = 8;
+
+/// `` `a` -> `b` -> `a` ``, or for a cycle longer than [`NAMED`] its first members, then
+/// `` -> ... (N more) -> `` and the first again.
+fn cycle_names<'a>(mut members: impl Iterator<Item = &'a String>, len: usize) -> String {
+    let first = members.next().map(String::as_str).unwrap_or_default();
+    let mut names = vec![format!("`{first}`")];
+    names.extend(members.take(NAMED - 1).map(|id| format!("`{id}`")));
+    if len > NAMED {
+        names.push(format!("... ({} more)", len - NAMED));
+    }
+    names.push(format!("`{first}`"));
+    names.join(" -> ")
 }
 
 /// A simple cycle through the strongly connected component, starting at its lowest index.
@@ -148,17 +159,10 @@ fn parent_cycles(ctx: &mut Ctx<'_>) {
             .parent
             .as_ref()
             .expect("a member of a parent cycle has a parent");
-        let mut names: Vec<String> = cycle
-            .iter()
-            .map(|&i| format!("`{}`", id(i).get()))
-            .collect();
-        names.push(format!("`{}`", id(cycle[0]).get()));
-        let mut d = Diagnostic::error(
-            Code::DependencyCycle,
-            format!("parent cycle: {}", names.join(" -> ")),
-        )
-        .at(parent.span());
-        for &i in cycle.iter().skip(1) {
+        let names = cycle_names(cycle.iter().map(|&i| id(i).get()), cycle.len());
+        let mut d = Diagnostic::error(Code::DependencyCycle, format!("parent cycle: {names}"))
+            .at(parent.span());
+        for &i in cycle.iter().skip(1).take(NAMED - 1) {
             d = d.related(
                 id(i).span(),
                 format!("`{}` is part of the cycle", id(i).get()),

@@ -6,11 +6,14 @@
 //! `deps` (dependency cycles), `agents` (tiers, reporting lines, coverage) and
 //! `fields` (durations, checks) with `process` (what `iza up` needs: restart, stop,
 //! dependency conditions) and `tasks` (schedules, triggers, actions, run policy).
+//! [`compile_lenient`] runs the same checks and returns a partial catalog even when they fail
+//! (`partial`), for views of broken manifests.
 
 mod agents;
 mod deps;
 mod fields;
 mod ids;
+mod partial;
 mod ports;
 mod process;
 mod refs;
@@ -69,6 +72,30 @@ impl<'a> Ctx<'a> {
 /// Compiles the wire model into a catalog. On success it returns the catalog and the
 /// warnings; on failure every diagnostic, errors and warnings, sorted by position.
 pub fn compile(raw: &RawManifest) -> Result<(Catalog, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let (catalog, diagnostics) = run(raw);
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        Err(diagnostics)
+    } else {
+        Ok((catalog, diagnostics))
+    }
+}
+
+/// Compiles the wire model leniently, for views that render whatever parsed: every
+/// diagnostic (errors and warnings, sorted by position) and a catalog that is complete when
+/// there are no errors and otherwise *partial*: the parts that would break a walk over it
+/// (unresolved references, links that close a cycle) are dropped, while port conflicts and
+/// other errors stay as written (see `validate/partial.rs`). A partial catalog is for
+/// rendering; never run one.
+pub fn compile_lenient(raw: &RawManifest) -> (Catalog, Vec<Diagnostic>) {
+    let (mut catalog, diagnostics) = run(raw);
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        partial::prune(&mut catalog);
+    }
+    (catalog, diagnostics)
+}
+
+/// Every check, then the catalog as built, whatever the checks found.
+fn run(raw: &RawManifest) -> (Catalog, Vec<Diagnostic>) {
     let mut ctx = Ctx::new(raw);
     ids::check(&mut ctx);
     refs::check(&mut ctx);
@@ -78,9 +105,5 @@ pub fn compile(raw: &RawManifest) -> Result<(Catalog, Vec<Diagnostic>), Vec<Diag
     let catalog = fields::build(&mut ctx);
     let mut diagnostics = ctx.diagnostics;
     diagnostic::sort(&mut diagnostics);
-    if diagnostics.iter().any(Diagnostic::is_error) {
-        Err(diagnostics)
-    } else {
-        Ok((catalog, diagnostics))
-    }
+    (catalog, diagnostics)
 }

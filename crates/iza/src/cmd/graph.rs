@@ -1,4 +1,5 @@
-//! `iza graph`: the ecosystem graph as DOT, Mermaid or JSON.
+//! `iza graph`: the ecosystem graph as DOT, Mermaid or JSON; of a manifest with errors, the
+//! graph of what could be read (its partial catalog), unless `--strict`.
 
 use std::process::ExitCode;
 
@@ -9,7 +10,7 @@ use crate::cli::{GraphArgs, GraphFormatArg};
 use crate::manifest_input;
 
 pub(crate) fn run(args: &GraphArgs) -> Result<ExitCode> {
-    let (_, catalog) = manifest_input::catalog(&args.manifest)?;
+    let (_, catalog, _) = manifest_input::catalog_to_render(&args.manifest, args.strict)?;
     let format = match args.format {
         GraphFormatArg::Dot => GraphFormat::Dot,
         GraphFormatArg::Mermaid => GraphFormat::Mermaid,

@@ -1,4 +1,5 @@
-//! `iza ports`: the port map, which works on manifests with conflicts too.
+//! `iza ports`: the port map, which works on manifests with conflicts and other errors too
+//! (a warning on standard error says so), unless `--strict`.
 
 use std::process::ExitCode;
 
@@ -23,6 +24,20 @@ pub(crate) fn run(args: &PortsArgs) -> Result<ExitCode> {
             );
         }
     };
+    let (_, diagnostics) = iza_catalog::validate::compile_lenient(&raw);
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    if args.strict && errors > 0 {
+        for d in diagnostics.iter().filter(|d| d.is_error()) {
+            eprint!("{}", d.render(&source));
+        }
+        bail!(
+            "`{}` has {errors} error{}; run `iza check {}` to see them all",
+            source.name(),
+            if errors == 1 { "" } else { "s" },
+            source.name()
+        );
+    }
+    manifest_input::warn_partial(&source, errors);
     let map = PortMap::from_manifest(&raw);
     match args.format {
         TextOrJson::Text => super::print(&map.render_text())?,

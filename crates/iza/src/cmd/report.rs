@@ -1,5 +1,7 @@
 //! `iza report`: the analysis document regenerated from the manifest, with live facts (status
-//! and uptime of each service) when a state database exists.
+//! and uptime of each service) when a state database exists. A manifest with errors is
+//! reported as far as it could be read, its diagnostics under "Problems found" (exit 0),
+//! unless `--strict`; a text that cannot be parsed is refused.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,7 +22,9 @@ use crate::manifest_input;
 const FRESH_FOR: i64 = 3_600_000;
 
 pub(crate) fn run(args: &ReportArgs) -> Result<ExitCode> {
-    let (source, catalog) = manifest_input::catalog(&args.manifest)?;
+    let (source, catalog, diagnostics) =
+        manifest_input::catalog_to_render(&args.manifest, args.strict)?;
+    let problems: Vec<_> = diagnostics.iter().map(|d| d.to_record(&source)).collect();
     let db = match &args.db {
         Some(db) => Some(db.clone()),
         None => Some(manifest_input::state_db(&source.path)).filter(|p| p.is_file()),
@@ -31,6 +35,7 @@ pub(crate) fn run(args: &ReportArgs) -> Result<ExitCode> {
     };
     let options = ReportOptions {
         live: live.as_ref().map(|facts| facts as _),
+        problems: &problems,
     };
     // The report never shows secrets (URL passwords, `env` values...): see docs/security.md.
     super::print(&render_with(&catalog.redacted(), &options))?;

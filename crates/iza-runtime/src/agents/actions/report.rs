@@ -38,7 +38,13 @@ pub async fn run(
             .and_then(|u| u.day);
         facts.insert(state.service.clone(), ServiceFacts { status, uptime });
     }
-    let text = render_with(catalog, &ReportOptions { live: Some(&facts) });
+    let text = render_with(
+        catalog,
+        &ReportOptions {
+            live: Some(&facts),
+            ..ReportOptions::default()
+        },
+    );
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         tokio::fs::create_dir_all(dir)
             .await
