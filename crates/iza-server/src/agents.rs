@@ -47,6 +47,24 @@ fn agents(state: &AppState) -> Result<&Arc<Agents>, ApiError> {
     state.agents().ok_or(ApiError::NoAgents)
 }
 
+/// A numeric `{id}` of a route's path (a run's or an incident's); a malformed one is a JSON
+/// 400, as every other error.
+pub(crate) struct NumericId(i64);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for NumericId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<NumericId, ApiError> {
+        match Path::<i64>::from_request_parts(parts, state).await {
+            Ok(Path(id)) => Ok(NumericId(id)),
+            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        }
+    }
+}
+
 fn query<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     params
         .map(|Query(params)| params)
@@ -280,7 +298,7 @@ pub(crate) struct RunParams {
 /// over, whichever comes first.
 pub(crate) async fn one_run(
     State(state): State<AppState>,
-    Path(id): Path<RunId>,
+    NumericId(id): NumericId,
     params: Result<Query<RunParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let params = query(params)?;
@@ -375,7 +393,7 @@ fn worker_name(worker: &str) -> Result<(), ApiError> {
 /// (200), or 204 when there is none.
 pub(crate) async fn claim(
     State(state): State<AppState>,
-    Path(agent): Path<String>,
+    crate::routes::ServiceId(agent): crate::routes::ServiceId,
     payload: Result<Json<ClaimBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let payload = body(payload)?;
@@ -427,7 +445,7 @@ pub(crate) struct HeartbeatBody {
 /// was lost (it expired and the run went back to the queue, or it finished).
 pub(crate) async fn heartbeat(
     State(state): State<AppState>,
-    Path(id): Path<RunId>,
+    NumericId(id): NumericId,
     payload: Result<Json<HeartbeatBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let payload = body(payload)?;
@@ -458,7 +476,7 @@ pub(crate) struct CompleteBody {
 /// retried or escalated like any run's).
 pub(crate) async fn complete(
     State(state): State<AppState>,
-    Path(id): Path<RunId>,
+    NumericId(id): NumericId,
     payload: Result<Json<CompleteBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let payload = body(payload)?;
@@ -547,7 +565,7 @@ pub(crate) async fn list_incidents(
 /// `GET /incidents/{id}`.
 pub(crate) async fn one_incident(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    NumericId(id): NumericId,
 ) -> Result<Json<Value>, ApiError> {
     let incident = state
         .store
@@ -568,7 +586,7 @@ pub(crate) struct ResolveBody {
 /// `POST /incidents/{id}/resolve`: a person closes an incident.
 pub(crate) async fn resolve(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    NumericId(id): NumericId,
     payload: Option<Json<ResolveBody>>,
 ) -> Result<Json<Value>, ApiError> {
     let by = payload
