@@ -7,8 +7,8 @@
 //! every page are left in `target/dashboard-screenshots/`.
 //!
 //! Needs Node and Debian's `chromium`; `scripts/browser-deps.sh` installs what is missing.
-//! A second test runs the tests of the page's pure functions (graph layout, timeline merge) in
-//! Node.
+//! A second test runs the tests of the page's pure functions (graph layout, timeline merge, the
+//! agents' work in words) in Node.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -406,14 +406,15 @@ fn a_protected_server_asks_the_browser_to_sign_in() {
 }
 
 /// The pure JavaScript of the dashboard under Node's test runner: the graph layout
-/// (`tests/browser/layout.test.mjs`) and the timelines' merge of live events
-/// (`tests/browser/timeline.test.mjs`).
+/// (`tests/browser/layout.test.mjs`), the timelines' merge of live events
+/// (`tests/browser/timeline.test.mjs`) and the agents' work in words: durations, triggers,
+/// escalation chains, the agent tree, the debounced reloads (`tests/browser/agents.test.mjs`).
 #[test]
 fn the_pages_pure_functions_keep_their_invariants() {
     let root = workspace_root();
     let output = Command::new("node")
         .args(["--test", "--test-timeout=30000"])
-        .args(["layout.test.mjs", "timeline.test.mjs"])
+        .args(["layout.test.mjs", "timeline.test.mjs", "agents.test.mjs"])
         .current_dir(root.join("tests/browser"))
         .output()
         .expect("node runs the layout tests");
