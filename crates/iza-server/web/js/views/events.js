@@ -107,8 +107,11 @@ function describeRun(kind, p) {
   const error = p.error ?? object.error;
   const took = p.duration_ms ?? runDuration(object);
   switch (kind) {
-    case 'run-queued':
-      return [task, `${id} queued`, p.trigger?.kind || object.trigger?.kind ? h('span', { class: 'muted' }, ` (${p.trigger?.kind ?? object.trigger.kind})`) : null];
+    case 'run-queued': {
+      // The event says why in a word (`tick`, `event`, `manual`, `escalation`); a run, as an object.
+      const why = typeof p.trigger === 'string' ? p.trigger : p.trigger?.kind ?? object.trigger?.kind;
+      return [task, `${id} queued`, why ? h('span', { class: 'muted' }, ` (${why === 'tick' ? 'schedule' : why})`) : null];
+    }
     case 'run-started':
       return [task, `${id} started`, attempt > 1 ? ` (attempt ${attempt})` : ''];
     case 'run-succeeded':
@@ -138,7 +141,12 @@ function describeIncident(kind, p) {
     case 'incident-escalated': {
       const chain = incident.chain ?? [];
       const to = p.to ?? p.agent ?? chain[chain.length - 1]?.agent;
-      return [...what, ' escalated', to ? [' to ', h('span', { class: 'mono' }, to)] : null];
+      // `runs`: the runs of that agent's escalation tasks; none, and it climbs on.
+      const handlers = Array.isArray(p.runs)
+        ? h('span', { class: 'muted' }, p.runs.length ? ` (runs ${p.runs.map((r) => `#${r}`).join(', ')})` : ' (no escalation task)')
+        : null;
+      return [...what, ' escalated', to ? [' to ', h('span', { class: 'mono' }, to)] : null,
+        p.tier != null ? ` (tier ${p.tier})` : '', handlers];
     }
     case 'incident-resolved':
       return [...what, ' resolved', (p.resolution ?? incident.resolution) ? h('span', { class: 'muted' }, `: ${p.resolution ?? incident.resolution}`) : null];

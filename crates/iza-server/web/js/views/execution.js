@@ -54,7 +54,7 @@ export function render(main, _params, query) {
       runsBox, more),
   );
 
-  const data = { queue: null, received: 0, runs: [], next: null, tasks: null, incidents: null, agents: null };
+  const data = { queue: null, received: 0, runs: [], next: null, paged: false, tasks: null, incidents: null, agents: null };
   let stopped = false;
 
   const drawCards = () => {
@@ -135,9 +135,15 @@ export function render(main, _params, query) {
   const loaders = {
     queue: async () => { data.queue = await api.queue(); data.received = Date.now(); drawCards(); drawRunning(); },
     runs: async () => {
-      const page = await api.runs({ state: stateFilter.value || undefined, task: taskFilter.value.trim() || undefined, limit: RUNS_PAGE });
-      data.runs = page.runs ?? [];
-      data.next = data.runs.length === RUNS_PAGE ? data.runs[data.runs.length - 1].id : null;
+      const fresh = (await api.runs({ state: stateFilter.value || undefined, task: taskFilter.value.trim() || undefined, limit: RUNS_PAGE })).runs ?? [];
+      if (data.paged) {
+        // Older pages the reader asked for stay below the fresh first page.
+        const oldest = fresh.length ? fresh[fresh.length - 1].id : Infinity;
+        data.runs = fresh.concat(data.runs.filter((r) => r.id < oldest));
+      } else {
+        data.runs = fresh;
+        data.next = fresh.length === RUNS_PAGE ? fresh[fresh.length - 1].id : null;
+      }
       drawRuns();
     },
     tasks: async () => { data.tasks = await api.tasks(); drawTasks(); drawAgents(); },
@@ -164,6 +170,7 @@ export function render(main, _params, query) {
       const runs = page.runs ?? [];
       data.runs = data.runs.concat(runs);
       data.next = runs.length === RUNS_PAGE ? runs[runs.length - 1].id : null;
+      data.paged = true;
       drawRuns();
     } catch (e) {
       runsBox.append(failure('older runs', e));
@@ -172,14 +179,15 @@ export function render(main, _params, query) {
     }
   };
   more.addEventListener('click', older);
-  stateFilter.addEventListener('change', () => load(['runs']));
+  const filtered = () => { data.paged = false; load(['runs']); };
+  stateFilter.addEventListener('change', filtered);
   let typing = null;
   taskFilter.addEventListener('input', () => {
     clearTimeout(typing);
     typing = setTimeout(() => {
       const task = taskFilter.value.trim();
       history.replaceState(null, '', `#/execution${task ? `?task=${encodeURIComponent(task)}` : ''}`);
-      load(['runs']);
+      filtered();
     }, 250);
   });
 
