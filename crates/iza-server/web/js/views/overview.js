@@ -98,7 +98,9 @@ export function render(main) {
     const claimOf = new Map((summary.claims ?? []).filter((c) => c.counts).map((c) => [c.counts, c]));
     figureCards.replaceChildren(...FIGURES.map(([key, label, metric]) => {
       const claim = claimOf.get(metric);
-      return h('div', { class: 'card', dataset: { figure: key } },
+      // Agents and tasks lead to the Execution page, where they work.
+      const work = key === 'agents' || key === 'tasks';
+      return h(work ? 'a' : 'div', { class: 'card', href: work ? '#/execution' : null, dataset: { figure: key } },
         h('div', { class: 'value' }, summary.figures?.[key] ?? '—'),
         h('div', { class: 'label' }, label),
         claim ? h('div', { class: 'claim' }, `claimed: ${claim.claimed}`) : null);
