@@ -24,11 +24,12 @@ const STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
 export function render(main, _params, query) {
   const cards = h('div', { class: 'grid cards', id: 'queue-cards', 'aria-label': 'Queue' });
   const engineNote = h('p', { class: 'muted', id: 'engine-note', hidden: true });
-  const running = h('div', { id: 'running-box' });
-  const incidents = h('div', { id: 'incidents-box' });
-  const tasks = h('div', { id: 'tasks-box' });
-  const runsBox = h('div', { id: 'runs-box' });
-  const tree = h('div', { id: 'agents-box' });
+  const loading = () => h('p', { class: 'muted' }, 'Loading…');
+  const running = h('div', { id: 'running-box' }, loading());
+  const incidents = h('div', { id: 'incidents-box' }, loading());
+  const tasks = h('div', { id: 'tasks-box' }, loading());
+  const runsBox = h('div', { id: 'runs-box' }, loading());
+  const tree = h('div', { id: 'agents-box' }, loading());
   const trigger = runNow('run-token-input');
 
   const stateFilter = h('select', { id: 'run-state', 'aria-label': 'Only runs in this state' },
@@ -108,7 +109,8 @@ export function render(main, _params, query) {
   };
 
   const drawAgents = () => {
-    const list = data.agents ?? [];
+    if (data.agents == null) return;
+    const list = data.agents;
     if (!list.length) { tree.replaceChildren(h('p', { class: 'muted' }, 'The manifest has no agents.')); return; }
     const names = new Map((data.tasks?.tasks ?? []).map((t) => [t.key, t]));
     const node = ({ agent: a, children }) => h('li', { dataset: { agent: a.id, tier: a.tier } },
@@ -132,10 +134,12 @@ export function render(main, _params, query) {
     tree.replaceChildren(h('ul', { class: 'tree root', id: 'agent-tree', 'aria-label': 'Agents by reporting line' }, agentTree(list).map(node)));
   };
 
+  // Each part: what to fetch, and what to do with the answer. A part's answers are drawn only
+  // when they are the latest asked for (a slow answer never paints over a newer one).
   const loaders = {
-    queue: async () => { data.queue = await api.queue(); data.received = Date.now(); drawCards(); drawRunning(); },
-    runs: async () => {
-      const fresh = (await api.runs({ state: stateFilter.value || undefined, task: taskFilter.value.trim() || undefined, limit: RUNS_PAGE })).runs ?? [];
+    queue: [() => api.queue(), (q) => { data.queue = q; data.received = Date.now(); drawCards(); drawRunning(); }],
+    runs: [() => api.runs({ state: stateFilter.value || undefined, task: taskFilter.value.trim() || undefined, limit: RUNS_PAGE }), (page) => {
+      const fresh = page.runs ?? [];
       if (data.paged) {
         // Older pages the reader asked for stay below the fresh first page.
         const oldest = fresh.length ? fresh[fresh.length - 1].id : Infinity;
@@ -145,21 +149,27 @@ export function render(main, _params, query) {
         data.next = fresh.length === RUNS_PAGE ? fresh[fresh.length - 1].id : null;
       }
       drawRuns();
-    },
-    tasks: async () => { data.tasks = await api.tasks(); drawTasks(); drawAgents(); },
-    incidents: async () => { data.incidents = (await api.incidents({ open: true })).incidents ?? []; drawIncidents(); drawCards(); },
-    agents: async () => { data.agents = (await api.agents()).agents ?? []; drawAgents(); },
+    }],
+    tasks: [() => api.tasks(), (doc) => { data.tasks = doc; drawTasks(); drawAgents(); }],
+    incidents: [() => api.incidents({ open: true }), (doc) => { data.incidents = doc.incidents ?? []; drawIncidents(); drawCards(); }],
+    agents: [() => api.agents(), (doc) => { data.agents = doc.agents ?? []; drawAgents(); }],
   };
   const boxes = { queue: running, runs: runsBox, tasks, incidents, agents: tree };
   const what = { queue: 'the queue', runs: 'the runs', tasks: 'the tasks', incidents: 'the incidents', agents: 'the agents' };
+  const asked = Object.fromEntries(Object.keys(loaders).map((k) => [k, 0]));
 
   const load = async (parts) => {
     await Promise.all([...parts].map(async (part) => {
+      const mine = ++asked[part];
+      const [fetch, apply] = loaders[part];
+      let answer;
       try {
-        await loaders[part]();
+        answer = await fetch();
       } catch (e) {
-        if (!stopped) boxes[part].replaceChildren(failure(what[part], e));
+        if (!stopped && mine === asked[part]) boxes[part].replaceChildren(failure(what[part], e));
+        return;
       }
+      if (!stopped && mine === asked[part]) apply(answer);
     }));
   };
 
@@ -193,9 +203,14 @@ export function render(main, _params, query) {
 
   // Events change some parts: those are reloaded, together, once the events calm down.
   const changes = debouncer((parts) => { if (!stopped) load(parts); }, 300, 1500);
+  // A snapshot after the first is a reconnection: events may have been missed.
+  let connected = live.hasSnapshot;
   const unsubscribe = live.subscribe((change) => {
-    if (change.type === 'snapshot') changes.add(Object.keys(loaders));
-    else if (change.type === 'event') changes.add(affectedParts(change.event.kind));
+    if (change.type === 'snapshot') {
+      if (connected) changes.add(Object.keys(loaders));
+      connected = true;
+    }
+    if (change.type === 'event') changes.add(affectedParts(change.event.kind));
   });
   const slow = setInterval(() => load(Object.keys(loaders)), SLOW_REFRESH_MS);
   // The elapsed time of running runs and the time to each next run tick every second.
