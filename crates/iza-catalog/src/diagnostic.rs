@@ -64,10 +64,14 @@ codes! {
     DependencyCycle = "dependency-cycle",
     /// `reports_to` names an agent whose tier number is not lower.
     InvalidReportingLine = "invalid-reporting-line",
-    /// An `every` duration or `cron` expression that does not parse, or both at once.
+    /// An `every` duration or `cron` expression that does not parse, or both at once; an
+    /// unknown `timezone`; a `catch_up_limit` without `catch_up = "all"`.
     InvalidSchedule = "invalid-schedule",
     /// A task's `run` action that is malformed.
     InvalidAction = "invalid-action",
+    /// A task's `on` trigger that is malformed: not exactly one kind, an unknown status or
+    /// process state, an escalation narrowed by services.
+    InvalidTrigger = "invalid-trigger",
     /// A health check that is malformed.
     InvalidCheck = "invalid-check",
     /// A service that no agent watches.

@@ -12,6 +12,7 @@ pub mod graph;
 pub mod import;
 pub mod manifest;
 pub mod model;
+pub mod placeholder;
 pub mod ports;
 pub mod source;
 pub mod validate;
@@ -101,7 +102,8 @@ impl Checked {
     }
 }
 
-/// Parses and validates a manifest: the whole pipeline, pure.
+/// Parses and validates a manifest: the whole pipeline, pure. Relative paths of task
+/// actions (`report`, `cwd`) are resolved against the manifest's directory.
 pub fn check(source: &SourceFile) -> Checked {
     match manifest::parse::parse(source) {
         Err(failure) => Checked {
@@ -110,11 +112,16 @@ pub fn check(source: &SourceFile) -> Checked {
             syntax_error: failure.syntax,
         },
         Ok(raw) => match validate::compile(&raw) {
-            Ok((catalog, warnings)) => Checked {
-                catalog: Some(catalog),
-                diagnostics: warnings,
-                syntax_error: false,
-            },
+            Ok((mut catalog, warnings)) => {
+                if let Some(dir) = source.path.parent() {
+                    catalog.resolve_paths(dir);
+                }
+                Checked {
+                    catalog: Some(catalog),
+                    diagnostics: warnings,
+                    syntax_error: false,
+                }
+            }
             Err(diagnostics) => Checked {
                 catalog: None,
                 diagnostics,

@@ -395,38 +395,164 @@ pub struct Agent {
     pub groups: Vec<String>,
 }
 
-/// When a task runs.
+/// When a task runs on a clock.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Schedule {
     /// At a fixed interval.
     Every(#[serde(with = "crate::model::duration_text")] Duration),
     /// On a cron expression (validated).
-    Cron(String),
+    Cron {
+        /// The expression as written, trimmed: five fields, or six with seconds first.
+        expression: String,
+        /// The IANA time zone it is read in (validated); none means UTC.
+        timezone: Option<String>,
+    },
+}
+
+/// What becomes of schedule ticks missed while `iza` was not running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "mode")]
+pub enum CatchUp {
+    /// Forget them; the next tick runs as usual (the default).
+    #[default]
+    Skip,
+    /// Run once for all of them.
+    One,
+    /// Run once per missed tick, at most `limit` of them (the latest).
+    All {
+        /// The most missed ticks that are run.
+        limit: u32,
+    },
+}
+
+/// The status words an `on = { status = ... }` trigger may name.
+pub const STATUS_WORDS: &[&str] = &["up", "down", "degraded", "impacted", "unknown"];
+
+/// The process states an `on = { process = ... }` trigger may name.
+pub const PROCESS_STATES: &[&str] = &[
+    "pending", "starting", "running", "ready", "exited", "backoff", "failed", "stopped",
+];
+
+/// The placeholders the runtime substitutes in `http` URLs, headers and bodies and in `exec`
+/// arguments and environment values, written `{service}` (see [`crate::placeholder`]).
+pub const PLACEHOLDERS: &[&str] = crate::placeholder::NAMES;
+
+/// An event of the ecosystem that runs a task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Trigger {
+    /// What kind of event.
+    pub kind: TriggerKind,
+    /// Only events of these services (empty: any, unless `groups` narrows it).
+    pub services: Vec<String>,
+    /// Only events of services in these groups (empty: any, unless `services` narrows it).
+    pub groups: Vec<String>,
+}
+
+impl Trigger {
+    /// True when an event of `service` (in `group`) passes the `services`/`groups` filter:
+    /// both empty, or the service is listed, or its group is.
+    pub fn matches_service(&self, service: &str, group: Option<&str>) -> bool {
+        (self.services.is_empty() && self.groups.is_empty())
+            || self.services.iter().any(|s| s == service)
+            || group.is_some_and(|g| self.groups.iter().any(|x| x == g))
+    }
+}
+
+/// The kind of event a [`Trigger`] waits for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TriggerKind {
+    /// A service's status became one of these (lower-case words of [`STATUS_WORDS`]).
+    Status(Vec<String>),
+    /// A supervised process entered one of these states (words of [`PROCESS_STATES`]).
+    Process(Vec<String>),
+    /// The task's agent received an escalation.
+    Escalation,
 }
 
 /// What running a task does.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
-    /// Run a service's check.
+    /// Run a service's check now and record it like any probe.
     Check(String),
     /// Send an HTTP request.
-    Http {
-        /// Method.
-        method: String,
-        /// URL.
-        url: String,
-    },
+    Http(HttpAction),
     /// Run a program.
-    Exec(Vec<String>),
+    Exec(ExecAction),
+    /// Write the live analysis report to this file (a relative path in the manifest is
+    /// resolved against the manifest's directory by [`crate::check`]).
+    Report(std::path::PathBuf),
     /// Restart a supervised service.
     Restart(String),
+    /// Start a supervised service.
+    Start(String),
+    /// Stop a supervised service.
+    Stop(String),
+    /// Queued for external agents only; `iza` never runs it itself.
+    External,
+}
+
+impl Action {
+    /// The action's key in the manifest (`http`, `exec`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Check(_) => "check",
+            Action::Http(_) => "http",
+            Action::Exec(_) => "exec",
+            Action::Report(_) => "report",
+            Action::Restart(_) => "restart",
+            Action::Start(_) => "start",
+            Action::Stop(_) => "stop",
+            Action::External => "external",
+        }
+    }
+
+    /// The supervised service it acts on (`restart`, `start`, `stop`), if any.
+    pub fn process_target(&self) -> Option<&str> {
+        match self {
+            Action::Restart(s) | Action::Start(s) | Action::Stop(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// An `http` action.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HttpAction {
+    /// Method, upper case (`GET` when none was written).
+    pub method: String,
+    /// URL; may hold placeholders.
+    pub url: String,
+    /// Request headers; values may hold placeholders.
+    pub headers: IndexMap<String, String>,
+    /// Request body; may hold placeholders.
+    pub body: Option<String>,
+    /// Conditions on the answer, all of which must hold for the run to succeed (none: any
+    /// 2xx status succeeds).
+    pub conditions: Vec<crate::condition::Condition>,
+}
+
+/// An `exec` action.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExecAction {
+    /// Program and arguments (never empty); with `shell`, exactly one script.
+    pub argv: Vec<String>,
+    /// Environment added to the inherited one; values may hold placeholders.
+    pub env: IndexMap<String, String>,
+    /// Working directory (a relative path in the manifest is resolved against the
+    /// manifest's directory by [`crate::check`]); none: the manifest's directory.
+    pub cwd: Option<std::path::PathBuf>,
+    /// Run the single script through `sh -c`.
+    pub shell: bool,
 }
 
 /// A task.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Task {
+    /// Stable, unique id: `<agent>/<slug of name>`, or the slug alone without an agent.
+    pub key: String,
     /// Owning agent, if any.
     pub agent: Option<String>,
     /// Name.
@@ -435,15 +561,58 @@ pub struct Task {
     pub description: Option<String>,
     /// Priority.
     pub priority: Priority,
-    /// Schedule; none for a task run on demand or a documented responsibility.
+    /// Clock schedule; none for a task run on demand, by an event, or a documented
+    /// responsibility.
     pub schedule: Option<Schedule>,
+    /// Event trigger, alone or beside the schedule.
+    pub on: Option<Trigger>,
     /// Action; none for a documented responsibility.
     pub action: Option<Action>,
     /// Per-run timeout.
     #[serde(with = "crate::model::duration_text")]
     pub timeout: Duration,
-    /// Retries before escalation.
+    /// Retries of a failed run before escalation.
     pub retries: u32,
+    /// Delay before the first retry; doubled at each next one (with jitter).
+    #[serde(with = "crate::model::duration_text")]
+    pub backoff: Duration,
+    /// The longest delay between two attempts.
+    #[serde(with = "crate::model::duration_text")]
+    pub backoff_max: Duration,
+    /// Runs of this task that may be running at once.
+    pub concurrency: u32,
+    /// False: the task is kept and shown but never queued by a schedule or a trigger.
+    pub enabled: bool,
+    /// What becomes of missed schedule ticks.
+    pub catch_up: CatchUp,
+}
+
+/// The slug of a task name, as used in its key: lower case, letters and digits kept, every
+/// other run of characters one `-`, none at either end (`Monitor system health` becomes
+/// `monitor-system-health`).
+pub fn slug(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut dash = false;
+    for c in name.chars() {
+        if c.is_alphanumeric() {
+            if dash && !out.is_empty() {
+                out.push('-');
+            }
+            dash = false;
+            out.extend(c.to_lowercase());
+        } else {
+            dash = true;
+        }
+    }
+    out
+}
+
+/// The key of a task: `<agent>/<slug(name)>`, or `<slug(name)>` without an agent.
+pub fn task_key(agent: Option<&str>, name: &str) -> String {
+    match agent {
+        Some(agent) => format!("{agent}/{}", slug(name)),
+        None => slug(name),
+    }
 }
 
 /// A step of a data flow.
@@ -537,6 +706,56 @@ impl Catalog {
             a.services.contains(&service.id)
                 || service.group.as_ref().is_some_and(|g| a.groups.contains(g))
         })
+    }
+
+    /// The task with this key.
+    pub fn task(&self, key: &str) -> Option<&Task> {
+        self.tasks.iter().find(|t| t.key == key)
+    }
+
+    /// The task named `agent/name-or-slug` (or `name-or-slug` for a task without an agent):
+    /// the agent id as written, the name compared by its slug, so case and punctuation do
+    /// not matter (`ops/Rotate Logs`, `ops/rotate-logs`).
+    pub fn find_task(&self, agent_slash_task: &str) -> Option<&Task> {
+        if let Some(task) = self.task(agent_slash_task) {
+            return Some(task);
+        }
+        let (agent, name) = match agent_slash_task.split_once('/') {
+            Some((agent, name)) => (Some(agent.trim()), name),
+            None => (None, agent_slash_task),
+        };
+        let wanted = slug(name);
+        let same_agent = |t: &Task, exact: bool| match (agent, t.agent.as_deref()) {
+            (None, None) => true,
+            (Some(a), Some(b)) if exact => a == b,
+            (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+            _ => false,
+        };
+        let pick = |exact: bool| {
+            self.tasks
+                .iter()
+                .find(|t| same_agent(t, exact) && slug(&t.name) == wanted)
+        };
+        pick(true).or_else(|| pick(false))
+    }
+
+    /// Resolves the relative paths of task actions (`report`, `exec`'s `cwd`) against the
+    /// manifest's directory.
+    pub(crate) fn resolve_paths(&mut self, base_dir: &std::path::Path) {
+        if base_dir.as_os_str().is_empty() {
+            return;
+        }
+        for task in &mut self.tasks {
+            match &mut task.action {
+                Some(Action::Report(path)) if path.is_relative() => {
+                    *path = base_dir.join(&*path);
+                }
+                Some(Action::Exec(ExecAction { cwd: Some(cwd), .. })) if cwd.is_relative() => {
+                    *cwd = base_dir.join(&*cwd);
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Tasks owned by an agent.

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use iza_catalog::condition::{Condition, Operand, Placeholder};
 use iza_catalog::model::{Check, CheckTarget, Service};
+pub use iza_launch::Launcher;
 
 pub use conditions::{Evaluator, failed_conditions, glob_matches};
 pub use result::{Facts, Failure, Outcome, ProbeResult, Reason};
@@ -55,6 +56,9 @@ pub struct ProberOptions {
     pub reuse_connections: bool,
     /// How long an idle kept-open HTTP connection lives (90 s by default).
     pub idle_timeout: Duration,
+    /// How `exec` checks start their program: [`Launcher::direct`] by default; the CLI passes
+    /// a guarded one so that a check's process dies with `iza`.
+    pub launcher: Launcher,
 }
 
 impl Default for ProberOptions {
@@ -65,6 +69,7 @@ impl Default for ProberOptions {
             extra_root_certificates: Vec::new(),
             reuse_connections: true,
             idle_timeout: Duration::from_secs(90),
+            launcher: Launcher::direct(),
         }
     }
 }

@@ -163,6 +163,108 @@ pub enum EventKind {
         /// Whether SIGKILL was needed after the grace period.
         killed: bool,
     },
+    /// A task's run was put on the queue (agents, `docs/agents.md`).
+    RunQueued {
+        /// Run id.
+        run: i64,
+        /// Task key (`agent/task`).
+        task: String,
+        /// The task's agent.
+        agent: Option<String>,
+        /// `high`, `medium` or `low`.
+        priority: String,
+        /// Why: `tick`, `event`, `manual` or `escalation`.
+        trigger: String,
+        /// Not claimable before, Unix milliseconds.
+        run_at: Millis,
+    },
+    /// A worker claimed a run and its action started.
+    RunStarted {
+        /// Run id.
+        run: i64,
+        /// Task key.
+        task: String,
+        /// The task's agent.
+        agent: Option<String>,
+        /// Claims so far, this one included (1 for the first attempt).
+        attempt: u32,
+        /// The worker that holds it.
+        worker: String,
+    },
+    /// A run's action succeeded.
+    RunSucceeded {
+        /// Run id.
+        run: i64,
+        /// Task key.
+        task: String,
+        /// The task's agent.
+        agent: Option<String>,
+        /// Attempt that succeeded.
+        attempt: u32,
+        /// How long the attempt took.
+        duration_ms: u64,
+    },
+    /// A run's attempt failed; `retry_at` says when it runs again, none when this was its last
+    /// attempt.
+    RunFailed {
+        /// Run id.
+        run: i64,
+        /// Task key.
+        task: String,
+        /// The task's agent.
+        agent: Option<String>,
+        /// Attempt that failed.
+        attempt: u32,
+        /// How long the attempt took.
+        duration_ms: u64,
+        /// Why, for a person.
+        error: String,
+        /// When it is retried (Unix milliseconds), if it is.
+        retry_at: Option<Millis>,
+    },
+    /// A queued run was cancelled.
+    RunCancelled {
+        /// Run id.
+        run: i64,
+        /// Task key.
+        task: String,
+    },
+    /// A task exhausted its retries and an incident was opened for it.
+    IncidentOpened {
+        /// Incident id.
+        incident: i64,
+        /// Task key.
+        task: String,
+        /// The task's agent.
+        agent: Option<String>,
+        /// The run that failed last.
+        run: i64,
+        /// Why, for a person.
+        reason: String,
+    },
+    /// An incident climbed to an agent up the `reports_to` chain.
+    IncidentEscalated {
+        /// Incident id.
+        incident: i64,
+        /// Task key.
+        task: String,
+        /// The agent it reached.
+        to: String,
+        /// Its tier.
+        tier: u8,
+        /// The runs of that agent's `on = { escalation = true }` tasks (empty: none, it climbs
+        /// on).
+        runs: Vec<i64>,
+    },
+    /// An incident was resolved.
+    IncidentResolved {
+        /// Incident id.
+        incident: i64,
+        /// Task key.
+        task: String,
+        /// How: a later successful run of the task, or a person.
+        resolution: String,
+    },
     /// Writing to the store failed; the records are kept and retried.
     StoreFailed {
         /// What the store said.
@@ -195,6 +297,14 @@ impl Event {
             EventKind::ProcessRestarting { .. } => "process-restarting",
             EventKind::ProcessFailed { .. } => "process-failed",
             EventKind::ProcessStopped { .. } => "process-stopped",
+            EventKind::RunQueued { .. } => "run-queued",
+            EventKind::RunStarted { .. } => "run-started",
+            EventKind::RunSucceeded { .. } => "run-succeeded",
+            EventKind::RunFailed { .. } => "run-failed",
+            EventKind::RunCancelled { .. } => "run-cancelled",
+            EventKind::IncidentOpened { .. } => "incident-opened",
+            EventKind::IncidentEscalated { .. } => "incident-escalated",
+            EventKind::IncidentResolved { .. } => "incident-resolved",
             EventKind::StoreFailed { .. } => "store-failed",
         }
     }

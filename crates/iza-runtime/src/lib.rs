@@ -19,6 +19,7 @@
 //! The runtime never renders and never reads the manifest itself; interfaces (the HTTP server,
 //! the CLI) read the bus, the snapshot and the store. See `docs/monitor.md`.
 
+pub mod agents;
 pub mod bus;
 pub mod docker;
 pub mod event;
@@ -29,6 +30,7 @@ pub mod supervisor;
 pub use bus::{Bus, Change, Snapshot, Subscription, Update};
 pub use docker::{ContainerState, DockerOptions, DockerView, DockerWatch, Engine};
 pub use event::{Event, EventKind, ProbeSummary};
+pub use iza_launch::Launcher;
 pub use iza_store::Millis;
 pub use monitor::board::{StatusBoard, Transition};
 pub use monitor::recorder::RecorderOptions;

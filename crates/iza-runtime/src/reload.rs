@@ -1,11 +1,12 @@
 //! Applying a new catalog to a running monitor: [`diff`] says which services were added,
 //! removed, or had their check changed, and [`Monitor::reload`] reconciles:
 //!
-//! - added services start (first probe at a random moment within their interval);
+//! - added services start (first probe within the start window, `monitor/schedule.rs`);
 //! - removed services stop; their history stays in the store, a probe of theirs still running
 //!   is discarded;
 //! - services whose check changed (target, conditions, interval, thresholds, or the `cwd`/`env`
-//!   an `exec` check runs with) restart with the new check: a new schedule, and results of the
+//!   an `exec` check runs with) restart with the new check: a new schedule (first probe within
+//!   the start window), and results of the
 //!   old check still running are discarded; their status and counters carry over and the new
 //!   check's results continue from them (no flap through `unknown`);
 //! - unchanged services keep their schedule and status;

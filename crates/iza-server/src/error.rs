@@ -30,6 +30,20 @@ pub enum ApiError {
     NoSupervisor,
     /// The server is stopping: it starts nothing any more.
     Stopping,
+    /// The server runs no agents engine.
+    NoAgents,
+    /// No task has this key (or agent and name).
+    UnknownTask(String),
+    /// No agent has this id.
+    UnknownAgent(String),
+    /// No run has this id.
+    UnknownRun(i64),
+    /// No incident has this id.
+    UnknownIncident(i64),
+    /// The caller does not hold this run (its claim expired, or the run finished).
+    RunNotHeld(i64),
+    /// The request is valid but the engine refuses it now; the text says why.
+    Conflict(String),
 }
 
 impl ApiError {
@@ -44,6 +58,13 @@ impl ApiError {
             ApiError::NotSupervised(_) => (StatusCode::CONFLICT, "not-supervised"),
             ApiError::NoSupervisor => (StatusCode::CONFLICT, "no-supervisor"),
             ApiError::Stopping => (StatusCode::SERVICE_UNAVAILABLE, "stopping"),
+            ApiError::NoAgents => (StatusCode::CONFLICT, "no-agents"),
+            ApiError::UnknownTask(_) => (StatusCode::NOT_FOUND, "unknown-task"),
+            ApiError::UnknownAgent(_) => (StatusCode::NOT_FOUND, "unknown-agent"),
+            ApiError::UnknownRun(_) => (StatusCode::NOT_FOUND, "unknown-run"),
+            ApiError::UnknownIncident(_) => (StatusCode::NOT_FOUND, "unknown-incident"),
+            ApiError::RunNotHeld(_) => (StatusCode::CONFLICT, "run-not-held"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         }
     }
 
@@ -67,6 +88,18 @@ impl ApiError {
                  with `iza serve`; run `iza up` to supervise the services that have a `command`"
                 .to_owned(),
             ApiError::Stopping => "the server is stopping".to_owned(),
+            ApiError::NoAgents => "this server runs no agents engine".to_owned(),
+            ApiError::UnknownTask(task) => {
+                format!("no task is `{task}`; name it `AGENT/TASK` (`iza tasks` lists them)")
+            }
+            ApiError::UnknownAgent(id) => format!("no agent has the id `{id}`"),
+            ApiError::UnknownRun(id) => format!("no run has the id {id}"),
+            ApiError::UnknownIncident(id) => format!("no incident has the id {id}"),
+            ApiError::RunNotHeld(id) => format!(
+                "run {id} is not held by this worker: its claim expired and it went back to \
+                 the queue, or it has finished; claim again"
+            ),
+            ApiError::Conflict(reason) => reason.clone(),
         }
     }
 }
@@ -83,6 +116,21 @@ impl From<iza_runtime::SupervisorError> for ApiError {
             iza_runtime::SupervisorError::UnknownService(id) => ApiError::UnknownService(id),
             iza_runtime::SupervisorError::NotSupervised(id) => ApiError::NotSupervised(id),
             iza_runtime::SupervisorError::Stopped => ApiError::Stopping,
+        }
+    }
+}
+
+impl From<iza_runtime::agents::AgentsError> for ApiError {
+    fn from(err: iza_runtime::agents::AgentsError) -> ApiError {
+        use iza_runtime::agents::AgentsError;
+        match err {
+            AgentsError::Store(err) => ApiError::Store(err),
+            AgentsError::UnknownTask(task) => ApiError::UnknownTask(task),
+            AgentsError::UnknownRun(run) => ApiError::UnknownRun(run),
+            AgentsError::UnknownIncident(id) => ApiError::UnknownIncident(id),
+            AgentsError::NotHeld { run, .. } => ApiError::RunNotHeld(run),
+            err @ AgentsError::NotRunnable(_) => ApiError::Conflict(err.to_string()),
+            err @ AgentsError::WaitTimeout { .. } => ApiError::Conflict(err.to_string()),
         }
     }
 }

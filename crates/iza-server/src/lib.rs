@@ -7,11 +7,13 @@
 //! - `state.rs`: [`AppState`] and the per-catalog [`CatalogView`];
 //! - `routes.rs`: the JSON handlers; `stream.rs`: the event stream;
 //! - `processes.rs`: the supervised processes of `iza up` (list, logs, start/stop/restart);
+//! - `agents.rs`: the agents and their work (tasks, runs, the queue, incidents, external claims);
 //! - `metrics.rs`: Prometheus text; `openapi.rs`: the OpenAPI document;
 //! - `error.rs`: [`ApiError`], the JSON error answer;
 //! - `auth.rs`: the bearer token, its file, and the access policy every route goes through;
 //! - `dashboard.rs`: the embedded web dashboard (the files of `web/`).
 
+pub mod agents;
 pub mod auth;
 mod dashboard;
 mod error;
@@ -45,6 +47,13 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/services/{id}/process",
     "/api/v1/services/{id}/logs",
     "/api/v1/services/{id}/logs/stream",
+    "/api/v1/agents",
+    "/api/v1/tasks",
+    "/api/v1/queue",
+    "/api/v1/runs",
+    "/api/v1/runs/{id}",
+    "/api/v1/incidents",
+    "/api/v1/incidents/{id}",
     "/api/v1/events",
     "/api/v1/events/stream",
     "/api/v1/openapi.json",
@@ -61,6 +70,11 @@ pub const ACTION_ROUTES: &[&str] = &[
     "/api/v1/services/{id}/stop",
     "/api/v1/services/{id}/restart",
     "/api/v1/session",
+    "/api/v1/runs",
+    "/api/v1/runs/{id}/heartbeat",
+    "/api/v1/runs/{id}/complete",
+    "/api/v1/agents/{agent}/claim",
+    "/api/v1/incidents/{id}/resolve",
 ];
 
 /// The whole application. Every route, the fallback included, goes through the state's
@@ -82,6 +96,17 @@ pub fn router(state: AppState) -> Router {
         .route("/services/{id}/stop", post(processes::stop))
         .route("/services/{id}/restart", post(processes::restart))
         .route("/session", post(auth::sign_in))
+        .route("/agents", get(agents::list_agents))
+        .route("/agents/{agent}/claim", post(agents::claim))
+        .route("/tasks", get(agents::list_tasks))
+        .route("/queue", get(agents::queue))
+        .route("/runs", get(agents::list_runs).post(agents::create_run))
+        .route("/runs/{id}", get(agents::one_run))
+        .route("/runs/{id}/heartbeat", post(agents::heartbeat))
+        .route("/runs/{id}/complete", post(agents::complete))
+        .route("/incidents", get(agents::list_incidents))
+        .route("/incidents/{id}", get(agents::one_incident))
+        .route("/incidents/{id}/resolve", post(agents::resolve))
         .route("/events", get(routes::events))
         .route("/events/stream", get(stream::events_stream))
         .route("/openapi.json", get(routes::openapi));

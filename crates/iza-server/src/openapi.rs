@@ -40,6 +40,20 @@ fn query(name: &str, description: &str, schema: Value) -> Value {
 
 /// The document.
 pub fn document() -> Value {
+    let mut document = base_document();
+    add(&mut document, "paths", agents_paths());
+    add(&mut document["components"], "schemas", agents_schemas());
+    document
+}
+
+/// Adds the entries of `more` (an object) to the object under `key`.
+fn add(target: &mut Value, key: &str, more: Value) {
+    if let (Some(map), Value::Object(more)) = (target[key].as_object_mut(), more) {
+        map.extend(more);
+    }
+}
+
+fn base_document() -> Value {
     let object = || json!({ "type": "object" });
     json!({
         "openapi": "3.1.0",
@@ -189,7 +203,7 @@ pub fn document() -> Value {
             "Error": {
                 "type": "object",
                 "properties": { "error": { "type": "object", "properties": {
-                    "code": { "type": "string", "enum": ["unknown-service", "bad-request", "no-route", "unauthorized", "internal", "not-supervised", "no-supervisor", "stopping"] },
+                    "code": { "type": "string", "enum": ["unknown-service", "bad-request", "no-route", "unauthorized", "internal", "not-supervised", "no-supervisor", "stopping", "no-agents", "unknown-task", "unknown-agent", "unknown-run", "unknown-incident", "run-not-held", "conflict"] },
                     "message": { "type": "string" },
                     "reason": {
                         "description": "Only with `unauthorized` (401): why the call was refused",
@@ -258,5 +272,214 @@ pub fn document() -> Value {
                 }
             }
         } }
+    })
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn integer_path(name: &str) -> Value {
+    json!({ "name": name, "in": "path", "required": true, "schema": { "type": "integer", "minimum": 1 } })
+}
+
+fn json_body(schema: Value) -> Value {
+    json!({ "required": true, "content": { "application/json": { "schema": schema } } })
+}
+
+/// The routes of the agents and their work (`agents.rs`).
+fn agents_paths() -> Value {
+    let list_of = |key: &str, item: &str| json!({ "type": "object", "properties": { key: { "type": "array", "items": schema_ref(item) } } });
+    json!({
+        "/api/v1/agents": { "get": {
+            "summary": "Every agent: tier, reporting line, services, tasks, open incidents",
+            "responses": with_errors(ok("The agents", "application/json", list_of("agents", "Agent")), &["500"])
+        }},
+        "/api/v1/agents/{agent}/claim": { "post": {
+            "summary": "An external agent claims the next run queued for this agent (tasks with `run = { external = true }`); 204 when there is none",
+            "parameters": [{ "name": "agent", "in": "path", "required": true, "schema": { "type": "string" } }],
+            "security": [{ "bearer": [] }],
+            "requestBody": json_body(json!({
+                "type": "object", "required": ["worker"], "additionalProperties": false,
+                "properties": {
+                    "worker": { "type": "string", "minLength": 1, "maxLength": 200, "description": "Who claims" },
+                    "tasks": { "type": "array", "items": { "type": "string" }, "description": "Only these of the agent's tasks" },
+                    "lease": { "type": "number", "minimum": 1, "maximum": 3600, "description": "Seconds the claim holds without a heartbeat (default 60)" }
+                }
+            })),
+            "responses": with_errors({
+                let mut responses = ok("The claimed run, now held by the caller", "application/json", schema_ref("Run"));
+                responses["204"] = json!({ "description": "No run is waiting" });
+                responses
+            }, &["400", "401", "404", "409", "500"])
+        }},
+        "/api/v1/tasks": { "get": {
+            "summary": "Every task: agent, priority, trigger, action, next run, last run, success rate and durations over the last day",
+            "responses": with_errors(ok("The tasks", "application/json", json!({
+                "type": "object",
+                "properties": { "engine": { "type": "boolean" }, "tasks": { "type": "array", "items": schema_ref("Task") } }
+            })), &["500"])
+        }},
+        "/api/v1/queue": { "get": {
+            "summary": "Queue depth by priority, runs scheduled for later, and the runs in flight",
+            "responses": with_errors(ok("The queue", "application/json", json!({
+                "type": "object",
+                "properties": {
+                    "at": { "type": "integer" },
+                    "ready": { "type": "object", "properties": {
+                        "high": { "type": "integer" }, "medium": { "type": "integer" }, "low": { "type": "integer" } } },
+                    "scheduled": { "type": "integer" },
+                    "running": { "type": "array", "items": schema_ref("Run") }
+                }
+            })), &["500"])
+        }},
+        "/api/v1/runs": {
+            "get": {
+                "summary": "Run history, newest first, paged by `before`",
+                "parameters": [
+                    query("task", "Only this task's runs (its key)", json!({ "type": "string" })),
+                    query("agent", "Only this agent's runs", json!({ "type": "string" })),
+                    query("state", "Comma-separated states: queued, running, succeeded, failed, cancelled", json!({ "type": "string" })),
+                    query("before", "Only runs with a lower id", json!({ "type": "integer", "minimum": 1 })),
+                    query("limit", "At most this many, 1 to 1000 (default 100)", json!({ "type": "integer", "minimum": 1, "maximum": 1000 }))
+                ],
+                "responses": with_errors(ok("A page of runs", "application/json", list_of("runs", "Run")), &["400", "500"])
+            },
+            "post": {
+                "summary": "Queues a run of a task now; 202 with the run (follow it with `GET /runs/{id}?wait=`)",
+                "security": [{ "bearer": [] }],
+                "requestBody": json_body(json!({
+                    "type": "object", "required": ["task"], "additionalProperties": false,
+                    "properties": { "task": { "type": "string", "description": "`AGENT/TASK`: the task's key, or its agent and name" } }
+                })),
+                "responses": with_errors(json!({ "202": { "description": "Queued", "content": { "application/json": { "schema": schema_ref("Run") } } } }), &["400", "401", "404", "409", "500"])
+            }
+        },
+        "/api/v1/runs/{id}": { "get": {
+            "summary": "One run; with `wait`, answers once it has finished or the wait is over",
+            "parameters": [integer_path("id"), query("wait", "Seconds to wait for the run to finish, 0 to 60", json!({ "type": "number", "minimum": 0, "maximum": 60 }))],
+            "responses": with_errors(ok("The run", "application/json", schema_ref("Run")), &["400", "404", "409", "500"])
+        }},
+        "/api/v1/runs/{id}/heartbeat": { "post": {
+            "summary": "An external agent extends its claim; 409 `run-not-held` when it was lost",
+            "parameters": [integer_path("id")],
+            "security": [{ "bearer": [] }],
+            "requestBody": json_body(json!({
+                "type": "object", "required": ["worker"], "additionalProperties": false,
+                "properties": {
+                    "worker": { "type": "string", "minLength": 1, "maxLength": 200 },
+                    "lease": { "type": "number", "minimum": 1, "maximum": 3600 }
+                }
+            })),
+            "responses": with_errors(ok("The run, held for another lease", "application/json", schema_ref("Run")), &["400", "401", "404", "409", "500"])
+        }},
+        "/api/v1/runs/{id}/complete": { "post": {
+            "summary": "An external agent ends its claim with success or failure (a failure is retried or escalated like any run's)",
+            "parameters": [integer_path("id")],
+            "security": [{ "bearer": [] }],
+            "requestBody": json_body(json!({
+                "type": "object", "required": ["worker", "success"], "additionalProperties": false,
+                "properties": {
+                    "worker": { "type": "string", "minLength": 1, "maxLength": 200 },
+                    "success": { "type": "boolean" },
+                    "output": { "type": "string" }
+                }
+            })),
+            "responses": with_errors(ok("The run afterwards", "application/json", schema_ref("Run")), &["400", "401", "404", "409", "500"])
+        }},
+        "/api/v1/incidents": { "get": {
+            "summary": "Incidents with their escalation chains, newest first",
+            "parameters": [
+                query("open", "Only open incidents", json!({ "type": "boolean" })),
+                query("task", "Only this task's incidents", json!({ "type": "string" })),
+                query("before", "Only incidents with a lower id", json!({ "type": "integer", "minimum": 1 })),
+                query("limit", "At most this many, 1 to 1000 (default 100)", json!({ "type": "integer", "minimum": 1, "maximum": 1000 }))
+            ],
+            "responses": with_errors(ok("A page of incidents", "application/json", list_of("incidents", "Incident")), &["400", "500"])
+        }},
+        "/api/v1/incidents/{id}": { "get": {
+            "summary": "One incident",
+            "parameters": [integer_path("id")],
+            "responses": with_errors(ok("The incident", "application/json", schema_ref("Incident")), &["400", "404", "500"])
+        }},
+        "/api/v1/incidents/{id}/resolve": { "post": {
+            "summary": "A person resolves an incident",
+            "parameters": [integer_path("id")],
+            "security": [{ "bearer": [] }],
+            "requestBody": { "required": false, "content": { "application/json": { "schema": {
+                "type": "object", "additionalProperties": false,
+                "properties": { "by": { "type": "string", "description": "Who resolves it (the resolution reads `resolved by ...`)" } }
+            } } } },
+            "responses": with_errors(ok("The incident afterwards", "application/json", schema_ref("Incident")), &["400", "401", "404", "409", "500"])
+        }}
+    })
+}
+
+/// The schemas of the agents' routes.
+fn agents_schemas() -> Value {
+    let nullable = |kind: &str| json!({ "type": [kind, "null"] });
+    json!({
+        "Agent": {
+            "type": "object",
+            "properties": {
+                "id": { "type": "string" }, "name": { "type": "string" },
+                "tier": { "type": "integer", "minimum": 1, "maximum": 3 },
+                "reports_to": nullable("string"),
+                "reports": { "type": "array", "items": { "type": "string" } },
+                "role": nullable("string"),
+                "services": { "type": "array", "items": { "type": "string" } },
+                "groups": { "type": "array", "items": { "type": "string" } },
+                "tasks": { "type": "array", "items": { "type": "string" } },
+                "open_incidents": { "type": "array", "items": { "type": "integer" } }
+            }
+        },
+        "Task": {
+            "type": "object",
+            "properties": {
+                "key": { "type": "string" }, "agent": nullable("string"), "name": { "type": "string" },
+                "description": nullable("string"),
+                "priority": { "type": "string", "enum": ["high", "medium", "low"] },
+                "kind": { "type": "string", "enum": ["runnable", "external", "documented"] },
+                "schedule": {}, "on": {},
+                "action": { "type": ["string", "null"], "enum": ["check", "http", "exec", "report", "restart", "start", "stop", "external", null] },
+                "enabled": { "type": "boolean" }, "retries": { "type": "integer" }, "timeout_ms": { "type": "integer" },
+                "next_run": nullable("integer"),
+                "runs": { "type": "integer" }, "succeeded": { "type": "integer" }, "failed": { "type": "integer" },
+                "success_rate": nullable("number"), "p50_ms": nullable("number"), "p95_ms": nullable("number"),
+                "last": { "oneOf": [schema_ref("Run"), { "type": "null" }] }
+            }
+        },
+        "Run": {
+            "type": "object",
+            "required": ["id", "task", "state", "attempt"],
+            "properties": {
+                "id": { "type": "integer" }, "task": { "type": "string" }, "agent": nullable("string"),
+                "priority": { "type": "string", "enum": ["high", "medium", "low"] },
+                "state": { "type": "string", "enum": ["queued", "running", "succeeded", "failed", "cancelled"] },
+                "attempt": { "type": "integer" }, "max_attempts": { "type": "integer" },
+                "external": { "type": "boolean" }, "dedupe": nullable("string"), "trigger": {},
+                "enqueued_at": { "type": "integer" }, "run_at": { "type": "integer" },
+                "started_at": nullable("integer"), "finished_at": nullable("integer"),
+                "worker": nullable("string"), "lease_until": nullable("integer"),
+                "output": nullable("string"), "error": nullable("string"),
+                "elapsed_ms": { "type": "integer", "description": "`GET /queue` only: how long it has been running" }
+            }
+        },
+        "Incident": {
+            "type": "object",
+            "required": ["id", "task", "state", "chain"],
+            "properties": {
+                "id": { "type": "integer" }, "task": { "type": "string" }, "agent": nullable("string"),
+                "run": { "type": "integer" }, "reason": { "type": "string" },
+                "state": { "type": "string", "enum": ["open", "resolved"] },
+                "opened_at": { "type": "integer" }, "failures": { "type": "integer" },
+                "resolved_at": nullable("integer"), "resolution": nullable("string"),
+                "chain": { "type": "array", "items": { "type": "object", "properties": {
+                    "agent": { "type": "string" }, "at": { "type": "integer" },
+                    "outcome": { "type": "string", "enum": ["pending", "handled", "failed", "no-handler"] },
+                    "run": nullable("integer")
+                } } }
+            }
+        }
     })
 }

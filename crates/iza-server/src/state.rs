@@ -10,6 +10,7 @@ use iza_catalog::Catalog;
 use iza_catalog::export::graph::{GraphFormat, render};
 use iza_catalog::export::ports::PortMap;
 use iza_catalog::graph::EcosystemGraph;
+use iza_runtime::agents::Agents;
 use iza_runtime::{DockerView, DockerWatch, Monitor, Supervisor};
 use iza_store::Store;
 
@@ -63,6 +64,8 @@ pub struct AppState {
     supervisor: Arc<OnceLock<Arc<Supervisor>>>,
     /// Who may call what (see [`crate::auth`]).
     pub(crate) auth: Auth,
+    /// The agents engine (task runs, incidents), set once it runs.
+    agents: Arc<OnceLock<Arc<Agents>>>,
 }
 
 /// How long a built `GET /services` body is served as it is although the state moved on. With
@@ -113,6 +116,7 @@ impl AppState {
             docker: None,
             supervisor: Arc::default(),
             auth: Auth::locked(),
+            agents: Arc::default(),
         }
     }
 
@@ -125,6 +129,17 @@ impl AppState {
     /// The supervisor, when the server has one.
     pub(crate) fn supervisor(&self) -> Option<&Arc<Supervisor>> {
         self.supervisor.get()
+    }
+
+    /// Serves the agents engine: tasks, runs, incidents and external claims. A second call is
+    /// ignored.
+    pub fn set_agents(&self, agents: Arc<Agents>) {
+        let _ = self.agents.set(agents);
+    }
+
+    /// The agents engine, when the server has one.
+    pub(crate) fn agents(&self) -> Option<&Arc<Agents>> {
+        self.agents.get()
     }
 
     /// Shows the containers `watch` reads beside the checks.

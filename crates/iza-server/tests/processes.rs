@@ -60,6 +60,7 @@ stop = { grace = "2s" }
             launch: Launch {
                 base_dir: dir.to_path_buf(),
                 self_exe: None,
+                launcher: Default::default(),
             },
             logs: LogOptions {
                 dir: Some(dir.join("logs")),

@@ -1,5 +1,6 @@
 //! The IZA OS store: everything the runtime learns and must remember (check results, their
-//! per-minute and per-hour rollups, uptime, and events such as status changes), behind one
+//! per-minute and per-hour rollups, uptime, events such as status changes, and the durable
+//! queue of task runs with the incidents that failed runs open), behind one
 //! [`Store`] trait so that an embedded SQLite store and a shared PostgreSQL store are
 //! interchangeable for every caller.
 //!
@@ -12,8 +13,14 @@
 
 mod aggregate;
 pub mod histogram;
+pub mod queue;
 mod sqlite;
 
+pub use queue::{
+    ClaimRequest, EscalationStep, Incident, IncidentQuery, IncidentState, MAX_INCIDENTS_PAGE,
+    MAX_RUNS_PAGE, NewIncident, NewRun, QueueDepth, Run, RunFinish, RunId, RunOutcome, RunPriority,
+    RunQuery, RunState, StepOutcome, TaskStats,
+};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};
 
 use async_trait::async_trait;
@@ -134,8 +141,13 @@ pub struct Retention {
     pub minutes: Millis,
     /// Hour rollups (uptime over 30 days needs at least 30 days).
     pub hours: Millis,
-    /// Events (status changes, impacts, process lifecycle...).
+    /// Events (status changes, impacts, process lifecycle...), and resolved incidents.
     pub events: Millis,
+    /// Output and error of finished runs (set to nothing after this; the runs stay).
+    pub run_outputs: Millis,
+    /// Finished runs (deleted after this; their counts and durations stay in hourly per-task
+    /// rollups that [`Store::task_stats`] reads).
+    pub runs: Millis,
 }
 
 impl Default for Retention {
@@ -146,6 +158,8 @@ impl Default for Retention {
             minutes: 8 * DAY,
             hours: 400 * DAY,
             events: 400 * DAY,
+            run_outputs: 7 * DAY,
+            runs: 90 * DAY,
         }
     }
 }
@@ -164,6 +178,12 @@ pub enum StoreError {
     /// A query failed.
     #[error("store query failed: {0}")]
     Query(String),
+    /// The thing named does not exist (an incident, an escalation step).
+    #[error("{0} does not exist")]
+    NotFound(String),
+    /// This store does not implement the operation (a test double).
+    #[error("this store does not implement `{0}`")]
+    Unsupported(&'static str),
 }
 
 /// The store every part of IZA OS writes to and reads from.
@@ -209,6 +229,150 @@ pub trait Store: Send + Sync + 'static {
     /// Folds finished buckets into rollups and deletes what is older than the retention, in
     /// small transactions (call it about once a minute; writers wait only for one short step).
     async fn maintain(&self, now: Millis, retention: Retention) -> Result<(), StoreError>;
+
+    // ---- The run queue (see `docs/store.md`, "The run queue"). The defaults answer
+    // `Unsupported`, for test doubles; every real store implements them all (the conformance
+    // suite checks it).
+
+    /// Enqueues runs in one transaction; returns each one's id, `None` for a run skipped as a
+    /// duplicate (its `(task, dedupe)` exists, or its `tick` is at or before the task's
+    /// schedule mark). The schedule marks advance to the ticks enqueued, in the same transaction.
+    async fn enqueue_runs(&self, runs: &[NewRun]) -> Result<Vec<Option<RunId>>, StoreError> {
+        let _ = runs;
+        Err(StoreError::Unsupported("enqueue_runs"))
+    }
+
+    /// Claims up to `limit` queued runs with `run_at <= now`, chosen by effective rank
+    /// `rank - (now - max(enqueued_at, run_at)) / aging` (integer division; lower first), then
+    /// oldest id, skipping runs of tasks already running at their concurrency. Each becomes
+    /// running: attempt + 1, `worker`, `started_at = now`, `lease_until = now + lease`. One
+    /// transaction; returned in claim order. Bound: a low run waits at most `2 * aging` (plus
+    /// one claim) behind any flood of fresh high runs.
+    async fn claim_runs(&self, request: &ClaimRequest) -> Result<Vec<Run>, StoreError> {
+        let _ = request;
+        Err(StoreError::Unsupported("claim_runs"))
+    }
+
+    /// Extends the leases of the runs `worker` still holds; returns their ids.
+    async fn heartbeat_runs(
+        &self,
+        worker: &str,
+        ids: &[RunId],
+        lease_until: Millis,
+    ) -> Result<Vec<RunId>, StoreError> {
+        let _ = (worker, ids, lease_until);
+        Err(StoreError::Unsupported("heartbeat_runs"))
+    }
+
+    /// Ends attempts, in one transaction: only runs still running and held by that finish's
+    /// worker (their ids are returned). `Failed { retry_at: Some(t) }` queues the run again at
+    /// `t` (keeping the attempt's output and error); `Failed { retry_at: None }` fails it for good.
+    async fn finish_runs(&self, finishes: &[RunFinish]) -> Result<Vec<RunId>, StoreError> {
+        let _ = finishes;
+        Err(StoreError::Unsupported("finish_runs"))
+    }
+
+    /// Releases running runs whose lease ended before `now` or whose worker is listed as dead:
+    /// queued again (`run_at = now`) while `attempt < max_attempts`, else failed with an error
+    /// `lease expired: ...`. Returns them in their new state.
+    async fn release_expired_runs(
+        &self,
+        now: Millis,
+        dead_workers: &[String],
+    ) -> Result<Vec<Run>, StoreError> {
+        let _ = (now, dead_workers);
+        Err(StoreError::Unsupported("release_expired_runs"))
+    }
+
+    /// Cancels queued runs (only queued ones); returns the ids cancelled.
+    async fn cancel_runs(&self, ids: &[RunId], at: Millis) -> Result<Vec<RunId>, StoreError> {
+        let _ = (ids, at);
+        Err(StoreError::Unsupported("cancel_runs"))
+    }
+
+    /// One run.
+    async fn run(&self, id: RunId) -> Result<Option<Run>, StoreError> {
+        let _ = id;
+        Err(StoreError::Unsupported("run"))
+    }
+
+    /// Runs, newest id first (at most `limit`, capped at [`MAX_RUNS_PAGE`]).
+    async fn runs(&self, query: &RunQuery) -> Result<Vec<Run>, StoreError> {
+        let _ = query;
+        Err(StoreError::Unsupported("runs"))
+    }
+
+    /// How many runs are ready (by priority), scheduled later, and running at `now`.
+    async fn queue_depth(&self, now: Millis) -> Result<QueueDepth, StoreError> {
+        let _ = now;
+        Err(StoreError::Unsupported("queue_depth"))
+    }
+
+    /// Runs finished since `since`, per task (sorted by task), including those already rolled
+    /// up by retention (whole hours from the one holding `since`).
+    async fn task_stats(&self, since: Millis) -> Result<Vec<TaskStats>, StoreError> {
+        let _ = since;
+        Err(StoreError::Unsupported("task_stats"))
+    }
+
+    /// The latest tick enqueued per task, sorted by task.
+    async fn schedule_marks(&self) -> Result<Vec<(String, Millis)>, StoreError> {
+        Err(StoreError::Unsupported("schedule_marks"))
+    }
+
+    /// Opens an incident for a task, one open per task: if one is open, its `failures` grows
+    /// by one and it is returned with `false`; a new one is returned with `true`.
+    async fn open_incident(&self, new: &NewIncident) -> Result<(Incident, bool), StoreError> {
+        let _ = new;
+        Err(StoreError::Unsupported("open_incident"))
+    }
+
+    /// Appends a step to an incident's escalation chain.
+    async fn add_escalation_step(
+        &self,
+        incident: i64,
+        step: &EscalationStep,
+    ) -> Result<Incident, StoreError> {
+        let _ = (incident, step);
+        Err(StoreError::Unsupported("add_escalation_step"))
+    }
+
+    /// Sets the outcome (and run) of step `index` of an incident's chain.
+    async fn update_escalation_step(
+        &self,
+        incident: i64,
+        index: usize,
+        outcome: StepOutcome,
+        run: Option<RunId>,
+    ) -> Result<Incident, StoreError> {
+        let _ = (incident, index, outcome, run);
+        Err(StoreError::Unsupported("update_escalation_step"))
+    }
+
+    /// Resolves the open incidents with these ids and, if `task` is given, the open incident
+    /// of that task; returns those resolved now.
+    async fn resolve_incidents(
+        &self,
+        ids: &[i64],
+        task: Option<&str>,
+        at: Millis,
+        resolution: &str,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let _ = (ids, task, at, resolution);
+        Err(StoreError::Unsupported("resolve_incidents"))
+    }
+
+    /// One incident.
+    async fn incident(&self, id: i64) -> Result<Option<Incident>, StoreError> {
+        let _ = id;
+        Err(StoreError::Unsupported("incident"))
+    }
+
+    /// Incidents, newest first (at most `limit`, capped at [`MAX_INCIDENTS_PAGE`]).
+    async fn incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError> {
+        let _ = query;
+        Err(StoreError::Unsupported("incidents"))
+    }
 
     /// Releases the store's connections after the writes in flight; call it on shutdown.
     /// Everything acknowledged before is already durable; this only tidies up.

@@ -1,5 +1,6 @@
 //! `SqliteStore`: the conformance suite on a file in WAL mode and in memory, plus what only
-//! SQLite has: migrations on reopen, and acknowledged results surviving `kill -9`.
+//! SQLite has: migrations on reopen, schedule marks across a reopen, and acknowledged results,
+//! enqueues and finishes surviving `kill -9`.
 
 #[macro_use]
 mod conformance;
@@ -11,8 +12,8 @@ use std::sync::Arc;
 
 use conformance::StoreUnderTest;
 use iza_store::{
-    Durability, Millis, Resolution, ResultRecord, Retention, SqliteOptions, SqliteStore, Store,
-    StoreError,
+    Durability, Millis, NewRun, Resolution, ResultRecord, Retention, RunFinish, RunOutcome,
+    RunPriority, RunState, SqliteOptions, SqliteStore, Store, StoreError,
 };
 use sqlx::ConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
@@ -322,6 +323,219 @@ fn acknowledged_results_survive_kill_9() {
             );
             store.close().await.unwrap();
             (newest - BASE) / DURABILITY_BATCH + 1
+        });
+    }
+}
+
+#[tokio::test]
+async fn schedule_marks_and_dedupe_keys_survive_a_reopen() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("iza.db");
+    let tick = |at: Millis| NewRun {
+        tick: Some(at),
+        dedupe: Some(format!("tick:{at}")),
+        ..conformance::new_run("ops/backup", RunPriority::Medium, at)
+    };
+    let store = SqliteStore::open(&path).await.unwrap();
+    let ids = store
+        .enqueue_runs(&[tick(BASE), tick(BASE + 1_000)])
+        .await
+        .unwrap();
+    assert!(ids.iter().all(Option::is_some));
+    store.close().await.unwrap();
+
+    let reopened = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(
+        reopened.schedule_marks().await.unwrap(),
+        vec![("ops/backup".to_owned(), BASE + 1_000)]
+    );
+    let again = reopened
+        .enqueue_runs(&[
+            tick(BASE),
+            tick(BASE + 1_000),
+            NewRun {
+                tick: None,
+                ..tick(BASE + 1_000)
+            },
+            tick(BASE + 2_000),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(&again[..3], &[None, None, None]);
+    assert!(again[3].is_some());
+}
+
+/// Where the queue child works; set only in the child process.
+const QUEUE_CHILD_DATABASE: &str = "IZA_STORE_QUEUE_DATABASE";
+const QUEUE_CHILD_FIRST_BATCH: &str = "IZA_STORE_QUEUE_FIRST_BATCH";
+const QUEUE_CHILD_WORKER: &str = "IZA_STORE_QUEUE_WORKER";
+const QUEUE_BATCH: i64 = 40;
+const QUEUE_ACKS_PER_ROUND: usize = 30;
+
+/// Batch `batch` of the queue durability test: runs with dedupe keys `batch/index`.
+fn queue_batch(batch: i64) -> Vec<NewRun> {
+    (0..QUEUE_BATCH)
+        .map(|index| NewRun {
+            dedupe: Some(format!("{batch}/{index}")),
+            max_attempts: 100,
+            ..conformance::new_run(
+                &format!("task-{}", index % 3),
+                RunPriority::Medium,
+                BASE + batch,
+            )
+        })
+        .collect()
+}
+
+/// The child side of `acknowledged_runs_survive_kill_9`: enqueues a batch (printing
+/// `enqueued B` once acknowledged), claims up to a batch, finishes the first half of what it
+/// claimed (printing `finished ID ...` once acknowledged), and so on until killed.
+#[tokio::test]
+async fn queue_worker_child() {
+    let Ok(path) = std::env::var(QUEUE_CHILD_DATABASE) else {
+        return;
+    };
+    let first: i64 = std::env::var(QUEUE_CHILD_FIRST_BATCH)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let worker = std::env::var(QUEUE_CHILD_WORKER).unwrap();
+    let store = SqliteStore::open(&path).await.unwrap();
+    for batch in first..first + 100_000 {
+        store.enqueue_runs(&queue_batch(batch)).await.unwrap();
+        println!("enqueued {batch}");
+        let mut request = conformance::claim_request(&worker, BASE + batch, QUEUE_BATCH as usize);
+        request.lease = 3_600_000;
+        let claimed = store.claim_runs(&request).await.unwrap();
+        let finishes: Vec<RunFinish> = claimed
+            .iter()
+            .take(claimed.len() / 2)
+            .map(|run| RunFinish {
+                id: run.id,
+                worker: worker.clone(),
+                at: BASE + batch,
+                outcome: RunOutcome::Succeeded,
+                output: None,
+                error: None,
+            })
+            .collect();
+        let finished = store.finish_runs(&finishes).await.unwrap();
+        let ids: Vec<String> = finished.iter().map(ToString::to_string).collect();
+        println!("finished {}", ids.join(" "));
+    }
+}
+
+#[test]
+fn acknowledged_runs_survive_kill_9() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("iza.db");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut first_batch = 0;
+    let mut all_finished: Vec<i64> = Vec::new();
+    for round in 0..3 {
+        let worker = format!("child-{round}");
+        let mut child = KillOnDrop(
+            Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "queue_worker_child",
+                    "--nocapture",
+                    "--test-threads",
+                    "1",
+                ])
+                .env(QUEUE_CHILD_DATABASE, &path)
+                .env(QUEUE_CHILD_FIRST_BATCH, first_batch.to_string())
+                .env(QUEUE_CHILD_WORKER, &worker)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap(),
+        );
+        let stdout = BufReader::new(child.0.stdout.take().unwrap());
+        let mut enqueued = Vec::new();
+        for line in stdout.lines() {
+            let line = line.unwrap();
+            if let Some((_, batch)) = line.split_once("enqueued ") {
+                enqueued.push(batch.parse::<i64>().unwrap());
+                if enqueued.len() == QUEUE_ACKS_PER_ROUND {
+                    break;
+                }
+            } else if let Some((_, ids)) = line.split_once("finished ") {
+                all_finished.extend(ids.split_whitespace().map(|id| id.parse::<i64>().unwrap()));
+            }
+        }
+        // SIGKILL in the middle of the claims and finishes that follow.
+        child.0.kill().unwrap();
+        child.0.wait().unwrap();
+        assert_eq!(enqueued.len(), QUEUE_ACKS_PER_ROUND, "round {round}");
+        let last = *enqueued.last().unwrap();
+
+        first_batch = runtime.block_on(async {
+            let mut connection = raw_connection(&path).await;
+            let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+                .fetch_one(&mut connection)
+                .await
+                .unwrap();
+            assert_eq!(integrity, "ok", "round {round}");
+            drop(connection);
+            let store = SqliteStore::open(&path).await.unwrap();
+            // Every acknowledged enqueue is there, once.
+            let runs = store
+                .runs(&iza_store::RunQuery {
+                    limit: 1_000,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let mut all_runs = runs;
+            while let Some(oldest) = all_runs.last().map(|run| run.id) {
+                let page = store
+                    .runs(&iza_store::RunQuery {
+                        before: Some(oldest),
+                        limit: 1_000,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+                if page.is_empty() {
+                    break;
+                }
+                all_runs.extend(page);
+            }
+            let keys: std::collections::HashSet<&str> = all_runs
+                .iter()
+                .filter_map(|run| run.dedupe.as_deref())
+                .collect();
+            assert_eq!(keys.len(), all_runs.len(), "round {round}: a key twice");
+            for batch in 0..=last {
+                for index in 0..QUEUE_BATCH {
+                    let key = format!("{batch}/{index}");
+                    assert!(keys.contains(key.as_str()), "round {round}: run {key} lost");
+                }
+            }
+            // Every acknowledged finish is there.
+            let by_id: std::collections::HashMap<i64, &iza_store::Run> =
+                all_runs.iter().map(|run| (run.id, run)).collect();
+            for id in &all_finished {
+                assert_eq!(
+                    by_id[id].state,
+                    RunState::Succeeded,
+                    "round {round}: finish of run {id} lost"
+                );
+            }
+            // The dead child's runs go back to the queue, none is left running.
+            let released = store
+                .release_expired_runs(BASE, std::slice::from_ref(&worker))
+                .await
+                .unwrap();
+            assert!(released.iter().all(|run| run.state == RunState::Queued));
+            assert_eq!(store.queue_depth(BASE).await.unwrap().running, 0);
+            store.close().await.unwrap();
+            // The next child re-enqueues the batch that may have been cut: deduplicated.
+            last + 1
         });
     }
 }

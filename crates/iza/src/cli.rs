@@ -66,6 +66,18 @@ pub(crate) enum Command {
     /// `.iza/token` beside the manifest (mode 0600). The token goes to stdout, its file to
     /// stderr, so `TOKEN=$(iza token)` works.
     Token(TokenArgs),
+    /// Show the agent tree: tiers, reporting lines, services, tasks and open incidents.
+    Agents(AgentsArgs),
+    /// List every task: agent, priority, trigger, next run, last result, success rate.
+    Tasks(AgentsArgs),
+    /// Run a task now through the queue and wait for its result (exit code follows the run).
+    Run(RunArgs),
+    /// Show the run history, newest first.
+    Runs(RunsArgs),
+    /// Show open incidents (or all) with their escalation chains.
+    Incidents(IncidentsArgs),
+    /// Resolve an incident by hand.
+    Resolve(ResolveArgs),
     /// Run a small demo workload: `/healthz`, `/stats`, an MCP `initialize` answer, with
     /// failure and latency injection. What `examples/iza-os` and the benchmarks supervise.
     ///
@@ -194,6 +206,78 @@ pub(crate) struct ActArgs {
     pub(crate) service: String,
     #[command(flatten)]
     pub(crate) remote: RemoteArgs,
+}
+
+/// Arguments of `iza agents` and `iza tasks`.
+#[derive(Debug, Args)]
+pub(crate) struct AgentsArgs {
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+}
+
+/// Arguments of `iza run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The task, as `AGENT/TASK` (its key, or its agent and name).
+    pub(crate) task: String,
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+    /// How long to wait for the run to finish.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub(crate) timeout: std::time::Duration,
+    /// Queue the run and return at once.
+    #[arg(long)]
+    pub(crate) no_wait: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+}
+
+/// Arguments of `iza runs`.
+#[derive(Debug, Args)]
+pub(crate) struct RunsArgs {
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+    /// Only the runs of this task (`AGENT/TASK` key).
+    #[arg(long)]
+    pub(crate) task: Option<String>,
+    /// Only the runs that failed for good.
+    #[arg(long)]
+    pub(crate) failed: bool,
+    /// At most this many runs.
+    #[arg(long, default_value_t = 50)]
+    pub(crate) limit: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+}
+
+/// Arguments of `iza incidents`.
+#[derive(Debug, Args)]
+pub(crate) struct IncidentsArgs {
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+    /// Resolved incidents too.
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+}
+
+/// Arguments of `iza resolve`.
+#[derive(Debug, Args)]
+pub(crate) struct ResolveArgs {
+    /// The incident's id.
+    pub(crate) incident: i64,
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+    /// Who resolves it (the resolution reads "resolved by ...").
+    #[arg(long)]
+    pub(crate) by: Option<String>,
 }
 
 #[derive(Debug, Args)]

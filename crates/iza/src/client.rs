@@ -81,14 +81,44 @@ impl ApiClient {
         self.call(reqwest::Method::POST, path).await
     }
 
+    /// `POST` a JSON body; the answer is a JSON document.
+    pub(crate) async fn post_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, ClientError> {
+        self.call_with(reqwest::Method::POST, path, Some(body), REQUEST_TIMEOUT)
+            .await
+    }
+
+    /// `GET` a JSON document the server may take up to `wait` to answer (a long poll).
+    pub(crate) async fn get_waiting<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        wait: Duration,
+    ) -> Result<T, ClientError> {
+        self.call_with(reqwest::Method::GET, path, None, REQUEST_TIMEOUT + wait)
+            .await
+    }
+
     async fn call<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
     ) -> Result<T, ClientError> {
+        self.call_with(method, path, None, REQUEST_TIMEOUT).await
+    }
+
+    async fn call_with<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        json: Option<&serde_json::Value>,
+        timeout: Duration,
+    ) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.base);
         let what = format!("`{method} {url}`");
-        let response = self.send(method, &url, Some(REQUEST_TIMEOUT)).await?;
+        let response = self.send(method, &url, Some(timeout), json).await?;
         let body = response
             .bytes()
             .await
@@ -106,7 +136,7 @@ impl ApiClient {
         mut on_event: impl FnMut(&str, &str) -> Result<()>,
     ) -> Result<(), ClientError> {
         let url = format!("{}{path}", self.base);
-        let mut response = self.send(reqwest::Method::GET, &url, None).await?;
+        let mut response = self.send(reqwest::Method::GET, &url, None, None).await?;
         let mut buffer = String::new();
         loop {
             let chunk = response
@@ -143,9 +173,15 @@ impl ApiClient {
         method: reqwest::Method,
         url: &str,
         timeout: Option<Duration>,
+        json: Option<&serde_json::Value>,
     ) -> Result<reqwest::Response, ClientError> {
         let what = format!("`{method} {url}`");
         let mut request = self.http.request(method, url);
+        if let Some(json) = json {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(json.to_string());
+        }
         if let Some(timeout) = timeout {
             request = request.timeout(timeout);
         }

@@ -18,6 +18,9 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // `iza __launch PARENT -- PROGRAM...`: how `iza` starts its children so that they die with
+    // it (crates/iza-launch). It becomes PROGRAM here and never returns.
+    iza_launch::launch_main();
     let cli = cli::Cli::parse();
     match cmd::run(cli) {
         Ok(code) => code,

@@ -79,6 +79,22 @@ impl Up {
             .collect()
     }
 
+    /// Sends SIGKILL, as a crash or `kill -9` would end it, and waits for the exit; returns
+    /// what it wrote on stderr.
+    fn kill_9(mut self) -> String {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let mut stderr = String::new();
+        use std::io::Read;
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        stderr
+    }
+
     /// Sends SIGINT (Ctrl-C), waits for the exit, and reads the rest of stdout.
     fn interrupt(mut self) -> (i32, Vec<String>, String) {
         let sent = Command::new("kill")
@@ -111,6 +127,44 @@ impl Up {
             .unwrap();
         (status.code().unwrap_or(-1), self.seen, stderr)
     }
+}
+
+/// A free port on 127.0.0.1 (free when asked).
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// The start time of a live process (field 22 of `/proc/PID/stat`), `None` once it is gone
+/// (zombies included).
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    (fields.first() != Some(&"Z")).then_some(())?;
+    fields.get(19)?.parse().ok()
+}
+
+/// The live children of `parent`: (pid, start time).
+fn children_of(parent: u32) -> Vec<(u32, u64)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        if fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(parent)
+            && let Some(start) = start_time(pid)
+        {
+            found.push((pid, start));
+        }
+    }
+    found
 }
 
 /// Live processes (zombies excluded) whose process group is one of `groups`.
@@ -317,4 +371,148 @@ command = ["sh", "-c", "sleep 1000 & sleep 1000"]
     let (code, lines, stderr) = up.interrupt();
     assert_eq!(code, 0, "{lines:?}\n{stderr}");
     assert!(processes_in_groups(&groups).is_empty());
+}
+
+#[test]
+fn kill_9_of_up_takes_its_children_along_and_a_new_up_starts_them_cleanly() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = format!(
+        r#"version = 1
+[services.api]
+command = ["iza", "demo-service", "--port", "{port}"]
+check = {{ http = "http://127.0.0.1:{port}/healthz", every = "5m" }}
+[services.worker]
+command = ["sleep", "1000"]
+[services.shell]
+command = ["sh", "-c", "exec sleep 1000"]
+[services.probed]
+check = {{ exec = ["sleep", "1001"], every = "5m", timeout = "1m" }}
+"#
+    );
+    let mut up = Up::start(dir.path(), &manifest);
+    up.until("all ready in");
+    let groups = up.groups();
+    assert_eq!(groups.len(), 3, "{:?}", up.seen);
+    assert_eq!(processes_in_groups(&groups).len(), 3);
+    // Every child of `iza up`: the three services and the `exec` check's program.
+    let parent = up.child.id();
+    let deadline = Instant::now() + DEADLINE;
+    let children = loop {
+        let children = children_of(parent);
+        if children.len() == 4 {
+            break children;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the check's program did not start: {children:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    up.kill_9();
+    // The parent-death signal takes every child along.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let mut left = processes_in_groups(&groups);
+        left.extend(
+            children
+                .iter()
+                .filter(|(pid, start)| start_time(*pid) == Some(*start))
+                .map(|(pid, _)| format!("pid {pid}")),
+        );
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 2 s after `kill -9` of `iza up`: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The port is free again: the next `iza up` starts everything, `api` included.
+    let mut again = Up::start(dir.path(), &manifest);
+    let summary = again.until("all ready in");
+    assert!(
+        !again.seen.iter().any(|l| l.contains("in use")),
+        "{:?}",
+        again.seen
+    );
+    assert!(summary.starts_with("all ready in"), "{summary}");
+    let groups = again.groups();
+    let (code, lines, stderr) = again.interrupt();
+    assert_eq!(code, 0, "{lines:?}\n{stderr}");
+    assert!(processes_in_groups(&groups).is_empty());
+}
+
+#[test]
+fn up_stops_the_groups_a_dead_run_recorded_but_never_a_reused_pid() {
+    use std::os::unix::process::CommandExt as _;
+    let sleeper = || {
+        Command::new("sleep")
+            .arg("1000")
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    };
+    // `left` was started by a run that died; `stranger` has a pid the dead run recorded
+    // for a process that started at another time (the pid was reused since).
+    let mut left = sleeper();
+    let mut stranger = sleeper();
+    let dead_owner = {
+        let mut child = Command::new("true").spawn().unwrap();
+        child.wait().unwrap();
+        child.id()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let children = dir.path().join(".iza/children");
+    std::fs::create_dir_all(&children).unwrap();
+    std::fs::write(
+        children.join(dead_owner.to_string()),
+        format!(
+            "iza-children 1\nowner {dead_owner} 1\nchild {} {} old-api\nchild {} {} old-web\n",
+            left.id(),
+            start_time(left.id()).unwrap(),
+            stranger.id(),
+            start_time(stranger.id()).unwrap() + 1,
+        ),
+    )
+    .unwrap();
+    let mut up = Up::start(
+        dir.path(),
+        r#"version = 1
+[services.worker]
+command = ["sleep", "1000"]
+"#,
+    );
+    up.until("all ready in");
+    // The sweep is over before anything starts.
+    use std::os::unix::process::ExitStatusExt as _;
+    assert_eq!(left.try_wait().unwrap().and_then(|s| s.signal()), Some(9));
+    assert_eq!(
+        stranger.try_wait().unwrap(),
+        None,
+        "a reused pid was killed"
+    );
+    // The dead run's file is gone; this run's own is there while it runs.
+    let files: Vec<String> = std::fs::read_dir(&children)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files, [up.child.id().to_string()]);
+    let own = std::fs::read_to_string(children.join(up.child.id().to_string())).unwrap();
+    assert!(own.contains(" worker\n"), "{own}");
+    let (code, lines, stderr) = up.interrupt();
+    assert_eq!(code, 0, "{lines:?}\n{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "warning: stopped `old-api` (process group {})",
+            left.id()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("old-web"), "{stderr}");
+    // A clean stop removes the record.
+    assert_eq!(std::fs::read_dir(&children).unwrap().count(), 0);
+    stranger.kill().unwrap();
+    stranger.wait().unwrap();
 }

@@ -614,7 +614,13 @@ impl<'a> Report<'a> {
             Some(Schedule::Every(every)) => {
                 details.push(format!("every {}", humantime::format_duration(*every)));
             }
-            Some(Schedule::Cron(cron)) => details.push(format!("cron {}", code(cron))),
+            Some(Schedule::Cron {
+                expression,
+                timezone,
+            }) => match timezone {
+                Some(tz) => details.push(format!("cron {} ({tz})", code(expression))),
+                None => details.push(format!("cron {}", code(expression))),
+            },
             None => {}
         }
         if !details.is_empty() {

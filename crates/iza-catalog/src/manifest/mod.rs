@@ -85,6 +85,19 @@ const KNOWN_KEYS: &[&str] = &[
     "retries",
     "restart",
     "steps",
+    "timezone",
+    "on",
+    "backoff_max",
+    "concurrency",
+    "enabled",
+    "catch_up",
+    "catch_up_limit",
+    "status",
+    "process",
+    "escalation",
+    "report",
+    "start",
+    "external",
 ];
 
 pub(crate) fn known_key(key: &str) -> Option<&'static str> {

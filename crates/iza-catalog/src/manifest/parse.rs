@@ -249,6 +249,15 @@ fn shape_error(message: &str, unknown: Option<(String, Vec<&'static str>)>) -> D
     }
     let message = tidy(message);
     let d = Diagnostic::error(Code::InvalidValue, message.clone());
+    if let Some((word, expected)) = parse_unknown_variant(&message) {
+        return match did_you_mean(word, expected.iter().copied()) {
+            Some(close) => d.hint(format!("did you mean `{close}`?")),
+            None => d.hint("write one of the words the message lists"),
+        };
+    }
+    if message.starts_with("invalid type") {
+        return d.hint("`docs/manifest.md` gives the type of every key");
+    }
     match message
         .strip_prefix("missing key `")
         .and_then(|rest| rest.split_once('`'))
@@ -258,6 +267,15 @@ fn shape_error(message: &str, unknown: Option<(String, Vec<&'static str>)>) -> D
         )),
         None => d,
     }
+}
+
+/// Reads serde's standard "unknown variant `x`, expected one of `a`, `b`" (or "expected
+/// `a` or `b`") message: the word and the words expected.
+fn parse_unknown_variant(message: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = message.trim().strip_prefix("unknown variant `")?;
+    let (word, rest) = rest.split_once('`')?;
+    let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    Some((word, expected))
 }
 
 /// Reads serde's standard "unknown field `x`, expected one of `a`, `b`" message.

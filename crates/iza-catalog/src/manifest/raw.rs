@@ -494,11 +494,12 @@ pub enum Priority {
     Low,
 }
 
-/// A task: something an agent does, once or on a schedule.
+/// A task: something an agent does, on a schedule, on an event, or on demand.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTask {
-    /// Short name (`Monitor system health`).
+    /// Short name (`Monitor system health`); its slug makes the task's key
+    /// (`<agent>/monitor-system-health`), unique in the manifest.
     pub name: Spanned<String>,
     /// What it is for.
     pub description: Option<String>,
@@ -510,26 +511,145 @@ pub struct RawTask {
     pub every: Option<Spanned<String>>,
     /// Run on this cron schedule (`0 0 2 * * *`: seconds first, or the five-field form).
     pub cron: Option<Spanned<String>>,
-    /// What running it does; a task without one is a responsibility, documented but not run.
+    /// The IANA time zone `cron` is read in (`Europe/Berlin`); UTC by default.
+    pub timezone: Option<Spanned<String>>,
+    /// Run on an event of the ecosystem: one of `status`, `process`, `escalation`, narrowed
+    /// by `services` and `groups`. May be combined with `every` or `cron`.
+    pub on: Option<Spanned<RawTrigger>>,
+    /// What running it does: exactly one action key and that action's modifiers; a task
+    /// without one is a responsibility, documented but not run.
     pub run: Option<Spanned<RawAction>>,
     /// How long one run may take; `5m` by default.
     pub timeout: Option<Spanned<String>>,
     /// How many times a failed run is retried before escalation; 0 by default.
     pub retries: Option<u32>,
+    /// Delay before the first retry, doubled at each next one with jitter; `5s` by default.
+    pub backoff: Option<Spanned<String>>,
+    /// The longest delay between two attempts; `5m` by default.
+    pub backoff_max: Option<Spanned<String>>,
+    /// How many runs of this task may run at once; 1 by default (it never overlaps itself).
+    pub concurrency: Option<Spanned<u32>>,
+    /// `false` keeps the task but never queues it by schedule or event; `true` by default.
+    pub enabled: Option<bool>,
+    /// What to do with schedule ticks missed while `iza` was down: `skip` (default), `one`
+    /// (run once), `all` (run each, up to `catch_up_limit`).
+    pub catch_up: Option<Spanned<RawCatchUp>>,
+    /// With `catch_up = "all"`: the most missed ticks that are run; 100 by default.
+    pub catch_up_limit: Option<Spanned<u32>>,
 }
 
-/// What a task does: exactly one key.
+/// What to do with schedule ticks missed while `iza` was down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawCatchUp {
+    /// Forget them (the default).
+    Skip,
+    /// Run once for all of them.
+    One,
+    /// Run each of them, up to `catch_up_limit`.
+    All,
+}
+
+/// `on`: the event that runs a task. Exactly one of `status`, `process`, `escalation`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrigger {
+    /// A service's status became this (or one of these): `up`, `down`, `degraded`,
+    /// `impacted`, `unknown`.
+    pub status: Option<Spanned<RawWords>>,
+    /// A supervised process entered this state (or one of these): `pending`, `starting`,
+    /// `running`, `ready`, `exited`, `backoff`, `failed`, `stopped`.
+    pub process: Option<Spanned<RawWords>>,
+    /// `true`: the task's agent received an escalation.
+    pub escalation: Option<Spanned<bool>>,
+    /// Only events of these services.
+    #[serde(default)]
+    pub services: Vec<Spanned<String>>,
+    /// Only events of services in these groups.
+    #[serde(default)]
+    pub groups: Vec<Spanned<String>>,
+}
+
+/// One word, or a list of words.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(untagged)]
+pub enum RawWords {
+    /// One word.
+    One(String),
+    /// Several words.
+    Many(Vec<Spanned<String>>),
+}
+
+impl Spanned<RawWords> {
+    /// Each word with its span (a single word has the span of the value).
+    pub fn words(&self) -> Vec<(&str, std::ops::Range<usize>)> {
+        match self.get() {
+            RawWords::One(word) => vec![(word.as_str(), self.span())],
+            RawWords::Many(words) => words.iter().map(|w| (w.get().as_str(), w.span())).collect(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RawWords {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawWords;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a word or a list of words")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawWords, E> {
+                Ok(RawWords::One(v.to_owned()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<RawWords, A::Error> {
+                Vec::<Spanned<String>>::deserialize(serde::de::value::SeqAccessDeserializer::new(
+                    seq,
+                ))
+                .map(RawWords::Many)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// What a task does: exactly one action key (`check`, `http`, `exec`, `report`, `restart`,
+/// `start`, `stop`, `external`), plus the modifiers of that action.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAction {
-    /// Run the health check of this service now.
+    /// Run the health check of this service now, recorded like any probe.
     pub check: Option<Spanned<String>>,
-    /// Send an HTTP request: `METHOD URL` or just `URL` (GET).
+    /// Send an HTTP request: `METHOD URL` or just `URL` (GET). Placeholders such as
+    /// `{service}` are substituted.
     pub http: Option<Spanned<String>>,
-    /// Run a program with arguments.
+    /// Run a program with arguments (no shell unless `shell = true`). Placeholders such as
+    /// `{service}` are substituted in the arguments.
     pub exec: Option<Spanned<Vec<String>>>,
-    /// Restart this supervised service.
+    /// Write the live analysis report (Markdown) to this file, relative to the manifest's
+    /// directory.
+    pub report: Option<Spanned<String>>,
+    /// Restart this supervised service (it must have a `command`).
     pub restart: Option<Spanned<String>>,
+    /// Start this supervised service (it must have a `command`).
+    pub start: Option<Spanned<String>>,
+    /// Stop this supervised service (it must have a `command`).
+    pub stop: Option<Spanned<String>>,
+    /// `true`: the run is queued for external agents (API) and never run by `iza` itself.
+    pub external: Option<Spanned<bool>>,
+    /// With `http`: request headers (values may hold placeholders).
+    pub headers: Option<Spanned<IndexMap<String, String>>>,
+    /// With `http`: request body (may hold placeholders).
+    pub body: Option<Spanned<String>>,
+    /// With `http`: conditions on the answer in Gatus's syntax (`[STATUS] == 200`); all
+    /// must hold. Without them any 2xx status succeeds.
+    pub conditions: Option<Spanned<Vec<Spanned<String>>>>,
+    /// With `exec`: environment variables added to the inherited ones (values may hold
+    /// placeholders).
+    pub env: Option<Spanned<IndexMap<String, String>>>,
+    /// With `exec`: working directory, relative to the manifest's directory.
+    pub cwd: Option<Spanned<String>>,
+    /// With `exec`: run the single string of `exec` through `sh -c`; `false` by default.
+    pub shell: Option<Spanned<bool>>,
 }
 
 /// An ordered data-flow path.

@@ -86,11 +86,13 @@ impl de::Error for YamlError {
     }
 }
 
-/// Parses YAML text into a node tree (a syntax error is returned with its position).
+/// Parses YAML text into a node tree (a syntax error is returned with its position). Keys
+/// are strings as written, as in TOML: a plain key that YAML would read as a boolean or a
+/// number (`on`, `yes`, `2024`) is kept as its text, so a task's `on:` is the key `on`.
 pub fn parse(text: &str) -> Result<Node, YamlError> {
     let mut options = serde_saphyr::Options::default();
     options.with_snippet = false;
-    serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| {
+    let mut node = serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| {
         let span = e.location().and_then(|l| {
             let s = l.span();
             match s.byte_offset().and_then(|o| usize::try_from(o).ok()) {
@@ -115,7 +117,37 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             span,
             unknown_key: None,
         }
-    })
+    })?;
+    keys_as_written(&mut node, text);
+    Ok(node)
+}
+
+/// Turns every boolean or numeric map key into the string it is written as.
+fn keys_as_written(node: &mut Node, text: &str) {
+    match &mut node.value {
+        NodeValue::Map(entries) => {
+            for (key, value) in entries {
+                let scalar = matches!(
+                    key.value,
+                    NodeValue::Bool(_)
+                        | NodeValue::Int(_)
+                        | NodeValue::UInt(_)
+                        | NodeValue::Float(_)
+                );
+                if let Some(written) = text.get(key.span.clone())
+                    && scalar
+                    && !written.trim().is_empty()
+                {
+                    key.value = NodeValue::Str(written.trim().to_owned());
+                }
+                keys_as_written(value, text);
+            }
+        }
+        NodeValue::Seq(items) => items
+            .iter_mut()
+            .for_each(|item| keys_as_written(item, text)),
+        _ => {}
+    }
 }
 
 /// The byte offset of a 1-based line and column (in characters), when it is inside the text.

@@ -1,26 +1,24 @@
 //! Builds the [`Catalog`] from the wire model, checking the values that stand on their own
-//! while doing so: the version, durations, schedules, task actions and health checks.
+//! while doing so: the version, durations and health checks. Tasks are built by `tasks`.
 
 use std::time::Duration;
 
 use super::Ctx;
 use crate::condition::Condition;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::manifest::raw::{RawAction, RawCheck, RawPort, RawTask, parse_port_spec};
+use crate::manifest::raw::{RawCheck, RawPort, parse_port_spec};
 use crate::manifest::spanned::Spanned;
 use crate::model::{
-    Action, Agent, Catalog, Channel, ChannelKind, Check, CheckTarget, Claim, Connection, Ecosystem,
-    Flow, FlowStep, Group, Schedule, Service, Task,
+    Agent, Catalog, Channel, ChannelKind, Check, CheckTarget, Claim, Connection, Ecosystem, Flow,
+    FlowStep, Group, Service,
 };
 
 /// The default interval between two probes of one check.
 pub(super) const DEFAULT_CHECK_EVERY: Duration = Duration::from_secs(30);
 /// The default time one probe may take.
 pub(super) const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
-/// The default time one task run may take.
-pub(super) const DEFAULT_TASK_TIMEOUT: Duration = Duration::from_secs(300);
 /// HTTP methods a check or an action may use.
-const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+pub(super) const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
     let raw = ctx.raw;
@@ -141,7 +139,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
     for (id, a) in &raw.agents {
         let a = a.get();
         for t in &a.tasks {
-            tasks.extend(task(ctx, Some(id.get()), t));
+            tasks.extend(super::tasks::task(ctx, Some(id.get()), t));
         }
         agents.insert(
             id.get().clone(),
@@ -158,7 +156,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
     }
     for t in &raw.tasks {
         let agent = t.get().agent.as_ref().map(|a| a.get().as_str());
-        tasks.extend(task(ctx, agent, t));
+        tasks.extend(super::tasks::task(ctx, agent, t));
     }
 
     let flows = raw
@@ -246,172 +244,7 @@ pub(super) fn duration(
     }
 }
 
-fn task(ctx: &mut Ctx<'_>, agent: Option<&str>, spanned: &Spanned<RawTask>) -> Option<Task> {
-    let t = spanned.get();
-    let name = t.name.get();
-    let schedule = match (&t.every, &t.cron) {
-        (Some(every), Some(cron)) => {
-            ctx.push(
-                Diagnostic::error(
-                    Code::InvalidSchedule,
-                    format!("task `{name}` has both `every` and `cron`"),
-                )
-                .at(cron.span())
-                .related(every.span(), "`every` is set here")
-                .hint("keep one of them"),
-            );
-            None
-        }
-        (Some(every), None) => duration(
-            ctx,
-            Code::InvalidSchedule,
-            every,
-            &format!("`every` of task `{name}`"),
-        )
-        .map(Schedule::Every),
-        (None, Some(cron)) => match cron.get().parse::<croner::Cron>() {
-            Ok(_) => Some(Schedule::Cron(cron.get().trim().to_owned())),
-            Err(e) => {
-                ctx.push(
-                    Diagnostic::error(
-                        Code::InvalidSchedule,
-                        format!("`cron` of task `{name}` is not a cron expression: {e}"),
-                    )
-                    .at(cron.span())
-                    .hint("write five fields (`min hour day month weekday`) or six with seconds first: `0 0 2 * * *`"),
-                );
-                None
-            }
-        },
-        (None, None) => None,
-    };
-    let action = t.run.as_ref().and_then(|run| action(ctx, name, run));
-    let timeout = t
-        .timeout
-        .as_ref()
-        .and_then(|d| {
-            duration(
-                ctx,
-                Code::InvalidValue,
-                d,
-                &format!("`timeout` of task `{name}`"),
-            )
-        })
-        .unwrap_or(DEFAULT_TASK_TIMEOUT);
-    Some(Task {
-        agent: agent.map(str::to_owned),
-        name: name.clone(),
-        description: t.description.clone(),
-        priority: t.priority.unwrap_or_default(),
-        schedule,
-        action,
-        timeout,
-        retries: t.retries.unwrap_or(0),
-    })
-}
-
-fn action(ctx: &mut Ctx<'_>, task: &str, spanned: &Spanned<RawAction>) -> Option<Action> {
-    let run = spanned.get();
-    let given = [
-        run.check.is_some(),
-        run.http.is_some(),
-        run.exec.is_some(),
-        run.restart.is_some(),
-    ]
-    .into_iter()
-    .filter(|g| *g)
-    .count();
-    if given != 1 {
-        ctx.push(
-            Diagnostic::error(
-                Code::InvalidAction,
-                format!("`run` of task `{task}` must have exactly one of `check`, `http`, `exec`, `restart` (it has {given})"),
-            )
-            .at(spanned.span())
-            .hint("for example `run = { check = \"my-service\" }`"),
-        );
-        return None;
-    }
-    if let Some(service) = &run.check {
-        if !ctx.is_service(service.get()) {
-            ctx.push(unknown_service(task, "check", service));
-            return None;
-        }
-        return Some(Action::Check(service.get().clone()));
-    }
-    if let Some(service) = &run.restart {
-        let Some(&index) = ctx.service_index.get(service.get().as_str()) else {
-            ctx.push(unknown_service(task, "restart", service));
-            return None;
-        };
-        if ctx.raw.services[index].get().command.is_none() {
-            ctx.push(
-                Diagnostic::error(
-                    Code::InvalidAction,
-                    format!("task `{task}` restarts `{}`, which has no `command` to supervise", service.get()),
-                )
-                .at(service.span())
-                .hint("give the service a `command`, or choose an action that does not need supervision"),
-            );
-            return None;
-        }
-        return Some(Action::Restart(service.get().clone()));
-    }
-    if let Some(argv) = &run.exec {
-        if argv.get().first().is_none_or(|p| p.trim().is_empty()) {
-            ctx.push(
-                Diagnostic::error(
-                    Code::InvalidAction,
-                    format!("`exec` of task `{task}` is empty"),
-                )
-                .at(argv.span())
-                .hint("give the program first, then its arguments"),
-            );
-            return None;
-        }
-        return Some(Action::Exec(argv.get().clone()));
-    }
-    let http = run.http.as_ref()?;
-    let text = http.get().trim();
-    let (method, url) = match text.split_once(char::is_whitespace) {
-        Some((m, u)) => (m.to_ascii_uppercase(), u.trim()),
-        None => ("GET".to_owned(), text),
-    };
-    let problem = if !METHODS.contains(&method.as_str()) {
-        Some(format!("`{method}` is not an HTTP method"))
-    } else {
-        http_url_problem(url)
-    };
-    if let Some(problem) = problem {
-        ctx.push(
-            Diagnostic::error(
-                Code::InvalidAction,
-                format!("`http` of task `{task}` is invalid: {problem}"),
-            )
-            .at(http.span())
-            .hint("write `METHOD URL`, for example `POST http://localhost:5678/webhook/report`"),
-        );
-        return None;
-    }
-    Some(Action::Http {
-        method,
-        url: url.to_owned(),
-    })
-}
-
-fn unknown_service(task: &str, key: &str, service: &Spanned<String>) -> Diagnostic {
-    Diagnostic::error(
-        Code::UnknownReference,
-        format!(
-            "`{key}` of task `{task}` names `{}`, which is not a service",
-            service.get()
-        ),
-    )
-    .at(service.span())
-    .hint("name a service defined under `[services]`")
-}
-
-fn http_url_problem(url: &str) -> Option<String> {
+pub(super) fn http_url_problem(url: &str) -> Option<String> {
     if !url.contains("://") {
         return Some(format!("`{url}` has no scheme; write `http://{url}`"));
     }

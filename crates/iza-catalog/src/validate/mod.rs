@@ -4,8 +4,8 @@
 //! vector's config compiler does, so a user fixes all problems in one round:
 //! `ids` (duplicates), `refs` (unknown references), `ports` (conflicts and policy),
 //! `deps` (dependency cycles), `agents` (tiers, reporting lines, coverage) and
-//! `fields` (durations, schedules, actions, checks) with `process` (what `iza up` needs:
-//! restart, stop, dependency conditions).
+//! `fields` (durations, checks) with `process` (what `iza up` needs: restart, stop,
+//! dependency conditions) and `tasks` (schedules, triggers, actions, run policy).
 
 mod agents;
 mod deps;
@@ -14,6 +14,7 @@ mod ids;
 mod ports;
 mod process;
 mod refs;
+mod tasks;
 
 use std::collections::{HashMap, HashSet};
 

@@ -1,5 +1,6 @@
 //! Checks that every reference resolves: groups, parents, dependencies and connections of
-//! services; agents' services, groups and `reports_to`; tasks' agents; flow steps; channels.
+//! services; agents' services, groups and `reports_to`; tasks' agents and the services and
+//! groups of their `on`; flow steps; channels.
 
 use std::ops::Range;
 
@@ -74,6 +75,7 @@ pub(super) fn check(ctx: &mut Ctx<'_>) {
             expect(ctx, Kind::Group, g, || what("groups"));
         }
         for task in &a.tasks {
+            trigger_refs(ctx, task.get());
             if let Some(agent_key) = &task.get().agent {
                 ctx.push(
                     Diagnostic::error(
@@ -87,6 +89,7 @@ pub(super) fn check(ctx: &mut Ctx<'_>) {
         }
     }
     for task in &raw.tasks {
+        trigger_refs(ctx, task.get());
         if let Some(agent) = &task.get().agent {
             expect(ctx, Kind::Agent, agent, || {
                 format!("`agent` of task `{}`", task.get().name.get())
@@ -112,6 +115,20 @@ pub(super) fn check(ctx: &mut Ctx<'_>) {
                 format!("`services` of channel `{}`", id.get())
             });
         }
+    }
+}
+
+/// The services and groups an `on` trigger names.
+fn trigger_refs(ctx: &mut Ctx<'_>, task: &crate::manifest::raw::RawTask) {
+    let Some(on) = &task.on else {
+        return;
+    };
+    let what = |key: &str| format!("`{key}` of `on` of task `{}`", task.name.get());
+    for s in &on.get().services {
+        expect(ctx, Kind::Service, s, || what("services"));
+    }
+    for g in &on.get().groups {
+        expect(ctx, Kind::Group, g, || what("groups"));
     }
 }
 

@@ -6,7 +6,8 @@
 //! rest is read and discarded so the program never blocks on a full pipe), `[CONNECTED]` is
 //! whether it exited 0, and the exit code.
 //!
-//! The program gets its own process group. When it exits, anything it left running in that
+//! The program starts through the prober's [`crate::Launcher`] (under `iza serve` and `iza up`
+//! a guarded one: it dies with `iza`) and gets its own process group. When it exits, anything it left running in that
 //! group is killed; when the probe is abandoned (its timeout), the whole group is killed, so
 //! no check leaves processes behind.
 
@@ -16,7 +17,6 @@ use std::time::Duration;
 
 use rustix::process::{Pid, Signal, kill_process_group};
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
 
 use crate::result::{Facts, Failure, Reason};
 use crate::{ProbeContext, Prober};
@@ -44,7 +44,8 @@ pub(crate) async fn probe(
         }
         Some((program, rest)) => (program.as_str(), rest.iter().map(String::as_str).collect()),
     };
-    let mut command = Command::new(program);
+    let launcher = &prober.options().launcher;
+    let mut command = launcher.command(program);
     command
         .args(&args)
         .envs(context.env.iter().map(|(k, v)| (k, v)))
@@ -56,7 +57,7 @@ pub(crate) async fn probe(
     if let Some(cwd) = working_dir(prober, context) {
         command.current_dir(cwd);
     }
-    let mut child = command.spawn().map_err(|e| {
+    let mut child = launcher.spawn(command).await.map_err(|e| {
         Failure::new(
             Reason::Spawn,
             format!(

@@ -46,10 +46,13 @@ use schedule::{Jitter, Schedule, Scheduler, SchedulerCommand, SchedulerSettings}
 pub struct MonitorOptions {
     /// Probes running at once, at most (256).
     pub concurrency: usize,
-    /// A service's first probe comes at a random moment within its first interval, or within
-    /// this when shorter (`None`, the default: the whole interval, which spreads the load
-    /// evenly for good).
+    /// The start window: every service's first probe comes within this (2 s) after the start
+    /// or the reload that scheduled it, widened for a large batch so that first probes start at
+    /// no more than `first_probe_rate` a second; later probes follow the spread schedule.
+    /// `None`: the first probe comes at a random moment of the first interval.
     pub first_probe_within: Option<Duration>,
+    /// The most first probes started a second in the start window (500).
+    pub first_probe_rate: u32,
     /// Intervals shorter than this are probed at this interval (100 ms).
     pub min_interval: Duration,
     /// The hard deadline of a probe is its check's timeout plus this (2 s); past it the probe
@@ -76,7 +79,8 @@ impl Default for MonitorOptions {
     fn default() -> MonitorOptions {
         MonitorOptions {
             concurrency: 256,
-            first_probe_within: None,
+            first_probe_within: Some(Duration::from_secs(2)),
+            first_probe_rate: 500,
             min_interval: Duration::from_millis(100),
             deadline_grace: Duration::from_secs(2),
             late_after: Duration::from_secs(1),
@@ -205,6 +209,7 @@ impl Monitor {
             counters: counters.clone(),
             settings: SchedulerSettings {
                 first_probe_within: options.first_probe_within,
+                first_probe_rate: options.first_probe_rate,
                 min_interval: options.min_interval,
                 deadline_grace: options.deadline_grace,
                 late_after: options.late_after,
@@ -300,6 +305,24 @@ impl Monitor {
         let _ = self.scheduler.send(SchedulerCommand::ProbeSoon {
             service: service.to_owned(),
         });
+    }
+
+    /// Probes a service's check now, outside its schedule (even when a scheduled probe of it
+    /// is running), and returns what it found; the result goes through the status board and
+    /// is recorded like any probe's. `Ok(None)`: the service has no check. The agents'
+    /// `check` action uses it.
+    pub async fn check_now(
+        &self,
+        service: &str,
+    ) -> Result<Option<crate::event::ProbeSummary>, MonitorError> {
+        let (ack, done) = oneshot::channel();
+        self.scheduler
+            .send(SchedulerCommand::CheckNow {
+                service: service.to_owned(),
+                ack,
+            })
+            .map_err(|_| MonitorError::Stopped)?;
+        done.await.map_err(|_| MonitorError::Stopped)
     }
 
     /// Stops gracefully: no new probe starts; running probes get until `deadline` to finish

@@ -1,12 +1,21 @@
 //! When each check is probed, and the task that starts the probes.
 //!
-//! [`Schedule`] is pure: one slot per checked service and one heap of due times. A service's
-//! first probe comes at a random moment within its first interval (spread start: a thousand
-//! services with the same interval do not all fire at once, and stay spread afterwards); every
-//! later one is due exactly one interval after the previous *due time*, not after the probe
+//! [`Schedule`] is pure: one slot per checked service and one heap of due times. Every service
+//! gets a random *phase* within its interval (spread: a thousand services with the same
+//! interval do not all fire at once). Its first probe comes within the *start window*, so no
+//! service stays `unknown` for a whole interval after a start or a reload; the second comes at
+//! its phase (the first phase point after the first probe, less than one interval later), and
+//! every later one exactly one interval after the previous *due time*, not after the probe
 //! finished, so the schedule does not drift with probe durations. When the scheduler itself
 //! wakes up more than an interval late, the intervals it slept through are skipped and
 //! counted, never fired in a burst.
+//!
+//! The start window of a batch of N services scheduled together (every checked service at the
+//! start; the added and changed ones at a reload) is `max(first_probe_within, N /
+//! first_probe_rate)`: 2 s by default, longer only past 1,000 services at the default rate of
+//! 500 a second. The batch's first probes are laid out evenly over it (the i-th at a random
+//! moment of the i-th N-th of the window), so they start at no more than that rate. A service
+//! whose interval is no longer than the window simply starts at its phase.
 //!
 //! The [`Scheduler`] task waits for the next due time, and for each due service starts a
 //! probe task, unless the previous probe of that service is still running: then this one is
@@ -30,6 +39,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::event::ProbeSummary;
 use crate::monitor::counters::Counters;
 use crate::monitor::processor::Completed;
 use crate::reload::CatalogDiff;
@@ -71,6 +81,8 @@ struct Slot {
     spec: Arc<ProbeSpec>,
     generation: u64,
     next: Instant,
+    /// After a first probe in the start window: when the one after it is due (the phase).
+    then: Option<Instant>,
     in_flight: Arc<AtomicBool>,
 }
 
@@ -83,13 +95,13 @@ pub(crate) struct Schedule {
 
 impl Schedule {
     /// Schedules a service's check (replacing any previous one) with its first probe at
-    /// `first_due`.
+    /// `first_due`, and the next one at `then` when given (else one interval later).
     pub(crate) fn insert(
         &mut self,
         service: Arc<str>,
         generation: u64,
         spec: Arc<ProbeSpec>,
-        first_due: Instant,
+        (first_due, then): (Instant, Option<Instant>),
     ) {
         self.queue
             .push(Reverse((first_due, generation, service.clone())));
@@ -99,6 +111,7 @@ impl Schedule {
                 spec,
                 generation,
                 next: first_due,
+                then,
                 in_flight: Arc::new(AtomicBool::new(false)),
             },
         );
@@ -119,6 +132,12 @@ impl Schedule {
         }
         self.queue.push(Reverse((at, generation, key)));
         true
+    }
+
+    /// The spec and generation of a scheduled service's check.
+    pub(crate) fn spec(&self, service: &str) -> Option<(Arc<str>, Arc<ProbeSpec>, u64)> {
+        let (key, slot) = self.slots.get_key_value(service)?;
+        Some((key.clone(), slot.spec.clone(), slot.generation))
     }
 
     /// Stops probing a service; returns whether it was scheduled.
@@ -171,7 +190,7 @@ impl Schedule {
                 continue;
             };
             let every = slot.spec.every;
-            let mut next = at + every;
+            let mut next = slot.then.take().unwrap_or(at + every);
             if next <= now {
                 let behind = now.duration_since(next).as_nanos() / every.as_nanos().max(1);
                 let missed = u32::try_from(behind + 1).unwrap_or(u32::MAX);
@@ -211,12 +230,42 @@ impl Jitter {
         z ^ (z >> 31)
     }
 
-    /// A delay in `[0, every)`, or in `[0, within)` when that is shorter.
-    pub(crate) fn first_delay(&mut self, every: Duration, within: Option<Duration>) -> Duration {
-        let span = within.map_or(every, |w| w.min(every));
-        let fraction = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        span.mul_f64(fraction)
+    /// A number in `[0, 1)`.
+    fn fraction(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
+
+    /// The first two due times of the `index`-th of `count` services scheduled together at
+    /// `now` (see the module documentation): (first, the one after it when it is not one
+    /// interval later).
+    pub(crate) fn first_times(
+        &mut self,
+        now: Instant,
+        every: Duration,
+        window: Option<Duration>,
+        (index, count): (usize, usize),
+    ) -> (Instant, Option<Instant>) {
+        let phase = every.mul_f64(self.fraction());
+        let Some(window) = window.filter(|w| *w < every) else {
+            return (now + phase, None);
+        };
+        let count = count.max(1) as f64;
+        let first = window.mul_f64((index as f64 + self.fraction()) / count);
+        let then = if phase > first {
+            now + phase
+        } else {
+            now + phase + every
+        };
+        (now + first, Some(then))
+    }
+}
+
+/// The start window of `count` services scheduled together: `within`, widened so that their
+/// first probes start at no more than `rate` a second; `None` when there is none.
+pub(crate) fn start_window(within: Option<Duration>, rate: u32, count: usize) -> Option<Duration> {
+    let within = within?;
+    let paced = Duration::from_secs_f64(count as f64 / f64::from(rate.max(1)));
+    Some(within.max(paced))
 }
 
 /// The result of a probe cut by the hard deadline.
@@ -258,6 +307,12 @@ pub(crate) enum SchedulerCommand {
     },
     /// Probe this service now unless a probe of it is running or due already.
     ProbeSoon { service: String },
+    /// Probe this service now, even when a probe of it is running, and answer what it found
+    /// (`None`: the service has no check); the result is processed and recorded like any.
+    CheckNow {
+        service: String,
+        ack: oneshot::Sender<Option<ProbeSummary>>,
+    },
     /// Stop scheduling, wait for running probes up to the deadline, abandon the rest; answers
     /// how many were abandoned.
     Stop {
@@ -270,6 +325,7 @@ pub(crate) enum SchedulerCommand {
 #[derive(Debug, Clone)]
 pub(crate) struct SchedulerSettings {
     pub(crate) first_probe_within: Option<Duration>,
+    pub(crate) first_probe_rate: u32,
     pub(crate) min_interval: Duration,
     pub(crate) deadline_grace: Duration,
     pub(crate) late_after: Duration,
@@ -290,22 +346,43 @@ pub(crate) struct Scheduler {
 impl Scheduler {
     /// Schedules every checked service of a catalog (the start).
     pub(crate) fn schedule_all(&mut self, catalog: &Catalog, generation: u64) {
-        let now = Instant::now();
-        for (id, service) in &catalog.services {
-            self.schedule_service(id, service, generation, now);
-        }
+        self.schedule_batch(catalog, catalog.services.keys(), generation);
     }
 
-    fn schedule_service(&mut self, id: &str, service: &Service, generation: u64, now: Instant) {
-        let Some(spec) = ProbeSpec::of(service, self.settings.min_interval) else {
-            self.schedule.remove(id);
-            return;
-        };
-        let delay = self
-            .jitter
-            .first_delay(spec.every, self.settings.first_probe_within);
-        self.schedule
-            .insert(Arc::from(id), generation, Arc::new(spec), now + delay);
+    /// Schedules these services of the catalog together, first probes within one start window.
+    fn schedule_batch<'a>(
+        &mut self,
+        catalog: &Catalog,
+        ids: impl Iterator<Item = &'a String>,
+        generation: u64,
+    ) {
+        let now = Instant::now();
+        let mut checked = Vec::new();
+        for id in ids {
+            match catalog
+                .services
+                .get(id)
+                .and_then(|s| ProbeSpec::of(s, self.settings.min_interval))
+            {
+                Some(spec) => checked.push((id, spec)),
+                None => {
+                    self.schedule.remove(id);
+                }
+            }
+        }
+        let count = checked.len();
+        let window = start_window(
+            self.settings.first_probe_within,
+            self.settings.first_probe_rate,
+            count,
+        );
+        for (index, (id, spec)) in checked.into_iter().enumerate() {
+            let times = self
+                .jitter
+                .first_times(now, spec.every, window, (index, count));
+            self.schedule
+                .insert(Arc::from(id.as_str()), generation, Arc::new(spec), times);
+        }
     }
 
     /// Runs until told to stop (or until the monitor is dropped).
@@ -322,6 +399,7 @@ impl Scheduler {
                     Some(SchedulerCommand::ProbeSoon { service }) => {
                         self.schedule.expedite(&service, Instant::now());
                     }
+                    Some(SchedulerCommand::CheckNow { service, ack }) => self.check_now(&service, ack),
                     Some(SchedulerCommand::Stop { deadline, ack }) => {
                         let abandoned = self.stop(deadline).await;
                         let _ = ack.send(abandoned);
@@ -342,12 +420,7 @@ impl Scheduler {
         for id in diff.removed.iter().chain(&diff.changed) {
             self.schedule.remove(id);
         }
-        let now = Instant::now();
-        for id in diff.added.iter().chain(&diff.changed) {
-            if let Some(service) = catalog.services.get(id) {
-                self.schedule_service(id, service, generation, now);
-            }
-        }
+        self.schedule_batch(catalog, diff.added.iter().chain(&diff.changed), generation);
     }
 
     /// Starts every probe due at `now`.
@@ -370,6 +443,44 @@ impl Scheduler {
                 self.settings.clone(),
             ));
         }
+    }
+
+    /// Starts one probe of a service outside its schedule; its interval is unchanged.
+    fn check_now(&mut self, service: &str, ack: oneshot::Sender<Option<ProbeSummary>>) {
+        let Some((service, spec, generation)) = self.schedule.spec(service) else {
+            let _ = ack.send(None);
+            return;
+        };
+        let prober = self.prober.clone();
+        let semaphore = self.semaphore.clone();
+        let results = self.results.clone();
+        let counters = self.counters.clone();
+        let grace = self.settings.deadline_grace;
+        self.probes.spawn(async move {
+            let Ok(permit) = semaphore.acquire_owned().await else {
+                return;
+            };
+            Counters::add(&counters.started, 1);
+            let started_at = crate::now_millis();
+            let deadline = spec.check.timeout + grace;
+            let (result, cut) =
+                within_deadline(prober.probe_in(&spec.check, &spec.context), deadline).await;
+            drop(permit);
+            if cut {
+                Counters::add(&counters.deadline_exceeded, 1);
+            }
+            Counters::add(&counters.completed, 1);
+            let finished_at = crate::now_millis();
+            let summary = ProbeSummary::of(&result, started_at, finished_at);
+            let _ = results.send(Completed {
+                service,
+                generation,
+                result,
+                started_at,
+                finished_at,
+            });
+            let _ = ack.send(Some(summary));
+        });
     }
 
     /// Stops: no new probe gets a slot; running ones get until the deadline.
@@ -477,8 +588,8 @@ mod tests {
     fn due_times_follow_the_schedule_not_the_wake_ups() {
         let start = Instant::now();
         let mut schedule = Schedule::default();
-        schedule.insert("a".into(), 1, spec(100), start + ms(30));
-        schedule.insert("b".into(), 1, spec(250), start + ms(70));
+        schedule.insert("a".into(), 1, spec(100), (start + ms(30), None));
+        schedule.insert("b".into(), 1, spec(250), (start + ms(70), None));
         assert_eq!(schedule.next_due(), Some(start + ms(30)));
         // Waking up late (at 45 ms) still schedules `a` at 130 ms, not 145 ms.
         let (due, skipped) = schedule.pop_due(start + ms(45));
@@ -511,7 +622,7 @@ mod tests {
     fn a_scheduler_waking_intervals_late_skips_them_and_counts_them() {
         let start = Instant::now();
         let mut schedule = Schedule::default();
-        schedule.insert("a".into(), 1, spec(100), start);
+        schedule.insert("a".into(), 1, spec(100), (start, None));
         // Asleep for 450 ms: the probe due at 0 fires; 100, 200, 300, 400 are skipped.
         let (due, skipped) = schedule.pop_due(start + ms(450));
         assert_eq!((due.len(), skipped), (1, 4));
@@ -522,7 +633,7 @@ mod tests {
     fn an_expedited_probe_fires_early_once_and_the_interval_continues_from_it() {
         let start = Instant::now();
         let mut schedule = Schedule::default();
-        schedule.insert(Arc::from("a"), 1, spec(1000), start + ms(900));
+        schedule.insert(Arc::from("a"), 1, spec(1000), (start + ms(900), None));
         assert!(!schedule.expedite("ghost", start));
         assert!(
             !schedule.expedite("a", start + ms(950)),
@@ -542,10 +653,10 @@ mod tests {
     fn removed_and_replaced_slots_do_not_fire_their_old_times() {
         let start = Instant::now();
         let mut schedule = Schedule::default();
-        schedule.insert("a".into(), 1, spec(100), start + ms(10));
-        schedule.insert("b".into(), 1, spec(100), start + ms(20));
+        schedule.insert("a".into(), 1, spec(100), (start + ms(10), None));
+        schedule.insert("b".into(), 1, spec(100), (start + ms(20), None));
         assert!(schedule.remove("a"));
-        schedule.insert("b".into(), 2, spec(100), start + ms(50));
+        schedule.insert("b".into(), 2, spec(100), (start + ms(50), None));
         assert_eq!(schedule.len(), 1);
         assert_eq!(schedule.next_due(), Some(start + ms(50)));
         let (due, _) = schedule.pop_due(start + ms(60));
@@ -554,10 +665,17 @@ mod tests {
     }
 
     #[test]
-    fn first_probes_spread_over_the_interval() {
+    fn without_a_start_window_first_probes_spread_over_the_interval() {
         let mut jitter = Jitter::new(Some(7));
         let every = ms(1000);
-        let delays: Vec<Duration> = (0..1000).map(|_| jitter.first_delay(every, None)).collect();
+        let now = Instant::now();
+        let delays: Vec<Duration> = (0..1000)
+            .map(|i| {
+                let (first, then) = jitter.first_times(now, every, None, (i, 1000));
+                assert_eq!(then, None);
+                first.duration_since(now)
+            })
+            .collect();
         assert!(delays.iter().all(|d| *d < every));
         // Each tenth of the interval gets some of the thousand first probes.
         for tenth in 0..10 {
@@ -565,8 +683,85 @@ mod tests {
             let count = delays.iter().filter(|d| **d >= low && **d < high).count();
             assert!((50..=150).contains(&count), "tenth {tenth}: {count}");
         }
-        // `within` caps the spread.
-        assert!((0..100).all(|_| jitter.first_delay(every, Some(ms(50))) < ms(50)));
+    }
+
+    #[test]
+    fn first_probes_come_within_the_start_window_then_settle_into_the_spread_schedule() {
+        let now = Instant::now();
+        let mut jitter = Jitter::new(Some(11));
+        let every = Duration::from_secs(300);
+        let window = start_window(Some(Duration::from_secs(2)), 500, 1000);
+        assert_eq!(window, Some(Duration::from_secs(2)));
+        let times: Vec<(Instant, Option<Instant>)> = (0..1000)
+            .map(|i| jitter.first_times(now, every, window, (i, 1000)))
+            .collect();
+        for (first, then) in &times {
+            assert!(*first < now + Duration::from_secs(2));
+            // The second probe comes at the phase, after the first, at most an interval later.
+            let then = then.expect("a phase after the start window");
+            assert!(then > *first && then <= *first + every);
+        }
+        // The phases (the steady schedule) spread over the interval: each tenth has some.
+        for tenth in 0..10u32 {
+            let (low, high) = (every * tenth / 10, every * (tenth + 1) / 10);
+            let in_tenth = times
+                .iter()
+                .filter_map(|(_, then)| *then)
+                .map(|t| {
+                    let offset = t.duration_since(now);
+                    if offset >= every {
+                        offset - every
+                    } else {
+                        offset
+                    }
+                })
+                .filter(|d| *d >= low && *d < high)
+                .count();
+            assert!((50..=150).contains(&in_tenth), "tenth {tenth}: {in_tenth}");
+        }
+        // A check whose interval fits in the window just starts at its phase.
+        let (first, then) = jitter.first_times(now, ms(500), window, (0, 1));
+        assert!(first < now + ms(500) && then.is_none());
+        // No window (`first_probe_within = None`): the whole interval.
+        assert_eq!(start_window(None, 500, 10), None);
+    }
+
+    #[test]
+    fn a_large_batch_widens_the_window_to_keep_the_rate() {
+        let window = start_window(Some(Duration::from_secs(2)), 500, 10_000);
+        assert_eq!(window, Some(Duration::from_secs(20)));
+        let now = Instant::now();
+        let mut jitter = Jitter::new(Some(3));
+        let mut per_second = [0usize; 20];
+        for i in 0..10_000 {
+            let (first, _) =
+                jitter.first_times(now, Duration::from_secs(3600), window, (i, 10_000));
+            let second = first.duration_since(now).as_secs() as usize;
+            per_second[second] += 1;
+        }
+        // Laid out evenly: 500 (give or take the one at a boundary) in every second.
+        assert!(
+            per_second.iter().all(|n| (499..=501).contains(n)),
+            "{per_second:?}"
+        );
+    }
+
+    #[test]
+    fn the_second_probe_comes_at_the_phase_and_the_rest_one_interval_apart() {
+        let start = Instant::now();
+        let mut schedule = Schedule::default();
+        schedule.insert(
+            "a".into(),
+            1,
+            spec(1000),
+            (start + ms(10), Some(start + ms(700))),
+        );
+        let (due, _) = schedule.pop_due(start + ms(10));
+        assert_eq!(due.len(), 1);
+        assert_eq!(schedule.next_due(), Some(start + ms(700)));
+        let (due, _) = schedule.pop_due(start + ms(700));
+        assert_eq!(due.len(), 1);
+        assert_eq!(schedule.next_due(), Some(start + ms(1700)));
     }
 
     #[tokio::test]

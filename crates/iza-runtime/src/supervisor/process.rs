@@ -8,6 +8,10 @@
 //! directory; `env` is added to the inherited environment. Stdin is closed, stdout and stderr
 //! are piped to the caller, which reads them line by line into the log book.
 //!
+//! It spawns through the [`Launcher`] of its [`Launch`] (`iza-launch`): under `iza up` a
+//! guarded one, so the child gets `SIGKILL` if `iza` dies, and its group is recorded in
+//! `.iza/children/` for the next start to sweep.
+//!
 //! It does not decide when to start or stop (the runner does).
 
 use std::path::{Path, PathBuf};
@@ -15,8 +19,9 @@ use std::process::Stdio;
 
 use indexmap::IndexMap;
 use iza_catalog::model::StopSignal;
+use iza_launch::Launcher;
 use rustix::process::{Pid, Signal, kill_process_group};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 /// What every spawn needs to know about its surroundings.
 #[derive(Debug, Clone)]
@@ -25,6 +30,9 @@ pub struct Launch {
     pub base_dir: PathBuf,
     /// The binary a first argument `iza` stands for (the CLI passes `current_exe()`).
     pub self_exe: Option<PathBuf>,
+    /// How children are started: [`Launcher::direct`] by default, a guarded one under
+    /// `iza up` so that they die with it.
+    pub launcher: Launcher,
 }
 
 /// A spawned child and its group.
@@ -34,9 +42,10 @@ pub(crate) struct Spawned {
     pub(crate) pid: u32,
 }
 
-/// Spawns `command` in its own process group.
-pub(crate) fn spawn(
+/// Spawns `command` in its own process group, recorded under the service's id `label`.
+pub(crate) async fn spawn(
     launch: &Launch,
+    label: &str,
     command: &[String],
     workdir: Option<&str>,
     env: &IndexMap<String, String>,
@@ -53,7 +62,7 @@ pub(crate) fn spawn(
         Some(dir) => launch.base_dir.join(dir),
         None => launch.base_dir.clone(),
     };
-    let mut cmd = Command::new(&program);
+    let mut cmd = launch.launcher.command(&program);
     cmd.args(args)
         .envs(env.iter())
         .stdin(Stdio::null())
@@ -64,16 +73,41 @@ pub(crate) fn spawn(
     if !dir.as_os_str().is_empty() {
         cmd.current_dir(&dir);
     }
-    let child = cmd.spawn().map_err(|err| {
-        std::io::Error::new(
-            err.kind(),
-            format!("cannot start `{}`: {err}", program.display()),
-        )
-    })?;
+    let child = launch
+        .launcher
+        .spawn_recorded(cmd, label)
+        .await
+        .map_err(|err| {
+            std::io::Error::new(
+                err.kind(),
+                format!("cannot start `{}`: {err}", program.display()),
+            )
+        })?;
     let pid = child
         .id()
         .ok_or_else(|| std::io::Error::other("the process ended before its pid was read"))?;
     Ok(Spawned { child, pid })
+}
+
+/// Drops the record of a spawned child when its run ends.
+pub(crate) struct Recorded {
+    launcher: Launcher,
+    pid: u32,
+}
+
+impl Recorded {
+    pub(crate) fn new(launcher: &Launcher, pid: u32) -> Recorded {
+        Recorded {
+            launcher: launcher.clone(),
+            pid,
+        }
+    }
+}
+
+impl Drop for Recorded {
+    fn drop(&mut self) {
+        self.launcher.forget(self.pid);
+    }
 }
 
 fn resolve(launch: &Launch, program: &str) -> PathBuf {

@@ -259,10 +259,12 @@ impl Runner {
         let launch = &self.shared.options().launch;
         let spawned = process::spawn(
             launch,
+            &id,
             &self.spec.process.command,
             self.spec.workdir.as_deref(),
             &self.spec.env,
-        );
+        )
+        .await;
         let mut spawned = match spawned {
             Ok(spawned) => spawned,
             Err(err) => {
@@ -285,6 +287,8 @@ impl Runner {
             }
         };
         let pid = spawned.pid;
+        // Its record goes however this run ends.
+        let _record = process::Recorded::new(&launch.launcher, pid);
         let spawned_at = Instant::now();
         let logs = self
             .shared

@@ -2,6 +2,7 @@
 //! 127.0.0.1, the real prober, the real monitor tasks, and a recording `Store` double (a sink
 //! for assertions; the real stores are tested in `iza-store`). Every wait polls with a deadline.
 
+mod agents;
 mod chain;
 mod docker;
 mod reload;

@@ -147,3 +147,53 @@ async fn shutdown_waits_for_running_probes_up_to_its_deadline() {
     // A second shutdown is a no-op.
     assert_eq!(monitor.shutdown(Duration::ZERO).await, Default::default());
 }
+
+/// Polls until every one of `ids` has a status other than `unknown`; fails when that takes
+/// longer than `within`.
+async fn all_known_within(monitor: &iza_runtime::Monitor, ids: &[String], within: Duration) {
+    let give_up = tokio::time::Instant::now() + within;
+    loop {
+        let unknown: Vec<&String> = ids
+            .iter()
+            .filter(|id| status(monitor, id) == iza_runtime::Status::Unknown)
+            .collect();
+        if unknown.is_empty() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "still unknown {within:?} after the start or the reload: {unknown:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_five_minute_check_is_probed_within_the_start_window_and_so_is_one_added_by_a_reload() {
+    let server = serve(Behaviour::up()).await;
+    // The default start window: 2 s. The bound allows 2 s more for a loaded machine; a first
+    // probe at a random moment of a 5 minute interval would take 150 s on average.
+    let bound = Duration::from_secs(4);
+    let options = MonitorOptions {
+        seed: Some(42),
+        ..MonitorOptions::default()
+    };
+    assert_eq!(options.first_probe_within, Some(Duration::from_secs(2)));
+    let monitor = start(
+        catalog(&services(5, &server.url(""), "5m", "2s")),
+        Arc::new(RecordingStore::default()),
+        options,
+    )
+    .await;
+    let first: Vec<String> = (0..5).map(|i| format!("s{i}")).collect();
+    all_known_within(&monitor, &first, bound).await;
+    // Five more by a reload: the same window, from the reload.
+    let diff = monitor
+        .reload(catalog(&services(10, &server.url(""), "5m", "2s")))
+        .await
+        .unwrap();
+    assert_eq!(diff.added.len(), 5);
+    let added: Vec<String> = (5..10).map(|i| format!("s{i}")).collect();
+    all_known_within(&monitor, &added, bound).await;
+    monitor.shutdown(Duration::from_secs(5)).await;
+}

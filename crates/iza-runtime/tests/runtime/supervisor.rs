@@ -38,6 +38,7 @@ impl Harness {
                 launch: Launch {
                     base_dir: dir.path().to_owned(),
                     self_exe: None,
+                    launcher: Default::default(),
                 },
                 logs: LogOptions {
                     dir: Some(dir.path().join("logs")),

@@ -21,6 +21,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         sql: include_str!("../../migrations/sqlite/0002_events_by_time.sql"),
     },
+    Migration {
+        version: 3,
+        sql: include_str!("../../migrations/sqlite/0003_run_queue.sql"),
+    },
 ];
 
 /// The newest version this build knows.

@@ -3,10 +3,12 @@
 //! Writes go through one connection (a pool of one), in `BEGIN IMMEDIATE` transactions; reads
 //! go through a small pool of reader connections that see consistent snapshots and never wait
 //! for the writer. Submodules: `migrate` (versioned schema), `write` (results and events),
-//! `maintain` (folding rollups, retention), `read` (every query).
+//! `maintain` (folding rollups, retention), `read` (every query of results and events),
+//! `queue` (the run queue and incidents, with their retention).
 
 mod maintain;
 mod migrate;
+mod queue;
 mod read;
 mod write;
 
@@ -22,6 +24,10 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
+use crate::queue::{
+    ClaimRequest, EscalationStep, Incident, IncidentQuery, NewIncident, NewRun, QueueDepth, Run,
+    RunFinish, RunId, RunQuery, StepOutcome, TaskStats,
+};
 use crate::{
     EventQuery, EventRecord, Millis, Resolution, ResultRecord, Retention, Rollup, Store,
     StoreError, Uptime,
@@ -307,7 +313,101 @@ impl Store for SqliteStore {
     async fn maintain(&self, now: Millis, retention: Retention) -> Result<(), StoreError> {
         maintain::fold_minutes(self, now).await?;
         maintain::fold_hours(self, now).await?;
-        maintain::delete_expired(self, now, retention).await
+        maintain::delete_expired(self, now, retention).await?;
+        queue::apply_retention(self, now, retention).await
+    }
+
+    async fn enqueue_runs(&self, runs: &[NewRun]) -> Result<Vec<Option<RunId>>, StoreError> {
+        queue::enqueue_runs(self, runs).await
+    }
+
+    async fn claim_runs(&self, request: &ClaimRequest) -> Result<Vec<Run>, StoreError> {
+        queue::claim_runs(self, request).await
+    }
+
+    async fn heartbeat_runs(
+        &self,
+        worker: &str,
+        ids: &[RunId],
+        lease_until: Millis,
+    ) -> Result<Vec<RunId>, StoreError> {
+        queue::heartbeat_runs(self, worker, ids, lease_until).await
+    }
+
+    async fn finish_runs(&self, finishes: &[RunFinish]) -> Result<Vec<RunId>, StoreError> {
+        queue::finish_runs(self, finishes).await
+    }
+
+    async fn release_expired_runs(
+        &self,
+        now: Millis,
+        dead_workers: &[String],
+    ) -> Result<Vec<Run>, StoreError> {
+        queue::release_expired_runs(self, now, dead_workers).await
+    }
+
+    async fn cancel_runs(&self, ids: &[RunId], at: Millis) -> Result<Vec<RunId>, StoreError> {
+        queue::cancel_runs(self, ids, at).await
+    }
+
+    async fn run(&self, id: RunId) -> Result<Option<Run>, StoreError> {
+        queue::run(self, id).await
+    }
+
+    async fn runs(&self, query: &RunQuery) -> Result<Vec<Run>, StoreError> {
+        queue::runs(self, query).await
+    }
+
+    async fn queue_depth(&self, now: Millis) -> Result<QueueDepth, StoreError> {
+        queue::queue_depth(self, now).await
+    }
+
+    async fn task_stats(&self, since: Millis) -> Result<Vec<TaskStats>, StoreError> {
+        queue::task_stats(self, since).await
+    }
+
+    async fn schedule_marks(&self) -> Result<Vec<(String, Millis)>, StoreError> {
+        queue::schedule_marks(self).await
+    }
+
+    async fn open_incident(&self, new: &NewIncident) -> Result<(Incident, bool), StoreError> {
+        queue::open_incident(self, new).await
+    }
+
+    async fn add_escalation_step(
+        &self,
+        incident: i64,
+        step: &EscalationStep,
+    ) -> Result<Incident, StoreError> {
+        queue::add_escalation_step(self, incident, step).await
+    }
+
+    async fn update_escalation_step(
+        &self,
+        incident: i64,
+        index: usize,
+        outcome: StepOutcome,
+        run: Option<RunId>,
+    ) -> Result<Incident, StoreError> {
+        queue::update_escalation_step(self, incident, index, outcome, run).await
+    }
+
+    async fn resolve_incidents(
+        &self,
+        ids: &[i64],
+        task: Option<&str>,
+        at: Millis,
+        resolution: &str,
+    ) -> Result<Vec<Incident>, StoreError> {
+        queue::resolve_incidents(self, ids, task, at, resolution).await
+    }
+
+    async fn incident(&self, id: i64) -> Result<Option<Incident>, StoreError> {
+        queue::incident(self, id).await
+    }
+
+    async fn incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError> {
+        queue::incidents(self, query).await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

@@ -4,6 +4,10 @@
 //! depends on the clock. A test file uses it with `#[macro_use] mod conformance;` and
 //! `store_conformance_suite!(my_factory);` (see `tests/sqlite.rs`).
 
+mod queue;
+
+pub(crate) use queue::*;
+
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::ops::Deref;
@@ -28,6 +32,11 @@ impl StoreUnderTest {
             store,
             _keep_alive: Box::new(keep_alive),
         }
+    }
+
+    /// The store itself, to share between tasks (the case keeps `self` alive meanwhile).
+    pub(crate) fn shared(&self) -> Arc<dyn Store> {
+        self.store.clone()
     }
 }
 
@@ -59,6 +68,19 @@ macro_rules! store_conformance_suite {
             retention_drops_old_events,
             concurrent_writers_and_maintenance_lose_nothing,
             hostile_values_are_stored,
+            runs_round_trip_and_page,
+            enqueue_is_exactly_once,
+            claims_take_priority_then_oldest,
+            priority_holds_under_contention,
+            aging_bounds_starvation,
+            concurrency_is_per_task,
+            claims_filter_external_agent_and_tasks,
+            leases_heartbeats_and_expiry,
+            finish_by_holder_and_retry,
+            cancel_and_queue_depth,
+            task_stats_count_and_time_runs,
+            retention_prunes_outputs_then_rolls_up_runs,
+            incidents_open_escalate_and_resolve,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
@@ -616,7 +638,7 @@ pub(crate) async fn hour_rollups_combine_minutes(store: StoreUnderTest) {
         results: 0,
         minutes: 0,
         hours: Retention::default().hours,
-        events: Retention::default().events,
+        ..Retention::default()
     };
     store.maintain(now, retention).await.unwrap();
     let after_retention = store.rollups("api", Resolution::Hour, BASE).await.unwrap();

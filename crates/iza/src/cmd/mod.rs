@@ -1,5 +1,6 @@
 //! One module per verb; [`run`] dispatches to them and returns the process exit code.
 
+mod agents;
 mod check;
 mod demo_service;
 mod graph;
@@ -39,6 +40,12 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stop(args) => processes::act(processes::Action::Stop, &args),
         Command::Restart(args) => processes::act(processes::Action::Restart, &args),
         Command::Token(args) => token::run(&args),
+        Command::Agents(args) => agents::agents(&args),
+        Command::Tasks(args) => agents::tasks(&args),
+        Command::Run(args) => agents::run(&args),
+        Command::Runs(args) => agents::runs(&args),
+        Command::Incidents(args) => agents::incidents(&args),
+        Command::Resolve(args) => agents::resolve(&args),
         Command::DemoService(args) => demo_service::run(&args),
     }
 }

@@ -1,5 +1,5 @@
-//! `iza serve`: loads and checks the manifest, opens the SQLite store, starts the prober and the
-//! monitor, and serves the HTTP API (`iza-server`) until Ctrl-C or SIGTERM. `iza up` is the
+//! `iza serve`: loads and checks the manifest, opens the SQLite store, starts the prober, the
+//! monitor and the agents engine (the tasks' runs, `docs/agents.md`), and serves the HTTP API (`iza-server`) until Ctrl-C or SIGTERM. `iza up` is the
 //! same machinery with the supervisor added (`cmd/up.rs`). Reloads the manifest
 //! on SIGHUP and when the file changes (polled every second), and maintains the store once a
 //! minute. Logs go to stderr (`IZA_LOG`, default `info`).
@@ -15,7 +15,10 @@ use anyhow::{Context, Result, bail};
 use iza_catalog::export::ports::PortMap;
 use iza_catalog::{Catalog, SourceFile};
 use iza_probe::{Prober, ProberOptions};
-use iza_runtime::{DockerOptions, DockerWatch, Monitor, MonitorOptions, Supervisor};
+use iza_runtime::agents::{Agents, AgentsOptions, worker_id};
+use iza_runtime::{
+    DockerOptions, DockerWatch, Launch, Launcher, Monitor, MonitorOptions, Supervisor,
+};
 use iza_server::{AppState, Auth, CatalogView, TokenFile};
 use iza_store::{Retention, SqliteStore, Store};
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -47,10 +50,14 @@ pub(crate) struct Setup {
     pub(crate) listen: SocketAddr,
     /// Who may call what: the token of `.iza/token` beside the database.
     pub(crate) auth: Auth,
+    /// How every child process starts: guarded (it dies with `iza`), long-lived ones recorded
+    /// in `children/` beside the database.
+    pub(crate) launcher: Launcher,
 }
 
 impl Setup {
-    /// Loads and checks the manifest and prepares the database directory.
+    /// Loads and checks the manifest, prepares the database directory, and stops the children
+    /// an earlier run on the same directory left running when it died.
     pub(crate) fn load(verb: &str, args: &ServeArgs) -> Result<Setup> {
         let manifest = &args.manifest;
         if manifest.path.as_os_str() == "-" {
@@ -74,6 +81,7 @@ impl Setup {
                 .with_context(|| format!("cannot create the directory `{}`", dir.display()))?;
         }
         let auth = access(&db, args.protect_reads)?;
+        let launcher = launcher_beside(&db);
         Ok(Setup {
             manifest: path,
             source_text: source.text.clone(),
@@ -82,6 +90,7 @@ impl Setup {
             db,
             listen: args.listen,
             auth,
+            launcher,
         })
     }
 
@@ -168,6 +177,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     let catalog = Arc::new(setup.catalog);
     let prober = Arc::new(Prober::new(ProberOptions {
         base_dir: base_dir.clone(),
+        launcher: setup.launcher.clone(),
         ..ProberOptions::default()
     }));
     let options = match &up {
@@ -208,16 +218,45 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         .ok();
     // Logs go beside the database (`.iza/logs` by default).
     let state_dir = setup.db.parent().map(Path::to_path_buf).unwrap_or_default();
-    let supervised = up.map(|up| up.start(&catalog, monitor.clone(), base_dir, &state_dir));
+    // The tasks' runs: one worker id per process; the runs a previous process of this
+    // database left running are released (and retried) before anything is claimed. Started
+    // before the supervisor, so that `on = { process = ... }` sees the first starts. Their
+    // `exec` children go through the same guarded launcher: they die with `iza`.
+    let agents = Arc::new(Agents::start(
+        catalog.clone(),
+        store.clone(),
+        monitor.clone(),
+        None,
+        AgentsOptions::new(
+            worker_id(),
+            Launch {
+                self_exe: std::env::current_exe().ok(),
+                base_dir: base_dir.clone(),
+                launcher: setup.launcher.clone(),
+            },
+        ),
+    ));
+    state.set_agents(agents.clone());
+    let supervised = up.map(|up| {
+        up.start(
+            &catalog,
+            monitor.clone(),
+            base_dir,
+            &state_dir,
+            setup.launcher.clone(),
+        )
+    });
     let supervisor = supervised.as_ref().map(|s| s.supervisor.clone());
     if let Some(supervisor) = &supervisor {
         state.set_supervisor(supervisor.clone());
+        agents.set_supervisor(supervisor.clone());
     }
     let reloader = tokio::spawn(watch_manifest(
         setup.manifest.clone(),
         setup.source_text,
         state.clone(),
         supervisor.clone(),
+        agents.clone(),
         hangup,
     ));
     let maintainer = tokio::spawn(maintain(store.clone()));
@@ -229,10 +268,14 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     let stopping = Arc::new(tokio::sync::Notify::new());
     let stopper = tokio::spawn({
         let (state, stopping, supervisor) = (state.clone(), stopping.clone(), supervisor.clone());
+        let agents = agents.clone();
         async move {
             wait_for_stop(interrupt, terminate).await;
             state.mark_stopping();
             stopping.notify_one();
+            // Runs first: they may use the supervised services; those still running at the
+            // deadline go back to the queue for the next start.
+            agents.shutdown(SHUTDOWN_DEADLINE).await;
             if let Some(supervisor) = &supervisor {
                 // A second Ctrl-C or SIGTERM cuts the grace periods short. The listeners are
                 // in place before the line that invites it is printed.
@@ -287,6 +330,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         let _ = stopper.await;
     } else {
         stopper.abort();
+        agents.shutdown(SHUTDOWN_DEADLINE).await;
         if let Some(supervisor) = &supervisor {
             supervisor.shutdown().await;
         }
@@ -302,6 +346,55 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     }
     tracing::info!("stopped");
     Ok(code)
+}
+
+/// The launcher of every child `iza` starts: guarded (it dies with `iza`) through this very
+/// binary, or direct when the binary cannot be found.
+pub(crate) fn guarded_launcher() -> Launcher {
+    match std::env::current_exe() {
+        Ok(exe) => Launcher::guarded(exe),
+        Err(err) => {
+            eprintln!(
+                "warning: cannot find the running `iza` ({err}); its child processes will not die with it"
+            );
+            Launcher::direct()
+        }
+    }
+}
+
+/// The guarded launcher of a server whose database is `db`, recording its long-lived children
+/// in `children/` beside it (`.iza/children/`), after stopping what an earlier run that died
+/// recorded there (`crates/iza-launch`).
+fn launcher_beside(db: &Path) -> Launcher {
+    let children = db
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join("children");
+    match iza_launch::sweep(&children) {
+        Ok(swept) => {
+            for group in swept {
+                eprintln!(
+                    "warning: stopped `{}` (process group {}), left running by an earlier `iza` that did not stop",
+                    group.label, group.pgid
+                );
+            }
+        }
+        Err(err) => eprintln!(
+            "warning: cannot look for processes left by an earlier `iza` in `{}`: {err}",
+            children.display()
+        ),
+    }
+    let launcher = guarded_launcher();
+    match iza_launch::Records::create(&children) {
+        Ok(records) => launcher.with_records(Arc::new(records)),
+        Err(err) => {
+            eprintln!(
+                "warning: cannot record the child processes in `{}`: {err}",
+                children.display()
+            );
+            launcher
+        }
+    }
 }
 
 /// The URL a command on this machine reaches the server at: a wildcard listen address is
@@ -338,6 +431,7 @@ async fn watch_manifest(
     mut current: String,
     state: AppState,
     supervisor: Option<Arc<Supervisor>>,
+    agents: Arc<Agents>,
     mut hangup: Option<Signal>,
 ) {
     let mut tick = tokio::time::interval(WATCH_EVERY);
@@ -363,11 +457,17 @@ async fn watch_manifest(
             continue;
         }
         current = text.clone();
-        reload(&path, text, &state, supervisor.as_deref()).await;
+        reload(&path, text, &state, supervisor.as_deref(), &agents).await;
     }
 }
 
-async fn reload(path: &Path, text: String, state: &AppState, supervisor: Option<&Supervisor>) {
+async fn reload(
+    path: &Path,
+    text: String,
+    state: &AppState,
+    supervisor: Option<&Supervisor>,
+    agents: &Agents,
+) {
     let syntax = iza_catalog::Syntax::for_path(path);
     let source = SourceFile::new(path, text, syntax);
     let checked = iza_catalog::check(&source);
@@ -408,6 +508,7 @@ async fn reload(path: &Path, text: String, state: &AppState, supervisor: Option<
             "supervised services reconciled"
         );
     }
+    agents.reload(catalog).await;
 }
 
 /// Folds rollups and applies retention once a minute.

@@ -134,6 +134,8 @@ fn probe_once(args: &StatusArgs, runtime: &tokio::runtime::Runtime) -> Result<Sh
         Arc::clone(&catalog),
         ProberOptions {
             base_dir,
+            // An `exec` check's program dies with this command, too.
+            launcher: super::serve::guarded_launcher(),
             ..ProberOptions::default()
         },
         args.concurrency.max(1),

@@ -7,7 +7,7 @@
 //! and renders its events.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +17,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use iza_catalog::Catalog;
 use iza_runtime::supervisor::{Launch, LogOptions};
 use iza_runtime::{
-    EventKind, Monitor, MonitorOptions, ProcessState, Subscription, Supervisor, SupervisorOptions,
-    Update,
+    EventKind, Launcher, Monitor, MonitorOptions, ProcessState, Subscription, Supervisor,
+    SupervisorOptions, Update,
 };
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -60,12 +60,14 @@ impl Up {
         catalog: &Catalog,
         monitor: Arc<Monitor>,
         base_dir: PathBuf,
-        state_dir: &std::path::Path,
+        state_dir: &Path,
+        launcher: Launcher,
     ) -> Supervised {
         let options = SupervisorOptions {
             launch: Launch {
                 self_exe: std::env::current_exe().ok(),
                 base_dir: base_dir.clone(),
+                launcher,
             },
             logs: LogOptions {
                 dir: Some(state_dir.join("logs")),
@@ -138,6 +140,10 @@ async fn display(mut subscription: Subscription, supervisor: Arc<Supervisor>, te
         let Update::Event(event) = update else {
             continue;
         };
+        if let Some(text) = describe_incident(&event.kind) {
+            out.line(text);
+            continue;
+        }
         let Some(text) = describe(&event.kind) else {
             continue;
         };
@@ -261,6 +267,39 @@ fn describe(kind: &EventKind) -> Option<String> {
                 format!("stopped {service}")
             }
         }
+        _ => return None,
+    })
+}
+
+/// The line of an incident event (the agents' escalations, `docs/agents.md`).
+fn describe_incident(kind: &EventKind) -> Option<String> {
+    Some(match kind {
+        EventKind::IncidentOpened {
+            incident,
+            task,
+            reason,
+            ..
+        } => format!("incident #{incident} opened: `{task}` failed: {reason}"),
+        EventKind::IncidentEscalated {
+            incident,
+            to,
+            tier,
+            runs,
+            ..
+        } => {
+            if runs.is_empty() {
+                format!(
+                    "incident #{incident} escalated to `{to}` (tier {tier}): no escalation task, climbing"
+                )
+            } else {
+                format!("incident #{incident} escalated to `{to}` (tier {tier})")
+            }
+        }
+        EventKind::IncidentResolved {
+            incident,
+            resolution,
+            ..
+        } => format!("incident #{incident} resolved: {resolution}"),
         _ => return None,
     })
 }

@@ -1,0 +1,723 @@
+//! The agents engine: the manifest's tasks run when they should, on the store's durable queue
+//! (`docs/agents.md`). One [`Agents`] per process, started by `iza serve` and `iza up` beside
+//! the monitor (and the supervisor under `iza up`).
+//!
+//! ```text
+//! schedule.rs ──ticks──┐
+//! triggers.rs ─events──┼──▶ Store queue ──claim──▶ worker.rs ──▶ actions/ (check, http, exec,
+//! run_now, escalation ─┘      (leases)                 │            report, restart/start/stop)
+//!                                                      └──finish──▶ escalation.rs (incidents)
+//! ```
+//!
+//! - `schedule.rs`: the ticks of `every` and `cron` (+ `timezone`), enqueued exactly once each
+//!   (the store's unique key of task and tick), the missed ones by `catch_up`;
+//! - `triggers.rs`: `on` triggers matched against the bus, once per transition;
+//! - `worker.rs`: claims by priority with aging, holds a lease with a heartbeat, runs the action
+//!   within the task's `timeout`, finishes the run, retries with exponential backoff and jitter;
+//! - `escalation.rs`: an incident when a task's retries are exhausted, up the `reports_to` chain;
+//! - `placeholders.rs`: `{service}`, `{status}`, `{reason}`, `{agent}`, `{task}`, `{incident}`;
+//! - `clock.rs`: the time, controllable in tests.
+//!
+//! Every run state change and incident is an event on the monitor's bus. The engine never
+//! renders and never reads the manifest itself (the catalog comes from the caller).
+
+pub mod actions;
+pub mod clock;
+pub mod escalation;
+pub mod placeholders;
+pub mod schedule;
+pub mod triggers;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use iza_catalog::Catalog;
+use iza_catalog::model::{Action, Priority, Schedule, Task, Trigger};
+use iza_store::{
+    Incident, Millis, NewRun, Run, RunId, RunPriority, RunQuery, RunState, Store, StoreError,
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::event::{Event, EventKind};
+use crate::monitor::Monitor;
+use crate::supervisor::{Launch, Supervisor};
+pub use clock::{Clock, ManualClock, SystemClock};
+
+/// How the engine behaves.
+#[derive(Debug, Clone)]
+pub struct AgentsOptions {
+    /// This process's worker id, unique per process and database (see [`worker_id`]).
+    pub worker: String,
+    /// Runs executed at once, at most (8).
+    pub workers: usize,
+    /// How long a claim holds a run without a heartbeat (30 s); heartbeats come every third.
+    pub lease: Duration,
+    /// Priority aging step (10 s): a queued run gains one priority rank per step it waits, so
+    /// a low-priority run waits at most two steps behind any flood of high-priority ones.
+    pub aging: Duration,
+    /// Where time comes from.
+    pub clock: Arc<dyn Clock>,
+    /// The manifest's directory and the `iza` binary, for `exec` actions.
+    pub launch: Launch,
+    /// How often the queue is polled for runs that came due (retries, other writers) when
+    /// nothing woke the worker (1 s).
+    pub poll: Duration,
+    /// Seed of the retry jitter (random when `None`).
+    pub seed: Option<u64>,
+}
+
+impl AgentsOptions {
+    /// The defaults, for a worker id and the manifest's directory.
+    pub fn new(worker: impl Into<String>, launch: Launch) -> AgentsOptions {
+        AgentsOptions {
+            worker: worker.into(),
+            workers: 8,
+            lease: Duration::from_secs(30),
+            aging: Duration::from_secs(10),
+            clock: Arc::new(SystemClock),
+            launch,
+            poll: Duration::from_secs(1),
+            seed: None,
+        }
+    }
+}
+
+/// A worker id for this process: `node-<pid>-<start ms>`.
+pub fn worker_id() -> String {
+    format!("node-{}-{}", std::process::id(), crate::now_millis())
+}
+
+/// Why the engine could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentsError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No task has this key.
+    #[error("no task `{0}` in the manifest")]
+    UnknownTask(String),
+    /// The task has no `run`: a documented responsibility.
+    #[error("task `{0}` has no `run`: it is a documented responsibility")]
+    NotRunnable(String),
+    /// No run has this id.
+    #[error("no run #{0}")]
+    UnknownRun(RunId),
+    /// The run is not running under this worker (it finished, expired or was never claimed).
+    #[error("run #{run} is not held by worker `{worker}`")]
+    NotHeld {
+        /// Run id.
+        run: RunId,
+        /// The worker that asked.
+        worker: String,
+    },
+    /// No incident has this id.
+    #[error("no open incident #{0}")]
+    UnknownIncident(i64),
+    /// The run did not end within the wait.
+    #[error("run #{run} did not finish within {waited:?}")]
+    WaitTimeout {
+        /// Run id.
+        run: RunId,
+        /// How long it was waited for.
+        waited: Duration,
+    },
+}
+
+/// How a task is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskKind {
+    /// `iza` runs its action.
+    Runnable,
+    /// `run = { external = true }`: queued for external agents only.
+    External,
+    /// No `run`: a documented responsibility.
+    Documented,
+}
+
+impl TaskKind {
+    /// The kind of a task.
+    pub fn of(task: &Task) -> TaskKind {
+        match &task.action {
+            None => TaskKind::Documented,
+            Some(Action::External) => TaskKind::External,
+            Some(_) => TaskKind::Runnable,
+        }
+    }
+}
+
+/// A task as the engine sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskView {
+    /// Key (`agent/task`).
+    pub key: String,
+    /// Agent.
+    pub agent: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Priority.
+    pub priority: Priority,
+    /// Runnable, external or documented.
+    pub kind: TaskKind,
+    /// Whether its schedule and triggers are on.
+    pub enabled: bool,
+    /// Its schedule.
+    pub schedule: Option<Schedule>,
+    /// Its `on` trigger.
+    pub on: Option<Trigger>,
+    /// Its next scheduled tick, Unix milliseconds.
+    pub next_run: Option<Millis>,
+}
+
+/// The queue priority of a task priority.
+pub fn run_priority(priority: Priority) -> RunPriority {
+    match priority {
+        Priority::High => RunPriority::High,
+        Priority::Medium => RunPriority::Medium,
+        Priority::Low => RunPriority::Low,
+    }
+}
+
+/// What the engine's tasks share.
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) monitor: Arc<Monitor>,
+    pub(crate) supervisor: RwLock<Option<Arc<Supervisor>>>,
+    pub(crate) options: AgentsOptions,
+    pub(crate) catalog: RwLock<Arc<Catalog>>,
+    /// New runs may be claimable.
+    pub(crate) wake: Notify,
+    /// A run finished.
+    pub(crate) finished: Notify,
+    /// The catalog changed (its generation).
+    pub(crate) reloaded: watch::Sender<u64>,
+    /// The shutdown began.
+    pub(crate) stopping: watch::Sender<bool>,
+    /// How long running runs get at the shutdown.
+    pub(crate) shutdown_deadline: Mutex<Duration>,
+    /// Next tick per scheduled task.
+    pub(crate) next_ticks: Mutex<HashMap<String, Millis>>,
+    /// When runs this process put back on the queue come due (retries), so the worker wakes
+    /// for them without waiting for its next poll.
+    pub(crate) due: Mutex<std::collections::BinaryHeap<std::cmp::Reverse<Millis>>>,
+    pub(crate) http: Option<reqwest::Client>,
+    pub(crate) jitter: Mutex<u64>,
+}
+
+impl Shared {
+    pub(crate) fn now(&self) -> Millis {
+        self.options.clock.now()
+    }
+
+    pub(crate) fn catalog(&self) -> Arc<Catalog> {
+        self.catalog
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn supervisor(&self) -> Option<Arc<Supervisor>> {
+        self.supervisor
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn announce(&self, kinds: Vec<EventKind>) {
+        if kinds.is_empty() {
+            return;
+        }
+        let at = self.now();
+        self.monitor
+            .announce(kinds.into_iter().map(|k| Event::new(at, k)).collect());
+    }
+
+    /// A new run of a task.
+    pub(crate) fn new_run(&self, task: &Task, trigger: Value, dedupe: Option<String>) -> NewRun {
+        let now = self.now();
+        NewRun {
+            task: task.key.clone(),
+            agent: task.agent.clone(),
+            priority: run_priority(task.priority),
+            dedupe,
+            tick: None,
+            run_at: now,
+            max_attempts: task.retries.saturating_add(1),
+            concurrency: task.concurrency.max(1),
+            external: matches!(task.action, Some(Action::External)),
+            trigger,
+            enqueued_at: now,
+        }
+    }
+
+    /// Enqueues runs, announces those that were not duplicates and wakes the worker.
+    pub(crate) async fn enqueue(
+        &self,
+        runs: Vec<NewRun>,
+    ) -> Result<Vec<Option<RunId>>, StoreError> {
+        if runs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = self.store.enqueue_runs(&runs).await?;
+        let mut events = Vec::new();
+        for (run, id) in runs.iter().zip(&ids) {
+            if let Some(id) = id {
+                events.push(EventKind::RunQueued {
+                    run: *id,
+                    task: run.task.clone(),
+                    agent: run.agent.clone(),
+                    priority: priority_word(run.priority).to_owned(),
+                    trigger: run
+                        .trigger
+                        .get("kind")
+                        .and_then(Value::as_str)
+                        .unwrap_or("manual")
+                        .to_owned(),
+                    run_at: run.run_at,
+                });
+            }
+        }
+        let any = !events.is_empty();
+        self.announce(events);
+        if any {
+            self.wake.notify_one();
+        }
+        Ok(ids)
+    }
+
+    /// Notes that a queued run comes due at `at`.
+    pub(crate) fn due_at(&self, at: Millis) {
+        self.due
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(std::cmp::Reverse(at));
+        self.wake.notify_one();
+    }
+
+    /// The next noted due time after `now` (those at or before it are dropped).
+    pub(crate) fn next_due(&self, now: Millis) -> Option<Millis> {
+        let mut due = self.due.lock().unwrap_or_else(PoisonError::into_inner);
+        while let Some(std::cmp::Reverse(at)) = due.peek() {
+            if *at > now {
+                return Some(*at);
+            }
+            due.pop();
+        }
+        None
+    }
+
+    /// A random number in `[0, 1)` for the retry jitter.
+    pub(crate) fn random(&self) -> f64 {
+        let mut state = self.jitter.lock().unwrap_or_else(PoisonError::into_inner);
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// `high`, `medium` or `low`.
+pub fn priority_word(priority: RunPriority) -> &'static str {
+    match priority {
+        RunPriority::High => "high",
+        RunPriority::Medium => "medium",
+        RunPriority::Low => "low",
+    }
+}
+
+/// The running engine; see the module documentation. Share it behind an `Arc`.
+pub struct Agents {
+    shared: Arc<Shared>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Agents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agents")
+            .field("worker", &self.shared.options.worker)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Agents {
+    /// Starts the engine: releases the runs a previous process of this database left running
+    /// (they are retried, or failed when out of attempts), then schedules, listens to the bus
+    /// and works the queue. Must be called within a Tokio runtime.
+    pub fn start(
+        catalog: Arc<Catalog>,
+        store: Arc<dyn Store>,
+        monitor: Arc<Monitor>,
+        supervisor: Option<Arc<Supervisor>>,
+        options: AgentsOptions,
+    ) -> Agents {
+        let seed = options.seed.unwrap_or_else(|| {
+            use std::hash::{BuildHasher, RandomState};
+            RandomState::new().hash_one(crate::now_millis())
+        });
+        let http = actions::http::client()
+            .inspect_err(|e| tracing::warn!("agents: {e}; `http` actions will fail"))
+            .ok();
+        let shared = Arc::new(Shared {
+            store,
+            monitor,
+            supervisor: RwLock::new(supervisor),
+            options,
+            catalog: RwLock::new(catalog),
+            wake: Notify::new(),
+            finished: Notify::new(),
+            reloaded: watch::channel(0).0,
+            stopping: watch::channel(false).0,
+            shutdown_deadline: Mutex::new(Duration::from_secs(10)),
+            next_ticks: Mutex::new(HashMap::new()),
+            due: Mutex::new(std::collections::BinaryHeap::new()),
+            http,
+            jitter: Mutex::new(seed),
+        });
+        // Subscribe before anything runs, so that no transition after the start is missed.
+        let subscription = shared.monitor.subscribe();
+        let (recovered_tx, recovered_rx) = watch::channel(false);
+        let worker = {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                if let Err(err) = worker::recover(&shared).await {
+                    tracing::error!(
+                        "agents: recovering the runs of a previous process failed: {err}"
+                    );
+                }
+                let _ = recovered_tx.send(true);
+                worker::run(shared).await;
+            })
+        };
+        let ticker = {
+            let shared = shared.clone();
+            let mut recovered = recovered_rx;
+            tokio::spawn(async move {
+                let _ = recovered.wait_for(|r| *r).await;
+                schedule::run(shared).await;
+            })
+        };
+        let listener = tokio::spawn(listen(shared.clone(), subscription));
+        Agents {
+            shared,
+            tasks: Mutex::new(vec![ticker, listener]),
+            worker: Mutex::new(Some(worker)),
+        }
+    }
+
+    /// Hands the engine the supervisor of `iza up` when it was started after the engine (so
+    /// that the engine saw the supervised processes' first transitions).
+    pub fn set_supervisor(&self, supervisor: Arc<Supervisor>) {
+        *self
+            .shared
+            .supervisor
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(supervisor);
+    }
+
+    /// The worker id of this process.
+    pub fn worker(&self) -> &str {
+        &self.shared.options.worker
+    }
+
+    /// Finds a task by key or by `agent/name` (case-insensitive on the name).
+    fn task(&self, key: &str) -> Result<Task, AgentsError> {
+        let catalog = self.shared.catalog();
+        catalog
+            .task(key)
+            .or_else(|| catalog.find_task(key))
+            .cloned()
+            .ok_or_else(|| AgentsError::UnknownTask(key.to_owned()))
+    }
+
+    /// Queues a run of a task now, whatever its schedule; `trigger` is kept with the run
+    /// (`{"kind": "manual", "by": ...}` when it has no `kind`). External tasks are queued for
+    /// external agents.
+    pub async fn run_now(&self, task_key: &str, trigger: Value) -> Result<RunId, AgentsError> {
+        let task = self.task(task_key)?;
+        if task.action.is_none() {
+            return Err(AgentsError::NotRunnable(task.key));
+        }
+        let trigger = match trigger {
+            Value::Object(mut map) => {
+                map.entry("kind").or_insert_with(|| json!("manual"));
+                Value::Object(map)
+            }
+            Value::Null => json!({"kind": "manual"}),
+            other => json!({"kind": "manual", "value": other}),
+        };
+        let run = self.shared.new_run(&task, trigger, None);
+        let ids = self.shared.enqueue(vec![run]).await?;
+        ids.into_iter()
+            .flatten()
+            .next()
+            .ok_or(AgentsError::UnknownTask(task.key))
+    }
+
+    /// Waits until a run has ended (succeeded, failed for good, or cancelled), up to `timeout`.
+    pub async fn wait(&self, run: RunId, timeout: Duration) -> Result<Run, AgentsError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let finished = self.shared.finished.notified();
+            let current = self
+                .shared
+                .store
+                .run(run)
+                .await?
+                .ok_or(AgentsError::UnknownRun(run))?;
+            if matches!(
+                current.state,
+                RunState::Succeeded | RunState::Failed | RunState::Cancelled
+            ) {
+                return Ok(current);
+            }
+            // Woken by any finish; polled too, for runs finished by another writer.
+            tokio::select! {
+                () = finished => {}
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+                () = tokio::time::sleep_until(deadline) => {
+                    return Err(AgentsError::WaitTimeout { run, waited: timeout });
+                }
+            }
+        }
+    }
+
+    /// Every task, in catalog order, with its kind and next scheduled run.
+    pub fn tasks(&self) -> Vec<TaskView> {
+        let catalog = self.shared.catalog();
+        let next = self
+            .shared
+            .next_ticks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        catalog
+            .tasks
+            .iter()
+            .map(|task| TaskView {
+                key: task.key.clone(),
+                agent: task.agent.clone(),
+                name: task.name.clone(),
+                priority: task.priority,
+                kind: TaskKind::of(task),
+                enabled: task.enabled,
+                schedule: task.schedule.clone(),
+                on: task.on.clone(),
+                next_run: next.get(&task.key).copied(),
+            })
+            .collect()
+    }
+
+    /// Claims the next external run for an agent role (optionally only some of its tasks),
+    /// held by `worker` for `lease`.
+    pub async fn claim_external(
+        &self,
+        agent: &str,
+        tasks: Option<Vec<String>>,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<Run>, AgentsError> {
+        let now = self.shared.now();
+        let claimed = worker::claim(
+            &self.shared,
+            worker,
+            lease,
+            1,
+            true,
+            Some(agent),
+            tasks,
+            now,
+        )
+        .await?;
+        Ok(claimed.into_iter().next())
+    }
+
+    /// Extends an external claim; whether `worker` still holds the run.
+    pub async fn heartbeat_external(
+        &self,
+        run: RunId,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<bool, AgentsError> {
+        let until = self.shared.now() + millis(lease);
+        let held = self
+            .shared
+            .store
+            .heartbeat_runs(worker, &[run], until)
+            .await?;
+        Ok(held.contains(&run))
+    }
+
+    /// Completes an external run with success or failure and an output; a failure is retried
+    /// with backoff and escalates like any run's.
+    pub async fn complete_external(
+        &self,
+        run: RunId,
+        worker: &str,
+        success: bool,
+        output: Option<String>,
+    ) -> Result<Run, AgentsError> {
+        let current = self
+            .shared
+            .store
+            .run(run)
+            .await?
+            .ok_or(AgentsError::UnknownRun(run))?;
+        if current.state != RunState::Running || current.worker.as_deref() != Some(worker) {
+            return Err(AgentsError::NotHeld {
+                run,
+                worker: worker.to_owned(),
+            });
+        }
+        let result = if success {
+            Ok(output)
+        } else {
+            Err(actions::ActionError {
+                error: output
+                    .as_deref()
+                    .and_then(|o| o.lines().rev().find(|l| !l.trim().is_empty()))
+                    .map_or_else(
+                        || "the external agent reported a failure".to_owned(),
+                        |l| format!("the external agent reported a failure: {l}"),
+                    ),
+                output,
+            })
+        };
+        worker::settle(&self.shared, &current, result).await?;
+        self.shared
+            .store
+            .run(run)
+            .await?
+            .ok_or(AgentsError::UnknownRun(run))
+    }
+
+    /// Resolves an open incident by hand.
+    pub async fn resolve_incident(&self, id: i64, by: &str) -> Result<Incident, AgentsError> {
+        let resolved = self
+            .shared
+            .store
+            .resolve_incidents(&[id], None, self.shared.now(), &format!("resolved by {by}"))
+            .await?;
+        let incident = resolved
+            .into_iter()
+            .find(|i| i.id == id)
+            .ok_or(AgentsError::UnknownIncident(id))?;
+        self.shared.announce(vec![EventKind::IncidentResolved {
+            incident: incident.id,
+            task: incident.task.clone(),
+            resolution: incident.resolution.clone().unwrap_or_default(),
+        }]);
+        Ok(incident)
+    }
+
+    /// Applies a new catalog: schedules are recomputed (ticks already enqueued are never
+    /// enqueued again), triggers and runs use the new tasks from now on.
+    pub async fn reload(&self, catalog: Arc<Catalog>) {
+        *self
+            .shared
+            .catalog
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = catalog;
+        self.shared.reloaded.send_modify(|g| *g += 1);
+        self.shared.wake.notify_one();
+    }
+
+    /// Stops: nothing new is claimed; running runs get until `deadline` to finish, the rest
+    /// are stopped (an `exec` is killed with its group) and put back on the queue for the next
+    /// start.
+    pub async fn shutdown(&self, deadline: Duration) {
+        *self
+            .shared
+            .shutdown_deadline
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = deadline;
+        self.shared.stopping.send_replace(true);
+        self.shared.wake.notify_one();
+        let worker = self
+            .worker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(worker) = worker {
+            let _ = tokio::time::timeout(deadline + Duration::from_secs(5), worker).await;
+        }
+        for task in self
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
+            task.abort();
+        }
+    }
+
+    /// Recent runs (newest first), as the store keeps them.
+    pub async fn runs(&self, query: &RunQuery) -> Result<Vec<Run>, AgentsError> {
+        Ok(self.shared.store.runs(query).await?)
+    }
+}
+
+impl Drop for Agents {
+    fn drop(&mut self) {
+        self.shared.stopping.send_replace(true);
+        for task in self
+            .tasks
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
+            task.abort();
+        }
+    }
+}
+
+pub(crate) fn millis(d: Duration) -> Millis {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Enqueues the runs of the tasks whose `on` trigger matches each transition on the bus.
+async fn listen(shared: Arc<Shared>, mut subscription: crate::bus::Subscription) {
+    let epoch = shared.monitor.bus().epoch();
+    let mut stopping = shared.stopping.subscribe();
+    loop {
+        let update = tokio::select! {
+            update = subscription.recv() => update,
+            _ = stopping.wait_for(|s| *s) => return,
+        };
+        let event = match update {
+            Some(crate::bus::Update::Event(event)) => event,
+            Some(crate::bus::Update::Resynced { missed, .. }) => {
+                tracing::warn!("agents: fell behind the bus and missed {missed} events");
+                continue;
+            }
+            Some(crate::bus::Update::Snapshot(_)) => continue,
+            None => return,
+        };
+        let Some(transition) = triggers::Transition::of(&event) else {
+            continue;
+        };
+        let catalog = shared.catalog();
+        let runs: Vec<NewRun> = catalog
+            .tasks
+            .iter()
+            .filter(|t| t.enabled && t.action.is_some())
+            .filter(|t| triggers::matches(&catalog, t, &transition))
+            .map(|t| {
+                shared.new_run(
+                    t,
+                    transition.to_trigger(&event, epoch),
+                    Some(format!("event:{epoch}:{}", event.seq)),
+                )
+            })
+            .collect();
+        if let Err(err) = shared.enqueue(runs).await {
+            tracing::error!("agents: enqueuing triggered runs failed: {err}");
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Matches the events of the bus against the tasks' `on` triggers.
+//!
+//! A trigger fires once per transition, never per probe: only the events that state a change
+//! are read (`status-changed`, `service-impacted`, `service-recovered` for statuses; the
+//! `process-*` lifecycle events for process states), never `probe-completed`. A service that
+//! stays down through a hundred failing probes fires `on = { status = "down" }` once; it fires
+//! again only after it has been something else in between. A change of root cause while a
+//! service stays impacted is not a new transition.
+//!
+//! It owns the matching and the values a triggered run carries (service, old and new status,
+//! reason); the engine enqueues (`mod.rs`), deduplicated by the event's bus position.
+
+use iza_catalog::Catalog;
+use iza_catalog::model::{Task, TriggerKind};
+use serde_json::{Value, json};
+
+use crate::event::{Event, EventKind};
+
+/// A transition an `on` trigger can match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// What kind of state changed.
+    pub kind: Kind,
+    /// The service.
+    pub service: String,
+    /// The state before, as a word, when known.
+    pub from: Option<String>,
+    /// The state after, as a word (`down`, `failed`...).
+    pub to: String,
+    /// Why, for a person.
+    pub reason: Option<String>,
+}
+
+/// Status or process state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The service's status (`up`, `down`, `degraded`, `impacted`, `unknown`).
+    Status,
+    /// The supervised process's state.
+    Process,
+}
+
+impl Transition {
+    /// The transition an event states, if it states one.
+    pub fn of(event: &Event) -> Option<Transition> {
+        let status = |service: &str, from: Option<&str>, to: &str, reason: Option<String>| {
+            Some(Transition {
+                kind: Kind::Status,
+                service: service.to_owned(),
+                from: from.map(str::to_owned),
+                to: to.to_owned(),
+                reason,
+            })
+        };
+        let process = |service: &str, to: &str, reason: Option<String>| {
+            Some(Transition {
+                kind: Kind::Process,
+                service: service.to_owned(),
+                from: None,
+                to: to.to_owned(),
+                reason,
+            })
+        };
+        match &event.kind {
+            EventKind::StatusChanged {
+                service,
+                from,
+                to,
+                reason,
+                ..
+            } if from.as_str() != to.as_str() => {
+                status(service, Some(from.as_str()), to.as_str(), reason.clone())
+            }
+            EventKind::ServiceImpacted {
+                service, by, from, ..
+            } if from.as_str() != "impacted" => status(
+                service,
+                Some(from.as_str()),
+                "impacted",
+                Some(format!("`{by}` is down")),
+            ),
+            EventKind::ServiceRecovered { service, by, to } if to.as_str() != "impacted" => status(
+                service,
+                Some("impacted"),
+                to.as_str(),
+                Some(format!("`{by}` recovered")),
+            ),
+            EventKind::ProcessStarting { service, .. } => process(service, "starting", None),
+            EventKind::ProcessRunning { service, .. } => process(service, "running", None),
+            EventKind::ProcessReady { service, .. } => process(service, "ready", None),
+            EventKind::ProcessExited {
+                service,
+                code,
+                signal,
+                message,
+                ..
+            } => process(
+                service,
+                "exited",
+                Some(message.clone().unwrap_or_else(|| match (code, signal) {
+                    (Some(code), _) => format!("exited with code {code}"),
+                    (None, Some(signal)) => format!("killed by signal {signal}"),
+                    _ => "exited".to_owned(),
+                })),
+            ),
+            EventKind::ProcessRestarting { service, .. } => process(service, "backoff", None),
+            EventKind::ProcessFailed {
+                service, reason, ..
+            } => process(service, "failed", Some(reason.clone())),
+            EventKind::ProcessStopped { service, .. } => process(service, "stopped", None),
+            _ => None,
+        }
+    }
+
+    /// The trigger value a run it starts carries (its placeholders read `service`, `status`,
+    /// `reason`).
+    pub fn to_trigger(&self, event: &Event, epoch: u64) -> Value {
+        json!({
+            "kind": "event",
+            "event": event.name(),
+            "seq": event.seq,
+            "epoch": epoch,
+            "at": event.at,
+            "service": self.service,
+            "from": self.from,
+            "status": self.to,
+            "reason": self.reason,
+        })
+    }
+}
+
+/// Whether a task's `on` trigger matches a transition.
+pub fn matches(catalog: &Catalog, task: &Task, transition: &Transition) -> bool {
+    let Some(on) = &task.on else {
+        return false;
+    };
+    let words = match (&on.kind, transition.kind) {
+        (TriggerKind::Status(words), Kind::Status) => words,
+        (TriggerKind::Process(words), Kind::Process) => words,
+        _ => return false,
+    };
+    if !words.iter().any(|w| w.eq_ignore_ascii_case(&transition.to)) {
+        return false;
+    }
+    if on.services.is_empty() && on.groups.is_empty() {
+        return true;
+    }
+    if on.services.contains(&transition.service) {
+        return true;
+    }
+    let group = catalog
+        .services
+        .get(&transition.service)
+        .and_then(|s| s.group.as_deref());
+    group.is_some_and(|g| on.groups.iter().any(|x| x == g))
+}

@@ -1,0 +1,410 @@
+//! The worker: claims runs from the store's queue (highest priority first, then oldest, with
+//! aging; at most `workers` at once; a task's `concurrency` enforced by the claim), holds
+//! their leases with a heartbeat every third of the lease, runs each action within its task's
+//! `timeout`, and finishes the run.
+//!
+//! A failed attempt is retried after an exponential backoff with jitter: the `n`-th failure
+//! waits `backoff × 2^(n-1)`, capped at `backoff_max`, less up to a fifth at random (so a
+//! herd of runs that failed together spreads out, and the cap is never exceeded). When the
+//! attempts are exhausted the run fails for good and `escalation.rs` takes over.
+//!
+//! Crash semantics: a run is `Running` in the store only while a worker holds its lease. At
+//! its start the worker releases the runs a previous process of this database left running
+//! (their worker is dead), and any worker releases runs whose lease expired; each goes back to
+//! the queue while it has attempts left. A run whose lease this worker lost (its heartbeat
+//! came too late and another took it) is stopped here, so it never runs twice at once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
+
+use iza_catalog::model::{Action, Task};
+use iza_store::{
+    ClaimRequest, Millis, Run, RunFinish, RunId, RunOutcome, RunQuery, RunState, StoreError,
+};
+use serde_json::Value;
+use tokio::task::{AbortHandle, JoinSet};
+
+use super::actions::{self, ActionError};
+use super::placeholders::Placeholders;
+use super::{Shared, escalation, millis};
+use crate::event::EventKind;
+
+/// The delay before the retry that follows the `failures`-th failed attempt (1 for the
+/// first); `random` in `[0, 1)` takes off up to a fifth.
+pub fn backoff(base: Duration, max: Duration, failures: u32, random: f64) -> Duration {
+    let exponent = failures.saturating_sub(1).min(32);
+    let full = base
+        .checked_mul(1u32 << exponent.min(31))
+        .unwrap_or(max)
+        .min(max);
+    full.mul_f64(1.0 - 0.2 * random.clamp(0.0, 1.0))
+}
+
+/// Claims up to `limit` runs for `worker` and announces them.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn claim(
+    shared: &Shared,
+    worker: &str,
+    lease: Duration,
+    limit: usize,
+    external: bool,
+    agent: Option<&str>,
+    tasks: Option<Vec<String>>,
+    now: Millis,
+) -> Result<Vec<Run>, StoreError> {
+    let runs = shared
+        .store
+        .claim_runs(&ClaimRequest {
+            worker: worker.to_owned(),
+            now,
+            lease: millis(lease),
+            limit,
+            external,
+            agent: agent.map(str::to_owned),
+            tasks,
+            aging: millis(shared.options.aging).max(1),
+        })
+        .await?;
+    shared.announce(
+        runs.iter()
+            .map(|run| EventKind::RunStarted {
+                run: run.id,
+                task: run.task.clone(),
+                agent: run.agent.clone(),
+                attempt: run.attempt,
+                worker: worker.to_owned(),
+            })
+            .collect(),
+    );
+    Ok(runs)
+}
+
+/// Releases the runs a previous process of this database left running (internal runs held by
+/// another worker: only one `iza` process works a database's internal queue) and the runs
+/// whose lease expired.
+pub(crate) async fn recover(shared: &Shared) -> Result<(), StoreError> {
+    let running = shared
+        .store
+        .runs(&RunQuery {
+            task: None,
+            agent: None,
+            states: vec![RunState::Running],
+            before: None,
+            limit: iza_store::MAX_RUNS_PAGE,
+        })
+        .await?;
+    let dead: Vec<String> = running
+        .iter()
+        .filter(|r| !r.external)
+        .filter_map(|r| r.worker.clone())
+        .filter(|w| *w != shared.options.worker)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    release(shared, &dead).await
+}
+
+/// Releases expired runs (and those of `dead` workers), and handles what it released.
+async fn release(shared: &Shared, dead: &[String]) -> Result<(), StoreError> {
+    let released = shared
+        .store
+        .release_expired_runs(shared.now(), dead)
+        .await?;
+    for run in released {
+        let error = run
+            .error
+            .clone()
+            .unwrap_or_else(|| "lease expired: its worker stopped".to_owned());
+        match run.state {
+            RunState::Queued => {
+                shared.announce(vec![EventKind::RunFailed {
+                    run: run.id,
+                    task: run.task.clone(),
+                    agent: run.agent.clone(),
+                    attempt: run.attempt,
+                    duration_ms: 0,
+                    error,
+                    retry_at: Some(run.run_at),
+                }]);
+                shared.due_at(run.run_at);
+            }
+            RunState::Failed => {
+                shared.announce(vec![EventKind::RunFailed {
+                    run: run.id,
+                    task: run.task.clone(),
+                    agent: run.agent.clone(),
+                    attempt: run.attempt,
+                    duration_ms: 0,
+                    error: error.clone(),
+                    retry_at: None,
+                }]);
+                escalation::exhausted(shared, &run, &error).await;
+                shared.finished.notify_waiters();
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The worker loop; see the module documentation.
+pub(crate) async fn run(shared: Arc<Shared>) {
+    let workers = shared.options.workers.max(1);
+    let lease = shared.options.lease;
+    let beat_every = millis(lease / 3).max(1);
+    let poll = millis(shared.options.poll).max(1);
+    let mut stopping = shared.stopping.subscribe();
+    let mut running: JoinSet<RunId> = JoinSet::new();
+    let mut handles: HashMap<RunId, AbortHandle> = HashMap::new();
+    let mut next_beat = shared.now() + beat_every;
+    let mut next_release = shared.now() + millis(lease / 2).max(1);
+    loop {
+        if *stopping.borrow() {
+            break;
+        }
+        // One reading of the clock per round: the claim and the due times agree on it.
+        let now = shared.now();
+        let free = workers.saturating_sub(handles.len());
+        if free > 0 {
+            let worker = shared.options.worker.clone();
+            match claim(&shared, &worker, lease, free, false, None, None, now).await {
+                Ok(runs) => {
+                    for run in runs {
+                        let id = run.id;
+                        let handle = running.spawn(execute(shared.clone(), run));
+                        handles.insert(id, handle);
+                    }
+                }
+                Err(err) => tracing::error!("agents: claiming runs failed: {err}"),
+            }
+        }
+        if now >= next_beat {
+            next_beat = now + beat_every;
+            if !handles.is_empty() {
+                let ids: Vec<RunId> = handles.keys().copied().collect();
+                match shared
+                    .store
+                    .heartbeat_runs(&shared.options.worker, &ids, now + millis(lease))
+                    .await
+                {
+                    Ok(held) => {
+                        let held: HashSet<RunId> = held.into_iter().collect();
+                        for id in ids.iter().filter(|id| !held.contains(id)) {
+                            tracing::warn!("agents: run #{id} lost its lease; stopping it");
+                            if let Some(handle) = handles.remove(id) {
+                                handle.abort();
+                            }
+                        }
+                    }
+                    Err(err) => tracing::error!("agents: heartbeat failed: {err}"),
+                }
+            }
+        }
+        if now >= next_release {
+            next_release = now + millis(lease / 2).max(1);
+            if let Err(err) = release(&shared, &[]).await {
+                tracing::error!("agents: releasing expired runs failed: {err}");
+            }
+        }
+        let mut wake_at = (now + poll).min(next_beat).min(next_release);
+        if let Some(due) = shared.next_due(now) {
+            wake_at = wake_at.min(due);
+        }
+        let clock = shared.options.clock.clone();
+        tokio::select! {
+            () = shared.wake.notified() => {}
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                if let Ok(id) = done {
+                    handles.remove(&id);
+                }
+                handles.retain(|_, h| !h.is_finished());
+            }
+            () = clock.sleep_until(wake_at) => {}
+            _ = stopping.wait_for(|s| *s) => {}
+        }
+    }
+    // The shutdown: running runs get until the deadline, the rest go back to the queue.
+    let deadline = *shared
+        .shutdown_deadline
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let _ = tokio::time::timeout(deadline, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await;
+    let left: Vec<RunId> = handles
+        .iter()
+        .filter(|(_, h)| !h.is_finished())
+        .map(|(id, _)| *id)
+        .collect();
+    running.shutdown().await;
+    if !left.is_empty() {
+        let at = shared.now();
+        let finishes: Vec<RunFinish> = left
+            .iter()
+            .map(|id| RunFinish {
+                id: *id,
+                worker: shared.options.worker.clone(),
+                at,
+                outcome: RunOutcome::Failed { retry_at: Some(at) },
+                output: None,
+                error: Some("interrupted by the shutdown of `iza`".to_owned()),
+            })
+            .collect();
+        if let Err(err) = shared.store.finish_runs(&finishes).await {
+            tracing::error!("agents: putting interrupted runs back on the queue failed: {err}");
+        }
+    }
+}
+
+/// Runs one claimed run's action within its timeout and settles it.
+async fn execute(shared: Arc<Shared>, run: Run) -> RunId {
+    let catalog = shared.catalog();
+    let task = catalog.task(&run.task).cloned();
+    let result = match &task {
+        None => Err(ActionError::new(format!(
+            "task `{}` is no longer in the manifest",
+            run.task
+        ))),
+        Some(task) => {
+            let started = shared.now();
+            let timeout = millis(task.timeout).max(1);
+            let clock = shared.options.clock.clone();
+            tokio::select! {
+                result = perform(&shared, task, &run) => result,
+                () = clock.sleep_until(started + timeout) => Err(ActionError::new(format!(
+                    "timed out after {} (the task's `timeout`)",
+                    humantime::format_duration(task.timeout)
+                ))),
+            }
+        }
+    };
+    if let Err(err) = settle(&shared, &run, result).await {
+        tracing::error!("agents: finishing run #{} failed: {err}", run.id);
+    }
+    run.id
+}
+
+/// Performs a task's action for a run.
+async fn perform(shared: &Shared, task: &Task, run: &Run) -> Result<Option<String>, ActionError> {
+    let values = Placeholders::of_run(&run.trigger, &task.key, task.agent.as_deref());
+    match &task.action {
+        None => Err(ActionError::new(format!(
+            "task `{}` has no `run`",
+            task.key
+        ))),
+        Some(Action::External) => Err(ActionError::new(
+            "an external task is run by external agents, not by `iza`",
+        )),
+        Some(action) => actions::perform(shared, action, &values).await,
+    }
+}
+
+/// Finishes a run with the result of its attempt: success, a retry after a backoff, or a
+/// final failure (then escalation); announces it and wakes those who wait.
+pub(crate) async fn settle(
+    shared: &Shared,
+    run: &Run,
+    result: Result<Option<String>, ActionError>,
+) -> Result<(), StoreError> {
+    let at = shared.now();
+    let duration_ms = run
+        .started_at
+        .map_or(0, |s| u64::try_from(at.saturating_sub(s)).unwrap_or(0));
+    let worker = run.worker.clone().unwrap_or_default();
+    let task = shared.catalog().task(&run.task).cloned();
+    match result {
+        Ok(output) => {
+            let done = shared
+                .store
+                .finish_runs(&[RunFinish {
+                    id: run.id,
+                    worker,
+                    at,
+                    outcome: RunOutcome::Succeeded,
+                    output,
+                    error: None,
+                }])
+                .await?;
+            if done.contains(&run.id) {
+                shared.announce(vec![EventKind::RunSucceeded {
+                    run: run.id,
+                    task: run.task.clone(),
+                    agent: run.agent.clone(),
+                    attempt: run.attempt,
+                    duration_ms,
+                }]);
+                escalation::succeeded(shared, run).await;
+            }
+        }
+        Err(failure) => {
+            let retry_at = (run.attempt < run.max_attempts).then(|| {
+                let (base, max) = task
+                    .as_ref()
+                    .map_or((Duration::from_secs(5), Duration::from_secs(300)), |t| {
+                        (t.backoff, t.backoff_max)
+                    });
+                at + millis(backoff(base, max, run.attempt, shared.random()))
+            });
+            let done = shared
+                .store
+                .finish_runs(&[RunFinish {
+                    id: run.id,
+                    worker,
+                    at,
+                    outcome: RunOutcome::Failed { retry_at },
+                    output: failure.output.clone(),
+                    error: Some(failure.error.clone()),
+                }])
+                .await?;
+            if done.contains(&run.id) {
+                shared.announce(vec![EventKind::RunFailed {
+                    run: run.id,
+                    task: run.task.clone(),
+                    agent: run.agent.clone(),
+                    attempt: run.attempt,
+                    duration_ms,
+                    error: failure.error.clone(),
+                    retry_at,
+                }]);
+                match retry_at {
+                    Some(at) => shared.due_at(at),
+                    None => escalation::exhausted(shared, run, &failure.error).await,
+                }
+            }
+        }
+    }
+    shared.finished.notify_waiters();
+    shared.wake.notify_one();
+    Ok(())
+}
+
+/// The trigger kind of a run (`tick`, `event`, `manual`, `escalation`).
+pub(crate) fn trigger_kind(trigger: &Value) -> &str {
+    trigger
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("manual")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_base_up_to_the_cap_less_a_fifth_of_jitter() {
+        let base = Duration::from_secs(5);
+        let max = Duration::from_secs(60);
+        assert_eq!(backoff(base, max, 1, 0.0), Duration::from_secs(5));
+        assert_eq!(backoff(base, max, 2, 0.0), Duration::from_secs(10));
+        assert_eq!(backoff(base, max, 3, 0.0), Duration::from_secs(20));
+        assert_eq!(backoff(base, max, 5, 0.0), Duration::from_secs(60));
+        assert_eq!(backoff(base, max, 40, 0.0), Duration::from_secs(60));
+        assert_eq!(
+            backoff(base, max, 1, 0.5),
+            Duration::from_secs(4) + Duration::from_millis(500)
+        );
+        assert!(backoff(base, max, 9, 0.999) >= Duration::from_secs(48));
+    }
+}

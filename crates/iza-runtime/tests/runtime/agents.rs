@@ -1,0 +1,704 @@
+//! The agents engine against the real SQLite store, with time on a manual clock: schedules,
+//! backoff, leases and timeouts move only when a test moves the clock. Every wait polls the
+//! store or the bus with a deadline.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use iza_catalog::Catalog;
+use iza_probe::Prober;
+use iza_runtime::agents::{Agents, AgentsOptions, Clock, ManualClock};
+use iza_runtime::{EventKind, Launch, Launcher, Monitor, Status};
+use iza_store::{
+    Incident, IncidentQuery, IncidentState, Run, RunQuery, RunState, SqliteStore, StepOutcome,
+    Store,
+};
+use serde_json::json;
+
+use crate::support::*;
+
+/// A Tuesday, 2026-01-13 10:00:03 UTC: not on any round tick.
+const T0: i64 = 1_768_298_403_000;
+
+struct Engine {
+    store: Arc<dyn Store>,
+    monitor: Arc<Monitor>,
+    agents: Agents,
+    clock: Arc<ManualClock>,
+    events: Collector,
+}
+
+async fn open(dir: &Path) -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open(&dir.join("state.db")).await.unwrap())
+}
+
+async fn engine(
+    catalog: Arc<Catalog>,
+    store: Arc<dyn Store>,
+    clock: Arc<ManualClock>,
+    dir: &Path,
+    workers: usize,
+) -> Engine {
+    let monitor = Arc::new(
+        Monitor::start(
+            catalog.clone(),
+            Arc::new(Prober::default()),
+            store.clone(),
+            options(),
+        )
+        .await
+        .unwrap(),
+    );
+    let events = Collector::new(&monitor);
+    let mut options = AgentsOptions::new(
+        format!("test-{}", clock.now()),
+        Launch {
+            base_dir: dir.to_owned(),
+            self_exe: None,
+            launcher: Launcher::direct(),
+        },
+    );
+    options.clock = clock.clone();
+    options.workers = workers;
+    options.seed = Some(7);
+    options.aging = Duration::from_secs(600);
+    let agents = Agents::start(catalog, store.clone(), monitor.clone(), None, options);
+    Engine {
+        store,
+        monitor,
+        agents,
+        clock,
+        events,
+    }
+}
+
+async fn runs_of(store: &dyn Store, task: &str) -> Vec<Run> {
+    store
+        .runs(&RunQuery {
+            task: Some(task.to_owned()),
+            agent: None,
+            states: vec![],
+            before: None,
+            limit: 1000,
+        })
+        .await
+        .unwrap()
+}
+
+/// Polls the store until `condition` holds for a run.
+async fn until_run(
+    store: &dyn Store,
+    id: i64,
+    what: &str,
+    condition: impl Fn(&Run) -> bool,
+) -> Run {
+    let give_up = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let run = store.run(id).await.unwrap().expect("the run exists");
+        if condition(&run) {
+            return run;
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "timed out waiting until {what}: {run:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Polls the store until the open incident of `task` satisfies `condition`.
+async fn until_incident(
+    store: &dyn Store,
+    task: &str,
+    what: &str,
+    condition: impl Fn(&Incident) -> bool,
+) -> Incident {
+    let give_up = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let open = store
+            .incidents(&IncidentQuery {
+                open_only: true,
+                task: Some(task.to_owned()),
+                before: None,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        if let Some(incident) = open.iter().find(|i| condition(i)) {
+            assert_eq!(open.len(), 1, "one open incident per task: {open:#?}");
+            return incident.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "timed out waiting for {what}: {open:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn count(events: &Collector, pick: impl Fn(&EventKind) -> bool) -> usize {
+    events.events().iter().filter(|e| pick(&e.kind)).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_on_trigger_fires_once_per_transition_not_per_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = Switch::on();
+    let server = serve(Behaviour::when({
+        let up = up.clone();
+        move || up.get()
+    }))
+    .await;
+    let catalog = catalog(&format!(
+        r#"
+[services.web]
+check = {{ http = "{}", every = "50ms", timeout = "1s", conditions = ["[STATUS] == 200"] }}
+[agents.ops]
+tier = 1
+tasks = [ {{ name = "on-down", on = {{ status = "down", services = ["web"] }}, run = {{ exec = ["true"] }} }} ]
+"#,
+        server.url("/")
+    ));
+    let e = engine(
+        catalog,
+        open(dir.path()).await,
+        ManualClock::new(T0),
+        dir.path(),
+        2,
+    )
+    .await;
+    wait_until("web is up", || status(&e.monitor, "web") == Status::Up).await;
+    let probes = |events: &Collector| {
+        count(
+            events,
+            |k| matches!(k, EventKind::ProbeCompleted { service, .. } if service == "web"),
+        )
+    };
+
+    up.set(false);
+    wait_until("web is down", || status(&e.monitor, "web") == Status::Down).await;
+    let seen = probes(&e.events);
+    wait_until("ten more failing probes", || probes(&e.events) >= seen + 10).await;
+    let runs = runs_of(e.store.as_ref(), "ops/on-down").await;
+    assert_eq!(runs.len(), 1, "one run for one transition: {runs:#?}");
+    assert_eq!(runs[0].trigger["service"], "web");
+    assert_eq!(runs[0].trigger["status"], "down");
+    until_run(e.store.as_ref(), runs[0].id, "the run succeeded", |r| {
+        r.state == RunState::Succeeded
+    })
+    .await;
+
+    up.set(true);
+    wait_until("web is up again", || {
+        status(&e.monitor, "web") == Status::Up
+    })
+    .await;
+    up.set(false);
+    wait_until("web is down again", || {
+        status(&e.monitor, "web") == Status::Down
+    })
+    .await;
+    let seen = probes(&e.events);
+    wait_until("ten more failing probes", || probes(&e.events) >= seen + 10).await;
+    assert_eq!(runs_of(e.store.as_ref(), "ops/on-down").await.len(), 2);
+    e.agents.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_run_is_retried_with_exponential_backoff_then_escalated() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = catalog(
+        r#"
+[agents.boss]
+tier = 1
+[agents.w]
+tier = 2
+reports_to = "boss"
+tasks = [
+  { name = "job", run = { exec = ["false"] }, retries = 2, backoff = "10s", backoff_max = "15s" },
+  { name = "probe", run = { exec = ["true"] } },
+]
+"#,
+    );
+    let e = engine(
+        catalog,
+        open(dir.path()).await,
+        ManualClock::new(T0),
+        dir.path(),
+        2,
+    )
+    .await;
+    let id = e.agents.run_now("w/job", json!(null)).await.unwrap();
+
+    let first = until_run(e.store.as_ref(), id, "the first attempt failed", |r| {
+        r.state == RunState::Queued && r.attempt == 1
+    })
+    .await;
+    let wait = first.run_at - T0;
+    assert!((8_000..=10_000).contains(&wait), "first backoff {wait} ms");
+    assert!(
+        first
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("exited with code 1")
+    );
+
+    // One millisecond early: not claimed, even by a claim that takes another run.
+    e.clock.set(first.run_at - 1);
+    let probe = e.agents.run_now("w/probe", json!(null)).await.unwrap();
+    e.agents.wait(probe, DEADLINE).await.unwrap();
+    let again = e.store.run(id).await.unwrap().unwrap();
+    assert_eq!((again.state, again.attempt), (RunState::Queued, 1));
+
+    e.clock.set(first.run_at);
+    let second = until_run(e.store.as_ref(), id, "the second attempt failed", |r| {
+        r.state == RunState::Queued && r.attempt == 2
+    })
+    .await;
+    let wait = second.run_at - first.run_at;
+    assert!(
+        (12_000..=15_000).contains(&wait),
+        "second backoff {wait} ms (20 s capped at 15 s)"
+    );
+
+    e.clock.set(second.run_at);
+    let last = until_run(e.store.as_ref(), id, "the run failed for good", |r| {
+        r.state == RunState::Failed
+    })
+    .await;
+    assert_eq!(last.attempt, 3);
+    // The escalation follows the final failure.
+    let incident = until_incident(e.store.as_ref(), "w/job", "one step", |i| {
+        i.chain.len() == 1
+    })
+    .await;
+    let incidents = [incident];
+    assert_eq!(incidents[0].chain[0].agent, "boss");
+    assert_eq!(incidents[0].chain[0].outcome, StepOutcome::NoHandler);
+    e.agents.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_climbs_to_tier_one_and_a_later_success_resolves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = catalog(
+        r#"
+[agents.top]
+tier = 1
+tasks = [ { name = "take over", on = { escalation = true }, run = { exec = ["sh", "-c", "echo handled $INCIDENT: $REASON"], env = { INCIDENT = "{incident}", REASON = "{reason}" } } } ]
+[agents.mid]
+tier = 2
+reports_to = "top"
+tasks = [ { name = "try fix", on = { escalation = true }, run = { exec = ["false"] } } ]
+[agents.w]
+tier = 3
+reports_to = "mid"
+tasks = [ { name = "job", run = { exec = ["test", "-f", "flag"] } } ]
+"#,
+    );
+    let e = engine(
+        catalog,
+        open(dir.path()).await,
+        ManualClock::new(T0),
+        dir.path(),
+        2,
+    )
+    .await;
+    let id = e.agents.run_now("w/job", json!(null)).await.unwrap();
+    let failed = e.agents.wait(id, DEADLINE).await.unwrap();
+    assert_eq!(failed.state, RunState::Failed);
+
+    let incident = until_incident(e.store.as_ref(), "w/job", "a handled chain", |i| {
+        i.chain.len() == 2 && i.chain[1].outcome == StepOutcome::Handled
+    })
+    .await;
+    assert_eq!(incident.chain[0].agent, "mid");
+    assert_eq!(incident.chain[0].outcome, StepOutcome::Failed);
+    assert_eq!(incident.chain[1].agent, "top");
+    let handler = e
+        .store
+        .run(incident.chain[1].run.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        handler
+            .output
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("handled {}: ", incident.id)),
+        "{handler:#?}"
+    );
+    wait_until("two escalation events on the bus", || {
+        count(&e.events, |k| {
+            matches!(k, EventKind::IncidentEscalated { .. })
+        }) == 2
+    })
+    .await;
+
+    std::fs::write(dir.path().join("flag"), "").unwrap();
+    let id = e.agents.run_now("w/job", json!(null)).await.unwrap();
+    assert_eq!(
+        e.agents.wait(id, DEADLINE).await.unwrap().state,
+        RunState::Succeeded
+    );
+    // The resolution follows the success.
+    let give_up = tokio::time::Instant::now() + DEADLINE;
+    let resolved = loop {
+        let now = e.store.incident(incident.id).await.unwrap().unwrap();
+        if now.state == IncidentState::Resolved {
+            break now;
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "not resolved: {now:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert_eq!(
+        resolved.resolution.as_deref(),
+        Some(format!("run #{id} succeeded").as_str())
+    );
+    e.agents.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_program_a_closed_port_and_a_timeout_each_fail_the_run_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let catalog = catalog(&format!(
+        r#"
+[agents.w]
+tier = 1
+tasks = [
+  {{ name = "missing", run = {{ exec = ["./no-such-program"] }} }},
+  {{ name = "closed", run = {{ http = "POST http://127.0.0.1:{closed}/hook", body = "{{service}}" }} }},
+  {{ name = "slow", timeout = "5s", run = {{ exec = ["sleep", "60"] }} }},
+]
+"#
+    ));
+    let e = engine(
+        catalog,
+        open(dir.path()).await,
+        ManualClock::new(T0),
+        dir.path(),
+        4,
+    )
+    .await;
+
+    let missing = e.agents.run_now("w/missing", json!(null)).await.unwrap();
+    let run = e.agents.wait(missing, DEADLINE).await.unwrap();
+    assert_eq!(run.state, RunState::Failed);
+    let error = run.error.unwrap();
+    assert!(
+        error.contains("cannot start") && error.contains("no-such-program"),
+        "{error}"
+    );
+
+    let closed_run = e.agents.run_now("w/closed", json!(null)).await.unwrap();
+    let run = e.agents.wait(closed_run, DEADLINE).await.unwrap();
+    assert_eq!(run.state, RunState::Failed);
+    let error = run.error.unwrap();
+    assert!(error.contains(&format!("127.0.0.1:{closed}")), "{error}");
+
+    let slow = e.agents.run_now("w/slow", json!(null)).await.unwrap();
+    until_run(e.store.as_ref(), slow, "the slow run started", |r| {
+        r.state == RunState::Running
+    })
+    .await;
+    e.clock.advance(Duration::from_secs(5));
+    let run = e.agents.wait(slow, DEADLINE).await.unwrap();
+    assert_eq!(run.state, RunState::Failed);
+    assert_eq!(
+        run.error.as_deref(),
+        Some("timed out after 5s (the task's `timeout`)")
+    );
+    e.agents.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tick_is_enqueued_exactly_once_across_a_reload_and_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = |extra: &str| {
+        catalog(&format!(
+            r#"
+[agents.w]
+tier = 1
+tasks = [ {{ name = "tick", every = "10s", run = {{ exec = ["true"] }} }}{extra} ]
+"#
+        ))
+    };
+    let clock = ManualClock::new(T0);
+    let store = open(dir.path()).await;
+    let e = engine(manifest(""), store.clone(), clock.clone(), dir.path(), 2).await;
+    let ticks = |runs: &[Run]| {
+        let mut ticks: Vec<i64> = runs
+            .iter()
+            .map(|r| r.trigger["tick"].as_i64().unwrap())
+            .collect();
+        ticks.sort_unstable();
+        ticks
+    };
+    let first = (T0 / 10_000 + 1) * 10_000;
+    // Waits for the ticker to have computed its next tick before moving the clock.
+    wait_until("the task is scheduled", || {
+        e.agents.tasks().iter().any(|t| t.next_run == Some(first))
+    })
+    .await;
+    clock.set(first);
+    let give_up = tokio::time::Instant::now() + DEADLINE;
+    while runs_of(store.as_ref(), "w/tick").await.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "the tick was not enqueued"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    // A reload with another task, then the same catalog again: the tick stays one run.
+    e.agents
+        .reload(manifest(
+            r#", { name = "other", run = { exec = ["true"] } }"#,
+        ))
+        .await;
+    e.agents.reload(manifest("")).await;
+    wait_until("the reloaded task is scheduled", || {
+        e.agents
+            .tasks()
+            .iter()
+            .any(|t| t.next_run == Some(first + 10_000))
+    })
+    .await;
+    assert_eq!(ticks(&runs_of(store.as_ref(), "w/tick").await), vec![first]);
+
+    // A restart within the same tick: nothing enqueued twice.
+    e.agents.shutdown(Duration::from_secs(5)).await;
+    e.monitor.shutdown(Duration::from_secs(5)).await;
+    drop(e);
+    let e = engine(manifest(""), store.clone(), clock.clone(), dir.path(), 2).await;
+    wait_until("the restarted task is scheduled", || {
+        e.agents
+            .tasks()
+            .iter()
+            .any(|t| t.next_run == Some(first + 10_000))
+    })
+    .await;
+    assert_eq!(ticks(&runs_of(store.as_ref(), "w/tick").await), vec![first]);
+    clock.set(first + 10_000);
+    let give_up = tokio::time::Instant::now() + DEADLINE;
+    while runs_of(store.as_ref(), "w/tick").await.len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "the second tick was not enqueued"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        ticks(&runs_of(store.as_ref(), "w/tick").await),
+        vec![first, first + 10_000]
+    );
+    e.agents.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missed_ticks_are_caught_up_as_the_task_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = |catch_up: &str| {
+        catalog(&format!(
+            r#"
+[agents.w]
+tier = 1
+tasks = [ {{ name = "tick", every = "10s", run = {{ exec = ["true"] }}, {catch_up} }} ]
+"#
+        ))
+    };
+    let clock = ManualClock::new(T0);
+    let store = open(dir.path()).await;
+    let first = (T0 / 10_000 + 1) * 10_000;
+    let e = engine(
+        manifest(r#"catch_up = "all""#),
+        store.clone(),
+        clock.clone(),
+        dir.path(),
+        2,
+    )
+    .await;
+    wait_until("the task is scheduled", || {
+        e.agents.tasks().iter().any(|t| t.next_run == Some(first))
+    })
+    .await;
+    clock.set(first);
+    let give_up = tokio::time::Instant::now() + DEADLINE;
+    while runs_of(store.as_ref(), "w/tick").await.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "the tick was not enqueued"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    e.agents.shutdown(Duration::from_secs(5)).await;
+    e.monitor.shutdown(Duration::from_secs(5)).await;
+    drop(e);
+
+    // Down for three ticks and a half.
+    clock.set(first + 35_000);
+    let e = engine(
+        manifest(r#"catch_up = "all""#),
+        store.clone(),
+        clock.clone(),
+        dir.path(),
+        2,
+    )
+    .await;
+    let give_up = tokio::time::Instant::now() + DEADLINE;
+    while runs_of(store.as_ref(), "w/tick").await.len() < 4 {
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "the missed ticks were not enqueued"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut ticks: Vec<i64> = runs_of(store.as_ref(), "w/tick")
+        .await
+        .iter()
+        .map(|r| r.trigger["tick"].as_i64().unwrap())
+        .collect();
+    ticks.sort_unstable();
+    assert_eq!(
+        ticks,
+        vec![first, first + 10_000, first + 20_000, first + 30_000]
+    );
+    e.agents.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_worker_takes_the_highest_priority_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = catalog(
+        r#"
+[agents.w]
+tier = 1
+tasks = [
+  { name = "blocker", timeout = "5s", run = { exec = ["sleep", "60"] } },
+  { name = "low", priority = "low", run = { exec = ["true"] } },
+  { name = "medium", priority = "medium", run = { exec = ["true"] } },
+  { name = "high", priority = "high", run = { exec = ["true"] } },
+]
+"#,
+    );
+    let e = engine(
+        catalog,
+        open(dir.path()).await,
+        ManualClock::new(T0),
+        dir.path(),
+        1,
+    )
+    .await;
+    let blocker = e.agents.run_now("w/blocker", json!(null)).await.unwrap();
+    until_run(e.store.as_ref(), blocker, "the blocker runs", |r| {
+        r.state == RunState::Running
+    })
+    .await;
+    let low = e.agents.run_now("w/low", json!(null)).await.unwrap();
+    let medium = e.agents.run_now("w/medium", json!(null)).await.unwrap();
+    let high = e.agents.run_now("w/high", json!(null)).await.unwrap();
+    e.clock.advance(Duration::from_secs(5));
+    e.agents.wait(low, DEADLINE).await.unwrap();
+    let started: Vec<i64> = e
+        .events
+        .events()
+        .iter()
+        .filter_map(|ev| match &ev.kind {
+            EventKind::RunStarted { run, .. } => Some(*run),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started, vec![blocker, high, medium, low]);
+    e.agents.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_claim_expires_without_heartbeats_and_completes_under_another_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = catalog(
+        r#"
+[agents.human]
+tier = 1
+tasks = [ { name = "approve", retries = 1, run = { external = true } } ]
+"#,
+    );
+    let e = engine(
+        catalog,
+        open(dir.path()).await,
+        ManualClock::new(T0),
+        dir.path(),
+        2,
+    )
+    .await;
+    let id = e
+        .agents
+        .run_now("human/approve", json!({"by": "test"}))
+        .await
+        .unwrap();
+    let lease = Duration::from_secs(10);
+    let claimed = e
+        .agents
+        .claim_external("human", None, "alice", lease)
+        .await
+        .unwrap()
+        .expect("the external run is claimable");
+    assert_eq!((claimed.id, claimed.attempt), (id, 1));
+    assert!(
+        e.agents
+            .heartbeat_external(id, "alice", lease)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !e.agents
+            .heartbeat_external(id, "mallory", lease)
+            .await
+            .unwrap()
+    );
+
+    // No heartbeat for longer than the lease: the engine puts the run back on the queue.
+    e.clock.advance(Duration::from_secs(40));
+    until_run(
+        e.store.as_ref(),
+        id,
+        "the expired claim was released",
+        |r| r.state == RunState::Queued,
+    )
+    .await;
+    assert!(
+        !e.agents
+            .heartbeat_external(id, "alice", lease)
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        e.agents.complete_external(id, "alice", true, None).await,
+        Err(iza_runtime::agents::AgentsError::NotHeld { .. })
+    ));
+
+    let again = e
+        .agents
+        .claim_external("human", Some(vec!["human/approve".into()]), "bob", lease)
+        .await
+        .unwrap()
+        .expect("claimable again");
+    assert_eq!((again.id, again.attempt), (id, 2));
+    let done = e
+        .agents
+        .complete_external(id, "bob", true, Some("approved".into()))
+        .await
+        .unwrap();
+    assert_eq!(done.state, RunState::Succeeded);
+    assert_eq!(done.output.as_deref(), Some("approved"));
+    e.agents.shutdown(Duration::from_secs(5)).await;
+}

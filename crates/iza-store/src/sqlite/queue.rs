@@ -1,0 +1,1053 @@
+//! The run queue and incidents of the SQLite store (tables of migration 3).
+//!
+//! Every write is one `BEGIN IMMEDIATE` transaction on the writer connection, and every batch
+//! call is a few statements whatever its size: multi-row `INSERT`s for enqueue, one ordered
+//! `SELECT` and one `UPDATE ... RETURNING` for a claim, one `UPDATE ... FROM json_each(...)`
+//! for a batch of finishes. Lists of ids or names travel as one JSON parameter read by
+//! `json_each`, so statements stay the same whatever the batch size (and stay cached).
+//! Retention of runs and incidents is here too (`maintain` calls [`apply_retention`]); reads
+//! go to the reader pool.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use sqlx::Row as _;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
+
+use super::write::aggregate_from_row;
+use super::{HOUR, SqliteStore, query_error};
+use crate::aggregate::{BucketAggregate, floor_to, sanitize_latency};
+use crate::histogram::bucket_of;
+use crate::queue::{
+    ClaimRequest, EscalationStep, Incident, IncidentQuery, IncidentState, MAX_INCIDENTS_PAGE,
+    MAX_RUNS_PAGE, NewIncident, NewRun, QueueDepth, Run, RunFinish, RunId, RunOutcome, RunPriority,
+    RunQuery, RunState, StepOutcome, TaskStats,
+};
+use crate::{Millis, Retention, StoreError};
+
+/// The columns of a run, in the order [`run_from_row`] reads them.
+const RUN_COLUMNS: &str = "id, task, agent, priority, state, attempt, max_attempts, external, \
+     dedupe, trigger, enqueued_at, run_at, started_at, finished_at, worker, lease_until, output, \
+     error";
+
+/// The columns of an incident, in the order [`incident_from_row`] reads them.
+const INCIDENT_COLUMNS: &str = "id, task, agent, run, reason, state, opened_at, failures, \
+     resolved_at, resolution, chain";
+
+/// Rows per enqueue `INSERT` (13 parameters each, far below SQLite's limit of 32,766).
+const RUNS_PER_INSERT: usize = 500;
+
+/// How many rows one retention step touches.
+const RETENTION_STEP_ROWS: i64 = 5_000;
+
+fn malformed(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Query(format!("a stored run is malformed: {what}"))
+}
+
+fn to_u32(value: i64, what: &str) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| malformed(format!("{what} {value}")))
+}
+
+fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value)
+        .map_err(|error| StoreError::Query(format!("encoding JSON for the store: {error}")))
+}
+
+fn run_from_row(row: &SqliteRow) -> Result<Run, StoreError> {
+    let get = |error: sqlx::Error| malformed(error);
+    let priority: i64 = row.try_get(3).map_err(get)?;
+    let state: i64 = row.try_get(4).map_err(get)?;
+    let trigger: String = row.try_get(9).map_err(get)?;
+    Ok(Run {
+        id: row.try_get(0).map_err(get)?,
+        task: row.try_get(1).map_err(get)?,
+        agent: row.try_get(2).map_err(get)?,
+        priority: RunPriority::from_rank(priority)
+            .ok_or_else(|| malformed(format!("priority {priority}")))?,
+        state: RunState::from_code(state).ok_or_else(|| malformed(format!("state {state}")))?,
+        attempt: to_u32(row.try_get(5).map_err(get)?, "attempt")?,
+        max_attempts: to_u32(row.try_get(6).map_err(get)?, "max_attempts")?,
+        external: row.try_get(7).map_err(get)?,
+        dedupe: row.try_get(8).map_err(get)?,
+        trigger: serde_json::from_str(&trigger).map_err(malformed)?,
+        enqueued_at: row.try_get(10).map_err(get)?,
+        run_at: row.try_get(11).map_err(get)?,
+        started_at: row.try_get(12).map_err(get)?,
+        finished_at: row.try_get(13).map_err(get)?,
+        worker: row.try_get(14).map_err(get)?,
+        lease_until: row.try_get(15).map_err(get)?,
+        output: row.try_get(16).map_err(get)?,
+        error: row.try_get(17).map_err(get)?,
+    })
+}
+
+fn runs_from_rows(rows: &[SqliteRow]) -> Result<Vec<Run>, StoreError> {
+    rows.iter().map(run_from_row).collect()
+}
+
+/// Reads an incident row.
+fn incident_from_row(row: &SqliteRow) -> Result<Incident, StoreError> {
+    let bad = |what: String| StoreError::Query(format!("a stored incident is malformed: {what}"));
+    let get = |error: sqlx::Error| bad(error.to_string());
+    let state: i64 = row.try_get(5).map_err(get)?;
+    let failures: i64 = row.try_get(7).map_err(get)?;
+    let chain: String = row.try_get(10).map_err(get)?;
+    Ok(Incident {
+        id: row.try_get(0).map_err(get)?,
+        task: row.try_get(1).map_err(get)?,
+        agent: row.try_get(2).map_err(get)?,
+        run: row.try_get(3).map_err(get)?,
+        reason: row.try_get(4).map_err(get)?,
+        state: match state {
+            0 => IncidentState::Open,
+            1 => IncidentState::Resolved,
+            other => return Err(bad(format!("state {other}"))),
+        },
+        opened_at: row.try_get(6).map_err(get)?,
+        failures: u32::try_from(failures).map_err(|_| bad(format!("failures {failures}")))?,
+        resolved_at: row.try_get(8).map_err(get)?,
+        resolution: row.try_get(9).map_err(get)?,
+        chain: serde_json::from_str(&chain).map_err(|error| bad(error.to_string()))?,
+    })
+}
+
+// ---------------------------------------------------------------- enqueue
+
+/// `INSERT INTO runs ... VALUES (...), ... ON CONFLICT DO NOTHING RETURNING id, task, dedupe`
+/// for `rows` rows (the only uniqueness besides the id is `(task, dedupe)`).
+fn insert_runs_statement(rows: usize) -> String {
+    let mut statement = String::from(
+        "INSERT INTO runs (task, agent, priority, state, max_attempts, concurrency, external, \
+         dedupe, trigger, enqueued_at, run_at) VALUES ",
+    );
+    for row in 0..rows {
+        statement.push_str(if row == 0 { "" } else { ", " });
+        statement.push_str("(?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)");
+    }
+    statement.push_str(" ON CONFLICT DO NOTHING RETURNING id, task, dedupe");
+    statement
+}
+
+pub(super) async fn enqueue_runs(
+    store: &SqliteStore,
+    runs: &[NewRun],
+) -> Result<Vec<Option<RunId>>, StoreError> {
+    if runs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let error = query_error("enqueueing runs");
+    let mut transaction = store
+        .writer
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(&error)?;
+
+    // Schedule ticks at or before their task's mark are skipped; the others advance it.
+    let ticked: HashSet<&str> = runs
+        .iter()
+        .filter(|run| run.tick.is_some())
+        .map(|run| run.task.as_str())
+        .collect();
+    let mut marks: HashMap<String, Millis> = HashMap::new();
+    if !ticked.is_empty() {
+        let tasks = json_text(&ticked)?;
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT task, tick FROM schedule_marks \
+             WHERE task IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(tasks)
+        .fetch_all(&mut *transaction)
+        .await
+        .map_err(&error)?;
+        marks.extend(rows);
+    }
+    let mut advanced: BTreeMap<&str, Millis> = BTreeMap::new();
+    let mut accepted: Vec<usize> = Vec::with_capacity(runs.len());
+    for (index, run) in runs.iter().enumerate() {
+        if let Some(tick) = run.tick {
+            let mark = advanced
+                .get(run.task.as_str())
+                .copied()
+                .or_else(|| marks.get(&run.task).copied());
+            if mark.is_some_and(|mark| tick <= mark) {
+                continue;
+            }
+            advanced.insert(&run.task, tick);
+        }
+        accepted.push(index);
+    }
+
+    // Inserted rows come back with increasing ids in insertion order; a row skipped by the
+    // unique (task, dedupe) index is absent, so matching in order finds which were skipped.
+    let mut ids: Vec<Option<RunId>> = vec![None; runs.len()];
+    let mut triggers = Vec::with_capacity(accepted.len());
+    for index in &accepted {
+        triggers.push(json_text(&runs[*index].trigger)?);
+    }
+    for (chunk, chunk_triggers) in accepted
+        .chunks(RUNS_PER_INSERT)
+        .zip(triggers.chunks(RUNS_PER_INSERT))
+    {
+        let statement = insert_runs_statement(chunk.len());
+        let mut query = sqlx::query(&statement);
+        for (index, trigger) in chunk.iter().zip(chunk_triggers) {
+            let run = &runs[*index];
+            query = query
+                .bind(&run.task)
+                .bind(run.agent.as_deref())
+                .bind(i64::from(run.priority.rank()))
+                .bind(i64::from(run.max_attempts))
+                .bind(i64::from(run.concurrency))
+                .bind(run.external)
+                .bind(run.dedupe.as_deref())
+                .bind(trigger.as_str())
+                .bind(run.enqueued_at)
+                .bind(run.run_at);
+        }
+        let mut inserted: Vec<(i64, String, Option<String>)> = query
+            .fetch_all(&mut *transaction)
+            .await
+            .map_err(&error)?
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(&error)?;
+        inserted.sort_unstable_by_key(|(id, _, _)| *id);
+        let mut next = inserted.into_iter().peekable();
+        for index in chunk {
+            let run = &runs[*index];
+            if let Some((id, _, _)) = next.next_if(|(_, task, dedupe)| {
+                *task == run.task && dedupe.as_deref() == run.dedupe.as_deref()
+            }) {
+                ids[*index] = Some(id);
+            }
+        }
+    }
+
+    if !advanced.is_empty() {
+        sqlx::query(
+            "INSERT INTO schedule_marks (task, tick) \
+             SELECT key, value FROM json_each(?1) WHERE true \
+             ON CONFLICT (task) DO UPDATE SET tick = max(tick, excluded.tick)",
+        )
+        .bind(json_text(&advanced)?)
+        .execute(&mut *transaction)
+        .await
+        .map_err(&error)?;
+    }
+    transaction.commit().await.map_err(&error)?;
+    Ok(ids)
+}
+
+// ---------------------------------------------------------------- claim
+
+pub(super) async fn claim_runs(
+    store: &SqliteStore,
+    request: &ClaimRequest,
+) -> Result<Vec<Run>, StoreError> {
+    if request.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let error = query_error("claiming runs");
+    let aging = request.aging.max(1);
+    let tasks = request.tasks.as_ref().map(json_text).transpose()?;
+    let mut transaction = store
+        .writer
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(&error)?;
+
+    let mut picked: Vec<RunId> = Vec::new();
+    // Running runs per task (read once per task) and the tasks found at their concurrency.
+    let mut running: HashMap<String, i64> = HashMap::new();
+    let mut full: Vec<String> = Vec::new();
+    loop {
+        let want = request.limit - picked.len();
+        let fetch = want.saturating_add(want.min(64));
+        let candidates: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT id, task, concurrency FROM runs \
+             WHERE state = 0 AND external = ?1 AND run_at <= ?2 \
+             AND (?3 IS NULL OR agent = ?3) \
+             AND (?4 IS NULL OR task IN (SELECT value FROM json_each(?4))) \
+             AND task NOT IN (SELECT value FROM json_each(?5)) \
+             AND id NOT IN (SELECT value FROM json_each(?6)) \
+             ORDER BY priority - (?2 - max(enqueued_at, run_at)) / ?7, id \
+             LIMIT ?8",
+        )
+        .bind(request.external)
+        .bind(request.now)
+        .bind(request.agent.as_deref())
+        .bind(tasks.as_deref())
+        .bind(json_text(&full)?)
+        .bind(json_text(&picked)?)
+        .bind(aging)
+        .bind(i64::try_from(fetch).unwrap_or(i64::MAX))
+        .fetch_all(&mut *transaction)
+        .await
+        .map_err(&error)?;
+
+        let unknown: HashSet<&str> = candidates
+            .iter()
+            .map(|(_, task, _)| task.as_str())
+            .filter(|task| !running.contains_key(*task))
+            .collect();
+        if !unknown.is_empty() {
+            let counts: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT task, COUNT(*) FROM runs WHERE state = 1 \
+                 AND task IN (SELECT value FROM json_each(?1)) GROUP BY task",
+            )
+            .bind(json_text(&unknown)?)
+            .fetch_all(&mut *transaction)
+            .await
+            .map_err(&error)?;
+            for task in unknown {
+                running.insert(task.to_owned(), 0);
+            }
+            running.extend(counts);
+        }
+
+        let exhausted = candidates.len() < fetch;
+        for (id, task, concurrency) in candidates {
+            if picked.len() == request.limit {
+                break;
+            }
+            let count = running.entry(task.clone()).or_insert(0);
+            if *count < concurrency.max(1) {
+                *count += 1;
+                picked.push(id);
+            } else if !full.contains(&task) {
+                full.push(task);
+            }
+        }
+        if exhausted || picked.len() == request.limit {
+            break;
+        }
+    }
+    if picked.is_empty() {
+        transaction.commit().await.map_err(&error)?;
+        return Ok(Vec::new());
+    }
+
+    let statement = format!(
+        "UPDATE runs SET state = 1, attempt = attempt + 1, worker = ?1, started_at = ?2, \
+         lease_until = ?3 WHERE id IN (SELECT value FROM json_each(?4)) RETURNING {RUN_COLUMNS}"
+    );
+    let rows = sqlx::query(&statement)
+        .bind(&request.worker)
+        .bind(request.now)
+        .bind(request.now.saturating_add(request.lease))
+        .bind(json_text(&picked)?)
+        .fetch_all(&mut *transaction)
+        .await
+        .map_err(&error)?;
+    transaction.commit().await.map_err(&error)?;
+    let order: HashMap<RunId, usize> = picked
+        .iter()
+        .enumerate()
+        .map(|(position, id)| (*id, position))
+        .collect();
+    let mut claimed = runs_from_rows(&rows)?;
+    claimed.sort_by_key(|run| order.get(&run.id).copied().unwrap_or(usize::MAX));
+    Ok(claimed)
+}
+
+// ---------------------------------------------------------------- heartbeat, finish, release
+
+pub(super) async fn heartbeat_runs(
+    store: &SqliteStore,
+    worker: &str,
+    ids: &[RunId],
+    lease_until: Millis,
+) -> Result<Vec<RunId>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let error = query_error("renewing leases");
+    let held: Vec<RunId> = sqlx::query_scalar(
+        "UPDATE runs SET lease_until = ?1 \
+         WHERE id IN (SELECT value FROM json_each(?2)) AND state = 1 AND worker = ?3 \
+         RETURNING id",
+    )
+    .bind(lease_until)
+    .bind(json_text(ids)?)
+    .bind(worker)
+    .fetch_all(&store.writer)
+    .await
+    .map_err(&error)?;
+    Ok(in_given_order(ids, held))
+}
+
+/// The ids of `given` that are in `found`, in the order given (each once).
+fn in_given_order(given: &[RunId], found: Vec<RunId>) -> Vec<RunId> {
+    let mut found: HashSet<RunId> = found.into_iter().collect();
+    given
+        .iter()
+        .filter(|id| found.remove(id))
+        .copied()
+        .collect()
+}
+
+/// One finish as the batch `UPDATE` reads it from JSON.
+#[derive(serde::Serialize)]
+struct FinishRow<'a> {
+    id: RunId,
+    worker: &'a str,
+    state: i64,
+    at: Millis,
+    retry_at: Option<Millis>,
+    output: Option<&'a str>,
+    error: Option<&'a str>,
+}
+
+pub(super) async fn finish_runs(
+    store: &SqliteStore,
+    finishes: &[RunFinish],
+) -> Result<Vec<RunId>, StoreError> {
+    if finishes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let error = query_error("finishing runs");
+    // The first finish of a run counts; a second one in the same batch is ignored.
+    let mut seen = HashSet::with_capacity(finishes.len());
+    let rows: Vec<FinishRow<'_>> = finishes
+        .iter()
+        .filter(|finish| seen.insert(finish.id))
+        .map(|finish| {
+            let (state, retry_at) = match finish.outcome {
+                RunOutcome::Succeeded => (RunState::Succeeded, None),
+                RunOutcome::Failed { retry_at: Some(at) } => (RunState::Queued, Some(at)),
+                RunOutcome::Failed { retry_at: None } => (RunState::Failed, None),
+                RunOutcome::Cancelled => (RunState::Cancelled, None),
+            };
+            FinishRow {
+                id: finish.id,
+                worker: &finish.worker,
+                state: state.code(),
+                at: finish.at,
+                retry_at,
+                output: finish.output.as_deref(),
+                error: finish.error.as_deref(),
+            }
+        })
+        .collect();
+    let finished: Vec<RunId> = sqlx::query_scalar(
+        "UPDATE runs SET state = f.state, \
+         finished_at = CASE WHEN f.state = 0 THEN NULL ELSE f.at END, \
+         run_at = CASE WHEN f.state = 0 THEN f.retry_at ELSE runs.run_at END, \
+         lease_until = NULL, output = f.output, error = f.error \
+         FROM (SELECT value ->> 'id' AS id, value ->> 'worker' AS worker, \
+               value ->> 'state' AS state, value ->> 'at' AS at, \
+               value ->> 'retry_at' AS retry_at, value ->> 'output' AS output, \
+               value ->> 'error' AS error FROM json_each(?1)) AS f \
+         WHERE runs.id = f.id AND runs.state = 1 AND runs.worker = f.worker \
+         RETURNING runs.id",
+    )
+    .bind(json_text(&rows)?)
+    .fetch_all(&store.writer)
+    .await
+    .map_err(&error)?;
+    let given: Vec<RunId> = finishes.iter().map(|finish| finish.id).collect();
+    Ok(in_given_order(&given, finished))
+}
+
+pub(super) async fn release_expired_runs(
+    store: &SqliteStore,
+    now: Millis,
+    dead_workers: &[String],
+) -> Result<Vec<Run>, StoreError> {
+    let error = query_error("releasing expired runs");
+    let statement = format!(
+        "UPDATE runs SET \
+         state = CASE WHEN attempt < max_attempts THEN 0 ELSE 3 END, \
+         run_at = CASE WHEN attempt < max_attempts THEN ?1 ELSE run_at END, \
+         finished_at = CASE WHEN attempt < max_attempts THEN NULL ELSE ?1 END, \
+         error = printf('lease expired: worker `%s` %s (attempt %d of %d)', worker, \
+                 CASE WHEN worker IN (SELECT value FROM json_each(?2)) THEN 'is gone' \
+                 ELSE 'stopped renewing its lease' END, attempt, max_attempts), \
+         lease_until = NULL \
+         WHERE state = 1 AND (lease_until < ?1 OR worker IN (SELECT value FROM json_each(?2))) \
+         RETURNING {RUN_COLUMNS}"
+    );
+    let rows = sqlx::query(&statement)
+        .bind(now)
+        .bind(json_text(dead_workers)?)
+        .fetch_all(&store.writer)
+        .await
+        .map_err(&error)?;
+    let mut released = runs_from_rows(&rows)?;
+    released.sort_by_key(|run| run.id);
+    Ok(released)
+}
+
+pub(super) async fn cancel_runs(
+    store: &SqliteStore,
+    ids: &[RunId],
+    at: Millis,
+) -> Result<Vec<RunId>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cancelled: Vec<RunId> = sqlx::query_scalar(
+        "UPDATE runs SET state = 4, finished_at = ?1, lease_until = NULL \
+         WHERE id IN (SELECT value FROM json_each(?2)) AND state = 0 RETURNING id",
+    )
+    .bind(at)
+    .bind(json_text(ids)?)
+    .fetch_all(&store.writer)
+    .await
+    .map_err(query_error("cancelling runs"))?;
+    Ok(in_given_order(ids, cancelled))
+}
+
+// ---------------------------------------------------------------- reads
+
+pub(super) async fn run(store: &SqliteStore, id: RunId) -> Result<Option<Run>, StoreError> {
+    let statement = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1");
+    let row = sqlx::query(&statement)
+        .bind(id)
+        .fetch_optional(&store.readers)
+        .await
+        .map_err(query_error("reading a run"))?;
+    row.as_ref().map(run_from_row).transpose()
+}
+
+pub(super) async fn runs(store: &SqliteStore, query: &RunQuery) -> Result<Vec<Run>, StoreError> {
+    let limit = query.limit.min(MAX_RUNS_PAGE);
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let mut statement = format!("SELECT {RUN_COLUMNS} FROM runs WHERE true");
+    if query.task.is_some() {
+        statement.push_str(" AND task = ?1");
+    }
+    if query.agent.is_some() {
+        statement.push_str(" AND agent = ?2");
+    }
+    if query.before.is_some() {
+        statement.push_str(" AND id < ?3");
+    }
+    if !query.states.is_empty() {
+        statement.push_str(" AND state IN (SELECT value FROM json_each(?4))");
+    }
+    statement.push_str(" ORDER BY id DESC LIMIT ?5");
+    let states: Vec<i64> = query.states.iter().map(|state| state.code()).collect();
+    let rows = sqlx::query(&statement)
+        .bind(query.task.as_deref())
+        .bind(query.agent.as_deref())
+        .bind(query.before)
+        .bind(json_text(&states)?)
+        .bind(limit as i64)
+        .fetch_all(&store.readers)
+        .await
+        .map_err(query_error("reading runs"))?;
+    runs_from_rows(&rows)
+}
+
+pub(super) async fn queue_depth(
+    store: &SqliteStore,
+    now: Millis,
+) -> Result<QueueDepth, StoreError> {
+    let error = query_error("reading the queue depth");
+    let mut transaction = store.readers.begin().await.map_err(&error)?;
+    let queued: Vec<(i64, bool, i64)> = sqlx::query_as(
+        "SELECT priority, run_at <= ?1 AS due, COUNT(*) FROM runs WHERE state = 0 \
+         GROUP BY priority, due",
+    )
+    .bind(now)
+    .fetch_all(&mut *transaction)
+    .await
+    .map_err(&error)?;
+    let running: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE state = 1")
+        .fetch_one(&mut *transaction)
+        .await
+        .map_err(&error)?;
+    transaction.commit().await.map_err(&error)?;
+    let mut depth = QueueDepth {
+        running: u64::try_from(running).unwrap_or(0),
+        ..QueueDepth::default()
+    };
+    for (priority, due, count) in queued {
+        let count = u64::try_from(count).unwrap_or(0);
+        if !due {
+            depth.scheduled += count;
+        } else if let Some(rank) = RunPriority::from_rank(priority) {
+            depth.ready[usize::from(rank.rank())] += count;
+        }
+    }
+    Ok(depth)
+}
+
+/// Duration of a finished run in milliseconds (0 when it never started).
+fn duration_ms(started_at: Option<Millis>, finished_at: Millis) -> f64 {
+    started_at.map_or(0.0, |started| {
+        sanitize_latency((finished_at - started) as f64)
+    })
+}
+
+pub(super) async fn task_stats(
+    store: &SqliteStore,
+    since: Millis,
+) -> Result<Vec<TaskStats>, StoreError> {
+    let error = query_error("reading task statistics");
+    let mut transaction = store.readers.begin().await.map_err(&error)?;
+    // Finished (succeeded or failed) runs still kept, with their durations.
+    let rows: Vec<(i64, String, i64, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT id, task, state, started_at, finished_at FROM runs \
+         WHERE state >= 2 AND finished_at >= ?1 AND state <= 3",
+    )
+    .bind(since)
+    .fetch_all(&mut *transaction)
+    .await
+    .map_err(&error)?;
+    let mut aggregates: BTreeMap<String, BucketAggregate> = BTreeMap::new();
+    let mut last: HashMap<String, (Millis, RunId)> = HashMap::new();
+    for (id, task, state, started_at, finished_at) in rows {
+        let duration = duration_ms(started_at, finished_at);
+        let failed = u64::from(state == RunState::Failed.code());
+        let newest = last.entry(task.clone()).or_insert((finished_at, id));
+        if (finished_at, id) > *newest {
+            *newest = (finished_at, id);
+        }
+        aggregates.entry(task).or_default().add_group(
+            bucket_of(duration),
+            1,
+            failed,
+            duration,
+            duration,
+        );
+    }
+    // Runs already deleted by retention, from their hourly rollups.
+    type RollupColumns = (String, i64, i64, f64, f64, Vec<u8>);
+    let rollups: Vec<RollupColumns> = sqlx::query_as(
+        "SELECT task, count, failures, min_ms, max_ms, histogram FROM run_rollups \
+         WHERE start >= ?1",
+    )
+    .bind(floor_to(since, HOUR))
+    .fetch_all(&mut *transaction)
+    .await
+    .map_err(&error)?;
+    for (task, count, failures, min_ms, max_ms, histogram) in rollups {
+        let rollup = aggregate_from_row(count, failures, min_ms, max_ms, &histogram)?;
+        aggregates.entry(task).or_default().merge(&rollup);
+    }
+    let last_ids: Vec<RunId> = last.values().map(|(_, id)| *id).collect();
+    let statement =
+        format!("SELECT {RUN_COLUMNS} FROM runs WHERE id IN (SELECT value FROM json_each(?1))");
+    let last_rows = sqlx::query(&statement)
+        .bind(json_text(&last_ids)?)
+        .fetch_all(&mut *transaction)
+        .await
+        .map_err(&error)?;
+    transaction.commit().await.map_err(&error)?;
+    let mut last_runs: HashMap<String, Run> = HashMap::new();
+    for run in runs_from_rows(&last_rows)? {
+        last_runs.insert(run.task.clone(), run);
+    }
+    Ok(aggregates
+        .into_iter()
+        .map(|(task, aggregate)| {
+            let quantile = |q| {
+                aggregate
+                    .histogram
+                    .quantile(q, aggregate.min_ms, aggregate.max_ms)
+            };
+            TaskStats {
+                last: last_runs.remove(&task),
+                runs: aggregate.count,
+                succeeded: aggregate.count - aggregate.failures,
+                failed: aggregate.failures,
+                p50_ms: quantile(0.5),
+                p95_ms: quantile(0.95),
+                task,
+            }
+        })
+        .collect())
+}
+
+pub(super) async fn schedule_marks(
+    store: &SqliteStore,
+) -> Result<Vec<(String, Millis)>, StoreError> {
+    sqlx::query_as("SELECT task, tick FROM schedule_marks ORDER BY task")
+        .fetch_all(&store.readers)
+        .await
+        .map_err(query_error("reading schedule marks"))
+}
+
+// ---------------------------------------------------------------- incidents
+
+/// Reads an incident that must exist, in a write transaction.
+async fn existing_incident(
+    connection: &mut SqliteConnection,
+    id: i64,
+    doing: &'static str,
+) -> Result<Incident, StoreError> {
+    let statement = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1");
+    let row = sqlx::query(&statement)
+        .bind(id)
+        .fetch_optional(connection)
+        .await
+        .map_err(query_error(doing))?;
+    match row {
+        Some(row) => incident_from_row(&row),
+        None => Err(StoreError::NotFound(format!("incident {id}"))),
+    }
+}
+
+pub(super) async fn open_incident(
+    store: &SqliteStore,
+    new: &NewIncident,
+) -> Result<(Incident, bool), StoreError> {
+    let error = query_error("opening an incident");
+    let mut transaction = store
+        .writer
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(&error)?;
+    let open: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM incidents WHERE task = ?1 AND state = 0")
+            .bind(&new.task)
+            .fetch_optional(&mut *transaction)
+            .await
+            .map_err(&error)?;
+    let (id, opened) = match open {
+        Some(id) => {
+            sqlx::query("UPDATE incidents SET failures = failures + 1 WHERE id = ?1")
+                .bind(id)
+                .execute(&mut *transaction)
+                .await
+                .map_err(&error)?;
+            (id, false)
+        }
+        None => {
+            let id = sqlx::query(
+                "INSERT INTO incidents (task, agent, run, reason, state, opened_at, failures) \
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5, 1)",
+            )
+            .bind(&new.task)
+            .bind(new.agent.as_deref())
+            .bind(new.run)
+            .bind(&new.reason)
+            .bind(new.at)
+            .execute(&mut *transaction)
+            .await
+            .map_err(&error)?
+            .last_insert_rowid();
+            (id, true)
+        }
+    };
+    let incident = existing_incident(&mut transaction, id, "opening an incident").await?;
+    transaction.commit().await.map_err(&error)?;
+    Ok((incident, opened))
+}
+
+/// Changes an incident's escalation chain in one transaction and returns the incident.
+async fn edit_chain(
+    store: &SqliteStore,
+    incident: i64,
+    edit: impl FnOnce(&mut Vec<EscalationStep>) -> Result<(), StoreError>,
+) -> Result<Incident, StoreError> {
+    let doing = "changing an escalation chain";
+    let error = query_error(doing);
+    let mut transaction = store
+        .writer
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(&error)?;
+    let mut current = existing_incident(&mut transaction, incident, doing).await?;
+    edit(&mut current.chain)?;
+    sqlx::query("UPDATE incidents SET chain = ?1 WHERE id = ?2")
+        .bind(json_text(&current.chain)?)
+        .bind(incident)
+        .execute(&mut *transaction)
+        .await
+        .map_err(&error)?;
+    transaction.commit().await.map_err(&error)?;
+    Ok(current)
+}
+
+pub(super) async fn add_escalation_step(
+    store: &SqliteStore,
+    incident: i64,
+    step: &EscalationStep,
+) -> Result<Incident, StoreError> {
+    edit_chain(store, incident, |chain| {
+        chain.push(step.clone());
+        Ok(())
+    })
+    .await
+}
+
+pub(super) async fn update_escalation_step(
+    store: &SqliteStore,
+    incident: i64,
+    index: usize,
+    outcome: StepOutcome,
+    run: Option<RunId>,
+) -> Result<Incident, StoreError> {
+    edit_chain(store, incident, |chain| {
+        let step = chain.get_mut(index).ok_or_else(|| {
+            StoreError::NotFound(format!("step {index} of the chain of incident {incident}"))
+        })?;
+        step.outcome = outcome;
+        if run.is_some() {
+            step.run = run;
+        }
+        Ok(())
+    })
+    .await
+}
+
+pub(super) async fn resolve_incidents(
+    store: &SqliteStore,
+    ids: &[i64],
+    task: Option<&str>,
+    at: Millis,
+    resolution: &str,
+) -> Result<Vec<Incident>, StoreError> {
+    if ids.is_empty() && task.is_none() {
+        return Ok(Vec::new());
+    }
+    let statement = format!(
+        "UPDATE incidents SET state = 1, resolved_at = ?1, resolution = ?2 \
+         WHERE state = 0 AND (id IN (SELECT value FROM json_each(?3)) OR task = ?4) \
+         RETURNING {INCIDENT_COLUMNS}"
+    );
+    let rows = sqlx::query(&statement)
+        .bind(at)
+        .bind(resolution)
+        .bind(json_text(ids)?)
+        .bind(task)
+        .fetch_all(&store.writer)
+        .await
+        .map_err(query_error("resolving incidents"))?;
+    let mut resolved: Vec<Incident> = rows
+        .iter()
+        .map(incident_from_row)
+        .collect::<Result<_, _>>()?;
+    resolved.sort_by_key(|incident| incident.id);
+    Ok(resolved)
+}
+
+pub(super) async fn incident(store: &SqliteStore, id: i64) -> Result<Option<Incident>, StoreError> {
+    let mut connection = store
+        .readers
+        .acquire()
+        .await
+        .map_err(query_error("reading an incident"))?;
+    let statement = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1");
+    let row = sqlx::query(&statement)
+        .bind(id)
+        .fetch_optional(&mut *connection)
+        .await
+        .map_err(query_error("reading an incident"))?;
+    row.as_ref().map(incident_from_row).transpose()
+}
+
+pub(super) async fn incidents(
+    store: &SqliteStore,
+    query: &IncidentQuery,
+) -> Result<Vec<Incident>, StoreError> {
+    let limit = query.limit.min(MAX_INCIDENTS_PAGE);
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let mut statement = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE true");
+    if query.open_only {
+        statement.push_str(" AND state = 0");
+    }
+    if query.task.is_some() {
+        statement.push_str(" AND task = ?1");
+    }
+    if query.before.is_some() {
+        statement.push_str(" AND id < ?2");
+    }
+    statement.push_str(" ORDER BY id DESC LIMIT ?3");
+    let rows = sqlx::query(&statement)
+        .bind(query.task.as_deref())
+        .bind(query.before)
+        .bind(limit as i64)
+        .fetch_all(&store.readers)
+        .await
+        .map_err(query_error("reading incidents"))?;
+    rows.iter().map(incident_from_row).collect()
+}
+
+// ---------------------------------------------------------------- retention
+
+/// Prunes outputs of runs finished before `now - run_outputs`, folds runs finished before
+/// `now - runs` into hourly per-task rollups and deletes them, and deletes incidents resolved
+/// before `now - events`; each step its own short transaction.
+pub(super) async fn apply_retention(
+    store: &SqliteStore,
+    now: Millis,
+    retention: Retention,
+) -> Result<(), StoreError> {
+    prune_outputs(store, now.saturating_sub(retention.run_outputs)).await?;
+    roll_up_runs(store, now.saturating_sub(retention.runs)).await?;
+    let error = query_error("deleting resolved incidents");
+    loop {
+        let deleted = sqlx::query(
+            "DELETE FROM incidents WHERE id IN (SELECT id FROM incidents \
+             WHERE state = 1 AND resolved_at < ?1 LIMIT ?2)",
+        )
+        .bind(now.saturating_sub(retention.events))
+        .bind(RETENTION_STEP_ROWS)
+        .execute(&store.writer)
+        .await
+        .map_err(&error)?
+        .rows_affected();
+        if deleted < RETENTION_STEP_ROWS as u64 {
+            return Ok(());
+        }
+    }
+}
+
+async fn prune_outputs(store: &SqliteStore, before: Millis) -> Result<(), StoreError> {
+    let error = query_error("pruning run outputs");
+    loop {
+        let mut transaction = store
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(&error)?;
+        let from: i64 =
+            sqlx::query_scalar("SELECT outputs_pruned_until FROM run_retention WHERE id = 1")
+                .fetch_one(&mut *transaction)
+                .await
+                .map_err(&error)?;
+        if from >= before {
+            return Ok(());
+        }
+        // One step: the next RETENTION_STEP_ROWS finished runs by end time (whole milliseconds).
+        let step_end: Option<i64> = sqlx::query_scalar(
+            "SELECT finished_at FROM runs WHERE state >= 2 AND finished_at >= ?1 \
+             AND finished_at < ?2 ORDER BY finished_at LIMIT 1 OFFSET ?3",
+        )
+        .bind(from)
+        .bind(before)
+        .bind(RETENTION_STEP_ROWS)
+        .fetch_optional(&mut *transaction)
+        .await
+        .map_err(&error)?;
+        let until = step_end.map_or(before, |end| end.max(from + 1));
+        sqlx::query(
+            "UPDATE runs SET output = NULL, error = NULL WHERE state >= 2 \
+             AND finished_at >= ?1 AND finished_at < ?2 \
+             AND (output IS NOT NULL OR error IS NOT NULL)",
+        )
+        .bind(from)
+        .bind(until)
+        .execute(&mut *transaction)
+        .await
+        .map_err(&error)?;
+        sqlx::query("UPDATE run_retention SET outputs_pruned_until = ?1 WHERE id = 1")
+            .bind(until)
+            .execute(&mut *transaction)
+            .await
+            .map_err(&error)?;
+        transaction.commit().await.map_err(&error)?;
+        if until >= before {
+            return Ok(());
+        }
+    }
+}
+
+async fn roll_up_runs(store: &SqliteStore, before: Millis) -> Result<(), StoreError> {
+    let error = query_error("rolling up old runs");
+    loop {
+        let mut transaction = store
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(&error)?;
+        let rows: Vec<(i64, String, i64, Option<i64>, i64)> = sqlx::query_as(
+            "SELECT id, task, state, started_at, finished_at FROM runs \
+             WHERE state >= 2 AND finished_at < ?1 ORDER BY finished_at LIMIT ?2",
+        )
+        .bind(before)
+        .bind(RETENTION_STEP_ROWS)
+        .fetch_all(&mut *transaction)
+        .await
+        .map_err(&error)?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let step_full = rows.len() as i64 == RETENTION_STEP_ROWS;
+        let mut hours: HashMap<(String, Millis), BucketAggregate> = HashMap::new();
+        let mut ids = Vec::with_capacity(rows.len());
+        for (id, task, state, started_at, finished_at) in rows {
+            ids.push(id);
+            if state == RunState::Cancelled.code() {
+                continue;
+            }
+            let duration = duration_ms(started_at, finished_at);
+            hours
+                .entry((task, floor_to(finished_at, HOUR)))
+                .or_default()
+                .add_group(
+                    bucket_of(duration),
+                    1,
+                    u64::from(state == RunState::Failed.code()),
+                    duration,
+                    duration,
+                );
+        }
+        for ((task, start), mut aggregate) in hours {
+            let stored: Option<(i64, i64, f64, f64, Vec<u8>)> = sqlx::query_as(
+                "SELECT count, failures, min_ms, max_ms, histogram FROM run_rollups \
+                 WHERE task = ?1 AND start = ?2",
+            )
+            .bind(&task)
+            .bind(start)
+            .fetch_optional(&mut *transaction)
+            .await
+            .map_err(&error)?;
+            if let Some((count, failures, min_ms, max_ms, histogram)) = stored {
+                let mut sum = aggregate_from_row(count, failures, min_ms, max_ms, &histogram)?;
+                sum.merge(&aggregate);
+                aggregate = sum;
+            }
+            sqlx::query(
+                "INSERT INTO run_rollups (task, start, count, failures, min_ms, max_ms, histogram) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (task, start) DO UPDATE SET \
+                 count = excluded.count, failures = excluded.failures, min_ms = excluded.min_ms, \
+                 max_ms = excluded.max_ms, histogram = excluded.histogram",
+            )
+            .bind(&task)
+            .bind(start)
+            .bind(i64::try_from(aggregate.count).unwrap_or(i64::MAX))
+            .bind(i64::try_from(aggregate.failures).unwrap_or(i64::MAX))
+            .bind(aggregate.min_ms)
+            .bind(aggregate.max_ms)
+            .bind(aggregate.histogram.encode())
+            .execute(&mut *transaction)
+            .await
+            .map_err(&error)?;
+        }
+        sqlx::query("DELETE FROM runs WHERE id IN (SELECT value FROM json_each(?1))")
+            .bind(json_text(&ids)?)
+            .execute(&mut *transaction)
+            .await
+            .map_err(&error)?;
+        transaction.commit().await.map_err(&error)?;
+        if !step_full {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_insert_statement_has_a_row_per_run() {
+        let statement = insert_runs_statement(3);
+        assert_eq!(statement.matches("(?, ?, ?, 0,").count(), 3);
+        assert!(statement.ends_with("RETURNING id, task, dedupe"));
+    }
+
+    #[test]
+    fn given_order_is_kept_and_duplicates_dropped() {
+        assert_eq!(in_given_order(&[3, 1, 2, 3], vec![2, 3]), vec![3, 2]);
+    }
+}
