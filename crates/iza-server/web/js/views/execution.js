@@ -77,13 +77,13 @@ export function render(main, _params, query) {
     const th = (text, cls) => h('th', { scope: 'col', class: cls ?? null }, text);
     running.replaceChildren(h('div', { class: 'table-wrap' }, h('table', { id: 'running-runs' },
       h('caption', { class: 'visually-hidden' }, 'Runs in flight, with how long each has been running'),
-      h('thead', null, h('tr', null, th('Run', 'num'), th('Task'), th('Priority', 'hide-narrow'), th('Attempt', 'num'), th('Started'), th('Elapsed', 'num'))),
+      h('thead', null, h('tr', null, th('Run', 'num'), th('Task'), th('Priority', 'hide-narrow'), th('Attempt', 'num'), th('Started', 'hide-narrow'), th('Elapsed', 'num'))),
       h('tbody', null, list.map((r) => h('tr', { dataset: { run: r.id, task: r.task } },
         h('td', { class: 'num mono' }, `#${r.id}`),
         h('td', null, h('span', { class: 'mono' }, r.task), r.worker ? h('div', { class: 'muted small' }, r.external ? `external: ${r.worker}` : r.worker) : null),
         h('td', { class: 'hide-narrow' }, priorityBadge(r.priority)),
         h('td', { class: 'num' }, `${r.attempt ?? 0}/${r.max_attempts ?? '?'}`),
-        h('td', null, timeEl(r.started_at)),
+        h('td', { class: 'hide-narrow' }, timeEl(r.started_at)),
         h('td', { class: 'num elapsed', dataset: { elapsedMs: r.elapsed_ms ?? '', startedAt: r.started_at ?? '' } },
           duration(elapsed(r, data.received, now)))))))));
   };
