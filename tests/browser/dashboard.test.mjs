@@ -4,8 +4,16 @@
 //
 //   node dashboard.test.mjs --base http://127.0.0.1:PORT --control http://127.0.0.1:PORT2 \
 //     --nodes 6 --edges 6 --down db --impacted api,web,worker --interval-ms 1000 \
-//     --search web --process docs --token TOKEN --screenshots DIR
+//     --search web --process docs --token TOKEN --screenshots DIR \
+//     --chain runner,keeper,steward --ok-task runner/ping --failing-task runner/fail \
+//     --run-now runner/hello --run-now-output 'hello from the dashboard' --slow-task runner/slow \
+//     --agents-service db
 //
+// The options from `--chain` on test the Execution page and are optional (without them that
+// part is skipped): `--chain` is the reporting line from the owner of `--failing-task` (a
+// task that fails every time) up to tier 1; `--ok-task` succeeds on a short schedule;
+// `--run-now` is an on-demand task printing `--run-now-output`; `--slow-task` an on-demand
+// task that runs for several seconds; `--agents-service` a service those agents watch.
 // Exits 0 when every check passes, 1 otherwise (the failing check is printed, and a
 // screenshot `failure.png` is left in DIR). Stops by itself within --timeout-ms.
 
@@ -37,6 +45,13 @@ const token = args.token ?? '';
 const shots = args.screenshots ?? 'screenshots';
 const executablePath = args.chromium ?? process.env.IZA_CHROMIUM ?? '/usr/bin/chromium';
 const timeoutMs = Number(args['timeout-ms'] ?? 120000);
+const chain = (args.chain ?? '').split(',').filter(Boolean);
+const okTask = args['ok-task'];
+const failingTask = args['failing-task'];
+const runNowTask = args['run-now'];
+const runNowOutput = args['run-now-output'] ?? '';
+const slowTask = args['slow-task'];
+const agentsService = args['agents-service'];
 mkdirSync(shots, { recursive: true });
 rmSync(join(shots, 'failure.png'), { force: true });
 
@@ -82,6 +97,8 @@ const PAGES = [
   ['service', '#/services/__DOWN__', '#recent-results, #service-check'],
   ['ports', '#/ports', '#port-table tbody tr'],
   ['events', '#/events', '#event-list li'],
+  // Needs a server with the agents' routes: with `--chain`.
+  ...(chain.length ? [['execution', '#/execution', '#task-table']] : []),
 ];
 
 async function main() {
@@ -235,6 +252,8 @@ async function main() {
     check(consoleErrors.length === 0, `the process panels load with no console error ${consoleErrors.join('; ')}`);
   }
 
+  if (chain.length) await execution();
+
   // The theme toggle persists.
   await page.click('#theme');
   const chosen = await page.getAttribute('html', 'data-theme');
@@ -253,6 +272,93 @@ async function main() {
     check(overflow <= 1, `${name} fits the phone width (overflow ${overflow}px)`);
   }
   check(consoleErrors.length === 0, `no console errors anywhere ${consoleErrors.join('; ')}`);
+}
+
+/** The Execution page and the agents' part of a service's page, against a server whose
+ *  agents run `okTask` on a schedule, fail `failingTask` every time, and run `runNowTask` and
+ *  `slowTask` only when asked. */
+async function execution() {
+  const sel = (s) => s.replaceAll('"', '\\"');
+  await page.evaluate(() => sessionStorage.clear());
+  await open('#/execution', '#task-table');
+  await page.evaluate(() => { window.__noReload = true; });
+
+  // The agent tree: each agent of the chain under the one it reports to.
+  const nested = chain.slice().reverse().map((a) => `li[data-agent="${a}"]`).join(' ');
+  await page.waitForSelector(`#agent-tree ${nested}`, { timeout: 5000 });
+  check(true, `the agent tree nests ${chain.slice().reverse().join(' > ')}`);
+  const tiers = await page.$$eval('#agent-tree li[data-agent]', (items) => items.map((li) => li.dataset.tier));
+  check(tiers.length >= chain.length && tiers.every((t) => /^[123]$/.test(t)), `every agent shows its tier (${tiers.join(', ')})`);
+
+  // Runs arrive live: a scheduled run succeeds and a new one shows up without a reload.
+  await page.waitForSelector(`#run-table tr[data-task="${sel(okTask)}"][data-state="succeeded"]`, { timeout: 15000 });
+  const firstId = await page.$eval('#run-table tbody tr', (tr) => Number(tr.dataset.run));
+  await page.waitForFunction((id) => Number(document.querySelector('#run-table tbody tr')?.dataset.run) > id, firstId, { timeout: 10000 });
+  check(await page.evaluate(() => window.__noReload === true), `new runs appear live (after #${firstId}), without a reload`);
+
+  // Figures per task: the succeeding task at 100 %, the failing one at 0 %, durations shown.
+  await page.waitForFunction((t) => document.querySelector(`#task-table tr[data-task="${t}"] [data-rate]`)?.dataset.rate === '1', okTask, { timeout: 15000 });
+  await page.waitForFunction((t) => document.querySelector(`#task-table tr[data-task="${t}"] [data-rate]`)?.dataset.rate === '0', failingTask, { timeout: 15000 });
+  const okRow = await page.textContent(`#task-table tr[data-task="${sel(okTask)}"]`);
+  check(/100 %/.test(okRow) && /\d+(\.\d)? (ms|s)/.test(okRow), `${okTask} shows a 100 % success rate and its durations ("${okRow.replace(/\s+/g, ' ').trim()}")`);
+  const failedRun = await page.waitForSelector(`#run-table tr[data-task="${sel(failingTask)}"][data-state="failed"]`, { timeout: 15000 });
+  const errorText = await failedRun.$eval('td.output', (td) => td.textContent);
+  check(errorText.trim().length > 1 && errorText.trim() !== '—', `a failed run of ${failingTask} shows its error ("${errorText.trim().slice(0, 80)}")`);
+
+  // The failing task's incident, with its whole escalation chain up to tier 1.
+  const incident = await page.waitForSelector(`#incident-list li.incident:has(ol.chain li[data-agent="${chain[chain.length - 1]}"])`, { timeout: 20000 });
+  const steps = await incident.$$eval('ol.chain li', (items) => items.map((li) => [li.dataset.agent, li.dataset.outcome]));
+  check(steps.map(([a]) => a).join(',') === chain.join(','), `the incident's chain is ${steps.map(([a, o]) => `${a} (${o})`).join(' → ')}`);
+  const spoken = await incident.$eval('ol.chain', (ol) => ol.getAttribute('aria-label'));
+  check(spoken.startsWith(`Escalation chain: ${chain[0]} → ${chain[1]} (`), `screen readers hear "${spoken}"`);
+  const openCard = await page.textContent('[data-queue="incidents"] .value');
+  check(Number(openCard) >= 1, `the open incidents card counts ${openCard}`);
+  await shot('execution-incident');
+
+  // Run now: refused without the token, which is asked for; with it, the run is queued, runs,
+  // and its output shows up live.
+  watchingConsole = false;
+  await page.click(`button[data-run-task="${sel(runNowTask)}"]`);
+  await page.waitForSelector('#run-token-input', { state: 'visible', timeout: 5000 });
+  check(true, 'Run now without a token is refused and the token asked for');
+  watchingConsole = true;
+  await page.fill('#run-token-input', token);
+  await page.press('#run-token-input', 'Enter');
+  await page.click(`button[data-run-task="${sel(runNowTask)}"]`);
+  await page.waitForFunction(() => /Queued run #\d+/.test(document.querySelector('.run-message')?.textContent ?? ''), null, { timeout: 5000 });
+  const queued = Number((await page.textContent('.run-message')).match(/#(\d+)/)[1]);
+  await page.waitForSelector(`#run-table tr[data-run="${queued}"][data-state="succeeded"]`, { timeout: 15000 });
+  const output = await page.textContent(`#run-table tr[data-run="${queued}"] td.output summary`);
+  check(output.includes(runNowOutput), `Run now ran ${runNowTask} (run #${queued}) and its output reads "${output.trim()}"`);
+
+  // A long run: in flight, with its elapsed time ticking.
+  await page.click(`button[data-run-task="${sel(slowTask)}"]`);
+  const cell = `#running-runs tr[data-task="${sel(slowTask)}"] td.elapsed`;
+  await page.waitForSelector(cell, { timeout: 10000 });
+  await shot('execution-running');
+  const before = await page.textContent(cell);
+  await page.waitForFunction(([c, b]) => document.querySelector(c) && document.querySelector(c).textContent !== b, [cell, before], { timeout: 5000 });
+  check(true, `${slowTask} is shown running, its elapsed time ticking (${before} → ${await page.textContent(cell).catch(() => 'done')})`);
+
+  // The Events page lists the run and incident events and filters by them.
+  await open('#/events', '#event-list li');
+  await page.selectOption('#event-kind', 'run-succeeded');
+  await page.waitForSelector('#event-list li[data-kind="run-succeeded"]', { timeout: 10000 });
+  const kinds = await page.$$eval('#event-list li', (items) => [...new Set(items.map((li) => li.dataset.kind))]);
+  check(kinds.length === 1 && kinds[0] === 'run-succeeded', `the Events page filters the runs' events (${kinds.join(', ')})`);
+  await page.selectOption('#event-kind', 'incident-opened');
+  await page.waitForSelector('#event-list li[data-kind="incident-opened"]', { timeout: 10000 });
+  check(true, 'the Events page lists incidents opened');
+
+  // A service's page: the tasks and recent runs of the agents that watch it, with Run now.
+  if (agentsService) {
+    await open(`#/services/${encodeURIComponent(agentsService)}`, '#service-runs');
+    const buttons = await page.locator('#service-agents button[data-run-task]').count();
+    const rows = await page.locator('#service-runs tbody tr').count();
+    check(buttons >= 1 && rows >= 1, `${agentsService}'s page shows its agents' tasks (${buttons} Run now buttons) and recent runs (${rows})`);
+    await shot('service-agents');
+  }
+  check(consoleErrors.length === 0, `the Execution page and its parts have no console error ${consoleErrors.join('; ')}`);
 }
 
 const timer = setTimeout(async () => {

@@ -48,6 +48,8 @@ const ASSETS: &[Asset] = &[
     asset!("js/layout.js", JS),
     asset!("js/live.js", JS),
     asset!("js/signin.js", JS),
+    asset!("js/token.js", JS),
+    asset!("js/agents.js", JS),
     asset!("js/views/overview.js", JS),
     asset!("js/views/graph.js", JS),
     asset!("js/views/services.js", JS),
@@ -55,6 +57,9 @@ const ASSETS: &[Asset] = &[
     asset!("js/views/ports.js", JS),
     asset!("js/views/events.js", JS),
     asset!("js/views/process.js", JS),
+    asset!("js/views/execution.js", JS),
+    asset!("js/views/runs.js", JS),
+    asset!("js/views/work.js", JS),
 ];
 
 /// The policy of every dashboard answer: only this origin's scripts, styles, images and

@@ -7,8 +7,8 @@
 //! every page are left in `target/dashboard-screenshots/`.
 //!
 //! Needs Node and Debian's `chromium`; `scripts/browser-deps.sh` installs what is missing.
-//! A second test runs the tests of the page's pure functions (graph layout, timeline merge) in
-//! Node.
+//! A second test runs the tests of the page's pure functions (graph layout, timeline merge, the
+//! agents' work in words) in Node.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -243,6 +243,39 @@ services = ["worker", "docs"]
 [[agents.steward.tasks]]
 name = "nightly report"
 priority = "low"
+
+[agents.keeper]
+name = "Keeper"
+tier = 2
+reports_to = "steward"
+
+[agents.runner]
+name = "Runner"
+tier = 3
+reports_to = "keeper"
+services = ["db"]
+
+[[agents.runner.tasks]]
+name = "ping"
+priority = "high"
+every = "1s"
+run = {{ exec = ["true"] }}
+
+[[agents.runner.tasks]]
+name = "fail"
+every = "2s"
+retries = 1
+backoff = "1s"
+run = {{ exec = ["sh", "-c", "echo checking; echo the check failed >&2; exit 1"] }}
+
+[[agents.runner.tasks]]
+name = "hello"
+run = {{ exec = ["echo", "hello from the dashboard"] }}
+
+[[agents.runner.tasks]]
+name = "slow"
+priority = "low"
+run = {{ exec = ["sleep", "6"] }}
 "#,
         db = check("db"),
         cache = check("cache"),
@@ -306,6 +339,17 @@ fn the_dashboard_works_in_a_browser() {
         .args(["--down", "db", "--impacted", "api,web,worker"])
         .args(["--interval-ms", "1000", "--search", "web"])
         .args(["--process", "docs", "--token", &token])
+        // The agents: `runner` (tier 3) reports to `keeper` (tier 2), which reports to
+        // `steward` (tier 1); `fail` fails every time, so its incident climbs the whole chain.
+        .args(["--chain", "runner,keeper,steward"])
+        .args(["--ok-task", "runner/ping", "--failing-task", "runner/fail"])
+        .args([
+            "--run-now",
+            "runner/hello",
+            "--run-now-output",
+            "hello from the dashboard",
+        ])
+        .args(["--slow-task", "runner/slow", "--agents-service", "db"])
         .args([
             "--timeout-ms",
             &(BROWSER_DEADLINE.as_millis() - 10_000).to_string(),
@@ -355,7 +399,13 @@ fn the_dashboard_works_in_a_browser() {
         screenshots.display()
     );
     for page in [
-        "overview", "graph", "services", "service", "ports", "events",
+        "overview",
+        "graph",
+        "services",
+        "service",
+        "ports",
+        "events",
+        "execution",
     ] {
         for variant in ["dark", "light", "phone"] {
             let shot = screenshots.join(format!("{page}-{variant}.png"));
@@ -406,14 +456,15 @@ fn a_protected_server_asks_the_browser_to_sign_in() {
 }
 
 /// The pure JavaScript of the dashboard under Node's test runner: the graph layout
-/// (`tests/browser/layout.test.mjs`) and the timelines' merge of live events
-/// (`tests/browser/timeline.test.mjs`).
+/// (`tests/browser/layout.test.mjs`), the timelines' merge of live events
+/// (`tests/browser/timeline.test.mjs`) and the agents' work in words: durations, triggers,
+/// escalation chains, the agent tree, the debounced reloads (`tests/browser/agents.test.mjs`).
 #[test]
 fn the_pages_pure_functions_keep_their_invariants() {
     let root = workspace_root();
     let output = Command::new("node")
         .args(["--test", "--test-timeout=30000"])
-        .args(["layout.test.mjs", "timeline.test.mjs"])
+        .args(["layout.test.mjs", "timeline.test.mjs", "agents.test.mjs"])
         .current_dir(root.join("tests/browser"))
         .output()
         .expect("node runs the layout tests");

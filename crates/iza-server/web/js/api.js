@@ -28,10 +28,15 @@ async function get(path) {
 }
 
 /** `POST`s that change something carry the API token; a 401 keeps the server's reason. */
-async function post(path, token) {
+async function post(path, token, payload) {
   const headers = { accept: 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
-  const response = await fetch(`/api/v1${path}`, { method: 'POST', headers });
+  const init = { method: 'POST', headers };
+  if (payload !== undefined) {
+    headers['content-type'] = 'application/json';
+    init.body = JSON.stringify(payload);
+  }
+  const response = await fetch(`/api/v1${path}`, init);
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
     const error = new ApiError(response.status, body.error?.code ?? 'http', body.error?.message ?? response.statusText);
@@ -65,5 +70,27 @@ export const api = {
     return found ? found : { unsupervised: list.supervised ? 'not-supervised' : 'no-supervisor' };
   },
   act: (id, verb, token) => post(`/services/${encodeURIComponent(id)}/${verb}`, token),
+  // The agents' work (docs/agents.md).
+  agents: () => get('/agents'),
+  tasks: () => get('/tasks'),
+  queue: () => get('/queue'),
+  runs: ({ task, agent, state, before, limit } = {}) => {
+    const q = new URLSearchParams();
+    if (task) q.set('task', task);
+    if (agent) q.set('agent', agent);
+    if (state) q.set('state', state);
+    if (before != null) q.set('before', before);
+    q.set('limit', limit ?? 50);
+    return get(`/runs?${q}`);
+  },
+  incidents: ({ open, task, limit } = {}) => {
+    const q = new URLSearchParams();
+    if (open) q.set('open', 'true');
+    if (task) q.set('task', task);
+    q.set('limit', limit ?? 100);
+    return get(`/incidents?${q}`);
+  },
+  /** Queues a run of task `key` (`AGENT/TASK`) now: the run, in state `queued`. */
+  runNow: (key, token) => post('/runs', token, { task: key }),
   logStreamUrl: (id, tail) => `/api/v1/services/${encodeURIComponent(id)}/logs/stream?tail=${tail}`,
 };

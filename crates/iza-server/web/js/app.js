@@ -1,5 +1,6 @@
 // The dashboard's entry: hash routing (`#/`, `#/graph`, `#/services`, `#/services/ID`,
-// `#/ports`, `#/events`), the theme toggle, the connection indicator, keyboard shortcuts.
+// `#/ports`, `#/events`, `#/execution`), the theme toggle, the connection indicator, keyboard
+// shortcuts.
 // Each view module exports `render(main, params)` and may return a cleanup function.
 
 import { live } from './live.js';
@@ -11,6 +12,7 @@ import * as services from './views/services.js';
 import * as service from './views/service.js';
 import * as ports from './views/ports.js';
 import * as events from './views/events.js';
+import * as execution from './views/execution.js';
 
 const ROUTES = [
   { pattern: /^\/?$/, nav: 'overview', title: 'Overview', view: overview },
@@ -19,6 +21,7 @@ const ROUTES = [
   { pattern: /^\/services\/(.+)$/, nav: 'services', title: 'Service', view: service },
   { pattern: /^\/ports$/, nav: 'ports', title: 'Ports', view: ports },
   { pattern: /^\/events$/, nav: 'events', title: 'Events', view: events },
+  { pattern: /^\/execution$/, nav: 'execution', title: 'Execution', view: execution },
 ];
 
 const main = document.getElementById('main');
@@ -89,12 +92,12 @@ function setupConnection() {
 }
 
 function setupKeys() {
-  const pages = ['#/', '#/graph', '#/services', '#/ports', '#/events'];
+  const pages = ['#/', '#/graph', '#/services', '#/ports', '#/events', '#/execution'];
   document.addEventListener('keydown', (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const t = e.target;
     if (t instanceof HTMLInputElement || t instanceof HTMLSelectElement || t instanceof HTMLTextAreaElement) return;
-    if (e.key >= '1' && e.key <= '5') {
+    if (e.key >= '1' && e.key <= String(pages.length)) {
       location.hash = pages[Number(e.key) - 1];
       e.preventDefault();
     } else if (e.key === 't') {

@@ -10,7 +10,10 @@ const KINDS = ['probe-completed', 'status-changed', 'service-impacted', 'service
   'manifest-reloaded', 'monitor-started', 'monitor-stopped', 'store-failed',
   // Under `iza up`: the supervised processes' lifecycle.
   'process-starting', 'process-running', 'process-ready', 'process-exited',
-  'process-restarting', 'process-failed', 'process-stopped'];
+  'process-restarting', 'process-failed', 'process-stopped',
+  // The agents' work: runs and incidents (docs/agents.md).
+  'run-queued', 'run-started', 'run-succeeded', 'run-failed', 'run-cancelled',
+  'incident-opened', 'incident-escalated', 'incident-resolved'];
 
 export class Live {
   constructor() {

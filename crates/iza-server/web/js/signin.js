@@ -4,6 +4,7 @@
 // token is also kept for this tab, for the buttons that change something.
 
 import { h } from './dom.js';
+import { saveToken } from './token.js';
 
 export function showSignIn(main) {
   const input = h('input', { type: 'password', id: 'signin-token', autocomplete: 'off', required: true, 'aria-label': 'API token' });
@@ -13,7 +14,7 @@ export function showSignIn(main) {
     const token = input.value.trim();
     const response = await fetch('/api/v1/session', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
     if (response.ok) {
-      sessionStorage.setItem('iza-token', token);
+      saveToken(token);
       location.reload();
       return;
     }

@@ -5,6 +5,7 @@
 import { api } from '../api.js';
 import { live } from '../live.js';
 import { h, timeEl, serviceHref, word, failure, glyph as statusGlyph } from '../dom.js';
+import { eventRun, eventIncident, duration, runDuration, lastLine } from '../agents.js';
 
 export const title = () => 'Events';
 
@@ -23,6 +24,14 @@ const KINDS = {
   'process-restarting': ['⟳', 'Process restarting'],
   'process-failed': ['✕', 'Process failed'],
   'process-stopped': ['■', 'Process stopped'],
+  'run-queued': ['◷', 'Run queued'],
+  'run-started': ['▶', 'Run started'],
+  'run-succeeded': ['✓', 'Run succeeded'],
+  'run-failed': ['✕', 'Run failed'],
+  'run-cancelled': ['⊘', 'Run cancelled'],
+  'incident-opened': ['⚠', 'Incident opened'],
+  'incident-escalated': ['⇧', 'Incident escalated'],
+  'incident-resolved': ['✓', 'Incident resolved'],
 };
 
 /** Whether a stream event belongs on a timeline (probe results do not). */
@@ -80,7 +89,69 @@ function describe(record) {
     case 'process-stopped':
       return [link(p.service), p.killed ? ' stopped (killed after its grace period)' : ' stopped'];
     default:
+      if (record.kind.startsWith('run-')) return describeRun(record.kind, p);
+      if (record.kind.startsWith('incident-')) return describeIncident(record.kind, p);
       return [record.kind];
+  }
+}
+
+/** A run's event: its task (a link to its runs), the run's id, and what happened. */
+function describeRun(kind, p) {
+  const run = eventRun(p);
+  const object = p.run != null && typeof p.run === 'object' ? p.run : {};
+  const task = run.task
+    ? h('a', { href: `#/execution?task=${encodeURIComponent(run.task)}`, class: 'mono' }, run.task)
+    : h('span', { class: 'mono' }, 'a task');
+  const id = run.id != null ? ` run #${run.id}` : ' run';
+  const attempt = p.attempt ?? object.attempt;
+  const error = p.error ?? object.error;
+  const took = p.duration_ms ?? runDuration(object);
+  switch (kind) {
+    case 'run-queued': {
+      // The event says why in a word (`tick`, `event`, `manual`, `escalation`); a run, as an object.
+      const why = typeof p.trigger === 'string' ? p.trigger : p.trigger?.kind ?? object.trigger?.kind;
+      return [task, `${id} queued`, why ? h('span', { class: 'muted' }, ` (${why === 'tick' ? 'schedule' : why})`) : null];
+    }
+    case 'run-started':
+      return [task, `${id} started`, attempt > 1 ? ` (attempt ${attempt})` : ''];
+    case 'run-succeeded':
+      return [task, `${id} succeeded`, took != null ? ` in ${duration(took)}` : ''];
+    case 'run-failed': {
+      const retry = p.retry_at ?? null;
+      return [task, `${id} failed`, error ? h('span', { class: 'muted' }, `: ${lastLine(error)}`) : null,
+        retry != null ? [', retry at ', timeEl(retry)] : ''];
+    }
+    case 'run-cancelled':
+      return [task, `${id} cancelled`];
+    default:
+      return [task, `${id} ${kind}`];
+  }
+}
+
+/** An incident's event: its id, its task, and where it climbed to. */
+function describeIncident(kind, p) {
+  const incident = p.incident != null && typeof p.incident === 'object' ? p.incident : {};
+  const id = eventIncident(p);
+  const task = p.task ?? incident.task;
+  const what = [h('a', { href: '#/execution' }, id != null ? `Incident #${id}` : 'An incident'),
+    task ? [' of ', h('span', { class: 'mono' }, task)] : null];
+  switch (kind) {
+    case 'incident-opened':
+      return [...what, ' opened', (p.reason ?? incident.reason) ? h('span', { class: 'muted' }, `: ${lastLine(p.reason ?? incident.reason)}`) : null];
+    case 'incident-escalated': {
+      const chain = incident.chain ?? [];
+      const to = p.to ?? p.agent ?? chain[chain.length - 1]?.agent;
+      // `runs`: the runs of that agent's escalation tasks; none, and it climbs on.
+      const handlers = Array.isArray(p.runs)
+        ? h('span', { class: 'muted' }, p.runs.length ? ` (runs ${p.runs.map((r) => `#${r}`).join(', ')})` : ' (no escalation task)')
+        : null;
+      return [...what, ' escalated', to ? [' to ', h('span', { class: 'mono' }, to)] : null,
+        p.tier != null ? ` (tier ${p.tier})` : '', handlers];
+    }
+    case 'incident-resolved':
+      return [...what, ' resolved', (p.resolution ?? incident.resolution) ? h('span', { class: 'muted' }, `: ${p.resolution ?? incident.resolution}`) : null];
+    default:
+      return [...what, ` ${kind}`];
   }
 }
 

@@ -10,6 +10,8 @@ import { eventItem, isShown, liveRecord, prependLive } from './events.js';
 
 export const title = () => 'Overview';
 
+const isRunEvent = (kind) => kind.startsWith('run-');
+
 const FIGURES = [
   ['services', 'Services mapped', 'services'],
   ['ports', 'Ports in use', 'ports'],
@@ -98,7 +100,9 @@ export function render(main) {
     const claimOf = new Map((summary.claims ?? []).filter((c) => c.counts).map((c) => [c.counts, c]));
     figureCards.replaceChildren(...FIGURES.map(([key, label, metric]) => {
       const claim = claimOf.get(metric);
-      return h('div', { class: 'card', dataset: { figure: key } },
+      // Agents and tasks lead to the Execution page, where they work.
+      const work = key === 'agents' || key === 'tasks';
+      return h(work ? 'a' : 'div', { class: 'card', href: work ? '#/execution' : null, dataset: { figure: key } },
         h('div', { class: 'value' }, summary.figures?.[key] ?? '—'),
         h('div', { class: 'label' }, label),
         claim ? h('div', { class: 'claim' }, `claimed: ${claim.claimed}`) : null);
@@ -123,7 +127,7 @@ export function render(main) {
     const e = change.event;
     if (e.kind === 'status-changed' || e.kind === 'service-impacted' || e.kind === 'service-recovered') redraw();
     if (e.kind === 'manifest-reloaded') load();
-    if (isShown(e)) {
+    if (isShown(e) && !isRunEvent(e.kind)) {
       latestEvents = prependLive(latestEvents, liveRecord(e)).slice(0, 10);
       drawEvents(latestEvents);
     }
@@ -131,10 +135,12 @@ export function render(main) {
 
   const load = async () => {
     try {
-      const [s, g, ev] = await Promise.all([api.summary(), api.graph(), api.events({ limit: 10 })]);
+      const [s, g, ev] = await Promise.all([api.summary(), api.graph(), api.events({ limit: 200 })]);
       summary = s;
       graph = g;
-      latestEvents = ev.events;
+      // A task every second makes three run events a second: they are on the Execution and
+      // Events pages; the overview keeps the ecosystem's own (and incidents).
+      latestEvents = ev.events.filter((r) => !isRunEvent(r.kind)).slice(0, 10);
       drawFigures();
       drawEvents(latestEvents);
       drawStatus();

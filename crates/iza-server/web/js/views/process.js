@@ -6,8 +6,8 @@
 
 import { api } from '../api.js';
 import { h, timeEl, ago } from '../dom.js';
+import { savedToken, tokenPrompt } from '../token.js';
 
-const TOKEN_KEY = 'iza-token';
 /** Lines of output kept on the page. */
 const MAX_LINES = 500;
 
@@ -20,7 +20,7 @@ const STATE_WORDS = {
 export function processPanel(id) {
   const facts = h('div', { id: 'process-facts' });
   const message = h('p', { class: 'muted', role: 'status', 'aria-live': 'polite' });
-  const tokenForm = tokenPrompt(() => { tokenForm.hidden = true; message.textContent = 'Token saved for this tab; try again.'; });
+  const tokenForm = tokenPrompt('token-input', () => { tokenForm.hidden = true; message.textContent = 'Token saved for this tab; try again.'; });
   tokenForm.hidden = true;
   const buttons = ['start', 'stop', 'restart'].map((verb) =>
     h('button', { type: 'button', class: 'button', dataset: { action: verb }, onclick: () => act(verb) },
@@ -73,7 +73,7 @@ export function processPanel(id) {
     buttons.forEach((b) => { b.disabled = true; });
     message.textContent = `${verb[0].toUpperCase() + verb.slice(1)}ing ${id}…`;
     try {
-      const p = await api.act(id, verb, sessionStorage.getItem(TOKEN_KEY));
+      const p = await api.act(id, verb, savedToken());
       message.textContent = `${id}: ${STATE_WORDS[p.state] ?? p.state}.`;
       draw(p);
     } catch (e) {
@@ -111,15 +111,4 @@ export function processPanel(id) {
       stream?.close();
     },
   };
-}
-
-/** The form that keeps the token for this tab. */
-function tokenPrompt(saved) {
-  const input = h('input', { type: 'password', id: 'token-input', autocomplete: 'off', 'aria-label': 'API token', placeholder: 'API token' });
-  return h('form', { class: 'token-form', onsubmit: (event) => {
-    event.preventDefault();
-    if (input.value.trim()) sessionStorage.setItem(TOKEN_KEY, input.value.trim());
-    input.value = '';
-    saved();
-  } }, input, h('button', { type: 'submit', class: 'button' }, 'Use token'));
 }

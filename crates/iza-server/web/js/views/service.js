@@ -1,11 +1,13 @@
 // One service's page: live status, its check, uptime over 1 h / 24 h / 7 d / 30 d, a latency
 // chart of its latest results (and the p95 of minute rollups), the latest results, what it
-// depends on and what depends on it, the agents that watch it and their tasks. Reloaded
-// from `/api/v1/services/{id}` when the stream says something about it (at most every 2 s).
+// depends on and what depends on it, the agents that watch it with their tasks and recent
+// runs (work.js). Reloaded from `/api/v1/services/{id}` when the stream says something about
+// it (at most every 2 s).
 
 import { api } from '../api.js';
 import { live } from '../live.js';
 import { processPanel } from './process.js';
+import { agentWork } from './work.js';
 import { h, svg, badge, ms, percent, ports, serviceHref, timeEl, ago, failure } from '../dom.js';
 
 export const title = (params) => params[0];
@@ -20,6 +22,7 @@ export function render(main, params) {
   let stopped = false;
   // Made once: it keeps its log stream and token prompt across the page's redraws.
   const process = processPanel(id);
+  const work = agentWork(id);
 
   const load = async () => {
     lastLoad = Date.now();
@@ -80,27 +83,20 @@ export function render(main, params) {
           h('td', { class: 'num' }, ms(r.latency_ms)), h('td', null, r.message ?? ''))))))
       : h('p', { class: 'muted' }, 'No results yet.');
 
-    const agents = data.agents ?? [];
-    const agentBox = agents.length
-      ? h('ul', { class: 'links', id: 'service-agents' }, agents.map((a) => h('li', null,
-        h('strong', null, a.name), ` (tier ${a.tier}${a.reports_to ? `, reports to ${a.reports_to}` : ''})`,
-        a.tasks.length ? h('ul', null, a.tasks.map((t) => h('li', null, t.name, h('span', { class: 'muted' },
-          ` — ${t.priority}${t.schedule ? `, ${scheduleText(t.schedule)}` : ''}`)))) : h('p', { class: 'muted' }, 'No tasks.'))))
-      : h('p', { class: 'muted' }, 'No agent watches this service.');
+    work.show(data.agents ?? []);
 
     body.replaceChildren(
       cards,
       h('div', { class: 'grid two section' },
         h('section', { class: 'panel', 'aria-labelledby': 'h-facts' }, h('h2', { id: 'h-facts' }, 'Service'), facts),
-        h('section', { class: 'panel', 'aria-labelledby': 'h-check' }, h('h2', { id: 'h-check' }, 'Check'), checkBox)),
+        h('section', { class: 'panel', 'aria-labelledby': 'h-check' }, h('h2', { id: 'h-check' }, 'Check'), checkBox),
+        h('section', { class: 'panel', 'aria-labelledby': 'h-deps' },
+          h('h2', { id: 'h-deps' }, 'Depends on'), links(data.dependencies, 'Nothing.'),
+          h('h2', { id: 'h-dependents' }, 'Needed by'), links(data.dependents, 'Nothing depends on it.'))),
       process.element,
       h('section', { class: 'panel section chart', 'aria-labelledby': 'h-latency' },
         h('h2', { id: 'h-latency' }, 'Latency'), chart(results, data.rollups?.minute ?? [])),
-      h('div', { class: 'grid two section' },
-        h('section', { class: 'panel', 'aria-labelledby': 'h-deps' },
-          h('h2', { id: 'h-deps' }, 'Depends on'), links(data.dependencies, 'Nothing.'),
-          h('h2', { id: 'h-dependents' }, 'Needed by'), links(data.dependents, 'Nothing depends on it.')),
-        h('section', { class: 'panel', 'aria-labelledby': 'h-agents' }, h('h2', { id: 'h-agents' }, 'Agents and tasks'), agentBox)),
+      work.element,
       h('section', { class: 'panel section', 'aria-labelledby': 'h-results' }, h('h2', { id: 'h-results' }, 'Latest results'), table),
       h('p', null, h('a', { href: `#/graph?focus=${encodeURIComponent(id)}` }, 'Show in the graph'), ' · ',
         h('a', { href: `#/events?service=${encodeURIComponent(id)}` }, 'Events of this service')),
@@ -117,7 +113,7 @@ export function render(main, params) {
     timer = setTimeout(() => { timer = null; load(); }, Math.max(0, 2000 - (Date.now() - lastLoad)));
   });
   load();
-  return () => { stopped = true; unsubscribe(); clearTimeout(timer); process.close(); };
+  return () => { stopped = true; unsubscribe(); clearTimeout(timer); process.close(); work.close(); };
 }
 
 /** The check as `[label, text]` pairs: the target first, then what is set (empty values left out). */
@@ -147,16 +143,6 @@ function checkFacts(check) {
 function statusOf(id) {
   const s = live.status(id);
   return s ? badge(s.status, s.by) : '';
-}
-
-function scheduleText(schedule) {
-  if (typeof schedule === 'string') return schedule;
-  if (schedule.every) return `every ${schedule.every}`;
-  if (schedule.cron) {
-    const { expression, timezone } = schedule.cron;
-    return `cron ${expression}${timezone ? ` (${timezone})` : ''}`;
-  }
-  return JSON.stringify(schedule);
 }
 
 /** A line chart of latencies (oldest left) with failures marked, and minute p95 dashed. */
