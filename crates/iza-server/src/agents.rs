@@ -587,10 +587,20 @@ pub(crate) struct ResolveBody {
 pub(crate) async fn resolve(
     State(state): State<AppState>,
     NumericId(id): NumericId,
-    payload: Option<Json<ResolveBody>>,
+    payload: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let by = payload
-        .and_then(|Json(body)| body.by)
+    // The body is optional: none (or only white space) resolves in the API's name.
+    let body: ResolveBody = if payload.iter().all(u8::is_ascii_whitespace) {
+        ResolveBody::default()
+    } else {
+        serde_json::from_slice(&payload).map_err(|e| {
+            ApiError::BadRequest(format!(
+                "the body is not a resolution (`{{\"by\": \"...\"}}`): {e}"
+            ))
+        })?
+    };
+    let by = body
+        .by
         .unwrap_or_else(|| "a person, through the API".to_owned());
     let incident = agents(&state)?.resolve_incident(id, &by).await?;
     Ok(Json(scrubbed(&state, json!(incident))))
