@@ -14,7 +14,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use iza_catalog::Catalog;
-use iza_runtime::agents::Agents;
+use iza_catalog::model::Action;
+use iza_runtime::agents::{Agents, TaskKind};
 use iza_store::{
     Incident, IncidentQuery, MAX_INCIDENTS_PAGE, MAX_RUNS_PAGE, RunId, RunQuery, RunState,
     TaskStats,
@@ -187,10 +188,10 @@ pub fn tasks_document(
                 "name": task.name,
                 "description": task.description,
                 "priority": task.priority,
-                "kind": task_kind(task),
+                "kind": TaskKind::of(task),
                 "schedule": task.schedule,
                 "on": task.on,
-                "action": task.action.as_ref().map(action_kind),
+                "action": task.action.as_ref().map(Action::kind),
                 "enabled": task.enabled,
                 "retries": task.retries,
                 "timeout_ms": u64::try_from(task.timeout.as_millis()).unwrap_or(u64::MAX),
@@ -206,29 +207,6 @@ pub fn tasks_document(
         })
         .collect();
     json!({ "engine": next.is_some(), "tasks": tasks })
-}
-
-/// Whether a task runs here, waits for an external agent, or only documents a duty.
-fn task_kind(task: &iza_catalog::model::Task) -> &'static str {
-    match &task.action {
-        None => "documented",
-        Some(iza_catalog::model::Action::External) => "external",
-        Some(_) => "runnable",
-    }
-}
-
-fn action_kind(action: &iza_catalog::model::Action) -> &'static str {
-    use iza_catalog::model::Action;
-    match action {
-        Action::Check(_) => "check",
-        Action::Http(_) => "http",
-        Action::Exec(_) => "exec",
-        Action::Report(_) => "report",
-        Action::Restart(_) => "restart",
-        Action::Start(_) => "start",
-        Action::Stop(_) => "stop",
-        Action::External => "external",
-    }
 }
 
 /// Query parameters of `GET /runs`.

@@ -49,6 +49,17 @@ pub(crate) fn render(columns: &[Column], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// `4s`, `3m12s`, `2h05m`, `3d04h`.
+pub(crate) fn human(millis: i64) -> String {
+    let s = millis.max(0) / 1000;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86400, s % 86400 / 3600),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

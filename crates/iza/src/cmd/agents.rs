@@ -161,7 +161,7 @@ pub(crate) fn tasks(args: &AgentsArgs) -> Result<ExitCode> {
                 },
                 t["next_run"]
                     .as_i64()
-                    .map(|at| format!("in {}", human(at - now)))
+                    .map(|at| format!("in {}", table::human(at - now)))
                     .unwrap_or_default(),
                 t["last"]["state"].as_str().unwrap_or_default().to_owned(),
                 t["success_rate"]
@@ -241,17 +241,6 @@ fn trigger_text(task: &Value) -> String {
         "on demand".to_owned()
     } else {
         parts.join(" + ")
-    }
-}
-
-/// `4s`, `3m12s`, `2h05m`, `3d04h`.
-fn human(millis: i64) -> String {
-    let s = millis.max(0) / 1000;
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
-        3600..86400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d{:02}h", s / 86400, s % 86400 / 3600),
     }
 }
 

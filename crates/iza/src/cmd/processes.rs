@@ -63,7 +63,7 @@ fn table(processes: &[Process], now: i64) -> String {
         .iter()
         .map(|p| {
             let uptime = match (p.state.as_str(), p.started_at) {
-                ("running" | "ready" | "starting", Some(at)) => human(now - at),
+                ("running" | "ready" | "starting", Some(at)) => table::human(now - at),
                 _ => String::new(),
             };
             let last = match (&p.reason, &p.last_exit) {
@@ -106,17 +106,6 @@ fn exit_text(exit: &Value) -> String {
         (None, Some(signal), _) => format!("killed by {signal}"),
         (None, None, Some(signal)) => format!("killed by signal {signal}"),
         _ => String::new(),
-    }
-}
-
-/// `4s`, `3m12s`, `2h05m`, `3d04h`.
-fn human(millis: i64) -> String {
-    let s = millis.max(0) / 1000;
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
-        3600..86400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d{:02}h", s / 86400, s % 86400 / 3600),
     }
 }
 
@@ -191,7 +180,7 @@ mod tests {
             (-5, "0s"),
         ];
         for (millis, text) in cases {
-            assert_eq!(human(millis), text, "{millis}");
+            assert_eq!(table::human(millis), text, "{millis}");
         }
     }
 }
