@@ -30,8 +30,8 @@ impl Drop for Up {
 }
 
 fn up(dir: &Path) -> Up {
-    std::fs::write(
-        dir.join("iza.toml"),
+    up_with(
+        dir,
         r#"version = 1
 [services.talker]
 command = ["sh", "-c", "echo hello from talker; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.1; done"]
@@ -39,7 +39,11 @@ stop = { grace = "2s" }
 [services.quiet]
 "#,
     )
-    .unwrap();
+}
+
+/// `iza up` of `manifest`, written into `dir`, once all is ready.
+fn up_with(dir: &Path, manifest: &str) -> Up {
+    std::fs::write(dir.join("iza.toml"), manifest).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
         .arg("up")
         .arg(dir)
@@ -199,4 +203,77 @@ fn without_a_running_server_the_commands_say_how_to_start_one() {
         );
         assert!(stderr.contains("hint: start it with `iza up"), "{stderr}");
     }
+}
+
+/// `iza run`, `iza tasks`, `iza incidents` and `iza resolve` against the running `iza up`, then
+/// `iza runs` from the state database once it has stopped.
+#[test]
+fn tasks_run_from_the_command_line_and_their_history_outlives_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = up_with(
+        dir.path(),
+        r#"version = 1
+[services.quiet]
+command = ["sleep", "600"]
+[agents.boss]
+name = "Boss"
+tier = 1
+[agents.worker]
+name = "Worker"
+tier = 2
+reports_to = "boss"
+services = ["quiet"]
+tasks = [
+  { name = "Hello", run = { exec = ["echo", "hello from {task}"] } },
+  { name = "Fail", run = { exec = ["sh", "-c", "echo broken >&2; exit 4"] } },
+]
+"#,
+    );
+    let output = iza(dir.path(), &["run", "worker/hello"]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("succeeded") && stdout.contains("hello from worker/hello"),
+        "{stdout}"
+    );
+
+    let output = iza(dir.path(), &["run", "worker/fail"]);
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("failed") && stdout.contains("broken"),
+        "{stdout}"
+    );
+
+    let (stdout, _) = text(&iza(dir.path(), &["tasks"]));
+    assert!(
+        stdout.contains("worker/hello") && stdout.contains("100%"),
+        "{stdout}"
+    );
+
+    // The incident of the failure climbs to the boss (it has no handler): poll for its chain.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let (stdout, _) = text(&iza(dir.path(), &["incidents"]));
+        if stdout.contains("chain: worker -> boss (no-handler)") {
+            assert!(stdout.contains("task `worker/fail`"), "{stdout}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{stdout}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = iza(dir.path(), &["resolve", "1", "--by", "the tester"]);
+    assert!(output.status.success(), "{:?}", text(&output));
+    drop(server);
+
+    let output = iza(dir.path(), &["runs", "--failed"]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("reading"), "{stderr}");
+    assert!(
+        stdout.contains("worker/fail") && !stdout.contains("worker/hello"),
+        "{stdout}"
+    );
+    let (stdout, _) = text(&iza(dir.path(), &["incidents", "--all"]));
+    assert!(stdout.contains("resolved by the tester"), "{stdout}");
 }

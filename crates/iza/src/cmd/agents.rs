@@ -1,8 +1,9 @@
 //! `iza agents`, `iza tasks`, `iza run`, `iza runs`, `iza incidents` and `iza resolve`: the
 //! agents and their work, asked over the API of the running `iza serve` or `iza up`
 //! (`docs/api.md`, "Agents and tasks"). Without a server, `iza agents` and `iza tasks` show
-//! what the manifest says (no next run, no figures); the others need the server, whose engine
-//! runs the tasks. Nothing here runs a task itself.
+//! what the manifest says (no next run, no figures), `iza runs` and `iza incidents` read the
+//! state database; `iza run` and `iza resolve` need the server, whose engine runs the tasks.
+//! Nothing here runs a task itself.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -248,6 +249,36 @@ fn need_server(remote: &crate::cli::RemoteArgs) -> Result<ApiClient> {
     remote::connect(remote)
 }
 
+/// The document `GET path` answers, or, when no server runs for the manifest, the same read
+/// from its state database (the history outlives the server; nothing is written but the
+/// schema's migrations).
+fn history<F, Fut>(remote: &crate::cli::RemoteArgs, path: &str, offline: F) -> Result<Value>
+where
+    F: FnOnce(iza_store::SqliteStore) -> Fut,
+    Fut: std::future::Future<Output = Result<Value, iza_store::StoreError>>,
+{
+    let runtime = runtime()?;
+    if let Some(client) = server_if_any(remote)? {
+        return Ok(runtime.block_on(client.get(path))?);
+    }
+    let manifest = iza_catalog::resolve(&remote.manifest.path)?;
+    let db = crate::manifest_input::state_db(&manifest);
+    if !db.is_file() {
+        bail!(
+            "no `iza up` or `iza serve` runs for `{}`, and it has no state database yet\n\
+             hint: start one with `iza up {}`",
+            manifest.display(),
+            remote.manifest.path.display()
+        );
+    }
+    eprintln!(
+        "note: no `iza up` or `iza serve` runs for this manifest: reading `{}`",
+        db.display()
+    );
+    let store = runtime.block_on(iza_store::SqliteStore::open(&db))?;
+    Ok(runtime.block_on(offline(store))?)
+}
+
 /// The longest one long poll waits; `iza run` polls again until its own deadline.
 const POLL: Duration = Duration::from_secs(30);
 
@@ -324,7 +355,6 @@ fn run_summary(run: &Value) -> String {
 }
 
 pub(crate) fn runs(args: &RunsArgs) -> Result<ExitCode> {
-    let client = need_server(&args.remote)?;
     let mut path = format!("/api/v1/runs?limit={}", args.limit);
     if let Some(task) = &args.task {
         let _ = write!(path, "&task={}", encode(task));
@@ -332,7 +362,21 @@ pub(crate) fn runs(args: &RunsArgs) -> Result<ExitCode> {
     if args.failed {
         path.push_str("&state=failed");
     }
-    let doc: Value = runtime()?.block_on(client.get(&path))?;
+    let query = iza_store::RunQuery {
+        task: args.task.clone(),
+        agent: None,
+        states: if args.failed {
+            vec![iza_store::RunState::Failed]
+        } else {
+            Vec::new()
+        },
+        before: None,
+        limit: args.limit,
+    };
+    let doc = history(&args.remote, &path, |store| async move {
+        use iza_store::Store as _;
+        Ok(json!({ "runs": store.runs(&query).await? }))
+    })?;
     if let TextOrJson::Json = args.format {
         print_json(&doc)?;
         return Ok(ExitCode::SUCCESS);
@@ -394,13 +438,21 @@ fn encode(text: &str) -> String {
 }
 
 pub(crate) fn incidents(args: &IncidentsArgs) -> Result<ExitCode> {
-    let client = need_server(&args.remote)?;
     let path = if args.all {
         "/api/v1/incidents".to_owned()
     } else {
         "/api/v1/incidents?open=true".to_owned()
     };
-    let doc: Value = runtime()?.block_on(client.get(&path))?;
+    let query = iza_store::IncidentQuery {
+        open_only: !args.all,
+        task: None,
+        before: None,
+        limit: 100,
+    };
+    let doc = history(&args.remote, &path, |store| async move {
+        use iza_store::Store as _;
+        Ok(json!({ "incidents": store.incidents(&query).await? }))
+    })?;
     if let TextOrJson::Json = args.format {
         print_json(&doc)?;
         return Ok(ExitCode::SUCCESS);
