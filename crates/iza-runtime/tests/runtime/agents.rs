@@ -451,14 +451,10 @@ tasks = [ {{ name = "tick", every = "10s", run = {{ exec = ["true"] }} }}{extra}
     })
     .await;
     clock.set(first);
-    let give_up = tokio::time::Instant::now() + DEADLINE;
-    while runs_of(store.as_ref(), "w/tick").await.is_empty() {
-        assert!(
-            tokio::time::Instant::now() < give_up,
-            "the tick was not enqueued"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until_async("the tick is enqueued", || async {
+        !runs_of(store.as_ref(), "w/tick").await.is_empty()
+    })
+    .await;
 
     // A reload with another task, then the same catalog again: the tick stays one run.
     e.agents
@@ -490,14 +486,10 @@ tasks = [ {{ name = "tick", every = "10s", run = {{ exec = ["true"] }} }}{extra}
     .await;
     assert_eq!(ticks(&runs_of(store.as_ref(), "w/tick").await), vec![first]);
     clock.set(first + 10_000);
-    let give_up = tokio::time::Instant::now() + DEADLINE;
-    while runs_of(store.as_ref(), "w/tick").await.len() < 2 {
-        assert!(
-            tokio::time::Instant::now() < give_up,
-            "the second tick was not enqueued"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until_async("the second tick is enqueued", || async {
+        runs_of(store.as_ref(), "w/tick").await.len() >= 2
+    })
+    .await;
     assert_eq!(
         ticks(&runs_of(store.as_ref(), "w/tick").await),
         vec![first, first + 10_000]
@@ -533,14 +525,10 @@ tasks = [ {{ name = "tick", every = "10s", run = {{ exec = ["true"] }}, {catch_u
     })
     .await;
     clock.set(first);
-    let give_up = tokio::time::Instant::now() + DEADLINE;
-    while runs_of(store.as_ref(), "w/tick").await.is_empty() {
-        assert!(
-            tokio::time::Instant::now() < give_up,
-            "the tick was not enqueued"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until_async("the tick is enqueued", || async {
+        !runs_of(store.as_ref(), "w/tick").await.is_empty()
+    })
+    .await;
     e.agents.shutdown(Duration::from_secs(5)).await;
     e.monitor.shutdown(Duration::from_secs(5)).await;
     drop(e);
@@ -555,14 +543,10 @@ tasks = [ {{ name = "tick", every = "10s", run = {{ exec = ["true"] }}, {catch_u
         2,
     )
     .await;
-    let give_up = tokio::time::Instant::now() + DEADLINE;
-    while runs_of(store.as_ref(), "w/tick").await.len() < 4 {
-        assert!(
-            tokio::time::Instant::now() < give_up,
-            "the missed ticks were not enqueued"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until_async("the missed ticks are enqueued", || async {
+        runs_of(store.as_ref(), "w/tick").await.len() >= 4
+    })
+    .await;
     let mut ticks: Vec<i64> = runs_of(store.as_ref(), "w/tick")
         .await
         .iter()

@@ -324,6 +324,19 @@ pub(crate) async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) 
     }
 }
 
+/// [`wait_until`] for a condition that has to ask something asynchronous (the store).
+pub(crate) async fn wait_until_async<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let give_up = Instant::now() + DEADLINE;
+    while !condition().await {
+        assert!(Instant::now() < give_up, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// The shown status of a service, from the monitor's snapshot.
 pub(crate) fn status(monitor: &Monitor, service: &str) -> Status {
     monitor
