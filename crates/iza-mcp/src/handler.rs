@@ -1,0 +1,227 @@
+//! Defines [`IzaMcp`], the `rmcp` server handler: it lists the tools and resources the caller's
+//! [`Scope`] allows, refuses a call above it, and answers each call through the [`Backend`].
+//! `rmcp` speaks the protocol (both generations, `initialize` and `server/discover`, sessions
+//! and the stateless revision); this module decides only what IZA offers.
+
+use std::sync::Arc;
+
+use rmcp::ErrorData as McpError;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, ErrorCode, Implementation, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Resource, ResourceContents, ServerCapabilities, ServerConfig, Tool,
+    ToolAnnotations,
+};
+use rmcp::service::RequestContext;
+use rmcp::{RoleServer, ServerHandler};
+use serde_json::json;
+
+use crate::backend::{Backend, Verb};
+use crate::scope::{Caller, Scope};
+use crate::tools::{self, TOOLS, ToolFailure, ToolSpec};
+
+/// The resources: URI, name, description, MIME type, API path.
+pub static RESOURCES: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "iza://manifest",
+        "manifest",
+        "The validated manifest (catalog) as JSON, secrets masked: ecosystem, groups, services, agents, tasks.",
+        "application/json",
+        "/api/v1/manifest",
+    ),
+    (
+        "iza://report",
+        "report",
+        "The live analysis report (Markdown): the ecosystem regenerated from the manifest with each service's status and uptime.",
+        "text/markdown",
+        "/api/v1/report",
+    ),
+    (
+        "iza://ports",
+        "ports",
+        "The port map as JSON: every port and range, its holder, conflicts, and the free ranges.",
+        "application/json",
+        "/api/v1/ports",
+    ),
+];
+
+const INSTRUCTIONS: &str = "IZA OS is the control plane of this ecosystem of services and \
+agents. Start with `ecosystem_summary`, then `list_services` (status=down for what is \
+broken; an impacted service names its root cause in `by`), `service_status` and \
+`impact_analysis` for one service. Acting (run_task, resolve_incident, start/stop/restart, \
+the claim_run/heartbeat_run/complete_run cycle of an external agent) needs a token with the \
+`operate` scope.";
+
+/// The handler. Cheap to clone; one per session (or per stateless request).
+#[derive(Clone)]
+pub struct IzaMcp {
+    backend: Arc<dyn Backend>,
+    default_scope: Scope,
+}
+
+impl IzaMcp {
+    /// A handler over `backend`; a request that carries no [`Caller`] (stdio) gets
+    /// `default_scope`.
+    pub fn new(backend: Arc<dyn Backend>, default_scope: Scope) -> IzaMcp {
+        IzaMcp {
+            backend,
+            default_scope,
+        }
+    }
+
+    /// The scope of the request's caller.
+    fn scope(&self, context: &RequestContext<RoleServer>) -> Scope {
+        context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Caller>())
+            .or_else(|| context.extensions.get::<Caller>())
+            .map_or(self.default_scope, |caller| caller.0)
+    }
+
+    /// The tools `scope` may see.
+    pub fn tools_for(scope: Scope) -> impl Iterator<Item = &'static ToolSpec> {
+        TOOLS.iter().filter(move |tool| tool.scope <= scope)
+    }
+}
+
+fn tool(spec: &ToolSpec) -> Tool {
+    let mut annotations = ToolAnnotations::with_title(spec.title).read_only(spec.read_only);
+    if !spec.read_only {
+        annotations = annotations
+            .destructive(matches!(spec.name, "stop_service" | "restart_service"))
+            .idempotent(false);
+    }
+    Tool::new(spec.name, spec.description, spec.input_schema())
+        .with_title(spec.title)
+        .with_annotations(annotations.open_world(false))
+}
+
+impl ServerHandler for IzaMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .build(),
+        )
+        .with_server_info(
+            Implementation::new("iza", env!("CARGO_PKG_VERSION"))
+                .with_title("IZA OS")
+                .with_description("The control plane of an ecosystem of services and agents"),
+        )
+        .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let scope = self.scope(&context);
+        Ok(ListToolsResult::with_all_items(
+            IzaMcp::tools_for(scope).map(tool).collect(),
+        ))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        tools::find(name).map(tool)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let scope = self.scope(&context);
+        let spec = tools::find(&request.name)
+            .filter(|spec| spec.scope <= scope || spec.scope > Scope::Admin)
+            .ok_or_else(|| unknown_tool(&request.name, scope))?;
+        if spec.scope > scope {
+            return Err(McpError::new(
+                ErrorCode::INVALID_REQUEST,
+                format!(
+                    "the tool `{}` needs the `{}` scope; this client's token has `{scope}`",
+                    spec.name, spec.scope
+                ),
+                Some(json!({ "required_scope": spec.scope, "scope": scope })),
+            ));
+        }
+        let arguments = request.arguments.unwrap_or_default();
+        match tools::call(self.backend.as_ref(), spec, arguments).await {
+            Ok(result) => Ok(result.into()),
+            Err(ToolFailure::Arguments { tool, reason }) => Err(McpError::invalid_params(
+                format!("invalid arguments for `{tool}`: {reason}"),
+                None,
+            )),
+            Err(ToolFailure::Backend(err)) => Ok(rmcp::model::CallToolResult::structured_error(
+                json!({ "error": err.to_string() }),
+            )
+            .into()),
+        }
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        Ok(ListResourcesResult::with_all_items(
+            RESOURCES
+                .iter()
+                .map(|(uri, name, description, mime, _)| {
+                    Resource::new(*uri, *name)
+                        .with_description(*description)
+                        .with_mime_type(*mime)
+                })
+                .collect(),
+        ))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let Some((uri, _, _, mime, path)) = RESOURCES.iter().find(|r| r.0 == request.uri) else {
+            return Err(McpError::resource_not_found(
+                format!("no resource `{}`", request.uri),
+                Some(json!({ "uri": request.uri })),
+            ));
+        };
+        let answer = self
+            .backend
+            .call(Verb::Get, (*path).to_owned(), None)
+            .await
+            .map_err(|err| McpError::internal_error(err.to_string(), None))?;
+        if !answer.ok() {
+            return Err(McpError::internal_error(
+                format!("the API answered {} for `{path}`", answer.status),
+                Some(answer.body),
+            ));
+        }
+        let text = match answer.body {
+            serde_json::Value::String(text) => text,
+            other => serde_json::to_string_pretty(&other).unwrap_or_default(),
+        };
+        let contents = match ResourceContents::text(text, *uri) {
+            ResourceContents::TextResourceContents {
+                uri, text, meta, ..
+            } => ResourceContents::TextResourceContents {
+                uri,
+                mime_type: Some((*mime).to_owned()),
+                text,
+                meta,
+            },
+            other => other,
+        };
+        Ok(ReadResourceResult::new(vec![contents]).into())
+    }
+}
+
+fn unknown_tool(name: &str, scope: Scope) -> McpError {
+    McpError::invalid_params(
+        format!("no tool `{name}`"),
+        Some(json!({ "tool": name, "scope": scope })),
+    )
+}
