@@ -69,8 +69,9 @@ pub(crate) struct ListServicesArgs {
     status: Option<StatusFilter>,
     /// Only services carrying this tag.
     tag: Option<String>,
-    /// Only services of this kind (as the manifest's `kind`, e.g. `service`, `database`,
-    /// `queue`, `mcp`, `workflow`, `agent`).
+    /// Only services of this kind (the manifest's `kind`: `service`, `dashboard`,
+    /// `mcp-server`, `hub`, `workflow-engine`, `database`, `cache`, `message-queue`,
+    /// `load-balancer`, `monitoring`).
     kind: Option<String>,
 }
 
