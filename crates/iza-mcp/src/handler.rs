@@ -6,10 +6,14 @@
 use std::sync::Arc;
 
 use rmcp::ErrorData as McpError;
+// Logging is deprecated by 2026-07-28 (SEP-2577) but part of the session revisions IZA serves.
+#[allow(deprecated)]
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ErrorCode, Implementation, ListResourcesResult,
-    ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
-    ReadResourceResult, Resource, ResourceContents, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, ErrorCode, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, Prompt, PromptArgument, PromptMessage,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
+    ResourceContents, Role, ServerCapabilities, ServerConfig, SetLevelRequestParams, Tool,
     ToolAnnotations,
 };
 use rmcp::service::RequestContext;
@@ -42,6 +46,23 @@ pub static RESOURCES: &[(&str, &str, &str, &str, &str)] = &[
         "The port map as JSON: every port and range, its holder, conflicts, and the free ranges.",
         "application/json",
         "/api/v1/ports",
+    ),
+];
+
+/// The prompts: name, description, the argument it takes (if any) and its text, where
+/// `{service}` stands for the argument.
+pub static PROMPTS: &[(&str, &str, Option<(&str, &str)>, &str)] = &[
+    (
+        "diagnose_service",
+        "Find out why a service is down, degraded or impacted, and what to do about it.",
+        Some(("service", "The service's id, as `list_services` shows it")),
+        "Use IZA OS's tools to diagnose the service `{service}`. Call `service_status` for          `{service}`: read its status, its last check results and its uptime. If it is          impacted, follow `by` to the service that is really down and diagnose that one          instead. Call `recent_events` for the service to see what changed and when, and          `impact_analysis` to see what else is affected. Then say what is wrong, since when,          what it breaks, and the next step (for a supervised service, `restart_service` needs          the operate scope; ask before acting).",
+    ),
+    (
+        "ecosystem_briefing",
+        "A short briefing on the whole ecosystem: what is broken, what it breaks, open incidents.",
+        None,
+        "Use IZA OS's tools to brief me on the ecosystem. Call `ecosystem_summary`, then          `list_services` with status `down` and with status `degraded`; for each service that          is down call `impact_analysis`. Call `list_incidents` with `open_only` true. Answer in          a few lines: what is down (root causes first), what it impacts, open incidents and who          owns them.",
     ),
 ];
 
@@ -98,11 +119,14 @@ fn tool(spec: &ToolSpec) -> Tool {
 }
 
 impl ServerHandler for IzaMcp {
+    #[allow(deprecated)]
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_resources()
+                .enable_prompts()
+                .enable_logging()
                 .build(),
         )
         .with_server_info(
@@ -159,6 +183,72 @@ impl ServerHandler for IzaMcp {
             )
             .into()),
         }
+    }
+
+    /// Logging (session revisions only; 2026-07-28 dropped it): the level is accepted, and
+    /// IZA sends no log notifications, so there is nothing to filter.
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        _request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        Ok(())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        Ok(ListPromptsResult::with_all_items(
+            PROMPTS
+                .iter()
+                .map(|(name, description, argument, _)| {
+                    let arguments = argument.map(|(arg, about)| {
+                        vec![
+                            PromptArgument::new(arg)
+                                .with_description(about)
+                                .with_required(true),
+                        ]
+                    });
+                    Prompt::new(*name, Some(*description), arguments)
+                })
+                .collect(),
+        ))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let Some((name, description, argument, text)) =
+            PROMPTS.iter().find(|p| p.0 == request.name)
+        else {
+            return Err(McpError::invalid_params(
+                format!("no prompt `{}`", request.name),
+                None,
+            ));
+        };
+        let mut text = (*text).to_owned();
+        if let Some((arg, _)) = argument {
+            let value = request
+                .arguments
+                .as_ref()
+                .and_then(|a| a.get(*arg))
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| {
+                    McpError::invalid_params(
+                        format!("the prompt `{name}` needs the argument `{arg}`"),
+                        None,
+                    )
+                })?;
+            text = text.replace("{service}", value);
+        }
+        let mut result = GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)]);
+        result.description = Some((*description).to_owned());
+        Ok(result.into())
     }
 
     async fn list_resources(

@@ -11,7 +11,8 @@
 //! - `scope.rs`: [`Scope`] (read, operate, admin) and the [`Caller`] the HTTP host attaches;
 //! - `backend.rs`: [`Backend`], the API the tools call;
 //! - `tools.rs`: the tool table (names, descriptions, JSON Schemas, scopes) and the calls;
-//! - `handler.rs`: [`IzaMcp`], the `rmcp` server handler (tools, resources, scope checks);
+//! - `handler.rs`: [`IzaMcp`], the `rmcp` server handler (tools, resources, prompts, scope
+//!   checks);
 //! - `transport.rs`: stdio and streamable HTTP.
 //!
 //! It does not authenticate (the host's middleware does, and says who called through
@@ -24,7 +25,7 @@ mod tools;
 mod transport;
 
 pub use backend::{Answer, Backend, BackendError, Verb};
-pub use handler::{IzaMcp, RESOURCES};
+pub use handler::{IzaMcp, PROMPTS, RESOURCES};
 pub use scope::{Caller, Scope};
 pub use tools::{TOOLS, ToolSpec};
 pub use transport::{HttpOptions, McpHttpService, Shutdown, http_service, serve_stdio};

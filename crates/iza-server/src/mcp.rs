@@ -21,7 +21,7 @@ use crate::auth::{Access, Scope};
 use crate::state::AppState;
 
 /// The largest MCP request body (413 beyond).
-pub const MCP_MAX_BODY: usize = 1024 * 1024;
+pub(crate) const MCP_MAX_BODY: usize = 1024 * 1024;
 /// The largest API answer the backend reads (the services listing of a very large map).
 const MAX_ANSWER: usize = 256 * 1024 * 1024;
 
