@@ -158,9 +158,9 @@ impl ServerHandler for IzaMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let scope = self.scope(&context);
-        let spec = tools::find(&request.name)
-            .filter(|spec| spec.scope <= scope || spec.scope > Scope::Admin)
-            .ok_or_else(|| unknown_tool(&request.name, scope))?;
+        // A tool above the scope is hidden from the listing, and its call refused with the
+        // scope it needs (not as unknown: the client can ask for a better token).
+        let spec = tools::find(&request.name).ok_or_else(|| unknown_tool(&request.name, scope))?;
         if spec.scope > scope {
             return Err(McpError::new(
                 ErrorCode::INVALID_REQUEST,

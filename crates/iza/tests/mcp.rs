@@ -55,10 +55,10 @@ fn serve(dir: &Path) -> Serve {
     let stderr = child.stderr.take().unwrap();
     let (tx, lines) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        // Read to the end, also once nobody listens: a closed pipe would kill the server's
+        // logging.
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
+            let _ = tx.send(line);
         }
     });
     let deadline = Instant::now() + DEADLINE;
