@@ -9,12 +9,11 @@ use rmcp::ErrorData as McpError;
 // Logging is deprecated by 2026-07-28 (SEP-2577) but part of the session revisions IZA serves.
 #[allow(deprecated)]
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ErrorCode, GetPromptRequestParams,
-    GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult, ListResourcesResult,
-    ListToolsResult, PaginatedRequestParams, Prompt, PromptArgument, PromptMessage,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
-    ResourceContents, Role, ServerCapabilities, ServerConfig, SetLevelRequestParams, Tool,
-    ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, ErrorCode, GetPromptRequestParams, GetPromptResponse,
+    GetPromptResult, Implementation, ListPromptsResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, Prompt, PromptArgument, PromptMessage, ReadResourceRequestParams,
+    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, Role, ServerCapabilities,
+    ServerConfig, SetLevelRequestParams, Tool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler};
@@ -24,46 +23,83 @@ use crate::backend::{Backend, Verb};
 use crate::scope::{Caller, Scope};
 use crate::tools::{self, TOOLS, ToolFailure, ToolSpec};
 
-/// The resources: URI, name, description, MIME type, API path.
-pub static RESOURCES: &[(&str, &str, &str, &str, &str)] = &[
-    (
-        "iza://manifest",
-        "manifest",
-        "The validated manifest (catalog) as JSON, secrets masked: ecosystem, groups, services, agents, tasks.",
-        "application/json",
-        "/api/v1/manifest",
-    ),
-    (
-        "iza://report",
-        "report",
-        "The live analysis report (Markdown): the ecosystem regenerated from the manifest with each service's status and uptime.",
-        "text/markdown",
-        "/api/v1/report",
-    ),
-    (
-        "iza://ports",
-        "ports",
-        "The port map as JSON: every port and range, its holder, conflicts, and the free ranges.",
-        "application/json",
-        "/api/v1/ports",
-    ),
+/// One resource.
+#[derive(Debug, Clone, Copy)]
+pub struct ResourceSpec {
+    /// Its URI.
+    pub uri: &'static str,
+    /// Its name.
+    pub name: &'static str,
+    /// What it holds.
+    pub description: &'static str,
+    /// Its MIME type.
+    pub mime: &'static str,
+    /// The API path that answers it.
+    pub path: &'static str,
+}
+
+/// One prompt.
+#[derive(Debug, Clone, Copy)]
+pub struct PromptSpec {
+    /// Its name.
+    pub name: &'static str,
+    /// What it is for.
+    pub description: &'static str,
+    /// The argument it takes, if any: name and description.
+    pub argument: Option<(&'static str, &'static str)>,
+    /// Its text; `{service}` stands for the argument.
+    pub text: &'static str,
+}
+
+/// The resources.
+pub static RESOURCES: &[ResourceSpec] = &[
+    ResourceSpec {
+        uri: "iza://manifest",
+        name: "manifest",
+        description: "The validated manifest (catalog) as JSON, secrets masked: ecosystem, groups, services, agents, tasks.",
+        mime: "application/json",
+        path: "/api/v1/manifest",
+    },
+    ResourceSpec {
+        uri: "iza://report",
+        name: "report",
+        description: "The live analysis report (Markdown): the ecosystem regenerated from the manifest with each service's status and uptime.",
+        mime: "text/markdown",
+        path: "/api/v1/report",
+    },
+    ResourceSpec {
+        uri: "iza://ports",
+        name: "ports",
+        description: "The port map as JSON: every port and range, its holder, conflicts, and the free ranges.",
+        mime: "application/json",
+        path: "/api/v1/ports",
+    },
 ];
 
-/// The prompts: name, description, the argument it takes (if any) and its text, where
-/// `{service}` stands for the argument.
-pub static PROMPTS: &[(&str, &str, Option<(&str, &str)>, &str)] = &[
-    (
-        "diagnose_service",
-        "Find out why a service is down, degraded or impacted, and what to do about it.",
-        Some(("service", "The service's id, as `list_services` shows it")),
-        "Use IZA OS's tools to diagnose the service `{service}`. Call `service_status` for          `{service}`: read its status, its last check results and its uptime. If it is          impacted, follow `by` to the service that is really down and diagnose that one          instead. Call `recent_events` for the service to see what changed and when, and          `impact_analysis` to see what else is affected. Then say what is wrong, since when,          what it breaks, and the next step (for a supervised service, `restart_service` needs          the operate scope; ask before acting).",
-    ),
-    (
-        "ecosystem_briefing",
-        "A short briefing on the whole ecosystem: what is broken, what it breaks, open incidents.",
-        None,
-        "Use IZA OS's tools to brief me on the ecosystem. Call `ecosystem_summary`, then          `list_services` with status `down` and with status `degraded`; for each service that          is down call `impact_analysis`. Call `list_incidents` with `open_only` true. Answer in          a few lines: what is down (root causes first), what it impacts, open incidents and who          owns them.",
-    ),
+/// The prompts.
+pub static PROMPTS: &[PromptSpec] = &[
+    PromptSpec {
+        name: "diagnose_service",
+        description: "Find out why a service is down, degraded or impacted, and what to do about it.",
+        argument: Some(("service", "The service's id, as `list_services` shows it")),
+        text: "Use IZA OS's tools to diagnose the service `{service}`. Call `service_status` for \
+               `{service}`: read its status, its last check results and its uptime. If it is \
+               impacted, follow `by` to the service that is really down and diagnose that one \
+               instead. Call `recent_events` for the service to see what changed and when, and \
+               `impact_analysis` to see what else is affected. Then say what is wrong, since \
+               when, what it breaks, and the next step (for a supervised service, \
+               `restart_service` needs the operate scope; ask before acting).",
+    },
+    PromptSpec {
+        name: "ecosystem_briefing",
+        description: "A short briefing on the whole ecosystem: what is broken, what it breaks, open incidents.",
+        argument: None,
+        text: "Use IZA OS's tools to brief me on the ecosystem. Call `ecosystem_summary`, then \
+               `list_services` with status `down` and with status `degraded`; for each service \
+               that is down call `impact_analysis`. Call `list_incidents` with `open_only` \
+               true. Answer in a few lines: what is down (root causes first), what it impacts, \
+               open incidents and who owns them.",
+    },
 ];
 
 const INSTRUCTIONS: &str = "IZA OS is the control plane of this ecosystem of services and \
@@ -204,15 +240,15 @@ impl ServerHandler for IzaMcp {
         Ok(ListPromptsResult::with_all_items(
             PROMPTS
                 .iter()
-                .map(|(name, description, argument, _)| {
-                    let arguments = argument.map(|(arg, about)| {
+                .map(|prompt| {
+                    let arguments = prompt.argument.map(|(arg, about)| {
                         vec![
                             PromptArgument::new(arg)
                                 .with_description(about)
                                 .with_required(true),
                         ]
                     });
-                    Prompt::new(*name, Some(*description), arguments)
+                    Prompt::new(prompt.name, Some(prompt.description), arguments)
                 })
                 .collect(),
         ))
@@ -223,20 +259,18 @@ impl ServerHandler for IzaMcp {
         request: GetPromptRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
-        let Some((name, description, argument, text)) =
-            PROMPTS.iter().find(|p| p.0 == request.name)
-        else {
+        let Some(prompt) = PROMPTS.iter().find(|p| p.name == request.name) else {
             return Err(McpError::invalid_params(
                 format!("no prompt `{}`", request.name),
                 None,
             ));
         };
-        let mut text = (*text).to_owned();
-        if let Some((arg, _)) = argument {
+        let (name, mut text) = (prompt.name, prompt.text.to_owned());
+        if let Some((arg, _)) = prompt.argument {
             let value = request
                 .arguments
                 .as_ref()
-                .and_then(|a| a.get(*arg))
+                .and_then(|a| a.get(arg))
                 .and_then(|v| v.as_str())
                 .ok_or_else(|| {
                     McpError::invalid_params(
@@ -247,7 +281,7 @@ impl ServerHandler for IzaMcp {
             text = text.replace("{service}", value);
         }
         let mut result = GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)]);
-        result.description = Some((*description).to_owned());
+        result.description = Some(prompt.description.to_owned());
         Ok(result.into())
     }
 
@@ -259,10 +293,10 @@ impl ServerHandler for IzaMcp {
         Ok(ListResourcesResult::with_all_items(
             RESOURCES
                 .iter()
-                .map(|(uri, name, description, mime, _)| {
-                    Resource::new(*uri, *name)
-                        .with_description(*description)
-                        .with_mime_type(*mime)
+                .map(|r| {
+                    Resource::new(r.uri, r.name)
+                        .with_description(r.description)
+                        .with_mime_type(r.mime)
                 })
                 .collect(),
         ))
@@ -273,7 +307,10 @@ impl ServerHandler for IzaMcp {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        let Some((uri, _, _, mime, path)) = RESOURCES.iter().find(|r| r.0 == request.uri) else {
+        let Some(ResourceSpec {
+            uri, mime, path, ..
+        }) = RESOURCES.iter().find(|r| r.uri == request.uri)
+        else {
             return Err(McpError::resource_not_found(
                 format!("no resource `{}`", request.uri),
                 Some(json!({ "uri": request.uri })),

@@ -25,7 +25,7 @@ mod tools;
 mod transport;
 
 pub use backend::{Answer, Backend, BackendError, Verb};
-pub use handler::{IzaMcp, PROMPTS, RESOURCES};
+pub use handler::{IzaMcp, PROMPTS, PromptSpec, RESOURCES, ResourceSpec};
 pub use scope::{Caller, Scope};
 pub use tools::{TOOLS, ToolSpec};
 pub use transport::{HttpOptions, McpHttpService, Shutdown, http_service, serve_stdio};

@@ -535,9 +535,8 @@ pub(crate) async fn call(
         }
         "resolve_incident" => {
             let a: ResolveArgs = args(tool, raw)?;
-            let by = a
-                .by
-                .unwrap_or_else(|| "an AI agent, through MCP".to_owned());
+            let by =
+                a.by.unwrap_or_else(|| "an AI agent, through MCP".to_owned());
             (
                 Verb::Post,
                 format!("{api}/incidents/{}/resolve", a.incident),
@@ -667,12 +666,22 @@ async fn list_services(
             )
         }
     };
-    let rows = answer.body["services"].as_array().cloned().unwrap_or_default();
+    let rows = answer.body["services"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let wanted = |row: &Value| {
         let field = |key: &str| row.get(key).and_then(Value::as_str);
-        args.group.as_deref().is_none_or(|g| field("group") == Some(g))
-            && args.kind.as_deref().is_none_or(|k| field("kind") == Some(k))
-            && args.status.is_none_or(|s| field("status") == Some(s.as_str()))
+        args.group
+            .as_deref()
+            .is_none_or(|g| field("group") == Some(g))
+            && args
+                .kind
+                .as_deref()
+                .is_none_or(|k| field("kind") == Some(k))
+            && args
+                .status
+                .is_none_or(|s| field("status") == Some(s.as_str()))
             && tagged
                 .as_ref()
                 .is_none_or(|set| field("id").is_some_and(|id| set.contains(id)))

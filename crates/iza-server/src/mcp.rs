@@ -64,9 +64,7 @@ impl Backend for ApiBackend {
                     None => Body::empty(),
                 })
                 .map_err(|err| BackendError::Unreachable(err.to_string()))?;
-            request
-                .extensions_mut()
-                .insert(Access(Some(Scope::Admin)));
+            request.extensions_mut().insert(Access(Some(Scope::Admin)));
             let response = api
                 .oneshot(request)
                 .await

@@ -147,10 +147,13 @@ impl ApiClient {
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
-        let response = request.send().await.map_err(|err| ClientError::Unreachable {
-            base: self.base.clone(),
-            reason: root_cause(&err),
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|err| ClientError::Unreachable {
+                base: self.base.clone(),
+                reason: root_cause(&err),
+            })?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()

@@ -64,7 +64,9 @@ fn serve(dir: &Path) -> Serve {
     let deadline = Instant::now() + DEADLINE;
     let address = loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let line = lines.recv_timeout(left).expect("`iza serve` never listened");
+        let line = lines
+            .recv_timeout(left)
+            .expect("`iza serve` never listened");
         if let Some((_, rest)) = line.split_once("listening on http://") {
             break rest.trim().to_owned();
         }
@@ -403,9 +405,17 @@ fn assert_full_run(doc: &Value) {
         .iter()
         .filter_map(|c| c["tool"].as_str())
         .collect();
-    assert_eq!(called.len(), iza_tool_count(), "{context}: every tool called");
+    assert_eq!(
+        called.len(),
+        iza_tool_count(),
+        "{context}: every tool called"
+    );
     for tool in READ_TOOLS {
-        assert_eq!(call(doc, tool)["is_error"], false, "{context}: {tool}: {doc}");
+        assert_eq!(
+            call(doc, tool)["is_error"],
+            false,
+            "{context}: {tool}: {doc}"
+        );
     }
     assert_eq!(
         call(doc, "run_task")["structured"]["task"],
@@ -434,7 +444,9 @@ fn assert_full_run(doc: &Value) {
         "{context}"
     );
     assert!(
-        doc["report_starts"].as_str().is_some_and(|r| r.contains("MCP fixture")),
+        doc["report_starts"]
+            .as_str()
+            .is_some_and(|r| r.contains("MCP fixture")),
         "{context}: {doc}"
     );
 }
@@ -454,10 +466,7 @@ fn the_python_sdk_calls_every_tool_in_every_mode_over_http_and_stdio() {
         for mode in ["2026-07-28", "legacy", "auto"] {
             assert_full_run(&python_client(&python, &[mode, "http", &url, &admin]));
             // stdio: `iza mcp` talks to the running server.
-            assert_full_run(&python_client(
-                &python,
-                &[mode, "stdio", iza_bin, manifest],
-            ));
+            assert_full_run(&python_client(&python, &[mode, "stdio", iza_bin, manifest]));
         }
         // A read-scoped stdio server lists only the reading tools.
         let read = python_client(&python, &["legacy", "stdio", iza_bin, manifest, "read"]);
@@ -465,8 +474,16 @@ fn the_python_sdk_calls_every_tool_in_every_mode_over_http_and_stdio() {
     }
     // No server now: `iza mcp` answers from the manifest and the state database.
     let offline = python_client(&python, &["auto", "stdio", iza_bin, manifest]);
-    assert_eq!(call(&offline, "impact_analysis")["is_error"], false, "{offline}");
-    assert_eq!(call(&offline, "list_agents")["is_error"], false, "{offline}");
+    assert_eq!(
+        call(&offline, "impact_analysis")["is_error"],
+        false,
+        "{offline}"
+    );
+    assert_eq!(
+        call(&offline, "list_agents")["is_error"],
+        false,
+        "{offline}"
+    );
     assert_eq!(call(&offline, "list_runs")["is_error"], false, "{offline}");
     let live = call(&offline, "ecosystem_summary");
     assert_eq!(live["is_error"], true, "{offline}");

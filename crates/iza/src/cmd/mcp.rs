@@ -280,15 +280,14 @@ pub(crate) fn run(args: &McpArgs) -> Result<ExitCode> {
         }
         Err(err) if err.is::<NoServer>() => {
             let (source, catalog) = crate::manifest_input::catalog(&args.remote.manifest)?;
-            let raw = iza_catalog::parse_raw(&source).map_err(|_| {
-                anyhow::anyhow!("`{}` cannot be parsed", source.name())
-            })?;
+            let raw = iza_catalog::parse_raw(&source)
+                .map_err(|_| anyhow::anyhow!("`{}` cannot be parsed", source.name()))?;
             let ports = PortMap::from_manifest(&raw);
             let db = crate::manifest_input::state_db(&source.path);
             let store: Option<Arc<dyn Store>> = if db.is_file() {
-                let store = runtime
-                    .block_on(SqliteStore::open(&db))
-                    .with_context(|| format!("cannot read the state database `{}`", db.display()))?;
+                let store = runtime.block_on(SqliteStore::open(&db)).with_context(|| {
+                    format!("cannot read the state database `{}`", db.display())
+                })?;
                 Some(Arc::new(store))
             } else {
                 None
