@@ -9,9 +9,11 @@
 //! configured ([`Auth::locked`], the default of [`crate::AppState`]) every mutating call is
 //! refused: a new route is never open by accident.
 //!
-//! Two scopes ([`Scope`]): the token of `.iza/token` is the admin token (everything); an
+//! Three scopes ([`Scope`]): the token of `.iza/token` is the admin token (everything); an
 //! optional read-only token (`.iza/read-token`, [`Auth::read_tokens_from`]) reads, signs a
-//! browser in, and nothing else. A browser signs in once (`POST /api/v1/session`) and gets a
+//! browser in, and nothing else; an optional operate token (`.iza/operate-token`,
+//! [`Auth::operate_tokens_from`]) reads and acts but does not see raw definitions. `/mcp` is
+//! let through as a read: the MCP handler hides and refuses tools by scope. A browser signs in once (`POST /api/v1/session`) and gets a
 //! separate random session secret in a cookie, kept in memory for [`SESSION_LIFETIME`] and
 //! ended by a rotation of the token it was signed in with, or a restart. The middleware puts the
 //! caller's [`Access`] in the request's extensions for the handlers (raw definitions need
@@ -38,6 +40,8 @@ use crate::error::ApiError;
 pub const TOKEN_FILE_NAME: &str = "token";
 /// The file name of the read-only token, beside the token (`.iza/read-token`).
 pub const READ_TOKEN_FILE_NAME: &str = "read-token";
+/// The file name of the operate token, beside the token (`.iza/operate-token`).
+pub const OPERATE_TOKEN_FILE_NAME: &str = "operate-token";
 /// How long a browser session lasts from its sign-in (fixed, not sliding).
 pub const SESSION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
 /// Sessions kept at most; signing in past it ends the oldest.
@@ -182,6 +186,13 @@ impl TokenFile {
     pub fn read_only_beside(db: &Path) -> TokenFile {
         let dir = db.parent().unwrap_or_else(|| Path::new("."));
         TokenFile::new(dir.join(READ_TOKEN_FILE_NAME))
+    }
+
+    /// The operate token file in the directory of the state database `db`
+    /// (`.iza/operate-token`).
+    pub fn operate_beside(db: &Path) -> TokenFile {
+        let dir = db.parent().unwrap_or_else(|| Path::new("."));
+        TokenFile::new(dir.join(OPERATE_TOKEN_FILE_NAME))
     }
 
     /// Where the file is.
@@ -402,11 +413,14 @@ impl Source {
     }
 }
 
-/// What a caller may do: read, or everything.
+/// What a caller may do: read, operate, or everything. Ordered: each includes the ones before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scope {
     /// Reads (and signing a browser in): the read-only token.
     Read,
+    /// Reads and actions (start/stop/restart, runs, incidents, external claims), but not the
+    /// raw definitions: the operate token of `.iza/operate-token`.
+    Operate,
     /// Everything, raw definitions included: the token of `.iza/token`.
     Admin,
 }
@@ -445,6 +459,8 @@ pub struct Auth {
     source: Arc<Source>,
     /// The read-only token, when the server accepts one.
     read: Option<Arc<Source>>,
+    /// The operate token, when the server accepts one.
+    operate: Option<Arc<Source>>,
     sessions: Arc<Sessions>,
     protect_reads: bool,
 }
@@ -505,6 +521,7 @@ impl Auth {
         Auth {
             source: Arc::new(Source::Locked),
             read: None,
+            operate: None,
             sessions: Arc::default(),
             protect_reads: false,
         }
@@ -515,6 +532,7 @@ impl Auth {
         Auth {
             source: Arc::new(Source::Fixed(token)),
             read: None,
+            operate: None,
             sessions: Arc::default(),
             protect_reads: false,
         }
@@ -533,6 +551,7 @@ impl Auth {
                 optional: false,
             }),
             read: None,
+            operate: None,
             sessions: Arc::default(),
             protect_reads: false,
         })
@@ -564,7 +583,7 @@ impl Auth {
     /// the page asks for the token itself) stay open.
     pub fn needs_token(&self, method: &Method, path: &str) -> bool {
         let open_anyway = path == "/healthz" || path == "/" || path.starts_with("/assets/");
-        !is_read(method) || (self.protect_reads && !open_anyway)
+        (!is_read(method) && path != MCP_PATH) || (self.protect_reads && !open_anyway)
     }
 
     /// Also accepts the read-only token fixed here (tests, embedding).
@@ -579,6 +598,25 @@ impl Auth {
     #[must_use]
     pub fn read_tokens_from(mut self, file: TokenFile) -> Auth {
         self.read = Some(Arc::new(Source::File {
+            file,
+            current: Mutex::new(None),
+            optional: true,
+        }));
+        self
+    }
+
+    /// Also accepts the operate token fixed here (tests, embedding).
+    #[must_use]
+    pub fn with_operate_token(mut self, token: Token) -> Auth {
+        self.operate = Some(Arc::new(Source::Fixed(token)));
+        self
+    }
+
+    /// Also accepts the operate token of `file` (`.iza/operate-token`), followed as the token
+    /// is; a missing file means no operate token, and is no error.
+    #[must_use]
+    pub fn operate_tokens_from(mut self, file: TokenFile) -> Auth {
+        self.operate = Some(Arc::new(Source::File {
             file,
             current: Mutex::new(None),
             optional: true,
@@ -603,17 +641,26 @@ impl Auth {
         headers: &HeaderMap,
     ) -> Result<Access, Denied> {
         let presented = self.presented(method, headers);
+        // MCP reads and acts through one endpoint: the MCP handler decides per tool by scope,
+        // so here `/mcp` counts as a read, and a wrong token is refused even where reads are
+        // open (a client must not be served quietly as anonymous).
+        let mcp = path == MCP_PATH;
         if !self.needs_token(method, path) {
-            return Ok(Access(presented.ok().flatten()));
+            return match presented {
+                Err(denied) if mcp => Err(denied),
+                other => Ok(Access(other.ok().flatten())),
+            };
         }
         let (admin, read) = (self.current(), self.current_read());
+        let operate = self.current_operate();
+        let reading = is_read(method) || mcp;
         let signing_in = *method == Method::POST && path == SESSION_PATH;
-        if admin.is_none() && (read.is_none() || !(is_read(method) || signing_in)) {
+        if admin.is_none() && operate.is_none() && (read.is_none() || !(reading || signing_in)) {
             return Err(Denied::NoServerToken);
         }
         match presented? {
             None => Err(Denied::MissingToken),
-            Some(Scope::Read) if !(is_read(method) || signing_in) => Err(Denied::ReadOnly),
+            Some(Scope::Read) if !(reading || signing_in) => Err(Denied::ReadOnly),
             Some(scope) => Ok(Access(Some(scope))),
         }
     }
@@ -624,6 +671,9 @@ impl Auth {
         if let Some(bearer) = bearer(headers) {
             if self.current().is_some_and(|t| t.matches(bearer)) {
                 return Ok(Some(Scope::Admin));
+            }
+            if self.current_operate().is_some_and(|t| t.matches(bearer)) {
+                return Ok(Some(Scope::Operate));
             }
             if self.current_read().is_some_and(|t| t.matches(bearer)) {
                 return Ok(Some(Scope::Read));
@@ -649,10 +699,16 @@ impl Auth {
         self.read.as_ref().and_then(|source| source.current())
     }
 
+    /// The operate token, if there is one.
+    fn current_operate(&self) -> Option<Token> {
+        self.operate.as_ref().and_then(|source| source.current())
+    }
+
     /// The token of a scope now.
     fn token_of(&self, scope: Scope) -> Option<Token> {
         match scope {
             Scope::Admin => self.current(),
+            Scope::Operate => self.current_operate(),
             Scope::Read => self.current_read(),
         }
     }
@@ -731,6 +787,9 @@ impl Auth {
         }
     }
 }
+
+/// The MCP endpoint (`mcp.rs`).
+pub const MCP_PATH: &str = "/mcp";
 
 /// The path of the sign-in: it needs a token, and the read-only one is enough.
 const SESSION_PATH: &str = "/api/v1/session";

@@ -7,6 +7,9 @@
 //! - `state.rs`: [`AppState`] and the per-catalog [`CatalogView`];
 //! - `routes.rs`: the JSON handlers; `stream.rs`: the event stream;
 //! - `processes.rs`: the supervised processes of `iza up` (list, logs, start/stop/restart);
+//! - `analysis.rs`: impact analysis, the manifest and the live report (`/services/{id}/impact`,
+//!   `/manifest`, `/report`);
+//! - `mcp.rs`: the MCP server of `iza-mcp` mounted at `/mcp`, over this router's API;
 //! - `agents.rs`: the agents and their work (tasks, runs, the queue, incidents, external claims);
 //! - `metrics.rs`: Prometheus text; `openapi.rs`: the OpenAPI document;
 //! - `error.rs`: [`ApiError`], the JSON error answer;
@@ -17,10 +20,12 @@
 //! - `serve.rs`: [`serve`], the connections under their [`Limits`] (timeouts, cap).
 
 pub mod agents;
+pub mod analysis;
 pub mod auth;
 mod dashboard;
 mod error;
 pub mod host;
+mod mcp;
 mod methods;
 mod metrics;
 pub mod openapi;
@@ -67,6 +72,9 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/events",
     "/api/v1/events/stream",
     "/api/v1/openapi.json",
+    "/api/v1/services/{id}/impact",
+    "/api/v1/manifest",
+    "/api/v1/report",
 ];
 
 /// The routes of the web dashboard (`GET` only): the page and its files. Not part of the
@@ -92,7 +100,29 @@ pub const ACTION_ROUTES: &[&str] = &[
 /// [`Auth`] policy: calls that may change anything need the bearer token (by default none is
 /// configured, so they are all refused; see [`AppState::with_auth`]).
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+    // MCP (`iza-mcp`), both protocol generations; behind the same policies as the API.
+    let mcp = Router::new()
+        .route_service("/mcp", mcp::service(&state))
+        .route_layer(axum::middleware::from_fn(mcp::attach_caller));
+    Router::new()
+        .route("/", get(dashboard::index))
+        .route("/assets/{*path}", get(dashboard::asset))
+        .route("/healthz", get(routes::healthz))
+        .route("/metrics", get(routes::metrics))
+        .nest("/api/v1", api_routes())
+        .merge(mcp)
+        .fallback(routes::no_route)
+        .layer(from_fn_with_state(state.auth.clone(), auth::require_token))
+        // Outside the access policy: a wrong method is a 405, token or not.
+        .layer(axum::middleware::from_fn(methods::allow_method))
+        .layer(from_fn_with_state(state.hosts.clone(), host::check_host))
+        .with_state(state)
+}
+
+/// The routes of `/api/v1`, without the policies `router` puts around them (the MCP backend
+/// calls them in-process, after its own scope check).
+pub(crate) fn api_routes() -> Router<AppState> {
+    Router::new()
         .route("/summary", get(routes::summary))
         .route("/services", get(routes::services))
         .route("/services/{id}", get(routes::service))
@@ -120,17 +150,8 @@ pub fn router(state: AppState) -> Router {
         .route("/incidents/{id}/resolve", post(agents::resolve))
         .route("/events", get(routes::events))
         .route("/events/stream", get(stream::events_stream))
-        .route("/openapi.json", get(routes::openapi));
-    Router::new()
-        .route("/", get(dashboard::index))
-        .route("/assets/{*path}", get(dashboard::asset))
-        .route("/healthz", get(routes::healthz))
-        .route("/metrics", get(routes::metrics))
-        .nest("/api/v1", api)
-        .fallback(routes::no_route)
-        .layer(from_fn_with_state(state.auth.clone(), auth::require_token))
-        // Outside the access policy: a wrong method is a 405, token or not.
-        .layer(axum::middleware::from_fn(methods::allow_method))
-        .layer(from_fn_with_state(state.hosts.clone(), host::check_host))
-        .with_state(state)
+        .route("/openapi.json", get(routes::openapi))
+        .route("/services/{id}/impact", get(analysis::impact))
+        .route("/manifest", get(analysis::manifest))
+        .route("/report", get(analysis::report))
 }

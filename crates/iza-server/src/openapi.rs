@@ -74,6 +74,7 @@ pub fn document() -> Value {
     let mut document = base_document();
     add(&mut document, "paths", agents_paths());
     add(&mut document["components"], "schemas", agents_schemas());
+    add(&mut document, "paths", analysis_paths());
     with_unauthorized(document)
 }
 
@@ -348,6 +349,36 @@ fn base_document() -> Value {
                 }
             }
         } }
+    })
+}
+
+/// The impact analysis, the manifest and the live report (`analysis.rs`). `/mcp` (MCP over
+/// streamable HTTP, `docs/mcp.md`) is not a REST route and is not listed.
+fn analysis_paths() -> Value {
+    json!({
+        "/api/v1/services/{id}/impact": { "get": {
+            "summary": "What breaks if the service goes down: the services that depend on it (directly or through others, with their live status), the services it exchanges data with, and the agents watching the affected services",
+            "parameters": [id_parameter()],
+            "responses": with_errors(ok("The impact analysis", "application/json", json!({
+                "type": "object",
+                "required": ["service", "summary", "impacted", "connected", "agents"],
+                "properties": {
+                    "service": { "type": "string" },
+                    "summary": { "type": "string" },
+                    "impacted": { "type": "array", "items": { "type": "object" } },
+                    "connected": { "type": "array", "items": { "type": "object" } },
+                    "agents": { "type": "array", "items": { "type": "object" } }
+                }
+            })), &["404"])
+        }},
+        "/api/v1/manifest": { "get": {
+            "summary": "The validated manifest (the catalog) as JSON, every secret shown as `***`",
+            "responses": ok("The catalog", "application/json", json!({ "type": "object" }))
+        }},
+        "/api/v1/report": { "get": {
+            "summary": "The live analysis report (Markdown), as `iza report`, with each service's current status and its uptime over a day",
+            "responses": ok("The report", "text/markdown", json!({ "type": "string" }))
+        }}
     })
 }
 

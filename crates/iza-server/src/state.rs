@@ -77,6 +77,8 @@ pub struct AppState {
     pub(crate) hosts: HostPolicy,
     /// The agents engine (task runs, incidents), set once it runs.
     agents: Arc<OnceLock<Arc<Agents>>>,
+    /// Cancelled when the server stops: ends the MCP sessions and streams of `/mcp`.
+    mcp_shutdown: iza_mcp::Shutdown,
 }
 
 /// How long a built `GET /services` body is served as it is although the state moved on: the
@@ -141,6 +143,7 @@ impl AppState {
             auth: Auth::locked(),
             hosts: HostPolicy::loopback(),
             agents: Arc::default(),
+            mcp_shutdown: iza_mcp::Shutdown::new(),
         }
     }
 
@@ -225,6 +228,12 @@ impl AppState {
     /// Marks the server as stopping: `/healthz` answers 503 from now on.
     pub fn mark_stopping(&self) {
         self.running.store(false, Ordering::SeqCst);
+        self.mcp_shutdown.cancel();
+    }
+
+    /// Cancelled when the server stops (see [`AppState::mark_stopping`]).
+    pub(crate) fn mcp_shutdown(&self) -> iza_mcp::Shutdown {
+        self.mcp_shutdown.clone()
     }
 
     pub(crate) fn is_running(&self) -> bool {

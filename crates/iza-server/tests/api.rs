@@ -1174,3 +1174,35 @@ async fn an_event_stream_counts_in_the_cap() {
     let answer = read_some(&mut other).await.expect("an answer");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn impact_manifest_and_report_come_from_the_catalog_and_the_live_state() {
+    let fixture = fixture().await;
+    wait_all_up(&fixture).await;
+    let (status, impact) = get_json(&fixture.app, "/api/v1/services/db/impact").await;
+    assert_eq!(status, StatusCode::OK, "{impact}");
+    let impacted: Vec<(&str, bool)> = impact["impacted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap(), s["direct"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(impacted, [("api", true), ("web", false)], "{impact}");
+    assert_eq!(impact["status"], "up", "{impact}");
+    assert!(impact["summary"].as_str().unwrap().contains("2 services"));
+    let (status, nothing) = get_json(&fixture.app, "/api/v1/services/docs/impact").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(nothing["impacted"], serde_json::json!([]));
+    let (status, unknown) = get_json(&fixture.app, "/api/v1/services/nope/impact").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
+
+    let (status, manifest) = get_json(&fixture.app, "/api/v1/manifest").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(manifest["ecosystem"]["name"], "test-eco", "{manifest}");
+    assert!(manifest["services"]["api"].is_object(), "{manifest}");
+
+    let (status, content_type, report) = get(&fixture.app, "/api/v1/report").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/markdown"), "{content_type}");
+    assert!(report.contains("test-eco"), "{report}");
+}

@@ -634,3 +634,82 @@ async fn the_read_only_token_reads_and_changes_nothing() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[test]
+fn the_operate_token_acts_but_reads_no_raw_definitions_and_mcp_counts_as_a_read() {
+    use axum::http::{HeaderMap, Method};
+    use iza_server::Scope;
+    use iza_server::auth::Denied;
+    let (admin, operate, read) = (
+        Token::generate().unwrap(),
+        Token::generate().unwrap(),
+        Token::generate().unwrap(),
+    );
+    let auth = Auth::with_token(admin.clone())
+        .with_operate_token(operate.clone())
+        .with_read_token(read.clone());
+    let bearer = |token: Option<&str>| {
+        let mut headers = HeaderMap::new();
+        if let Some(token) = token {
+            headers.insert(
+                header::AUTHORIZATION,
+                format!("Bearer {token}").parse().unwrap(),
+            );
+        }
+        headers
+    };
+    let scope = |method: Method, path: &str, token: Option<&str>| {
+        auth.access(&method, path, &bearer(token))
+            .map(|access| access.0)
+    };
+    // An action: operate and admin go through, read is refused as read-only.
+    let action = "/api/v1/runs";
+    assert_eq!(
+        scope(Method::POST, action, Some(operate.as_str())),
+        Ok(Some(Scope::Operate))
+    );
+    assert_eq!(
+        scope(Method::POST, action, Some(admin.as_str())),
+        Ok(Some(Scope::Admin))
+    );
+    assert_eq!(
+        scope(Method::POST, action, Some(read.as_str())),
+        Err(Denied::ReadOnly)
+    );
+    // The operate token is not the admin token (raw definitions check `is_admin`).
+    let access = auth
+        .access(
+            &Method::GET,
+            "/api/v1/services/a",
+            &bearer(Some(operate.as_str())),
+        )
+        .unwrap();
+    assert!(!access.is_admin());
+    // `/mcp` is a read for the policy, whatever the method: anonymous while reads are open,
+    // each token with its scope, and a wrong token refused rather than served as anonymous.
+    for method in [Method::POST, Method::GET, Method::DELETE] {
+        assert_eq!(scope(method.clone(), "/mcp", None), Ok(None));
+        assert_eq!(
+            scope(method.clone(), "/mcp", Some(read.as_str())),
+            Ok(Some(Scope::Read))
+        );
+        assert_eq!(
+            scope(method.clone(), "/mcp", Some("not-a-token-of-this-server")),
+            Err(Denied::WrongToken)
+        );
+    }
+    // With reads protected, `/mcp` needs a token (any scope).
+    let protected = auth.clone().protect_reads(true);
+    assert_eq!(
+        protected
+            .access(&Method::POST, "/mcp", &bearer(None))
+            .map(|a| a.0),
+        Err(Denied::MissingToken)
+    );
+    assert_eq!(
+        protected
+            .access(&Method::POST, "/mcp", &bearer(Some(read.as_str())))
+            .map(|a| a.0),
+        Ok(Some(Scope::Read))
+    );
+}

@@ -78,11 +78,38 @@ pub(crate) enum Command {
     Incidents(IncidentsArgs),
     /// Resolve an incident by hand.
     Resolve(ResolveArgs),
+    /// Serve IZA as an MCP server over stdio, for AI clients (Claude Desktop, Cursor, VS Code,
+    /// any MCP SDK) that start it as a command.
+    ///
+    /// Talks to the running `iza serve` or `iza up` of the manifest when there is one (all
+    /// tools); otherwise answers from the manifest and its state database, read-only (the
+    /// tools that need live state or act say they need a server). See docs/mcp.md.
+    Mcp(McpArgs),
     /// Run a small demo workload: `/healthz`, `/stats`, an MCP `initialize` answer, with
     /// failure and latency injection. What `examples/iza-os` and the benchmarks supervise.
     ///
     /// Prints `... listening on http://ADDR` as its first line; exits 0 on SIGTERM or Ctrl-C.
     DemoService(DemoServiceArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct McpArgs {
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+    /// What the MCP client may do: `read` hides and refuses the tools that act.
+    #[arg(long, value_enum, default_value_t = McpScope::Admin)]
+    pub(crate) scope: McpScope,
+}
+
+/// The scope of an `iza mcp` client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum McpScope {
+    /// Read only.
+    Read,
+    /// Read and act (run tasks, resolve incidents, start/stop/restart, external claims).
+    Operate,
+    /// Everything.
+    Admin,
 }
 
 #[derive(Debug, Args)]
@@ -104,9 +131,14 @@ pub(crate) struct TokenArgs {
     #[arg(long)]
     pub(crate) rotate: bool,
     /// The read-only token instead (`.iza/read-token`): it reads (also when reads are
-    /// protected) but changes nothing and never sees raw definitions.
-    #[arg(long)]
+    /// protected) but changes nothing and never sees raw definitions. Same as `--scope read`.
+    #[arg(long, conflicts_with = "scope")]
     pub(crate) read_only: bool,
+    /// Which token: `admin` (`.iza/token`, everything; the default), `operate`
+    /// (`.iza/operate-token`: reads and actions, no raw definitions; MCP's acting tools) or
+    /// `read` (`.iza/read-token`).
+    #[arg(long, value_enum)]
+    pub(crate) scope: Option<McpScope>,
 }
 
 #[derive(Debug, Args)]

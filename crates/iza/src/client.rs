@@ -128,6 +128,46 @@ impl ApiClient {
         })
     }
 
+    /// Sends a request and returns the answer as it is, error statuses included: its status
+    /// code, content type and body (`iza mcp` hands API errors to its client as they are).
+    pub(crate) async fn raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        json: Option<&serde_json::Value>,
+    ) -> Result<(u16, String, Vec<u8>), ClientError> {
+        let url = format!("{}{path}", self.base);
+        let what = format!("`{method} {url}`");
+        let mut request = self.http.request(method, &url).timeout(REQUEST_TIMEOUT);
+        if let Some(json) = json {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(json.to_string());
+        }
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|err| ClientError::Unreachable {
+                base: self.base.clone(),
+                reason: root_cause(&err),
+            })?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|err| anyhow!("{what}: reading the answer failed: {err}"))?;
+        Ok((status, content_type, body.to_vec()))
+    }
+
     /// Follows a server-sent-events stream, calling `on_event(event, data)` for each event
     /// until the server ends the stream.
     pub(crate) async fn follow(

@@ -91,3 +91,28 @@ fn the_read_only_token_is_its_own_file() {
     let (_, again, _) = token(dir.path(), &[]);
     assert_eq!(again, admin, "the admin token is untouched");
 }
+
+#[test]
+fn each_scope_has_its_own_token_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("iza.toml"), "version = 1\n[services.a]\n").unwrap();
+    let (_, admin, _) = token(dir.path(), &[]);
+    let (code, operator, stderr) = token(dir.path(), &["--scope", "operate"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("created the operate token file"),
+        "{stderr}"
+    );
+    let file = dir.path().join(".iza").join("operate-token");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), operator);
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let (_, reader, _) = token(dir.path(), &["--scope", "read"]);
+    let (_, reader_again, _) = token(dir.path(), &["--read-only"]);
+    assert_eq!(reader, reader_again, "`--read-only` is `--scope read`");
+    let (_, admin_again, _) = token(dir.path(), &["--scope", "admin"]);
+    assert_eq!(admin_again, admin);
+    assert!(operator != admin && operator != reader && reader != admin);
+    let (code, _, stderr) = token(dir.path(), &["--read-only", "--scope", "operate"]);
+    assert_eq!(code, Some(2), "conflicting flags: {stderr}");
+}

@@ -5,6 +5,7 @@ mod check;
 mod demo_service;
 mod graph;
 mod import;
+mod mcp;
 mod ports;
 mod processes;
 mod report;
@@ -47,6 +48,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Incidents(args) => agents::incidents(&args),
         Command::Resolve(args) => agents::resolve(&args),
         Command::DemoService(args) => demo_service::run(&args),
+        Command::Mcp(args) => mcp::run(&args),
     }
 }
 

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use iza_catalog::Catalog;
-use iza_catalog::export::report::{LiveStatus, ReportOptions, ServiceFacts, render_with};
+use iza_catalog::export::report::{ReportOptions, ServiceFacts, render_with};
 use iza_catalog::redact::Redact as _;
-use iza_runtime::{Status, StatusBoard, now_millis};
+use iza_runtime::{StatusBoard, now_millis};
 use iza_store::{SqliteStore, Store};
 
 use crate::cli::ReportArgs;
@@ -55,25 +55,29 @@ fn live_facts(catalog: &Catalog, db: &Path) -> Result<HashMap<String, ServiceFac
                 .await
                 .with_context(|| format!("cannot read the state database `{}`", db.display()))?,
         );
-        let now = now_millis();
-        let mut board = StatusBoard::new(catalog, 0);
-        board.resume(&store.latest_results().await?, now, FRESH_FOR);
-        let mut facts = HashMap::new();
-        for id in catalog.services.keys() {
-            let Some(state) = board.state(id) else {
-                continue;
-            };
-            let status = match state.status {
-                Status::Up => LiveStatus::Up,
-                Status::Degraded => LiveStatus::Degraded,
-                Status::Down => LiveStatus::Down,
-                Status::Impacted { by } => LiveStatus::Impacted { by },
-                Status::Unknown => LiveStatus::Unknown,
-            };
-            let uptime = store.uptime(id, now).await?.day;
-            facts.insert(id.clone(), ServiceFacts { status, uptime });
-        }
+        let facts = facts_from_store(catalog, store.as_ref()).await?;
         store.close().await?;
         Ok(facts)
     })
+}
+
+/// Each service's status (dependency-aware, from the latest stored results) and its uptime
+/// over the last 24 hours, from `store` (also `iza mcp`'s report when no server runs).
+pub(crate) async fn facts_from_store(
+    catalog: &Catalog,
+    store: &dyn Store,
+) -> Result<HashMap<String, ServiceFacts>, iza_store::StoreError> {
+    let now = now_millis();
+    let mut board = StatusBoard::new(catalog, 0);
+    board.resume(&store.latest_results().await?, now, FRESH_FOR);
+    let mut facts = HashMap::new();
+    for id in catalog.services.keys() {
+        let Some(state) = board.state(id) else {
+            continue;
+        };
+        let status = iza_server::analysis::live_status(&state.status);
+        let uptime = store.uptime(id, now).await?.day;
+        facts.insert(id.clone(), ServiceFacts { status, uptime });
+    }
+    Ok(facts)
 }

@@ -128,6 +128,7 @@ fn access(db: &Path, protect_reads: bool) -> Result<Auth> {
     }
     Ok(Auth::from_file(file)?
         .read_tokens_from(TokenFile::read_only_beside(db))
+        .operate_tokens_from(TokenFile::operate_beside(db))
         .protect_reads(protect_reads))
 }
 

@@ -1,5 +1,6 @@
 //! `iza token`: prints the API's bearer token (creating the token file on first use) or
-//! rotates it; with `--read-only`, the same for the read-only token (`.iza/read-token`). The token goes to stdout and nothing else does, so `TOKEN=$(iza token)` works;
+//! rotates it; with `--read-only` (`--scope read`), the same for the read-only token
+//! (`.iza/read-token`), with `--scope operate` for the operate token (`.iza/operate-token`). The token goes to stdout and nothing else does, so `TOKEN=$(iza token)` works;
 //! where the file is goes to stderr. The file's rules (mode 0600, atomic writes) are
 //! `iza_server::auth`'s.
 
@@ -8,10 +9,14 @@ use std::process::ExitCode;
 use anyhow::Result;
 use iza_server::TokenFile;
 
-use crate::cli::TokenArgs;
+use crate::cli::{McpScope, TokenArgs};
 use crate::manifest_input;
 
 pub(crate) fn run(args: &TokenArgs) -> Result<ExitCode> {
+    let scope = match (args.read_only, args.scope) {
+        (true, _) => McpScope::Read,
+        (false, scope) => scope.unwrap_or(McpScope::Admin),
+    };
     let file = match &args.file {
         Some(path) => TokenFile::new(path),
         None => {
@@ -26,18 +31,18 @@ pub(crate) fn run(args: &TokenArgs) -> Result<ExitCode> {
                 .into());
             }
             let db = manifest_input::state_db(&manifest);
-            if args.read_only {
-                TokenFile::read_only_beside(&db)
-            } else {
-                TokenFile::beside(&db)
+            match scope {
+                McpScope::Read => TokenFile::read_only_beside(&db),
+                McpScope::Operate => TokenFile::operate_beside(&db),
+                McpScope::Admin => TokenFile::beside(&db),
             }
         }
     };
     let path = file.path().display();
-    let what = if args.read_only {
-        "read-only token"
-    } else {
-        "token"
+    let what = match scope {
+        McpScope::Read => "read-only token",
+        McpScope::Operate => "operate token",
+        McpScope::Admin => "token",
     };
     let token = if args.rotate {
         let token = file.rotate()?;
