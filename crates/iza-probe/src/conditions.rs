@@ -113,9 +113,7 @@ impl<'a> Evaluator<'a> {
             Placeholder::Lcp => browser.and_then(|b| b.lcp_ms).map(number_text),
             Placeholder::Cls => browser.and_then(|b| b.cls).map(number_text),
             Placeholder::Ttfb => browser.and_then(|b| b.ttfb_ms).map(number_text),
-            Placeholder::ConsoleErrors => {
-                browser.map(|b| Cow::Owned(b.console_errors.to_string()))
-            }
+            Placeholder::ConsoleErrors => browser.map(|b| Cow::Owned(b.console_errors.to_string())),
             Placeholder::PageErrors => browser.map(|b| Cow::Owned(b.page_errors.to_string())),
             Placeholder::RequestsFailed => {
                 browser.map(|b| Cow::Owned(b.requests_failed.to_string()))

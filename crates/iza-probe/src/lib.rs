@@ -29,8 +29,8 @@ use iza_catalog::condition::{Condition, Operand, Placeholder};
 use iza_catalog::model::{Check, CheckTarget, Service};
 pub use iza_launch::Launcher;
 
-pub use conditions::{Evaluator, failed_conditions, glob_matches};
 pub use browser::{BrowserOptions, CHROMIUM_VAR};
+pub use conditions::{Evaluator, failed_conditions, glob_matches};
 pub use result::{
     BrowserFacts, Facts, Failure, Outcome, ProbeResult, Reason, Screenshot, StepReport,
 };
@@ -280,13 +280,15 @@ fn default_failure(check: &Check, facts: &Facts) -> Option<Failure> {
         condition: Some(text.to_owned()),
     };
     match &check.target {
-        CheckTarget::Http(_) | CheckTarget::Mcp(_) | CheckTarget::Browser(_) => match facts.status {
-            Some(status) if status >= 400 => Some(condition(
-                "[STATUS] < 400",
-                format!("[STATUS] ({status}) < 400"),
-            )),
-            _ => None,
-        },
+        CheckTarget::Http(_) | CheckTarget::Mcp(_) | CheckTarget::Browser(_) => {
+            match facts.status {
+                Some(status) if status >= 400 => Some(condition(
+                    "[STATUS] < 400",
+                    format!("[STATUS] ({status}) < 400"),
+                )),
+                _ => None,
+            }
+        }
         CheckTarget::Dns(_) => match facts.dns_rcode.as_deref() {
             Some("NOERROR") if facts.body.is_none() => Some(Failure::new(
                 Reason::Condition,

@@ -188,7 +188,10 @@ fn dispatch(shared: &Mutex<Shared>, value: &mut Json) {
                         .unwrap_or("the browser refused the command")
                         .to_owned(),
                 )),
-                None => Ok(value.get_mut("result").map(Json::take).unwrap_or(Json::Null)),
+                None => Ok(value
+                    .get_mut("result")
+                    .map(Json::take)
+                    .unwrap_or(Json::Null)),
             };
             let _ = answer.send(result);
         }
@@ -206,7 +209,10 @@ fn dispatch(shared: &Mutex<Shared>, value: &mut Json) {
             .and_then(Json::as_str)
             .unwrap_or_default()
             .to_owned(),
-        params: value.get_mut("params").map(Json::take).unwrap_or(Json::Null),
+        params: value
+            .get_mut("params")
+            .map(Json::take)
+            .unwrap_or(Json::Null),
     };
     let _ = events.send(event);
 }

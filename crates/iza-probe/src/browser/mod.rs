@@ -126,7 +126,10 @@ impl Browser {
     /// The main process id of the running Chromium, if one runs.
     pub(crate) async fn pid(&self) -> Option<u32> {
         let running = self.running.lock().await;
-        running.as_ref().filter(|r| !r.is_dead()).and_then(|r| r.pid())
+        running
+            .as_ref()
+            .filter(|r| !r.is_dead())
+            .and_then(|r| r.pid())
     }
 
     /// Waits for a page slot, starting Chromium if it is not running (or has died).

@@ -31,16 +31,24 @@ const LINE_CHARS: usize = 500;
 const VITALS_SCRIPT: &str = r"(() => {
   const v = { lcp: null, cls: 0 };
   Object.defineProperty(window, '__izaVitals', { value: v });
+  const lcp = (entries) => {
+    for (const e of entries) v.lcp = e.startTime;
+    if (v.lcp !== null && v.onlcp) v.onlcp();
+  };
+  const cls = (entries) => { for (const e of entries) if (!e.hadRecentInput) v.cls += e.value; };
+  const observers = [];
   try {
-    new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) v.lcp = e.startTime;
-    }).observe({ type: 'largest-contentful-paint', buffered: true });
+    const o = new PerformanceObserver((list) => lcp(list.getEntries()));
+    o.observe({ type: 'largest-contentful-paint', buffered: true });
+    observers.push([o, lcp]);
   } catch (e) {}
   try {
-    new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) if (!e.hadRecentInput) v.cls += e.value;
-    }).observe({ type: 'layout-shift', buffered: true });
+    const o = new PerformanceObserver((list) => cls(list.getEntries()));
+    o.observe({ type: 'layout-shift', buffered: true });
+    observers.push([o, cls]);
   } catch (e) {}
+  // Entries recorded but not yet delivered to the callbacks.
+  v.flush = () => { for (const [o, f] of observers) f(o.takeRecords()); };
 })();";
 
 /// Runs the check once.
@@ -61,7 +69,9 @@ pub(crate) async fn probe(
         .await
         .map_err(|e| Failure::new(Reason::Browser, e))?;
     let mut page = Page::open(slot.browser.clone(), prober.options().body_limit).await?;
-    let outcome = journey(&mut page, target, context, deadline).await;
+    // Steps that wait leave time to read the page and take a screenshot of it.
+    let reserve = (check.timeout / 5).min(Duration::from_secs(2));
+    let outcome = journey(&mut page, target, context, deadline - reserve).await;
     let mut browser = std::mem::take(&mut page.facts);
     if let Ok(collected) = page.collect(deadline).await {
         browser.merge(collected);
@@ -116,9 +126,9 @@ pub(crate) async fn probe(
 
 /// `text` with every typed value shown as `***`.
 fn mask(text: &str, typed: &[String]) -> String {
-    typed
-        .iter()
-        .fold(text.to_owned(), |text, value| text.replace(value.as_str(), "***"))
+    typed.iter().fold(text.to_owned(), |text, value| {
+        text.replace(value.as_str(), "***")
+    })
 }
 
 async fn journey(
@@ -219,7 +229,11 @@ impl Page {
     async fn open(browser: Arc<Running>, text_limit: usize) -> Result<Page, Failure> {
         let c = &browser.connection;
         let created = c
-            .call(None, "Target.createBrowserContext", json!({ "disposeOnDetach": true }))
+            .call(
+                None,
+                "Target.createBrowserContext",
+                json!({ "disposeOnDetach": true }),
+            )
             .await
             .map_err(browser_failure)?;
         let context_id = text(&created["browserContextId"]);
@@ -270,6 +284,8 @@ impl Page {
                 "Page.addScriptToEvaluateOnNewDocument",
                 json!({ "source": VITALS_SCRIPT }),
             ),
+            // A page in the background paints no frames, and reports no LCP.
+            ("Page.bringToFront", json!({})),
             (
                 "Emulation.setDeviceMetricsOverride",
                 json!({ "width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": false }),
@@ -295,7 +311,11 @@ impl Page {
     }
 
     /// Waits for events until `done` holds or the deadline passes; false at the deadline.
-    async fn until(&mut self, deadline: Instant, done: impl Fn(&Page) -> bool) -> Result<bool, CdpError> {
+    async fn until(
+        &mut self,
+        deadline: Instant,
+        done: impl Fn(&Page) -> bool,
+    ) -> Result<bool, CdpError> {
         self.drain();
         loop {
             if done(self) {
@@ -332,7 +352,9 @@ impl Page {
                 }
             }
             "Network.responseReceived" => {
-                let status = p["response"]["status"].as_u64().and_then(|s| u16::try_from(s).ok());
+                let status = p["response"]["status"]
+                    .as_u64()
+                    .and_then(|s| u16::try_from(s).ok());
                 if p["type"] == "Document" && p["frameId"] == self.target_id.as_str() {
                     self.status = status;
                 }
@@ -448,10 +470,10 @@ impl Page {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let expression = format!(
-                "(({selector}, {text}, ms) => new Promise((resolve, reject) => {{
-                   const found = () => {selector} !== null
-                     ? document.querySelector({selector}) !== null
-                     : (document.body !== null && document.body.innerText.includes({text}));
+                "((sel, text, ms) => new Promise((resolve) => {{
+                   const found = () => sel !== null
+                     ? document.querySelector(sel) !== null
+                     : (document.body !== null && document.body.innerText.includes(text));
                    if (found()) {{ resolve(true); return; }}
                    let timer;
                    const obs = new MutationObserver(() => {{
@@ -477,8 +499,8 @@ impl Page {
                 Err(e) if is_navigation(&e) && Instant::now() < deadline => {
                     self.drain();
                 }
-                Err(e) if e.contains("SyntaxError") || e.contains("is not a valid selector") => {
-                    return Err(format!("`{selector}` is not a valid CSS selector: {e}"));
+                Err(e) if e.contains("is not a valid selector") => {
+                    return Err(format!("{what} is not a valid CSS selector: {e}"));
                 }
                 Err(e) => return Err(e),
             }
@@ -519,7 +541,10 @@ impl Page {
             Step::Fill { selector, value } => {
                 let written = value;
                 let value = resolve(written, context)?;
-                if written.contains("${") && value.chars().count() >= 3 && !self.typed.contains(&value) {
+                if written.contains("${")
+                    && value.chars().count() >= 3
+                    && !self.typed.contains(&value)
+                {
                     self.typed.push(value.clone());
                 }
                 self.wait_for(&WaitFor::Selector(selector.clone()), deadline)
@@ -588,9 +613,16 @@ impl Page {
         }
         let expression = format!(
             "(async () => {{
-               await new Promise((r) => {{ requestAnimationFrame(() => requestAnimationFrame(r)); setTimeout(r, 100); }});
+               await new Promise((r) => {{ requestAnimationFrame(() => requestAnimationFrame(r)); setTimeout(r, 1000); }});
                const n = performance.getEntriesByType('navigation')[0];
                const v = window.__izaVitals || {{}};
+               if (v.flush) v.flush();
+               // LCP is reported once the frame was presented: wait for it a little, longer
+               // when something contentful was painted already.
+               if (v.flush && v.lcp === null) {{
+                 const painted = performance.getEntriesByName('first-contentful-paint').length > 0;
+                 await new Promise((r) => {{ v.onlcp = r; setTimeout(r, painted ? 1000 : 300); }});
+               }}
                const text = document.body ? document.body.innerText : '';
                return {{
                  title: document.title,

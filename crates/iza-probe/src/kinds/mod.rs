@@ -35,8 +35,6 @@ pub(crate) async fn run(
         CheckTarget::Redis(url) => redis::probe(prober, url, check.verify_tls, facts).await,
         CheckTarget::Amqp(url) => amqp::probe(prober, url, check.verify_tls, facts).await,
         CheckTarget::Mcp(url) => mcp::probe(prober, url, check, facts).await,
-        CheckTarget::Browser(target) => {
-            browser::probe(prober, target, check, context, facts).await
-        }
+        CheckTarget::Browser(target) => browser::probe(prober, target, check, context, facts).await,
     }
 }

@@ -23,7 +23,8 @@ fn chromium() {
         if program.exists() {
             return;
         }
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/browser-deps.sh");
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/browser-deps.sh");
         let status = Command::new("bash")
             .arg(script)
             .status()
@@ -64,15 +65,16 @@ fn pages(request: &Request) -> Behaviour {
         "/slow" => Behaviour::Respond(html(
             "<!doctype html><title>Slow</title><p>text first</p><img src=\"/slow.png\">",
         )),
-        "/slow.png" => Behaviour::RespondAfter(
-            Duration::from_millis(1500),
-            response(404, &[], "no image"),
-        ),
+        "/slow.png" => {
+            Behaviour::RespondAfter(Duration::from_millis(1500), response(404, &[], "no image"))
+        }
         "/hang" => Behaviour::Respond(html(
             "<!doctype html><title>Hang</title><img src=\"/never.png\">",
         )),
         "/never.png" => Behaviour::Hang,
-        "/favicon.ico" => Behaviour::Respond(response(200, &[("Content-Type", "image/x-icon")], "")),
+        "/favicon.ico" => {
+            Behaviour::Respond(response(200, &[("Content-Type", "image/x-icon")], ""))
+        }
         "/login" => Behaviour::Respond(html(
             "<!doctype html><title>Sign in</title>
              <form action=\"/welcome\" method=\"get\">
@@ -81,7 +83,9 @@ fn pages(request: &Request) -> Behaviour {
              </form>",
         )),
         "/welcome" if query.contains("user=alice") && query.contains("pass=right-horse") => {
-            Behaviour::Respond(html("<!doctype html><title>Account</title><h1>Welcome alice</h1>"))
+            Behaviour::Respond(html(
+                "<!doctype html><title>Account</title><h1>Welcome alice</h1>",
+            ))
         }
         // A careless page that shows the password back.
         "/welcome" => Behaviour::Respond(html(&format!(
@@ -112,14 +116,19 @@ fn facts(result: &ProbeResult) -> &iza_probe::BrowserFacts {
     result.facts.browser.as_deref().expect("browser facts")
 }
 
-async fn setup() -> (Server, Prober) {
+/// One browser test at a time: each starts its own Chromium, and several at once on a small
+/// machine would only measure the machine.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn setup() -> (Server, Prober, tokio::sync::MutexGuard<'static, ()>) {
+    let turn = ONE_AT_A_TIME.lock().await;
     chromium();
-    (serve(pages).await, Prober::default())
+    (serve(pages).await, Prober::default(), turn)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_that_renders_late_passes_with_wait_for_and_fails_without() {
-    let (server, prober) = setup().await;
+    let (server, prober, _turn) = setup().await;
     let conditions = ["[TEXT] == pat(*Ready now*)", "[STATUS] == 200"];
     let waited = probe(
         &prober,
@@ -141,7 +150,10 @@ async fn a_page_that_renders_late_passes_with_wait_for_and_fails_without() {
     assert!(!hurried.is_up(), "{hurried:?}");
     let failure = hurried.failure.as_ref().unwrap();
     assert_eq!(failure.reason, Reason::Condition);
-    assert_eq!(failure.condition.as_deref(), Some("[TEXT] == pat(*Ready now*)"));
+    assert_eq!(
+        failure.condition.as_deref(),
+        Some("[TEXT] == pat(*Ready now*)")
+    );
     // The failure kept a screenshot of the page.
     let shot = &facts(&hurried).screenshots[0];
     assert_eq!(shot.name, "failure");
@@ -162,7 +174,7 @@ async fn a_page_that_renders_late_passes_with_wait_for_and_fails_without() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_errors_page_errors_and_failed_requests_are_counted() {
-    let (server, prober) = setup().await;
+    let (server, prober, _turn) = setup().await;
     let result = probe(
         &prober,
         browser(server.url("/throws"), None, vec![]),
@@ -181,7 +193,10 @@ async fn console_errors_page_errors_and_failed_requests_are_counted() {
         "[PAGE_ERRORS] (1) == 0"
     );
     let console = seen.console.join("\n");
-    assert!(console.contains("console.error: first problem"), "{console}");
+    assert!(
+        console.contains("console.error: first problem"),
+        "{console}"
+    );
     assert!(console.contains("undefinedFunction"), "{console}");
     assert!(console.contains("/missing.js (404)"), "{console}");
 
@@ -203,18 +218,27 @@ async fn console_errors_page_errors_and_failed_requests_are_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timings_and_vitals_are_reported_and_a_slow_page_fails_its_load_time() {
-    let (server, prober) = setup().await;
+    let (server, prober, _turn) = setup().await;
     let home = probe(
         &prober,
         browser(server.url("/"), None, vec![]),
         Duration::from_secs(10),
-        &["[LOAD_TIME] < 1000", "[LCP] > 0", "[CLS] == 0", "[TTFB] >= 0", "[TEXT] == pat(*Welcome*)"],
+        &[
+            "[LOAD_TIME] < 1000",
+            "[LCP] > 0",
+            "[CLS] == 0",
+            "[TTFB] >= 0",
+            "[TEXT] == pat(*Welcome*)",
+        ],
     )
     .await;
     assert!(home.is_up(), "{home:?}");
     let seen = facts(&home);
     assert!(seen.lcp_ms.is_some() && seen.ttfb_ms.is_some(), "{seen:?}");
-    assert!(seen.screenshots.is_empty(), "a passing check takes no screenshot");
+    assert!(
+        seen.screenshots.is_empty(),
+        "a passing check takes no screenshot"
+    );
 
     let slow = probe(
         &prober,
@@ -270,13 +294,17 @@ fn login(password: &str) -> Vec<Step> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_journey_logs_in_and_fails_at_the_right_step_with_a_wrong_password() {
-    let (server, prober) = setup().await;
+    let (server, prober, _turn) = setup().await;
     let context = |password: &str| ProbeContext {
         cwd: None,
         env: vec![("IZA_TEST_PASSWORD".into(), password.into())],
     };
-    let target = browser(server.url("/login"), Some("form"), login("${IZA_TEST_PASSWORD}"));
-    let check = check(target, Duration::from_secs(6), &["[TITLE] == Account"]);
+    let target = browser(
+        server.url("/login"),
+        Some("form"),
+        login("${IZA_TEST_PASSWORD}"),
+    );
+    let check = check(target, Duration::from_secs(10), &["[TITLE] == Account"]);
 
     let good = prober.probe_in(&check, &context("right-horse")).await;
     assert!(good.is_up(), "{good:?}");
@@ -291,7 +319,9 @@ async fn a_journey_logs_in_and_fails_at_the_right_step_with_a_wrong_password() {
     let failure = bad.failure.as_ref().unwrap();
     assert_eq!(failure.reason, Reason::Step);
     assert!(
-        failure.message.starts_with("step 4 (expect_text `Welcome alice`) failed"),
+        failure
+            .message
+            .starts_with("step 4 (expect_text `Welcome alice`) failed"),
         "{failure:?}"
     );
     let steps = &facts(&bad).steps;
@@ -300,24 +330,36 @@ async fn a_journey_logs_in_and_fails_at_the_right_step_with_a_wrong_password() {
     // The password is in no part of the result.
     let json = serde_json::to_string(&bad).unwrap();
     assert!(!json.contains("wrong-horse"), "{json}");
-    assert!(json.contains("Wrong password (user=alice&pass=***)"), "{json}");
+    assert!(
+        json.contains("Wrong password (user=alice&pass=***)"),
+        "{json}"
+    );
 
     // An unset reference fails the fill step and names the variable only.
     let unset = prober.probe_in(&check, &ProbeContext::default()).await;
     let failure = unset.failure.as_ref().unwrap();
-    assert!(failure.message.starts_with("step 2 (fill `#pass`) failed"), "{failure:?}");
+    assert!(
+        failure.message.starts_with("step 2 (fill `#pass`) failed"),
+        "{failure:?}"
+    );
     assert!(failure.message.contains("IZA_TEST_PASSWORD"), "{failure:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_killed_during_a_check_is_reported_and_the_next_check_works() {
-    let (mut server, prober) = setup().await;
+    let (mut server, prober, _turn) = setup().await;
     let prober = std::sync::Arc::new(prober);
     let running = {
         let prober = prober.clone();
         let url = server.url("/hang");
         tokio::spawn(async move {
-            probe(&prober, browser(url, None, vec![]), Duration::from_secs(20), &[]).await
+            probe(
+                &prober,
+                browser(url, None, vec![]),
+                Duration::from_secs(20),
+                &[],
+            )
+            .await
         })
     };
     // The page is loading once its image is requested.
@@ -370,5 +412,8 @@ async fn without_chromium_a_browser_check_fails_with_the_install_hint() {
     .await;
     let failure = result.failure.as_ref().unwrap();
     assert_eq!(failure.reason, Reason::Browser);
-    assert!(failure.message.contains("scripts/browser-deps.sh"), "{failure:?}");
+    assert!(
+        failure.message.contains("scripts/browser-deps.sh"),
+        "{failure:?}"
+    );
 }
