@@ -31,7 +31,10 @@ conditions = ["[PAGE_ERRORS] == 0", "[LOAD_TIME] < 3s", "[TEXT] == pat(*Welcome*
         panic!("{:?}", check.target);
     };
     assert_eq!(browser.url, "http://localhost:9000/login");
-    assert_eq!(browser.wait_for, Some(WaitFor::Selector("form#login".into())));
+    assert_eq!(
+        browser.wait_for,
+        Some(WaitFor::Selector("form#login".into()))
+    );
     assert_eq!(browser.steps.len(), 8);
     assert_eq!(
         browser.steps[1],
@@ -52,7 +55,10 @@ conditions = ["[PAGE_ERRORS] == 0", "[LOAD_TIME] < 3s", "[TEXT] == pat(*Welcome*
     // The redacted view (what the API serves) masks every typed value.
     use iza_catalog::redact::Redact;
     let shown = serde_json::to_string(&check.redacted()).unwrap();
-    assert!(!shown.contains("SHOP_PASSWORD") && !shown.contains("monitor"), "{shown}");
+    assert!(
+        !shown.contains("SHOP_PASSWORD") && !shown.contains("monitor"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -102,7 +108,11 @@ conditions = ["[PAGE_ERRORS] == 0"]
     expect(8, 12, "has no scheme");
     expect(9, 30, "`value` goes with `fill`");
     expect(11, 15, "`[LOAD_TIEM]` is not a placeholder");
-    expect(15, 12, "`wait_for` of the check of service `api` needs a browser check");
+    expect(
+        15,
+        12,
+        "`wait_for` of the check of service `api` needs a browser check",
+    );
     expect(16, 15, "only a browser check reports");
     // The unknown placeholder suggests the right one.
     let hints: Vec<&String> = checked.diagnostics.iter().flat_map(|d| &d.hints).collect();
