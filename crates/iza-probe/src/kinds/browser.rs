@@ -336,13 +336,12 @@ impl Page {
     fn absorb(&mut self, event: Event) {
         let p = &event.params;
         match event.method.as_str() {
-            "Page.lifecycleEvent" => {
+            "Page.lifecycleEvent"
                 if p["name"] == "load"
                     && p["frameId"] == self.target_id.as_str()
-                    && self.loader.as_deref().is_some_and(|l| p["loaderId"] == l)
-                {
-                    self.loaded = true;
-                }
+                    && self.loader.as_deref().is_some_and(|l| p["loaderId"] == l) =>
+            {
+                self.loaded = true;
             }
             "Network.requestWillBeSent" => {
                 if let (Some(id), Some(url)) =
@@ -364,17 +363,15 @@ impl Page {
                     self.line(format!("request failed: {url} ({status})"));
                 }
             }
-            "Network.loadingFailed" => {
-                if p["canceled"] != true {
-                    self.counts.requests_failed += 1;
-                    let url = p["requestId"]
-                        .as_str()
-                        .and_then(|id| self.urls.get(id))
-                        .cloned()
-                        .unwrap_or_default();
-                    let error = p["errorText"].as_str().unwrap_or("failed");
-                    self.line(format!("request failed: {url} ({error})"));
-                }
+            "Network.loadingFailed" if p["canceled"] != true => {
+                self.counts.requests_failed += 1;
+                let url = p["requestId"]
+                    .as_str()
+                    .and_then(|id| self.urls.get(id))
+                    .cloned()
+                    .unwrap_or_default();
+                let error = p["errorText"].as_str().unwrap_or("failed");
+                self.line(format!("request failed: {url} ({error})"));
             }
             "Runtime.consoleAPICalled" => {
                 let kind = p["type"].as_str().unwrap_or("log");
