@@ -63,6 +63,24 @@ pub enum Placeholder {
     DnsRcode,
     /// The IP address resolved or connected to.
     Ip,
+    /// Browser: milliseconds from the start of navigation to the load event.
+    LoadTime,
+    /// Browser: Largest Contentful Paint, in milliseconds.
+    Lcp,
+    /// Browser: Cumulative Layout Shift (a score, 0 when nothing moved).
+    Cls,
+    /// Browser: time to the first byte of the page, in milliseconds.
+    Ttfb,
+    /// Browser: how many `console.error` calls the page made.
+    ConsoleErrors,
+    /// Browser: how many uncaught exceptions the page threw.
+    PageErrors,
+    /// Browser: the page's visible text.
+    Text,
+    /// Browser: the page's title.
+    Title,
+    /// Browser: how many requests of the page failed (network error or status >= 400).
+    RequestsFailed,
 }
 
 impl Placeholder {
@@ -74,7 +92,32 @@ impl Placeholder {
         ("CERTIFICATE_EXPIRATION", Placeholder::CertificateExpiration),
         ("DNS_RCODE", Placeholder::DnsRcode),
         ("IP", Placeholder::Ip),
+        ("LOAD_TIME", Placeholder::LoadTime),
+        ("LCP", Placeholder::Lcp),
+        ("CLS", Placeholder::Cls),
+        ("TTFB", Placeholder::Ttfb),
+        ("CONSOLE_ERRORS", Placeholder::ConsoleErrors),
+        ("PAGE_ERRORS", Placeholder::PageErrors),
+        ("TEXT", Placeholder::Text),
+        ("TITLE", Placeholder::Title),
+        ("REQUESTS_FAILED", Placeholder::RequestsFailed),
     ];
+
+    /// Whether only a browser check reports it.
+    pub fn is_browser_only(self) -> bool {
+        matches!(
+            self,
+            Placeholder::LoadTime
+                | Placeholder::Lcp
+                | Placeholder::Cls
+                | Placeholder::Ttfb
+                | Placeholder::ConsoleErrors
+                | Placeholder::PageErrors
+                | Placeholder::Text
+                | Placeholder::Title
+                | Placeholder::RequestsFailed
+        )
+    }
 
     /// The placeholder's name, without brackets.
     pub fn name(self) -> &'static str {
@@ -132,6 +175,18 @@ pub struct Condition {
     pub op: Op,
     /// Right side.
     pub right: Operand,
+}
+
+impl Condition {
+    /// The placeholders it reads, left then right.
+    pub fn placeholders(&self) -> impl Iterator<Item = Placeholder> + '_ {
+        [&self.left, &self.right]
+            .into_iter()
+            .filter_map(|side| match side {
+                Operand::Value(v) | Operand::Len(v) | Operand::Has(v) => Some(v.placeholder),
+                _ => None,
+            })
+    }
 }
 
 impl fmt::Display for Condition {

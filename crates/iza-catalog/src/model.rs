@@ -341,6 +341,121 @@ pub enum CheckTarget {
     Amqp(String),
     /// An MCP endpoint URL.
     Mcp(String),
+    /// A page loaded in a real browser, and the journey run on it.
+    Browser(BrowserTarget),
+}
+
+/// What a browser check loads, waits for and does.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BrowserTarget {
+    /// The URL loaded first (`http`/`https`).
+    pub url: String,
+    /// What must appear after the load event.
+    pub wait_for: Option<WaitFor>,
+    /// The journey: steps run in order after the first load.
+    pub steps: Vec<Step>,
+}
+
+/// Something a browser waits for: an element, or text on the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "value")]
+pub enum WaitFor {
+    /// A CSS selector that must find an element.
+    Selector(String),
+    /// Text the page must show (written `text=...`).
+    Text(String),
+}
+
+impl WaitFor {
+    /// Reads `text=...` as text and anything else as a CSS selector.
+    pub fn parse(written: &str) -> WaitFor {
+        match written.strip_prefix("text=") {
+            Some(text) => WaitFor::Text(text.to_owned()),
+            None => WaitFor::Selector(written.trim().to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for WaitFor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WaitFor::Selector(s) => write!(f, "`{s}`"),
+            WaitFor::Text(t) => write!(f, "text `{t}`"),
+        }
+    }
+}
+
+/// One step of a browser journey.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "step")]
+pub enum Step {
+    /// Load a URL and wait for its load event.
+    Goto {
+        /// The URL.
+        url: String,
+    },
+    /// Click the element a CSS selector finds.
+    Click {
+        /// The selector.
+        selector: String,
+    },
+    /// Type text into a form field.
+    Fill {
+        /// The field's selector.
+        selector: String,
+        /// The text as written; `${NAME}` references are resolved when the step runs.
+        value: String,
+    },
+    /// Press a key in the focused element.
+    Press {
+        /// The key (`Enter`, `Tab`, a character).
+        key: String,
+    },
+    /// Wait for an element or text.
+    WaitFor {
+        /// What to wait for.
+        target: WaitFor,
+    },
+    /// Fail unless the page shows this text.
+    ExpectText {
+        /// The text.
+        text: String,
+    },
+    /// Take a screenshot.
+    Screenshot {
+        /// Its name.
+        name: String,
+    },
+}
+
+impl Step {
+    /// The step's action word, as written in the manifest (`fill`, `expect_text`).
+    pub fn action(&self) -> &'static str {
+        match self {
+            Step::Goto { .. } => "goto",
+            Step::Click { .. } => "click",
+            Step::Fill { .. } => "fill",
+            Step::Press { .. } => "press",
+            Step::WaitFor { .. } => "wait_for",
+            Step::ExpectText { .. } => "expect_text",
+            Step::Screenshot { .. } => "screenshot",
+        }
+    }
+}
+
+/// A step for a person, never with a `fill` value (`fill` and the selector only).
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Goto { url } => write!(f, "goto `{url}`"),
+            Step::Click { selector } => write!(f, "click `{selector}`"),
+            Step::Fill { selector, .. } => write!(f, "fill `{selector}`"),
+            Step::Press { key } => write!(f, "press `{key}`"),
+            Step::WaitFor { target } => write!(f, "wait_for {target}"),
+            Step::ExpectText { text } => write!(f, "expect_text `{text}`"),
+            Step::Screenshot { name } => write!(f, "screenshot `{name}`"),
+        }
+    }
 }
 
 /// A validated health check.

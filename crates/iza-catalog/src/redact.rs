@@ -24,7 +24,9 @@ use std::borrow::Cow;
 use aho_corasick::{AhoCorasick, MatchKind};
 use indexmap::IndexMap;
 
-use crate::model::{Action, Catalog, Check, CheckTarget, ExecAction, HttpAction, Service, Task};
+use crate::model::{
+    Action, BrowserTarget, Catalog, Check, CheckTarget, ExecAction, HttpAction, Service, Step, Task,
+};
 
 /// What a secret is shown as.
 pub const MASK: &str = "***";
@@ -358,6 +360,22 @@ impl Redact for CheckTarget {
             CheckTarget::Amqp(u) => CheckTarget::Amqp(url(u)),
             CheckTarget::Mcp(u) => CheckTarget::Mcp(url(u)),
             CheckTarget::Exec(args) => CheckTarget::Exec(redact_args(args)),
+            CheckTarget::Browser(browser) => CheckTarget::Browser(BrowserTarget {
+                url: url(&browser.url),
+                steps: browser
+                    .steps
+                    .iter()
+                    .map(|step| match step {
+                        Step::Goto { url: u } => Step::Goto { url: url(u) },
+                        Step::Fill { selector, .. } => Step::Fill {
+                            selector: selector.clone(),
+                            value: MASK.to_owned(),
+                        },
+                        other => other.clone(),
+                    })
+                    .collect(),
+                ..browser.clone()
+            }),
             CheckTarget::Tcp(_) | CheckTarget::Tls(_) | CheckTarget::Dns(_) => self.clone(),
         }
     }
@@ -473,6 +491,15 @@ impl Secrets {
                     | CheckTarget::Redis(u)
                     | CheckTarget::Amqp(u)
                     | CheckTarget::Mcp(u) => text_secrets(u, &mut found),
+                    CheckTarget::Browser(browser) => {
+                        text_secrets(&browser.url, &mut found);
+                        // `fill` values from `${NAME}` are masked by the probe itself.
+                        for step in &browser.steps {
+                            if let Step::Goto { url } = step {
+                                text_secrets(url, &mut found);
+                            }
+                        }
+                    }
                     CheckTarget::Tcp(_) | CheckTarget::Tls(_) | CheckTarget::Dns(_) => {}
                 }
             }

@@ -4,6 +4,9 @@
 //! - each side resolves to text: `[STATUS]` → `503`, `[RESPONSE_TIME]` and
 //!   `[CERTIFICATE_EXPIRATION]` → milliseconds, `[CONNECTED]` → `true`/`false`,
 //!   `[BODY].a.b[0]` → the JSON value at that path (strings bare, other values as JSON);
+//!   the browser's `[LOAD_TIME]`, `[LCP]`, `[TTFB]` → milliseconds, `[CLS]` → its score,
+//!   `[CONSOLE_ERRORS]`, `[PAGE_ERRORS]`, `[REQUESTS_FAILED]` → counts, `[TEXT]` and
+//!   `[TITLE]` → text;
 //! - when both sides read as numbers they compare as numbers, and a duration literal
 //!   (`48h`, `500ms`) reads as its milliseconds; `<`, `<=`, `>`, `>=` need numbers;
 //! - otherwise `==` and `!=` compare text; `pat()` matches a glob where `*` is any run of
@@ -85,6 +88,7 @@ impl<'a> Evaluator<'a> {
 
     fn value<'s>(&'s self, value: &'s Value) -> Option<Cow<'s, str>> {
         let facts = self.facts;
+        let browser = facts.browser.as_deref();
         match value.placeholder {
             Placeholder::Status => facts.status.map(|s| Cow::Owned(s.to_string())),
             Placeholder::ResponseTime => {
@@ -105,6 +109,17 @@ impl<'a> Evaluator<'a> {
                 .map(|s| Cow::Owned(s.saturating_mul(1000).to_string())),
             Placeholder::DnsRcode => facts.dns_rcode.as_deref().map(Cow::Borrowed),
             Placeholder::Ip => facts.ip.map(|ip| Cow::Owned(ip.to_string())),
+            Placeholder::LoadTime => browser.and_then(|b| b.load_time_ms).map(number_text),
+            Placeholder::Lcp => browser.and_then(|b| b.lcp_ms).map(number_text),
+            Placeholder::Cls => browser.and_then(|b| b.cls).map(number_text),
+            Placeholder::Ttfb => browser.and_then(|b| b.ttfb_ms).map(number_text),
+            Placeholder::ConsoleErrors => browser.map(|b| Cow::Owned(b.console_errors.to_string())),
+            Placeholder::PageErrors => browser.map(|b| Cow::Owned(b.page_errors.to_string())),
+            Placeholder::RequestsFailed => {
+                browser.map(|b| Cow::Owned(b.requests_failed.to_string()))
+            }
+            Placeholder::Text => browser.and_then(|b| b.text.as_deref()).map(Cow::Borrowed),
+            Placeholder::Title => browser.and_then(|b| b.title.as_deref()).map(Cow::Borrowed),
         }
     }
 
@@ -156,6 +171,17 @@ pub fn failed_conditions<'c>(
         .iter()
         .filter_map(|c| evaluator.check(c).err().map(|seen| (c, seen)))
         .collect()
+}
+
+/// A measured number as condition text: whole numbers without a fraction, others rounded to
+/// three decimals (`1234`, `0.052`).
+fn number_text<'s>(n: f64) -> Cow<'s, str> {
+    let rounded = (n * 1000.0).round() / 1000.0;
+    Cow::Owned(if rounded.fract() == 0.0 {
+        format!("{rounded:.0}")
+    } else {
+        rounded.to_string()
+    })
 }
 
 /// Reads text as a number: a plain number, or a duration (`48h`) as milliseconds.

@@ -13,6 +13,7 @@
 //! [`ProberOptions::body_limit`], protocol answers up to a few kilobytes, and nothing is
 //! buffered past that. No input or server can make a probe panic or outlive its timeout.
 
+mod browser;
 mod conditions;
 mod kinds;
 mod net;
@@ -28,8 +29,11 @@ use iza_catalog::condition::{Condition, Operand, Placeholder};
 use iza_catalog::model::{Check, CheckTarget, Service};
 pub use iza_launch::Launcher;
 
+pub use browser::{BrowserOptions, CHROMIUM_VAR};
 pub use conditions::{Evaluator, failed_conditions, glob_matches};
-pub use result::{Facts, Failure, Outcome, ProbeResult, Reason};
+pub use result::{
+    BrowserFacts, Facts, Failure, Outcome, ProbeResult, Reason, Screenshot, StepReport,
+};
 
 /// A rustls client configuration that verifies servers against the system's roots, with the
 /// same crypto provider as the probes. The workspace builds reqwest without a default TLS
@@ -57,8 +61,11 @@ pub struct ProberOptions {
     /// How long an idle kept-open HTTP connection lives (90 s by default).
     pub idle_timeout: Duration,
     /// How `exec` checks start their program: [`Launcher::direct`] by default; the CLI passes
-    /// a guarded one so that a check's process dies with `iza`.
+    /// a guarded one so that a check's process dies with `iza`. Browser checks start their
+    /// shared Chromium with it, too.
     pub launcher: Launcher,
+    /// Which Chromium browser checks use, and how many pages they open at once.
+    pub browser: BrowserOptions,
 }
 
 impl Default for ProberOptions {
@@ -70,6 +77,7 @@ impl Default for ProberOptions {
             reuse_connections: true,
             idle_timeout: Duration::from_secs(90),
             launcher: Launcher::direct(),
+            browser: BrowserOptions::default(),
         }
     }
 }
@@ -108,6 +116,7 @@ pub struct Prober {
     tls: OnceLock<Result<tls_config::TlsConfigs, String>>,
     http: kinds::http::Clients,
     dns: kinds::dns::Resolvers,
+    browser: browser::Browser,
 }
 
 impl std::fmt::Debug for Prober {
@@ -128,6 +137,7 @@ impl Prober {
     /// A prober; clients and resolvers are built on first use.
     pub fn new(options: ProberOptions) -> Prober {
         Prober {
+            browser: browser::Browser::new(options.browser.clone(), options.launcher.clone()),
             options,
             tls: OnceLock::new(),
             http: kinds::http::Clients::default(),
@@ -188,6 +198,16 @@ impl Prober {
             })
             .as_ref()
             .map_err(|e| Failure::new(Reason::Tls, e.clone()))
+    }
+
+    /// The shared browser of browser checks (started on first use).
+    pub(crate) fn browser(&self) -> &browser::Browser {
+        &self.browser
+    }
+
+    /// The process id of the shared Chromium, while it runs (for diagnostics and tests).
+    pub async fn browser_pid(&self) -> Option<u32> {
+        self.browser.pid().await
     }
 
     pub(crate) fn base_dir(&self) -> &Path {
@@ -260,13 +280,15 @@ fn default_failure(check: &Check, facts: &Facts) -> Option<Failure> {
         condition: Some(text.to_owned()),
     };
     match &check.target {
-        CheckTarget::Http(_) | CheckTarget::Mcp(_) => match facts.status {
-            Some(status) if status >= 400 => Some(condition(
-                "[STATUS] < 400",
-                format!("[STATUS] ({status}) < 400"),
-            )),
-            _ => None,
-        },
+        CheckTarget::Http(_) | CheckTarget::Mcp(_) | CheckTarget::Browser(_) => {
+            match facts.status {
+                Some(status) if status >= 400 => Some(condition(
+                    "[STATUS] < 400",
+                    format!("[STATUS] ({status}) < 400"),
+                )),
+                _ => None,
+            }
+        }
         CheckTarget::Dns(_) => match facts.dns_rcode.as_deref() {
             Some("NOERROR") if facts.body.is_none() => Some(Failure::new(
                 Reason::Condition,

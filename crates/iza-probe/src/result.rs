@@ -83,6 +83,70 @@ pub struct Facts {
     pub server: Option<String>,
     /// The exit code (`exec`); none when the process was killed by a signal.
     pub exit_code: Option<i32>,
+    /// What a browser check saw (`browser`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<Box<BrowserFacts>>,
+}
+
+/// What a browser check saw: the values of its placeholders, the console's last lines, each
+/// step of its journey, and the screenshots it took.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BrowserFacts {
+    /// `[LOAD_TIME]`: milliseconds from the start of navigation to the load event.
+    pub load_time_ms: Option<f64>,
+    /// `[TTFB]`: milliseconds from the start of navigation to the first byte of the page.
+    pub ttfb_ms: Option<f64>,
+    /// `[LCP]`: Largest Contentful Paint in milliseconds; none when nothing was painted.
+    pub lcp_ms: Option<f64>,
+    /// `[CLS]`: Cumulative Layout Shift.
+    pub cls: Option<f64>,
+    /// `[CONSOLE_ERRORS]`: `console.error` (and failed `console.assert`) calls.
+    pub console_errors: u32,
+    /// `[PAGE_ERRORS]`: uncaught exceptions and unhandled rejections.
+    pub page_errors: u32,
+    /// `[REQUESTS_FAILED]`: requests that failed (network error, or status 400 or more).
+    pub requests_failed: u32,
+    /// `[TITLE]`: the page's title.
+    pub title: Option<String>,
+    /// `[TEXT]`: the page's visible text (`innerText`), capped at the prober's body limit.
+    pub text: Option<String>,
+    /// The console's last lines (messages, exceptions, failed requests), oldest first.
+    pub console: Vec<String>,
+    /// The journey's steps, in order, up to the one that failed.
+    pub steps: Vec<StepReport>,
+    /// Screenshots taken (`screenshot` steps, and `failure` when the check failed); not
+    /// serialized with the result: the runtime keeps them as artifacts.
+    #[serde(skip)]
+    pub screenshots: Vec<Screenshot>,
+}
+
+// The floats are never NaN (timings and a layout-shift sum), so equality is total.
+impl Eq for BrowserFacts {}
+
+/// One step of a journey as it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    /// The step for a person (`click` and its selector); never a typed value.
+    pub step: String,
+    /// How long it took, in milliseconds.
+    pub duration_ms: f64,
+    /// Why it failed; none when it passed.
+    pub error: Option<String>,
+}
+
+/// A PNG screenshot of a page.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Screenshot {
+    /// Its name: the `screenshot` step's, or `failure`.
+    pub name: String,
+    /// The PNG image.
+    pub png: Vec<u8>,
+}
+
+impl fmt::Debug for Screenshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Screenshot({}, {} bytes)", self.name, self.png.len())
+    }
 }
 
 /// Why a check is down.
@@ -143,6 +207,10 @@ pub enum Reason {
     Exit,
     /// The target itself is unusable (a malformed URL, an unknown record type...).
     Target,
+    /// A browser check's page did not show what it waits for, or a step of its journey failed.
+    Step,
+    /// The browser could not be started, or crashed during the check.
+    Browser,
 }
 
 impl Reason {
@@ -160,6 +228,8 @@ impl Reason {
             Reason::Spawn => "spawn",
             Reason::Exit => "exit",
             Reason::Target => "target",
+            Reason::Step => "step",
+            Reason::Browser => "browser",
         }
     }
 }

@@ -20,6 +20,7 @@
 //! the CLI) read the bus, the snapshot and the store. See `docs/monitor.md`.
 
 pub mod agents;
+pub mod artifacts;
 pub mod bus;
 pub mod docker;
 pub mod event;
@@ -27,6 +28,7 @@ pub mod monitor;
 pub mod reload;
 pub mod supervisor;
 
+pub use artifacts::{ArtifactRun, Artifacts};
 pub use bus::{Bus, Change, Snapshot, Subscription, Update};
 pub use docker::{ContainerState, DockerOptions, DockerView, DockerWatch, Engine};
 pub use event::{Event, EventKind, ProbeSummary};

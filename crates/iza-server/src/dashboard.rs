@@ -54,6 +54,7 @@ const ASSETS: &[Asset] = &[
     asset!("js/views/graph.js", JS),
     asset!("js/views/services.js", JS),
     asset!("js/views/service.js", JS),
+    asset!("js/views/artifacts.js", JS),
     asset!("js/views/ports.js", JS),
     asset!("js/views/events.js", JS),
     asset!("js/views/process.js", JS),

@@ -58,6 +58,10 @@ pub enum ApiError {
     RunNotHeld(i64),
     /// The request is valid but the engine refuses it now; the text says why.
     Conflict(String),
+    /// No kept browser-check artifact has this path (`service/run/file`).
+    NoArtifact(String),
+    /// Reading server-side state failed; the detail is logged, the caller sees `internal error`.
+    Internal(String),
 }
 
 impl ApiError {
@@ -85,6 +89,8 @@ impl ApiError {
             ApiError::UnknownIncident(_) => (StatusCode::NOT_FOUND, "unknown-incident"),
             ApiError::RunNotHeld(_) => (StatusCode::CONFLICT, "run-not-held"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::NoArtifact(_) => (StatusCode::NOT_FOUND, "no-artifact"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 
@@ -142,6 +148,10 @@ impl ApiError {
                  the queue, or it has finished; claim again"
             ),
             ApiError::Conflict(reason) => reason.clone(),
+            ApiError::NoArtifact(path) => format!(
+                "no kept screenshot is `{path}`; `GET /api/v1/services/{{id}}/artifacts` lists them"
+            ),
+            ApiError::Internal(_) => "internal error".to_owned(),
         }
     }
 }
@@ -181,6 +191,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Store(err) = &self {
             tracing::error!("store failure while answering a request: {err}");
+        }
+        if let ApiError::Internal(err) = &self {
+            tracing::error!("failure while answering a request: {err}");
         }
         let (status, code) = self.status_and_code();
         if let ApiError::Unauthorized(denied) = self {

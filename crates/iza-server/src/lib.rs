@@ -21,6 +21,7 @@
 
 pub mod agents;
 pub mod analysis;
+mod artifacts;
 pub mod auth;
 mod dashboard;
 mod error;
@@ -62,6 +63,8 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/services/{id}/process",
     "/api/v1/services/{id}/logs",
     "/api/v1/services/{id}/logs/stream",
+    "/api/v1/services/{id}/artifacts",
+    "/api/v1/services/{id}/artifacts/{run}/{file}",
     "/api/v1/agents",
     "/api/v1/tasks",
     "/api/v1/queue",
@@ -132,6 +135,11 @@ pub(crate) fn api_routes() -> Router<AppState> {
         .route("/processes", get(processes::list))
         .route("/services/{id}/process", get(processes::one))
         .route("/services/{id}/logs", get(processes::logs))
+        .route("/services/{id}/artifacts", get(artifacts::list))
+        .route(
+            "/services/{id}/artifacts/{run}/{file}",
+            get(artifacts::file),
+        )
         .route("/services/{id}/logs/stream", get(processes::follow))
         .route("/services/{id}/start", post(processes::start))
         .route("/services/{id}/stop", post(processes::stop))

@@ -199,6 +199,27 @@ fn base_document() -> Value {
                 "parameters": [id_parameter(), query("tail", "How many past lines first (default 100)", json!({ "type": "integer", "minimum": 0, "maximum": 10000 }))],
                 "responses": with_errors(ok("The stream", "text/event-stream", json!({ "type": "string" })), &["400", "404", "409"])
             }},
+            "/api/v1/services/{id}/artifacts": { "get": {
+                "summary": "What the service's failed browser checks saw, newest first: the last `keep` failed runs, each with its failure, the console's last lines, the journey's steps and the names of its screenshots",
+                "parameters": [id_parameter()],
+                "responses": with_errors(ok("Kept runs", "application/json", json!({
+                    "type": "object",
+                    "properties": {
+                        "service": { "type": "string" },
+                        "keep": { "type": "integer", "minimum": 0 },
+                        "runs": { "type": "array", "items": { "$ref": "#/components/schemas/ArtifactRun" } }
+                    }
+                })), &["400", "404"])
+            }},
+            "/api/v1/services/{id}/artifacts/{run}/{file}": { "get": {
+                "summary": "One screenshot of a kept run (PNG)",
+                "parameters": [
+                    id_parameter(),
+                    { "name": "run", "in": "path", "required": true, "description": "The run's id (Unix milliseconds), from the list", "schema": { "type": "string" } },
+                    { "name": "file", "in": "path", "required": true, "description": "The screenshot's name (`NAME.png`), from the list", "schema": { "type": "string" } }
+                ],
+                "responses": with_errors(ok("The screenshot", "image/png", json!({ "type": "string", "format": "binary" })), &["400", "404"])
+            }},
             "/api/v1/services/{id}/start": { "post": action("Starts the service's process now (no wait for dependencies); a fresh restart series") },
             "/api/v1/services/{id}/stop": { "post": action("Stops the service's process (its stop signal, then SIGKILL to its process group after the grace period) and answers once it has stopped; the restart policy does not undo it") },
             "/api/v1/services/{id}/restart": { "post": action("Stops, then starts the service's process") },
@@ -338,6 +359,27 @@ fn base_document() -> Value {
                 "properties": {
                     "seq": { "type": "integer" }, "at": { "type": "integer" },
                     "services": { "type": "array", "items": object() }
+                }
+            },
+            "ArtifactRun": {
+                "type": "object",
+                "required": ["id", "at", "console", "steps", "screenshots"],
+                "properties": {
+                    "id": { "type": "string" },
+                    "at": { "type": "integer" },
+                    "message": { "type": ["string", "null"] },
+                    "title": { "type": ["string", "null"] },
+                    "console": { "type": "array", "items": { "type": "string" } },
+                    "steps": { "type": "array", "items": {
+                        "type": "object",
+                        "required": ["step", "duration_ms"],
+                        "properties": {
+                            "step": { "type": "string" },
+                            "duration_ms": { "type": "number" },
+                            "error": { "type": ["string", "null"] }
+                        }
+                    } },
+                    "screenshots": { "type": "array", "items": { "type": "string" } }
                 }
             },
             "LogLine": {

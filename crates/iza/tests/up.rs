@@ -567,3 +567,63 @@ command = ["sh", "-c", "sleep 1002 & exec sleep 1000"]
     );
     assert!(processes_in_groups(&groups).is_empty());
 }
+
+/// Whether a process's command line names Chromium.
+fn is_chromium(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).contains("chromium"))
+        .unwrap_or(false)
+}
+
+#[test]
+fn kill_9_of_up_takes_the_browser_of_browser_checks_along() {
+    let chromium = std::env::var_os("IZA_CHROMIUM")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/usr/bin/chromium".into());
+    if !chromium.exists() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/browser-deps.sh");
+        let status = Command::new("bash").arg(script).status().unwrap();
+        assert!(status.success(), "scripts/browser-deps.sh failed");
+    }
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = format!(
+        r#"version = 1
+[services.page]
+command = ["iza", "demo-service", "--port", "{port}"]
+check = {{ browser = "http://127.0.0.1:{port}/", every = "5m", timeout = "20s" }}
+"#
+    );
+    let mut up = Up::start(dir.path(), &manifest);
+    up.until("all ready in");
+    let parent = up.child.id();
+    let deadline = Instant::now() + DEADLINE;
+    let browser = loop {
+        if let Some((pid, start)) = children_of(parent)
+            .into_iter()
+            .find(|(p, _)| is_chromium(*p))
+        {
+            break (pid, start);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no Chromium started for the browser check"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Chromium leads its own process group, with its helpers and renderers.
+    assert!(!processes_in_groups(&[browser.0]).is_empty());
+    up.kill_9();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = processes_in_groups(&[browser.0]);
+        if left.is_empty() && start_time(browser.0) != Some(browser.1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Chromium still runs 10 s after `kill -9` of `iza up`: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -417,6 +417,15 @@ pub struct RawCheck {
     pub amqp: Option<Spanned<String>>,
     /// MCP endpoint URL: initialize handshake.
     pub mcp: Option<Spanned<String>>,
+    /// URL to load in a real headless Chromium (`http`/`https`): a browser check.
+    pub browser: Option<Spanned<String>>,
+    /// Browser checks: what must appear after the load event, a CSS selector (`#app .ready`)
+    /// or `text=...` (text the page shows).
+    pub wait_for: Option<Spanned<String>>,
+    /// Browser checks: a journey, steps run in order after the page has loaded; each is one of
+    /// `goto`, `click`, `fill` (with `value`), `press`, `wait_for`, `expect_text`, `screenshot`.
+    #[serde(default)]
+    pub steps: Vec<Spanned<RawStep>>,
     /// HTTP method; `GET` by default.
     pub method: Option<Spanned<String>>,
     /// HTTP request headers.
@@ -443,6 +452,29 @@ pub struct RawCheck {
     pub failure_threshold: Option<u32>,
     /// Consecutive successes before the status turns up again; 1 by default.
     pub success_threshold: Option<u32>,
+}
+
+/// One step of a browser journey: exactly one of the action keys.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    /// Load this URL (`http`/`https`) and wait for its load event.
+    pub goto: Option<Spanned<String>>,
+    /// Click the element this CSS selector finds.
+    pub click: Option<Spanned<String>>,
+    /// Type `value` into the form field this CSS selector finds.
+    pub fill: Option<Spanned<String>>,
+    /// With `fill`: the text to type; `${NAME}` references are read from the service's `env`
+    /// or the environment when the step runs and never appear in results.
+    pub value: Option<Spanned<String>>,
+    /// Press a key in the focused element (`Enter`, `Tab`, `Escape`, a character).
+    pub press: Option<Spanned<String>>,
+    /// Wait until this CSS selector finds an element, or `text=...` is shown.
+    pub wait_for: Option<Spanned<String>>,
+    /// Fail unless the page shows this text.
+    pub expect_text: Option<Spanned<String>>,
+    /// Take a screenshot under this name (kept with the result when the check fails).
+    pub screenshot: Option<Spanned<String>>,
 }
 
 /// An agent: it owns services and tasks, and reports to an agent of a lower tier number.

@@ -244,7 +244,7 @@ pub(super) fn duration(
     }
 }
 
-pub(super) fn http_url_problem(url: &str) -> Option<String> {
+pub(crate) fn http_url_problem(url: &str) -> Option<String> {
     if !url.contains("://") {
         return Some(format!("`{url}` has no scheme; write `http://{url}`"));
     }
@@ -367,12 +367,25 @@ fn check(ctx: &mut Ctx<'_>, service: &str, spanned: &Spanned<RawCheck>) -> Optio
         );
     }
     let what = CheckOf(service);
+    let browser_ok = if let Some(u) = &c.browser {
+        let target = super::browser::target(ctx, &what, u, c);
+        let ok = target.is_some();
+        let fallback = || CheckTarget::Http(u.get().clone());
+        kinds.push((
+            target.map_or_else(fallback, CheckTarget::Browser),
+            u.span(),
+            None,
+        ));
+        ok
+    } else {
+        super::browser::refuse_browser_keys(ctx, &what, c)
+    };
     if kinds.len() != 1 {
         ctx.push(
             Diagnostic::error(
                 Code::InvalidCheck,
                 format!(
-                    "{what} must have exactly one of `http`, `tcp`, `tls`, `dns`, `exec`, `postgres`, `redis`, `amqp`, `mcp` (it has {})",
+                    "{what} must have exactly one of `http`, `tcp`, `tls`, `dns`, `exec`, `postgres`, `redis`, `amqp`, `mcp`, `browser` (it has {})",
                     kinds.len()
                 ),
             )
@@ -382,7 +395,7 @@ fn check(ctx: &mut Ctx<'_>, service: &str, spanned: &Spanned<RawCheck>) -> Optio
         return None;
     }
     let (target, span, problem) = kinds.pop().expect("one kind");
-    let mut ok = true;
+    let mut ok = browser_ok;
     if let Some(problem) = problem {
         ctx.push(
             Diagnostic::error(Code::InvalidCheck, format!("{what} is invalid: {problem}")).at(span),
@@ -410,7 +423,27 @@ fn check(ctx: &mut Ctx<'_>, service: &str, spanned: &Spanned<RawCheck>) -> Optio
     let mut conditions = Vec::with_capacity(c.conditions.len());
     for condition in &c.conditions {
         match condition.get().parse::<Condition>() {
-            Ok(parsed) => conditions.push(parsed),
+            Ok(parsed) => {
+                let is_browser = matches!(target, CheckTarget::Browser(_));
+                if let Some(p) = parsed
+                    .placeholders()
+                    .find(|p| p.is_browser_only() && !is_browser)
+                {
+                    ctx.push(
+                        Diagnostic::error(
+                            Code::InvalidCheck,
+                            format!(
+                                "a condition of {what} reads `[{}]`, which only a browser check reports",
+                                p.name()
+                            ),
+                        )
+                        .at(condition.span())
+                        .hint("make it a browser check (`browser = \"URL\"`), or remove the condition"),
+                    );
+                    ok = false;
+                }
+                conditions.push(parsed);
+            }
             Err(e) => {
                 let d = Diagnostic::error(
                     Code::InvalidCheck,

@@ -10,6 +10,7 @@
 //! (`partial`), for views of broken manifests.
 
 mod agents;
+mod browser;
 mod deps;
 mod fields;
 mod ids;

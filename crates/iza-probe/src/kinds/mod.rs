@@ -3,6 +3,7 @@
 //! timeout still reports, say, that it connected) and returns the error that stopped it.
 
 pub(crate) mod amqp;
+pub(crate) mod browser;
 pub(crate) mod dns;
 pub(crate) mod exec;
 pub(crate) mod http;
@@ -34,5 +35,6 @@ pub(crate) async fn run(
         CheckTarget::Redis(url) => redis::probe(prober, url, check.verify_tls, facts).await,
         CheckTarget::Amqp(url) => amqp::probe(prober, url, check.verify_tls, facts).await,
         CheckTarget::Mcp(url) => mcp::probe(prober, url, check, facts).await,
+        CheckTarget::Browser(target) => browser::probe(prober, target, check, context, facts).await,
     }
 }

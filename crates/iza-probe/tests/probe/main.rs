@@ -2,6 +2,7 @@
 //! MCP servers the tests start themselves, programs for `exec`, and the PostgreSQL, Redis and
 //! RabbitMQ servers on their standard local ports. One binary, one module per kind.
 
+mod browser;
 mod dns;
 mod exec;
 mod http;

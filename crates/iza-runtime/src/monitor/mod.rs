@@ -73,6 +73,9 @@ pub struct MonitorOptions {
     pub confirm_within: Duration,
     /// Seed of the start jitter (random when `None`); for reproducible tests.
     pub seed: Option<u64>,
+    /// Where the screenshots and console lines of failed browser checks are kept (none: not
+    /// kept; `iza serve` keeps them in `.iza/artifacts/`).
+    pub artifacts: Option<Arc<crate::artifacts::Artifacts>>,
 }
 
 impl Default for MonitorOptions {
@@ -89,6 +92,7 @@ impl Default for MonitorOptions {
             resume_max_age: Duration::from_secs(3600),
             confirm_within: Duration::from_secs(60),
             seed: None,
+            artifacts: None,
         }
     }
 }
@@ -135,6 +139,7 @@ pub struct Monitor {
     processor: mpsc::UnboundedSender<ProcessorCommand>,
     pub(crate) current: tokio::sync::Mutex<Current>,
     tasks: Mutex<Option<Tasks>>,
+    artifacts: Option<Arc<crate::artifacts::Artifacts>>,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -184,6 +189,7 @@ impl Monitor {
             bus: bus.clone(),
             recorder: record_tx,
             counters: counters.clone(),
+            artifacts: options.artifacts.clone(),
         };
         let states = processor.board.states();
         processor.publish(Change {
@@ -232,7 +238,13 @@ impl Monitor {
                 generation,
             }),
             tasks: Mutex::new(Some(tasks)),
+            artifacts: options.artifacts,
         })
+    }
+
+    /// Where failed browser checks' screenshots and console lines are kept, if anywhere.
+    pub fn artifacts(&self) -> Option<&Arc<crate::artifacts::Artifacts>> {
+        self.artifacts.as_ref()
     }
 
     /// The event bus.

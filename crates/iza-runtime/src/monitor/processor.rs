@@ -51,6 +51,8 @@ pub(crate) struct Processor {
     pub(crate) bus: Bus,
     pub(crate) recorder: mpsc::UnboundedSender<Record>,
     pub(crate) counters: Arc<Counters>,
+    /// Where failed browser checks' screenshots and console lines are kept, if anywhere.
+    pub(crate) artifacts: Option<Arc<crate::artifacts::Artifacts>>,
 }
 
 impl Processor {
@@ -139,6 +141,22 @@ impl Processor {
             upsert,
             ..Change::default()
         });
+        if let Some(artifacts) = &self.artifacts
+            && !done.result.is_up()
+            && done.result.facts.browser.is_some()
+        {
+            let artifacts = artifacts.clone();
+            let service = done.service.to_string();
+            let result = done.result;
+            tokio::task::spawn_blocking(move || {
+                if let Err(err) = artifacts.record(&service, now, &result) {
+                    tracing::warn!(
+                        "cannot keep the screenshots of `{service}` in `{}`: {err}",
+                        artifacts.dir().display()
+                    );
+                }
+            });
+        }
     }
 
     fn reload(&mut self, catalog: &Catalog, diff: &CatalogDiff, generation: u64) {

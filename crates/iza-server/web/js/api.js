@@ -92,5 +92,8 @@ export const api = {
   },
   /** Queues a run of task `key` (`AGENT/TASK`) now: the run, in state `queued`. */
   runNow: (key, token) => post('/runs', token, { task: key }),
+  /** What the service's failed browser checks saw (docs/checks.md#browser). */
+  artifacts: (id) => get(`/services/${encodeURIComponent(id)}/artifacts`),
+  artifactUrl: (id, run, name) => `/api/v1/services/${encodeURIComponent(id)}/artifacts/${encodeURIComponent(run)}/${encodeURIComponent(name)}`,
   logStreamUrl: (id, tail) => `/api/v1/services/${encodeURIComponent(id)}/logs/stream?tail=${tail}`,
 };

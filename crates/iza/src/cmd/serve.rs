@@ -193,10 +193,20 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         launcher: setup.launcher.clone(),
         ..ProberOptions::default()
     }));
-    let options = match &up {
+    let mut options = match &up {
         Some(up) => up.monitor_options(),
         None => MonitorOptions::default(),
     };
+    // What failed browser checks saw goes beside the database (`.iza/artifacts`).
+    options.artifacts = Some(Arc::new(iza_runtime::Artifacts::new(
+        setup
+            .db
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+            .join("artifacts"),
+        iza_runtime::artifacts::DEFAULT_KEEP,
+    )));
     let monitor = Arc::new(
         Monitor::start(catalog.clone(), prober, store.clone(), options)
             .await

@@ -8,6 +8,7 @@ import { api } from '../api.js';
 import { live } from '../live.js';
 import { processPanel } from './process.js';
 import { agentWork } from './work.js';
+import { artifactsPanel } from './artifacts.js';
 import { h, svg, badge, ms, percent, ports, serviceHref, timeEl, ago, failure } from '../dom.js';
 
 export const title = (params) => params[0];
@@ -23,6 +24,7 @@ export function render(main, params) {
   // Made once: it keeps its log stream and token prompt across the page's redraws.
   const process = processPanel(id);
   const work = agentWork(id);
+  const artifacts = artifactsPanel(id);
 
   const load = async () => {
     lastLoad = Date.now();
@@ -84,6 +86,8 @@ export function render(main, params) {
       : h('p', { class: 'muted' }, 'No results yet.');
 
     work.show(data.agents ?? []);
+    const browser = check?.target?.kind === 'browser';
+    if (browser) artifacts.refresh();
 
     body.replaceChildren(
       cards,
@@ -94,6 +98,7 @@ export function render(main, params) {
           h('h2', { id: 'h-deps' }, 'Depends on'), links(data.dependencies, 'Nothing.'),
           h('h2', { id: 'h-dependents' }, 'Needed by'), links(data.dependents, 'Nothing depends on it.'))),
       process.element,
+      browser ? artifacts.element : null,
       h('section', { class: 'panel section chart', 'aria-labelledby': 'h-latency' },
         h('h2', { id: 'h-latency' }, 'Latency'), chart(results, data.rollups?.minute ?? [])),
       work.element,
@@ -126,7 +131,12 @@ const KEYS_OF_KINDS = {
 function checkFacts(check) {
   const facts = [];
   const t = check.target;
-  if (t) facts.push([t.kind ?? 'target', t.target ?? JSON.stringify(t)]);
+  if (t?.kind === 'browser') {
+    facts.push(['browser', t.target.url]);
+    if (t.target.wait_for) facts.push(['wait for', t.target.wait_for.value]);
+    // A journey's steps as written; a `fill` value is masked by the server.
+    if (t.target.steps?.length) facts.push(['steps', t.target.steps.map((s) => `${s.step} ${s.url ?? s.selector ?? s.key ?? s.text ?? s.name ?? s.target?.value ?? ''}`).join(' → ')]);
+  } else if (t) facts.push([t.kind ?? 'target', t.target ?? JSON.stringify(t)]);
   for (const [key, value] of Object.entries(check)) {
     if (key === 'target' || value == null || value === false) continue;
     if (KEYS_OF_KINDS[key] && t?.kind && !KEYS_OF_KINDS[key].includes(t.kind)) continue;

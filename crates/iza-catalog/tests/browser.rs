@@ -1,0 +1,120 @@
+//! Browser checks in the manifest: a good one compiles to its target, steps and conditions;
+//! each bad value is an `invalid-check` error at its own line and column, all reported at once.
+
+use iza_catalog::model::{CheckTarget, Step, WaitFor};
+use iza_catalog::{SourceFile, Syntax};
+
+#[test]
+fn a_browser_check_with_a_journey_compiles() {
+    let text = r##"version = 1
+[services.shop.check]
+browser = "http://localhost:9000/login"
+wait_for = "form#login"
+steps = [
+  { fill = "#user", value = "monitor" },
+  { fill = "#password", value = "${SHOP_PASSWORD}" },
+  { press = "Enter" },
+  { wait_for = "text=Your orders" },
+  { expect_text = "Total" },
+  { click = "a[href='/logout']" },
+  { goto = "https://localhost:9000/" },
+  { screenshot = "home" },
+]
+conditions = ["[PAGE_ERRORS] == 0", "[LOAD_TIME] < 3s", "[TEXT] == pat(*Welcome*)", "has([TITLE]) == true", "[CLS] < 0.1"]
+"##;
+    let checked = iza_catalog::check(&SourceFile::new("iza.toml", text.to_owned(), Syntax::Toml));
+    let catalog = checked
+        .catalog
+        .unwrap_or_else(|| panic!("{:#?}", checked.diagnostics));
+    let check = catalog.services["shop"].check.as_ref().unwrap();
+    let CheckTarget::Browser(browser) = &check.target else {
+        panic!("{:?}", check.target);
+    };
+    assert_eq!(browser.url, "http://localhost:9000/login");
+    assert_eq!(
+        browser.wait_for,
+        Some(WaitFor::Selector("form#login".into()))
+    );
+    assert_eq!(browser.steps.len(), 8);
+    assert_eq!(
+        browser.steps[1],
+        Step::Fill {
+            selector: "#password".into(),
+            value: "${SHOP_PASSWORD}".into()
+        }
+    );
+    assert_eq!(
+        browser.steps[3],
+        Step::WaitFor {
+            target: WaitFor::Text("Your orders".into())
+        }
+    );
+    assert_eq!(browser.steps[1].to_string(), "fill `#password`");
+    assert_eq!(check.conditions.len(), 5);
+
+    // The redacted view (what the API serves) masks every typed value.
+    use iza_catalog::redact::Redact;
+    let shown = serde_json::to_string(&check.redacted()).unwrap();
+    assert!(
+        !shown.contains("SHOP_PASSWORD") && !shown.contains("monitor"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn bad_browser_values_are_reported_at_their_positions() {
+    let text = r##"version = 1
+[services.shop.check]
+browser = "ftp://localhost/"
+wait_for = "div[data-x"
+steps = [
+  { fill = "#user" },
+  { click = "a", press = "Enter" },
+  { goto = "localhost:9000" },
+  { press = "Enter", value = "x" },
+]
+conditions = ["[LOAD_TIEM] < 3000"]
+
+[services.api.check]
+http = "http://localhost:3000/"
+wait_for = "#app"
+conditions = ["[PAGE_ERRORS] == 0"]
+"##;
+    let source = SourceFile::new("iza.toml", text.to_owned(), Syntax::Toml);
+    let checked = iza_catalog::check(&source);
+    assert!(checked.catalog.is_none());
+    let found: Vec<(usize, usize, String)> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| {
+            assert_eq!(d.code.as_str(), "invalid-check", "{d:?}");
+            let at = source.line_column(d.span.clone().expect("a position").start);
+            (at.line, at.column, d.message.clone())
+        })
+        .collect();
+    let expect = |line: usize, column: usize, words: &str| {
+        assert!(
+            found
+                .iter()
+                .any(|(l, c, m)| *l == line && *c == column && m.contains(words)),
+            "no diagnostic at {line}:{column} with `{words}` in {found:#?}"
+        );
+    };
+    expect(3, 11, "is not an http(s) URL");
+    expect(4, 12, "`[` that is not closed");
+    expect(6, 12, "`fill` has no `value`");
+    expect(7, 3, "exactly one of");
+    expect(8, 12, "has no scheme");
+    expect(9, 30, "`value` goes with `fill`");
+    expect(11, 15, "`[LOAD_TIEM]` is not a placeholder");
+    expect(
+        15,
+        12,
+        "`wait_for` of the check of service `api` needs a browser check",
+    );
+    expect(16, 15, "only a browser check reports");
+    // The unknown placeholder suggests the right one.
+    let hints: Vec<&String> = checked.diagnostics.iter().flat_map(|d| &d.hints).collect();
+    assert!(hints.iter().any(|h| h.contains("[LOAD_TIME]")), "{hints:?}");
+}
