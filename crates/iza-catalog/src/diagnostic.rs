@@ -82,6 +82,8 @@ codes! {
     /// A `depends_on` condition that is unknown or can never be met (`healthy` on a
     /// supervised service without a check).
     InvalidDependency = "invalid-dependency",
+    /// A manifest that defines no service (an empty file, or the output of a failed import).
+    NoServices = "no-services",
 }
 
 impl std::fmt::Display for Code {

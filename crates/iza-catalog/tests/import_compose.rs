@@ -3,10 +3,11 @@
 //! rejects for that reason), with the expected services, ports, dependencies, checks and
 //! notes; and no input, however malformed, makes the importer panic.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use iza_catalog::import::Imported;
-use iza_catalog::import::compose::import;
+use iza_catalog::import::compose::{Options, import, import_files};
 use iza_catalog::model::{Catalog, CheckTarget, PortSpec, ServiceKind};
 use iza_catalog::{Checked, Code, SourceFile, Syntax, check};
 use proptest::prelude::*;
@@ -142,7 +143,7 @@ fn fixture_cases() -> Vec<FixtureCase> {
                 "service `proxy`: healthcheck `start_period` (`40s`) is not mapped",
                 "service `proxy`: `restart` is not mapped",
                 "service `app` is built from `./app` and tagged with its `image`",
-                "service `app`: `command` (`npm run start`) is what the container runs",
+                "not a command `iza up` supervises; not mapped: `app` (`command`)",
                 "service `db`: port `127.0.0.1:5432:5432` is published on `127.0.0.1` only",
                 "service `db`: `volumes` is not mapped",
                 "service `cache`: port 6379 is a container port without a published host port",
@@ -210,8 +211,8 @@ fn fixture_cases() -> Vec<FixtureCase> {
                 },
             ],
             notes: &[
-                "service `n8n`: `restart` is not mapped",
-                "service `n8n`: `logging` is not mapped",
+                "services `n8n`, `activepieces`, `postgres`, `redis`: `restart` is not mapped",
+                "services `n8n`, `activepieces`, `postgres`, `redis`: `logging` is not mapped",
                 "service `redis`: extension field `x-note` is not mapped",
                 "network `automation`: `driver` is not mapped",
             ],
@@ -261,10 +262,10 @@ fn fixture_cases() -> Vec<FixtureCase> {
                 },
             ],
             notes: &[
-                "variable `HTTPS_PORT` (in `gateway.ports`) has no default in the file",
+                "set by no environment file and without a default were read as empty, as compose reads an unset variable (the importer does not read the shell): `HTTPS_PORT` (`gateway.ports`)",
                 "service `gateway`: port `:443` has no published host port",
-                "variable `MTX_API_TOKEN` (in `streamer.environment`) has no default in the file; it was read as unset, so empty, since the importer does not read the environment; compose would refuse to start without it (`set a token`)",
-                "variable `HOME` (in `streamer.environment`)",
+                "variables that compose requires (`${VAR:?message}`) are unset, so compose would refuse to start: `MTX_API_TOKEN` (`set a token`)",
+                "`HOME` (`streamer.environment`)",
                 "service `streamer`: port `8554:8554/udp` is udp",
                 "service `streamer`: port `[::1]:6001:6001` is published on `::1` only",
                 "service `streamer`: port `127.0.0.1::9997` has no published host port",
@@ -292,7 +293,7 @@ fn fixture_cases() -> Vec<FixtureCase> {
                     kind: ServiceKind::Service,
                     docker: Some("example/billing-api:1.4"),
                     ports: &[Single(8300)],
-                    depends_on: &["db", "migrate", "queue"],
+                    depends_on: &["db", "migrate"],
                     check: None,
                 },
                 ServiceCase {
@@ -337,7 +338,7 @@ fn fixture_cases() -> Vec<FixtureCase> {
             ],
             notes: &[
                 "service `api`: `depends_on` `db` restarts `api` when it is updated (`restart: true`); not mapped",
-                "service `api`: `depends_on` `queue` is optional (`required: false`)",
+                "they are kept in `metadata.optional_depends_on`: `api` (`queue`)",
                 "service `api`: `depends_on` names `audit`, which is not a service of this file; dropped",
                 "service `api`: settings of network `backend` (`aliases`) are not mapped",
                 "network `backend`: `driver`, `internal` are not mapped",
@@ -380,7 +381,7 @@ fn fixture_cases() -> Vec<FixtureCase> {
                 "top-level `version` (`2`) is obsolete",
                 "service `worker`: link alias `backend` of `app` is not mapped",
                 "service `app` is built from `.` and has no `image`",
-                "service `app`: `environment` `LOG_LEVEL` has no value (compose takes it from the shell)",
+                "`environment` entries without a value take it from the shell in compose; not mapped: `app` (`LOG_LEVEL`)",
                 "service `app`: `expose` ports are reachable from other containers only",
             ],
         },
@@ -470,7 +471,7 @@ fn conditions_become_dependency_tables_and_metadata_keeps_networks_and_labels() 
     let api = &catalog.services["api"];
     assert_eq!(
         Value::from_iter(api.metadata.clone()),
-        json!({"networks": ["frontend", "backend"]})
+        json!({"optional_depends_on": ["queue"], "networks": ["frontend", "backend"]})
     );
     let conditions = |id: &str| -> Vec<(String, &'static str)> {
         catalog.services[id]
@@ -487,11 +488,8 @@ fn conditions_become_dependency_tables_and_metadata_keeps_networks_and_labels() 
     api_conditions.sort();
     assert_eq!(
         api_conditions,
-        owned(&[
-            ("db", "healthy"),
-            ("migrate", "completed"),
-            ("queue", "started"),
-        ])
+        // `queue` is optional (`required: false`): kept in metadata, never a dependency.
+        owned(&[("db", "healthy"), ("migrate", "completed")])
     );
     assert_eq!(api.tags, ["network:frontend", "network:backend"]);
     assert_eq!(catalog.services["db"].tags, ["network:backend"]);
@@ -654,14 +652,16 @@ fn small_files_import_as_expected() {
             group: Some("compose"),
             notes: &[
                 "service `web` is `nginx`, not a mapping",
-                "service `db` has neither `image` nor `build`",
+                "services `web`, `db`: neither `image` nor `build` is given",
             ],
         },
         Case {
             text: "services:\n  web:\n    image: nginx\n    command: echo $5\n",
             services: &["web"],
             group: Some("compose"),
-            notes: &["`web.command` has a `$` that starts no variable reference"],
+            notes: &[
+                "a `$` that starts no variable reference (or an unclosed `${`) were kept as written (write `$$` for a literal `$`): `web.command`",
+            ],
         },
         Case {
             text: "services:\n  job:\n    image: busybox\n    healthcheck:\n      test: [\"NONE\"]\n  bad:\n    image: busybox\n    healthcheck:\n      test: [\"RUN\", \"true\"]\n  slow:\n    image: busybox\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      interval: soon\n      retries: -1\n  inherit:\n    image: busybox\n    healthcheck:\n      interval: 5s\n",
@@ -928,5 +928,876 @@ proptest! {
                 imported.to_toml_string()
             );
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 17: compose import that works on the files real projects publish. One test per
+// defect, each from a minimal snippet, then a corpus of projects in the shapes real ones
+// take (fixtures/compose/corpus/).
+// ---------------------------------------------------------------------------------------
+
+/// Checks an import leniently: the catalog even when there are errors.
+fn check_imported_lenient(imported: &Imported) -> Checked {
+    let text = imported.to_toml_string();
+    iza_catalog::check_lenient(&SourceFile::new("x.toml", text, Syntax::Toml))
+}
+
+/// Writes `files` (path, text) into a new directory.
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create the file's directory");
+        }
+        std::fs::write(&path, text).expect("write the file");
+    }
+    dir
+}
+
+/// Imports `files` of `dir`, merged in order.
+fn import_in(dir: &Path, files: &[&str], options: &Options) -> Imported {
+    let paths: Vec<PathBuf> = files.iter().map(|f| dir.join(f)).collect();
+    import_files(&paths, options).unwrap_or_else(|e| panic!("import of {files:?} failed: {e}"))
+}
+
+fn profiles(names: &[&str]) -> Options {
+    Options {
+        profiles: Some(names.iter().map(|n| (*n).to_owned()).collect()),
+        ..Options::default()
+    }
+}
+
+/// The notes that contain `needle`.
+fn notes_with<'a>(imported: &'a Imported, needle: &str) -> Vec<&'a str> {
+    imported
+        .notes
+        .iter()
+        .filter(|n| n.contains(needle))
+        .map(String::as_str)
+        .collect()
+}
+
+/// The one note that contains `needle`.
+fn note_with<'a>(imported: &'a Imported, needle: &str) -> &'a str {
+    match notes_with(imported, needle).as_slice() {
+        [one] => one,
+        other => panic!(
+            "expected one note containing {needle:?}, found {}:\n{}",
+            other.len(),
+            imported.notes.join("\n")
+        ),
+    }
+}
+
+fn service_ids(catalog: &Catalog) -> Vec<&str> {
+    catalog.services.keys().map(String::as_str).collect()
+}
+
+fn every_note_is_one_line(imported: &Imported) {
+    for note in &imported.notes {
+        assert!(!note.contains(['\n', '\r']), "a note spans lines: {note:?}");
+    }
+}
+
+/// `levels` anchors, each aliased ten times by the next: 10^levels nodes once expanded.
+fn billion_laughs(levels: usize) -> String {
+    let mut text = String::from("x-l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for level in 1..levels {
+        let refs = vec![format!("*l{}", level - 1); 10].join(", ");
+        text.push_str(&format!("x-l{level}: &l{level} [{refs}]\n"));
+    }
+    text.push_str(&format!(
+        "services:\n  web:\n    image: nginx\n    command: *l{}\n",
+        levels - 1
+    ));
+    text
+}
+
+/// Defect 1: a file with more than 100 aliases and more than ten aliases per anchor (as
+/// self-hosted Sentry's) imports; a billion-laughs document is still refused, by a budget
+/// the message names, and never called "not YAML".
+#[test]
+fn aliases_at_a_large_stacks_density_import_and_a_billion_laughs_is_refused() {
+    let mut text = String::from(
+        "x-restart: &restart\n  restart: unless-stopped\nx-env: &env\n  TZ: UTC\nx-ready: &ready\n  condition: service_healthy\nservices:\n  db:\n    image: postgres:16\n",
+    );
+    for i in 0..50 {
+        text.push_str(&format!(
+            "  worker-{i}:\n    <<: *restart\n    image: example/worker:1\n    environment: *env\n    depends_on:\n      db: *ready\n"
+        ));
+    }
+    assert_eq!(text.matches('*').count(), 150, "aliases");
+    let imported = import_ok(&text);
+    let catalog = catalog_of(&imported);
+    assert_eq!(catalog.services.len(), 51);
+    let worker = &catalog.services["worker-49"];
+    assert_eq!(worker.depends_on, ["db"]);
+    assert_eq!(worker.env["TZ"], "UTC");
+
+    for levels in [9, 12] {
+        let error = import(&billion_laughs(levels))
+            .map(|i| i.to_toml_string())
+            .expect_err("a billion laughs must be refused")
+            .to_string();
+        assert!(error.contains("safety budget"), "{error}");
+        assert!(error.contains("budget `"), "names the budget: {error}");
+        assert!(!error.contains("not YAML"), "{error}");
+    }
+    // Real syntax errors still say so.
+    let error = import("services: [").expect_err("not YAML").to_string();
+    assert!(error.contains("not YAML"), "{error}");
+}
+
+const PROFILES: &str = "services:
+  app:
+    image: example/app:1
+    depends_on:
+      pg: {condition: service_healthy, required: false}
+      cache: {condition: service_started}
+      mysql: {condition: service_healthy, required: false}
+  cache:
+    image: redis:7
+  pg:
+    image: postgres:16
+    profiles: [postgres]
+    ports: [\"5432:5432\"]
+  mysql:
+    image: mysql:8
+    profiles: [mysql]
+    ports: [\"5432:3306\"]
+  vectors:
+    image: example/vectors:1
+    profiles: [\"\", vector]
+  debug:
+    image: busybox
+    profiles: [debug, tools]
+";
+
+/// Defect 2: only what `docker compose up` runs is imported: services without a profile
+/// and those of the active profiles (`--profile`, repeatable, or `COMPOSE_PROFILES`); the
+/// services left out are named once, with their profiles; `required: false` is never a
+/// hard dependency.
+#[test]
+fn profiles_select_what_compose_would_run() {
+    struct Case {
+        options: Options,
+        services: &'static [&'static str],
+        left_out: Option<&'static [&'static str]>,
+        app_depends_on: &'static [&'static str],
+        optional: &'static [&'static str],
+        conflict: bool,
+    }
+    let cases = [
+        Case {
+            options: Options::default(),
+            services: &["app", "cache", "vectors"],
+            left_out: Some(&[
+                "3 services left out",
+                "`pg` (profile `postgres`)",
+                "`mysql` (profile `mysql`)",
+                "`debug` (profile `debug` or `tools`)",
+            ]),
+            app_depends_on: &["cache"],
+            optional: &[],
+            conflict: false,
+        },
+        Case {
+            options: profiles(&["postgres"]),
+            services: &["app", "cache", "pg"],
+            left_out: Some(&["`vectors` (profile `` or `vector`)"]),
+            app_depends_on: &["cache"],
+            optional: &["pg"],
+            conflict: false,
+        },
+        Case {
+            // Repeated `--profile`, and `COMPOSE_PROFILES`' comma-separated form.
+            options: profiles(&["postgres,mysql", "vector"]),
+            services: &["app", "cache", "pg", "mysql", "vectors"],
+            left_out: Some(&["1 service left out", "`debug`"]),
+            app_depends_on: &["cache"],
+            optional: &["pg", "mysql"],
+            conflict: true,
+        },
+        Case {
+            options: profiles(&["*"]),
+            services: &["app", "cache", "pg", "mysql", "vectors", "debug"],
+            left_out: None,
+            app_depends_on: &["cache"],
+            optional: &["pg", "mysql"],
+            conflict: true,
+        },
+        Case {
+            options: profiles(&["tools"]),
+            services: &["app", "cache", "debug"],
+            left_out: Some(&["`vectors`"]),
+            app_depends_on: &["cache"],
+            optional: &[],
+            conflict: false,
+        },
+    ];
+    let dir = project(&[("compose.yaml", PROFILES)]);
+    for case in cases {
+        let what = format!("{:?}", case.options.profiles);
+        let imported = import_in(dir.path(), &["compose.yaml"], &case.options);
+        let checked = check_imported_lenient(&imported);
+        let catalog = checked.catalog.as_ref().expect("a catalog");
+        assert_eq!(service_ids(catalog), case.services, "{what}");
+        let app = &catalog.services["app"];
+        assert_eq!(app.depends_on, case.app_depends_on, "{what}");
+        let optional: Vec<&str> = app
+            .metadata
+            .get("optional_depends_on")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(optional, case.optional, "{what}");
+        match case.left_out {
+            Some(parts) => {
+                let note = note_with(&imported, "left out, as `docker compose up`");
+                for part in parts {
+                    assert!(note.contains(part), "{what}: {note}");
+                }
+            }
+            None => assert!(notes_with(&imported, "left out").is_empty(), "{what}"),
+        }
+        let conflicts = checked
+            .errors()
+            .filter(|d| d.code == Code::PortConflict)
+            .count();
+        assert_eq!(
+            conflicts > 0,
+            case.conflict,
+            "{what}: {:?}",
+            checked.diagnostics
+        );
+        assert!(
+            notes_with(&imported, "`profiles` is not mapped").is_empty(),
+            "{what}"
+        );
+    }
+    // `COMPOSE_PROFILES` from the environment file counts when no profile is given.
+    let dir = project(&[
+        ("compose.yaml", PROFILES),
+        (".env", "COMPOSE_PROFILES=mysql\n"),
+    ]);
+    let imported = import_in(dir.path(), &["compose.yaml"], &Options::default());
+    let catalog = catalog_of_lenient(&imported);
+    assert_eq!(service_ids(&catalog), ["app", "cache", "mysql"]);
+}
+
+/// The catalog of an import, whatever its warnings.
+fn catalog_of_lenient(imported: &Imported) -> Catalog {
+    let checked = check_imported(imported);
+    assert_eq!(checked.errors().count(), 0, "{:#?}", checked.diagnostics);
+    checked.catalog.expect("a catalog")
+}
+
+/// Defect 3: `healthcheck.disable` given as a string or a variable disables the check.
+#[test]
+fn healthcheck_disable_as_text_or_variable_is_honoured() {
+    let cases = [
+        ("true", false),
+        ("\"true\"", false),
+        ("\"${HC_OFF:-true}\"", false),
+        ("yes", false),
+        ("\"${HC_OFF:-false}\"", true),
+        ("false", true),
+        ("\"0\"", true),
+    ];
+    for (disable, checked) in cases {
+        let text = format!(
+            "services:\n  web:\n    image: nginx\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      disable: {disable}\n"
+        );
+        let catalog = catalog_of(&import_ok(&text));
+        assert_eq!(
+            catalog.services["web"].check.is_some(),
+            checked,
+            "disable: {disable}"
+        );
+    }
+}
+
+/// Defect 4: an image broken or emptied by an unset variable is never written; the note
+/// says so, and names no false "neither `image` nor `build`".
+#[test]
+fn images_broken_by_unset_variables_are_noted_not_written() {
+    let cases = [
+        (
+            "myorg/app:${TAG}",
+            Some("`myorg/app:` is not a reference docker accepts (a variable in it is unset)"),
+        ),
+        (
+            "${REGISTRY}/app:1.0",
+            Some("`/app:1.0` is not a reference docker accepts (a variable in it is unset)"),
+        ),
+        (
+            "${NAME}:-c",
+            Some("`:-c` is not a reference docker accepts"),
+        ),
+        (
+            "${IMAGE}",
+            Some("`image` is empty once its unset variables are read as empty"),
+        ),
+        ("${IMAGE:-nginx}:${TAG:-1.27}", None),
+    ];
+    for (image, note) in cases {
+        let text = format!("services:\n  web:\n    image: \"{image}\"\n");
+        let imported = import_ok(&text);
+        let catalog = catalog_of(&imported);
+        let docker = catalog.services["web"].docker.as_deref();
+        match note {
+            Some(note) => {
+                assert_eq!(docker, None, "{image}");
+                note_with(&imported, note);
+            }
+            None => assert_eq!(docker, Some("nginx:1.27"), "{image}"),
+        }
+        assert!(
+            notes_with(&imported, "neither `image` nor `build`").is_empty(),
+            "{image}: {:?}",
+            imported.notes
+        );
+    }
+}
+
+/// Defect 5: `retries` supplied by a variable is a count like any other.
+#[test]
+fn retries_from_variables_are_counts() {
+    let cases = [
+        ("${R:-5}", 5, false),
+        ("\"7\"", 7, false),
+        ("\"${R}\"", 3, false),
+        ("\"${R:-many}\"", 3, true),
+    ];
+    for (retries, threshold, noted) in cases {
+        let text = format!(
+            "services:\n  web:\n    image: nginx\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      retries: {retries}\n"
+        );
+        let imported = import_ok(&text);
+        let catalog = catalog_of(&imported);
+        let check = catalog.services["web"].check.as_ref().expect("a check");
+        assert_eq!(check.failure_threshold, threshold, "{retries}");
+        assert_eq!(
+            !notes_with(&imported, "is not a count").is_empty(),
+            noted,
+            "{retries}: {:?}",
+            imported.notes
+        );
+    }
+}
+
+/// Defect 6: the `.env` beside the file is read as compose reads it; `--env-file`
+/// (repeatable, a later file wins) replaces it; a variable set nowhere is noted once per
+/// file, not once per use.
+#[test]
+fn env_files_supply_variables_and_unset_ones_are_noted_once_per_file() {
+    let compose = "services:
+  web:
+    image: \"nginx:${TAG:-1.27}\"
+    ports: [\"${WEB_PORT:-8080}:80\", \"${ADMIN_PORT}:81\"]
+    environment:
+      A: ${SECRET}
+      B: ${SECRET}
+      C: ${SECRET}
+  api:
+    image: example/api
+    environment:
+      D: ${SECRET}
+";
+    let dir = project(&[
+        ("compose.yaml", compose),
+        (".env", "# defaults\nWEB_PORT=9000\nADMIN_PORT=\"9001\"\n"),
+        ("other.env", "WEB_PORT=7000\nTAG=1.26\n"),
+        ("last.env", "WEB_PORT=7100\n"),
+    ]);
+    let ports = |imported: &Imported| -> Vec<PortSpec> {
+        catalog_of_lenient(imported).services["web"].ports.clone()
+    };
+
+    let imported = import_in(dir.path(), &["compose.yaml"], &Options::default());
+    assert_eq!(
+        ports(&imported),
+        [PortSpec::Single(9000), PortSpec::Single(9001)]
+    );
+    let note = note_with(&imported, "`SECRET`");
+    assert_eq!(note.matches("`SECRET`").count(), 1, "{note}");
+    assert!(
+        note.contains("`web.environment`") && note.contains("`api.environment`"),
+        "{note}"
+    );
+
+    let options = Options {
+        env_files: vec![dir.path().join("other.env"), dir.path().join("last.env")],
+        ..Options::default()
+    };
+    let imported = import_in(dir.path(), &["compose.yaml"], &options);
+    // `.env` is not read when environment files are named: `ADMIN_PORT` is unset.
+    assert_eq!(ports(&imported), [PortSpec::Single(7100)]);
+    let catalog = catalog_of_lenient(&imported);
+    assert_eq!(
+        catalog.services["web"].docker.as_deref(),
+        Some("nginx:1.26")
+    );
+    let note = note_with(&imported, "`ADMIN_PORT`");
+    assert!(note.contains("`SECRET`"), "one line for the file: {note}");
+
+    // Two files using the same unset variable: one note per file.
+    let dir = project(&[
+        ("a.yml", "services:\n  a:\n    image: \"x:${V}\"\n"),
+        ("b.yml", "services:\n  b:\n    image: \"y:${V}\"\n"),
+    ]);
+    let imported = import_in(dir.path(), &["a.yml", "b.yml"], &Options::default());
+    let notes = notes_with(&imported, "`V`");
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(
+        notes[0].contains("a.yml") && notes[1].contains("b.yml"),
+        "{notes:?}"
+    );
+
+    let missing = Options {
+        env_files: vec![dir.path().join("absent.env")],
+        ..Options::default()
+    };
+    let error = import_files(&[dir.path().join("a.yml")], &missing)
+        .expect_err("a named environment file must exist")
+        .to_string();
+    assert!(error.contains("absent.env"), "{error}");
+}
+
+/// Defect 7: several files merge by compose's rules; `include` and `extends` (in the same
+/// file and in another) are resolved.
+#[test]
+fn several_files_include_and_extends_resolve() {
+    let dir = project(&[
+        (
+            "compose.yaml",
+            "services:
+  web:
+    image: example/web:1
+    ports: [\"8080:80\"]
+    environment: {MODE: dev, LOG: info}
+    depends_on: [db]
+  db:
+    image: postgres:16
+",
+        ),
+        (
+            "compose.override.yaml",
+            "services:
+  web:
+    image: example/web:2
+    ports: [\"8443:443\"]
+    environment: [\"MODE=prod\"]
+    depends_on:
+      cache: {condition: service_healthy}
+  cache:
+    image: redis:7
+    healthcheck: {test: [\"CMD\", \"redis-cli\", \"ping\"]}
+",
+        ),
+    ]);
+    let imported = import_in(
+        dir.path(),
+        &["compose.yaml", "compose.override.yaml"],
+        &Options::default(),
+    );
+    let catalog = catalog_of_lenient(&imported);
+    assert_eq!(service_ids(&catalog), ["web", "db", "cache"]);
+    let web = &catalog.services["web"];
+    assert_eq!(web.docker.as_deref(), Some("example/web:2"));
+    assert_eq!(web.ports, [PortSpec::Single(8080), PortSpec::Single(8443)]);
+    assert_eq!(web.depends_on, ["db", "cache"]);
+    assert_eq!(web.env["MODE"], "prod");
+    assert_eq!(web.env["LOG"], "info");
+
+    let dir = project(&[
+        (
+            "compose.yaml",
+            "include:
+  - tools/compose.yaml
+services:
+  base:
+    image: example/base:3
+    ports: [\"7000:7000\"]
+    healthcheck: {test: [\"CMD\", \"ok\"], retries: 4}
+  child:
+    extends: base
+    ports: [\"7001:7001\"]
+  remote:
+    extends: {file: lib/defs.yml, service: shared}
+    depends_on: [tool]
+",
+        ),
+        (
+            "lib/defs.yml",
+            "services:\n  root:\n    image: \"example/shared:${SHARED_TAG:-9}\"\n    ports: [\"6000:6000\"]\n  shared:\n    extends: root\n    environment: {X: \"1\"}\n",
+        ),
+        (
+            "tools/compose.yaml",
+            "services:\n  tool:\n    image: \"example/tool:${TOOL_TAG}\"\n",
+        ),
+        ("tools/.env", "TOOL_TAG=5\n"),
+    ]);
+    let imported = import_in(dir.path(), &["compose.yaml"], &Options::default());
+    let checked = check_imported_lenient(&imported);
+    // `child` publishes the base's 7000 too, as compose would: a conflict `iza check` finds.
+    let errors: Vec<&str> = checked.errors().map(|d| d.message.as_str()).collect();
+    assert_eq!(errors, ["port 7000 is claimed by both `base` and `child`"]);
+    let catalog = checked.catalog.as_ref().expect("a catalog");
+    assert_eq!(service_ids(catalog), ["base", "child", "remote", "tool"]);
+    let child = &catalog.services["child"];
+    assert_eq!(child.docker.as_deref(), Some("example/base:3"));
+    assert_eq!(
+        child.ports,
+        [PortSpec::Single(7000), PortSpec::Single(7001)]
+    );
+    assert_eq!(child.check.as_ref().map(|c| c.failure_threshold), Some(4));
+    let remote = &catalog.services["remote"];
+    assert_eq!(remote.docker.as_deref(), Some("example/shared:9"));
+    assert_eq!(remote.ports, [PortSpec::Single(6000)]);
+    assert_eq!(remote.env["X"], "1");
+    assert_eq!(remote.depends_on, ["tool"]);
+    assert_eq!(
+        catalog.services["tool"].docker.as_deref(),
+        Some("example/tool:5")
+    );
+    note_with(
+        &imported,
+        "`include` of `tools/compose.yaml` added 1 service",
+    );
+    assert!(
+        notes_with(&imported, "neither `image` nor `build`").is_empty()
+            && notes_with(&imported, "`extends` is not mapped").is_empty(),
+        "{:?}",
+        imported.notes
+    );
+
+    // Cycles are refused (`include`) or noted (`extends`), never followed for ever.
+    let dir = project(&[
+        ("a.yml", "include: [b.yml]\nservices: {}\n"),
+        ("b.yml", "include: [a.yml]\nservices: {}\n"),
+        (
+            "c.yml",
+            "services:\n  x: {extends: y, image: a}\n  y: {extends: x, image: b}\n",
+        ),
+    ]);
+    let error = import_files(&[dir.path().join("a.yml")], &Options::default())
+        .expect_err("an include cycle")
+        .to_string();
+    assert!(error.contains("cycle"), "{error}");
+    let imported = import_in(dir.path(), &["c.yml"], &Options::default());
+    note_with(&imported, "forms a cycle");
+}
+
+/// Defect 8: notes are grouped (one line per kind, services named or counted), each on one
+/// line; no note for an empty `start_period`; the entries of an `include` that is not read
+/// are named.
+#[test]
+fn notes_are_grouped_and_each_on_one_line() {
+    let mut text = String::from("include: [a.yml, {path: [b.yml, c.yml]}]\nservices:\n");
+    for i in 0..20 {
+        text.push_str(&format!(
+            "  s{i:02}:\n    image: example/s:1\n    volumes: [data:/data]\n    environment: [SMTP_HOST, SMTP_PASS, OPENAI_KEY]\n    command: |\n      run\n      --fast\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      start_period: \"${{SP:-}}\"\n"
+        ));
+    }
+    let imported = import_ok(&text);
+    every_note_is_one_line(&imported);
+    assert!(
+        imported.notes.len() <= 8,
+        "{} notes:\n{}",
+        imported.notes.len(),
+        imported.notes.join("\n")
+    );
+    let volumes = note_with(&imported, "`volumes` is not mapped");
+    assert!(
+        volumes.starts_with("services `s00`, `s01`") && volumes.contains("and 12 more"),
+        "{volumes}"
+    );
+    let shell = note_with(&imported, "take it from the shell");
+    assert!(
+        shell.contains("`s00` (`SMTP_HOST`, `SMTP_PASS`, `OPENAI_KEY`)"),
+        "{shell}"
+    );
+    note_with(
+        &imported,
+        "`command` and `entrypoint` are what the container runs",
+    );
+    assert!(notes_with(&imported, "start_period").is_empty());
+    let include = note_with(&imported, "`include`");
+    assert!(
+        include.contains("`a.yml`") && include.contains("`b.yml + c.yml`"),
+        "{include}"
+    );
+}
+
+/// Defect 9: `iza check` of a manifest without services warns (and still passes).
+#[test]
+fn a_manifest_without_services_is_warned_about() {
+    for (name, text, syntax) in [
+        ("empty.toml", "", Syntax::Toml),
+        (
+            "only.toml",
+            "version = 1\n[ecosystem]\nname = \"x\"\n",
+            Syntax::Toml,
+        ),
+        ("empty.yaml", "version: 1\n", Syntax::Yaml),
+    ] {
+        let checked = check(&SourceFile::new(name, text.to_owned(), syntax));
+        let codes: Vec<Code> = checked.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, [Code::NoServices], "{name}");
+        assert!(checked.catalog.is_some(), "{name}: a warning, not an error");
+    }
+    // An import with services draws no such warning.
+    let checked = check_imported(&import_ok("services:\n  web:\n    image: nginx\n"));
+    assert!(
+        checked
+            .diagnostics
+            .iter()
+            .all(|d| d.code != Code::NoServices)
+    );
+}
+
+/// A project of the corpus and what its import must hold.
+struct CorpusCase {
+    dir: &'static str,
+    files: &'static [&'static str],
+    options: Options,
+    services: usize,
+    /// (service, its ports).
+    ports: &'static [(&'static str, &'static [PortSpec])],
+    /// (service, its dependencies).
+    depends_on: &'static [(&'static str, &'static [&'static str])],
+    /// (service, its image).
+    docker: &'static [(&'static str, &'static str)],
+    /// Services that must not be there.
+    absent: &'static [&'static str],
+    /// Each must be part of some note.
+    notes: &'static [&'static str],
+}
+
+fn corpus_cases() -> Vec<CorpusCase> {
+    use PortSpec::Single;
+    vec![
+        CorpusCase {
+            dir: "aliases",
+            files: &["docker-compose.yml"],
+            options: Options::default(),
+            services: 48,
+            ports: &[("gateway", &[Single(9000)]), ("web", &[])],
+            depends_on: &[
+                ("worker-07", &["store", "kv", "broker"]),
+                ("consumer-18", &["broker", "columns"]),
+                ("gateway", &["web"]),
+            ],
+            docker: &[
+                ("worker-01", "example/platform:24.2.0"),
+                ("consumer-03", "example/pipeline:24.1.0"),
+            ],
+            absent: &[],
+            notes: &[
+                "services `store`, `kv`, `broker`, `columns`, `web`, `gateway`, `worker-01`, `worker-02`, and 40 more: `restart` is not mapped",
+            ],
+        },
+        CorpusCase {
+            dir: "profiles",
+            files: &["docker-compose.yaml"],
+            options: Options::default(),
+            services: 7,
+            ports: &[
+                ("nginx", &[Single(8088)]),
+                ("db_postgres", &[Single(5432)]),
+                ("weaviate", &[Single(8080)]),
+            ],
+            depends_on: &[("api", &["redis"]), ("nginx", &["api", "web"])],
+            docker: &[("db_postgres", "postgres:15-alpine")],
+            absent: &["db_mysql", "qdrant", "oceanbase", "seekdb", "certbot"],
+            notes: &["5 services left out", "`oceanbase` (profile `oceanbase`)"],
+        },
+        CorpusCase {
+            dir: "profiles",
+            files: &["docker-compose.yaml"],
+            options: profiles(&["oceanbase", "mysql"]),
+            services: 7,
+            ports: &[
+                ("oceanbase", &[Single(2881)]),
+                ("db_mysql", &[Single(5432)]),
+            ],
+            depends_on: &[("api", &["redis"])],
+            docker: &[],
+            absent: &["db_postgres", "weaviate", "seekdb"],
+            notes: &["`weaviate` (profile `` or `weaviate`)"],
+        },
+        CorpusCase {
+            dir: "overrides",
+            files: &["compose.yaml", "compose.override.yaml", "compose.prod.yaml"],
+            options: Options::default(),
+            services: 6,
+            ports: &[
+                ("web", &[Single(3000)]),
+                ("db", &[Single(5432)]),
+                ("mail", &[Single(1080)]),
+                ("sidekiq", &[]),
+            ],
+            depends_on: &[
+                ("web", &["db", "redis", "mail"]),
+                ("sidekiq", &["db", "redis"]),
+            ],
+            docker: &[
+                ("web", "example/social:4.3"),
+                ("streaming", "example/social-streaming:4.2"),
+            ],
+            absent: &[],
+            notes: &[],
+        },
+        CorpusCase {
+            dir: "extends",
+            files: &["compose.yaml"],
+            options: Options::default(),
+            services: 5,
+            ports: &[
+                ("scheduler", &[Single(8793)]),
+                ("webserver", &[Single(8081), Single(8080)]),
+                ("triggerer", &[]),
+            ],
+            depends_on: &[("scheduler", &["queue"]), ("webserver", &["queue"])],
+            docker: &[
+                ("scheduler", "example/python-runtime:3.12"),
+                ("webserver", "example/pipelines:2.9.1"),
+                ("triggerer", "example/pipelines:2.9.1"),
+                ("queue", "redis:7"),
+            ],
+            absent: &["runtime", "web-base", "worker-base"],
+            notes: &[],
+        },
+        CorpusCase {
+            dir: "envfiles",
+            files: &["docker-compose.yml"],
+            options: Options::default(),
+            services: 4,
+            ports: &[
+                ("kong", &[Single(8000), Single(8443)]),
+                ("db", &[Single(5432)]),
+                ("studio", &[Single(3000)]),
+            ],
+            depends_on: &[("kong", &["auth"])],
+            docker: &[
+                ("kong", "kong:2.8.1"),
+                ("studio", "example/studio:2025.01"),
+                ("db", "postgres:15"),
+            ],
+            absent: &[],
+            notes: &["`SMTP_PASS` (`auth.environment`)"],
+        },
+        CorpusCase {
+            dir: "envfiles",
+            files: &["docker-compose.yml"],
+            options: Options {
+                env_files: vec![
+                    corpus_dir("envfiles").join(".env"),
+                    corpus_dir("envfiles").join("staging.env"),
+                ],
+                ..Options::default()
+            },
+            services: 4,
+            ports: &[
+                ("kong", &[Single(18000), Single(8443)]),
+                ("studio", &[Single(13000)]),
+            ],
+            depends_on: &[],
+            docker: &[],
+            absent: &[],
+            notes: &[],
+        },
+        CorpusCase {
+            dir: "include",
+            files: &["compose.yaml"],
+            options: Options::default(),
+            services: 5,
+            ports: &[
+                ("frontend", &[Single(8080)]),
+                ("collector", &[Single(4318)]),
+                ("database", &[Single(15432)]),
+            ],
+            depends_on: &[
+                ("frontend", &["collector", "database"]),
+                ("grafana", &["prometheus"]),
+            ],
+            docker: &[("database", "postgres:16")],
+            absent: &[],
+            notes: &[
+                "`include` of `monitoring/compose.yaml` added 3 services",
+                "`include` of `db/compose.yaml` added 1 service",
+            ],
+        },
+    ]
+}
+
+fn corpus_dir(dir: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/compose/corpus")
+        .join(dir)
+}
+
+/// The corpus: projects written in the shapes real ones publish (aliases at a large stack's
+/// density, exclusive profiles, multi-file overrides, `extends` across files, `.env`
+/// defaults, `include`) import with the right services, ports, dependencies and images.
+#[test]
+fn corpus_projects_import_as_compose_would_run_them() {
+    // The aliases fixture has the density that serde-saphyr's default budget refuses.
+    let aliases = std::fs::read_to_string(corpus_dir("aliases").join("docker-compose.yml"))
+        .expect("the fixture");
+    let (refs, anchors) = (aliases.matches("*").count(), aliases.matches(" &").count());
+    assert!(
+        refs >= 100 && refs > 10 * anchors,
+        "{refs} aliases, {anchors} anchors"
+    );
+
+    for case in corpus_cases() {
+        let what = format!("{} {:?} {:?}", case.dir, case.files, case.options.profiles);
+        let imported = import_in(&corpus_dir(case.dir), case.files, &case.options);
+        every_note_is_one_line(&imported);
+        let catalog = catalog_of_lenient(&imported);
+        assert_eq!(
+            catalog.services.len(),
+            case.services,
+            "{what}: {:?}",
+            service_ids(&catalog)
+        );
+        for (id, ports) in case.ports {
+            assert_eq!(
+                catalog.services[*id].ports, *ports,
+                "{what}: ports of `{id}`"
+            );
+        }
+        for (id, deps) in case.depends_on {
+            assert_eq!(catalog.services[*id].depends_on, *deps, "{what}: `{id}`");
+        }
+        for (id, image) in case.docker {
+            assert_eq!(
+                catalog.services[*id].docker.as_deref(),
+                Some(*image),
+                "{what}: `{id}`"
+            );
+        }
+        for id in case.absent {
+            assert!(
+                !catalog.services.contains_key(*id),
+                "{what}: `{id}` is there"
+            );
+        }
+        for note in case.notes {
+            assert!(
+                imported.notes.iter().any(|n| n.contains(note)),
+                "{what}: no note contains {note:?}; notes:\n{}",
+                imported.notes.join("\n")
+            );
+        }
+        assert!(
+            notes_with(&imported, "neither `image` nor `build`").is_empty(),
+            "{what}: {:?}",
+            imported.notes
+        );
     }
 }

@@ -339,8 +339,18 @@ pub(crate) struct ImportArgs {
     /// What kind of document to import.
     #[arg(value_enum)]
     pub(crate) from: ImportFrom,
-    /// The document (`-` for standard input).
-    pub(crate) file: PathBuf,
+    /// The document (`-` for standard input). Compose: several files are merged in order,
+    /// as `docker compose -f a.yml -f b.yml` merges them.
+    #[arg(required = true, num_args = 1..)]
+    pub(crate) files: Vec<PathBuf>,
+    /// Compose: activate a profile (repeatable; `*` for all). Without it, the shell's
+    /// `COMPOSE_PROFILES`, then the environment files' one.
+    #[arg(long = "profile", value_name = "NAME")]
+    pub(crate) profiles: Vec<String>,
+    /// Compose: read the variables from this file instead of the `.env` beside the first
+    /// compose file (repeatable; a later file wins).
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub(crate) env_files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

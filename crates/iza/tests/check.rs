@@ -172,3 +172,21 @@ fn schema_is_json_schema_of_the_manifest() {
         "unknown keys are refused"
     );
 }
+
+/// `iza import compose f.yml > out.toml; iza check out.toml` after a failed import checks an
+/// empty file: it passes (exit 0) with a `no-services` warning, never silently (issue 17).
+#[test]
+fn a_manifest_without_services_passes_with_a_warning() {
+    let out = iza(&["check", "-"], Some(""));
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("warning[no-services]"), "{stderr}");
+    assert!(stderr.contains("1 warning"), "{stderr}");
+
+    let out = iza(
+        &["check", "fixtures/bad/no-services.toml", "--format", "json"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)["warnings"][0]["code"], "no-services");
+}

@@ -216,3 +216,124 @@ metadata = { broker = "amqp://app:meta-pw-3141@mq:5672", api_key = "meta-key-271
     assert!(report.contains(r"amqp://app:\*\*\*@mq:5672"), "{report}");
     assert!(report.contains("ops"), "other metadata stays: {report}");
 }
+
+/// `iza import compose` on a project as compose runs it (issue 17): several files merged,
+/// `--profile` repeatable, the shell's `COMPOSE_PROFILES`, `--env-file`; the services left
+/// out named once on stderr; every note one line; then `iza check` accepts the manifest.
+#[test]
+fn compose_projects_import_with_files_profiles_and_env_files() {
+    let run = |args: &[&str], profiles: Option<&str>| -> (String, String) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_iza"));
+        command
+            .args(args)
+            .current_dir(root())
+            .env_remove("COMPOSE_PROFILES");
+        if let Some(profiles) = profiles {
+            command.env("COMPOSE_PROFILES", profiles);
+        }
+        let out = command.output().expect("iza runs");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (stdout(&out), stderr)
+    };
+    let services = |manifest: &str| -> Vec<String> {
+        let table: toml::Table = manifest.parse().expect("the manifest is TOML");
+        table["services"]
+            .as_table()
+            .map(|s| s.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let profiles = "fixtures/compose/corpus/profiles/docker-compose.yaml";
+
+    // The `.env` beside the file names the profiles: weaviate and postgresql.
+    let (manifest, stderr) = run(&["import", "compose", profiles], None);
+    assert!(
+        services(&manifest).contains(&"weaviate".to_owned()),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains("ports = [8088]"),
+        "nginx's port from .env: {manifest}"
+    );
+    assert_eq!(
+        stderr.matches("left out, as `docker compose up`").count(),
+        1,
+        "{stderr}"
+    );
+    for line in stderr.lines() {
+        assert!(line.starts_with("note: "), "one line per note: {line:?}");
+    }
+
+    // `--profile`, repeated, wins over the shell's `COMPOSE_PROFILES`, which wins over `.env`.
+    let (manifest, _) = run(
+        &[
+            "import",
+            "compose",
+            profiles,
+            "--profile",
+            "qdrant",
+            "--profile",
+            "mysql",
+        ],
+        Some("oceanbase"),
+    );
+    let ids = services(&manifest);
+    assert!(
+        ids.contains(&"qdrant".to_owned()) && ids.contains(&"db_mysql".to_owned()),
+        "{ids:?}"
+    );
+    assert!(!ids.contains(&"oceanbase".to_owned()), "{ids:?}");
+    let (manifest, _) = run(&["import", "compose", profiles], Some("oceanbase"));
+    let ids = services(&manifest);
+    assert!(
+        ids.contains(&"oceanbase".to_owned()) && !ids.contains(&"weaviate".to_owned()),
+        "{ids:?}"
+    );
+
+    // Several files, merged in order.
+    let dir = "fixtures/compose/corpus/overrides";
+    let files = ["compose.yaml", "compose.override.yaml", "compose.prod.yaml"]
+        .map(|f| format!("{dir}/{f}"));
+    let mut args = vec!["import", "compose"];
+    args.extend(files.iter().map(String::as_str));
+    let (manifest, _) = run(&args, None);
+    assert_eq!(
+        services(&manifest),
+        ["web", "streaming", "db", "redis", "mail", "sidekiq"]
+    );
+    assert!(
+        manifest.contains("docker = \"example/social:4.3\""),
+        "{manifest}"
+    );
+
+    // `--env-file`, repeatable, replaces the `.env`.
+    let dir = "fixtures/compose/corpus/envfiles";
+    let (manifest, _) = run(
+        &[
+            "import",
+            "compose",
+            &format!("{dir}/docker-compose.yml"),
+            "--env-file",
+            &format!("{dir}/.env"),
+            "--env-file",
+            &format!("{dir}/staging.env"),
+        ],
+        None,
+    );
+    let table: toml::Table = manifest.parse().expect("the manifest is TOML");
+    assert_eq!(
+        table["services"]["kong"]["ports"],
+        toml::Value::Array(vec![18000.into(), 8443.into()]),
+        "{manifest}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("iza.toml");
+    std::fs::write(&path, &manifest).unwrap();
+    let checked = iza(&["check", path.to_str().unwrap()]);
+    assert_eq!(
+        checked.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}

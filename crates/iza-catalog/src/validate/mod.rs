@@ -22,7 +22,7 @@ mod tasks;
 
 use std::collections::{HashMap, HashSet};
 
-use crate::diagnostic::{self, Diagnostic};
+use crate::diagnostic::{self, Code, Diagnostic};
 use crate::manifest::raw::RawManifest;
 use crate::model::Catalog;
 
@@ -104,6 +104,14 @@ fn run(raw: &RawManifest) -> (Catalog, Vec<Diagnostic>) {
     deps::check(&mut ctx);
     agents::check(&mut ctx);
     let catalog = fields::build(&mut ctx);
+    // An empty manifest passes every check; say so, unless real errors already speak.
+    if raw.services.is_empty() && !ctx.diagnostics.iter().any(Diagnostic::is_error) {
+        ctx.push(
+            Diagnostic::warning(Code::NoServices, "the manifest defines no services")
+                .at(0..0)
+                .hint("add `[services.<id>]` tables; an empty file is what `iza import ... > file` leaves when the import failed, so read its error"),
+        );
+    }
     let mut diagnostics = ctx.diagnostics;
     diagnostic::sort(&mut diagnostics);
     (catalog, diagnostics)

@@ -18,25 +18,46 @@ const COMPOSE_DEFAULT_RETRIES: i64 = 3;
 pub(super) fn check(service: &str, healthcheck: &Value, notes: &mut Notes) -> Option<toml::Table> {
     let Value::Object(healthcheck) = healthcheck else {
         if !healthcheck.is_null() {
-            notes.add(format!(
-                "service `{service}`: `healthcheck` is {}, not a mapping; not mapped",
-                describe(healthcheck)
-            ));
+            notes.service(
+                service,
+                format!(
+                    "`healthcheck` is {}, not a mapping; not mapped",
+                    describe(healthcheck)
+                ),
+            );
         }
         return None;
     };
-    if healthcheck.get("disable") == Some(&Value::Bool(true)) {
-        return None;
+    match healthcheck.get("disable") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => {}
+        Some(Value::Bool(true)) => return None,
+        Some(Value::String(text)) => match boolean(text) {
+            Some(true) => return None,
+            Some(false) => {}
+            None => notes.service(
+                service,
+                format!(
+                    "healthcheck `disable` {} is not a boolean; the check is mapped",
+                    describe(&Value::String(text.clone()))
+                ),
+            ),
+        },
+        Some(other) => notes.service(
+            service,
+            format!(
+                "healthcheck `disable` is {}, not a boolean; the check is mapped",
+                describe(other)
+            ),
+        ),
     }
     for (key, value) in healthcheck {
         match key.as_str() {
             "test" | "interval" | "timeout" | "retries" | "disable" => {}
-            "start_period" | "start_interval" => notes.add(format!(
-                "service `{service}`: healthcheck `{key}` ({}) is not mapped; the manifest's check has no grace period",
+            "start_period" | "start_interval" if is_unset_duration(value) => {}
+            "start_period" | "start_interval" => notes.service(service, format!("healthcheck `{key}` ({}) is not mapped; the manifest's check has no grace period",
                 describe(value)
             )),
-            _ => notes.add(format!(
-                "service `{service}`: healthcheck `{key}` is not mapped"
+            _ => notes.service(service, format!("healthcheck `{key}` is not mapped"
             )),
         }
     }
@@ -65,9 +86,7 @@ pub(super) fn check(service: &str, healthcheck: &Value, notes: &mut Notes) -> Op
 /// The program and arguments of `test`, and whether they run through a shell.
 fn test(service: &str, test: Option<&Value>, notes: &mut Notes) -> Option<(Vec<String>, bool)> {
     let unusable = |notes: &mut Notes, why: &str| {
-        notes.add(format!(
-            "service `{service}`: healthcheck {why}; no check is mapped"
-        ));
+        notes.service(service, format!("healthcheck {why}; no check is mapped"));
     };
     let script = |words: &[Value]| {
         words
@@ -149,10 +168,10 @@ fn duration(
     let value = healthcheck.get(key)?;
     let text = match value {
         Value::Null => return None,
+        Value::String(text) if text.trim().is_empty() => return None,
         Value::String(text) => text.trim(),
         other => {
-            notes.add(format!(
-                "service `{service}`: healthcheck `{key}` is {}, not a duration such as `30s`; compose's default is used",
+            notes.service(service, format!("healthcheck `{key}` is {}, not a duration such as `30s`; compose's default is used",
                 describe(other)
             ));
             return None;
@@ -162,33 +181,75 @@ fn duration(
         Ok(d) if d.is_zero() => None,
         Ok(_) => Some(text.to_owned()),
         Err(_) => {
-            notes.add(format!(
-                "service `{service}`: healthcheck `{key}` `{text}` is not a duration the manifest reads; compose's default is used"
+            notes.service(service, format!("healthcheck `{key}` `{text}` is not a duration the manifest reads; compose's default is used"
             ));
             None
         }
     }
 }
 
-/// `retries`, or compose's default when absent or zero.
+/// A boolean as compose reads an interpolated one (`true`, `yes`, `y`, `on`, `1` and their
+/// opposites, in any case).
+fn boolean(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "y" | "on" | "1" => Some(true),
+        "false" | "no" | "n" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// An empty or zero duration: compose's default, nothing to note.
+fn is_unset_duration(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(text) => {
+            let text = text.trim();
+            text.is_empty() || humantime::parse_duration(text).is_ok_and(|d| d.is_zero())
+        }
+        _ => false,
+    }
+}
+
+/// `retries` (a number, or text holding one after interpolation), or compose's default when
+/// absent or zero.
 fn retries(service: &str, healthcheck: &Map<String, Value>, notes: &mut Notes) -> i64 {
     match healthcheck.get("retries") {
         None | Some(Value::Null) => COMPOSE_DEFAULT_RETRIES,
-        Some(Value::Number(n)) => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
-            Some(0) => COMPOSE_DEFAULT_RETRIES,
-            Some(n) => i64::from(n),
-            None => {
-                notes.add(format!(
-                    "service `{service}`: healthcheck `retries` `{n}` is not a count; compose's default (3) is used"
-                ));
+        Some(Value::String(text)) if text.trim().is_empty() => COMPOSE_DEFAULT_RETRIES,
+        Some(Value::String(text)) => match text.trim().parse::<u32>() {
+            Ok(0) => COMPOSE_DEFAULT_RETRIES,
+            Ok(n) => i64::from(n),
+            Err(_) => {
+                notes.service(
+                    service,
+                    format!(
+                        "healthcheck `retries` {} is not a count; compose's default (3) is used",
+                        describe(&Value::String(text.clone()))
+                    ),
+                );
                 COMPOSE_DEFAULT_RETRIES
             }
         },
+        Some(Value::Number(n)) => {
+            match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                Some(0) => COMPOSE_DEFAULT_RETRIES,
+                Some(n) => i64::from(n),
+                None => {
+                    notes.service(service, format!("healthcheck `retries` `{n}` is not a count; compose's default (3) is used"
+                ));
+                    COMPOSE_DEFAULT_RETRIES
+                }
+            }
+        }
         Some(other) => {
-            notes.add(format!(
-                "service `{service}`: healthcheck `retries` is {}, not a count; compose's default (3) is used",
-                describe(other)
-            ));
+            notes.service(
+                service,
+                format!(
+                    "healthcheck `retries` is {}, not a count; compose's default (3) is used",
+                    describe(other)
+                ),
+            );
             COMPOSE_DEFAULT_RETRIES
         }
     }

@@ -1,10 +1,12 @@
-//! Compose variable interpolation done without an environment.
+//! Compose variable interpolation against the variables of the environment files.
 //!
-//! `$$` is a literal `$`; `${VAR:-default}` and `${VAR-default}` take their default (which
-//! may itself hold references); every other reference (`$VAR`, `${VAR}`, `${VAR:?message}`,
-//! `${VAR:+alternative}`) is read as an unset variable, that is the empty string, as
-//! compose reads a variable that is not set, and is reported. The importer never reads the
-//! process environment, so one file always imports to the same manifest.
+//! `$$` is a literal `$`. A reference takes the variable's value when it is set (by an
+//! environment file, see `env`); otherwise, as compose does: `${VAR:-default}` and
+//! `${VAR-default}` take their default (which may itself hold references), and every other
+//! reference (`$VAR`, `${VAR}`, `${VAR:?message}`, `${VAR:+alternative}`) reads as the empty
+//! string and is reported. With `:` (`:-`, `:?`, `:+`) an empty value counts as unset, as in
+//! compose. The importer never reads the process environment, so the same files always
+//! import to the same manifest.
 
 /// A reference the file alone does not resolve.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,12 +36,15 @@ pub(crate) enum Unresolved {
 /// Defaults nested deeper than this (`${A:-${B:-${C:-...}}}`) are kept as written.
 const MAX_NESTING: usize = 16;
 
+/// The variables a reference can read: name to value.
+pub(crate) type Lookup<'a> = &'a dyn Fn(&str) -> Option<&'a str>;
+
 /// Interpolates one string value, collecting what could not be resolved.
-pub(crate) fn interpolate(text: &str, found: &mut Vec<Unresolved>) -> String {
-    expand(text, 0, found)
+pub(crate) fn interpolate(text: &str, lookup: Lookup<'_>, found: &mut Vec<Unresolved>) -> String {
+    expand(text, 0, lookup, found)
 }
 
-fn expand(text: &str, depth: usize, found: &mut Vec<Unresolved>) -> String {
+fn expand(text: &str, depth: usize, lookup: Lookup<'_>, found: &mut Vec<Unresolved>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(dollar) = rest.find('$') {
@@ -51,7 +56,7 @@ fn expand(text: &str, depth: usize, found: &mut Vec<Unresolved>) -> String {
         } else if let Some(body) = after.strip_prefix('{') {
             match closing_brace(body) {
                 Some(end) if depth < MAX_NESTING => {
-                    out.push_str(&braced(&body[..end], depth, found));
+                    out.push_str(&braced(&body[..end], depth, lookup, found));
                     rest = &body[end + 1..];
                 }
                 _ => {
@@ -65,6 +70,8 @@ fn expand(text: &str, depth: usize, found: &mut Vec<Unresolved>) -> String {
             if len == 0 {
                 found.push(Unresolved::Invalid);
                 out.push('$');
+            } else if let Some(value) = lookup(&after[..len]) {
+                out.push_str(value);
             } else {
                 found.push(Unresolved::NoDefault {
                     variable: after[..len].to_owned(),
@@ -78,24 +85,47 @@ fn expand(text: &str, depth: usize, found: &mut Vec<Unresolved>) -> String {
 }
 
 /// The contents of `${...}` (without the braces) resolved.
-fn braced(inner: &str, depth: usize, found: &mut Vec<Unresolved>) -> String {
+fn braced(inner: &str, depth: usize, lookup: Lookup<'_>, found: &mut Vec<Unresolved>) -> String {
     let (variable, operation) = inner.split_at(name_len(inner));
     if variable.is_empty() {
         found.push(Unresolved::Invalid);
         return format!("${{{inner}}}");
     }
+    let value = lookup(variable);
+    // With `:`, an empty value counts as unset.
+    let set = |operation: &str| match value {
+        Some(v) => !(operation.starts_with(':') && v.is_empty()),
+        None => false,
+    };
     let variable = variable.to_owned();
     if operation.is_empty() {
-        found.push(Unresolved::NoDefault { variable });
-        String::new()
+        match value {
+            Some(value) => value.to_owned(),
+            None => {
+                found.push(Unresolved::NoDefault { variable });
+                String::new()
+            }
+        }
     } else if let Some(default) = strip_operator(operation, '-') {
-        expand(default, depth + 1, found)
+        if set(operation) {
+            value.unwrap_or_default().to_owned()
+        } else {
+            expand(default, depth + 1, lookup, found)
+        }
     } else if let Some(message) = strip_operator(operation, '?') {
-        let message = expand(message, depth + 1, &mut Vec::new());
+        if set(operation) {
+            return value.unwrap_or_default().to_owned();
+        }
+        let message = expand(message, depth + 1, lookup, &mut Vec::new());
         found.push(Unresolved::Required { variable, message });
         String::new()
-    } else if strip_operator(operation, '+').is_some() {
-        found.push(Unresolved::Alternative { variable });
+    } else if let Some(alternative) = strip_operator(operation, '+') {
+        if set(operation) {
+            return expand(alternative, depth + 1, lookup, found);
+        }
+        if value.is_none() {
+            found.push(Unresolved::Alternative { variable });
+        }
         String::new()
     } else {
         found.push(Unresolved::Invalid);
@@ -152,7 +182,11 @@ fn name_len(text: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{Unresolved, interpolate};
+    use super::{Unresolved, interpolate as interpolate_with};
+
+    fn interpolate(text: &str, found: &mut Vec<Unresolved>) -> String {
+        interpolate_with(text, &|_| None, found)
+    }
 
     fn no_default(variable: &str) -> Unresolved {
         Unresolved::NoDefault {
@@ -203,6 +237,38 @@ mod tests {
         for (text, expected, unresolved) in cases {
             let mut found = Vec::new();
             assert_eq!(interpolate(text, &mut found), expected, "{text}");
+            assert_eq!(found, unresolved, "{text}");
+        }
+    }
+
+    #[test]
+    fn set_variables_win_over_defaults_as_in_compose() {
+        let vars = [("PORT", "9000"), ("EMPTY", ""), ("TAG", "1.2")];
+        let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+        let cases: Vec<(&str, &str, Vec<Unresolved>)> = vec![
+            ("${PORT:-8080}:80", "9000:80", vec![]),
+            ("$PORT", "9000", vec![]),
+            ("${EMPTY:-d}", "d", vec![]),
+            ("${EMPTY-d}", "", vec![]),
+            ("${TAG:+v$TAG}", "v1.2", vec![]),
+            ("${EMPTY:+x}", "", vec![]),
+            ("${PORT:?need}", "9000", vec![]),
+            (
+                "${EMPTY:?need}",
+                "",
+                vec![Unresolved::Required {
+                    variable: "EMPTY".to_owned(),
+                    message: "need".to_owned(),
+                }],
+            ),
+        ];
+        for (text, expected, unresolved) in cases {
+            let mut found = Vec::new();
+            assert_eq!(
+                interpolate_with(text, &lookup, &mut found),
+                expected,
+                "{text}"
+            );
             assert_eq!(found, unresolved, "{text}");
         }
     }

@@ -1,26 +1,37 @@
-//! Imports a docker-compose file (the Compose specification, and the older `version: "2"`
-//! and `"3"` files) as a manifest: one group for the file, one service per compose service,
-//! and one tier-2 agent, `compose-operator`, watching the group.
+//! Imports a docker-compose project (the Compose specification, and the older `version: "2"`
+//! and `"3"` files) as a manifest: one group for the project, one service per compose
+//! service that `docker compose up` would run, and one tier-2 agent, `compose-operator`,
+//! watching the group.
 //!
-//! The YAML is read with anchors, aliases and merge keys (`<<: *default`) expanded; string
-//! values of `name` and `services` are interpolated from the file alone (`interpolate`);
-//! each service is mapped by `service`, its ports by `ports`, its health check by
-//! `healthcheck` and its kind from its image by `image`. Everything seen but not
-//! mapped becomes one note, so nothing is dropped silently. `docs/import-compose.md` is the
-//! user's guide to the mapping.
+//! `load` reads the project as compose does: each file's YAML (`yaml`: anchors, aliases and
+//! merge keys expanded under safety budgets), interpolated from the environment files
+//! (`env`, `interpolate`), `extends` resolved, several files merged by compose's rules
+//! (`merge`) and `include` resolved. `profiles` keeps the services the active profiles run.
+//! Each service is then mapped by `service`, its ports by `ports`, its health check by
+//! `healthcheck` and its kind from its image by `image`. Everything seen but not mapped
+//! becomes a note (`notes` groups them), so nothing is dropped silently.
+//! `docs/import-compose.md` is the user's guide to the mapping.
 
+mod env;
 mod healthcheck;
 mod image;
 mod interpolate;
+mod load;
+mod merge;
+mod notes;
 mod ports;
+mod profiles;
 mod service;
+mod yaml;
 
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
-use indexmap::{IndexMap, IndexSet};
 use serde_json::{Map, Value};
 
-use self::interpolate::Unresolved;
+use self::env::Environment;
+use self::load::Source;
+pub(crate) use self::notes::Notes;
 use super::{ImportError, Imported, slug};
 
 /// The ecosystem and group name when the file has no top-level `name`.
@@ -29,45 +40,156 @@ const DEFAULT_NAME: &str = "compose";
 const OPERATOR_ID: &str = "compose-operator";
 /// Values longer than this are shortened in notes.
 const NOTE_VALUE_CHARS: usize = 60;
+/// The environment file compose reads beside the (first) compose file.
+const DEFAULT_ENV_FILE: &str = ".env";
 
-/// Imports a docker-compose file. Fails only when the text is not a compose file at all:
-/// not YAML, not a mapping, or without `services`.
+/// How a compose project is imported: as `docker compose up` would run it.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The active profiles (`--profile`, repeatable, or the shell's `COMPOSE_PROFILES`);
+    /// each may be a comma-separated list, and `*` activates every profile. `None`: the
+    /// `COMPOSE_PROFILES` of the environment files, if they set it, else none.
+    pub profiles: Option<Vec<String>>,
+    /// Environment files, read in order (a later value wins), as `--env-file`. Empty: the
+    /// `.env` beside the first compose file, when there is one.
+    pub env_files: Vec<PathBuf>,
+}
+
+/// Imports one compose file given as text, with no other file read (no `.env`, no
+/// `include`, no `extends.file`) and no profile active. Fails only when the text is not a
+/// compose file at all: not YAML, refused by a safety budget, not a mapping, or without
+/// `services`.
 pub fn import(text: &str) -> Result<Imported, ImportError> {
-    let document = read_yaml(text)?;
-    let Value::Object(mut top) = document else {
-        return Err(ImportError::Unreadable(format!(
-            "the file is {}, not a mapping with `services`, so it is not a compose file",
-            describe(&document)
-        )));
+    let source = Source {
+        text: text.to_owned(),
+        label: None,
+        dir: None,
     };
-    let services = match top.shift_remove("services") {
-        Some(Value::Object(services)) => services,
-        Some(Value::Null) => Map::new(),
-        Some(other) => {
-            return Err(ImportError::Unreadable(format!(
-                "`services` is {}, not a mapping of service names to definitions",
-                describe(&other)
-            )));
-        }
-        None => {
-            return Err(ImportError::Unreadable(
-                "the file has no `services`, so it is not a compose file".to_owned(),
+    import_sources(vec![source], None, &Options::default())
+}
+
+/// Imports compose text read from somewhere other than a file (standard input): relative
+/// paths (`.env`, `include`, `extends.file`) start from `dir`.
+pub fn import_text(text: &str, dir: &Path, options: &Options) -> Result<Imported, ImportError> {
+    let source = Source {
+        text: text.to_owned(),
+        label: None,
+        dir: Some(dir.to_path_buf()),
+    };
+    import_sources(vec![source], Some(dir), options)
+}
+
+/// Imports a compose project of one or more files, merged in order by compose's rules
+/// (`docker compose -f a.yml -f b.yml`), with the environment files and profiles of
+/// `options`.
+pub fn import_files(files: &[PathBuf], options: &Options) -> Result<Imported, ImportError> {
+    let several = files.len() > 1;
+    let mut sources = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            ImportError::Unreadable(format!("cannot read `{}`: {e}", file.display()))
+        })?;
+        let dir = file
+            .parent()
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        sources.push(Source {
+            text,
+            label: several.then(|| file.display().to_string()),
+            dir: Some(dir),
+        });
+    }
+    let project_dir = sources.first().and_then(|s| s.dir.clone());
+    import_sources(sources, project_dir.as_deref(), options)
+}
+
+fn import_sources(
+    sources: Vec<Source>,
+    project_dir: Option<&Path>,
+    options: &Options,
+) -> Result<Imported, ImportError> {
+    let mut notes = Notes::default();
+    let env = environment(project_dir, options, &mut notes)?;
+    let project = load::load(sources, &env, &mut notes)?;
+    if !project.has_services {
+        return Err(ImportError::Unreadable(
+            "the file has no `services`, so it is not a compose file".to_owned(),
+        ));
+    }
+    let active = match &options.profiles {
+        Some(names) => profiles::Active::new(names.iter().map(String::as_str)),
+        None => profiles::Active::new([env.get("COMPOSE_PROFILES").unwrap_or_default()]),
+    };
+    let mut services = project.services;
+    let excluded = profiles::select(&mut services, &active, &mut notes);
+    let manifest = manifest(
+        &project.top,
+        services,
+        &excluded,
+        &project.unset_places,
+        &mut notes,
+    );
+    Ok(Imported {
+        manifest,
+        notes: notes.into_vec(),
+    })
+}
+
+/// The variables of the environment files: `options.env_files`, or the `.env` beside the
+/// project, when there is one.
+fn environment(
+    project_dir: Option<&Path>,
+    options: &Options,
+    notes: &mut Notes,
+) -> Result<Environment, ImportError> {
+    let mut env = Environment::default();
+    let mut read = |path: &Path, text: &str, notes: &mut Notes| {
+        for problem in env.read(text) {
+            notes.add(format!(
+                "environment file `{}`: {problem}; skipped",
+                path.display()
             ));
         }
     };
+    if options.env_files.is_empty() {
+        if let Some(dir) = project_dir {
+            let path = dir.join(DEFAULT_ENV_FILE);
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                read(&path, &text, notes);
+            }
+        }
+    } else {
+        for path in &options.env_files {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ImportError::Unreadable(format!(
+                    "cannot read the environment file `{}`: {e}",
+                    path.display()
+                ))
+            })?;
+            read(path, &text, notes);
+        }
+    }
+    Ok(env)
+}
 
-    let mut notes = Notes::default();
-    let mut variables = Variables::default();
-    let name = project_name(&top, &mut variables, &mut notes);
-    note_top_level(&top, &mut notes);
-
-    let services: Vec<(String, Value)> = services
-        .into_iter()
-        .map(|(id, mut definition)| {
-            variables.interpolate_service(&id, &mut definition);
-            (id, definition)
-        })
-        .collect();
+/// The manifest of the loaded project's services.
+fn manifest(
+    top: &Map<String, Value>,
+    services: Map<String, Value>,
+    excluded: &HashSet<String>,
+    unset_places: &HashSet<String>,
+    notes: &mut Notes,
+) -> toml::Table {
+    let name = project_name(top, notes);
+    note_top_level(top, notes);
+    let services: Vec<(String, Value)> = services.into_iter().collect();
     let ids: HashSet<&str> = services.iter().map(|(id, _)| id.as_str()).collect();
 
     let mut manifest = toml::Table::new();
@@ -95,50 +217,43 @@ pub fn import(text: &str) -> Result<Imported, ImportError> {
         let cx = service::Context {
             group: &group,
             services: &ids,
+            excluded,
+            unset_places,
         };
         let mut tables = toml::Table::new();
         let mut checked = Vec::new();
         for (id, definition) in &services {
-            let table = service::service(id, definition, &cx, &mut notes);
+            let table = service::service(id, definition, &cx, notes);
             if table.contains_key("check") {
                 checked.push(format!("`{id}`"));
             }
             tables.insert(id.clone(), toml::Value::Table(table));
         }
         if !checked.is_empty() {
-            notes.add(format!(
-                "the healthchecks of {} became `exec` checks, which `iza` runs on this machine while compose runs them inside the container; rewrite those whose program the host lacks (as `http`, `tcp`, `postgres`, ... checks)",
+            let shown = if checked.len() > 12 {
+                format!(
+                    "{} and {} more",
+                    checked[..12].join(", "),
+                    checked.len() - 12
+                )
+            } else {
                 checked.join(", ")
+            };
+            notes.add(format!(
+                "the healthchecks of {shown} became `exec` checks, which `iza` runs on this machine while compose runs them inside the container; rewrite those whose program the host lacks (as `http`, `tcp`, `postgres`, ... checks)"
             ));
         }
         manifest.insert("services".to_owned(), toml::Value::Table(tables));
         manifest.insert("agents".to_owned(), operator(&group));
     }
-
-    variables.note(&mut notes);
-    Ok(Imported {
-        manifest,
-        notes: notes.into_vec(),
-    })
-}
-
-/// Parses the text as one YAML document, merge keys expanded; `yes`/`on` stay strings and
-/// leading zeros are kept, as compose reads them.
-fn read_yaml(text: &str) -> Result<Value, ImportError> {
-    let mut options = serde_saphyr::Options::default();
-    options.with_snippet = false;
-    options.strict_booleans = true;
-    options.leading_zero_numbers_as_strings = true;
-    serde_saphyr::from_str_with_options::<Value>(text, options)
-        .map_err(|e| ImportError::Unreadable(format!("the file is not YAML: {e}")))
+    manifest
 }
 
 /// The top-level `name`, interpolated, or the default.
-fn project_name(top: &Map<String, Value>, variables: &mut Variables, notes: &mut Notes) -> String {
+fn project_name(top: &Map<String, Value>, notes: &mut Notes) -> String {
     match top.get("name") {
         Some(Value::String(text)) => {
-            let name = variables.interpolate(text, "name");
-            let name = name.trim();
+            let name = text.trim();
             if name.is_empty() {
                 DEFAULT_NAME.to_owned()
             } else {
@@ -168,7 +283,7 @@ fn note_top_level(top: &Map<String, Value>, notes: &mut Notes) {
             )),
             "networks" => note_networks(value, notes),
             key if key.starts_with("x-") => {}
-            "volumes" | "secrets" | "configs" | "include" | "models" => {
+            "volumes" | "secrets" | "configs" | "models" => {
                 let names = match value {
                     Value::Object(map) if map.is_empty() => continue,
                     Value::Object(map) => format!(
@@ -257,27 +372,6 @@ fn operator(group: &str) -> toml::Value {
     )]))
 }
 
-/// Notes in the order they were first added, each once.
-#[derive(Debug, Default)]
-pub(crate) struct Notes(IndexSet<String>);
-
-impl Notes {
-    /// Adds a note unless the same one is already there.
-    pub(crate) fn add(&mut self, note: String) {
-        self.0.insert(note);
-    }
-
-    /// How many notes there are.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn into_vec(self) -> Vec<String> {
-        self.0.into_iter().collect()
-    }
-}
-
 /// A value as a note shows it: scalars in backticks (shortened), collections by shape.
 pub(crate) fn describe(value: &Value) -> String {
     match value {
@@ -285,6 +379,7 @@ pub(crate) fn describe(value: &Value) -> String {
         Value::Array(_) => "a list".to_owned(),
         Value::Object(_) => "a mapping".to_owned(),
         Value::String(text) => {
+            let text = notes::one_line(text);
             let mut shown: String = text.chars().take(NOTE_VALUE_CHARS).collect();
             if shown.len() < text.len() {
                 shown.push('…');
@@ -292,109 +387,5 @@ pub(crate) fn describe(value: &Value) -> String {
             format!("`{shown}`")
         }
         other => format!("`{other}`"),
-    }
-}
-
-/// Variables referenced by the file and where, for one note each.
-#[derive(Debug, Default)]
-struct Variables {
-    /// Each unresolved variable with the places (`web.ports`) it is used.
-    unresolved: IndexMap<String, VariableUse>,
-    /// Places holding text that is not valid interpolation syntax.
-    invalid: IndexSet<String>,
-}
-
-#[derive(Debug, Default)]
-struct VariableUse {
-    places: IndexSet<String>,
-    required: Option<String>,
-}
-
-impl Variables {
-    /// Interpolates one string found at `place`.
-    fn interpolate(&mut self, text: &str, place: &str) -> String {
-        let mut found = Vec::new();
-        let out = interpolate::interpolate(text, &mut found);
-        for unresolved in found {
-            let (variable, required) = match unresolved {
-                Unresolved::NoDefault { variable } | Unresolved::Alternative { variable } => {
-                    (variable, None)
-                }
-                Unresolved::Required { variable, message } => (variable, Some(message)),
-                Unresolved::Invalid => {
-                    self.invalid.insert(place.to_owned());
-                    continue;
-                }
-            };
-            let entry = self.unresolved.entry(variable).or_default();
-            entry.places.insert(place.to_owned());
-            if entry.required.is_none() {
-                entry.required = required;
-            }
-        }
-        out
-    }
-
-    /// Interpolates every string value of a service definition (not the keys), in place.
-    fn interpolate_service(&mut self, id: &str, definition: &mut Value) {
-        match definition {
-            Value::Object(map) => {
-                for (key, value) in map.iter_mut() {
-                    self.interpolate_tree(value, &format!("{id}.{key}"));
-                }
-            }
-            other => self.interpolate_tree(other, id),
-        }
-    }
-
-    fn interpolate_tree(&mut self, value: &mut Value, place: &str) {
-        match value {
-            Value::String(text) => {
-                if text.contains('$') {
-                    *text = self.interpolate(text, place);
-                }
-            }
-            Value::Array(items) => {
-                for item in items {
-                    self.interpolate_tree(item, place);
-                }
-            }
-            Value::Object(map) => {
-                for item in map.values_mut() {
-                    self.interpolate_tree(item, place);
-                }
-            }
-            Value::Null | Value::Bool(_) | Value::Number(_) => {}
-        }
-    }
-
-    /// One note per unresolved variable and per place with invalid syntax.
-    fn note(self, notes: &mut Notes) {
-        for (variable, usage) in self.unresolved {
-            let places = usage
-                .places
-                .iter()
-                .map(|p| format!("`{p}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let required = usage
-                .required
-                .map(|m| {
-                    if m.trim().is_empty() {
-                        "; compose would refuse to start without it".to_owned()
-                    } else {
-                        format!("; compose would refuse to start without it (`{m}`)")
-                    }
-                })
-                .unwrap_or_default();
-            notes.add(format!(
-                "variable `{variable}` (in {places}) has no default in the file; it was read as unset, so empty, since the importer does not read the environment{required}"
-            ));
-        }
-        for place in self.invalid {
-            notes.add(format!(
-                "`{place}` has a `$` that starts no variable reference (or an unclosed `${{`); kept as written (write `$$` for a literal `$`)"
-            ));
-        }
     }
 }

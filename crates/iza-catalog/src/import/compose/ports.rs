@@ -16,36 +16,38 @@ use crate::manifest::raw::{RawPort, parse_port_spec};
 /// of one service are merged.
 pub(super) fn published(service: &str, ports: &Value, notes: &mut Notes) -> Vec<RawPort> {
     let Value::Array(entries) = ports else {
-        notes.add(format!(
-            "service `{service}`: `ports` is {}, not a list; not mapped",
-            describe(ports)
-        ));
+        notes.service(
+            service,
+            format!("`ports` is {}, not a list; not mapped", describe(ports)),
+        );
         return Vec::new();
     };
     let mut found = Vec::new();
     for entry in entries {
         let port = match entry {
             Value::String(text) => short_form(service, text, notes),
-            Value::Number(n) => match n.as_u64().and_then(|n| u16::try_from(n).ok()) {
-                Some(p) => {
-                    notes.add(format!(
-                        "service `{service}`: port {p} is a container port without a published host port; not mapped"
+            Value::Number(n) => {
+                match n.as_u64().and_then(|n| u16::try_from(n).ok()) {
+                    Some(p) => {
+                        notes.service(service, format!("port {p} is a container port without a published host port; not mapped"
                     ));
-                    None
+                        None
+                    }
+                    None => {
+                        notes.service(
+                            service,
+                            format!("port `{n}` is not a port number; not mapped"),
+                        );
+                        None
+                    }
                 }
-                None => {
-                    notes.add(format!(
-                        "service `{service}`: port `{n}` is not a port number; not mapped"
-                    ));
-                    None
-                }
-            },
+            }
             Value::Object(map) => long_form(service, map, notes),
             other => {
-                notes.add(format!(
-                    "service `{service}`: port {} is not a port; not mapped",
-                    describe(other)
-                ));
+                notes.service(
+                    service,
+                    format!("port {} is not a port; not mapped", describe(other)),
+                );
                 None
             }
         };
@@ -58,9 +60,10 @@ pub(super) fn published(service: &str, ports: &Value, notes: &mut Notes) -> Vec<
 fn short_form(service: &str, text: &str, notes: &mut Notes) -> Option<RawPort> {
     let spec = text.trim();
     let invalid = |notes: &mut Notes| {
-        notes.add(format!(
-            "service `{service}`: port `{text}` is not in the compose port syntax; not mapped"
-        ));
+        notes.service(
+            service,
+            format!("port `{text}` is not in the compose port syntax; not mapped"),
+        );
     };
     let (spec, protocol) = match spec.rsplit_once('/') {
         Some((spec, protocol)) => (spec, Some(protocol)),
@@ -75,9 +78,10 @@ fn short_form(service: &str, text: &str, notes: &mut Notes) -> Option<RawPort> {
         return None;
     };
     let Some(host) = host.filter(|h| !h.trim().is_empty()) else {
-        notes.add(format!(
-            "service `{service}`: port `{text}` has no published host port (docker picks one); not mapped"
-        ));
+        notes.service(
+            service,
+            format!("port `{text}` has no published host port (docker picks one); not mapped"),
+        );
         return None;
     };
     let Ok(host) = parse_port_spec(host) else {
@@ -123,9 +127,7 @@ fn long_form(
             key.as_str(),
             "target" | "published" | "host_ip" | "protocol" | "mode"
         ) {
-            notes.add(format!(
-                "service `{service}`: port key `{key}` is not mapped"
-            ));
+            notes.service(service, format!("port key `{key}` is not mapped"));
         }
     }
     let what = match map.get("target") {
@@ -133,9 +135,7 @@ fn long_form(
         None => "without a target".to_owned(),
     };
     let invalid = |notes: &mut Notes, why: &str| {
-        notes.add(format!(
-            "service `{service}`: port {what} {why}; not mapped"
-        ));
+        notes.service(service, format!("port {what} {why}; not mapped"));
     };
     let container = match map.get("target").map(port_value) {
         Some(Some(Ok(container))) => container,
@@ -146,9 +146,10 @@ fn long_form(
     };
     let host = match map.get("published").and_then(port_value) {
         None => {
-            notes.add(format!(
-                "service `{service}`: port {what} has no published host port; not mapped"
-            ));
+            notes.service(
+                service,
+                format!("port {what} has no published host port; not mapped"),
+            );
             return None;
         }
         Some(Err(())) => {
@@ -203,15 +204,17 @@ fn publish(service: &str, what: &str, entry: Published<'_>, notes: &mut Notes) -
         RawPort::Range((a, b)) => u32::from(b) - u32::from(a) + 1,
     };
     if matches!(entry.container, RawPort::Single(0)) {
-        notes.add(format!(
-            "service `{service}`: port {what} targets container port 0; not mapped"
-        ));
+        notes.service(
+            service,
+            format!("port {what} targets container port 0; not mapped"),
+        );
         return None;
     }
     if matches!(entry.host, RawPort::Single(0)) {
-        notes.add(format!(
-            "service `{service}`: port {what} publishes host port 0 (docker picks one); not mapped"
-        ));
+        notes.service(
+            service,
+            format!("port {what} publishes host port 0 (docker picks one); not mapped"),
+        );
         return None;
     }
     let (host_width, container_width) = (width(entry.host), width(entry.container));
@@ -220,25 +223,25 @@ fn publish(service: &str, what: &str, entry: Published<'_>, notes: &mut Notes) -
         host => host,
     };
     if container_width > 1 && host_width != container_width {
-        notes.add(format!(
-            "service `{service}`: port {what} maps {host_width} host port(s) to {container_width} container ports; not mapped"
+        notes.service(service, format!("port {what} maps {host_width} host port(s) to {container_width} container ports; not mapped"
         ));
         return None;
     }
     if host_width > 1 && container_width == 1 {
-        notes.add(format!(
-            "service `{service}`: port {what} publishes one port of the host range, which docker picks; the whole range is mapped"
+        notes.service(service, format!("port {what} publishes one port of the host range, which docker picks; the whole range is mapped"
         ));
     }
     if let Some(protocol) = entry.protocol.map(str::trim).filter(|p| !p.is_empty()) {
         match protocol.to_ascii_lowercase().as_str() {
             "tcp" => {}
-            "udp" | "sctp" => notes.add(format!(
-                "service `{service}`: port {what} is {protocol}; the manifest records the port without its protocol"
-            )),
+            "udp" | "sctp" => notes.service(
+                service,
+                format!(
+                    "port {what} is {protocol}; the manifest records the port without its protocol"
+                ),
+            ),
             _ => {
-                notes.add(format!(
-                    "service `{service}`: port {what} has protocol `{protocol}`, which compose does not know; not mapped"
+                notes.service(service, format!("port {what} has protocol `{protocol}`, which compose does not know; not mapped"
                 ));
                 return None;
             }
@@ -247,8 +250,7 @@ fn publish(service: &str, what: &str, entry: Published<'_>, notes: &mut Notes) -
     if let Some(address) = entry.address.map(str::trim)
         && !matches!(address, "" | "0.0.0.0" | "::" | "[::]")
     {
-        notes.add(format!(
-            "service `{service}`: port {what} is published on `{address}` only; the manifest records the port, not the address"
+        notes.service(service, format!("port {what} is published on `{address}` only; the manifest records the port, not the address"
         ));
     }
     Some(host)

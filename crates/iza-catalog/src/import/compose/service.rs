@@ -23,7 +23,21 @@ pub(super) struct Context<'a> {
     pub(super) group: &'a str,
     /// Ids of every service in the file, for `depends_on`.
     pub(super) services: &'a HashSet<&'a str>,
+    /// Ids of the services that their profiles left out.
+    pub(super) excluded: &'a HashSet<String>,
+    /// Places (`web.image`) that referenced a variable without a value.
+    pub(super) unset_places: &'a HashSet<String>,
 }
+
+/// The grouped note of `environment` entries without a value.
+const FROM_SHELL: &str =
+    "`environment` entries without a value take it from the shell in compose; not mapped";
+/// The grouped note of `command`s and `entrypoint`s.
+const CONTAINER_COMMAND: &str = "`command` and `entrypoint` are what the container runs, not a command `iza up` supervises; not mapped";
+/// The grouped note of optional dependencies.
+const OPTIONAL_DEPENDENCIES: &str = "optional dependencies (`depends_on` with `required: false`) are not dependencies in the manifest; they are kept in `metadata.optional_depends_on`";
+/// The grouped note of dependencies on services their profiles left out.
+const EXCLUDED_DEPENDENCIES: &str = "dependencies on services left out by their profiles were dropped (compose refuses them when required)";
 
 /// The manifest table for the compose service `id`.
 pub(super) fn service(
@@ -49,11 +63,11 @@ pub(super) fn service(
         table.insert("name".to_owned(), toml::Value::String(name));
     }
     table.insert("group".to_owned(), toml::Value::String(cx.group.to_owned()));
-    let image = text_of(id, "image", definition, notes);
+    let image = image_of(id, definition, cx, notes);
     if let Some(kind) = image.as_deref().and_then(image::kind_for_image) {
         table.insert("kind".to_owned(), toml::Value::String(kind.to_owned()));
     }
-    note_build(id, definition, image.is_some(), notes);
+    note_build(id, definition, definition.contains_key("image"), notes);
     if let Some(image) = image {
         table.insert("docker".to_owned(), toml::Value::String(image));
     }
@@ -77,12 +91,19 @@ pub(super) fn service(
         }
     }
     let mut metadata = toml::Table::new();
+    let mut optional = Vec::new();
     let (mut dependencies, conditions) = match definition.get("depends_on") {
-        Some(value) => depends_on(id, value, cx.services, notes),
+        Some(value) => depends_on(id, value, cx, &mut optional, notes),
         None => (Vec::new(), IndexMap::new()),
     };
+    if !optional.is_empty() {
+        metadata.insert(
+            "optional_depends_on".to_owned(),
+            toml::Value::Array(optional.into_iter().map(toml::Value::String).collect()),
+        );
+    }
     if let Some(value) = definition.get("links") {
-        for name in links(id, value, cx.services, notes) {
+        for name in links(id, value, cx, notes) {
             if !dependencies.contains(&name) {
                 dependencies.push(name);
             }
@@ -162,10 +183,58 @@ fn text_of(
         Value::String(text) if !text.trim().is_empty() => Some(text.trim().to_owned()),
         Value::Null => None,
         other => {
-            notes.add(format!(
-                "service `{id}`: `{key}` is {}, not a name; not mapped",
-                describe(other)
-            ));
+            notes.service(
+                id,
+                format!("`{key}` is {}, not a name; not mapped", describe(other)),
+            );
+            None
+        }
+    }
+}
+
+/// `image`, when it is a reference docker accepts; an image emptied or broken by an unset
+/// variable is noted, never written.
+fn image_of(
+    id: &str,
+    definition: &Map<String, Value>,
+    cx: &Context<'_>,
+    notes: &mut Notes,
+) -> Option<String> {
+    let unset = cx.unset_places.contains(&format!("{id}.image"));
+    match definition.get("image")? {
+        Value::String(text) if text.trim().is_empty() => {
+            notes.service(
+                id,
+                if unset {
+                    "`image` is empty once its unset variables are read as empty; no `docker` image is recorded".to_owned()
+                } else {
+                    "`image` is empty; no `docker` image is recorded".to_owned()
+                },
+            );
+            None
+        }
+        Value::String(text) if !image::is_valid_reference(text.trim()) => {
+            notes.service(
+                id,
+                format!(
+                    "`image` {} is not a reference docker accepts{}; no `docker` image is recorded",
+                    describe(&Value::String(text.trim().to_owned())),
+                    if unset {
+                        " (a variable in it is unset)"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+            None
+        }
+        Value::String(text) => Some(text.trim().to_owned()),
+        Value::Null => None,
+        other => {
+            notes.service(
+                id,
+                format!("`image` is {}, not a name; not mapped", describe(other)),
+            );
             None
         }
     }
@@ -175,9 +244,11 @@ fn note_build(id: &str, definition: &Map<String, Value>, has_image: bool, notes:
     let context = match definition.get("build") {
         None => {
             if !has_image {
-                notes.add(format!(
-                    "service `{id}` has neither `image` nor `build`; no `docker` image is recorded"
-                ));
+                notes.service(
+                    id,
+                    "neither `image` nor `build` is given; no `docker` image is recorded"
+                        .to_owned(),
+                );
             }
             return;
         }
@@ -199,11 +270,7 @@ fn note_build(id: &str, definition: &Map<String, Value>, has_image: bool, notes:
 /// `environment` as a list of `KEY=VALUE` or a mapping.
 fn environment(id: &str, value: &Value, notes: &mut Notes) -> IndexMap<String, String> {
     let mut env = IndexMap::new();
-    let from_shell = |key: &str, notes: &mut Notes| {
-        notes.add(format!(
-            "service `{id}`: `environment` `{key}` has no value (compose takes it from the shell); not mapped"
-        ));
-    };
+    let from_shell = |key: &str, notes: &mut Notes| notes.item(FROM_SHELL, id, key);
     match value {
         Value::Array(entries) => {
             for entry in entries {
@@ -212,16 +279,20 @@ fn environment(id: &str, value: &Value, notes: &mut Notes) -> IndexMap<String, S
                         Some((key, value)) if !key.trim().is_empty() => {
                             env.insert(key.trim().to_owned(), value.to_owned());
                         }
-                        Some(_) => notes.add(format!(
-                            "service `{id}`: `environment` entry `{text}` has no name; not mapped"
-                        )),
+                        Some(_) => notes.service(
+                            id,
+                            format!("`environment` entry `{text}` has no name; not mapped"),
+                        ),
                         None if text.trim().is_empty() => {}
                         None => from_shell(text.trim(), notes),
                     },
-                    other => notes.add(format!(
-                        "service `{id}`: `environment` entry {} is not `KEY=VALUE`; not mapped",
-                        describe(other)
-                    )),
+                    other => notes.service(
+                        id,
+                        format!(
+                            "`environment` entry {} is not `KEY=VALUE`; not mapped",
+                            describe(other)
+                        ),
+                    ),
                 }
             }
         }
@@ -238,18 +309,24 @@ fn environment(id: &str, value: &Value, notes: &mut Notes) -> IndexMap<String, S
                         env.insert(key.clone(), b.to_string());
                     }
                     Value::Null => from_shell(key, notes),
-                    other => notes.add(format!(
-                        "service `{id}`: `environment` `{key}` is {}, not a value; not mapped",
-                        describe(other)
-                    )),
+                    other => notes.service(
+                        id,
+                        format!(
+                            "`environment` `{key}` is {}, not a value; not mapped",
+                            describe(other)
+                        ),
+                    ),
                 }
             }
         }
         Value::Null => {}
-        other => notes.add(format!(
-            "service `{id}`: `environment` is {}, not a list or mapping; not mapped",
-            describe(other)
-        )),
+        other => notes.service(
+            id,
+            format!(
+                "`environment` is {}, not a list or mapping; not mapped",
+                describe(other)
+            ),
+        ),
     }
     env
 }
@@ -260,16 +337,24 @@ fn environment(id: &str, value: &Value, notes: &mut Notes) -> IndexMap<String, S
 fn depends_on(
     id: &str,
     value: &Value,
-    services: &HashSet<&str>,
+    cx: &Context<'_>,
+    optional: &mut Vec<String>,
     notes: &mut Notes,
 ) -> (Vec<String>, IndexMap<String, &'static str>) {
+    let services = cx.services;
     let mut names = Vec::new();
     let mut conditions = IndexMap::new();
     let mut add = |name: &str, notes: &mut Notes| {
-        if !services.contains(name) {
-            notes.add(format!(
-                "service `{id}`: `depends_on` names `{name}`, which is not a service of this file; dropped"
-            ));
+        if cx.excluded.contains(name) {
+            notes.item(EXCLUDED_DEPENDENCIES, id, name);
+            false
+        } else if !services.contains(name) {
+            notes.service(
+                id,
+                format!(
+                    "`depends_on` names `{name}`, which is not a service of this file; dropped"
+                ),
+            );
             false
         } else {
             if !names.iter().any(|n| n == name) {
@@ -285,22 +370,38 @@ fn depends_on(
                     Some(name) => {
                         add(name, notes);
                     }
-                    None => notes.add(format!(
-                        "service `{id}`: `depends_on` entry {} is not a service name; dropped",
-                        describe(entry)
-                    )),
+                    None => notes.service(
+                        id,
+                        format!(
+                            "`depends_on` entry {} is not a service name; dropped",
+                            describe(entry)
+                        ),
+                    ),
                 }
             }
         }
         Value::Object(map) => {
             for (name, options) in map {
+                let required = !matches!(options.get("required"), Some(Value::Bool(false)))
+                    && !options
+                        .get("required")
+                        .and_then(Value::as_str)
+                        .is_some_and(|r| r.trim().eq_ignore_ascii_case("false"));
+                if !required && !cx.excluded.contains(name.as_str()) {
+                    if services.contains(name.as_str()) {
+                        notes.item(OPTIONAL_DEPENDENCIES, id, name);
+                        if !optional.contains(name) {
+                            optional.push(name.clone());
+                        }
+                    }
+                    continue;
+                }
                 if !add(name, notes) {
                     continue;
                 }
                 let Value::Object(options) = options else {
                     if !options.is_null() {
-                        notes.add(format!(
-                            "service `{id}`: `depends_on` `{name}` is {}, not a mapping; its options are not mapped",
+                        notes.service(id, format!("`depends_on` `{name}` is {}, not a mapping; its options are not mapped",
                             describe(options)
                         ));
                     }
@@ -317,68 +418,73 @@ fn depends_on(
                                 .map_or("started", |(_, m)| *m);
                             conditions.insert(name.clone(), mapped);
                         }
-                        ("condition", other) => notes.add(format!(
-                            "service `{id}`: `depends_on` `{name}` has condition {}, which compose does not know; not mapped",
+                        ("condition", other) => notes.service(id, format!("`depends_on` `{name}` has condition {}, which compose does not know; not mapped",
                             describe(other)
                         )),
-                        ("required", Value::Bool(true)) => {}
-                        ("required", _) => notes.add(format!(
-                            "service `{id}`: `depends_on` `{name}` is optional (`required: false`); mapped as a plain dependency"
-                        )),
+                        ("required", _) => {}
                         ("restart", Value::Bool(false)) => {}
-                        ("restart", _) => notes.add(format!(
-                            "service `{id}`: `depends_on` `{name}` restarts `{id}` when it is updated (`restart: true`); not mapped"
+                        ("restart", _) => notes.service(id, format!("`depends_on` `{name}` restarts `{id}` when it is updated (`restart: true`); not mapped"
                         )),
-                        (key, _) => notes.add(format!(
-                            "service `{id}`: `depends_on` `{name}` key `{key}` is not mapped"
+                        (key, _) => notes.service(id, format!("`depends_on` `{name}` key `{key}` is not mapped"
                         )),
                     }
                 }
             }
         }
         Value::Null => {}
-        other => notes.add(format!(
-            "service `{id}`: `depends_on` is {}, not a list or mapping; not mapped",
-            describe(other)
-        )),
+        other => notes.service(
+            id,
+            format!(
+                "`depends_on` is {}, not a list or mapping; not mapped",
+                describe(other)
+            ),
+        ),
     }
     (names, conditions)
 }
 
 /// Legacy `links` (`service` or `service:alias`): compose starts linked services first, so
 /// they are dependencies; aliases are noted.
-fn links(id: &str, value: &Value, services: &HashSet<&str>, notes: &mut Notes) -> Vec<String> {
+fn links(id: &str, value: &Value, cx: &Context<'_>, notes: &mut Notes) -> Vec<String> {
+    let services = cx.services;
     let Value::Array(entries) = value else {
         if !value.is_null() {
-            notes.add(format!(
-                "service `{id}`: `links` is {}, not a list; not mapped",
-                describe(value)
-            ));
+            notes.service(
+                id,
+                format!("`links` is {}, not a list; not mapped", describe(value)),
+            );
         }
         return Vec::new();
     };
     let mut names = Vec::new();
     for entry in entries {
         let Some(link) = entry.as_str() else {
-            notes.add(format!(
-                "service `{id}`: `links` entry {} is not a service name; dropped",
-                describe(entry)
-            ));
+            notes.service(
+                id,
+                format!(
+                    "`links` entry {} is not a service name; dropped",
+                    describe(entry)
+                ),
+            );
             continue;
         };
         let (name, alias) = match link.split_once(':') {
             Some((name, alias)) => (name.trim(), Some(alias.trim())),
             None => (link.trim(), None),
         };
+        if cx.excluded.contains(name) {
+            notes.item(EXCLUDED_DEPENDENCIES, id, name);
+            continue;
+        }
         if !services.contains(name) {
-            notes.add(format!(
-                "service `{id}`: `links` names `{name}`, which is not a service of this file; dropped"
-            ));
+            notes.service(
+                id,
+                format!("`links` names `{name}`, which is not a service of this file; dropped"),
+            );
             continue;
         }
         if let Some(alias) = alias.filter(|a| *a != name) {
-            notes.add(format!(
-                "service `{id}`: link alias `{alias}` of `{name}` is not mapped; the link is mapped as a dependency"
+            notes.service(id, format!("link alias `{alias}` of `{name}` is not mapped; the link is mapped as a dependency"
             ));
         }
         names.push(name.to_owned());
@@ -394,10 +500,13 @@ fn networks(id: &str, value: &Value, notes: &mut Notes) -> Vec<String> {
             for entry in entries {
                 match entry.as_str() {
                     Some(name) if !name.trim().is_empty() => names.push(name.trim().to_owned()),
-                    _ => notes.add(format!(
-                        "service `{id}`: `networks` entry {} is not a network name; not mapped",
-                        describe(entry)
-                    )),
+                    _ => notes.service(
+                        id,
+                        format!(
+                            "`networks` entry {} is not a network name; not mapped",
+                            describe(entry)
+                        ),
+                    ),
                 }
             }
         }
@@ -410,18 +519,24 @@ fn networks(id: &str, value: &Value, notes: &mut Notes) -> Vec<String> {
                     other => vec![describe(other)],
                 };
                 if !keys.is_empty() {
-                    notes.add(format!(
-                        "service `{id}`: settings of network `{name}` ({}) are not mapped",
-                        keys.join(", ")
-                    ));
+                    notes.service(
+                        id,
+                        format!(
+                            "settings of network `{name}` ({}) are not mapped",
+                            keys.join(", ")
+                        ),
+                    );
                 }
             }
         }
         Value::Null => {}
-        other => notes.add(format!(
-            "service `{id}`: `networks` is {}, not a list or mapping; not mapped",
-            describe(other)
-        )),
+        other => notes.service(
+            id,
+            format!(
+                "`networks` is {}, not a list or mapping; not mapped",
+                describe(other)
+            ),
+        ),
     }
     let mut seen = HashSet::new();
     names.retain(|n| seen.insert(n.clone()));
@@ -432,9 +547,7 @@ fn networks(id: &str, value: &Value, notes: &mut Notes) -> Vec<String> {
 fn labels(id: &str, value: &Value, notes: &mut Notes) -> toml::Table {
     let mut labels = toml::Table::new();
     let invalid = |what: String, notes: &mut Notes| {
-        notes.add(format!(
-            "service `{id}`: label {what} is not `key=value`; not mapped"
-        ));
+        notes.service(id, format!("label {what} is not `key=value`; not mapped"));
     };
     match value {
         Value::Array(entries) => {
@@ -471,45 +584,29 @@ fn labels(id: &str, value: &Value, notes: &mut Notes) -> toml::Table {
             }
         }
         Value::Null => {}
-        other => notes.add(format!(
-            "service `{id}`: `labels` is {}, not a list or mapping; not mapped",
-            describe(other)
-        )),
+        other => notes.service(
+            id,
+            format!(
+                "`labels` is {}, not a list or mapping; not mapped",
+                describe(other)
+            ),
+        ),
     }
     labels
 }
 
 /// A note for every key this importer does not map.
 fn note_unmapped_keys(id: &str, definition: &Map<String, Value>, notes: &mut Notes) {
-    for (key, value) in definition {
+    for key in definition.keys() {
         match key.as_str() {
             "image" | "build" | "container_name" | "ports" | "environment" | "depends_on"
             | "links" | "networks" | "labels" | "healthcheck" => {}
-            "command" | "entrypoint" => notes.add(format!(
-                "service `{id}`: `{key}` ({}) is what the container runs, not a command `iza up` supervises; not mapped",
-                command_text(value)
+            "command" | "entrypoint" => notes.item(CONTAINER_COMMAND, id, key),
+            "env_file" => notes.service(id, "`env_file` is not read (it sets the container's environment, not the file's variables); not mapped".to_owned()),
+            "expose" => notes.service(id, "`expose` ports are reachable from other containers only; not mapped".to_owned()),
+            key if key.starts_with("x-") => notes.service(id, format!("extension field `{key}` is not mapped"
             )),
-            "env_file" => notes.add(format!(
-                "service `{id}`: `env_file` is not read (the importer reads only the compose file); not mapped"
-            )),
-            "expose" => notes.add(format!(
-                "service `{id}`: `expose` ports are reachable from other containers only; not mapped"
-            )),
-            key if key.starts_with("x-") => notes.add(format!(
-                "service `{id}`: extension field `{key}` is not mapped"
-            )),
-            key => notes.add(format!("service `{id}`: `{key}` is not mapped")),
+            key => notes.service(id, format!("`{key}` is not mapped")),
         }
-    }
-}
-
-/// A command as one line: a list is joined with spaces.
-fn command_text(value: &Value) -> String {
-    match value {
-        Value::Array(words) if words.iter().all(|w| w.is_string()) => {
-            let line: Vec<&str> = words.iter().filter_map(Value::as_str).collect();
-            describe(&Value::String(line.join(" ")))
-        }
-        other => describe(other),
     }
 }
