@@ -7,15 +7,20 @@
 //! The store knows services only by id; it never reads the catalog or probes anything.
 //! Times are Unix milliseconds (`i64`), so records sort and bucket without time-zone care.
 //!
-//! [`SqliteStore`] is the embedded implementation; [`histogram`] is the latency histogram that
+//! [`SqliteStore`] is the embedded implementation, [`PostgresStore`] the shared one that several
+//! nodes can use at once (chosen by a [`StoreLocation`]); [`histogram`] is the latency histogram that
 //! rollups keep (shared by every implementation). `docs/store.md` describes the schema, the
 //! durability promise, the rollups and how uptime is computed.
 
 mod aggregate;
 pub mod histogram;
+pub mod location;
+mod postgres;
 pub mod queue;
 mod sqlite;
 
+pub use location::{LocationError, StoreLocation, redact_url};
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use queue::{
     ClaimRequest, EscalationStep, Incident, IncidentQuery, IncidentState, MAX_INCIDENTS_PAGE,
     MAX_RUNS_PAGE, NewIncident, NewRun, QueueDepth, Run, RunFinish, RunId, RunOutcome, RunPriority,
