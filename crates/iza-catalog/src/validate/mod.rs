@@ -17,6 +17,7 @@ mod partial;
 mod ports;
 mod process;
 mod refs;
+mod store;
 mod tasks;
 
 use std::collections::{HashMap, HashSet};
