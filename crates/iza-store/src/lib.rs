@@ -13,6 +13,7 @@
 //! durability promise, the rollups and how uptime is computed.
 
 mod aggregate;
+pub mod copy;
 pub mod histogram;
 pub mod location;
 mod postgres;

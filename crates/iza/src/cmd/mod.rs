@@ -11,6 +11,7 @@ mod report;
 mod schema;
 mod serve;
 mod status;
+mod store;
 mod token;
 mod up;
 
@@ -47,6 +48,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Incidents(args) => agents::incidents(&args),
         Command::Resolve(args) => agents::resolve(&args),
         Command::DemoService(args) => demo_service::run(&args),
+        Command::Store(command) => store::run(&command),
     }
 }
 

@@ -1,4 +1,5 @@
-//! `iza serve`: loads and checks the manifest, opens the SQLite store, starts the prober, the
+//! `iza serve`: loads and checks the manifest, opens the store (SQLite, or PostgreSQL with
+//! `--store postgres://...` or the manifest's `[store] url`), starts the prober, the
 //! monitor and the agents engine (the tasks' runs, `docs/agents.md`), and serves the HTTP API (`iza-server`) until Ctrl-C or SIGTERM. `iza up` is the
 //! same machinery with the supervisor added (`cmd/up.rs`). Reloads the manifest
 //! on SIGHUP and when the file changes (polled every second), and maintains the store once a
@@ -20,7 +21,7 @@ use iza_runtime::{
     DockerOptions, DockerWatch, Launch, Launcher, Monitor, MonitorOptions, Supervisor,
 };
 use iza_server::{AppState, Auth, CatalogView, HostPolicy, Limits, TokenFile};
-use iza_store::{Retention, SqliteStore, Store};
+use iza_store::{PostgresStore, Retention, SqliteStore, Store, StoreLocation};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use super::up::Up;
@@ -46,7 +47,11 @@ pub(crate) struct Setup {
     pub(crate) source_text: String,
     pub(crate) catalog: Catalog,
     pub(crate) ports: PortMap,
+    /// The local state directory's anchor: the SQLite file, or where it would be (the token,
+    /// the children records and the logs live beside it whatever the store).
     pub(crate) db: PathBuf,
+    /// Where results, events and the run queue are kept.
+    pub(crate) store: StoreLocation,
     pub(crate) listen: SocketAddr,
     /// The HTTP server's timeouts and connection cap.
     pub(crate) limits: Limits,
@@ -70,9 +75,15 @@ impl Setup {
         let path = iza_catalog::resolve(&manifest.path)?;
         let (source, catalog) = manifest_input::catalog(manifest)?;
         let ports = port_map(&source);
-        let db = match &args.db {
-            Some(db) => db.clone(),
-            None => manifest_input::state_db(&path),
+        let store = store_location(args.store.as_deref(), args.db.as_deref(), &catalog, &path)?;
+        let db = match (&args.db, &store) {
+            (Some(db), _) => db.clone(),
+            (None, StoreLocation::Sqlite(file)) => file.clone(),
+            (None, StoreLocation::Postgres(_)) => manifest_input::state_db(&path),
+        };
+        let store = match store {
+            StoreLocation::Sqlite(_) => StoreLocation::Sqlite(db.clone()),
+            postgres => postgres,
         };
         if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
             // Only its owner may read it: the database holds check targets, which may carry
@@ -92,6 +103,7 @@ impl Setup {
             catalog,
             ports,
             db,
+            store,
             listen: args.listen,
             limits: Limits {
                 header_timeout: args.header_timeout,
@@ -111,6 +123,51 @@ impl Setup {
             .map(Path::to_path_buf)
             .unwrap_or_default()
     }
+}
+
+/// Where the store is: `--store`, else `--db`, else the manifest's `[store] url` (its `${NAME}`
+/// references read from the environment; a relative `sqlite:` path is the manifest's), else
+/// `.iza/state.db` beside the manifest.
+pub(crate) fn store_location(
+    store: Option<&str>,
+    db: Option<&Path>,
+    catalog: &Catalog,
+    manifest: &Path,
+) -> Result<StoreLocation> {
+    if let Some(url) = store {
+        return StoreLocation::parse(url).context("bad `--store`");
+    }
+    if let Some(db) = db {
+        return Ok(StoreLocation::Sqlite(db.to_path_buf()));
+    }
+    let Some(config) = &catalog.store else {
+        return Ok(StoreLocation::Sqlite(manifest_input::state_db(manifest)));
+    };
+    let url = config
+        .resolve(|name| std::env::var(name).ok())
+        .context("cannot read `[store] url`")?;
+    match StoreLocation::parse(&url).context("bad `[store] url`")? {
+        StoreLocation::Sqlite(file) if file.is_relative() => Ok(StoreLocation::Sqlite(
+            manifest.parent().unwrap_or(Path::new("")).join(file),
+        )),
+        location => Ok(location),
+    }
+}
+
+/// Opens (and migrates) the store at `location`.
+pub(crate) async fn open_store(location: &StoreLocation) -> Result<Arc<dyn Store>> {
+    Ok(match location {
+        StoreLocation::Sqlite(file) => Arc::new(
+            SqliteStore::open(file)
+                .await
+                .with_context(|| format!("cannot open the database `{}`", file.display()))?,
+        ),
+        StoreLocation::Postgres(url) => Arc::new(
+            PostgresStore::connect(url)
+                .await
+                .with_context(|| format!("cannot open the store `{location}`"))?,
+        ),
+    })
 }
 
 /// The access policy: the token file beside the database, created (and shown, this once) on
@@ -165,11 +222,7 @@ fn port_map(source: &SourceFile) -> PortMap {
 /// Serves the API over the monitor until Ctrl-C or SIGTERM; with `up`, supervises the
 /// services that have a `command` too (`iza up`), and stops them first on the way out.
 pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&setup.db)
-            .await
-            .with_context(|| format!("cannot open the database `{}`", setup.db.display()))?,
-    );
+    let store = open_store(&setup.store).await?;
     let listener = match tokio::net::TcpListener::bind(setup.listen).await {
         Ok(listener) => listener,
         Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => {
@@ -212,10 +265,10 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     .with_hosts(HostPolicy::new(address, &setup.allow_hosts));
     let app = iza_server::router(state.clone());
     tracing::info!(
-        "watching `{}` ({} services), database `{}`",
+        "watching `{}` ({} services), store `{}`",
         setup.manifest.display(),
         monitor.snapshot().services.len(),
-        setup.db.display()
+        setup.store
     );
     // Signals are handled from here on, before the address is announced and before any
     // supervised service starts: a Ctrl-C, SIGTERM or SIGHUP that follows never meets the
