@@ -250,3 +250,190 @@ async fn nul_in_free_text_does_not_fail_a_batch() {
     assert_eq!(run.output.as_deref(), Some("out\u{FFFD}put"));
     store.close().await.unwrap();
 }
+
+/// `copy::sqlite_to_postgres` carries every table: the PostgreSQL store then answers every
+/// read as the SQLite store did (results, rollups, uptime, events, runs, task statistics,
+/// schedule marks, incidents), new ids continue past the copied ones, and a second copy into
+/// the now non-empty target is refused without `force`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_store_copies_into_postgres_whole() {
+    use iza_store::copy::{CopyError, sqlite_to_postgres};
+    use iza_store::{
+        EventQuery, EventRecord, IncidentQuery, NewIncident, Resolution, Retention, RunFinish,
+        RunOutcome, RunQuery, SqliteStore,
+    };
+    let directory = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(directory.path().join("state.db"))
+        .await
+        .unwrap();
+    let hour = 3_600_000;
+    let mut results = Vec::new();
+    for minute in 0..180 {
+        for service in ["api", "db"] {
+            results.push(ResultRecord {
+                service: service.to_owned(),
+                at: BASE + minute * 60_000,
+                up: minute % 7 != 0,
+                latency_ms: (minute % 50) as f64 + 0.25,
+                message: (minute % 7 == 0).then(|| "down".to_owned()),
+            });
+        }
+    }
+    sqlite.append_results(&results).await.unwrap();
+    let now = BASE + 3 * hour;
+    sqlite.maintain(now, Retention::default()).await.unwrap();
+    let events: Vec<EventRecord> = (0..5)
+        .map(|i| EventRecord {
+            id: 0,
+            at: BASE + i,
+            kind: "status-changed".to_owned(),
+            service: Some("api".to_owned()),
+            payload: serde_json::json!({"i": i}),
+        })
+        .collect();
+    sqlite.append_events(events).await.unwrap();
+    let mut runs: Vec<NewRun> = (0..4).map(|i| ticked("ops/report", BASE + i)).collect();
+    runs.push({
+        let mut keyed = ticked("ops/once", BASE);
+        keyed.tick = None;
+        keyed.dedupe = Some("key".to_owned());
+        keyed
+    });
+    sqlite.enqueue_runs(&runs).await.unwrap();
+    let claimed = sqlite
+        .claim_runs(&ClaimRequest {
+            worker: "w".to_owned(),
+            now: BASE + 10,
+            lease: 60_000,
+            limit: 2,
+            external: false,
+            agent: None,
+            tasks: None,
+            aging: 60_000,
+        })
+        .await
+        .unwrap();
+    let finishes: Vec<RunFinish> = claimed
+        .iter()
+        .map(|run| RunFinish {
+            id: run.id,
+            worker: "w".to_owned(),
+            at: BASE + 500,
+            outcome: RunOutcome::Failed { retry_at: None },
+            output: Some("boom".to_owned()),
+            error: Some("exit 1".to_owned()),
+        })
+        .collect();
+    sqlite.finish_runs(&finishes).await.unwrap();
+    let (incident, _) = sqlite
+        .open_incident(&NewIncident {
+            task: "ops/report".to_owned(),
+            agent: Some("ops".to_owned()),
+            run: claimed[0].id,
+            reason: "exit 1".to_owned(),
+            at: BASE + 600,
+        })
+        .await
+        .unwrap();
+
+    let database = TestDatabase::create().await;
+    let postgres = PostgresStore::connect(&database.url()).await.unwrap();
+    let report = sqlite_to_postgres(&sqlite, &postgres, false).await.unwrap();
+    assert_eq!(report.services, 2);
+    assert_eq!(report.events, 5);
+    assert_eq!(report.runs, 5);
+    assert_eq!(report.incidents, 1);
+    assert_eq!(report.schedule_marks, 1);
+
+    let stores: [&dyn Store; 2] = [&sqlite, &postgres];
+    let [from, to] = stores;
+    for service in ["api", "db"] {
+        assert_eq!(
+            from.recent_results(service, 10_000).await.unwrap(),
+            to.recent_results(service, 10_000).await.unwrap()
+        );
+        for resolution in [Resolution::Minute, Resolution::Hour] {
+            assert_eq!(
+                from.rollups(service, resolution, BASE).await.unwrap(),
+                to.rollups(service, resolution, BASE).await.unwrap(),
+                "{service} {resolution:?}"
+            );
+        }
+        assert_eq!(
+            from.uptime(service, now).await.unwrap(),
+            to.uptime(service, now).await.unwrap()
+        );
+    }
+    assert_eq!(
+        from.latest_results().await.unwrap(),
+        to.latest_results().await.unwrap()
+    );
+    let all_events = EventQuery {
+        limit: 100,
+        ..EventQuery::default()
+    };
+    assert_eq!(
+        from.events(&all_events).await.unwrap(),
+        to.events(&all_events).await.unwrap()
+    );
+    let all_runs = RunQuery {
+        limit: 100,
+        ..RunQuery::default()
+    };
+    assert_eq!(
+        from.runs(&all_runs).await.unwrap(),
+        to.runs(&all_runs).await.unwrap()
+    );
+    assert_eq!(
+        from.task_stats(BASE).await.unwrap(),
+        to.task_stats(BASE).await.unwrap()
+    );
+    assert_eq!(
+        from.schedule_marks().await.unwrap(),
+        to.schedule_marks().await.unwrap()
+    );
+    assert_eq!(
+        from.incident(incident.id).await.unwrap(),
+        to.incident(incident.id).await.unwrap()
+    );
+    let all_incidents = IncidentQuery {
+        limit: 10,
+        ..IncidentQuery::default()
+    };
+    assert_eq!(
+        from.incidents(&all_incidents).await.unwrap(),
+        to.incidents(&all_incidents).await.unwrap()
+    );
+    // A copied tick is not enqueued again; new ids continue past the copied ones.
+    assert_eq!(
+        to.enqueue_runs(&[ticked("ops/report", BASE + 3)])
+            .await
+            .unwrap(),
+        vec![None]
+    );
+    let next = to
+        .append_events(vec![EventRecord {
+            id: 0,
+            at: now,
+            kind: "manifest-reloaded".to_owned(),
+            service: None,
+            payload: serde_json::json!({}),
+        }])
+        .await
+        .unwrap();
+    assert!(next[0].id > 5, "{}", next[0].id);
+
+    let refused = sqlite_to_postgres(&sqlite, &postgres, false).await;
+    assert!(
+        matches!(
+            refused,
+            Err(CopyError::NotEmpty {
+                table: "services",
+                rows: 2
+            })
+        ),
+        "{refused:?}"
+    );
+    sqlite.close().await.unwrap();
+    postgres.close().await.unwrap();
+}
