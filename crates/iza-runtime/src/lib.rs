@@ -21,6 +21,7 @@
 
 pub mod agents;
 pub mod bus;
+pub mod cluster;
 pub mod docker;
 pub mod event;
 pub mod monitor;

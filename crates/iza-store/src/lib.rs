@@ -16,11 +16,13 @@ mod aggregate;
 pub mod copy;
 pub mod histogram;
 pub mod location;
+pub mod nodes;
 mod postgres;
 pub mod queue;
 mod sqlite;
 
 pub use location::{LocationError, StoreLocation, redact_url};
+pub use nodes::NodeRecord;
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use queue::{
     ClaimRequest, EscalationStep, Incident, IncidentQuery, IncidentState, MAX_INCIDENTS_PAGE,
@@ -378,6 +380,32 @@ pub trait Store: Send + Sync + 'static {
     async fn incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError> {
         let _ = query;
         Err(StoreError::Unsupported("incidents"))
+    }
+
+    // ---- Nodes of a cluster sharing the store (`docs/scale-out.md`). Only a shared store
+    // keeps them; the defaults answer `Unsupported` (the embedded store has one node).
+
+    /// Registers a node, or replaces its registration (same id).
+    async fn register_node(&self, node: &NodeRecord) -> Result<(), StoreError> {
+        let _ = node;
+        Err(StoreError::Unsupported("register_node"))
+    }
+
+    /// Renews a node's heartbeat; `false` when the node is not registered (any more).
+    async fn heartbeat_node(&self, id: &str, at: Millis) -> Result<bool, StoreError> {
+        let _ = (id, at);
+        Err(StoreError::Unsupported("heartbeat_node"))
+    }
+
+    /// Removes a node's registration (a clean stop).
+    async fn deregister_node(&self, id: &str) -> Result<(), StoreError> {
+        let _ = id;
+        Err(StoreError::Unsupported("deregister_node"))
+    }
+
+    /// Every registered node, sorted by id.
+    async fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
+        Err(StoreError::Unsupported("nodes"))
     }
 
     /// Releases the store's connections after the writes in flight; call it on shutdown.

@@ -514,7 +514,10 @@ fn serve_moves_to_postgres_and_serves_from_it() {
         "copied results are served: {before_move:?} in {shown:?}"
     );
     assert!(rows_in_postgres("SELECT COUNT(*) FROM results") > copied_rows);
+    // It registered as a node while it ran, and left on its clean stop.
+    assert_eq!(rows_in_postgres("SELECT COUNT(*) FROM nodes"), 1);
     stop(&mut child);
+    assert_eq!(rows_in_postgres("SELECT COUNT(*) FROM nodes"), 0);
     let log: Vec<String> = lines.try_iter().collect();
     assert!(
         log.iter().all(|line| !line.contains("s3cret-pw")),

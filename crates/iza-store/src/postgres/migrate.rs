@@ -14,10 +14,16 @@ struct Migration {
 }
 
 /// Every migration, in order; versions are 1, 2, 3, ... (a test checks it).
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("../../migrations/postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("../../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../../migrations/postgres/0002_nodes.sql"),
+    },
+];
 
 /// The newest version this build knows.
 pub(super) fn latest_version() -> i64 {

@@ -11,12 +11,14 @@
 //! returns, so an acknowledged write is committed (PostgreSQL's own durability then applies).
 //!
 //! Submodules: `migrate` (versioned schema), `write` (results and events), `maintain` (folding,
-//! retention), `read` (results, rollups, uptime, events), `queue` (runs and incidents).
+//! retention), `read` (results, rollups, uptime, events), `queue` (runs and incidents), `nodes`
+//! (the registry of nodes sharing the database).
 //! It owns no connection string parsing beyond handing the URL to sqlx (see
 //! [`crate::location`]).
 
 mod maintain;
 mod migrate;
+mod nodes;
 mod queue;
 mod read;
 mod write;
@@ -403,6 +405,22 @@ impl Store for PostgresStore {
 
     async fn incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError> {
         queue::incidents(self, query).await
+    }
+
+    async fn register_node(&self, node: &crate::NodeRecord) -> Result<(), StoreError> {
+        nodes::register(self, node).await
+    }
+
+    async fn heartbeat_node(&self, id: &str, at: Millis) -> Result<bool, StoreError> {
+        nodes::heartbeat(self, id, at).await
+    }
+
+    async fn deregister_node(&self, id: &str) -> Result<(), StoreError> {
+        nodes::deregister(self, id).await
+    }
+
+    async fn nodes(&self) -> Result<Vec<crate::NodeRecord>, StoreError> {
+        nodes::list(self).await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

@@ -17,6 +17,7 @@ use iza_catalog::export::ports::PortMap;
 use iza_catalog::{Catalog, SourceFile};
 use iza_probe::{Prober, ProberOptions};
 use iza_runtime::agents::{Agents, AgentsOptions, worker_id};
+use iza_runtime::cluster::{Cluster, NodeOptions};
 use iza_runtime::{
     DockerOptions, DockerWatch, Launch, Launcher, Monitor, MonitorOptions, Supervisor,
 };
@@ -34,6 +35,18 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
 const WATCH_EVERY: Duration = Duration::from_secs(1);
 /// How often the store folds rollups and applies retention.
 const MAINTAIN_EVERY: Duration = Duration::from_secs(60);
+/// How often a node on a shared store renews its heartbeat, and how old one may get.
+const NODE_HEARTBEAT: Duration = Duration::from_secs(2);
+const NODE_LEASE: Duration = Duration::from_secs(10);
+
+/// The machine's host name, as the nodes registry shows it.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
 
 pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
     let setup = Setup::load("serve", args)?;
@@ -288,13 +301,34 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     // database left running are released (and retried) before anything is claimed. Started
     // before the supervisor, so that `on = { process = ... }` sees the first starts. Their
     // `exec` children go through the same guarded launcher: they die with `iza`.
+    let worker = worker_id();
+    // On a shared store this process registers as a node, under its worker id, and renews its
+    // heartbeat (`docs/scale-out.md`); the embedded store has one node and no registry.
+    let cluster = match &setup.store {
+        StoreLocation::Postgres(_) => Some(
+            Cluster::join(
+                store.clone(),
+                NodeOptions {
+                    id: worker.clone(),
+                    host: host_name(),
+                    region: None,
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                    heartbeat_every: NODE_HEARTBEAT,
+                    lease: NODE_LEASE,
+                },
+            )
+            .await
+            .context("cannot register this node in the store")?,
+        ),
+        StoreLocation::Sqlite(_) => None,
+    };
     let agents = Arc::new(Agents::start(
         catalog.clone(),
         store.clone(),
         monitor.clone(),
         None,
         AgentsOptions::new(
-            worker_id(),
+            worker,
             Launch {
                 self_exe: std::env::current_exe().ok(),
                 base_dir: base_dir.clone(),
@@ -408,6 +442,11 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         None => ExitCode::SUCCESS,
     };
     served.context("the HTTP server failed")?;
+    if let Some(cluster) = cluster
+        && let Err(err) = cluster.leave().await
+    {
+        tracing::warn!("leaving the cluster: {err}");
+    }
     if let Err(err) = store.close().await {
         tracing::warn!("closing the database: {err}");
     }
