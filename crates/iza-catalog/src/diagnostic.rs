@@ -39,6 +39,11 @@ macro_rules! codes {
 }
 
 codes! {
+    /// A `[store] url` that is neither `postgres://...` nor `sqlite:PATH`, or a malformed
+    /// `${NAME}` reference in it.
+    InvalidStoreUrl = "invalid-store-url",
+    /// A password written into `[store] url` instead of a `${NAME}` reference.
+    StorePasswordInManifest = "store-password-in-manifest",
     /// The file could not be read.
     ReadError = "read-error",
     /// The text is not valid TOML or YAML.

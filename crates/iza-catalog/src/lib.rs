@@ -16,6 +16,7 @@ pub mod placeholder;
 pub mod ports;
 pub mod redact;
 pub mod source;
+pub mod store;
 pub mod validate;
 
 use std::path::{Path, PathBuf};

@@ -27,6 +27,8 @@ pub struct Catalog {
     pub flows: IndexMap<String, Flow>,
     /// Communication channels by id.
     pub channels: IndexMap<String, Channel>,
+    /// Where the state is kept, when the manifest says (`[store]`).
+    pub store: Option<crate::store::StoreConfig>,
 }
 
 /// The ecosystem's own facts.

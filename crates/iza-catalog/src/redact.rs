@@ -452,6 +452,7 @@ impl Redact for Catalog {
                 .map(|(id, s)| (id.clone(), s.redacted()))
                 .collect(),
             tasks: self.tasks.iter().map(Task::redacted).collect(),
+            store: self.store.as_ref().map(crate::store::StoreConfig::redacted),
             ..self.clone()
         }
     }

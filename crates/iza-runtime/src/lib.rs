@@ -22,6 +22,7 @@
 pub mod agents;
 pub mod artifacts;
 pub mod bus;
+pub mod cluster;
 pub mod docker;
 pub mod event;
 pub mod monitor;

@@ -3,7 +3,7 @@
 //! observed extremes, latency histogram) that becomes a [`Rollup`].
 
 use crate::histogram::LatencyHistogram;
-use crate::{Millis, Resolution, Rollup};
+use crate::{Millis, Resolution, Rollup, StoreError};
 
 /// The start of the bucket of width `width` that holds `at` (floor, also for negative times).
 pub(crate) fn floor_to(at: Millis, width: Millis) -> Millis {
@@ -100,6 +100,30 @@ impl BucketAggregate {
             p99_ms: quantile(0.99),
         }
     }
+}
+
+/// Reads a stored rollup row into an aggregate.
+pub(crate) fn aggregate_from_row(
+    count: i64,
+    failures: i64,
+    min_ms: f64,
+    max_ms: f64,
+    histogram: &[u8],
+) -> Result<BucketAggregate, StoreError> {
+    let malformed =
+        |what: String| StoreError::Query(format!("a stored rollup is malformed: {what}"));
+    let histogram =
+        LatencyHistogram::decode(histogram).map_err(|error| malformed(error.to_string()))?;
+    let count = u64::try_from(count).map_err(|_| malformed(format!("count {count}")))?;
+    let failures =
+        u64::try_from(failures).map_err(|_| malformed(format!("failures {failures}")))?;
+    Ok(BucketAggregate {
+        count,
+        failures,
+        min_ms,
+        max_ms,
+        histogram,
+    })
 }
 
 #[cfg(test)]

@@ -7,15 +7,23 @@
 //! The store knows services only by id; it never reads the catalog or probes anything.
 //! Times are Unix milliseconds (`i64`), so records sort and bucket without time-zone care.
 //!
-//! [`SqliteStore`] is the embedded implementation; [`histogram`] is the latency histogram that
+//! [`SqliteStore`] is the embedded implementation, [`PostgresStore`] the shared one that several
+//! nodes can use at once (chosen by a [`StoreLocation`]); [`histogram`] is the latency histogram that
 //! rollups keep (shared by every implementation). `docs/store.md` describes the schema, the
 //! durability promise, the rollups and how uptime is computed.
 
 mod aggregate;
+pub mod copy;
 pub mod histogram;
+pub mod location;
+pub mod nodes;
+mod postgres;
 pub mod queue;
 mod sqlite;
 
+pub use location::{LocationError, StoreLocation, redact_url};
+pub use nodes::NodeRecord;
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use queue::{
     ClaimRequest, EscalationStep, Incident, IncidentQuery, IncidentState, MAX_INCIDENTS_PAGE,
     MAX_RUNS_PAGE, NewIncident, NewRun, QueueDepth, Run, RunFinish, RunId, RunOutcome, RunPriority,
@@ -372,6 +380,32 @@ pub trait Store: Send + Sync + 'static {
     async fn incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError> {
         let _ = query;
         Err(StoreError::Unsupported("incidents"))
+    }
+
+    // ---- Nodes of a cluster sharing the store (`docs/scale-out.md`). Only a shared store
+    // keeps them; the defaults answer `Unsupported` (the embedded store has one node).
+
+    /// Registers a node, or replaces its registration (same id).
+    async fn register_node(&self, node: &NodeRecord) -> Result<(), StoreError> {
+        let _ = node;
+        Err(StoreError::Unsupported("register_node"))
+    }
+
+    /// Renews a node's heartbeat; `false` when the node is not registered (any more).
+    async fn heartbeat_node(&self, id: &str, at: Millis) -> Result<bool, StoreError> {
+        let _ = (id, at);
+        Err(StoreError::Unsupported("heartbeat_node"))
+    }
+
+    /// Removes a node's registration (a clean stop).
+    async fn deregister_node(&self, id: &str) -> Result<(), StoreError> {
+        let _ = id;
+        Err(StoreError::Unsupported("deregister_node"))
+    }
+
+    /// Every registered node, sorted by id.
+    async fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
+        Err(StoreError::Unsupported("nodes"))
     }
 
     /// Releases the store's connections after the writes in flight; call it on shutdown.

@@ -90,6 +90,44 @@ pub(crate) enum Command {
     ///
     /// Prints `... listening on http://ADDR` as its first line; exits 0 on SIGTERM or Ctrl-C.
     DemoService(DemoServiceArgs),
+    /// Manage the store: apply its migrations, or copy a SQLite store into PostgreSQL.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum StoreCommand {
+    /// Create or upgrade the store's schema (PostgreSQL or SQLite) and print its version.
+    Migrate(StoreMigrateArgs),
+    /// Copy everything of one store into another (offline: stop `iza serve` first): results,
+    /// rollups, events, runs, schedule marks and incidents.
+    ///
+    /// Refuses a target that already holds data unless `--force` is given.
+    Copy(StoreCopyArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StoreMigrateArgs {
+    /// The store: `postgres://user:password@host:port/database` or `sqlite:PATH`
+    /// [default: `[store] url` of the manifest in the current directory, else `.iza/state.db`].
+    #[arg(long, value_name = "URL")]
+    pub(crate) store: Option<String>,
+    #[command(flatten)]
+    pub(crate) manifest: ManifestArg,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StoreCopyArgs {
+    /// The store to copy from (`sqlite:PATH`, or `postgres://...`).
+    #[arg(long, value_name = "URL")]
+    pub(crate) from: String,
+    /// The store to copy into (`postgres://...`, or `sqlite:PATH`); migrated first.
+    #[arg(long, value_name = "URL")]
+    pub(crate) to: String,
+    /// Copy even when the target already holds data (rows of the same ids are kept, not
+    /// overwritten).
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -190,8 +228,12 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:3000")]
     pub(crate) listen: std::net::SocketAddr,
     /// SQLite database for results and events [default: `.iza/state.db` beside the manifest].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "store")]
     pub(crate) db: Option<PathBuf>,
+    /// The store: `postgres://user:password@host:port/database` (shared by several nodes) or
+    /// `sqlite:PATH` [default: the manifest's `[store] url`, else `--db`'s SQLite file].
+    #[arg(long, value_name = "URL")]
+    pub(crate) store: Option<String>,
     /// Make reads need the bearer token too (all but `/healthz`); calls that change anything
     /// always need it. Use it when the server listens beyond loopback.
     #[arg(long)]

@@ -379,3 +379,158 @@ fn serve_reloads_a_chain_of_200_000_and_refuses_a_cycle_of_200_000() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[path = "../../iza-store/tests/common/test_database.rs"]
+mod test_database;
+
+/// Stops `iza serve` with SIGTERM and waits for a clean exit.
+fn stop(child: &mut Child) {
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("`iza serve` did not stop after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit status {status}");
+}
+
+/// The `at` of every recent result `/api/v1/services/alpha` shows.
+fn recent_result_times(address: &str) -> Vec<i64> {
+    let (status, body) = http_get(address, "/api/v1/services/alpha");
+    assert_eq!(status, 200, "{body}");
+    let detail: serde_json::Value = serde_json::from_str(&body).unwrap();
+    detail["recent_results"]
+        .as_array()
+        .map(|results| {
+            results
+                .iter()
+                .filter_map(|result| result["at"].as_i64())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Polls until `alpha` shows a result newer than `after`; returns every time shown.
+fn wait_for_result_after(address: &str, after: i64) -> Vec<i64> {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let times = recent_result_times(address);
+        if times.iter().any(|at| *at > after) {
+            return times;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no result after {after}: {times:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The move to PostgreSQL, end to end: `iza serve` records into SQLite; `iza store copy` moves
+/// that history into a fresh PostgreSQL database (and refuses to copy into it twice); `iza serve
+/// --store postgres://...` then records into PostgreSQL (rows counted there) and serves
+/// `/api/v1` from it, old and new results alike. The URL's password shows nowhere.
+#[test]
+fn serve_moves_to_postgres_and_serves_from_it() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let database = runtime.block_on(test_database::TestDatabase::create());
+    // Trust authentication ignores the password; it must never be shown all the same.
+    let url = database
+        .url()
+        .replacen("postgres://postgres@", "postgres://postgres:s3cret-pw@", 1);
+    assert!(url.contains("s3cret-pw"), "{url}");
+    let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("iza.toml"),
+        format!(
+            "version = 1\n[services.alpha]\ncheck = {{ tcp = \"{}\", every = \"1s\" }}\n",
+            target.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+
+    // 1. SQLite, the default.
+    let (mut child, address, _lines) = start(dir.path(), &[]);
+    let before_move = wait_for_result_after(&address, 0);
+    stop(&mut child);
+    let sqlite = dir.path().join(".iza/state.db");
+    assert!(sqlite.exists());
+
+    // 2. The copy, then a second one that must be refused.
+    let copy = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_iza"))
+            .args(["store", "copy", "--from"])
+            .arg(format!("sqlite:{}", sqlite.display()))
+            .args(["--to", &url])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let copied = copy(&[]);
+    let stderr = String::from_utf8_lossy(&copied.stderr);
+    assert!(copied.status.success(), "{stderr}");
+    assert!(stderr.contains("1 services"), "{stderr}");
+    assert!(stderr.contains("postgres:***@"), "{stderr}");
+    assert!(!stderr.contains("s3cret-pw"), "{stderr}");
+    let again = copy(&[]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("already holds data"), "{stderr}");
+    assert!(stderr.contains("--force"), "{stderr}");
+    assert!(!stderr.contains("s3cret-pw"), "{stderr}");
+    let rows_in_postgres = |query: &'static str| -> i64 {
+        runtime.block_on(async {
+            use sqlx::Connection as _;
+            let mut connection = sqlx::PgConnection::connect(&database.url()).await.unwrap();
+            sqlx::query_scalar(query)
+                .fetch_one(&mut connection)
+                .await
+                .unwrap()
+        })
+    };
+    let copied_rows = rows_in_postgres("SELECT COUNT(*) FROM results");
+    assert!(copied_rows >= before_move.len() as i64, "{copied_rows}");
+
+    // 3. PostgreSQL: new results land there, and the API shows the copied ones beside them.
+    let newest_before = *before_move.iter().max().unwrap();
+    let (mut child, address, lines) = start(dir.path(), &["--store", &url]);
+    let shown = wait_for_result_after(&address, newest_before);
+    assert!(
+        before_move.iter().all(|at| shown.contains(at)),
+        "copied results are served: {before_move:?} in {shown:?}"
+    );
+    assert!(rows_in_postgres("SELECT COUNT(*) FROM results") > copied_rows);
+    // It registered as a node while it ran, and left on its clean stop.
+    assert_eq!(rows_in_postgres("SELECT COUNT(*) FROM nodes"), 1);
+    stop(&mut child);
+    assert_eq!(rows_in_postgres("SELECT COUNT(*) FROM nodes"), 0);
+    let log: Vec<String> = lines.try_iter().collect();
+    assert!(
+        log.iter().all(|line| !line.contains("s3cret-pw")),
+        "{log:#?}"
+    );
+
+    // 4. Migrating an up-to-date store changes nothing and says so.
+    let migrate = Command::new(env!("CARGO_BIN_EXE_iza"))
+        .args(["store", "migrate", "--store", &url])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&migrate.stderr);
+    assert!(migrate.status.success(), "{stderr}");
+    assert!(stderr.contains("up to date"), "{stderr}");
+    assert!(!stderr.contains("s3cret-pw"), "{stderr}");
+}

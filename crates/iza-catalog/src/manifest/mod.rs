@@ -18,6 +18,8 @@ const KNOWN_KEYS: &[&str] = &[
     "tasks",
     "flows",
     "channels",
+    "store",
+    "url",
     "name",
     "description",
     "port_range",

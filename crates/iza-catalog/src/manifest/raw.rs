@@ -41,6 +41,19 @@ pub struct RawManifest {
     /// Cross-service communication channels (API gateway, message queue, ...), keyed by id.
     #[serde(default)]
     pub channels: IdMap<RawChannel>,
+    /// Where `iza serve` and `iza up` keep their state (SQLite beside the manifest when absent).
+    #[serde(default)]
+    pub store: Option<Spanned<RawStore>>,
+}
+
+/// Where the state is kept: `[store] url = "${IZA_DATABASE_URL}"`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    /// `postgres://user:password@host:port/database` (shared by several nodes) or `sqlite:PATH`;
+    /// `${NAME}` is replaced by the environment variable `NAME` when `iza` starts, so that the
+    /// password stays out of the manifest.
+    pub url: Option<Spanned<String>>,
 }
 
 /// The ecosystem as a whole.

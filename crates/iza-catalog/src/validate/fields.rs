@@ -202,6 +202,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
         })
         .collect();
 
+    let store = super::store::build(ctx);
     Catalog {
         ecosystem,
         groups,
@@ -210,6 +211,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
         tasks,
         flows,
         channels,
+        store,
     }
 }
 

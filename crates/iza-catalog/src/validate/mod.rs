@@ -18,6 +18,7 @@ mod partial;
 mod ports;
 mod process;
 mod refs;
+mod store;
 mod tasks;
 
 use std::collections::{HashMap, HashSet};

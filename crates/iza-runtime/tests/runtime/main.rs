@@ -4,6 +4,7 @@
 
 mod agents;
 mod chain;
+mod cluster;
 mod docker;
 mod reload;
 mod schedule;
@@ -11,3 +12,5 @@ mod sqlite;
 mod store;
 mod supervisor;
 mod support;
+#[path = "../../../iza-store/tests/common/test_database.rs"]
+mod test_database;

@@ -202,6 +202,11 @@ impl SqliteStore {
         migrate::latest_version()
     }
 
+    /// The writer connection's pool, for what the `Store` trait does not say (the offline copy).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.writer
+    }
+
     fn cached_service_id(&self, name: &str) -> Option<i64> {
         let ids = self
             .service_ids

@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use sqlx::sqlite::SqliteConnection;
 
 use super::{FoldMarks, HOUR, MINUTE, SqliteStore, fold_marks, query_error};
+pub(super) use crate::aggregate::aggregate_from_row;
 use crate::aggregate::{BucketAggregate, floor_to, sanitize_latency};
-use crate::histogram::{LatencyHistogram, bucket_of};
+use crate::histogram::bucket_of;
 use crate::{EventRecord, Millis, ResultRecord, StoreError};
 
 /// Appends a batch of results atomically. A result older than a fold mark (a late or replayed
@@ -133,30 +134,6 @@ async fn resolve_service_id(
         .await?;
     new_ids.insert(name.to_owned(), id);
     Ok(id)
-}
-
-/// Reads a stored rollup row into an aggregate.
-pub(super) fn aggregate_from_row(
-    count: i64,
-    failures: i64,
-    min_ms: f64,
-    max_ms: f64,
-    histogram: &[u8],
-) -> Result<BucketAggregate, StoreError> {
-    let malformed =
-        |what: String| StoreError::Query(format!("a stored rollup is malformed: {what}"));
-    let histogram =
-        LatencyHistogram::decode(histogram).map_err(|error| malformed(error.to_string()))?;
-    let count = u64::try_from(count).map_err(|_| malformed(format!("count {count}")))?;
-    let failures =
-        u64::try_from(failures).map_err(|_| malformed(format!("failures {failures}")))?;
-    Ok(BucketAggregate {
-        count,
-        failures,
-        min_ms,
-        max_ms,
-        histogram,
-    })
 }
 
 /// A rollup row to write: (service id, width, start) and its aggregate.

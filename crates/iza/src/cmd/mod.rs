@@ -12,6 +12,7 @@ mod report;
 mod schema;
 mod serve;
 mod status;
+mod store;
 mod token;
 mod up;
 
@@ -49,6 +50,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Resolve(args) => agents::resolve(&args),
         Command::DemoService(args) => demo_service::run(&args),
         Command::Mcp(args) => mcp::run(&args),
+        Command::Store(command) => store::run(&command),
     }
 }
 

@@ -1,4 +1,5 @@
-//! `iza serve`: loads and checks the manifest, opens the SQLite store, starts the prober, the
+//! `iza serve`: loads and checks the manifest, opens the store (SQLite, or PostgreSQL with
+//! `--store postgres://...` or the manifest's `[store] url`), starts the prober, the
 //! monitor and the agents engine (the tasks' runs, `docs/agents.md`), and serves the HTTP API (`iza-server`) until Ctrl-C or SIGTERM. `iza up` is the
 //! same machinery with the supervisor added (`cmd/up.rs`). Reloads the manifest
 //! on SIGHUP and when the file changes (polled every second), and maintains the store once a
@@ -16,11 +17,12 @@ use iza_catalog::export::ports::PortMap;
 use iza_catalog::{Catalog, SourceFile};
 use iza_probe::{Prober, ProberOptions};
 use iza_runtime::agents::{Agents, AgentsOptions, worker_id};
+use iza_runtime::cluster::{Cluster, NodeOptions};
 use iza_runtime::{
     DockerOptions, DockerWatch, Launch, Launcher, Monitor, MonitorOptions, Supervisor,
 };
 use iza_server::{AppState, Auth, CatalogView, HostPolicy, Limits, TokenFile};
-use iza_store::{Retention, SqliteStore, Store};
+use iza_store::{PostgresStore, Retention, SqliteStore, Store, StoreLocation};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use super::up::Up;
@@ -33,6 +35,18 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
 const WATCH_EVERY: Duration = Duration::from_secs(1);
 /// How often the store folds rollups and applies retention.
 const MAINTAIN_EVERY: Duration = Duration::from_secs(60);
+/// How often a node on a shared store renews its heartbeat, and how old one may get.
+const NODE_HEARTBEAT: Duration = Duration::from_secs(2);
+const NODE_LEASE: Duration = Duration::from_secs(10);
+
+/// The machine's host name, as the nodes registry shows it.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
 
 pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
     let setup = Setup::load("serve", args)?;
@@ -46,7 +60,11 @@ pub(crate) struct Setup {
     pub(crate) source_text: String,
     pub(crate) catalog: Catalog,
     pub(crate) ports: PortMap,
+    /// The local state directory's anchor: the SQLite file, or where it would be (the token,
+    /// the children records and the logs live beside it whatever the store).
     pub(crate) db: PathBuf,
+    /// Where results, events and the run queue are kept.
+    pub(crate) store: StoreLocation,
     pub(crate) listen: SocketAddr,
     /// The HTTP server's timeouts and connection cap.
     pub(crate) limits: Limits,
@@ -70,9 +88,15 @@ impl Setup {
         let path = iza_catalog::resolve(&manifest.path)?;
         let (source, catalog) = manifest_input::catalog(manifest)?;
         let ports = port_map(&source);
-        let db = match &args.db {
-            Some(db) => db.clone(),
-            None => manifest_input::state_db(&path),
+        let store = store_location(args.store.as_deref(), args.db.as_deref(), &catalog, &path)?;
+        let db = match (&args.db, &store) {
+            (Some(db), _) => db.clone(),
+            (None, StoreLocation::Sqlite(file)) => file.clone(),
+            (None, StoreLocation::Postgres(_)) => manifest_input::state_db(&path),
+        };
+        let store = match store {
+            StoreLocation::Sqlite(_) => StoreLocation::Sqlite(db.clone()),
+            postgres => postgres,
         };
         if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
             // Only its owner may read it: the database holds check targets, which may carry
@@ -92,6 +116,7 @@ impl Setup {
             catalog,
             ports,
             db,
+            store,
             listen: args.listen,
             limits: Limits {
                 header_timeout: args.header_timeout,
@@ -111,6 +136,51 @@ impl Setup {
             .map(Path::to_path_buf)
             .unwrap_or_default()
     }
+}
+
+/// Where the store is: `--store`, else `--db`, else the manifest's `[store] url` (its `${NAME}`
+/// references read from the environment; a relative `sqlite:` path is the manifest's), else
+/// `.iza/state.db` beside the manifest.
+pub(crate) fn store_location(
+    store: Option<&str>,
+    db: Option<&Path>,
+    catalog: &Catalog,
+    manifest: &Path,
+) -> Result<StoreLocation> {
+    if let Some(url) = store {
+        return StoreLocation::parse(url).context("bad `--store`");
+    }
+    if let Some(db) = db {
+        return Ok(StoreLocation::Sqlite(db.to_path_buf()));
+    }
+    let Some(config) = &catalog.store else {
+        return Ok(StoreLocation::Sqlite(manifest_input::state_db(manifest)));
+    };
+    let url = config
+        .resolve(|name| std::env::var(name).ok())
+        .context("cannot read `[store] url`")?;
+    match StoreLocation::parse(&url).context("bad `[store] url`")? {
+        StoreLocation::Sqlite(file) if file.is_relative() => Ok(StoreLocation::Sqlite(
+            manifest.parent().unwrap_or(Path::new("")).join(file),
+        )),
+        location => Ok(location),
+    }
+}
+
+/// Opens (and migrates) the store at `location`.
+pub(crate) async fn open_store(location: &StoreLocation) -> Result<Arc<dyn Store>> {
+    Ok(match location {
+        StoreLocation::Sqlite(file) => Arc::new(
+            SqliteStore::open(file)
+                .await
+                .with_context(|| format!("cannot open the database `{}`", file.display()))?,
+        ),
+        StoreLocation::Postgres(url) => Arc::new(
+            PostgresStore::connect(url)
+                .await
+                .with_context(|| format!("cannot open the store `{location}`"))?,
+        ),
+    })
 }
 
 /// The access policy: the token file beside the database, created (and shown, this once) on
@@ -166,11 +236,7 @@ fn port_map(source: &SourceFile) -> PortMap {
 /// Serves the API over the monitor until Ctrl-C or SIGTERM; with `up`, supervises the
 /// services that have a `command` too (`iza up`), and stops them first on the way out.
 pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&setup.db)
-            .await
-            .with_context(|| format!("cannot open the database `{}`", setup.db.display()))?,
-    );
+    let store = open_store(&setup.store).await?;
     let listener = match tokio::net::TcpListener::bind(setup.listen).await {
         Ok(listener) => listener,
         Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => {
@@ -223,10 +289,10 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     .with_hosts(HostPolicy::new(address, &setup.allow_hosts));
     let app = iza_server::router(state.clone());
     tracing::info!(
-        "watching `{}` ({} services), database `{}`",
+        "watching `{}` ({} services), store `{}`",
         setup.manifest.display(),
         monitor.snapshot().services.len(),
-        setup.db.display()
+        setup.store
     );
     // Signals are handled from here on, before the address is announced and before any
     // supervised service starts: a Ctrl-C, SIGTERM or SIGHUP that follows never meets the
@@ -246,13 +312,34 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     // database left running are released (and retried) before anything is claimed. Started
     // before the supervisor, so that `on = { process = ... }` sees the first starts. Their
     // `exec` children go through the same guarded launcher: they die with `iza`.
+    let worker = worker_id();
+    // On a shared store this process registers as a node, under its worker id, and renews its
+    // heartbeat (`docs/scale-out.md`); the embedded store has one node and no registry.
+    let cluster = match &setup.store {
+        StoreLocation::Postgres(_) => Some(
+            Cluster::join(
+                store.clone(),
+                NodeOptions {
+                    id: worker.clone(),
+                    host: host_name(),
+                    region: None,
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                    heartbeat_every: NODE_HEARTBEAT,
+                    lease: NODE_LEASE,
+                },
+            )
+            .await
+            .context("cannot register this node in the store")?,
+        ),
+        StoreLocation::Sqlite(_) => None,
+    };
     let agents = Arc::new(Agents::start(
         catalog.clone(),
         store.clone(),
         monitor.clone(),
         None,
         AgentsOptions::new(
-            worker_id(),
+            worker,
             Launch {
                 self_exe: std::env::current_exe().ok(),
                 base_dir: base_dir.clone(),
@@ -366,6 +453,11 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         None => ExitCode::SUCCESS,
     };
     served.context("the HTTP server failed")?;
+    if let Some(cluster) = cluster
+        && let Err(err) = cluster.leave().await
+    {
+        tracing::warn!("leaving the cluster: {err}");
+    }
     if let Err(err) = store.close().await {
         tracing::warn!("closing the database: {err}");
     }

@@ -1,0 +1,102 @@
+//! The versioned schema of the PostgreSQL store: the files of `migrations/postgres/`, embedded at
+//! compile time and applied in order, each in one transaction with the row of `iza_schema` that
+//! records it. Nodes starting together serialize on an advisory lock, so a migration runs once.
+
+use sqlx::PgPool;
+use sqlx::postgres::PgConnection;
+
+use super::locks;
+
+/// One schema step.
+struct Migration {
+    version: i64,
+    sql: &'static str,
+}
+
+/// Every migration, in order; versions are 1, 2, 3, ... (a test checks it).
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("../../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../../migrations/postgres/0002_nodes.sql"),
+    },
+];
+
+/// The newest version this build knows.
+pub(super) fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |migration| migration.version)
+}
+
+/// The version recorded in the database (0 for an empty database).
+pub(super) async fn current_version(connection: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('iza_schema') IS NOT NULL")
+        .fetch_one(&mut *connection)
+        .await?;
+    if !exists {
+        return Ok(0);
+    }
+    sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM iza_schema")
+        .fetch_one(connection)
+        .await
+}
+
+/// Brings the database to the latest version; refuses a database newer than this build.
+/// Returns the versions applied now.
+pub(super) async fn migrate(pool: &PgPool) -> Result<Vec<i64>, String> {
+    let text = |error: sqlx::Error| error.to_string();
+    let mut transaction = pool.begin().await.map_err(text)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(locks::MIGRATE)
+        .execute(&mut *transaction)
+        .await
+        .map_err(text)?;
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS iza_schema (version BIGINT PRIMARY KEY, \
+         applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    )
+    .execute(&mut *transaction)
+    .await
+    .map_err(text)?;
+    let current = current_version(&mut transaction).await.map_err(text)?;
+    let latest = latest_version();
+    if current > latest {
+        return Err(format!(
+            "the database has schema version {current}, newer than this build of iza knows \
+             ({latest}); use a newer iza"
+        ));
+    }
+    let mut applied = Vec::new();
+    for migration in MIGRATIONS
+        .iter()
+        .filter(|migration| migration.version > current)
+    {
+        sqlx::raw_sql(migration.sql)
+            .execute(&mut *transaction)
+            .await
+            .map_err(|error| format!("migration {} failed: {error}", migration.version))?;
+        sqlx::query("INSERT INTO iza_schema (version) VALUES ($1)")
+            .bind(migration.version)
+            .execute(&mut *transaction)
+            .await
+            .map_err(text)?;
+        applied.push(migration.version);
+    }
+    transaction.commit().await.map_err(text)?;
+    Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_count_up_from_one() {
+        for (index, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version, index as i64 + 1);
+            assert!(!migration.sql.trim().is_empty());
+        }
+    }
+}

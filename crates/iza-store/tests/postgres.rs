@@ -1,0 +1,439 @@
+//! `PostgresStore`: the conformance suite on a fresh database per case, plus what only the
+//! shared store has: migrations applied once (and refused when newer), several stores (nodes)
+//! on one database enqueueing the same schedule ticks and claiming the same queue, and a URL's
+//! password never shown in an error.
+
+#[macro_use]
+mod conformance;
+#[path = "common/test_database.rs"]
+mod test_database;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use conformance::StoreUnderTest;
+use iza_store::{
+    ClaimRequest, Millis, NewRun, PostgresOptions, PostgresStore, ResultRecord, RunPriority, Store,
+    StoreError,
+};
+use test_database::TestDatabase;
+
+async fn postgres_store() -> StoreUnderTest {
+    let database = TestDatabase::create().await;
+    let store = PostgresStore::connect(&database.url()).await.unwrap();
+    StoreUnderTest::new(Arc::new(store), database)
+}
+
+mod conformance_cases {
+    use super::postgres_store;
+    store_conformance_suite!(postgres_store);
+}
+
+const BASE: Millis = 1_749_996_000_000;
+
+#[tokio::test]
+async fn migrations_apply_once_and_a_newer_database_is_refused() {
+    let database = TestDatabase::create().await;
+    let store = PostgresStore::connect(&database.url()).await.unwrap();
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        PostgresStore::latest_schema_version()
+    );
+    assert_eq!(store.migrate().await.unwrap(), Vec::<i64>::new());
+    store
+        .append_results(&[ResultRecord {
+            service: "api".to_owned(),
+            at: BASE,
+            up: true,
+            latency_ms: 3.0,
+            message: None,
+        }])
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+    // A second node connecting later sees the same history and migrates nothing.
+    let again = PostgresStore::connect(&database.url()).await.unwrap();
+    assert_eq!(again.recent_results("api", 10).await.unwrap().len(), 1);
+    sqlx::query("INSERT INTO iza_schema (version) VALUES (999)")
+        .execute(again.pool())
+        .await
+        .unwrap();
+    again.close().await.unwrap();
+    let error = PostgresStore::connect(&database.url()).await.unwrap_err();
+    assert!(
+        error.to_string().contains("newer than this build"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn an_unmigrated_database_is_refused_without_migrate() {
+    let database = TestDatabase::create().await;
+    let options = PostgresOptions {
+        migrate: false,
+        ..PostgresOptions::default()
+    };
+    let error = PostgresStore::connect_with(&database.url(), options)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("iza store migrate"), "{error}");
+}
+
+#[tokio::test]
+async fn a_bad_url_is_an_open_error_without_the_password() {
+    let options = PostgresOptions {
+        acquire_timeout: std::time::Duration::from_secs(3),
+        ..PostgresOptions::default()
+    };
+    // A port where nothing listens, and a wrong password on the real server.
+    for url in [
+        "postgres://iza:s3cret@127.0.0.1:9/iza",
+        "postgres://nobody:s3cret@127.0.0.1:5432/no_such_database",
+    ] {
+        let error = PostgresStore::connect_with(url, options).await.unwrap_err();
+        let text = error.to_string();
+        assert!(matches!(error, StoreError::Open { .. }), "{text}");
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(text.contains(":***@"), "{text}");
+    }
+}
+
+fn ticked(task: &str, tick: Millis) -> NewRun {
+    NewRun {
+        task: task.to_owned(),
+        agent: Some("ops".to_owned()),
+        priority: RunPriority::Medium,
+        dedupe: None,
+        tick: Some(tick),
+        run_at: tick,
+        max_attempts: 1,
+        concurrency: 1_000,
+        external: false,
+        trigger: serde_json::json!({"kind": "schedule"}),
+        enqueued_at: tick,
+    }
+}
+
+/// Three stores on one database stand for three nodes: each enqueues every schedule tick of
+/// the same tasks at once, then all claim until the queue is empty. Each tick is enqueued once
+/// and each run claimed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_enqueue_each_tick_once_and_claim_each_run_once() {
+    let database = TestDatabase::create().await;
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(Arc::new(
+            PostgresStore::connect(&database.url()).await.unwrap(),
+        ));
+    }
+    let mut enqueuers = Vec::new();
+    for node in &nodes {
+        let node = node.clone();
+        enqueuers.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for tick in 0..50 {
+                let batch: Vec<NewRun> = (0..4)
+                    .map(|task| ticked(&format!("agent/task-{task}"), BASE + tick * 1_000))
+                    .collect();
+                ids.extend(
+                    node.enqueue_runs(&batch)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .flatten(),
+                );
+            }
+            ids
+        }));
+    }
+    let mut enqueued = Vec::new();
+    for enqueuer in enqueuers {
+        enqueued.extend(enqueuer.await.unwrap());
+    }
+    assert_eq!(
+        enqueued.len(),
+        200,
+        "each of 4 tasks x 50 ticks enqueued once"
+    );
+    let mut claimers = Vec::new();
+    for (index, node) in nodes.iter().enumerate() {
+        let node = node.clone();
+        claimers.push(tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            loop {
+                let runs = node
+                    .claim_runs(&ClaimRequest {
+                        worker: format!("node-{index}"),
+                        now: BASE + 100_000,
+                        lease: 30_000,
+                        limit: 7,
+                        external: false,
+                        agent: None,
+                        tasks: None,
+                        aging: 60_000,
+                    })
+                    .await
+                    .unwrap();
+                if runs.is_empty() {
+                    return claimed;
+                }
+                claimed.extend(runs.into_iter().map(|run| run.id));
+            }
+        }));
+    }
+    let mut claimed = Vec::new();
+    for claimer in claimers {
+        claimed.extend(claimer.await.unwrap());
+    }
+    let distinct: HashSet<i64> = claimed.iter().copied().collect();
+    assert_eq!(claimed.len(), 200, "every run claimed");
+    assert_eq!(distinct.len(), 200, "no run claimed twice");
+    let marks = nodes[0].schedule_marks().await.unwrap();
+    assert_eq!(marks.len(), 4);
+    assert!(marks.iter().all(|(_, tick)| *tick == BASE + 49_000));
+    for node in nodes {
+        node.close().await.unwrap();
+    }
+}
+
+/// PostgreSQL's `text` refuses NUL, which SQLite keeps: a message or output holding one is
+/// stored with U+FFFD in its place rather than failing the whole batch.
+#[tokio::test]
+async fn nul_in_free_text_does_not_fail_a_batch() {
+    let database = TestDatabase::create().await;
+    let store = PostgresStore::connect(&database.url()).await.unwrap();
+    store
+        .append_results(&[ResultRecord {
+            service: "api".to_owned(),
+            at: BASE,
+            up: false,
+            latency_ms: 1.0,
+            message: Some("body was \0\0binary".to_owned()),
+        }])
+        .await
+        .unwrap();
+    let stored = store.recent_results("api", 1).await.unwrap();
+    assert_eq!(
+        stored[0].message.as_deref(),
+        Some("body was \u{FFFD}\u{FFFD}binary")
+    );
+    let mut run = ticked("agent/nul", BASE);
+    run.tick = None;
+    let id = store.enqueue_runs(&[run]).await.unwrap()[0].unwrap();
+    let claimed = store
+        .claim_runs(&ClaimRequest {
+            worker: "w".to_owned(),
+            now: BASE,
+            lease: 1_000,
+            limit: 1,
+            external: false,
+            agent: None,
+            tasks: None,
+            aging: 60_000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed[0].id, id);
+    let finished = store
+        .finish_runs(&[iza_store::RunFinish {
+            id,
+            worker: "w".to_owned(),
+            at: BASE + 1,
+            outcome: iza_store::RunOutcome::Succeeded,
+            output: Some("out\0put".to_owned()),
+            error: None,
+        }])
+        .await
+        .unwrap();
+    assert_eq!(finished, vec![id]);
+    let run = store.run(id).await.unwrap().unwrap();
+    assert_eq!(run.output.as_deref(), Some("out\u{FFFD}put"));
+    store.close().await.unwrap();
+}
+
+/// `copy::sqlite_to_postgres` carries every table: the PostgreSQL store then answers every
+/// read as the SQLite store did (results, rollups, uptime, events, runs, task statistics,
+/// schedule marks, incidents), new ids continue past the copied ones, and a second copy into
+/// the now non-empty target is refused without `force`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_store_copies_into_postgres_whole() {
+    use iza_store::copy::{CopyError, sqlite_to_postgres};
+    use iza_store::{
+        EventQuery, EventRecord, IncidentQuery, NewIncident, Resolution, Retention, RunFinish,
+        RunOutcome, RunQuery, SqliteStore,
+    };
+    let directory = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(directory.path().join("state.db"))
+        .await
+        .unwrap();
+    let hour = 3_600_000;
+    let mut results = Vec::new();
+    for minute in 0..180 {
+        for service in ["api", "db"] {
+            results.push(ResultRecord {
+                service: service.to_owned(),
+                at: BASE + minute * 60_000,
+                up: minute % 7 != 0,
+                latency_ms: (minute % 50) as f64 + 0.25,
+                message: (minute % 7 == 0).then(|| "down".to_owned()),
+            });
+        }
+    }
+    sqlite.append_results(&results).await.unwrap();
+    let now = BASE + 3 * hour;
+    sqlite.maintain(now, Retention::default()).await.unwrap();
+    let events: Vec<EventRecord> = (0..5)
+        .map(|i| EventRecord {
+            id: 0,
+            at: BASE + i,
+            kind: "status-changed".to_owned(),
+            service: Some("api".to_owned()),
+            payload: serde_json::json!({"i": i}),
+        })
+        .collect();
+    sqlite.append_events(events).await.unwrap();
+    let mut runs: Vec<NewRun> = (0..4).map(|i| ticked("ops/report", BASE + i)).collect();
+    runs.push({
+        let mut keyed = ticked("ops/once", BASE);
+        keyed.tick = None;
+        keyed.dedupe = Some("key".to_owned());
+        keyed
+    });
+    sqlite.enqueue_runs(&runs).await.unwrap();
+    let claimed = sqlite
+        .claim_runs(&ClaimRequest {
+            worker: "w".to_owned(),
+            now: BASE + 10,
+            lease: 60_000,
+            limit: 2,
+            external: false,
+            agent: None,
+            tasks: None,
+            aging: 60_000,
+        })
+        .await
+        .unwrap();
+    let finishes: Vec<RunFinish> = claimed
+        .iter()
+        .map(|run| RunFinish {
+            id: run.id,
+            worker: "w".to_owned(),
+            at: BASE + 500,
+            outcome: RunOutcome::Failed { retry_at: None },
+            output: Some("boom".to_owned()),
+            error: Some("exit 1".to_owned()),
+        })
+        .collect();
+    sqlite.finish_runs(&finishes).await.unwrap();
+    let (incident, _) = sqlite
+        .open_incident(&NewIncident {
+            task: "ops/report".to_owned(),
+            agent: Some("ops".to_owned()),
+            run: claimed[0].id,
+            reason: "exit 1".to_owned(),
+            at: BASE + 600,
+        })
+        .await
+        .unwrap();
+
+    let database = TestDatabase::create().await;
+    let postgres = PostgresStore::connect(&database.url()).await.unwrap();
+    let report = sqlite_to_postgres(&sqlite, &postgres, false).await.unwrap();
+    assert_eq!(report.services, 2);
+    assert_eq!(report.events, 5);
+    assert_eq!(report.runs, 5);
+    assert_eq!(report.incidents, 1);
+    assert_eq!(report.schedule_marks, 1);
+
+    let stores: [&dyn Store; 2] = [&sqlite, &postgres];
+    let [from, to] = stores;
+    for service in ["api", "db"] {
+        assert_eq!(
+            from.recent_results(service, 10_000).await.unwrap(),
+            to.recent_results(service, 10_000).await.unwrap()
+        );
+        for resolution in [Resolution::Minute, Resolution::Hour] {
+            assert_eq!(
+                from.rollups(service, resolution, BASE).await.unwrap(),
+                to.rollups(service, resolution, BASE).await.unwrap(),
+                "{service} {resolution:?}"
+            );
+        }
+        assert_eq!(
+            from.uptime(service, now).await.unwrap(),
+            to.uptime(service, now).await.unwrap()
+        );
+    }
+    assert_eq!(
+        from.latest_results().await.unwrap(),
+        to.latest_results().await.unwrap()
+    );
+    let all_events = EventQuery {
+        limit: 100,
+        ..EventQuery::default()
+    };
+    assert_eq!(
+        from.events(&all_events).await.unwrap(),
+        to.events(&all_events).await.unwrap()
+    );
+    let all_runs = RunQuery {
+        limit: 100,
+        ..RunQuery::default()
+    };
+    assert_eq!(
+        from.runs(&all_runs).await.unwrap(),
+        to.runs(&all_runs).await.unwrap()
+    );
+    assert_eq!(
+        from.task_stats(BASE).await.unwrap(),
+        to.task_stats(BASE).await.unwrap()
+    );
+    assert_eq!(
+        from.schedule_marks().await.unwrap(),
+        to.schedule_marks().await.unwrap()
+    );
+    assert_eq!(
+        from.incident(incident.id).await.unwrap(),
+        to.incident(incident.id).await.unwrap()
+    );
+    let all_incidents = IncidentQuery {
+        limit: 10,
+        ..IncidentQuery::default()
+    };
+    assert_eq!(
+        from.incidents(&all_incidents).await.unwrap(),
+        to.incidents(&all_incidents).await.unwrap()
+    );
+    // A copied tick is not enqueued again; new ids continue past the copied ones.
+    assert_eq!(
+        to.enqueue_runs(&[ticked("ops/report", BASE + 3)])
+            .await
+            .unwrap(),
+        vec![None]
+    );
+    let next = to
+        .append_events(vec![EventRecord {
+            id: 0,
+            at: now,
+            kind: "manifest-reloaded".to_owned(),
+            service: None,
+            payload: serde_json::json!({}),
+        }])
+        .await
+        .unwrap();
+    assert!(next[0].id > 5, "{}", next[0].id);
+
+    let refused = sqlite_to_postgres(&sqlite, &postgres, false).await;
+    assert!(
+        matches!(
+            refused,
+            Err(CopyError::NotEmpty {
+                table: "services",
+                rows: 2
+            })
+        ),
+        "{refused:?}"
+    );
+    sqlite.close().await.unwrap();
+    postgres.close().await.unwrap();
+}
