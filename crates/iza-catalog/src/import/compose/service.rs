@@ -37,7 +37,7 @@ const CONTAINER_COMMAND: &str = "`command` and `entrypoint` are what the contain
 /// The grouped note of optional dependencies.
 const OPTIONAL_DEPENDENCIES: &str = "optional dependencies (`depends_on` with `required: false`) are not dependencies in the manifest; they are kept in `metadata.optional_depends_on`";
 /// The grouped note of dependencies on services their profiles left out.
-const EXCLUDED_DEPENDENCIES: &str = "dependencies on services left out by their profiles were dropped (compose refuses them when required)";
+const EXCLUDED_DEPENDENCIES: &str = "dependencies on services their profiles left out were dropped (compose skips an optional one and refuses a required one)";
 
 /// The manifest table for the compose service `id`.
 pub(super) fn service(
