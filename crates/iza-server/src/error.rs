@@ -58,6 +58,8 @@ pub enum ApiError {
     RunNotHeld(i64),
     /// The request is valid but the engine refuses it now; the text says why.
     Conflict(String),
+    /// The run has ended already (it cannot be cancelled); the text says how.
+    RunFinished(String),
 }
 
 impl ApiError {
@@ -85,6 +87,7 @@ impl ApiError {
             ApiError::UnknownIncident(_) => (StatusCode::NOT_FOUND, "unknown-incident"),
             ApiError::RunNotHeld(_) => (StatusCode::CONFLICT, "run-not-held"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::RunFinished(_) => (StatusCode::CONFLICT, "run-finished"),
         }
     }
 
@@ -142,6 +145,7 @@ impl ApiError {
                  the queue, or it has finished; claim again"
             ),
             ApiError::Conflict(reason) => reason.clone(),
+            ApiError::RunFinished(reason) => reason.clone(),
         }
     }
 }
@@ -172,6 +176,8 @@ impl From<iza_runtime::agents::AgentsError> for ApiError {
             AgentsError::UnknownIncident(id) => ApiError::UnknownIncident(id),
             AgentsError::NotHeld { run, .. } => ApiError::RunNotHeld(run),
             err @ AgentsError::NotRunnable(_) => ApiError::Conflict(err.to_string()),
+            err @ AgentsError::NotCancellable { .. } => ApiError::RunFinished(err.to_string()),
+            err @ AgentsError::ExternalOnly(_) => ApiError::Conflict(err.to_string()),
             err @ AgentsError::WaitTimeout { .. } => ApiError::Conflict(err.to_string()),
         }
     }
