@@ -129,7 +129,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let directory = tempfile::tempdir()?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(directory.path().join("state.db")).await?);
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(directory.path().join("state.db")).await?);
     let monitor = Arc::new(
         Monitor::start(
             catalog.clone(),
@@ -265,7 +266,8 @@ async fn dispatch() -> Result<(), Box<dyn std::error::Error>> {
             .ok_or_else(|| format!("the manifest does not check: {:?}", checked.diagnostics))?,
     );
     let directory = tempfile::tempdir()?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(directory.path().join("state.db")).await?);
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(directory.path().join("state.db")).await?);
     let monitor = Arc::new(
         Monitor::start(
             catalog.clone(),
@@ -315,7 +317,10 @@ async fn dispatch() -> Result<(), Box<dyn std::error::Error>> {
     }
     agents.shutdown(Duration::from_secs(5)).await;
     monitor.shutdown(Duration::from_secs(5)).await;
-    for (name, mut list) in [("engine_dispatch_claim", to_claim), ("engine_dispatch", to_action)] {
+    for (name, mut list) in [
+        ("engine_dispatch_claim", to_claim),
+        ("engine_dispatch", to_action),
+    ] {
         list.sort_by(f64::total_cmp);
         let pct = |p: f64| {
             let rank = ((p / 100.0) * list.len() as f64).ceil() as usize;

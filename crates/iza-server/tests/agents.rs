@@ -528,7 +528,13 @@ async fn a_queued_run_is_cancelled_and_a_finished_one_cannot_be() {
     assert_eq!(status, StatusCode::ACCEPTED);
     let id = queued["id"].as_i64().unwrap();
     let cancel = format!("/api/v1/runs/{id}/cancel");
-    let (status, run) = call(&app, Method::POST, &cancel, Some(json!({ "by": "the tester" }))).await;
+    let (status, run) = call(
+        &app,
+        Method::POST,
+        &cancel,
+        Some(json!({ "by": "the tester" })),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{run:#}");
     assert_eq!(run["state"], "cancelled");
     let (_, queue) = call(&app, Method::GET, "/api/v1/queue", None).await;

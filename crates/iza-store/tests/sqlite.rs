@@ -567,15 +567,41 @@ async fn a_run_is_claimed_by_its_id_and_batches_finish_only_what_is_held() {
         .unwrap()
         .expect("a queued, due run is claimable by id");
     assert_eq!(
-        (claimed.id, claimed.state, claimed.attempt, claimed.worker.as_deref()),
+        (
+            claimed.id,
+            claimed.state,
+            claimed.attempt,
+            claimed.worker.as_deref()
+        ),
         (low, RunState::Running, 1, Some("local"))
     );
     assert_eq!(claimed.lease_until, Some(BASE + 30_001));
     // Not twice, not before it is due, not an unknown one; the others stay queued.
-    assert!(store.claim_run(low, "other", BASE + 2, 30_000).await.unwrap().is_none());
-    assert!(store.claim_run(later, "local", BASE + 2, 30_000).await.unwrap().is_none());
-    assert!(store.claim_run(9_999, "local", BASE + 2, 30_000).await.unwrap().is_none());
-    assert_eq!(store.run(high).await.unwrap().unwrap().state, RunState::Queued);
+    assert!(
+        store
+            .claim_run(low, "other", BASE + 2, 30_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .claim_run(later, "local", BASE + 2, 30_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .claim_run(9_999, "local", BASE + 2, 30_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.run(high).await.unwrap().unwrap().state,
+        RunState::Queued
+    );
 
     // A batch of alike finishes: the held run finishes, the one held by nobody is left alone.
     let finish = |id: i64| RunFinish {
@@ -586,16 +612,31 @@ async fn a_run_is_claimed_by_its_id_and_batches_finish_only_what_is_held() {
         output: None,
         error: None,
     };
-    let done = store.finish_runs(&[finish(high), finish(low)]).await.unwrap();
+    let done = store
+        .finish_runs(&[finish(high), finish(low)])
+        .await
+        .unwrap();
     assert_eq!(done, vec![low]);
     let low_run = store.run(low).await.unwrap().unwrap();
-    assert_eq!((low_run.state, low_run.finished_at), (RunState::Succeeded, Some(BASE + 5)));
-    assert_eq!(store.run(high).await.unwrap().unwrap().state, RunState::Queued);
+    assert_eq!(
+        (low_run.state, low_run.finished_at),
+        (RunState::Succeeded, Some(BASE + 5))
+    );
+    assert_eq!(
+        store.run(high).await.unwrap().unwrap().state,
+        RunState::Queued
+    );
     // One run, retried: back to the queue at its retry time, not finished.
-    let again = store.claim_run(high, "local", BASE + 6, 30_000).await.unwrap().unwrap();
+    let again = store
+        .claim_run(high, "local", BASE + 6, 30_000)
+        .await
+        .unwrap()
+        .unwrap();
     let done = store
         .finish_runs(&[RunFinish {
-            outcome: RunOutcome::Failed { retry_at: Some(BASE + 10_000) },
+            outcome: RunOutcome::Failed {
+                retry_at: Some(BASE + 10_000),
+            },
             error: Some("boom".to_owned()),
             ..finish(again.id)
         }])
@@ -604,7 +645,12 @@ async fn a_run_is_claimed_by_its_id_and_batches_finish_only_what_is_held() {
     assert_eq!(done, vec![high]);
     let high_run = store.run(high).await.unwrap().unwrap();
     assert_eq!(
-        (high_run.state, high_run.run_at, high_run.finished_at, high_run.error.as_deref()),
+        (
+            high_run.state,
+            high_run.run_at,
+            high_run.finished_at,
+            high_run.error.as_deref()
+        ),
         (RunState::Queued, BASE + 10_000, None, Some("boom"))
     );
 }

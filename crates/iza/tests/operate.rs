@@ -336,16 +336,21 @@ tasks = [
     assert_eq!(run["state"], "cancelled", "{run:#}");
     assert_eq!(run["error"], "cancelled by the tester", "{run:#}");
     let deadline = Instant::now() + DEADLINE;
-    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
-    {
-        assert!(Instant::now() < deadline, "the cancelled run's child lives on");
+    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z ")) {
+        assert!(
+            Instant::now() < deadline,
+            "the cancelled run's child lives on"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 
     let output = iza(dir.path(), &["cancel", &id]);
     let (_, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("has already ended: it is cancelled"), "{stderr}");
+    assert!(
+        stderr.contains("has already ended: it is cancelled"),
+        "{stderr}"
+    );
     let output = iza(dir.path(), &["cancel", "4242"]);
     let (_, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
@@ -387,7 +392,10 @@ tasks = [
     assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
     let run: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(run["state"], "failed", "{run:#}");
-    assert!(run["output"].as_str().unwrap().contains("broken"), "{run:#}");
+    assert!(
+        run["output"].as_str().unwrap().contains("broken"),
+        "{run:#}"
+    );
 
     // The history is in the state database, as a server's would be.
     let runs = runs_of(dir.path(), "worker/hello");
@@ -397,7 +405,10 @@ tasks = [
     let output = iza(dir.path(), &["run", "worker/hello", "--no-wait"]);
     let (_, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("`--no-wait` needs a running server"), "{stderr}");
+    assert!(
+        stderr.contains("`--no-wait` needs a running server"),
+        "{stderr}"
+    );
     assert!(stderr.contains("hint: start one with `iza up"), "{stderr}");
     let output = iza(dir.path(), &["run", "worker/approve"]);
     let (_, stderr) = text(&output);

@@ -128,7 +128,9 @@ pub enum AgentsError {
         state: &'static str,
     },
     /// The task is done by external agents only: it cannot run in this process.
-    #[error("task `{0}` is external (`run = {{ external = true }}`): an external agent claims its runs from a running server")]
+    #[error(
+        "task `{0}` is external (`run = {{ external = true }}`): an external agent claims its runs from a running server"
+    )]
     ExternalOnly(String),
     /// The run did not end within the wait.
     #[error("run #{run} did not finish within {waited:?}")]
@@ -806,7 +808,8 @@ impl Agents {
                         .unwrap_or_else(PoisonError::into_inner)
                         .get(&run)
                         .cloned();
-                    let ours = current.worker.as_deref() == Some(self.shared.options.worker.as_str());
+                    let ours =
+                        current.worker.as_deref() == Some(self.shared.options.worker.as_str());
                     match signal {
                         Some(signal) if ours => {
                             *self

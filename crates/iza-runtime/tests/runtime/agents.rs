@@ -825,7 +825,10 @@ tasks = [
         std::fs::read_to_string(&pid_file).is_ok_and(|t| t.ends_with('\n'))
     })
     .await;
-    let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_owned();
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_owned();
     assert!(Path::new(&format!("/proc/{pid}")).exists());
     let run = e.agents.cancel(slow, "the tester").await.unwrap();
     assert_eq!(run.state, RunState::Cancelled, "{run:#?}");
@@ -881,7 +884,11 @@ tasks = [ { name = "approve", run = { external = true } } ]
         2,
     )
     .await;
-    let id = e.agents.run_now("human/approve", json!(null)).await.unwrap();
+    let id = e
+        .agents
+        .run_now("human/approve", json!(null))
+        .await
+        .unwrap();
     let lease = Duration::from_secs(60);
     e.agents
         .claim_external("human", None, "alice", lease)
@@ -890,7 +897,12 @@ tasks = [ { name = "approve", run = { external = true } } ]
         .expect("claimable");
     let run = e.agents.cancel(id, "the tester").await.unwrap();
     assert_eq!(run.state, RunState::Cancelled);
-    assert!(!e.agents.heartbeat_external(id, "alice", lease).await.unwrap());
+    assert!(
+        !e.agents
+            .heartbeat_external(id, "alice", lease)
+            .await
+            .unwrap()
+    );
     assert!(matches!(
         e.agents.complete_external(id, "alice", true, None).await,
         Err(iza_runtime::agents::AgentsError::NotHeld { .. })
@@ -1033,16 +1045,29 @@ tasks = [
         .expect("the retry ran")
         .unwrap()
         .unwrap();
-    assert_eq!((run.state, run.attempt), (RunState::Succeeded, 2), "{run:#?}");
+    assert_eq!(
+        (run.state, run.attempt),
+        (RunState::Succeeded, 2),
+        "{run:#?}"
+    );
     assert!(
         run.output.as_deref().unwrap_or_default().contains("second"),
         "{run:#?}"
     );
-    wait_until("the failed first attempt was announced with its retry", || {
-        count(&events, |k| {
-            matches!(k, EventKind::RunFailed { retry_at: Some(_), .. })
-        }) == 1
-    })
+    wait_until(
+        "the failed first attempt was announced with its retry",
+        || {
+            count(&events, |k| {
+                matches!(
+                    k,
+                    EventKind::RunFailed {
+                        retry_at: Some(_),
+                        ..
+                    }
+                )
+            }) == 1
+        },
+    )
     .await;
 
     assert!(matches!(

@@ -594,8 +594,21 @@ struct FinishRow<'a> {
 impl FinishRow<'_> {
     /// Whether two finishes write the same values (to different runs).
     fn same_but_id(&self, other: &FinishRow<'_>) -> bool {
-        (self.worker, self.state, self.at, self.retry_at, self.output, self.error)
-            == (other.worker, other.state, other.at, other.retry_at, other.output, other.error)
+        (
+            self.worker,
+            self.state,
+            self.at,
+            self.retry_at,
+            self.output,
+            self.error,
+        ) == (
+            other.worker,
+            other.state,
+            other.at,
+            other.retry_at,
+            other.output,
+            other.error,
+        )
     }
 }
 
