@@ -281,10 +281,10 @@ async fn dispatch() -> Result<(), Box<dyn std::error::Error>> {
     let mut subscription = monitor.subscribe();
     tokio::spawn(async move {
         while let Some(update) = subscription.recv().await {
-            if let iza_runtime::Update::Event(event) = update {
-                if let iza_runtime::EventKind::RunStarted { .. } = event.kind {
-                    let _ = started_tx.send(Instant::now());
-                }
+            if let iza_runtime::Update::Event(event) = update
+                && let iza_runtime::EventKind::RunStarted { .. } = event.kind
+            {
+                let _ = started_tx.send(Instant::now());
             }
         }
     });
