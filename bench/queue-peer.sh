@@ -8,7 +8,9 @@
 #       completeJobBatchDelay 0, the graphile docs' perfTest settings; add "default");
 #       IZA with claim_runs + finish_runs in batches of DRAIN_BATCH (500);
 #   (c) idle dispatch latency: LAT_N (2,000) jobs enqueued one at a time at LAT_RATE (200)/s to
-#       an idle worker; latency = task start - the moment before the enqueue call.
+#       an idle worker; latency = task start - the moment before the enqueue call. For IZA both
+#       the store's share (queue_bench) and the whole engine (engine_bench MODE=dispatch:
+#       `run_now` to the `http` action's request arriving).
 # IZA's side is `cargo run --release -p iza-store --example queue_bench` (its module docs say
 # exactly what it does); graphile-worker's is the program written below (the same method as
 # the baseline the issue quotes).
@@ -179,9 +181,13 @@ JS
 cd "$ROOT"
 log "building IZA's side (release)"
 cargo build --release -q -p iza-store --example queue_bench
+cargo build --release -q -p iza-runtime --example engine_bench
 log "IZA run queue (SQLite, WAL, synchronous=NORMAL); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 IZA=$(target/release/examples/queue_bench)
 echo "$IZA" | sed 's/^/  iza       /' >&2
+log "IZA idle dispatch through the engine (run_now to the action); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+ENGINE=$(MODE=dispatch target/release/examples/engine_bench)
+echo "$ENGINE" | sed 's/^/  iza       /' >&2
 log "graphile-worker 0.18.0 ($("$NODE" --version), PostgreSQL at ${DATABASE_URL%%/test*})"
 GW=$(cd "$WORK" && "$NODE" bench-graphile.mjs)
 echo "$GW" | sed 's/^/  graphile  /' >&2
@@ -210,5 +216,9 @@ for preset in ${DRAIN_CONFIGS//,/ }; do
   for k in p50_ms p99_ms; do
     i=$(field "$IZA" dispatch "$k"); g=$(field "$GW" "dispatch_$preset" "$k")
     echo "| idle dispatch $k (store only for IZA), graphile $preset preset | $i | $g | $(ratio "$i" "$g") |"
+    i=$(field "$ENGINE" engine_dispatch "$k")
+    echo "| idle dispatch $k (IZA's engine: run_now to the action's request), graphile $preset preset | $i | $g | $(ratio "$i" "$g") |"
   done
 done
+echo
+echo "load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"

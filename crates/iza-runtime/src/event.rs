@@ -222,7 +222,7 @@ pub enum EventKind {
         /// When it is retried (Unix milliseconds), if it is.
         retry_at: Option<Millis>,
     },
-    /// A queued run was cancelled.
+    /// A run was cancelled (queued, or stopped while running).
     RunCancelled {
         /// Run id.
         run: i64,

@@ -272,6 +272,23 @@ pub(crate) struct RunParams {
     wait: Option<f64>,
 }
 
+/// The `wait` query parameter in seconds (`GET /runs/{id}`, `POST /agents/{agent}/claim`):
+/// none is no wait; at most [`MAX_WAIT`].
+fn wait_param(seconds: Option<f64>) -> Result<Duration, ApiError> {
+    match seconds {
+        None => Ok(Duration::ZERO),
+        Some(seconds)
+            if seconds.is_finite() && (0.0..=MAX_WAIT.as_secs_f64()).contains(&seconds) =>
+        {
+            Ok(Duration::from_secs_f64(seconds))
+        }
+        Some(seconds) => Err(ApiError::BadRequest(format!(
+            "`wait` must be between 0 and {} seconds, not {seconds}",
+            MAX_WAIT.as_secs()
+        ))),
+    }
+}
+
 /// `GET /runs/{id}[?wait=S]`: one run; with `wait`, answers when it has finished or the wait is
 /// over, whichever comes first.
 pub(crate) async fn one_run(
@@ -280,20 +297,7 @@ pub(crate) async fn one_run(
     params: Result<Query<RunParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let params = query(params)?;
-    let wait = match params.wait {
-        None => Duration::ZERO,
-        Some(seconds)
-            if seconds.is_finite() && (0.0..=MAX_WAIT.as_secs_f64()).contains(&seconds) =>
-        {
-            Duration::from_secs_f64(seconds)
-        }
-        Some(seconds) => {
-            return Err(ApiError::BadRequest(format!(
-                "`wait` must be between 0 and {} seconds, not {seconds}",
-                MAX_WAIT.as_secs()
-            )));
-        }
-    };
+    let wait = wait_param(params.wait)?;
     if !wait.is_zero() {
         match agents(&state)?.wait(id, wait).await {
             Ok(run) => return Ok(Json(scrubbed(&state, json!(run)))),
@@ -367,13 +371,23 @@ fn worker_name(worker: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `POST /agents/{agent}/claim`: the next run queued for this agent, now held by the caller
-/// (200), or 204 when there is none.
+/// Query parameters of `POST /agents/{agent}/claim`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ClaimParams {
+    /// Seconds to wait for a run when none is ready (at most 60), as `GET /runs/{id}?wait=`.
+    wait: Option<f64>,
+}
+
+/// `POST /agents/{agent}/claim[?wait=S]`: the next run queued for this agent, now held by the
+/// caller (200), or 204 when there is none; with `wait`, a long poll: the request is held
+/// until a run can be claimed (woken by the queue, not by polling) or the wait is over.
 pub(crate) async fn claim(
     State(state): State<AppState>,
     crate::routes::ServiceId(agent): crate::routes::ServiceId,
+    params: Result<Query<ClaimParams>, QueryRejection>,
     payload: Result<Json<ClaimBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    let wait = wait_param(query(params)?.wait)?;
     let payload = body(payload)?;
     worker_name(&payload.worker)?;
     let lease = lease(payload.lease)?;
@@ -403,7 +417,7 @@ pub(crate) async fn claim(
         ),
     };
     match engine
-        .claim_external(&agent, tasks, &payload.worker, lease)
+        .claim_external_wait(&agent, tasks, &payload.worker, lease, wait)
         .await?
     {
         Some(run) => Ok(Json(scrubbed(&state, json!(run))).into_response()),
@@ -462,6 +476,43 @@ pub(crate) async fn complete(
     let run = agents(&state)?
         .complete_external(id, &payload.worker, payload.success, payload.output)
         .await?;
+    Ok(Json(scrubbed(&state, json!(run))))
+}
+
+/// Body of `POST /runs/{id}/cancel` (optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CancelBody {
+    /// Who cancels (kept in the run's error: "cancelled by ...").
+    by: Option<String>,
+}
+
+/// `POST /runs/{id}/cancel`: a queued run never runs; a running one is stopped (its `exec`
+/// child killed, its `http` request dropped; an external claim ended). 200 with the run, now
+/// `cancelled`; 409 `run-finished` when it had ended already.
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    NumericId(id): NumericId,
+    payload: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body: CancelBody = if payload.iter().all(u8::is_ascii_whitespace) {
+        CancelBody::default()
+    } else {
+        serde_json::from_slice(&payload).map_err(|e| {
+            ApiError::BadRequest(format!(
+                "the body is not a cancellation (`{{\"by\": \"...\"}}`): {e}"
+            ))
+        })?
+    };
+    let by = body
+        .by
+        .unwrap_or_else(|| "a person, through the API".to_owned());
+    if by.len() > 200 {
+        return Err(ApiError::BadRequest(
+            "`by` must be at most 200 bytes".to_owned(),
+        ));
+    }
+    let run = agents(&state)?.cancel(id, &by).await?;
     Ok(Json(scrubbed(&state, json!(run))))
 }
 

@@ -62,6 +62,8 @@ pub enum ApiError {
     NoArtifact(String),
     /// Reading server-side state failed; the detail is logged, the caller sees `internal error`.
     Internal(String),
+    /// The run has ended already (it cannot be cancelled); the text says how.
+    RunFinished(String),
 }
 
 impl ApiError {
@@ -91,6 +93,7 @@ impl ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::NoArtifact(_) => (StatusCode::NOT_FOUND, "no-artifact"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::RunFinished(_) => (StatusCode::CONFLICT, "run-finished"),
         }
     }
 
@@ -152,6 +155,7 @@ impl ApiError {
                 "no kept screenshot is `{path}`; `GET /api/v1/services/{{id}}/artifacts` lists them"
             ),
             ApiError::Internal(_) => "internal error".to_owned(),
+            ApiError::RunFinished(reason) => reason.clone(),
         }
     }
 }
@@ -182,6 +186,8 @@ impl From<iza_runtime::agents::AgentsError> for ApiError {
             AgentsError::UnknownIncident(id) => ApiError::UnknownIncident(id),
             AgentsError::NotHeld { run, .. } => ApiError::RunNotHeld(run),
             err @ AgentsError::NotRunnable(_) => ApiError::Conflict(err.to_string()),
+            err @ AgentsError::NotCancellable { .. } => ApiError::RunFinished(err.to_string()),
+            err @ AgentsError::ExternalOnly(_) => ApiError::Conflict(err.to_string()),
             err @ AgentsError::WaitTimeout { .. } => ApiError::Conflict(err.to_string()),
         }
     }

@@ -94,6 +94,7 @@ pub const ACTION_ROUTES: &[&str] = &[
     "/api/v1/runs",
     "/api/v1/runs/{id}/heartbeat",
     "/api/v1/runs/{id}/complete",
+    "/api/v1/runs/{id}/cancel",
     "/api/v1/agents/{agent}/claim",
     "/api/v1/incidents/{id}/resolve",
 ];
@@ -153,6 +154,7 @@ pub(crate) fn api_routes() -> Router<AppState> {
         .route("/runs/{id}", get(agents::one_run))
         .route("/runs/{id}/heartbeat", post(agents::heartbeat))
         .route("/runs/{id}/complete", post(agents::complete))
+        .route("/runs/{id}/cancel", post(agents::cancel))
         .route("/incidents", get(agents::list_incidents))
         .route("/incidents/{id}", get(agents::one_incident))
         .route("/incidents/{id}/resolve", post(agents::resolve))

@@ -445,8 +445,11 @@ fn agents_paths() -> Value {
             "responses": with_errors(ok("The agents", "application/json", list_of("agents", "Agent")), &["500"])
         }},
         "/api/v1/agents/{agent}/claim": { "post": {
-            "summary": "An external agent claims the next run queued for this agent (tasks with `run = { external = true }`); 204 when there is none",
-            "parameters": [{ "name": "agent", "in": "path", "required": true, "schema": { "type": "string" } }],
+            "summary": "An external agent claims the next run queued for this agent (tasks with `run = { external = true }`); 204 when there is none; with `wait`, a long poll held until a run can be claimed or the wait is over",
+            "parameters": [
+                { "name": "agent", "in": "path", "required": true, "schema": { "type": "string" } },
+                query("wait", "Seconds to wait for a run when none is ready, 0 to 60 (woken by the queue, not by polling)", json!({ "type": "number", "minimum": 0, "maximum": 60 }))
+            ],
             "security": [{ "bearer": [] }],
             "requestBody": json_body(json!({
                 "type": "object", "required": ["worker"], "additionalProperties": false,
@@ -535,6 +538,16 @@ fn agents_paths() -> Value {
                 }
             })),
             "responses": with_errors(ok("The run afterwards", "application/json", schema_ref("Run")), &["400", "401", "404", "409", "500"])
+        }},
+        "/api/v1/runs/{id}/cancel": { "post": {
+            "summary": "Cancels a run: a queued one never runs; a running one is stopped (its `exec` child killed, its `http` request dropped, an external claim ended); 409 `run-finished` when it had ended",
+            "parameters": [integer_path("id")],
+            "security": [{ "bearer": [] }],
+            "requestBody": { "required": false, "content": { "application/json": { "schema": {
+                "type": "object", "additionalProperties": false,
+                "properties": { "by": { "type": "string", "maxLength": 200, "description": "Who cancels it (the run's error reads `cancelled by ...`)" } }
+            } } } },
+            "responses": with_errors(ok("The run afterwards, `cancelled`", "application/json", schema_ref("Run")), &["400", "401", "404", "409", "500"])
         }},
         "/api/v1/incidents": { "get": {
             "summary": "Incidents with their escalation chains, newest first",

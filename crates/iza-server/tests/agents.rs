@@ -338,7 +338,35 @@ async fn an_external_agent_claims_heartbeats_and_completes() {
 #[tokio::test]
 async fn malformed_requests_are_refused_with_a_reason() {
     let app = app(true).await;
-    let cases: [(Method, &str, Option<Value>, StatusCode, &str); 14] = [
+    let cases: [(Method, &str, Option<Value>, StatusCode, &str); 18] = [
+        (
+            Method::POST,
+            "/api/v1/runs/12345/cancel",
+            None,
+            StatusCode::NOT_FOUND,
+            "unknown-run",
+        ),
+        (
+            Method::POST,
+            "/api/v1/runs/abc/cancel",
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/runs/1/cancel",
+            Some(json!({ "who": "x" })),
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/agents/worker/claim?wait=61",
+            Some(json!({ "worker": "w" })),
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
         (
             Method::POST,
             "/api/v1/runs",
@@ -485,4 +513,90 @@ async fn a_secret_a_run_prints_is_masked_in_every_answer() {
             "{uri}: {answer:#}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_queued_run_is_cancelled_and_a_finished_one_cannot_be() {
+    let app = app(true).await;
+    let (status, queued) = call(
+        &app,
+        Method::POST,
+        "/api/v1/runs",
+        Some(json!({ "task": "worker/triage" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let id = queued["id"].as_i64().unwrap();
+    let cancel = format!("/api/v1/runs/{id}/cancel");
+    let (status, run) = call(
+        &app,
+        Method::POST,
+        &cancel,
+        Some(json!({ "by": "the tester" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{run:#}");
+    assert_eq!(run["state"], "cancelled");
+    let (_, queue) = call(&app, Method::GET, "/api/v1/queue", None).await;
+    assert_eq!(queue["ready"]["medium"], 0, "{queue:#}");
+    let (status, none) = call(
+        &app,
+        Method::POST,
+        "/api/v1/agents/worker/claim",
+        Some(json!({ "worker": "person@desk" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{none:#}");
+    let (status, answer) = call(&app, Method::POST, &cancel, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer:#}");
+    assert_eq!(answer["error"]["code"], "run-finished");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already ended: it is cancelled"),
+        "{answer:#}"
+    );
+}
+
+#[tokio::test]
+async fn a_long_polled_claim_gets_the_run_queued_while_it_waits() {
+    let app = app(true).await;
+    // Nothing waits: a short poll ends with 204.
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/agents/worker/claim?wait=0.05",
+        Some(json!({ "worker": "person@desk" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let waiting = tokio::spawn({
+        let app = app.clone();
+        async move {
+            call(
+                &app,
+                Method::POST,
+                "/api/v1/agents/worker/claim?wait=60",
+                Some(json!({ "worker": "person@desk" })),
+            )
+            .await
+        }
+    });
+    tokio::task::yield_now().await;
+    let (status, queued) = call(
+        &app,
+        Method::POST,
+        "/api/v1/runs",
+        Some(json!({ "task": "worker/triage" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, claimed) = tokio::time::timeout(std::time::Duration::from_secs(20), waiting)
+        .await
+        .expect("the long poll was answered")
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{claimed:#}");
+    assert_eq!(claimed["id"], queued["id"]);
+    assert_eq!(claimed["worker"], "person@desk");
 }

@@ -298,6 +298,20 @@ pub trait Store: Send + Sync + 'static {
         Err(StoreError::Unsupported("cancel_runs"))
     }
 
+    /// Claims one run by its id for `worker` until `now + lease`, when it is queued and due
+    /// (whatever its priority and its task's concurrency: a run started by hand, `iza run`
+    /// without a server); `None` when it is not claimable.
+    async fn claim_run(
+        &self,
+        id: RunId,
+        worker: &str,
+        now: Millis,
+        lease: Millis,
+    ) -> Result<Option<Run>, StoreError> {
+        let _ = (id, worker, now, lease);
+        Err(StoreError::Unsupported("claim_run"))
+    }
+
     /// One run.
     async fn run(&self, id: RunId) -> Result<Option<Run>, StoreError> {
         let _ = id;

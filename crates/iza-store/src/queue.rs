@@ -67,7 +67,7 @@ pub enum RunState {
     Succeeded,
     /// Finished badly with no retry left (or failed for good).
     Failed,
-    /// Cancelled while queued.
+    /// Cancelled: while queued, or while running (its action was stopped).
     Cancelled,
 }
 

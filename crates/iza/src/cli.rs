@@ -85,6 +85,8 @@ pub(crate) enum Command {
     /// tools); otherwise answers from the manifest and its state database, read-only (the
     /// tools that need live state or act say they need a server). See docs/mcp.md.
     Mcp(McpArgs),
+    /// Cancel a run: a queued one never runs, a running one is stopped.
+    Cancel(CancelArgs),
     /// Run a small demo workload: `/healthz`, `/stats`, an MCP `initialize` answer, with
     /// failure and latency injection. What `examples/iza-os` and the benchmarks supervise.
     ///
@@ -374,6 +376,21 @@ pub(crate) struct ResolveArgs {
     /// Who resolves it (the resolution reads "resolved by ...").
     #[arg(long)]
     pub(crate) by: Option<String>,
+}
+
+/// Arguments of `iza cancel`.
+#[derive(Debug, Args)]
+pub(crate) struct CancelArgs {
+    /// The run's id.
+    pub(crate) run: i64,
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+    /// Who cancels it (the run's error reads "cancelled by ...").
+    #[arg(long)]
+    pub(crate) by: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
 }
 
 #[derive(Debug, Args)]

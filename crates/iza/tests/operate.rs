@@ -277,3 +277,141 @@ tasks = [
     let (stdout, _) = text(&iza(dir.path(), &["incidents", "--all"]));
     assert!(stdout.contains("resolved by the tester"), "{stdout}");
 }
+
+/// The runs of a task as `iza runs --format json` lists them (newest first).
+fn runs_of(dir: &Path, task: &str) -> Vec<serde_json::Value> {
+    let output = iza(dir, &["runs", "--task", task, "--format", "json"]);
+    assert!(output.status.success(), "{:?}", text(&output));
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    doc["runs"].as_array().cloned().unwrap_or_default()
+}
+
+/// `iza cancel` of a running run kills its `exec` child and ends it `cancelled`; a second
+/// cancel is refused with the reason.
+#[test]
+fn a_running_run_is_cancelled_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let _server = up_with(
+        dir.path(),
+        r#"version = 1
+[services.quiet]
+command = ["sleep", "600"]
+[agents.worker]
+tier = 1
+tasks = [
+  { name = "Slow", timeout = "10m", run = { exec = ["sh", "-c", "echo $$ > slow.pid; exec sleep 600"] } },
+]
+"#,
+    );
+    let output = iza(
+        dir.path(),
+        &["run", "worker/slow", "--no-wait", "--format", "json"],
+    );
+    assert!(output.status.success(), "{:?}", text(&output));
+    let queued: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let id = queued["id"].as_i64().unwrap().to_string();
+
+    let pid_file = dir.path().join("slow.pid");
+    let deadline = Instant::now() + DEADLINE;
+    let pid = loop {
+        let running = runs_of(dir.path(), "worker/slow")
+            .first()
+            .is_some_and(|run| run["state"] == "running");
+        match std::fs::read_to_string(&pid_file) {
+            Ok(pid) if running && pid.ends_with('\n') => break pid.trim().to_owned(),
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "the slow run never started");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = iza(dir.path(), &["cancel", &id, "--by", "the tester"]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert_eq!(
+        stdout,
+        format!("run {id} of `worker/slow` is cancelled\n"),
+        "{stderr}"
+    );
+    let run = runs_of(dir.path(), "worker/slow")[0].clone();
+    assert_eq!(run["state"], "cancelled", "{run:#}");
+    assert_eq!(run["error"], "cancelled by the tester", "{run:#}");
+    let deadline = Instant::now() + DEADLINE;
+    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z ")) {
+        assert!(
+            Instant::now() < deadline,
+            "the cancelled run's child lives on"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let output = iza(dir.path(), &["cancel", &id]);
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("has already ended: it is cancelled"),
+        "{stderr}"
+    );
+    let output = iza(dir.path(), &["cancel", "4242"]);
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no run has the id 4242"), "{stderr}");
+}
+
+/// Without a server, `iza run` runs the task here through the state database's queue, says
+/// so, and its exit code follows the run; `--no-wait` is refused with a hint.
+#[test]
+fn without_a_server_iza_run_runs_the_task_here() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("iza.toml"),
+        r#"version = 1
+[agents.worker]
+tier = 1
+tasks = [
+  { name = "Hello", run = { exec = ["echo", "hello from {task}"] } },
+  { name = "Fail", run = { exec = ["sh", "-c", "echo broken >&2; exit 4"] } },
+  { name = "Approve", run = { external = true } },
+]
+"#,
+    )
+    .unwrap();
+    let output = iza(dir.path(), &["run", "worker/hello"]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("running `worker/hello` here, in this process"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("succeeded") && stdout.contains("hello from worker/hello"),
+        "{stdout}"
+    );
+
+    let output = iza(dir.path(), &["run", "worker/fail", "--format", "json"]);
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    let run: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(run["state"], "failed", "{run:#}");
+    assert!(
+        run["output"].as_str().unwrap().contains("broken"),
+        "{run:#}"
+    );
+
+    // The history is in the state database, as a server's would be.
+    let runs = runs_of(dir.path(), "worker/hello");
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0]["state"], "succeeded");
+
+    let output = iza(dir.path(), &["run", "worker/hello", "--no-wait"]);
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`--no-wait` needs a running server"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: start one with `iza up"), "{stderr}");
+    let output = iza(dir.path(), &["run", "worker/approve"]);
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is external"), "{stderr}");
+}

@@ -36,7 +36,8 @@ use std::time::Duration;
 use iza_catalog::Catalog;
 use iza_catalog::model::{Action, Priority, Schedule, Task, Trigger};
 use iza_store::{
-    Incident, Millis, NewRun, Run, RunId, RunPriority, RunQuery, RunState, Store, StoreError,
+    Incident, Millis, NewRun, Run, RunFinish, RunId, RunOutcome, RunPriority, RunQuery, RunState,
+    Store, StoreError,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -118,6 +119,19 @@ pub enum AgentsError {
     /// No incident has this id.
     #[error("no open incident #{0}")]
     UnknownIncident(i64),
+    /// The run has ended already: there is nothing left to cancel.
+    #[error("run #{run} has already ended: it is {state}")]
+    NotCancellable {
+        /// Run id.
+        run: RunId,
+        /// Its state, in words (`succeeded`, `failed`, `cancelled`).
+        state: &'static str,
+    },
+    /// The task is done by external agents only: it cannot run in this process.
+    #[error(
+        "task `{0}` is external (`run = {{ external = true }}`): an external agent claims its runs from a running server"
+    )]
+    ExternalOnly(String),
     /// The run did not end within the wait.
     #[error("run #{run} did not finish within {waited:?}")]
     WaitTimeout {
@@ -194,6 +208,13 @@ pub(crate) struct Shared {
     pub(crate) wake: Notify,
     /// A run finished.
     pub(crate) finished: Notify,
+    /// Runs were queued or came back to the queue (every waiter is woken: the long-polled
+    /// external claims).
+    pub(crate) queued: Notify,
+    /// The runs this process is executing, each with the signal that cancels it.
+    pub(crate) cancels: Mutex<HashMap<RunId, Arc<Notify>>>,
+    /// Why a run signalled in `cancels` is cancelled (who asked).
+    pub(crate) cancel_reasons: Mutex<HashMap<RunId, String>>,
     /// The catalog changed (its generation).
     pub(crate) reloaded: watch::Sender<u64>,
     /// The shutdown began.
@@ -210,6 +231,42 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The engine's shared state, nothing started yet.
+    fn new(
+        catalog: Arc<Catalog>,
+        store: Arc<dyn Store>,
+        monitor: Arc<Monitor>,
+        supervisor: Option<Arc<Supervisor>>,
+        options: AgentsOptions,
+    ) -> Arc<Shared> {
+        let seed = options.seed.unwrap_or_else(|| {
+            use std::hash::{BuildHasher, RandomState};
+            RandomState::new().hash_one(crate::now_millis())
+        });
+        let http = actions::http::client()
+            .inspect_err(|e| tracing::warn!("agents: {e}; `http` actions will fail"))
+            .ok();
+        Arc::new(Shared {
+            store,
+            monitor,
+            supervisor: RwLock::new(supervisor),
+            options,
+            catalog: RwLock::new(catalog),
+            wake: Notify::new(),
+            finished: Notify::new(),
+            queued: Notify::new(),
+            cancels: Mutex::new(HashMap::new()),
+            cancel_reasons: Mutex::new(HashMap::new()),
+            reloaded: watch::channel(0).0,
+            stopping: watch::channel(false).0,
+            shutdown_deadline: Mutex::new(Duration::from_secs(10)),
+            next_ticks: Mutex::new(HashMap::new()),
+            due: Mutex::new(std::collections::BinaryHeap::new()),
+            http,
+            jitter: Mutex::new(seed),
+        })
+    }
+
     pub(crate) fn now(&self) -> Millis {
         self.options.clock.now()
     }
@@ -286,6 +343,7 @@ impl Shared {
         self.announce(events);
         if any {
             self.wake.notify_one();
+            self.queued.notify_waiters();
         }
         Ok(ids)
     }
@@ -297,6 +355,7 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner)
             .push(std::cmp::Reverse(at));
         self.wake.notify_one();
+        self.queued.notify_waiters();
     }
 
     /// The next noted due time after `now` (those at or before it are dropped).
@@ -311,6 +370,16 @@ impl Shared {
         None
     }
 
+    /// Announces that a run was cancelled and wakes those who wait for it.
+    pub(crate) fn cancelled(&self, run: &Run) {
+        self.announce(vec![EventKind::RunCancelled {
+            run: run.id,
+            task: run.task.clone(),
+        }]);
+        self.finished.notify_waiters();
+        self.wake.notify_one();
+    }
+
     /// A random number in `[0, 1)` for the retry jitter.
     pub(crate) fn random(&self) -> f64 {
         let mut state = self.jitter.lock().unwrap_or_else(PoisonError::into_inner);
@@ -320,6 +389,94 @@ impl Shared {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^= z >> 31;
         (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Runs one run of a task in this process, through the queue, without the engine's schedule,
+/// triggers or worker loop: what `iza run` does when no server runs for the manifest. The run
+/// is enqueued (a manual trigger, `trigger` kept with it), claimed by its id, its action run
+/// with the real action code within the task's `timeout`, and retried after its backoff
+/// while attempts are left; a final failure opens an incident and queues its escalation
+/// (handled by the next server). Returns the run once it has ended. The lease covers the
+/// task's timeout, so no heartbeat is needed; a run cut by a crash is released by the next
+/// server's start like any other.
+pub async fn run_local(
+    catalog: Arc<Catalog>,
+    store: Arc<dyn Store>,
+    monitor: Arc<Monitor>,
+    options: AgentsOptions,
+    task_key: &str,
+    trigger: Value,
+) -> Result<Run, AgentsError> {
+    let shared = Shared::new(catalog.clone(), store, monitor, None, options);
+    let task = catalog
+        .task(task_key)
+        .or_else(|| catalog.find_task(task_key))
+        .cloned()
+        .ok_or_else(|| AgentsError::UnknownTask(task_key.to_owned()))?;
+    match &task.action {
+        None => return Err(AgentsError::NotRunnable(task.key)),
+        Some(Action::External) => return Err(AgentsError::ExternalOnly(task.key)),
+        Some(_) => {}
+    }
+    let run = shared.new_run(&task, trigger, None);
+    let id = shared
+        .enqueue(vec![run])
+        .await?
+        .into_iter()
+        .flatten()
+        .next()
+        .ok_or_else(|| AgentsError::UnknownTask(task.key.clone()))?;
+    let lease = millis(task.timeout).saturating_add(60_000);
+    let clock = shared.options.clock.clone();
+    loop {
+        let now = shared.now();
+        match shared
+            .store
+            .claim_run(id, &shared.options.worker, now, lease)
+            .await?
+        {
+            Some(run) => {
+                shared.announce(vec![EventKind::RunStarted {
+                    run: run.id,
+                    task: run.task.clone(),
+                    agent: run.agent.clone(),
+                    attempt: run.attempt,
+                    worker: shared.options.worker.clone(),
+                }]);
+                let cancel = worker::CancelSignal::register(&shared, id);
+                worker::execute(shared.clone(), run, cancel).await;
+            }
+            None => {
+                let current = shared
+                    .store
+                    .run(id)
+                    .await?
+                    .ok_or(AgentsError::UnknownRun(id))?;
+                match current.state {
+                    state if state.is_finished() => return Ok(current),
+                    // A retry waits for its backoff.
+                    RunState::Queued => clock.sleep_until(current.run_at).await,
+                    _ => {
+                        return Err(AgentsError::NotHeld {
+                            run: id,
+                            worker: shared.options.worker.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
+pub fn state_word(state: RunState) -> &'static str {
+    match state {
+        RunState::Queued => "queued",
+        RunState::Running => "running",
+        RunState::Succeeded => "succeeded",
+        RunState::Failed => "failed",
+        RunState::Cancelled => "cancelled",
     }
 }
 
@@ -358,29 +515,7 @@ impl Agents {
         supervisor: Option<Arc<Supervisor>>,
         options: AgentsOptions,
     ) -> Agents {
-        let seed = options.seed.unwrap_or_else(|| {
-            use std::hash::{BuildHasher, RandomState};
-            RandomState::new().hash_one(crate::now_millis())
-        });
-        let http = actions::http::client()
-            .inspect_err(|e| tracing::warn!("agents: {e}; `http` actions will fail"))
-            .ok();
-        let shared = Arc::new(Shared {
-            store,
-            monitor,
-            supervisor: RwLock::new(supervisor),
-            options,
-            catalog: RwLock::new(catalog),
-            wake: Notify::new(),
-            finished: Notify::new(),
-            reloaded: watch::channel(0).0,
-            stopping: watch::channel(false).0,
-            shutdown_deadline: Mutex::new(Duration::from_secs(10)),
-            next_ticks: Mutex::new(HashMap::new()),
-            due: Mutex::new(std::collections::BinaryHeap::new()),
-            http,
-            jitter: Mutex::new(seed),
-        });
+        let shared = Shared::new(catalog, store, monitor, supervisor, options);
         // Subscribe before anything runs, so that no transition after the start is missed.
         let subscription = shared.monitor.subscribe();
         let (recovered_tx, recovered_rx) = watch::channel(false);
@@ -538,6 +673,43 @@ impl Agents {
         Ok(claimed.into_iter().next())
     }
 
+    /// [`Agents::claim_external`], waiting up to `wait` for a run when none is ready: the wait
+    /// is woken by the queue's notification (a run queued, a retry or a released run put
+    /// back) and by the due time of a retry this process knows, never by a polling interval.
+    /// `None` when the wait ended with nothing to claim (or the engine is stopping).
+    pub async fn claim_external_wait(
+        &self,
+        agent: &str,
+        tasks: Option<Vec<String>>,
+        worker: &str,
+        lease: Duration,
+        wait: Duration,
+    ) -> Result<Option<Run>, AgentsError> {
+        let clock = self.shared.options.clock.clone();
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut stopping = self.shared.stopping.subscribe();
+        loop {
+            // Listen before looking, so that a run queued between the look and the wait wakes it.
+            let queued = self.shared.queued.notified();
+            tokio::pin!(queued);
+            queued.as_mut().enable();
+            if let Some(run) = self
+                .claim_external(agent, tasks.clone(), worker, lease)
+                .await?
+            {
+                return Ok(Some(run));
+            }
+            let now = self.shared.now();
+            let due = self.shared.next_due(now).unwrap_or(Millis::MAX);
+            tokio::select! {
+                () = &mut queued => {}
+                () = clock.sleep_until(due), if due != Millis::MAX => {}
+                () = tokio::time::sleep_until(deadline) => return Ok(None),
+                _ = stopping.wait_for(|s| *s) => return Ok(None),
+            }
+        }
+    }
+
     /// Extends an external claim; whether `worker` still holds the run.
     pub async fn heartbeat_external(
         &self,
@@ -590,6 +762,100 @@ impl Agents {
             })
         };
         worker::settle(&self.shared, &current, result).await?;
+        self.shared
+            .store
+            .run(run)
+            .await?
+            .ok_or(AgentsError::UnknownRun(run))
+    }
+
+    /// Cancels a run: a queued one (a retry waiting for its backoff included) never runs; a
+    /// running one is stopped cooperatively (this process's action is dropped: an `exec`
+    /// child is killed with its group, an `http` request abandoned; an external claim or a
+    /// run left by a dead worker is ended in the store, so its holder's next heartbeat or
+    /// completion is refused). The run ends `cancelled`, with `by` in its error; a
+    /// `run-cancelled` event is announced. A run that has ended already is refused.
+    pub async fn cancel(&self, run: RunId, by: &str) -> Result<Run, AgentsError> {
+        let reason = format!("cancelled by {by}");
+        // A few rounds: the run may move (claimed, finished) between the reading and the write.
+        for _ in 0..8 {
+            let current = self
+                .shared
+                .store
+                .run(run)
+                .await?
+                .ok_or(AgentsError::UnknownRun(run))?;
+            match current.state {
+                RunState::Succeeded | RunState::Failed | RunState::Cancelled => {
+                    return Err(AgentsError::NotCancellable {
+                        run,
+                        state: state_word(current.state),
+                    });
+                }
+                RunState::Queued => {
+                    let at = self.shared.now();
+                    let done = self.shared.store.cancel_runs(&[run], at).await?;
+                    if done.contains(&run) {
+                        self.shared.cancelled(&current);
+                        return self.stored(run).await;
+                    }
+                }
+                RunState::Running => {
+                    let signal = self
+                        .shared
+                        .cancels
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .get(&run)
+                        .cloned();
+                    let ours =
+                        current.worker.as_deref() == Some(self.shared.options.worker.as_str());
+                    match signal {
+                        Some(signal) if ours => {
+                            *self
+                                .shared
+                                .cancel_reasons
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .entry(run)
+                                .or_default() = reason.clone();
+                            signal.notify_one();
+                            // The worker drops the action and finishes the run; wait for it.
+                            return match self.wait(run, Duration::from_secs(10)).await {
+                                Ok(run) => Ok(run),
+                                Err(AgentsError::WaitTimeout { .. }) => self.stored(run).await,
+                                Err(err) => Err(err),
+                            };
+                        }
+                        _ if ours => {} // finishing right now: read it again
+                        _ => {
+                            let done = self
+                                .shared
+                                .store
+                                .finish_runs(&[RunFinish {
+                                    id: run,
+                                    worker: current.worker.clone().unwrap_or_default(),
+                                    at: self.shared.now(),
+                                    outcome: RunOutcome::Cancelled,
+                                    output: None,
+                                    error: Some(reason.clone()),
+                                }])
+                                .await?;
+                            if done.contains(&run) {
+                                self.shared.cancelled(&current);
+                                return self.stored(run).await;
+                            }
+                        }
+                    }
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+        self.stored(run).await
+    }
+
+    /// A run as the store has it.
+    async fn stored(&self, run: RunId) -> Result<Run, AgentsError> {
         self.shared
             .store
             .run(run)

@@ -23,6 +23,7 @@ use iza_store::{
     ClaimRequest, Millis, Run, RunFinish, RunId, RunOutcome, RunQuery, RunState, StoreError,
 };
 use serde_json::Value;
+use tokio::sync::Notify;
 use tokio::task::{AbortHandle, JoinSet};
 
 use super::actions::{self, ActionError};
@@ -172,7 +173,8 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 Ok(runs) => {
                     for run in runs {
                         let id = run.id;
-                        let handle = running.spawn(execute(shared.clone(), run));
+                        let cancel = CancelSignal::register(&shared, id);
+                        let handle = running.spawn(execute(shared.clone(), run, cancel));
                         handles.insert(id, handle);
                     }
                 }
@@ -258,32 +260,116 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     }
 }
 
-/// Runs one claimed run's action within its timeout and settles it.
-async fn execute(shared: Arc<Shared>, run: Run) -> RunId {
+/// The cancel signal of a run this process executes: registered when the run is claimed,
+/// removed when its execution ends (or is aborted), so that [`super::Agents::cancel`] finds
+/// only runs still in hand.
+pub(crate) struct CancelSignal {
+    shared: Arc<Shared>,
+    run: RunId,
+    signal: Arc<Notify>,
+}
+
+impl CancelSignal {
+    pub(crate) fn register(shared: &Arc<Shared>, run: RunId) -> CancelSignal {
+        let signal = Arc::new(Notify::new());
+        shared
+            .cancels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(run, signal.clone());
+        CancelSignal {
+            shared: shared.clone(),
+            run,
+            signal,
+        }
+    }
+}
+
+impl Drop for CancelSignal {
+    fn drop(&mut self) {
+        self.shared
+            .cancels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.run);
+        self.shared
+            .cancel_reasons
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.run);
+    }
+}
+
+/// How an attempt ended, before it is written.
+enum Attempt {
+    Done(Result<Option<String>, ActionError>),
+    Cancelled,
+}
+
+/// Runs one claimed run's action within its timeout and settles it; a cancel drops the action
+/// (an `exec` child is killed with its group, an `http` request abandoned) and ends the run
+/// `cancelled`.
+pub(crate) async fn execute(shared: Arc<Shared>, run: Run, cancel: CancelSignal) -> RunId {
     let catalog = shared.catalog();
     let task = catalog.task(&run.task).cloned();
-    let result = match &task {
-        None => Err(ActionError::new(format!(
+    let attempt = match &task {
+        None => Attempt::Done(Err(ActionError::new(format!(
             "task `{}` is no longer in the manifest",
             run.task
-        ))),
+        )))),
         Some(task) => {
             let started = shared.now();
             let timeout = millis(task.timeout).max(1);
             let clock = shared.options.clock.clone();
             tokio::select! {
-                result = perform(&shared, task, &run) => result,
-                () = clock.sleep_until(started + timeout) => Err(ActionError::new(format!(
+                result = perform(&shared, task, &run) => Attempt::Done(result),
+                () = clock.sleep_until(started + timeout) => Attempt::Done(Err(ActionError::new(format!(
                     "timed out after {} (the task's `timeout`)",
                     humantime::format_duration(task.timeout)
-                ))),
+                )))),
+                () = cancel.signal.notified() => Attempt::Cancelled,
             }
         }
     };
-    if let Err(err) = settle(&shared, &run, result).await {
+    let settled = match attempt {
+        Attempt::Done(result) => settle(&shared, &run, result).await,
+        Attempt::Cancelled => {
+            let reason = shared
+                .cancel_reasons
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&run.id)
+                .cloned()
+                .unwrap_or_else(|| "cancelled".to_owned());
+            settle_cancelled(&shared, &run, reason).await
+        }
+    };
+    if let Err(err) = settled {
         tracing::error!("agents: finishing run #{} failed: {err}", run.id);
     }
+    drop(cancel);
     run.id
+}
+
+/// Ends a run this worker holds as `cancelled`.
+async fn settle_cancelled(shared: &Shared, run: &Run, reason: String) -> Result<(), StoreError> {
+    let done = shared
+        .store
+        .finish_runs(&[RunFinish {
+            id: run.id,
+            worker: run.worker.clone().unwrap_or_default(),
+            at: shared.now(),
+            outcome: RunOutcome::Cancelled,
+            output: None,
+            error: Some(reason),
+        }])
+        .await?;
+    if done.contains(&run.id) {
+        shared.cancelled(run);
+    } else {
+        shared.finished.notify_waiters();
+    }
+    Ok(())
 }
 
 /// Performs a task's action for a run.

@@ -779,3 +779,303 @@ tasks = [
     );
     e.agents.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_run_is_cancelled_before_it_runs_and_a_running_exec_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = catalog(
+        r#"
+[agents.w]
+tier = 1
+tasks = [
+  { name = "approve", run = { external = true } },
+  { name = "slow", timeout = "10m", run = { exec = ["sh", "-c", "echo $$ > slow.pid; exec sleep 600"] } },
+]
+"#,
+    );
+    let e = engine(
+        catalog,
+        open(dir.path()).await,
+        ManualClock::new(T0),
+        dir.path(),
+        2,
+    )
+    .await;
+
+    // Queued (external: the engine never takes it): cancelled, never claimable.
+    let queued = e.agents.run_now("w/approve", json!(null)).await.unwrap();
+    let run = e.agents.cancel(queued, "the tester").await.unwrap();
+    assert_eq!(run.state, RunState::Cancelled);
+    assert!(
+        e.agents
+            .claim_external("w", None, "alice", Duration::from_secs(10))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Running: the action is dropped, its process group killed, the run ends cancelled.
+    let slow = e.agents.run_now("w/slow", json!(null)).await.unwrap();
+    until_run(e.store.as_ref(), slow, "the slow run started", |r| {
+        r.state == RunState::Running
+    })
+    .await;
+    let pid_file = dir.path().join("slow.pid");
+    wait_until("the slow run wrote its pid", || {
+        std::fs::read_to_string(&pid_file).is_ok_and(|t| t.ends_with('\n'))
+    })
+    .await;
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    let run = e.agents.cancel(slow, "the tester").await.unwrap();
+    assert_eq!(run.state, RunState::Cancelled, "{run:#?}");
+    assert_eq!(run.error.as_deref(), Some("cancelled by the tester"));
+    assert!(run.finished_at.is_some());
+    // The child is killed with its group (a zombie reaped by its parent counts as gone).
+    wait_until("the cancelled run's process is gone", || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_or(true, |stat| stat.contains(") Z "))
+    })
+    .await;
+    let cancelled: Vec<i64> = e
+        .events
+        .events()
+        .iter()
+        .filter_map(|ev| match &ev.kind {
+            EventKind::RunCancelled { run, .. } => Some(*run),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cancelled, vec![queued, slow]);
+
+    // A run that has ended cannot be cancelled again; an unknown one is unknown.
+    assert!(matches!(
+        e.agents.cancel(slow, "the tester").await,
+        Err(iza_runtime::agents::AgentsError::NotCancellable {
+            state: "cancelled",
+            ..
+        })
+    ));
+    assert!(matches!(
+        e.agents.cancel(9_999, "the tester").await,
+        Err(iza_runtime::agents::AgentsError::UnknownRun(9_999))
+    ));
+    e.agents.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_external_claim_is_no_longer_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = catalog(
+        r#"
+[agents.human]
+tier = 1
+tasks = [ { name = "approve", run = { external = true } } ]
+"#,
+    );
+    let e = engine(
+        catalog,
+        open(dir.path()).await,
+        ManualClock::new(T0),
+        dir.path(),
+        2,
+    )
+    .await;
+    let id = e
+        .agents
+        .run_now("human/approve", json!(null))
+        .await
+        .unwrap();
+    let lease = Duration::from_secs(60);
+    e.agents
+        .claim_external("human", None, "alice", lease)
+        .await
+        .unwrap()
+        .expect("claimable");
+    let run = e.agents.cancel(id, "the tester").await.unwrap();
+    assert_eq!(run.state, RunState::Cancelled);
+    assert!(
+        !e.agents
+            .heartbeat_external(id, "alice", lease)
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        e.agents.complete_external(id, "alice", true, None).await,
+        Err(iza_runtime::agents::AgentsError::NotHeld { .. })
+    ));
+    e.agents.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_polled_claim_is_woken_by_the_run_queued_while_it_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = catalog(
+        r#"
+[agents.human]
+tier = 1
+tasks = [ { name = "approve", run = { external = true } } ]
+"#,
+    );
+    let e = engine(
+        catalog,
+        open(dir.path()).await,
+        ManualClock::new(T0),
+        dir.path(),
+        2,
+    )
+    .await;
+    let lease = Duration::from_secs(60);
+    // Nothing queued: a short wait ends empty-handed.
+    assert!(
+        e.agents
+            .claim_external_wait("human", None, "alice", lease, Duration::from_millis(50))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A long wait is answered by the run queued while it waits.
+    let agents = Arc::new(e.agents);
+    let waiting = tokio::spawn({
+        let agents = agents.clone();
+        async move {
+            agents
+                .claim_external_wait("human", None, "alice", lease, Duration::from_secs(60))
+                .await
+        }
+    });
+    // Whether the claim looked before or after this run was queued, it must get it: listening
+    // starts before each look, so a run queued in between wakes the wait.
+    tokio::task::yield_now().await;
+    let id = agents.run_now("human/approve", json!(null)).await.unwrap();
+    let claimed = tokio::time::timeout(DEADLINE, waiting)
+        .await
+        .expect("the waiting claim was woken")
+        .unwrap()
+        .unwrap()
+        .expect("it claimed the run");
+    assert_eq!((claimed.id, claimed.worker.as_deref()), (id, Some("alice")));
+    agents.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_run_goes_through_the_queue_and_retries_until_it_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = catalog(
+        r#"
+[agents.w]
+tier = 1
+tasks = [
+  { name = "hello", run = { exec = ["echo", "hello from {task}"] } },
+  { name = "flaky", retries = 1, backoff = "1s", run = { exec = ["sh", "-c", "if [ -e once ]; then echo second; else touch once; echo first >&2; exit 3; fi"] } },
+  { name = "approve", run = { external = true } },
+]
+"#,
+    );
+    let store = open(dir.path()).await;
+    let monitor = Arc::new(
+        Monitor::start(
+            catalog.clone(),
+            Arc::new(Prober::default()),
+            store.clone(),
+            options(),
+        )
+        .await
+        .unwrap(),
+    );
+    let events = Collector::new(&monitor);
+    let clock = ManualClock::new(T0);
+    let local = |key: &'static str| {
+        let (catalog, store, monitor) = (catalog.clone(), store.clone(), monitor.clone());
+        let dir = dir.path().to_owned();
+        let clock = clock.clone();
+        async move {
+            let mut options = AgentsOptions::new(
+                "local-1",
+                Launch {
+                    base_dir: dir,
+                    self_exe: None,
+                    launcher: Launcher::direct(),
+                },
+            );
+            options.clock = clock;
+            options.seed = Some(7);
+            iza_runtime::agents::run_local(
+                catalog,
+                store,
+                monitor,
+                options,
+                key,
+                json!({"kind": "manual", "local": true}),
+            )
+            .await
+        }
+    };
+    let run = local("w/hello").await.unwrap();
+    assert_eq!(run.state, RunState::Succeeded);
+    assert!(
+        run.output
+            .as_deref()
+            .unwrap_or_default()
+            .contains("hello from w/hello"),
+        "{run:#?}"
+    );
+    assert_eq!(run.worker.as_deref(), Some("local-1"));
+    assert_eq!(runs_of(store.as_ref(), "w/hello").await.len(), 1);
+
+    // The first attempt fails and waits for its backoff on the clock; the retry succeeds.
+    let flaky = tokio::spawn(local("w/flaky"));
+    wait_until_async("the first attempt failed and waits for its retry", || {
+        let store = store.clone();
+        async move {
+            runs_of(store.as_ref(), "w/flaky")
+                .await
+                .first()
+                .is_some_and(|r| r.state == RunState::Queued && r.attempt == 1)
+        }
+    })
+    .await;
+    assert!(!flaky.is_finished());
+    clock.advance(Duration::from_secs(1));
+    let run = tokio::time::timeout(DEADLINE, flaky)
+        .await
+        .expect("the retry ran")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (run.state, run.attempt),
+        (RunState::Succeeded, 2),
+        "{run:#?}"
+    );
+    assert!(
+        run.output.as_deref().unwrap_or_default().contains("second"),
+        "{run:#?}"
+    );
+    wait_until(
+        "the failed first attempt was announced with its retry",
+        || {
+            count(&events, |k| {
+                matches!(
+                    k,
+                    EventKind::RunFailed {
+                        retry_at: Some(_),
+                        ..
+                    }
+                )
+            }) == 1
+        },
+    )
+    .await;
+
+    assert!(matches!(
+        local("w/approve").await,
+        Err(iza_runtime::agents::AgentsError::ExternalOnly(_))
+    ));
+    assert!(matches!(
+        local("w/nothing").await,
+        Err(iza_runtime::agents::AgentsError::UnknownTask(_))
+    ));
+}

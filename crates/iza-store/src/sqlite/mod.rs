@@ -355,6 +355,16 @@ impl Store for SqliteStore {
         queue::cancel_runs(self, ids, at).await
     }
 
+    async fn claim_run(
+        &self,
+        id: RunId,
+        worker: &str,
+        now: Millis,
+        lease: Millis,
+    ) -> Result<Option<Run>, StoreError> {
+        queue::claim_run(self, id, worker, now, lease).await
+    }
+
     async fn run(&self, id: RunId) -> Result<Option<Run>, StoreError> {
         queue::run(self, id).await
     }

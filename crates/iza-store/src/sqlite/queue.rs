@@ -36,6 +36,10 @@ const INCIDENT_COLUMNS: &str = "id, task, agent, run, reason, state, opened_at, 
 /// Rows per enqueue `INSERT` (13 parameters each, far below SQLite's limit of 32,766).
 const RUNS_PER_INSERT: usize = 500;
 
+/// Claims of up to this many runs return them from the `UPDATE` itself; larger ones read them
+/// back as one JSON row (sqlx hands each returned row over between threads on its own).
+const RETURNING_CLAIMS: usize = 16;
+
 /// How many rows one retention step touches.
 const RETENTION_STEP_ROWS: i64 = 5_000;
 
@@ -266,9 +270,12 @@ type Candidate = (i64, String, i64, i64, Millis, Millis);
 
 /// The filters shared by both candidate queries: ?1 external, ?2 now, ?3 agent, ?4 tasks (JSON),
 /// ?5 tasks at their concurrency (JSON), ?6 runs picked already (JSON), ?7 now - aging, ?8 limit.
+/// Each query states its own one bound on `run_at` (`<= ?2` or `<= ?7`): given two upper
+/// bounds on the same column, SQLite ranges its index scan on the first one written, so a
+/// redundant `run_at <= ?2` before `run_at <= ?7` made the aged query walk every queued run.
 macro_rules! claim_filters {
     () => {
-        "state = 0 AND external = ?1 AND run_at <= ?2 \
+        "state = 0 AND external = ?1 \
          AND (?3 IS NULL OR agent = ?3) \
          AND (?4 IS NULL OR task IN (SELECT value FROM json_each(?4))) \
          AND task NOT IN (SELECT value FROM json_each(?5)) \
@@ -276,21 +283,20 @@ macro_rules! claim_filters {
     };
 }
 
-/// Runs due for less than one aging step, in (priority, id) order straight from the index.
-const CLAIM_YOUNG: &str = concat!(
+/// Both candidate lists in one statement (one round trip to the connection's thread).
+const CLAIM_CANDIDATES: &str = concat!(
+    "SELECT (",
     "SELECT json_group_array(json_array(id, task, concurrency, priority, enqueued_at, run_at)) \
      FROM (SELECT * FROM runs INDEXED BY runs_ready WHERE ",
     claim_filters!(),
-    " AND max(enqueued_at, run_at) > ?7 ORDER BY priority, id LIMIT ?8)"
-);
-
-/// Runs due for one aging step or longer, by effective rank.
-const CLAIM_OLD: &str = concat!(
+    " AND run_at <= ?2 AND max(enqueued_at, run_at) > ?7 ORDER BY priority, id LIMIT ?8)",
+    "), (",
     "SELECT json_group_array(json_array(id, task, concurrency, priority, enqueued_at, run_at)) \
      FROM (SELECT * FROM runs INDEXED BY runs_queued_by_time WHERE ",
     claim_filters!(),
     " AND run_at <= ?7 AND enqueued_at <= ?7 \
-     ORDER BY priority - (?2 - max(enqueued_at, run_at)) / (?2 - ?7), id LIMIT ?8)"
+     ORDER BY priority - (?2 - max(enqueued_at, run_at)) / (?2 - ?7), id LIMIT ?8)",
+    ")"
 );
 
 /// The runs whose ids are the JSON array ?1, as one JSON array of objects ([`RunJson`]).
@@ -390,29 +396,22 @@ pub(super) async fn claim_runs(
         let fetch = want.saturating_add(want.min(64));
         let fetch_sql = i64::try_from(fetch).unwrap_or(i64::MAX);
         let (full_json, picked_json) = (json_text(&full)?, json_text(&picked)?);
-        let candidates = |statement: &'static str| {
-            sqlx::query_scalar::<_, String>(statement)
-                .bind(request.external)
-                .bind(request.now)
-                .bind(request.agent.as_deref())
-                .bind(tasks.as_deref())
-                .bind(full_json.clone())
-                .bind(picked_json.clone())
-                .bind(old_before)
-                .bind(fetch_sql)
-        };
-        // Due for less than one aging step: effective rank = rank, so (priority, id) order.
-        let young: Vec<Candidate> = candidates(CLAIM_YOUNG)
+        // Due for less than one aging step: effective rank = rank, so (priority, id) order;
+        // due for longer (a backlog): sorted by their aged rank.
+        let (young, old): (String, String) = sqlx::query_as(CLAIM_CANDIDATES)
+            .bind(request.external)
+            .bind(request.now)
+            .bind(request.agent.as_deref())
+            .bind(tasks.as_deref())
+            .bind(full_json)
+            .bind(picked_json)
+            .bind(old_before)
+            .bind(fetch_sql)
             .fetch_one(&mut *transaction)
             .await
-            .map_err(&error)
-            .and_then(|rows| json_rows(&rows))?;
-        // Due for longer (a backlog): sorted by their aged rank.
-        let old: Vec<Candidate> = candidates(CLAIM_OLD)
-            .fetch_one(&mut *transaction)
-            .await
-            .map_err(&error)
-            .and_then(|rows| json_rows(&rows))?;
+            .map_err(&error)?;
+        let young: Vec<Candidate> = json_rows(&young)?;
+        let old: Vec<Candidate> = json_rows(&old)?;
         let key =
             |candidate: &Candidate| (effective_rank(candidate, request.now, aging), candidate.0);
         // Rows beyond a list that was cut at `fetch` could come before the later rows of the
@@ -471,6 +470,31 @@ pub(super) async fn claim_runs(
     }
 
     let picked_json = json_text(&picked)?;
+    let order: HashMap<RunId, usize> = picked
+        .iter()
+        .enumerate()
+        .map(|(position, id)| (*id, position))
+        .collect();
+    if picked.len() <= RETURNING_CLAIMS {
+        // A few runs (a worker's claim): the update returns them, one statement fewer.
+        let statement = format!(
+            "UPDATE runs SET state = 1, attempt = attempt + 1, worker = ?1, started_at = ?2, \
+             lease_until = ?3 WHERE id IN (SELECT value FROM json_each(?4)) \
+             RETURNING {RUN_COLUMNS}"
+        );
+        let rows = sqlx::query(&statement)
+            .bind(&request.worker)
+            .bind(request.now)
+            .bind(request.now.saturating_add(request.lease))
+            .bind(&picked_json)
+            .fetch_all(&mut *transaction)
+            .await
+            .map_err(&error)?;
+        transaction.commit().await.map_err(&error)?;
+        let mut claimed = runs_from_rows(&rows)?;
+        claimed.sort_by_key(|run| order.get(&run.id).copied().unwrap_or(usize::MAX));
+        return Ok(claimed);
+    }
     sqlx::query(
         "UPDATE runs SET state = 1, attempt = attempt + 1, worker = ?1, started_at = ?2, \
          lease_until = ?3 WHERE id IN (SELECT value FROM json_each(?4))",
@@ -489,17 +513,34 @@ pub(super) async fn claim_runs(
         .await
         .map_err(&error)?;
     transaction.commit().await.map_err(&error)?;
-    let order: HashMap<RunId, usize> = picked
-        .iter()
-        .enumerate()
-        .map(|(position, id)| (*id, position))
-        .collect();
     let mut claimed = json_rows::<RunJson>(&rows)?
         .into_iter()
         .map(RunJson::into_run)
         .collect::<Result<Vec<Run>, StoreError>>()?;
     claimed.sort_by_key(|run| order.get(&run.id).copied().unwrap_or(usize::MAX));
     Ok(claimed)
+}
+
+pub(super) async fn claim_run(
+    store: &SqliteStore,
+    id: RunId,
+    worker: &str,
+    now: Millis,
+    lease: Millis,
+) -> Result<Option<Run>, StoreError> {
+    let statement = format!(
+        "UPDATE runs SET state = 1, attempt = attempt + 1, worker = ?1, started_at = ?2, \
+         lease_until = ?3 WHERE id = ?4 AND state = 0 AND run_at <= ?2 RETURNING {RUN_COLUMNS}"
+    );
+    let row = sqlx::query(&statement)
+        .bind(worker)
+        .bind(now)
+        .bind(now.saturating_add(lease))
+        .bind(id)
+        .fetch_optional(&store.writer)
+        .await
+        .map_err(query_error("claiming a run"))?;
+    row.as_ref().map(run_from_row).transpose()
 }
 
 // ---------------------------------------------------------------- heartbeat, finish, release
@@ -550,6 +591,30 @@ struct FinishRow<'a> {
     error: Option<&'a str>,
 }
 
+impl FinishRow<'_> {
+    /// Whether two finishes write the same values (to different runs).
+    fn same_but_id(&self, other: &FinishRow<'_>) -> bool {
+        (
+            self.worker,
+            self.state,
+            self.at,
+            self.retry_at,
+            self.output,
+            self.error,
+        ) == (
+            other.worker,
+            other.state,
+            other.at,
+            other.retry_at,
+            other.output,
+            other.error,
+        )
+    }
+}
+
+/// Up to this many groups of alike finishes, a batch is written group by group.
+const FINISH_GROUPS: usize = 4;
+
 pub(super) async fn finish_runs(
     store: &SqliteStore,
     finishes: &[RunFinish],
@@ -581,6 +646,80 @@ pub(super) async fn finish_runs(
             }
         })
         .collect();
+    // Finishes alike but for their ids (a batch of successes without output, one run) are
+    // each one `UPDATE ... WHERE id IN (...)`: far cheaper per row than the general
+    // `UPDATE ... FROM json_each(...)`, which SQLite materializes before it writes.
+    let mut groups: Vec<(&FinishRow<'_>, Vec<RunId>)> = Vec::new();
+    for row in &rows {
+        match groups.iter_mut().find(|(first, _)| first.same_but_id(row)) {
+            Some((_, ids)) => ids.push(row.id),
+            None => groups.push((row, vec![row.id])),
+        }
+        if groups.len() > FINISH_GROUPS {
+            break;
+        }
+    }
+    if groups.len() <= FINISH_GROUPS {
+        let mut transaction = store
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(&error)?;
+        let mut finished: Vec<RunId> = Vec::with_capacity(rows.len());
+        for (finish, ids) in &groups {
+            let update = |returning: &'static str| {
+                format!(
+                    "UPDATE runs SET state = ?1, finished_at = ?2, \
+                     run_at = CASE WHEN ?1 = 0 THEN ?3 ELSE run_at END, lease_until = NULL, \
+                     output = ?4, error = ?5 \
+                     WHERE id IN (SELECT value FROM json_each(?6)) AND state = 1 AND worker = ?7\
+                     {returning}"
+                )
+            };
+            let finished_at = (finish.state != RunState::Queued.code()).then_some(finish.at);
+            if let [id] = ids.as_slice() {
+                // One run: the update says itself whether it held the run.
+                let held: Option<RunId> = sqlx::query_scalar(&update(" RETURNING id"))
+                    .bind(finish.state)
+                    .bind(finished_at)
+                    .bind(finish.retry_at)
+                    .bind(finish.output)
+                    .bind(finish.error)
+                    .bind(json_text(&[*id])?)
+                    .bind(finish.worker)
+                    .fetch_optional(&mut *transaction)
+                    .await
+                    .map_err(&error)?;
+                finished.extend(held);
+                continue;
+            }
+            let ids = json_text(ids)?;
+            let held: String = sqlx::query_scalar(
+                "SELECT json_group_array(id) FROM runs \
+                 WHERE id IN (SELECT value FROM json_each(?1)) AND state = 1 AND worker = ?2",
+            )
+            .bind(&ids)
+            .bind(finish.worker)
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(&error)?;
+            finished.extend(json_rows::<RunId>(&held)?);
+            sqlx::query(&update(""))
+                .bind(finish.state)
+                .bind(finished_at)
+                .bind(finish.retry_at)
+                .bind(finish.output)
+                .bind(finish.error)
+                .bind(&ids)
+                .bind(finish.worker)
+                .execute(&mut *transaction)
+                .await
+                .map_err(&error)?;
+        }
+        transaction.commit().await.map_err(&error)?;
+        let given: Vec<RunId> = finishes.iter().map(|finish| finish.id).collect();
+        return Ok(in_given_order(&given, finished));
+    }
     let rows = json_text(&rows)?;
     let mut transaction = store
         .writer

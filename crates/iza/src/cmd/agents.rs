@@ -2,8 +2,9 @@
 //! agents and their work, asked over the API of the running `iza serve` or `iza up`
 //! (`docs/api.md`, "Agents and tasks"). Without a server, `iza agents` and `iza tasks` show
 //! what the manifest says (no next run, no figures), `iza runs` and `iza incidents` read the
-//! state database; `iza run` and `iza resolve` need the server, whose engine runs the tasks.
-//! Nothing here runs a task itself.
+//! state database, and `iza run` runs the task here, through the state database's queue, with
+//! the engine's action code (`iza_runtime::agents::run_local`); `iza resolve` and `iza cancel`
+//! need the server.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -12,7 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::cli::{AgentsArgs, IncidentsArgs, ResolveArgs, RunArgs, RunsArgs, TextOrJson};
+use crate::cli::{
+    AgentsArgs, CancelArgs, IncidentsArgs, ResolveArgs, RunArgs, RunsArgs, TextOrJson,
+};
 use crate::client::ApiClient;
 use crate::remote::{self, NoServer};
 use crate::table::{self, Align};
@@ -283,7 +286,9 @@ where
 const POLL: Duration = Duration::from_secs(30);
 
 pub(crate) fn run(args: &RunArgs) -> Result<ExitCode> {
-    let client = need_server(&args.remote)?;
+    let Some(client) = server_if_any(&args.remote)? else {
+        return run_here(args);
+    };
     let runtime = runtime()?;
     let queued: Value =
         runtime.block_on(client.post_json("/api/v1/runs", &json!({ "task": args.task })))?;
@@ -320,6 +325,116 @@ pub(crate) fn run(args: &RunArgs) -> Result<ExitCode> {
             );
         }
     };
+    if let TextOrJson::Json = args.format {
+        print_json(&run)?;
+    } else {
+        super::print(&run_summary(&run))?;
+    }
+    Ok(match run["state"].as_str() {
+        Some("succeeded") => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    })
+}
+
+/// `iza run` when no server runs for the manifest: the run goes through the state
+/// database's queue and its action runs in this process (`iza_runtime::agents::run_local`).
+fn run_here(args: &RunArgs) -> Result<ExitCode> {
+    let manifest = iza_catalog::resolve(&args.remote.manifest.path)?;
+    if args.no_wait {
+        bail!(
+            "`--no-wait` needs a running server: no `iza up` or `iza serve` runs for `{}`, and \
+             without one nothing would run the queued run\n\
+             hint: start one with `iza up {}`, or drop `--no-wait` to run the task here and wait",
+            manifest.display(),
+            args.remote.manifest.path.display()
+        );
+    }
+    let (_, catalog) = crate::manifest_input::catalog(&args.remote.manifest)?;
+    let db = crate::manifest_input::state_db(&manifest);
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // As `iza serve` makes it: only its owner may read it.
+        use std::os::unix::fs::DirBuilderExt as _;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create the directory `{}`", dir.display()))?;
+    }
+    let base_dir = manifest
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    eprintln!(
+        "note: no `iza up` or `iza serve` runs for this manifest: running `{}` here, in this \
+         process, through the queue of `{}`",
+        args.task,
+        db.display()
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let launcher = super::serve::guarded_launcher();
+    let run = runtime.block_on(async {
+        let store: std::sync::Arc<dyn iza_store::Store> = std::sync::Arc::new(
+            iza_store::SqliteStore::open(&db)
+                .await
+                .with_context(|| format!("cannot open the database `{}`", db.display()))?,
+        );
+        let catalog = std::sync::Arc::new(catalog);
+        let prober = std::sync::Arc::new(iza_probe::Prober::new(iza_probe::ProberOptions {
+            base_dir: base_dir.clone(),
+            launcher: launcher.clone(),
+            ..iza_probe::ProberOptions::default()
+        }));
+        // The monitor is there for `check` actions (their result goes through the status
+        // board and is recorded); its own probes spread over each check's first interval.
+        let monitor = std::sync::Arc::new(
+            iza_runtime::Monitor::start(
+                catalog.clone(),
+                prober,
+                store.clone(),
+                iza_runtime::MonitorOptions {
+                    first_probe_within: None,
+                    ..iza_runtime::MonitorOptions::default()
+                },
+            )
+            .await
+            .context("cannot start the monitor")?,
+        );
+        let options = iza_runtime::agents::AgentsOptions::new(
+            iza_runtime::agents::worker_id(),
+            iza_runtime::Launch {
+                self_exe: std::env::current_exe().ok(),
+                base_dir,
+                launcher,
+            },
+        );
+        let run = tokio::time::timeout(
+            args.timeout,
+            iza_runtime::agents::run_local(
+                catalog,
+                store,
+                monitor.clone(),
+                options,
+                &args.task,
+                json!({ "kind": "manual", "by": "iza run", "local": true }),
+            ),
+        )
+        .await;
+        monitor.shutdown(Duration::from_secs(5)).await;
+        match run {
+            Ok(run) => Ok(run?),
+            Err(_) => bail!(
+                "the run of `{}` has not finished after {}; it was stopped\n\
+                 hint: raise `--timeout`, or start a server (`iza up`) to run it there",
+                args.task,
+                humantime::format_duration(args.timeout)
+            ),
+        }
+    })?;
+    let run = serde_json::to_value(&run)?;
     if let TextOrJson::Json = args.format {
         print_json(&run)?;
     } else {
@@ -517,6 +632,29 @@ pub(crate) fn resolve(args: &ResolveArgs) -> Result<ExitCode> {
         incident["task"].as_str().unwrap_or_default(),
         incident["state"].as_str().unwrap_or_default()
     ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn cancel(args: &CancelArgs) -> Result<ExitCode> {
+    let client = need_server(&args.remote)?;
+    let by = args
+        .by
+        .clone()
+        .unwrap_or_else(|| "a person, with `iza cancel`".to_owned());
+    let run: Value = runtime()?.block_on(client.post_json(
+        &format!("/api/v1/runs/{}/cancel", args.run),
+        &json!({ "by": by }),
+    ))?;
+    if let TextOrJson::Json = args.format {
+        print_json(&run)?;
+    } else {
+        super::print(&format!(
+            "run {} of `{}` is {}\n",
+            run["id"],
+            run["task"].as_str().unwrap_or_default(),
+            run["state"].as_str().unwrap_or_default()
+        ))?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -48,6 +48,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Runs(args) => agents::runs(&args),
         Command::Incidents(args) => agents::incidents(&args),
         Command::Resolve(args) => agents::resolve(&args),
+        Command::Cancel(args) => agents::cancel(&args),
         Command::DemoService(args) => demo_service::run(&args),
         Command::Mcp(args) => mcp::run(&args),
         Command::Store(command) => store::run(&command),
