@@ -63,6 +63,12 @@ pub enum Placeholder {
     DnsRcode,
     /// The IP address resolved or connected to.
     Ip,
+    /// `mcp`: how many tools the server lists.
+    ToolCount,
+    /// `mcp`: the tools the server lists (`[TOOLS].name` is one of them, for `has()`).
+    Tools,
+    /// `mcp`: the protocol revision spoken (`2026-07-28` for the stateless generation).
+    ProtocolVersion,
 }
 
 impl Placeholder {
@@ -74,7 +80,18 @@ impl Placeholder {
         ("CERTIFICATE_EXPIRATION", Placeholder::CertificateExpiration),
         ("DNS_RCODE", Placeholder::DnsRcode),
         ("IP", Placeholder::Ip),
+        ("TOOL_COUNT", Placeholder::ToolCount),
+        ("TOOLS", Placeholder::Tools),
+        ("PROTOCOL_VERSION", Placeholder::ProtocolVersion),
     ];
+
+    /// Whether only `mcp` checks report this value.
+    pub fn is_mcp_only(self) -> bool {
+        matches!(
+            self,
+            Placeholder::ToolCount | Placeholder::Tools | Placeholder::ProtocolVersion
+        )
+    }
 
     /// The placeholder's name, without brackets.
     pub fn name(self) -> &'static str {
@@ -94,7 +111,7 @@ pub enum PathStep {
     Index(usize),
 }
 
-/// A placeholder and, for `[BODY]`, a path into its JSON.
+/// A placeholder and, for `[BODY]`, a path into its JSON (for `[TOOLS]`, one tool name).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Value {
     /// Which value.
@@ -132,6 +149,18 @@ pub struct Condition {
     pub op: Op,
     /// Right side.
     pub right: Operand,
+}
+
+impl Condition {
+    /// The first placeholder of this condition that only `mcp` checks report, if any.
+    pub fn mcp_only_placeholder(&self) -> Option<Placeholder> {
+        [&self.left, &self.right].into_iter().find_map(|side| match side {
+            Operand::Value(v) | Operand::Len(v) | Operand::Has(v) => {
+                v.placeholder.is_mcp_only().then_some(v.placeholder)
+            }
+            _ => None,
+        })
+    }
 }
 
 impl fmt::Display for Condition {
@@ -330,9 +359,17 @@ fn value(text: &str) -> Result<Value, ConditionError> {
             error(format!("`[{name}]` is not a placeholder"), Some(hint))
         })?;
     let path = path(&text[close + 1..])?;
-    if !path.is_empty() && placeholder != Placeholder::Body {
+    if placeholder == Placeholder::Tools
+        && !(path.is_empty() || matches!(path.as_slice(), [PathStep::Key(_)]))
+    {
         return Err(error(
-            format!("only `[BODY]` takes a path, not `[{name}]`"),
+            "`[TOOLS]` takes one tool name as its path".to_owned(),
+            Some("for example `has([TOOLS].list_services) == true`".to_owned()),
+        ));
+    }
+    if !path.is_empty() && !matches!(placeholder, Placeholder::Body | Placeholder::Tools) {
+        return Err(error(
+            format!("`[{name}]` takes no path; only `[BODY]` and `[TOOLS]` do"),
             Some("a path reads into a JSON body: `[BODY].data.status`".to_owned()),
         ));
     }
@@ -457,6 +494,24 @@ mod tests {
                 Op::Eq,
                 Literal("127.0.0.1".into()),
             ),
+            (
+                "[TOOL_COUNT] >= 3",
+                Value(v(Placeholder::ToolCount, vec![])),
+                Op::Ge,
+                Literal("3".into()),
+            ),
+            (
+                "has([TOOLS].list_services) == true",
+                Has(v(Placeholder::Tools, vec![Key("list_services".into())])),
+                Op::Eq,
+                Literal("true".into()),
+            ),
+            (
+                "[PROTOCOL_VERSION] == 2026-07-28",
+                Value(v(Placeholder::ProtocolVersion, vec![])),
+                Op::Eq,
+                Literal("2026-07-28".into()),
+            ),
         ];
         for (text, left, op, right) in cases {
             let c: Condition = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -469,7 +524,9 @@ mod tests {
         let cases = [
             ("[STATUS] 200", "no comparison operator"),
             ("[STATS] == 200", "`[STATS]` is not a placeholder"),
-            ("[STATUS].code == 200", "only `[BODY]` takes a path"),
+            ("[STATUS].code == 200", "only `[BODY]` and `[TOOLS]` do"),
+            ("[TOOLS].a.b == 1", "one tool name"),
+            ("[TOOLS][0] == a", "one tool name"),
             ("[BODY]..a == 1", "empty key"),
             ("[BODY][x] == 1", "not an index"),
             ("[RESPONSE_TIME] < fast", "not a number or a duration"),

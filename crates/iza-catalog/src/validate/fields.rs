@@ -410,7 +410,23 @@ fn check(ctx: &mut Ctx<'_>, service: &str, spanned: &Spanned<RawCheck>) -> Optio
     let mut conditions = Vec::with_capacity(c.conditions.len());
     for condition in &c.conditions {
         match condition.get().parse::<Condition>() {
-            Ok(parsed) => conditions.push(parsed),
+            Ok(parsed) => match parsed.mcp_only_placeholder() {
+                Some(p) if !matches!(target, CheckTarget::Mcp(_)) => {
+                    ctx.push(
+                        Diagnostic::error(
+                            Code::InvalidCheck,
+                            format!(
+                                "a condition of {what} reads `[{}]`, which only `mcp` checks report",
+                                p.name()
+                            ),
+                        )
+                        .at(condition.span())
+                        .hint("use it on a check such as `{ mcp = \"http://localhost:8300/mcp\" }`"),
+                    );
+                    ok = false;
+                }
+                _ => conditions.push(parsed),
+            },
             Err(e) => {
                 let d = Diagnostic::error(
                     Code::InvalidCheck,
