@@ -83,6 +83,13 @@ pub struct Facts {
     pub server: Option<String>,
     /// The exit code (`exec`); none when the process was killed by a signal.
     pub exit_code: Option<i32>,
+    /// `[PROTOCOL_VERSION]` (`mcp`): the protocol revision spoken, `2026-07-28` for the
+    /// stateless generation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol_version: Option<String>,
+    /// `[TOOLS]` and `[TOOL_COUNT]` (`mcp`): the names of the tools the server lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<String>>,
 }
 
 /// Why a check is down.
