@@ -154,12 +154,14 @@ pub struct Condition {
 impl Condition {
     /// The first placeholder of this condition that only `mcp` checks report, if any.
     pub fn mcp_only_placeholder(&self) -> Option<Placeholder> {
-        [&self.left, &self.right].into_iter().find_map(|side| match side {
-            Operand::Value(v) | Operand::Len(v) | Operand::Has(v) => {
-                v.placeholder.is_mcp_only().then_some(v.placeholder)
-            }
-            _ => None,
-        })
+        [&self.left, &self.right]
+            .into_iter()
+            .find_map(|side| match side {
+                Operand::Value(v) | Operand::Len(v) | Operand::Has(v) => {
+                    v.placeholder.is_mcp_only().then_some(v.placeholder)
+                }
+                _ => None,
+            })
     }
 }
 

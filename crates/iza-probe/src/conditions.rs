@@ -108,7 +108,10 @@ impl<'a> Evaluator<'a> {
                 .map(|s| Cow::Owned(s.saturating_mul(1000).to_string())),
             Placeholder::DnsRcode => facts.dns_rcode.as_deref().map(Cow::Borrowed),
             Placeholder::Ip => facts.ip.map(|ip| Cow::Owned(ip.to_string())),
-            Placeholder::ToolCount => facts.tools.as_ref().map(|t| Cow::Owned(t.len().to_string())),
+            Placeholder::ToolCount => facts
+                .tools
+                .as_ref()
+                .map(|t| Cow::Owned(t.len().to_string())),
             Placeholder::Tools => {
                 let tools = facts.tools.as_ref()?;
                 match value.path.first() {

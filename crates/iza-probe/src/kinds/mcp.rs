@@ -65,12 +65,13 @@ pub(crate) async fn probe(
         None => match client.discover(facts).await {
             Ok(greeting) => greeting,
             Err(Discover::Fatal(failure)) => return Err(failure),
-            Err(Discover::Unanswered(why)) => {
-                client.initialize(SESSION_REVISION, facts).await.map_err(|mut f| {
+            Err(Discover::Unanswered(why)) => client
+                .initialize(SESSION_REVISION, facts)
+                .await
+                .map_err(|mut f| {
                     f.message = format!("{} (and `server/discover` failed: {why})", f.message);
                     f
-                })?
-            }
+                })?,
         },
     };
     let listed = client.list_tools(&greeting, facts).await;
@@ -110,10 +111,9 @@ impl From<Discover> for Failure {
     fn from(discover: Discover) -> Failure {
         match discover {
             Discover::Fatal(failure) => failure,
-            Discover::Unanswered(why) => Failure::new(
-                Reason::Protocol,
-                format!("`server/discover` failed: {why}"),
-            ),
+            Discover::Unanswered(why) => {
+                Failure::new(Reason::Protocol, format!("`server/discover` failed: {why}"))
+            }
         }
     }
 }
@@ -364,10 +364,11 @@ fn first_event_data(stream: &[u8]) -> Option<String> {
             .filter_map(|line| line.strip_prefix("data:"))
             .map(|d| d.strip_prefix(' ').unwrap_or(d))
             .collect();
-        if data.is_empty() {
+        let data = data.join("\n");
+        // A priming event (an `id` for resuming, empty data) is not the answer.
+        if data.trim().is_empty() {
             continue;
         }
-        let data = data.join("\n");
         let from_server = serde_json::from_str::<Value>(&data)
             .is_ok_and(|v| v.get("method").is_some() && v.get("result").is_none());
         if !from_server {
@@ -408,6 +409,10 @@ mod tests {
             ),
             ("data: {\"a\":\ndata: 1}\n\n", Some("{\"a\":\n1}")),
             ("data: {\"a\":1}\n", None),
+            (
+                "id: 0\ndata:\n\nid: 1\ndata: {\"id\":1}\n\n",
+                Some("{\"id\":1}"),
+            ),
             (
                 "data: {\"method\":\"notifications/message\"}\n\ndata: {\"id\":1}\n\n",
                 Some("{\"id\":1}"),
