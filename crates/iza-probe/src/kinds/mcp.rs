@@ -59,20 +59,15 @@ pub(crate) async fn probe(
         version: STATELESS.to_owned(),
         stateless: true,
     };
-    let greeting = match pinned {
-        Some(v) if v.as_str() >= STATELESS => client.discover(facts).await?,
-        Some(v) => client.initialize(&v, facts).await?,
-        None => match client.discover(facts).await {
-            Ok(greeting) => greeting,
-            Err(Discover::Fatal(failure)) => return Err(failure),
-            Err(Discover::Unanswered(why)) => client
-                .initialize(SESSION_REVISION, facts)
-                .await
-                .map_err(|mut f| {
-                    f.message = format!("{} (and `server/discover` failed: {why})", f.message);
-                    f
-                })?,
-        },
+    let greeting = match client.greet(pinned, facts).await {
+        Ok(greeting) => greeting,
+        Err(failure) => {
+            // `initialize` may have opened a session before a later step failed.
+            if let Some(session) = client.session.take() {
+                end_session(prober, url, check, session);
+            }
+            return Err(failure);
+        }
     };
     let listed = client.list_tools(&greeting, facts).await;
     if let Some(session) = client.session.take() {
@@ -143,6 +138,29 @@ struct Client<'a> {
 }
 
 impl Client<'_> {
+    /// `server/discover`, falling back to `initialize`, or the generation `pinned` names.
+    async fn greet(
+        &mut self,
+        pinned: Option<String>,
+        facts: &mut Facts,
+    ) -> Result<Greeting, Failure> {
+        match pinned {
+            Some(v) if v.as_str() >= STATELESS => Ok(self.discover(facts).await?),
+            Some(v) => self.initialize(&v, facts).await,
+            None => match self.discover(facts).await {
+                Ok(greeting) => Ok(greeting),
+                Err(Discover::Fatal(failure)) => Err(failure),
+                Err(Discover::Unanswered(why)) => self
+                    .initialize(SESSION_REVISION, facts)
+                    .await
+                    .map_err(|mut f| {
+                        f.message = format!("{} (and `server/discover` failed: {why})", f.message);
+                        f
+                    }),
+            },
+        }
+    }
+
     async fn discover(&mut self, facts: &mut Facts) -> Result<Greeting, Discover> {
         let reply = self.send("server/discover", Some(json!({})), facts).await?;
         if matches!(

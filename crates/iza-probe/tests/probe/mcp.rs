@@ -203,3 +203,37 @@ async fn refusals_and_non_answers_are_down() {
         assert!(failure.message.contains(expected), "{failure}");
     }
 }
+
+#[tokio::test]
+async fn a_refused_handshake_is_down_and_its_session_is_ended() {
+    let mut server = serve(|r| {
+        let (method, _) = rpc_method(r);
+        if method == "notifications/initialized" {
+            Behaviour::Respond(response(400, &[], "no"))
+        } else {
+            session_server(r)
+        }
+    })
+    .await;
+    let result = Prober::default().probe(&mcp(server.url("/mcp"), &[])).await;
+    assert_eq!(result.outcome, Outcome::Down);
+    let failure = result.failure.unwrap();
+    assert_eq!(failure.reason, Reason::Rejected, "{failure}");
+    assert!(
+        failure
+            .message
+            .contains("answered `notifications/initialized` with HTTP 400"),
+        "{failure}"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = tokio::time::timeout_at(deadline, server.requests.recv())
+            .await
+            .expect("no DELETE of the session")
+            .unwrap();
+        if r.method == "DELETE" {
+            assert_eq!(r.header("mcp-session-id"), Some("s-42"));
+            break;
+        }
+    }
+}
