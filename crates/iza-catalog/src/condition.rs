@@ -81,6 +81,12 @@ pub enum Placeholder {
     Title,
     /// Browser: how many requests of the page failed (network error or status >= 400).
     RequestsFailed,
+    /// `mcp`: how many tools the server lists.
+    ToolCount,
+    /// `mcp`: the tools the server lists (`[TOOLS].name` is one of them, for `has()`).
+    Tools,
+    /// `mcp`: the protocol revision spoken (`2026-07-28` for the stateless generation).
+    ProtocolVersion,
 }
 
 impl Placeholder {
@@ -101,6 +107,9 @@ impl Placeholder {
         ("TEXT", Placeholder::Text),
         ("TITLE", Placeholder::Title),
         ("REQUESTS_FAILED", Placeholder::RequestsFailed),
+        ("TOOL_COUNT", Placeholder::ToolCount),
+        ("TOOLS", Placeholder::Tools),
+        ("PROTOCOL_VERSION", Placeholder::ProtocolVersion),
     ];
 
     /// Whether only a browser check reports it.
@@ -116,6 +125,14 @@ impl Placeholder {
                 | Placeholder::Text
                 | Placeholder::Title
                 | Placeholder::RequestsFailed
+        )
+    }
+
+    /// Whether only `mcp` checks report this value.
+    pub fn is_mcp_only(self) -> bool {
+        matches!(
+            self,
+            Placeholder::ToolCount | Placeholder::Tools | Placeholder::ProtocolVersion
         )
     }
 
@@ -137,7 +154,7 @@ pub enum PathStep {
     Index(usize),
 }
 
-/// A placeholder and, for `[BODY]`, a path into its JSON.
+/// A placeholder and, for `[BODY]`, a path into its JSON (for `[TOOLS]`, one tool name).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Value {
     /// Which value.
@@ -385,9 +402,17 @@ fn value(text: &str) -> Result<Value, ConditionError> {
             error(format!("`[{name}]` is not a placeholder"), Some(hint))
         })?;
     let path = path(&text[close + 1..])?;
-    if !path.is_empty() && placeholder != Placeholder::Body {
+    if placeholder == Placeholder::Tools
+        && !(path.is_empty() || matches!(path.as_slice(), [PathStep::Key(_)]))
+    {
         return Err(error(
-            format!("only `[BODY]` takes a path, not `[{name}]`"),
+            "`[TOOLS]` takes one tool name as its path".to_owned(),
+            Some("for example `has([TOOLS].list_services) == true`".to_owned()),
+        ));
+    }
+    if !path.is_empty() && !matches!(placeholder, Placeholder::Body | Placeholder::Tools) {
+        return Err(error(
+            format!("`[{name}]` takes no path; only `[BODY]` and `[TOOLS]` do"),
             Some("a path reads into a JSON body: `[BODY].data.status`".to_owned()),
         ));
     }
@@ -512,6 +537,24 @@ mod tests {
                 Op::Eq,
                 Literal("127.0.0.1".into()),
             ),
+            (
+                "[TOOL_COUNT] >= 3",
+                Value(v(Placeholder::ToolCount, vec![])),
+                Op::Ge,
+                Literal("3".into()),
+            ),
+            (
+                "has([TOOLS].list_services) == true",
+                Has(v(Placeholder::Tools, vec![Key("list_services".into())])),
+                Op::Eq,
+                Literal("true".into()),
+            ),
+            (
+                "[PROTOCOL_VERSION] == 2026-07-28",
+                Value(v(Placeholder::ProtocolVersion, vec![])),
+                Op::Eq,
+                Literal("2026-07-28".into()),
+            ),
         ];
         for (text, left, op, right) in cases {
             let c: Condition = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -524,7 +567,9 @@ mod tests {
         let cases = [
             ("[STATUS] 200", "no comparison operator"),
             ("[STATS] == 200", "`[STATS]` is not a placeholder"),
-            ("[STATUS].code == 200", "only `[BODY]` takes a path"),
+            ("[STATUS].code == 200", "only `[BODY]` and `[TOOLS]` do"),
+            ("[TOOLS].a.b == 1", "one tool name"),
+            ("[TOOLS][0] == a", "one tool name"),
             ("[BODY]..a == 1", "empty key"),
             ("[BODY][x] == 1", "not an index"),
             ("[RESPONSE_TIME] < fast", "not a number or a duration"),

@@ -12,7 +12,10 @@
 //! - otherwise `==` and `!=` compare text; `pat()` matches a glob where `*` is any run of
 //!   characters; `any()` holds when the left side equals one of its items;
 //! - `len()` counts a string's characters or an array's / object's items; `has()` is whether
-//!   the path exists.
+//!   the path exists;
+//! - `mcp` checks add `[TOOL_COUNT]`, `[PROTOCOL_VERSION]` and `[TOOLS]`: the tool names
+//!   joined by `, `, and `[TOOLS].name` is that name when the server lists it (so
+//!   `has([TOOLS].name)` is whether it does) and `len([TOOLS])` counts the tools.
 //!
 //! A failed condition renders the value it saw: `[STATUS] (503) == 200`.
 
@@ -120,10 +123,29 @@ impl<'a> Evaluator<'a> {
             }
             Placeholder::Text => browser.and_then(|b| b.text.as_deref()).map(Cow::Borrowed),
             Placeholder::Title => browser.and_then(|b| b.title.as_deref()).map(Cow::Borrowed),
+            Placeholder::ToolCount => facts
+                .tools
+                .as_ref()
+                .map(|t| Cow::Owned(t.len().to_string())),
+            Placeholder::Tools => {
+                let tools = facts.tools.as_ref()?;
+                match value.path.first() {
+                    Some(PathStep::Key(name)) => tools
+                        .iter()
+                        .find(|t| *t == name)
+                        .map(|t| Cow::Borrowed(t.as_str())),
+                    Some(PathStep::Index(_)) => None,
+                    None => Some(Cow::Owned(tools.join(", "))),
+                }
+            }
+            Placeholder::ProtocolVersion => facts.protocol_version.as_deref().map(Cow::Borrowed),
         }
     }
 
     fn len(&self, value: &Value) -> Option<usize> {
+        if value.placeholder == Placeholder::Tools && value.path.is_empty() {
+            return self.facts.tools.as_ref().map(Vec::len);
+        }
         if value.placeholder == Placeholder::Body && !value.path.is_empty() {
             return self.json_at(&value.path).map(|j| match j {
                 Json::String(s) => s.chars().count(),
@@ -467,6 +489,49 @@ mod tests {
             let condition: Condition = text.parse().unwrap();
             assert_eq!(evaluator.check(&condition).is_ok(), holds, "{text}");
         }
+    }
+
+    #[test]
+    fn mcp_tools_read_as_a_count_a_list_and_a_presence() {
+        let facts = Facts {
+            protocol_version: Some("2026-07-28".to_owned()),
+            tools: Some(vec!["list_services".to_owned(), "port_map".to_owned()]),
+            ..Facts::default()
+        };
+        let evaluator = Evaluator::new(&facts, Duration::ZERO);
+        for (text, holds, rendered) in [
+            ("[TOOL_COUNT] == 2", true, ""),
+            ("[TOOL_COUNT] > 5", false, "[TOOL_COUNT] (2) > 5"),
+            ("len([TOOLS]) == 2", true, ""),
+            ("[TOOLS] == pat(*port_map*)", true, ""),
+            ("has([TOOLS].list_services) == true", true, ""),
+            ("has([TOOLS].run_task) == false", true, ""),
+            (
+                "has([TOOLS].run_task) == true",
+                false,
+                "has([TOOLS].run_task) (false) == true",
+            ),
+            ("[TOOLS].port_map == port_map", true, ""),
+            ("[PROTOCOL_VERSION] == 2026-07-28", true, ""),
+            (
+                "[PROTOCOL_VERSION] == 2025-11-25",
+                false,
+                "[PROTOCOL_VERSION] (2026-07-28) == 2025-11-25",
+            ),
+        ] {
+            let condition: Condition = text.parse().unwrap();
+            let got = evaluator.check(&condition);
+            assert_eq!(got.is_ok(), holds, "{text}: {got:?}");
+            if !holds {
+                assert_eq!(got.unwrap_err(), rendered, "{text}");
+            }
+        }
+        let none = Facts::default();
+        let condition: Condition = "[TOOL_COUNT] >= 0".parse().unwrap();
+        assert_eq!(
+            Evaluator::new(&none, Duration::ZERO).check(&condition),
+            Err("[TOOL_COUNT] (none) >= 0".to_owned())
+        );
     }
 
     #[test]

@@ -86,6 +86,13 @@ pub struct Facts {
     /// What a browser check saw (`browser`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub browser: Option<Box<BrowserFacts>>,
+    /// `[PROTOCOL_VERSION]` (`mcp`): the protocol revision spoken, `2026-07-28` for the
+    /// stateless generation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol_version: Option<String>,
+    /// `[TOOLS]` and `[TOOL_COUNT]` (`mcp`): the names of the tools the server lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<String>>,
 }
 
 /// What a browser check saw: the values of its placeholders, the console's last lines, each

@@ -3,7 +3,8 @@
 //! requests), hides and refuses tools by the scope of the bearer token, and keeps its Host
 //! policy; then the Python `mcp` SDK (an independent client, installed by
 //! scripts/mcp-clients.sh) lists and calls every tool in its three modes over HTTP and over
-//! stdio (`iza mcp`), with the server running and without it.
+//! stdio (`iza mcp`), with the server running and without it. The `mcp` check kind probes
+//! that `/mcp` in both generations.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -493,4 +494,96 @@ fn the_python_sdk_calls_every_tool_in_every_mode_over_http_and_stdio() {
             .is_some_and(|e| e.contains("needs a running `iza serve` or `iza up`")),
         "{live}"
     );
+}
+
+/// An `mcp` check of the manifest, probed once by `iza-probe` as the monitor would.
+fn mcp_check(url: String, conditions: &[&str]) -> iza_catalog::model::Check {
+    iza_catalog::model::Check {
+        target: iza_catalog::model::CheckTarget::Mcp(url),
+        method: "GET".to_owned(),
+        headers: Default::default(),
+        body: None,
+        follow_redirects: true,
+        verify_tls: true,
+        record: "A".to_owned(),
+        shell: false,
+        every: Duration::from_secs(30),
+        timeout: Duration::from_secs(20),
+        conditions: conditions
+            .iter()
+            .map(|c| c.parse().unwrap_or_else(|e| panic!("{c}: {e}")))
+            .collect(),
+        failure_threshold: 1,
+        success_threshold: 1,
+    }
+}
+
+#[test]
+fn the_mcp_check_kind_probes_iza_in_both_generations() {
+    let dir = site();
+    let server = serve(dir.path());
+    let url = format!("http://{}/mcp", server.address);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let probe = |check| runtime.block_on(iza_probe::Prober::default().probe(&check));
+    let conditions = ["[TOOL_COUNT] >= 10", "has([TOOLS].list_services) == true"];
+
+    // Discover first: IZA speaks the stateless revision.
+    let stateless = probe(mcp_check(url.clone(), &conditions));
+    assert!(stateless.is_up(), "{:?}", stateless.failure);
+    assert_eq!(
+        stateless.facts.protocol_version.as_deref(),
+        Some("2026-07-28")
+    );
+    let tools = stateless.facts.tools.clone().unwrap();
+    assert_eq!(tools, READ_TOOLS, "anonymous probes see the reading tools");
+    assert!(
+        stateless
+            .facts
+            .server
+            .as_deref()
+            .is_some_and(|s| s.starts_with("iza")),
+        "{:?}",
+        stateless.facts.server
+    );
+
+    // Pinned to the session generation by its header: the initialize handshake.
+    let mut pinned = mcp_check(url.clone(), &conditions);
+    pinned
+        .headers
+        .insert("MCP-Protocol-Version".to_owned(), "2025-11-25".to_owned());
+    let session = probe(pinned);
+    assert!(session.is_up(), "{:?}", session.failure);
+    assert_eq!(
+        session.facts.protocol_version.as_deref(),
+        Some("2025-11-25")
+    );
+    assert_eq!(session.facts.tools, Some(read_tools()));
+
+    // Conditions that do not hold say what they saw.
+    let down = probe(mcp_check(
+        url.clone(),
+        &["[TOOL_COUNT] > 100", "has([TOOLS].launch_rockets) == true"],
+    ));
+    assert!(!down.is_up());
+    let message = down.failure.unwrap().message;
+    assert!(
+        message.contains(&format!("[TOOL_COUNT] ({}) > 100", READ_TOOLS.len())),
+        "{message}"
+    );
+
+    // An HTTP endpoint that is not MCP is down with the reason.
+    let not_mcp = probe(mcp_check(format!("http://{}/healthz", server.address), &[]));
+    assert!(!not_mcp.is_up());
+    let failure = not_mcp.failure.unwrap();
+    assert!(
+        failure.message.contains("`initialize`") && failure.message.contains("`server/discover`"),
+        "{failure:?}"
+    );
+}
+
+fn read_tools() -> Vec<String> {
+    READ_TOOLS.iter().map(|s| (*s).to_owned()).collect()
 }

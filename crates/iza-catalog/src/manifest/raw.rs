@@ -428,7 +428,8 @@ pub struct RawCheck {
     pub redis: Option<Spanned<String>>,
     /// AMQP URL (`amqp://guest:guest@host:5672`): protocol handshake.
     pub amqp: Option<Spanned<String>>,
-    /// MCP endpoint URL: initialize handshake.
+    /// MCP endpoint URL: `server/discover` (2026-07-28) or the `initialize` handshake, then
+    /// `tools/list`.
     pub mcp: Option<Spanned<String>>,
     /// URL to load in a real headless Chromium (`http`/`https`): a browser check.
     pub browser: Option<Spanned<String>>,

@@ -427,20 +427,27 @@ fn check(ctx: &mut Ctx<'_>, service: &str, spanned: &Spanned<RawCheck>) -> Optio
         match condition.get().parse::<Condition>() {
             Ok(parsed) => {
                 let is_browser = matches!(target, CheckTarget::Browser(_));
-                if let Some(p) = parsed
-                    .placeholders()
-                    .find(|p| p.is_browser_only() && !is_browser)
-                {
+                let is_mcp = matches!(target, CheckTarget::Mcp(_));
+                let misplaced = parsed.placeholders().find_map(|p| {
+                    if p.is_browser_only() && !is_browser {
+                        Some((p, "a browser check reports", "make it a browser check (`browser = \"URL\"`), or remove the condition"))
+                    } else if p.is_mcp_only() && !is_mcp {
+                        Some((p, "`mcp` checks report", "use it on a check such as `{ mcp = \"http://localhost:8300/mcp\" }`"))
+                    } else {
+                        None
+                    }
+                });
+                if let Some((p, only, hint)) = misplaced {
                     ctx.push(
                         Diagnostic::error(
                             Code::InvalidCheck,
                             format!(
-                                "a condition of {what} reads `[{}]`, which only a browser check reports",
+                                "a condition of {what} reads `[{}]`, which only {only}",
                                 p.name()
                             ),
                         )
                         .at(condition.span())
-                        .hint("make it a browser check (`browser = \"URL\"`), or remove the condition"),
+                        .hint(hint),
                     );
                     ok = false;
                 }

@@ -86,6 +86,8 @@ pub(crate) struct Post {
     pub(crate) content_type: &'static str,
     /// The `Accept` header, unless the check sets one.
     pub(crate) accept: &'static str,
+    /// More headers, each unless the check sets it.
+    pub(crate) headers: Vec<(&'static str, String)>,
 }
 
 /// Sends a request built from the check (or `post`) and records the status, the address and
@@ -121,6 +123,11 @@ pub(crate) async fn send(
                 .any(|k| k.eq_ignore_ascii_case("accept"))
             {
                 request = request.header(reqwest::header::ACCEPT, post.accept);
+            }
+            for (name, value) in post.headers {
+                if !check.headers.keys().any(|k| k.eq_ignore_ascii_case(name)) {
+                    request = request.header(name, value);
+                }
             }
             request
                 .header(reqwest::header::CONTENT_TYPE, post.content_type)
