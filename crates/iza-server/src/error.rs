@@ -58,6 +58,12 @@ pub enum ApiError {
     RunNotHeld(i64),
     /// The request is valid but the engine refuses it now; the text says why.
     Conflict(String),
+    /// The server runs no alerting.
+    NoAlerts,
+    /// No alert has this id.
+    UnknownAlert(i64),
+    /// No silence has this id.
+    UnknownSilence(i64),
 }
 
 impl ApiError {
@@ -85,6 +91,9 @@ impl ApiError {
             ApiError::UnknownIncident(_) => (StatusCode::NOT_FOUND, "unknown-incident"),
             ApiError::RunNotHeld(_) => (StatusCode::CONFLICT, "run-not-held"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::NoAlerts => (StatusCode::CONFLICT, "no-alerts"),
+            ApiError::UnknownAlert(_) => (StatusCode::NOT_FOUND, "unknown-alert"),
+            ApiError::UnknownSilence(_) => (StatusCode::NOT_FOUND, "unknown-silence"),
         }
     }
 
@@ -142,6 +151,9 @@ impl ApiError {
                  the queue, or it has finished; claim again"
             ),
             ApiError::Conflict(reason) => reason.clone(),
+            ApiError::NoAlerts => "this server runs no alerting".to_owned(),
+            ApiError::UnknownAlert(id) => format!("no alert has the id {id}"),
+            ApiError::UnknownSilence(id) => format!("no silence has the id {id}"),
         }
     }
 }

@@ -17,6 +17,7 @@
 //! - `serve.rs`: [`serve`], the connections under their [`Limits`] (timeouts, cap).
 
 pub mod agents;
+mod alerts;
 pub mod auth;
 mod dashboard;
 mod error;
@@ -32,7 +33,7 @@ mod stream;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 pub use auth::{Access, Auth, Scope, Token, TokenFile};
 pub use host::HostPolicy;
@@ -67,7 +68,13 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/events",
     "/api/v1/events/stream",
     "/api/v1/openapi.json",
+    "/api/v1/alerts",
+    "/api/v1/alerts/{id}",
+    "/api/v1/silences",
 ];
+
+/// Every `DELETE` route: they need the bearer token.
+pub const DELETE_ROUTES: &[&str] = &["/api/v1/silences/{id}"];
 
 /// The routes of the web dashboard (`GET` only): the page and its files. Not part of the
 /// API, so not in the OpenAPI document.
@@ -85,6 +92,8 @@ pub const ACTION_ROUTES: &[&str] = &[
     "/api/v1/runs/{id}/complete",
     "/api/v1/agents/{agent}/claim",
     "/api/v1/incidents/{id}/resolve",
+    "/api/v1/alerts/{id}/ack",
+    "/api/v1/silences",
 ];
 
 /// The whole application. Every route, the fallback included, goes through the state's
@@ -120,7 +129,15 @@ pub fn router(state: AppState) -> Router {
         .route("/incidents/{id}/resolve", post(agents::resolve))
         .route("/events", get(routes::events))
         .route("/events/stream", get(stream::events_stream))
-        .route("/openapi.json", get(routes::openapi));
+        .route("/openapi.json", get(routes::openapi))
+        .route("/alerts", get(alerts::list))
+        .route("/alerts/{id}", get(alerts::one))
+        .route("/alerts/{id}/ack", post(alerts::ack))
+        .route(
+            "/silences",
+            get(alerts::list_silences).post(alerts::create_silence),
+        )
+        .route("/silences/{id}", delete(alerts::expire_silence));
     Router::new()
         .route("/", get(dashboard::index))
         .route("/assets/{*path}", get(dashboard::asset))

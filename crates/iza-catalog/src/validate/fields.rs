@@ -141,9 +141,12 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
         for t in &a.tasks {
             tasks.extend(super::tasks::task(ctx, Some(id.get()), t));
         }
+        let (notify, ack_within) = super::alerts::agent(ctx, id.get(), a);
         agents.insert(
             id.get().clone(),
             Agent {
+                notify,
+                ack_within,
                 id: id.get().clone(),
                 name: a.name.clone().unwrap_or_else(|| id.get().clone()),
                 tier: *a.tier.get(),
@@ -202,6 +205,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
         })
         .collect();
 
+    let alerting = super::alerts::build(ctx);
     Catalog {
         ecosystem,
         groups,
@@ -210,6 +214,9 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
         tasks,
         flows,
         channels,
+        notifiers: alerting.notifiers,
+        alerts: alerting.alerts,
+        maintenance: alerting.maintenance,
     }
 }
 

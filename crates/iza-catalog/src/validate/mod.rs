@@ -10,6 +10,7 @@
 //! (`partial`), for views of broken manifests.
 
 mod agents;
+mod alerts;
 mod deps;
 mod fields;
 mod ids;
@@ -24,6 +25,8 @@ use std::collections::{HashMap, HashSet};
 use crate::diagnostic::{self, Diagnostic};
 use crate::manifest::raw::RawManifest;
 use crate::model::Catalog;
+
+pub use alerts::is_env_reference;
 
 /// Diagnostics collected while compiling, plus lookups the checks share.
 pub(crate) struct Ctx<'a> {

@@ -3,7 +3,9 @@
 //! for assertions; the real stores are tested in `iza-store`). Every wait polls with a deadline.
 
 mod agents;
+mod alerts;
 mod chain;
+mod receiver;
 mod docker;
 mod reload;
 mod schedule;

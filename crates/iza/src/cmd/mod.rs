@@ -1,6 +1,7 @@
 //! One module per verb; [`run`] dispatches to them and returns the process exit code.
 
 mod agents;
+mod alerts;
 mod check;
 mod demo_service;
 mod graph;
@@ -46,6 +47,9 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Runs(args) => agents::runs(&args),
         Command::Incidents(args) => agents::incidents(&args),
         Command::Resolve(args) => agents::resolve(&args),
+        Command::Alerts(args) => alerts::alerts(&args),
+        Command::Silence(args) => alerts::silence(&args),
+        Command::Ack(args) => alerts::ack(&args),
         Command::DemoService(args) => demo_service::run(&args),
     }
 }
