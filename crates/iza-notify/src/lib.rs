@@ -48,7 +48,7 @@ pub struct Sent {
 
 /// Sends messages to one notifier.
 pub struct Sender {
-    client: reqwest::Client,
+    client: Option<reqwest::Client>,
     env: Env,
 }
 
@@ -75,8 +75,9 @@ pub fn client() -> Result<reqwest::Client, String> {
 }
 
 impl Sender {
-    /// A sender with this client, resolving `${ENV}` references through `env`.
-    pub fn new(client: reqwest::Client, env: Env) -> Sender {
+    /// A sender with this client (none: every send fails, saying so), resolving `${ENV}`
+    /// references through `env`.
+    pub fn new(client: Option<reqwest::Client>, env: Env) -> Sender {
         Sender { client, env }
     }
 
@@ -111,8 +112,12 @@ impl Sender {
     }
 
     async fn one(&self, notifier: &Notifier, request: &Request) -> Result<(), NotifyError> {
-        let mut builder = self
-            .client
+        let Some(client) = &self.client else {
+            return Err(NotifyError::Config(
+                "no HTTP client could be built on this machine".to_owned(),
+            ));
+        };
+        let mut builder = client
             .post(&request.url)
             .timeout(notifier.timeout)
             .header("content-type", request.content_type)

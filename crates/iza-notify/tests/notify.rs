@@ -60,7 +60,7 @@ fn env() -> Env {
 }
 
 fn sender() -> Sender {
-    Sender::new(iza_notify::client().unwrap(), env())
+    Sender::new(Some(iza_notify::client().unwrap()), env())
 }
 
 fn body(kind: NotifierKind, n: &Notifier, transition: Transition) -> Vec<Value> {

@@ -32,7 +32,7 @@ use serde_json::json;
 
 use super::suppress;
 use crate::event::EventKind;
-use crate::monitor::status::Status;
+use crate::Status;
 
 /// The reserved task namespace of delivery runs: `@notify/<notifier id>`.
 pub const TASK_PREFIX: &str = "@notify/";
@@ -139,9 +139,6 @@ impl Engine {
     /// Takes the open alerts of a previous run of this database.
     pub(crate) fn resume(&mut self, open: Vec<Alert>, now: Millis) {
         for alert in open {
-            if !self.catalog.alerts.iter().any(|r| r.name == alert.rule) {
-                // The rule is gone; the next evaluation resolves it below.
-            }
             if alert.state == AlertState::Pending {
                 self.pending_since.insert(alert.id, now);
             }
@@ -268,7 +265,7 @@ impl Engine {
     pub(crate) async fn evaluate(&mut self, now: Millis) -> Result<(Announce, Option<Millis>), StoreError> {
         let mut events = Vec::new();
         let mut wake: Option<Millis> = None;
-        let mut want = |at: Millis, wake: &mut Option<Millis>| {
+        let want = |at: Millis, wake: &mut Option<Millis>| {
             *wake = Some(wake.map_or(at, |w: Millis| w.min(at)));
         };
         let desired = self.desired();
@@ -519,7 +516,12 @@ impl Engine {
                                 transition: Transition::Escalated,
                                 agent: Some(agent.clone()),
                             };
-                            for n in notify.iter().filter(|n| self.catalog.notifiers.contains_key(*n)) {
+                            let known: Vec<String> = notify
+                                .iter()
+                                .filter(|n| self.catalog.notifiers.contains_key(*n))
+                                .cloned()
+                                .collect();
+                            for n in &known {
                                 self.push(n, item.clone(), now);
                             }
                         } else {
@@ -600,7 +602,7 @@ impl Engine {
     /// Queues one notifier's batch as one run (dedup key: its transitions and the notifier)
     /// and records its deliveries.
     async fn flush(&mut self, notifier: &str, batch: Batch, now: Millis) -> Result<(), StoreError> {
-        let Some(config) = self.catalog.notifiers.get(notifier) else {
+        let Some(retries) = self.catalog.notifiers.get(notifier).map(|n| n.retries) else {
             return Ok(());
         };
         let items: Vec<(Item, Alert)> = batch
@@ -626,7 +628,7 @@ impl Engine {
             dedupe: Some(keys.join(",")),
             tick: None,
             run_at: now,
-            max_attempts: config.retries.saturating_add(1),
+            max_attempts: retries.saturating_add(1),
             concurrency: 1,
             external: true,
             trigger: json!({

@@ -107,8 +107,13 @@ pub struct AlertMetrics {
 }
 
 enum Command {
-    /// Applied before the next evaluation; `done` answers once it is.
-    Acknowledged(Alert, tokio::sync::oneshot::Sender<()>),
+    /// Done by the engine, so that its own copy of the alert and the store's agree: `reply`
+    /// answers the alert afterwards and whether this call acknowledged it.
+    Acknowledge {
+        id: i64,
+        by: String,
+        reply: tokio::sync::oneshot::Sender<Result<Option<(Alert, bool)>, StoreError>>,
+    },
     Silences(tokio::sync::oneshot::Sender<()>),
     Reload(Arc<Catalog>),
 }
@@ -168,10 +173,9 @@ impl Alerts {
         monitor: Arc<Monitor>,
         options: AlertsOptions,
     ) -> Alerts {
-        let client = iza_notify::client().unwrap_or_else(|e| {
-            tracing::warn!("alerts: {e}; using a client without system roots");
-            reqwest::Client::new()
-        });
+        let client = iza_notify::client()
+            .inspect_err(|e| tracing::warn!("alerts: {e}; notifications will fail"))
+            .ok();
         let sender = Sender::new(client, options.env.clone());
         let (stopping, _) = watch::channel(false);
         let shared = Arc::new(Shared {
@@ -196,30 +200,37 @@ impl Alerts {
 
     /// Acknowledges an alert: no more reminders or escalation. `None`: no such alert.
     pub async fn acknowledge(&self, id: i64, by: &str) -> Result<Option<Alert>, AlertsError> {
-        let before = self.shared.store.alert(id).await?;
-        let Some(alert) = self
-            .shared
-            .store
-            .acknowledge_alert(id, by, self.shared.now())
-            .await?
-        else {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let sent = self.commands.send(Command::Acknowledge {
+            id,
+            by: by.to_owned(),
+            reply,
+        });
+        let outcome = match (sent, answer.await) {
+            (Ok(()), Ok(outcome)) => outcome?,
+            // The engine stopped: the store alone records it.
+            _ => {
+                let before = self.shared.store.alert(id).await?;
+                let after = self
+                    .shared
+                    .store
+                    .acknowledge_alert(id, by, self.shared.now())
+                    .await?;
+                after.map(|a| {
+                    let new = before.is_some_and(|b| b.acknowledged_at.is_none())
+                        && a.acknowledged_at.is_some();
+                    (a, new)
+                })
+            }
+        };
+        let Some((alert, new)) = outcome else {
             return Ok(None);
         };
-        let new = before.is_some_and(|b| b.acknowledged_at.is_none())
-            && alert.acknowledged_at.is_some();
         if new {
             self.shared.announce(vec![EventKind::AlertAcknowledged {
                 alert: id,
                 by: by.to_owned(),
             }]);
-            let (done, applied) = tokio::sync::oneshot::channel();
-            if self
-                .commands
-                .send(Command::Acknowledged(alert.clone(), done))
-                .is_ok()
-            {
-                let _ = applied.await;
-            }
         }
         Ok(Some(alert))
     }
@@ -325,7 +336,7 @@ fn apply(engine: &mut engine::Engine, update: Update) {
                 } => (service, to.clone(), reason.clone()),
                 EventKind::ServiceImpacted { service, by, .. } => (
                     service,
-                    crate::monitor::status::Status::Impacted { by: by.clone() },
+                    crate::Status::Impacted { by: by.clone() },
                     None,
                 ),
                 EventKind::ServiceRecovered { service, to, .. } => (service, to.clone(), None),
@@ -341,6 +352,26 @@ fn apply(engine: &mut engine::Engine, update: Update) {
             );
         }
     }
+}
+
+async fn acknowledge(
+    shared: &Shared,
+    engine: &mut engine::Engine,
+    id: i64,
+    by: &str,
+) -> Result<Option<(Alert, bool)>, StoreError> {
+    let before = shared.store.alert(id).await?;
+    let Some(after) = shared.store.acknowledge_alert(id, by, shared.now()).await? else {
+        return Ok(None);
+    };
+    engine.acknowledged(&after);
+    let new = before.is_some_and(|b| b.acknowledged_at.is_none()) && after.acknowledged_at.is_some();
+    Ok(Some((after, new)))
+}
+
+async fn load_silences(shared: &Shared, engine: &mut engine::Engine) -> Result<(), StoreError> {
+    engine.silences = shared.store.silences(None).await?;
+    Ok(())
 }
 
 async fn engine_loop(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiver<Command>) {
@@ -363,13 +394,7 @@ async fn engine_loop(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiver<
         Ok(open) => engine.resume(open, shared.now()),
         Err(e) => tracing::error!("alerts: reading the open alerts failed: {e}"),
     }
-    let load_silences = |engine: &mut engine::Engine| {
-        let store = shared.store.clone();
-        async move { store.silences(None).await }
-            .await
-            .map(|s| engine.silences = s)
-    };
-    if let Err(e) = load_silences(&mut engine).await {
+    if let Err(e) = load_silences(&shared, &mut engine).await {
         tracing::error!("alerts: reading silences failed: {e}");
     }
     let mut stopping = shared.stopping.subscribe();
@@ -388,12 +413,11 @@ async fn engine_loop(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiver<
             }
             command = commands.recv() => match command {
                 None => break,
-                Some(Command::Acknowledged(alert, done)) => {
-                    engine.acknowledged(&alert);
-                    let _ = done.send(());
+                Some(Command::Acknowledge { id, by, reply }) => {
+                    let _ = reply.send(acknowledge(&shared, &mut engine, id, &by).await);
                 }
                 Some(Command::Silences(done)) => {
-                    if let Err(e) = load_silences(&mut engine).await {
+                    if let Err(e) = load_silences(&shared, &mut engine).await {
                         tracing::error!("alerts: reading silences failed: {e}");
                     }
                     let _ = done.send(());
