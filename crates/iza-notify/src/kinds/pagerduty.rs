@@ -10,7 +10,7 @@ use super::{Kind, Request, rfc3339};
 use crate::{Message, NotifyError, Transition};
 
 /// PagerDuty's Events API v2 endpoint.
-pub const EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+pub(crate) const EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 
 pub(crate) struct PagerDuty;
 
