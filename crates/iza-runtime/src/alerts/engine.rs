@@ -440,35 +440,44 @@ impl Engine {
             let queued = self.outbox.values().any(|b| b.items.iter().any(|i| i.alert == id));
             let recipients = self.recipients(&rule, &alert.service);
             if alert.last_notified_at.is_none() && !queued {
-                // The firing transition: reuse the number saved before a crash, if any.
-                if alert.notified_seq >= alert.seq {
-                    alert.seq += 1;
-                    changed = true;
-                }
+                // A firing transition decided but neither recorded nor queued (a crash came
+                // between): it keeps its number, so its dedup key is the same.
+                let undelivered = alert.notified_seq < alert.seq;
                 if let Some(why) = &suppressed {
-                    let records: Vec<Delivery> = recipients
-                        .iter()
-                        .map(|n| delivery(id, alert.seq, Transition::Firing, n, DeliveryState::Suppressed, now, Some(why.clone())))
-                        .collect();
-                    if !records.is_empty() {
-                        self.store.record_deliveries(&records).await?;
+                    if alert.seq == 0 || undelivered {
+                        alert.seq = alert.seq.max(1);
+                        let records: Vec<Delivery> = recipients
+                            .iter()
+                            .map(|n| delivery(id, alert.seq, Transition::Firing, n, DeliveryState::Suppressed, now, Some(why.clone())))
+                            .collect();
+                        if !records.is_empty() {
+                            self.store.record_deliveries(&records).await?;
+                        }
+                        alert.notified_seq = alert.seq;
+                        changed = true;
                     }
-                    alert.notified_seq = alert.seq;
-                    changed = true;
-                } else if recipients.is_empty() {
-                    // Nobody to tell (an agent without `notify`): recorded as notified.
-                    alert.notified_seq = alert.seq;
-                    alert.last_notified_at = Some(now);
-                    changed = true;
                 } else {
-                    let item = Item {
-                        alert: id,
-                        seq: alert.seq,
-                        transition: Transition::Firing,
-                        agent: None,
-                    };
-                    for n in &recipients {
-                        self.push(n, item.clone(), now + millis(rule.group_wait));
+                    if !undelivered {
+                        alert.seq += 1;
+                        changed = true;
+                    }
+                    if recipients.is_empty() {
+                        // Nobody to tell (an agent without `notify`): recorded as notified.
+                        alert.notified_seq = alert.seq;
+                        alert.last_notified_at = Some(now);
+                        changed = true;
+                    } else {
+                        let item = Item {
+                            alert: id,
+                            seq: alert.seq,
+                            transition: Transition::Firing,
+                            agent: None,
+                        };
+                        for n in &recipients {
+                            self.push(n, item.clone(), now + millis(rule.group_wait));
+                        }
+                        // The batch is due later: come back then.
+                        want(now + millis(rule.group_wait), &mut wake);
                     }
                 }
             } else if alert.last_notified_at.is_some()

@@ -518,9 +518,18 @@ async fn acknowledging_stops_reminders_and_escalation() {
     for _ in 0..6 {
         clock.advance(Duration::from_secs(10));
     }
-    // Recovery still sends its resolved notification, queued behind anything else to `ops`.
+    // Recovery still sends its resolved notification, queued behind anything else to `ops`
+    // (the clock moves on: the resolve hold and the batch wait are of the engine's clock).
     s.db_up.set(true);
-    wait_received("the resolved notification", &ops, 2).await;
+    wait_until("db is up", || status(&s.monitor, "db") == Status::Up).await;
+    wait_until("the resolved notification arrives", || {
+        if ops.accepted().len() >= 2 {
+            return true;
+        }
+        clock.advance(Duration::from_millis(250));
+        false
+    })
+    .await;
     let transitions: Vec<String> = ops
         .accepted()
         .iter()
