@@ -69,12 +69,27 @@ pub(crate) fn resolve_notifier(n: &Notifier, env: &Env) -> Result<Notifier, Noti
     })
 }
 
-/// The secret values of a resolved notifier (to scrub from error texts).
+/// The secret values of a resolved notifier (to scrub from error texts): each value whole and,
+/// for the URL, each piece of its path and query of 6 characters or more (a receiver may
+/// quote a token of its own URL back).
 pub(crate) fn values(n: &Notifier) -> Vec<String> {
-    [&n.url, &n.secret, &n.token]
+    let mut out: Vec<String> = [&n.url, &n.secret, &n.token]
         .into_iter()
         .flatten()
         .cloned()
         .chain(n.headers.values().cloned())
-        .collect()
+        .collect();
+    if let Some(url) = &n.url {
+        let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+        let after_host = rest.split_once('/').map_or("", |(_, p)| p);
+        out.extend(
+            after_host
+                .split(['/', '?', '&', '=', '#'])
+                .filter(|piece| piece.len() >= 6)
+                .map(str::to_owned),
+        );
+    }
+    // Longest first, so that a whole value is replaced before its pieces.
+    out.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    out
 }
