@@ -113,7 +113,10 @@ end = "2026-12-25T02:00:00Z"
     assert_eq!(ops.timeout, Duration::from_secs(10));
     assert_eq!(ops.retries, 5);
     assert_eq!(catalog.agents["ops"].notify, ["ops"]);
-    assert_eq!(catalog.agents["ops"].ack_within, Some(Duration::from_secs(900)));
+    assert_eq!(
+        catalog.agents["ops"].ack_within,
+        Some(Duration::from_secs(900))
+    );
     assert_eq!(
         catalog.maintenance[0].window,
         MaintenanceWindow::Cron {
@@ -148,7 +151,9 @@ maintenance:
   - { name: m, cron: "0 3 * * *", duration: 1h }
 "#;
     let checked = iza_catalog::check(&SourceFile::new("x.yaml", yaml.to_owned(), Syntax::Yaml));
-    let catalog = checked.catalog.unwrap_or_else(|| panic!("{:?}", checked.diagnostics));
+    let catalog = checked
+        .catalog
+        .unwrap_or_else(|| panic!("{:?}", checked.diagnostics));
     assert_eq!(catalog.alerts[0].statuses, [AlertOn::Impacted]);
     assert_eq!(catalog.alerts[0].r#for, Duration::from_secs(10));
     assert_eq!(catalog.maintenance.len(), 1);
@@ -157,27 +162,132 @@ maintenance:
 #[test]
 fn each_mistake_is_reported_with_its_code_at_its_value() {
     let cases: &[(&str, &str, &str, &str)] = &[
-        ("unknown kind", "[notifiers.x]\nkind = \"slak\"\nurl = \"https://a/\"\n", "invalid-notifier", "\"slak\""),
-        ("key of another kind", "[notifiers.x]\nkind = \"slack\"\nurl = \"https://a/\"\nsecret = \"${S}\"\n", "invalid-notifier", "\"${S}\""),
-        ("no url", "[notifiers.x]\nkind = \"webhook\"\n", "invalid-notifier", "\"webhook\""),
-        ("not http", "[notifiers.x]\nkind = \"webhook\"\nurl = \"ftp://a/\"\n", "invalid-notifier", "\"ftp://a/\""),
-        ("pagerduty without token", "[notifiers.x]\nkind = \"pagerduty\"\n", "invalid-notifier", "\"pagerduty\""),
-        ("bad timeout", "[notifiers.x]\nkind = \"slack\"\nurl = \"https://a/\"\ntimeout = \"soon\"\n", "invalid-notifier", "\"soon\""),
-        ("unknown notifier", "[[alerts]]\nname = \"a\"\nnotify = [\"opps\"]\n", "unknown-reference", "\"opps\""),
-        ("unknown service", "[[alerts]]\nname = \"a\"\nnotify = [\"ops\"]\nservices = [\"dbb\"]\n", "unknown-reference", "\"dbb\""),
-        ("unknown status", "[[alerts]]\nname = \"a\"\nnotify = [\"ops\"]\nstatuses = [\"dwon\"]\n", "invalid-alert", "\"dwon\""),
-        ("unknown kind of service", "[[alerts]]\nname = \"a\"\nnotify = [\"ops\"]\nkinds = [\"db\"]\n", "invalid-alert", "\"db\""),
-        ("bad for", "[[alerts]]\nname = \"a\"\nnotify = [\"ops\"]\nfor = \"0s\"\n", "invalid-alert", "\"0s\""),
-        ("tells nobody", "[[alerts]]\nname = \"quiet\"\n", "invalid-alert", "\"quiet\""),
-        ("twice", "[[alerts]]\nname = \"a\"\nnotify = [\"ops\"]\n[[alerts]]\nname = \"a\"\nnotify = [\"ops\"]\n", "duplicate-id", "\"a\""),
-        ("no time", "[[maintenance]]\nname = \"m\"\n", "invalid-maintenance", "\"m\""),
-        ("cron without duration", "[[maintenance]]\nname = \"m\"\ncron = \"0 3 * * *\"\n", "invalid-maintenance", "\"0 3 * * *\""),
-        ("bad cron", "[[maintenance]]\nname = \"m\"\ncron = \"every night\"\nduration = \"1h\"\n", "invalid-maintenance", "\"every night\""),
-        ("bad time", "[[maintenance]]\nname = \"m\"\nstart = \"tomorrow\"\nend = \"2026-01-01T00:00:00Z\"\n", "invalid-maintenance", "\"tomorrow\""),
-        ("end before start", "[[maintenance]]\nname = \"m\"\nstart = \"2026-01-02T00:00:00Z\"\nend = \"2026-01-01T00:00:00Z\"\n", "invalid-maintenance", "\"2026-01-01T00:00:00Z\""),
-        ("both", "[[maintenance]]\nname = \"m\"\ncron = \"0 3 * * *\"\nduration = \"1h\"\nstart = \"2026-01-01T00:00:00Z\"\nend = \"2026-01-02T00:00:00Z\"\n", "invalid-maintenance", "\"2026-01-01T00:00:00Z\""),
-        ("bad ack_within", "[agents.late]\ntier = 3\nreports_to = \"ops\"\nack_within = \"never\"\n", "invalid-alert", "\"never\""),
-        ("agent notify unknown", "[agents.late]\ntier = 3\nreports_to = \"ops\"\nnotify = [\"pager\"]\n", "unknown-reference", "\"pager\""),
+        (
+            "unknown kind",
+            "[notifiers.x]\nkind = \"slak\"\nurl = \"https://a/\"\n",
+            "invalid-notifier",
+            "\"slak\"",
+        ),
+        (
+            "key of another kind",
+            "[notifiers.x]\nkind = \"slack\"\nurl = \"https://a/\"\nsecret = \"${S}\"\n",
+            "invalid-notifier",
+            "\"${S}\"",
+        ),
+        (
+            "no url",
+            "[notifiers.x]\nkind = \"webhook\"\n",
+            "invalid-notifier",
+            "\"webhook\"",
+        ),
+        (
+            "not http",
+            "[notifiers.x]\nkind = \"webhook\"\nurl = \"ftp://a/\"\n",
+            "invalid-notifier",
+            "\"ftp://a/\"",
+        ),
+        (
+            "pagerduty without token",
+            "[notifiers.x]\nkind = \"pagerduty\"\n",
+            "invalid-notifier",
+            "\"pagerduty\"",
+        ),
+        (
+            "bad timeout",
+            "[notifiers.x]\nkind = \"slack\"\nurl = \"https://a/\"\ntimeout = \"soon\"\n",
+            "invalid-notifier",
+            "\"soon\"",
+        ),
+        (
+            "unknown notifier",
+            "[[alerts]]\nname = \"a\"\nnotify = [\"opps\"]\n",
+            "unknown-reference",
+            "\"opps\"",
+        ),
+        (
+            "unknown service",
+            "[[alerts]]\nname = \"a\"\nnotify = [\"ops\"]\nservices = [\"dbb\"]\n",
+            "unknown-reference",
+            "\"dbb\"",
+        ),
+        (
+            "unknown status",
+            "[[alerts]]\nname = \"a\"\nnotify = [\"ops\"]\nstatuses = [\"dwon\"]\n",
+            "invalid-alert",
+            "\"dwon\"",
+        ),
+        (
+            "unknown kind of service",
+            "[[alerts]]\nname = \"a\"\nnotify = [\"ops\"]\nkinds = [\"db\"]\n",
+            "invalid-alert",
+            "\"db\"",
+        ),
+        (
+            "bad for",
+            "[[alerts]]\nname = \"a\"\nnotify = [\"ops\"]\nfor = \"0s\"\n",
+            "invalid-alert",
+            "\"0s\"",
+        ),
+        (
+            "tells nobody",
+            "[[alerts]]\nname = \"quiet\"\n",
+            "invalid-alert",
+            "\"quiet\"",
+        ),
+        (
+            "twice",
+            "[[alerts]]\nname = \"a\"\nnotify = [\"ops\"]\n[[alerts]]\nname = \"a\"\nnotify = [\"ops\"]\n",
+            "duplicate-id",
+            "\"a\"",
+        ),
+        (
+            "no time",
+            "[[maintenance]]\nname = \"m\"\n",
+            "invalid-maintenance",
+            "\"m\"",
+        ),
+        (
+            "cron without duration",
+            "[[maintenance]]\nname = \"m\"\ncron = \"0 3 * * *\"\n",
+            "invalid-maintenance",
+            "\"0 3 * * *\"",
+        ),
+        (
+            "bad cron",
+            "[[maintenance]]\nname = \"m\"\ncron = \"every night\"\nduration = \"1h\"\n",
+            "invalid-maintenance",
+            "\"every night\"",
+        ),
+        (
+            "bad time",
+            "[[maintenance]]\nname = \"m\"\nstart = \"tomorrow\"\nend = \"2026-01-01T00:00:00Z\"\n",
+            "invalid-maintenance",
+            "\"tomorrow\"",
+        ),
+        (
+            "end before start",
+            "[[maintenance]]\nname = \"m\"\nstart = \"2026-01-02T00:00:00Z\"\nend = \"2026-01-01T00:00:00Z\"\n",
+            "invalid-maintenance",
+            "\"2026-01-01T00:00:00Z\"",
+        ),
+        (
+            "both",
+            "[[maintenance]]\nname = \"m\"\ncron = \"0 3 * * *\"\nduration = \"1h\"\nstart = \"2026-01-01T00:00:00Z\"\nend = \"2026-01-02T00:00:00Z\"\n",
+            "invalid-maintenance",
+            "\"2026-01-01T00:00:00Z\"",
+        ),
+        (
+            "bad ack_within",
+            "[agents.late]\ntier = 3\nreports_to = \"ops\"\nack_within = \"never\"\n",
+            "invalid-alert",
+            "\"never\"",
+        ),
+        (
+            "agent notify unknown",
+            "[agents.late]\ntier = 3\nreports_to = \"ops\"\nnotify = [\"pager\"]\n",
+            "unknown-reference",
+            "\"pager\"",
+        ),
     ];
     for (what, extra, code, needle) in cases {
         let text = format!("{BASE}{extra}");
@@ -196,7 +306,10 @@ fn each_mistake_is_reported_with_its_code_at_its_value() {
                         .collect::<Vec<_>>()
                 )
             });
-        let span = found.span.clone().unwrap_or_else(|| panic!("{what}: no position"));
+        let span = found
+            .span
+            .clone()
+            .unwrap_or_else(|| panic!("{what}: no position"));
         assert_eq!(&text[span.clone()], *needle, "{what}: {}", found.message);
         assert!(span.start >= BASE.len(), "{what}: points into the case");
         assert!(!found.hints.is_empty(), "{what}: a hint says what to do");
@@ -215,7 +328,11 @@ fn a_secret_written_in_the_manifest_is_a_warning() {
         .find(|d| d.code.as_str() == "invalid-notifier")
         .expect("a warning");
     assert!(!warning.is_error());
-    assert!(warning.hints[0].contains("${ENV_VAR}"), "{:?}", warning.hints);
+    assert!(
+        warning.hints[0].contains("${ENV_VAR}"),
+        "{:?}",
+        warning.hints
+    );
     assert!(checked.catalog.is_some());
 }
 
@@ -224,7 +341,10 @@ fn notifiers_are_redacted_but_env_references_stay() {
     let catalog = compile(BASE);
     let shown = catalog.redacted();
     assert_eq!(shown.notifiers["ops"].url.as_deref(), Some("${OPS_HOOK}"));
-    assert_eq!(shown.notifiers["ops"].secret.as_deref(), Some("${OPS_SECRET}"));
+    assert_eq!(
+        shown.notifiers["ops"].secret.as_deref(),
+        Some("${OPS_SECRET}")
+    );
     assert_eq!(shown.notifiers["chat"].url.as_deref(), Some("***"));
     let secrets = iza_catalog::redact::Secrets::of(&catalog);
     let text = "POST https://hooks.example.com/services/T000/B000/literalsecret failed";
@@ -236,13 +356,25 @@ fn the_schema_knows_every_alerting_key() {
     let schema = iza_catalog::schema();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let cases = [
-        ("[[alerts]]\nname = \"a\"\nnotify = [\"ops\"]\nfor = \"1m\"\nrepeat = \"1h\"\nseverity = \"info\"\nto_agent = true\ngroup_wait = \"1s\"\nsend_resolved = true\nstatuses = \"down\"\nkinds = [\"database\"]\ntags = [\"x\"]\ngroups = [\"data\"]\nservices = [\"db\"]\n", true),
+        (
+            "[[alerts]]\nname = \"a\"\nnotify = [\"ops\"]\nfor = \"1m\"\nrepeat = \"1h\"\nseverity = \"info\"\nto_agent = true\ngroup_wait = \"1s\"\nsend_resolved = true\nstatuses = \"down\"\nkinds = [\"database\"]\ntags = [\"x\"]\ngroups = [\"data\"]\nservices = [\"db\"]\n",
+            true,
+        ),
         ("[[alerts]]\nname = \"a\"\nseverity = \"page\"\n", false),
         ("[[alerts]]\nname = \"a\"\nwhen = \"down\"\n", false),
-        ("[notifiers.x]\nkind = \"webhook\"\nurl = \"https://a/\"\nsecret = \"${S}\"\nheaders = { A = \"b\" }\ntemplate = \"t\"\ntoken = \"${T}\"\ntimeout = \"5s\"\nretries = 2\n", true),
+        (
+            "[notifiers.x]\nkind = \"webhook\"\nurl = \"https://a/\"\nsecret = \"${S}\"\nheaders = { A = \"b\" }\ntemplate = \"t\"\ntoken = \"${T}\"\ntimeout = \"5s\"\nretries = 2\n",
+            true,
+        ),
         ("[notifiers.x]\nkind = \"webhook\"\nretry = 2\n", false),
-        ("[[maintenance]]\nname = \"m\"\ncron = \"0 3 * * *\"\ntimezone = \"UTC\"\nduration = \"1h\"\nservices = [\"db\"]\ngroups = [\"data\"]\ntags = [\"x\"]\n", true),
-        ("[[maintenance]]\nname = \"m\"\nstart = \"2026-01-01T00:00:00Z\"\nend = \"2026-01-02T00:00:00Z\"\n", true),
+        (
+            "[[maintenance]]\nname = \"m\"\ncron = \"0 3 * * *\"\ntimezone = \"UTC\"\nduration = \"1h\"\nservices = [\"db\"]\ngroups = [\"data\"]\ntags = [\"x\"]\n",
+            true,
+        ),
+        (
+            "[[maintenance]]\nname = \"m\"\nstart = \"2026-01-01T00:00:00Z\"\nend = \"2026-01-02T00:00:00Z\"\n",
+            true,
+        ),
         ("[[maintenance]]\nname = \"m\"\nuntil = \"x\"\n", false),
     ];
     for (extra, valid) in cases {

@@ -83,10 +83,17 @@ impl Sender {
 
     /// The requests `notifier` would make for `message` (secrets resolved): for tests and
     /// for `iza` to show what would be sent.
-    pub fn requests(&self, notifier: &Notifier, message: &Message) -> Result<Vec<Request>, NotifyError> {
+    pub fn requests(
+        &self,
+        notifier: &Notifier,
+        message: &Message,
+    ) -> Result<Vec<Request>, NotifyError> {
         let resolved = secrets::resolve_notifier(notifier, &self.env)?;
         let text = template::render(
-            resolved.template.as_deref().unwrap_or(kind_of(notifier.kind).default_template()),
+            resolved
+                .template
+                .as_deref()
+                .unwrap_or(kind_of(notifier.kind).default_template()),
             message,
         )
         .map_err(NotifyError::Config)?;

@@ -84,9 +84,7 @@ pub struct Message {
 impl Message {
     /// A message of these alerts; its `status` follows them.
     pub fn new(ecosystem: &str, notifier: &str, at: i64, alerts: Vec<AlertView>) -> Message {
-        let resolved = alerts
-            .iter()
-            .all(|a| a.transition == Transition::Resolved);
+        let resolved = alerts.iter().all(|a| a.transition == Transition::Resolved);
         Message {
             version: 1,
             ecosystem: ecosystem.to_owned(),

@@ -10,7 +10,10 @@ use crate::NotifyError;
 
 /// Where `${NAME}` is read: the process environment in `iza`, a map in tests.
 #[derive(Clone)]
-pub struct Env(Arc<dyn Fn(&str) -> Option<String> + Send + Sync>);
+pub struct Env(Arc<Lookup>);
+
+/// How one variable is looked up.
+type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 impl Env {
     /// The process environment.

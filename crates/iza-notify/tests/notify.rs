@@ -53,7 +53,10 @@ fn message(transition: Transition) -> Message {
 
 fn env() -> Env {
     Env::from_pairs([
-        ("HOOK".to_owned(), "http://127.0.0.1:9/hooks/T000/B000/XXXXSECRET".to_owned()),
+        (
+            "HOOK".to_owned(),
+            "http://127.0.0.1:9/hooks/T000/B000/XXXXSECRET".to_owned(),
+        ),
         ("KEY".to_owned(), "routing-key-1234".to_owned()),
         ("SIG".to_owned(), "hmac-secret".to_owned()),
     ])
@@ -75,13 +78,15 @@ fn body(kind: NotifierKind, n: &Notifier, transition: Transition) -> Vec<Value> 
 
 #[test]
 fn the_default_text_names_the_root_and_what_it_impacts() {
-    let text = iza_notify::render(iza_notify::DEFAULT_TEMPLATE, &message(Transition::Firing)).unwrap();
+    let text =
+        iza_notify::render(iza_notify::DEFAULT_TEMPLATE, &message(Transition::Firing)).unwrap();
     assert_eq!(
         text,
         "[CRITICAL] Database is down; impacted: api, web ([STATUS] (503) == 200) — rule `down`, \
          alert #7, acknowledge: http://127.0.0.1:3000/api/v1/alerts/7/ack"
     );
-    let text = iza_notify::render(iza_notify::DEFAULT_TEMPLATE, &message(Transition::Resolved)).unwrap();
+    let text =
+        iza_notify::render(iza_notify::DEFAULT_TEMPLATE, &message(Transition::Resolved)).unwrap();
     assert_eq!(
         text,
         "[RESOLVED] Database recovered; no longer impacted: api, web — rule `down`, alert #7"
@@ -91,29 +96,56 @@ fn the_default_text_names_the_root_and_what_it_impacts() {
 #[test]
 fn a_template_overrides_the_text_and_a_broken_one_is_a_config_error() {
     let mut n = notifier(NotifierKind::Slack, "http://127.0.0.1:9/x");
-    n.template = Some("{{ alerts|length }} alert(s) on {{ ecosystem }}: {{ alerts[0].service }}".to_owned());
-    assert_eq!(body(n.kind, &n, Transition::Firing), [json!({ "text": "1 alert(s) on IZA OS: db" })]);
+    n.template =
+        Some("{{ alerts|length }} alert(s) on {{ ecosystem }}: {{ alerts[0].service }}".to_owned());
+    assert_eq!(
+        body(n.kind, &n, Transition::Firing),
+        [json!({ "text": "1 alert(s) on IZA OS: db" })]
+    );
     n.template = Some("{% for %}".to_owned());
-    let error = sender().requests(&n, &message(Transition::Firing)).unwrap_err();
-    assert!(matches!(error, NotifyError::Config(ref m) if m.contains("does not parse")), "{error:?}");
+    let error = sender()
+        .requests(&n, &message(Transition::Firing))
+        .unwrap_err();
+    assert!(
+        matches!(error, NotifyError::Config(ref m) if m.contains("does not parse")),
+        "{error:?}"
+    );
 }
 
 #[test]
 fn chat_kinds_wrap_the_text_in_their_envelopes() {
-    let text = iza_notify::render(iza_notify::DEFAULT_TEMPLATE, &message(Transition::Firing)).unwrap();
+    let text =
+        iza_notify::render(iza_notify::DEFAULT_TEMPLATE, &message(Transition::Firing)).unwrap();
     let slack = notifier(NotifierKind::Slack, "${HOOK}");
-    assert_eq!(body(slack.kind, &slack, Transition::Firing), [json!({ "text": text })]);
+    assert_eq!(
+        body(slack.kind, &slack, Transition::Firing),
+        [json!({ "text": text })]
+    );
     let discord = notifier(NotifierKind::Discord, "${HOOK}");
-    assert_eq!(body(discord.kind, &discord, Transition::Firing), [json!({ "content": text })]);
+    assert_eq!(
+        body(discord.kind, &discord, Transition::Firing),
+        [json!({ "content": text })]
+    );
     let teams = notifier(NotifierKind::Teams, "${HOOK}");
     let card = &body(teams.kind, &teams, Transition::Firing)[0];
     assert_eq!(card["type"], "message");
-    assert_eq!(card["attachments"][0]["contentType"], "application/vnd.microsoft.card.adaptive");
+    assert_eq!(
+        card["attachments"][0]["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
     assert_eq!(card["attachments"][0]["content"]["type"], "AdaptiveCard");
-    assert_eq!(card["attachments"][0]["content"]["body"][0]["text"], json!(text));
+    assert_eq!(
+        card["attachments"][0]["content"]["body"][0]["text"],
+        json!(text)
+    );
     // The URL came from the environment.
-    let requests = sender().requests(&slack, &message(Transition::Firing)).unwrap();
-    assert_eq!(requests[0].url, "http://127.0.0.1:9/hooks/T000/B000/XXXXSECRET");
+    let requests = sender()
+        .requests(&slack, &message(Transition::Firing))
+        .unwrap();
+    assert_eq!(
+        requests[0].url,
+        "http://127.0.0.1:9/hooks/T000/B000/XXXXSECRET"
+    );
 }
 
 #[test]
@@ -145,14 +177,18 @@ fn pagerduty_sends_one_event_per_alert_with_a_dedup_key() {
     let resolve = body(n.kind, &n, Transition::Resolved);
     assert_eq!(
         resolve,
-        [json!({ "routing_key": "routing-key-1234", "event_action": "resolve", "dedup_key": "iza-alert-7" })]
+        [
+            json!({ "routing_key": "routing-key-1234", "event_action": "resolve", "dedup_key": "iza-alert-7" })
+        ]
     );
 }
 
 #[test]
 fn alertmanager_gets_labelled_alerts_and_an_end_when_resolved() {
     let n = notifier(NotifierKind::Alertmanager, "http://127.0.0.1:9093/");
-    let requests = sender().requests(&n, &message(Transition::Resolved)).unwrap();
+    let requests = sender()
+        .requests(&n, &message(Transition::Resolved))
+        .unwrap();
     assert_eq!(requests[0].url, "http://127.0.0.1:9093/api/v2/alerts");
     let sent: Value = serde_json::from_str(&requests[0].body).unwrap();
     assert_eq!(
@@ -170,10 +206,9 @@ fn alertmanager_gets_labelled_alerts_and_an_end_when_resolved() {
             "generatorURL": "http://127.0.0.1:3000/api/v1/alerts/7/ack"
         }])
     );
-    let firing: Value = serde_json::from_str(
-        &sender().requests(&n, &message(Transition::Firing)).unwrap()[0].body,
-    )
-    .unwrap();
+    let firing: Value =
+        serde_json::from_str(&sender().requests(&n, &message(Transition::Firing)).unwrap()[0].body)
+            .unwrap();
     assert!(firing[0].get("endsAt").is_none());
 }
 
@@ -190,7 +225,10 @@ fn ntfy_posts_the_text_with_title_priority_and_token() {
             ("Title".to_owned(), "IZA OS: 1 alert firing".to_owned()),
             ("Priority".to_owned(), "5".to_owned()),
             ("Tags".to_owned(), "rotating_light".to_owned()),
-            ("Authorization".to_owned(), "Bearer routing-key-1234".to_owned()),
+            (
+                "Authorization".to_owned(),
+                "Bearer routing-key-1234".to_owned()
+            ),
         ]
     );
 }
@@ -198,10 +236,14 @@ fn ntfy_posts_the_text_with_title_priority_and_token() {
 #[test]
 fn an_unset_variable_is_named_and_no_secret_leaks_into_errors() {
     let n = notifier(NotifierKind::Slack, "${NOT_SET}");
-    let error = sender().requests(&n, &message(Transition::Firing)).unwrap_err();
+    let error = sender()
+        .requests(&n, &message(Transition::Firing))
+        .unwrap_err();
     assert_eq!(
         error,
-        NotifyError::Config("notifier `ops`: the environment variable `NOT_SET` is not set".to_owned())
+        NotifyError::Config(
+            "notifier `ops`: the environment variable `NOT_SET` is not set".to_owned()
+        )
     );
 }
 
@@ -232,7 +274,10 @@ async fn a_signed_webhook_arrives_with_its_headers_and_a_verifiable_signature() 
     let mut n = notifier(NotifierKind::Webhook, &format!("{url}/hook"));
     n.secret = Some("${SIG}".to_owned());
     n.headers.insert("X-Team".to_owned(), "ops".to_owned());
-    let sent = sender().send(&n, &message(Transition::Firing)).await.unwrap();
+    let sent = sender()
+        .send(&n, &message(Transition::Firing))
+        .await
+        .unwrap();
     assert_eq!(sent.requests, 1);
     let (headers, body) = seen.0.lock().unwrap()[0].clone();
     assert_eq!(headers["content-type"], "application/json");
@@ -249,19 +294,38 @@ async fn a_signed_webhook_arrives_with_its_headers_and_a_verifiable_signature() 
     assert_eq!(value["at"], 1_767_225_601_000_i64);
     assert_eq!(value["alerts"][0]["id"], 7);
     assert_eq!(value["alerts"][0]["impacted"], json!(["api", "web"]));
-    assert!(value["text"].as_str().unwrap().starts_with("[CRITICAL] Database is down"));
+    assert!(
+        value["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("[CRITICAL] Database is down")
+    );
 }
 
 #[tokio::test]
 async fn a_refusal_is_an_error_with_the_status_and_without_the_secret_url() {
     let (url, _) = receiver(StatusCode::INTERNAL_SERVER_ERROR).await;
-    let n = notifier(NotifierKind::Slack, &format!("{url}/hooks/T000/B000/XXXXSECRET"));
-    let error = sender().send(&n, &message(Transition::Firing)).await.unwrap_err().to_string();
+    let n = notifier(
+        NotifierKind::Slack,
+        &format!("{url}/hooks/T000/B000/XXXXSECRET"),
+    );
+    let error = sender()
+        .send(&n, &message(Transition::Firing))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("500"), "{error}");
-    assert!(!error.contains("XXXXSECRET"), "the URL's secret is scrubbed: {error}");
+    assert!(
+        !error.contains("XXXXSECRET"),
+        "the URL's secret is scrubbed: {error}"
+    );
     // A connection refused (nothing listens on port 9) names no URL either.
     let n = notifier(NotifierKind::Slack, "${HOOK}");
-    let error = sender().send(&n, &message(Transition::Firing)).await.unwrap_err().to_string();
+    let error = sender()
+        .send(&n, &message(Transition::Firing))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("request failed"), "{error}");
     assert!(!error.contains("XXXXSECRET"), "{error}");
 }

@@ -66,7 +66,9 @@ pub(crate) async fn list(
         )));
     }
     if params.before.is_some_and(|b| b < 1) {
-        return Err(ApiError::BadRequest("`before` must be at least 1".to_owned()));
+        return Err(ApiError::BadRequest(
+            "`before` must be at least 1".to_owned(),
+        ));
     }
     let list = state
         .store
@@ -121,7 +123,9 @@ pub(crate) async fn ack(
             ))
         })?
     };
-    let by = body.by.unwrap_or_else(|| "a person, through the API".to_owned());
+    let by = body
+        .by
+        .unwrap_or_else(|| "a person, through the API".to_owned());
     if by.trim().is_empty() || by.len() > 200 {
         return Err(ApiError::BadRequest(
             "`by` must name who acknowledges, in at most 200 bytes".to_owned(),
@@ -150,10 +154,7 @@ pub(crate) async fn list_silences(
     let params = params
         .map(|Query(p)| p)
         .map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let at = params
-        .active
-        .unwrap_or(false)
-        .then(iza_runtime::now_millis);
+    let at = params.active.unwrap_or(false).then(iza_runtime::now_millis);
     let list = state.store.silences(at).await?;
     Ok(Json(json!({ "silences": list })))
 }

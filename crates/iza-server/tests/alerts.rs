@@ -75,10 +75,17 @@ async fn call(app: &Router, method: Method, uri: &str, body: Option<&str>) -> (S
         }
         None => Body::empty(),
     };
-    let response = app.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+    let response = app
+        .clone()
+        .oneshot(request.body(body).unwrap())
+        .await
+        .unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 /// An alert as the engine would have stored it, with one sent delivery.
@@ -136,7 +143,13 @@ async fn alerts_their_deliveries_and_acknowledgement() {
     assert_eq!(list["alerts"][0]["impacted"], json!(["api"]));
     // The manifest's secret (the webhook URL) never leaves the server.
     assert!(!list.to_string().contains("secretsecret"), "{list}");
-    let (status, one) = call(&app, Method::GET, &format!("/api/v1/alerts/{}", alert.id), None).await;
+    let (status, one) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/alerts/{}", alert.id),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(one["deliveries"][0]["state"], "sent");
     assert_eq!(one["deliveries"][0]["notifier"], "ops");
@@ -150,7 +163,13 @@ async fn alerts_their_deliveries_and_acknowledgement() {
     assert_eq!(status, StatusCode::OK, "{acked}");
     assert_eq!(acked["acknowledged_by"], "ana");
     // Without a body, in the API's name; the first acknowledgement stays.
-    let (status, again) = call(&app, Method::POST, &format!("/api/v1/alerts/{}/ack", alert.id), None).await;
+    let (status, again) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/alerts/{}/ack", alert.id),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again["acknowledged_by"], "ana");
 }
@@ -168,10 +187,19 @@ async fn silences_are_created_listed_and_ended() {
     assert_eq!(status, StatusCode::CREATED, "{silence}");
     assert_eq!(silence["matchers"], json!({ "service": "db" }));
     let id = silence["id"].as_i64().unwrap();
-    assert_eq!(silence["ends_at"].as_i64().unwrap() - silence["starts_at"].as_i64().unwrap(), 7_200_000);
+    assert_eq!(
+        silence["ends_at"].as_i64().unwrap() - silence["starts_at"].as_i64().unwrap(),
+        7_200_000
+    );
     let (_, active) = call(&app, Method::GET, "/api/v1/silences?active=true", None).await;
     assert_eq!(active["silences"][0]["id"], id);
-    let (status, ended) = call(&app, Method::DELETE, &format!("/api/v1/silences/{id}"), None).await;
+    let (status, ended) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/silences/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{ended}");
     let (_, active) = call(&app, Method::GET, "/api/v1/silences?active=true", None).await;
     assert_eq!(active["silences"], json!([]));
@@ -183,25 +211,147 @@ async fn silences_are_created_listed_and_ended() {
 async fn bad_requests_are_json_4xx() {
     let (app, _) = app(true).await;
     let cases: &[(Method, &str, Option<&str>, StatusCode, &str)] = &[
-        (Method::GET, "/api/v1/alerts?limit=0", None, StatusCode::BAD_REQUEST, "bad-request"),
-        (Method::GET, "/api/v1/alerts?limit=x", None, StatusCode::BAD_REQUEST, "bad-request"),
-        (Method::GET, "/api/v1/alerts?before=0", None, StatusCode::BAD_REQUEST, "bad-request"),
-        (Method::GET, "/api/v1/alerts?color=red", None, StatusCode::BAD_REQUEST, "bad-request"),
-        (Method::GET, "/api/v1/alerts/x", None, StatusCode::BAD_REQUEST, "bad-request"),
-        (Method::GET, "/api/v1/alerts/99", None, StatusCode::NOT_FOUND, "unknown-alert"),
-        (Method::POST, "/api/v1/alerts/99/ack", None, StatusCode::NOT_FOUND, "unknown-alert"),
-        (Method::POST, "/api/v1/alerts/1/ack", Some("{\"by\": 3}"), StatusCode::BAD_REQUEST, "bad-request"),
-        (Method::POST, "/api/v1/alerts/1/ack", Some("{\"by\": \"\"}"), StatusCode::BAD_REQUEST, "bad-request"),
-        (Method::GET, "/api/v1/silences?active=maybe", None, StatusCode::BAD_REQUEST, "bad-request"),
-        (Method::POST, "/api/v1/silences", Some("[]"), StatusCode::BAD_REQUEST, "bad-request"),
-        (Method::POST, "/api/v1/silences", Some(r#"{"matchers": {}, "duration": "1h", "created_by": "a", "comment": "c"}"#), StatusCode::BAD_REQUEST, "bad-request"),
-        (Method::POST, "/api/v1/silences", Some(r#"{"matchers": {"service": "db"}, "duration": "soon", "created_by": "a", "comment": "c"}"#), StatusCode::BAD_REQUEST, "bad-request"),
-        (Method::POST, "/api/v1/silences", Some(r#"{"matchers": {"service": "db"}, "created_by": "a", "comment": "c"}"#), StatusCode::BAD_REQUEST, "bad-request"),
-        (Method::POST, "/api/v1/silences", Some(r#"{"matchers": {"service": "db"}, "ends_at": 1, "created_by": "a", "comment": "c"}"#), StatusCode::BAD_REQUEST, "bad-request"),
-        (Method::POST, "/api/v1/silences", Some(r#"{"matchers": {"service": "db"}, "duration": "1h", "created_by": " ", "comment": "c"}"#), StatusCode::BAD_REQUEST, "bad-request"),
-        (Method::POST, "/api/v1/silences", Some(r#"{"matchers": {"host": "db"}, "duration": "1h", "created_by": "a", "comment": "c"}"#), StatusCode::BAD_REQUEST, "bad-request"),
-        (Method::DELETE, "/api/v1/silences/x", None, StatusCode::BAD_REQUEST, "bad-request"),
-        (Method::DELETE, "/api/v1/silences/99", None, StatusCode::NOT_FOUND, "unknown-silence"),
+        (
+            Method::GET,
+            "/api/v1/alerts?limit=0",
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::GET,
+            "/api/v1/alerts?limit=x",
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::GET,
+            "/api/v1/alerts?before=0",
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::GET,
+            "/api/v1/alerts?color=red",
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::GET,
+            "/api/v1/alerts/x",
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::GET,
+            "/api/v1/alerts/99",
+            None,
+            StatusCode::NOT_FOUND,
+            "unknown-alert",
+        ),
+        (
+            Method::POST,
+            "/api/v1/alerts/99/ack",
+            None,
+            StatusCode::NOT_FOUND,
+            "unknown-alert",
+        ),
+        (
+            Method::POST,
+            "/api/v1/alerts/1/ack",
+            Some("{\"by\": 3}"),
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/alerts/1/ack",
+            Some("{\"by\": \"\"}"),
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::GET,
+            "/api/v1/silences?active=maybe",
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/silences",
+            Some("[]"),
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/silences",
+            Some(r#"{"matchers": {}, "duration": "1h", "created_by": "a", "comment": "c"}"#),
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/silences",
+            Some(
+                r#"{"matchers": {"service": "db"}, "duration": "soon", "created_by": "a", "comment": "c"}"#,
+            ),
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/silences",
+            Some(r#"{"matchers": {"service": "db"}, "created_by": "a", "comment": "c"}"#),
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/silences",
+            Some(
+                r#"{"matchers": {"service": "db"}, "ends_at": 1, "created_by": "a", "comment": "c"}"#,
+            ),
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/silences",
+            Some(
+                r#"{"matchers": {"service": "db"}, "duration": "1h", "created_by": " ", "comment": "c"}"#,
+            ),
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/silences",
+            Some(
+                r#"{"matchers": {"host": "db"}, "duration": "1h", "created_by": "a", "comment": "c"}"#,
+            ),
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/silences/x",
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/silences/99",
+            None,
+            StatusCode::NOT_FOUND,
+            "unknown-silence",
+        ),
     ];
     for (method, uri, body, status, code) in cases {
         let (got, answer) = call(&app, method.clone(), uri, *body).await;
@@ -232,9 +382,26 @@ async fn metrics_show_alerts_by_severity() {
     let (app, _) = app(true).await;
     let response = app
         .clone()
-        .oneshot(Request::builder().uri("/metrics").body(Body::empty()).unwrap())
+        .oneshot(
+            Request::builder()
+                .uri("/metrics")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
-    let text = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
-    assert!(text.contains("iza_alerts_firing{severity=\"critical\"} 0"), "{text}");
+    let text = String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        text.contains("iza_alerts_firing{severity=\"critical\"} 0"),
+        "{text}"
+    );
 }

@@ -17,14 +17,14 @@ pub mod histogram;
 pub mod queue;
 mod sqlite;
 
+pub use alerts::{
+    Alert, AlertQuery, AlertState, Delivery, DeliveryState, DeliveryUpdate, MAX_ALERTS_PAGE,
+    Matchers, NewSilence, Silence,
+};
 pub use queue::{
     ClaimRequest, EscalationStep, Incident, IncidentQuery, IncidentState, MAX_INCIDENTS_PAGE,
     MAX_RUNS_PAGE, NewIncident, NewRun, QueueDepth, Run, RunFinish, RunId, RunOutcome, RunPriority,
     RunQuery, RunState, StepOutcome, TaskStats,
-};
-pub use alerts::{
-    Alert, AlertQuery, AlertState, Delivery, DeliveryState, DeliveryUpdate, MAX_ALERTS_PAGE,
-    Matchers, NewSilence, Silence,
 };
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};
 

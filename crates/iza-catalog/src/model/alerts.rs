@@ -176,7 +176,10 @@ impl AlertRule {
             && self.tags.is_empty()
             && self.kinds.is_empty();
         all || self.services.contains(&service.id)
-            || service.group.as_ref().is_some_and(|g| self.groups.contains(g))
+            || service
+                .group
+                .as_ref()
+                .is_some_and(|g| self.groups.contains(g))
             || service.tags.iter().any(|t| self.tags.contains(t))
             || self.kinds.contains(&service.kind)
     }
@@ -225,7 +228,10 @@ impl Maintenance {
     pub fn covers(&self, service: &Service) -> bool {
         let all = self.services.is_empty() && self.groups.is_empty() && self.tags.is_empty();
         all || self.services.contains(&service.id)
-            || service.group.as_ref().is_some_and(|g| self.groups.contains(g))
+            || service
+                .group
+                .as_ref()
+                .is_some_and(|g| self.groups.contains(g))
             || service.tags.iter().any(|t| self.tags.contains(t))
     }
 }

@@ -30,10 +30,7 @@ pub fn is_env_reference(text: &str) -> bool {
     text.strip_prefix("${")
         .and_then(|rest| rest.strip_suffix('}'))
         .is_some_and(|name| {
-            !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         })
 }
 
@@ -57,10 +54,13 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Built {
         let name = rule.get().name.get().as_str();
         if let Some(first) = seen.get(name) {
             ctx.push(
-                Diagnostic::error(Code::DuplicateId, format!("alert rule `{name}` is defined twice"))
-                    .at(rule.get().name.span())
-                    .related(first.clone(), "first defined here")
-                    .hint("give each `[[alerts]]` rule its own `name`"),
+                Diagnostic::error(
+                    Code::DuplicateId,
+                    format!("alert rule `{name}` is defined twice"),
+                )
+                .at(rule.get().name.span())
+                .related(first.clone(), "first defined here")
+                .hint("give each `[[alerts]]` rule its own `name`"),
             );
         } else {
             seen.insert(name, rule.get().name.span());
@@ -89,7 +89,12 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Built {
 /// An agent's `notify` and `ack_within`.
 pub(super) fn agent(ctx: &mut Ctx<'_>, id: &str, a: &RawAgent) -> (Vec<String>, Option<Duration>) {
     let ack = a.ack_within.as_ref().and_then(|d| {
-        duration(ctx, Code::InvalidAlert, d, &format!("`ack_within` of agent `{id}`"))
+        duration(
+            ctx,
+            Code::InvalidAlert,
+            d,
+            &format!("`ack_within` of agent `{id}`"),
+        )
     });
     (a.notify.iter().map(|n| n.get().clone()).collect(), ack)
 }
@@ -99,7 +104,10 @@ fn notifier(ctx: &mut Ctx<'_>, id: &str, n: &RawNotifier) -> Option<Notifier> {
         let names = NotifierKind::ALL.map(NotifierKind::as_str);
         let d = Diagnostic::error(
             Code::InvalidNotifier,
-            format!("notifier `{id}` has kind `{}`, which is not a notifier kind", n.kind.get()),
+            format!(
+                "notifier `{id}` has kind `{}`, which is not a notifier kind",
+                n.kind.get()
+            ),
         )
         .at(n.kind.span());
         ctx.push(match did_you_mean(n.kind.get(), names) {
@@ -123,7 +131,10 @@ fn notifier(ctx: &mut Ctx<'_>, id: &str, n: &RawNotifier) -> Option<Notifier> {
             ctx.push(
                 Diagnostic::error(
                     Code::InvalidNotifier,
-                    format!("notifier `{id}` of kind `{}` does not read `{key}`", kind.as_str()),
+                    format!(
+                        "notifier `{id}` of kind `{}` does not read `{key}`",
+                        kind.as_str()
+                    ),
                 )
                 .at(span.clone())
                 .hint(format!(
@@ -179,7 +190,9 @@ fn notifier(ctx: &mut Ctx<'_>, id: &str, n: &RawNotifier) -> Option<Notifier> {
                     format!("`{key}` of notifier `{id}` is written in the manifest"),
                 )
                 .at(v.span())
-                .hint(format!("write `{key} = \"${{ENV_VAR}}\"` and set the variable where `iza` runs")),
+                .hint(format!(
+                    "write `{key} = \"${{ENV_VAR}}\"` and set the variable where `iza` runs"
+                )),
             );
         }
     }
@@ -187,23 +200,37 @@ fn notifier(ctx: &mut Ctx<'_>, id: &str, n: &RawNotifier) -> Option<Notifier> {
         && t.get().trim().is_empty()
     {
         ctx.push(
-            Diagnostic::error(Code::InvalidNotifier, format!("`template` of notifier `{id}` is empty"))
-                .at(t.span())
-                .hint("remove `template` to use the default message"),
+            Diagnostic::error(
+                Code::InvalidNotifier,
+                format!("`template` of notifier `{id}` is empty"),
+            )
+            .at(t.span())
+            .hint("remove `template` to use the default message"),
         );
         ok = false;
     }
     let timeout = n
         .timeout
         .as_ref()
-        .and_then(|d| duration(ctx, Code::InvalidNotifier, d, &format!("`timeout` of notifier `{id}`")))
+        .and_then(|d| {
+            duration(
+                ctx,
+                Code::InvalidNotifier,
+                d,
+                &format!("`timeout` of notifier `{id}`"),
+            )
+        })
         .unwrap_or(DEFAULT_NOTIFIER_TIMEOUT);
     ok.then(|| Notifier {
         id: id.to_owned(),
         kind,
         url: n.url.as_ref().map(|u| u.get().trim().to_owned()),
         secret: n.secret.as_ref().map(|s| s.get().trim().to_owned()),
-        headers: n.headers.as_ref().map(|h| h.get().clone()).unwrap_or_default(),
+        headers: n
+            .headers
+            .as_ref()
+            .map(|h| h.get().clone())
+            .unwrap_or_default(),
         template: n.template.as_ref().map(|t| t.get().clone()),
         token: n.token.as_ref().map(|t| t.get().trim().to_owned()),
         timeout,
@@ -223,10 +250,22 @@ fn alert_rule(ctx: &mut Ctx<'_>, spanned: &Spanned<RawAlertRule>) -> Option<Aler
         );
     }
     for s in &r.services {
-        reference(ctx, s, &what("services"), "service", ctx.raw.services.keys().map(|k| k.get().as_str()).collect());
+        reference(
+            ctx,
+            s,
+            &what("services"),
+            "service",
+            ctx.raw.services.keys().map(|k| k.get().as_str()).collect(),
+        );
     }
     for g in &r.groups {
-        reference(ctx, g, &what("groups"), "group", ctx.raw.groups.keys().map(|k| k.get().as_str()).collect());
+        reference(
+            ctx,
+            g,
+            &what("groups"),
+            "group",
+            ctx.raw.groups.keys().map(|k| k.get().as_str()).collect(),
+        );
     }
     let kinds = service_kinds(ctx, &r.kinds, &what("kinds"));
     let mut statuses = Vec::new();
@@ -246,11 +285,16 @@ fn alert_rule(ctx: &mut Ctx<'_>, spanned: &Spanned<RawAlertRule>) -> Option<Aler
                 ),
             }
         }
-        if statuses.is_empty() && matches!(words.get(), crate::manifest::raw::RawWords::Many(w) if w.is_empty()) {
+        if statuses.is_empty()
+            && matches!(words.get(), crate::manifest::raw::RawWords::Many(w) if w.is_empty())
+        {
             ctx.push(
-                Diagnostic::error(Code::InvalidAlert, format!("{} is empty, so the rule never fires", what("statuses")))
-                    .at(words.span())
-                    .hint("remove `statuses` to fire on `down`, or list the statuses"),
+                Diagnostic::error(
+                    Code::InvalidAlert,
+                    format!("{} is empty, so the rule never fires", what("statuses")),
+                )
+                .at(words.span())
+                .hint("remove `statuses` to fire on `down`, or list the statuses"),
             );
         }
     } else {
@@ -258,7 +302,8 @@ fn alert_rule(ctx: &mut Ctx<'_>, spanned: &Spanned<RawAlertRule>) -> Option<Aler
     }
     statuses.dedup();
     let opt = |ctx: &mut Ctx<'_>, key: &str, v: &Option<Spanned<String>>| {
-        v.as_ref().and_then(|d| duration(ctx, Code::InvalidAlert, d, &what(key)))
+        v.as_ref()
+            .and_then(|d| duration(ctx, Code::InvalidAlert, d, &what(key)))
     };
     let for_ = opt(ctx, "for", &r.for_).unwrap_or(Duration::ZERO);
     let repeat = opt(ctx, "repeat", &r.repeat);
@@ -279,9 +324,12 @@ fn alert_rule(ctx: &mut Ctx<'_>, spanned: &Spanned<RawAlertRule>) -> Option<Aler
         && let Some(t) = &r.to_agent
     {
         ctx.push(
-            Diagnostic::warning(Code::InvalidAlert, format!("alert rule `{name}` has `to_agent = true` but no agent has `notify`"))
-                .at(t.span())
-                .hint("give the agents that watch these services `notify = [\"<notifier id>\"]`"),
+            Diagnostic::warning(
+                Code::InvalidAlert,
+                format!("alert rule `{name}` has `to_agent = true` but no agent has `notify`"),
+            )
+            .at(t.span())
+            .hint("give the agents that watch these services `notify = [\"<notifier id>\"]`"),
         );
     }
     Some(AlertRule {
@@ -306,18 +354,33 @@ fn maintenance(ctx: &mut Ctx<'_>, spanned: &Spanned<RawMaintenance>) -> Option<M
     let name = m.name.get();
     let what = |key: &str| format!("`{key}` of maintenance `{name}`");
     for s in &m.services {
-        reference(ctx, s, &what("services"), "service", ctx.raw.services.keys().map(|k| k.get().as_str()).collect());
+        reference(
+            ctx,
+            s,
+            &what("services"),
+            "service",
+            ctx.raw.services.keys().map(|k| k.get().as_str()).collect(),
+        );
     }
     for g in &m.groups {
-        reference(ctx, g, &what("groups"), "group", ctx.raw.groups.keys().map(|k| k.get().as_str()).collect());
+        reference(
+            ctx,
+            g,
+            &what("groups"),
+            "group",
+            ctx.raw.groups.keys().map(|k| k.get().as_str()).collect(),
+        );
     }
     let window = match (&m.cron, &m.start) {
         (Some(cron), None) => {
             if let Some(end) = &m.end {
                 ctx.push(
-                    Diagnostic::error(Code::InvalidMaintenance, format!("{} is only read with `start`", what("end")))
-                        .at(end.span())
-                        .hint("a `cron` window lasts `duration`; remove `end`"),
+                    Diagnostic::error(
+                        Code::InvalidMaintenance,
+                        format!("{} is only read with `start`", what("end")),
+                    )
+                    .at(end.span())
+                    .hint("a `cron` window lasts `duration`; remove `end`"),
                 );
             }
             let expression = match cron.get().parse::<croner::Cron>() {
@@ -337,9 +400,16 @@ fn maintenance(ctx: &mut Ctx<'_>, spanned: &Spanned<RawMaintenance>) -> Option<M
                     Ok(zone) => Some(Some(zone.name().to_owned())),
                     Err(_) => {
                         ctx.push(
-                            Diagnostic::error(Code::InvalidMaintenance, format!("{} is `{}`, which is not an IANA time zone", what("timezone"), tz.get()))
-                                .at(tz.span())
-                                .hint("write an IANA name such as `Europe/Berlin` or `UTC`"),
+                            Diagnostic::error(
+                                Code::InvalidMaintenance,
+                                format!(
+                                    "{} is `{}`, which is not an IANA time zone",
+                                    what("timezone"),
+                                    tz.get()
+                                ),
+                            )
+                            .at(tz.span())
+                            .hint("write an IANA name such as `Europe/Berlin` or `UTC`"),
                         );
                         None
                     }
@@ -349,9 +419,12 @@ fn maintenance(ctx: &mut Ctx<'_>, spanned: &Spanned<RawMaintenance>) -> Option<M
                 Some(d) => duration(ctx, Code::InvalidMaintenance, d, &what("duration")),
                 None => {
                     ctx.push(
-                        Diagnostic::error(Code::InvalidMaintenance, format!("maintenance `{name}` has `cron` but no `duration`"))
-                            .at(cron.span())
-                            .hint("add `duration = \"2h\"`: how long each window lasts"),
+                        Diagnostic::error(
+                            Code::InvalidMaintenance,
+                            format!("maintenance `{name}` has `cron` but no `duration`"),
+                        )
+                        .at(cron.span())
+                        .hint("add `duration = \"2h\"`: how long each window lasts"),
                     );
                     None
                 }
@@ -365,9 +438,12 @@ fn maintenance(ctx: &mut Ctx<'_>, spanned: &Spanned<RawMaintenance>) -> Option<M
         (None, Some(start)) => {
             if let Some(d) = &m.duration {
                 ctx.push(
-                    Diagnostic::error(Code::InvalidMaintenance, format!("{} is only read with `cron`", what("duration")))
-                        .at(d.span())
-                        .hint("a fixed window ends at `end`; remove `duration`"),
+                    Diagnostic::error(
+                        Code::InvalidMaintenance,
+                        format!("{} is only read with `cron`", what("duration")),
+                    )
+                    .at(d.span())
+                    .hint("a fixed window ends at `end`; remove `duration`"),
                 );
             }
             let start_at = instant(ctx, start, &what("start"));
@@ -375,9 +451,12 @@ fn maintenance(ctx: &mut Ctx<'_>, spanned: &Spanned<RawMaintenance>) -> Option<M
                 Some(end) => instant(ctx, end, &what("end")),
                 None => {
                     ctx.push(
-                        Diagnostic::error(Code::InvalidMaintenance, format!("maintenance `{name}` has `start` but no `end`"))
-                            .at(start.span())
-                            .hint("add `end = \"2026-12-25T02:00:00Z\"`"),
+                        Diagnostic::error(
+                            Code::InvalidMaintenance,
+                            format!("maintenance `{name}` has `start` but no `end`"),
+                        )
+                        .at(start.span())
+                        .hint("add `end = \"2026-12-25T02:00:00Z\"`"),
                     );
                     None
                 }
@@ -385,10 +464,13 @@ fn maintenance(ctx: &mut Ctx<'_>, spanned: &Spanned<RawMaintenance>) -> Option<M
             match (start_at, end_at) {
                 (Some(s), Some(e)) if e <= s => {
                     ctx.push(
-                        Diagnostic::error(Code::InvalidMaintenance, format!("maintenance `{name}` ends before it starts"))
-                            .at(m.end.as_ref().map_or_else(|| start.span(), Spanned::span))
-                            .related(start.span(), "`start` is here")
-                            .hint("make `end` later than `start`"),
+                        Diagnostic::error(
+                            Code::InvalidMaintenance,
+                            format!("maintenance `{name}` ends before it starts"),
+                        )
+                        .at(m.end.as_ref().map_or_else(|| start.span(), Spanned::span))
+                        .related(start.span(), "`start` is here")
+                        .hint("make `end` later than `start`"),
                     );
                     None
                 }
@@ -432,9 +514,12 @@ fn instant(ctx: &mut Ctx<'_>, text: &Spanned<String>, what: &str) -> Option<i64>
             .and_then(|d| i64::try_from(d.as_millis()).ok()),
         Err(e) => {
             ctx.push(
-                Diagnostic::error(Code::InvalidMaintenance, format!("{what} `{}` is not a time: {e}", text.get()))
-                    .at(text.span())
-                    .hint("write an RFC 3339 time in UTC: `2026-12-24T22:00:00Z`"),
+                Diagnostic::error(
+                    Code::InvalidMaintenance,
+                    format!("{what} `{}` is not a time: {e}", text.get()),
+                )
+                .at(text.span())
+                .hint("write an RFC 3339 time in UTC: `2026-12-24T22:00:00Z`"),
             );
             None
         }
@@ -478,5 +563,9 @@ fn reference(ctx: &mut Ctx<'_>, r: &Spanned<String>, what: &str, noun: &str, kno
 }
 
 fn list(words: &[&str]) -> String {
-    words.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ")
+    words
+        .iter()
+        .map(|w| format!("`{w}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -14,7 +14,12 @@ use crate::{Message, NotifyError, Transition};
 pub(crate) struct Alertmanager;
 
 impl Kind for Alertmanager {
-    fn requests(&self, n: &Notifier, message: &Message, _: &str) -> Result<Vec<Request>, NotifyError> {
+    fn requests(
+        &self,
+        n: &Notifier,
+        message: &Message,
+        _: &str,
+    ) -> Result<Vec<Request>, NotifyError> {
         let base = url(n)?;
         let alerts: Vec<serde_json::Value> = message
             .alerts
@@ -47,7 +52,11 @@ impl Kind for Alertmanager {
             .collect();
         Ok(vec![Request {
             url: format!("{}/api/v2/alerts", base.trim_end_matches('/')),
-            headers: n.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            headers: n
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             content_type: "application/json",
             body: super::json(&serde_json::Value::Array(alerts)),
         }])

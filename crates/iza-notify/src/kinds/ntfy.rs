@@ -10,7 +10,12 @@ use crate::{Message, NotifyError};
 pub(crate) struct Ntfy;
 
 impl Kind for Ntfy {
-    fn requests(&self, n: &Notifier, message: &Message, text: &str) -> Result<Vec<Request>, NotifyError> {
+    fn requests(
+        &self,
+        n: &Notifier,
+        message: &Message,
+        text: &str,
+    ) -> Result<Vec<Request>, NotifyError> {
         let resolved = message.status == "resolved";
         let top = message
             .alerts
@@ -33,10 +38,18 @@ impl Kind for Ntfy {
                     message.status
                 ),
             ),
-            ("Priority".to_owned(), if resolved { 3 } else { top }.to_string()),
+            (
+                "Priority".to_owned(),
+                if resolved { 3 } else { top }.to_string(),
+            ),
             (
                 "Tags".to_owned(),
-                if resolved { "white_check_mark" } else { "rotating_light" }.to_owned(),
+                if resolved {
+                    "white_check_mark"
+                } else {
+                    "rotating_light"
+                }
+                .to_owned(),
             ),
         ];
         if let Some(token) = &n.token {

@@ -15,7 +15,12 @@ pub(crate) const EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 pub(crate) struct PagerDuty;
 
 impl Kind for PagerDuty {
-    fn requests(&self, n: &Notifier, message: &Message, _: &str) -> Result<Vec<Request>, NotifyError> {
+    fn requests(
+        &self,
+        n: &Notifier,
+        message: &Message,
+        _: &str,
+    ) -> Result<Vec<Request>, NotifyError> {
         let key = n.token.clone().ok_or_else(|| {
             NotifyError::Config(format!("pagerduty notifier `{}` has no `token`", n.id))
         })?;

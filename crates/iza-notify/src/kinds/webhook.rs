@@ -16,22 +16,30 @@ pub(crate) struct Webhook;
 
 /// `sha256=<hex>` of `body` under `secret`.
 pub fn signature(secret: &str, body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .expect("HMAC takes a key of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
     mac.update(body.as_bytes());
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 impl Kind for Webhook {
-    fn requests(&self, n: &Notifier, message: &Message, text: &str) -> Result<Vec<Request>, NotifyError> {
+    fn requests(
+        &self,
+        n: &Notifier,
+        message: &Message,
+        text: &str,
+    ) -> Result<Vec<Request>, NotifyError> {
         let mut value = serde_json::to_value(message)
             .map_err(|e| NotifyError::Config(format!("encoding the message: {e}")))?;
         if let Some(map) = value.as_object_mut() {
             map.insert("text".to_owned(), text.into());
         }
         let body = super::json(&value);
-        let mut headers: Vec<(String, String)> =
-            n.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut headers: Vec<(String, String)> = n
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         if let Some(secret) = &n.secret {
             headers.push((SIGNATURE_HEADER.to_owned(), signature(secret, &body)));
         }

@@ -151,7 +151,9 @@ async fn deliver(shared: Arc<Shared>, run: Run) {
             .cloned()
             .map(serde_json::from_value::<Message>),
     ) {
-        (None, _) => Err(format!("notifier `{notifier_id}` is no longer in the manifest")),
+        (None, _) => Err(format!(
+            "notifier `{notifier_id}` is no longer in the manifest"
+        )),
         (_, None | Some(Err(_))) => Err("the delivery carries no readable message".to_owned()),
         (Some(notifier), Some(Ok(message))) => shared
             .sender
@@ -164,7 +166,9 @@ async fn deliver(shared: Arc<Shared>, run: Run) {
     let now = shared.now();
     let retry_at = match &outcome {
         Ok(()) => None,
-        Err(_) if run.attempt < run.max_attempts && catalog.notifiers.contains_key(&notifier_id) => {
+        Err(_)
+            if run.attempt < run.max_attempts && catalog.notifiers.contains_key(&notifier_id) =>
+        {
             let random = (now.rem_euclid(1_000) as f64) / 1_000.0;
             let wait = backoff(
                 shared.options.backoff,

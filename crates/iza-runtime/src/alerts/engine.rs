@@ -31,8 +31,8 @@ use iza_store::{
 use serde_json::json;
 
 use super::suppress;
-use crate::event::EventKind;
 use crate::Status;
+use crate::event::EventKind;
 
 /// The reserved task namespace of delivery runs: `@notify/<notifier id>`.
 pub const TASK_PREFIX: &str = "@notify/";
@@ -130,7 +130,11 @@ impl Engine {
     /// Firing alerts by severity.
     pub(crate) fn firing_by_severity(&self) -> BTreeMap<String, u64> {
         let mut out = BTreeMap::new();
-        for alert in self.alerts.values().filter(|a| a.state == AlertState::Firing) {
+        for alert in self
+            .alerts
+            .values()
+            .filter(|a| a.state == AlertState::Firing)
+        {
             *out.entry(alert.severity.clone()).or_insert(0) += 1;
         }
         out
@@ -203,7 +207,11 @@ impl Engine {
         let mut delay = first.ack_within.unwrap_or_default();
         let mut at = first;
         let mut guard = 0;
-        while let Some(boss) = at.reports_to.as_deref().and_then(|b| self.catalog.agents.get(b)) {
+        while let Some(boss) = at
+            .reports_to
+            .as_deref()
+            .and_then(|b| self.catalog.agents.get(b))
+        {
             chain.push((boss.id.clone(), boss.notify.clone(), delay));
             delay = boss.ack_within.unwrap_or(delay);
             at = boss;
@@ -262,7 +270,10 @@ impl Engine {
 
     /// One evaluation at `now`: alerts opened, fired, updated, resolved, reminded, escalated;
     /// due batches queued. Returns the events to announce and the next time it wants to run.
-    pub(crate) async fn evaluate(&mut self, now: Millis) -> Result<(Announce, Option<Millis>), StoreError> {
+    pub(crate) async fn evaluate(
+        &mut self,
+        now: Millis,
+    ) -> Result<(Announce, Option<Millis>), StoreError> {
         let mut events = Vec::new();
         let mut wake: Option<Millis> = None;
         let want = |at: Millis, wake: &mut Option<Millis>| {
@@ -332,8 +343,13 @@ impl Engine {
                     alert.updated_at = now;
                     changed = true;
                     self.pending_since.remove(&id);
-                    let suppressed =
-                        suppress::suppressed_by(&self.catalog, &self.silences, &rule.name, root, now);
+                    let suppressed = suppress::suppressed_by(
+                        &self.catalog,
+                        &self.silences,
+                        &rule.name,
+                        root,
+                        now,
+                    );
                     alert.suppressed_by = suppressed.clone();
                     events.push(EventKind::AlertFiring {
                         alert: id,
@@ -373,7 +389,8 @@ impl Engine {
             }
             self.clear_since.remove(&id);
             self.pending_since.remove(&id);
-            self.by_key.remove(&(alert.rule.clone(), alert.service.clone()));
+            self.by_key
+                .remove(&(alert.rule.clone(), alert.service.clone()));
             let mut alert = alert;
             let was_firing = alert.state == AlertState::Firing;
             alert.state = AlertState::Resolved;
@@ -397,9 +414,9 @@ impl Engine {
             }
             // An unsent firing of it still waiting in a batch is dropped: nothing to say.
             for batch in self.outbox.values_mut() {
-                batch.items.retain(|i| {
-                    i.alert != id || i.transition == Transition::Resolved
-                });
+                batch
+                    .items
+                    .retain(|i| i.alert != id || i.transition == Transition::Resolved);
             }
             self.outbox.retain(|_, b| !b.items.is_empty());
             self.store.save_alert(&alert).await?;
@@ -421,7 +438,11 @@ impl Engine {
             .by_key
             .values()
             .copied()
-            .filter(|id| self.alerts.get(id).is_some_and(|a| a.state == AlertState::Firing))
+            .filter(|id| {
+                self.alerts
+                    .get(id)
+                    .is_some_and(|a| a.state == AlertState::Firing)
+            })
             .collect();
         for id in firing {
             let Some(mut alert) = self.alerts.get(&id).cloned() else {
@@ -431,13 +452,21 @@ impl Engine {
                 continue;
             };
             let mut changed = false;
-            let suppressed =
-                suppress::suppressed_by(&self.catalog, &self.silences, &rule.name, &alert.service, now);
+            let suppressed = suppress::suppressed_by(
+                &self.catalog,
+                &self.silences,
+                &rule.name,
+                &alert.service,
+                now,
+            );
             if suppressed != alert.suppressed_by {
                 alert.suppressed_by = suppressed.clone();
                 changed = true;
             }
-            let queued = self.outbox.values().any(|b| b.items.iter().any(|i| i.alert == id));
+            let queued = self
+                .outbox
+                .values()
+                .any(|b| b.items.iter().any(|i| i.alert == id));
             let recipients = self.recipients(&rule, &alert.service);
             if alert.last_notified_at.is_none() && !queued {
                 // A firing transition decided but neither recorded nor queued (a crash came
@@ -448,7 +477,17 @@ impl Engine {
                         alert.seq = alert.seq.max(1);
                         let records: Vec<Delivery> = recipients
                             .iter()
-                            .map(|n| delivery(id, alert.seq, Transition::Firing, n, DeliveryState::Suppressed, now, Some(why.clone())))
+                            .map(|n| {
+                                delivery(
+                                    id,
+                                    alert.seq,
+                                    Transition::Firing,
+                                    n,
+                                    DeliveryState::Suppressed,
+                                    now,
+                                    Some(why.clone()),
+                                )
+                            })
                             .collect();
                         if !records.is_empty() {
                             self.store.record_deliveries(&records).await?;
@@ -572,10 +611,13 @@ impl Engine {
     }
 
     fn push(&mut self, notifier: &str, item: Item, due: Millis) {
-        let batch = self.outbox.entry(notifier.to_owned()).or_insert_with(|| Batch {
-            due,
-            items: Vec::new(),
-        });
+        let batch = self
+            .outbox
+            .entry(notifier.to_owned())
+            .or_insert_with(|| Batch {
+                due,
+                items: Vec::new(),
+            });
         batch.due = batch.due.min(due);
         batch
             .items
@@ -633,7 +675,11 @@ impl Engine {
         let run = NewRun {
             task: task_key(notifier),
             agent: None,
-            priority: if critical { RunPriority::High } else { RunPriority::Medium },
+            priority: if critical {
+                RunPriority::High
+            } else {
+                RunPriority::Medium
+            },
             dedupe: Some(keys.join(",")),
             tick: None,
             run_at: now,
@@ -653,7 +699,15 @@ impl Engine {
         let records: Vec<Delivery> = items
             .iter()
             .map(|(i, _)| {
-                let mut d = delivery(i.alert, i.seq, i.transition, notifier, DeliveryState::Queued, now, None);
+                let mut d = delivery(
+                    i.alert,
+                    i.seq,
+                    i.transition,
+                    notifier,
+                    DeliveryState::Queued,
+                    now,
+                    None,
+                );
                 d.run = run_id;
                 d
             })

@@ -266,7 +266,11 @@ impl Alerts {
 
     /// Ends a silence now. `None`: no such silence.
     pub async fn expire_silence(&self, id: i64) -> Result<Option<Silence>, AlertsError> {
-        let silence = self.shared.store.expire_silence(id, self.shared.now()).await?;
+        let silence = self
+            .shared
+            .store
+            .expire_silence(id, self.shared.now())
+            .await?;
         if silence.is_some() {
             self.shared
                 .announce(vec![EventKind::SilenceExpired { silence: id }]);
@@ -299,9 +303,8 @@ impl Alerts {
     pub async fn shutdown(&self) {
         self.shared.stopping.send_replace(true);
         self.shared.wake_delivery.notify_one();
-        let tasks: Vec<JoinHandle<()>> = std::mem::take(
-            &mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner),
-        );
+        let tasks: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
         for task in tasks {
             let _ = task.await;
         }
@@ -334,11 +337,9 @@ fn apply(engine: &mut engine::Engine, update: Update) {
                     reason,
                     ..
                 } => (service, to.clone(), reason.clone()),
-                EventKind::ServiceImpacted { service, by, .. } => (
-                    service,
-                    crate::Status::Impacted { by: by.clone() },
-                    None,
-                ),
+                EventKind::ServiceImpacted { service, by, .. } => {
+                    (service, crate::Status::Impacted { by: by.clone() }, None)
+                }
                 EventKind::ServiceRecovered { service, to, .. } => (service, to.clone(), None),
                 _ => return,
             };
@@ -365,7 +366,8 @@ async fn acknowledge(
         return Ok(None);
     };
     engine.acknowledged(&after);
-    let new = before.is_some_and(|b| b.acknowledged_at.is_none()) && after.acknowledged_at.is_some();
+    let new =
+        before.is_some_and(|b| b.acknowledged_at.is_none()) && after.acknowledged_at.is_some();
     Ok(Some((after, new)))
 }
 
@@ -398,7 +400,9 @@ async fn engine_loop(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiver<
         tracing::error!("alerts: reading silences failed: {e}");
     }
     let mut stopping = shared.stopping.subscribe();
-    let tick = i64::try_from(shared.options.tick.as_millis()).unwrap_or(1_000).max(1);
+    let tick = i64::try_from(shared.options.tick.as_millis())
+        .unwrap_or(1_000)
+        .max(1);
     let mut next: Option<Millis> = None;
     loop {
         let now = shared.now();

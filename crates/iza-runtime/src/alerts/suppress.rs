@@ -30,7 +30,10 @@ pub fn window_open(m: &Maintenance, now: Millis) -> bool {
             let length = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
             // Open when an occurrence `o` has `now - length < o <= now`: the first occurrence
             // after `now - length` (inclusive of `now`).
-            let Some(from) = Utc.timestamp_millis_opt(now.saturating_sub(length)).single() else {
+            let Some(from) = Utc
+                .timestamp_millis_opt(now.saturating_sub(length))
+                .single()
+            else {
                 return false;
             };
             match cron.find_next_occurrence(&from.with_timezone(&tz), false) {
@@ -74,12 +77,10 @@ pub fn suppressed_by(
         }
         let ok = m.service.as_deref().is_none_or(|x| x == service)
             && m.rule.as_deref().is_none_or(|x| x == rule)
-            && m
-                .group
+            && m.group
                 .as_deref()
                 .is_none_or(|g| svc.is_some_and(|s| s.group.as_deref() == Some(g)))
-            && m
-                .tag
+            && m.tag
                 .as_deref()
                 .is_none_or(|t| svc.is_some_and(|s| s.tags.iter().any(|x| x == t)));
         if ok {

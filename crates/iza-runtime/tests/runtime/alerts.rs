@@ -12,9 +12,7 @@ use iza_probe::Prober;
 use iza_runtime::agents::ManualClock;
 use iza_runtime::alerts::{Alerts, AlertsOptions};
 use iza_runtime::{Monitor, Status};
-use iza_store::{
-    AlertQuery, AlertState, DeliveryState, Matchers, NewSilence, SqliteStore, Store,
-};
+use iza_store::{AlertQuery, AlertState, DeliveryState, Matchers, NewSilence, SqliteStore, Store};
 use sha2::Sha256;
 
 use crate::receiver::{Receiver, receiver};
@@ -75,9 +73,14 @@ depends_on = ["api"]
     ));
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
     let monitor = Arc::new(
-        Monitor::start(catalog.clone(), Arc::new(Prober::default()), store.clone(), options_fast())
-            .await
-            .unwrap(),
+        Monitor::start(
+            catalog.clone(),
+            Arc::new(Prober::default()),
+            store.clone(),
+            options_fast(),
+        )
+        .await
+        .unwrap(),
     );
     wait_until("db, api and web are up", || {
         ["db", "api", "web"]
@@ -161,7 +164,10 @@ async fn an_outage_sends_one_notification_naming_the_root_then_one_resolved() {
     let mut impacted: Vec<String> = serde_json::from_value(alerts[0]["impacted"].clone()).unwrap();
     impacted.sort();
     assert_eq!(impacted, ["api", "web"]);
-    assert!(body["text"].as_str().unwrap().contains("db is down"), "{body}");
+    assert!(
+        body["text"].as_str().unwrap().contains("db is down"),
+        "{body}"
+    );
 
     s.db_up.set(true);
     wait_received("the resolved notification arrives", &hook, 2).await;
@@ -273,7 +279,8 @@ async fn a_silence_suppresses_and_is_recorded() {
                 })
                 .await
                 .unwrap();
-            open.iter().any(|a| a.state == AlertState::Firing && a.notified_seq > 0)
+            open.iter()
+                .any(|a| a.state == AlertState::Firing && a.notified_seq > 0)
         }
     })
     .await;
@@ -297,9 +304,7 @@ async fn a_silence_suppresses_and_is_recorded() {
     s.db_up.set(true);
     wait_until_async("the alert resolves", || {
         let store = s.store.clone();
-        async move {
-            store.alert(alert.id).await.unwrap().unwrap().state == AlertState::Resolved
-        }
+        async move { store.alert(alert.id).await.unwrap().unwrap().state == AlertState::Resolved }
     })
     .await;
     assert!(hook.all().is_empty(), "nothing was sent");
@@ -310,8 +315,12 @@ async fn a_silence_suppresses_and_is_recorded() {
 async fn maintenance_of_a_dependency_suppresses_its_dependents_alerts() {
     let hook = receiver(&[]).await;
     let now = iza_runtime::now_millis();
-    let start = humantime::format_rfc3339(std::time::UNIX_EPOCH + Duration::from_millis((now - 60_000) as u64));
-    let end = humantime::format_rfc3339(std::time::UNIX_EPOCH + Duration::from_millis((now + 3_600_000) as u64));
+    let start = humantime::format_rfc3339(
+        std::time::UNIX_EPOCH + Duration::from_millis((now - 60_000) as u64),
+    );
+    let end = humantime::format_rfc3339(
+        std::time::UNIX_EPOCH + Duration::from_millis((now + 3_600_000) as u64),
+    );
     let s = setup(
         &format!(
             "{}\n[[alerts]]\nname = \"down\"\nnotify = [\"ops\"]\ngroup_wait = \"100ms\"\n\
@@ -350,10 +359,16 @@ async fn maintenance_of_a_dependency_suppresses_its_dependents_alerts() {
         .await
         .unwrap()
         .remove(0);
-    assert_eq!(alert.suppressed_by.as_deref(), Some("maintenance:db upgrade"));
+    assert_eq!(
+        alert.suppressed_by.as_deref(),
+        Some("maintenance:db upgrade")
+    );
     let deliveries = s.store.deliveries(alert.id).await.unwrap();
     assert_eq!(deliveries[0].state, DeliveryState::Suppressed);
-    assert_eq!(deliveries[0].error.as_deref(), Some("maintenance:db upgrade"));
+    assert_eq!(
+        deliveries[0].error.as_deref(),
+        Some("maintenance:db upgrade")
+    );
     assert!(hook.all().is_empty());
     s.alerts.shutdown().await;
 }
@@ -468,10 +483,16 @@ async fn reminders_repeat_until_acknowledged_and_an_unacknowledged_critical_aler
     .await;
     clock.advance(Duration::from_secs(1));
     wait_received("the watcher's team is told", &ops, 1).await;
-    assert_eq!(ops.accepted()[0].json()["alerts"][0]["transition"], "firing");
+    assert_eq!(
+        ops.accepted()[0].json()["alerts"][0]["transition"],
+        "firing"
+    );
     clock.advance(Duration::from_secs(10));
     wait_received("a reminder", &ops, 2).await;
-    assert_eq!(ops.accepted()[1].json()["alerts"][0]["transition"], "reminder");
+    assert_eq!(
+        ops.accepted()[1].json()["alerts"][0]["transition"],
+        "reminder"
+    );
     clock.advance(Duration::from_secs(20));
     wait_received("the boss is told after ack_within", &boss, 1).await;
     let escalated = boss.accepted()[0].json();
@@ -511,7 +532,9 @@ async fn acknowledging_stops_reminders_and_escalation() {
     .await;
     clock.advance(Duration::from_secs(1));
     wait_received("the watcher's team is told", &ops, 1).await;
-    let id = ops.accepted()[0].json()["alerts"][0]["id"].as_i64().unwrap();
+    let id = ops.accepted()[0].json()["alerts"][0]["id"]
+        .as_i64()
+        .unwrap();
     let acked = s.alerts.acknowledge(id, "ana").await.unwrap().unwrap();
     assert_eq!(acked.acknowledged_by.as_deref(), Some("ana"));
     // Well past the reminder and the escalation: nothing more is due.
@@ -533,9 +556,17 @@ async fn acknowledging_stops_reminders_and_escalation() {
     let transitions: Vec<String> = ops
         .accepted()
         .iter()
-        .map(|r| r.json()["alerts"][0]["transition"].as_str().unwrap().to_owned())
+        .map(|r| {
+            r.json()["alerts"][0]["transition"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(transitions, ["firing", "resolved"]);
-    assert!(boss.all().is_empty(), "no escalation after the acknowledgement");
+    assert!(
+        boss.all().is_empty(),
+        "no escalation after the acknowledgement"
+    );
     s.alerts.shutdown().await;
 }

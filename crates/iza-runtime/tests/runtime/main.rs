@@ -5,8 +5,8 @@
 mod agents;
 mod alerts;
 mod chain;
-mod receiver;
 mod docker;
+mod receiver;
 mod reload;
 mod schedule;
 mod sqlite;

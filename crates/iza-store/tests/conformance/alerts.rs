@@ -40,7 +40,10 @@ pub(crate) async fn alerts_round_trip_one_open_per_rule_and_service(store: Store
     let twice = store.save_alert(&alert("down", "db", BASE + 1)).await;
     assert!(matches!(twice, Err(StoreError::Query(_))), "{twice:?}");
     // Another rule, another service: fine.
-    let other = store.save_alert(&alert("down", "cache", BASE + 2)).await.unwrap();
+    let other = store
+        .save_alert(&alert("down", "cache", BASE + 2))
+        .await
+        .unwrap();
     assert!(other.id > first.id);
     // Resolved, a new one may open.
     let resolved = Alert {
@@ -51,7 +54,10 @@ pub(crate) async fn alerts_round_trip_one_open_per_rule_and_service(store: Store
         ..first.clone()
     };
     store.save_alert(&resolved).await.unwrap();
-    let again = store.save_alert(&alert("down", "db", BASE + 2 * MINUTE)).await.unwrap();
+    let again = store
+        .save_alert(&alert("down", "db", BASE + 2 * MINUTE))
+        .await
+        .unwrap();
     let open = store
         .alerts(&AlertQuery {
             open_only: true,
@@ -82,9 +88,15 @@ pub(crate) async fn alerts_round_trip_one_open_per_rule_and_service(store: Store
         })
         .await
         .unwrap();
-    assert_eq!(page.iter().map(|a| a.id).collect::<Vec<_>>(), vec![other.id]);
+    assert_eq!(
+        page.iter().map(|a| a.id).collect::<Vec<_>>(),
+        vec![other.id]
+    );
     let missing = store.save_alert(&Alert { id: 9_999, ..first }).await;
-    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
 }
 
 pub(crate) async fn acknowledging_keeps_the_first(store: StoreUnderTest) {
@@ -103,7 +115,10 @@ pub(crate) async fn acknowledging_keeps_the_first(store: StoreUnderTest) {
         .unwrap();
     assert_eq!(later.acknowledged_by.as_deref(), Some("ana"));
     assert_eq!(store.alert(a.id).await.unwrap(), Some(later));
-    assert_eq!(store.acknowledge_alert(9_999, "x", BASE).await.unwrap(), None);
+    assert_eq!(
+        store.acknowledge_alert(9_999, "x", BASE).await.unwrap(),
+        None
+    );
 }
 
 pub(crate) async fn silences_in_force_and_expired(store: StoreUnderTest) {
@@ -118,7 +133,10 @@ pub(crate) async fn silences_in_force_and_expired(store: StoreUnderTest) {
         comment: "upgrading \"db\" ' ; DROP".to_owned(),
         created_at: BASE,
     };
-    let a = store.create_silence(&new("db", BASE, BASE + 60 * MINUTE)).await.unwrap();
+    let a = store
+        .create_silence(&new("db", BASE, BASE + 60 * MINUTE))
+        .await
+        .unwrap();
     let b = store
         .create_silence(&new("api", BASE + 30 * MINUTE, BASE + 90 * MINUTE))
         .await
@@ -136,7 +154,13 @@ pub(crate) async fn silences_in_force_and_expired(store: StoreUnderTest) {
         .unwrap()
         .unwrap();
     assert_eq!(expired.ends_at, BASE + 10 * MINUTE);
-    assert!(store.silences(Some(BASE + 11 * MINUTE)).await.unwrap().is_empty());
+    assert!(
+        store
+            .silences(Some(BASE + 11 * MINUTE))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Expiring again never extends it.
     let again = store
         .expire_silence(a.id, BASE + 20 * MINUTE)
@@ -171,7 +195,10 @@ pub(crate) async fn deliveries_are_recorded_once_and_updated(store: StoreUnderTe
         .unwrap();
     assert_eq!(new, vec![true, true, true]);
     let again = store
-        .record_deliveries(&[delivery(1, "1-firing", "ops"), delivery(1, "2-resolved", "ops")])
+        .record_deliveries(&[
+            delivery(1, "1-firing", "ops"),
+            delivery(1, "2-resolved", "ops"),
+        ])
         .await
         .unwrap();
     assert_eq!(again, vec![false, true]);
@@ -210,12 +237,18 @@ pub(crate) async fn deliveries_are_recorded_once_and_updated(store: StoreUnderTe
     assert_eq!(sent[1].state, DeliveryState::Queued);
     assert_eq!(sent[2].transition, "2-resolved");
     assert_eq!(sent[2].run, None);
-    assert_eq!(store.deliveries(2).await.unwrap()[0].state, DeliveryState::Sent);
+    assert_eq!(
+        store.deliveries(2).await.unwrap()[0].state,
+        DeliveryState::Sent
+    );
     // A finished delivery is not reopened by a late update.
     store
         .update_deliveries(&update(DeliveryState::Queued, 3, Some("late")))
         .await
         .unwrap();
-    assert_eq!(store.deliveries(1).await.unwrap()[0].state, DeliveryState::Sent);
+    assert_eq!(
+        store.deliveries(1).await.unwrap()[0].state,
+        DeliveryState::Sent
+    );
     assert!(store.deliveries(3).await.unwrap().is_empty());
 }

@@ -252,7 +252,11 @@ pub(super) fn need_server(remote: &crate::cli::RemoteArgs) -> Result<ApiClient> 
 /// The document `GET path` answers, or, when no server runs for the manifest, the same read
 /// from its state database (the history outlives the server; nothing is written but the
 /// schema's migrations).
-pub(super) fn history<F, Fut>(remote: &crate::cli::RemoteArgs, path: &str, offline: F) -> Result<Value>
+pub(super) fn history<F, Fut>(
+    remote: &crate::cli::RemoteArgs,
+    path: &str,
+    offline: F,
+) -> Result<Value>
 where
     F: FnOnce(iza_store::SqliteStore) -> Fut,
     Fut: std::future::Future<Output = Result<Value, iza_store::StoreError>>,

@@ -53,7 +53,11 @@ pub(crate) fn alerts(args: &AlertsArgs) -> Result<ExitCode> {
     let mut out = String::new();
     let alerts = doc["alerts"].as_array().cloned().unwrap_or_default();
     if alerts.is_empty() {
-        out.push_str(if args.all { "no alerts\n" } else { "no open alerts\n" });
+        out.push_str(if args.all {
+            "no alerts\n"
+        } else {
+            "no open alerts\n"
+        });
     }
     for alert in &alerts {
         let s = |key: &str| alert[key].as_str().unwrap_or_default().to_owned();
