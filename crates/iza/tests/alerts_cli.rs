@@ -103,10 +103,11 @@ fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
                     Ok(n) => body.extend_from_slice(&chunk[..n]),
                 }
             }
-            sink.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
-            let _ = stream.write_all(
-                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            );
+            sink.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&body).into_owned());
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         }
     });
     (url, bodies)
@@ -153,7 +154,9 @@ group_wait = "200ms"
         stdout.contains("\"up\"")
     });
     std::fs::remove_file(&flag).unwrap();
-    wait("the webhook got the alert", || !bodies.lock().unwrap().is_empty());
+    wait("the webhook got the alert", || {
+        !bodies.lock().unwrap().is_empty()
+    });
     let body: serde_json::Value = serde_json::from_str(&bodies.lock().unwrap()[0]).unwrap();
     assert_eq!(body["alerts"][0]["service"], "db");
     assert_eq!(body["alerts"][0]["impacted"], serde_json::json!(["api"]));
@@ -172,12 +175,23 @@ group_wait = "200ms"
 
     let (ok, stdout, stderr) = iza(
         dir.path(),
-        &["silence", "--service", "db", "--for", "2h", "--comment", "upgrade"],
+        &[
+            "silence",
+            "--service",
+            "db",
+            "--for",
+            "2h",
+            "--comment",
+            "upgrade",
+        ],
     );
     assert!(ok, "{stderr}");
     assert!(stdout.starts_with("silence 1 created"), "{stdout}");
     let (_, stdout, _) = iza(dir.path(), &["silence", "--list"]);
-    assert!(stdout.contains("upgrade") && stdout.contains("ends in"), "{stdout}");
+    assert!(
+        stdout.contains("upgrade") && stdout.contains("ends in"),
+        "{stdout}"
+    );
     let (ok, stdout, stderr) = iza(dir.path(), &["silence", "--expire", "1"]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("silence 1 ended"), "{stdout}");
@@ -185,5 +199,9 @@ group_wait = "200ms"
     let (ok, _, stderr) = iza(dir.path(), &["silence", "--service", "db"]);
     assert!(!ok);
     assert!(stderr.contains("hint:"), "{stderr}");
-    assert_eq!(bodies.lock().unwrap().len(), 1, "one notification for one outage");
+    assert_eq!(
+        bodies.lock().unwrap().len(),
+        1,
+        "one notification for one outage"
+    );
 }
