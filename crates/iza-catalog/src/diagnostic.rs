@@ -89,6 +89,15 @@ codes! {
     InvalidDependency = "invalid-dependency",
     /// A manifest that defines no service (an empty file, or the output of a failed import).
     NoServices = "no-services",
+    /// A notifier that is malformed: an unknown `kind`, a key its kind does not read, a
+    /// missing `url`, a URL that is not http(s).
+    InvalidNotifier = "invalid-notifier",
+    /// An alert rule that is malformed: an unknown status or service kind, a bad duration,
+    /// a rule that tells nobody.
+    InvalidAlert = "invalid-alert",
+    /// A maintenance window that is malformed: no time, both `cron` and `start`, a bad cron
+    /// expression, time or duration, an end before its start.
+    InvalidMaintenance = "invalid-maintenance",
 }
 
 impl std::fmt::Display for Code {

@@ -10,6 +10,11 @@ use serde::Serialize;
 
 pub use crate::manifest::raw::{ChannelKind, Metric, Priority, RawPort as PortSpec, ServiceKind};
 
+mod alerts;
+pub use alerts::{
+    AlertOn, AlertRule, Maintenance, MaintenanceWindow, Notifier, NotifierKind, Severity,
+};
+
 /// The whole ecosystem, validated.
 #[derive(Debug, Clone, Serialize)]
 pub struct Catalog {
@@ -29,6 +34,15 @@ pub struct Catalog {
     pub channels: IndexMap<String, Channel>,
     /// Where the state is kept, when the manifest says (`[store]`).
     pub store: Option<crate::store::StoreConfig>,
+    /// Notifiers by id (`docs/alerts.md`).
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub notifiers: IndexMap<String, Notifier>,
+    /// Alert rules, in file order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<AlertRule>,
+    /// Maintenance windows, in file order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub maintenance: Vec<Maintenance>,
 }
 
 /// The ecosystem's own facts.
@@ -510,6 +524,15 @@ pub struct Agent {
     pub services: Vec<String>,
     /// Groups it watches.
     pub groups: Vec<String>,
+    /// Notifiers of alerts routed to it (`to_agent`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
+    /// Escalation of its unacknowledged critical alerts after this long.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "crate::model::duration_text::option"
+    )]
+    pub ack_within: Option<Duration>,
 }
 
 /// When a task runs on a clock.
@@ -889,5 +912,20 @@ pub(crate) mod duration_text {
 
     pub(crate) fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    /// The same for an optional duration (`null` when none).
+    pub(crate) mod option {
+        use std::time::Duration;
+
+        pub(crate) fn serialize<S: serde::Serializer>(
+            d: &Option<Duration>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => super::serialize(d, s),
+                None => s.serialize_none(),
+            }
+        }
     }
 }

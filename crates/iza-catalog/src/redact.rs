@@ -25,7 +25,8 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use indexmap::IndexMap;
 
 use crate::model::{
-    Action, BrowserTarget, Catalog, Check, CheckTarget, ExecAction, HttpAction, Service, Step, Task,
+    Action, BrowserTarget, Catalog, Check, CheckTarget, ExecAction, HttpAction, Notifier, Service, Step,
+    Task,
 };
 
 /// What a secret is shown as.
@@ -443,9 +444,40 @@ impl Redact for Task {
     }
 }
 
+/// A notifier's secret-bearing value as shown: an `${ENV}` reference as written (it names the
+/// variable, not the secret), anything else masked whole (a webhook URL is its own credential).
+fn notifier_value(value: &str) -> String {
+    if crate::validate::is_env_reference(value) {
+        value.to_owned()
+    } else {
+        MASK.to_owned()
+    }
+}
+
+impl Redact for Notifier {
+    fn redacted(&self) -> Notifier {
+        Notifier {
+            url: self.url.as_deref().map(notifier_value),
+            secret: self.secret.as_deref().map(notifier_value),
+            token: self.token.as_deref().map(notifier_value),
+            headers: self
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), notifier_value(v)))
+                .collect(),
+            ..self.clone()
+        }
+    }
+}
+
 impl Redact for Catalog {
     fn redacted(&self) -> Catalog {
         Catalog {
+            notifiers: self
+                .notifiers
+                .iter()
+                .map(|(id, n)| (id.clone(), n.redacted()))
+                .collect(),
             services: self
                 .services
                 .iter()
@@ -517,6 +549,15 @@ impl Secrets {
                 }
                 Some(_) | None => {}
             }
+        }
+        for notifier in catalog.notifiers.values() {
+            let values = [&notifier.url, &notifier.secret, &notifier.token];
+            let literal = values
+                .into_iter()
+                .flatten()
+                .chain(notifier.headers.values())
+                .filter(|v| !crate::validate::is_env_reference(v));
+            found.extend(literal.cloned());
         }
         Secrets::from_values(found)
     }

@@ -265,6 +265,95 @@ pub enum EventKind {
         /// How: a later successful run of the task, or a person.
         resolution: String,
     },
+    /// An alert fired (`suppressed_by` set: recorded, not sent). See docs/alerts.md.
+    AlertFiring {
+        /// Alert id.
+        alert: i64,
+        /// The rule.
+        rule: String,
+        /// The service: the root cause of a `down` alert.
+        service: String,
+        /// `critical`, `warning`, `info`.
+        severity: String,
+        /// The status that fired it.
+        status: String,
+        /// The services it impacts.
+        impacted: Vec<String>,
+        /// `silence:<id>` or `maintenance:<name>` when it is not sent.
+        suppressed_by: Option<String>,
+    },
+    /// More (or fewer) services are impacted by a firing alert's root cause; not re-sent.
+    AlertUpdated {
+        /// Alert id.
+        alert: i64,
+        /// The service.
+        service: String,
+        /// The services it impacts now.
+        impacted: Vec<String>,
+    },
+    /// An alert ended.
+    AlertResolved {
+        /// Alert id.
+        alert: i64,
+        /// The rule.
+        rule: String,
+        /// The service.
+        service: String,
+    },
+    /// Someone acknowledged an alert: no reminder, no escalation.
+    AlertAcknowledged {
+        /// Alert id.
+        alert: i64,
+        /// Who.
+        by: String,
+    },
+    /// An unacknowledged critical alert was escalated to an agent up `reports_to`.
+    AlertEscalated {
+        /// Alert id.
+        alert: i64,
+        /// The agent.
+        to: String,
+    },
+    /// A notification was delivered.
+    NotificationSent {
+        /// The notifier.
+        notifier: String,
+        /// The alerts it carried.
+        alerts: Vec<i64>,
+        /// Its run on the queue.
+        run: i64,
+        /// Attempt number, from 1.
+        attempt: u32,
+        /// Time to the receiver's answer.
+        latency_ms: u64,
+    },
+    /// A delivery attempt failed.
+    NotificationFailed {
+        /// The notifier.
+        notifier: String,
+        /// The alerts it carried.
+        alerts: Vec<i64>,
+        /// Its run on the queue.
+        run: i64,
+        /// Attempt number, from 1.
+        attempt: u32,
+        /// Why (secrets scrubbed).
+        error: String,
+        /// When it is retried; none: it failed for good.
+        retry_at: Option<Millis>,
+    },
+    /// A silence was created.
+    SilenceCreated {
+        /// Silence id.
+        silence: i64,
+        /// Until when.
+        ends_at: Millis,
+    },
+    /// A silence was ended early.
+    SilenceExpired {
+        /// Silence id.
+        silence: i64,
+    },
     /// Writing to the store failed; the records are kept and retried.
     StoreFailed {
         /// What the store said.
@@ -305,6 +394,15 @@ impl Event {
             EventKind::IncidentOpened { .. } => "incident-opened",
             EventKind::IncidentEscalated { .. } => "incident-escalated",
             EventKind::IncidentResolved { .. } => "incident-resolved",
+            EventKind::AlertFiring { .. } => "alert-firing",
+            EventKind::AlertUpdated { .. } => "alert-updated",
+            EventKind::AlertResolved { .. } => "alert-resolved",
+            EventKind::AlertAcknowledged { .. } => "alert-acknowledged",
+            EventKind::AlertEscalated { .. } => "alert-escalated",
+            EventKind::NotificationSent { .. } => "notification-sent",
+            EventKind::NotificationFailed { .. } => "notification-failed",
+            EventKind::SilenceCreated { .. } => "silence-created",
+            EventKind::SilenceExpired { .. } => "silence-expired",
             EventKind::StoreFailed { .. } => "store-failed",
         }
     }
@@ -322,7 +420,10 @@ impl Event {
             | EventKind::ProcessExited { service, .. }
             | EventKind::ProcessRestarting { service, .. }
             | EventKind::ProcessFailed { service, .. }
-            | EventKind::ProcessStopped { service, .. } => Some(service),
+            | EventKind::ProcessStopped { service, .. }
+            | EventKind::AlertFiring { service, .. }
+            | EventKind::AlertUpdated { service, .. }
+            | EventKind::AlertResolved { service, .. } => Some(service),
             _ => None,
         }
     }

@@ -16,11 +16,15 @@
 //!   dependency order, restarted by policy, their output kept, stopped in reverse order
 //!   (`docs/supervisor.md`).
 //!
+//! - alerts (`alerts/`): rules, grouping by root cause, silences, maintenance, durable
+//!   delivery of notifications through the run queue (`docs/alerts.md`).
+//!
 //! The runtime never renders and never reads the manifest itself; interfaces (the HTTP server,
 //! the CLI) read the bus, the snapshot and the store. See `docs/monitor.md`.
 
 pub mod agents;
 pub mod artifacts;
+pub mod alerts;
 pub mod bus;
 pub mod cluster;
 pub mod docker;

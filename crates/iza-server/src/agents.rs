@@ -50,7 +50,7 @@ fn agents(state: &AppState) -> Result<&Arc<Agents>, ApiError> {
 
 /// A numeric `{id}` of a route's path (a run's or an incident's); a malformed one is a JSON
 /// 400, as every other error.
-pub(crate) struct NumericId(i64);
+pub(crate) struct NumericId(pub(crate) i64);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for NumericId {
     type Rejection = ApiError;

@@ -64,6 +64,12 @@ pub enum ApiError {
     Internal(String),
     /// The run has ended already (it cannot be cancelled); the text says how.
     RunFinished(String),
+    /// The server runs no alerting.
+    NoAlerts,
+    /// No alert has this id.
+    UnknownAlert(i64),
+    /// No silence has this id.
+    UnknownSilence(i64),
 }
 
 impl ApiError {
@@ -94,6 +100,9 @@ impl ApiError {
             ApiError::NoArtifact(_) => (StatusCode::NOT_FOUND, "no-artifact"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::RunFinished(_) => (StatusCode::CONFLICT, "run-finished"),
+            ApiError::NoAlerts => (StatusCode::CONFLICT, "no-alerts"),
+            ApiError::UnknownAlert(_) => (StatusCode::NOT_FOUND, "unknown-alert"),
+            ApiError::UnknownSilence(_) => (StatusCode::NOT_FOUND, "unknown-silence"),
         }
     }
 
@@ -156,6 +165,9 @@ impl ApiError {
             ),
             ApiError::Internal(_) => "internal error".to_owned(),
             ApiError::RunFinished(reason) => reason.clone(),
+            ApiError::NoAlerts => "this server runs no alerting".to_owned(),
+            ApiError::UnknownAlert(id) => format!("no alert has the id {id}"),
+            ApiError::UnknownSilence(id) => format!("no silence has the id {id}"),
         }
     }
 }

@@ -22,6 +22,7 @@
 pub mod agents;
 pub mod analysis;
 mod artifacts;
+mod alerts;
 pub mod auth;
 mod dashboard;
 mod error;
@@ -38,7 +39,7 @@ mod stream;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 pub use auth::{Access, Auth, Scope, Token, TokenFile};
 pub use host::HostPolicy;
@@ -78,7 +79,13 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/services/{id}/impact",
     "/api/v1/manifest",
     "/api/v1/report",
+    "/api/v1/alerts",
+    "/api/v1/alerts/{id}",
+    "/api/v1/silences",
 ];
+
+/// Every `DELETE` route: they need the bearer token.
+pub const DELETE_ROUTES: &[&str] = &["/api/v1/silences/{id}"];
 
 /// The routes of the web dashboard (`GET` only): the page and its files. Not part of the
 /// API, so not in the OpenAPI document.
@@ -97,6 +104,8 @@ pub const ACTION_ROUTES: &[&str] = &[
     "/api/v1/runs/{id}/cancel",
     "/api/v1/agents/{agent}/claim",
     "/api/v1/incidents/{id}/resolve",
+    "/api/v1/alerts/{id}/ack",
+    "/api/v1/silences",
 ];
 
 /// The whole application. Every route, the fallback included, goes through the state's
@@ -164,4 +173,12 @@ pub(crate) fn api_routes() -> Router<AppState> {
         .route("/services/{id}/impact", get(analysis::impact))
         .route("/manifest", get(analysis::manifest))
         .route("/report", get(analysis::report))
+        .route("/alerts", get(alerts::list))
+        .route("/alerts/{id}", get(alerts::one))
+        .route("/alerts/{id}/ack", post(alerts::ack))
+        .route(
+            "/silences",
+            get(alerts::list_silences).post(alerts::create_silence),
+        )
+        .route("/silences/{id}", delete(alerts::expire_silence))
 }

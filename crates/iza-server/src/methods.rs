@@ -9,13 +9,16 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
-use crate::{ACTION_ROUTES, DASHBOARD_ROUTES, ROUTES};
+use crate::{ACTION_ROUTES, DASHBOARD_ROUTES, DELETE_ROUTES, ROUTES};
 
 /// The methods a routed path answers, as its `Allow` header says; `None` for a path that is
 /// not routed.
 pub(crate) fn allowed(path: &str) -> Option<&'static str> {
     let get = ROUTES.contains(&path) || DASHBOARD_ROUTES.contains(&path);
     let post = ACTION_ROUTES.contains(&path);
+    if DELETE_ROUTES.contains(&path) {
+        return Some("DELETE");
+    }
     match (get, post) {
         (true, true) => Some("GET, HEAD, POST"),
         (true, false) => Some("GET, HEAD"),
@@ -28,6 +31,7 @@ fn answers(allow: &str, method: &Method) -> bool {
     match *method {
         Method::GET | Method::HEAD => allow.contains("GET"),
         Method::POST => allow.contains("POST"),
+        Method::DELETE => allow.contains("DELETE"),
         _ => false,
     }
 }

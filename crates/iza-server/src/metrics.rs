@@ -53,6 +53,18 @@ pub(crate) struct TaskOutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SeverityLabels {
+    severity: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NotifierOutcomeLabels {
+    notifier: String,
+    /// `sent`, `retried` (failed, sent again later) or `failed` (for good).
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PriorityLabels {
     priority: String,
 }
@@ -323,6 +335,34 @@ pub(crate) fn render(state: &AppState, queue: Option<&QueueFigures>) -> String {
             gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
             registry.register(name, help, gauge);
         }
+    }
+
+    if let Some(alerts) = state.alerts() {
+        let figures = alerts.metrics();
+        let firing = Family::<SeverityLabels, Gauge>::default();
+        for severity in ["critical", "warning", "info"] {
+            let count = figures.firing.get(severity).copied().unwrap_or(0);
+            firing
+                .get_or_create(&SeverityLabels {
+                    severity: severity.to_owned(),
+                })
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+        registry.register("iza_alerts_firing", "Firing alerts, by severity", firing);
+        let deliveries = Family::<NotifierOutcomeLabels, Counter>::default();
+        for ((notifier, outcome), count) in &figures.deliveries {
+            deliveries
+                .get_or_create(&NotifierOutcomeLabels {
+                    notifier: notifier.clone(),
+                    outcome: outcome.clone(),
+                })
+                .inc_by(*count);
+        }
+        registry.register(
+            "iza_notification_deliveries",
+            "Notification delivery attempts, by notifier and outcome (sent, retried, failed)",
+            deliveries,
+        );
     }
 
     let mut out = String::new();

@@ -75,6 +75,8 @@ pub fn document() -> Value {
     add(&mut document, "paths", agents_paths());
     add(&mut document["components"], "schemas", agents_schemas());
     add(&mut document, "paths", analysis_paths());
+    add(&mut document, "paths", alerts_paths());
+    add(&mut document["components"], "schemas", alerts_schemas());
     with_unauthorized(document)
 }
 
@@ -641,6 +643,123 @@ fn agents_schemas() -> Value {
                     "outcome": { "type": "string", "enum": ["pending", "handled", "failed", "no-handler"] },
                     "run": nullable("integer")
                 } } }
+            }
+        }
+    })
+}
+
+/// The routes of alerting (`docs/alerts.md`).
+fn alerts_paths() -> Value {
+    let matchers = json!({
+        "type": "object", "additionalProperties": false,
+        "properties": {
+            "service": { "type": "string" }, "group": { "type": "string" },
+            "tag": { "type": "string" }, "rule": { "type": "string" }
+        }
+    });
+    json!({
+        "/api/v1/alerts": { "get": {
+            "summary": "Alerts, newest first",
+            "parameters": [
+                query("open", "Only pending and firing alerts", json!({ "type": "boolean" })),
+                query("service", "Only this service's alerts", json!({ "type": "string" })),
+                query("before", "Only ids lower than this (paging)", json!({ "type": "integer", "minimum": 1, "maximum": i64::MAX })),
+                query("limit", "At most this many (1 to 1000; 100 by default)", json!({ "type": "integer", "minimum": 1, "maximum": 1000 }))
+            ],
+            "responses": with_errors(ok("The alerts", "application/json", json!({
+                "type": "object", "properties": { "alerts": { "type": "array", "items": schema_ref("Alert") } }
+            })), &["400", "500"])
+        }},
+        "/api/v1/alerts/{id}": { "get": {
+            "summary": "One alert and its delivery log",
+            "parameters": [integer_path("id")],
+            "responses": with_errors(ok("The alert with `deliveries`", "application/json", schema_ref("Alert")), &["400", "404", "500"])
+        }},
+        "/api/v1/alerts/{id}/ack": { "post": {
+            "summary": "Acknowledges an alert: no more reminders or escalation",
+            "parameters": [integer_path("id")],
+            "security": [{ "bearer": [] }],
+            "requestBody": { "required": false, "content": { "application/json": { "schema": {
+                "type": "object", "additionalProperties": false,
+                "properties": { "by": { "type": "string", "minLength": 1, "maxLength": 200 } }
+            } } } },
+            "responses": with_errors(ok("The alert afterwards", "application/json", schema_ref("Alert")), &["400", "401", "403", "404", "409", "500"])
+        }},
+        "/api/v1/silences": {
+            "get": {
+                "summary": "Silences, newest first",
+                "parameters": [query("active", "Only those in force now", json!({ "type": "boolean" }))],
+                "responses": with_errors(ok("The silences", "application/json", json!({
+                    "type": "object", "properties": { "silences": { "type": "array", "items": schema_ref("Silence") } }
+                })), &["400", "500"])
+            },
+            "post": {
+                "summary": "Creates a silence",
+                "security": [{ "bearer": [] }],
+                "requestBody": json_body(json!({
+                    "type": "object", "additionalProperties": false,
+                    "required": ["matchers", "created_by", "comment"],
+                    "properties": {
+                        "matchers": matchers,
+                        "duration": { "type": "string", "description": "How long from `starts_at` (`2h`); or give `ends_at`" },
+                        "ends_at": { "type": "integer", "description": "Unix ms" },
+                        "starts_at": { "type": "integer", "description": "Unix ms; now by default" },
+                        "created_by": { "type": "string", "minLength": 1, "maxLength": 200 },
+                        "comment": { "type": "string", "minLength": 1, "maxLength": 2000 }
+                    }
+                })),
+                "responses": with_errors(json!({ "201": { "description": "The silence", "content": { "application/json": { "schema": schema_ref("Silence") } } } }), &["400", "401", "403", "409", "500"])
+            }
+        },
+        "/api/v1/silences/{id}": { "delete": {
+            "summary": "Ends a silence now",
+            "parameters": [integer_path("id")],
+            "security": [{ "bearer": [] }],
+            "responses": with_errors(ok("The silence afterwards", "application/json", schema_ref("Silence")), &["400", "401", "403", "404", "409", "500"])
+        }}
+    })
+}
+
+/// The schemas of alerting.
+fn alerts_schemas() -> Value {
+    let nullable = |kind: &str| json!({ "type": [kind, "null"] });
+    let strings = json!({ "type": "array", "items": { "type": "string" } });
+    json!({
+        "Alert": {
+            "type": "object",
+            "properties": {
+                "id": { "type": "integer" }, "rule": { "type": "string" }, "service": { "type": "string" },
+                "severity": { "type": "string", "enum": ["critical", "warning", "info"] },
+                "state": { "type": "string", "enum": ["pending", "firing", "resolved"] },
+                "status": { "type": "string" }, "impacted": strings, "reason": nullable("string"),
+                "started_at": { "type": "integer" }, "fired_at": nullable("integer"),
+                "updated_at": { "type": "integer" }, "resolved_at": nullable("integer"),
+                "acknowledged_at": nullable("integer"), "acknowledged_by": nullable("string"),
+                "suppressed_by": nullable("string"), "escalated_to": strings,
+                "seq": { "type": "integer" }, "notified_seq": { "type": "integer" },
+                "last_notified_at": nullable("integer"),
+                "deliveries": { "type": "array", "items": schema_ref("Delivery") }
+            }
+        },
+        "Delivery": {
+            "type": "object",
+            "properties": {
+                "id": { "type": "integer" }, "alert": { "type": "integer" },
+                "transition": { "type": "string" }, "notifier": { "type": "string" },
+                "run": nullable("integer"),
+                "state": { "type": "string", "enum": ["queued", "sent", "failed", "suppressed"] },
+                "at": { "type": "integer" }, "finished_at": nullable("integer"),
+                "attempts": { "type": "integer" }, "latency_ms": nullable("number"), "error": nullable("string")
+            }
+        },
+        "Silence": {
+            "type": "object",
+            "properties": {
+                "id": { "type": "integer" },
+                "matchers": { "type": "object" },
+                "starts_at": { "type": "integer" }, "ends_at": { "type": "integer" },
+                "created_by": { "type": "string" }, "comment": { "type": "string" },
+                "created_at": { "type": "integer" }
             }
         }
     })

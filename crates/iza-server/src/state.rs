@@ -12,6 +12,7 @@ use iza_catalog::export::ports::PortMap;
 use iza_catalog::graph::EcosystemGraph;
 use iza_catalog::redact::Secrets;
 use iza_runtime::agents::Agents;
+use iza_runtime::alerts::Alerts;
 use iza_runtime::{DockerView, DockerWatch, Monitor, Supervisor};
 use iza_store::Store;
 
@@ -79,6 +80,8 @@ pub struct AppState {
     agents: Arc<OnceLock<Arc<Agents>>>,
     /// Cancelled when the server stops: ends the MCP sessions and streams of `/mcp`.
     mcp_shutdown: iza_mcp::Shutdown,
+    /// Alerting (alerts, silences, deliveries), set once it runs.
+    alerts: Arc<OnceLock<Arc<Alerts>>>,
 }
 
 /// How long a built `GET /services` body is served as it is although the state moved on: the
@@ -144,6 +147,7 @@ impl AppState {
             hosts: HostPolicy::loopback(),
             agents: Arc::default(),
             mcp_shutdown: iza_mcp::Shutdown::new(),
+            alerts: Arc::default(),
         }
     }
 
@@ -162,6 +166,16 @@ impl AppState {
     /// ignored.
     pub fn set_agents(&self, agents: Arc<Agents>) {
         let _ = self.agents.set(agents);
+    }
+
+    /// Serves alerting: acknowledgements and silences. A second call is ignored.
+    pub fn set_alerts(&self, alerts: Arc<Alerts>) {
+        let _ = self.alerts.set(alerts);
+    }
+
+    /// Alerting, when the server runs it.
+    pub fn alerts(&self) -> Option<&Arc<Alerts>> {
+        self.alerts.get()
     }
 
     /// The agents engine, when the server has one.

@@ -15,7 +15,9 @@ use iza_catalog::export::ports::PortMap;
 use iza_catalog::{SourceFile, Syntax};
 use iza_probe::{Prober, ProberOptions};
 use iza_runtime::{Monitor, MonitorOptions, Status};
-use iza_server::{ACTION_ROUTES, AppState, CatalogView, DASHBOARD_ROUTES, ROUTES, router};
+use iza_server::{
+    ACTION_ROUTES, AppState, CatalogView, DASHBOARD_ROUTES, DELETE_ROUTES, ROUTES, router,
+};
 use iza_store::{SqliteStore, Store};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -350,11 +352,18 @@ async fn openapi_lists_every_route_and_every_route_answers() {
     assert_eq!(document["openapi"], "3.1.0");
     let paths = document["paths"].as_object().unwrap();
     // A path with both a GET and a POST route (`/api/v1/runs`) is one entry.
-    let routed: std::collections::BTreeSet<&str> =
-        ROUTES.iter().chain(ACTION_ROUTES).copied().collect();
+    let routed: std::collections::BTreeSet<&str> = ROUTES
+        .iter()
+        .chain(ACTION_ROUTES)
+        .chain(DELETE_ROUTES)
+        .copied()
+        .collect();
     assert_eq!(paths.len(), routed.len(), "{:?}", paths.keys());
     for route in ACTION_ROUTES {
         assert!(paths[*route]["post"].is_object(), "{route}");
+    }
+    for route in DELETE_ROUTES {
+        assert!(paths[*route]["delete"].is_object(), "{route}");
     }
     for route in ROUTES {
         assert!(
@@ -365,7 +374,10 @@ async fn openapi_lists_every_route_and_every_route_answers() {
             continue; // Never ends; covered by its own test.
         }
         // Runs and incidents are numbered: none exists in this fixture.
-        if route.starts_with("/api/v1/runs/") || route.starts_with("/api/v1/incidents/") {
+        if route.starts_with("/api/v1/runs/")
+            || route.starts_with("/api/v1/incidents/")
+            || route.starts_with("/api/v1/alerts/")
+        {
             let (status, _, body) = get(&fixture.app, &route.replace("{id}", "1")).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{route}: {body}");
             assert!(body.contains(r#""code":"unknown-"#), "{route}: {body}");

@@ -14,6 +14,7 @@
 
 mod aggregate;
 pub mod copy;
+pub mod alerts;
 pub mod histogram;
 pub mod location;
 pub mod nodes;
@@ -24,6 +25,10 @@ mod sqlite;
 pub use location::{LocationError, StoreLocation, redact_url};
 pub use nodes::NodeRecord;
 pub use postgres::{PostgresOptions, PostgresStore};
+pub use alerts::{
+    Alert, AlertQuery, AlertState, Delivery, DeliveryState, DeliveryUpdate, MAX_ALERTS_PAGE,
+    Matchers, NewSilence, Silence,
+};
 pub use queue::{
     ClaimRequest, EscalationStep, Incident, IncidentQuery, IncidentState, MAX_INCIDENTS_PAGE,
     MAX_RUNS_PAGE, NewIncident, NewRun, QueueDepth, Run, RunFinish, RunId, RunOutcome, RunPriority,
@@ -420,6 +425,77 @@ pub trait Store: Send + Sync + 'static {
     /// Every registered node, sorted by id.
     async fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
         Err(StoreError::Unsupported("nodes"))
+    }
+
+    // ---- Alerting (see `docs/alerts.md`). Defaults answer `Unsupported` (a store that does
+    // not implement them yet); the SQLite store implements them all.
+
+    /// Inserts the alert when its id is 0 (returned with its id; at most one pending or
+    /// firing alert per rule and service: a second one is a `Query` error), else replaces it.
+    async fn save_alert(&self, alert: &Alert) -> Result<Alert, StoreError> {
+        let _ = alert;
+        Err(StoreError::Unsupported("save_alert"))
+    }
+
+    /// One alert.
+    async fn alert(&self, id: i64) -> Result<Option<Alert>, StoreError> {
+        let _ = id;
+        Err(StoreError::Unsupported("alert"))
+    }
+
+    /// Alerts, newest first (at most `limit`, capped at [`MAX_ALERTS_PAGE`]).
+    async fn alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>, StoreError> {
+        let _ = query;
+        Err(StoreError::Unsupported("alerts"))
+    }
+
+    /// Acknowledges an open alert not acknowledged yet (the first acknowledgement stays);
+    /// returns the alert as it is now, `None` when there is no such alert.
+    async fn acknowledge_alert(
+        &self,
+        id: i64,
+        by: &str,
+        at: Millis,
+    ) -> Result<Option<Alert>, StoreError> {
+        let _ = (id, by, at);
+        Err(StoreError::Unsupported("acknowledge_alert"))
+    }
+
+    /// Creates a silence.
+    async fn create_silence(&self, new: &NewSilence) -> Result<Silence, StoreError> {
+        let _ = new;
+        Err(StoreError::Unsupported("create_silence"))
+    }
+
+    /// Silences, newest first: all of them, or with `active_at` only those in force then.
+    async fn silences(&self, active_at: Option<Millis>) -> Result<Vec<Silence>, StoreError> {
+        let _ = active_at;
+        Err(StoreError::Unsupported("silences"))
+    }
+
+    /// Ends a silence at `at` (when it ends later); returns it, `None` when there is none.
+    async fn expire_silence(&self, id: i64, at: Millis) -> Result<Option<Silence>, StoreError> {
+        let _ = (id, at);
+        Err(StoreError::Unsupported("expire_silence"))
+    }
+
+    /// Records deliveries (ids ignored); one per `(alert, transition, notifier)`: returns for
+    /// each whether it was new (`false`: it exists, and is left as it is).
+    async fn record_deliveries(&self, deliveries: &[Delivery]) -> Result<Vec<bool>, StoreError> {
+        let _ = deliveries;
+        Err(StoreError::Unsupported("record_deliveries"))
+    }
+
+    /// Records an attempt of a delivery run on every delivery it carries.
+    async fn update_deliveries(&self, update: &DeliveryUpdate) -> Result<(), StoreError> {
+        let _ = update;
+        Err(StoreError::Unsupported("update_deliveries"))
+    }
+
+    /// The deliveries of an alert, oldest first.
+    async fn deliveries(&self, alert: i64) -> Result<Vec<Delivery>, StoreError> {
+        let _ = alert;
+        Err(StoreError::Unsupported("deliveries"))
     }
 
     /// Releases the store's connections after the writes in flight; call it on shutdown.

@@ -87,6 +87,13 @@ pub(crate) enum Command {
     Mcp(McpArgs),
     /// Cancel a run: a queued one never runs, a running one is stopped.
     Cancel(CancelArgs),
+    /// Show open alerts (or all) with their root cause, impacted services and deliveries.
+    Alerts(AlertsArgs),
+    /// Silence alerts for a while (`iza silence --service db --for 2h --comment ...`), list
+    /// silences (`--list`), or end one (`--expire ID`).
+    Silence(SilenceArgs),
+    /// Acknowledge an alert: no more reminders or escalation.
+    Ack(AckArgs),
     /// Run a small demo workload: `/healthz`, `/stats`, an MCP `initialize` answer, with
     /// failure and latency injection. What `examples/iza-os` and the benchmarks supervise.
     ///
@@ -364,6 +371,65 @@ pub(crate) struct IncidentsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub(crate) format: TextOrJson,
+}
+
+/// Arguments of `iza alerts`.
+#[derive(Debug, Args)]
+pub(crate) struct AlertsArgs {
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+    /// Resolved alerts too.
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+}
+
+/// Arguments of `iza silence`.
+#[derive(Debug, Args)]
+pub(crate) struct SilenceArgs {
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+    /// Silence the alerts of this service.
+    #[arg(long)]
+    pub(crate) service: Option<String>,
+    /// ... of services in this group.
+    #[arg(long)]
+    pub(crate) group: Option<String>,
+    /// ... of services with this tag.
+    #[arg(long)]
+    pub(crate) tag: Option<String>,
+    /// ... of this alert rule.
+    #[arg(long)]
+    pub(crate) rule: Option<String>,
+    /// For how long (`2h`, `30m`).
+    #[arg(long = "for", value_name = "DURATION", default_value = "1h")]
+    pub(crate) duration: String,
+    /// Why (required to create one).
+    #[arg(long)]
+    pub(crate) comment: Option<String>,
+    /// Who silences [default: the user name].
+    #[arg(long)]
+    pub(crate) by: Option<String>,
+    /// List the silences instead.
+    #[arg(long, conflicts_with_all = ["service", "group", "tag", "rule", "expire"])]
+    pub(crate) list: bool,
+    /// End this silence now instead.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["service", "group", "tag", "rule"])]
+    pub(crate) expire: Option<i64>,
+}
+
+/// Arguments of `iza ack`.
+#[derive(Debug, Args)]
+pub(crate) struct AckArgs {
+    /// The alert's id.
+    pub(crate) alert: i64,
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+    /// Who acknowledges [default: the user name].
+    #[arg(long)]
+    pub(crate) by: Option<String>,
 }
 
 /// Arguments of `iza resolve`.

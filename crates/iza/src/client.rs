@@ -91,6 +91,11 @@ impl ApiClient {
             .await
     }
 
+    /// `DELETE`; the answer is a JSON document.
+    pub(crate) async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.call(reqwest::Method::DELETE, path).await
+    }
+
     /// `GET` a JSON document the server may take up to `wait` to answer (a long poll).
     pub(crate) async fn get_waiting<T: DeserializeOwned>(
         &self,

@@ -11,6 +11,9 @@ use serde::Deserialize;
 
 use super::spanned::Spanned;
 
+mod alerts;
+pub use alerts::{RawAlertRule, RawMaintenance, RawNotifier, RawSeverity};
+
 /// Map from ids to definitions, in file order.
 pub type IdMap<T> = IndexMap<Spanned<String>, Spanned<T>>;
 
@@ -41,6 +44,15 @@ pub struct RawManifest {
     /// Cross-service communication channels (API gateway, message queue, ...), keyed by id.
     #[serde(default)]
     pub channels: IdMap<RawChannel>,
+    /// Where notifications go, keyed by id (docs/alerts.md).
+    #[serde(default)]
+    pub notifiers: IdMap<RawNotifier>,
+    /// Alert rules: which status changes are worth a notification.
+    #[serde(default)]
+    pub alerts: Vec<Spanned<RawAlertRule>>,
+    /// Maintenance windows: alerts of the services they cover are suppressed.
+    #[serde(default)]
+    pub maintenance: Vec<Spanned<RawMaintenance>>,
     /// Where `iza serve` and `iza up` keep their state (SQLite beside the manifest when absent).
     #[serde(default)]
     pub store: Option<Spanned<RawStore>>,
@@ -512,6 +524,11 @@ pub struct RawAgent {
     /// Tasks it owns.
     #[serde(default)]
     pub tasks: Vec<Spanned<RawTask>>,
+    /// Notifier ids that alerts of rules with `to_agent = true` go to for its services.
+    #[serde(default)]
+    pub notify: Vec<Spanned<String>>,
+    /// An unacknowledged critical alert escalates to `reports_to` after this long.
+    pub ack_within: Option<Spanned<String>>,
 }
 
 /// How urgent a task is.

@@ -141,9 +141,12 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
         for t in &a.tasks {
             tasks.extend(super::tasks::task(ctx, Some(id.get()), t));
         }
+        let (notify, ack_within) = super::alerts::agent(ctx, id.get(), a);
         agents.insert(
             id.get().clone(),
             Agent {
+                notify,
+                ack_within,
                 id: id.get().clone(),
                 name: a.name.clone().unwrap_or_else(|| id.get().clone()),
                 tier: *a.tier.get(),
@@ -203,6 +206,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
         .collect();
 
     let store = super::store::build(ctx);
+    let alerting = super::alerts::build(ctx);
     Catalog {
         ecosystem,
         groups,
@@ -212,6 +216,9 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
         flows,
         channels,
         store,
+        notifiers: alerting.notifiers,
+        alerts: alerting.alerts,
+        maintenance: alerting.maintenance,
     }
 }
 

@@ -11,6 +11,7 @@
 
 mod agents;
 mod browser;
+mod alerts;
 mod deps;
 mod fields;
 mod ids;
@@ -26,6 +27,8 @@ use std::collections::{HashMap, HashSet};
 use crate::diagnostic::{self, Code, Diagnostic};
 use crate::manifest::raw::RawManifest;
 use crate::model::Catalog;
+
+pub use alerts::is_env_reference;
 
 /// Diagnostics collected while compiling, plus lookups the checks share.
 pub(crate) struct Ctx<'a> {

@@ -3,9 +3,11 @@
 //! for assertions; the real stores are tested in `iza-store`). Every wait polls with a deadline.
 
 mod agents;
+mod alerts;
 mod chain;
 mod cluster;
 mod docker;
+mod receiver;
 mod reload;
 mod schedule;
 mod sqlite;

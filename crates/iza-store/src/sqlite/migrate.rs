@@ -25,6 +25,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         sql: include_str!("../../migrations/sqlite/0003_run_queue.sql"),
     },
+    Migration {
+        version: 4,
+        sql: include_str!("../../migrations/sqlite/0004_alerts.sql"),
+    },
 ];
 
 /// The newest version this build knows.

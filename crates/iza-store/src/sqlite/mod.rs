@@ -6,6 +6,7 @@
 //! `maintain` (folding rollups, retention), `read` (every query of results and events),
 //! `queue` (the run queue and incidents, with their retention).
 
+mod alerts;
 mod maintain;
 mod migrate;
 mod queue;
@@ -24,6 +25,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
+use crate::alerts::{Alert, AlertQuery, Delivery, DeliveryUpdate, NewSilence, Silence};
 use crate::queue::{
     ClaimRequest, EscalationStep, Incident, IncidentQuery, NewIncident, NewRun, QueueDepth, Run,
     RunFinish, RunId, RunQuery, StepOutcome, TaskStats,
@@ -423,6 +425,51 @@ impl Store for SqliteStore {
 
     async fn incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError> {
         queue::incidents(self, query).await
+    }
+
+    async fn save_alert(&self, alert: &Alert) -> Result<Alert, StoreError> {
+        alerts::save_alert(self, alert).await
+    }
+
+    async fn alert(&self, id: i64) -> Result<Option<Alert>, StoreError> {
+        alerts::alert(self, id).await
+    }
+
+    async fn alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>, StoreError> {
+        alerts::alerts(self, query).await
+    }
+
+    async fn acknowledge_alert(
+        &self,
+        id: i64,
+        by: &str,
+        at: Millis,
+    ) -> Result<Option<Alert>, StoreError> {
+        alerts::acknowledge_alert(self, id, by, at).await
+    }
+
+    async fn create_silence(&self, new: &NewSilence) -> Result<Silence, StoreError> {
+        alerts::create_silence(self, new).await
+    }
+
+    async fn silences(&self, active_at: Option<Millis>) -> Result<Vec<Silence>, StoreError> {
+        alerts::silences(self, active_at).await
+    }
+
+    async fn expire_silence(&self, id: i64, at: Millis) -> Result<Option<Silence>, StoreError> {
+        alerts::expire_silence(self, id, at).await
+    }
+
+    async fn record_deliveries(&self, deliveries: &[Delivery]) -> Result<Vec<bool>, StoreError> {
+        alerts::record_deliveries(self, deliveries).await
+    }
+
+    async fn update_deliveries(&self, update: &DeliveryUpdate) -> Result<(), StoreError> {
+        alerts::update_deliveries(self, update).await
+    }
+
+    async fn deliveries(&self, alert: i64) -> Result<Vec<Delivery>, StoreError> {
+        alerts::deliveries(self, alert).await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

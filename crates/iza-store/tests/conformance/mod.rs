@@ -4,8 +4,10 @@
 //! depends on the clock. A test file uses it with `#[macro_use] mod conformance;` and
 //! `store_conformance_suite!(my_factory);` (see `tests/sqlite.rs`).
 
+mod alerts;
 mod queue;
 
+pub(crate) use alerts::*;
 pub(crate) use queue::*;
 
 use std::any::Any;
@@ -82,6 +84,10 @@ macro_rules! store_conformance_suite {
             retention_prunes_outputs_then_rolls_up_runs,
             incidents_open_escalate_and_resolve,
             aged_and_fresh_runs_merge_in_order,
+            alerts_round_trip_one_open_per_rule_and_service,
+            acknowledging_keeps_the_first,
+            silences_in_force_and_expired,
+            deliveries_are_recorded_once_and_updated,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {

@@ -20,7 +20,7 @@ use crate::client::ApiClient;
 use crate::remote::{self, NoServer};
 use crate::table::{self, Align};
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -37,7 +37,7 @@ fn server_if_any(remote: &crate::cli::RemoteArgs) -> Result<Option<ApiClient>> {
     }
 }
 
-fn print_json(value: &Value) -> Result<()> {
+pub(super) fn print_json(value: &Value) -> Result<()> {
     super::print(&(serde_json::to_string_pretty(value)? + "\n"))
 }
 
@@ -248,14 +248,18 @@ fn trigger_text(task: &Value) -> String {
     }
 }
 
-fn need_server(remote: &crate::cli::RemoteArgs) -> Result<ApiClient> {
+pub(super) fn need_server(remote: &crate::cli::RemoteArgs) -> Result<ApiClient> {
     remote::connect(remote)
 }
 
 /// The document `GET path` answers, or, when no server runs for the manifest, the same read
 /// from its state database (the history outlives the server; nothing is written but the
 /// schema's migrations).
-fn history<F, Fut>(remote: &crate::cli::RemoteArgs, path: &str, offline: F) -> Result<Value>
+pub(super) fn history<F, Fut>(
+    remote: &crate::cli::RemoteArgs,
+    path: &str,
+    offline: F,
+) -> Result<Value>
 where
     F: FnOnce(iza_store::SqliteStore) -> Fut,
     Fut: std::future::Future<Output = Result<Value, iza_store::StoreError>>,

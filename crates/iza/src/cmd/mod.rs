@@ -1,6 +1,7 @@
 //! One module per verb; [`run`] dispatches to them and returns the process exit code.
 
 mod agents;
+mod alerts;
 mod check;
 mod demo_service;
 mod graph;
@@ -49,6 +50,9 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Incidents(args) => agents::incidents(&args),
         Command::Resolve(args) => agents::resolve(&args),
         Command::Cancel(args) => agents::cancel(&args),
+        Command::Alerts(args) => alerts::alerts(&args),
+        Command::Silence(args) => alerts::silence(&args),
+        Command::Ack(args) => alerts::ack(&args),
         Command::DemoService(args) => demo_service::run(&args),
         Command::Mcp(args) => mcp::run(&args),
         Command::Store(command) => store::run(&command),

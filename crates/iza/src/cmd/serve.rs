@@ -18,6 +18,7 @@ use iza_catalog::{Catalog, SourceFile};
 use iza_probe::{Prober, ProberOptions};
 use iza_runtime::agents::{Agents, AgentsOptions, worker_id};
 use iza_runtime::cluster::{Cluster, NodeOptions};
+use iza_runtime::alerts::{Alerts, AlertsOptions};
 use iza_runtime::{
     DockerOptions, DockerWatch, Launch, Launcher, Monitor, MonitorOptions, Supervisor,
 };
@@ -348,6 +349,18 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         ),
     ));
     state.set_agents(agents.clone());
+    // Alerting: rules read the statuses on the bus; notifications are runs of the same queue
+    // (`@notify/<notifier>`), so a crash loses none (docs/alerts.md).
+    let alerting = Arc::new(Alerts::start(
+        catalog.clone(),
+        store.clone(),
+        monitor.clone(),
+        AlertsOptions {
+            public_url: Some(local_url(address)),
+            ..AlertsOptions::default()
+        },
+    ));
+    state.set_alerts(alerting.clone());
     let supervised = up.map(|up| {
         up.start(
             &catalog,
@@ -387,6 +400,9 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
             // Runs first: they may use the supervised services; those still running at the
             // deadline go back to the queue for the next start.
             agents.shutdown(SHUTDOWN_DEADLINE).await;
+            if let Some(alerts) = state.alerts() {
+                alerts.shutdown().await;
+            }
             if let Some(supervisor) = &supervisor {
                 // A second Ctrl-C or SIGTERM cuts the grace periods short. The listeners are
                 // in place before the line that invites it is printed.
@@ -624,6 +640,9 @@ async fn reload(
             restarted = changed.restarted.len(),
             "supervised services reconciled"
         );
+    }
+    if let Some(alerts) = state.alerts() {
+        alerts.reload(catalog.clone());
     }
     agents.reload(catalog).await;
 }
