@@ -25,8 +25,8 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use indexmap::IndexMap;
 
 use crate::model::{
-    Action, BrowserTarget, Catalog, Check, CheckTarget, ExecAction, HttpAction, Notifier, Service, Step,
-    Task,
+    Action, BrowserTarget, Catalog, Check, CheckTarget, ExecAction, HttpAction, Notifier, Service,
+    Step, Task,
 };
 
 /// What a secret is shown as.

@@ -23,8 +23,8 @@
 //! the CLI) read the bus, the snapshot and the store. See `docs/monitor.md`.
 
 pub mod agents;
-pub mod artifacts;
 pub mod alerts;
+pub mod artifacts;
 pub mod bus;
 pub mod cluster;
 pub mod docker;

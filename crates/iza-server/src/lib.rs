@@ -20,9 +20,9 @@
 //! - `serve.rs`: [`serve`], the connections under their [`Limits`] (timeouts, cap).
 
 pub mod agents;
+mod alerts;
 pub mod analysis;
 mod artifacts;
-mod alerts;
 pub mod auth;
 mod dashboard;
 mod error;

@@ -13,8 +13,8 @@
 //! durability promise, the rollups and how uptime is computed.
 
 mod aggregate;
-pub mod copy;
 pub mod alerts;
+pub mod copy;
 pub mod histogram;
 pub mod location;
 pub mod nodes;
@@ -22,13 +22,13 @@ mod postgres;
 pub mod queue;
 mod sqlite;
 
-pub use location::{LocationError, StoreLocation, redact_url};
-pub use nodes::NodeRecord;
-pub use postgres::{PostgresOptions, PostgresStore};
 pub use alerts::{
     Alert, AlertQuery, AlertState, Delivery, DeliveryState, DeliveryUpdate, MAX_ALERTS_PAGE,
     Matchers, NewSilence, Silence,
 };
+pub use location::{LocationError, StoreLocation, redact_url};
+pub use nodes::NodeRecord;
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use queue::{
     ClaimRequest, EscalationStep, Incident, IncidentQuery, IncidentState, MAX_INCIDENTS_PAGE,
     MAX_RUNS_PAGE, NewIncident, NewRun, QueueDepth, Run, RunFinish, RunId, RunOutcome, RunPriority,

@@ -10,8 +10,8 @@
 //! (`partial`), for views of broken manifests.
 
 mod agents;
-mod browser;
 mod alerts;
+mod browser;
 mod deps;
 mod fields;
 mod ids;

@@ -17,8 +17,8 @@ use iza_catalog::export::ports::PortMap;
 use iza_catalog::{Catalog, SourceFile};
 use iza_probe::{Prober, ProberOptions};
 use iza_runtime::agents::{Agents, AgentsOptions, worker_id};
-use iza_runtime::cluster::{Cluster, NodeOptions};
 use iza_runtime::alerts::{Alerts, AlertsOptions};
+use iza_runtime::cluster::{Cluster, NodeOptions};
 use iza_runtime::{
     DockerOptions, DockerWatch, Launch, Launcher, Monitor, MonitorOptions, Supervisor,
 };
