@@ -44,7 +44,9 @@ fn up(dir: &Path, manifest: &str) -> Up {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let up = Up(child);
     for line in lines.by_ref() {
-        if line.unwrap().starts_with("all ready") {
+        // Nothing here has a `command`: `iza up` says so instead of `all ready`.
+        let line = line.unwrap();
+        if line.starts_with("all ready") || line.starts_with("nothing to start") {
             std::thread::spawn(move || lines.for_each(drop));
             return up;
         }
@@ -122,7 +124,6 @@ fn wait(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 #[test]
-#[ignore = "hangs past its deadlines in this session (not yet diagnosed); the same flow passes in crates/iza-runtime/tests/runtime/alerts.rs and crates/iza-server/tests/alerts.rs"]
 fn an_outage_is_notified_once_and_worked_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let flag = dir.path().join("db-up");
