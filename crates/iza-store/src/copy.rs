@@ -1,6 +1,6 @@
 //! The offline copy of a SQLite store into a PostgreSQL store (`iza store copy`): every table
 //! (services, raw results, rollups and fold marks, events, runs, schedule marks, run rollups and
-//! run retention, incidents), read in pages of [`PAGE`] rows by key and written with one
+//! run retention, incidents, alerts, silences, deliveries), read in pages of [`PAGE`] rows by key and written with one
 //! multi-row statement per page, all in **one PostgreSQL transaction**: a copy that fails
 //! leaves the target as it was. Event, run and incident ids are kept (runs are referenced by
 //! incidents and escalation steps, events by clients paging), and the target's id sequences
@@ -52,6 +52,8 @@ pub struct CopyReport {
     pub run_rollups: u64,
     /// Incidents.
     pub incidents: u64,
+    /// Alerts, silences and deliveries (alerting's tables).
+    pub alerting: u64,
 }
 
 /// The tables whose rows make a store non-empty, in the order they are looked at.
@@ -64,6 +66,9 @@ const DATA_TABLES: &[&str] = &[
     "schedule_marks",
     "run_rollups",
     "incidents",
+    "alerts",
+    "silences",
+    "deliveries",
 ];
 
 fn read_error(table: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
@@ -151,9 +156,17 @@ pub async fn sqlite_to_postgres(
     report.runs = copy_runs(source, &mut transaction).await?;
     report.incidents = copy_incidents(source, &mut transaction).await?;
     report.schedule_marks = copy_small_tables(source, &mut transaction, &mut report).await?;
+    report.alerting = copy_alerting(source, &mut transaction).await?;
 
     // Ids never reused: each sequence moves past the highest id the source ever used.
-    for table in ["events", "runs", "incidents"] {
+    for table in [
+        "events",
+        "runs",
+        "incidents",
+        "alerts",
+        "silences",
+        "deliveries",
+    ] {
         let used: Option<i64> =
             sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = ?1")
                 .bind(table)
@@ -467,6 +480,98 @@ async fn copy_incidents(
         copied += rows.len() as u64;
     }
     Ok(copied)
+}
+
+/// Alerts, silences and the delivery log, ids kept: few rows, one statement each.
+async fn copy_alerting(
+    source: &sqlx::SqlitePool,
+    target: &mut PgConnection,
+) -> Result<u64, StoreError> {
+    type AlertRow = (i64, String, String, i64, i64, i64, String);
+    let alerts: Vec<AlertRow> = sqlx::query_as(
+        "SELECT id, rule, service, state, started_at, updated_at, data FROM alerts ORDER BY id",
+    )
+    .fetch_all(source)
+    .await
+    .map_err(read_error("alerts"))?;
+    for row in &alerts {
+        sqlx::query(
+            "INSERT INTO alerts (id, rule, service, state, started_at, updated_at, data) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(row.0)
+        .bind(&row.1)
+        .bind(&row.2)
+        .bind(row.3)
+        .bind(row.4)
+        .bind(row.5)
+        .bind(&row.6)
+        .execute(&mut *target)
+        .await
+        .map_err(write_error("alerts"))?;
+    }
+    type SilenceRow = (i64, i64, i64, i64, String);
+    let silences: Vec<SilenceRow> =
+        sqlx::query_as("SELECT id, starts_at, ends_at, created_at, data FROM silences ORDER BY id")
+            .fetch_all(source)
+            .await
+            .map_err(read_error("silences"))?;
+    for row in &silences {
+        sqlx::query(
+            "INSERT INTO silences (id, starts_at, ends_at, created_at, data) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(row.0)
+        .bind(row.1)
+        .bind(row.2)
+        .bind(row.3)
+        .bind(&row.4)
+        .execute(&mut *target)
+        .await
+        .map_err(write_error("silences"))?;
+    }
+    type DeliveryRow = (
+        i64,
+        i64,
+        String,
+        String,
+        Option<i64>,
+        i64,
+        i64,
+        Option<i64>,
+        i64,
+        Option<f64>,
+        Option<String>,
+    );
+    let deliveries: Vec<DeliveryRow> = sqlx::query_as(
+        "SELECT id, alert, transition, notifier, run, state, at, finished_at, attempts, \
+         latency_ms, error FROM deliveries ORDER BY id",
+    )
+    .fetch_all(source)
+    .await
+    .map_err(read_error("deliveries"))?;
+    for row in &deliveries {
+        sqlx::query(
+            "INSERT INTO deliveries (id, alert, transition, notifier, run, state, at, \
+             finished_at, attempts, latency_ms, error) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+        )
+        .bind(row.0)
+        .bind(row.1)
+        .bind(&row.2)
+        .bind(&row.3)
+        .bind(row.4)
+        .bind(row.5)
+        .bind(row.6)
+        .bind(row.7)
+        .bind(row.8)
+        .bind(row.9)
+        .bind(row.10.as_deref().map(|e| e.replace('\0', "\u{FFFD}")))
+        .execute(&mut *target)
+        .await
+        .map_err(write_error("deliveries"))?;
+    }
+    Ok((alerts.len() + silences.len() + deliveries.len()) as u64)
 }
 
 /// Schedule marks, run rollups, and the two one-row marks (fold state, run retention); returns

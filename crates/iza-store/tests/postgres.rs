@@ -335,10 +335,66 @@ async fn a_sqlite_store_copies_into_postgres_whole() {
         })
         .await
         .unwrap();
+    // Alerting: an alert, a silence and a delivery.
+    let alert = sqlite
+        .save_alert(&iza_store::Alert {
+            id: 0,
+            rule: "down".to_owned(),
+            service: "db".to_owned(),
+            severity: "critical".to_owned(),
+            state: iza_store::AlertState::Firing,
+            status: "down".to_owned(),
+            impacted: vec!["api".to_owned()],
+            reason: Some("refused".to_owned()),
+            started_at: BASE,
+            fired_at: Some(BASE),
+            updated_at: BASE,
+            resolved_at: None,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            suppressed_by: None,
+            escalated_to: Vec::new(),
+            seq: 1,
+            notified_seq: 1,
+            last_notified_at: Some(BASE),
+        })
+        .await
+        .unwrap();
+    sqlite
+        .create_silence(&iza_store::NewSilence {
+            matchers: iza_store::Matchers {
+                service: Some("db".to_owned()),
+                ..iza_store::Matchers::default()
+            },
+            starts_at: BASE,
+            ends_at: BASE + 3_600_000,
+            created_by: "ana".to_owned(),
+            comment: "upgrade".to_owned(),
+            created_at: BASE,
+        })
+        .await
+        .unwrap();
+    sqlite
+        .record_deliveries(&[iza_store::Delivery {
+            id: 0,
+            alert: alert.id,
+            transition: "1-firing".to_owned(),
+            notifier: "ops".to_owned(),
+            run: Some(claimed[0].id),
+            state: iza_store::DeliveryState::Sent,
+            at: BASE,
+            finished_at: Some(BASE + 5),
+            attempts: 1,
+            latency_ms: Some(4.5),
+            error: None,
+        }])
+        .await
+        .unwrap();
 
     let database = TestDatabase::create().await;
     let postgres = PostgresStore::connect(&database.url()).await.unwrap();
     let report = sqlite_to_postgres(&sqlite, &postgres, false).await.unwrap();
+    assert_eq!(report.alerting, 3);
     assert_eq!(report.services, 2);
     assert_eq!(report.events, 5);
     assert_eq!(report.runs, 5);
@@ -396,6 +452,19 @@ async fn a_sqlite_store_copies_into_postgres_whole() {
         from.incident(incident.id).await.unwrap(),
         to.incident(incident.id).await.unwrap()
     );
+    assert_eq!(
+        from.alert(alert.id).await.unwrap(),
+        to.alert(alert.id).await.unwrap()
+    );
+    assert_eq!(
+        from.silences(None).await.unwrap(),
+        to.silences(None).await.unwrap()
+    );
+    assert_eq!(
+        from.deliveries(alert.id).await.unwrap(),
+        to.deliveries(alert.id).await.unwrap()
+    );
+    assert_eq!(to.deliveries(alert.id).await.unwrap().len(), 1);
     let all_incidents = IncidentQuery {
         limit: 10,
         ..IncidentQuery::default()

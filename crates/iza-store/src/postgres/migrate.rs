@@ -23,6 +23,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         sql: include_str!("../../migrations/postgres/0002_nodes.sql"),
     },
+    Migration {
+        version: 3,
+        sql: include_str!("../../migrations/postgres/0003_alerts.sql"),
+    },
 ];
 
 /// The newest version this build knows.

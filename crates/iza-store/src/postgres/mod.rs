@@ -11,11 +11,12 @@
 //! returns, so an acknowledged write is committed (PostgreSQL's own durability then applies).
 //!
 //! Submodules: `migrate` (versioned schema), `write` (results and events), `maintain` (folding,
-//! retention), `read` (results, rollups, uptime, events), `queue` (runs and incidents), `nodes`
-//! (the registry of nodes sharing the database).
+//! retention), `read` (results, rollups, uptime, events), `queue` (runs and incidents), `alerts`
+//! (alerts, silences, deliveries), `nodes` (the registry of nodes sharing the database).
 //! It owns no connection string parsing beyond handing the URL to sqlx (see
 //! [`crate::location`]).
 
+mod alerts;
 mod maintain;
 mod migrate;
 mod nodes;
@@ -31,6 +32,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
+use crate::alerts::{Alert, AlertQuery, Delivery, DeliveryUpdate, NewSilence, Silence};
 use crate::location::redact_url;
 use crate::queue::{
     ClaimRequest, EscalationStep, Incident, IncidentQuery, NewIncident, NewRun, QueueDepth, Run,
@@ -405,6 +407,51 @@ impl Store for PostgresStore {
 
     async fn incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError> {
         queue::incidents(self, query).await
+    }
+
+    async fn save_alert(&self, alert: &Alert) -> Result<Alert, StoreError> {
+        alerts::save_alert(self, alert).await
+    }
+
+    async fn alert(&self, id: i64) -> Result<Option<Alert>, StoreError> {
+        alerts::alert(self, id).await
+    }
+
+    async fn alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>, StoreError> {
+        alerts::alerts(self, query).await
+    }
+
+    async fn acknowledge_alert(
+        &self,
+        id: i64,
+        by: &str,
+        at: Millis,
+    ) -> Result<Option<Alert>, StoreError> {
+        alerts::acknowledge_alert(self, id, by, at).await
+    }
+
+    async fn create_silence(&self, new: &NewSilence) -> Result<Silence, StoreError> {
+        alerts::create_silence(self, new).await
+    }
+
+    async fn silences(&self, active_at: Option<Millis>) -> Result<Vec<Silence>, StoreError> {
+        alerts::silences(self, active_at).await
+    }
+
+    async fn expire_silence(&self, id: i64, at: Millis) -> Result<Option<Silence>, StoreError> {
+        alerts::expire_silence(self, id, at).await
+    }
+
+    async fn record_deliveries(&self, deliveries: &[Delivery]) -> Result<Vec<bool>, StoreError> {
+        alerts::record_deliveries(self, deliveries).await
+    }
+
+    async fn update_deliveries(&self, update: &DeliveryUpdate) -> Result<(), StoreError> {
+        alerts::update_deliveries(self, update).await
+    }
+
+    async fn deliveries(&self, alert: i64) -> Result<Vec<Delivery>, StoreError> {
+        alerts::deliveries(self, alert).await
     }
 
     async fn register_node(&self, node: &crate::NodeRecord) -> Result<(), StoreError> {

@@ -121,7 +121,7 @@ fn copy(args: &StoreCopyArgs) -> Result<ExitCode> {
         source.close().await?;
         target.close().await?;
         eprintln!(
-            "copied `{from}` into `{to}`: {} services, {} results, {} rollups, {} events, {} runs, {} schedule marks, {} run rollups, {} incidents",
+            "copied `{from}` into `{to}`: {} services, {} results, {} rollups, {} events, {} runs, {} schedule marks, {} run rollups, {} incidents, {} alerts, silences and deliveries",
             copied.services,
             copied.results,
             copied.rollups,
@@ -129,7 +129,8 @@ fn copy(args: &StoreCopyArgs) -> Result<ExitCode> {
             copied.runs,
             copied.schedule_marks,
             copied.run_rollups,
-            copied.incidents
+            copied.incidents,
+            copied.alerting
         );
         Ok(ExitCode::SUCCESS)
     })
