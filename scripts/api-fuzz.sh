@@ -62,9 +62,10 @@ fi
 token=$(cat "$work/.iza/token")
 echo "fuzzing $url ($examples examples per operation)"
 
+config=$PWD/scripts/api-fuzz.toml
 fuzz() { # extra schemathesis arguments...
   # From `$out`: schemathesis keeps its cache (`.schemathesis/`) in the working directory.
-  (cd "$out" && "$venv/bin/schemathesis" run "$url/api/v1/openapi.json" \
+  (cd "$out" && "$venv/bin/schemathesis" --config-file "$config" run "$url/api/v1/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,unsupported_method,allow_header_conformance \
     --max-examples "$examples" \
     --exclude-path-regex '/stream$' \

@@ -72,6 +72,35 @@ pub enum ApiError {
     UnknownSilence(i64),
 }
 
+/// Every code [`ApiError::status_and_code`] answers, for the OpenAPI document's `Error`
+/// schema (a test checks that each variant's code is listed).
+pub(crate) const ERROR_CODES: &[&str] = &[
+    "unknown-service",
+    "bad-request",
+    "no-route",
+    "method-not-allowed",
+    "unauthorized",
+    "forbidden",
+    "misdirected-host",
+    "foreign-origin",
+    "internal",
+    "not-supervised",
+    "no-supervisor",
+    "stopping",
+    "no-agents",
+    "unknown-task",
+    "unknown-agent",
+    "unknown-run",
+    "unknown-incident",
+    "run-not-held",
+    "conflict",
+    "no-artifact",
+    "run-finished",
+    "no-alerts",
+    "unknown-alert",
+    "unknown-silence",
+];
+
 impl ApiError {
     /// The HTTP status and the stable, kebab-case error code.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
@@ -239,5 +268,60 @@ impl IntoResponse for ApiError {
                 .insert(header::ALLOW, HeaderValue::from_static(allow));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_in_the_openapi_list() {
+        let s = String::new;
+        let every = [
+            ApiError::UnknownService(s()),
+            ApiError::BadRequest(s()),
+            ApiError::NoRoute(s()),
+            ApiError::MethodNotAllowed {
+                method: s(),
+                path: s(),
+                allow: "GET",
+            },
+            ApiError::Unauthorized(Denied::MissingToken),
+            ApiError::Unauthorized(Denied::ReadOnly),
+            ApiError::Store(StoreError::Query(s())),
+            ApiError::NotSupervised(s()),
+            ApiError::NoSupervisor,
+            ApiError::Stopping,
+            ApiError::MisdirectedHost(s()),
+            ApiError::ForeignOrigin(s()),
+            ApiError::NoAgents,
+            ApiError::UnknownTask(s()),
+            ApiError::UnknownAgent(s()),
+            ApiError::UnknownRun(1),
+            ApiError::UnknownIncident(1),
+            ApiError::RunNotHeld(1),
+            ApiError::Conflict(s()),
+            ApiError::NoArtifact(s()),
+            ApiError::Internal(s()),
+            ApiError::RunFinished(s()),
+            ApiError::NoAlerts,
+            ApiError::UnknownAlert(1),
+            ApiError::UnknownSilence(1),
+        ];
+        for error in &every {
+            let (_, code) = error.status_and_code();
+            assert!(
+                ERROR_CODES.contains(&code),
+                "`{code}` is not in ERROR_CODES"
+            );
+        }
+        // And nothing listed that no error answers.
+        for code in ERROR_CODES {
+            assert!(
+                every.iter().any(|e| e.status_and_code().1 == *code),
+                "`{code}` is listed but never answered"
+            );
+        }
     }
 }

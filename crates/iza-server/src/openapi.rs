@@ -272,7 +272,7 @@ fn base_document() -> Value {
             "Error": {
                 "type": "object",
                 "properties": { "error": { "type": "object", "properties": {
-                    "code": { "type": "string", "enum": ["unknown-service", "bad-request", "no-route", "method-not-allowed", "unauthorized", "forbidden", "misdirected-host", "foreign-origin", "internal", "not-supervised", "no-supervisor", "stopping", "no-agents", "unknown-task", "unknown-agent", "unknown-run", "unknown-incident", "run-not-held", "conflict"] },
+                    "code": { "type": "string", "enum": crate::error::ERROR_CODES },
                     "message": { "type": "string" },
                     "reason": {
                         "description": "Only with `unauthorized` (401): why the call was refused",
