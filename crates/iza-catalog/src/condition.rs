@@ -81,6 +81,12 @@ pub enum Placeholder {
     Title,
     /// Browser: how many requests of the page failed (network error or status >= 400).
     RequestsFailed,
+    /// Compare: the percentage of pixels that differ between the two screenshots (0–100).
+    PixelDiff,
+    /// Compare: how similar the two pages' visible texts are, in percent (100 = same words).
+    TextSimilarity,
+    /// Compare: how many links of the original the replica does not have.
+    MissingLinks,
     /// `mcp`: how many tools the server lists.
     ToolCount,
     /// `mcp`: the tools the server lists (`[TOOLS].name` is one of them, for `has()`).
@@ -107,6 +113,9 @@ impl Placeholder {
         ("TEXT", Placeholder::Text),
         ("TITLE", Placeholder::Title),
         ("REQUESTS_FAILED", Placeholder::RequestsFailed),
+        ("PIXEL_DIFF", Placeholder::PixelDiff),
+        ("TEXT_SIMILARITY", Placeholder::TextSimilarity),
+        ("MISSING_LINKS", Placeholder::MissingLinks),
         ("TOOL_COUNT", Placeholder::ToolCount),
         ("TOOLS", Placeholder::Tools),
         ("PROTOCOL_VERSION", Placeholder::ProtocolVersion),
@@ -125,6 +134,14 @@ impl Placeholder {
                 | Placeholder::Text
                 | Placeholder::Title
                 | Placeholder::RequestsFailed
+        )
+    }
+
+    /// Whether only a comparison (`compare`) reports it.
+    pub fn is_compare_only(self) -> bool {
+        matches!(
+            self,
+            Placeholder::PixelDiff | Placeholder::TextSimilarity | Placeholder::MissingLinks
         )
     }
 

@@ -359,6 +359,19 @@ pub enum CheckTarget {
     Mcp(String),
     /// A page loaded in a real browser, and the journey run on it.
     Browser(BrowserTarget),
+    /// Two pages rendered in a real browser and compared: a replica against its original.
+    Compare(CompareTarget),
+}
+
+/// What a comparison loads: the original and its replica, rendered at the same viewport.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompareTarget {
+    /// The page as it should be (`http`/`https`).
+    pub original: String,
+    /// The page that should look and read the same (`http`/`https`).
+    pub replica: String,
+    /// What must appear on both pages after their load events before they are compared.
+    pub wait_for: Option<WaitFor>,
 }
 
 /// What a browser check loads, waits for and does.

@@ -25,8 +25,8 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use indexmap::IndexMap;
 
 use crate::model::{
-    Action, BrowserTarget, Catalog, Check, CheckTarget, ExecAction, HttpAction, Notifier, Service,
-    Step, Task,
+    Action, BrowserTarget, Catalog, Check, CheckTarget, CompareTarget, ExecAction, HttpAction,
+    Notifier, Service, Step, Task,
 };
 
 /// What a secret is shown as.
@@ -377,6 +377,11 @@ impl Redact for CheckTarget {
                     .collect(),
                 ..browser.clone()
             }),
+            CheckTarget::Compare(compare) => CheckTarget::Compare(CompareTarget {
+                original: url(&compare.original),
+                replica: url(&compare.replica),
+                ..compare.clone()
+            }),
             CheckTarget::Tcp(_) | CheckTarget::Tls(_) | CheckTarget::Dns(_) => self.clone(),
         }
     }
@@ -532,6 +537,10 @@ impl Secrets {
                                 text_secrets(url, &mut found);
                             }
                         }
+                    }
+                    CheckTarget::Compare(compare) => {
+                        text_secrets(&compare.original, &mut found);
+                        text_secrets(&compare.replica, &mut found);
                     }
                     CheckTarget::Tcp(_) | CheckTarget::Tls(_) | CheckTarget::Dns(_) => {}
                 }

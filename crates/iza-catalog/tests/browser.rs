@@ -118,3 +118,77 @@ conditions = ["[PAGE_ERRORS] == 0"]
     let hints: Vec<&String> = checked.diagnostics.iter().flat_map(|d| &d.hints).collect();
     assert!(hints.iter().any(|h| h.contains("[LOAD_TIME]")), "{hints:?}");
 }
+
+#[test]
+fn a_comparison_compiles_and_its_bad_values_are_reported_at_their_positions() {
+    let good = r##"version = 1
+[services.replica.check]
+compare = { original = "http://localhost:9000/", replica = "http://localhost:9001/" }
+wait_for = "main"
+conditions = ["[PIXEL_DIFF] < 2", "[TEXT_SIMILARITY] >= 98", "[MISSING_LINKS] == 0", "[TITLE] == Shop"]
+"##;
+    let checked = iza_catalog::check(&SourceFile::new("iza.toml", good.to_owned(), Syntax::Toml));
+    let catalog = checked
+        .catalog
+        .unwrap_or_else(|| panic!("{:#?}", checked.diagnostics));
+    let check = catalog.services["replica"].check.as_ref().unwrap();
+    let CheckTarget::Compare(compare) = &check.target else {
+        panic!("{:?}", check.target);
+    };
+    assert_eq!(compare.original, "http://localhost:9000/");
+    assert_eq!(compare.replica, "http://localhost:9001/");
+    assert_eq!(compare.wait_for, Some(WaitFor::Selector("main".into())));
+    assert_eq!(check.conditions.len(), 4);
+
+    // A parse error (an unknown key) is reported alone, so it has its own manifest.
+    // (line, column, words of the message) expected of each manifest.
+    type Expected = &'static [(usize, usize, &'static str)];
+    let cases: [(&str, Expected); 2] = [
+        (
+            r##"version = 1
+[services.a.check]
+compare = { original = "ftp://x/" }
+steps = [{ click = "a" }]
+
+[services.b.check]
+browser = "http://localhost:9000/"
+conditions = ["[PIXEL_DIFF] < 2"]
+"##,
+            &[
+                (3, 24, "`original` of the check of service `a` is invalid"),
+                (3, 11, "has no `replica`"),
+                (4, 10, "go with a browser check, not a comparison"),
+                (8, 15, "only a comparison reports"),
+            ],
+        ),
+        (
+            r##"version = 1
+[services.c.check]
+compare = { original = "http://a/", replica = "http://b/", extra = 1 }
+"##,
+            &[(3, 60, "unknown key `extra`")],
+        ),
+    ];
+    for (text, expected) in cases {
+        let source = SourceFile::new("iza.toml", text.to_owned(), Syntax::Toml);
+        let checked = iza_catalog::check(&source);
+        assert!(checked.catalog.is_none());
+        let found: Vec<(usize, usize, String)> = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| {
+                let at = source.line_column(d.span.clone().expect("a position").start);
+                (at.line, at.column, d.message.clone())
+            })
+            .collect();
+        for (line, column, words) in expected {
+            assert!(
+                found
+                    .iter()
+                    .any(|(l, c, m)| l == line && c == column && m.contains(words)),
+                "no diagnostic at {line}:{column} with `{words}` in {found:#?}"
+            );
+        }
+    }
+}

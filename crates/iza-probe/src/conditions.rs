@@ -92,6 +92,7 @@ impl<'a> Evaluator<'a> {
     fn value<'s>(&'s self, value: &'s Value) -> Option<Cow<'s, str>> {
         let facts = self.facts;
         let browser = facts.browser.as_deref();
+        let comparison = browser.and_then(|b| b.comparison.as_ref());
         match value.placeholder {
             Placeholder::Status => facts.status.map(|s| Cow::Owned(s.to_string())),
             Placeholder::ResponseTime => {
@@ -123,6 +124,11 @@ impl<'a> Evaluator<'a> {
             }
             Placeholder::Text => browser.and_then(|b| b.text.as_deref()).map(Cow::Borrowed),
             Placeholder::Title => browser.and_then(|b| b.title.as_deref()).map(Cow::Borrowed),
+            Placeholder::PixelDiff => comparison.map(|c| number_text(c.pixel_diff)),
+            Placeholder::TextSimilarity => comparison.map(|c| number_text(c.text_similarity)),
+            Placeholder::MissingLinks => {
+                comparison.map(|c| Cow::Owned(c.missing_link_count.to_string()))
+            }
             Placeholder::ToolCount => facts
                 .tools
                 .as_ref()

@@ -14,6 +14,7 @@
 //! buffered past that. No input or server can make a probe panic or outlive its timeout.
 
 mod browser;
+pub mod compare;
 mod conditions;
 mod kinds;
 mod net;
@@ -32,7 +33,7 @@ pub use iza_launch::Launcher;
 pub use browser::{BrowserOptions, CHROMIUM_VAR};
 pub use conditions::{Evaluator, failed_conditions, glob_matches};
 pub use result::{
-    BrowserFacts, Facts, Failure, Outcome, ProbeResult, Reason, Screenshot, StepReport,
+    BrowserFacts, Comparison, Facts, Failure, Outcome, ProbeResult, Reason, Screenshot, StepReport,
 };
 
 /// A rustls client configuration that verifies servers against the system's roots, with the
@@ -237,7 +238,7 @@ fn timed_out(check: &Check) -> Failure {
 /// `[CONNECTED]`: then the conditions decide (so `[CONNECTED] == false` can watch a port that
 /// must stay closed). Without conditions, each kind has a default: HTTP and MCP status below
 /// 400, DNS `NOERROR` with at least one record, and otherwise the kind's own success.
-fn verdict(
+pub(crate) fn verdict(
     check: &Check,
     facts: &Facts,
     duration: Duration,
@@ -289,6 +290,40 @@ fn default_failure(check: &Check, facts: &Facts) -> Option<Failure> {
                 _ => None,
             }
         }
+        CheckTarget::Compare(_) => {
+            let browser = facts.browser.as_deref()?;
+            let c = browser.comparison.as_ref()?;
+            let status = |which: &str, status: Option<u16>| {
+                status
+                    .filter(|s| *s >= 400)
+                    .map(|s| Failure::new(Reason::Condition, format!("the {which} answered {s}")))
+            };
+            let mut failed = Vec::new();
+            if c.pixel_diff > 1.0 {
+                failed.push(format!("[PIXEL_DIFF] ({}) <= 1", round3(c.pixel_diff)));
+            }
+            if c.text_similarity < 99.0 {
+                failed.push(format!(
+                    "[TEXT_SIMILARITY] ({}) >= 99",
+                    round3(c.text_similarity)
+                ));
+            }
+            if c.missing_link_count > 0 {
+                failed.push(format!("[MISSING_LINKS] ({}) == 0", c.missing_link_count));
+            }
+            status("original", c.original_status)
+                .or_else(|| status("replica", facts.status))
+                .or_else(|| {
+                    (!failed.is_empty()).then(|| Failure {
+                        reason: Reason::Condition,
+                        message: failed.join("; "),
+                        condition: Some(
+                            "[PIXEL_DIFF] <= 1 && [TEXT_SIMILARITY] >= 99 && [MISSING_LINKS] == 0"
+                                .to_owned(),
+                        ),
+                    })
+                })
+        }
         CheckTarget::Dns(_) => match facts.dns_rcode.as_deref() {
             Some("NOERROR") if facts.body.is_none() => Some(Failure::new(
                 Reason::Condition,
@@ -305,6 +340,11 @@ fn default_failure(check: &Check, facts: &Facts) -> Option<Failure> {
         },
         _ => None,
     }
+}
+
+/// A number rounded to three decimals, as conditions show it.
+fn round3(n: f64) -> f64 {
+    (n * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]

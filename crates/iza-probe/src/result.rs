@@ -121,14 +121,33 @@ pub struct BrowserFacts {
     pub console: Vec<String>,
     /// The journey's steps, in order, up to the one that failed.
     pub steps: Vec<StepReport>,
-    /// Screenshots taken (`screenshot` steps, and `failure` when the check failed); not
-    /// serialized with the result: the runtime keeps them as artifacts.
+    /// What a comparison found (`compare` checks; the other facts are the replica's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
+    /// Screenshots taken (`screenshot` steps, and `failure` when the check failed; a failed
+    /// comparison keeps `original`, `replica` and `diff`); not serialized with the result:
+    /// the runtime keeps them as artifacts.
     #[serde(skip)]
     pub screenshots: Vec<Screenshot>,
 }
 
 // The floats are never NaN (timings and a layout-shift sum), so equality is total.
 impl Eq for BrowserFacts {}
+
+/// What a comparison of a replica with its original found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// `[PIXEL_DIFF]`: the percentage of pixels that differ (0–100).
+    pub pixel_diff: f64,
+    /// `[TEXT_SIMILARITY]`: how similar the visible texts are, in percent.
+    pub text_similarity: f64,
+    /// `[MISSING_LINKS]`: how many links of the original the replica lacks.
+    pub missing_link_count: u32,
+    /// The first of them (at most 20), as URLs or, for the page's own origin, paths.
+    pub missing_links: Vec<String>,
+    /// The original's HTTP status.
+    pub original_status: Option<u16>,
+}
 
 /// One step of a journey as it ran.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -218,6 +237,9 @@ pub enum Reason {
     Step,
     /// The browser could not be started, or crashed during the check.
     Browser,
+    /// The check cannot run on this machine: a program it needs (Chromium) is not
+    /// installed. The service's status is `unknown`, not `down`.
+    Unavailable,
 }
 
 impl Reason {
@@ -237,6 +259,7 @@ impl Reason {
             Reason::Target => "target",
             Reason::Step => "step",
             Reason::Browser => "browser",
+            Reason::Unavailable => "unavailable",
         }
     }
 }

@@ -12,7 +12,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use iza_probe::{ProbeResult, StepReport};
+use iza_probe::{Comparison, ProbeResult, StepReport};
 use iza_store::Millis;
 use serde::{Deserialize, Serialize};
 
@@ -34,8 +34,12 @@ pub struct ArtifactRun {
     pub console: Vec<String>,
     /// The journey's steps as they ran.
     pub steps: Vec<StepReport>,
-    /// The screenshots' file names (`failure.png`, ...), read with [`Artifacts::file`].
+    /// The screenshots' file names (`failure.png`, ...), read with [`Artifacts::file`]; a
+    /// failed comparison's are `original.png`, `replica.png` and `diff.png`.
     pub screenshots: Vec<String>,
+    /// What a comparison (`compare` check) found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
 }
 
 /// The directory of kept runs; cheap to share behind an `Arc`.
@@ -93,6 +97,7 @@ impl Artifacts {
             console: browser.console.clone(),
             steps: browser.steps.clone(),
             screenshots,
+            comparison: browser.comparison.clone(),
         };
         let json = serde_json::to_vec_pretty(&run).map_err(io::Error::other)?;
         // Written last and renamed into place: a run without `run.json` is not listed.

@@ -381,7 +381,18 @@ fn base_document() -> Value {
                             "error": { "type": ["string", "null"] }
                         }
                     } },
-                    "screenshots": { "type": "array", "items": { "type": "string" } }
+                    "screenshots": { "type": "array", "items": { "type": "string" } },
+                    "comparison": {
+                        "type": "object",
+                        "required": ["pixel_diff", "text_similarity", "missing_link_count", "missing_links"],
+                        "properties": {
+                            "pixel_diff": { "type": "number" },
+                            "text_similarity": { "type": "number" },
+                            "missing_link_count": { "type": "integer" },
+                            "missing_links": { "type": "array", "items": { "type": "string" } },
+                            "original_status": { "type": ["integer", "null"] }
+                        }
+                    }
                 }
             },
             "LogLine": {

@@ -445,8 +445,11 @@ pub struct RawCheck {
     pub mcp: Option<Spanned<String>>,
     /// URL to load in a real headless Chromium (`http`/`https`): a browser check.
     pub browser: Option<Spanned<String>>,
-    /// Browser checks: what must appear after the load event, a CSS selector (`#app .ready`)
-    /// or `text=...` (text the page shows).
+    /// Two pages rendered in a real headless Chromium at the same viewport and compared
+    /// (`[PIXEL_DIFF]`, `[TEXT_SIMILARITY]`, `[MISSING_LINKS]`): a replica check.
+    pub compare: Option<Spanned<RawCompare>>,
+    /// Browser and compare checks: what must appear after the load event, a CSS selector
+    /// (`#app .ready`) or `text=...` (text the page shows).
     pub wait_for: Option<Spanned<String>>,
     /// Browser checks: a journey, steps run in order after the page has loaded; each is one of
     /// `goto`, `click`, `fill` (with `value`), `press`, `wait_for`, `expect_text`, `screenshot`.
@@ -478,6 +481,16 @@ pub struct RawCheck {
     pub failure_threshold: Option<u32>,
     /// Consecutive successes before the status turns up again; 1 by default.
     pub success_threshold: Option<u32>,
+}
+
+/// The two pages of a comparison.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCompare {
+    /// The page as it should be (`http`/`https` URL).
+    pub original: Option<Spanned<String>>,
+    /// The page that should look and read the same (`http`/`https` URL).
+    pub replica: Option<Spanned<String>>,
 }
 
 /// One step of a browser journey: exactly one of the action keys.

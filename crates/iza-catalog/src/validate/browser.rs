@@ -5,9 +5,9 @@
 use super::Ctx;
 use super::fields::http_url_problem;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::manifest::raw::{RawCheck, RawStep};
+use crate::manifest::raw::{RawCheck, RawCompare, RawStep};
 use crate::manifest::spanned::Spanned;
-use crate::model::{BrowserTarget, Step, WaitFor};
+use crate::model::{BrowserTarget, CompareTarget, Step, WaitFor};
 
 /// The browser target of `c`, whose `browser` key is `url`; `None` after a diagnostic.
 pub(super) fn target(
@@ -44,6 +44,69 @@ pub(super) fn target(
     })
 }
 
+/// The target of a `compare` check: both URLs and what it waits for; `None` after a
+/// diagnostic. A comparison runs no journey: `steps` are refused.
+pub(super) fn compare_target(
+    ctx: &mut Ctx<'_>,
+    what: &dyn std::fmt::Display,
+    compare: &Spanned<RawCompare>,
+    c: &RawCheck,
+) -> Option<CompareTarget> {
+    let mut ok = true;
+    let mut url = |ctx: &mut Ctx<'_>, key: &str, value: &Option<Spanned<String>>| match value {
+        None => {
+            ctx.push(
+                Diagnostic::error(
+                    Code::InvalidCheck,
+                    format!("`compare` of {what} has no `{key}`"),
+                )
+                .at(compare.span())
+                .hint("write `compare = { original = \"http://...\", replica = \"http://...\" }`"),
+            );
+            ok = false;
+            String::new()
+        }
+        Some(u) => {
+            if let Some(problem) = http_url_problem(u.get()) {
+                ctx.push(
+                    Diagnostic::error(
+                        Code::InvalidCheck,
+                        format!("`{key}` of {what} is invalid: {problem}"),
+                    )
+                    .at(u.span())
+                    .hint("a comparison loads `http://` or `https://` URLs"),
+                );
+                ok = false;
+            }
+            u.get().clone()
+        }
+    };
+    let raw = compare.get();
+    let original = url(ctx, "original", &raw.original);
+    let replica = url(ctx, "replica", &raw.replica);
+    let wait_for = c.wait_for.as_ref().and_then(|w| {
+        let parsed = wait_for(ctx, what, w);
+        ok &= parsed.is_some();
+        parsed
+    });
+    if let Some(first) = c.steps.first() {
+        ctx.push(
+            Diagnostic::error(
+                Code::InvalidCheck,
+                format!("`steps` of {what} go with a browser check, not a comparison"),
+            )
+            .at(first.span())
+            .hint("a comparison loads both pages and compares them; use a `browser` check for a journey"),
+        );
+        ok = false;
+    }
+    ok.then_some(CompareTarget {
+        original,
+        replica,
+        wait_for,
+    })
+}
+
 /// Refuses the browser-only keys on a check of another kind.
 pub(super) fn refuse_browser_keys(
     ctx: &mut Ctx<'_>,
@@ -58,7 +121,7 @@ pub(super) fn refuse_browser_keys(
                 format!("`wait_for` of {what} needs a browser check"),
             )
             .at(w.span())
-            .hint("`wait_for` and `steps` go with `browser = \"URL\"`"),
+            .hint("`wait_for` goes with `browser = \"URL\"` or `compare = { ... }`"),
         );
         ok = false;
     }

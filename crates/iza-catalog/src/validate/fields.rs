@@ -376,6 +376,20 @@ fn check(ctx: &mut Ctx<'_>, service: &str, spanned: &Spanned<RawCheck>) -> Optio
         );
     }
     let what = CheckOf(service);
+    let compare_ok = match &c.compare {
+        Some(compare) => {
+            let target = super::browser::compare_target(ctx, &what, compare, c);
+            let ok = target.is_some();
+            let fallback = || CheckTarget::Http(String::new());
+            kinds.push((
+                target.map_or_else(fallback, CheckTarget::Compare),
+                compare.span(),
+                None,
+            ));
+            ok
+        }
+        None => true,
+    };
     let browser_ok = if let Some(u) = &c.browser {
         let target = super::browser::target(ctx, &what, u, c);
         let ok = target.is_some();
@@ -386,15 +400,18 @@ fn check(ctx: &mut Ctx<'_>, service: &str, spanned: &Spanned<RawCheck>) -> Optio
             None,
         ));
         ok
+    } else if c.compare.is_some() {
+        true
     } else {
         super::browser::refuse_browser_keys(ctx, &what, c)
     };
+    let browser_ok = browser_ok && compare_ok;
     if kinds.len() != 1 {
         ctx.push(
             Diagnostic::error(
                 Code::InvalidCheck,
                 format!(
-                    "{what} must have exactly one of `http`, `tcp`, `tls`, `dns`, `exec`, `postgres`, `redis`, `amqp`, `mcp`, `browser` (it has {})",
+                    "{what} must have exactly one of `http`, `tcp`, `tls`, `dns`, `exec`, `postgres`, `redis`, `amqp`, `mcp`, `browser`, `compare` (it has {})",
                     kinds.len()
                 ),
             )
@@ -433,10 +450,14 @@ fn check(ctx: &mut Ctx<'_>, service: &str, spanned: &Spanned<RawCheck>) -> Optio
     for condition in &c.conditions {
         match condition.get().parse::<Condition>() {
             Ok(parsed) => {
-                let is_browser = matches!(target, CheckTarget::Browser(_));
+                let is_browser =
+                    matches!(target, CheckTarget::Browser(_) | CheckTarget::Compare(_));
+                let is_compare = matches!(target, CheckTarget::Compare(_));
                 let is_mcp = matches!(target, CheckTarget::Mcp(_));
                 let misplaced = parsed.placeholders().find_map(|p| {
-                    if p.is_browser_only() && !is_browser {
+                    if p.is_compare_only() && !is_compare {
+                        Some((p, "a comparison reports", "make it a comparison (`compare = { original = \"URL\", replica = \"URL\" }`), or remove the condition"))
+                    } else if p.is_browser_only() && !is_browser {
                         Some((p, "a browser check reports", "make it a browser check (`browser = \"URL\"`), or remove the condition"))
                     } else if p.is_mcp_only() && !is_mcp {
                         Some((p, "`mcp` checks report", "use it on a check such as `{ mcp = \"http://localhost:8300/mcp\" }`"))

@@ -22,6 +22,8 @@ use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 
 use cdp::Connection;
 
+use crate::result::{Failure, Reason};
+
 /// The variable that names the Chromium program, when it is not `/usr/bin/chromium`.
 pub const CHROMIUM_VAR: &str = "IZA_CHROMIUM";
 
@@ -132,14 +134,25 @@ impl Browser {
             .and_then(|r| r.pid())
     }
 
-    /// Waits for a page slot, starting Chromium if it is not running (or has died).
-    pub(crate) async fn slot(&self) -> Result<Slot, String> {
+    /// Waits for a page slot, starting Chromium if it is not running (or has died). Without
+    /// Chromium on the machine the failure is [`Reason::Unavailable`].
+    pub(crate) async fn slot(&self) -> Result<Slot, Failure> {
+        let program = &self.options.program;
+        if !program.exists() {
+            return Err(Failure::new(
+                Reason::Unavailable,
+                format!(
+                    "Chromium is not installed (`{}` does not exist); hint: run `scripts/browser-deps.sh` (Debian's `chromium` package), or set {CHROMIUM_VAR} to a Chromium program",
+                    program.display()
+                ),
+            ));
+        }
         let permit = self
             .pages
             .clone()
             .acquire_owned()
             .await
-            .map_err(|_| "the browser is shutting down".to_owned())?;
+            .map_err(|_| Failure::new(Reason::Browser, "the browser is shutting down"))?;
         let mut running = self.running.lock().await;
         if let Some(current) = running.as_ref()
             && !current.is_dead()
@@ -152,7 +165,10 @@ impl Browser {
         if running.take().is_some() {
             tracing::warn!("the browser of browser checks has died; starting it again");
         }
-        let started = self.start().await?;
+        let started = self
+            .start()
+            .await
+            .map_err(|e| Failure::new(Reason::Browser, e))?;
         *running = Some(started.clone());
         Ok(Slot {
             browser: started,
@@ -163,12 +179,6 @@ impl Browser {
     async fn start(&self) -> Result<Arc<Running>, String> {
         static COUNT: AtomicU64 = AtomicU64::new(0);
         let program = &self.options.program;
-        if !program.exists() {
-            return Err(format!(
-                "Chromium is not installed (`{}` does not exist); hint: run `scripts/browser-deps.sh` (Debian's `chromium` package), or set {CHROMIUM_VAR} to a Chromium program",
-                program.display()
-            ));
-        }
         let dir = std::env::temp_dir().join(format!(
             "iza-chromium-{}-{}",
             std::process::id(),

@@ -13,13 +13,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use iza_catalog::model::{BrowserTarget, Check, Step, WaitFor};
+use iza_catalog::model::{BrowserTarget, Check, CompareTarget, Step, WaitFor};
 use serde_json::{Value as Json, json};
 use tokio::sync::mpsc;
 
 use crate::browser::Running;
 use crate::browser::cdp::{CdpError, Event};
-use crate::result::{BrowserFacts, Facts, Failure, Reason, Screenshot, StepReport};
+use crate::compare::{Rgba, missing_links, pixel_diff, text_similarity};
+use crate::result::{BrowserFacts, Comparison, Facts, Failure, Reason, Screenshot, StepReport};
 use crate::{ProbeContext, Prober};
 
 /// How many console lines a result keeps.
@@ -63,11 +64,7 @@ pub(crate) async fn probe(
     // Stop a little before the probe's own timeout, so that a slow step is reported as such.
     let margin = (check.timeout / 10).min(Duration::from_millis(500));
     let deadline = started + check.timeout.saturating_sub(margin);
-    let slot = prober
-        .browser()
-        .slot()
-        .await
-        .map_err(|e| Failure::new(Reason::Browser, e))?;
+    let slot = prober.browser().slot().await?;
     let mut page = Page::open(slot.browser.clone(), prober.options().body_limit).await?;
     // Steps that wait leave time to read the page and take a screenshot of it.
     let reserve = (check.timeout / 5).min(Duration::from_secs(2));
@@ -122,6 +119,182 @@ pub(crate) async fn probe(
     facts.browser = Some(Box::new(browser));
     page.close();
     outcome
+}
+
+/// How many missing links a comparison lists (all are counted).
+const MISSING_LINKS_LISTED: usize = 20;
+
+/// Runs a comparison once: renders the original, then the replica, in fresh contexts at the
+/// same viewport, and compares their screenshots, texts and links (`crate::compare`). The
+/// facts other than the comparison's are the replica's; a failed comparison keeps both
+/// screenshots and the diff image.
+pub(crate) async fn compare(
+    prober: &Prober,
+    target: &CompareTarget,
+    check: &Check,
+    facts: &mut Facts,
+) -> Result<(), Failure> {
+    let started = Instant::now();
+    let margin = (check.timeout / 10).min(Duration::from_millis(500));
+    let deadline = started + check.timeout.saturating_sub(margin);
+    let slot = prober.browser().slot().await?;
+    let limit = prober.options().body_limit;
+    let wait_for = target.wait_for.as_ref();
+    let halfway = started + deadline.saturating_duration_since(started) / 2;
+    let named = |which: &str| {
+        let which = which.to_owned();
+        move |mut failure: Failure| {
+            failure.message = format!("the {which}: {}", failure.message);
+            failure
+        }
+    };
+    let original = render(
+        slot.browser.clone(),
+        &target.original,
+        wait_for,
+        limit,
+        halfway,
+    )
+    .await
+    .map_err(named("original"))?;
+    let replica = render(
+        slot.browser.clone(),
+        &target.replica,
+        wait_for,
+        limit,
+        deadline,
+    )
+    .await
+    .map_err(named("replica"))?;
+    drop(slot);
+    facts.status = replica.status;
+    facts.connected = true;
+    let (original_png, replica_png) = (original.png.clone(), replica.png.clone());
+    let diffed = tokio::task::spawn_blocking(move || -> Result<(f64, Vec<u8>), String> {
+        let diff = pixel_diff(
+            &Rgba::decode_png(&original_png)?,
+            &Rgba::decode_png(&replica_png)?,
+        );
+        Ok((diff.percent, diff.image.encode_png()?))
+    })
+    .await
+    .map_err(|e| Failure::new(Reason::Browser, format!("the comparison failed: {e}")))?
+    .map_err(|e| {
+        Failure::new(
+            Reason::Browser,
+            format!("cannot compare the screenshots: {e}"),
+        )
+    })?;
+    let (pixel_percent, diff_png) = diffed;
+    let missing = missing_links(
+        &original.href,
+        &original.links,
+        &replica.href,
+        &replica.links,
+    );
+    let mut browser = replica.facts;
+    let mut console: Vec<String> = original
+        .facts
+        .console
+        .iter()
+        .map(|l| format!("original: {l}"))
+        .chain(browser.console.iter().map(|l| format!("replica: {l}")))
+        .collect();
+    if console.len() > CONSOLE_LINES {
+        console.drain(..console.len() - CONSOLE_LINES);
+    }
+    browser.console = console;
+    browser.comparison = Some(Comparison {
+        pixel_diff: pixel_percent,
+        text_similarity: text_similarity(
+            original.facts.text.as_deref().unwrap_or_default(),
+            browser.text.as_deref().unwrap_or_default(),
+        ),
+        missing_link_count: u32::try_from(missing.len()).unwrap_or(u32::MAX),
+        missing_links: missing.into_iter().take(MISSING_LINKS_LISTED).collect(),
+        original_status: original.status,
+    });
+    facts.browser = Some(Box::new(browser));
+    if crate::verdict(check, facts, started.elapsed(), None).is_some()
+        && let Some(browser) = facts.browser.as_deref_mut()
+    {
+        for (name, png) in [
+            ("original", original.png),
+            ("replica", replica.png),
+            ("diff", diff_png),
+        ] {
+            browser.screenshots.push(Screenshot {
+                name: name.to_owned(),
+                png,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// One page of a comparison, as rendered.
+struct Rendered {
+    /// The page's URL after redirects (what its links are relative to).
+    href: String,
+    status: Option<u16>,
+    facts: BrowserFacts,
+    /// Every `a[href]` target, as absolute URLs.
+    links: Vec<String>,
+    png: Vec<u8>,
+}
+
+/// Loads `url` in a fresh context, waits for what the comparison waits for, and reads the
+/// page's facts, links and screenshot.
+async fn render(
+    browser: Arc<Running>,
+    url: &str,
+    wait_for: Option<&WaitFor>,
+    text_limit: usize,
+    deadline: Instant,
+) -> Result<Rendered, Failure> {
+    let mut page = Page::open(browser, text_limit).await?;
+    page.goto(url, deadline).await?;
+    if let Some(wait_for) = wait_for {
+        page.wait_for(wait_for, deadline)
+            .await
+            .map_err(|e| Failure::new(Reason::Step, e))?;
+    }
+    let mut facts = std::mem::take(&mut page.facts);
+    if let Ok(collected) = page.collect(deadline).await {
+        facts.merge(collected);
+    }
+    let found = page
+        .evaluate(
+            "({ href: location.href, links: Array.from(document.querySelectorAll('a[href]'), (a) => a.href) })",
+        )
+        .await
+        .map_err(|e| Failure::new(Reason::Browser, format!("cannot read the links: {e}")))?;
+    let png = page
+        .screenshot()
+        .await
+        .map_err(|e| Failure::new(Reason::Browser, e))?;
+    page.drain();
+    facts.console_errors = page.counts.console_errors;
+    facts.page_errors = page.counts.page_errors;
+    facts.requests_failed = page.counts.requests_failed;
+    facts.console = std::mem::take(&mut page.console);
+    let status = page.status;
+    page.close();
+    Ok(Rendered {
+        href: found["href"].as_str().unwrap_or(url).to_owned(),
+        status,
+        facts,
+        links: found["links"]
+            .as_array()
+            .map(|links| {
+                links
+                    .iter()
+                    .filter_map(|l| l.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        png,
+    })
 }
 
 /// `text` with every typed value shown as `***`.

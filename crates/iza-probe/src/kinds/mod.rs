@@ -36,5 +36,6 @@ pub(crate) async fn run(
         CheckTarget::Amqp(url) => amqp::probe(prober, url, check.verify_tls, facts).await,
         CheckTarget::Mcp(url) => mcp::probe(prober, url, check, facts).await,
         CheckTarget::Browser(target) => browser::probe(prober, target, check, context, facts).await,
+        CheckTarget::Compare(target) => browser::compare(prober, target, check, facts).await,
     }
 }

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::Once;
 use std::time::Duration;
 
-use iza_catalog::model::{BrowserTarget, CheckTarget, Step, WaitFor};
+use iza_catalog::model::{BrowserTarget, CheckTarget, CompareTarget, Step, WaitFor};
 use iza_probe::{BrowserOptions, ProbeContext, ProbeResult, Prober, ProberOptions, Reason};
 
 use crate::support::{Behaviour, Request, Server, check, response, serve};
@@ -62,6 +62,14 @@ fn pages(request: &Request) -> Behaviour {
              <script>undefinedFunction();</script>",
         )),
         "/blank" => Behaviour::Respond(html("<!doctype html><html><body></body></html>")),
+        // A shop page and two replicas: an exact one, and one with another heading and
+        // without the contact link.
+        "/shop" | "/shop-copy" => Behaviour::Respond(html(SHOP)),
+        "/shop-broken" => Behaviour::Respond(html(
+            &SHOP
+                .replace("Fresh fruit every day", "Old vegetables sometimes")
+                .replace("<a href=\"/contact\">Contact us</a>", ""),
+        )),
         "/slow" => Behaviour::Respond(html(
             "<!doctype html><title>Slow</title><p>text first</p><img src=\"/slow.png\">",
         )),
@@ -94,6 +102,12 @@ fn pages(request: &Request) -> Behaviour {
         _ => Behaviour::Respond(response(404, &[], "not found")),
     }
 }
+
+const SHOP: &str = "<!doctype html><title>Shop</title>
+<style>body { margin: 0; font: 16px sans-serif } h1 { background: #246; color: white; padding: 40px; margin: 0; font-size: 48px }</style>
+<h1>Fresh fruit every day</h1>
+<p>Apples, pears and plums from the orchard, picked this morning.</p>
+<nav><a href=\"/about\">About</a> <a href=\"/contact\">Contact us</a> <a href=\"https://example.org/\">Partner</a></nav>";
 
 fn browser(url: String, wait_for: Option<&str>, steps: Vec<Step>) -> CheckTarget {
     CheckTarget::Browser(BrowserTarget {
@@ -395,7 +409,7 @@ async fn chromium_killed_during_a_check_is_reported_and_the_next_check_works() {
 }
 
 #[tokio::test]
-async fn without_chromium_a_browser_check_fails_with_the_install_hint() {
+async fn without_chromium_a_browser_check_is_unavailable_with_the_install_hint() {
     let prober = Prober::new(ProberOptions {
         browser: BrowserOptions {
             program: PathBuf::from("/nonexistent/chromium"),
@@ -411,9 +425,67 @@ async fn without_chromium_a_browser_check_fails_with_the_install_hint() {
     )
     .await;
     let failure = result.failure.as_ref().unwrap();
-    assert_eq!(failure.reason, Reason::Browser);
+    assert_eq!(failure.reason, Reason::Unavailable);
     assert!(
         failure.message.contains("scripts/browser-deps.sh"),
         "{failure:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identical_replica_passes_and_a_changed_one_fails_with_the_diff_image() {
+    let (server, prober, _turn) = setup().await;
+    let compare = |replica: &str| {
+        CheckTarget::Compare(CompareTarget {
+            original: server.url("/shop"),
+            replica: server.url(replica),
+            wait_for: Some(WaitFor::parse("h1")),
+        })
+    };
+    // Without conditions, the defaults: same pixels, same words, no missing link.
+    let same = probe(&prober, compare("/shop-copy"), Duration::from_secs(15), &[]).await;
+    assert!(same.is_up(), "{same:?}");
+    let found = facts(&same).comparison.as_ref().expect("a comparison");
+    assert_eq!(found.pixel_diff, 0.0);
+    assert_eq!(found.text_similarity, 100.0);
+    assert_eq!(found.missing_link_count, 0);
+    assert!(facts(&same).screenshots.is_empty(), "kept only on failure");
+
+    let broken = probe(
+        &prober,
+        compare("/shop-broken"),
+        Duration::from_secs(15),
+        &[],
+    )
+    .await;
+    assert!(!broken.is_up(), "{broken:?}");
+    let found = facts(&broken).comparison.as_ref().expect("a comparison");
+    assert!(found.pixel_diff > 1.0, "{found:?}");
+    assert!(found.text_similarity < 90.0, "{found:?}");
+    assert_eq!(found.missing_links, vec!["/contact".to_owned()]);
+    let message = &broken.failure.as_ref().unwrap().message;
+    assert!(message.contains("[MISSING_LINKS] (1) == 0"), "{message}");
+    let names: Vec<&str> = facts(&broken)
+        .screenshots
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names, ["original", "replica", "diff"]);
+    for shot in &facts(&broken).screenshots {
+        assert!(shot.png.starts_with(b"\x89PNG"), "{} is a PNG", shot.name);
+    }
+
+    // Conditions replace the defaults: a tolerant check passes the same broken replica.
+    let tolerant = probe(
+        &prober,
+        compare("/shop-broken"),
+        Duration::from_secs(15),
+        &[
+            "[MISSING_LINKS] <= 1",
+            "[TEXT_SIMILARITY] > 50",
+            "[PIXEL_DIFF] < 50",
+        ],
+    )
+    .await;
+    assert!(tolerant.is_up(), "{tolerant:?}");
 }

@@ -218,6 +218,23 @@ impl ServiceHealth {
     /// health it causes, if any.
     pub fn apply(&mut self, result: &ProbeResult, now: Millis) -> Option<HealthChange> {
         let before = self.streak.health;
+        // A check that cannot run here (no Chromium) says nothing of the service: `unknown`.
+        if let Some(failure) = result
+            .failure
+            .as_ref()
+            .filter(|f| f.reason == iza_probe::Reason::Unavailable)
+        {
+            self.streak = Streak::default();
+            if before == Health::Unknown {
+                return None;
+            }
+            self.since = Some(now);
+            return Some(HealthChange {
+                from: before,
+                to: Health::Unknown,
+                reason: failure.message.clone(),
+            });
+        }
         self.streak = step(self.streak, result.is_up(), self.thresholds);
         let after = self.streak.health;
         if before == after {
@@ -398,6 +415,26 @@ mod tests {
                 "{what}: ({f}, {s}) {results}"
             );
         }
+    }
+
+    #[test]
+    fn a_check_that_cannot_run_here_makes_the_service_unknown() {
+        let mut health = ServiceHealth::new(Thresholds::default());
+        health.apply(&result(true), 1);
+        assert_eq!(health.health(), Health::Up);
+        let mut unavailable = result(false);
+        unavailable.failure = Some(Failure::new(
+            Reason::Unavailable,
+            "Chromium is not installed",
+        ));
+        let change = health.apply(&unavailable, 2).expect("a change");
+        assert_eq!((change.from, change.to), (Health::Up, Health::Unknown));
+        assert_eq!(change.reason, "Chromium is not installed");
+        assert_eq!(health.apply(&unavailable, 3), None, "announced once");
+        assert_eq!(
+            health.apply(&result(true), 4).map(|c| c.to),
+            Some(Health::Up)
+        );
     }
 
     #[test]

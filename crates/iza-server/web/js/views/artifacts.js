@@ -30,6 +30,7 @@ export function artifactsPanel(id) {
       h('p', { class: 'muted' }, `The last ${data.keep} failed runs are kept.`),
       ...data.runs.map((run) => h('details', { class: 'artifact', open: run === data.runs[0] },
         h('summary', null, timeEl(run.at), ' — ', run.message ?? 'failed'),
+        run.comparison ? comparison(run.comparison) : null,
         run.screenshots.length
           ? h('div', { class: 'shots' }, run.screenshots.map((name) => {
             const src = api.artifactUrl(id, run.id, name);
@@ -48,4 +49,18 @@ export function artifactsPanel(id) {
   };
 
   return { element, refresh };
+}
+
+// What a failed comparison found, above its three screenshots (original, replica, diff).
+function comparison(c) {
+  const pct = (n) => `${Math.round(n * 100) / 100} %`;
+  return h('div', { class: 'comparison' },
+    h('dl', { class: 'facts' },
+      h('dt', null, 'Pixels differing'), h('dd', null, pct(c.pixel_diff)),
+      h('dt', null, 'Text similarity'), h('dd', null, pct(c.text_similarity)),
+      h('dt', null, 'Missing links'), h('dd', null, String(c.missing_link_count))),
+    c.missing_links.length
+      ? h('ul', { class: 'missing-links', 'aria-label': 'Links the replica lacks' },
+        c.missing_links.map((l) => h('li', null, h('code', null, l))))
+      : null);
 }

@@ -86,7 +86,7 @@ export function render(main, params) {
       : h('p', { class: 'muted' }, 'No results yet.');
 
     work.show(data.agents ?? []);
-    const browser = check?.target?.kind === 'browser';
+    const browser = ['browser', 'compare'].includes(check?.target?.kind);
     if (browser) artifacts.refresh();
 
     body.replaceChildren(
@@ -136,6 +136,9 @@ function checkFacts(check) {
     if (t.target.wait_for) facts.push(['wait for', t.target.wait_for.value]);
     // A journey's steps as written; a `fill` value is masked by the server.
     if (t.target.steps?.length) facts.push(['steps', t.target.steps.map((s) => `${s.step} ${s.url ?? s.selector ?? s.key ?? s.text ?? s.name ?? s.target?.value ?? ''}`).join(' → ')]);
+  } else if (t?.kind === 'compare') {
+    facts.push(['original', t.target.original], ['replica', t.target.replica]);
+    if (t.target.wait_for) facts.push(['wait for', t.target.wait_for.value]);
   } else if (t) facts.push([t.kind ?? 'target', t.target ?? JSON.stringify(t)]);
   for (const [key, value] of Object.entries(check)) {
     if (key === 'target' || value == null || value === false) continue;
