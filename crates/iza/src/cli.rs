@@ -89,6 +89,10 @@ pub(crate) enum Command {
     Cancel(CancelArgs),
     /// Show open alerts (or all) with their root cause, impacted services and deliveries.
     Alerts(AlertsArgs),
+    /// Show the business figures (revenue, ARR, customers, ...) per service, group and
+    /// ecosystem, with the claims beside what is measured (docs/metrics.md).
+    #[command(name = "metrics", alias = "figures")]
+    Figures(FiguresArgs),
     /// Silence alerts for a while (`iza silence --service db --for 2h --comment ...`), list
     /// silences (`--list`), or end one (`--expire ID`).
     Silence(SilenceArgs),
@@ -368,6 +372,16 @@ pub(crate) struct IncidentsArgs {
     /// Resolved incidents too.
     #[arg(long)]
     pub(crate) all: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+}
+
+/// Arguments of `iza metrics`.
+#[derive(Debug, Args)]
+pub(crate) struct FiguresArgs {
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub(crate) format: TextOrJson,
