@@ -3,6 +3,7 @@
 mod agents;
 mod alerts;
 mod check;
+mod demo_business;
 mod demo_service;
 mod figures;
 mod graph;
