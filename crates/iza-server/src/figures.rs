@@ -4,8 +4,6 @@
 //! rollups) for charts. Named `figures`, not `metrics`, so it never reads as Prometheus'
 //! `/metrics`, which exports the same values as `iza_figure` gauges.
 
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -20,10 +18,7 @@ use crate::state::AppState;
 /// The summary of the current catalog's figures from the store's newest samples.
 pub(crate) async fn summary(state: &AppState) -> Result<Summary, ApiError> {
     let latest = state.store.latest_figures().await?;
-    let errors = state
-        .figures()
-        .map(|f| f.errors())
-        .unwrap_or_else(HashMap::new);
+    let errors = state.figures().map(|f| f.errors()).unwrap_or_default();
     Ok(Summary::build(&state.view().catalog, &latest, &errors))
 }
 
