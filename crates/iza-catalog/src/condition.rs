@@ -436,7 +436,7 @@ fn value(text: &str) -> Result<Value, ConditionError> {
     Ok(Value { placeholder, path })
 }
 
-fn path(mut rest: &str) -> Result<Vec<PathStep>, ConditionError> {
+pub(crate) fn path(mut rest: &str) -> Result<Vec<PathStep>, ConditionError> {
     let mut steps = Vec::new();
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix('.') {

@@ -98,6 +98,9 @@ codes! {
     /// A maintenance window that is malformed: no time, both `cron` and `start`, a bad cron
     /// expression, time or duration, an end before its start.
     InvalidMaintenance = "invalid-maintenance",
+    /// A business figure (`metrics`) that is malformed: no source or two, a bad URL, series
+    /// selector or JSON path, an unknown `format` or `aggregate`, one name aggregated two ways.
+    InvalidFigure = "invalid-figure",
 }
 
 impl std::fmt::Display for Code {

@@ -14,6 +14,8 @@ mod alerts;
 pub use alerts::{
     AlertOn, AlertRule, Maintenance, MaintenanceWindow, Notifier, NotifierKind, Severity,
 };
+mod figures;
+pub use figures::{Aggregate, Figure, FigureSource, Format, LabelMatcher, Selector};
 
 /// The whole ecosystem, validated.
 #[derive(Debug, Clone, Serialize)]
@@ -67,6 +69,9 @@ pub struct Claim {
     pub value: String,
     /// The mapped figure to compare it with.
     pub counts: Option<Metric>,
+    /// The business figure (a `metrics` name) whose ecosystem aggregate is what is measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub figure: Option<String>,
 }
 
 /// A group of services.
@@ -126,6 +131,9 @@ pub struct Service {
     pub metadata: IndexMap<String, serde_json::Value>,
     /// Health check.
     pub check: Option<Check>,
+    /// Business figures read from the service, in file order (docs/metrics.md).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub figures: Vec<Figure>,
     /// Where the service is defined in the manifest (byte span of its id).
     #[serde(skip)]
     pub span: Range<usize>,

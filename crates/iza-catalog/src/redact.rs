@@ -412,6 +412,14 @@ impl Redact for Service {
             .map(|(k, v)| (k.clone(), redact_metadata(k, v)))
             .collect();
         service.check = self.check.as_ref().map(Check::redacted);
+        for figure in &mut service.figures {
+            match &mut figure.source {
+                crate::model::FigureSource::Prometheus { url, .. }
+                | crate::model::FigureSource::Json { url, .. } => {
+                    *url = redact_url(url).into_owned();
+                }
+            }
+        }
         service
     }
 }

@@ -16,6 +16,8 @@
 //!   dependency order, restarted by policy, their output kept, stopped in reverse order
 //!   (`docs/supervisor.md`).
 //!
+//! - figures (`figures/`): business figures scraped from the services (Prometheus text or a
+//!   JSON path), stored as time series, aggregated per group and ecosystem (`docs/metrics.md`).
 //! - alerts (`alerts/`): rules, grouping by root cause, silences, maintenance, durable
 //!   delivery of notifications through the run queue (`docs/alerts.md`).
 //!
@@ -29,6 +31,7 @@ pub mod bus;
 pub mod cluster;
 pub mod docker;
 pub mod event;
+pub mod figures;
 pub mod monitor;
 pub mod reload;
 pub mod supervisor;

@@ -70,6 +70,8 @@ pub enum ApiError {
     UnknownAlert(i64),
     /// No silence has this id.
     UnknownSilence(i64),
+    /// The service declares no figure of this name (`service/figure`).
+    UnknownFigure(String),
 }
 
 /// Every code [`ApiError::status_and_code`] answers, for the OpenAPI document's `Error`
@@ -99,6 +101,7 @@ pub(crate) const ERROR_CODES: &[&str] = &[
     "no-alerts",
     "unknown-alert",
     "unknown-silence",
+    "unknown-figure",
 ];
 
 impl ApiError {
@@ -132,6 +135,7 @@ impl ApiError {
             ApiError::NoAlerts => (StatusCode::CONFLICT, "no-alerts"),
             ApiError::UnknownAlert(_) => (StatusCode::NOT_FOUND, "unknown-alert"),
             ApiError::UnknownSilence(_) => (StatusCode::NOT_FOUND, "unknown-silence"),
+            ApiError::UnknownFigure(_) => (StatusCode::NOT_FOUND, "unknown-figure"),
         }
     }
 
@@ -197,6 +201,7 @@ impl ApiError {
             ApiError::NoAlerts => "this server runs no alerting".to_owned(),
             ApiError::UnknownAlert(id) => format!("no alert has the id {id}"),
             ApiError::UnknownSilence(id) => format!("no silence has the id {id}"),
+            ApiError::UnknownFigure(name) => format!("no figure `{name}`; see /api/v1/figures"),
         }
     }
 }
@@ -308,6 +313,7 @@ mod tests {
             ApiError::NoAlerts,
             ApiError::UnknownAlert(1),
             ApiError::UnknownSilence(1),
+            ApiError::UnknownFigure(s()),
         ];
         for error in &every {
             let (_, code) = error.status_and_code();

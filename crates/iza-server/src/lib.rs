@@ -11,6 +11,7 @@
 //!   `/manifest`, `/report`);
 //! - `mcp.rs`: the MCP server of `iza-mcp` mounted at `/mcp`, over this router's API;
 //! - `agents.rs`: the agents and their work (tasks, runs, the queue, incidents, external claims);
+//! - `figures.rs`: business figures (`/figures`, per-figure history);
 //! - `metrics.rs`: Prometheus text; `openapi.rs`: the OpenAPI document;
 //! - `error.rs`: [`ApiError`], the JSON error answer;
 //! - `methods.rs`: 405 for a routed path asked with another method, before the access policy;
@@ -26,6 +27,7 @@ mod artifacts;
 pub mod auth;
 mod dashboard;
 mod error;
+mod figures;
 pub mod host;
 mod mcp;
 mod methods;
@@ -82,6 +84,8 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/alerts",
     "/api/v1/alerts/{id}",
     "/api/v1/silences",
+    "/api/v1/figures",
+    "/api/v1/figures/{service}/{figure}",
 ];
 
 /// Every `DELETE` route: they need the bearer token.
@@ -181,4 +185,6 @@ pub(crate) fn api_routes() -> Router<AppState> {
             get(alerts::list_silences).post(alerts::create_silence),
         )
         .route("/silences/{id}", delete(alerts::expire_silence))
+        .route("/figures", get(figures::list))
+        .route("/figures/{service}/{figure}", get(figures::series))
 }

@@ -186,7 +186,11 @@ fn float_gauge(value: f64) -> Gauge<f64, AtomicU64> {
 
 /// The Prometheus text exposition of everything above; `queue` is `None` when the store
 /// could not be read (its gauges are then left out rather than shown as zero).
-pub(crate) fn render(state: &AppState, queue: Option<&QueueFigures>) -> String {
+pub(crate) fn render(
+    state: &AppState,
+    queue: Option<&QueueFigures>,
+    figures: Option<&iza_runtime::figures::Summary>,
+) -> String {
     let mut registry = Registry::default();
     let view = state.view();
     let snapshot = state.monitor.snapshot();
@@ -365,8 +369,97 @@ pub(crate) fn render(state: &AppState, queue: Option<&QueueFigures>) -> String {
         );
     }
 
+    if let Some(summary) = figures {
+        register_figures(&mut registry, summary, state);
+    }
+
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = encode(&mut out, &registry);
     out
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FigureLabels {
+    figure: String,
+    service: String,
+    group: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FigureAggregateLabels {
+    figure: String,
+    /// `ecosystem`, or the group's id.
+    scope: String,
+}
+
+/// Business figures (`docs/metrics.md`): each service's newest value, and the aggregates.
+fn register_figures(
+    registry: &mut Registry,
+    summary: &iza_runtime::figures::Summary,
+    state: &AppState,
+) {
+    let view = state.view();
+    let values = Family::<FigureLabels, Gauge<f64, AtomicU64>>::default();
+    let aggregates = Family::<FigureAggregateLabels, Gauge<f64, AtomicU64>>::default();
+    for figure in &summary.figures {
+        for service in &figure.services {
+            let Some(value) = service.value else { continue };
+            let group = view
+                .catalog
+                .services
+                .get(&service.id)
+                .and_then(|s| s.group.clone())
+                .unwrap_or_default();
+            values
+                .get_or_create(&FigureLabels {
+                    figure: figure.name.clone(),
+                    service: service.id.clone(),
+                    group,
+                })
+                .set(value);
+        }
+        let scopes = figure
+            .groups
+            .iter()
+            .filter_map(|g| Some((g.id.clone(), g.value?)))
+            .chain(figure.value.map(|v| ("ecosystem".to_owned(), v)));
+        for (scope, value) in scopes {
+            aggregates
+                .get_or_create(&FigureAggregateLabels {
+                    figure: figure.name.clone(),
+                    scope,
+                })
+                .set(value);
+        }
+    }
+    registry.register(
+        "iza_figure",
+        "Business figures: each service's newest value",
+        values,
+    );
+    registry.register(
+        "iza_figure_aggregate",
+        "Business figures aggregated per group and over the ecosystem (scope), as the manifest's aggregate says",
+        aggregates,
+    );
+    if let Some(scraper) = state.figures() {
+        let c = scraper.counters();
+        for (name, help, value) in [
+            (
+                "iza_figure_scrapes",
+                "Endpoint fetches of business figures",
+                c.scrapes,
+            ),
+            (
+                "iza_figure_failures",
+                "Business-figure reads that failed",
+                c.failures,
+            ),
+        ] {
+            let counter = Counter::<u64>::default();
+            counter.inc_by(value);
+            registry.register(name, help, counter);
+        }
+    }
 }

@@ -77,6 +77,8 @@ pub fn document() -> Value {
     add(&mut document, "paths", analysis_paths());
     add(&mut document, "paths", alerts_paths());
     add(&mut document["components"], "schemas", alerts_schemas());
+    add(&mut document, "paths", figures_paths());
+    add(&mut document["components"], "schemas", figures_schemas());
     with_unauthorized(document)
 }
 
@@ -771,6 +773,73 @@ fn alerts_schemas() -> Value {
                 "starts_at": { "type": "integer" }, "ends_at": { "type": "integer" },
                 "created_by": { "type": "string" }, "comment": { "type": "string" },
                 "created_at": { "type": "integer" }
+            }
+        }
+    })
+}
+
+/// The routes of business figures (`docs/metrics.md`).
+fn figures_paths() -> Value {
+    let string_path = |name: &str| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } });
+    json!({
+        "/api/v1/figures": { "get": {
+            "summary": "Business figures: each with its value per service, group and ecosystem, and the claims beside what is measured",
+            "responses": with_errors(ok("The figures", "application/json", schema_ref("Figures")), &["500"])
+        }},
+        "/api/v1/figures/{service}/{figure}": { "get": {
+            "summary": "One figure's history, oldest first (raw samples or hourly rollups)",
+            "parameters": [
+                string_path("service"),
+                string_path("figure"),
+                query("since", "Unix ms; 24 hours ago by default", json!({ "type": "integer" })),
+                query("resolution", "`raw` (default) or `hour`", json!({ "type": "string", "enum": ["raw", "hour"] })),
+                query("limit", "The newest points kept (1 to 10000; 500 by default)", json!({ "type": "integer", "minimum": 1, "maximum": 10000 }))
+            ],
+            "responses": with_errors(ok("The history", "application/json", schema_ref("FigureSeries")), &["400", "404", "500"])
+        }}
+    })
+}
+
+/// The schemas of business figures.
+fn figures_schemas() -> Value {
+    let nullable = |kind: &str| json!({ "type": [kind, "null"] });
+    let value = json!({
+        "type": "object",
+        "properties": {
+            "id": { "type": "string" }, "value": nullable("number"), "display": nullable("string"),
+            "at": { "type": "integer" }, "error": { "type": "string" }
+        }
+    });
+    let format = json!({ "type": "string", "enum": ["currency", "percent", "count", "number"] });
+    let aggregate = json!({ "type": "string", "enum": ["sum", "avg", "min", "max", "last"] });
+    json!({
+        "Figures": {
+            "type": "object",
+            "properties": {
+                "figures": { "type": "array", "items": { "type": "object", "properties": {
+                    "name": { "type": "string" }, "label": { "type": "string" }, "unit": { "type": "string" },
+                    "format": format, "aggregate": aggregate,
+                    "value": nullable("number"), "display": nullable("string"),
+                    "groups": { "type": "array", "items": value },
+                    "services": { "type": "array", "items": value }
+                } } },
+                "claims": { "type": "array", "items": { "type": "object", "properties": {
+                    "label": { "type": "string" }, "claimed": { "type": "string" }, "figure": { "type": "string" },
+                    "measured": nullable("number"), "display": nullable("string")
+                } } }
+            }
+        },
+        "FigureSeries": {
+            "type": "object",
+            "properties": {
+                "service": { "type": "string" }, "figure": { "type": "string" }, "label": { "type": "string" },
+                "unit": nullable("string"), "format": format, "aggregate": aggregate,
+                "resolution": { "type": "string", "enum": ["raw", "hour"] },
+                "points": { "type": "array", "items": { "type": "object", "properties": {
+                    "at": { "type": "integer" }, "count": { "type": "integer" },
+                    "min": { "type": "number" }, "max": { "type": "number" },
+                    "avg": { "type": "number" }, "last": { "type": "number" }
+                } } }
             }
         }
     })

@@ -498,12 +498,16 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> Response {
 
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let queue = queue_figures(&state).await;
+    let figures = crate::figures::summary(&state)
+        .await
+        .map_err(|err| tracing::warn!("metrics: cannot read the business figures: {err:?}"))
+        .ok();
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        crate::metrics::render(&state, queue.as_ref()),
+        crate::metrics::render(&state, queue.as_ref(), figures.as_ref()),
     )
         .into_response()
 }

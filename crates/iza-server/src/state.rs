@@ -13,6 +13,7 @@ use iza_catalog::graph::EcosystemGraph;
 use iza_catalog::redact::Secrets;
 use iza_runtime::agents::Agents;
 use iza_runtime::alerts::Alerts;
+use iza_runtime::figures::Figures;
 use iza_runtime::{DockerView, DockerWatch, Monitor, Supervisor};
 use iza_store::Store;
 
@@ -82,6 +83,8 @@ pub struct AppState {
     mcp_shutdown: iza_mcp::Shutdown,
     /// Alerting (alerts, silences, deliveries), set once it runs.
     alerts: Arc<OnceLock<Arc<Alerts>>>,
+    /// The business-figures scraper, set once it runs.
+    figures: Arc<OnceLock<Arc<Figures>>>,
 }
 
 /// How long a built `GET /services` body is served as it is although the state moved on: the
@@ -148,6 +151,7 @@ impl AppState {
             agents: Arc::default(),
             mcp_shutdown: iza_mcp::Shutdown::new(),
             alerts: Arc::default(),
+            figures: Arc::default(),
         }
     }
 
@@ -166,6 +170,16 @@ impl AppState {
     /// ignored.
     pub fn set_agents(&self, agents: Arc<Agents>) {
         let _ = self.agents.set(agents);
+    }
+
+    /// Serves the business figures' scrape errors and counters. A second call is ignored.
+    pub fn set_figures(&self, figures: Arc<Figures>) {
+        let _ = self.figures.set(figures);
+    }
+
+    /// The business-figures scraper, when the server runs one.
+    pub fn figures(&self) -> Option<&Arc<Figures>> {
+        self.figures.get()
     }
 
     /// Serves alerting: acknowledgements and silences. A second call is ignored.

@@ -15,6 +15,7 @@
 mod aggregate;
 pub mod alerts;
 pub mod copy;
+pub mod figures;
 pub mod histogram;
 pub mod location;
 pub mod nodes;
@@ -25,6 +26,9 @@ mod sqlite;
 pub use alerts::{
     Alert, AlertQuery, AlertState, Delivery, DeliveryState, DeliveryUpdate, MAX_ALERTS_PAGE,
     Matchers, NewSilence, Silence,
+};
+pub use figures::{
+    FIGURE_HOUR, FigurePoint, FigureQuery, FigureResolution, FigureSample, MAX_FIGURE_POINTS,
 };
 pub use location::{LocationError, StoreLocation, redact_url};
 pub use nodes::NodeRecord;
@@ -496,6 +500,27 @@ pub trait Store: Send + Sync + 'static {
     async fn deliveries(&self, alert: i64) -> Result<Vec<Delivery>, StoreError> {
         let _ = alert;
         Err(StoreError::Unsupported("deliveries"))
+    }
+
+    // ---- Business figures (see `docs/metrics.md`).
+
+    /// Appends scraped figure samples and folds them into hourly rollups, in one transaction;
+    /// a sample already stored (same service, figure and time) is ignored, a non-finite value
+    /// is dropped.
+    async fn append_figures(&self, samples: &[FigureSample]) -> Result<(), StoreError> {
+        let _ = samples;
+        Err(StoreError::Unsupported("append_figures"))
+    }
+
+    /// The newest sample of every figure of every service, by service then figure.
+    async fn latest_figures(&self) -> Result<Vec<FigureSample>, StoreError> {
+        Err(StoreError::Unsupported("latest_figures"))
+    }
+
+    /// One figure's history, oldest first (the newest `limit` points).
+    async fn figure_series(&self, query: &FigureQuery) -> Result<Vec<FigurePoint>, StoreError> {
+        let _ = query;
+        Err(StoreError::Unsupported("figure_series"))
     }
 
     /// Releases the store's connections after the writes in flight; call it on shutdown.

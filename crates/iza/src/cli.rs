@@ -89,6 +89,10 @@ pub(crate) enum Command {
     Cancel(CancelArgs),
     /// Show open alerts (or all) with their root cause, impacted services and deliveries.
     Alerts(AlertsArgs),
+    /// Show the business figures (revenue, ARR, customers, ...) per service, group and
+    /// ecosystem, with the claims beside what is measured (docs/metrics.md).
+    #[command(name = "metrics", alias = "figures")]
+    Figures(FiguresArgs),
     /// Silence alerts for a while (`iza silence --service db --for 2h --comment ...`), list
     /// silences (`--list`), or end one (`--expire ID`).
     Silence(SilenceArgs),
@@ -211,6 +215,24 @@ pub(crate) struct DemoServiceArgs {
     /// Exit with status 1 once this long has passed since the start, as a crash would.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub(crate) exit_after: Option<std::time::Duration>,
+    /// Play a business with this annual recurring revenue (dollars) at the start: serves
+    /// simulated figures at `/metrics` (Prometheus text) and `/figures.json` (docs/metrics.md).
+    #[arg(long, value_parser = parse_amount)]
+    pub(crate) arr: Option<f64>,
+    /// With `--arr`: paying customers at the start [default: ARR / 12,000].
+    #[arg(long, value_parser = parse_amount)]
+    pub(crate) customers: Option<f64>,
+    /// With `--arr`: growth of ARR and customers per hour (0.02 is 2% an hour).
+    #[arg(long, default_value_t = 0.02, value_parser = parse_amount)]
+    pub(crate) growth: f64,
+}
+
+/// A finite, non-negative number (`200000000`, `2e8`).
+fn parse_amount(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("`{text}` is not a non-negative number")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -368,6 +390,16 @@ pub(crate) struct IncidentsArgs {
     /// Resolved incidents too.
     #[arg(long)]
     pub(crate) all: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+}
+
+/// Arguments of `iza metrics`.
+#[derive(Debug, Args)]
+pub(crate) struct FiguresArgs {
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub(crate) format: TextOrJson,

@@ -13,6 +13,8 @@ use super::spanned::Spanned;
 
 mod alerts;
 pub use alerts::{RawAlertRule, RawMaintenance, RawNotifier, RawSeverity};
+mod figures;
+pub use figures::{RawFigure, RawJsonFigure};
 
 /// Map from ids to definitions, in file order.
 pub type IdMap<T> = IndexMap<Spanned<String>, Spanned<T>>;
@@ -93,6 +95,9 @@ pub struct RawClaim {
     pub value: String,
     /// The mapped figure to show beside it, when there is one.
     pub counts: Option<Metric>,
+    /// The name of a business figure (`metrics`) whose ecosystem aggregate is shown beside
+    /// the claim as what is measured (docs/metrics.md).
+    pub figure: Option<Spanned<String>>,
 }
 
 /// A figure IZA can count from the manifest.
@@ -278,6 +283,9 @@ pub struct RawService {
     pub metadata: IndexMap<String, serde_json::Value>,
     /// How to tell whether it is healthy.
     pub check: Option<Spanned<RawCheck>>,
+    /// Business figures read from the service, keyed by name (docs/metrics.md).
+    #[serde(default)]
+    pub metrics: IdMap<RawFigure>,
 }
 
 /// A `depends_on` entry: a service id, or a table naming the service and the condition

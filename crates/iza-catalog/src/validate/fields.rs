@@ -55,6 +55,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
                         label: c.get().label.clone(),
                         value: c.get().value.clone(),
                         counts: c.get().counts,
+                        figure: c.get().figure.as_ref().map(|f| f.get().clone()),
                     })
                     .collect()
             })
@@ -129,6 +130,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
             tags: s.tags.clone(),
             metadata: s.metadata.clone(),
             check,
+            figures: super::figures::service(ctx, id.get(), s),
             span: id.span(),
         };
         services.insert(id.get().clone(), service);

@@ -14,6 +14,7 @@ mod alerts;
 mod browser;
 mod deps;
 mod fields;
+mod figures;
 mod ids;
 mod partial;
 mod ports;
@@ -107,6 +108,7 @@ fn run(raw: &RawManifest) -> (Catalog, Vec<Diagnostic>) {
     ports::check(&mut ctx);
     deps::check(&mut ctx);
     agents::check(&mut ctx);
+    figures::ecosystem(&mut ctx);
     let catalog = fields::build(&mut ctx);
     // An empty manifest passes every check; say so, unless real errors already speak.
     if raw.services.is_empty() && !ctx.diagnostics.iter().any(Diagnostic::is_error) {

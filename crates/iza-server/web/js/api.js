@@ -95,5 +95,8 @@ export const api = {
   /** What the service's failed browser checks saw (docs/checks.md#browser). */
   artifacts: (id) => get(`/services/${encodeURIComponent(id)}/artifacts`),
   artifactUrl: (id, run, name) => `/api/v1/services/${encodeURIComponent(id)}/artifacts/${encodeURIComponent(run)}/${encodeURIComponent(name)}`,
+  // Business figures (docs/metrics.md).
+  figures: () => get('/figures'),
+  figureSeries: (id, figure) => get(`/figures/${encodeURIComponent(id)}/${encodeURIComponent(figure)}?limit=200`),
   logStreamUrl: (id, tail) => `/api/v1/services/${encodeURIComponent(id)}/logs/stream?tail=${tail}`,
 };

@@ -17,6 +17,7 @@
 //! [`crate::location`]).
 
 mod alerts;
+mod figures;
 mod maintain;
 mod migrate;
 mod nodes;
@@ -313,6 +314,7 @@ impl Store for PostgresStore {
         maintain::fold_minutes(self, now).await?;
         maintain::fold_hours(self, now).await?;
         maintain::delete_expired(self, now, retention).await?;
+        figures::apply_retention(self, now, retention).await?;
         queue::apply_retention(self, now, retention).await
     }
 
@@ -407,6 +409,24 @@ impl Store for PostgresStore {
 
     async fn incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError> {
         queue::incidents(self, query).await
+    }
+
+    async fn append_figures(
+        &self,
+        samples: &[crate::figures::FigureSample],
+    ) -> Result<(), StoreError> {
+        figures::append(self, samples).await
+    }
+
+    async fn latest_figures(&self) -> Result<Vec<crate::figures::FigureSample>, StoreError> {
+        figures::latest(self).await
+    }
+
+    async fn figure_series(
+        &self,
+        query: &crate::figures::FigureQuery,
+    ) -> Result<Vec<crate::figures::FigurePoint>, StoreError> {
+        figures::series(self, query).await
     }
 
     async fn save_alert(&self, alert: &Alert) -> Result<Alert, StoreError> {

@@ -7,6 +7,7 @@
 //! `queue` (the run queue and incidents, with their retention).
 
 mod alerts;
+mod figures;
 mod maintain;
 mod migrate;
 mod queue;
@@ -321,6 +322,7 @@ impl Store for SqliteStore {
         maintain::fold_minutes(self, now).await?;
         maintain::fold_hours(self, now).await?;
         maintain::delete_expired(self, now, retention).await?;
+        figures::apply_retention(self, now, retention).await?;
         queue::apply_retention(self, now, retention).await
     }
 
@@ -425,6 +427,24 @@ impl Store for SqliteStore {
 
     async fn incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError> {
         queue::incidents(self, query).await
+    }
+
+    async fn append_figures(
+        &self,
+        samples: &[crate::figures::FigureSample],
+    ) -> Result<(), StoreError> {
+        figures::append(self, samples).await
+    }
+
+    async fn latest_figures(&self) -> Result<Vec<crate::figures::FigureSample>, StoreError> {
+        figures::latest(self).await
+    }
+
+    async fn figure_series(
+        &self,
+        query: &crate::figures::FigureQuery,
+    ) -> Result<Vec<crate::figures::FigurePoint>, StoreError> {
+        figures::series(self, query).await
     }
 
     async fn save_alert(&self, alert: &Alert) -> Result<Alert, StoreError> {

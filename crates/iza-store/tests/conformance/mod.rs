@@ -5,9 +5,11 @@
 //! `store_conformance_suite!(my_factory);` (see `tests/sqlite.rs`).
 
 mod alerts;
+mod figures;
 mod queue;
 
 pub(crate) use alerts::*;
+pub(crate) use figures::*;
 pub(crate) use queue::*;
 
 use std::any::Any;
@@ -88,6 +90,7 @@ macro_rules! store_conformance_suite {
             acknowledging_keeps_the_first,
             silences_in_force_and_expired,
             deliveries_are_recorded_once_and_updated,
+            figures_round_trip_roll_up_and_stay_latest,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {

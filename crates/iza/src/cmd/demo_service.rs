@@ -131,6 +131,7 @@ async fn serve(args: &DemoServiceArgs) -> Result<ExitCode> {
             count_and_delay,
         ))
         .with_state(demo.clone());
+    let app = super::demo_business::mount(app, args, seed);
 
     // Signals are handled before the address is announced: a SIGTERM sent as soon as the
     // line is read meets the handler, not the default action.

@@ -3,7 +3,9 @@
 mod agents;
 mod alerts;
 mod check;
+mod demo_business;
 mod demo_service;
+mod figures;
 mod graph;
 mod import;
 mod mcp;
@@ -51,6 +53,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Resolve(args) => agents::resolve(&args),
         Command::Cancel(args) => agents::cancel(&args),
         Command::Alerts(args) => alerts::alerts(&args),
+        Command::Figures(args) => figures::figures(&args),
         Command::Silence(args) => alerts::silence(&args),
         Command::Ack(args) => alerts::ack(&args),
         Command::DemoService(args) => demo_service::run(&args),

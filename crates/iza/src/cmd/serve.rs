@@ -361,6 +361,13 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         },
     ));
     state.set_alerts(alerting.clone());
+    // Business figures: scraped at their own intervals into the store (docs/metrics.md).
+    let figures = Arc::new(iza_runtime::figures::Figures::start(
+        catalog.clone(),
+        store.clone(),
+        iza_runtime::figures::FiguresOptions::default(),
+    ));
+    state.set_figures(figures.clone());
     let supervised = up.map(|up| {
         up.start(
             &catalog,
@@ -402,6 +409,9 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
             agents.shutdown(SHUTDOWN_DEADLINE).await;
             if let Some(alerts) = state.alerts() {
                 alerts.shutdown().await;
+            }
+            if let Some(figures) = state.figures() {
+                figures.shutdown().await;
             }
             if let Some(supervisor) = &supervisor {
                 // A second Ctrl-C or SIGTERM cuts the grace periods short. The listeners are
@@ -643,6 +653,9 @@ async fn reload(
     }
     if let Some(alerts) = state.alerts() {
         alerts.reload(catalog.clone());
+    }
+    if let Some(figures) = state.figures() {
+        figures.reload(catalog.clone());
     }
     agents.reload(catalog).await;
 }

@@ -7,6 +7,7 @@ import { api } from '../api.js';
 import { live } from '../live.js';
 import { h, glyph, word, STATUSES, perFrame, failure } from '../dom.js';
 import { eventItem, isShown, liveRecord, prependLive } from './events.js';
+import { figuresPanel } from '../figures.js';
 
 export const title = () => 'Overview';
 
@@ -29,6 +30,7 @@ export function render(main) {
   const latest = h('ol', { class: 'timeline', id: 'latest-events', 'aria-label': 'Latest events' });
   const claims = h('div', { class: 'table-wrap' });
   const docker = h('p', { class: 'muted', id: 'docker-engine' });
+  const business = figuresPanel();
   main.append(
     h('h1', null, 'Overview'),
     h('section', { 'aria-labelledby': 'h-status' },
@@ -43,6 +45,7 @@ export function render(main) {
         h('p', null, h('a', { href: '#/events' }, 'All events →')))),
     h('section', { class: 'panel section', 'aria-labelledby': 'h-claims' },
       h('h2', { id: 'h-claims' }, 'Claimed and mapped'), claims),
+    business.element,
   );
 
   let graph = null; // group names
@@ -150,7 +153,7 @@ export function render(main) {
   };
   drawStatus();
   load();
-  return unsubscribe;
+  return () => { unsubscribe(); business.close(); };
 }
 
 /** Whether the Docker services' containers are read from an engine, or only probed. */

@@ -1,7 +1,7 @@
 // One service's page: live status, its check, uptime over 1 h / 24 h / 7 d / 30 d, a latency
 // chart of its latest results (and the p95 of minute rollups), the latest results, what it
 // depends on and what depends on it, the agents that watch it with their tasks and recent
-// runs (work.js). Reloaded from `/api/v1/services/{id}` when the stream says something about
+// runs (work.js), and its business figures with sparklines (figures.js). Reloaded from `/api/v1/services/{id}` when the stream says something about
 // it (at most every 2 s).
 
 import { api } from '../api.js';
@@ -9,6 +9,7 @@ import { live } from '../live.js';
 import { processPanel } from './process.js';
 import { agentWork } from './work.js';
 import { artifactsPanel } from './artifacts.js';
+import { serviceFigures } from '../figures.js';
 import { h, svg, badge, ms, percent, ports, serviceHref, timeEl, ago, failure } from '../dom.js';
 
 export const title = (params) => params[0];
@@ -25,6 +26,7 @@ export function render(main, params) {
   const process = processPanel(id);
   const work = agentWork(id);
   const artifacts = artifactsPanel(id);
+  const figures = serviceFigures(id);
 
   const load = async () => {
     lastLoad = Date.now();
@@ -88,6 +90,7 @@ export function render(main, params) {
     work.show(data.agents ?? []);
     const browser = ['browser', 'compare'].includes(check?.target?.kind);
     if (browser) artifacts.refresh();
+    figures.refresh();
 
     body.replaceChildren(
       cards,
@@ -101,6 +104,7 @@ export function render(main, params) {
       browser ? artifacts.element : null,
       h('section', { class: 'panel section chart', 'aria-labelledby': 'h-latency' },
         h('h2', { id: 'h-latency' }, 'Latency'), chart(results, data.rollups?.minute ?? [])),
+      figures.element,
       work.element,
       h('section', { class: 'panel section', 'aria-labelledby': 'h-results' }, h('h2', { id: 'h-results' }, 'Latest results'), table),
       h('p', null, h('a', { href: `#/graph?focus=${encodeURIComponent(id)}` }, 'Show in the graph'), ' · ',
