@@ -97,6 +97,8 @@ pub(crate) struct Engine {
     outbox: BTreeMap<String, Batch>,
     /// For `ack_url`.
     pub(crate) public_url: Option<String>,
+    /// Signs `ack_url` when set (`links.rs`).
+    pub(crate) link_key: Option<super::links::LinkKey>,
     /// Whether a batch was queued since the last [`Engine::take_flushed`].
     flushed: bool,
 }
@@ -118,6 +120,7 @@ impl Engine {
             pending_since: HashMap::new(),
             outbox: BTreeMap::new(),
             public_url,
+            link_key: None,
             flushed: false,
         }
     }
@@ -625,7 +628,7 @@ impl Engine {
         batch.items.push(item);
     }
 
-    fn view(&self, alert: &Alert, item: &Item) -> AlertView {
+    fn view(&self, alert: &Alert, item: &Item, now: Millis) -> AlertView {
         AlertView {
             id: alert.id,
             rule: alert.rule.clone(),
@@ -643,10 +646,13 @@ impl Engine {
             started_at: alert.started_at,
             resolved_at: alert.resolved_at,
             agent: item.agent.clone(),
-            ack_url: self
-                .public_url
-                .as_ref()
-                .map(|u| format!("{}/api/v1/alerts/{}/ack", u.trim_end_matches('/'), alert.id)),
+            ack_url: self.public_url.as_ref().map(|u| {
+                let base = u.trim_end_matches('/');
+                match &self.link_key {
+                    Some(key) => format!("{base}{}", key.path(alert.id, now)),
+                    None => format!("{base}/api/v1/alerts/{}/ack", alert.id),
+                }
+            }),
         }
     }
 
@@ -664,7 +670,7 @@ impl Engine {
         if items.is_empty() {
             return Ok(());
         }
-        let views: Vec<AlertView> = items.iter().map(|(i, a)| self.view(a, i)).collect();
+        let views: Vec<AlertView> = items.iter().map(|(i, a)| self.view(a, i, now)).collect();
         let message = Message::new(&self.catalog.ecosystem.name, notifier, now, views);
         let mut keys: Vec<String> = items
             .iter()
