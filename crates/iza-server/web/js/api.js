@@ -46,6 +46,20 @@ async function post(path, token, payload) {
   return body;
 }
 
+/** `DELETE`, with the API token. */
+async function del(path, token) {
+  const headers = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const response = await fetch(`/api/v1${path}`, { method: 'DELETE', headers });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = new ApiError(response.status, body.error?.code ?? 'http', body.error?.message ?? response.statusText);
+    error.reason = body.error?.reason;
+    throw error;
+  }
+  return body;
+}
+
 export const api = {
   summary: () => get('/summary'),
   services: () => get('/services'),
@@ -95,5 +109,12 @@ export const api = {
   /** What the service's failed browser checks saw (docs/checks.md#browser). */
   artifacts: (id) => get(`/services/${encodeURIComponent(id)}/artifacts`),
   artifactUrl: (id, run, name) => `/api/v1/services/${encodeURIComponent(id)}/artifacts/${encodeURIComponent(run)}/${encodeURIComponent(name)}`,
+  // Alerting (docs/alerts.md).
+  alerts: () => get('/alerts?limit=200'),
+  alert: (id) => get(`/alerts/${encodeURIComponent(id)}`),
+  ack: (id, token, by) => post(`/alerts/${encodeURIComponent(id)}/ack`, token, { by }),
+  silences: () => get('/silences'),
+  createSilence: (body, token) => post('/silences', token, body),
+  deleteSilence: (id, token) => del(`/silences/${encodeURIComponent(id)}`, token),
   logStreamUrl: (id, tail) => `/api/v1/services/${encodeURIComponent(id)}/logs/stream?tail=${tail}`,
 };
