@@ -211,6 +211,13 @@ pub(crate) struct DemoServiceArgs {
     /// Exit with status 1 once this long has passed since the start, as a crash would.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub(crate) exit_after: Option<std::time::Duration>,
+    /// Also receive notifications: `POST /webhook` is counted and printed, `GET /webhooks`
+    /// lists the last ones (a receiver for the `webhook` notifier, docs/alerts.md).
+    #[arg(long)]
+    pub(crate) receive_webhooks: bool,
+    /// With `--receive-webhooks`: the notifier's `secret`, to verify `X-Iza-Signature`.
+    #[arg(long, env = "IZA_WEBHOOK_SECRET", requires = "receive_webhooks")]
+    pub(crate) webhook_secret: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@ mod agents;
 mod alerts;
 mod check;
 mod demo_service;
+mod demo_webhooks;
 mod graph;
 mod import;
 mod mcp;
