@@ -92,6 +92,10 @@ pub(crate) struct Engine {
     by_key: HashMap<(String, String), i64>,
     /// When each open alert's condition was last seen absent (the resolve hold).
     clear_since: HashMap<i64, Millis>,
+    /// When each open alert's `impacted` list first changed without being saved: a growing
+    /// list is saved and announced at most once per `group_wait` (an outage of a root with
+    /// 1,000 dependents is 1,000 updates), or with the next change of state.
+    impacted_since: HashMap<i64, Millis>,
     /// When each pending alert's condition began, by the engine's clock.
     pending_since: HashMap<i64, Millis>,
     outbox: BTreeMap<String, Batch>,
@@ -117,6 +121,7 @@ impl Engine {
             alerts: HashMap::new(),
             by_key: HashMap::new(),
             clear_since: HashMap::new(),
+            impacted_since: HashMap::new(),
             pending_since: HashMap::new(),
             outbox: BTreeMap::new(),
             public_url,
@@ -328,13 +333,22 @@ impl Engine {
             if alert.impacted != *impacted {
                 alert.impacted = impacted.clone();
                 alert.updated_at = now;
-                changed = true;
-                if alert.state == AlertState::Firing {
-                    events.push(EventKind::AlertUpdated {
-                        alert: id,
-                        service: alert.service.clone(),
-                        impacted: impacted.clone(),
-                    });
+                self.impacted_since.entry(id).or_insert(now);
+            }
+            if let Some(since) = self.impacted_since.get(&id).copied() {
+                let due = since.saturating_add(millis(rule.group_wait));
+                if now >= due || alert.state == AlertState::Pending {
+                    self.impacted_since.remove(&id);
+                    changed = true;
+                    if alert.state == AlertState::Firing {
+                        events.push(EventKind::AlertUpdated {
+                            alert: id,
+                            service: alert.service.clone(),
+                            impacted: alert.impacted.clone(),
+                        });
+                    }
+                } else {
+                    want(due, &mut wake);
                 }
             }
             if alert.state == AlertState::Pending {
@@ -392,6 +406,7 @@ impl Engine {
             }
             self.clear_since.remove(&id);
             self.pending_since.remove(&id);
+            self.impacted_since.remove(&id);
             self.by_key
                 .remove(&(alert.rule.clone(), alert.service.clone()));
             let mut alert = alert;
