@@ -12,7 +12,7 @@ pub use crate::manifest::raw::{ChannelKind, Metric, Priority, RawPort as PortSpe
 
 mod alerts;
 pub use alerts::{
-    AlertOn, AlertRule, Maintenance, MaintenanceWindow, Notifier, NotifierKind, Severity,
+    AlertOn, AlertRule, Maintenance, MaintenanceWindow, Notifier, NotifierKind, Severity, SmtpTls,
 };
 mod figures;
 pub use figures::{Aggregate, Figure, FigureSource, Format, LabelMatcher, Selector};

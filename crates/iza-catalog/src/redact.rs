@@ -478,6 +478,12 @@ impl Redact for Notifier {
                 .iter()
                 .map(|(k, v)| (k.clone(), notifier_value(v)))
                 .collect(),
+            password: self.password.as_deref().map(notifier_value),
+            env: self
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), notifier_value(v)))
+                .collect(),
             ..self.clone()
         }
     }
@@ -568,11 +574,17 @@ impl Secrets {
             }
         }
         for notifier in catalog.notifiers.values() {
-            let values = [&notifier.url, &notifier.secret, &notifier.token];
+            let values = [
+                &notifier.url,
+                &notifier.secret,
+                &notifier.token,
+                &notifier.password,
+            ];
             let literal = values
                 .into_iter()
                 .flatten()
                 .chain(notifier.headers.values())
+                .chain(notifier.env.values())
                 .filter(|v| !crate::validate::is_env_reference(v));
             found.extend(literal.cloned());
         }

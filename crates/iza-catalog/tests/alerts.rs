@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use iza_catalog::model::{AlertOn, MaintenanceWindow, NotifierKind, ServiceKind, Severity};
+use iza_catalog::model::{
+    AlertOn, MaintenanceWindow, NotifierKind, ServiceKind, Severity, SmtpTls,
+};
 use iza_catalog::redact::Redact as _;
 use iza_catalog::{Catalog, SourceFile, Syntax};
 
@@ -383,5 +385,124 @@ fn the_schema_knows_every_alerting_key() {
         assert_eq!(validator.is_valid(&json), valid, "{extra}");
         let parsed = iza_catalog::parse_raw(&SourceFile::new("x.toml", text, Syntax::Toml));
         assert_eq!(parsed.is_ok(), valid, "the parser agrees on {extra}");
+    }
+}
+
+#[test]
+fn telegram_opsgenie_email_exec_and_fallback_are_read() {
+    let catalog = compile(&format!(
+        r#"{BASE}
+[notifiers.phone]
+kind = "telegram"
+token = "${{BOT}}"
+chat_id = "-100123"
+[notifiers.og]
+kind = "opsgenie"
+token = "${{OG}}"
+fallback = "mail"
+[notifiers.mail]
+kind = "email"
+url = "smtp://smtp.example.com:587"
+from = "IZA <iza@example.com>"
+to = ["ops@example.com"]
+username = "iza"
+password = "${{SMTP_PASSWORD}}"
+[notifiers.relay]
+kind = "email"
+url = "smtp://127.0.0.1:25"
+tls = "none"
+from = "iza@example.com"
+to = ["ops@example.com"]
+[notifiers.page]
+kind = "exec"
+command = ["/usr/local/bin/page", "--team", "ops"]
+env = {{ KEY = "${{PAGE_KEY}}" }}
+[[alerts]]
+name = "down"
+notify = ["phone", "og", "mail", "relay", "page"]
+"#
+    ));
+    let n = &catalog.notifiers;
+    assert_eq!(n["phone"].kind, NotifierKind::Telegram);
+    assert_eq!(n["phone"].chat_id.as_deref(), Some("-100123"));
+    assert_eq!(n["og"].kind, NotifierKind::Opsgenie);
+    assert_eq!(n["og"].fallback.as_deref(), Some("mail"));
+    assert_eq!(n["mail"].kind, NotifierKind::Email);
+    assert_eq!(n["mail"].tls, SmtpTls::Starttls);
+    assert_eq!(n["mail"].to, ["ops@example.com"]);
+    assert_eq!(n["relay"].tls, SmtpTls::None);
+    assert_eq!(n["page"].command, ["/usr/local/bin/page", "--team", "ops"]);
+    let shown = catalog.redacted();
+    assert_eq!(
+        shown.notifiers["mail"].password.as_deref(),
+        Some("${SMTP_PASSWORD}")
+    );
+    assert_eq!(shown.notifiers["page"].env["KEY"], "${PAGE_KEY}");
+}
+
+#[test]
+fn mistakes_of_the_new_kinds_are_reported_at_their_value() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "telegram without chat",
+            "[notifiers.x]\nkind = \"telegram\"\ntoken = \"${T}\"\n",
+            "invalid-notifier",
+            "\"telegram\"",
+        ),
+        (
+            "email over http",
+            "[notifiers.x]\nkind = \"email\"\nurl = \"https://a/\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]\n",
+            "invalid-notifier",
+            "\"https://a/\"",
+        ),
+        (
+            "unknown tls",
+            "[notifiers.x]\nkind = \"email\"\nurl = \"smtp://a\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]\ntls = \"ssl\"\n",
+            "invalid-notifier",
+            "\"ssl\"",
+        ),
+        (
+            "not an address",
+            "[notifiers.x]\nkind = \"email\"\nurl = \"smtp://a\"\nfrom = \"a@b.c\"\nto = [\"ops\"]\n",
+            "invalid-notifier",
+            "[\"ops\"]",
+        ),
+        (
+            "exec without program",
+            "[notifiers.x]\nkind = \"exec\"\ncommand = []\n",
+            "invalid-notifier",
+            "[]",
+        ),
+        (
+            "command on a webhook",
+            "[notifiers.x]\nkind = \"webhook\"\nurl = \"https://a/\"\ncommand = [\"a\"]\n",
+            "invalid-notifier",
+            "[\"a\"]",
+        ),
+        (
+            "unknown fallback",
+            "[notifiers.x]\nkind = \"slack\"\nurl = \"https://a/\"\nfallback = \"nope\"\n",
+            "unknown-reference",
+            "\"nope\"",
+        ),
+        (
+            "fallback to itself",
+            "[notifiers.x]\nkind = \"slack\"\nurl = \"https://a/\"\nfallback = \"x\"\n",
+            "invalid-notifier",
+            "\"x\"",
+        ),
+    ];
+    for (what, extra, code, needle) in cases {
+        let text = format!("{BASE}{extra}");
+        let checked = check(&text);
+        let found = checked
+            .diagnostics
+            .iter()
+            .find(|d| d.code.as_str() == *code && d.is_error())
+            .unwrap_or_else(|| panic!("{what}: no `{code}`"));
+        let span = found.span.clone().expect("a position");
+        assert_eq!(&text[span], *needle, "{what}: {}", found.message);
+        assert!(!found.hints.is_empty(), "{what}");
+        assert!(checked.catalog.is_none(), "{what}");
     }
 }

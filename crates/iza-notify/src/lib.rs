@@ -6,7 +6,9 @@
 //! turns it into the HTTP requests of one notifier's kind, one module per kind behind the
 //! [`Kind`] trait (`kinds/`), with the text rendered from a minijinja template (the kind's
 //! default, or the notifier's own `template`; `template.rs`), secrets resolved from the
-//! environment at the last moment (`secrets.rs`), and sends them.
+//! environment at the last moment (`secrets.rs`), and sends them. Two kinds are not HTTP:
+//! `email` (SMTP through `lettre`, its request describing the mail) and `exec` (a local
+//! program through `iza-launch`, its request describing the command).
 //!
 //! This crate knows nothing of rules, grouping, silences or retries: the engine decides
 //! those, and the queue retries a failed [`Sender::send`]. An error never carries a resolved
@@ -21,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use iza_catalog::model::{Notifier, NotifierKind};
 
+pub use kinds::email::subject as email_subject;
 pub use kinds::{Kind, Request, SIGNATURE_HEADER, kind_of, signature};
 pub use message::{AlertView, Message, Transition};
 pub use secrets::{Env, resolve};
@@ -50,6 +53,7 @@ pub struct Sent {
 pub struct Sender {
     client: Option<reqwest::Client>,
     env: Env,
+    launcher: iza_launch::Launcher,
 }
 
 impl std::fmt::Debug for Sender {
@@ -78,7 +82,18 @@ impl Sender {
     /// A sender with this client (none: every send fails, saying so), resolving `${ENV}`
     /// references through `env`.
     pub fn new(client: Option<reqwest::Client>, env: Env) -> Sender {
-        Sender { client, env }
+        Sender {
+            client,
+            env,
+            launcher: iza_launch::Launcher::direct(),
+        }
+    }
+
+    /// The same sender, starting `exec` notifiers through `launcher` (a guarded one under
+    /// `iza serve`/`up`, so that they die with `iza`).
+    pub fn with_launcher(mut self, launcher: iza_launch::Launcher) -> Sender {
+        self.launcher = launcher;
+        self
     }
 
     /// The requests `notifier` would make for `message` (secrets resolved): for tests and
@@ -102,15 +117,19 @@ impl Sender {
             .map_err(|e| scrub(e, &resolved))
     }
 
-    /// Sends `message` to `notifier`: every request must be answered with a 2xx status.
+    /// Sends `message` to `notifier`: every request must be answered with a 2xx status (an
+    /// `email` accepted by the SMTP server, an `exec` exit with status 0).
     pub async fn send(&self, notifier: &Notifier, message: &Message) -> Result<Sent, NotifyError> {
         let resolved = secrets::resolve_notifier(notifier, &self.env)?;
         let requests = self.requests(notifier, message)?;
         let started = Instant::now();
         for request in &requests {
-            self.one(notifier, request)
-                .await
-                .map_err(|e| scrub(e, &resolved))?;
+            match notifier.kind {
+                NotifierKind::Email => kinds::email::send(&resolved, request).await,
+                NotifierKind::Exec => kinds::exec::send(&self.launcher, &resolved, request).await,
+                _ => self.one(notifier, request).await,
+            }
+            .map_err(|e| scrub(e, &resolved))?;
         }
         Ok(Sent {
             requests: requests.len(),

@@ -1,4 +1,5 @@
-//! Secrets of a notifier: `${NAME}` references in its URL, secret, token and header values,
+//! Secrets of a notifier: `${NAME}` references in its URL, secret, token, password, header
+//! and `env` values (and `command` arguments, `username`, `chat_id`),
 //! resolved from the environment only when a message is sent, so that they never live in the
 //! catalog, the API, events or logs. An unset variable is an error naming the variable.
 
@@ -68,6 +69,21 @@ pub(crate) fn resolve_notifier(n: &Notifier, env: &Env) -> Result<Notifier, Noti
             .map(|(k, v)| Ok((k.clone(), resolve(v, env)?)))
             .collect::<Result<_, NotifyError>>()
             .map_err(what)?,
+        username: opt(&n.username).map_err(what)?,
+        password: opt(&n.password).map_err(what)?,
+        chat_id: opt(&n.chat_id).map_err(what)?,
+        env: n
+            .env
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), resolve(v, env)?)))
+            .collect::<Result<_, NotifyError>>()
+            .map_err(what)?,
+        command: n
+            .command
+            .iter()
+            .map(|a| resolve(a, env))
+            .collect::<Result<_, NotifyError>>()
+            .map_err(what)?,
         ..n.clone()
     })
 }
@@ -76,11 +92,12 @@ pub(crate) fn resolve_notifier(n: &Notifier, env: &Env) -> Result<Notifier, Noti
 /// for the URL, each piece of its path and query of 6 characters or more (a receiver may
 /// quote a token of its own URL back).
 pub(crate) fn values(n: &Notifier) -> Vec<String> {
-    let mut out: Vec<String> = [&n.url, &n.secret, &n.token]
+    let mut out: Vec<String> = [&n.url, &n.secret, &n.token, &n.password]
         .into_iter()
         .flatten()
         .cloned()
         .chain(n.headers.values().cloned())
+        .chain(n.env.values().cloned())
         .collect();
     if let Some(url) = &n.url {
         let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);

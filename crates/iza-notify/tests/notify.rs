@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use hmac::{Hmac, Mac};
 use indexmap::IndexMap;
-use iza_catalog::model::{Notifier, NotifierKind};
+use iza_catalog::model::{Notifier, NotifierKind, SmtpTls};
 use iza_notify::{AlertView, Env, Message, NotifyError, Sender, Transition};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -26,6 +26,15 @@ fn notifier(kind: NotifierKind, url: &str) -> Notifier {
         token: None,
         timeout: Duration::from_secs(5),
         retries: 3,
+        chat_id: None,
+        from: None,
+        to: Vec::new(),
+        tls: SmtpTls::Starttls,
+        username: None,
+        password: None,
+        command: Vec::new(),
+        env: IndexMap::new(),
+        fallback: None,
     }
 }
 
@@ -332,4 +341,175 @@ async fn a_refusal_is_an_error_with_the_status_and_without_the_secret_url() {
 
 fn hex_encode(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn telegram_sends_the_text_to_the_bots_send_message() {
+    let mut n = notifier(NotifierKind::Telegram, "http://127.0.0.1:9/");
+    n.token = Some("${KEY}".to_owned());
+    n.chat_id = Some("-1001234567890".to_owned());
+    let requests = sender().requests(&n, &message(Transition::Firing)).unwrap();
+    assert_eq!(
+        requests[0].url,
+        "http://127.0.0.1:9/botrouting-key-1234/sendMessage"
+    );
+    let sent: Value = serde_json::from_str(&requests[0].body).unwrap();
+    assert_eq!(sent["chat_id"], json!(-1_001_234_567_890_i64));
+    assert_eq!(sent["disable_web_page_preview"], json!(true));
+    assert!(
+        sent["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("[CRITICAL] Database is down; impacted: api, web"),
+        "{sent}"
+    );
+    assert!(sent.get("parse_mode").is_none());
+    // A channel name stays text; the default API address is Telegram's.
+    n.chat_id = Some("@ops_alerts".to_owned());
+    n.url = None;
+    let requests = sender().requests(&n, &message(Transition::Firing)).unwrap();
+    assert_eq!(
+        requests[0].url,
+        "https://api.telegram.org/botrouting-key-1234/sendMessage"
+    );
+    let sent: Value = serde_json::from_str(&requests[0].body).unwrap();
+    assert_eq!(sent["chat_id"], json!("@ops_alerts"));
+}
+
+#[test]
+fn opsgenie_creates_by_alias_and_closes_by_alias() {
+    let mut n = notifier(NotifierKind::Opsgenie, "http://127.0.0.1:9");
+    n.token = Some("${KEY}".to_owned());
+    let create = &sender().requests(&n, &message(Transition::Firing)).unwrap()[0];
+    assert_eq!(create.url, "http://127.0.0.1:9/v2/alerts");
+    assert_eq!(
+        create.headers,
+        [(
+            "authorization".to_owned(),
+            "GenieKey routing-key-1234".to_owned()
+        )]
+    );
+    let sent: Value = serde_json::from_str(&create.body).unwrap();
+    assert_eq!(
+        sent,
+        json!({
+            "message": "Database is down",
+            "alias": "iza-alert-7",
+            "description": "Database is down; impacted: api, web ([STATUS] (503) == 200)\nAcknowledge: http://127.0.0.1:3000/api/v1/alerts/7/ack",
+            "priority": "P1",
+            "source": "iza",
+            "entity": "db",
+            "tags": ["critical", "down", "down"],
+            "details": {
+                "alert": "7", "ecosystem": "IZA OS", "service": "db", "status": "down",
+                "transition": "firing", "impacted": "api, web"
+            }
+        })
+    );
+    let close = &sender()
+        .requests(&n, &message(Transition::Resolved))
+        .unwrap()[0];
+    assert_eq!(
+        close.url,
+        "http://127.0.0.1:9/v2/alerts/iza-alert-7/close?identifierType=alias"
+    );
+    let sent: Value = serde_json::from_str(&close.body).unwrap();
+    assert_eq!(
+        sent,
+        json!({ "source": "iza", "note": "Database recovered (rule `down`)" })
+    );
+}
+
+#[test]
+fn email_describes_one_mail_with_a_subject_naming_the_root() {
+    let mut n = notifier(NotifierKind::Email, "smtp://127.0.0.1:2525");
+    n.from = Some("IZA <iza@example.com>".to_owned());
+    n.to = vec!["ops@example.com".to_owned(), "cto@example.com".to_owned()];
+    let mail = &sender().requests(&n, &message(Transition::Firing)).unwrap()[0];
+    assert_eq!(mail.url, "smtp://127.0.0.1:2525");
+    assert_eq!(
+        mail.headers,
+        [
+            ("from".to_owned(), "IZA <iza@example.com>".to_owned()),
+            (
+                "to".to_owned(),
+                "ops@example.com, cto@example.com".to_owned()
+            ),
+            (
+                "subject".to_owned(),
+                "[CRITICAL] Database is down, 2 impacted — IZA OS".to_owned()
+            ),
+        ]
+    );
+    assert!(mail.body.starts_with("[CRITICAL] Database is down"));
+    let resolved = &sender()
+        .requests(&n, &message(Transition::Resolved))
+        .unwrap()[0];
+    assert_eq!(
+        resolved.headers[2].1,
+        "[RESOLVED] Database recovered — IZA OS"
+    );
+}
+
+#[tokio::test]
+async fn exec_runs_the_program_with_the_message_on_stdin_and_its_env() {
+    let dir = std::env::temp_dir().join(format!(
+        "iza-notify-exec-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("out.json");
+    let mut n = notifier(NotifierKind::Exec, "");
+    n.url = None;
+    n.command = vec![
+        "/bin/sh".to_owned(),
+        "-c".to_owned(),
+        "cat > \"$1\"; printf '%s|%s|%s' \"$IZA_ALERT_STATUS\" \"$IZA_ALERT_IDS\" \"$TEAM\" > \"$1.env\"".to_owned(),
+        "sh".to_owned(),
+        out.display().to_string(),
+    ];
+    n.env.insert("TEAM".to_owned(), "${SIG}".to_owned());
+    sender()
+        .send(&n, &message(Transition::Firing))
+        .await
+        .unwrap();
+    let got: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(
+        got,
+        serde_json::to_value(message(Transition::Firing)).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out.json.env")).unwrap(),
+        "firing|7|hmac-secret"
+    );
+    // A failing program is a send error with its standard error, the secret scrubbed.
+    n.command = vec![
+        "/bin/sh".to_owned(),
+        "-c".to_owned(),
+        "echo \"no pager for $TEAM\" >&2; exit 3".to_owned(),
+    ];
+    let error = sender()
+        .send(&n, &message(Transition::Firing))
+        .await
+        .unwrap_err();
+    let NotifyError::Send(text) = error else {
+        panic!("{error:?}")
+    };
+    assert!(text.contains("exit status: 3"), "{text}");
+    assert!(text.contains("no pager for ***"), "{text}");
+    // Past its timeout the program is killed and that is a failure.
+    n.command = vec!["/bin/sleep".to_owned(), "30".to_owned()];
+    n.timeout = Duration::from_millis(300);
+    let started = std::time::Instant::now();
+    let error = sender()
+        .send(&n, &message(Transition::Firing))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("timeout"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let _ = std::fs::remove_dir_all(&dir);
 }

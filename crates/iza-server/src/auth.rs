@@ -583,6 +583,10 @@ impl Auth {
     /// the page asks for the token itself) stay open.
     pub fn needs_token(&self, method: &Method, path: &str) -> bool {
         let open_anyway = path == "/healthz" || path == "/" || path.starts_with("/assets/");
+        // An acknowledgement link carries its own signature, checked by its handler.
+        if path.starts_with(iza_runtime::alerts::ACK_LINK_PREFIX) {
+            return false;
+        }
         (!is_read(method) && path != MCP_PATH) || (self.protect_reads && !open_anyway)
     }
 

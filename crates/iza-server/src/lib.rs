@@ -20,6 +20,7 @@
 //! - `dashboard.rs`: the embedded web dashboard (the files of `web/`);
 //! - `serve.rs`: [`serve`], the connections under their [`Limits`] (timeouts, cap).
 
+mod ack_link;
 pub mod agents;
 mod alerts;
 pub mod analysis;
@@ -95,6 +96,10 @@ pub const DELETE_ROUTES: &[&str] = &["/api/v1/silences/{id}"];
 /// API, so not in the OpenAPI document.
 pub const DASHBOARD_ROUTES: &[&str] = &["/", "/assets/{*path}"];
 
+/// The acknowledgement link of notifications (`GET` shows, `POST` acknowledges): outside the
+/// API and the token policy, its signature is its credential (`ack_link.rs`).
+pub const ACK_LINK_ROUTES: &[&str] = &["/ack/{id}"];
+
 /// Every `POST` route: they need the bearer token (all but `/session`, which signs a browser
 /// in, change something).
 pub const ACTION_ROUTES: &[&str] = &[
@@ -125,6 +130,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(dashboard::index))
         .route("/assets/{*path}", get(dashboard::asset))
         .route("/healthz", get(routes::healthz))
+        .route("/ack/{id}", get(ack_link::show).post(ack_link::acknowledge))
         .route("/metrics", get(routes::metrics))
         .nest("/api/v1", api_routes())
         .merge(mcp)

@@ -9,13 +9,16 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
-use crate::{ACTION_ROUTES, DASHBOARD_ROUTES, DELETE_ROUTES, ROUTES};
+use crate::{ACK_LINK_ROUTES, ACTION_ROUTES, DASHBOARD_ROUTES, DELETE_ROUTES, ROUTES};
 
 /// The methods a routed path answers, as its `Allow` header says; `None` for a path that is
 /// not routed.
 pub(crate) fn allowed(path: &str) -> Option<&'static str> {
     let get = ROUTES.contains(&path) || DASHBOARD_ROUTES.contains(&path);
     let post = ACTION_ROUTES.contains(&path);
+    if ACK_LINK_ROUTES.contains(&path) {
+        return Some("GET, HEAD, POST");
+    }
     if DELETE_ROUTES.contains(&path) {
         return Some("DELETE");
     }

@@ -11,7 +11,7 @@ use http_body_util::BodyExt;
 use iza_catalog::export::ports::PortMap;
 use iza_catalog::{SourceFile, Syntax};
 use iza_probe::{Prober, ProberOptions};
-use iza_runtime::alerts::{Alerts, AlertsOptions};
+use iza_runtime::alerts::{Alerts, AlertsOptions, LinkKey};
 use iza_runtime::{Monitor, MonitorOptions};
 use iza_server::{AppState, Auth, CatalogView, Token, router};
 use iza_store::{Alert, AlertState, Delivery, DeliveryState, SqliteStore, Store};
@@ -36,6 +36,10 @@ notify = ["ops"]
 "#;
 
 async fn app(alerting: bool) -> (Router, Arc<dyn Store>) {
+    app_with(alerting, AlertsOptions::default()).await
+}
+
+async fn app_with(alerting: bool, options: AlertsOptions) -> (Router, Arc<dyn Store>) {
     let source = SourceFile::new("iza.toml", MANIFEST.to_owned(), Syntax::Toml);
     let checked = iza_catalog::check(&source);
     let catalog = Arc::new(checked.catalog.unwrap());
@@ -57,7 +61,7 @@ async fn app(alerting: bool) -> (Router, Arc<dyn Store>) {
     )
     .with_auth(Auth::with_token(Token::new(TOKEN).unwrap()));
     if alerting {
-        let alerts = Alerts::start(catalog, store.clone(), monitor, AlertsOptions::default());
+        let alerts = Alerts::start(catalog, store.clone(), monitor, options);
         state.set_alerts(Arc::new(alerts));
     }
     (router(state), store)
@@ -403,5 +407,81 @@ async fn metrics_show_alerts_by_severity() {
     assert!(
         text.contains("iza_alerts_firing{severity=\"critical\"} 0"),
         "{text}"
+    );
+}
+
+/// A raw request to an acknowledgement link: status and body text (HTML).
+async fn link(app: &Router, method: Method, uri: &str, form: &str) -> (StatusCode, String) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(form.to_owned()))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_link_shows_the_alert_on_get_and_acknowledges_on_post_without_a_token() {
+    let key = LinkKey::derive(TOKEN.as_bytes());
+    let (signed, store) = app_with(
+        true,
+        AlertsOptions {
+            link_key: Some(key.clone()),
+            ..AlertsOptions::default()
+        },
+    )
+    .await;
+    let alert = stored_alert(&store).await;
+    let path = key.path(alert.id, iza_runtime::now_millis());
+    // GET shows and changes nothing (link previewers fetch links).
+    let (status, page) = link(&signed, Method::GET, &path, "").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("Acknowledge") && page.contains("db"),
+        "{page}"
+    );
+    let sig = path.rsplit_once("sig=").unwrap().1;
+    assert!(page.contains(&format!("sig={sig}")), "{page}");
+    assert!(
+        store
+            .alert(alert.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .acknowledged_at
+            .is_none()
+    );
+    // POST of the same link acknowledges, with no bearer token.
+    let (status, page) = link(&signed, Method::POST, &path, "by=carol+on+call").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("acknowledged by carol on call"), "{page}");
+    let stored = store.alert(alert.id).await.unwrap().unwrap();
+    assert_eq!(stored.acknowledged_by.as_deref(), Some("carol on call"));
+    // An edited, an expired and an unsigned link are refused.
+    let edited = path.replace(
+        &format!("/ack/{}?", alert.id),
+        &format!("/ack/{}?", alert.id + 1),
+    );
+    assert_eq!(
+        link(&signed, Method::POST, &edited, "").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let old = key.path(alert.id, 1_000);
+    let (status, page) = link(&signed, Method::GET, &old, "").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("expired"), "{page}");
+    let (status, _) = link(&signed, Method::GET, &format!("/ack/{}", alert.id), "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A server without a link key refuses every link.
+    let (plain, plain_store) = app(true).await;
+    let other = stored_alert(&plain_store).await;
+    let path = key.path(other.id, iza_runtime::now_millis());
+    assert_eq!(
+        link(&plain, Method::POST, &path, "").await.0,
+        StatusCode::FORBIDDEN
     );
 }

@@ -225,6 +225,13 @@ pub(crate) struct DemoServiceArgs {
     /// With `--arr`: growth of ARR and customers per hour (0.02 is 2% an hour).
     #[arg(long, default_value_t = 0.02, value_parser = parse_amount)]
     pub(crate) growth: f64,
+    /// Also receive notifications: `POST /webhook` is counted and printed, `GET /webhooks`
+    /// lists the last ones (a receiver for the `webhook` notifier, docs/alerts.md).
+    #[arg(long)]
+    pub(crate) receive_webhooks: bool,
+    /// With `--receive-webhooks`: the notifier's `secret`, to verify `X-Iza-Signature`.
+    #[arg(long, env = "IZA_WEBHOOK_SECRET", requires = "receive_webhooks")]
+    pub(crate) webhook_secret: Option<String>,
 }
 
 /// A finite, non-negative number (`200000000`, `2e8`).

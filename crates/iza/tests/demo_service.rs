@@ -245,3 +245,20 @@ fn a_taken_port_is_an_error_with_a_hint() {
     assert!(stderr.contains("is in use"), "{stderr}");
     assert!(stderr.contains("hint:"), "{stderr}");
 }
+
+#[test]
+fn receive_webhooks_counts_and_lists_what_it_got() {
+    let demo = Demo::start(&["--receive-webhooks"]);
+    let message = r#"{"version":1,"status":"firing","alerts":[{"service":"db","transition":"firing","impacted":["api"]}]}"#;
+    let (status, body) = demo.request("POST", "/webhook", message);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["received"], 1);
+    let (status, body) = demo.request("GET", "/webhooks", "");
+    assert_eq!(status, 200);
+    let list: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(list["count"], 1);
+    assert_eq!(list["last"][0]["alerts"][0]["service"], "db");
+    // Without the flag there is no receiver.
+    let plain = Demo::start(&[]);
+    assert_eq!(plain.request("POST", "/webhook", message).0, 404);
+}

@@ -30,11 +30,19 @@ pub enum NotifierKind {
     Pagerduty,
     /// Prometheus Alertmanager's `/api/v2/alerts`.
     Alertmanager,
+    /// A Telegram bot's `sendMessage`.
+    Telegram,
+    /// Opsgenie's Alert API v2.
+    Opsgenie,
+    /// Mail over SMTP (STARTTLS, TLS or, for a local relay, plain).
+    Email,
+    /// A local program, given the message as JSON on standard input.
+    Exec,
 }
 
 impl NotifierKind {
     /// Every kind, in documentation order.
-    pub const ALL: [NotifierKind; 7] = [
+    pub const ALL: [NotifierKind; 11] = [
         NotifierKind::Webhook,
         NotifierKind::Slack,
         NotifierKind::Discord,
@@ -42,6 +50,10 @@ impl NotifierKind {
         NotifierKind::Ntfy,
         NotifierKind::Pagerduty,
         NotifierKind::Alertmanager,
+        NotifierKind::Telegram,
+        NotifierKind::Opsgenie,
+        NotifierKind::Email,
+        NotifierKind::Exec,
     ];
 
     /// The kind as written.
@@ -54,6 +66,10 @@ impl NotifierKind {
             NotifierKind::Ntfy => "ntfy",
             NotifierKind::Pagerduty => "pagerduty",
             NotifierKind::Alertmanager => "alertmanager",
+            NotifierKind::Telegram => "telegram",
+            NotifierKind::Opsgenie => "opsgenie",
+            NotifierKind::Email => "email",
+            NotifierKind::Exec => "exec",
         }
     }
 
@@ -70,13 +86,20 @@ impl NotifierKind {
             NotifierKind::Ntfy => &["url", "token", "headers"],
             NotifierKind::Pagerduty => &["url", "token"],
             NotifierKind::Alertmanager => &["url", "headers"],
+            NotifierKind::Telegram => &["url", "token", "chat_id"],
+            NotifierKind::Opsgenie => &["url", "token", "headers"],
+            NotifierKind::Email => &["url", "tls", "username", "password", "from", "to"],
+            NotifierKind::Exec => &["command", "env"],
         }
     }
 
     /// The keys this kind cannot do without.
     pub fn required(self) -> &'static [&'static str] {
         match self {
-            NotifierKind::Pagerduty => &["token"],
+            NotifierKind::Pagerduty | NotifierKind::Opsgenie => &["token"],
+            NotifierKind::Telegram => &["token", "chat_id"],
+            NotifierKind::Email => &["url", "from", "to"],
+            NotifierKind::Exec => &["command"],
             _ => &["url"],
         }
     }
@@ -109,6 +132,56 @@ pub struct Notifier {
     pub timeout: Duration,
     /// Retries of a failed delivery.
     pub retries: u32,
+    /// telegram: the chat id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_id: Option<String>,
+    /// email: the sender.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// email: the recipients.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<String>,
+    /// email: SMTP protection.
+    pub tls: SmtpTls,
+    /// email: the SMTP user, as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// email: the SMTP password, as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// exec: program and arguments.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    /// exec: extra environment, values as written.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub env: IndexMap<String, String>,
+    /// The notifier that gets what this one failed to deliver.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+}
+
+/// How an `email` notifier protects its SMTP connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS, which the server must offer (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only for a relay on the same host or network.
+    None,
+}
+
+impl SmtpTls {
+    /// The word as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmtpTls::Starttls => "starttls",
+            SmtpTls::Tls => "tls",
+            SmtpTls::None => "none",
+        }
+    }
 }
 
 /// A status that fires an alert rule.

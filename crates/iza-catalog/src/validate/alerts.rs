@@ -16,7 +16,9 @@ use super::fields::duration;
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::manifest::raw::{RawAgent, RawAlertRule, RawMaintenance, RawNotifier, ServiceKind};
 use crate::manifest::spanned::Spanned;
-use crate::model::{AlertOn, AlertRule, Maintenance, MaintenanceWindow, Notifier, NotifierKind};
+use crate::model::{
+    AlertOn, AlertRule, Maintenance, MaintenanceWindow, Notifier, NotifierKind, SmtpTls,
+};
 
 /// The default grouping window of a rule.
 pub(crate) const DEFAULT_GROUP_WAIT: Duration = Duration::from_secs(2);
@@ -116,11 +118,19 @@ fn notifier(ctx: &mut Ctx<'_>, id: &str, n: &RawNotifier) -> Option<Notifier> {
         });
         return None;
     };
-    let present: [(&str, Option<Range<usize>>); 4] = [
+    let present: [(&str, Option<Range<usize>>); 12] = [
         ("url", n.url.as_ref().map(Spanned::span)),
         ("secret", n.secret.as_ref().map(Spanned::span)),
         ("headers", n.headers.as_ref().map(Spanned::span)),
         ("token", n.token.as_ref().map(Spanned::span)),
+        ("chat_id", n.chat_id.as_ref().map(Spanned::span)),
+        ("from", n.from.as_ref().map(Spanned::span)),
+        ("to", n.to.as_ref().map(Spanned::span)),
+        ("tls", n.tls.as_ref().map(Spanned::span)),
+        ("username", n.username.as_ref().map(Spanned::span)),
+        ("password", n.password.as_ref().map(Spanned::span)),
+        ("command", n.command.as_ref().map(Spanned::span)),
+        ("env", n.env.as_ref().map(Spanned::span)),
     ];
     let mut ok = true;
     for (key, span) in &present {
@@ -161,11 +171,27 @@ fn notifier(ctx: &mut Ctx<'_>, id: &str, n: &RawNotifier) -> Option<Notifier> {
             );
         }
     }
+    let schemes: &[&str] = if kind == NotifierKind::Email {
+        &["smtp"]
+    } else {
+        &["http", "https"]
+    };
     if let Some(url) = &n.url {
         let text = url.get().trim();
         if !text.contains("${") {
             match url::Url::parse(text) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                Ok(u) if schemes.contains(&u.scheme()) => {}
+                _ if kind == NotifierKind::Email => {
+                    ok = false;
+                    ctx.push(
+                        Diagnostic::error(
+                            Code::InvalidNotifier,
+                            format!("`url` of notifier `{id}` is `{text}`, which is not an SMTP server URL"),
+                        )
+                        .at(url.span())
+                        .hint("write `smtp://mail.example.com:587` (with `tls` saying how it is protected)"),
+                    );
+                }
                 _ => {
                     ok = false;
                     ctx.push(
@@ -180,7 +206,12 @@ fn notifier(ctx: &mut Ctx<'_>, id: &str, n: &RawNotifier) -> Option<Notifier> {
             }
         }
     }
-    for (key, value) in [("secret", &n.secret), ("token", &n.token)] {
+    ok &= extra_keys(ctx, id, kind, n);
+    for (key, value) in [
+        ("secret", &n.secret),
+        ("token", &n.token),
+        ("password", &n.password),
+    ] {
         if let Some(v) = value
             && !is_env_reference(v.get().trim())
         {
@@ -235,7 +266,119 @@ fn notifier(ctx: &mut Ctx<'_>, id: &str, n: &RawNotifier) -> Option<Notifier> {
         token: n.token.as_ref().map(|t| t.get().trim().to_owned()),
         timeout,
         retries: n.retries.unwrap_or(DEFAULT_NOTIFIER_RETRIES),
+        chat_id: n.chat_id.as_ref().map(|c| c.get().trim().to_owned()),
+        from: n.from.as_ref().map(|f| f.get().trim().to_owned()),
+        to: n
+            .to
+            .as_ref()
+            .map(|t| t.get().iter().map(|a| a.trim().to_owned()).collect())
+            .unwrap_or_default(),
+        tls: n
+            .tls
+            .as_ref()
+            .and_then(|t| smtp_tls(t.get()))
+            .unwrap_or_default(),
+        username: n.username.as_ref().map(|u| u.get().clone()),
+        password: n.password.as_ref().map(|p| p.get().clone()),
+        command: n
+            .command
+            .as_ref()
+            .map(|c| c.get().clone())
+            .unwrap_or_default(),
+        env: n.env.as_ref().map(|e| e.get().clone()).unwrap_or_default(),
+        fallback: n.fallback.as_ref().map(|f| f.get().clone()),
     })
+}
+
+fn smtp_tls(word: &str) -> Option<SmtpTls> {
+    match word.trim() {
+        "starttls" => Some(SmtpTls::Starttls),
+        "tls" => Some(SmtpTls::Tls),
+        "none" => Some(SmtpTls::None),
+        _ => None,
+    }
+}
+
+/// The checks of the keys of `telegram`, `email` and `exec`, and of `fallback`.
+fn extra_keys(ctx: &mut Ctx<'_>, id: &str, kind: NotifierKind, n: &RawNotifier) -> bool {
+    let mut ok = true;
+    let mut error = |ctx: &mut Ctx<'_>, span: Range<usize>, text: String, hint: &str| {
+        ok = false;
+        ctx.push(
+            Diagnostic::error(Code::InvalidNotifier, text)
+                .at(span)
+                .hint(hint.to_owned()),
+        );
+    };
+    if let Some(t) = &n.tls
+        && smtp_tls(t.get()).is_none()
+    {
+        error(
+            ctx,
+            t.span(),
+            format!(
+                "`tls` of notifier `{id}` is `{}`, which is not an SMTP protection",
+                t.get()
+            ),
+            "write `starttls` (port 587), `tls` (port 465) or `none` (a local relay only)",
+        );
+    }
+    if let Some(to) = &n.to
+        && (to.get().is_empty() || to.get().iter().any(|a| !a.contains('@')))
+    {
+        error(
+            ctx,
+            to.span(),
+            format!("`to` of notifier `{id}` needs one or more mail addresses"),
+            "write `to = [\"ops@example.com\"]`",
+        );
+    }
+    if let Some(from) = &n.from
+        && !from.get().contains('@')
+    {
+        error(
+            ctx,
+            from.span(),
+            format!(
+                "`from` of notifier `{id}` is `{}`, which is not a mail address",
+                from.get()
+            ),
+            "write `from = \"IZA <iza@example.com>\"`",
+        );
+    }
+    if let Some(command) = &n.command
+        && command.get().first().is_none_or(|p| p.trim().is_empty())
+    {
+        error(
+            ctx,
+            command.span(),
+            format!("`command` of notifier `{id}` has no program"),
+            "write `command = [\"/usr/local/bin/page\", \"--team\", \"ops\"]`",
+        );
+    }
+    if let Some(fallback) = &n.fallback {
+        let name = fallback.get();
+        if name == id {
+            error(
+                ctx,
+                fallback.span(),
+                format!("notifier `{id}` falls back to itself"),
+                "name another notifier, or remove `fallback`",
+            );
+        } else if !ctx.raw.notifiers.keys().any(|k| k.get() == name) {
+            let known: Vec<&str> = ctx.raw.notifiers.keys().map(|k| k.get().as_str()).collect();
+            reference(
+                ctx,
+                fallback,
+                &format!("`fallback` of notifier `{id}`"),
+                "notifier",
+                known,
+            );
+            ok = false;
+        }
+    }
+    let _ = kind;
+    ok
 }
 
 fn alert_rule(ctx: &mut Ctx<'_>, spanned: &Spanned<RawAlertRule>) -> Option<AlertRule> {

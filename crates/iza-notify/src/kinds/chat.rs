@@ -6,7 +6,7 @@
 use iza_catalog::model::Notifier;
 use serde_json::json;
 
-use super::{Kind, Request, url};
+use super::{Kind, Request, cut, url};
 use crate::{Message, NotifyError};
 
 pub(crate) struct Slack;
@@ -20,15 +20,6 @@ fn post(n: &Notifier, body: serde_json::Value) -> Result<Vec<Request>, NotifyErr
         content_type: "application/json",
         body: super::json(&body),
     }])
-}
-
-fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(max - 1).collect();
-    out.push('…');
-    out
 }
 
 impl Kind for Slack {

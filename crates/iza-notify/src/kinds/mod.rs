@@ -4,8 +4,12 @@
 
 mod alertmanager;
 mod chat;
+pub(crate) mod email;
+pub(crate) mod exec;
 mod ntfy;
+mod opsgenie;
 mod pagerduty;
+mod telegram;
 mod webhook;
 
 pub use webhook::{SIGNATURE_HEADER, signature};
@@ -53,6 +57,10 @@ pub fn kind_of(kind: NotifierKind) -> &'static dyn Kind {
         NotifierKind::Ntfy => &ntfy::Ntfy,
         NotifierKind::Pagerduty => &pagerduty::PagerDuty,
         NotifierKind::Alertmanager => &alertmanager::Alertmanager,
+        NotifierKind::Telegram => &telegram::Telegram,
+        NotifierKind::Opsgenie => &opsgenie::Opsgenie,
+        NotifierKind::Email => &email::Email,
+        NotifierKind::Exec => &exec::Exec,
     }
 }
 
@@ -73,4 +81,14 @@ pub(crate) fn json(value: &serde_json::Value) -> String {
 pub(crate) fn rfc3339(millis: i64) -> String {
     let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis.max(0).unsigned_abs());
     humantime::format_rfc3339_millis(at).to_string()
+}
+
+/// `text` cut to `max` characters, the last one `…` when it was longer.
+pub(crate) fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }

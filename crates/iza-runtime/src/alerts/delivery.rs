@@ -6,6 +6,11 @@
 //! attempt is written to the delivery log of the alerts it carries, announced
 //! (`notification-sent`, `notification-failed`) and counted for `/metrics`.
 //!
+//! Fallback: a notifier with `fallback = "<id>"` whose delivery fails for good (its retries
+//! spent) hands the same message to that notifier, as a new run (dedup key
+//! `fallback-of-run-<run>`) recorded in the delivery log of the same alerts; a fallback's own
+//! failure goes no further (no chains, no loops).
+//!
 //! Crash: a delivery is `Running` only while this worker holds its lease. At start, the
 //! deliveries a previous process left running are released back to the queue, so a
 //! notification decided before a `kill -9` is sent after the restart, once (its dedup key
@@ -17,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use iza_notify::Message;
 use iza_store::{
-    ClaimRequest, DeliveryState, DeliveryUpdate, Millis, Run, RunFinish, RunOutcome, RunQuery,
-    RunState,
+    ClaimRequest, Delivery, DeliveryState, DeliveryUpdate, Millis, NewRun, Run, RunFinish,
+    RunOutcome, RunPriority, RunQuery, RunState,
 };
 use serde_json::Value;
 use tokio::task::JoinSet;
@@ -192,6 +197,11 @@ async fn deliver(shared: Arc<Shared>, run: Run) {
             Some(e.clone()),
         ),
     };
+    if outcome.is_err() && retry_at.is_none() {
+        // Queued before the run is finished, so that a crash in between loses nothing (its
+        // dedup key keeps a second attempt single).
+        fallback(&shared, &run, &notifier_id, &keys, error.as_deref(), now).await;
+    }
     let finished = shared
         .store
         .finish_runs(&[RunFinish {
@@ -260,4 +270,96 @@ async fn deliver(shared: Arc<Shared>, run: Run) {
             shared.wake_delivery.notify_one();
         });
     }
+}
+
+/// Queues what `run` failed to deliver to the fallback of its notifier, if it has one and
+/// `run` is not itself a fallback.
+async fn fallback(
+    shared: &Shared,
+    run: &Run,
+    notifier_id: &str,
+    keys: &[(i64, String)],
+    error: Option<&str>,
+    now: Millis,
+) {
+    let catalog = shared.catalog();
+    let Some(to) = catalog
+        .notifiers
+        .get(notifier_id)
+        .and_then(|n| n.fallback.clone())
+    else {
+        return;
+    };
+    if run.trigger.get("fallback_of").is_some() {
+        return;
+    }
+    let Some(target) = catalog.notifiers.get(&to) else {
+        return;
+    };
+    let Some(mut message) = run
+        .trigger
+        .get("message")
+        .cloned()
+        .and_then(|m| serde_json::from_value::<Message>(m).ok())
+    else {
+        return;
+    };
+    message.notifier = to.clone();
+    let new = NewRun {
+        task: task_key(&to),
+        agent: None,
+        priority: RunPriority::High,
+        dedupe: Some(format!("fallback-of-run-{}", run.id)),
+        tick: None,
+        run_at: now,
+        max_attempts: target.retries.saturating_add(1),
+        concurrency: 1,
+        external: true,
+        trigger: serde_json::json!({
+            "notify": to,
+            "deliveries": run.trigger.get("deliveries").cloned().unwrap_or(Value::Null),
+            "message": message,
+            "fallback_of": notifier_id,
+            "failed_run": run.id,
+            "error": error,
+        }),
+        enqueued_at: now,
+    };
+    let id = match shared.store.enqueue_runs(std::slice::from_ref(&new)).await {
+        Ok(ids) => ids.first().copied().flatten(),
+        Err(e) => {
+            tracing::error!("alerts: queueing the fallback `{to}` of `{notifier_id}` failed: {e}");
+            return;
+        }
+    };
+    let records: Vec<Delivery> = keys
+        .iter()
+        .map(|(alert, transition)| Delivery {
+            id: 0,
+            alert: *alert,
+            transition: transition.clone(),
+            notifier: to.clone(),
+            run: id,
+            state: DeliveryState::Queued,
+            at: now,
+            finished_at: None,
+            attempts: 0,
+            latency_ms: None,
+            error: Some(format!("fallback of `{notifier_id}`")),
+        })
+        .collect();
+    if let Err(e) = shared.store.record_deliveries(&records).await {
+        tracing::error!("alerts: recording the fallback deliveries failed: {e}");
+    }
+    tracing::warn!(
+        "alerts: notifier `{notifier_id}` failed for good; the notification goes to its fallback `{to}`"
+    );
+    *shared
+        .metrics
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .deliveries
+        .entry((notifier_id.to_owned(), "fallback".to_owned()))
+        .or_insert(0) += 1;
+    shared.wake_delivery.notify_one();
 }

@@ -92,11 +92,17 @@ pub(crate) struct Engine {
     by_key: HashMap<(String, String), i64>,
     /// When each open alert's condition was last seen absent (the resolve hold).
     clear_since: HashMap<i64, Millis>,
+    /// When each open alert's `impacted` list first changed without being saved: a growing
+    /// list is saved and announced at most once per `group_wait` (an outage of a root with
+    /// 1,000 dependents is 1,000 updates), or with the next change of state.
+    impacted_since: HashMap<i64, Millis>,
     /// When each pending alert's condition began, by the engine's clock.
     pending_since: HashMap<i64, Millis>,
     outbox: BTreeMap<String, Batch>,
     /// For `ack_url`.
     pub(crate) public_url: Option<String>,
+    /// Signs `ack_url` when set (`links.rs`).
+    pub(crate) link_key: Option<super::links::LinkKey>,
     /// Whether a batch was queued since the last [`Engine::take_flushed`].
     flushed: bool,
 }
@@ -115,9 +121,11 @@ impl Engine {
             alerts: HashMap::new(),
             by_key: HashMap::new(),
             clear_since: HashMap::new(),
+            impacted_since: HashMap::new(),
             pending_since: HashMap::new(),
             outbox: BTreeMap::new(),
             public_url,
+            link_key: None,
             flushed: false,
         }
     }
@@ -325,13 +333,22 @@ impl Engine {
             if alert.impacted != *impacted {
                 alert.impacted = impacted.clone();
                 alert.updated_at = now;
-                changed = true;
-                if alert.state == AlertState::Firing {
-                    events.push(EventKind::AlertUpdated {
-                        alert: id,
-                        service: alert.service.clone(),
-                        impacted: impacted.clone(),
-                    });
+                self.impacted_since.entry(id).or_insert(now);
+            }
+            if let Some(since) = self.impacted_since.get(&id).copied() {
+                let due = since.saturating_add(millis(rule.group_wait));
+                if now >= due || alert.state == AlertState::Pending {
+                    self.impacted_since.remove(&id);
+                    changed = true;
+                    if alert.state == AlertState::Firing {
+                        events.push(EventKind::AlertUpdated {
+                            alert: id,
+                            service: alert.service.clone(),
+                            impacted: alert.impacted.clone(),
+                        });
+                    }
+                } else {
+                    want(due, &mut wake);
                 }
             }
             if alert.state == AlertState::Pending {
@@ -389,6 +406,7 @@ impl Engine {
             }
             self.clear_since.remove(&id);
             self.pending_since.remove(&id);
+            self.impacted_since.remove(&id);
             self.by_key
                 .remove(&(alert.rule.clone(), alert.service.clone()));
             let mut alert = alert;
@@ -625,7 +643,7 @@ impl Engine {
         batch.items.push(item);
     }
 
-    fn view(&self, alert: &Alert, item: &Item) -> AlertView {
+    fn view(&self, alert: &Alert, item: &Item, now: Millis) -> AlertView {
         AlertView {
             id: alert.id,
             rule: alert.rule.clone(),
@@ -643,10 +661,13 @@ impl Engine {
             started_at: alert.started_at,
             resolved_at: alert.resolved_at,
             agent: item.agent.clone(),
-            ack_url: self
-                .public_url
-                .as_ref()
-                .map(|u| format!("{}/api/v1/alerts/{}/ack", u.trim_end_matches('/'), alert.id)),
+            ack_url: self.public_url.as_ref().map(|u| {
+                let base = u.trim_end_matches('/');
+                match &self.link_key {
+                    Some(key) => format!("{base}{}", key.path(alert.id, now)),
+                    None => format!("{base}/api/v1/alerts/{}/ack", alert.id),
+                }
+            }),
         }
     }
 
@@ -664,7 +685,7 @@ impl Engine {
         if items.is_empty() {
             return Ok(());
         }
-        let views: Vec<AlertView> = items.iter().map(|(i, a)| self.view(a, i)).collect();
+        let views: Vec<AlertView> = items.iter().map(|(i, a)| self.view(a, i, now)).collect();
         let message = Message::new(&self.catalog.ecosystem.name, notifier, now, views);
         let mut keys: Vec<String> = items
             .iter()

@@ -21,6 +21,7 @@
 
 pub mod delivery;
 pub mod engine;
+pub mod links;
 pub mod suppress;
 
 use std::collections::BTreeMap;
@@ -40,6 +41,7 @@ use crate::bus::Update;
 use crate::event::{Event, EventKind};
 use crate::monitor::Monitor;
 pub use engine::{TASK_PREFIX, task_key, transition_key};
+pub use links::{ACK_LINK_PREFIX, LinkError, LinkKey};
 
 /// How alerting behaves.
 #[derive(Clone)]
@@ -59,6 +61,12 @@ pub struct AlertsOptions {
     pub tick: Duration,
     /// The server's address as users reach it, for acknowledgement links.
     pub public_url: Option<String>,
+    /// Signs the acknowledgement links of notifications (`links.rs`); without it (or without
+    /// `public_url`) `ack_url` is the API's `POST /api/v1/alerts/{id}/ack`.
+    pub link_key: Option<links::LinkKey>,
+    /// How `exec` notifiers are started: under `iza serve`/`up` the guarded launcher, so
+    /// that they die with `iza`.
+    pub launcher: iza_launch::Launcher,
 }
 
 impl std::fmt::Debug for AlertsOptions {
@@ -82,6 +90,8 @@ impl Default for AlertsOptions {
             backoff_max: Duration::from_secs(60),
             tick: Duration::from_secs(1),
             public_url: None,
+            link_key: None,
+            launcher: iza_launch::Launcher::direct(),
         }
     }
 }
@@ -176,7 +186,8 @@ impl Alerts {
         let client = iza_notify::client()
             .inspect_err(|e| tracing::warn!("alerts: {e}; notifications will fail"))
             .ok();
-        let sender = Sender::new(client, options.env.clone());
+        let sender =
+            Sender::new(client, options.env.clone()).with_launcher(options.launcher.clone());
         let (stopping, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             catalog: RwLock::new(catalog),
@@ -195,6 +206,15 @@ impl Alerts {
             shared,
             commands,
             tasks: Mutex::new(vec![engine, delivery]),
+        }
+    }
+
+    /// Checks an acknowledgement link (`links.rs`): `Ok` when its signature is this server's
+    /// and it has not expired. No key: every link is refused as not valid.
+    pub fn verify_ack_link(&self, alert: i64, expires: i64, sig: &str) -> Result<(), LinkError> {
+        match &self.shared.options.link_key {
+            Some(key) => key.verify(alert, expires, sig, self.shared.now()),
+            None => Err(LinkError::BadSignature),
         }
     }
 
@@ -382,6 +402,7 @@ async fn engine_loop(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiver<
         shared.store.clone(),
         shared.options.public_url.clone(),
     );
+    engine.link_key = shared.options.link_key.clone();
     let mut sub = shared.monitor.subscribe();
     match shared
         .store

@@ -570,3 +570,92 @@ async fn acknowledging_stops_reminders_and_escalation() {
     );
     s.alerts.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notifier_failing_past_its_retries_hands_the_message_to_its_fallback() {
+    let broken = receiver(&[500, 500, 500, 500]).await;
+    let spare = receiver(&[]).await;
+    let s = setup(
+        &format!(
+            "[notifiers.ops]\nkind = \"webhook\"\nurl = \"{}/hook\"\nretries = 1\nfallback = \"spare\"\n\
+             [notifiers.spare]\nkind = \"webhook\"\nurl = \"{}/hook\"\n\
+             [[alerts]]\nname = \"down\"\nnotify = [\"ops\"]\ngroup_wait = \"100ms\"\nsend_resolved = false\n",
+            broken.url, spare.url
+        ),
+        fast(),
+    )
+    .await;
+    s.db_up.set(false);
+    wait_received("the fallback gets the notification", &spare, 1).await;
+    // Two attempts (1 retry) refused, then the fallback; nothing more to the broken one.
+    assert_eq!(
+        broken.all().iter().map(|r| r.status).collect::<Vec<_>>(),
+        [500, 500]
+    );
+    let sent: serde_json::Value = serde_json::from_str(&spare.accepted()[0].body).unwrap();
+    assert_eq!(sent["notifier"], "spare");
+    assert_eq!(sent["alerts"][0]["service"], "db");
+    let alert = s
+        .store
+        .alerts(&AlertQuery {
+            limit: 1,
+            ..AlertQuery::default()
+        })
+        .await
+        .unwrap()
+        .remove(0);
+    let store = s.store.clone();
+    wait_until_async("the delivery log has both", || {
+        let store = store.clone();
+        async move {
+            let d = store.deliveries(alert.id).await.unwrap();
+            d.iter()
+                .any(|d| d.notifier == "ops" && d.state == DeliveryState::Failed)
+                && d.iter()
+                    .any(|d| d.notifier == "spare" && d.state == DeliveryState::Sent)
+        }
+    })
+    .await;
+    assert_eq!(spare.accepted().len(), 1);
+    s.alerts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ack_url_is_a_signed_link_the_engine_verifies() {
+    let hook = receiver(&[]).await;
+    let key = iza_runtime::alerts::LinkKey::derive(b"0123456789abcdef0123456789abcdef");
+    let s = setup(
+        &format!(
+            "{}\n[[alerts]]\nname = \"down\"\nnotify = [\"ops\"]\ngroup_wait = \"100ms\"\n",
+            webhook("ops", &hook)
+        ),
+        AlertsOptions {
+            public_url: Some("http://127.0.0.1:3000/".to_owned()),
+            link_key: Some(key),
+            ..fast()
+        },
+    )
+    .await;
+    s.db_up.set(false);
+    wait_received("the notification", &hook, 1).await;
+    let sent: serde_json::Value = serde_json::from_str(&hook.accepted()[0].body).unwrap();
+    let link = sent["alerts"][0]["ack_url"].as_str().unwrap().to_owned();
+    let id = sent["alerts"][0]["id"].as_i64().unwrap();
+    let rest = link
+        .strip_prefix(&format!("http://127.0.0.1:3000/ack/{id}?exp="))
+        .unwrap_or_else(|| panic!("{link}"));
+    let (exp, sig) = rest.split_once("&sig=").unwrap();
+    let exp: i64 = exp.parse().unwrap();
+    let now_s = iza_runtime::now_millis() / 1000;
+    assert!((now_s + 7 * 24 * 3600 - exp).abs() < 60, "7 days: {exp}");
+    assert_eq!(s.alerts.verify_ack_link(id, exp, sig), Ok(()));
+    assert_eq!(
+        s.alerts.verify_ack_link(id + 1, exp, sig),
+        Err(iza_runtime::alerts::LinkError::BadSignature)
+    );
+    assert_eq!(
+        s.alerts.verify_ack_link(id, exp + 1, sig),
+        Err(iza_runtime::alerts::LinkError::BadSignature)
+    );
+    s.alerts.shutdown().await;
+}

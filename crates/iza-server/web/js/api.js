@@ -46,6 +46,20 @@ async function post(path, token, payload) {
   return body;
 }
 
+/** `DELETE`, with the API token. */
+async function del(path, token) {
+  const headers = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const response = await fetch(`/api/v1${path}`, { method: 'DELETE', headers });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = new ApiError(response.status, body.error?.code ?? 'http', body.error?.message ?? response.statusText);
+    error.reason = body.error?.reason;
+    throw error;
+  }
+  return body;
+}
+
 export const api = {
   summary: () => get('/summary'),
   services: () => get('/services'),
@@ -98,5 +112,12 @@ export const api = {
   // Business figures (docs/metrics.md).
   figures: () => get('/figures'),
   figureSeries: (id, figure) => get(`/figures/${encodeURIComponent(id)}/${encodeURIComponent(figure)}?limit=200`),
+  // Alerting (docs/alerts.md).
+  alerts: () => get('/alerts?limit=200'),
+  alert: (id) => get(`/alerts/${encodeURIComponent(id)}`),
+  ack: (id, token, by) => post(`/alerts/${encodeURIComponent(id)}/ack`, token, { by }),
+  silences: () => get('/silences'),
+  createSilence: (body, token) => post('/silences', token, body),
+  deleteSilence: (id, token) => del(`/silences/${encodeURIComponent(id)}`, token),
   logStreamUrl: (id, tail) => `/api/v1/services/${encodeURIComponent(id)}/logs/stream?tail=${tail}`,
 };

@@ -2,7 +2,8 @@
 //! `GET /healthz` (200, or 503 as the failure flags ask), `GET /stats` (JSON: name, pid,
 //! uptime, request counts), `GET /` (a line of text) and `POST /mcp` (an MCP `initialize`
 //! answer, so `mcp` checks pass), with optional added latency; it can turn unhealthy or exit
-//! after a while, to show restarts. It stops cleanly (exit 0) on SIGTERM or Ctrl-C.
+//! after a while, to show restarts. It stops cleanly (exit 0) on SIGTERM or Ctrl-C. With
+//! `--receive-webhooks` it is also a notification receiver (`demo_webhooks.rs`).
 //!
 //! The first line on stdout is `... listening on http://ADDR`, so that `--port 0` can be used.
 //! It does not supervise, probe or store anything: it is what `iza up` supervises in
@@ -132,6 +133,13 @@ async fn serve(args: &DemoServiceArgs) -> Result<ExitCode> {
         ))
         .with_state(demo.clone());
     let app = super::demo_business::mount(app, args, seed);
+    let app = if args.receive_webhooks {
+        app.merge(crate::cmd::demo_webhooks::router(
+            args.webhook_secret.clone(),
+        ))
+    } else {
+        app
+    };
 
     // Signals are handled before the address is announced: a SIGTERM sent as soon as the
     // line is read meets the handler, not the default action.

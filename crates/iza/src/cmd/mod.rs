@@ -6,6 +6,7 @@ mod check;
 mod demo_business;
 mod demo_service;
 mod figures;
+mod demo_webhooks;
 mod graph;
 mod import;
 mod mcp;

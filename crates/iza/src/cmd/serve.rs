@@ -17,7 +17,7 @@ use iza_catalog::export::ports::PortMap;
 use iza_catalog::{Catalog, SourceFile};
 use iza_probe::{Prober, ProberOptions};
 use iza_runtime::agents::{Agents, AgentsOptions, worker_id};
-use iza_runtime::alerts::{Alerts, AlertsOptions};
+use iza_runtime::alerts::{Alerts, AlertsOptions, LinkKey};
 use iza_runtime::cluster::{Cluster, NodeOptions};
 use iza_runtime::{
     DockerOptions, DockerWatch, Launch, Launcher, Monitor, MonitorOptions, Supervisor,
@@ -357,6 +357,13 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         monitor.clone(),
         AlertsOptions {
             public_url: Some(local_url(address)),
+            // Acknowledgement links are signed with a key derived from the admin token, so a
+            // rotation (and a restart) voids the links given before.
+            link_key: TokenFile::beside(&setup.db)
+                .load_or_create()
+                .ok()
+                .map(|(token, _)| LinkKey::derive(token.as_str().as_bytes())),
+            launcher: setup.launcher.clone(),
             ..AlertsOptions::default()
         },
     ));

@@ -14,7 +14,8 @@ use crate::manifest::spanned::Spanned;
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawNotifier {
-    /// `webhook`, `slack`, `discord`, `teams`, `ntfy`, `pagerduty` or `alertmanager`.
+    /// `webhook`, `slack`, `discord`, `teams`, `ntfy`, `telegram`, `pagerduty`, `opsgenie`,
+    /// `email`, `alertmanager` or `exec`.
     pub kind: Spanned<String>,
     /// Where to send: the webhook URL (webhook, slack, discord, teams), the topic URL (ntfy),
     /// Alertmanager's base URL (alertmanager), the Events API URL (pagerduty, optional).
@@ -32,6 +33,26 @@ pub struct RawNotifier {
     pub timeout: Option<Spanned<String>>,
     /// How many times a failed delivery is retried; 5 by default.
     pub retries: Option<u32>,
+    /// telegram: the chat (`-100123…` or `@channel`) the bot posts to.
+    pub chat_id: Option<Spanned<String>>,
+    /// email: the sender address (`IZA <iza@example.com>`).
+    pub from: Option<Spanned<String>>,
+    /// email: the recipients.
+    pub to: Option<Spanned<Vec<String>>>,
+    /// email: how SMTP is protected: `starttls` (required, the default), `tls` (implicit TLS,
+    /// port 465), `none` (plain text: a local relay only).
+    pub tls: Option<Spanned<String>>,
+    /// email: the SMTP user.
+    pub username: Option<Spanned<String>>,
+    /// email: the SMTP password (an `${ENV}` reference).
+    pub password: Option<Spanned<String>>,
+    /// exec: the program and its arguments; it reads the message as JSON on standard input.
+    pub command: Option<Spanned<Vec<String>>>,
+    /// exec: extra environment variables (values may be `${ENV}` references).
+    pub env: Option<Spanned<IndexMap<String, String>>>,
+    /// Another notifier that gets the notification when this one's deliveries fail past
+    /// their retries.
+    pub fallback: Option<Spanned<String>>,
 }
 
 /// Severity of an alert rule.
