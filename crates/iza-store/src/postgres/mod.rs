@@ -17,6 +17,7 @@
 //! [`crate::location`]).
 
 mod alerts;
+mod leases;
 mod maintain;
 mod migrate;
 mod nodes;
@@ -468,6 +469,28 @@ impl Store for PostgresStore {
 
     async fn nodes(&self) -> Result<Vec<crate::NodeRecord>, StoreError> {
         nodes::list(self).await
+    }
+
+    async fn acquire_check_leases(
+        &self,
+        node: &str,
+        keys: &[String],
+        now: Millis,
+        until: Millis,
+    ) -> Result<Vec<String>, StoreError> {
+        leases::acquire(self, node, keys, now, until).await
+    }
+
+    async fn release_check_leases(
+        &self,
+        node: &str,
+        keys: Option<&[String]>,
+    ) -> Result<(), StoreError> {
+        leases::release(self, node, keys).await
+    }
+
+    async fn check_leases(&self) -> Result<Vec<crate::CheckLease>, StoreError> {
+        leases::list(self).await
     }
 
     async fn close(&self) -> Result<(), StoreError> {
