@@ -61,6 +61,7 @@ const ASSETS: &[Asset] = &[
     asset!("js/views/execution.js", JS),
     asset!("js/views/runs.js", JS),
     asset!("js/views/work.js", JS),
+    asset!("js/views/nodes.js", JS),
 ];
 
 /// The policy of every dashboard answer: only this origin's scripts, styles, images and

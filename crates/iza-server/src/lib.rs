@@ -30,6 +30,7 @@ pub mod host;
 mod mcp;
 mod methods;
 mod metrics;
+mod nodes;
 pub mod openapi;
 mod processes;
 mod routes;
@@ -45,6 +46,7 @@ pub use auth::{Access, Auth, Scope, Token, TokenFile};
 pub use host::HostPolicy;
 
 pub use error::ApiError;
+pub use nodes::ClusterInfo;
 pub use serve::{Limits, serve};
 pub use state::{AppState, CatalogView};
 
@@ -82,6 +84,7 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/alerts",
     "/api/v1/alerts/{id}",
     "/api/v1/silences",
+    "/api/v1/nodes",
 ];
 
 /// Every `DELETE` route: they need the bearer token.
@@ -181,4 +184,5 @@ pub(crate) fn api_routes() -> Router<AppState> {
             get(alerts::list_silences).post(alerts::create_silence),
         )
         .route("/silences/{id}", delete(alerts::expire_silence))
+        .route("/nodes", get(nodes::list))
 }

@@ -82,6 +82,8 @@ pub struct AppState {
     mcp_shutdown: iza_mcp::Shutdown,
     /// Alerting (alerts, silences, deliveries), set once it runs.
     alerts: Arc<OnceLock<Arc<Alerts>>>,
+    /// This node of a cluster sharing the store, set on a shared store.
+    cluster: Arc<OnceLock<crate::nodes::ClusterInfo>>,
 }
 
 /// How long a built `GET /services` body is served as it is although the state moved on: the
@@ -148,7 +150,19 @@ impl AppState {
             agents: Arc::default(),
             mcp_shutdown: iza_mcp::Shutdown::new(),
             alerts: Arc::default(),
+            cluster: Arc::default(),
         }
+    }
+
+    /// Serves the nodes of the cluster sharing the store (`GET /api/v1/nodes`). A second call is
+    /// ignored.
+    pub fn set_cluster(&self, info: crate::nodes::ClusterInfo) {
+        let _ = self.cluster.set(info);
+    }
+
+    /// This node of the cluster, on a shared store.
+    pub(crate) fn cluster(&self) -> Option<&crate::nodes::ClusterInfo> {
+        self.cluster.get()
     }
 
     /// Serves the supervisor's processes (`iza up`): their state, logs, and start, stop and

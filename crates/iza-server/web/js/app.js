@@ -1,5 +1,5 @@
 // The dashboard's entry: hash routing (`#/`, `#/graph`, `#/services`, `#/services/ID`,
-// `#/ports`, `#/events`, `#/execution`), the theme toggle, the connection indicator, keyboard
+// `#/ports`, `#/events`, `#/execution`, `#/nodes`), the theme toggle, the connection indicator, keyboard
 // shortcuts.
 // Each view module exports `render(main, params)` and may return a cleanup function.
 
@@ -13,6 +13,7 @@ import * as service from './views/service.js';
 import * as ports from './views/ports.js';
 import * as events from './views/events.js';
 import * as execution from './views/execution.js';
+import * as nodes from './views/nodes.js';
 
 const ROUTES = [
   { pattern: /^\/?$/, nav: 'overview', title: 'Overview', view: overview },
@@ -22,6 +23,7 @@ const ROUTES = [
   { pattern: /^\/ports$/, nav: 'ports', title: 'Ports', view: ports },
   { pattern: /^\/events$/, nav: 'events', title: 'Events', view: events },
   { pattern: /^\/execution$/, nav: 'execution', title: 'Execution', view: execution },
+  { pattern: /^\/nodes$/, nav: 'nodes', title: 'Nodes', view: nodes },
 ];
 
 const main = document.getElementById('main');
@@ -92,7 +94,7 @@ function setupConnection() {
 }
 
 function setupKeys() {
-  const pages = ['#/', '#/graph', '#/services', '#/ports', '#/events', '#/execution'];
+  const pages = ['#/', '#/graph', '#/services', '#/ports', '#/events', '#/execution', '#/nodes'];
   document.addEventListener('keydown', (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const t = e.target;

@@ -18,6 +18,7 @@ use iza_catalog::{Catalog, SourceFile};
 use iza_probe::{Prober, ProberOptions};
 use iza_runtime::agents::{Agents, AgentsOptions, worker_id};
 use iza_runtime::alerts::{Alerts, AlertsOptions};
+use iza_runtime::cluster::leases::{LeaseKeeper, LeaseOptions, Owned};
 use iza_runtime::cluster::{Cluster, NodeOptions};
 use iza_runtime::{
     DockerOptions, DockerWatch, Launch, Launcher, Monitor, MonitorOptions, Supervisor,
@@ -36,9 +37,6 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
 const WATCH_EVERY: Duration = Duration::from_secs(1);
 /// How often the store folds rollups and applies retention.
 const MAINTAIN_EVERY: Duration = Duration::from_secs(60);
-/// How often a node on a shared store renews its heartbeat, and how old one may get.
-const NODE_HEARTBEAT: Duration = Duration::from_secs(2);
-const NODE_LEASE: Duration = Duration::from_secs(10);
 
 /// The machine's host name, as the nodes registry shows it.
 fn host_name() -> String {
@@ -76,6 +74,10 @@ pub(crate) struct Setup {
     /// How every child process starts: guarded (it dies with `iza`), long-lived ones recorded
     /// in `children/` beside the database.
     pub(crate) launcher: Launcher,
+    /// On a shared store: this node's region (`--region`).
+    pub(crate) region: Option<String>,
+    /// On a shared store: the lease period (`--lease`, 10 s).
+    pub(crate) lease: Duration,
 }
 
 impl Setup {
@@ -127,6 +129,8 @@ impl Setup {
             auth,
             allow_hosts: args.allow_host.clone(),
             launcher,
+            region: args.region.clone(),
+            lease: args.lease.max(Duration::from_millis(500)),
         })
     }
 
@@ -274,6 +278,11 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
             .join("artifacts"),
         iza_runtime::artifacts::DEFAULT_KEEP,
     )));
+    // On a shared store the checks are shared by lease: the monitor probes those this node
+    // owns (`docs/scale-out.md`).
+    let shared = matches!(setup.store, StoreLocation::Postgres(_));
+    let owned = shared.then(|| Arc::new(Owned::default()));
+    options.owned = owned.clone();
     let monitor = Arc::new(
         Monitor::start(catalog.clone(), prober, store.clone(), options)
             .await
@@ -314,6 +323,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     // before the supervisor, so that `on = { process = ... }` sees the first starts. Their
     // `exec` children go through the same guarded launcher: they die with `iza`.
     let worker = worker_id();
+    let node_id = worker.clone();
     // On a shared store this process registers as a node, under its worker id, and renews its
     // heartbeat (`docs/scale-out.md`); the embedded store has one node and no registry.
     let cluster = match &setup.store {
@@ -323,10 +333,12 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
                 NodeOptions {
                     id: worker.clone(),
                     host: host_name(),
-                    region: None,
+                    region: setup.region.clone(),
                     version: env!("CARGO_PKG_VERSION").to_owned(),
-                    heartbeat_every: NODE_HEARTBEAT,
-                    lease: NODE_LEASE,
+                    // Five heartbeats a lease: the check leases count a node alive for three
+                    // fifths of it (iza_runtime::cluster::leases).
+                    heartbeat_every: setup.lease / 5,
+                    lease: setup.lease,
                 },
             )
             .await
@@ -334,6 +346,23 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         ),
         StoreLocation::Sqlite(_) => None,
     };
+    if shared {
+        state.set_cluster(iza_server::ClusterInfo {
+            node: node_id.clone(),
+            lease: setup.lease,
+        });
+    }
+    let leases = owned.map(|owned| {
+        LeaseKeeper::start(
+            store.clone(),
+            monitor.clone(),
+            owned,
+            LeaseOptions {
+                node: node_id.clone(),
+                lease: setup.lease,
+            },
+        )
+    });
     let agents = Arc::new(Agents::start(
         catalog.clone(),
         store.clone(),
@@ -357,6 +386,8 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         monitor.clone(),
         AlertsOptions {
             public_url: Some(local_url(address)),
+            // Under the node's id, so that another node's start-up sees it alive.
+            worker: format!("{node_id}/notify"),
             ..AlertsOptions::default()
         },
     ));
@@ -469,6 +500,9 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         None => ExitCode::SUCCESS,
     };
     served.context("the HTTP server failed")?;
+    if let Some(leases) = leases {
+        leases.stop().await;
+    }
     if let Some(cluster) = cluster
         && let Err(err) = cluster.leave().await
     {
