@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -19,15 +20,16 @@ const CHECKS: usize = 300;
 const LEASE: Duration = Duration::from_secs(8);
 const DEADLINE: Duration = Duration::from_secs(60);
 
-/// A node: the child and its directory (each node has its own copy of the manifest, so that
-/// their local state, `.iza/`, is apart, as on separate machines).
+/// A node: the child, its address and its directory (each node has its own copy of the
+/// manifest, so that their local state, `.iza/`, is apart, as on separate machines).
 struct Node {
     child: Child,
-    _dir: tempfile::TempDir,
+    address: String,
+    dir: tempfile::TempDir,
 }
 
 impl Node {
-    fn start(manifest: &str, url: &str) -> Node {
+    fn start(manifest: &str, url: &str, lease: Duration) -> Node {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("iza.toml"), manifest).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
@@ -35,25 +37,44 @@ impl Node {
             .arg(dir.path())
             .args(["--listen", "127.0.0.1:0", "--store", url])
             .arg("--lease")
-            .arg(format!("{}s", LEASE.as_secs()))
-            .env("IZA_LOG", "warn")
+            .arg(format!("{}ms", lease.as_millis()))
+            .env("IZA_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        // Drained, so a chatty node never blocks on a full pipe; shown when a test fails.
+        // Drained all along, so a chatty node never blocks on a full pipe; shown when a test
+        // fails.
         let stderr = child.stderr.take().unwrap();
+        let (address_tx, address_rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some((_, rest)) = line.split_once("listening on http://") {
+                    let _ = address_tx.send(rest.trim().to_owned());
+                }
                 eprintln!("[node] {line}");
             }
         });
-        Node { child, _dir: dir }
+        let address = address_rx
+            .recv_timeout(DEADLINE)
+            .expect("the node never said where it listens");
+        Node {
+            child,
+            address,
+            dir,
+        }
     }
 
     fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    fn token(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join(".iza/token"))
+            .unwrap()
+            .trim()
+            .to_owned()
     }
 }
 
@@ -62,6 +83,40 @@ impl Drop for Node {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// One HTTP/1.1 request to a node; its status and body.
+fn http(address: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    let auth = token
+        .map(|token| format!("Authorization: Bearer {token}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn get_json(address: &str, path: &str) -> serde_json::Value {
+    let (status, body) = http(address, "GET", path, None, "");
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
 }
 
 fn now_millis() -> i64 {
@@ -180,16 +235,47 @@ fn three_nodes_share_300_checks_and_take_over_a_killed_ones_within_a_lease() {
     let manifest = targets(&runtime, &hits);
 
     // Three nodes: 100 checks each (the bound of the rendezvous hashing makes it exact).
-    let mut nodes: Vec<Node> = (0..3).map(|_| Node::start(&manifest, &url)).collect();
+    let mut nodes: Vec<Node> = (0..3)
+        .map(|_| Node::start(&manifest, &url, LEASE))
+        .collect();
     let pids: Vec<u32> = nodes.iter().map(Node::pid).collect();
     wait_for_shares(&runtime, &url, &pids, 100);
     assert_one_prober_each(&hits, 6);
 
     // A fourth joins: it takes a quarter, 75 from the others.
-    nodes.push(Node::start(&manifest, &url));
+    nodes.push(Node::start(&manifest, &url, LEASE));
     let pids: Vec<u32> = nodes.iter().map(Node::pid).collect();
     wait_for_shares(&runtime, &url, &pids, 75);
     assert_one_prober_each(&hits, 6);
+    // Any node shows them all: alive, with their checks.
+    let shown = get_json(&nodes[0].address, "/api/v1/nodes");
+    assert_eq!(shown["shared"], true, "{shown}");
+    let listed = shown["nodes"].as_array().unwrap();
+    assert_eq!(listed.len(), 4, "{shown}");
+    assert!(
+        listed
+            .iter()
+            .all(|n| n["alive"] == true && n["checks"] == 75),
+        "{shown}"
+    );
+    assert_eq!(listed.iter().filter(|n| n["this"] == true).count(), 1);
+    let cli = Command::new(env!("CARGO_BIN_EXE_iza"))
+        .args(["nodes", "--url"])
+        .arg(format!("http://{}", nodes[1].address))
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&cli.stdout);
+    assert!(cli.status.success(), "{table}");
+    assert_eq!(
+        table.lines().filter(|l| l.contains(" alive ")).count(),
+        4,
+        "{table}"
+    );
+    assert_eq!(
+        table.lines().filter(|l| l.contains("(this)")).count(),
+        1,
+        "{table}"
+    );
 
     // `kill -9` of one: the three others take its 75 within one lease period.
     let mut victim = nodes.remove(1);
@@ -245,4 +331,116 @@ fn three_nodes_share_300_checks_and_take_over_a_killed_ones_within_a_lease() {
         }
     }
     assert_one_prober_each(&hits, 6);
+}
+
+/// The task of the run test: notes its start and, 3 s later, its end, in a file both nodes see.
+fn task_manifest(log: &Path) -> String {
+    let script = format!(
+        "echo start >> {log}; sleep 3; echo done >> {log}",
+        log = log.display()
+    );
+    format!(
+        r#"version = 1
+[agents.w]
+tier = 1
+tasks = [ {{ name = "long", retries = 1, timeout = "1m", run = {{ exec = ["sh", "-c", {script:?}] }} }} ]
+"#
+    )
+}
+
+fn wait_for_log(log: &Path, what: &str, condition: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if condition(&text) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; log:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The run once it has ended, as a node shows it.
+fn finished(node: &Node, id: i64) -> serde_json::Value {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let run = get_json(&node.address, &format!("/api/v1/runs/{id}"));
+        if run["state"] != "running" && run["state"] != "queued" {
+            return run;
+        }
+        assert!(Instant::now() < deadline, "run {id} never ended: {run}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A run on a shared store: a node starting while another runs a run leaves that run alone
+/// (it is a live node's, not a dead process's); after `kill -9` of the node running a run, the
+/// other takes it over once its lease ends, and it completes.
+#[test]
+fn a_live_nodes_run_is_left_alone_and_a_killed_nodes_run_is_taken_over() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let database = runtime.block_on(test_database::TestDatabase::create());
+    let url = database.url();
+    let shared = tempfile::tempdir().unwrap();
+    let log = shared.path().join("runs.log");
+    let manifest = task_manifest(&log);
+    let lease = Duration::from_secs(3);
+    let enqueue = |node: &Node| -> i64 {
+        let (status, body) = http(
+            &node.address,
+            "POST",
+            "/api/v1/runs",
+            Some(&node.token()),
+            r#"{"task":"w/long"}"#,
+        );
+        assert_eq!(status, 202, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+
+    // 1. A runs a run; B starts meanwhile: the run is not released, it runs once, to its end.
+    let a = Node::start(&manifest, &url, lease);
+    let first = enqueue(&a);
+    wait_for_log(&log, "the first run to start", |t| t == "start\n");
+    let b = Node::start(&manifest, &url, lease);
+    wait_for_log(&log, "the first run to end", |t| t.contains("done"));
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "start\ndone\n");
+    let run = finished(&b, first);
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(run["attempt"], 1, "{run}");
+
+    // 2. A second run; `kill -9` of the node running it; the other retries it to its end.
+    std::fs::write(&log, "").unwrap();
+    let second = enqueue(&a);
+    wait_for_log(&log, "the second run to start", |t| t == "start\n");
+    let running = get_json(&a.address, &format!("/api/v1/runs/{second}"));
+    let worker = running["worker"].as_str().unwrap_or_default().to_owned();
+    let (mut victim, survivor) = if worker.starts_with(&format!("node-{}-", a.pid())) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    victim.child.kill().unwrap();
+    victim.child.wait().unwrap();
+    wait_for_log(&log, "the retried run to end", |t| t.contains("done"));
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "start\nstart\ndone\n"
+    );
+    let run = finished(&survivor, second);
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(run["attempt"], 2, "{run}");
+    assert!(
+        run["worker"]
+            .as_str()
+            .is_none_or(|w| !w.starts_with(&format!("node-{}-", victim.pid()))),
+        "{run}"
+    );
 }

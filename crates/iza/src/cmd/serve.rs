@@ -363,19 +363,24 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
             },
         )
     });
+    let mut agents_options = AgentsOptions::new(
+        worker,
+        Launch {
+            self_exe: std::env::current_exe().ok(),
+            base_dir: base_dir.clone(),
+            launcher: setup.launcher.clone(),
+        },
+    );
+    if shared {
+        // A run of a dead node goes back to the queue within the node lease (and a half).
+        agents_options.lease = setup.lease;
+    }
     let agents = Arc::new(Agents::start(
         catalog.clone(),
         store.clone(),
         monitor.clone(),
         None,
-        AgentsOptions::new(
-            worker,
-            Launch {
-                self_exe: std::env::current_exe().ok(),
-                base_dir: base_dir.clone(),
-                launcher: setup.launcher.clone(),
-            },
-        ),
+        agents_options,
     ));
     state.set_agents(agents.clone());
     // Alerting: rules read the statuses on the bus; notifications are runs of the same queue
