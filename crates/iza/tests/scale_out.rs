@@ -241,6 +241,27 @@ fn three_nodes_share_300_checks_and_take_over_a_killed_ones_within_a_lease() {
     let pids: Vec<u32> = nodes.iter().map(Node::pid).collect();
     wait_for_shares(&runtime, &url, &pids, 100);
     assert_one_prober_each(&hits, 6);
+    // Each node probes a third, and shows all: the others' results reach its board.
+    for node in &nodes {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let listed = get_json(&node.address, "/api/v1/services");
+            let up = listed["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["status"] == "up")
+                .count();
+            if up == CHECKS {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a node shows {up} of {CHECKS} up"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
 
     // A fourth joins: it takes a quarter, 75 from the others.
     nodes.push(Node::start(&manifest, &url, LEASE));

@@ -9,7 +9,10 @@
 //! 4. takes or renews the leases of its own checks until `now + 3/5 lease`: a check still held
 //!    by another node whose lease runs is not taken (no two probers);
 //! 5. tells the monitor which checks it owns ([`Owned`]) and has the newly taken ones probed at
-//!    once.
+//!    once;
+//! 6. reads the latest results and hands those of checks probed elsewhere to the monitor
+//!    ([`Monitor::follow`]), so every node's board, bus, API and dashboard show every check
+//!    (a catch-up read each round: at most a round behind the node that probed).
 //!
 //! So when a node dies, its heartbeat and its leases are both older than `3/5` of the lease
 //! at most `3/5` of a lease after its death, and the others take its checks at their next
@@ -121,6 +124,8 @@ struct Round {
     /// Keys held, and until when the last successful round took them.
     held: HashSet<String>,
     held_until: Millis,
+    /// The latest result time followed per service probed elsewhere.
+    seen: HashMap<String, Millis>,
 }
 
 impl Round {
@@ -202,6 +207,34 @@ impl Round {
         }
     }
 
+    /// One catch-up read of the latest results: those of checks other nodes probe, newer than
+    /// seen, go to this node's monitor, so its board, bus and API show the whole ecosystem.
+    async fn follow(&mut self) {
+        let latest = match self.store.latest_results().await {
+            Ok(latest) => latest,
+            Err(error) => {
+                tracing::warn!("check leases: cannot read the others' results: {error}");
+                return;
+            }
+        };
+        let fresh: Vec<_> = latest
+            .into_iter()
+            .filter(|record| !self.owned.owns(&record.service))
+            .filter(|record| {
+                self.seen
+                    .get(&record.service)
+                    .is_none_or(|at| *at < record.at)
+            })
+            .collect();
+        if fresh.is_empty() {
+            return;
+        }
+        for record in &fresh {
+            self.seen.insert(record.service.clone(), record.at);
+        }
+        self.monitor.follow(fresh);
+    }
+
     /// The store did not answer: keep probing until the leases held end, then stop.
     fn unreachable(&mut self, now: Millis) {
         if now >= self.held_until && !self.held.is_empty() {
@@ -245,6 +278,7 @@ impl LeaseKeeper {
             options,
             held: HashSet::new(),
             held_until: 0,
+            seen: HashMap::new(),
         };
         let task = tokio::spawn({
             let stop = stop.clone();
@@ -254,7 +288,10 @@ impl LeaseKeeper {
                 loop {
                     tokio::select! {
                         _ = stop.notified() => return,
-                        _ = ticks.tick() => round.run().await,
+                        _ = ticks.tick() => {
+                            round.run().await;
+                            round.follow().await;
+                        }
                     }
                 }
             }

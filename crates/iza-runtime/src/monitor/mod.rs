@@ -314,6 +314,14 @@ impl Monitor {
             .is_ok()
     }
 
+    /// Shows results another node sharing the store probed (the lease keeper reads them):
+    /// statuses and rows on this node's bus, not recorded again. Returns whether taken.
+    pub fn follow(&self, records: Vec<iza_store::ResultRecord>) -> bool {
+        self.processor
+            .send(ProcessorCommand::Follow(records))
+            .is_ok()
+    }
+
     /// Brings the next probe of a service's check forward to now, unless one is running or due
     /// already; its interval continues from there. Does nothing for a service without a
     /// check. The supervisor uses it to see a freshly started service become healthy without
