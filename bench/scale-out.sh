@@ -8,6 +8,7 @@
 #   bench/scale-out.sh                                  # 3,000 checks, 20 s per phase
 #   CHECKS=1000 SECONDS_PER_PHASE=10 bench/scale-out.sh
 #   IZA_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432 bench/scale-out.sh
+#   IZA_BIN=target/debug/iza CHECKS=300 bench/scale-out.sh   # no build
 #
 # Needs `psql` and `sqlite3`; the server must allow creating databases (it makes and drops
 # `iza_bench_*`). The queue's drain rate against graphile-worker is not measured here yet
@@ -19,6 +20,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 SERVER=${IZA_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 
-echo "building \`iza\` (release)..." >&2
-cargo build --release --quiet --workspace --bin iza
-exec python3 bench/scale_out.py "$root/target/release/iza" "$SERVER"
+if [ -n "${IZA_BIN:-}" ]; then
+    iza=$IZA_BIN   # a binary already built (the figures of a debug build are not comparable)
+else
+    echo "building \`iza\` (release)..." >&2
+    cargo build --release --quiet --workspace --bin iza
+    iza="$root/target/release/iza"
+fi
+exec python3 bench/scale_out.py "$iza" "$SERVER"

@@ -268,6 +268,10 @@ pub(crate) struct ServeArgs {
     /// DNS rebinding. Use it for the name a proxy or other machines reach the server by.
     #[arg(long = "allow-host", value_name = "NAME")]
     pub(crate) allow_host: Vec<String>,
+    /// This node's name: under `iza up`, a service whose `node` names another node is not run
+    /// here, only watched [default: the host name].
+    #[arg(long = "node", value_name = "NAME")]
+    pub(crate) node_name: Option<String>,
     /// On a shared (PostgreSQL) store: the region this node probes from, as the nodes
     /// registry shows it (`docs/scale-out.md`).
     #[arg(long, value_name = "NAME")]

@@ -465,3 +465,75 @@ fn a_live_nodes_run_is_left_alone_and_a_killed_nodes_run_is_taken_over() {
         "{run}"
     );
 }
+
+/// `node` on a service: `iza up --node here` runs the command of the service meant for `here`
+/// and only watches the one meant for another node (it is no supervised process of this one).
+#[test]
+fn up_runs_only_the_commands_meant_for_its_node() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("iza.toml"),
+        r#"version = 1
+[services.mine]
+command = ["sh", "-c", "touch mine.ran; exec sleep 600"]
+node = "here"
+[services.theirs]
+command = ["sh", "-c", "touch theirs.ran; exec sleep 600"]
+node = "elsewhere"
+"#,
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
+        .arg("up")
+        .arg(dir.path())
+        .args(["--listen", "127.0.0.1:0", "--node", "here"])
+        .env("IZA_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (address_tx, address_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some((_, rest)) = line.split_once("listening on http://") {
+                let _ = address_tx.send(rest.trim().to_owned());
+            }
+        }
+    });
+    let address = address_rx.recv_timeout(DEADLINE).unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    let processes = loop {
+        let listed = get_json(&address, "/api/v1/processes");
+        let running = listed["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "mine" && (p["state"] == "running" || p["state"] == "ready"));
+        if running && dir.path().join("mine.ran").exists() {
+            break listed;
+        }
+        assert!(Instant::now() < deadline, "`mine` never ran: {listed}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let ids: Vec<&str> = processes["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert_eq!(ids, vec!["mine"], "{processes}");
+    assert!(!dir.path().join("theirs.ran").exists());
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + DEADLINE;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("`iza up` did not stop");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -38,6 +38,22 @@ const WATCH_EVERY: Duration = Duration::from_secs(1);
 /// How often the store folds rollups and applies retention.
 const MAINTAIN_EVERY: Duration = Duration::from_secs(60);
 
+/// The catalog `iza up` supervises on this node: a service whose `node` names another node is
+/// watched here but not run (its `process` is dropped).
+fn for_this_node(catalog: &Catalog, node_name: &str) -> Catalog {
+    let mut local = catalog.clone();
+    for service in local.services.values_mut() {
+        if service
+            .node
+            .as_deref()
+            .is_some_and(|node| node != node_name)
+        {
+            service.process = None;
+        }
+    }
+    local
+}
+
 /// The machine's host name, as the nodes registry shows it.
 fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -74,6 +90,8 @@ pub(crate) struct Setup {
     /// How every child process starts: guarded (it dies with `iza`), long-lived ones recorded
     /// in `children/` beside the database.
     pub(crate) launcher: Launcher,
+    /// This node's name (`--node`, else the host name), matched by a service's `node`.
+    pub(crate) node_name: String,
     /// On a shared store: this node's region (`--region`).
     pub(crate) region: Option<String>,
     /// On a shared store: the lease period (`--lease`, 10 s).
@@ -130,6 +148,7 @@ impl Setup {
             allow_hosts: args.allow_host.clone(),
             launcher,
             region: args.region.clone(),
+            node_name: args.node_name.clone().unwrap_or_else(host_name),
             lease: args.lease.max(Duration::from_millis(500)),
         })
     }
@@ -399,7 +418,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     state.set_alerts(alerting.clone());
     let supervised = up.map(|up| {
         up.start(
-            &catalog,
+            &for_this_node(&catalog, &setup.node_name),
             monitor.clone(),
             base_dir,
             &state_dir,
@@ -414,6 +433,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     let reloader = tokio::spawn(watch_manifest(
         setup.manifest.clone(),
         setup.source_text,
+        setup.node_name.clone(),
         state.clone(),
         supervisor.clone(),
         agents.clone(),
@@ -601,6 +621,7 @@ async fn wait_for_stop(interrupt: Option<Signal>, terminate: Option<Signal>) {
 async fn watch_manifest(
     path: PathBuf,
     mut current: String,
+    node_name: String,
     state: AppState,
     supervisor: Option<Arc<Supervisor>>,
     agents: Arc<Agents>,
@@ -629,13 +650,22 @@ async fn watch_manifest(
             continue;
         }
         current = text.clone();
-        reload(&path, text, &state, supervisor.as_deref(), &agents).await;
+        reload(
+            &path,
+            text,
+            &node_name,
+            &state,
+            supervisor.as_deref(),
+            &agents,
+        )
+        .await;
     }
 }
 
 async fn reload(
     path: &Path,
     text: String,
+    node_name: &str,
     state: &AppState,
     supervisor: Option<&Supervisor>,
     agents: &Agents,
@@ -672,7 +702,7 @@ async fn reload(
         }
     }
     if let Some(supervisor) = supervisor {
-        let changed = supervisor.reload(&catalog).await;
+        let changed = supervisor.reload(&for_this_node(&catalog, node_name)).await;
         tracing::info!(
             started = changed.started.len(),
             stopped = changed.stopped.len(),
