@@ -494,6 +494,16 @@ node = "elsewhere"
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
+    // Killed if the test fails before it stops it.
+    struct KillOnDrop(Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut guard = KillOnDrop(child);
+    let child = &mut guard.0;
     let (address_tx, address_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
