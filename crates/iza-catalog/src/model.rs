@@ -115,6 +115,8 @@ pub struct Service {
     pub workdir: Option<String>,
     /// Environment for the command.
     pub env: IndexMap<String, String>,
+    /// The node whose `iza up` runs the command (its `--node` name); any node when `None`.
+    pub node: Option<String>,
     /// Service ids it depends on.
     pub depends_on: Vec<String>,
     /// The same `depends_on` entries, each with its condition resolved (`healthy` when the

@@ -63,6 +63,7 @@ const ASSETS: &[Asset] = &[
     asset!("js/views/work.js", JS),
     asset!("js/figures.js", JS),
     asset!("js/views/alerts.js", JS),
+    asset!("js/views/nodes.js", JS),
 ];
 
 /// The policy of every dashboard answer: only this origin's scripts, styles, images and

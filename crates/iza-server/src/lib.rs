@@ -33,6 +33,7 @@ pub mod host;
 mod mcp;
 mod methods;
 mod metrics;
+mod nodes;
 pub mod openapi;
 mod processes;
 mod routes;
@@ -48,6 +49,7 @@ pub use auth::{Access, Auth, Scope, Token, TokenFile};
 pub use host::HostPolicy;
 
 pub use error::ApiError;
+pub use nodes::ClusterInfo;
 pub use serve::{Limits, serve};
 pub use state::{AppState, CatalogView};
 
@@ -87,6 +89,7 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/silences",
     "/api/v1/figures",
     "/api/v1/figures/{service}/{figure}",
+    "/api/v1/nodes",
 ];
 
 /// Every `DELETE` route: they need the bearer token.
@@ -193,4 +196,5 @@ pub(crate) fn api_routes() -> Router<AppState> {
         .route("/silences/{id}", delete(alerts::expire_silence))
         .route("/figures", get(figures::list))
         .route("/figures/{service}/{figure}", get(figures::series))
+        .route("/nodes", get(nodes::list))
 }

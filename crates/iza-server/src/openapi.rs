@@ -79,6 +79,7 @@ pub fn document() -> Value {
     add(&mut document["components"], "schemas", alerts_schemas());
     add(&mut document, "paths", figures_paths());
     add(&mut document["components"], "schemas", figures_schemas());
+    add(&mut document, "paths", nodes_paths());
     with_unauthorized(document)
 }
 
@@ -842,5 +843,30 @@ fn figures_schemas() -> Value {
                 } } }
             }
         }
+    })
+}
+/// The nodes sharing the store (`docs/scale-out.md`).
+fn nodes_paths() -> Value {
+    let nullable = |kind: &str| json!({ "type": [kind, "null"] });
+    json!({
+        "/api/v1/nodes": { "get": {
+            "summary": "The nodes sharing this server's store: health, region, version, checks leased",
+            "responses": with_errors(ok("The nodes", "application/json", json!({
+                "type": "object",
+                "properties": {
+                    "shared": { "type": "boolean", "description": "false on the embedded store (one node, no registry)" },
+                    "this": nullable("string"),
+                    "lease_ms": { "type": "integer" },
+                    "checks_leased": { "type": "integer" },
+                    "nodes": { "type": "array", "items": { "type": "object", "properties": {
+                        "id": { "type": "string" }, "host": { "type": "string" },
+                        "region": nullable("string"), "version": { "type": "string" },
+                        "started_at": { "type": "integer" }, "heartbeat_at": { "type": "integer" },
+                        "alive": { "type": "boolean" }, "this": { "type": "boolean" },
+                        "checks": { "type": "integer", "description": "Checks whose lease it holds now" }
+                    } } }
+                }
+            })), &["500"])
+        }}
     })
 }

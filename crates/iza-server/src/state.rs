@@ -85,6 +85,8 @@ pub struct AppState {
     alerts: Arc<OnceLock<Arc<Alerts>>>,
     /// The business-figures scraper, set once it runs.
     figures: Arc<OnceLock<Arc<Figures>>>,
+    /// This node of a cluster sharing the store, set on a shared store.
+    cluster: Arc<OnceLock<crate::nodes::ClusterInfo>>,
 }
 
 /// How long a built `GET /services` body is served as it is although the state moved on: the
@@ -152,7 +154,19 @@ impl AppState {
             mcp_shutdown: iza_mcp::Shutdown::new(),
             alerts: Arc::default(),
             figures: Arc::default(),
+            cluster: Arc::default(),
         }
+    }
+
+    /// Serves the nodes of the cluster sharing the store (`GET /api/v1/nodes`). A second call is
+    /// ignored.
+    pub fn set_cluster(&self, info: crate::nodes::ClusterInfo) {
+        let _ = self.cluster.set(info);
+    }
+
+    /// This node of the cluster, on a shared store.
+    pub(crate) fn cluster(&self) -> Option<&crate::nodes::ClusterInfo> {
+        self.cluster.get()
     }
 
     /// Serves the supervisor's processes (`iza up`): their state, logs, and start, stop and

@@ -31,7 +31,7 @@ pub use figures::{
     FIGURE_HOUR, FigurePoint, FigureQuery, FigureResolution, FigureSample, MAX_FIGURE_POINTS,
 };
 pub use location::{LocationError, StoreLocation, redact_url};
-pub use nodes::NodeRecord;
+pub use nodes::{CheckLease, NodeRecord};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use queue::{
     ClaimRequest, EscalationStep, Incident, IncidentQuery, IncidentState, MAX_INCIDENTS_PAGE,
@@ -429,6 +429,36 @@ pub trait Store: Send + Sync + 'static {
     /// Every registered node, sorted by id.
     async fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
         Err(StoreError::Unsupported("nodes"))
+    }
+
+    /// Takes or renews the leases of these check keys for `node` until `until`: each one free,
+    /// expired at `now`, or held by `node` already. Returns the keys `node` holds now (sorted);
+    /// the others are held by another node whose lease runs.
+    async fn acquire_check_leases(
+        &self,
+        node: &str,
+        keys: &[String],
+        now: Millis,
+        until: Millis,
+    ) -> Result<Vec<String>, StoreError> {
+        let _ = (node, keys, now, until);
+        Err(StoreError::Unsupported("acquire_check_leases"))
+    }
+
+    /// Gives up these leases of `node` (all of its leases when `keys` is `None`), so that
+    /// another node may take them at once.
+    async fn release_check_leases(
+        &self,
+        node: &str,
+        keys: Option<&[String]>,
+    ) -> Result<(), StoreError> {
+        let _ = (node, keys);
+        Err(StoreError::Unsupported("release_check_leases"))
+    }
+
+    /// Every check lease, sorted by key (expired ones included: compare `lease_until`).
+    async fn check_leases(&self) -> Result<Vec<CheckLease>, StoreError> {
+        Err(StoreError::Unsupported("check_leases"))
     }
 
     // ---- Alerting (see `docs/alerts.md`). Defaults answer `Unsupported` (a store that does

@@ -23,3 +23,18 @@ pub struct NodeRecord {
     /// Its latest heartbeat.
     pub heartbeat_at: Millis,
 }
+
+/// A check's lease: which node probes it until when (`docs/scale-out.md`, "Checks shared by
+/// lease"). The key is the service id, or `service@region` for a check probed from several
+/// regions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckLease {
+    /// The service id, or `service@region`.
+    pub key: String,
+    /// The node holding it.
+    pub node: String,
+    /// Until when (exclusive); past it, any node may take it.
+    pub lease_until: Millis,
+    /// When this node took it (renewals keep it).
+    pub acquired_at: Millis,
+}

@@ -506,3 +506,81 @@ async fn a_sqlite_store_copies_into_postgres_whole() {
     sqlite.close().await.unwrap();
     postgres.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_check_lease_has_one_holder_until_it_expires_or_is_released() {
+    let database = TestDatabase::create().await;
+    let a = PostgresStore::connect(&database.url()).await.unwrap();
+    let b = PostgresStore::connect(&database.url()).await.unwrap();
+    let keys = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+
+    let got = a
+        .acquire_check_leases("a", &keys(&["api", "db"]), BASE, BASE + 1_000)
+        .await
+        .unwrap();
+    assert_eq!(got, keys(&["api", "db"]));
+    // b cannot take what a holds, only what is free.
+    let got = b
+        .acquire_check_leases("b", &keys(&["db", "web"]), BASE + 10, BASE + 1_010)
+        .await
+        .unwrap();
+    assert_eq!(got, keys(&["web"]));
+    // a renews its own, keeping when it took them.
+    let got = a
+        .acquire_check_leases("a", &keys(&["api", "db"]), BASE + 500, BASE + 1_500)
+        .await
+        .unwrap();
+    assert_eq!(got, keys(&["api", "db"]));
+    let leases = a.check_leases().await.unwrap();
+    let api = leases.iter().find(|l| l.key == "api").unwrap();
+    assert_eq!(
+        (api.node.as_str(), api.lease_until, api.acquired_at),
+        ("a", BASE + 1_500, BASE)
+    );
+    // Expired: b takes it.
+    let got = b
+        .acquire_check_leases("b", &keys(&["db"]), BASE + 1_500, BASE + 2_500)
+        .await
+        .unwrap();
+    assert_eq!(got, keys(&["db"]));
+    // Released: b takes it at once.
+    a.release_check_leases("a", Some(&keys(&["api"])))
+        .await
+        .unwrap();
+    let got = b
+        .acquire_check_leases("b", &keys(&["api"]), BASE + 1_000, BASE + 2_000)
+        .await
+        .unwrap();
+    assert_eq!(got, keys(&["api"]));
+    b.release_check_leases("b", None).await.unwrap();
+    assert!(a.check_leases().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_racing_for_the_same_leases_never_share_one() {
+    let database = TestDatabase::create().await;
+    let keys: Vec<String> = (0..200).map(|i| format!("svc-{i:03}")).collect();
+    let mut racers = Vec::new();
+    for node in ["a", "b", "c"] {
+        let store = PostgresStore::connect(&database.url()).await.unwrap();
+        let mut keys = keys.clone();
+        if node == "b" {
+            keys.reverse();
+        }
+        racers.push(tokio::spawn(async move {
+            store
+                .acquire_check_leases(node, &keys, BASE, BASE + 10_000)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut seen = HashSet::new();
+    let mut total = 0;
+    for racer in racers {
+        for key in racer.await.unwrap() {
+            total += 1;
+            assert!(seen.insert(key.clone()), "{key} held twice");
+        }
+    }
+    assert_eq!(total, keys.len());
+}

@@ -106,6 +106,9 @@ pub(crate) enum Command {
     /// Manage the store: apply its migrations, or copy a SQLite store into PostgreSQL.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Show the nodes sharing the running server's PostgreSQL store: host, region, version,
+    /// whether alive, and how many checks each probes (docs/scale-out.md).
+    Nodes(PsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -294,6 +297,18 @@ pub(crate) struct ServeArgs {
     /// DNS rebinding. Use it for the name a proxy or other machines reach the server by.
     #[arg(long = "allow-host", value_name = "NAME")]
     pub(crate) allow_host: Vec<String>,
+    /// This node's name: under `iza up`, a service whose `node` names another node is not run
+    /// here, only watched [default: the host name].
+    #[arg(long = "node", value_name = "NAME")]
+    pub(crate) node_name: Option<String>,
+    /// On a shared (PostgreSQL) store: the region this node probes from, as the nodes
+    /// registry shows it (`docs/scale-out.md`).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) region: Option<String>,
+    /// On a shared (PostgreSQL) store: the lease period. A node that stops heartbeating is
+    /// seen as gone, and its checks are taken over by the others, within it.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s", value_name = "DURATION")]
+    pub(crate) lease: std::time::Duration,
 }
 
 /// Which running instance to talk to, and with which token.

@@ -38,6 +38,7 @@ const KNOWN_KEYS: &[&str] = &[
     "command",
     "cwd",
     "workdir",
+    "node",
     "stop",
     "signal",
     "grace",

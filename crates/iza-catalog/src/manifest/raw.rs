@@ -258,6 +258,9 @@ pub struct RawService {
     /// directory; the manifest's directory by default. `cwd` is accepted as an old spelling.
     #[serde(alias = "cwd")]
     pub workdir: Option<String>,
+    /// On several nodes sharing a PostgreSQL store: the node (its `--node` name, by default its
+    /// host name) whose `iza up` runs `command`; the others only watch it. Any node by default.
+    pub node: Option<String>,
     /// Environment variables for `command`, added to the inherited environment.
     #[serde(default)]
     pub env: IndexMap<String, String>,

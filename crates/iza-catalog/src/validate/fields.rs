@@ -110,6 +110,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
             docker: s.docker.clone(),
             command: s.command.as_ref().map(|c| c.get().clone()),
             workdir: s.workdir.clone(),
+            node: s.node.clone(),
             env: s.env.clone(),
             depends_on: s
                 .depends_on

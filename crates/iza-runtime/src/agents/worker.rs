@@ -82,8 +82,8 @@ pub(crate) async fn claim(
 }
 
 /// Releases the runs a previous process of this database left running (internal runs held by
-/// another worker: only one `iza` process works a database's internal queue) and the runs
-/// whose lease expired.
+/// another worker that is not a live node of the registry: on the embedded store, any other
+/// worker) and the runs whose lease expired.
 pub(crate) async fn recover(shared: &Shared) -> Result<(), StoreError> {
     let running = shared
         .store
@@ -95,14 +95,17 @@ pub(crate) async fn recover(shared: &Shared) -> Result<(), StoreError> {
             limit: iza_store::MAX_RUNS_PAGE,
         })
         .await?;
-    let dead: Vec<String> = running
-        .iter()
-        .filter(|r| !r.external)
-        .filter_map(|r| r.worker.clone())
-        .filter(|w| *w != shared.options.worker)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
+    // On a shared store, the workers of live nodes are not dead: only the runs of workers no
+    // longer registered alive are released (the rest when their leases end).
+    let dead = crate::cluster::dead_workers(
+        shared.store.as_ref(),
+        &shared.options.worker,
+        running
+            .iter()
+            .filter(|r| !r.external)
+            .filter_map(|r| r.worker.clone()),
+    )
+    .await;
     release(shared, &dead).await
 }
 

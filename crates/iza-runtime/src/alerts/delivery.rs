@@ -16,7 +16,6 @@
 //! notification decided before a `kill -9` is sent after the restart, once (its dedup key
 //! kept it single).
 
-use std::collections::HashSet;
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -59,14 +58,16 @@ async fn recover(shared: &Shared) {
             return;
         }
     };
-    let dead: Vec<String> = running
-        .iter()
-        .filter(|r| r.task.starts_with(TASK_PREFIX))
-        .filter_map(|r| r.worker.clone())
-        .filter(|w| *w != shared.options.worker)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
+    // Only the deliveries of workers that are not live nodes (on the embedded store: any other).
+    let dead = crate::cluster::dead_workers(
+        shared.store.as_ref(),
+        &shared.options.worker,
+        running
+            .iter()
+            .filter(|r| r.task.starts_with(TASK_PREFIX))
+            .filter_map(|r| r.worker.clone()),
+    )
+    .await;
     if dead.is_empty() {
         return;
     }

@@ -1,8 +1,11 @@
 //! The cluster: this process as one node of the nodes sharing a store (`docs/scale-out.md`).
 //! [`Cluster::join`] registers the node and renews its heartbeat in the background;
 //! [`Cluster::nodes`] lists every registered node with whether its heartbeat is younger than the
-//! lease. It owns the node registry's use, not its storage (the store's `nodes` methods) and not
-//! yet any lease of checks or work (a later part of issue 14).
+//! lease. It owns the node registry's use, not its storage (the store's `nodes` methods).
+//! [`leases`] shares the checks among the live nodes ([`rendezvous`] says who should own what).
+
+pub mod leases;
+pub mod rendezvous;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -149,4 +152,63 @@ async fn heartbeat_loop(store: Arc<dyn Store>, options: NodeOptions, stop: Arc<N
             Err(error) => tracing::warn!("node `{}` heartbeat failed: {error}", options.id),
         }
     }
+}
+
+/// The lease after which a node that stopped heartbeating counts as dead, unless configured
+/// otherwise (`iza serve --lease`).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+
+/// The ids of the nodes alive on this store now (heartbeat within `lease`); `Ok(None)` when the
+/// store keeps no registry (the embedded store: this process is the only node, so any other
+/// worker id is a previous process, dead). Start-up recovery (the agents' worker, the alert
+/// deliveries) releases only the runs of workers not in this set: on a shared store the others
+/// are live nodes running their own runs.
+pub async fn live_nodes(
+    store: &dyn Store,
+    lease: Duration,
+) -> Result<Option<std::collections::HashSet<String>>, StoreError> {
+    match store.nodes().await {
+        Ok(nodes) => {
+            let now = crate::now_millis();
+            Ok(Some(
+                nodes
+                    .into_iter()
+                    .filter(|node| is_alive(node, now, lease))
+                    .map(|node| node.id)
+                    .collect(),
+            ))
+        }
+        Err(StoreError::Unsupported(_)) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// Of these workers (other than `me`), those to treat as dead at start-up: not registered as a
+/// live node. A worker id `NODE/PART` (the alert deliveries' `node-.../notify`) belongs to node
+/// `NODE`. When the registry cannot be read, none (their runs go back when their leases end, as
+/// for any crash).
+pub async fn dead_workers(
+    store: &dyn Store,
+    me: &str,
+    workers: impl IntoIterator<Item = String>,
+) -> Vec<String> {
+    let live = match live_nodes(store, DEFAULT_LEASE).await {
+        Ok(live) => live,
+        Err(error) => {
+            tracing::warn!("cannot read the nodes registry, releasing only expired runs: {error}");
+            return Vec::new();
+        }
+    };
+    let mut dead: Vec<String> = workers
+        .into_iter()
+        .filter(|worker| worker != me)
+        .filter(|worker| {
+            let node = worker.split('/').next().unwrap_or(worker);
+            live.as_ref().is_none_or(|live| !live.contains(node))
+        })
+        .collect::<std::collections::HashSet<_>>()
+        .into_iter()
+        .collect();
+    dead.sort();
+    dead
 }

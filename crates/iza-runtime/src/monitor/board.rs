@@ -336,6 +336,39 @@ impl StatusBoard {
         resumed
     }
 
+    /// Takes results another node probed (a shared store, `docs/scale-out.md`): each becomes
+    /// its service's latest result, as if probed here, and every status is evaluated again.
+    /// Returns the transitions (for the bus; the node that probed records them).
+    pub fn follow(&mut self, records: &[ResultRecord], now: Millis) -> Vec<Transition> {
+        for record in records {
+            let Some(&i) = self.index.get(record.service.as_str()) else {
+                continue;
+            };
+            let node = &mut self.nodes[i];
+            if !node.checked || node.last.as_ref().is_some_and(|l| l.at >= record.at) {
+                continue;
+            }
+            node.health.resume(record.up, record.at);
+            node.failing_since = None;
+            node.last = Some(ProbeSummary {
+                started_at: record.at - record.latency_ms as Millis,
+                at: record.at,
+                outcome: if record.up {
+                    iza_probe::Outcome::Up
+                } else {
+                    iza_probe::Outcome::Down
+                },
+                duration_ms: record.latency_ms,
+                reason: None,
+                message: record.message.clone(),
+                http_status: None,
+            });
+        }
+        let mut transitions = Vec::new();
+        self.evaluate_all(now, &mut transitions);
+        transitions
+    }
+
     /// THE door for a probe result of `service`'s check of `generation`, from a probe started
     /// at `summary.started_at`: updates its own health, then what is shown for it and for
     /// everything that depends on it. `None` when the service is unknown or the result comes

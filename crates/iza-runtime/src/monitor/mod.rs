@@ -76,6 +76,9 @@ pub struct MonitorOptions {
     /// Where the screenshots and console lines of failed browser checks are kept (none: not
     /// kept; `iza serve` keeps them in `.iza/artifacts/`).
     pub artifacts: Option<Arc<crate::artifacts::Artifacts>>,
+    /// On a shared store, the checks this node probes (kept by the cluster's lease keeper); the
+    /// others are scheduled but not probed. `None` (the embedded store): every check.
+    pub owned: Option<Arc<crate::cluster::leases::Owned>>,
 }
 
 impl Default for MonitorOptions {
@@ -93,6 +96,7 @@ impl Default for MonitorOptions {
             confirm_within: Duration::from_secs(60),
             seed: None,
             artifacts: None,
+            owned: None,
         }
     }
 }
@@ -221,6 +225,7 @@ impl Monitor {
                 late_after: options.late_after,
             },
             probes: JoinSet::new(),
+            owned: options.owned.clone(),
         };
         scheduler.schedule_all(&catalog, generation);
         let tasks = Tasks {
@@ -306,6 +311,14 @@ impl Monitor {
     pub fn announce(&self, events: Vec<Event>) -> bool {
         self.processor
             .send(ProcessorCommand::Announce(events))
+            .is_ok()
+    }
+
+    /// Shows results another node sharing the store probed (the lease keeper reads them):
+    /// statuses and rows on this node's bus, not recorded again. Returns whether taken.
+    pub fn follow(&self, records: Vec<iza_store::ResultRecord>) -> bool {
+        self.processor
+            .send(ProcessorCommand::Follow(records))
             .is_ok()
     }
 

@@ -39,6 +39,8 @@ pub(crate) enum ProcessorCommand {
     },
     /// Publish events stated elsewhere in the runtime (the supervisor) and record them.
     Announce(Vec<Event>),
+    /// Results another node probed and recorded: shown here, not recorded again.
+    Follow(Vec<iza_store::ResultRecord>),
     /// Process every finished probe already queued, announce the stop, and end.
     Stop {
         abandoned: usize,
@@ -73,6 +75,7 @@ impl Processor {
                         events,
                         ..Change::default()
                     }),
+                    ProcessorCommand::Follow(records) => self.follow(&records),
                     ProcessorCommand::Stop { abandoned, ack } => {
                         while let Ok(done) = results.try_recv() {
                             self.completed(done);
@@ -157,6 +160,32 @@ impl Processor {
                 }
             });
         }
+    }
+
+    /// Another node's results: the statuses they change reach this node's bus (its SSE,
+    /// `/metrics`, dashboard), with the rows; the events are not recorded (their node did).
+    fn follow(&mut self, records: &[iza_store::ResultRecord]) {
+        let now = crate::now_millis();
+        let transitions = self.board.follow(records, now);
+        let mut upsert = Vec::new();
+        for record in records {
+            upsert.extend(self.board.state(&record.service));
+        }
+        for transition in &transitions {
+            upsert.extend(self.board.state(&transition.service));
+        }
+        if upsert.is_empty() && transitions.is_empty() {
+            return;
+        }
+        let events = transitions
+            .into_iter()
+            .map(|t| Event::new(now, t.into_event_kind()))
+            .collect();
+        let _ = self.bus.publish(Change {
+            events,
+            upsert,
+            ..Change::default()
+        });
     }
 
     fn reload(&mut self, catalog: &Catalog, diff: &CatalogDiff, generation: u64) {

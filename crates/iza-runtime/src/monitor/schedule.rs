@@ -341,6 +341,8 @@ pub(crate) struct Scheduler {
     pub(crate) counters: Arc<Counters>,
     pub(crate) settings: SchedulerSettings,
     pub(crate) probes: JoinSet<()>,
+    /// When the checks are shared by lease: the ones this node probes.
+    pub(crate) owned: Option<Arc<crate::cluster::leases::Owned>>,
 }
 
 impl Scheduler {
@@ -425,7 +427,11 @@ impl Scheduler {
 
     /// Starts every probe due at `now`.
     fn fire(&mut self, now: Instant) {
-        let (due, skipped) = self.schedule.pop_due(now);
+        let (mut due, skipped) = self.schedule.pop_due(now);
+        if let Some(owned) = &self.owned {
+            // Another node holds the lease of the rest: their slots keep their rhythm only.
+            due.retain(|probe| owned.owns(&probe.service));
+        }
         Counters::add(&self.counters.due, due.len() as u64 + skipped);
         Counters::add(&self.counters.skipped, skipped);
         for probe in due {

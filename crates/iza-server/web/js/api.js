@@ -66,6 +66,7 @@ export const api = {
   service: (id) => get(`/services/${encodeURIComponent(id)}`),
   graph: () => get('/graph'),
   ports: () => get('/ports'),
+  nodes: () => get('/nodes'),
   events: ({ before, service, limit } = {}) => {
     const q = new URLSearchParams();
     if (before != null) q.set('before', before);

@@ -1,5 +1,5 @@
 // The dashboard's entry: hash routing (`#/`, `#/graph`, `#/services`, `#/services/ID`,
-// `#/ports`, `#/events`, `#/execution`, `#/alerts`), the theme toggle, the connection indicator, keyboard
+// `#/ports`, `#/events`, `#/execution`, `#/alerts`, `#/nodes`), the theme toggle, the connection indicator, keyboard
 // shortcuts.
 // Each view module exports `render(main, params)` and may return a cleanup function.
 
@@ -14,6 +14,7 @@ import * as ports from './views/ports.js';
 import * as events from './views/events.js';
 import * as execution from './views/execution.js';
 import * as alerts from './views/alerts.js';
+import * as nodes from './views/nodes.js';
 
 const ROUTES = [
   { pattern: /^\/?$/, nav: 'overview', title: 'Overview', view: overview },
@@ -24,6 +25,7 @@ const ROUTES = [
   { pattern: /^\/events$/, nav: 'events', title: 'Events', view: events },
   { pattern: /^\/execution$/, nav: 'execution', title: 'Execution', view: execution },
   { pattern: /^\/alerts$/, nav: 'alerts', title: 'Alerts', view: alerts },
+  { pattern: /^\/nodes$/, nav: 'nodes', title: 'Nodes', view: nodes },
 ];
 
 const main = document.getElementById('main');
@@ -94,7 +96,7 @@ function setupConnection() {
 }
 
 function setupKeys() {
-  const pages = ['#/', '#/graph', '#/services', '#/ports', '#/events', '#/execution', '#/alerts'];
+  const pages = ['#/', '#/graph', '#/services', '#/ports', '#/events', '#/execution', '#/alerts', '#/nodes'];
   document.addEventListener('keydown', (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const t = e.target;

@@ -18,6 +18,7 @@
 
 mod alerts;
 mod figures;
+mod leases;
 mod maintain;
 mod migrate;
 mod nodes;
@@ -488,6 +489,28 @@ impl Store for PostgresStore {
 
     async fn nodes(&self) -> Result<Vec<crate::NodeRecord>, StoreError> {
         nodes::list(self).await
+    }
+
+    async fn acquire_check_leases(
+        &self,
+        node: &str,
+        keys: &[String],
+        now: Millis,
+        until: Millis,
+    ) -> Result<Vec<String>, StoreError> {
+        leases::acquire(self, node, keys, now, until).await
+    }
+
+    async fn release_check_leases(
+        &self,
+        node: &str,
+        keys: Option<&[String]>,
+    ) -> Result<(), StoreError> {
+        leases::release(self, node, keys).await
+    }
+
+    async fn check_leases(&self) -> Result<Vec<crate::CheckLease>, StoreError> {
+        leases::list(self).await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

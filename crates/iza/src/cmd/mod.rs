@@ -10,6 +10,7 @@ mod demo_webhooks;
 mod graph;
 mod import;
 mod mcp;
+mod nodes;
 mod ports;
 mod processes;
 mod report;
@@ -60,6 +61,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::DemoService(args) => demo_service::run(&args),
         Command::Mcp(args) => mcp::run(&args),
         Command::Store(command) => store::run(&command),
+        Command::Nodes(args) => nodes::run(&args),
     }
 }
 

@@ -18,6 +18,7 @@ use iza_catalog::{Catalog, SourceFile};
 use iza_probe::{Prober, ProberOptions};
 use iza_runtime::agents::{Agents, AgentsOptions, worker_id};
 use iza_runtime::alerts::{Alerts, AlertsOptions, LinkKey};
+use iza_runtime::cluster::leases::{LeaseKeeper, LeaseOptions, Owned};
 use iza_runtime::cluster::{Cluster, NodeOptions};
 use iza_runtime::{
     DockerOptions, DockerWatch, Launch, Launcher, Monitor, MonitorOptions, Supervisor,
@@ -36,9 +37,22 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
 const WATCH_EVERY: Duration = Duration::from_secs(1);
 /// How often the store folds rollups and applies retention.
 const MAINTAIN_EVERY: Duration = Duration::from_secs(60);
-/// How often a node on a shared store renews its heartbeat, and how old one may get.
-const NODE_HEARTBEAT: Duration = Duration::from_secs(2);
-const NODE_LEASE: Duration = Duration::from_secs(10);
+
+/// The catalog `iza up` supervises on this node: a service whose `node` names another node is
+/// watched here but not run (its `process` is dropped).
+fn for_this_node(catalog: &Catalog, node_name: &str) -> Catalog {
+    let mut local = catalog.clone();
+    for service in local.services.values_mut() {
+        if service
+            .node
+            .as_deref()
+            .is_some_and(|node| node != node_name)
+        {
+            service.process = None;
+        }
+    }
+    local
+}
 
 /// The machine's host name, as the nodes registry shows it.
 fn host_name() -> String {
@@ -76,6 +90,12 @@ pub(crate) struct Setup {
     /// How every child process starts: guarded (it dies with `iza`), long-lived ones recorded
     /// in `children/` beside the database.
     pub(crate) launcher: Launcher,
+    /// This node's name (`--node`, else the host name), matched by a service's `node`.
+    pub(crate) node_name: String,
+    /// On a shared store: this node's region (`--region`).
+    pub(crate) region: Option<String>,
+    /// On a shared store: the lease period (`--lease`, 10 s).
+    pub(crate) lease: Duration,
 }
 
 impl Setup {
@@ -127,6 +147,9 @@ impl Setup {
             auth,
             allow_hosts: args.allow_host.clone(),
             launcher,
+            region: args.region.clone(),
+            node_name: args.node_name.clone().unwrap_or_else(host_name),
+            lease: args.lease.max(Duration::from_millis(500)),
         })
     }
 
@@ -274,6 +297,11 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
             .join("artifacts"),
         iza_runtime::artifacts::DEFAULT_KEEP,
     )));
+    // On a shared store the checks are shared by lease: the monitor probes those this node
+    // owns (`docs/scale-out.md`).
+    let shared = matches!(setup.store, StoreLocation::Postgres(_));
+    let owned = shared.then(|| Arc::new(Owned::default()));
+    options.owned = owned.clone();
     let monitor = Arc::new(
         Monitor::start(catalog.clone(), prober, store.clone(), options)
             .await
@@ -314,6 +342,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     // before the supervisor, so that `on = { process = ... }` sees the first starts. Their
     // `exec` children go through the same guarded launcher: they die with `iza`.
     let worker = worker_id();
+    let node_id = worker.clone();
     // On a shared store this process registers as a node, under its worker id, and renews its
     // heartbeat (`docs/scale-out.md`); the embedded store has one node and no registry.
     let cluster = match &setup.store {
@@ -323,10 +352,12 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
                 NodeOptions {
                     id: worker.clone(),
                     host: host_name(),
-                    region: None,
+                    region: setup.region.clone(),
                     version: env!("CARGO_PKG_VERSION").to_owned(),
-                    heartbeat_every: NODE_HEARTBEAT,
-                    lease: NODE_LEASE,
+                    // Five heartbeats a lease: the check leases count a node alive for three
+                    // fifths of it (iza_runtime::cluster::leases).
+                    heartbeat_every: setup.lease / 5,
+                    lease: setup.lease,
                 },
             )
             .await
@@ -334,19 +365,41 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         ),
         StoreLocation::Sqlite(_) => None,
     };
+    if shared {
+        state.set_cluster(iza_server::ClusterInfo {
+            node: node_id.clone(),
+            lease: setup.lease,
+        });
+    }
+    let leases = owned.map(|owned| {
+        LeaseKeeper::start(
+            store.clone(),
+            monitor.clone(),
+            owned,
+            LeaseOptions {
+                node: node_id.clone(),
+                lease: setup.lease,
+            },
+        )
+    });
+    let mut agents_options = AgentsOptions::new(
+        worker,
+        Launch {
+            self_exe: std::env::current_exe().ok(),
+            base_dir: base_dir.clone(),
+            launcher: setup.launcher.clone(),
+        },
+    );
+    if shared {
+        // A run of a dead node goes back to the queue within the node lease (and a half).
+        agents_options.lease = setup.lease;
+    }
     let agents = Arc::new(Agents::start(
         catalog.clone(),
         store.clone(),
         monitor.clone(),
         None,
-        AgentsOptions::new(
-            worker,
-            Launch {
-                self_exe: std::env::current_exe().ok(),
-                base_dir: base_dir.clone(),
-                launcher: setup.launcher.clone(),
-            },
-        ),
+        agents_options,
     ));
     state.set_agents(agents.clone());
     // Alerting: rules read the statuses on the bus; notifications are runs of the same queue
@@ -364,6 +417,8 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
                 .ok()
                 .map(|(token, _)| LinkKey::derive(token.as_str().as_bytes())),
             launcher: setup.launcher.clone(),
+            // Under the node's id, so that another node's start-up sees it alive.
+            worker: format!("{node_id}/notify"),
             ..AlertsOptions::default()
         },
     ));
@@ -377,7 +432,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     state.set_figures(figures.clone());
     let supervised = up.map(|up| {
         up.start(
-            &catalog,
+            &for_this_node(&catalog, &setup.node_name),
             monitor.clone(),
             base_dir,
             &state_dir,
@@ -392,6 +447,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     let reloader = tokio::spawn(watch_manifest(
         setup.manifest.clone(),
         setup.source_text,
+        setup.node_name.clone(),
         state.clone(),
         supervisor.clone(),
         agents.clone(),
@@ -486,6 +542,9 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         None => ExitCode::SUCCESS,
     };
     served.context("the HTTP server failed")?;
+    if let Some(leases) = leases {
+        leases.stop().await;
+    }
     if let Some(cluster) = cluster
         && let Err(err) = cluster.leave().await
     {
@@ -579,6 +638,7 @@ async fn wait_for_stop(interrupt: Option<Signal>, terminate: Option<Signal>) {
 async fn watch_manifest(
     path: PathBuf,
     mut current: String,
+    node_name: String,
     state: AppState,
     supervisor: Option<Arc<Supervisor>>,
     agents: Arc<Agents>,
@@ -607,13 +667,22 @@ async fn watch_manifest(
             continue;
         }
         current = text.clone();
-        reload(&path, text, &state, supervisor.as_deref(), &agents).await;
+        reload(
+            &path,
+            text,
+            &node_name,
+            &state,
+            supervisor.as_deref(),
+            &agents,
+        )
+        .await;
     }
 }
 
 async fn reload(
     path: &Path,
     text: String,
+    node_name: &str,
     state: &AppState,
     supervisor: Option<&Supervisor>,
     agents: &Agents,
@@ -650,7 +719,7 @@ async fn reload(
         }
     }
     if let Some(supervisor) = supervisor {
-        let changed = supervisor.reload(&catalog).await;
+        let changed = supervisor.reload(&for_this_node(&catalog, node_name)).await;
         tracing::info!(
             started = changed.started.len(),
             stopped = changed.stopped.len(),

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Scale-out on PostgreSQL (issue 14, docs/scale-out.md): 3,000 TCP checks at 1 s watched by one
+# `iza serve` on SQLite, then by 1, 2 and 3 nodes sharing one fresh PostgreSQL database each.
+# Prints per phase the CPU per probe result (and its ratio to the SQLite single node: target at
+# most 1.2x), PostgreSQL transactions and inserted rows per result (writes are batched), and the
+# failover time after `kill -9` of one of three nodes (target: under one lease period, 10 s).
+#
+#   bench/scale-out.sh                                  # 3,000 checks, 20 s per phase
+#   CHECKS=1000 SECONDS_PER_PHASE=10 bench/scale-out.sh
+#   IZA_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432 bench/scale-out.sh
+#   IZA_BIN=target/debug/iza CHECKS=300 bench/scale-out.sh   # no build
+#
+# Needs `psql` and `sqlite3`; the server must allow creating databases (it makes and drops
+# `iza_bench_*`). The queue's drain rate against graphile-worker is not measured here yet
+# (bench/queue-peer.sh measures the SQLite queue against it).
+# Exit status: 0 when both targets are met, 1 when one is missed.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+SERVER=${IZA_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432}
+
+if [ -n "${IZA_BIN:-}" ]; then
+    iza=$IZA_BIN   # a binary already built (the figures of a debug build are not comparable)
+else
+    echo "building \`iza\` (release)..." >&2
+    cargo build --release --quiet --workspace --bin iza
+    iza="$root/target/release/iza"
+fi
+exec python3 bench/scale_out.py "$iza" "$SERVER"

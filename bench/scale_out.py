@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Driver of bench/scale-out.sh: CHECKS TCP checks at 1 s against one local listener, watched by
+one `iza serve` on SQLite, then by 1, 2 and 3 nodes on one fresh PostgreSQL database each.
+
+Per phase: the CPU seconds of the `iza` processes (utime + stime from /proc, after a warm-up),
+the results they recorded (rows counted in the store), CPU per probe result, and on PostgreSQL
+the committed transactions and inserted rows of the database per result (pg_stat_database).
+Then, with three nodes, `kill -9` of one: the time until the two others hold every lease.
+Prints a table and the ratios against the SQLite single node. Exit 1 when a target is missed.
+"""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+IZA, SERVER = sys.argv[1], sys.argv[2]
+CHECKS = int(os.environ.get("CHECKS", "3000"))
+SECONDS = float(os.environ.get("SECONDS_PER_PHASE", "20"))
+WARMUP = float(os.environ.get("WARMUP", "8"))
+LEASE = os.environ.get("LEASE", "10s")
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def listener():
+    """One TCP listener that accepts and closes; returns its port."""
+    ready = threading.Event()
+    port = []
+
+    async def serve():
+        async def handle(reader, writer):
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
+        port.append(server.sockets[0].getsockname()[1])
+        ready.set()
+        await server.serve_forever()
+
+    threading.Thread(target=lambda: asyncio.run(serve()), daemon=True).start()
+    ready.wait()
+    return port[0]
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def psql(database, sql):
+    out = subprocess.run(
+        ["psql", f"{SERVER}/{database}", "-At", "-c", sql],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    return out
+
+
+def start(manifest_text, store):
+    d = tempfile.mkdtemp(prefix="iza-scale-")
+    with open(os.path.join(d, "iza.toml"), "w") as f:
+        f.write(manifest_text)
+    args = [IZA, "serve", d, "--listen", "127.0.0.1:0", "--lease", LEASE]
+    if store:
+        args += ["--store", store]
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "IZA_LOG": "warn"})
+    return proc, d
+
+
+def stop(procs):
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def phase(manifest_text, nodes):
+    """Returns (cpu seconds, results, xacts, inserted rows, database or None, procs)."""
+    if nodes == 0:
+        proc, d = start(manifest_text, None)
+        db = os.path.join(d, ".iza", "state.db")
+        time.sleep(WARMUP)
+
+        def count():
+            out = subprocess.run(["sqlite3", db, "SELECT COUNT(*) FROM results"],
+                                 capture_output=True, text=True).stdout.strip()
+            return int(out or 0)
+
+        c0, r0 = cpu_seconds(proc.pid), count()
+        time.sleep(SECONDS)
+        c1, r1 = cpu_seconds(proc.pid), count()
+        stop([proc])
+        return c1 - c0, r1 - r0, None, None, None, []
+    database = f"iza_bench_{os.getpid()}_{nodes}"
+    psql("test", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    psql("test", f"CREATE DATABASE {database}")
+    url = f"{SERVER}/{database}"
+    procs = []
+    for _ in range(nodes):
+        proc, _d = start(manifest_text, url)
+        procs.append(proc)
+    time.sleep(WARMUP)
+    stats = "SELECT xact_commit, tup_inserted FROM pg_stat_database WHERE datname = current_database()"
+
+    def snapshot():
+        x, t = psql(database, stats).split("|")
+        return (sum(cpu_seconds(p.pid) for p in procs),
+                int(psql(database, "SELECT COUNT(*) FROM results")), int(x), int(t))
+
+    c0, r0, x0, t0 = snapshot()
+    time.sleep(SECONDS)
+    c1, r1, x1, t1 = snapshot()
+    return c1 - c0, r1 - r0, x1 - x0, t1 - t0, database, procs
+
+
+def failover(database, procs):
+    """kill -9 of one of the nodes; seconds until the others hold every check's lease."""
+    victim = procs[0]
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    killed = time.monotonic()
+    pattern = f"node-{victim.pid}-%"
+    while time.monotonic() - killed < 60:
+        now_ms = int(time.time() * 1000)
+        held = int(psql(database, "SELECT COUNT(*) FROM check_leases WHERE lease_until > "
+                        f"{now_ms} AND node NOT LIKE '{pattern}'"))
+        if held == CHECKS:
+            return time.monotonic() - killed
+        time.sleep(0.1)
+    return float("inf")
+
+
+def main():
+    port = listener()
+    manifest_text = "version = 1\n" + "".join(
+        f"[services.s{i:05}]\ncheck = {{ tcp = \"127.0.0.1:{port}\", every = \"1s\" }}\n"
+        for i in range(CHECKS)
+    )
+    print(f"{CHECKS} TCP checks at 1 s; {SECONDS:.0f} s measured per phase after {WARMUP:.0f} s;"
+          f" lease {LEASE}", flush=True)
+    rows = []
+    cpu, results, _, _, _, _ = phase(manifest_text, 0)
+    base = cpu / max(results, 1)
+    rows.append(("sqlite, 1 node", cpu, results, None, None))
+    failover_s = None
+    for nodes in (1, 2, 3):
+        cpu, results, xacts, inserted, database, procs = phase(manifest_text, nodes)
+        rows.append((f"postgres, {nodes} node{'s' if nodes > 1 else ''}", cpu, results,
+                     xacts, inserted))
+        if nodes == 3:
+            failover_s = failover(database, procs)
+        stop(procs)
+        psql("test", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    print(f"{'phase':<20} {'CPU s':>7} {'results':>8} {'CPU ms/probe':>13} {'ratio':>6}"
+          f" {'xacts/result':>13} {'rows/result':>12}")
+    worst = 0.0
+    for name, cpu, results, xacts, inserted in rows:
+        per = cpu / max(results, 1)
+        ratio = per / base if base else float("nan")
+        if name.startswith("postgres"):
+            worst = max(worst, ratio)
+        x = f"{xacts / max(results, 1):.3f}" if xacts is not None else "-"
+        t = f"{inserted / max(results, 1):.3f}" if inserted is not None else "-"
+        print(f"{name:<20} {cpu:>7.2f} {results:>8} {per * 1000:>13.3f} {ratio:>6.2f} {x:>13} {t:>12}")
+    lease_s = float(LEASE.rstrip("s"))
+    print(f"failover after kill -9 of one of 3 nodes: {failover_s:.1f} s (target: under the "
+          f"lease, {lease_s:.0f} s)")
+    print(f"worst PostgreSQL CPU per probe against SQLite: {worst:.2f}x (target: at most 1.2x)")
+    missed = worst > 1.2 or failover_s >= lease_s
+    print("targets: " + ("MISSED" if missed else "met"))
+    sys.exit(1 if missed else 0)
+
+
+if __name__ == "__main__":
+    main()

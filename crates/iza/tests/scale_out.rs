@@ -1,0 +1,549 @@
+//! End to end, issue 14: real `iza serve` processes sharing one fresh PostgreSQL database and
+//! one manifest of 300 TCP checks at 1 s, each target a listener of this test that counts its
+//! connections. Three nodes share the checks fairly (the leases say who holds what; the hit
+//! counts say nobody else probes), a fourth joining takes about a quarter, and after `kill -9`
+//! of one node its checks are taken over within one lease period, with no gap in the hits
+//! longer than that and, afterwards, still one prober per check.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[path = "../../iza-store/tests/common/test_database.rs"]
+mod test_database;
+
+const CHECKS: usize = 300;
+/// The lease period the nodes run with (shorter than the default 10 s, to keep the test short).
+const LEASE: Duration = Duration::from_secs(8);
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// A node: the child, its address and its directory (each node has its own copy of the
+/// manifest, so that their local state, `.iza/`, is apart, as on separate machines).
+struct Node {
+    child: Child,
+    address: String,
+    dir: tempfile::TempDir,
+}
+
+impl Node {
+    fn start(manifest: &str, url: &str, lease: Duration) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("iza.toml"), manifest).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
+            .arg("serve")
+            .arg(dir.path())
+            .args(["--listen", "127.0.0.1:0", "--store", url])
+            .arg("--lease")
+            .arg(format!("{}ms", lease.as_millis()))
+            .env("IZA_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Drained all along, so a chatty node never blocks on a full pipe; shown when a test
+        // fails.
+        let stderr = child.stderr.take().unwrap();
+        let (address_tx, address_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some((_, rest)) = line.split_once("listening on http://") {
+                    let _ = address_tx.send(rest.trim().to_owned());
+                }
+                eprintln!("[node] {line}");
+            }
+        });
+        let address = address_rx
+            .recv_timeout(DEADLINE)
+            .expect("the node never said where it listens");
+        Node {
+            child,
+            address,
+            dir,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn token(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join(".iza/token"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request to a node; its status and body.
+fn http(address: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    let auth = token
+        .map(|token| format!("Authorization: Bearer {token}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn get_json(address: &str, path: &str) -> serde_json::Value {
+    let (status, body) = http(address, "GET", path, None, "");
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Hits of each target: when each connection came.
+type Hits = Arc<Mutex<Vec<Vec<Instant>>>>;
+
+/// 300 listeners on free ports, counting connections; returns the manifest checking them.
+fn targets(runtime: &tokio::runtime::Runtime, hits: &Hits) -> String {
+    let mut manifest = String::from("version = 1\n");
+    for index in 0..CHECKS {
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let address = listener.local_addr().unwrap();
+        manifest.push_str(&format!(
+            "[services.s{index:03}]\ncheck = {{ tcp = \"{address}\", every = \"1s\" }}\n"
+        ));
+        let hits = hits.clone();
+        runtime.spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                hits.lock().unwrap()[index].push(Instant::now());
+                drop(stream);
+            }
+        });
+    }
+    manifest
+}
+
+/// Running leases per node pid (node ids are `node-<pid>-<millis>`).
+fn leases_by_pid(runtime: &tokio::runtime::Runtime, url: &str) -> HashMap<u32, usize> {
+    let rows: Vec<(String, i64)> = runtime.block_on(async {
+        use sqlx::Connection as _;
+        let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_as(
+            "SELECT node, COUNT(*) FROM check_leases WHERE lease_until > $1 GROUP BY node",
+        )
+        .bind(now_millis())
+        .fetch_all(&mut connection)
+        .await
+        .unwrap_or_default()
+    });
+    rows.into_iter()
+        .map(|(node, count)| {
+            let pid = node
+                .split('-')
+                .nth(1)
+                .and_then(|pid| pid.parse().ok())
+                .unwrap_or(0);
+            (pid, count as usize)
+        })
+        .collect()
+}
+
+/// Waits until the running leases are held by exactly these nodes, `each` apiece.
+fn wait_for_shares(
+    runtime: &tokio::runtime::Runtime,
+    url: &str,
+    nodes: &[u32],
+    each: usize,
+) -> Duration {
+    let start = Instant::now();
+    loop {
+        let shares = leases_by_pid(runtime, url);
+        let fair =
+            shares.len() == nodes.len() && nodes.iter().all(|pid| shares.get(pid) == Some(&each));
+        if fair {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "leases never became {each} for each of {nodes:?}: {shares:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Hits of each target between two instants.
+fn hits_between(hits: &Hits, from: Instant, to: Instant) -> Vec<usize> {
+    hits.lock()
+        .unwrap()
+        .iter()
+        .map(|times| times.iter().filter(|t| **t >= from && **t < to).count())
+        .collect()
+}
+
+/// Over a window of `seconds`, every target is hit, and about once a second: a second prober
+/// of any check would double its count.
+fn assert_one_prober_each(hits: &Hits, seconds: u64) {
+    let from = Instant::now();
+    std::thread::sleep(Duration::from_secs(seconds));
+    let counts = hits_between(hits, from, Instant::now());
+    for (index, count) in counts.iter().enumerate() {
+        assert!(
+            *count >= 1 && *count <= seconds as usize + 2,
+            "s{index:03} was hit {count} times in {seconds} s (one prober at 1 s: about {seconds})"
+        );
+    }
+}
+
+#[test]
+fn three_nodes_share_300_checks_and_take_over_a_killed_ones_within_a_lease() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let database = runtime.block_on(test_database::TestDatabase::create());
+    let url = database.url();
+    let hits: Hits = Arc::new(Mutex::new(vec![Vec::new(); CHECKS]));
+    let manifest = targets(&runtime, &hits);
+
+    // Three nodes: 100 checks each (the bound of the rendezvous hashing makes it exact).
+    let mut nodes: Vec<Node> = (0..3)
+        .map(|_| Node::start(&manifest, &url, LEASE))
+        .collect();
+    let pids: Vec<u32> = nodes.iter().map(Node::pid).collect();
+    wait_for_shares(&runtime, &url, &pids, 100);
+    assert_one_prober_each(&hits, 6);
+    // Each node probes a third, and shows all: the others' results reach its board.
+    for node in &nodes {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let listed = get_json(&node.address, "/api/v1/services");
+            let up = listed["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["status"] == "up")
+                .count();
+            if up == CHECKS {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a node shows {up} of {CHECKS} up"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    // A fourth joins: it takes a quarter, 75 from the others.
+    nodes.push(Node::start(&manifest, &url, LEASE));
+    let pids: Vec<u32> = nodes.iter().map(Node::pid).collect();
+    wait_for_shares(&runtime, &url, &pids, 75);
+    assert_one_prober_each(&hits, 6);
+    // Any node shows them all: alive, with their checks.
+    let shown = get_json(&nodes[0].address, "/api/v1/nodes");
+    assert_eq!(shown["shared"], true, "{shown}");
+    let listed = shown["nodes"].as_array().unwrap();
+    assert_eq!(listed.len(), 4, "{shown}");
+    assert!(
+        listed
+            .iter()
+            .all(|n| n["alive"] == true && n["checks"] == 75),
+        "{shown}"
+    );
+    assert_eq!(listed.iter().filter(|n| n["this"] == true).count(), 1);
+    let cli = Command::new(env!("CARGO_BIN_EXE_iza"))
+        .args(["nodes", "--url"])
+        .arg(format!("http://{}", nodes[1].address))
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&cli.stdout);
+    assert!(cli.status.success(), "{table}");
+    assert_eq!(
+        table.lines().filter(|l| l.contains(" alive ")).count(),
+        4,
+        "{table}"
+    );
+    assert_eq!(
+        table.lines().filter(|l| l.contains("(this)")).count(),
+        1,
+        "{table}"
+    );
+
+    // `kill -9` of one: the three others take its 75 within one lease period.
+    let mut victim = nodes.remove(1);
+    let victim_checks: Vec<usize> = {
+        // Which checks the victim probed: its leases in the store.
+        let rows: Vec<String> = runtime.block_on(async {
+            use sqlx::Connection as _;
+            let mut connection = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query_scalar("SELECT key FROM check_leases WHERE node LIKE $1")
+                .bind(format!("node-{}-%", victim.pid()))
+                .fetch_all(&mut connection)
+                .await
+                .unwrap()
+        });
+        rows.iter()
+            .filter_map(|key| key.strip_prefix('s').and_then(|n| n.parse().ok()))
+            .collect()
+    };
+    assert_eq!(victim_checks.len(), 75);
+    victim.child.kill().unwrap();
+    let killed_at = Instant::now();
+    victim.child.wait().unwrap();
+    let pids: Vec<u32> = nodes.iter().map(Node::pid).collect();
+    let took = wait_for_shares(&runtime, &url, &pids, 100);
+    assert!(took < LEASE, "the takeover took {took:?}");
+    // Every one of its checks is probed again, and no gap between two hits of one of them
+    // spans more than a lease period.
+    let settle = killed_at + LEASE + Duration::from_secs(2);
+    while Instant::now() < settle {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    {
+        let hits = hits.lock().unwrap();
+        for index in &victim_checks {
+            let times: Vec<Instant> = hits[*index]
+                .iter()
+                .copied()
+                .filter(|t| *t + LEASE >= killed_at)
+                .collect();
+            assert!(
+                times.iter().any(|t| *t > killed_at),
+                "s{index:03} was never probed after the kill"
+            );
+            let widest = times
+                .windows(2)
+                .map(|pair| pair[1] - pair[0])
+                .max()
+                .unwrap_or_default();
+            assert!(
+                widest <= LEASE,
+                "s{index:03} went {widest:?} without a probe around the kill"
+            );
+        }
+    }
+    assert_one_prober_each(&hits, 6);
+}
+
+/// The task of the run test: notes its start and, 3 s later, its end, in a file both nodes see.
+fn task_manifest(log: &Path) -> String {
+    let script = format!(
+        "echo start >> {log}; sleep 3; echo done >> {log}",
+        log = log.display()
+    );
+    format!(
+        r#"version = 1
+[agents.w]
+tier = 1
+tasks = [ {{ name = "long", retries = 1, timeout = "1m", run = {{ exec = ["sh", "-c", {script:?}] }} }} ]
+"#
+    )
+}
+
+fn wait_for_log(log: &Path, what: &str, condition: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if condition(&text) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; log:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The run once it has ended, as a node shows it.
+fn finished(node: &Node, id: i64) -> serde_json::Value {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let run = get_json(&node.address, &format!("/api/v1/runs/{id}"));
+        if run["state"] != "running" && run["state"] != "queued" {
+            return run;
+        }
+        assert!(Instant::now() < deadline, "run {id} never ended: {run}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A run on a shared store: a node starting while another runs a run leaves that run alone
+/// (it is a live node's, not a dead process's); after `kill -9` of the node running a run, the
+/// other takes it over once its lease ends, and it completes.
+#[test]
+fn a_live_nodes_run_is_left_alone_and_a_killed_nodes_run_is_taken_over() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let database = runtime.block_on(test_database::TestDatabase::create());
+    let url = database.url();
+    let shared = tempfile::tempdir().unwrap();
+    let log = shared.path().join("runs.log");
+    let manifest = task_manifest(&log);
+    let lease = Duration::from_secs(3);
+    let enqueue = |node: &Node| -> i64 {
+        let (status, body) = http(
+            &node.address,
+            "POST",
+            "/api/v1/runs",
+            Some(&node.token()),
+            r#"{"task":"w/long"}"#,
+        );
+        assert_eq!(status, 202, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+
+    // 1. A runs a run; B starts meanwhile: the run is not released, it runs once, to its end.
+    let a = Node::start(&manifest, &url, lease);
+    let first = enqueue(&a);
+    wait_for_log(&log, "the first run to start", |t| t == "start\n");
+    let b = Node::start(&manifest, &url, lease);
+    wait_for_log(&log, "the first run to end", |t| t.contains("done"));
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "start\ndone\n");
+    let run = finished(&b, first);
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(run["attempt"], 1, "{run}");
+
+    // 2. A second run; `kill -9` of the node running it; the other retries it to its end.
+    std::fs::write(&log, "").unwrap();
+    let second = enqueue(&a);
+    wait_for_log(&log, "the second run to start", |t| t == "start\n");
+    let running = get_json(&a.address, &format!("/api/v1/runs/{second}"));
+    let worker = running["worker"].as_str().unwrap_or_default().to_owned();
+    let (mut victim, survivor) = if worker.starts_with(&format!("node-{}-", a.pid())) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    victim.child.kill().unwrap();
+    victim.child.wait().unwrap();
+    wait_for_log(&log, "the retried run to end", |t| t.contains("done"));
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "start\nstart\ndone\n"
+    );
+    let run = finished(&survivor, second);
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(run["attempt"], 2, "{run}");
+    assert!(
+        run["worker"]
+            .as_str()
+            .is_none_or(|w| !w.starts_with(&format!("node-{}-", victim.pid()))),
+        "{run}"
+    );
+}
+
+/// `node` on a service: `iza up --node here` runs the command of the service meant for `here`
+/// and only watches the one meant for another node (it is no supervised process of this one).
+#[test]
+fn up_runs_only_the_commands_meant_for_its_node() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("iza.toml"),
+        r#"version = 1
+[services.mine]
+command = ["sh", "-c", "touch mine.ran; exec sleep 600"]
+node = "here"
+[services.theirs]
+command = ["sh", "-c", "touch theirs.ran; exec sleep 600"]
+node = "elsewhere"
+"#,
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
+        .arg("up")
+        .arg(dir.path())
+        .args(["--listen", "127.0.0.1:0", "--node", "here"])
+        .env("IZA_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    // Killed if the test fails before it stops it.
+    struct KillOnDrop(Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut guard = KillOnDrop(child);
+    let child = &mut guard.0;
+    let (address_tx, address_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some((_, rest)) = line.split_once("listening on http://") {
+                let _ = address_tx.send(rest.trim().to_owned());
+            }
+        }
+    });
+    let address = address_rx.recv_timeout(DEADLINE).unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    let processes = loop {
+        let listed = get_json(&address, "/api/v1/processes");
+        let running = listed["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "mine" && (p["state"] == "running" || p["state"] == "ready"));
+        if running && dir.path().join("mine.ran").exists() {
+            break listed;
+        }
+        assert!(Instant::now() < deadline, "`mine` never ran: {listed}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let ids: Vec<&str> = processes["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert_eq!(ids, vec!["mine"], "{processes}");
+    assert!(!dir.path().join("theirs.ran").exists());
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + DEADLINE;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("`iza up` did not stop");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
