@@ -27,6 +27,7 @@ pub mod auth;
 mod dashboard;
 mod error;
 pub mod host;
+pub mod hub;
 mod mcp;
 mod methods;
 mod metrics;
@@ -137,6 +138,7 @@ pub fn router(state: AppState) -> Router {
 pub(crate) fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/summary", get(routes::summary))
+        .route("/hub", get(hub::hub))
         .route("/services", get(routes::services))
         .route("/services/{id}", get(routes::service))
         .route("/graph", get(routes::graph))

@@ -82,6 +82,8 @@ pub struct AppState {
     mcp_shutdown: iza_mcp::Shutdown,
     /// Alerting (alerts, silences, deliveries), set once it runs.
     alerts: Arc<OnceLock<Arc<Alerts>>>,
+    /// The MCP hub: the upstream MCP servers federated behind `/mcp`.
+    pub(crate) hub: iza_mcp::hub::Hub,
 }
 
 /// How long a built `GET /services` body is served as it is although the state moved on: the
@@ -148,7 +150,20 @@ impl AppState {
             agents: Arc::default(),
             mcp_shutdown: iza_mcp::Shutdown::new(),
             alerts: Arc::default(),
+            hub: iza_mcp::hub::Hub::empty(),
         }
+    }
+
+    /// Federates the hub's upstream MCP servers behind `/mcp` (call before [`crate::router`]).
+    #[must_use]
+    pub fn with_hub(mut self, hub: iza_mcp::hub::Hub) -> AppState {
+        self.hub = hub;
+        self
+    }
+
+    /// The MCP hub.
+    pub fn hub(&self) -> &iza_mcp::hub::Hub {
+        &self.hub
     }
 
     /// Serves the supervisor's processes (`iza up`): their state, logs, and start, stop and

@@ -211,6 +211,13 @@ pub(crate) struct DemoServiceArgs {
     /// Exit with status 1 once this long has passed since the start, as a crash would.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub(crate) exit_after: Option<std::time::Duration>,
+    /// Serve a real MCP server at `/mcp` (demo tools `echo`, `add`, `service_info`,
+    /// `toggle_extra`; both protocol generations) instead of the bare `initialize` answer.
+    #[arg(long)]
+    pub(crate) mcp: bool,
+    /// Serve the demo MCP server over stdin and stdout instead of HTTP (`--port` is ignored).
+    #[arg(long, conflicts_with = "mcp")]
+    pub(crate) mcp_stdio: bool,
 }
 
 #[derive(Debug, Args)]

@@ -129,6 +129,10 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
             tags: s.tags.clone(),
             metadata: s.metadata.clone(),
             check,
+            mcp: s
+                .mcp
+                .as_ref()
+                .and_then(|m| super::mcp::upstream(ctx, id.get(), m)),
             span: id.span(),
         };
         services.insert(id.get().clone(), service);

@@ -5,6 +5,7 @@ mod alerts;
 mod check;
 mod demo_service;
 mod graph;
+mod hub;
 mod import;
 mod mcp;
 mod ports;

@@ -287,7 +287,12 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     )
     .with_docker(Arc::new(docker))
     .with_auth(setup.auth.clone())
-    .with_hosts(HostPolicy::new(address, &setup.allow_hosts));
+    .with_hosts(HostPolicy::new(address, &setup.allow_hosts))
+    .with_hub(crate::cmd::hub::start(
+        &catalog,
+        &setup.manifest,
+        &setup.launcher,
+    )?);
     let app = iza_server::router(state.clone());
     tracing::info!(
         "watching `{}` ({} services), store `{}`",
@@ -400,6 +405,8 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
             // Runs first: they may use the supervised services; those still running at the
             // deadline go back to the queue for the next start.
             agents.shutdown(SHUTDOWN_DEADLINE).await;
+            // The hub's stdio upstreams stop with their process groups.
+            state.hub().shutdown().await;
             if let Some(alerts) = state.alerts() {
                 alerts.shutdown().await;
             }
