@@ -33,6 +33,7 @@ mod methods;
 mod metrics;
 pub mod openapi;
 mod processes;
+pub mod ratelimit;
 mod routes;
 mod serve;
 mod state;
@@ -117,7 +118,8 @@ pub fn router(state: AppState) -> Router {
     // MCP (`iza-mcp`), both protocol generations; behind the same policies as the API.
     let mcp = Router::new()
         .route_service("/mcp", mcp::service(&state))
-        .route_layer(axum::middleware::from_fn(mcp::attach_caller));
+        .route_layer(axum::middleware::from_fn(mcp::attach_caller))
+        .route_layer(from_fn_with_state(state.mcp_rate.clone(), ratelimit::limit));
     Router::new()
         .route("/", get(dashboard::index))
         .route("/assets/{*path}", get(dashboard::asset))

@@ -84,6 +84,8 @@ pub struct AppState {
     alerts: Arc<OnceLock<Arc<Alerts>>>,
     /// The MCP hub: the upstream MCP servers federated behind `/mcp`.
     pub(crate) hub: iza_mcp::hub::Hub,
+    /// The per-client rate limit of `/mcp`, when one is set.
+    pub(crate) mcp_rate: Option<crate::ratelimit::RateLimiter>,
 }
 
 /// How long a built `GET /services` body is served as it is although the state moved on: the
@@ -151,7 +153,15 @@ impl AppState {
             mcp_shutdown: iza_mcp::Shutdown::new(),
             alerts: Arc::default(),
             hub: iza_mcp::hub::Hub::empty(),
+            mcp_rate: None,
         }
+    }
+
+    /// Limits each client of `/mcp` (by its bearer token) to `rate` requests; `None`: no limit.
+    #[must_use]
+    pub fn with_mcp_rate_limit(mut self, rate: Option<crate::ratelimit::Rate>) -> AppState {
+        self.mcp_rate = rate.map(crate::ratelimit::RateLimiter::new);
+        self
     }
 
     /// Federates the hub's upstream MCP servers behind `/mcp` (call before [`crate::router`]).

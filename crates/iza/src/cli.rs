@@ -272,6 +272,11 @@ pub(crate) struct ServeArgs {
     /// DNS rebinding. Use it for the name a proxy or other machines reach the server by.
     #[arg(long = "allow-host", value_name = "NAME")]
     pub(crate) allow_host: Vec<String>,
+    /// Limit each client of `/mcp` (each bearer token; clients without one count as one) to
+    /// this many MCP requests, e.g. `50/s` or `600/m`; beyond it they get 429 with
+    /// `Retry-After` [default: no limit].
+    #[arg(long, value_name = "RATE", value_parser = iza_server::ratelimit::Rate::parse)]
+    pub(crate) mcp_rate_limit: Option<iza_server::ratelimit::Rate>,
 }
 
 /// Which running instance to talk to, and with which token.

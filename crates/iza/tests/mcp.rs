@@ -44,10 +44,15 @@ impl Drop for Serve {
 }
 
 fn serve(dir: &Path) -> Serve {
+    serve_with(dir, &[])
+}
+
+fn serve_with(dir: &Path, extra: &[&str]) -> Serve {
     let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
         .arg("serve")
         .arg(dir)
         .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
         .env("IZA_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -1050,4 +1055,47 @@ mcp = {{ command = ["node", "{}", "stdio"] }}
     );
     assert!(answer.to_string().contains('9'), "{answer}");
     drop(server);
+}
+
+#[test]
+fn mcp_rate_limits_refuse_a_client_over_its_rate_with_a_retry_hint() {
+    let dir = site();
+    let admin = token(dir.path(), &[]);
+    let read = token(dir.path(), &["--read-only"]);
+    let server = serve_with(dir.path(), &["--mcp-rate-limit", "3/m"]);
+    let address = server.address.as_str();
+    let client = Raw {
+        address,
+        token: Some(&admin),
+        session: None,
+        version: "2026-07-28",
+    };
+    for _ in 0..3 {
+        assert!(!client.tool_names().is_empty());
+    }
+    let (status, headers, body) = client.post("tools/list", client.params(json!({})));
+    assert_eq!(status, 429, "{body}");
+    let retry: u64 = headers
+        .iter()
+        .find(|(k, _)| k == "retry-after")
+        .map(|(_, v)| v.parse().unwrap())
+        .unwrap_or_else(|| panic!("no Retry-After: {headers:?}"));
+    assert!((1..=20).contains(&retry), "{retry}");
+    let error = message(&body);
+    assert_eq!(error["error"]["code"], -32000, "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rate limit"),
+        "{error}"
+    );
+    // Another token has its own budget.
+    let other = Raw {
+        address,
+        token: Some(&read),
+        session: None,
+        version: "2026-07-28",
+    };
+    assert!(!other.tool_names().is_empty());
 }

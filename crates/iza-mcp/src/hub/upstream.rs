@@ -106,7 +106,7 @@ impl Upstream {
 
     pub(crate) fn status(&self, tools: Vec<String>) -> UpstreamStatus {
         let (transport, target) = match &self.spec.transport {
-            UpstreamTransport::Http { url, .. } => ("http", url.clone()),
+            UpstreamTransport::Http { url, .. } => ("http", shown_url(url)),
             UpstreamTransport::Stdio { program, .. } => ("stdio", program.clone()),
         };
         self.with(|l| UpstreamStatus {
@@ -193,6 +193,19 @@ impl Upstream {
                 timeout: self.spec.timeout,
             }),
         }
+    }
+}
+
+/// A URL as shown: without credentials (`user:password@`) and without its query.
+fn shown_url(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority.rsplit('@').next().unwrap_or(authority);
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_owned(),
     }
 }
 
@@ -538,5 +551,23 @@ async fn hold(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_url;
+
+    #[test]
+    fn shown_urls_carry_no_credentials() {
+        assert_eq!(
+            shown_url("http://127.0.0.1:8301/mcp"),
+            "http://127.0.0.1:8301/mcp"
+        );
+        assert_eq!(
+            shown_url("https://user:secret@mcp.example/mcp?key=abc"),
+            "https://mcp.example/mcp"
+        );
+        assert_eq!(shown_url("http://h:1"), "http://h:1");
     }
 }

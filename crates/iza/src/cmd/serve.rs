@@ -73,6 +73,8 @@ pub(crate) struct Setup {
     pub(crate) auth: Auth,
     /// Names answered for besides the listen address and loopback (`--allow-host`).
     pub(crate) allow_hosts: Vec<String>,
+    /// The per-client rate limit of `/mcp` (`--mcp-rate-limit`).
+    pub(crate) mcp_rate: Option<iza_server::ratelimit::Rate>,
     /// How every child process starts: guarded (it dies with `iza`), long-lived ones recorded
     /// in `children/` beside the database.
     pub(crate) launcher: Launcher,
@@ -126,6 +128,7 @@ impl Setup {
             },
             auth,
             allow_hosts: args.allow_host.clone(),
+            mcp_rate: args.mcp_rate_limit,
             launcher,
         })
     }
@@ -292,7 +295,8 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         &catalog,
         &setup.manifest,
         &setup.launcher,
-    )?);
+    )?)
+    .with_mcp_rate_limit(setup.mcp_rate);
     let app = iza_server::router(state.clone());
     tracing::info!(
         "watching `{}` ({} services), store `{}`",
