@@ -61,6 +61,7 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/services/{id}",
     "/api/v1/graph",
     "/api/v1/ports",
+    "/api/v1/hub",
     "/api/v1/docker",
     "/api/v1/processes",
     "/api/v1/services/{id}/process",
