@@ -180,6 +180,10 @@ async fn serve(args: &DemoServiceArgs) -> Result<ExitCode> {
         )?;
         out.flush()?;
     }
+    // No Nagle: a small answer must not wait for the client's delayed ACK (40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
