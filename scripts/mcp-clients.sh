@@ -1,9 +1,23 @@
 #!/usr/bin/env bash
-# Installs the independent MCP clients the tests use (crates/iza/tests/mcp.rs): the Python
-# `mcp` SDK, pinned to 2.3.x, into a venv at $IZA_MCP_VENV (default /tmp/iza-mcp-venv).
-# Prints the venv's python on its last line. Idempotent: does nothing when it is installed.
+# Installs the independent MCP clients and upstreams the tests use (crates/iza/tests/mcp.rs):
+# the Python `mcp` SDK, pinned to 2.3.x, into a venv at $IZA_MCP_VENV (default
+# /tmp/iza-mcp-venv); prints the venv's python on its last line. With `--server-everything`,
+# installs `@modelcontextprotocol/server-everything` (pinned) under $IZA_MCP_NPM (default
+# /tmp/iza-mcp-npm) instead and prints the path of its entry point. Idempotent.
 set -euo pipefail
 MCP_PY_VERSION='>=2.3,<2.4'
+EVERYTHING_VERSION='2026.8.31'
+if [[ "${1:-}" == "--server-everything" ]]; then
+  dir=${IZA_MCP_NPM:-/tmp/iza-mcp-npm}
+  entry="$dir/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
+  if ! grep -q "\"version\": \"$EVERYTHING_VERSION\"" "$dir/node_modules/@modelcontextprotocol/server-everything/package.json" 2>/dev/null; then
+    echo "installing @modelcontextprotocol/server-everything@$EVERYTHING_VERSION into $dir" >&2
+    mkdir -p "$dir"
+    (cd "$dir" && npm install --silent --no-audit --no-fund "@modelcontextprotocol/server-everything@$EVERYTHING_VERSION" >&2)
+  fi
+  echo "$entry"
+  exit 0
+fi
 venv=${IZA_MCP_VENV:-/tmp/iza-mcp-venv}
 if ! "$venv/bin/python" -c 'import mcp, sys; from importlib.metadata import version; sys.exit(0 if version("mcp").startswith("2.3.") else 1)' 2>/dev/null; then
   echo "installing the Python mcp SDK ($MCP_PY_VERSION) into $venv" >&2

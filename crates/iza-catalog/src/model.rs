@@ -136,9 +136,36 @@ pub struct Service {
     /// Business figures read from the service, in file order (docs/metrics.md).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub figures: Vec<Figure>,
+    /// The MCP server the hub federates, when it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mcp: Option<McpUpstream>,
     /// Where the service is defined in the manifest (byte span of its id).
     #[serde(skip)]
     pub span: Range<usize>,
+}
+
+/// How the hub reaches an MCP server (`[services.X.mcp]`). Its environment and headers may
+/// hold credentials: they are never serialized.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct McpUpstream {
+    /// Its streamable-HTTP endpoint.
+    pub url: Option<String>,
+    /// Or the command that runs it over stdio.
+    pub command: Option<Vec<String>>,
+    /// Environment of the command, as written (`${NAME}` references resolved when started).
+    #[serde(skip)]
+    pub env: IndexMap<String, String>,
+    /// Headers of HTTP requests, as written.
+    #[serde(skip)]
+    pub headers: IndexMap<String, String>,
+    /// How long a call may take.
+    pub timeout: Duration,
+    /// How often an HTTP server is asked whether it still answers.
+    pub health_interval: Duration,
+    /// Globs of the tools shown (empty: all).
+    pub allow: Vec<String>,
+    /// Globs of the tools hidden.
+    pub deny: Vec<String>,
 }
 
 impl Service {

@@ -13,13 +13,14 @@ use rmcp::model::{
     GetPromptResult, Implementation, ListPromptsResult, ListResourcesResult, ListToolsResult,
     PaginatedRequestParams, Prompt, PromptArgument, PromptMessage, ReadResourceRequestParams,
     ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, Role, ServerCapabilities,
-    ServerConfig, SetLevelRequestParams, Tool, ToolAnnotations,
+    ServerConfig, SetLevelRequestParams, SubscriptionFilter, Tool, ToolAnnotations,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{RoleServer, ServerHandler};
 use serde_json::json;
 
 use crate::backend::{Backend, Verb};
+use crate::hub::{self, Hub};
 use crate::scope::{Caller, Scope};
 use crate::tools::{self, TOOLS, ToolFailure, ToolSpec};
 
@@ -114,6 +115,7 @@ the claim_run/heartbeat_run/complete_run cycle of an external agent) needs a tok
 pub struct IzaMcp {
     backend: Arc<dyn Backend>,
     default_scope: Scope,
+    hub: Hub,
 }
 
 impl IzaMcp {
@@ -123,7 +125,14 @@ impl IzaMcp {
         IzaMcp {
             backend,
             default_scope,
+            hub: Hub::empty(),
         }
+    }
+
+    /// Federates the hub's upstream MCP servers behind this handler.
+    pub fn with_hub(mut self, hub: Hub) -> IzaMcp {
+        self.hub = hub;
+        self
     }
 
     /// The scope of the request's caller.
@@ -160,8 +169,10 @@ impl ServerHandler for IzaMcp {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
+                .enable_tool_list_changed()
                 .enable_resources()
                 .enable_prompts()
+                .enable_prompts_list_changed()
                 .enable_logging()
                 .build(),
         )
@@ -179,13 +190,47 @@ impl ServerHandler for IzaMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         let scope = self.scope(&context);
-        Ok(ListToolsResult::with_all_items(
-            IzaMcp::tools_for(scope).map(tool).collect(),
-        ))
+        let mut listed: Vec<Tool> = IzaMcp::tools_for(scope).map(tool).collect();
+        listed.extend(
+            self.hub
+                .routes()
+                .iter()
+                .filter(|route| route.scope <= scope)
+                .map(|route| route.tool.clone()),
+        );
+        Ok(ListToolsResult::with_all_items(listed))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        tools::find(name).map(tool)
+        tools::find(name)
+            .map(tool)
+            .or_else(|| self.hub.route(name).map(|route| route.tool))
+    }
+
+    /// A session client: remembered, to tell it when the hub's listing changes.
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.hub.add_peer(context.peer);
+    }
+
+    /// 2026-07-28 clients hear of listing changes on `subscriptions/listen`.
+    fn accepted_subscription_filter(
+        &self,
+        _requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        Some(
+            SubscriptionFilter::builder()
+                .tools_list_changed()
+                .prompts_list_changed()
+                .build(),
+        )
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
+        let sink = context.sink().clone();
+        self.hub.add_sink(sink.clone());
+        context.cancelled().await;
+        self.hub.remove_sink(&sink);
+        Ok(())
     }
 
     async fn call_tool(
@@ -196,7 +241,9 @@ impl ServerHandler for IzaMcp {
         let scope = self.scope(&context);
         // A tool above the scope is hidden from the listing, and its call refused with the
         // scope it needs (not as unknown: the client can ask for a better token).
-        let spec = tools::find(&request.name).ok_or_else(|| unknown_tool(&request.name, scope))?;
+        let Some(spec) = tools::find(&request.name) else {
+            return self.call_federated(request, scope).await;
+        };
         if spec.scope > scope {
             return Err(McpError::new(
                 ErrorCode::INVALID_REQUEST,
@@ -237,6 +284,7 @@ impl ServerHandler for IzaMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
+        let federated = self.hub.prompts();
         Ok(ListPromptsResult::with_all_items(
             PROMPTS
                 .iter()
@@ -250,6 +298,7 @@ impl ServerHandler for IzaMcp {
                     });
                     Prompt::new(prompt.name, Some(prompt.description), arguments)
                 })
+                .chain(federated.iter().map(|(prompt, _, _)| prompt.clone()))
                 .collect(),
         ))
     }
@@ -260,6 +309,15 @@ impl ServerHandler for IzaMcp {
         _context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
         let Some(prompt) = PROMPTS.iter().find(|p| p.name == request.name) else {
+            if let Some(answer) = self
+                .hub
+                .get_prompt(&request.name, request.arguments.clone())
+                .await
+            {
+                return answer
+                    .map(Into::into)
+                    .map_err(|err| McpError::internal_error(err.to_string(), None));
+            }
             return Err(McpError::invalid_params(
                 format!("no prompt `{}`", request.name),
                 None,
@@ -343,6 +401,33 @@ impl ServerHandler for IzaMcp {
             other => other,
         };
         Ok(ReadResourceResult::new(vec![contents]).into())
+    }
+}
+
+impl IzaMcp {
+    /// A call of a tool that is not IZA's own: a federated one (`server__tool`), or unknown.
+    async fn call_federated(
+        &self,
+        request: CallToolRequestParams,
+        scope: Scope,
+    ) -> Result<CallToolResponse, McpError> {
+        if let Some(route) = self.hub.route(&request.name)
+            && route.scope > scope
+        {
+            return Err(McpError::new(
+                ErrorCode::INVALID_REQUEST,
+                format!(
+                    "the tool `{}` needs the `{}` scope; this client's token has `{scope}`",
+                    request.name, route.scope
+                ),
+                Some(json!({ "required_scope": route.scope, "scope": scope })),
+            ));
+        }
+        match self.hub.call(&request.name, request.arguments).await {
+            Ok(result) => Ok(result.into()),
+            Err(hub::HubError::UnknownTool(name)) => Err(unknown_tool(&name, scope)),
+            Err(err) => Ok(hub::error_result(&err).into()),
+        }
     }
 }
 

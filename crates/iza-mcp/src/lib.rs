@@ -13,13 +13,16 @@
 //! - `tools.rs`: the tool table (names, descriptions, JSON Schemas, scopes) and the calls;
 //! - `handler.rs`: [`IzaMcp`], the `rmcp` server handler (tools, resources, prompts, scope
 //!   checks);
-//! - `transport.rs`: stdio and streamable HTTP.
+//! - `transport.rs`: stdio and streamable HTTP;
+//! - `hub/`: [`hub::Hub`], the upstream MCP servers federated behind IZA's endpoint.
 //!
 //! It does not authenticate (the host's middleware does, and says who called through
 //! [`Caller`]), probe, or render anything but JSON text.
 
 mod backend;
+pub mod demo;
 mod handler;
+pub mod hub;
 mod scope;
 mod tools;
 mod transport;

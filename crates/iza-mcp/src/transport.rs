@@ -30,6 +30,8 @@ pub struct HttpOptions {
     /// The scope of a request without a [`crate::Caller`] (the host attaches one to every
     /// request it let through; this is a fallback).
     pub default_scope: Scope,
+    /// The upstream MCP servers federated behind the endpoint.
+    pub hub: crate::hub::Hub,
 }
 
 /// The streamable HTTP service over `backend`. The host (its Host/Origin policy, its bearer
@@ -42,7 +44,7 @@ pub fn http_service(backend: Arc<dyn Backend>, options: HttpOptions) -> McpHttpS
         .with_sse_keep_alive(Some(Duration::from_secs(15)))
         .with_legacy_session_mode(true)
         .with_cancellation_token(options.shutdown);
-    let handler = IzaMcp::new(backend, options.default_scope);
+    let handler = IzaMcp::new(backend, options.default_scope).with_hub(options.hub);
     StreamableHttpService::new(
         move || Ok(handler.clone()),
         Arc::new(LocalSessionManager::default()),

@@ -30,12 +30,14 @@ mod dashboard;
 mod error;
 mod figures;
 pub mod host;
+pub mod hub;
 mod mcp;
 mod methods;
 mod metrics;
 mod nodes;
 pub mod openapi;
 mod processes;
+pub mod ratelimit;
 mod routes;
 mod serve;
 mod state;
@@ -64,6 +66,7 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/services/{id}",
     "/api/v1/graph",
     "/api/v1/ports",
+    "/api/v1/hub",
     "/api/v1/docker",
     "/api/v1/processes",
     "/api/v1/services/{id}/process",
@@ -128,7 +131,8 @@ pub fn router(state: AppState) -> Router {
     // MCP (`iza-mcp`), both protocol generations; behind the same policies as the API.
     let mcp = Router::new()
         .route_service("/mcp", mcp::service(&state))
-        .route_layer(axum::middleware::from_fn(mcp::attach_caller));
+        .route_layer(axum::middleware::from_fn(mcp::attach_caller))
+        .route_layer(from_fn_with_state(state.mcp_rate.clone(), ratelimit::limit));
     Router::new()
         .route("/", get(dashboard::index))
         .route("/assets/{*path}", get(dashboard::asset))
@@ -150,6 +154,7 @@ pub fn router(state: AppState) -> Router {
 pub(crate) fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/summary", get(routes::summary))
+        .route("/hub", get(hub::hub))
         .route("/services", get(routes::services))
         .route("/services/{id}", get(routes::service))
         .route("/graph", get(routes::graph))

@@ -125,6 +125,7 @@ pub(crate) fn service(state: &AppState) -> iza_mcp::McpHttpService {
             max_body_bytes: MCP_MAX_BODY,
             shutdown: state.mcp_shutdown(),
             default_scope: iza_mcp::Scope::Read,
+            hub: state.hub.clone(),
         },
     )
 }

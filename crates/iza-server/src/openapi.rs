@@ -157,6 +157,10 @@ fn base_document() -> Value {
                 "summary": "The port map, as `iza ports --format json`",
                 "responses": ok("The port map", "application/json", object())
             }},
+            "/api/v1/hub": { "get": {
+                "summary": "The MCP hub: the upstream MCP servers federated behind `/mcp` (the manifest's `[services.X.mcp]`), each with its state, protocol revision, tools (namespaced `server__tool`) and call figures; no credentials",
+                "responses": ok("The hub", "application/json", crate::hub::schema())
+            }},
             "/api/v1/docker": { "get": {
                 "summary": "The Docker engine (connected with its version, unreachable with the reason, or unused) and the container of every service with a Docker reference (null when the engine has none by that reference)",
                 "responses": ok("Containers", "application/json", json!({

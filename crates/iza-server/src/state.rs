@@ -87,6 +87,10 @@ pub struct AppState {
     figures: Arc<OnceLock<Arc<Figures>>>,
     /// This node of a cluster sharing the store, set on a shared store.
     cluster: Arc<OnceLock<crate::nodes::ClusterInfo>>,
+    /// The MCP hub: the upstream MCP servers federated behind `/mcp`.
+    pub(crate) hub: iza_mcp::hub::Hub,
+    /// The per-client rate limit of `/mcp`, when one is set.
+    pub(crate) mcp_rate: Option<crate::ratelimit::RateLimiter>,
 }
 
 /// How long a built `GET /services` body is served as it is although the state moved on: the
@@ -155,6 +159,8 @@ impl AppState {
             alerts: Arc::default(),
             figures: Arc::default(),
             cluster: Arc::default(),
+            hub: iza_mcp::hub::Hub::empty(),
+            mcp_rate: None,
         }
     }
 
@@ -167,6 +173,25 @@ impl AppState {
     /// This node of the cluster, on a shared store.
     pub(crate) fn cluster(&self) -> Option<&crate::nodes::ClusterInfo> {
         self.cluster.get()
+    }
+
+    /// Limits each client of `/mcp` (by its bearer token) to `rate` requests; `None`: no limit.
+    #[must_use]
+    pub fn with_mcp_rate_limit(mut self, rate: Option<crate::ratelimit::Rate>) -> AppState {
+        self.mcp_rate = rate.map(crate::ratelimit::RateLimiter::new);
+        self
+    }
+
+    /// Federates the hub's upstream MCP servers behind `/mcp` (call before [`crate::router`]).
+    #[must_use]
+    pub fn with_hub(mut self, hub: iza_mcp::hub::Hub) -> AppState {
+        self.hub = hub;
+        self
+    }
+
+    /// The MCP hub.
+    pub fn hub(&self) -> &iza_mcp::hub::Hub {
+        &self.hub
     }
 
     /// Serves the supervisor's processes (`iza up`): their state, logs, and start, stop and

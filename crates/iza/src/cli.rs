@@ -235,6 +235,13 @@ pub(crate) struct DemoServiceArgs {
     /// With `--receive-webhooks`: the notifier's `secret`, to verify `X-Iza-Signature`.
     #[arg(long, env = "IZA_WEBHOOK_SECRET", requires = "receive_webhooks")]
     pub(crate) webhook_secret: Option<String>,
+    /// Serve a real MCP server at `/mcp` (demo tools `echo`, `add`, `service_info`,
+    /// `toggle_extra`; both protocol generations) instead of the bare `initialize` answer.
+    #[arg(long)]
+    pub(crate) mcp: bool,
+    /// Serve the demo MCP server over stdin and stdout instead of HTTP (`--port` is ignored).
+    #[arg(long, conflicts_with = "mcp")]
+    pub(crate) mcp_stdio: bool,
 }
 
 /// A finite, non-negative number (`200000000`, `2e8`).
@@ -309,6 +316,11 @@ pub(crate) struct ServeArgs {
     /// seen as gone, and its checks are taken over by the others, within it.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s", value_name = "DURATION")]
     pub(crate) lease: std::time::Duration,
+    /// Limit each client of `/mcp` (each bearer token; clients without one count as one) to
+    /// this many MCP requests, e.g. `50/s` or `600/m`; beyond it they get 429 with
+    /// `Retry-After` [default: no limit].
+    #[arg(long, value_name = "RATE", value_parser = iza_server::ratelimit::Rate::parse)]
+    pub(crate) mcp_rate_limit: Option<iza_server::ratelimit::Rate>,
 }
 
 /// Which running instance to talk to, and with which token.

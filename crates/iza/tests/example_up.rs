@@ -62,6 +62,35 @@ fn the_example_ecosystem_comes_up_and_stops_cleanly() {
     }
     // The seed's 20 dashboards, business services, MCP servers and workflow engines.
     assert_eq!(groups.len(), 20, "{}", seen.join("\n"));
+    // The hub federates the five demo MCP servers (8301-8305) behind IZA's `/mcp`.
+    let announced: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(example.join(".iza/server.json")).unwrap())
+            .unwrap();
+    let address = announced["url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_owned();
+    let hub = loop {
+        let hub = get_json(&address, "/api/v1/hub");
+        if hub["up"] == 5 {
+            break hub;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the hub's upstreams are not up: {hub}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(hub["count"], 5, "{hub}");
+    assert!(
+        hub["upstreams"][0]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "business-monetizer-mcp__echo"),
+        "{hub}"
+    );
 
     let interrupted = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -106,4 +135,16 @@ fn the_example_ecosystem_comes_up_and_stops_cleanly() {
         "processes left in the services' groups: {left:?}"
     );
     assert!(!example.join(".iza/server.json").exists());
+}
+
+/// One `GET` over HTTP/1.0: the JSON body.
+fn get_json(address: &str, path: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
 }

@@ -44,10 +44,15 @@ impl Drop for Serve {
 }
 
 fn serve(dir: &Path) -> Serve {
+    serve_with(dir, &[])
+}
+
+fn serve_with(dir: &Path, extra: &[&str]) -> Serve {
     let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
         .arg("serve")
         .arg(dir)
         .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
         .env("IZA_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -586,4 +591,511 @@ fn the_mcp_check_kind_probes_iza_in_both_generations() {
 
 fn read_tools() -> Vec<String> {
     READ_TOOLS.iter().map(|s| (*s).to_owned()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The hub: upstream MCP servers federated behind `/mcp`.
+
+/// A port free now on 127.0.0.1.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `iza demo-service --mcp` on `port`, once it listens.
+fn demo_mcp(port: u16, name: &str) -> Killed {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
+        .args([
+            "demo-service",
+            "--mcp",
+            "--name",
+            name,
+            "--port",
+            &port.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("listening on"), "{line:?}");
+    Killed(child)
+}
+
+/// Polls `check` until it holds, for at most [`DEADLINE`].
+fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn hub_status(address: &str) -> Value {
+    let (status, _, body) = http(
+        address,
+        &format!("GET /api/v1/hub HTTP/1.0\r\nHost: {address}"),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn upstream<'a>(hub: &'a Value, name: &str) -> &'a Value {
+    hub["upstreams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == name)
+        .unwrap_or_else(|| panic!("no upstream `{name}` in {hub}"))
+}
+
+/// Reads an event stream (a legacy session's `GET /mcp`, or a 2026-07-28
+/// `subscriptions/listen`) on a thread, sending each `data:` message.
+fn stream(address: &str, head: String, body: String) -> std::sync::mpsc::Receiver<Value> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut socket = TcpStream::connect(address).unwrap();
+    write!(
+        socket,
+        "{head}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(socket).lines().map_while(Result::ok) {
+            if let Some(data) = line.strip_prefix("data:")
+                && let Ok(value) = serde_json::from_str::<Value>(data.trim())
+                && tx.send(value).is_err()
+            {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a `notifications/tools/list_changed` on `rx`.
+fn expect_list_changed(rx: &std::sync::mpsc::Receiver<Value>, who: &str) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let message = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("{who} was not told that the tool list changed"));
+        if message["method"] == "notifications/tools/list_changed" {
+            return;
+        }
+    }
+}
+
+fn structured(answer: &Value) -> &Value {
+    &answer["result"]["structuredContent"]
+}
+
+fn pid_alive(pid: u64) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+#[test]
+fn the_hub_federates_http_and_stdio_upstreams_and_follows_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut alpha = Some(demo_mcp(port, "alpha"));
+    let iza_bin = env!("CARGO_BIN_EXE_iza");
+    std::fs::write(
+        dir.path().join("iza.toml"),
+        format!(
+            r#"version = 1
+[ecosystem]
+name = "hub test"
+
+[services.alpha]
+kind = "mcp-server"
+mcp = {{ url = "http://127.0.0.1:{port}/mcp", timeout = "5s", health_interval = "200ms" }}
+
+[services.beta]
+kind = "mcp-server"
+mcp = {{ command = ["{iza_bin}", "demo-service", "--mcp-stdio", "--port", "0", "--name", "beta"], deny = ["toggle_*"] }}
+"#
+        ),
+    )
+    .unwrap();
+    let admin = token(dir.path(), &[]);
+    let read = token(dir.path(), &["--read-only"]);
+    let server = serve(dir.path());
+    let address = server.address.as_str();
+    wait_for("both upstreams up", || {
+        let hub = hub_status(address);
+        hub["up"] == 2
+    });
+    let hub = hub_status(address);
+    let a = upstream(&hub, "alpha");
+    assert_eq!(a["transport"], "http", "{hub}");
+    assert_eq!(a["protocol"], "2026-07-28", "{hub}");
+    let b = upstream(&hub, "beta");
+    assert_eq!(b["transport"], "stdio", "{hub}");
+    assert_eq!(b["protocol"], "2026-07-28", "{hub}");
+    // The deny list hides `toggle_extra` of beta.
+    assert!(
+        !b["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "beta__toggle_extra"),
+        "{hub}"
+    );
+
+    // A session client (with an admin token) and a stateless one see the federated tools.
+    let mut session = Raw {
+        address,
+        token: Some(&admin),
+        session: None,
+        version: "2025-11-25",
+    };
+    session.initialize();
+    let stateless = Raw {
+        address,
+        token: Some(&admin),
+        session: None,
+        version: "2026-07-28",
+    };
+    for client in [&session, &stateless] {
+        let names = client.tool_names();
+        for tool in [
+            "alpha__echo",
+            "alpha__add",
+            "alpha__toggle_extra",
+            "beta__add",
+            "list_services",
+        ] {
+            assert!(names.iter().any(|n| n == tool), "{tool} not in {names:?}");
+        }
+        assert!(!names.iter().any(|n| n == "alpha__extra"), "{names:?}");
+    }
+    let answer = session.request(
+        "tools/call",
+        json!({ "name": "alpha__echo", "arguments": { "text": "through the hub" } }),
+    );
+    assert_eq!(structured(&answer)["text"], "through the hub", "{answer}");
+    let answer = stateless.request(
+        "tools/call",
+        json!({ "name": "beta__add", "arguments": { "a": 2, "b": 40 } }),
+    );
+    assert_eq!(structured(&answer)["sum"], 42.0, "{answer}");
+
+    // Scopes: a read token sees the read-only tools, not `alpha__toggle_extra`, and its call
+    // is refused with the scope it needs.
+    let reader = Raw {
+        address,
+        token: Some(&read),
+        session: None,
+        version: "2026-07-28",
+    };
+    let names = reader.tool_names();
+    assert!(names.iter().any(|n| n == "alpha__echo"), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n == "alpha__toggle_extra"),
+        "{names:?}"
+    );
+    let refused = reader.request(
+        "tools/call",
+        json!({ "name": "alpha__toggle_extra", "arguments": {} }),
+    );
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+
+    // list_changed: both generations are told when an upstream's tools change.
+    let session_id = session.session.clone().unwrap();
+    let legacy_events = stream(
+        address,
+        format!(
+            "GET /mcp HTTP/1.0\r\nHost: {address}\r\nAccept: text/event-stream\r\n\
+             MCP-Protocol-Version: 2025-11-25\r\nMcp-Session-Id: {session_id}\r\n\
+             Authorization: Bearer {admin}"
+        ),
+        String::new(),
+    );
+    let listen = json!({ "jsonrpc": "2.0", "id": 7, "method": "subscriptions/listen",
+        "params": stateless.params(json!({ "notifications": { "toolsListChanged": true } })) });
+    let modern_events = stream(
+        address,
+        format!(
+            "POST /mcp HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\n\
+             Mcp-Method: subscriptions/listen\r\nAuthorization: Bearer {admin}"
+        ),
+        listen.to_string(),
+    );
+    // The subscription is acknowledged before anything is sent on it.
+    let ack = modern_events
+        .recv_timeout(DEADLINE)
+        .expect("no acknowledgment");
+    assert_eq!(
+        ack["method"], "notifications/subscriptions/acknowledged",
+        "{ack}"
+    );
+    let generation = hub_status(address)["generation"].as_u64().unwrap();
+    let answer = session.request(
+        "tools/call",
+        json!({ "name": "alpha__toggle_extra", "arguments": {} }),
+    );
+    assert_eq!(structured(&answer)["extra"], true, "{answer}");
+    wait_for("the hub to relist alpha", || {
+        hub_status(address)["generation"].as_u64().unwrap() > generation
+    });
+    expect_list_changed(&legacy_events, "the session client");
+    expect_list_changed(&modern_events, "the 2026-07-28 client");
+    assert!(stateless.tool_names().iter().any(|n| n == "alpha__extra"));
+
+    // alpha dies: its tools are withdrawn, clients are told, a call says it is down.
+    drop(alpha.take());
+    wait_for("alpha down", || {
+        upstream(&hub_status(address), "alpha")["state"] == "down"
+    });
+    expect_list_changed(&legacy_events, "the session client (alpha down)");
+    expect_list_changed(&modern_events, "the 2026-07-28 client (alpha down)");
+    let names = stateless.tool_names();
+    assert!(!names.iter().any(|n| n.starts_with("alpha__")), "{names:?}");
+    assert!(names.iter().any(|n| n == "beta__echo"), "{names:?}");
+    let down = stateless.request(
+        "tools/call",
+        json!({ "name": "alpha__echo", "arguments": { "text": "x" } }),
+    );
+    assert_eq!(down["result"]["isError"], true, "{down}");
+    assert_eq!(structured(&down)["kind"], "upstream_down", "{down}");
+    assert!(
+        structured(&down)["error"]
+            .as_str()
+            .unwrap()
+            .contains("`alpha` is down"),
+        "{down}"
+    );
+
+    // alpha returns on its port: it is federated again and its calls work.
+    let _alpha = demo_mcp(port, "alpha");
+    wait_for("alpha back", || {
+        upstream(&hub_status(address), "alpha")["state"] == "up"
+    });
+    let answer = stateless.request(
+        "tools/call",
+        json!({ "name": "alpha__echo", "arguments": { "text": "back" } }),
+    );
+    assert_eq!(structured(&answer)["text"], "back", "{answer}");
+    assert!(
+        upstream(&hub_status(address), "alpha")["connects"]
+            .as_u64()
+            .unwrap()
+            >= 2
+    );
+
+    // Stopping IZA stops the stdio upstream it started.
+    let info = stateless.request(
+        "tools/call",
+        json!({ "name": "beta__service_info", "arguments": {} }),
+    );
+    let beta_pid = structured(&info)["pid"].as_u64().unwrap();
+    assert!(pid_alive(beta_pid));
+    drop(server);
+    wait_for("the stdio upstream to stop with IZA", || {
+        !pid_alive(beta_pid)
+    });
+}
+
+/// `@modelcontextprotocol/server-everything` (pinned), installed by scripts/mcp-clients.sh
+/// beside the Python SDK: the path of its `dist/index.js`, or `None` (with the reason printed)
+/// when npm cannot install it here.
+fn server_everything() -> Option<PathBuf> {
+    let out = Command::new("bash")
+        .arg(repo().join("scripts/mcp-clients.sh"))
+        .arg("--server-everything")
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        println!(
+            "skipped: server-everything cannot be installed here: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    let path = String::from_utf8(out.stdout).unwrap();
+    Some(PathBuf::from(path.lines().last().unwrap().trim()))
+}
+
+/// The Python SDK's upstream server (tests/mcp/upstream_server.py) on `port`, once it answers.
+fn python_upstream(python: &Path, port: u16) -> Killed {
+    let child = Command::new(python)
+        .arg(repo().join("tests/mcp/upstream_server.py"))
+        .arg(port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let child = Killed(child);
+    wait_for("the Python upstream to listen", || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    child
+}
+
+#[test]
+fn the_hub_federates_independent_upstreams() {
+    let Some(python) = python_sdk() else {
+        return;
+    };
+    let Some(everything) = server_everything() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut py = Some(python_upstream(&python, port));
+    std::fs::write(
+        dir.path().join("iza.toml"),
+        format!(
+            r#"version = 1
+[ecosystem]
+name = "hub test"
+
+[services.py]
+kind = "mcp-server"
+mcp = {{ url = "http://127.0.0.1:{port}/mcp", health_interval = "200ms" }}
+
+[services.everything]
+kind = "mcp-server"
+mcp = {{ command = ["node", "{}", "stdio"] }}
+"#,
+            everything.display()
+        ),
+    )
+    .unwrap();
+    let admin = token(dir.path(), &[]);
+    let server = serve(dir.path());
+    let address = server.address.as_str();
+    wait_for("both upstreams up", || hub_status(address)["up"] == 2);
+    let hub = hub_status(address);
+    // Each upstream's generation was detected: the Python server is stateless (2026-07-28),
+    // server-everything speaks only the session generation.
+    assert_eq!(upstream(&hub, "py")["protocol"], "2026-07-28", "{hub}");
+    assert_eq!(
+        upstream(&hub, "everything")["protocol"],
+        "2025-11-25",
+        "{hub}"
+    );
+    for version in ["2025-11-25", "2026-07-28"] {
+        let mut client = Raw {
+            address,
+            token: Some(&admin),
+            session: None,
+            version,
+        };
+        if version == "2025-11-25" {
+            client.initialize();
+        }
+        let names = client.tool_names();
+        assert!(names.iter().any(|n| n == "py__multiply"), "{names:?}");
+        assert!(names.iter().any(|n| n == "everything__echo"), "{names:?}");
+        let answer = client.request(
+            "tools/call",
+            json!({ "name": "py__multiply", "arguments": { "a": 6, "b": 7 } }),
+        );
+        assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
+        assert!(answer.to_string().contains("42"), "{answer}");
+        let answer = client.request(
+            "tools/call",
+            json!({ "name": "everything__echo", "arguments": { "message": "hub" } }),
+        );
+        assert!(
+            answer["result"]["content"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("hub"),
+            "{answer}"
+        );
+    }
+    // The Python upstream dies and comes back on its port.
+    let stateless = Raw {
+        address,
+        token: Some(&admin),
+        session: None,
+        version: "2026-07-28",
+    };
+    drop(py.take());
+    wait_for("py down", || {
+        upstream(&hub_status(address), "py")["state"] == "down"
+    });
+    let down = stateless.request(
+        "tools/call",
+        json!({ "name": "py__multiply", "arguments": { "a": 1, "b": 2 } }),
+    );
+    assert_eq!(structured(&down)["kind"], "upstream_down", "{down}");
+    let _py = python_upstream(&python, port);
+    wait_for("py back", || {
+        upstream(&hub_status(address), "py")["state"] == "up"
+    });
+    let answer = stateless.request(
+        "tools/call",
+        json!({ "name": "py__multiply", "arguments": { "a": 3, "b": 3 } }),
+    );
+    assert!(answer.to_string().contains('9'), "{answer}");
+    drop(server);
+}
+
+#[test]
+fn mcp_rate_limits_refuse_a_client_over_its_rate_with_a_retry_hint() {
+    let dir = site();
+    let admin = token(dir.path(), &[]);
+    let read = token(dir.path(), &["--read-only"]);
+    let server = serve_with(dir.path(), &["--mcp-rate-limit", "3/m"]);
+    let address = server.address.as_str();
+    let client = Raw {
+        address,
+        token: Some(&admin),
+        session: None,
+        version: "2026-07-28",
+    };
+    for _ in 0..3 {
+        assert!(!client.tool_names().is_empty());
+    }
+    let (status, headers, body) = client.post("tools/list", client.params(json!({})));
+    assert_eq!(status, 429, "{body}");
+    let retry: u64 = headers
+        .iter()
+        .find(|(k, _)| k == "retry-after")
+        .map(|(_, v)| v.parse().unwrap())
+        .unwrap_or_else(|| panic!("no Retry-After: {headers:?}"));
+    assert!((1..=20).contains(&retry), "{retry}");
+    let error = message(&body);
+    assert_eq!(error["error"]["code"], -32000, "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rate limit"),
+        "{error}"
+    );
+    // Another token has its own budget.
+    let other = Raw {
+        address,
+        token: Some(&read),
+        session: None,
+        version: "2026-07-28",
+    };
+    assert!(!other.tool_names().is_empty());
 }

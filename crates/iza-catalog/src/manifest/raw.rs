@@ -289,6 +289,34 @@ pub struct RawService {
     /// Business figures read from the service, keyed by name (docs/metrics.md).
     #[serde(default)]
     pub metrics: IdMap<RawFigure>,
+    /// It is an MCP server that IZA's hub federates behind `/mcp`.
+    pub mcp: Option<Spanned<RawMcp>>,
+}
+
+/// `[services.X.mcp]`: how the hub reaches an MCP server and what it shows of it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMcp {
+    /// Its streamable-HTTP endpoint (`http://127.0.0.1:8301/mcp`).
+    pub url: Option<Spanned<String>>,
+    /// Or the command that runs it over stdio, supervised by IZA.
+    pub command: Option<Spanned<Vec<String>>>,
+    /// Environment of the command; a value may be an `${NAME}` reference.
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
+    /// Headers of HTTP requests (`Authorization`); a value may contain `${NAME}` references.
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// How long a call may take (default `30s`).
+    pub timeout: Option<Spanned<String>>,
+    /// How often an HTTP server is asked whether it still answers (default `5s`).
+    pub health_interval: Option<Spanned<String>>,
+    /// Globs of the tools shown (default: all).
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Globs of the tools hidden.
+    #[serde(default)]
+    pub deny: Vec<String>,
 }
 
 /// A `depends_on` entry: a service id, or a table naming the service and the condition

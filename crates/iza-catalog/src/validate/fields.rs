@@ -132,6 +132,10 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
             metadata: s.metadata.clone(),
             check,
             figures: super::figures::service(ctx, id.get(), s),
+            mcp: s
+                .mcp
+                .as_ref()
+                .and_then(|m| super::mcp::upstream(ctx, id.get(), m)),
             span: id.span(),
         };
         services.insert(id.get().clone(), service);

@@ -16,6 +16,7 @@ mod deps;
 mod fields;
 mod figures;
 mod ids;
+mod mcp;
 mod partial;
 mod ports;
 mod process;

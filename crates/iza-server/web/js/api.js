@@ -67,6 +67,7 @@ export const api = {
   graph: () => get('/graph'),
   ports: () => get('/ports'),
   nodes: () => get('/nodes'),
+  hub: () => get('/hub'),
   events: ({ before, service, limit } = {}) => {
     const q = new URLSearchParams();
     if (before != null) q.set('before', before);

@@ -11,6 +11,7 @@ import * as graph from './views/graph.js';
 import * as services from './views/services.js';
 import * as service from './views/service.js';
 import * as ports from './views/ports.js';
+import * as hub from './views/hub.js';
 import * as events from './views/events.js';
 import * as execution from './views/execution.js';
 import * as alerts from './views/alerts.js';
@@ -22,6 +23,7 @@ const ROUTES = [
   { pattern: /^\/services$/, nav: 'services', title: 'Services', view: services },
   { pattern: /^\/services\/(.+)$/, nav: 'services', title: 'Service', view: service },
   { pattern: /^\/ports$/, nav: 'ports', title: 'Ports', view: ports },
+  { pattern: /^\/hub$/, nav: 'hub', title: 'MCP hub', view: hub },
   { pattern: /^\/events$/, nav: 'events', title: 'Events', view: events },
   { pattern: /^\/execution$/, nav: 'execution', title: 'Execution', view: execution },
   { pattern: /^\/alerts$/, nav: 'alerts', title: 'Alerts', view: alerts },

@@ -4,6 +4,8 @@
 //! answer, so `mcp` checks pass), with optional added latency; it can turn unhealthy or exit
 //! after a while, to show restarts. It stops cleanly (exit 0) on SIGTERM or Ctrl-C. With
 //! `--receive-webhooks` it is also a notification receiver (`demo_webhooks.rs`).
+//! `--mcp`, `/mcp` is a real MCP server (`iza_mcp::demo`: a few demo tools, both protocol
+//! generations); with `--mcp-stdio` that server speaks on stdin and stdout instead of HTTP.
 //!
 //! The first line on stdout is `... listening on http://ADDR`, so that `--port 0` can be used.
 //! It does not supervise, probe or store anything: it is what `iza up` supervises in
@@ -92,6 +94,12 @@ impl Demo {
 }
 
 async fn serve(args: &DemoServiceArgs) -> Result<ExitCode> {
+    if args.mcp_stdio {
+        iza_mcp::demo::serve_demo_stdio(&args.name)
+            .await
+            .context("the demo MCP server failed")?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let address = SocketAddr::new(args.listen_host, args.port);
     let listener = match tokio::net::TcpListener::bind(address).await {
         Ok(listener) => listener,
@@ -121,11 +129,20 @@ async fn serve(args: &DemoServiceArgs) -> Result<ExitCode> {
         stats: AtomicU64::new(0),
         mcp: AtomicU64::new(0),
     });
+    let mcp_shutdown = iza_mcp::Shutdown::new();
+    let mcp_routes = if args.mcp {
+        Router::new().route_service(
+            "/mcp",
+            iza_mcp::demo::demo_http_service(&args.name, mcp_shutdown.clone()),
+        )
+    } else {
+        Router::new().route("/mcp", axum::routing::post(mcp))
+    };
     let app = Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/stats", get(stats))
-        .route("/mcp", axum::routing::post(mcp))
+        .merge(mcp_routes)
         .fallback(|| async { (StatusCode::NOT_FOUND, "no such page\n") })
         .layer(axum::middleware::from_fn_with_state(
             demo.clone(),
@@ -160,6 +177,7 @@ async fn serve(args: &DemoServiceArgs) -> Result<ExitCode> {
                 } => Stop::ExitAfter,
             };
             let _ = stop.set(reason);
+            mcp_shutdown.cancel();
         }
     };
     {
@@ -171,6 +189,10 @@ async fn serve(args: &DemoServiceArgs) -> Result<ExitCode> {
         )?;
         out.flush()?;
     }
+    // No Nagle: a small answer must not wait for the client's delayed ACK (40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -8,6 +8,7 @@ mod demo_service;
 mod figures;
 mod demo_webhooks;
 mod graph;
+mod hub;
 mod import;
 mod mcp;
 mod nodes;

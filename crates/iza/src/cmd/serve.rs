@@ -87,6 +87,8 @@ pub(crate) struct Setup {
     pub(crate) auth: Auth,
     /// Names answered for besides the listen address and loopback (`--allow-host`).
     pub(crate) allow_hosts: Vec<String>,
+    /// The per-client rate limit of `/mcp` (`--mcp-rate-limit`).
+    pub(crate) mcp_rate: Option<iza_server::ratelimit::Rate>,
     /// How every child process starts: guarded (it dies with `iza`), long-lived ones recorded
     /// in `children/` beside the database.
     pub(crate) launcher: Launcher,
@@ -146,6 +148,7 @@ impl Setup {
             },
             auth,
             allow_hosts: args.allow_host.clone(),
+            mcp_rate: args.mcp_rate_limit,
             launcher,
             region: args.region.clone(),
             node_name: args.node_name.clone().unwrap_or_else(host_name),
@@ -315,7 +318,13 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     )
     .with_docker(Arc::new(docker))
     .with_auth(setup.auth.clone())
-    .with_hosts(HostPolicy::new(address, &setup.allow_hosts));
+    .with_hosts(HostPolicy::new(address, &setup.allow_hosts))
+    .with_hub(crate::cmd::hub::start(
+        &catalog,
+        &setup.manifest,
+        &setup.launcher,
+    )?)
+    .with_mcp_rate_limit(setup.mcp_rate);
     let app = iza_server::router(state.clone());
     tracing::info!(
         "watching `{}` ({} services), store `{}`",
@@ -470,6 +479,8 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
             // Runs first: they may use the supervised services; those still running at the
             // deadline go back to the queue for the next start.
             agents.shutdown(SHUTDOWN_DEADLINE).await;
+            // The hub's stdio upstreams stop with their process groups.
+            state.hub().shutdown().await;
             if let Some(alerts) = state.alerts() {
                 alerts.shutdown().await;
             }
