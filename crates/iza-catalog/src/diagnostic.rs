@@ -98,6 +98,9 @@ codes! {
     /// A maintenance window that is malformed: no time, both `cron` and `start`, a bad cron
     /// expression, time or duration, an end before its start.
     InvalidMaintenance = "invalid-maintenance",
+    /// An event output that is malformed: an unknown `kind`, a key its kind does not read, a
+    /// URL of the wrong scheme, an unknown event kind, a bad `qos` or `max_pending`.
+    InvalidOutput = "invalid-output",
 }
 
 impl std::fmt::Display for Code {

@@ -13,6 +13,8 @@ use super::spanned::Spanned;
 
 mod alerts;
 pub use alerts::{RawAlertRule, RawMaintenance, RawNotifier, RawSeverity};
+mod outputs;
+pub use outputs::RawOutput;
 
 /// Map from ids to definitions, in file order.
 pub type IdMap<T> = IndexMap<Spanned<String>, Spanned<T>>;
@@ -56,6 +58,10 @@ pub struct RawManifest {
     /// Where `iza serve` and `iza up` keep their state (SQLite beside the manifest when absent).
     #[serde(default)]
     pub store: Option<Spanned<RawStore>>,
+    /// Where IZA publishes its events (NATS, RabbitMQ, MQTT, webhook), keyed by id
+    /// (docs/events.md).
+    #[serde(default)]
+    pub outputs: IdMap<RawOutput>,
 }
 
 /// Where the state is kept: `[store] url = "${IZA_DATABASE_URL}"`.

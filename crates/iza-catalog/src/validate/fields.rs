@@ -207,6 +207,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
 
     let store = super::store::build(ctx);
     let alerting = super::alerts::build(ctx);
+    let outputs = super::outputs::build(ctx);
     Catalog {
         ecosystem,
         groups,
@@ -219,6 +220,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
         notifiers: alerting.notifiers,
         alerts: alerting.alerts,
         maintenance: alerting.maintenance,
+        outputs,
     }
 }
 

@@ -15,6 +15,7 @@ mod browser;
 mod deps;
 mod fields;
 mod ids;
+mod outputs;
 mod partial;
 mod ports;
 mod process;

@@ -5,9 +5,11 @@
 //! `store_conformance_suite!(my_factory);` (see `tests/sqlite.rs`).
 
 mod alerts;
+mod outbox;
 mod queue;
 
 pub(crate) use alerts::*;
+pub(crate) use outbox::*;
 pub(crate) use queue::*;
 
 use std::any::Any;
@@ -88,6 +90,8 @@ macro_rules! store_conformance_suite {
             acknowledging_keeps_the_first,
             silences_in_force_and_expired,
             deliveries_are_recorded_once_and_updated,
+            outbox_keeps_order_until_acknowledged,
+            outbox_bound_drops_the_oldest,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
