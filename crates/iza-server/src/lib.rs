@@ -31,6 +31,7 @@ mod mcp;
 mod methods;
 mod metrics;
 pub mod openapi;
+mod outputs;
 mod processes;
 mod routes;
 mod serve;
@@ -82,6 +83,7 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/alerts",
     "/api/v1/alerts/{id}",
     "/api/v1/silences",
+    "/api/v1/outputs",
 ];
 
 /// Every `DELETE` route: they need the bearer token.
@@ -173,6 +175,7 @@ pub(crate) fn api_routes() -> Router<AppState> {
         .route("/services/{id}/impact", get(analysis::impact))
         .route("/manifest", get(analysis::manifest))
         .route("/report", get(analysis::report))
+        .route("/outputs", get(outputs::list))
         .route("/alerts", get(alerts::list))
         .route("/alerts/{id}", get(alerts::one))
         .route("/alerts/{id}/ack", post(alerts::ack))

@@ -186,7 +186,11 @@ fn float_gauge(value: f64) -> Gauge<f64, AtomicU64> {
 
 /// The Prometheus text exposition of everything above; `queue` is `None` when the store
 /// could not be read (its gauges are then left out rather than shown as zero).
-pub(crate) fn render(state: &AppState, queue: Option<&QueueFigures>) -> String {
+pub(crate) fn render(
+    state: &AppState,
+    queue: Option<&QueueFigures>,
+    outputs: &[iza_outputs::OutputStatus],
+) -> String {
     let mut registry = Registry::default();
     let view = state.view();
     let snapshot = state.monitor.snapshot();
@@ -364,6 +368,8 @@ pub(crate) fn render(state: &AppState, queue: Option<&QueueFigures>) -> String {
             deliveries,
         );
     }
+
+    crate::outputs::register(&mut registry, outputs);
 
     let mut out = String::new();
     // Writing into a String cannot fail.

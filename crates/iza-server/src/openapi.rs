@@ -77,6 +77,7 @@ pub fn document() -> Value {
     add(&mut document, "paths", analysis_paths());
     add(&mut document, "paths", alerts_paths());
     add(&mut document["components"], "schemas", alerts_schemas());
+    add(&mut document, "paths", outputs_paths());
     with_unauthorized(document)
 }
 
@@ -762,5 +763,33 @@ fn alerts_schemas() -> Value {
                 "created_at": { "type": "integer" }
             }
         }
+    })
+}
+
+fn outputs_paths() -> Value {
+    json!({
+        "/api/v1/outputs": { "get": {
+            "summary": "The event outputs (docs/events.md): outbox depth and lag, published, dropped, failures",
+            "responses": with_errors(ok("The outputs, in manifest order", "application/json", json!({
+                "type": "object", "required": ["outputs"],
+                "properties": { "outputs": { "type": "array", "items": {
+                    "type": "object",
+                    "required": ["id", "kind", "url", "depth", "lag_ms", "published", "dropped", "failures", "healthy"],
+                    "properties": {
+                        "id": { "type": "string" },
+                        "kind": { "type": "string", "enum": ["nats", "amqp", "mqtt", "webhook"] },
+                        "url": { "type": "string", "description": "credentials masked" },
+                        "depth": { "type": "integer", "minimum": 0 },
+                        "lag_ms": { "type": "integer", "minimum": 0 },
+                        "published": { "type": "integer", "minimum": 0 },
+                        "dropped": { "type": "integer", "minimum": 0 },
+                        "failures": { "type": "integer", "minimum": 0 },
+                        "healthy": { "type": "boolean" },
+                        "last_error": { "type": ["string", "null"] },
+                        "last_published_at": { "type": ["integer", "null"] }
+                    }
+                } } }
+            })), &["500"])
+        }}
     })
 }

@@ -498,12 +498,13 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> Response {
 
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let queue = queue_figures(&state).await;
+    let outputs = crate::outputs::status(&state).await;
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        crate::metrics::render(&state, queue.as_ref()),
+        crate::metrics::render(&state, queue.as_ref(), &outputs),
     )
         .into_response()
 }

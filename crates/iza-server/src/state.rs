@@ -82,6 +82,8 @@ pub struct AppState {
     mcp_shutdown: iza_mcp::Shutdown,
     /// Alerting (alerts, silences, deliveries), set once it runs.
     alerts: Arc<OnceLock<Arc<Alerts>>>,
+    /// The event outputs, set once they run.
+    outputs: Arc<OnceLock<Arc<iza_outputs::Outputs>>>,
 }
 
 /// How long a built `GET /services` body is served as it is although the state moved on: the
@@ -148,6 +150,7 @@ impl AppState {
             agents: Arc::default(),
             mcp_shutdown: iza_mcp::Shutdown::new(),
             alerts: Arc::default(),
+            outputs: Arc::default(),
         }
     }
 
@@ -171,6 +174,16 @@ impl AppState {
     /// Serves alerting: acknowledgements and silences. A second call is ignored.
     pub fn set_alerts(&self, alerts: Arc<Alerts>) {
         let _ = self.alerts.set(alerts);
+    }
+
+    /// Serves the event outputs: their outbox depth and lag. A second call is ignored.
+    pub fn set_outputs(&self, outputs: Arc<iza_outputs::Outputs>) {
+        let _ = self.outputs.set(outputs);
+    }
+
+    /// The event outputs, when the server runs them.
+    pub fn outputs(&self) -> Option<&Arc<iza_outputs::Outputs>> {
+        self.outputs.get()
     }
 
     /// Alerting, when the server runs it.

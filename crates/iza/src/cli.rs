@@ -89,6 +89,9 @@ pub(crate) enum Command {
     Cancel(CancelArgs),
     /// Show open alerts (or all) with their root cause, impacted services and deliveries.
     Alerts(AlertsArgs),
+    /// Show the event outputs (NATS, RabbitMQ, MQTT, webhook): outbox depth and lag,
+    /// published, dropped, failures (docs/events.md).
+    Outputs(OutputsArgs),
     /// Silence alerts for a while (`iza silence --service db --for 2h --comment ...`), list
     /// silences (`--list`), or end one (`--expire ID`).
     Silence(SilenceArgs),
@@ -381,6 +384,16 @@ pub(crate) struct AlertsArgs {
     /// Resolved alerts too.
     #[arg(long)]
     pub(crate) all: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+}
+
+/// Arguments of `iza outputs`.
+#[derive(Debug, Args)]
+pub(crate) struct OutputsArgs {
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub(crate) format: TextOrJson,

@@ -52,6 +52,7 @@ export const api = {
   service: (id) => get(`/services/${encodeURIComponent(id)}`),
   graph: () => get('/graph'),
   ports: () => get('/ports'),
+  outputs: () => get('/outputs'),
   events: ({ before, service, limit } = {}) => {
     const q = new URLSearchParams();
     if (before != null) q.set('before', before);

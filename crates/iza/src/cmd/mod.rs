@@ -7,6 +7,7 @@ mod demo_service;
 mod graph;
 mod import;
 mod mcp;
+mod outputs;
 mod ports;
 mod processes;
 mod report;
@@ -51,6 +52,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Resolve(args) => agents::resolve(&args),
         Command::Cancel(args) => agents::cancel(&args),
         Command::Alerts(args) => alerts::alerts(&args),
+        Command::Outputs(args) => outputs::outputs(&args),
         Command::Silence(args) => alerts::silence(&args),
         Command::Ack(args) => alerts::ack(&args),
         Command::DemoService(args) => demo_service::run(&args),
