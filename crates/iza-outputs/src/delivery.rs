@@ -116,7 +116,8 @@ fn now() -> Millis {
 
 impl Outputs {
     /// Starts delivering the events of `bus` to the outputs of `catalog` (none: nothing runs).
-    /// Subscribes to the bus before it returns, so no event published after is missed.
+    /// Subscribes to the bus before it returns, so no event published after is missed (nor
+    /// those before, while the bus still holds every one since its start).
     pub fn start(
         catalog: &Catalog,
         store: Arc<dyn Store>,
@@ -143,7 +144,9 @@ impl Outputs {
         let mut tasks = Vec::new();
         if !inner.slots.is_empty() {
             let ecosystem = envelope::ecosystem_token(&catalog.ecosystem.name);
-            let subscription = bus.subscribe();
+            // From the bus's first event when it still holds them all (the monitor's start
+            // comes before the outputs'), else from now.
+            let subscription = bus.subscribe_after(0);
             tasks.push(tokio::spawn(write(
                 inner.clone(),
                 subscription,
@@ -213,14 +216,27 @@ impl Outputs {
         let tasks: Vec<_> =
             std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
         let _ = self.stop.send(true);
+        let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
         let all = futures_util::future::join_all(tasks);
-        let _ = tokio::time::timeout(deadline, all).await;
+        if tokio::time::timeout(deadline, all).await.is_err() {
+            for abort in aborts {
+                abort.abort();
+            }
+        }
     }
 }
 
 impl Drop for Outputs {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        for task in self
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            task.abort();
+        }
     }
 }
 
@@ -230,14 +246,14 @@ async fn write(
     mut subscription: iza_runtime::Subscription,
     ecosystem: String,
     epoch: u64,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) {
     loop {
-        let first = tokio::select! {
-            update = subscription.recv() => update,
-            _ = stopped.wait_for(|s| *s) => None,
+        // Ends when the bus closes (after the last event is written), not on `stop`: what the
+        // bus published before it closed still reaches the outbox.
+        let Some(first) = subscription.recv().await else {
+            return;
         };
-        let Some(first) = first else { return };
         let mut events: Vec<Arc<Event>> = Vec::new();
         let take = |update: Update, events: &mut Vec<Arc<Event>>| match update {
             Update::Event(event) => events.push(event),
