@@ -343,9 +343,7 @@ async fn mqtt_subscriber(topic: &str) -> Subscriber {
         while let Ok(event) = eventloop.poll().await {
             match event {
                 rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) => {
-                    if sender.send(p).is_err() {
-                        return;
-                    }
+                    let _ = sender.send(p);
                 }
                 rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_)) => {
                     let _ = subscribed.send(());
