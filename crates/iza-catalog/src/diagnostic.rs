@@ -101,6 +101,9 @@ codes! {
     /// A business figure (`metrics`) that is malformed: no source or two, a bad URL, series
     /// selector or JSON path, an unknown `format` or `aggregate`, one name aggregated two ways.
     InvalidFigure = "invalid-figure",
+    /// An event output that is malformed: an unknown `kind`, a key its kind does not read, a
+    /// URL of the wrong scheme, an unknown event kind, a bad `qos` or `max_pending`.
+    InvalidOutput = "invalid-output",
 }
 
 impl std::fmt::Display for Code {

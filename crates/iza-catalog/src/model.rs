@@ -11,11 +11,13 @@ use serde::Serialize;
 pub use crate::manifest::raw::{ChannelKind, Metric, Priority, RawPort as PortSpec, ServiceKind};
 
 mod alerts;
+mod outputs;
 pub use alerts::{
     AlertOn, AlertRule, Maintenance, MaintenanceWindow, Notifier, NotifierKind, Severity, SmtpTls,
 };
 mod figures;
 pub use figures::{Aggregate, Figure, FigureSource, Format, LabelMatcher, Selector};
+pub use outputs::{EVENT_KINDS, Output, OutputFilter, OutputKind};
 
 /// The whole ecosystem, validated.
 #[derive(Debug, Clone, Serialize)]
@@ -45,6 +47,9 @@ pub struct Catalog {
     /// Maintenance windows, in file order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub maintenance: Vec<Maintenance>,
+    /// Event outputs by id (`docs/events.md`).
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub outputs: IndexMap<String, Output>,
 }
 
 /// The ecosystem's own facts.

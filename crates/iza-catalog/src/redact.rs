@@ -504,6 +504,18 @@ impl Redact for Catalog {
                 .collect(),
             tasks: self.tasks.iter().map(Task::redacted).collect(),
             store: self.store.as_ref().map(crate::store::StoreConfig::redacted),
+            outputs: self
+                .outputs
+                .iter()
+                .map(|(id, o)| {
+                    let output = crate::model::Output {
+                        url: redact_url(&o.url).into_owned(),
+                        headers: redact_headers(&o.headers),
+                        ..o.clone()
+                    };
+                    (id.clone(), output)
+                })
+                .collect(),
             ..self.clone()
         }
     }

@@ -36,6 +36,7 @@ mod methods;
 mod metrics;
 mod nodes;
 pub mod openapi;
+mod outputs;
 mod processes;
 pub mod ratelimit;
 mod routes;
@@ -93,6 +94,7 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/figures",
     "/api/v1/figures/{service}/{figure}",
     "/api/v1/nodes",
+    "/api/v1/outputs",
 ];
 
 /// Every `DELETE` route: they need the bearer token.
@@ -191,6 +193,7 @@ pub(crate) fn api_routes() -> Router<AppState> {
         .route("/services/{id}/impact", get(analysis::impact))
         .route("/manifest", get(analysis::manifest))
         .route("/report", get(analysis::report))
+        .route("/outputs", get(outputs::list))
         .route("/alerts", get(alerts::list))
         .route("/alerts/{id}", get(alerts::one))
         .route("/alerts/{id}/ack", post(alerts::ack))

@@ -80,6 +80,7 @@ pub fn document() -> Value {
     add(&mut document, "paths", figures_paths());
     add(&mut document["components"], "schemas", figures_schemas());
     add(&mut document, "paths", nodes_paths());
+    add(&mut document, "paths", outputs_paths());
     with_unauthorized(document)
 }
 
@@ -870,6 +871,35 @@ fn nodes_paths() -> Value {
                         "checks": { "type": "integer", "description": "Checks whose lease it holds now" }
                     } } }
                 }
+            })), &["500"])
+        }}
+    })
+}
+
+/// The event outputs (`docs/events.md`).
+fn outputs_paths() -> Value {
+    json!({
+        "/api/v1/outputs": { "get": {
+            "summary": "The event outputs (docs/events.md): outbox depth and lag, published, dropped, failures",
+            "responses": with_errors(ok("The outputs, in manifest order", "application/json", json!({
+                "type": "object", "required": ["outputs"],
+                "properties": { "outputs": { "type": "array", "items": {
+                    "type": "object",
+                    "required": ["id", "kind", "url", "depth", "lag_ms", "published", "dropped", "failures", "healthy"],
+                    "properties": {
+                        "id": { "type": "string" },
+                        "kind": { "type": "string", "enum": ["nats", "amqp", "mqtt", "webhook"] },
+                        "url": { "type": "string", "description": "credentials masked" },
+                        "depth": { "type": "integer", "minimum": 0 },
+                        "lag_ms": { "type": "integer", "minimum": 0 },
+                        "published": { "type": "integer", "minimum": 0 },
+                        "dropped": { "type": "integer", "minimum": 0 },
+                        "failures": { "type": "integer", "minimum": 0 },
+                        "healthy": { "type": "boolean" },
+                        "last_error": { "type": ["string", "null"] },
+                        "last_published_at": { "type": ["integer", "null"] }
+                    }
+                } } }
             })), &["500"])
         }}
     })

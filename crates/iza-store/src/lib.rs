@@ -19,6 +19,7 @@ pub mod figures;
 pub mod histogram;
 pub mod location;
 pub mod nodes;
+pub mod outbox;
 mod postgres;
 pub mod queue;
 mod sqlite;
@@ -32,6 +33,7 @@ pub use figures::{
 };
 pub use location::{LocationError, StoreLocation, redact_url};
 pub use nodes::{CheckLease, NodeRecord};
+pub use outbox::{MAX_OUTBOX_PAGE, OutboxDepth, OutboxEntry};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use queue::{
     ClaimRequest, EscalationStep, Incident, IncidentQuery, IncidentState, MAX_INCIDENTS_PAGE,
@@ -551,6 +553,44 @@ pub trait Store: Send + Sync + 'static {
     async fn figure_series(&self, query: &FigureQuery) -> Result<Vec<FigurePoint>, StoreError> {
         let _ = query;
         Err(StoreError::Unsupported("figure_series"))
+    }
+
+    // ---- The event outbox (see `docs/events.md`). Defaults answer `Unsupported`; both real
+    // stores implement them (the conformance suite checks it).
+
+    /// Writes entries (ids ignored) in one transaction, in order, and returns them with their
+    /// ids. Then, for each output written to, drops its oldest entries beyond `max_pending`
+    /// (in the same transaction); returns how many were dropped.
+    async fn outbox_push(
+        &self,
+        entries: &[OutboxEntry],
+        max_pending: u64,
+    ) -> Result<(Vec<OutboxEntry>, u64), StoreError> {
+        let _ = (entries, max_pending);
+        Err(StoreError::Unsupported("outbox_push"))
+    }
+
+    /// The oldest entries of an output with an id above `after`, oldest first (at most `limit`,
+    /// capped at [`MAX_OUTBOX_PAGE`]).
+    async fn outbox_peek(
+        &self,
+        output: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let _ = (output, after, limit);
+        Err(StoreError::Unsupported("outbox_peek"))
+    }
+
+    /// Removes acknowledged entries of an output (ids not there are ignored).
+    async fn outbox_ack(&self, output: &str, ids: &[i64]) -> Result<(), StoreError> {
+        let _ = (output, ids);
+        Err(StoreError::Unsupported("outbox_ack"))
+    }
+
+    /// The depth of every output that has entries waiting, sorted by output id.
+    async fn outbox_depths(&self) -> Result<Vec<OutboxDepth>, StoreError> {
+        Err(StoreError::Unsupported("outbox_depths"))
     }
 
     /// Releases the store's connections after the writes in flight; call it on shutdown.

@@ -93,6 +93,9 @@ pub(crate) enum Command {
     /// ecosystem, with the claims beside what is measured (docs/metrics.md).
     #[command(name = "metrics", alias = "figures")]
     Figures(FiguresArgs),
+    /// Show the event outputs (NATS, RabbitMQ, MQTT, webhook): outbox depth and lag,
+    /// published, dropped, failures (docs/events.md).
+    Outputs(OutputsArgs),
     /// Silence alerts for a while (`iza silence --service db --for 2h --comment ...`), list
     /// silences (`--list`), or end one (`--expire ID`).
     Silence(SilenceArgs),
@@ -447,6 +450,16 @@ pub(crate) struct AlertsArgs {
     /// Resolved alerts too.
     #[arg(long)]
     pub(crate) all: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+}
+
+/// Arguments of `iza outputs`.
+#[derive(Debug, Args)]
+pub(crate) struct OutputsArgs {
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub(crate) format: TextOrJson,

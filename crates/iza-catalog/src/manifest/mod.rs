@@ -128,6 +128,15 @@ const KNOWN_KEYS: &[&str] = &[
     "kinds",
     "duration",
     "end",
+    "outputs",
+    "events",
+    "probes",
+    "prefix",
+    "exchange",
+    "jetstream",
+    "retain",
+    "qos",
+    "max_pending",
 ];
 
 pub(crate) fn known_key(key: &str) -> Option<&'static str> {

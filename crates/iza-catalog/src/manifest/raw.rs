@@ -15,6 +15,8 @@ mod alerts;
 pub use alerts::{RawAlertRule, RawMaintenance, RawNotifier, RawSeverity};
 mod figures;
 pub use figures::{RawFigure, RawJsonFigure};
+mod outputs;
+pub use outputs::RawOutput;
 
 /// Map from ids to definitions, in file order.
 pub type IdMap<T> = IndexMap<Spanned<String>, Spanned<T>>;
@@ -58,6 +60,10 @@ pub struct RawManifest {
     /// Where `iza serve` and `iza up` keep their state (SQLite beside the manifest when absent).
     #[serde(default)]
     pub store: Option<Spanned<RawStore>>,
+    /// Where IZA publishes its events (NATS, RabbitMQ, MQTT, webhook), keyed by id
+    /// (docs/events.md).
+    #[serde(default)]
+    pub outputs: IdMap<RawOutput>,
 }
 
 /// Where the state is kept: `[store] url = "${IZA_DATABASE_URL}"`.

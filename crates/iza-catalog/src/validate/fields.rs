@@ -214,6 +214,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
 
     let store = super::store::build(ctx);
     let alerting = super::alerts::build(ctx);
+    let outputs = super::outputs::build(ctx);
     Catalog {
         ecosystem,
         groups,
@@ -226,6 +227,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
         notifiers: alerting.notifiers,
         alerts: alerting.alerts,
         maintenance: alerting.maintenance,
+        outputs,
     }
 }
 

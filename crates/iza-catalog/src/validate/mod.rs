@@ -17,6 +17,7 @@ mod fields;
 mod figures;
 mod ids;
 mod mcp;
+mod outputs;
 mod partial;
 mod ports;
 mod process;

@@ -29,6 +29,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         sql: include_str!("../../migrations/postgres/0003_alerts.sql"),
     },
+    // 4 is reserved for the workflows branch (RULES: migration numbers are shared).
+    Migration {
+        version: 5,
+        sql: include_str!("../../migrations/postgres/0005_outbox.sql"),
+    },
     Migration {
         version: 6,
         sql: include_str!("../../migrations/postgres/0006_figures.sql"),

@@ -22,6 +22,7 @@ mod leases;
 mod maintain;
 mod migrate;
 mod nodes;
+mod outbox;
 mod queue;
 mod read;
 mod write;
@@ -473,6 +474,31 @@ impl Store for PostgresStore {
 
     async fn deliveries(&self, alert: i64) -> Result<Vec<Delivery>, StoreError> {
         alerts::deliveries(self, alert).await
+    }
+
+    async fn outbox_push(
+        &self,
+        entries: &[crate::OutboxEntry],
+        max_pending: u64,
+    ) -> Result<(Vec<crate::OutboxEntry>, u64), StoreError> {
+        outbox::push(self, entries, max_pending).await
+    }
+
+    async fn outbox_peek(
+        &self,
+        output: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::OutboxEntry>, StoreError> {
+        outbox::peek(self, output, after, limit).await
+    }
+
+    async fn outbox_ack(&self, output: &str, ids: &[i64]) -> Result<(), StoreError> {
+        outbox::ack(self, output, ids).await
+    }
+
+    async fn outbox_depths(&self) -> Result<Vec<crate::OutboxDepth>, StoreError> {
+        outbox::depths(self).await
     }
 
     async fn register_node(&self, node: &crate::NodeRecord) -> Result<(), StoreError> {

@@ -10,6 +10,7 @@ mod alerts;
 mod figures;
 mod maintain;
 mod migrate;
+mod outbox;
 mod queue;
 mod read;
 mod write;
@@ -490,6 +491,31 @@ impl Store for SqliteStore {
 
     async fn deliveries(&self, alert: i64) -> Result<Vec<Delivery>, StoreError> {
         alerts::deliveries(self, alert).await
+    }
+
+    async fn outbox_push(
+        &self,
+        entries: &[crate::OutboxEntry],
+        max_pending: u64,
+    ) -> Result<(Vec<crate::OutboxEntry>, u64), StoreError> {
+        outbox::push(self, entries, max_pending).await
+    }
+
+    async fn outbox_peek(
+        &self,
+        output: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::OutboxEntry>, StoreError> {
+        outbox::peek(self, output, after, limit).await
+    }
+
+    async fn outbox_ack(&self, output: &str, ids: &[i64]) -> Result<(), StoreError> {
+        outbox::ack(self, output, ids).await
+    }
+
+    async fn outbox_depths(&self) -> Result<Vec<crate::OutboxDepth>, StoreError> {
+        outbox::depths(self).await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

@@ -6,10 +6,12 @@
 
 mod alerts;
 mod figures;
+mod outbox;
 mod queue;
 
 pub(crate) use alerts::*;
 pub(crate) use figures::*;
+pub(crate) use outbox::*;
 pub(crate) use queue::*;
 
 use std::any::Any;
@@ -91,6 +93,8 @@ macro_rules! store_conformance_suite {
             silences_in_force_and_expired,
             deliveries_are_recorded_once_and_updated,
             figures_round_trip_roll_up_and_stay_latest,
+            outbox_keeps_order_until_acknowledged,
+            outbox_bound_drops_the_oldest,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {

@@ -12,6 +12,7 @@ mod hub;
 mod import;
 mod mcp;
 mod nodes;
+mod outputs;
 mod ports;
 mod processes;
 mod report;
@@ -57,6 +58,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Cancel(args) => agents::cancel(&args),
         Command::Alerts(args) => alerts::alerts(&args),
         Command::Figures(args) => figures::figures(&args),
+        Command::Outputs(args) => outputs::outputs(&args),
         Command::Silence(args) => alerts::silence(&args),
         Command::Ack(args) => alerts::ack(&args),
         Command::DemoService(args) => demo_service::run(&args),

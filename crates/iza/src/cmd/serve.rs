@@ -439,6 +439,15 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         iza_runtime::figures::FiguresOptions::default(),
     ));
     state.set_figures(figures.clone());
+    // Event outputs (docs/events.md): the bus's events, through the store's outbox, to NATS,
+    // RabbitMQ, MQTT and webhooks; what a previous process left in the outbox goes out first.
+    let outputs = Arc::new(iza_outputs::Outputs::start(
+        &catalog,
+        store.clone(),
+        monitor.bus(),
+        iza_outputs::OutputsOptions::default(),
+    ));
+    state.set_outputs(outputs.clone());
     let supervised = up.map(|up| {
         up.start(
             &for_this_node(&catalog, &setup.node_name),
@@ -561,6 +570,9 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     {
         tracing::warn!("leaving the cluster: {err}");
     }
+    // The bus is closed: the outputs write what it published, then stop; what is not
+    // acknowledged stays in the outbox for the next start.
+    outputs.shutdown(SHUTDOWN_DEADLINE).await;
     if let Err(err) = store.close().await {
         tracing::warn!("closing the database: {err}");
     }
