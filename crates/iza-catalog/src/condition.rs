@@ -87,6 +87,9 @@ pub enum Placeholder {
     Tools,
     /// `mcp`: the protocol revision spoken (`2026-07-28` for the stateless generation).
     ProtocolVersion,
+    /// Round-trip checks (`nats`, `mqtt`, `amqp` with `round_trip`): milliseconds from
+    /// publishing the probe message to receiving it back.
+    RoundTrip,
 }
 
 impl Placeholder {
@@ -110,6 +113,7 @@ impl Placeholder {
         ("TOOL_COUNT", Placeholder::ToolCount),
         ("TOOLS", Placeholder::Tools),
         ("PROTOCOL_VERSION", Placeholder::ProtocolVersion),
+        ("ROUND_TRIP", Placeholder::RoundTrip),
     ];
 
     /// Whether only a browser check reports it.
@@ -134,6 +138,11 @@ impl Placeholder {
             self,
             Placeholder::ToolCount | Placeholder::Tools | Placeholder::ProtocolVersion
         )
+    }
+
+    /// Whether only round-trip checks report this value.
+    pub fn is_round_trip_only(self) -> bool {
+        self == Placeholder::RoundTrip
     }
 
     /// The placeholder's name, without brackets.

@@ -359,6 +359,45 @@ pub enum CheckTarget {
     Mcp(String),
     /// A page loaded in a real browser, and the journey run on it.
     Browser(BrowserTarget),
+    /// A NATS round trip: a probe message published and received back.
+    Nats(RoundTrip),
+    /// An MQTT round trip.
+    Mqtt(RoundTrip),
+    /// An AMQP round trip (`amqp` with `round_trip = true`, or `exchange`/`queue`).
+    AmqpRoundTrip(RoundTrip),
+    /// Nothing probed: results are pushed, and missing pushes turn the service down.
+    Push(PushTarget),
+}
+
+/// Where a round-trip check sends its probe message and where it expects it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoundTrip {
+    /// The broker's URL.
+    pub url: String,
+    /// The NATS subject, MQTT topic or AMQP routing key; `None`: a fresh one per probe.
+    pub address: Option<String>,
+    /// AMQP: the exchange (the default exchange when `None`).
+    pub exchange: Option<String>,
+    /// AMQP: the queue the message must arrive on (a temporary bound queue when `None`).
+    pub queue: Option<String>,
+}
+
+/// A push check: a dead man's switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PushTarget {
+    /// The longest time between two pushes.
+    #[serde(with = "crate::model::duration_text")]
+    pub expect_every: Duration,
+    /// Extra time before a missing push counts.
+    #[serde(with = "crate::model::duration_text")]
+    pub grace: Duration,
+}
+
+impl PushTarget {
+    /// How long after a push (or the start) the next one must arrive.
+    pub fn deadline(&self) -> Duration {
+        self.expect_every + self.grace
+    }
 }
 
 /// What a browser check loads, waits for and does.

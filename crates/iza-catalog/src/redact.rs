@@ -25,8 +25,8 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use indexmap::IndexMap;
 
 use crate::model::{
-    Action, BrowserTarget, Catalog, Check, CheckTarget, ExecAction, HttpAction, Notifier, Service,
-    Step, Task,
+    Action, BrowserTarget, Catalog, Check, CheckTarget, ExecAction, HttpAction, Notifier,
+    RoundTrip, Service, Step, Task,
 };
 
 /// What a secret is shown as.
@@ -377,7 +377,20 @@ impl Redact for CheckTarget {
                     .collect(),
                 ..browser.clone()
             }),
+            CheckTarget::Nats(r) => CheckTarget::Nats(RoundTrip {
+                url: url(&r.url),
+                ..r.clone()
+            }),
+            CheckTarget::Mqtt(r) => CheckTarget::Mqtt(RoundTrip {
+                url: url(&r.url),
+                ..r.clone()
+            }),
+            CheckTarget::AmqpRoundTrip(r) => CheckTarget::AmqpRoundTrip(RoundTrip {
+                url: url(&r.url),
+                ..r.clone()
+            }),
             CheckTarget::Tcp(_) | CheckTarget::Tls(_) | CheckTarget::Dns(_) => self.clone(),
+            CheckTarget::Push(_) => self.clone(),
         }
     }
 }
@@ -533,7 +546,11 @@ impl Secrets {
                             }
                         }
                     }
+                    CheckTarget::Nats(r) | CheckTarget::Mqtt(r) | CheckTarget::AmqpRoundTrip(r) => {
+                        text_secrets(&r.url, &mut found);
+                    }
                     CheckTarget::Tcp(_) | CheckTarget::Tls(_) | CheckTarget::Dns(_) => {}
+                    CheckTarget::Push(_) => {}
                 }
             }
         }

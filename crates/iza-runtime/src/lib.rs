@@ -40,6 +40,7 @@ pub use event::{Event, EventKind, ProbeSummary};
 pub use iza_launch::Launcher;
 pub use iza_store::Millis;
 pub use monitor::board::{StatusBoard, Transition};
+pub use monitor::push::{PushOutcome, Pushed};
 pub use monitor::recorder::RecorderOptions;
 pub use monitor::status::{Health, ServiceHealth, ServiceState, Status, Thresholds};
 pub use monitor::{CounterSnapshot, Monitor, MonitorError, MonitorOptions, ShutdownReport};

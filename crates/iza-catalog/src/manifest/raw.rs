@@ -445,6 +445,34 @@ pub struct RawCheck {
     pub mcp: Option<Spanned<String>>,
     /// URL to load in a real headless Chromium (`http`/`https`): a browser check.
     pub browser: Option<Spanned<String>>,
+    /// NATS URL (`nats://127.0.0.1:4222`): a round trip, a probe message published to
+    /// `subject` and received back; `[ROUND_TRIP]` is how long it took.
+    pub nats: Option<Spanned<String>>,
+    /// MQTT URL (`mqtt://127.0.0.1:1883`): a round trip through `topic` (QoS 1).
+    pub mqtt: Option<Spanned<String>>,
+    /// `amqp`: publish a probe message and receive it back (through `exchange`, `routing_key`
+    /// and `queue` when given) instead of the handshake only. `nats` and `mqtt` always do.
+    pub round_trip: Option<Spanned<bool>>,
+    /// `nats`: the subject the probe message goes through (`iza.probe.<random>` by default).
+    pub subject: Option<Spanned<String>>,
+    /// `mqtt`: the topic the probe message goes through (`iza/probe/<random>` by default).
+    pub topic: Option<Spanned<String>>,
+    /// `amqp` round trip: the exchange the probe message is published to (the default
+    /// exchange when absent).
+    pub exchange: Option<Spanned<String>>,
+    /// `amqp` round trip: the routing key (the queue's name by default).
+    pub routing_key: Option<Spanned<String>>,
+    /// `amqp` round trip: the queue the message must arrive on; it must exist and be bound
+    /// (a temporary queue bound to `exchange` when absent).
+    pub queue: Option<Spanned<String>>,
+    /// A push check (`push = true`): nothing is probed, results are pushed to IZA (HTTP or a
+    /// broker input); the service is down when none arrives within `expect_every`.
+    pub push: Option<Spanned<bool>>,
+    /// `push`: the longest time between two pushes (`5m`).
+    pub expect_every: Option<Spanned<String>>,
+    /// `push`: extra time allowed after `expect_every` before the service is down (0 by
+    /// default).
+    pub grace: Option<Spanned<String>>,
     /// Browser checks: what must appear after the load event, a CSS selector (`#app .ready`)
     /// or `text=...` (text the page shows).
     pub wait_for: Option<Spanned<String>>,

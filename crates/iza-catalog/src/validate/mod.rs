@@ -14,6 +14,7 @@ mod alerts;
 mod browser;
 mod deps;
 mod fields;
+mod flow;
 mod ids;
 mod partial;
 mod ports;

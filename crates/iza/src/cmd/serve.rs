@@ -200,6 +200,11 @@ fn access(db: &Path, protect_reads: bool) -> Result<Auth> {
     Ok(Auth::from_file(file)?
         .read_tokens_from(TokenFile::read_only_beside(db))
         .operate_tokens_from(TokenFile::operate_beside(db))
+        .push_tokens_from(
+            db.parent()
+                .unwrap_or_else(|| Path::new("."))
+                .join(iza_server::auth::PUSH_TOKEN_DIR_NAME),
+        )
         .protect_reads(protect_reads))
 }
 
