@@ -145,17 +145,17 @@ pub(super) fn push(
         );
         ok = false;
     }
-    match (expect_every, grace) {
-        (Some(expect_every), Some(grace)) => found.push((
-            CheckTarget::Push(PushTarget {
-                expect_every,
-                grace,
-            }),
-            p.span(),
-            None,
-        )),
-        _ => ok = false,
-    }
+    // Counted as the check's kind even when invalid, so that no "exactly one kind" error
+    // follows the one that says what is wrong.
+    ok &= expect_every.is_some() && grace.is_some();
+    found.push((
+        CheckTarget::Push(PushTarget {
+            expect_every: expect_every.unwrap_or(std::time::Duration::from_secs(300)),
+            grace: grace.unwrap_or_default(),
+        }),
+        p.span(),
+        None,
+    ));
     ok
 }
 
