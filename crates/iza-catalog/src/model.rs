@@ -43,6 +43,34 @@ pub struct Catalog {
     /// Maintenance windows, in file order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub maintenance: Vec<Maintenance>,
+    /// Brokers pushed results come from (`[inputs.*]`, `docs/inputs.md`).
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub inputs: IndexMap<String, Input>,
+}
+
+/// A broker IZA subscribes to for pushed results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Input {
+    /// Id.
+    pub id: String,
+    /// Which broker.
+    pub kind: InputKind,
+    /// Its URL.
+    pub url: String,
+    /// The NATS subject, AMQP queue or MQTT topic filter.
+    pub from: String,
+}
+
+/// The broker of an [`Input`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputKind {
+    /// NATS.
+    Nats,
+    /// AMQP 0-9-1 (RabbitMQ).
+    Amqp,
+    /// MQTT.
+    Mqtt,
 }
 
 /// The ecosystem's own facts.

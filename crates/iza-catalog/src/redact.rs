@@ -486,6 +486,20 @@ impl Redact for Notifier {
 impl Redact for Catalog {
     fn redacted(&self) -> Catalog {
         Catalog {
+            inputs: self
+                .inputs
+                .iter()
+                .map(|(id, input)| {
+                    let url = redact_url(&input.url).into_owned();
+                    (
+                        id.clone(),
+                        crate::model::Input {
+                            url,
+                            ..input.clone()
+                        },
+                    )
+                })
+                .collect(),
             notifiers: self
                 .notifiers
                 .iter()

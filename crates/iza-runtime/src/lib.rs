@@ -29,6 +29,7 @@ pub mod bus;
 pub mod cluster;
 pub mod docker;
 pub mod event;
+pub mod inputs;
 pub mod monitor;
 pub mod reload;
 pub mod supervisor;

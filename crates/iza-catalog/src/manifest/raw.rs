@@ -56,6 +56,10 @@ pub struct RawManifest {
     /// Where `iza serve` and `iza up` keep their state (SQLite beside the manifest when absent).
     #[serde(default)]
     pub store: Option<Spanned<RawStore>>,
+    /// Where pushed results come from besides HTTP: a NATS subject, an AMQP queue or an MQTT
+    /// topic IZA subscribes to (`docs/inputs.md`).
+    #[serde(default)]
+    pub inputs: IdMap<RawInput>,
 }
 
 /// Where the state is kept: `[store] url = "${IZA_DATABASE_URL}"`.
@@ -786,4 +790,21 @@ pub struct RawChannel {
     /// Services that use it.
     #[serde(default)]
     pub services: Vec<Spanned<String>>,
+}
+
+/// A broker IZA subscribes to for pushed results (`[inputs.<id>]`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawInput {
+    /// `nats`, `amqp` or `mqtt`.
+    pub kind: Spanned<String>,
+    /// The broker's URL (`nats://127.0.0.1:4222`, `amqp://guest:guest@127.0.0.1:5672`,
+    /// `mqtt://127.0.0.1:1883`).
+    pub url: Spanned<String>,
+    /// `nats`: the subject subscribed to, wildcards allowed (`iza.results.>`).
+    pub subject: Option<Spanned<String>>,
+    /// `amqp`: the queue consumed (declared durable when missing).
+    pub queue: Option<Spanned<String>>,
+    /// `mqtt`: the topic filter subscribed to, wildcards allowed (`iza/results/+`).
+    pub topic: Option<Spanned<String>>,
 }

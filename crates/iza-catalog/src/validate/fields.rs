@@ -219,6 +219,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
         notifiers: alerting.notifiers,
         alerts: alerting.alerts,
         maintenance: alerting.maintenance,
+        inputs: super::flow::inputs(ctx),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Validates the check kinds about messages flowing: the round trips (`nats`, `mqtt`, and
 //! `amqp` with `round_trip = true`) and the `push` check (a dead man's switch), with the keys
 //! that belong to them (`subject`, `topic`, `exchange`, `routing_key`, `queue`,
-//! `expect_every`, `grace`) refused on any other kind.
+//! `expect_every`, `grace`) refused on any other kind; and the `[inputs.*]` pushed results
+//! come from.
 
 use std::ops::Range;
 
@@ -10,7 +11,7 @@ use super::fields::{duration, url_problem};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::manifest::raw::RawCheck;
 use crate::manifest::spanned::Spanned;
-use crate::model::{CheckTarget, PushTarget, RoundTrip};
+use crate::model::{CheckTarget, Input, InputKind, PushTarget, RoundTrip};
 
 /// A kind found in a check: its target, the span of its key, and what is wrong with it.
 pub(super) type Found = (CheckTarget, Range<usize>, Option<String>);
@@ -232,4 +233,101 @@ pub(super) fn refuse_misplaced(
         ok = false;
     }
     ok
+}
+
+/// The `[inputs.*]`: each a known `kind` with its URL and the one key of its kind.
+pub(super) fn inputs(ctx: &mut Ctx<'_>) -> indexmap::IndexMap<String, Input> {
+    let raw = ctx.raw;
+    let mut built = indexmap::IndexMap::new();
+    for (id, spanned) in &raw.inputs {
+        let i = spanned.get();
+        let what = format!("input `{}`", id.get());
+        let (kind, schemes, key, from): (_, &[&str], _, _) = match i.kind.get().as_str() {
+            "nats" => (InputKind::Nats, &["nats", "tls"], "subject", &i.subject),
+            "amqp" => (InputKind::Amqp, &["amqp", "amqps"], "queue", &i.queue),
+            "mqtt" => (InputKind::Mqtt, &["mqtt", "tcp"], "topic", &i.topic),
+            other => {
+                ctx.push(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        format!(
+                            "the kind `{other}` of {what} is not one of `nats`, `amqp`, `mqtt`"
+                        ),
+                    )
+                    .at(i.kind.span()),
+                );
+                continue;
+            }
+        };
+        let mut ok = true;
+        if let Some(problem) = url_problem(i.url.get(), schemes) {
+            ctx.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    format!("the URL of {what} is invalid: {problem}"),
+                )
+                .at(i.url.span()),
+            );
+            ok = false;
+        }
+        for (other, value) in [
+            ("subject", &i.subject),
+            ("queue", &i.queue),
+            ("topic", &i.topic),
+        ] {
+            if other != key
+                && let Some(value) = value
+            {
+                ctx.push(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        format!(
+                            "`{other}` of {what} does not go with kind `{}`",
+                            i.kind.get()
+                        ),
+                    )
+                    .at(value.span())
+                    .hint(format!("a `{}` input takes `{key}`", i.kind.get())),
+                );
+                ok = false;
+            }
+        }
+        let from = match from {
+            Some(f) if !f.get().trim().is_empty() => f.get().trim().to_owned(),
+            Some(f) => {
+                ctx.push(
+                    Diagnostic::error(Code::InvalidValue, format!("`{key}` of {what} is empty"))
+                        .at(f.span()),
+                );
+                continue;
+            }
+            None => {
+                ctx.push(
+                    Diagnostic::error(Code::InvalidValue, format!("{what} has no `{key}`"))
+                        .at(spanned.span())
+                        .hint(format!(
+                            "for example `{key} = \"{}\"`",
+                            match kind {
+                                InputKind::Nats => "iza.results.>",
+                                InputKind::Amqp => "iza.results",
+                                InputKind::Mqtt => "iza/results/+",
+                            }
+                        )),
+                );
+                continue;
+            }
+        };
+        if ok {
+            built.insert(
+                id.get().clone(),
+                Input {
+                    id: id.get().clone(),
+                    kind,
+                    url: i.url.get().clone(),
+                    from,
+                },
+            );
+        }
+    }
+    built
 }

@@ -161,3 +161,84 @@ impl Watch {
         missed
     }
 }
+
+/// A pushed result's JSON as sent (HTTP body or broker message).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Message {
+    service: Option<String>,
+    up: Option<bool>,
+    status: Option<String>,
+    degraded: Option<bool>,
+    message: Option<String>,
+    latency_ms: Option<f64>,
+}
+
+/// The longest `message` taken, in bytes.
+pub const MAX_MESSAGE: usize = 4096;
+/// The largest `latency_ms` taken: one day.
+const MAX_LATENCY_MS: f64 = 86_400_000.0;
+
+/// Reads a pushed result, and the service it names if it does, from its JSON
+/// (`{"up": true, "message": "...", "latency_ms": 12}`, see `docs/inputs.md`); the error says
+/// what is wrong, for a 400 or a log line.
+pub fn parse_message(body: &[u8]) -> Result<(Option<String>, Pushed), String> {
+    let body: Message = serde_json::from_slice(body).map_err(|e| {
+        format!("the body is not a result: {e}; send for example {{\"up\": true, \"message\": \"...\", \"latency_ms\": 12}}")
+    })?;
+    let from_status = match body.status.as_deref() {
+        None => None,
+        Some("up") => Some((true, false)),
+        Some("down") => Some((false, false)),
+        Some("degraded") => Some((true, true)),
+        Some(other) => {
+            return Err(format!(
+                "`status` is `{other}`; it is one of `up`, `down`, `degraded`"
+            ));
+        }
+    };
+    let (up, degraded) = match (body.up, from_status) {
+        (None, None) => return Err("the result says neither `up` nor `status`".to_owned()),
+        (Some(up), None) => (up, false),
+        (None, Some(found)) => found,
+        (Some(up), Some((status_up, degraded))) if up == status_up => (up, degraded),
+        (Some(up), Some(_)) => {
+            return Err(format!(
+                "`up` is {up} but `status` is `{}`",
+                body.status.unwrap_or_default()
+            ));
+        }
+    };
+    let degraded = degraded || body.degraded.unwrap_or(false);
+    if degraded && !up {
+        return Err("a result is down or degraded, not both".to_owned());
+    }
+    if let Some(message) = &body.message
+        && message.len() > MAX_MESSAGE
+    {
+        return Err(format!(
+            "`message` has {} bytes; at most {MAX_MESSAGE} are taken",
+            message.len()
+        ));
+    }
+    let latency = match body.latency_ms {
+        None => Duration::ZERO,
+        Some(ms) if ms.is_finite() && (0.0..=MAX_LATENCY_MS).contains(&ms) => {
+            Duration::from_secs_f64(ms / 1000.0)
+        }
+        Some(ms) => {
+            return Err(format!(
+                "`latency_ms` is {ms}; it is a number of milliseconds from 0 to {MAX_LATENCY_MS}"
+            ));
+        }
+    };
+    Ok((
+        body.service,
+        Pushed {
+            up,
+            degraded,
+            message: body.message,
+            latency,
+        },
+    ))
+}

@@ -7,6 +7,7 @@ mod alerts;
 mod chain;
 mod cluster;
 mod docker;
+mod inputs;
 mod receiver;
 mod reload;
 mod schedule;

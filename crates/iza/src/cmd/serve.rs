@@ -284,6 +284,8 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
             .await
             .context("cannot start the monitor")?,
     );
+    // Results pushed from brokers (`[inputs.*]`); they stop when this is dropped.
+    let _inputs = iza_runtime::inputs::Inputs::start(&catalog, monitor.clone());
     let docker = DockerWatch::start(&catalog, DockerOptions::default());
     let state = AppState::new(
         monitor.clone(),
