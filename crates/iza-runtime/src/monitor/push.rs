@@ -157,7 +157,7 @@ impl Watch {
                 *due = now + target.expect_every;
             }
         }
-        missed.sort_by(|a, b| a.0.cmp(&b.0));
+        missed.sort_by(|(a, _), (b, _)| a.cmp(b));
         missed
     }
 }
