@@ -93,6 +93,9 @@ pub enum Placeholder {
     Tools,
     /// `mcp`: the protocol revision spoken (`2026-07-28` for the stateless generation).
     ProtocolVersion,
+    /// Round-trip checks (`nats`, `mqtt`, `amqp` with `round_trip`): milliseconds from
+    /// publishing the probe message to receiving it back.
+    RoundTrip,
 }
 
 impl Placeholder {
@@ -119,6 +122,7 @@ impl Placeholder {
         ("TOOL_COUNT", Placeholder::ToolCount),
         ("TOOLS", Placeholder::Tools),
         ("PROTOCOL_VERSION", Placeholder::ProtocolVersion),
+        ("ROUND_TRIP", Placeholder::RoundTrip),
     ];
 
     /// Whether only a browser check reports it.
@@ -151,6 +155,11 @@ impl Placeholder {
             self,
             Placeholder::ToolCount | Placeholder::Tools | Placeholder::ProtocolVersion
         )
+    }
+
+    /// Whether only round-trip checks report this value.
+    pub fn is_round_trip_only(self) -> bool {
+        self == Placeholder::RoundTrip
     }
 
     /// The placeholder's name, without brackets.

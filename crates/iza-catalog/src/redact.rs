@@ -26,7 +26,7 @@ use indexmap::IndexMap;
 
 use crate::model::{
     Action, BrowserTarget, Catalog, Check, CheckTarget, CompareTarget, ExecAction, HttpAction,
-    Notifier, Service, Step, Task,
+    Notifier, RoundTrip, Service, Step, Task,
 };
 
 /// What a secret is shown as.
@@ -382,7 +382,20 @@ impl Redact for CheckTarget {
                 replica: url(&compare.replica),
                 ..compare.clone()
             }),
+            CheckTarget::Nats(r) => CheckTarget::Nats(RoundTrip {
+                url: url(&r.url),
+                ..r.clone()
+            }),
+            CheckTarget::Mqtt(r) => CheckTarget::Mqtt(RoundTrip {
+                url: url(&r.url),
+                ..r.clone()
+            }),
+            CheckTarget::AmqpRoundTrip(r) => CheckTarget::AmqpRoundTrip(RoundTrip {
+                url: url(&r.url),
+                ..r.clone()
+            }),
             CheckTarget::Tcp(_) | CheckTarget::Tls(_) | CheckTarget::Dns(_) => self.clone(),
+            CheckTarget::Push(_) => self.clone(),
         }
     }
 }
@@ -492,6 +505,20 @@ impl Redact for Notifier {
 impl Redact for Catalog {
     fn redacted(&self) -> Catalog {
         Catalog {
+            inputs: self
+                .inputs
+                .iter()
+                .map(|(id, input)| {
+                    let url = redact_url(&input.url).into_owned();
+                    (
+                        id.clone(),
+                        crate::model::Input {
+                            url,
+                            ..input.clone()
+                        },
+                    )
+                })
+                .collect(),
             notifiers: self
                 .notifiers
                 .iter()
@@ -568,7 +595,11 @@ impl Secrets {
                         text_secrets(&compare.original, &mut found);
                         text_secrets(&compare.replica, &mut found);
                     }
+                    CheckTarget::Nats(r) | CheckTarget::Mqtt(r) | CheckTarget::AmqpRoundTrip(r) => {
+                        text_secrets(&r.url, &mut found);
+                    }
                     CheckTarget::Tcp(_) | CheckTarget::Tls(_) | CheckTarget::Dns(_) => {}
+                    CheckTarget::Push(_) => {}
                 }
             }
         }

@@ -145,6 +145,9 @@ impl<'a> Evaluator<'a> {
                 }
             }
             Placeholder::ProtocolVersion => facts.protocol_version.as_deref().map(Cow::Borrowed),
+            Placeholder::RoundTrip => facts
+                .round_trip_us
+                .map(|us| number_text(us as f64 / 1000.0)),
         }
     }
 

@@ -93,6 +93,10 @@ pub struct Facts {
     /// `[TOOLS]` and `[TOOL_COUNT]` (`mcp`): the names of the tools the server lists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<String>>,
+    /// `[ROUND_TRIP]` (`nats`, `mqtt`, `amqp` round trips): microseconds from publishing the
+    /// probe message to receiving it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round_trip_us: Option<u64>,
 }
 
 /// What a browser check saw: the values of its placeholders, the console's last lines, each

@@ -39,6 +39,7 @@ pub mod openapi;
 mod outputs;
 mod processes;
 pub mod ratelimit;
+pub mod push;
 mod routes;
 mod serve;
 mod state;
@@ -123,6 +124,7 @@ pub const ACTION_ROUTES: &[&str] = &[
     "/api/v1/incidents/{id}/resolve",
     "/api/v1/alerts/{id}/ack",
     "/api/v1/silences",
+    "/api/v1/services/{id}/results",
 ];
 
 /// The whole application. Every route, the fallback included, goes through the state's
@@ -174,6 +176,7 @@ pub(crate) fn api_routes() -> Router<AppState> {
         .route("/services/{id}/start", post(processes::start))
         .route("/services/{id}/stop", post(processes::stop))
         .route("/services/{id}/restart", post(processes::restart))
+        .route("/services/{id}/results", post(push::results))
         .route("/session", post(auth::sign_in))
         .route("/agents", get(agents::list_agents))
         .route("/agents/{agent}/claim", post(agents::claim))

@@ -192,10 +192,36 @@ pub(crate) struct TokenArgs {
     #[arg(long, conflicts_with = "scope")]
     pub(crate) read_only: bool,
     /// Which token: `admin` (`.iza/token`, everything; the default), `operate`
-    /// (`.iza/operate-token`: reads and actions, no raw definitions; MCP's acting tools) or
-    /// `read` (`.iza/read-token`).
-    #[arg(long, value_enum)]
-    pub(crate) scope: Option<McpScope>,
+    /// (`.iza/operate-token`: reads and actions, no raw definitions; MCP's acting tools),
+    /// `read` (`.iza/read-token`) or `push:<service>` (`.iza/push-tokens/<service>`: pushes
+    /// that service's results, `POST /api/v1/services/<service>/results`, and nothing else).
+    #[arg(long, value_parser = TokenScope::parse)]
+    pub(crate) scope: Option<TokenScope>,
+}
+
+/// The scope of `iza token --scope`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TokenScope {
+    /// One of the three API scopes.
+    Api(McpScope),
+    /// Pushing one service's results.
+    Push(String),
+}
+
+impl TokenScope {
+    fn parse(text: &str) -> Result<TokenScope, String> {
+        match text {
+            "read" => Ok(TokenScope::Api(McpScope::Read)),
+            "operate" => Ok(TokenScope::Api(McpScope::Operate)),
+            "admin" => Ok(TokenScope::Api(McpScope::Admin)),
+            _ => match text.strip_prefix("push:") {
+                Some(service) if !service.is_empty() => Ok(TokenScope::Push(service.to_owned())),
+                _ => Err(format!(
+                    "`{text}` is not a scope: use `admin`, `operate`, `read` or `push:<service>`"
+                )),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ mod browser;
 mod deps;
 mod fields;
 mod figures;
+mod flow;
 mod ids;
 mod mcp;
 mod outputs;

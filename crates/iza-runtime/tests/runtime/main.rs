@@ -8,6 +8,7 @@ mod chain;
 mod cluster;
 mod docker;
 mod figures;
+mod inputs;
 mod receiver;
 mod reload;
 mod schedule;

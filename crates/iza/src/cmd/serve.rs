@@ -226,6 +226,11 @@ fn access(db: &Path, protect_reads: bool) -> Result<Auth> {
     Ok(Auth::from_file(file)?
         .read_tokens_from(TokenFile::read_only_beside(db))
         .operate_tokens_from(TokenFile::operate_beside(db))
+        .push_tokens_from(
+            db.parent()
+                .unwrap_or_else(|| Path::new("."))
+                .join(iza_server::auth::PUSH_TOKEN_DIR_NAME),
+        )
         .protect_reads(protect_reads))
 }
 
@@ -310,6 +315,8 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
             .await
             .context("cannot start the monitor")?,
     );
+    // Results pushed from brokers (`[inputs.*]`); they stop when this is dropped.
+    let _inputs = iza_runtime::inputs::Inputs::start(&catalog, monitor.clone());
     let docker = DockerWatch::start(&catalog, DockerOptions::default());
     let state = AppState::new(
         monitor.clone(),
