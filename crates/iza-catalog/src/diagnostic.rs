@@ -98,6 +98,10 @@ codes! {
     /// A maintenance window that is malformed: no time, both `cron` and `start`, a bad cron
     /// expression, time or duration, an end before its start.
     InvalidMaintenance = "invalid-maintenance",
+    /// A service's `workflows` that is malformed: an unknown engine, a URL that is not http(s),
+    /// a credential written literally instead of as `${NAME}`, a missing key the engine needs,
+    /// a rate outside 0 to 1, a bad duration, a service that is not a `workflow-engine`.
+    InvalidWorkflows = "invalid-workflows",
 }
 
 impl std::fmt::Display for Code {

@@ -14,6 +14,8 @@ mod alerts;
 pub use alerts::{
     AlertOn, AlertRule, Maintenance, MaintenanceWindow, Notifier, NotifierKind, Severity,
 };
+mod workflows;
+pub use workflows::{Engine, WorkflowRules, WorkflowSource};
 
 /// The whole ecosystem, validated.
 #[derive(Debug, Clone, Serialize)]
@@ -126,6 +128,9 @@ pub struct Service {
     pub metadata: IndexMap<String, serde_json::Value>,
     /// Health check.
     pub check: Option<Check>,
+    /// The workflow engine it is, followed by IZA (kind `workflow-engine`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflows: Option<WorkflowSource>,
     /// Where the service is defined in the manifest (byte span of its id).
     #[serde(skip)]
     pub span: Range<usize>,

@@ -13,6 +13,8 @@ use super::spanned::Spanned;
 
 mod alerts;
 pub use alerts::{RawAlertRule, RawMaintenance, RawNotifier, RawSeverity};
+mod workflows;
+pub use workflows::{RawWorkflowRules, RawWorkflows};
 
 /// Map from ids to definitions, in file order.
 pub type IdMap<T> = IndexMap<Spanned<String>, Spanned<T>>;
@@ -278,6 +280,8 @@ pub struct RawService {
     pub metadata: IndexMap<String, serde_json::Value>,
     /// How to tell whether it is healthy.
     pub check: Option<Spanned<RawCheck>>,
+    /// The workflow engine IZA follows on a `workflow-engine` service (docs/workflows.md).
+    pub workflows: Option<Spanned<RawWorkflows>>,
 }
 
 /// A `depends_on` entry: a service id, or a table naming the service and the condition

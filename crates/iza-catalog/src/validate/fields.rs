@@ -96,6 +96,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
             );
         }
         let process = super::process::spec(ctx, id.get(), s);
+        let workflows = super::workflows::source(ctx, id.get(), s);
         let service = Service {
             id: id.get().clone(),
             name: s.name.clone().unwrap_or_else(|| id.get().clone()),
@@ -129,6 +130,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
             tags: s.tags.clone(),
             metadata: s.metadata.clone(),
             check,
+            workflows,
             span: id.span(),
         };
         services.insert(id.get().clone(), service);

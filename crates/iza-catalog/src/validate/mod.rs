@@ -21,6 +21,7 @@ mod process;
 mod refs;
 mod store;
 mod tasks;
+mod workflows;
 
 use std::collections::{HashMap, HashSet};
 

@@ -29,6 +29,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 4,
         sql: include_str!("../../migrations/sqlite/0004_alerts.sql"),
     },
+    Migration {
+        version: 5,
+        sql: include_str!("../../migrations/sqlite/0005_workflows.sql"),
+    },
 ];
 
 /// The newest version this build knows.

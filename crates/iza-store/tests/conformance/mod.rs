@@ -6,9 +6,11 @@
 
 mod alerts;
 mod queue;
+mod workflows;
 
 pub(crate) use alerts::*;
 pub(crate) use queue::*;
+pub(crate) use workflows::*;
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -88,6 +90,8 @@ macro_rules! store_conformance_suite {
             acknowledging_keeps_the_first,
             silences_in_force_and_expired,
             deliveries_are_recorded_once_and_updated,
+            workflow_sync_rounds_land_whole_and_count_once,
+            workflow_executions_before_their_workflow_list,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
