@@ -522,7 +522,8 @@ async fn authorize(
 }
 
 async fn stats(State(s): State<Arc<Standin>>) -> Json<Value> {
-    let data = s.lock();
+    let mut data = s.lock();
+    s.advance(&mut data);
     let mut counters = s.counters.json();
     counters["standin"] = json!(s.config.engine.as_str());
     counters["workflows"] = json!(s.config.workflows);

@@ -211,6 +211,10 @@ pub(crate) struct DemoServiceArgs {
     /// Exit with status 1 once this long has passed since the start, as a crash would.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub(crate) exit_after: Option<std::time::Duration>,
+    /// Play a workflow engine instead: a stand-in with the API shapes of `n8n` (2.x) or
+    /// `activepieces` over generated workflows and executions (docs/workflows.md).
+    #[command(flatten)]
+    pub(crate) engine: crate::cmd::demo_engine::EngineArgs,
 }
 
 #[derive(Debug, Args)]

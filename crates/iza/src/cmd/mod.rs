@@ -3,6 +3,7 @@
 mod agents;
 mod alerts;
 mod check;
+pub(crate) mod demo_engine;
 mod demo_service;
 mod graph;
 mod import;
