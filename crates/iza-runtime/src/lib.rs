@@ -32,6 +32,7 @@ pub mod event;
 pub mod monitor;
 pub mod reload;
 pub mod supervisor;
+pub mod workflows;
 
 pub use artifacts::{ArtifactRun, Artifacts};
 pub use bus::{Bus, Change, Snapshot, Subscription, Update};

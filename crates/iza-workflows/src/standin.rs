@@ -464,7 +464,9 @@ impl Standin {
                 )
                 .route("/api/v1/webhooks/{id}", post(webhook)),
         }
-        .route("/standin/stats", get(stats));
+        .route("/standin/stats", get(stats))
+        // The demo service's `/stats` (the seed's agents read it), here the stand-in's counts.
+        .route("/stats", get(stats));
         api.merge(open)
             .layer(axum::middleware::from_fn_with_state(self.clone(), label))
             .with_state(self.clone())

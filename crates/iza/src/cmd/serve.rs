@@ -361,6 +361,8 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         },
     ));
     state.set_alerts(alerting.clone());
+    // Workflow engines (docs/workflows.md): one follower per `workflows` table, until the end.
+    let _workflows = iza_runtime::workflows::Workflows::start(&catalog, store.clone());
     let supervised = up.map(|up| {
         up.start(
             &catalog,
