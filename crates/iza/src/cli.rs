@@ -102,6 +102,9 @@ pub(crate) enum Command {
     /// Manage the store: apply its migrations, or copy a SQLite store into PostgreSQL.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Show the workflow engines IZA follows: each engine's verdict, its workflows (failing
+    /// first) with runs, success rate and p95 duration over 1h/24h/7d, the last error.
+    Workflows(crate::cmd::workflows::WorkflowsArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,6 +17,7 @@ mod status;
 mod store;
 mod token;
 mod up;
+pub(crate) mod workflows;
 
 use std::process::ExitCode;
 
@@ -57,6 +58,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::DemoService(args) => demo_service::run(&args),
         Command::Mcp(args) => mcp::run(&args),
         Command::Store(command) => store::run(&command),
+        Command::Workflows(args) => workflows::run(&args),
     }
 }
 
