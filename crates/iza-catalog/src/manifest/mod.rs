@@ -127,6 +127,19 @@ const KNOWN_KEYS: &[&str] = &[
     "kinds",
     "duration",
     "end",
+    "workflows",
+    "engine",
+    "api_key",
+    "project_id",
+    "ui_url",
+    "pages_per_round",
+    "rules",
+    "min_success_rate",
+    "window",
+    "min_runs",
+    "no_success_for",
+    "expected",
+    "stuck_after",
 ];
 
 pub(crate) fn known_key(key: &str) -> Option<&'static str> {
