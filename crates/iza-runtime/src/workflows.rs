@@ -3,8 +3,8 @@
 //! the store in one transaction (`apply_workflow_sync`), then judges the workflows by the
 //! manifest's rules over their window and keeps the verdict ([`Workflows::verdicts`]).
 //! A round that fails (engine down, credentials refused) is logged and kept as the engine's
-//! last error; the next round retries from the stored cursor. Dropping [`Workflows`] stops the
-//! tasks.
+//! last error; the next round retries from the stored cursor. Execution rows older than seven
+//! days (and an hour) are pruned hourly. Dropping [`Workflows`] stops the tasks.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,6 +16,10 @@ use iza_workflows::client::{self, Client};
 use iza_workflows::{Cursor, EngineHealth, Follower, WorkflowHealth};
 use serde::Serialize;
 use tokio::task::JoinHandle;
+
+const HOUR_MS: i64 = 3_600_000;
+/// How long execution rows are kept: the longest window shown (7 days) and an hour.
+const KEEP_EXECUTIONS_MS: i64 = 7 * 24 * HOUR_MS + HOUR_MS;
 
 /// The latest verdict on one engine.
 #[derive(Debug, Clone, Serialize)]
@@ -112,8 +116,17 @@ async fn follow(
     let follower = Follower::new(client, source.pages_per_round);
     let mut interval = tokio::time::interval(source.every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pruned_at = 0;
     loop {
         interval.tick().await;
+        // Execution rows older than the longest window shown (7 days) are dropped hourly.
+        let now = crate::now_millis();
+        if now - pruned_at >= HOUR_MS {
+            pruned_at = now;
+            if let Err(error) = store.prune_executions(now - KEEP_EXECUTIONS_MS).await {
+                tracing::warn!(%service, %error, "cannot prune old executions");
+            }
+        }
         match round(&service, &source, &follower, store.as_ref()).await {
             Ok(verdict) => set(verdict),
             Err(error) => {
