@@ -18,6 +18,8 @@ pub use alerts::{
 mod figures;
 pub use figures::{Aggregate, Figure, FigureSource, Format, LabelMatcher, Selector};
 pub use outputs::{EVENT_KINDS, Output, OutputFilter, OutputKind};
+mod workflows;
+pub use workflows::{Engine, WorkflowRules, WorkflowSource};
 
 /// The whole ecosystem, validated.
 #[derive(Debug, Clone, Serialize)]
@@ -172,6 +174,9 @@ pub struct Service {
     /// The MCP server the hub federates, when it is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mcp: Option<McpUpstream>,
+    /// The workflow engine it is, followed by IZA (kind `workflow-engine`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflows: Option<WorkflowSource>,
     /// Where the service is defined in the manifest (byte span of its id).
     #[serde(skip)]
     pub span: Range<usize>,

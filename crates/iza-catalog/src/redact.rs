@@ -433,6 +433,17 @@ impl Redact for Service {
                 }
             }
         }
+        if let Some(workflows) = &mut service.workflows {
+            // A literal credential is a secret; a `${NAME}` reference is not.
+            for value in [&mut workflows.api_key, &mut workflows.token]
+                .into_iter()
+                .flatten()
+            {
+                if !crate::validate::is_env_reference(value) {
+                    *value = MASK.to_owned();
+                }
+            }
+        }
         service
     }
 }

@@ -36,6 +36,7 @@ pub mod inputs;
 pub mod monitor;
 pub mod reload;
 pub mod supervisor;
+pub mod workflows;
 
 pub use artifacts::{ArtifactRun, Artifacts};
 pub use bus::{Bus, Change, Snapshot, Subscription, Update};

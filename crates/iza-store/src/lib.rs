@@ -23,6 +23,7 @@ pub mod outbox;
 mod postgres;
 pub mod queue;
 mod sqlite;
+pub mod workflows;
 
 pub use alerts::{
     Alert, AlertQuery, AlertState, Delivery, DeliveryState, DeliveryUpdate, MAX_ALERTS_PAGE,
@@ -41,6 +42,9 @@ pub use queue::{
     RunQuery, RunState, StepOutcome, TaskStats,
 };
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};
+pub use workflows::{
+    ExecutionRecord, WorkflowFailure, WorkflowRecord, WorkflowStats, WorkflowSync,
+};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -591,6 +595,51 @@ pub trait Store: Send + Sync + 'static {
     /// The depth of every output that has entries waiting, sorted by output id.
     async fn outbox_depths(&self) -> Result<Vec<OutboxDepth>, StoreError> {
         Err(StoreError::Unsupported("outbox_depths"))
+    }
+
+    // ---- Workflow engines (see `docs/workflows.md`). Defaults answer `Unsupported`.
+
+    /// Writes one sync round of the engine `service` in one transaction: upserts the
+    /// workflows, inserts the executions (updating status and stop of known ones), keeps each
+    /// workflow's newest failure, and stores the cursor. Returns how many executions were new.
+    async fn apply_workflow_sync(
+        &self,
+        service: &str,
+        sync: &WorkflowSync,
+    ) -> Result<usize, StoreError> {
+        let _ = (service, sync);
+        Err(StoreError::Unsupported("apply_workflow_sync"))
+    }
+
+    /// The cursor of the last round written for `service`.
+    async fn workflow_cursor(&self, service: &str) -> Result<Option<String>, StoreError> {
+        let _ = service;
+        Err(StoreError::Unsupported("workflow_cursor"))
+    }
+
+    /// The executions of `service` still recorded as running (oldest first, at most
+    /// [`workflows::MAX_RUNNING_PAGE`]).
+    async fn running_executions(&self, service: &str) -> Result<Vec<ExecutionRecord>, StoreError> {
+        let _ = service;
+        Err(StoreError::Unsupported("running_executions"))
+    }
+
+    /// The figures of every workflow of `service` over the executions started at or after
+    /// `since` (see [`workflows::summarize`]).
+    async fn workflow_stats(
+        &self,
+        service: &str,
+        since: Millis,
+    ) -> Result<Vec<WorkflowStats>, StoreError> {
+        let _ = (service, since);
+        Err(StoreError::Unsupported("workflow_stats"))
+    }
+
+    /// Deletes finished executions that started before `before` (workflows, failures and
+    /// cursors stay); returns how many.
+    async fn prune_executions(&self, before: Millis) -> Result<u64, StoreError> {
+        let _ = before;
+        Err(StoreError::Unsupported("prune_executions"))
     }
 
     /// Releases the store's connections after the writes in flight; call it on shutdown.

@@ -112,6 +112,9 @@ pub(crate) enum Command {
     /// Show the nodes sharing the running server's PostgreSQL store: host, region, version,
     /// whether alive, and how many checks each probes (docs/scale-out.md).
     Nodes(PsArgs),
+    /// Show the workflow engines IZA follows: each engine's verdict, its workflows (failing
+    /// first) with runs, success rate and p95 duration over 1h/24h/7d, the last error.
+    Workflows(crate::cmd::workflows::WorkflowsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -271,6 +274,10 @@ pub(crate) struct DemoServiceArgs {
     /// Serve the demo MCP server over stdin and stdout instead of HTTP (`--port` is ignored).
     #[arg(long, conflicts_with = "mcp")]
     pub(crate) mcp_stdio: bool,
+    /// Play a workflow engine instead: a stand-in with the API shapes of `n8n` (2.x) or
+    /// `activepieces` over generated workflows and executions (docs/workflows.md).
+    #[command(flatten)]
+    pub(crate) engine: crate::cmd::demo_engine::EngineArgs,
 }
 
 /// A finite, non-negative number (`200000000`, `2e8`).

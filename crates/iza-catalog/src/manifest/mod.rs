@@ -137,6 +137,19 @@ const KNOWN_KEYS: &[&str] = &[
     "retain",
     "qos",
     "max_pending",
+    "workflows",
+    "engine",
+    "api_key",
+    "project_id",
+    "ui_url",
+    "pages_per_round",
+    "rules",
+    "min_success_rate",
+    "window",
+    "min_runs",
+    "no_success_for",
+    "expected",
+    "stuck_after",
 ];
 
 pub(crate) fn known_key(key: &str) -> Option<&'static str> {

@@ -17,6 +17,8 @@ mod figures;
 pub use figures::{RawFigure, RawJsonFigure};
 mod outputs;
 pub use outputs::RawOutput;
+mod workflows;
+pub use workflows::{RawWorkflowRules, RawWorkflows};
 
 /// Map from ids to definitions, in file order.
 pub type IdMap<T> = IndexMap<Spanned<String>, Spanned<T>>;
@@ -301,6 +303,8 @@ pub struct RawService {
     pub metrics: IdMap<RawFigure>,
     /// It is an MCP server that IZA's hub federates behind `/mcp`.
     pub mcp: Option<Spanned<RawMcp>>,
+    /// The workflow engine IZA follows on a `workflow-engine` service (docs/workflows.md).
+    pub workflows: Option<Spanned<RawWorkflows>>,
 }
 
 /// `[services.X.mcp]`: how the hub reaches an MCP server and what it shows of it.

@@ -97,6 +97,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
             );
         }
         let process = super::process::spec(ctx, id.get(), s);
+        let workflows = super::workflows::source(ctx, id.get(), s);
         let service = Service {
             id: id.get().clone(),
             name: s.name.clone().unwrap_or_else(|| id.get().clone()),
@@ -136,6 +137,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
                 .mcp
                 .as_ref()
                 .and_then(|m| super::mcp::upstream(ctx, id.get(), m)),
+            workflows,
             span: id.span(),
         };
         services.insert(id.get().clone(), service);

@@ -25,6 +25,7 @@ mod process;
 mod refs;
 mod store;
 mod tasks;
+mod workflows;
 
 use std::collections::{HashMap, HashSet};
 

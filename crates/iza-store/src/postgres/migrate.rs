@@ -29,7 +29,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         sql: include_str!("../../migrations/postgres/0003_alerts.sql"),
     },
-    // 4 is reserved for the workflows branch (RULES: migration numbers are shared).
+    Migration {
+        version: 4,
+        sql: include_str!("../../migrations/postgres/0004_workflows.sql"),
+    },
     Migration {
         version: 5,
         sql: include_str!("../../migrations/postgres/0005_outbox.sql"),

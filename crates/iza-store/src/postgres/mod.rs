@@ -25,6 +25,7 @@ mod nodes;
 mod outbox;
 mod queue;
 mod read;
+mod workflows;
 mod write;
 
 use std::collections::HashMap;
@@ -499,6 +500,37 @@ impl Store for PostgresStore {
 
     async fn outbox_depths(&self) -> Result<Vec<crate::OutboxDepth>, StoreError> {
         outbox::depths(self).await
+    }
+
+    async fn apply_workflow_sync(
+        &self,
+        service: &str,
+        sync: &crate::WorkflowSync,
+    ) -> Result<usize, StoreError> {
+        workflows::apply(self, service, sync).await
+    }
+
+    async fn workflow_cursor(&self, service: &str) -> Result<Option<String>, StoreError> {
+        workflows::cursor(self, service).await
+    }
+
+    async fn running_executions(
+        &self,
+        service: &str,
+    ) -> Result<Vec<crate::ExecutionRecord>, StoreError> {
+        workflows::running(self, service).await
+    }
+
+    async fn workflow_stats(
+        &self,
+        service: &str,
+        since: Millis,
+    ) -> Result<Vec<crate::WorkflowStats>, StoreError> {
+        workflows::stats(self, service, since).await
+    }
+
+    async fn prune_executions(&self, before: Millis) -> Result<u64, StoreError> {
+        workflows::prune(self, before).await
     }
 
     async fn register_node(&self, node: &crate::NodeRecord) -> Result<(), StoreError> {

@@ -29,7 +29,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 4,
         sql: include_str!("../../migrations/sqlite/0004_alerts.sql"),
     },
-    // 5 is reserved for the workflows branch (RULES: migration numbers are shared).
+    Migration {
+        version: 5,
+        sql: include_str!("../../migrations/sqlite/0005_workflows.sql"),
+    },
     Migration {
         version: 6,
         sql: include_str!("../../migrations/sqlite/0006_outbox.sql"),

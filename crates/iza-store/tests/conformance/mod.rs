@@ -8,11 +8,13 @@ mod alerts;
 mod figures;
 mod outbox;
 mod queue;
+mod workflows;
 
 pub(crate) use alerts::*;
 pub(crate) use figures::*;
 pub(crate) use outbox::*;
 pub(crate) use queue::*;
+pub(crate) use workflows::*;
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -95,6 +97,8 @@ macro_rules! store_conformance_suite {
             figures_round_trip_roll_up_and_stay_latest,
             outbox_keeps_order_until_acknowledged,
             outbox_bound_drops_the_oldest,
+            workflow_sync_rounds_land_whole_and_count_once,
+            workflow_executions_before_their_workflow_list,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {

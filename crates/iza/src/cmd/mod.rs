@@ -4,6 +4,7 @@ mod agents;
 mod alerts;
 mod check;
 mod demo_business;
+pub(crate) mod demo_engine;
 mod demo_service;
 mod figures;
 mod demo_webhooks;
@@ -22,6 +23,7 @@ mod status;
 mod store;
 mod token;
 mod up;
+pub(crate) mod workflows;
 
 use std::process::ExitCode;
 
@@ -65,6 +67,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Mcp(args) => mcp::run(&args),
         Command::Store(command) => store::run(&command),
         Command::Nodes(args) => nodes::run(&args),
+        Command::Workflows(args) => workflows::run(&args),
     }
 }
 
