@@ -140,7 +140,10 @@ impl SqliteStore {
             .create_if_missing(true)
             .foreign_keys(true)
             .busy_timeout(options.busy_timeout)
-            .synchronous(synchronous);
+            .synchronous(synchronous)
+            // Multi-row inserts are prepared once per row count (results, events, runs): room
+            // for them all beside the claim and finish statements, so none is re-prepared.
+            .statement_cache_capacity(1_024);
         // The writer switches the file to WAL (persistent) and migrates before readers connect.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
