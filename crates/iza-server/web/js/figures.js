@@ -95,7 +95,8 @@ function sparkline(points, label) {
   const lo = Math.min(...values), hi = Math.max(...values);
   const t0 = points[0].at, t1 = points[points.length - 1].at;
   const x = (at) => ((at - t0) / Math.max(1, t1 - t0)) * W;
-  const y = (v) => H - 2 - ((v - lo) / (hi - lo || 1)) * (H - 4);
+  // A flat series (a figure that has not changed) is drawn across the middle, not along the floor.
+  const y = (v) => (hi === lo ? H / 2 : H - 2 - ((v - lo) / (hi - lo)) * (H - 4));
   root.append(svg('path', { class: 'line', d: points.map((p, i) => `${i ? 'L' : 'M'}${x(p.at).toFixed(1)},${y(p.last).toFixed(1)}`).join('') }));
   return root;
 }

@@ -94,11 +94,12 @@ export function render(main) {
         alert.escalated_to?.length ? `, escalated to ${alert.escalated_to.join(' → ')}` : null),
       h('p', { class: 'actions' },
         open && alert.acknowledged_at == null
-          ? h('button', { type: 'button', class: 'button small', dataset: { ack: alert.id },
+          ? h('button', { type: 'button', class: 'button small', dataset: { ack: alert.id }, 'aria-label': `Acknowledge alert #${alert.id} (${alert.service})`,
             onclick: () => withToken(`Acknowledging alert #${alert.id}`, (token) => api.ack(alert.id, token, 'the dashboard')) }, 'Acknowledge')
           : null,
         ' ',
-        h('button', { type: 'button', class: 'button small secondary', onclick: async () => {
+        h('button', { type: 'button', class: 'button small secondary', dataset: { deliveries: alert.id },
+          'aria-label': `Deliveries of alert #${alert.id}`, onclick: async () => {
           try {
             const full = await api.alert(alert.id);
             deliveries.replaceChildren(deliveryTable(full.deliveries ?? []));
@@ -158,7 +159,7 @@ export function render(main) {
           h('td', null, String(s.id)), h('td', null, matcherText(s.matchers)),
           h('td', null, timeEl(s.starts_at)), h('td', null, timeEl(s.ends_at)),
           h('td', null, s.created_by), h('td', null, s.comment),
-          h('td', null, h('button', { type: 'button', class: 'button small secondary', dataset: { endSilence: s.id },
+          h('td', null, h('button', { type: 'button', class: 'button small secondary', dataset: { endSilence: s.id }, 'aria-label': `End silence #${s.id}`,
             onclick: () => withToken(`Ending silence #${s.id}`, (token) => api.deleteSilence(s.id, token)) }, 'End')))))))
       : h('p', { class: 'muted' }, 'No silence is in force.'));
   }

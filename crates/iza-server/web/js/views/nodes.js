@@ -28,7 +28,7 @@ export function render(main) {
     const nodes = list.nodes ?? [];
     const alive = nodes.filter((n) => n.alive).length;
     const cards = h('div', { class: 'grid cards' },
-      h('div', { class: 'card' }, h('div', { class: 'value' }, alive), h('div', { class: 'label' }, 'Nodes alive')),
+      h('div', { class: 'card', dataset: { card: 'alive' } }, h('div', { class: 'value' }, alive), h('div', { class: 'label' }, 'Nodes alive')),
       h('div', { class: `card${alive < nodes.length ? ' st-down' : ''}` }, h('div', { class: 'value' }, nodes.length - alive), h('div', { class: 'label' }, 'Nodes gone')),
       h('div', { class: 'card' }, h('div', { class: 'value' }, list.checks_leased ?? 0), h('div', { class: 'label' }, 'Checks leased')),
       h('div', { class: 'card' }, h('div', { class: 'value' }, `${Math.round((list.lease_ms ?? 0) / 1000)} s`), h('div', { class: 'label' }, 'Lease period')));
