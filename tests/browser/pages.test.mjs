@@ -62,6 +62,8 @@ function check(condition, message) {
 }
 
 async function shot(name) {
+  // From the top: a full-page shot of a scrolled page paints the sticky header mid-page.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 }
 
@@ -179,12 +181,24 @@ async function main() {
   await page.click('#silence-form button[type="submit"]');
   const row = await page.waitForSelector('#silences-table tr[data-silence]', { timeout: 10000 });
   const silenceId = await row.getAttribute('data-silence');
+  check(await page.inputValue('#silence-form input[name="comment"]') === '' && await page.inputValue('#silence-form input[name="duration"]') === '2h',
+    'once made, the silence form is emptied for the next one');
   check(/a planned upgrade/.test(await row.textContent()) && (await row.textContent()).includes(`service=${impacted}`), `the silence #${silenceId} of ${impacted} is listed with its reason`);
   await shot('alerts-acted');
   await page.click(`button[data-end-silence="${silenceId}"]`);
   await page.waitForSelector(`#silences-table tr[data-silence="${silenceId}"]`, { state: 'detached', timeout: 10000 });
   check(true, `End ends silence #${silenceId}`);
   check(consoleErrors.length === 0, `the Alerts page's actions left no console error ${consoleErrors.join('; ')}`);
+
+  // The Events page says what the alerting did, in words.
+  await open('#/events', '#event-list li');
+  await page.selectOption('#event-kind', 'alert-acknowledged');
+  const ackEvent = await page.waitForSelector('#event-list li[data-kind="alert-acknowledged"]', { timeout: 10000 });
+  const ackText = (await ackEvent.textContent()).replace(/\s+/g, ' ');
+  check(ackText.includes(`Alert #${alertId} acknowledged by the dashboard`), `the Events page tells the acknowledgement ("${ackText.trim()}")`);
+  await page.selectOption('#event-kind', 'notification-sent');
+  const sent = (await (await page.waitForSelector('#event-list li[data-kind="notification-sent"]', { timeout: 10000 })).textContent()).replace(/\s+/g, ' ');
+  check(/hook told of alerts? #\d/.test(sent), `the Events page tells the notifications ("${sent.trim()}")`);
 
   // Nodes: this node, alive, on PostgreSQL.
   await open('#/nodes', '#node-table tr[data-node]');

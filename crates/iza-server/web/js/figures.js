@@ -22,7 +22,7 @@ export function figuresPanel() {
     element.hidden = false;
     const claims = doc.claims ?? [];
     body.replaceChildren(
-      claims.length ? h('div', { class: 'grid cards' }, claims.map((c) => h('div', { class: 'card', dataset: { claim: c.figure } },
+      claims.length ? h('div', { class: 'grid cards figure-cards' }, claims.map((c) => h('div', { class: 'card', dataset: { claim: c.figure } },
         h('div', { class: 'value' }, text(c)),
         h('div', { class: 'label' }, c.label),
         h('div', { class: 'claim' }, `claimed: ${c.claimed}`)))) : null,
@@ -56,7 +56,7 @@ export function figuresPanel() {
 export function serviceFigures(id) {
   const element = h('section', { class: 'panel section', 'aria-labelledby': 'h-service-figures', hidden: true },
     h('h2', { id: 'h-service-figures' }, 'Business figures'));
-  const list = h('div', { class: 'grid cards' });
+  const list = h('div', { class: 'grid cards figure-cards' });
   element.append(list);
   const refresh = async () => {
     let doc;
