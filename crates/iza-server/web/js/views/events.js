@@ -98,13 +98,13 @@ function describe(record) {
     case 'process-stopped':
       return [link(p.service), p.killed ? ' stopped (killed after its grace period)' : ' stopped'];
     case 'alert-firing':
-      return [alertLink(p.alert), ' ', link(p.service), ` is ${p.status} (${p.severity}, rule “${p.rule}”)`,
+      return [alertLink(p.alert), ': ', link(p.service), ` is ${p.status} (${p.severity}, rule “${p.rule}”)`,
         p.impacted?.length ? `, impacting ${p.impacted.length}` : '',
         p.suppressed_by ? h('span', { class: 'muted' }, ` — suppressed by ${p.suppressed_by}`) : null];
     case 'alert-updated':
-      return [alertLink(p.alert), ' ', link(p.service), ` now impacts ${p.impacted?.length ?? 0}`];
+      return [alertLink(p.alert), ': ', link(p.service), ` now impacts ${p.impacted?.length ?? 0}`];
     case 'alert-resolved':
-      return [alertLink(p.alert), ' ', link(p.service), ' recovered'];
+      return [alertLink(p.alert), ': ', link(p.service), ' recovered'];
     case 'alert-acknowledged':
       return [alertLink(p.alert), ` acknowledged by ${p.by}`];
     case 'alert-escalated':

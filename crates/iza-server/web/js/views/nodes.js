@@ -39,7 +39,7 @@ export function render(main) {
         h('th', { scope: 'col', class: 'num' }, 'Checks'), h('th', { scope: 'col' }, 'Heartbeat'),
         h('th', { scope: 'col', class: 'hide-narrow' }, 'Host'), h('th', { scope: 'col', class: 'hide-narrow' }, 'Version'))),
       h('tbody', null, nodes.map((n) => h('tr', { dataset: { node: n.id } },
-        h('td', { class: 'mono' }, n.id, n.this ? h('span', { class: 'muted' }, ' (this node)') : null),
+        h('td', { class: 'mono break' }, n.id, n.this ? h('span', { class: 'muted' }, ' (this node)') : null),
         h('td', null, n.alive ? h('span', { class: 'badge st-up' }, '✓ alive') : h('span', { class: 'badge st-down' }, '✕ gone')),
         h('td', { class: 'hide-narrow' }, n.region ?? h('span', { class: 'muted' }, 'any')),
         h('td', { class: 'num' }, n.checks),
