@@ -157,11 +157,13 @@ export function render(main) {
     silences.replaceChildren(rows.length
       ? h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'silences-table' },
         h('caption', { class: 'visually-hidden' }, 'Silences in force or to come'),
-        h('thead', null, h('tr', null, ['#', 'Matches', 'From', 'Until', 'By', 'Why', ''].map((t) => h('th', { scope: 'col' }, t)))),
+        // On a phone the number, start and author give way, so that End stays in view.
+        h('thead', null, h('tr', null, [['#', true], ['Matches'], ['From', true], ['Until'], ['By', true], ['Why'], ['']]
+          .map(([t, narrow]) => h('th', { scope: 'col', class: narrow ? 'hide-narrow' : null }, t)))),
         h('tbody', null, rows.map((s) => h('tr', { dataset: { silence: s.id } },
-          h('td', null, String(s.id)), h('td', null, matcherText(s.matchers)),
-          h('td', null, timeEl(s.starts_at)), h('td', null, timeEl(s.ends_at)),
-          h('td', null, s.created_by), h('td', null, s.comment),
+          h('td', { class: 'hide-narrow' }, String(s.id)), h('td', null, matcherText(s.matchers)),
+          h('td', { class: 'hide-narrow' }, timeEl(s.starts_at)), h('td', null, timeEl(s.ends_at)),
+          h('td', { class: 'hide-narrow' }, s.created_by), h('td', null, s.comment),
           h('td', null, h('button', { type: 'button', class: 'button small secondary', dataset: { endSilence: s.id }, 'aria-label': `End silence #${s.id}`,
             onclick: () => withToken(`Ending silence #${s.id}`, (token) => api.deleteSilence(s.id, token)) }, 'End')))))))
       : h('p', { class: 'muted' }, 'No silence is in force.'));
