@@ -116,6 +116,41 @@ async function unlabeled(scope) {
     .map((el) => el.outerHTML.slice(0, 80)));
 }
 
+/** Text in `main` whose colour contrasts less than 4.5:1 (3:1 for large text) with the
+ *  background behind it (WCAG AA), as "text (ratio)" lines, and how many texts were measured. */
+async function lowContrast() {
+  return page.evaluate(() => {
+    const rgba = (c) => (c.match(/[\d.]+/g) ?? []).map(Number);
+    const lum = ([r, g, b]) => {
+      const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const background = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgba(getComputedStyle(e).backgroundColor);
+        if (c.length >= 3 && (c[3] ?? 1) > 0.5) return c;
+      }
+      return rgba(getComputedStyle(document.body).backgroundColor);
+    };
+    const bad = [];
+    let measured = 0;
+    const walker = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const text = n.textContent.trim();
+      const el = n.parentElement;
+      if (!text || !el || el.closest('[hidden], .visually-hidden, svg') || !el.getClientRects().length) continue;
+      measured += 1;
+      const style = getComputedStyle(el);
+      const fg = rgba(style.color);
+      const [a, b] = [lum(fg), lum(background(el))];
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      const large = parseFloat(style.fontSize) >= 24 || (parseFloat(style.fontSize) >= 18.66 && Number(style.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) bad.push(`"${text.slice(0, 30)}" (${ratio.toFixed(2)}, ${style.color})`);
+    }
+    return { bad: [...new Set(bad)], measured };
+  });
+}
+
 async function main() {
   browser = await chromium.launch({
     executablePath,
@@ -263,6 +298,8 @@ async function main() {
           check(end, `the silence's End button is in view (${suffix}${scheme})`);
         }
         check(overflow <= 1, `${name} (${suffix}${scheme}) fits ${width} px (overflow ${overflow}px)`);
+        const { bad, measured } = await lowContrast();
+        check(measured > 10 && bad.length === 0, `${name} (${suffix}${scheme}): the ${measured} texts contrast at least 4.5:1 (3:1 large) with their background ${bad.join('; ')}`);
       }
     }
   }
