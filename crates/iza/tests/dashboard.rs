@@ -7,6 +7,8 @@
 //! every page are left in `target/dashboard-screenshots/`.
 //!
 //! Needs Node and Debian's `chromium`; `scripts/browser-deps.sh` installs what is missing.
+//! Another test serves the newer pages (Alerts, Nodes, MCP hub, business figures, failed
+//! comparisons) from one `iza up` on PostgreSQL with real data (`tests/browser/pages.test.mjs`).
 //! A second test runs the tests of the page's pure functions (graph layout, timeline merge, the
 //! agents' work in words) in Node.
 
