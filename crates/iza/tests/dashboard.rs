@@ -7,6 +7,8 @@
 //! every page are left in `target/dashboard-screenshots/`.
 //!
 //! Needs Node and Debian's `chromium`; `scripts/browser-deps.sh` installs what is missing.
+//! Another test serves the newer pages (Alerts, Nodes, MCP hub, business figures, failed
+//! comparisons) from one `iza up` on PostgreSQL with real data (`tests/browser/pages.test.mjs`).
 //! A second test runs the tests of the page's pure functions (graph layout, timeline merge, the
 //! agents' work in words) in Node.
 
@@ -19,6 +21,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+#[path = "../../iza-store/tests/common/test_database.rs"]
+mod test_database;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 /// The browser run's own limit (it stops itself); this test waits a little longer.
@@ -34,6 +39,11 @@ struct Backend {
 
 impl Backend {
     fn start() -> Backend {
+        Backend::serving("text/plain", "ok")
+    }
+
+    /// Answers `200` with `body` of `content_type` to every request (a page to compare).
+    fn serving(content_type: &'static str, body: &'static str) -> Backend {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
@@ -44,7 +54,8 @@ impl Backend {
                     break;
                 }
                 if let Ok(stream) = stream {
-                    answer(stream, "200 OK", "ok");
+                    let _ = read_head(&stream);
+                    respond_typed(stream, "200 OK", content_type, body);
                 }
             }
             // Dropping the listener here closes the port.
@@ -74,12 +85,6 @@ impl Drop for Backend {
     }
 }
 
-/// Reads one request's head and answers it, closing the connection.
-fn answer(stream: TcpStream, status: &str, body: &str) {
-    let _ = read_head(&stream);
-    respond(stream, status, body);
-}
-
 /// The request line of the request on `stream`, its head read up to the blank line.
 fn read_head(stream: &TcpStream) -> String {
     stream.set_read_timeout(Some(DEADLINE)).unwrap();
@@ -93,10 +98,14 @@ fn read_head(stream: &TcpStream) -> String {
     first
 }
 
-fn respond(mut stream: TcpStream, status: &str, body: &str) {
+fn respond(stream: TcpStream, status: &str, body: &str) {
+    respond_typed(stream, status, "text/plain", body);
+}
+
+fn respond_typed(mut stream: TcpStream, status: &str, content_type: &str, body: &str) {
     let _ = write!(
         stream,
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
 }
@@ -414,6 +423,206 @@ fn the_dashboard_works_in_a_browser() {
     }
 
     stop_server(&mut server);
+}
+
+/// The original of the compared pages: a heading, a paragraph and two links.
+const ORIGINAL_PAGE: &str = "<!doctype html><html><head><title>Shop</title></head><body style=\"margin:0;font:16px sans-serif\"><main><h1 style=\"background:#1a4;color:#fff;padding:40px\">The shop</h1><p>Fresh bread every morning, delivered to your door.</p><a href=\"/cart\">Cart</a> <a href=\"/about\">About us</a></main></body></html>";
+/// The replica: another colour, other words and one link missing, so the comparison fails.
+const REPLICA_PAGE: &str = "<!doctype html><html><head><title>Shop</title></head><body style=\"margin:0;font:16px sans-serif\"><main><h1 style=\"background:#c22;color:#fff;padding:80px\">A shop</h1><p>Stale cakes now and then.</p><a href=\"/cart\">Cart</a></main></body></html>";
+
+/// A port free at the time of asking, for a process `iza up` starts (its listener is closed
+/// before the port is handed over).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The manifest of the newer pages' test: `db` down from the start (its port is closed) with
+/// `api` depending on it, an alert rule telling a webhook (`hook`, answering 200), `biz`
+/// playing a business (`iza demo-service --arr`, figures read every second, a claim on ARR),
+/// `tools` a demo MCP server federated by the hub, and `shop` a compare check whose replica
+/// differs from its original.
+fn pages_manifest(ports: &HashMap<&str, u16>, iza: &str) -> String {
+    format!(
+        r#"version = 1
+
+[ecosystem]
+name = "dashboard pages test"
+claims = [{{ label = "Annual recurring revenue", value = "$200M+", figure = "arr" }}]
+
+[groups.business]
+name = "Business"
+
+[notifiers.hook]
+kind = "webhook"
+url = "http://127.0.0.1:{hook}/alerts"
+
+[[alerts]]
+name = "service down"
+statuses = ["down"]
+severity = "critical"
+notify = ["hook"]
+group_wait = "1s"
+
+[services.db]
+name = "Database"
+check = {{ tcp = "127.0.0.1:{db}", every = "1s", timeout = "1s" }}
+
+[services.api]
+name = "API"
+depends_on = ["db"]
+check = {{ http = "http://127.0.0.1:{api}/", every = "1s", timeout = "1s" }}
+
+[services.biz]
+name = "Bakery business"
+group = "business"
+port = {biz}
+command = ["{iza}", "demo-service", "--port", "{biz}", "--name", "biz", "--arr", "200000000", "--customers", "382"]
+check = {{ http = "http://127.0.0.1:{biz}/metrics", every = "1s", timeout = "1s" }}
+
+[services.biz.metrics.arr]
+label = "ARR"
+prometheus = "http://127.0.0.1:{biz}/metrics"
+series = "business_arr_dollars"
+unit = "USD"
+format = "currency"
+every = "1s"
+
+[services.biz.metrics.customers]
+label = "Customers"
+json = {{ url = "http://127.0.0.1:{biz}/figures.json", path = "$.customers" }}
+format = "count"
+every = "1s"
+
+[services.tools]
+name = "Tools MCP"
+kind = "mcp-server"
+port = {tools}
+command = ["{iza}", "demo-service", "--mcp", "--port", "{tools}", "--name", "tools"]
+mcp = {{ url = "http://127.0.0.1:{tools}/mcp" }}
+
+[services.shop]
+name = "Shop replica"
+check = {{ compare = {{ original = "http://127.0.0.1:{original}/", replica = "http://127.0.0.1:{replica}/" }}, wait_for = "main", every = "5s", timeout = "20s" }}
+"#,
+        hook = ports["hook"],
+        db = ports["db"],
+        api = ports["api"],
+        biz = ports["biz"],
+        tools = ports["tools"],
+        original = ports["original"],
+        replica = ports["replica"],
+    )
+}
+
+/// The newer pages against real data (`tests/browser/pages.test.mjs`): the Alerts page with an
+/// alert firing from a down service (acknowledged, then a silence made and ended, with the
+/// token), the Nodes page of a server on PostgreSQL, the MCP hub with a demo MCP upstream, the
+/// overview's business figures and a service's sparklines from `iza demo-service --arr`, and
+/// a failed comparison's original, replica and diff. One `iza up` serves every page.
+/// Screenshots in both themes, at desktop and phone widths, in `target/dashboard-screenshots/`.
+#[test]
+fn the_newer_pages_work_in_a_browser() {
+    let root = workspace_root();
+    let deps = Command::new("bash")
+        .arg(root.join("scripts/browser-deps.sh"))
+        .status()
+        .expect("bash runs scripts/browser-deps.sh");
+    assert!(deps.success(), "scripts/browser-deps.sh failed");
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let database = runtime.block_on(test_database::TestDatabase::create());
+
+    let hook = Backend::start();
+    let api = Backend::start();
+    let original = Backend::serving("text/html", ORIGINAL_PAGE);
+    let replica = Backend::serving("text/html", REPLICA_PAGE);
+    let ports: HashMap<&str, u16> = [
+        ("hook", hook.port),
+        ("api", api.port),
+        ("original", original.port),
+        ("replica", replica.port),
+        // Closed: `db` is down from the start.
+        ("db", free_port()),
+        ("biz", free_port()),
+        ("tools", free_port()),
+    ]
+    .into_iter()
+    .collect();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("iza.toml"),
+        pages_manifest(&ports, env!("CARGO_BIN_EXE_iza")),
+    )
+    .unwrap();
+    let (mut server, address) =
+        start_server(dir.path(), "127.0.0.1:0", &["--store", &database.url()]);
+    let token = std::fs::read_to_string(dir.path().join(".iza/token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    let screenshots = target_dir().join("dashboard-screenshots");
+    let mut node = Command::new("node")
+        .arg("pages.test.mjs")
+        .args(["--base", &format!("http://{address}")])
+        .args(["--token", &token])
+        .args(["--down", "db", "--impacted", "api"])
+        .args([
+            "--figures",
+            "biz",
+            "--compare",
+            "shop",
+            "--upstream",
+            "tools",
+        ])
+        .args([
+            "--timeout-ms",
+            &(BROWSER_DEADLINE.as_millis() - 10_000).to_string(),
+        ])
+        .arg("--screenshots")
+        .arg(&screenshots)
+        .current_dir(root.join("tests/browser"))
+        .spawn()
+        .expect("node runs the pages' browser tests");
+    let deadline = Instant::now() + BROWSER_DEADLINE;
+    let status = loop {
+        if let Some(status) = node.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = node.kill();
+            let _ = node.wait();
+            panic!("the pages' browser tests did not finish in {BROWSER_DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        status.success(),
+        "the pages' browser tests failed ({status}); screenshots in `{}`",
+        screenshots.display()
+    );
+    for page in [
+        "alerts",
+        "nodes",
+        "hub",
+        "figures",
+        "sparklines",
+        "comparison",
+    ] {
+        for variant in ["dark", "light", "phone-dark", "phone-light"] {
+            let shot = screenshots.join(format!("{page}-{variant}.png"));
+            assert!(shot.is_file(), "no screenshot `{}`", shot.display());
+        }
+    }
+    stop_server(&mut server);
+    drop(database);
 }
 
 /// With reads protected (`--protect-reads`), the page asks for the token, refuses a wrong one

@@ -79,7 +79,9 @@ export function ms(value) {
   if (value == null) return '—';
   if (value < 1) return `${value.toFixed(2)} ms`;
   if (value < 100) return `${value.toFixed(1)} ms`;
-  return `${Math.round(value)} ms`;
+  if (value < 1000) return `${Math.round(value)} ms`;
+  // Seconds from one on: "4.54 s" fits a card where "4540 ms" broke over two lines.
+  return `${(value / 1000).toFixed(value < 10_000 ? 2 : 1)} s`;
 }
 
 export function percent(value) {

@@ -22,17 +22,18 @@ export function figuresPanel() {
     element.hidden = false;
     const claims = doc.claims ?? [];
     body.replaceChildren(
-      claims.length ? h('div', { class: 'grid cards' }, claims.map((c) => h('div', { class: 'card', dataset: { claim: c.figure } },
+      claims.length ? h('div', { class: 'grid cards figure-cards' }, claims.map((c) => h('div', { class: 'card', dataset: { claim: c.figure } },
         h('div', { class: 'value' }, text(c)),
         h('div', { class: 'label' }, c.label),
         h('div', { class: 'claim' }, `claimed: ${c.claimed}`)))) : null,
       h('div', { class: 'table-wrap' }, h('table', { id: 'figure-table' },
         h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Figure'), h('th', { scope: 'col' }, 'Ecosystem'),
-          h('th', { scope: 'col' }, 'By group'), h('th', { scope: 'col' }, 'By service'))),
+          h('th', { scope: 'col', class: 'hide-narrow' }, 'By group'), h('th', { scope: 'col' }, 'By service'))),
         h('tbody', null, figures.map((f) => h('tr', null,
           h('td', null, f.label, h('span', { class: 'muted' }, ` (${f.aggregate})`)),
           h('td', { class: 'num' }, text(f)),
-          h('td', null, (f.groups ?? []).map((g) => h('div', null, `${g.id}: ${text(g)}`))),
+          // On a phone the groups give way to the services (each a link).
+          h('td', { class: 'hide-narrow' }, (f.groups ?? []).map((g) => h('div', null, `${g.id}: ${text(g)}`))),
           h('td', null, (f.services ?? []).map((s) => h('div', { title: s.error ?? '' },
             h('a', { href: `#/services/${encodeURIComponent(s.id)}` }, s.id), `: ${text(s)}`,
             s.error ? h('span', { class: 'muted' }, ' (failing)') : null)))))))),
@@ -56,7 +57,7 @@ export function figuresPanel() {
 export function serviceFigures(id) {
   const element = h('section', { class: 'panel section', 'aria-labelledby': 'h-service-figures', hidden: true },
     h('h2', { id: 'h-service-figures' }, 'Business figures'));
-  const list = h('div', { class: 'grid cards' });
+  const list = h('div', { class: 'grid cards figure-cards' });
   element.append(list);
   const refresh = async () => {
     let doc;
@@ -95,7 +96,8 @@ function sparkline(points, label) {
   const lo = Math.min(...values), hi = Math.max(...values);
   const t0 = points[0].at, t1 = points[points.length - 1].at;
   const x = (at) => ((at - t0) / Math.max(1, t1 - t0)) * W;
-  const y = (v) => H - 2 - ((v - lo) / (hi - lo || 1)) * (H - 4);
+  // A flat series (a figure that has not changed) is drawn across the middle, not along the floor.
+  const y = (v) => (hi === lo ? H / 2 : H - 2 - ((v - lo) / (hi - lo)) * (H - 4));
   root.append(svg('path', { class: 'line', d: points.map((p, i) => `${i ? 'L' : 'M'}${x(p.at).toFixed(1)},${y(p.last).toFixed(1)}`).join('') }));
   return root;
 }

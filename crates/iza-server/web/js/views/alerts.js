@@ -17,7 +17,7 @@ const GROUPS = [
   { key: 'firing', title: 'Firing', empty: 'Nothing is firing.' },
   { key: 'acknowledged', title: 'Acknowledged', empty: 'No open alert is acknowledged.' },
   { key: 'silenced', title: 'Silenced', empty: 'No alert is silenced.' },
-  { key: 'pending', title: 'Pending', empty: 'No alert waits for its `for`.' },
+  { key: 'pending', title: 'Pending', empty: 'No alert is waiting out its rule’s delay (for).' },
   { key: 'resolved', title: 'Resolved', empty: 'No alert resolved recently.' },
 ];
 
@@ -57,13 +57,14 @@ export function render(main) {
   );
   let closed = false;
 
-  /** Runs `call` with the saved token; a 401 shows the token form. */
+  /** Runs `call` with the saved token; a 401 shows the token form. True when it was done. */
   async function withToken(what, call) {
     message.textContent = `${what}…`;
     try {
       await call(savedToken());
       message.textContent = `${what}: done.`;
       load();
+      return true;
     } catch (e) {
       if (e.status === 401) {
         message.textContent = `Refused: ${e.reason ?? e.message}. Enter the API token (\`iza token\` prints it).`;
@@ -72,6 +73,7 @@ export function render(main) {
       } else {
         message.textContent = `${what} failed: ${e.message}`;
       }
+      return false;
     }
   }
 
@@ -80,7 +82,7 @@ export function render(main) {
     const open = alert.state !== 'resolved';
     return h('article', { class: 'panel alert-card', dataset: { alert: alert.id, group: groupOf(alert) } },
       h('h3', null, severityBadge(alert.severity), ' ',
-        h('a', { href: serviceHref(alert.service) }, alert.service), ` is ${alert.status}`,
+        h('a', { href: serviceHref(alert.service) }, alert.service), ` ${open ? 'is' : 'was'} ${alert.status}`,
         h('span', { class: 'muted' }, ` — alert #${alert.id}, rule “${alert.rule}”`)),
       alert.impacted?.length
         ? h('p', { class: 'impacted' }, `Impacted (${alert.impacted.length}): `,
@@ -94,11 +96,12 @@ export function render(main) {
         alert.escalated_to?.length ? `, escalated to ${alert.escalated_to.join(' → ')}` : null),
       h('p', { class: 'actions' },
         open && alert.acknowledged_at == null
-          ? h('button', { type: 'button', class: 'button small', dataset: { ack: alert.id },
+          ? h('button', { type: 'button', class: 'button small', dataset: { ack: alert.id }, 'aria-label': `Acknowledge alert #${alert.id} (${alert.service})`,
             onclick: () => withToken(`Acknowledging alert #${alert.id}`, (token) => api.ack(alert.id, token, 'the dashboard')) }, 'Acknowledge')
           : null,
         ' ',
-        h('button', { type: 'button', class: 'button small secondary', onclick: async () => {
+        h('button', { type: 'button', class: 'button small secondary', dataset: { deliveries: alert.id },
+          'aria-label': `Deliveries of alert #${alert.id}`, onclick: async () => {
           try {
             const full = await api.alert(alert.id);
             deliveries.replaceChildren(deliveryTable(full.deliveries ?? []));
@@ -117,7 +120,7 @@ export function render(main) {
       field('created_by', 'by', { required: true, placeholder: 'your name' }), ' ',
       field('comment', 'why', { required: true, placeholder: 'upgrade' }), ' ',
       h('button', { type: 'submit', class: 'button small' }, 'Silence'));
-    f.addEventListener('submit', (event) => {
+    f.addEventListener('submit', async (event) => {
       event.preventDefault();
       const data = new FormData(f);
       const body = {
@@ -126,7 +129,8 @@ export function render(main) {
         created_by: String(data.get('created_by')).trim(),
         comment: String(data.get('comment')).trim(),
       };
-      withToken(`Silencing ${matcherText(body.matchers)}`, (token) => api.createSilence(body, token));
+      // Made: the form is emptied for the next one (the duration back to its default).
+      if (await withToken(`Silencing ${matcherText(body.matchers)}`, (token) => api.createSilence(body, token))) f.reset();
     });
     return f;
   }
@@ -153,12 +157,14 @@ export function render(main) {
     silences.replaceChildren(rows.length
       ? h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'silences-table' },
         h('caption', { class: 'visually-hidden' }, 'Silences in force or to come'),
-        h('thead', null, h('tr', null, ['#', 'Matches', 'From', 'Until', 'By', 'Why', ''].map((t) => h('th', { scope: 'col' }, t)))),
+        // On a phone the number, start and author give way, so that End stays in view.
+        h('thead', null, h('tr', null, [['#', true], ['Matches'], ['From', true], ['Until'], ['By', true], ['Why'], ['']]
+          .map(([t, narrow]) => h('th', { scope: 'col', class: narrow ? 'hide-narrow' : null }, t)))),
         h('tbody', null, rows.map((s) => h('tr', { dataset: { silence: s.id } },
-          h('td', null, String(s.id)), h('td', null, matcherText(s.matchers)),
-          h('td', null, timeEl(s.starts_at)), h('td', null, timeEl(s.ends_at)),
-          h('td', null, s.created_by), h('td', null, s.comment),
-          h('td', null, h('button', { type: 'button', class: 'button small secondary', dataset: { endSilence: s.id },
+          h('td', { class: 'hide-narrow' }, String(s.id)), h('td', null, matcherText(s.matchers)),
+          h('td', { class: 'hide-narrow' }, timeEl(s.starts_at)), h('td', null, timeEl(s.ends_at)),
+          h('td', { class: 'hide-narrow' }, s.created_by), h('td', null, s.comment),
+          h('td', null, h('button', { type: 'button', class: 'button small secondary', dataset: { endSilence: s.id }, 'aria-label': `End silence #${s.id}`,
             onclick: () => withToken(`Ending silence #${s.id}`, (token) => api.deleteSilence(s.id, token)) }, 'End')))))))
       : h('p', { class: 'muted' }, 'No silence is in force.'));
   }

@@ -34,6 +34,15 @@ const KINDS = {
   'incident-opened': ['⚠', 'Incident opened'],
   'incident-escalated': ['⇧', 'Incident escalated'],
   'incident-resolved': ['✓', 'Incident resolved'],
+  'alert-firing': ['⚑', 'Alert firing'],
+  'alert-updated': ['↯', 'Alert updated'],
+  'alert-resolved': ['✓', 'Alert resolved'],
+  'alert-acknowledged': ['☑', 'Alert acknowledged'],
+  'alert-escalated': ['⇧', 'Alert escalated'],
+  'notification-sent': ['✉', 'Notification sent'],
+  'notification-failed': ['✕', 'Notification failed'],
+  'silence-created': ['◌', 'Silence created'],
+  'silence-expired': ['■', 'Silence ended'],
 };
 
 /** Whether a stream event belongs on a timeline (probe results do not). */
@@ -90,11 +99,39 @@ function describe(record) {
       return [link(p.service), ` failed after ${p.restarts} restarts: ${p.reason}`];
     case 'process-stopped':
       return [link(p.service), p.killed ? ' stopped (killed after its grace period)' : ' stopped'];
+    case 'alert-firing':
+      return [alertLink(p.alert), ': ', link(p.service), ` is ${p.status} (${p.severity}, rule “${p.rule}”)`,
+        p.impacted?.length ? `, impacting ${p.impacted.length}` : '',
+        p.suppressed_by ? h('span', { class: 'muted' }, ` — suppressed by ${p.suppressed_by}`) : null];
+    case 'alert-updated':
+      return [alertLink(p.alert), ': ', link(p.service), ` now impacts ${p.impacted?.length ?? 0}`];
+    case 'alert-resolved':
+      return [alertLink(p.alert), ': ', link(p.service), ' recovered'];
+    case 'alert-acknowledged':
+      return [alertLink(p.alert), ` acknowledged by ${p.by}`];
+    case 'alert-escalated':
+      return [alertLink(p.alert), ` escalated to ${p.to}`];
+    case 'notification-sent':
+      return [`${p.notifier} told of `, alertList(p.alerts), ` in ${p.latency_ms} ms`, p.attempt > 1 ? ` (attempt ${p.attempt})` : ''];
+    case 'notification-failed':
+      return [`${p.notifier} could not be told of `, alertList(p.alerts), h('span', { class: 'muted' }, ` — ${p.error}`)];
+    case 'silence-created':
+      return [h('a', { href: '#/alerts' }, `silence #${p.silence}`), ' until ', timeEl(p.ends_at)];
+    case 'silence-expired':
+      return [h('a', { href: '#/alerts' }, `silence #${p.silence}`), ' ended'];
     default:
       if (record.kind.startsWith('run-')) return describeRun(record.kind, p);
       if (record.kind.startsWith('incident-')) return describeIncident(record.kind, p);
       return [record.kind];
   }
+}
+
+/** An alert by its number, a link to the Alerts page. */
+function alertLink(id) { return h('a', { href: '#/alerts' }, `Alert #${id}`); }
+
+/** Alerts by number, e.g. "alert #3" or "alerts #3, #4". */
+function alertList(ids = []) {
+  return h('a', { href: '#/alerts' }, `${ids.length === 1 ? 'alert' : 'alerts'} ${ids.map((i) => `#${i}`).join(', ')}`);
 }
 
 /** A run's event: its task (a link to its runs), the run's id, and what happened. */

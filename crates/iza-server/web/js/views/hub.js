@@ -3,7 +3,7 @@
 // Refreshed every 5 s while shown.
 
 import { api } from '../api.js';
-import { h, serviceHref, failure } from '../dom.js';
+import { h, serviceHref, failure, timeEl } from '../dom.js';
 
 export const title = () => 'MCP hub';
 
@@ -37,21 +37,23 @@ export function render(main) {
       h('caption', { class: 'visually-hidden' }, 'Upstream MCP servers'),
       h('thead', null, h('tr', null,
         h('th', { scope: 'col' }, 'Server'), h('th', { scope: 'col' }, 'State'),
-        h('th', { scope: 'col' }, 'Protocol'), h('th', { scope: 'col', class: 'hide-narrow' }, 'Transport'),
+        h('th', { scope: 'col', class: 'hide-narrow' }, 'Protocol'), h('th', { scope: 'col', class: 'hide-narrow' }, 'Transport'),
         h('th', { scope: 'col', class: 'num' }, 'Tools'), h('th', { scope: 'col', class: 'num' }, 'Calls'),
         h('th', { scope: 'col', class: 'num' }, 'Errors'), h('th', { scope: 'col', class: 'hide-narrow' }, 'Since'))),
       h('tbody', null, ups.map((u) => h('tr', { dataset: { upstream: u.name, state: u.state } },
-        h('td', null, h('a', { href: serviceHref(u.name) }, u.name), u.server ? h('span', { class: 'muted' }, ` ${u.server}`) : null),
+        h('td', null, h('a', { href: serviceHref(u.name) }, u.name), u.server ? h('span', { class: 'muted hide-narrow' }, ` ${u.server}`) : null),
         h('td', null, h('span', { class: `badge ${STATE_CLASS[u.state] ?? ''}` }, u.state),
           u.reason ? h('div', { class: 'muted small' }, u.reason) : null),
-        h('td', { class: 'mono' }, u.protocol ?? '—'),
+        h('td', { class: 'hide-narrow mono nowrap' }, u.protocol ?? '—'),
         h('td', { class: 'hide-narrow mono' }, `${u.transport} ${u.target}`),
         h('td', { class: 'num', title: (u.tools ?? []).join('\n') }, u.tool_count ?? 0),
         h('td', { class: 'num' }, u.calls ?? 0),
         h('td', { class: 'num' }, u.errors ?? 0),
-        h('td', { class: 'hide-narrow' }, u.since_ms ? new Date(u.since_ms).toLocaleString() : '—')))));
-    const tools = h('ul', { id: 'hub-tools', class: 'mono' },
-      ups.flatMap((u) => (u.tools ?? []).map((t) => h('li', null, t))));
+        h('td', { class: 'hide-narrow' }, u.since_ms ? timeEl(u.since_ms) : '—')))));
+    const names = ups.flatMap((u) => u.tools ?? []);
+    const tools = names.length
+      ? h('ul', { id: 'hub-tools', class: 'mono' }, names.map((t) => h('li', null, t)))
+      : h('p', { class: 'muted' }, 'No upstream lists a tool yet.');
     body.replaceChildren(cards,
       h('section', { class: 'panel section table-wrap', 'aria-labelledby': 'h-upstreams' }, h('h2', { id: 'h-upstreams' }, 'Upstreams'), table),
       h('section', { class: 'panel section', 'aria-labelledby': 'h-tools' }, h('h2', { id: 'h-tools' }, 'Federated tools'), tools));

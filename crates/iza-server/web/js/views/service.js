@@ -92,7 +92,8 @@ export function render(main, params) {
     if (browser) artifacts.refresh();
     figures.refresh();
 
-    body.replaceChildren(
+    // (`replaceChildren` writes a null as the text "null": the parts not shown are left out.)
+    body.replaceChildren(...[
       cards,
       h('div', { class: 'grid two section' },
         h('section', { class: 'panel', 'aria-labelledby': 'h-facts' }, h('h2', { id: 'h-facts' }, 'Service'), facts),
@@ -109,7 +110,7 @@ export function render(main, params) {
       h('section', { class: 'panel section', 'aria-labelledby': 'h-results' }, h('h2', { id: 'h-results' }, 'Latest results'), table),
       h('p', null, h('a', { href: `#/graph?focus=${encodeURIComponent(id)}` }, 'Show in the graph'), ' · ',
         h('a', { href: `#/events?service=${encodeURIComponent(id)}` }, 'Events of this service')),
-    );
+    ].filter(Boolean));
   };
 
   const unsubscribe = live.subscribe((change) => {
