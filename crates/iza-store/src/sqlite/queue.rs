@@ -1356,11 +1356,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_insert_statement_has_a_row_per_run() {
+    fn the_insert_statement_has_a_row_per_run_and_returns_none() {
         let statement = insert_runs_statement(3, true);
         assert_eq!(statement.matches("(?, ?, ?, 0,").count(), 3);
-        assert!(statement.ends_with("RETURNING id, task, dedupe"));
-        assert!(!insert_runs_statement(2, false).contains("RETURNING"));
+        assert!(statement.ends_with("ON CONFLICT DO NOTHING"));
+        assert!(!statement.contains("RETURNING"));
+        let unkeyed = insert_runs_statement(2, false);
+        assert!(!unkeyed.contains("RETURNING") && !unkeyed.contains("ON CONFLICT"));
     }
 
     #[test]
