@@ -5,6 +5,7 @@ mod alerts;
 mod check;
 mod demo_business;
 mod demo_service;
+pub(crate) mod demo_web;
 mod demo_webhooks;
 mod figures;
 mod graph;
