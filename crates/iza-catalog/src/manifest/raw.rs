@@ -728,7 +728,7 @@ impl<'de> Deserialize<'de> for RawWords {
 }
 
 /// What a task does: exactly one action key (`check`, `http`, `exec`, `report`, `restart`,
-/// `start`, `stop`, `external`), plus the modifiers of that action.
+/// `start`, `stop`, `external`, `compare`), plus the modifiers of that action.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAction {
