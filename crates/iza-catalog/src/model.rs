@@ -759,6 +759,8 @@ pub enum Action {
     Stop(String),
     /// Queued for external agents only; `iza` never runs it itself.
     External,
+    /// Render a replica and its original in the shared Chromium and compare them.
+    Compare(CompareAction),
 }
 
 impl Action {
@@ -773,6 +775,7 @@ impl Action {
             Action::Start(_) => "start",
             Action::Stop(_) => "stop",
             Action::External => "external",
+            Action::Compare(_) => "compare",
         }
     }
 
@@ -798,6 +801,18 @@ pub struct HttpAction {
     pub body: Option<String>,
     /// Conditions on the answer, all of which must hold for the run to succeed (none: any
     /// 2xx status succeeds).
+    pub conditions: Vec<crate::condition::Condition>,
+}
+
+/// A `compare` action: a replica against its original, like a `compare` check run once.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompareAction {
+    /// The page as it should be (`http`/`https`); may hold placeholders.
+    pub original: String,
+    /// The page that should look and read the same; may hold placeholders.
+    pub replica: String,
+    /// Conditions on the comparison (`[PIXEL_DIFF] < 2`), all of which must hold for the run
+    /// to succeed (none: the defaults of a `compare` check).
     pub conditions: Vec<crate::condition::Condition>,
 }
 

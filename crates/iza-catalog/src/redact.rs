@@ -25,8 +25,8 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use indexmap::IndexMap;
 
 use crate::model::{
-    Action, BrowserTarget, Catalog, Check, CheckTarget, CompareTarget, ExecAction, HttpAction,
-    Notifier, RoundTrip, Service, Step, Task,
+    Action, BrowserTarget, Catalog, Check, CheckTarget, CompareAction, CompareTarget, ExecAction,
+    HttpAction, Notifier, RoundTrip, Service, Step, Task,
 };
 
 /// What a secret is shown as.
@@ -461,6 +461,11 @@ impl Redact for Action {
                 argv: redact_args(&exec.argv),
                 env: redact_env(&exec.env),
                 ..exec.clone()
+            }),
+            Action::Compare(compare) => Action::Compare(CompareAction {
+                original: redact_url(&compare.original).into_owned(),
+                replica: redact_url(&compare.replica).into_owned(),
+                ..compare.clone()
             }),
             Action::Check(_)
             | Action::Report(_)

@@ -192,3 +192,81 @@ compare = { original = "http://a/", replica = "http://b/", extra = 1 }
         }
     }
 }
+
+#[test]
+fn a_compare_task_compiles_and_its_errors_have_positions() {
+    use iza_catalog::model::Action;
+    let text = r##"version = 1
+[services.web.check]
+tcp = "localhost:9000"
+
+[[tasks]]
+name = "Verify replica"
+run = { compare = { original = "http://localhost:9000/", replica = "http://localhost:9001/{task}" }, conditions = ["[PIXEL_DIFF] < 2", "[MISSING_LINKS] == 0"] }
+
+[[tasks]]
+name = "Verify replica by default"
+run = { compare = { original = "http://localhost:9000/", replica = "http://localhost:9001/" } }
+"##;
+    let checked = iza_catalog::check(&SourceFile::new("iza.toml", text.to_owned(), Syntax::Toml));
+    let catalog = checked
+        .catalog
+        .unwrap_or_else(|| panic!("{:#?}", checked.diagnostics));
+    let Some(Action::Compare(compare)) = &catalog.tasks[0].action else {
+        panic!("{:?}", catalog.tasks[0].action);
+    };
+    assert_eq!(compare.original, "http://localhost:9000/");
+    assert_eq!(compare.replica, "http://localhost:9001/{task}");
+    assert_eq!(compare.conditions.len(), 2);
+    assert_eq!(catalog.tasks[0].action.as_ref().unwrap().kind(), "compare");
+    let Some(Action::Compare(defaults)) = &catalog.tasks[1].action else {
+        panic!("{:?}", catalog.tasks[1].action);
+    };
+    assert!(defaults.conditions.is_empty());
+
+    let text = r##"version = 1
+[[tasks]]
+name = "a"
+run = { compare = { original = "ftp://x/" }, conditions = ["[PIXEL_DIFF] <"] }
+
+[[tasks]]
+name = "b"
+run = { compare = { original = "http://a/", replica = "http://b/" }, conditions = ["[TOOL_COUNT] > 1"], env = { A = "1" } }
+
+[[tasks]]
+name = "c"
+run = { compare = { original = "http://a/", replica = "http://b/" }, http = "http://c/" }
+"##;
+    let source = SourceFile::new("iza.toml", text.to_owned(), Syntax::Toml);
+    let checked = iza_catalog::check(&source);
+    assert!(checked.catalog.is_none());
+    let found: Vec<(usize, usize, String)> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| {
+            let at = source.line_column(d.span.clone().expect("a position").start);
+            (at.line, at.column, d.message.clone())
+        })
+        .collect();
+    let expected: &[(usize, usize, &str)] = &[
+        (4, 32, "`original` of `compare` of task `a` is invalid"),
+        (4, 19, "`compare` of task `a` has no `replica`"),
+        (4, 60, "a condition of `compare` of task `a` is invalid"),
+        (8, 84, "only `mcp` checks report"),
+        (
+            8,
+            111,
+            "`env` in `run` of task `b` belongs to an `exec` action",
+        ),
+        (12, 19, "`compare` is a second action"),
+    ];
+    for (line, column, words) in expected {
+        assert!(
+            found
+                .iter()
+                .any(|(l, c, m)| l == line && c == column && m.contains(words)),
+            "no diagnostic at {line}:{column} with `{words}` in {found:#?}"
+        );
+    }
+}

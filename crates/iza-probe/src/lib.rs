@@ -30,7 +30,7 @@ use iza_catalog::condition::{Condition, Operand, Placeholder};
 use iza_catalog::model::{Check, CheckTarget, Service};
 pub use iza_launch::Launcher;
 
-pub use browser::{BrowserOptions, CHROMIUM_VAR};
+pub use browser::{BrowserOptions, CHROMIUM_VAR, DEFAULT_MAX_MEMORY};
 pub use conditions::{Evaluator, failed_conditions, glob_matches};
 pub use result::{
     BrowserFacts, Comparison, Facts, Failure, Outcome, ProbeResult, Reason, Screenshot, StepReport,
@@ -204,6 +204,12 @@ impl Prober {
     /// The shared browser of browser checks (started on first use).
     pub(crate) fn browser(&self) -> &browser::Browser {
         &self.browser
+    }
+
+    /// How many times the shared Chromium was restarted for holding more than
+    /// [`BrowserOptions::max_memory`] (for diagnostics and tests).
+    pub fn browser_memory_restarts(&self) -> u64 {
+        self.browser.memory_restarts()
     }
 
     /// The process id of the shared Chromium, while it runs (for diagnostics and tests).

@@ -278,6 +278,13 @@ pub(crate) struct DemoServiceArgs {
     /// `activepieces` over generated workflows and executions (docs/workflows.md).
     #[command(flatten)]
     pub(crate) engine: crate::cmd::demo_engine::EngineArgs,
+    /// Serve a small demo web site at `/site/` for browser checks and comparisons.
+    #[arg(long)]
+    pub(crate) web: bool,
+    /// With `--web`: serve a flawed replica of the site (`heading`: another heading,
+    /// `missing-link`: no contact link); repeat or separate with commas for both.
+    #[arg(long, value_enum, value_delimiter = ',', requires = "web")]
+    pub(crate) web_defect: Vec<crate::cmd::demo_web::Defect>,
 }
 
 /// A finite, non-negative number (`200000000`, `2e8`).

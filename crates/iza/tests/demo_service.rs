@@ -303,3 +303,29 @@ fn engine_standins_answer_with_the_engines_shapes() {
     let (_, stats) = demo.get_json("/standin/stats");
     assert_eq!(stats["workflows"], 12);
 }
+
+#[test]
+fn web_serves_the_demo_site_and_web_defect_a_flawed_replica() {
+    let original = Demo::start(&["--web"]);
+    let (status, home) = original.request("GET", "/site/", "");
+    assert_eq!(status, 200);
+    assert!(
+        home.contains("<h1>Fresh fruit, delivered every morning</h1>"),
+        "{home}"
+    );
+    assert!(home.contains("href=\"/site/contact\""), "{home}");
+    assert_eq!(original.request("GET", "/site/contact", "").0, 200);
+    assert_eq!(original.request("GET", "/site/about", "").0, 200);
+    // The health route is unchanged.
+    assert_eq!(original.request("GET", "/healthz", "").0, 200);
+
+    let replica = Demo::start(&["--web", "--web-defect", "heading,missing-link"]);
+    let (status, flawed) = replica.request("GET", "/site/", "");
+    assert_eq!(status, 200);
+    assert!(!flawed.contains("Fresh fruit"), "{flawed}");
+    assert!(!flawed.contains("/site/contact"), "{flawed}");
+
+    // Without `--web` there is no site.
+    let plain = Demo::start(&[]);
+    assert_eq!(plain.request("GET", "/site/", "").0, 404);
+}

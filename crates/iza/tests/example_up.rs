@@ -11,8 +11,23 @@ use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
+/// The two web automation services are ready once a real browser loads their site: make
+/// sure Chromium is installed, as the browser tests do.
+fn chromium() {
+    let program = std::env::var_os("IZA_CHROMIUM")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/usr/bin/chromium".into());
+    if program.exists() {
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/browser-deps.sh");
+    let status = Command::new("bash").arg(script).status().unwrap();
+    assert!(status.success(), "scripts/browser-deps.sh failed");
+}
+
 #[test]
 fn the_example_ecosystem_comes_up_and_stops_cleanly() {
+    chromium();
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/iza-os");
     let state = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))

@@ -770,7 +770,7 @@ impl<'de> Deserialize<'de> for RawWords {
 }
 
 /// What a task does: exactly one action key (`check`, `http`, `exec`, `report`, `restart`,
-/// `start`, `stop`, `external`), plus the modifiers of that action.
+/// `start`, `stop`, `external`, `compare`), plus the modifiers of that action.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAction {
@@ -793,12 +793,17 @@ pub struct RawAction {
     pub stop: Option<Spanned<String>>,
     /// `true`: the run is queued for external agents (API) and never run by `iza` itself.
     pub external: Option<Spanned<bool>>,
+    /// Render a replica and its original in the shared headless Chromium and compare them
+    /// (`[PIXEL_DIFF]`, `[TEXT_SIMILARITY]`, `[MISSING_LINKS]`), like a `compare` check.
+    /// Placeholders are substituted in both URLs.
+    pub compare: Option<Spanned<RawCompare>>,
     /// With `http`: request headers (values may hold placeholders).
     pub headers: Option<Spanned<IndexMap<String, String>>>,
     /// With `http`: request body (may hold placeholders).
     pub body: Option<Spanned<String>>,
     /// With `http`: conditions on the answer in Gatus's syntax (`[STATUS] == 200`); all
-    /// must hold. Without them any 2xx status succeeds.
+    /// must hold. Without them any 2xx status succeeds. With `compare`: conditions on the
+    /// comparison (`[PIXEL_DIFF] < 2`); without them, the defaults of a `compare` check.
     pub conditions: Option<Spanned<Vec<Spanned<String>>>>,
     /// With `exec`: environment variables added to the inherited ones (values may hold
     /// placeholders).

@@ -12,6 +12,7 @@
 mod agents;
 mod alerts;
 mod browser;
+mod compare_action;
 mod deps;
 mod fields;
 mod figures;

@@ -34,7 +34,7 @@ const PROCESS_NOUN: (&str, &str) = ("process state", "process states");
 
 /// The action keys of `run`, in documentation order.
 const ACTION_KEYS: &[&str] = &[
-    "check", "http", "exec", "report", "restart", "start", "stop", "external",
+    "check", "http", "exec", "report", "restart", "start", "stop", "external", "compare",
 ];
 
 pub(super) fn task(
@@ -418,6 +418,7 @@ fn action(ctx: &mut Ctx<'_>, task: &str, spanned: &Spanned<RawAction>) -> Option
         run.start.as_ref().map(Spanned::span),
         run.stop.as_ref().map(Spanned::span),
         run.external.as_ref().map(Spanned::span),
+        run.compare.as_ref().map(Spanned::span),
     ]
     .into_iter()
     .zip(ACTION_KEYS)
@@ -460,6 +461,12 @@ fn action(ctx: &mut Ctx<'_>, task: &str, spanned: &Spanned<RawAction>) -> Option
         ("shell", "exec", run.shell.as_ref().map(Spanned::span)),
     ];
     for (modifier, owner, span) in modifiers {
+        // `conditions` also go with a `compare` action.
+        let owner = if modifier == "conditions" && kind == "compare" {
+            kind
+        } else {
+            owner
+        };
         if let Some(span) = span
             && owner != kind
         {
@@ -499,6 +506,7 @@ fn action(ctx: &mut Ctx<'_>, task: &str, spanned: &Spanned<RawAction>) -> Option
         }
         "exec" => exec(ctx, task, run),
         "http" => http(ctx, task, run),
+        "compare" => super::compare_action::compare(ctx, task, run),
         "report" => {
             let path = run.report.as_ref()?;
             if path.get().trim().is_empty() {

@@ -2,13 +2,17 @@
 //! on the first browser check (through the prober's [`Launcher`], so that it dies with `iza`,
 //! even on `SIGKILL`), started again when it has died, and shared by at most
 //! [`BrowserOptions::max_pages`] pages at a time. Each check gets a fresh browser context
-//! (no cookie or storage leaks between checks) that is disposed of afterwards.
+//! (no cookie or storage leaks between checks) that is disposed of afterwards. Between checks
+//! it is replaced by a fresh one once its process group holds more than
+//! [`BrowserOptions::max_memory`] (the old one is killed when its last check ends); its first
+//! start sweeps the profile directories an `iza` killed with `SIGKILL` left (`upkeep.rs`).
 //!
 //! The prober belongs to whoever runs checks (the runtime's monitor, `iza status`), so the
 //! browser lives exactly as long as they do. This module starts and keeps the process; what a
 //! check does with a page is `kinds/browser.rs`; the protocol's transport is `cdp.rs`.
 
 pub(crate) mod cdp;
+mod upkeep;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,7 +40,15 @@ pub struct BrowserOptions {
     pub max_pages: usize,
     /// How long Chromium may take to start (20 s by default).
     pub start_timeout: Duration,
+    /// The most memory Chromium may hold, the sum over its process group of the proportional
+    /// set sizes (shared pages divided among their sharers), before it is restarted: checked when a check starts, a fresh Chromium serves it
+    /// and later checks, and the old one is killed when its running checks end (1 GiB by
+    /// default; `None`: never).
+    pub max_memory: Option<u64>,
 }
+
+/// The default of [`BrowserOptions::max_memory`]: 1 GiB.
+pub const DEFAULT_MAX_MEMORY: u64 = 1024 * 1024 * 1024;
 
 impl Default for BrowserOptions {
     fn default() -> BrowserOptions {
@@ -46,6 +58,7 @@ impl Default for BrowserOptions {
                 .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium")),
             max_pages: 4,
             start_timeout: Duration::from_secs(20),
+            max_memory: Some(DEFAULT_MAX_MEMORY),
         }
     }
 }
@@ -56,6 +69,8 @@ pub(crate) struct Browser {
     launcher: Launcher,
     running: Mutex<Option<Arc<Running>>>,
     pages: Arc<Semaphore>,
+    swept: std::sync::atomic::AtomicBool,
+    restarts: AtomicU64,
 }
 
 /// A started Chromium and the connection to it.
@@ -122,7 +137,15 @@ impl Browser {
             launcher,
             running: Mutex::new(None),
             pages,
+            swept: std::sync::atomic::AtomicBool::new(false),
+            restarts: AtomicU64::new(0),
         }
+    }
+
+    /// How many times Chromium was replaced for holding more than
+    /// [`BrowserOptions::max_memory`].
+    pub(crate) fn memory_restarts(&self) -> u64 {
+        self.restarts.load(Ordering::Relaxed)
     }
 
     /// The main process id of the running Chromium, if one runs.
@@ -157,10 +180,29 @@ impl Browser {
         if let Some(current) = running.as_ref()
             && !current.is_dead()
         {
-            return Ok(Slot {
-                browser: current.clone(),
-                _permit: permit,
-            });
+            let held = self
+                .options
+                .max_memory
+                .zip(current.pid())
+                .and_then(|(limit, pid)| upkeep::group_memory(pid).filter(|rss| *rss > limit));
+            match held {
+                None => {
+                    return Ok(Slot {
+                        browser: current.clone(),
+                        _permit: permit,
+                    });
+                }
+                Some(rss) => {
+                    // The checks still running keep the old one; it is killed when they end.
+                    tracing::warn!(
+                        "the browser of browser checks holds {} MiB, more than its limit of {} MiB; starting a fresh one",
+                        rss / (1024 * 1024),
+                        self.options.max_memory.unwrap_or(0) / (1024 * 1024)
+                    );
+                    self.restarts.fetch_add(1, Ordering::Relaxed);
+                    running.take();
+                }
+            }
         }
         if running.take().is_some() {
             tracing::warn!("the browser of browser checks has died; starting it again");
@@ -178,9 +220,14 @@ impl Browser {
 
     async fn start(&self) -> Result<Arc<Running>, String> {
         static COUNT: AtomicU64 = AtomicU64::new(0);
+        if !self.swept.swap(true, Ordering::Relaxed) {
+            let temp = std::env::temp_dir();
+            let _ = tokio::task::spawn_blocking(move || upkeep::sweep_profiles(&temp)).await;
+        }
         let program = &self.options.program;
         let dir = std::env::temp_dir().join(format!(
-            "iza-chromium-{}-{}",
+            "{}{}-{}",
+            upkeep::PROFILE_PREFIX,
             std::process::id(),
             COUNT.fetch_add(1, Ordering::Relaxed)
         ));

@@ -489,3 +489,56 @@ async fn an_identical_replica_passes_and_a_changed_one_fails_with_the_diff_image
     .await;
     assert!(tolerant.is_up(), "{tolerant:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_past_its_memory_limit_is_replaced_between_checks() {
+    let (server, _, _turn) = setup().await;
+    // A limit every Chromium exceeds: each check after the first gets a fresh one.
+    let prober = Prober::new(ProberOptions {
+        browser: BrowserOptions {
+            max_memory: Some(1024 * 1024),
+            ..BrowserOptions::default()
+        },
+        ..ProberOptions::default()
+    });
+    let home = || browser(server.url("/"), None, vec![]);
+    let first = probe(
+        &prober,
+        home(),
+        Duration::from_secs(20),
+        &["[TITLE] == Home"],
+    )
+    .await;
+    assert!(first.is_up(), "{first:?}");
+    let old = prober.browser_pid().await.expect("Chromium runs");
+    assert_eq!(prober.browser_memory_restarts(), 0);
+    let second = probe(
+        &prober,
+        home(),
+        Duration::from_secs(20),
+        &["[TITLE] == Home"],
+    )
+    .await;
+    assert!(second.is_up(), "{second:?}");
+    assert_eq!(prober.browser_memory_restarts(), 1);
+    let new = prober.browser_pid().await.expect("Chromium runs");
+    assert_ne!(new, old, "a fresh Chromium");
+    // The old one, with its renderers, is gone once no check uses it.
+    let give_up = std::time::Instant::now() + Duration::from_secs(10);
+    while PathBuf::from(format!("/proc/{old}")).exists() {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "the old Chromium {old} still runs"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // With the default limit (1 GiB), the same Chromium serves check after check.
+    assert_eq!(iza_probe::DEFAULT_MAX_MEMORY, 1024 * 1024 * 1024);
+    let kept = Prober::default();
+    for _ in 0..2 {
+        let result = probe(&kept, home(), Duration::from_secs(20), &[]).await;
+        assert!(result.is_up(), "{result:?}");
+    }
+    assert_eq!(kept.browser_memory_restarts(), 0);
+}

@@ -145,6 +145,7 @@ pub struct Monitor {
     pub(crate) current: tokio::sync::Mutex<Current>,
     tasks: Mutex<Option<Tasks>>,
     artifacts: Option<Arc<crate::artifacts::Artifacts>>,
+    prober: Arc<Prober>,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -215,7 +216,7 @@ impl Monitor {
         let mut scheduler = Scheduler {
             schedule: Schedule::default(),
             jitter: Jitter::new(options.seed),
-            prober,
+            prober: prober.clone(),
             semaphore: Arc::new(Semaphore::new(options.concurrency.max(1))),
             results: result_tx,
             counters: counters.clone(),
@@ -246,7 +247,14 @@ impl Monitor {
             }),
             tasks: Mutex::new(Some(tasks)),
             artifacts: options.artifacts,
+            prober,
         })
+    }
+
+    /// Probes a check that belongs to no service (a task's `compare` action) once, with the
+    /// monitor's prober and so its shared Chromium; the result is returned, not recorded.
+    pub async fn probe_adhoc(&self, check: &iza_catalog::model::Check) -> iza_probe::ProbeResult {
+        self.prober.probe(check).await
     }
 
     /// Where failed browser checks' screenshots and console lines are kept, if anywhere.

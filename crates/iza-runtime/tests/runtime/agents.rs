@@ -1079,3 +1079,60 @@ tasks = [
         Err(iza_runtime::agents::AgentsError::UnknownTask(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compare_task_passes_an_identical_replica_and_names_what_a_broken_one_lacks() {
+    const PAGE: &str = "<!doctype html><title>Shop</title><h1>Fresh fruit every day</h1>\
+        <nav><a href=\"/about\">About</a> <a href=\"/contact\">Contact us</a></nav>";
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, _) = serve_bodies(|path| match path {
+        "/" | "/copy" => (200, PAGE.to_owned()),
+        "/broken" => (
+            200,
+            PAGE.replace("Fresh fruit every day", "Old vegetables sometimes")
+                .replace("<a href=\"/contact\">Contact us</a>", ""),
+        ),
+        _ => (404, String::new()),
+    })
+    .await;
+    let catalog = catalog(&format!(
+        r#"
+[agents.qa]
+tier = 1
+tasks = [
+  {{ name = "same", run = {{ compare = {{ original = "http://{addr}/", replica = "http://{addr}/copy" }} }} }},
+  {{ name = "broken", run = {{ compare = {{ original = "http://{addr}/", replica = "http://{addr}/broken" }} }} }},
+  {{ name = "tolerant", run = {{ compare = {{ original = "http://{addr}/", replica = "http://{addr}/broken" }}, conditions = ["[MISSING_LINKS] <= 1", "[PIXEL_DIFF] < 50"] }} }},
+]
+"#
+    ));
+    let e = engine(
+        catalog,
+        open(dir.path()).await,
+        ManualClock::new(T0),
+        dir.path(),
+        1,
+    )
+    .await;
+    let id = e.agents.run_now("qa/same", json!(null)).await.unwrap();
+    let run = e.agents.wait(id, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
+    assert_eq!(
+        run.output.as_deref(),
+        Some("pixel diff 0.00 %, text similarity 100.0 %, missing links 0")
+    );
+
+    let id = e.agents.run_now("qa/broken", json!(null)).await.unwrap();
+    let run = e.agents.wait(id, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(run.state, RunState::Failed, "{run:#?}");
+    let error = run.error.as_deref().unwrap();
+    assert!(error.contains("[MISSING_LINKS] (1) == 0"), "{error}");
+    let output = run.output.as_deref().unwrap();
+    assert!(output.contains("missing links 1"), "{output}");
+    assert!(output.contains("missing links: /contact"), "{output}");
+
+    let id = e.agents.run_now("qa/tolerant", json!(null)).await.unwrap();
+    let run = e.agents.wait(id, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
+    e.agents.shutdown(Duration::from_secs(5)).await;
+}

@@ -3,7 +3,8 @@
 //! uptime, request counts), `GET /` (a line of text) and `POST /mcp` (an MCP `initialize`
 //! answer, so `mcp` checks pass), with optional added latency; it can turn unhealthy or exit
 //! after a while, to show restarts. It stops cleanly (exit 0) on SIGTERM or Ctrl-C. With
-//! `--receive-webhooks` it is also a notification receiver (`demo_webhooks.rs`).
+//! `--receive-webhooks` it is also a notification receiver (`demo_webhooks.rs`). With `--web`
+//! it serves a small demo web site at `/site/` (`demo_web.rs`), flawed with `--web-defect`.
 //! `--mcp`, `/mcp` is a real MCP server (`iza_mcp::demo`: a few demo tools, both protocol
 //! generations); with `--mcp-stdio` that server speaks on stdin and stdout instead of HTTP.
 //!
@@ -150,6 +151,11 @@ async fn serve(args: &DemoServiceArgs) -> Result<ExitCode> {
         ))
         .with_state(demo.clone());
     let app = super::demo_business::mount(app, args, seed);
+    let app = if args.web {
+        app.merge(super::demo_web::router(args.web_defect.clone()))
+    } else {
+        app
+    };
     let app = if args.receive_webhooks {
         app.merge(crate::cmd::demo_webhooks::router(
             args.webhook_secret.clone(),

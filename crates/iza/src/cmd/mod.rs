@@ -6,6 +6,7 @@ mod check;
 mod demo_business;
 pub(crate) mod demo_engine;
 mod demo_service;
+pub(crate) mod demo_web;
 mod demo_webhooks;
 mod figures;
 mod graph;

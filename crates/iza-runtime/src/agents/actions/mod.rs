@@ -3,6 +3,7 @@
 //! and how long they may take; the actions never retry.
 
 pub mod check;
+pub mod compare;
 pub mod exec;
 pub mod http;
 pub mod process;
@@ -101,6 +102,14 @@ pub(crate) async fn perform(
         }
         Action::Stop(service) => {
             process::run(shared.supervisor().as_deref(), process::Verb::Stop, service).await
+        }
+        Action::Compare(compare) => {
+            let spec = compare::CompareSpec {
+                original: values.apply(&compare.original),
+                replica: values.apply(&compare.replica),
+                conditions: compare.conditions.clone(),
+            };
+            compare::run(&shared.monitor, &spec).await
         }
         Action::External => Err(ActionError::new(
             "an external task is run by external agents, not by `iza`",
