@@ -17,6 +17,10 @@
 //!   joined by `, `, and `[TOOLS].name` is that name when the server lists it (so
 //!   `has([TOOLS].name)` is whether it does) and `len([TOOLS])` counts the tools.
 //!
+//! - `[METRIC].<figure>` is the service's latest business figure as the figures scraper last
+//!   read it (passed in [`Facts::figures`] by the prober); without a value yet the condition
+//!   fails and says `(no value yet)`.
+//!
 //! A failed condition renders the value it saw: `[STATUS] (503) == 200`.
 
 use std::borrow::Cow;
@@ -145,6 +149,12 @@ impl<'a> Evaluator<'a> {
                 }
             }
             Placeholder::ProtocolVersion => facts.protocol_version.as_deref().map(Cow::Borrowed),
+            Placeholder::Metric => match value.path.first() {
+                Some(PathStep::Key(name)) => {
+                    facts.figures.get(name).map(|v| Cow::Borrowed(v.as_str()))
+                }
+                _ => None,
+            },
         }
     }
 
@@ -203,7 +213,7 @@ pub fn failed_conditions<'c>(
 
 /// A measured number as condition text: whole numbers without a fraction, others rounded to
 /// three decimals (`1234`, `0.052`).
-fn number_text<'s>(n: f64) -> Cow<'s, str> {
+pub(crate) fn number_text<'s>(n: f64) -> Cow<'s, str> {
     let rounded = (n * 1000.0).round() / 1000.0;
     Cow::Owned(if rounded.fract() == 0.0 {
         format!("{rounded:.0}")
@@ -294,6 +304,9 @@ fn render(condition: &Condition, left: Option<&str>, right: Option<&str>) -> Str
 fn side(operand: &Operand, seen: Option<&str>) -> String {
     let written = operand_text(operand);
     match operand {
+        Operand::Value(v) if v.placeholder == Placeholder::Metric && seen.is_none() => {
+            format!("{written} (no value yet)")
+        }
         Operand::Value(_) | Operand::Len(_) | Operand::Has(_) => {
             format!("{written} ({})", shown(seen))
         }

@@ -14,6 +14,7 @@ mod alerts;
 mod browser;
 mod deps;
 mod fields;
+mod figure_conditions;
 mod figures;
 mod ids;
 mod mcp;

@@ -86,6 +86,7 @@ pub(crate) async fn probe(
             &Facts {
                 browser: Some(Box::new(browser.clone())),
                 status: facts.status,
+                figures: facts.figures.clone(),
                 ..Facts::default()
             },
             started.elapsed(),
