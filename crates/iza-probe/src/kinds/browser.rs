@@ -916,6 +916,7 @@ mod tests {
         let context = ProbeContext {
             cwd: None,
             env: vec![("IZA_TEST_SECRET".to_owned(), "s3cret".to_owned())],
+            service: None,
         };
         assert_eq!(resolve("plain", &context).unwrap(), "plain");
         assert_eq!(
