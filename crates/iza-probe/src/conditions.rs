@@ -554,6 +554,54 @@ mod tests {
     }
 
     #[test]
+    fn figures_read_the_latest_value_and_say_when_there_is_none_yet() {
+        let facts = Facts {
+            figures: [("arr", "800000"), ("margin", "0.125")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            ..Facts::default()
+        };
+        let evaluator = Evaluator::new(&facts, Duration::ZERO);
+        for (text, holds, rendered) in [
+            ("[METRIC].arr < 1000000", true, ""),
+            (
+                "[METRIC].arr >= 1000000",
+                false,
+                "[METRIC].arr (800000) >= 1000000",
+            ),
+            ("[METRIC].arr == 800000.0", true, ""),
+            ("[METRIC].margin > 0.1", true, ""),
+            (
+                "[METRIC].margin <= 0.1",
+                false,
+                "[METRIC].margin (0.125) <= 0.1",
+            ),
+            ("has([METRIC].arr) == true", true, ""),
+            ("has([METRIC].customers) == false", true, ""),
+            (
+                "[METRIC].customers > 10",
+                false,
+                "[METRIC].customers (no value yet) > 10",
+            ),
+            (
+                "[METRIC].customers != 0",
+                false,
+                "[METRIC].customers (no value yet) != 0",
+            ),
+        ] {
+            let condition: Condition = text.parse().unwrap();
+            let got = evaluator.check(&condition);
+            assert_eq!(got.is_ok(), holds, "{text}: {got:?}");
+            if !holds {
+                assert_eq!(got.unwrap_err(), rendered, "{text}");
+            }
+        }
+        assert_eq!(number_text(1_234_567.0), "1234567");
+        assert_eq!(number_text(0.0525), "0.053");
+    }
+
+    #[test]
     fn long_values_are_cut_in_the_message() {
         let facts = Facts {
             body: Some("x".repeat(500)),
