@@ -77,6 +77,10 @@ struct Batch {
     items: Vec<Item>,
 }
 
+/// An alert the statuses or figures call for: status word, impacted services, and the reason
+/// of a figure rule.
+type Wanted = (String, Vec<String>, Option<String>);
+
 /// What one evaluation wants said on the bus.
 pub(crate) type Announce = Vec<EventKind>;
 
@@ -236,7 +240,7 @@ impl Engine {
 
     /// The alerts the statuses and the figures call for now: (rule index, root) → (status
     /// word, impacted, reason of a figure rule).
-    fn desired(&self) -> BTreeMap<(usize, String), (String, Vec<String>, Option<String>)> {
+    fn desired(&self) -> BTreeMap<(usize, String), Wanted> {
         let mut impacted_by: HashMap<&str, Vec<String>> = HashMap::new();
         for id in self.catalog.services.keys() {
             if let Some(Observed {
