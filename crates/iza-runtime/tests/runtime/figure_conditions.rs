@@ -167,3 +167,52 @@ group_wait = "100ms"
     figures.shutdown().await;
     monitor.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_conditions_see_the_stored_values_until_the_next_scrape() {
+    // An endpoint that refuses connections: nothing new is read.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let catalog = catalog(&format!(
+        r#"
+[services.boss.metrics.arr]
+prometheus = "http://{addr}/metrics"
+series = "business_arr_dollars"
+every = "1s"
+"#
+    ));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let at = iza_runtime::now_millis();
+    let sample = |service: &str, value: f64| iza_store::FigureSample {
+        service: service.to_owned(),
+        figure: "arr".to_owned(),
+        at,
+        value,
+    };
+    // `gone` is no longer in the manifest: not put on the board.
+    store
+        .append_figures(&[sample("boss", 750_000.0), sample("gone", 1.0)])
+        .await
+        .unwrap();
+    let board = FigureBoard::default();
+    let figures = Figures::start(
+        catalog,
+        store,
+        FiguresOptions {
+            tick: Duration::from_millis(50),
+            board: board.clone(),
+            ..FiguresOptions::default()
+        },
+    );
+    wait_until("the stored value is on the board", || {
+        board.get("boss", "arr").is_some()
+    })
+    .await;
+    assert_eq!(board.get("boss", "arr"), Some(750_000.0));
+    assert_eq!(board.get("gone", "arr"), None);
+    // The failing scrape keeps the last value rather than dropping it.
+    wait_until("a scrape failed", || !figures.errors().is_empty()).await;
+    assert_eq!(board.get("boss", "arr"), Some(750_000.0));
+    figures.shutdown().await;
+}
