@@ -94,6 +94,9 @@ pub enum Placeholder {
     Tools,
     /// `mcp`: the protocol revision spoken (`2026-07-28` for the stateless generation).
     ProtocolVersion,
+    /// Round-trip checks (`nats`, `mqtt`, `amqp` with `round_trip`): milliseconds from
+    /// publishing the probe message to receiving it back.
+    RoundTrip,
     /// `[METRIC].<figure>`: the service's latest value of one of its business figures
     /// (`docs/metrics.md`), whatever the check's kind.
     Metric,
@@ -123,6 +126,7 @@ impl Placeholder {
         ("TOOL_COUNT", Placeholder::ToolCount),
         ("TOOLS", Placeholder::Tools),
         ("PROTOCOL_VERSION", Placeholder::ProtocolVersion),
+        ("ROUND_TRIP", Placeholder::RoundTrip),
         ("METRIC", Placeholder::Metric),
     ];
 
@@ -156,6 +160,11 @@ impl Placeholder {
             self,
             Placeholder::ToolCount | Placeholder::Tools | Placeholder::ProtocolVersion
         )
+    }
+
+    /// Whether only round-trip checks report this value.
+    pub fn is_round_trip_only(self) -> bool {
+        self == Placeholder::RoundTrip
     }
 
     /// Whether it reads a business figure (`[METRIC].<figure>`) rather than what the probe saw.

@@ -101,6 +101,13 @@ codes! {
     /// A business figure (`metrics`) that is malformed: no source or two, a bad URL, series
     /// selector or JSON path, an unknown `format` or `aggregate`, one name aggregated two ways.
     InvalidFigure = "invalid-figure",
+    /// An event output that is malformed: an unknown `kind`, a key its kind does not read, a
+    /// URL of the wrong scheme, an unknown event kind, a bad `qos` or `max_pending`.
+    InvalidOutput = "invalid-output",
+    /// A service's `workflows` that is malformed: an unknown engine, a URL that is not http(s),
+    /// a credential written literally instead of as `${NAME}`, a missing key the engine needs,
+    /// a rate outside 0 to 1, a bad duration, a service that is not a `workflow-engine`.
+    InvalidWorkflows = "invalid-workflows",
 }
 
 impl std::fmt::Display for Code {

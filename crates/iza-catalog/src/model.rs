@@ -11,11 +11,15 @@ use serde::Serialize;
 pub use crate::manifest::raw::{ChannelKind, Metric, Priority, RawPort as PortSpec, ServiceKind};
 
 mod alerts;
+mod outputs;
 pub use alerts::{
     AlertOn, AlertRule, Maintenance, MaintenanceWindow, Notifier, NotifierKind, Severity, SmtpTls,
 };
 mod figures;
 pub use figures::{Aggregate, Figure, FigureSource, Format, LabelMatcher, Selector};
+pub use outputs::{EVENT_KINDS, Output, OutputFilter, OutputKind};
+mod workflows;
+pub use workflows::{Engine, WorkflowRules, WorkflowSource};
 
 /// The whole ecosystem, validated.
 #[derive(Debug, Clone, Serialize)]
@@ -45,6 +49,37 @@ pub struct Catalog {
     /// Maintenance windows, in file order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub maintenance: Vec<Maintenance>,
+    /// Event outputs by id (`docs/events.md`).
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub outputs: IndexMap<String, Output>,
+    /// Brokers pushed results come from (`[inputs.*]`, `docs/inputs.md`).
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub inputs: IndexMap<String, Input>,
+}
+
+/// A broker IZA subscribes to for pushed results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Input {
+    /// Id.
+    pub id: String,
+    /// Which broker.
+    pub kind: InputKind,
+    /// Its URL.
+    pub url: String,
+    /// The NATS subject, AMQP queue or MQTT topic filter.
+    pub from: String,
+}
+
+/// The broker of an [`Input`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputKind {
+    /// NATS.
+    Nats,
+    /// AMQP 0-9-1 (RabbitMQ).
+    Amqp,
+    /// MQTT.
+    Mqtt,
 }
 
 /// The ecosystem's own facts.
@@ -139,6 +174,9 @@ pub struct Service {
     /// The MCP server the hub federates, when it is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mcp: Option<McpUpstream>,
+    /// The workflow engine it is, followed by IZA (kind `workflow-engine`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflows: Option<WorkflowSource>,
     /// Where the service is defined in the manifest (byte span of its id).
     #[serde(skip)]
     pub span: Range<usize>,
@@ -398,6 +436,14 @@ pub enum CheckTarget {
     Browser(BrowserTarget),
     /// Two pages rendered in a real browser and compared: a replica against its original.
     Compare(CompareTarget),
+    /// A NATS round trip: a probe message published and received back.
+    Nats(RoundTrip),
+    /// An MQTT round trip.
+    Mqtt(RoundTrip),
+    /// An AMQP round trip (`amqp` with `round_trip = true`, or `exchange`/`queue`).
+    AmqpRoundTrip(RoundTrip),
+    /// Nothing probed: results are pushed, and missing pushes turn the service down.
+    Push(PushTarget),
 }
 
 /// What a comparison loads: the original and its replica, rendered at the same viewport.
@@ -409,6 +455,37 @@ pub struct CompareTarget {
     pub replica: String,
     /// What must appear on both pages after their load events before they are compared.
     pub wait_for: Option<WaitFor>,
+}
+
+/// Where a round-trip check sends its probe message and where it expects it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoundTrip {
+    /// The broker's URL.
+    pub url: String,
+    /// The NATS subject, MQTT topic or AMQP routing key; `None`: a fresh one per probe.
+    pub address: Option<String>,
+    /// AMQP: the exchange (the default exchange when `None`).
+    pub exchange: Option<String>,
+    /// AMQP: the queue the message must arrive on (a temporary bound queue when `None`).
+    pub queue: Option<String>,
+}
+
+/// A push check: a dead man's switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PushTarget {
+    /// The longest time between two pushes.
+    #[serde(with = "crate::model::duration_text")]
+    pub expect_every: Duration,
+    /// Extra time before a missing push counts.
+    #[serde(with = "crate::model::duration_text")]
+    pub grace: Duration,
+}
+
+impl PushTarget {
+    /// How long after a push (or the start) the next one must arrive.
+    pub fn deadline(&self) -> Duration {
+        self.expect_every + self.grace
+    }
 }
 
 /// What a browser check loads, waits for and does.

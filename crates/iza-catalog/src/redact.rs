@@ -26,7 +26,7 @@ use indexmap::IndexMap;
 
 use crate::model::{
     Action, BrowserTarget, Catalog, Check, CheckTarget, CompareTarget, ExecAction, HttpAction,
-    Notifier, Service, Step, Task,
+    Notifier, RoundTrip, Service, Step, Task,
 };
 
 /// What a secret is shown as.
@@ -382,7 +382,20 @@ impl Redact for CheckTarget {
                 replica: url(&compare.replica),
                 ..compare.clone()
             }),
+            CheckTarget::Nats(r) => CheckTarget::Nats(RoundTrip {
+                url: url(&r.url),
+                ..r.clone()
+            }),
+            CheckTarget::Mqtt(r) => CheckTarget::Mqtt(RoundTrip {
+                url: url(&r.url),
+                ..r.clone()
+            }),
+            CheckTarget::AmqpRoundTrip(r) => CheckTarget::AmqpRoundTrip(RoundTrip {
+                url: url(&r.url),
+                ..r.clone()
+            }),
             CheckTarget::Tcp(_) | CheckTarget::Tls(_) | CheckTarget::Dns(_) => self.clone(),
+            CheckTarget::Push(_) => self.clone(),
         }
     }
 }
@@ -417,6 +430,17 @@ impl Redact for Service {
                 crate::model::FigureSource::Prometheus { url, .. }
                 | crate::model::FigureSource::Json { url, .. } => {
                     *url = redact_url(url).into_owned();
+                }
+            }
+        }
+        if let Some(workflows) = &mut service.workflows {
+            // A literal credential is a secret; a `${NAME}` reference is not.
+            for value in [&mut workflows.api_key, &mut workflows.token]
+                .into_iter()
+                .flatten()
+            {
+                if !crate::validate::is_env_reference(value) {
+                    *value = MASK.to_owned();
                 }
             }
         }
@@ -492,6 +516,20 @@ impl Redact for Notifier {
 impl Redact for Catalog {
     fn redacted(&self) -> Catalog {
         Catalog {
+            inputs: self
+                .inputs
+                .iter()
+                .map(|(id, input)| {
+                    let url = redact_url(&input.url).into_owned();
+                    (
+                        id.clone(),
+                        crate::model::Input {
+                            url,
+                            ..input.clone()
+                        },
+                    )
+                })
+                .collect(),
             notifiers: self
                 .notifiers
                 .iter()
@@ -504,6 +542,18 @@ impl Redact for Catalog {
                 .collect(),
             tasks: self.tasks.iter().map(Task::redacted).collect(),
             store: self.store.as_ref().map(crate::store::StoreConfig::redacted),
+            outputs: self
+                .outputs
+                .iter()
+                .map(|(id, o)| {
+                    let output = crate::model::Output {
+                        url: redact_url(&o.url).into_owned(),
+                        headers: redact_headers(&o.headers),
+                        ..o.clone()
+                    };
+                    (id.clone(), output)
+                })
+                .collect(),
             ..self.clone()
         }
     }
@@ -556,7 +606,11 @@ impl Secrets {
                         text_secrets(&compare.original, &mut found);
                         text_secrets(&compare.replica, &mut found);
                     }
+                    CheckTarget::Nats(r) | CheckTarget::Mqtt(r) | CheckTarget::AmqpRoundTrip(r) => {
+                        text_secrets(&r.url, &mut found);
+                    }
                     CheckTarget::Tcp(_) | CheckTarget::Tls(_) | CheckTarget::Dns(_) => {}
+                    CheckTarget::Push(_) => {}
                 }
             }
         }

@@ -149,6 +149,9 @@ impl<'a> Evaluator<'a> {
                 }
             }
             Placeholder::ProtocolVersion => facts.protocol_version.as_deref().map(Cow::Borrowed),
+            Placeholder::RoundTrip => facts
+                .round_trip_us
+                .map(|us| number_text(us as f64 / 1000.0)),
             Placeholder::Metric => match value.path.first() {
                 Some(PathStep::Key(name)) => {
                     facts.figures.get(name).map(|v| Cow::Borrowed(v.as_str()))

@@ -93,6 +93,10 @@ pub struct Facts {
     /// `[TOOLS]` and `[TOOL_COUNT]` (`mcp`): the names of the tools the server lists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<String>>,
+    /// `[ROUND_TRIP]` (`nats`, `mqtt`, `amqp` round trips): microseconds from publishing the
+    /// probe message to receiving it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round_trip_us: Option<u64>,
     /// `[METRIC].<figure>`: the service's latest business figures when the probe started, as
     /// condition text (`1234`, `0.052`), for checks whose conditions read one (not what the
     /// probe observed itself, but what the figures scraper last read; docs/metrics.md).

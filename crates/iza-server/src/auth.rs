@@ -42,6 +42,9 @@ pub const TOKEN_FILE_NAME: &str = "token";
 pub const READ_TOKEN_FILE_NAME: &str = "read-token";
 /// The file name of the operate token, beside the token (`.iza/operate-token`).
 pub const OPERATE_TOKEN_FILE_NAME: &str = "operate-token";
+/// The directory of the push tokens, one file per service, beside the token
+/// (`.iza/push-tokens/<service>`).
+pub const PUSH_TOKEN_DIR_NAME: &str = "push-tokens";
 /// How long a browser session lasts from its sign-in (fixed, not sliding).
 pub const SESSION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
 /// Sessions kept at most; signing in past it ends the oldest.
@@ -193,6 +196,14 @@ impl TokenFile {
     pub fn operate_beside(db: &Path) -> TokenFile {
         let dir = db.parent().unwrap_or_else(|| Path::new("."));
         TokenFile::new(dir.join(OPERATE_TOKEN_FILE_NAME))
+    }
+
+    /// The push token file of a service in the directory of the state database `db`
+    /// (`.iza/push-tokens/<service>`); `None` when the id cannot be a file name.
+    pub fn push_beside(db: &Path, service: &str) -> Option<TokenFile> {
+        let dir = db.parent().unwrap_or_else(|| Path::new("."));
+        push_token_name_ok(service)
+            .then(|| TokenFile::new(dir.join(PUSH_TOKEN_DIR_NAME).join(service)))
     }
 
     /// Where the file is.
@@ -416,6 +427,9 @@ impl Source {
 /// What a caller may do: read, operate, or everything. Ordered: each includes the ones before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scope {
+    /// Pushing results for one service (`POST /api/v1/services/{id}/results`) and nothing
+    /// else: a push token of `.iza/push-tokens/<service>`.
+    Push,
     /// Reads (and signing a browser in): the read-only token.
     Read,
     /// Reads and actions (start/stop/restart, runs, incidents, external claims), but not the
@@ -463,6 +477,8 @@ pub struct Auth {
     operate: Option<Arc<Source>>,
     sessions: Arc<Sessions>,
     protect_reads: bool,
+    /// The push tokens, one per service, when the server accepts them.
+    push: Option<Arc<PushTokens>>,
 }
 
 impl fmt::Debug for Auth {
@@ -523,6 +539,7 @@ impl Auth {
             read: None,
             operate: None,
             sessions: Arc::default(),
+            push: None,
             protect_reads: false,
         }
     }
@@ -534,6 +551,7 @@ impl Auth {
             read: None,
             operate: None,
             sessions: Arc::default(),
+            push: None,
             protect_reads: false,
         }
     }
@@ -553,6 +571,7 @@ impl Auth {
             read: None,
             operate: None,
             sessions: Arc::default(),
+            push: None,
             protect_reads: false,
         })
     }
@@ -609,6 +628,47 @@ impl Auth {
         self
     }
 
+    /// Also accepts the push tokens of the files in `dir` (`.iza/push-tokens/<service>`),
+    /// each for pushing the results of its service only; followed as the token is.
+    #[must_use]
+    pub fn push_tokens_from(mut self, dir: impl Into<PathBuf>) -> Auth {
+        self.push = Some(Arc::new(PushTokens {
+            dir: dir.into(),
+            fixed: Mutex::default(),
+            files: Mutex::default(),
+        }));
+        self
+    }
+
+    /// Also accepts this push token for one service (tests, embedding).
+    #[must_use]
+    pub fn with_push_token(mut self, service: &str, token: Token) -> Auth {
+        let push = self.push.get_or_insert_with(|| {
+            Arc::new(PushTokens {
+                dir: PathBuf::new(),
+                fixed: Mutex::default(),
+                files: Mutex::default(),
+            })
+        });
+        push.fixed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(service.to_owned(), token);
+        self
+    }
+
+    /// A push token presented on the results of its own service: the caller may push there.
+    fn push_access(&self, method: &Method, path: &str, headers: &HeaderMap) -> Option<Access> {
+        let push = self.push.as_ref()?;
+        if *method != Method::POST {
+            return None;
+        }
+        let service = push_path(path)?;
+        let bearer = bearer(headers)?;
+        push.matches(service, bearer)
+            .then_some(Access(Some(Scope::Push)))
+    }
+
     /// Also accepts the operate token fixed here (tests, embedding).
     #[must_use]
     pub fn with_operate_token(mut self, token: Token) -> Auth {
@@ -644,6 +704,9 @@ impl Auth {
         path: &str,
         headers: &HeaderMap,
     ) -> Result<Access, Denied> {
+        if let Some(pushed) = self.push_access(method, path, headers) {
+            return Ok(pushed);
+        }
         let presented = self.presented(method, headers);
         // MCP reads and acts through one endpoint: the MCP handler decides per tool by scope,
         // so here `/mcp` counts as a read, and a wrong token is refused even where reads are
@@ -714,6 +777,8 @@ impl Auth {
             Scope::Admin => self.current(),
             Scope::Operate => self.current_operate(),
             Scope::Read => self.current_read(),
+            // A push token signs no browser in.
+            Scope::Push => None,
         }
     }
 
@@ -854,6 +919,64 @@ pub(crate) async fn sign_in(
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+/// The push tokens: one file per service in a directory, read when first presented and
+/// followed as the token is (a rotation takes effect at once), plus fixed ones for tests.
+struct PushTokens {
+    dir: PathBuf,
+    fixed: Mutex<std::collections::HashMap<String, Token>>,
+    files: Mutex<std::collections::HashMap<String, Arc<Source>>>,
+}
+
+impl PushTokens {
+    fn matches(&self, service: &str, presented: &[u8]) -> bool {
+        if let Some(token) = self
+            .fixed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(service)
+        {
+            return token.matches(presented);
+        }
+        if self.dir.as_os_str().is_empty() || !push_token_name_ok(service) {
+            return false;
+        }
+        let source = {
+            let mut files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
+            if files.len() > 10_000 && !files.contains_key(service) {
+                files.clear();
+            }
+            files
+                .entry(service.to_owned())
+                .or_insert_with(|| {
+                    Arc::new(Source::File {
+                        file: TokenFile::new(self.dir.join(service)),
+                        current: Mutex::new(None),
+                        optional: true,
+                    })
+                })
+                .clone()
+        };
+        source.current().is_some_and(|t| t.matches(presented))
+    }
+}
+
+/// Whether a service id can name a push token file: no separator, no leading dot.
+fn push_token_name_ok(service: &str) -> bool {
+    !service.is_empty()
+        && !service.starts_with('.')
+        && service
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// The service of a results path, `/api/v1/services/{id}/results`.
+fn push_path(path: &str) -> Option<&str> {
+    let service = path
+        .strip_prefix("/api/v1/services/")?
+        .strip_suffix("/results")?;
+    (!service.contains('/')).then_some(service)
+}
+
 fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
     let value = headers.get(header::AUTHORIZATION)?.as_bytes();
     let (scheme, rest) = value.split_at_checked(6)?;

@@ -36,7 +36,9 @@ mod methods;
 mod metrics;
 mod nodes;
 pub mod openapi;
+mod outputs;
 mod processes;
+pub mod push;
 pub mod ratelimit;
 mod routes;
 mod serve;
@@ -93,6 +95,7 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/figures",
     "/api/v1/figures/{service}/{figure}",
     "/api/v1/nodes",
+    "/api/v1/outputs",
 ];
 
 /// Every `DELETE` route: they need the bearer token.
@@ -121,6 +124,7 @@ pub const ACTION_ROUTES: &[&str] = &[
     "/api/v1/incidents/{id}/resolve",
     "/api/v1/alerts/{id}/ack",
     "/api/v1/silences",
+    "/api/v1/services/{id}/results",
 ];
 
 /// The whole application. Every route, the fallback included, goes through the state's
@@ -172,6 +176,7 @@ pub(crate) fn api_routes() -> Router<AppState> {
         .route("/services/{id}/start", post(processes::start))
         .route("/services/{id}/stop", post(processes::stop))
         .route("/services/{id}/restart", post(processes::restart))
+        .route("/services/{id}/results", post(push::results))
         .route("/session", post(auth::sign_in))
         .route("/agents", get(agents::list_agents))
         .route("/agents/{agent}/claim", post(agents::claim))
@@ -191,6 +196,7 @@ pub(crate) fn api_routes() -> Router<AppState> {
         .route("/services/{id}/impact", get(analysis::impact))
         .route("/manifest", get(analysis::manifest))
         .route("/report", get(analysis::report))
+        .route("/outputs", get(outputs::list))
         .route("/alerts", get(alerts::list))
         .route("/alerts/{id}", get(alerts::one))
         .route("/alerts/{id}/ack", post(alerts::ack))

@@ -99,7 +99,7 @@ async fn answer(response: Response) -> Result<Answer, BackendError> {
 /// reads; each token gives its scope.
 pub(crate) fn scope_of(access: Access) -> iza_mcp::Scope {
     match access.0 {
-        None | Some(Scope::Read) => iza_mcp::Scope::Read,
+        None | Some(Scope::Read | Scope::Push) => iza_mcp::Scope::Read,
         Some(Scope::Operate) => iza_mcp::Scope::Operate,
         Some(Scope::Admin) => iza_mcp::Scope::Admin,
     }

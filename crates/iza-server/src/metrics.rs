@@ -190,6 +190,7 @@ pub(crate) fn render(
     state: &AppState,
     queue: Option<&QueueFigures>,
     figures: Option<&iza_runtime::figures::Summary>,
+    outputs: &[iza_outputs::OutputStatus],
 ) -> String {
     let mut registry = Registry::default();
     let view = state.view();
@@ -372,6 +373,7 @@ pub(crate) fn render(
     if let Some(summary) = figures {
         register_figures(&mut registry, summary, state);
     }
+    crate::outputs::register(&mut registry, outputs);
 
     let mut out = String::new();
     // Writing into a String cannot fail.

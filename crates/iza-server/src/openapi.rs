@@ -80,6 +80,7 @@ pub fn document() -> Value {
     add(&mut document, "paths", figures_paths());
     add(&mut document["components"], "schemas", figures_schemas());
     add(&mut document, "paths", nodes_paths());
+    add(&mut document, "paths", outputs_paths());
     with_unauthorized(document)
 }
 
@@ -729,6 +730,29 @@ fn alerts_paths() -> Value {
                 "responses": with_errors(json!({ "201": { "description": "The silence", "content": { "application/json": { "schema": schema_ref("Silence") } } } }), &["400", "401", "403", "409", "500"])
             }
         },
+        "/api/v1/services/{id}/results": { "post": {
+            "summary": "Pushes a result of the service instead of probing it (a cron job, a batch, a service reporting itself): applied like a probe result (status, history, events). Needs the admin or operate token, or the push token of this service (`iza token --scope push:<id>`). The service must have a check; a `push` check goes down when no result arrives within its `expect_every`.",
+            "parameters": [id_parameter()],
+            "security": [{ "bearer": [] }],
+            "requestBody": json_body(json!({
+                "type": "object", "additionalProperties": false,
+                "properties": {
+                    "up": { "type": "boolean", "description": "Up or down; or give `status`" },
+                    "status": { "type": "string", "enum": ["up", "down", "degraded"] },
+                    "degraded": { "type": "boolean", "description": "Failing but not down: counts as a failure, shown degraded until `failure_threshold`" },
+                    "message": { "type": "string", "maxLength": 4096 },
+                    "latency_ms": { "type": "number", "minimum": 0, "maximum": 86400000u64, "description": "`[RESPONSE_TIME]`" }
+                }
+            })),
+            "responses": with_errors(ok("The result as applied, and the service's status afterwards", "application/json", json!({
+                "type": "object",
+                "properties": {
+                    "service": { "type": "string" },
+                    "result": { "type": "object" },
+                    "status": { "type": "object" }
+                }
+            })), &["400", "401", "403", "404", "409", "503"])
+        }},
         "/api/v1/silences/{id}": { "delete": {
             "summary": "Ends a silence now",
             "parameters": [integer_path("id")],
@@ -870,6 +894,35 @@ fn nodes_paths() -> Value {
                         "checks": { "type": "integer", "description": "Checks whose lease it holds now" }
                     } } }
                 }
+            })), &["500"])
+        }}
+    })
+}
+
+/// The event outputs (`docs/events.md`).
+fn outputs_paths() -> Value {
+    json!({
+        "/api/v1/outputs": { "get": {
+            "summary": "The event outputs (docs/events.md): outbox depth and lag, published, dropped, failures",
+            "responses": with_errors(ok("The outputs, in manifest order", "application/json", json!({
+                "type": "object", "required": ["outputs"],
+                "properties": { "outputs": { "type": "array", "items": {
+                    "type": "object",
+                    "required": ["id", "kind", "url", "depth", "lag_ms", "published", "dropped", "failures", "healthy"],
+                    "properties": {
+                        "id": { "type": "string" },
+                        "kind": { "type": "string", "enum": ["nats", "amqp", "mqtt", "webhook"] },
+                        "url": { "type": "string", "description": "credentials masked" },
+                        "depth": { "type": "integer", "minimum": 0 },
+                        "lag_ms": { "type": "integer", "minimum": 0 },
+                        "published": { "type": "integer", "minimum": 0 },
+                        "dropped": { "type": "integer", "minimum": 0 },
+                        "failures": { "type": "integer", "minimum": 0 },
+                        "healthy": { "type": "boolean" },
+                        "last_error": { "type": ["string", "null"] },
+                        "last_published_at": { "type": ["integer", "null"] }
+                    }
+                } } }
             })), &["500"])
         }}
     })

@@ -502,12 +502,13 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         .await
         .map_err(|err| tracing::warn!("metrics: cannot read the business figures: {err:?}"))
         .ok();
+    let outputs = crate::outputs::status(&state).await;
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        crate::metrics::render(&state, queue.as_ref(), figures.as_ref()),
+        crate::metrics::render(&state, queue.as_ref(), figures.as_ref(), &outputs),
     )
         .into_response()
 }

@@ -91,6 +91,8 @@ pub struct AppState {
     pub(crate) hub: iza_mcp::hub::Hub,
     /// The per-client rate limit of `/mcp`, when one is set.
     pub(crate) mcp_rate: Option<crate::ratelimit::RateLimiter>,
+    /// The event outputs, set once they run.
+    outputs: Arc<OnceLock<Arc<iza_outputs::Outputs>>>,
 }
 
 /// How long a built `GET /services` body is served as it is although the state moved on: the
@@ -161,6 +163,7 @@ impl AppState {
             cluster: Arc::default(),
             hub: iza_mcp::hub::Hub::empty(),
             mcp_rate: None,
+            outputs: Arc::default(),
         }
     }
 
@@ -224,6 +227,16 @@ impl AppState {
     /// Serves alerting: acknowledgements and silences. A second call is ignored.
     pub fn set_alerts(&self, alerts: Arc<Alerts>) {
         let _ = self.alerts.set(alerts);
+    }
+
+    /// Serves the event outputs: their outbox depth and lag. A second call is ignored.
+    pub fn set_outputs(&self, outputs: Arc<iza_outputs::Outputs>) {
+        let _ = self.outputs.set(outputs);
+    }
+
+    /// The event outputs, when the server runs them.
+    pub fn outputs(&self) -> Option<&Arc<iza_outputs::Outputs>> {
+        self.outputs.get()
     }
 
     /// Alerting, when the server runs it.

@@ -19,9 +19,11 @@ pub mod figures;
 pub mod histogram;
 pub mod location;
 pub mod nodes;
+pub mod outbox;
 mod postgres;
 pub mod queue;
 mod sqlite;
+pub mod workflows;
 
 pub use alerts::{
     Alert, AlertQuery, AlertState, Delivery, DeliveryState, DeliveryUpdate, MAX_ALERTS_PAGE,
@@ -32,6 +34,7 @@ pub use figures::{
 };
 pub use location::{LocationError, StoreLocation, redact_url};
 pub use nodes::{CheckLease, NodeRecord};
+pub use outbox::{MAX_OUTBOX_PAGE, OutboxDepth, OutboxEntry};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use queue::{
     ClaimRequest, EscalationStep, Incident, IncidentQuery, IncidentState, MAX_INCIDENTS_PAGE,
@@ -39,6 +42,9 @@ pub use queue::{
     RunQuery, RunState, StepOutcome, TaskStats,
 };
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};
+pub use workflows::{
+    ExecutionRecord, WorkflowFailure, WorkflowRecord, WorkflowStats, WorkflowSync,
+};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -551,6 +557,89 @@ pub trait Store: Send + Sync + 'static {
     async fn figure_series(&self, query: &FigureQuery) -> Result<Vec<FigurePoint>, StoreError> {
         let _ = query;
         Err(StoreError::Unsupported("figure_series"))
+    }
+
+    // ---- The event outbox (see `docs/events.md`). Defaults answer `Unsupported`; both real
+    // stores implement them (the conformance suite checks it).
+
+    /// Writes entries (ids ignored) in one transaction, in order, and returns them with their
+    /// ids. Then, for each output written to, drops its oldest entries beyond `max_pending`
+    /// (in the same transaction); returns how many were dropped.
+    async fn outbox_push(
+        &self,
+        entries: &[OutboxEntry],
+        max_pending: u64,
+    ) -> Result<(Vec<OutboxEntry>, u64), StoreError> {
+        let _ = (entries, max_pending);
+        Err(StoreError::Unsupported("outbox_push"))
+    }
+
+    /// The oldest entries of an output with an id above `after`, oldest first (at most `limit`,
+    /// capped at [`MAX_OUTBOX_PAGE`]).
+    async fn outbox_peek(
+        &self,
+        output: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let _ = (output, after, limit);
+        Err(StoreError::Unsupported("outbox_peek"))
+    }
+
+    /// Removes acknowledged entries of an output (ids not there are ignored).
+    async fn outbox_ack(&self, output: &str, ids: &[i64]) -> Result<(), StoreError> {
+        let _ = (output, ids);
+        Err(StoreError::Unsupported("outbox_ack"))
+    }
+
+    /// The depth of every output that has entries waiting, sorted by output id.
+    async fn outbox_depths(&self) -> Result<Vec<OutboxDepth>, StoreError> {
+        Err(StoreError::Unsupported("outbox_depths"))
+    }
+
+    // ---- Workflow engines (see `docs/workflows.md`). Defaults answer `Unsupported`.
+
+    /// Writes one sync round of the engine `service` in one transaction: upserts the
+    /// workflows, inserts the executions (updating status and stop of known ones), keeps each
+    /// workflow's newest failure, and stores the cursor. Returns how many executions were new.
+    async fn apply_workflow_sync(
+        &self,
+        service: &str,
+        sync: &WorkflowSync,
+    ) -> Result<usize, StoreError> {
+        let _ = (service, sync);
+        Err(StoreError::Unsupported("apply_workflow_sync"))
+    }
+
+    /// The cursor of the last round written for `service`.
+    async fn workflow_cursor(&self, service: &str) -> Result<Option<String>, StoreError> {
+        let _ = service;
+        Err(StoreError::Unsupported("workflow_cursor"))
+    }
+
+    /// The executions of `service` still recorded as running (oldest first, at most
+    /// [`workflows::MAX_RUNNING_PAGE`]).
+    async fn running_executions(&self, service: &str) -> Result<Vec<ExecutionRecord>, StoreError> {
+        let _ = service;
+        Err(StoreError::Unsupported("running_executions"))
+    }
+
+    /// The figures of every workflow of `service` over the executions started at or after
+    /// `since` (see [`workflows::summarize`]).
+    async fn workflow_stats(
+        &self,
+        service: &str,
+        since: Millis,
+    ) -> Result<Vec<WorkflowStats>, StoreError> {
+        let _ = (service, since);
+        Err(StoreError::Unsupported("workflow_stats"))
+    }
+
+    /// Deletes finished executions that started before `before` (workflows, failures and
+    /// cursors stay); returns how many.
+    async fn prune_executions(&self, before: Millis) -> Result<u64, StoreError> {
+        let _ = before;
+        Err(StoreError::Unsupported("prune_executions"))
     }
 
     /// Releases the store's connections after the writes in flight; call it on shutdown.

@@ -93,6 +93,9 @@ pub(crate) enum Command {
     /// ecosystem, with the claims beside what is measured (docs/metrics.md).
     #[command(name = "metrics", alias = "figures")]
     Figures(FiguresArgs),
+    /// Show the event outputs (NATS, RabbitMQ, MQTT, webhook): outbox depth and lag,
+    /// published, dropped, failures (docs/events.md).
+    Outputs(OutputsArgs),
     /// Silence alerts for a while (`iza silence --service db --for 2h --comment ...`), list
     /// silences (`--list`), or end one (`--expire ID`).
     Silence(SilenceArgs),
@@ -109,6 +112,9 @@ pub(crate) enum Command {
     /// Show the nodes sharing the running server's PostgreSQL store: host, region, version,
     /// whether alive, and how many checks each probes (docs/scale-out.md).
     Nodes(PsArgs),
+    /// Show the workflow engines IZA follows: each engine's verdict, its workflows (failing
+    /// first) with runs, success rate and p95 duration over 1h/24h/7d, the last error.
+    Workflows(crate::cmd::workflows::WorkflowsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,10 +195,36 @@ pub(crate) struct TokenArgs {
     #[arg(long, conflicts_with = "scope")]
     pub(crate) read_only: bool,
     /// Which token: `admin` (`.iza/token`, everything; the default), `operate`
-    /// (`.iza/operate-token`: reads and actions, no raw definitions; MCP's acting tools) or
-    /// `read` (`.iza/read-token`).
-    #[arg(long, value_enum)]
-    pub(crate) scope: Option<McpScope>,
+    /// (`.iza/operate-token`: reads and actions, no raw definitions; MCP's acting tools),
+    /// `read` (`.iza/read-token`) or `push:<service>` (`.iza/push-tokens/<service>`: pushes
+    /// that service's results, `POST /api/v1/services/<service>/results`, and nothing else).
+    #[arg(long, value_parser = TokenScope::parse)]
+    pub(crate) scope: Option<TokenScope>,
+}
+
+/// The scope of `iza token --scope`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TokenScope {
+    /// One of the three API scopes.
+    Api(McpScope),
+    /// Pushing one service's results.
+    Push(String),
+}
+
+impl TokenScope {
+    fn parse(text: &str) -> Result<TokenScope, String> {
+        match text {
+            "read" => Ok(TokenScope::Api(McpScope::Read)),
+            "operate" => Ok(TokenScope::Api(McpScope::Operate)),
+            "admin" => Ok(TokenScope::Api(McpScope::Admin)),
+            _ => match text.strip_prefix("push:") {
+                Some(service) if !service.is_empty() => Ok(TokenScope::Push(service.to_owned())),
+                _ => Err(format!(
+                    "`{text}` is not a scope: use `admin`, `operate`, `read` or `push:<service>`"
+                )),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -242,6 +274,10 @@ pub(crate) struct DemoServiceArgs {
     /// Serve the demo MCP server over stdin and stdout instead of HTTP (`--port` is ignored).
     #[arg(long, conflicts_with = "mcp")]
     pub(crate) mcp_stdio: bool,
+    /// Play a workflow engine instead: a stand-in with the API shapes of `n8n` (2.x) or
+    /// `activepieces` over generated workflows and executions (docs/workflows.md).
+    #[command(flatten)]
+    pub(crate) engine: crate::cmd::demo_engine::EngineArgs,
 }
 
 /// A finite, non-negative number (`200000000`, `2e8`).
@@ -447,6 +483,16 @@ pub(crate) struct AlertsArgs {
     /// Resolved alerts too.
     #[arg(long)]
     pub(crate) all: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+}
+
+/// Arguments of `iza outputs`.
+#[derive(Debug, Args)]
+pub(crate) struct OutputsArgs {
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub(crate) format: TextOrJson,

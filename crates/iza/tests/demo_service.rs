@@ -262,3 +262,44 @@ fn receive_webhooks_counts_and_lists_what_it_got() {
     let plain = Demo::start(&[]);
     assert_eq!(plain.request("POST", "/webhook", message).0, 404);
 }
+
+#[test]
+fn engine_standins_answer_with_the_engines_shapes() {
+    // n8n: its health route, its 401 body, 2,056 workflows, executions at a steady rate.
+    let demo = Demo::start(&[
+        "--name",
+        "n8n",
+        "--engine",
+        "n8n",
+        "--executions-per-second",
+        "100",
+    ]);
+    let (status, health) = demo.get_json("/healthz");
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
+    let (status, refused) = demo.get_json("/api/v1/executions");
+    assert_eq!(status, 401);
+    assert_eq!(refused["message"], "'X-N8N-API-KEY' header required");
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let (_, stats) = demo.get_json("/standin/stats");
+        assert_eq!(stats["standin"], "n8n");
+        assert_eq!(stats["workflows"], 2_056);
+        if stats["executions"].as_u64().unwrap() >= 20 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no executions generated: {stats}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // Activepieces: 12 flows by default, its health route, its own 401 body.
+    let demo = Demo::start(&["--engine", "activepieces"]);
+    let (status, _) = demo.get_json("/api/v1/health");
+    assert_eq!(status, 200);
+    let (status, refused) = demo.get_json("/api/v1/flow-runs?projectId=standin-project");
+    assert_eq!((status, refused["statusCode"].as_u64()), (401, Some(401)));
+    let (_, stats) = demo.get_json("/standin/stats");
+    assert_eq!(stats["workflows"], 12);
+}

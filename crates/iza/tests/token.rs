@@ -116,3 +116,38 @@ fn each_scope_has_its_own_token_file() {
     let (code, _, stderr) = token(dir.path(), &["--read-only", "--scope", "operate"]);
     assert_eq!(code, Some(2), "conflicting flags: {stderr}");
 }
+
+#[test]
+fn a_push_token_is_one_services_own_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("iza.toml"),
+        "version = 1\n[services.backup]\ncheck = { push = true, expect_every = \"1h\" }\n",
+    )
+    .unwrap();
+    let (_, admin, _) = token(dir.path(), &[]);
+    let (code, push, stderr) = token(dir.path(), &["--scope", "push:backup"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("created the push token file of `backup`"),
+        "{stderr}"
+    );
+    let file = dir.path().join(".iza").join("push-tokens").join("backup");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), push);
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_ne!(push, admin);
+    let (_, again, _) = token(dir.path(), &["--scope", "push:backup"]);
+    assert_eq!(again, push);
+    let (code, rotated, _) = token(dir.path(), &["--scope", "push:backup", "--rotate"]);
+    assert_eq!(code, Some(0));
+    assert_ne!(rotated, push);
+
+    let (code, _, stderr) = token(dir.path(), &["--scope", "push:nope"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("has no service `nope`"), "{stderr}");
+    assert!(!dir.path().join(".iza/push-tokens/nope").exists());
+    let (code, _, stderr) = token(dir.path(), &["--scope", "sideways"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("push:<service>"), "{stderr}");
+}

@@ -15,6 +15,10 @@ mod alerts;
 pub use alerts::{RawAlertRule, RawMaintenance, RawNotifier, RawSeverity};
 mod figures;
 pub use figures::{RawFigure, RawJsonFigure};
+mod outputs;
+pub use outputs::RawOutput;
+mod workflows;
+pub use workflows::{RawWorkflowRules, RawWorkflows};
 
 /// Map from ids to definitions, in file order.
 pub type IdMap<T> = IndexMap<Spanned<String>, Spanned<T>>;
@@ -58,6 +62,14 @@ pub struct RawManifest {
     /// Where `iza serve` and `iza up` keep their state (SQLite beside the manifest when absent).
     #[serde(default)]
     pub store: Option<Spanned<RawStore>>,
+    /// Where IZA publishes its events (NATS, RabbitMQ, MQTT, webhook), keyed by id
+    /// (docs/events.md).
+    #[serde(default)]
+    pub outputs: IdMap<RawOutput>,
+    /// Where pushed results come from besides HTTP: a NATS subject, an AMQP queue or an MQTT
+    /// topic IZA subscribes to (`docs/inputs.md`).
+    #[serde(default)]
+    pub inputs: IdMap<RawInput>,
 }
 
 /// Where the state is kept: `[store] url = "${IZA_DATABASE_URL}"`.
@@ -291,6 +303,8 @@ pub struct RawService {
     pub metrics: IdMap<RawFigure>,
     /// It is an MCP server that IZA's hub federates behind `/mcp`.
     pub mcp: Option<Spanned<RawMcp>>,
+    /// The workflow engine IZA follows on a `workflow-engine` service (docs/workflows.md).
+    pub workflows: Option<Spanned<RawWorkflows>>,
 }
 
 /// `[services.X.mcp]`: how the hub reaches an MCP server and what it shows of it.
@@ -487,6 +501,34 @@ pub struct RawCheck {
     /// Two pages rendered in a real headless Chromium at the same viewport and compared
     /// (`[PIXEL_DIFF]`, `[TEXT_SIMILARITY]`, `[MISSING_LINKS]`): a replica check.
     pub compare: Option<Spanned<RawCompare>>,
+    /// NATS URL (`nats://127.0.0.1:4222`): a round trip, a probe message published to
+    /// `subject` and received back; `[ROUND_TRIP]` is how long it took.
+    pub nats: Option<Spanned<String>>,
+    /// MQTT URL (`mqtt://127.0.0.1:1883`): a round trip through `topic` (QoS 1).
+    pub mqtt: Option<Spanned<String>>,
+    /// `amqp`: publish a probe message and receive it back (through `exchange`, `routing_key`
+    /// and `queue` when given) instead of the handshake only. `nats` and `mqtt` always do.
+    pub round_trip: Option<Spanned<bool>>,
+    /// `nats`: the subject the probe message goes through (`iza.probe.<random>` by default).
+    pub subject: Option<Spanned<String>>,
+    /// `mqtt`: the topic the probe message goes through (`iza/probe/<random>` by default).
+    pub topic: Option<Spanned<String>>,
+    /// `amqp` round trip: the exchange the probe message is published to (the default
+    /// exchange when absent).
+    pub exchange: Option<Spanned<String>>,
+    /// `amqp` round trip: the routing key (the queue's name by default).
+    pub routing_key: Option<Spanned<String>>,
+    /// `amqp` round trip: the queue the message must arrive on; it must exist and be bound
+    /// (a temporary queue bound to `exchange` when absent).
+    pub queue: Option<Spanned<String>>,
+    /// A push check (`push = true`): nothing is probed, results are pushed to IZA (HTTP or a
+    /// broker input); the service is down when none arrives within `expect_every`.
+    pub push: Option<Spanned<bool>>,
+    /// `push`: the longest time between two pushes (`5m`).
+    pub expect_every: Option<Spanned<String>>,
+    /// `push`: extra time allowed after `expect_every` before the service is down (0 by
+    /// default).
+    pub grace: Option<Spanned<String>>,
     /// Browser and compare checks: what must appear after the load event, a CSS selector
     /// (`#app .ready`) or `text=...` (text the page shows).
     pub wait_for: Option<Spanned<String>>,
@@ -810,4 +852,21 @@ pub struct RawChannel {
     /// Services that use it.
     #[serde(default)]
     pub services: Vec<Spanned<String>>,
+}
+
+/// A broker IZA subscribes to for pushed results (`[inputs.<id>]`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawInput {
+    /// `nats`, `amqp` or `mqtt`.
+    pub kind: Spanned<String>,
+    /// The broker's URL (`nats://127.0.0.1:4222`, `amqp://guest:guest@127.0.0.1:5672`,
+    /// `mqtt://127.0.0.1:1883`).
+    pub url: Spanned<String>,
+    /// `nats`: the subject subscribed to, wildcards allowed (`iza.results.>`).
+    pub subject: Option<Spanned<String>>,
+    /// `amqp`: the queue consumed (declared durable when missing).
+    pub queue: Option<Spanned<String>>,
+    /// `mqtt`: the topic filter subscribed to, wildcards allowed (`iza/results/+`).
+    pub topic: Option<Spanned<String>>,
 }

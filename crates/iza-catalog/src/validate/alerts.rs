@@ -794,7 +794,13 @@ fn notifier_ref(ctx: &mut Ctx<'_>, n: &Spanned<String>, what: &str) {
     reference(ctx, n, what, "notifier", known);
 }
 
-fn reference(ctx: &mut Ctx<'_>, r: &Spanned<String>, what: &str, noun: &str, known: Vec<&str>) {
+pub(super) fn reference(
+    ctx: &mut Ctx<'_>,
+    r: &Spanned<String>,
+    what: &str,
+    noun: &str,
+    known: Vec<&str>,
+) {
     if known.contains(&r.get().as_str()) {
         return;
     }
@@ -810,7 +816,7 @@ fn reference(ctx: &mut Ctx<'_>, r: &Spanned<String>, what: &str, noun: &str, kno
     });
 }
 
-fn list(words: &[&str]) -> String {
+pub(super) fn list(words: &[&str]) -> String {
     words
         .iter()
         .map(|w| format!("`{w}`"))

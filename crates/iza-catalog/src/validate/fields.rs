@@ -101,6 +101,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
             );
         }
         let process = super::process::spec(ctx, id.get(), s);
+        let workflows = super::workflows::source(ctx, id.get(), s);
         let service = Service {
             id: id.get().clone(),
             name: s.name.clone().unwrap_or_else(|| id.get().clone()),
@@ -140,6 +141,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
                 .mcp
                 .as_ref()
                 .and_then(|m| super::mcp::upstream(ctx, id.get(), m)),
+            workflows,
             span: id.span(),
         };
         services.insert(id.get().clone(), service);
@@ -218,6 +220,7 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
 
     let store = super::store::build(ctx);
     let alerting = super::alerts::build(ctx);
+    let outputs = super::outputs::build(ctx);
     Catalog {
         ecosystem,
         groups,
@@ -230,6 +233,8 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
         notifiers: alerting.notifiers,
         alerts: alerting.alerts,
         maintenance: alerting.maintenance,
+        outputs,
+        inputs: super::flow::inputs(ctx),
     }
 }
 
@@ -278,7 +283,7 @@ pub(crate) fn http_url_problem(url: &str) -> Option<String> {
     }
 }
 
-fn url_problem(url: &str, schemes: &[&str]) -> Option<String> {
+pub(super) fn url_problem(url: &str, schemes: &[&str]) -> Option<String> {
     match url::Url::parse(url) {
         Ok(u) if schemes.contains(&u.scheme()) => None,
         Ok(u) => Some(format!(
@@ -377,7 +382,12 @@ fn check(
             url_problem(u.get(), &["redis", "rediss"]),
         );
     }
-    if let Some(u) = &c.amqp {
+    if let Some(u) = &c.amqp
+        && super::flow::amqp_round_trip(c)
+    {
+        let (target, span, problem) = super::flow::amqp(c, u);
+        add(target, span, problem);
+    } else if let Some(u) = &c.amqp {
         add(
             CheckTarget::Amqp(u.get().clone()),
             u.span(),
@@ -391,6 +401,7 @@ fn check(
             http_url_problem(u.get()),
         );
     }
+    super::flow::round_trips(c, &mut kinds);
     let what = CheckOf(service);
     let compare_ok = match &c.compare {
         Some(compare) => {
@@ -406,6 +417,7 @@ fn check(
         }
         None => true,
     };
+    let push_ok = super::flow::push(ctx, &what, c, &mut kinds);
     let browser_ok = if let Some(u) = &c.browser {
         let target = super::browser::target(ctx, &what, u, c);
         let ok = target.is_some();
@@ -427,7 +439,7 @@ fn check(
             Diagnostic::error(
                 Code::InvalidCheck,
                 format!(
-                    "{what} must have exactly one of `http`, `tcp`, `tls`, `dns`, `exec`, `postgres`, `redis`, `amqp`, `mcp`, `browser`, `compare` (it has {})",
+                    "{what} must have exactly one of `http`, `tcp`, `tls`, `dns`, `exec`, `postgres`, `redis`, `amqp`, `mcp`, `browser`, `compare`, `nats`, `mqtt`, `push` (it has {})",
                     kinds.len()
                 ),
             )
@@ -437,7 +449,8 @@ fn check(
         return None;
     }
     let (target, span, problem) = kinds.pop().expect("one kind");
-    let mut ok = browser_ok;
+    let mut ok = browser_ok && push_ok;
+    ok &= super::flow::refuse_misplaced(ctx, &what, c, &target);
     if let Some(problem) = problem {
         ctx.push(
             Diagnostic::error(Code::InvalidCheck, format!("{what} is invalid: {problem}")).at(span),
@@ -470,9 +483,15 @@ fn check(
                     matches!(target, CheckTarget::Browser(_) | CheckTarget::Compare(_));
                 let is_compare = matches!(target, CheckTarget::Compare(_));
                 let is_mcp = matches!(target, CheckTarget::Mcp(_));
+                let is_round_trip = matches!(
+                    target,
+                    CheckTarget::Nats(_) | CheckTarget::Mqtt(_) | CheckTarget::AmqpRoundTrip(_)
+                );
                 let misplaced = parsed.placeholders().find_map(|p| {
                     if p.is_compare_only() && !is_compare {
                         Some((p, "a comparison reports", "make it a comparison (`compare = { original = \"URL\", replica = \"URL\" }`), or remove the condition"))
+                    } else if p.is_round_trip_only() && !is_round_trip {
+                        Some((p, "round-trip checks report", "use it on a check such as `{ nats = \"nats://127.0.0.1:4222\" }`, `{ mqtt = ... }` or `{ amqp = ..., round_trip = true }`"))
                     } else if p.is_browser_only() && !is_browser {
                         Some((p, "a browser check reports", "make it a browser check (`browser = \"URL\"`), or remove the condition"))
                     } else if p.is_mcp_only() && !is_mcp {

@@ -16,14 +16,17 @@ mod deps;
 mod fields;
 mod figure_conditions;
 mod figures;
+mod flow;
 mod ids;
 mod mcp;
+mod outputs;
 mod partial;
 mod ports;
 mod process;
 mod refs;
 mod store;
 mod tasks;
+mod workflows;
 
 use std::collections::{HashMap, HashSet};
 

@@ -3,13 +3,17 @@
 //! timeout still reports, say, that it connected) and returns the error that stopped it.
 
 pub(crate) mod amqp;
+pub(crate) mod amqp_flow;
 pub(crate) mod browser;
 pub(crate) mod dns;
 pub(crate) mod exec;
 pub(crate) mod http;
 pub(crate) mod mcp;
+pub(crate) mod mqtt;
+pub(crate) mod nats;
 pub(crate) mod postgres;
 pub(crate) mod redis;
+pub(crate) mod round_trip;
 pub(crate) mod tcp;
 pub(crate) mod tls;
 
@@ -37,5 +41,12 @@ pub(crate) async fn run(
         CheckTarget::Mcp(url) => mcp::probe(prober, url, check, facts).await,
         CheckTarget::Browser(target) => browser::probe(prober, target, check, context, facts).await,
         CheckTarget::Compare(target) => browser::compare(prober, target, check, facts).await,
+        CheckTarget::Nats(target) => nats::probe(target, check.timeout, facts).await,
+        CheckTarget::Mqtt(target) => mqtt::probe(target, check.timeout, facts).await,
+        CheckTarget::AmqpRoundTrip(target) => amqp_flow::probe(target, check.timeout, facts).await,
+        CheckTarget::Push(_) => Err(Failure::new(
+            crate::result::Reason::Target,
+            "a push check is not probed: its results are pushed (`POST /api/v1/services/{id}/results` or a broker input)",
+        )),
     }
 }

@@ -7,6 +7,7 @@ mod dns;
 mod exec;
 mod http;
 mod mcp;
+mod round_trip;
 mod services;
 mod support;
 mod tcp_tls;

@@ -13,7 +13,7 @@
 //! they never open an incident of their own.
 
 use iza_catalog::model::{Task, TriggerKind};
-use iza_store::{EscalationStep, Incident, NewIncident, Run, StepOutcome};
+use iza_store::{EscalationStep, Incident, IncidentQuery, NewIncident, Run, StepOutcome};
 use serde_json::{Value, json};
 
 use super::Shared;
@@ -111,6 +111,21 @@ pub(crate) async fn succeeded(shared: &Shared, run: &Run) {
                 .store
                 .update_escalation_step(id, step, StepOutcome::Handled, Some(run.id))
                 .await?;
+        }
+        // Most successes have no open incident to resolve: look on a reader first, so that
+        // they cost the single writer nothing (an incident opened after this look is one the
+        // success did not follow, and a later success resolves it).
+        let open = shared
+            .store
+            .incidents(&IncidentQuery {
+                open_only: true,
+                task: Some(run.task.clone()),
+                before: None,
+                limit: 1,
+            })
+            .await?;
+        if open.is_empty() {
+            return Ok(());
         }
         let resolved = shared
             .store

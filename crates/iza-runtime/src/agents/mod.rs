@@ -23,6 +23,7 @@
 
 pub mod actions;
 pub mod clock;
+mod commit;
 pub mod escalation;
 pub mod placeholders;
 pub mod schedule;
@@ -228,6 +229,8 @@ pub(crate) struct Shared {
     pub(crate) due: Mutex<std::collections::BinaryHeap<std::cmp::Reverse<Millis>>>,
     pub(crate) http: Option<reqwest::Client>,
     pub(crate) jitter: Mutex<u64>,
+    /// Finishes written together (group commit).
+    pub(crate) finishes: commit::FinishCommits,
 }
 
 impl Shared {
@@ -264,7 +267,13 @@ impl Shared {
             due: Mutex::new(std::collections::BinaryHeap::new()),
             http,
             jitter: Mutex::new(seed),
+            finishes: commit::FinishCommits::default(),
         })
+    }
+
+    /// Finishes a run through the group commit; `true` when the store finished it.
+    pub(crate) async fn finish(&self, finish: RunFinish) -> Result<bool, StoreError> {
+        self.finishes.finish(&self.store, finish).await
     }
 
     pub(crate) fn now(&self) -> Millis {

@@ -223,6 +223,12 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 if let Ok(id) = done {
                     handles.remove(&id);
                 }
+                // Every other run that ended meanwhile too: their slots are claimed together.
+                while let Some(done) = running.try_join_next() {
+                    if let Ok(id) = done {
+                        handles.remove(&id);
+                    }
+                }
                 handles.retain(|_, h| !h.is_finished());
             }
             () = clock.sleep_until(wake_at) => {}
@@ -357,17 +363,16 @@ pub(crate) async fn execute(shared: Arc<Shared>, run: Run, cancel: CancelSignal)
 /// Ends a run this worker holds as `cancelled`.
 async fn settle_cancelled(shared: &Shared, run: &Run, reason: String) -> Result<(), StoreError> {
     let done = shared
-        .store
-        .finish_runs(&[RunFinish {
+        .finish(RunFinish {
             id: run.id,
             worker: run.worker.clone().unwrap_or_default(),
             at: shared.now(),
             outcome: RunOutcome::Cancelled,
             output: None,
             error: Some(reason),
-        }])
+        })
         .await?;
-    if done.contains(&run.id) {
+    if done {
         shared.cancelled(run);
     } else {
         shared.finished.notify_waiters();
@@ -406,17 +411,16 @@ pub(crate) async fn settle(
     match result {
         Ok(output) => {
             let done = shared
-                .store
-                .finish_runs(&[RunFinish {
+                .finish(RunFinish {
                     id: run.id,
                     worker,
                     at,
                     outcome: RunOutcome::Succeeded,
                     output,
                     error: None,
-                }])
+                })
                 .await?;
-            if done.contains(&run.id) {
+            if done {
                 shared.announce(vec![EventKind::RunSucceeded {
                     run: run.id,
                     task: run.task.clone(),
@@ -437,17 +441,16 @@ pub(crate) async fn settle(
                 at + millis(backoff(base, max, run.attempt, shared.random()))
             });
             let done = shared
-                .store
-                .finish_runs(&[RunFinish {
+                .finish(RunFinish {
                     id: run.id,
                     worker,
                     at,
                     outcome: RunOutcome::Failed { retry_at },
                     output: failure.output.clone(),
                     error: Some(failure.error.clone()),
-                }])
+                })
                 .await?;
-            if done.contains(&run.id) {
+            if done {
                 shared.announce(vec![EventKind::RunFailed {
                     run: run.id,
                     task: run.task.clone(),

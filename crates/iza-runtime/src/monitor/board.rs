@@ -672,6 +672,11 @@ impl StatusBoard {
     pub fn generation(&self, service: &str) -> Option<u64> {
         self.index.get(service).map(|&i| self.nodes[i].generation)
     }
+
+    /// Whether a service has a check (and so takes results); `None` for an unknown service.
+    pub fn is_checked(&self, service: &str) -> Option<bool> {
+        self.index.get(service).map(|&i| self.nodes[i].checked)
+    }
 }
 
 /// Nodes waiting to be re-evaluated, lowest start-order layer first.

@@ -20,6 +20,7 @@
 pub mod board;
 mod counters;
 mod processor;
+pub mod push;
 pub mod recorder;
 mod schedule;
 pub mod status;
@@ -194,6 +195,7 @@ impl Monitor {
             recorder: record_tx,
             counters: counters.clone(),
             artifacts: options.artifacts.clone(),
+            watch: push::Watch::new(&catalog, tokio::time::Instant::now()),
         };
         let states = processor.board.states();
         processor.publish(Change {
@@ -320,6 +322,25 @@ impl Monitor {
         self.processor
             .send(ProcessorCommand::Follow(records))
             .is_ok()
+    }
+
+    /// Applies a result pushed in for a service (HTTP or a broker input) like a finished
+    /// probe: the status board, the store, the bus; for a `push` check it also moves the
+    /// deadline of the next push. See `push.rs`.
+    pub async fn push(
+        &self,
+        service: &str,
+        pushed: push::Pushed,
+    ) -> Result<push::PushOutcome, MonitorError> {
+        let (ack, done) = oneshot::channel();
+        self.processor
+            .send(ProcessorCommand::Push {
+                service: service.to_owned(),
+                pushed,
+                ack,
+            })
+            .map_err(|_| MonitorError::Stopped)?;
+        done.await.map_err(|_| MonitorError::Stopped)
     }
 
     /// Brings the next probe of a service's check forward to now, unless one is running or due

@@ -41,6 +41,12 @@ pub(crate) enum ProcessorCommand {
     Announce(Vec<Event>),
     /// Results another node probed and recorded: shown here, not recorded again.
     Follow(Vec<iza_store::ResultRecord>),
+    /// Apply a result pushed in (see `push.rs`).
+    Push {
+        service: String,
+        pushed: crate::monitor::push::Pushed,
+        ack: oneshot::Sender<crate::monitor::push::PushOutcome>,
+    },
     /// Process every finished probe already queued, announce the stop, and end.
     Stop {
         abandoned: usize,
@@ -55,6 +61,8 @@ pub(crate) struct Processor {
     pub(crate) counters: Arc<Counters>,
     /// Where failed browser checks' screenshots and console lines are kept, if anywhere.
     pub(crate) artifacts: Option<Arc<crate::artifacts::Artifacts>>,
+    /// The deadlines of the push checks.
+    pub(crate) watch: crate::monitor::push::Watch,
 }
 
 impl Processor {
@@ -76,6 +84,9 @@ impl Processor {
                         ..Change::default()
                     }),
                     ProcessorCommand::Follow(records) => self.follow(&records),
+                    ProcessorCommand::Push { service, pushed, ack } => {
+                        let _ = ack.send(self.pushed(&service, &pushed));
+                    }
                     ProcessorCommand::Stop { abandoned, ack } => {
                         while let Ok(done) = results.try_recv() {
                             self.completed(done);
@@ -92,6 +103,7 @@ impl Processor {
                     }
                 },
                 Some(done) = results.recv() => self.completed(done),
+                () = sleep_until(self.watch.next()) => self.missed_pushes(),
                 else => return,
             }
         }
@@ -188,7 +200,57 @@ impl Processor {
         });
     }
 
+    /// Applies a pushed result like a finished probe, and moves its push deadline.
+    fn pushed(
+        &mut self,
+        service: &str,
+        pushed: &crate::monitor::push::Pushed,
+    ) -> crate::monitor::push::PushOutcome {
+        use crate::monitor::push::PushOutcome;
+        let (Some(generation), Some(checked)) = (
+            self.board.generation(service),
+            self.board.is_checked(service),
+        ) else {
+            return PushOutcome::UnknownService;
+        };
+        if !checked {
+            return PushOutcome::NotChecked;
+        }
+        self.watch.pushed(service, tokio::time::Instant::now());
+        let result = pushed.to_result();
+        let finished_at = crate::now_millis();
+        let started_at = finished_at - i64::try_from(result.duration.as_millis()).unwrap_or(0);
+        let summary = ProbeSummary::of(&result, started_at, finished_at);
+        self.completed(Completed {
+            service: Arc::from(service),
+            generation,
+            result,
+            started_at,
+            finished_at,
+        });
+        PushOutcome::Recorded(summary)
+    }
+
+    /// Applies a down result to every push check whose deadline has passed.
+    fn missed_pushes(&mut self) {
+        for (service, result) in self.watch.expired(tokio::time::Instant::now()) {
+            let Some(generation) = self.board.generation(&service) else {
+                continue;
+            };
+            let now = crate::now_millis();
+            self.completed(Completed {
+                service,
+                generation,
+                result,
+                started_at: now,
+                finished_at: now,
+            });
+        }
+    }
+
     fn reload(&mut self, catalog: &Catalog, diff: &CatalogDiff, generation: u64) {
+        self.watch
+            .reload(catalog, diff, tokio::time::Instant::now());
         let now = crate::now_millis();
         let transitions = self.board.reload(catalog, diff, generation, now);
         let mut events = vec![Event::new(
@@ -210,5 +272,12 @@ impl Processor {
             replace_all: Some(self.board.states()),
             ..Change::default()
         });
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

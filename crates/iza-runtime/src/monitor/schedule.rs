@@ -57,6 +57,10 @@ impl ProbeSpec {
     /// The spec of a service's check, if it has one.
     pub(crate) fn of(service: &Service, min_interval: Duration) -> Option<ProbeSpec> {
         let check = service.check.clone()?;
+        // A push check is not probed: its results come in (see `push.rs`).
+        if matches!(check.target, iza_catalog::model::CheckTarget::Push(_)) {
+            return None;
+        }
         Some(ProbeSpec {
             every: check.every.max(min_interval).max(Duration::from_millis(1)),
             context: ProbeContext::of_service(service),

@@ -9,6 +9,7 @@ mod cluster;
 mod docker;
 mod figure_conditions;
 mod figures;
+mod inputs;
 mod receiver;
 mod reload;
 mod schedule;

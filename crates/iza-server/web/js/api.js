@@ -68,6 +68,7 @@ export const api = {
   ports: () => get('/ports'),
   nodes: () => get('/nodes'),
   hub: () => get('/hub'),
+  outputs: () => get('/outputs'),
   events: ({ before, service, limit } = {}) => {
     const q = new URLSearchParams();
     if (before != null) q.set('before', before);

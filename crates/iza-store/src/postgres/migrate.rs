@@ -30,6 +30,14 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/postgres/0003_alerts.sql"),
     },
     Migration {
+        version: 4,
+        sql: include_str!("../../migrations/postgres/0004_workflows.sql"),
+    },
+    Migration {
+        version: 5,
+        sql: include_str!("../../migrations/postgres/0005_outbox.sql"),
+    },
+    Migration {
         version: 6,
         sql: include_str!("../../migrations/postgres/0006_figures.sql"),
     },

@@ -22,8 +22,10 @@ mod leases;
 mod maintain;
 mod migrate;
 mod nodes;
+mod outbox;
 mod queue;
 mod read;
+mod workflows;
 mod write;
 
 use std::collections::HashMap;
@@ -473,6 +475,62 @@ impl Store for PostgresStore {
 
     async fn deliveries(&self, alert: i64) -> Result<Vec<Delivery>, StoreError> {
         alerts::deliveries(self, alert).await
+    }
+
+    async fn outbox_push(
+        &self,
+        entries: &[crate::OutboxEntry],
+        max_pending: u64,
+    ) -> Result<(Vec<crate::OutboxEntry>, u64), StoreError> {
+        outbox::push(self, entries, max_pending).await
+    }
+
+    async fn outbox_peek(
+        &self,
+        output: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::OutboxEntry>, StoreError> {
+        outbox::peek(self, output, after, limit).await
+    }
+
+    async fn outbox_ack(&self, output: &str, ids: &[i64]) -> Result<(), StoreError> {
+        outbox::ack(self, output, ids).await
+    }
+
+    async fn outbox_depths(&self) -> Result<Vec<crate::OutboxDepth>, StoreError> {
+        outbox::depths(self).await
+    }
+
+    async fn apply_workflow_sync(
+        &self,
+        service: &str,
+        sync: &crate::WorkflowSync,
+    ) -> Result<usize, StoreError> {
+        workflows::apply(self, service, sync).await
+    }
+
+    async fn workflow_cursor(&self, service: &str) -> Result<Option<String>, StoreError> {
+        workflows::cursor(self, service).await
+    }
+
+    async fn running_executions(
+        &self,
+        service: &str,
+    ) -> Result<Vec<crate::ExecutionRecord>, StoreError> {
+        workflows::running(self, service).await
+    }
+
+    async fn workflow_stats(
+        &self,
+        service: &str,
+        since: Millis,
+    ) -> Result<Vec<crate::WorkflowStats>, StoreError> {
+        workflows::stats(self, service, since).await
+    }
+
+    async fn prune_executions(&self, before: Millis) -> Result<u64, StoreError> {
+        workflows::prune(self, before).await
     }
 
     async fn register_node(&self, node: &crate::NodeRecord) -> Result<(), StoreError> {

@@ -117,8 +117,7 @@ fn incident_from_row(row: &SqliteRow) -> Result<Incident, StoreError> {
 // ---------------------------------------------------------------- enqueue
 
 /// `INSERT INTO runs ... VALUES (...), ...` for `rows` rows; when `keyed` (some have a dedupe
-/// key), with `ON CONFLICT DO NOTHING RETURNING id, task, dedupe` (the only uniqueness besides
-/// the id is `(task, dedupe)`).
+/// key), with `ON CONFLICT DO NOTHING` (the only uniqueness besides the id is `(task, dedupe)`).
 fn insert_runs_statement(rows: usize, keyed: bool) -> String {
     let mut statement = String::from(
         "INSERT INTO runs (task, agent, priority, state, max_attempts, concurrency, external, \
@@ -129,7 +128,7 @@ fn insert_runs_statement(rows: usize, keyed: bool) -> String {
         statement.push_str("(?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)");
     }
     if keyed {
-        statement.push_str(" ON CONFLICT DO NOTHING RETURNING id, task, dedupe");
+        statement.push_str(" ON CONFLICT DO NOTHING");
     }
     statement
 }
@@ -194,8 +193,7 @@ pub(super) async fn enqueue_runs(
         .chunks(RUNS_PER_INSERT)
         .zip(triggers.chunks(RUNS_PER_INSERT))
     {
-        // Without dedupe keys nothing can conflict, and AUTOINCREMENT gives the rows of one
-        // statement consecutive ids after every id ever used: the last id gives them all.
+        // Without dedupe keys nothing can conflict.
         let keyed = chunk.iter().any(|index| runs[*index].dedupe.is_some());
         let statement = insert_runs_statement(chunk.len(), keyed);
         let mut query = sqlx::query(&statement);
@@ -213,29 +211,40 @@ pub(super) async fn enqueue_runs(
                 .bind(run.enqueued_at)
                 .bind(run.run_at);
         }
-        if !keyed {
-            let outcome = query.execute(&mut *transaction).await.map_err(&error)?;
-            let count = i64::try_from(chunk.len()).unwrap_or(i64::MAX);
-            if outcome.rows_affected() != chunk.len() as u64 {
-                return Err(StoreError::Query(format!(
-                    "enqueueing runs: {} of {count} rows inserted",
-                    outcome.rows_affected()
-                )));
-            }
-            let first = outcome.last_insert_rowid() - count + 1;
+        // No `RETURNING`: sqlx hands each returned row over between threads on its own, which
+        // cost more than the insert. The rows inserted by one statement have the highest ids
+        // of the table (AUTOINCREMENT, one writer), the last one `last_insert_rowid`.
+        let outcome = query.execute(&mut *transaction).await.map_err(&error)?;
+        let inserted = usize::try_from(outcome.rows_affected()).unwrap_or(usize::MAX);
+        let last = outcome.last_insert_rowid();
+        if inserted == chunk.len() {
+            // Nothing skipped: the ids are consecutive, in insertion order.
+            let first = last - i64::try_from(inserted).unwrap_or(i64::MAX) + 1;
             for (offset, index) in chunk.iter().enumerate() {
                 ids[*index] = Some(first + offset as i64);
             }
             continue;
         }
-        let mut inserted: Vec<(i64, String, Option<String>)> = query
-            .fetch_all(&mut *transaction)
-            .await
-            .map_err(&error)?
-            .iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(&error)?;
+        if !keyed {
+            return Err(StoreError::Query(format!(
+                "enqueueing runs: {inserted} of {} rows inserted",
+                chunk.len()
+            )));
+        }
+        if inserted == 0 {
+            continue;
+        }
+        // Some were duplicates: read back which (a skipped row may still use up an id).
+        let rows: String = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(id, task, dedupe)) FROM \
+             (SELECT id, task, dedupe FROM runs WHERE id <= ?1 ORDER BY id DESC LIMIT ?2)",
+        )
+        .bind(last)
+        .bind(i64::try_from(inserted).unwrap_or(i64::MAX))
+        .fetch_one(&mut *transaction)
+        .await
+        .map_err(&error)?;
+        let mut inserted: Vec<(i64, String, Option<String>)> = json_rows(&rows)?;
         inserted.sort_unstable_by_key(|(id, _, _)| *id);
         let mut next = inserted.into_iter().peekable();
         for index in chunk {

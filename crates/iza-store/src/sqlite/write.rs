@@ -67,6 +67,22 @@ pub(super) async fn append_results(
 /// Rows per `INSERT` statement (6 parameters each, far below SQLite's limit of 32,766).
 const ROWS_PER_INSERT: usize = 50;
 
+/// Events per `INSERT` statement (4 parameters each).
+const EVENTS_PER_INSERT: usize = 50;
+
+/// `INSERT INTO events ... VALUES (...), (...)` for `rows` rows (1..=EVENTS_PER_INSERT, each
+/// size prepared once and cached).
+fn insert_events_statement(rows: usize) -> String {
+    let mut statement = String::from("INSERT INTO events (at, kind, service, payload) VALUES ");
+    for row in 0..rows {
+        if row > 0 {
+            statement.push_str(", ");
+        }
+        statement.push_str("(?, ?, ?, ?)");
+    }
+    statement
+}
+
 /// `INSERT INTO results ... VALUES (...), (...)` for `rows` rows; prepared once per size and
 /// kept in the connection's statement cache (sizes are 1..=ROWS_PER_INSERT).
 fn insert_results_statement(rows: usize) -> String {
@@ -265,19 +281,41 @@ pub(super) async fn append_events(
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(&error)?;
-    for event in &mut events {
-        let payload = serde_json::to_string(&event.payload)
-            .map_err(|json| StoreError::Query(format!("appending events: {json}")))?;
-        let outcome =
-            sqlx::query("INSERT INTO events (at, kind, service, payload) VALUES (?1, ?2, ?3, ?4)")
+    // A few rows per statement (one round trip to the connection's thread per chunk, not per
+    // event); the rows of one statement get consecutive ids (AUTOINCREMENT, nothing can
+    // conflict, one writer), the last one `last_insert_rowid`.
+    let mut payloads = Vec::with_capacity(events.len());
+    for event in &events {
+        payloads.push(
+            serde_json::to_string(&event.payload)
+                .map_err(|json| StoreError::Query(format!("appending events: {json}")))?,
+        );
+    }
+    for (chunk, payloads) in events
+        .chunks_mut(EVENTS_PER_INSERT)
+        .zip(payloads.chunks(EVENTS_PER_INSERT))
+    {
+        let statement = insert_events_statement(chunk.len());
+        let mut query = sqlx::query(&statement);
+        for (event, payload) in chunk.iter().zip(payloads) {
+            query = query
                 .bind(event.at)
                 .bind(&event.kind)
                 .bind(event.service.as_deref())
-                .bind(payload)
-                .execute(&mut *transaction)
-                .await
-                .map_err(&error)?;
-        event.id = outcome.last_insert_rowid();
+                .bind(payload.as_str());
+        }
+        let outcome = query.execute(&mut *transaction).await.map_err(&error)?;
+        if outcome.rows_affected() != chunk.len() as u64 {
+            return Err(StoreError::Query(format!(
+                "appending events: {} of {} rows inserted",
+                outcome.rows_affected(),
+                chunk.len()
+            )));
+        }
+        let first = outcome.last_insert_rowid() - chunk.len() as i64 + 1;
+        for (offset, event) in chunk.iter_mut().enumerate() {
+            event.id = first + offset as i64;
+        }
     }
     transaction.commit().await.map_err(&error)?;
     Ok(events)

@@ -6,11 +6,15 @@
 
 mod alerts;
 mod figures;
+mod outbox;
 mod queue;
+mod workflows;
 
 pub(crate) use alerts::*;
 pub(crate) use figures::*;
+pub(crate) use outbox::*;
 pub(crate) use queue::*;
+pub(crate) use workflows::*;
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -91,6 +95,10 @@ macro_rules! store_conformance_suite {
             silences_in_force_and_expired,
             deliveries_are_recorded_once_and_updated,
             figures_round_trip_roll_up_and_stay_latest,
+            outbox_keeps_order_until_acknowledged,
+            outbox_bound_drops_the_oldest,
+            workflow_sync_rounds_land_whole_and_count_once,
+            workflow_executions_before_their_workflow_list,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {

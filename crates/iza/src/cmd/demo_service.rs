@@ -157,6 +157,11 @@ async fn serve(args: &DemoServiceArgs) -> Result<ExitCode> {
     } else {
         app
     };
+    // `--engine`: the stand-in of a workflow engine answers instead (its own routes).
+    let (app, engine) = match super::demo_engine::router(&args.engine) {
+        Some((router, label)) => (router, Some(label)),
+        None => (app, None),
+    };
 
     // Signals are handled before the address is announced: a SIGTERM sent as soon as the
     // line is read meets the handler, not the default action.
@@ -188,6 +193,10 @@ async fn serve(args: &DemoServiceArgs) -> Result<ExitCode> {
             demo.name
         )?;
         out.flush()?;
+        if let Some(label) = engine {
+            // On stderr: readers of the first stdout line may close the pipe after it.
+            eprintln!("{label}");
+        }
     }
     // No Nagle: a small answer must not wait for the client's delayed ACK (40 ms).
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {

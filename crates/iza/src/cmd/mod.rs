@@ -4,6 +4,7 @@ mod agents;
 mod alerts;
 mod check;
 mod demo_business;
+pub(crate) mod demo_engine;
 mod demo_service;
 mod demo_webhooks;
 mod figures;
@@ -12,6 +13,7 @@ mod hub;
 mod import;
 mod mcp;
 mod nodes;
+mod outputs;
 mod ports;
 mod processes;
 mod report;
@@ -21,6 +23,7 @@ mod status;
 mod store;
 mod token;
 mod up;
+pub(crate) mod workflows;
 
 use std::process::ExitCode;
 
@@ -57,12 +60,14 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Cancel(args) => agents::cancel(&args),
         Command::Alerts(args) => alerts::alerts(&args),
         Command::Figures(args) => figures::figures(&args),
+        Command::Outputs(args) => outputs::outputs(&args),
         Command::Silence(args) => alerts::silence(&args),
         Command::Ack(args) => alerts::ack(&args),
         Command::DemoService(args) => demo_service::run(&args),
         Command::Mcp(args) => mcp::run(&args),
         Command::Store(command) => store::run(&command),
         Command::Nodes(args) => nodes::run(&args),
+        Command::Workflows(args) => workflows::run(&args),
     }
 }
 

@@ -226,6 +226,11 @@ fn access(db: &Path, protect_reads: bool) -> Result<Auth> {
     Ok(Auth::from_file(file)?
         .read_tokens_from(TokenFile::read_only_beside(db))
         .operate_tokens_from(TokenFile::operate_beside(db))
+        .push_tokens_from(
+            db.parent()
+                .unwrap_or_else(|| Path::new("."))
+                .join(iza_server::auth::PUSH_TOKEN_DIR_NAME),
+        )
         .protect_reads(protect_reads))
 }
 
@@ -314,6 +319,8 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
             .await
             .context("cannot start the monitor")?,
     );
+    // Results pushed from brokers (`[inputs.*]`); they stop when this is dropped.
+    let _inputs = iza_runtime::inputs::Inputs::start(&catalog, monitor.clone());
     let docker = DockerWatch::start(&catalog, DockerOptions::default());
     let state = AppState::new(
         monitor.clone(),
@@ -447,6 +454,17 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         },
     ));
     state.set_figures(figures.clone());
+    // Event outputs (docs/events.md): the bus's events, through the store's outbox, to NATS,
+    // RabbitMQ, MQTT and webhooks; what a previous process left in the outbox goes out first.
+    let outputs = Arc::new(iza_outputs::Outputs::start(
+        &catalog,
+        store.clone(),
+        monitor.bus(),
+        iza_outputs::OutputsOptions::default(),
+    ));
+    state.set_outputs(outputs.clone());
+    // Workflow engines (docs/workflows.md): one follower per `workflows` table, until the end.
+    let _workflows = iza_runtime::workflows::Workflows::start(&catalog, store.clone());
     let supervised = up.map(|up| {
         up.start(
             &for_this_node(&catalog, &setup.node_name),
@@ -569,6 +587,9 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     {
         tracing::warn!("leaving the cluster: {err}");
     }
+    // The bus is closed: the outputs write what it published, then stop; what is not
+    // acknowledged stays in the outbox for the next start.
+    outputs.shutdown(SHUTDOWN_DEADLINE).await;
     if let Err(err) = store.close().await {
         tracing::warn!("closing the database: {err}");
     }

@@ -9,13 +9,15 @@ use std::process::ExitCode;
 use anyhow::Result;
 use iza_server::TokenFile;
 
-use crate::cli::{McpScope, TokenArgs};
+use crate::cli::{McpScope, TokenArgs, TokenScope};
 use crate::manifest_input;
 
 pub(crate) fn run(args: &TokenArgs) -> Result<ExitCode> {
-    let scope = match (args.read_only, args.scope) {
+    let scope = match (args.read_only, &args.scope) {
         (true, _) => McpScope::Read,
-        (false, scope) => scope.unwrap_or(McpScope::Admin),
+        (false, Some(TokenScope::Push(service))) => return push(args, service),
+        (false, Some(TokenScope::Api(scope))) => *scope,
+        (false, None) => McpScope::Admin,
     };
     let file = match &args.file {
         Some(path) => TokenFile::new(path),
@@ -57,6 +59,52 @@ pub(crate) fn run(args: &TokenArgs) -> Result<ExitCode> {
             eprintln!("created the {what} file `{path}` (mode 0600)");
         } else {
             eprintln!("{what} file `{path}`");
+        }
+        token
+    };
+    super::print(&format!("{}\n", token.as_str()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--scope push:<service>`: the push token of one service (`.iza/push-tokens/<service>`),
+/// for a manifest that has that service.
+fn push(args: &TokenArgs, service: &str) -> Result<ExitCode> {
+    let file = match &args.file {
+        Some(path) => TokenFile::new(path),
+        None => {
+            let manifest = iza_catalog::resolve(&args.path)?;
+            let source = iza_catalog::load(&manifest)?;
+            let catalog = iza_catalog::check(&source).catalog.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "`{}` does not validate (`iza check` says why)",
+                    manifest.display()
+                )
+            })?;
+            if !catalog.services.contains_key(service) {
+                anyhow::bail!(
+                    "the manifest `{}` has no service `{service}`",
+                    manifest.display()
+                );
+            }
+            let db = manifest_input::state_db(&manifest);
+            TokenFile::push_beside(&db, service).ok_or_else(|| {
+                anyhow::anyhow!("the service id `{service}` cannot name a token file")
+            })?
+        }
+    };
+    let path = file.path().display();
+    let token = if args.rotate {
+        let token = file.rotate()?;
+        eprintln!(
+            "rotated the push token of `{service}` in `{path}`: the old one is refused from now on"
+        );
+        token
+    } else {
+        let (token, created) = file.load_or_create()?;
+        if created {
+            eprintln!("created the push token file of `{service}` `{path}` (mode 0600)");
+        } else {
+            eprintln!("push token file of `{service}` `{path}`");
         }
         token
     };

@@ -1,6 +1,8 @@
 // Events: the stored history as a timeline, newest first, filtered by kind and service,
 // paged with "Older events", and live events from the stream prepended as they come.
-// Probe results are not events (they are on each service's page).
+// Probe results are not events (they are on each service's page). Above them, when the
+// manifest has `[outputs.*]`, the event outputs (docs/events.md): each one's outbox depth and
+// lag, published, dropped and failures, and its last error, refreshed every few seconds.
 
 import { api } from '../api.js';
 import { live } from '../live.js';
@@ -177,8 +179,10 @@ export function render(main, _params, query) {
   const list = h('ol', { class: 'timeline', id: 'event-list', 'aria-label': 'Events, newest first' });
   const more = h('button', { type: 'button', id: 'event-more' }, 'Older events');
   const note = h('p', { class: 'muted', role: 'status' });
+  const outputsBox = h('section', { class: 'panel section', id: 'outputs', 'aria-labelledby': 'h-outputs', hidden: true });
   main.append(
     h('h1', null, 'Events'),
+    outputsBox,
     h('div', { class: 'toolbar', role: 'search' },
       h('label', null, 'Kind ', kind), h('label', null, 'Service ', service)),
     h('section', { class: 'panel' }, list, note, more),
@@ -222,6 +226,28 @@ export function render(main, _params, query) {
     records = prependLive(records, liveRecord(change.event));
     draw();
   });
+  const drawOutputs = async () => {
+    let doc;
+    try { doc = await api.outputs(); } catch { return; }
+    const outputs = doc.outputs ?? [];
+    outputsBox.hidden = outputs.length === 0;
+    if (!outputs.length) return;
+    const th = (text, cls) => h('th', { scope: 'col', class: cls ?? null }, text);
+    const td = (text, cls) => h('td', { class: cls ?? null }, text);
+    outputsBox.replaceChildren(
+      h('h2', { id: 'h-outputs' }, 'Event outputs'),
+      h('div', { class: 'table-wrap' }, h('table', { id: 'outputs-table' },
+        h('caption', { class: 'visually-hidden' }, 'Event outputs with their outbox depth and lag'),
+        h('thead', null, h('tr', null, th('Output'), th('Kind'), th('Waiting', 'num'), th('Lag', 'num'),
+          th('Published', 'num'), th('Dropped', 'num'), th('Failures', 'num'), th('State'))),
+        h('tbody', null, outputs.map((o) => h('tr', { dataset: { output: o.id } },
+          td(o.id), td(o.kind), td(String(o.depth), 'num'), td(`${(o.lag_ms / 1000).toFixed(1)} s`, 'num'),
+          td(String(o.published), 'num'), td(String(o.dropped), 'num'), td(String(o.failures), 'num'),
+          td(o.healthy ? 'delivering' : `retrying: ${o.last_error ?? 'failed'}`, o.healthy ? 'st-up' : 'st-down'))))))
+    );
+  };
+  drawOutputs();
+  const outputsTimer = setInterval(drawOutputs, 5000);
   load(false);
-  return () => { unsubscribe(); clearTimeout(debounce); };
+  return () => { unsubscribe(); clearTimeout(debounce); clearInterval(outputsTimer); };
 }

@@ -1,0 +1,180 @@
+//! Follows the workflow engines of a catalog (`docs/workflows.md`): one task per service with
+//! a `workflows` table runs a round of `iza-workflows`' follower every `every`, writes it to
+//! the store in one transaction (`apply_workflow_sync`), then judges the workflows by the
+//! manifest's rules over their window and keeps the verdict ([`Workflows::verdicts`]).
+//! A round that fails (engine down, credentials refused) is logged and kept as the engine's
+//! last error; the next round retries from the stored cursor. Execution rows older than seven
+//! days (and an hour) are pruned hourly. Dropping [`Workflows`] stops the tasks.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use iza_catalog::Catalog;
+use iza_catalog::model::WorkflowSource;
+use iza_store::Store;
+use iza_workflows::client::{self, Client};
+use iza_workflows::{Cursor, EngineHealth, Follower, WorkflowHealth};
+use serde::Serialize;
+use tokio::task::JoinHandle;
+
+const HOUR_MS: i64 = 3_600_000;
+/// How long execution rows are kept: the longest window shown (7 days) and an hour.
+const KEEP_EXECUTIONS_MS: i64 = 7 * 24 * HOUR_MS + HOUR_MS;
+
+/// The latest verdict on one engine.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineVerdict {
+    /// The engine's service id.
+    pub service: String,
+    /// `n8n` or `activepieces`.
+    pub engine: &'static str,
+    /// When the last round ended.
+    pub at: i64,
+    /// Whether the history is fully read.
+    pub caught_up: bool,
+    /// The engine's health by the rules (`None` before the first judged round).
+    pub health: Option<EngineHealth>,
+    /// The failing workflows.
+    pub failing: Vec<WorkflowHealth>,
+    /// The last round's error, when it failed.
+    pub error: Option<String>,
+}
+
+/// The followers of a catalog's engines.
+#[derive(Debug)]
+pub struct Workflows {
+    verdicts: Arc<Mutex<BTreeMap<String, EngineVerdict>>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Workflows {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Workflows {
+    /// Starts one follower per engine of `catalog` (credentials from the process
+    /// environment). Must be called within a Tokio runtime.
+    pub fn start(catalog: &Catalog, store: Arc<dyn Store>) -> Workflows {
+        let verdicts = Arc::new(Mutex::new(BTreeMap::new()));
+        let tasks = catalog
+            .services
+            .values()
+            .filter_map(|s| Some((s.id.clone(), s.workflows.clone()?)))
+            .map(|(service, source)| {
+                tokio::spawn(follow(service, source, store.clone(), verdicts.clone()))
+            })
+            .collect();
+        Workflows { verdicts, tasks }
+    }
+
+    /// The latest verdict of every engine, by service id.
+    pub fn verdicts(&self) -> Vec<EngineVerdict> {
+        self.verdicts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+}
+
+async fn follow(
+    service: String,
+    source: WorkflowSource,
+    store: Arc<dyn Store>,
+    verdicts: Arc<Mutex<BTreeMap<String, EngineVerdict>>>,
+) {
+    let set = |verdict: EngineVerdict| {
+        verdicts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(verdict.service.clone(), verdict);
+    };
+    let blank = |error: String| EngineVerdict {
+        service: service.clone(),
+        engine: source.engine.as_str(),
+        at: crate::now_millis(),
+        caught_up: false,
+        health: None,
+        failing: Vec::new(),
+        error: Some(error),
+    };
+    let client = match client::http_client()
+        .and_then(|http| Client::new(http, &source, |name| std::env::var(name).ok()))
+    {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::warn!(%service, %error, "cannot follow the workflow engine");
+            set(blank(error.to_string()));
+            return;
+        }
+    };
+    let follower = Follower::new(client, source.pages_per_round);
+    let mut interval = tokio::time::interval(source.every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pruned_at = 0;
+    loop {
+        interval.tick().await;
+        // Execution rows older than the longest window shown (7 days) are dropped hourly.
+        let now = crate::now_millis();
+        if now - pruned_at >= HOUR_MS {
+            pruned_at = now;
+            if let Err(error) = store.prune_executions(now - KEEP_EXECUTIONS_MS).await {
+                tracing::warn!(%service, %error, "cannot prune old executions");
+            }
+        }
+        match round(&service, &source, &follower, store.as_ref()).await {
+            Ok(verdict) => set(verdict),
+            Err(error) => {
+                tracing::warn!(%service, %error, "a workflow sync round failed");
+                set(blank(error));
+            }
+        }
+    }
+}
+
+async fn round(
+    service: &str,
+    source: &WorkflowSource,
+    follower: &Follower,
+    store: &dyn Store,
+) -> Result<EngineVerdict, String> {
+    let stored = store
+        .workflow_cursor(service)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut cursor = Cursor::parse(stored.as_deref());
+    let running = store
+        .running_executions(service)
+        .await
+        .map_err(|e| e.to_string())?;
+    let now = crate::now_millis();
+    let (sync, report) = follower
+        .round(&mut cursor, &running, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    store
+        .apply_workflow_sync(service, &sync)
+        .await
+        .map_err(|e| e.to_string())?;
+    let window = i64::try_from(source.rules.window.as_millis()).unwrap_or(i64::MAX);
+    let stats = store
+        .workflow_stats(service, now.saturating_sub(window))
+        .await
+        .map_err(|e| e.to_string())?;
+    let judged = iza_workflows::judge(&source.rules, &stats, now);
+    let health = iza_workflows::engine(&judged);
+    Ok(EngineVerdict {
+        service: service.to_owned(),
+        engine: source.engine.as_str(),
+        at: crate::now_millis(),
+        caught_up: report.caught_up,
+        health: Some(health),
+        failing: judged.into_iter().filter(|h| h.failing).collect(),
+        error: None,
+    })
+}

@@ -1,0 +1,215 @@
+//! What the store keeps of the workflow engines IZA follows (`docs/workflows.md`): per engine
+//! service, its workflows, a summary row per execution (never its data), the last failure of
+//! each workflow, and the sync cursor that lets a follower resume without re-reading history.
+//! One sync round is written by [`Store::apply_workflow_sync`](crate::Store::apply_workflow_sync)
+//! in one transaction (executions, failures and the new cursor together), so a crash resumes
+//! from the cursor of the last round that landed. [`summarize`] turns execution rows into the
+//! per-workflow figures (runs by status, success rate, duration percentiles) for every store.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Millis;
+
+/// The most running executions [`Store::running_executions`](crate::Store::running_executions)
+/// returns.
+pub const MAX_RUNNING_PAGE: usize = 1_000;
+
+/// A workflow (n8n) or flow (Activepieces) as listed by its engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowRecord {
+    /// The engine's id (a string on both engines).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Active (n8n: published) or enabled (Activepieces).
+    pub active: bool,
+    /// Tags (names).
+    pub tags: Vec<String>,
+}
+
+/// One execution, as summarized by the follower (no input or output data).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    /// The engine's id.
+    pub id: String,
+    /// The workflow it ran.
+    pub workflow_id: String,
+    /// Normalized status: `success`, `error`, `crashed`, `canceled`, `running`, `waiting`,
+    /// `new` or `unknown` (n8n's words; Activepieces' are mapped onto them).
+    pub status: String,
+    /// How it started (`webhook`, `trigger`, `retry`, `manual`, ...), when the engine says.
+    pub mode: Option<String>,
+    /// When it started.
+    pub started_at: Millis,
+    /// When it stopped; `None` while it runs.
+    pub stopped_at: Option<Millis>,
+    /// The execution it retried.
+    pub retry_of: Option<String>,
+}
+
+impl ExecutionRecord {
+    /// Whether it failed (`error` or `crashed`).
+    pub fn failed(&self) -> bool {
+        is_failure(&self.status)
+    }
+}
+
+/// Whether a normalized status is a failure.
+pub fn is_failure(status: &str) -> bool {
+    matches!(status, "error" | "crashed")
+}
+
+/// The last failure of a workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowFailure {
+    /// The workflow.
+    pub workflow_id: String,
+    /// The failed execution.
+    pub execution_id: String,
+    /// When it stopped (or started, when it has no stop).
+    pub at: Millis,
+    /// The engine's error message.
+    pub message: String,
+    /// The node (n8n) or step (Activepieces) that failed.
+    pub node: Option<String>,
+}
+
+/// One round of a follower, written in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowSync {
+    /// The whole workflow list when it was read this round (upserted; others are kept).
+    pub workflows: Option<Vec<WorkflowRecord>>,
+    /// Executions seen (inserted, or updated when their status or stop changed).
+    pub executions: Vec<ExecutionRecord>,
+    /// Failures read in detail (kept when newer than the one stored).
+    pub failures: Vec<WorkflowFailure>,
+    /// The follower's cursor after this round (opaque to the store).
+    pub cursor: String,
+}
+
+/// The figures of one workflow over a window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowStats {
+    /// The workflow.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Active (published).
+    pub active: bool,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Executions started in the window, by normalized status.
+    pub runs: BTreeMap<String, u64>,
+    /// Successful runs over finished ones (success, error, crashed) in the window; `None` when
+    /// none finished.
+    pub success_rate: Option<f64>,
+    /// Median duration of the finished runs in the window, milliseconds.
+    pub p50_ms: Option<i64>,
+    /// 95th percentile duration, milliseconds.
+    pub p95_ms: Option<i64>,
+    /// 99th percentile duration, milliseconds.
+    pub p99_ms: Option<i64>,
+    /// The last successful stop ever recorded.
+    pub last_success_at: Option<Millis>,
+    /// The last start ever recorded.
+    pub last_run_at: Option<Millis>,
+    /// The start of the oldest execution still running.
+    pub oldest_running_at: Option<Millis>,
+    /// The last failure ever recorded.
+    pub last_failure: Option<WorkflowFailure>,
+}
+
+/// A workflow row as the stores read it, before the window's executions are added.
+#[derive(Debug, Clone)]
+pub struct WorkflowRow {
+    /// The workflow.
+    pub record: WorkflowRecord,
+    /// The last successful stop.
+    pub last_success_at: Option<Millis>,
+    /// The last start.
+    pub last_run_at: Option<Millis>,
+    /// The last failure.
+    pub last_failure: Option<WorkflowFailure>,
+}
+
+/// The figures of every workflow (sorted by name, then id) from its row and the executions of
+/// the window (`(workflow_id, status, started_at, stopped_at)`), plus the running ones.
+pub fn summarize(
+    workflows: Vec<WorkflowRow>,
+    window: &[(String, String, Millis, Option<Millis>)],
+    running: &[(String, Millis)],
+) -> Vec<WorkflowStats> {
+    type Gathered = (WorkflowRow, BTreeMap<String, u64>, Vec<i64>);
+    let mut by_id: BTreeMap<String, Gathered> = workflows
+        .into_iter()
+        .map(|row| (row.record.id.clone(), (row, BTreeMap::new(), Vec::new())))
+        .collect();
+    for (workflow, status, started, stopped) in window {
+        let Some((_, runs, durations)) = by_id.get_mut(workflow) else {
+            continue;
+        };
+        *runs.entry(status.clone()).or_default() += 1;
+        if let Some(stopped) = stopped
+            && status != "running"
+        {
+            durations.push((stopped - started).max(0));
+        }
+    }
+    let mut oldest: BTreeMap<&str, Millis> = BTreeMap::new();
+    for (workflow, started) in running {
+        let entry = oldest.entry(workflow.as_str()).or_insert(*started);
+        *entry = (*entry).min(*started);
+    }
+    let mut stats: Vec<WorkflowStats> = by_id
+        .into_values()
+        .map(|(row, runs, mut durations)| {
+            durations.sort_unstable();
+            let succeeded = runs.get("success").copied().unwrap_or(0);
+            let finished = succeeded
+                + runs.get("error").copied().unwrap_or(0)
+                + runs.get("crashed").copied().unwrap_or(0);
+            WorkflowStats {
+                oldest_running_at: oldest.get(row.record.id.as_str()).copied(),
+                id: row.record.id,
+                name: row.record.name,
+                active: row.record.active,
+                tags: row.record.tags,
+                success_rate: (finished > 0).then(|| succeeded as f64 / finished as f64),
+                p50_ms: percentile(&durations, 0.50),
+                p95_ms: percentile(&durations, 0.95),
+                p99_ms: percentile(&durations, 0.99),
+                runs,
+                last_success_at: row.last_success_at,
+                last_run_at: row.last_run_at,
+                last_failure: row.last_failure,
+            }
+        })
+        .collect();
+    stats.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+    stats
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[i64], q: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let values: Vec<i64> = (1..=100).collect();
+        assert_eq!(percentile(&values, 0.95), Some(95));
+        assert_eq!(percentile(&values, 0.5), Some(50));
+        assert_eq!(percentile(&[7], 0.99), Some(7));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+}

@@ -1,0 +1,180 @@
+//! `iza workflows [PATH]`: the workflow engines of a manifest as IZA has followed them (read
+//! from its store, so it works while `iza serve`/`iza up` runs and after): per engine its
+//! verdict by the manifest's rules, then its workflows, failing first, with runs, success rate
+//! and p95 duration over 1h, 24h and 7d, and the last error with its node and a link.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use iza_store::WorkflowStats;
+use serde_json::{Value, json};
+
+use crate::cli::{ManifestArg, TextOrJson};
+use crate::manifest_input;
+
+/// Arguments of `iza workflows`.
+#[derive(Debug, Args)]
+pub(crate) struct WorkflowsArgs {
+    #[command(flatten)]
+    pub(crate) manifest: ManifestArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+    /// Show only failing workflows.
+    #[arg(long)]
+    pub(crate) failing: bool,
+}
+
+const WINDOWS: [(&str, i64); 3] = [("1h", 3_600_000), ("24h", 86_400_000), ("7d", 604_800_000)];
+
+fn window_json(s: Option<&WorkflowStats>) -> Value {
+    match s {
+        None => json!({ "runs": 0 }),
+        Some(s) => json!({
+            "runs": s.runs.values().sum::<u64>(),
+            "by_status": s.runs,
+            "success_rate": s.success_rate,
+            "p50_ms": s.p50_ms,
+            "p95_ms": s.p95_ms,
+        }),
+    }
+}
+
+pub(crate) fn run(args: &WorkflowsArgs) -> Result<ExitCode> {
+    let path = iza_catalog::resolve(&args.manifest.path)?;
+    let (_, catalog) = manifest_input::catalog(&args.manifest)?;
+    let location = super::serve::store_location(None, None, &catalog, &path)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let now = iza_runtime::now_millis();
+    let engines = runtime.block_on(async {
+        let store = super::serve::open_store(&location).await?;
+        let mut engines = Vec::new();
+        for service in catalog.services.values() {
+            let Some(source) = &service.workflows else {
+                continue;
+            };
+            let mut windows = Vec::new();
+            for (_, width) in WINDOWS {
+                windows.push(store.workflow_stats(&service.id, now - width).await?);
+            }
+            let rule_window = i64::try_from(source.rules.window.as_millis()).unwrap_or(i64::MAX);
+            let judged_on = store
+                .workflow_stats(&service.id, now.saturating_sub(rule_window))
+                .await?;
+            engines.push((service, source, windows, judged_on));
+        }
+        anyhow::Ok(engines)
+    })?;
+    let mut out = Vec::new();
+    for (service, source, windows, judged_on) in &engines {
+        let verdicts = iza_workflows::judge(&source.rules, judged_on, now);
+        let health = iza_workflows::engine(&verdicts);
+        let mut rows: Vec<Value> = windows[0]
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let verdict = verdicts.iter().find(|v| v.id == w.id);
+                let link = w.last_failure.as_ref().map(|f| match source.engine {
+                    iza_catalog::model::Engine::N8n => format!(
+                        "{}/workflow/{}/executions/{}",
+                        source.ui_url, f.workflow_id, f.execution_id
+                    ),
+                    iza_catalog::model::Engine::Activepieces => {
+                        format!("{}/runs/{}", source.ui_url, f.execution_id)
+                    }
+                });
+                json!({
+                    "id": w.id,
+                    "name": w.name,
+                    "active": w.active,
+                    "failing": verdict.is_some_and(|v| v.failing),
+                    "reasons": verdict.map(|v| v.reasons.clone()).unwrap_or_default(),
+                    "windows": {
+                        "1h": window_json(Some(w)),
+                        "24h": window_json(windows[1].get(i).filter(|x| x.id == w.id)),
+                        "7d": window_json(windows[2].get(i).filter(|x| x.id == w.id)),
+                    },
+                    "last_success_at": w.last_success_at,
+                    "last_failure": w.last_failure,
+                    "last_failure_url": link,
+                })
+            })
+            .filter(|row| !args.failing || row["failing"] == true)
+            .collect();
+        rows.sort_by_key(|row| row["failing"] != true);
+        out.push(json!({
+            "service": service.id,
+            "engine": source.engine.as_str(),
+            "url": source.url,
+            "status": health.status,
+            "message": health.message,
+            "workflows": rows,
+        }));
+    }
+    if args.format == TextOrJson::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "engines": out }))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if out.is_empty() {
+        println!("no service of this manifest has `workflows` (docs/workflows.md)");
+    }
+    let pct = |v: &Value| {
+        v.as_f64()
+            .map_or_else(|| "-".to_owned(), |r| format!("{:.1}%", r * 100.0))
+    };
+    let ms = |v: &Value| {
+        v.as_i64()
+            .map_or_else(|| "-".to_owned(), |m| format!("{m}ms"))
+    };
+    for engine in &out {
+        println!(
+            "{} ({}, {}): {} — {}",
+            engine["service"].as_str().unwrap_or_default(),
+            engine["engine"].as_str().unwrap_or_default(),
+            engine["url"].as_str().unwrap_or_default(),
+            engine["status"].as_str().unwrap_or_default(),
+            engine["message"].as_str().unwrap_or_default()
+        );
+        println!(
+            "  {:<40} {:>7} {:>8} {:>8} {:>8} {:>8}  LAST ERROR",
+            "WORKFLOW", "RUNS 1h", "OK 1h", "P95 1h", "RUNS 24h", "RUNS 7d"
+        );
+        for w in engine["workflows"].as_array().into_iter().flatten() {
+            let windows = &w["windows"];
+            let error = w["last_failure"]
+                .as_object()
+                .map(|f| {
+                    format!(
+                        "{} [{}] {}",
+                        f.get("message").and_then(Value::as_str).unwrap_or_default(),
+                        f.get("node").and_then(Value::as_str).unwrap_or("-"),
+                        w["last_failure_url"].as_str().unwrap_or_default()
+                    )
+                })
+                .unwrap_or_default();
+            let mark = if w["failing"] == true { "!" } else { " " };
+            let name: String = w["name"]
+                .as_str()
+                .unwrap_or_default()
+                .chars()
+                .take(38)
+                .collect();
+            println!(
+                "{mark} {name:<40} {:>7} {:>8} {:>8} {:>8} {:>8}  {error}",
+                windows["1h"]["runs"].as_u64().unwrap_or(0),
+                pct(&windows["1h"]["success_rate"]),
+                ms(&windows["1h"]["p95_ms"]),
+                windows["24h"]["runs"].as_u64().unwrap_or(0),
+                windows["7d"]["runs"].as_u64().unwrap_or(0),
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
