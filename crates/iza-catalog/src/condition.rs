@@ -1,6 +1,7 @@
 //! Defines [`Condition`]: one health-check condition in Gatus's syntax (`[STATUS] == 200`,
 //! `[BODY].data[0].state == UP`, `len([BODY].items) > 0`, `[STATUS] == any(200, 204)`,
-//! `[CERTIFICATE_EXPIRATION] > 48h`), parsed once when the manifest is compiled.
+//! `[CERTIFICATE_EXPIRATION] > 48h`), plus IZA's `[METRIC].<figure>` (a service's latest
+//! business figure), parsed once when the manifest is compiled.
 //!
 //! Parsing lives here so `iza check` can point at a malformed condition; evaluating a
 //! condition against a probe's result is the probe's job.
@@ -96,6 +97,9 @@ pub enum Placeholder {
     /// Round-trip checks (`nats`, `mqtt`, `amqp` with `round_trip`): milliseconds from
     /// publishing the probe message to receiving it back.
     RoundTrip,
+    /// `[METRIC].<figure>`: the service's latest value of one of its business figures
+    /// (`docs/metrics.md`), whatever the check's kind.
+    Metric,
 }
 
 impl Placeholder {
@@ -123,6 +127,7 @@ impl Placeholder {
         ("TOOLS", Placeholder::Tools),
         ("PROTOCOL_VERSION", Placeholder::ProtocolVersion),
         ("ROUND_TRIP", Placeholder::RoundTrip),
+        ("METRIC", Placeholder::Metric),
     ];
 
     /// Whether only a browser check reports it.
@@ -160,6 +165,11 @@ impl Placeholder {
     /// Whether only round-trip checks report this value.
     pub fn is_round_trip_only(self) -> bool {
         self == Placeholder::RoundTrip
+    }
+
+    /// Whether it reads a business figure (`[METRIC].<figure>`) rather than what the probe saw.
+    pub fn is_figure(self) -> bool {
+        self == Placeholder::Metric
     }
 
     /// The placeholder's name, without brackets.
@@ -221,6 +231,23 @@ pub struct Condition {
 }
 
 impl Condition {
+    /// The business figures it reads (`arr` of `[METRIC].arr`), left then right.
+    pub fn figures(&self) -> impl Iterator<Item = &str> + '_ {
+        [&self.left, &self.right]
+            .into_iter()
+            .filter_map(|side| match side {
+                Operand::Value(v) | Operand::Len(v) | Operand::Has(v)
+                    if v.placeholder == Placeholder::Metric =>
+                {
+                    match v.path.as_slice() {
+                        [PathStep::Key(name)] => Some(name.as_str()),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            })
+    }
+
     /// The placeholders it reads, left then right.
     pub fn placeholders(&self) -> impl Iterator<Item = Placeholder> + '_ {
         [&self.left, &self.right]
@@ -436,9 +463,20 @@ fn value(text: &str) -> Result<Value, ConditionError> {
             Some("for example `has([TOOLS].list_services) == true`".to_owned()),
         ));
     }
-    if !path.is_empty() && !matches!(placeholder, Placeholder::Body | Placeholder::Tools) {
+    if placeholder == Placeholder::Metric && !matches!(path.as_slice(), [PathStep::Key(_)]) {
         return Err(error(
-            format!("`[{name}]` takes no path; only `[BODY]` and `[TOOLS]` do"),
+            "`[METRIC]` takes one figure name as its path".to_owned(),
+            Some("for example `[METRIC].arr < 1000000`, where `arr` is one of the service's `metrics`".to_owned()),
+        ));
+    }
+    if !path.is_empty()
+        && !matches!(
+            placeholder,
+            Placeholder::Body | Placeholder::Tools | Placeholder::Metric
+        )
+    {
+        return Err(error(
+            format!("`[{name}]` takes no path; only `[BODY]`, `[TOOLS]` and `[METRIC]` do"),
             Some("a path reads into a JSON body: `[BODY].data.status`".to_owned()),
         ));
     }
@@ -581,6 +619,18 @@ mod tests {
                 Op::Eq,
                 Literal("2026-07-28".into()),
             ),
+            (
+                "[METRIC].arr < 1000000",
+                Value(v(Placeholder::Metric, vec![Key("arr".into())])),
+                Op::Lt,
+                Literal("1000000".into()),
+            ),
+            (
+                "has([METRIC].customers) == true",
+                Has(v(Placeholder::Metric, vec![Key("customers".into())])),
+                Op::Eq,
+                Literal("true".into()),
+            ),
         ];
         for (text, left, op, right) in cases {
             let c: Condition = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -593,7 +643,14 @@ mod tests {
         let cases = [
             ("[STATUS] 200", "no comparison operator"),
             ("[STATS] == 200", "`[STATS]` is not a placeholder"),
-            ("[STATUS].code == 200", "only `[BODY]` and `[TOOLS]` do"),
+            (
+                "[STATUS].code == 200",
+                "only `[BODY]`, `[TOOLS]` and `[METRIC]` do",
+            ),
+            ("[METRIC] < 1", "one figure name"),
+            ("[METRIC].arr.x < 1", "one figure name"),
+            ("[METRIC][0] < 1", "one figure name"),
+            ("[METRIC].arr < lots", "not a number or a duration"),
             ("[TOOLS].a.b == 1", "one tool name"),
             ("[TOOLS][0] == a", "one tool name"),
             ("[BODY]..a == 1", "empty key"),
@@ -608,6 +665,8 @@ mod tests {
             let err = text.parse::<Condition>().expect_err(text);
             assert!(err.message.contains(expected), "{text}: {}", err.message);
         }
+        let err = "[METRICS].arr < 1".parse::<Condition>().unwrap_err();
+        assert_eq!(err.hint.as_deref(), Some("did you mean `[METRIC]`?"));
         let err = "[STATS] == 200".parse::<Condition>().unwrap_err();
         assert_eq!(err.hint.as_deref(), Some("did you mean `[STATUS]`?"));
     }

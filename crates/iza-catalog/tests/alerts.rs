@@ -363,7 +363,11 @@ fn the_schema_knows_every_alerting_key() {
             true,
         ),
         ("[[alerts]]\nname = \"a\"\nseverity = \"page\"\n", false),
-        ("[[alerts]]\nname = \"a\"\nwhen = \"down\"\n", false),
+        ("[[alerts]]\nname = \"a\"\nif = \"down\"\n", false),
+        (
+            "[[alerts]]\nname = \"a\"\nwhen = \"[METRIC].arr < 1\"\n",
+            true,
+        ),
         (
             "[notifiers.x]\nkind = \"webhook\"\nurl = \"https://a/\"\nsecret = \"${S}\"\nheaders = { A = \"b\" }\ntemplate = \"t\"\ntoken = \"${T}\"\ntimeout = \"5s\"\nretries = 2\n",
             true,

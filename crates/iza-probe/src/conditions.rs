@@ -17,6 +17,10 @@
 //!   joined by `, `, and `[TOOLS].name` is that name when the server lists it (so
 //!   `has([TOOLS].name)` is whether it does) and `len([TOOLS])` counts the tools.
 //!
+//! - `[METRIC].<figure>` is the service's latest business figure as the figures scraper last
+//!   read it (passed in [`Facts::figures`] by the prober); without a value yet the condition
+//!   fails and says `(no value yet)`.
+//!
 //! A failed condition renders the value it saw: `[STATUS] (503) == 200`.
 
 use std::borrow::Cow;
@@ -148,6 +152,12 @@ impl<'a> Evaluator<'a> {
             Placeholder::RoundTrip => facts
                 .round_trip_us
                 .map(|us| number_text(us as f64 / 1000.0)),
+            Placeholder::Metric => match value.path.first() {
+                Some(PathStep::Key(name)) => {
+                    facts.figures.get(name).map(|v| Cow::Borrowed(v.as_str()))
+                }
+                _ => None,
+            },
         }
     }
 
@@ -206,7 +216,7 @@ pub fn failed_conditions<'c>(
 
 /// A measured number as condition text: whole numbers without a fraction, others rounded to
 /// three decimals (`1234`, `0.052`).
-fn number_text<'s>(n: f64) -> Cow<'s, str> {
+pub(crate) fn number_text<'s>(n: f64) -> Cow<'s, str> {
     let rounded = (n * 1000.0).round() / 1000.0;
     Cow::Owned(if rounded.fract() == 0.0 {
         format!("{rounded:.0}")
@@ -297,6 +307,9 @@ fn render(condition: &Condition, left: Option<&str>, right: Option<&str>) -> Str
 fn side(operand: &Operand, seen: Option<&str>) -> String {
     let written = operand_text(operand);
     match operand {
+        Operand::Value(v) if v.placeholder == Placeholder::Metric && seen.is_none() => {
+            format!("{written} (no value yet)")
+        }
         Operand::Value(_) | Operand::Len(_) | Operand::Has(_) => {
             format!("{written} ({})", shown(seen))
         }
@@ -541,6 +554,54 @@ mod tests {
             Evaluator::new(&none, Duration::ZERO).check(&condition),
             Err("[TOOL_COUNT] (none) >= 0".to_owned())
         );
+    }
+
+    #[test]
+    fn figures_read_the_latest_value_and_say_when_there_is_none_yet() {
+        let facts = Facts {
+            figures: [("arr", "800000"), ("margin", "0.125")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            ..Facts::default()
+        };
+        let evaluator = Evaluator::new(&facts, Duration::ZERO);
+        for (text, holds, rendered) in [
+            ("[METRIC].arr < 1000000", true, ""),
+            (
+                "[METRIC].arr >= 1000000",
+                false,
+                "[METRIC].arr (800000) >= 1000000",
+            ),
+            ("[METRIC].arr == 800000.0", true, ""),
+            ("[METRIC].margin > 0.1", true, ""),
+            (
+                "[METRIC].margin <= 0.1",
+                false,
+                "[METRIC].margin (0.125) <= 0.1",
+            ),
+            ("has([METRIC].arr) == true", true, ""),
+            ("has([METRIC].customers) == false", true, ""),
+            (
+                "[METRIC].customers > 10",
+                false,
+                "[METRIC].customers (no value yet) > 10",
+            ),
+            (
+                "[METRIC].customers != 0",
+                false,
+                "[METRIC].customers (no value yet) != 0",
+            ),
+        ] {
+            let condition: Condition = text.parse().unwrap();
+            let got = evaluator.check(&condition);
+            assert_eq!(got.is_ok(), holds, "{text}: {got:?}");
+            if !holds {
+                assert_eq!(got.unwrap_err(), rendered, "{text}");
+            }
+        }
+        assert_eq!(number_text(1_234_567.0), "1234567");
+        assert_eq!(number_text(0.0525), "0.053");
     }
 
     #[test]

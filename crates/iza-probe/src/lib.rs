@@ -16,6 +16,7 @@
 mod browser;
 pub mod compare;
 mod conditions;
+mod figures;
 mod kinds;
 mod net;
 mod result;
@@ -32,6 +33,7 @@ pub use iza_launch::Launcher;
 
 pub use browser::{BrowserOptions, CHROMIUM_VAR, DEFAULT_MAX_MEMORY};
 pub use conditions::{Evaluator, failed_conditions, glob_matches};
+pub use figures::FigureBoard;
 pub use result::{
     BrowserFacts, Comparison, Facts, Failure, Outcome, ProbeResult, Reason, Screenshot, StepReport,
 };
@@ -67,6 +69,10 @@ pub struct ProberOptions {
     pub launcher: Launcher,
     /// Which Chromium browser checks use, and how many pages they open at once.
     pub browser: BrowserOptions,
+    /// The services' latest business figures, read by `[METRIC].<figure>` conditions of the
+    /// check of the service named by [`ProbeContext::service`] (empty by default: such a
+    /// condition then fails with "no value yet").
+    pub figures: FigureBoard,
 }
 
 impl Default for ProberOptions {
@@ -79,6 +85,7 @@ impl Default for ProberOptions {
             idle_timeout: Duration::from_secs(90),
             launcher: Launcher::direct(),
             browser: BrowserOptions::default(),
+            figures: FigureBoard::default(),
         }
     }
 }
@@ -91,6 +98,8 @@ pub struct ProbeContext {
     pub cwd: Option<PathBuf>,
     /// Variables added to (or overriding) the prober's own environment.
     pub env: Vec<(String, String)>,
+    /// The service whose check it is: `[METRIC].<figure>` reads its figures.
+    pub service: Option<String>,
 }
 
 impl ProbeContext {
@@ -103,6 +112,7 @@ impl ProbeContext {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            service: Some(service.id.clone()),
         }
     }
 }
@@ -165,6 +175,20 @@ impl Prober {
     /// [`Reason::Timeout`].
     pub async fn probe_in(&self, check: &Check, context: &ProbeContext) -> ProbeResult {
         let mut facts = Facts::default();
+        if let Some(service) = &context.service
+            && check
+                .conditions
+                .iter()
+                .any(|c| c.figures().next().is_some())
+        {
+            facts.figures = self
+                .options
+                .figures
+                .service(service)
+                .into_iter()
+                .map(|(name, value)| (name, conditions::number_text(value).into_owned()))
+                .collect();
+        }
         let started = Instant::now();
         let run = kinds::run(self, check, context, &mut facts);
         let error = match tokio::time::timeout(check.timeout, run).await {

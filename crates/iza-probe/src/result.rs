@@ -97,6 +97,11 @@ pub struct Facts {
     /// probe message to receiving it back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub round_trip_us: Option<u64>,
+    /// `[METRIC].<figure>`: the service's latest business figures when the probe started, as
+    /// condition text (`1234`, `0.052`), for checks whose conditions read one (not what the
+    /// probe observed itself, but what the figures scraper last read; docs/metrics.md).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub figures: std::collections::BTreeMap<String, String>,
 }
 
 /// What a browser check saw: the values of its placeholders, the console's last lines, each

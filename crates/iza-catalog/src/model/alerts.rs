@@ -239,6 +239,10 @@ pub struct AlertRule {
     /// The grouping window.
     #[serde(with = "crate::model::duration_text")]
     pub group_wait: Duration,
+    /// A condition on business figures (`[METRIC].arr < 1000000`): when set, the rule fires on
+    /// it for each selected service that declares every figure it reads, not on `statuses`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<crate::condition::Condition>,
 }
 
 impl AlertRule {

@@ -444,6 +444,10 @@ fn alert_rule(ctx: &mut Ctx<'_>, spanned: &Spanned<RawAlertRule>) -> Option<Aler
         statuses.push(AlertOn::Down);
     }
     statuses.dedup();
+    let when = r
+        .when
+        .as_ref()
+        .and_then(|w| when(ctx, r, &kinds, w, &what("when")));
     let opt = |ctx: &mut Ctx<'_>, key: &str, v: &Option<Spanned<String>>| {
         v.as_ref()
             .and_then(|d| duration(ctx, Code::InvalidAlert, d, &what(key)))
@@ -489,7 +493,108 @@ fn alert_rule(ctx: &mut Ctx<'_>, spanned: &Spanned<RawAlertRule>) -> Option<Aler
         notify: r.notify.iter().map(|s| s.get().clone()).collect(),
         to_agent,
         group_wait,
+        when,
     })
+}
+
+/// A rule's `when`: a condition that reads business figures only, each declared by at least
+/// one service the rule selects; and no `statuses` beside it.
+fn when(
+    ctx: &mut Ctx<'_>,
+    r: &RawAlertRule,
+    kinds: &[ServiceKind],
+    text: &Spanned<String>,
+    what: &str,
+) -> Option<crate::condition::Condition> {
+    let condition = match text.get().parse::<crate::condition::Condition>() {
+        Ok(condition) => condition,
+        Err(e) => {
+            ctx.push(
+                Diagnostic::error(Code::InvalidAlert, format!("{what} is invalid: {e}"))
+                    .at(text.span())
+                    .hint(e.hint.unwrap_or_else(|| {
+                        "write a condition on a figure, such as `[METRIC].arr < 1000000`".to_owned()
+                    })),
+            );
+            return None;
+        }
+    };
+    let mut ok = true;
+    if let Some(p) = condition.placeholders().find(|p| !p.is_figure()) {
+        ctx.push(
+            Diagnostic::error(
+                Code::InvalidAlert,
+                format!("{what} reads `[{}]`; a rule's condition reads only business figures (`[METRIC].<figure>`)", p.name()),
+            )
+            .at(text.span())
+            .hint("put conditions on what a probe sees in the service's `check`, and fire on `statuses = [\"down\"]`"),
+        );
+        ok = false;
+    } else if condition.figures().next().is_none() {
+        ctx.push(
+            Diagnostic::error(Code::InvalidAlert, format!("{what} reads no figure"))
+                .at(text.span())
+                .hint("for example `when = \"[METRIC].arr < 1000000\"`"),
+        );
+        ok = false;
+    }
+    if let Some(statuses) = &r.statuses {
+        ctx.push(
+            Diagnostic::error(
+                Code::InvalidAlert,
+                format!("alert rule `{}` has both `when` and `statuses`", r.name.get()),
+            )
+            .at(statuses.span())
+            .hint("a rule fires on a figure condition (`when`) or on statuses; write two rules for both"),
+        );
+        ok = false;
+    }
+    // The figures declared by the services the rule selects.
+    let selected: Vec<&str> = ctx
+        .raw
+        .services
+        .iter()
+        .filter(|(id, s)| raw_selects(r, kinds, id.get(), s.get()))
+        .flat_map(|(_, s)| s.get().metrics.keys().map(|k| k.get().as_str()))
+        .collect();
+    if let Some(problem) = super::figure_conditions::undeclared(&condition, &selected) {
+        ctx.push(
+            Diagnostic::error(
+                Code::InvalidAlert,
+                format!(
+                    "{what} reads {}",
+                    problem
+                        .message
+                        .replace("the service does not", "no service of the rule does")
+                ),
+            )
+            .at(text.span())
+            .hint(
+                problem
+                    .hint
+                    .replace("the service's figures", "the figures of its services"),
+            ),
+        );
+        ok = false;
+    }
+    ok.then_some(condition)
+}
+
+/// [`AlertRule::selects`] on the raw manifest.
+fn raw_selects(
+    r: &RawAlertRule,
+    kinds: &[ServiceKind],
+    id: &str,
+    s: &crate::manifest::raw::RawService,
+) -> bool {
+    let all =
+        r.services.is_empty() && r.groups.is_empty() && r.tags.is_empty() && r.kinds.is_empty();
+    all || r.services.iter().any(|x| x.get() == id)
+        || s.group
+            .as_ref()
+            .is_some_and(|g| r.groups.iter().any(|x| x.get() == g.get()))
+        || s.tags.iter().any(|t| r.tags.iter().any(|x| x.get() == t))
+        || kinds.contains(&s.kind.unwrap_or_default())
 }
 
 fn maintenance(ctx: &mut Ctx<'_>, spanned: &Spanned<RawMaintenance>) -> Option<Maintenance> {

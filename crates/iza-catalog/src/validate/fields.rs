@@ -80,7 +80,11 @@ pub(super) fn build(ctx: &mut Ctx<'_>) -> Catalog {
     let mut services = indexmap::IndexMap::with_capacity(raw.services.len());
     for (id, s) in &raw.services {
         let s = s.get();
-        let check = s.check.as_ref().and_then(|c| check(ctx, id.get(), c));
+        let figure_names: Vec<&str> = s.metrics.keys().map(|k| k.get().as_str()).collect();
+        let check = s
+            .check
+            .as_ref()
+            .and_then(|c| check(ctx, id.get(), c, &figure_names));
         let ports = s
             .port
             .iter()
@@ -318,7 +322,12 @@ impl std::fmt::Display for CheckOf<'_> {
     }
 }
 
-fn check(ctx: &mut Ctx<'_>, service: &str, spanned: &Spanned<RawCheck>) -> Option<Check> {
+fn check(
+    ctx: &mut Ctx<'_>,
+    service: &str,
+    spanned: &Spanned<RawCheck>,
+    figures: &[&str],
+) -> Option<Check> {
     let c = spanned.get();
     let mut kinds: Vec<(CheckTarget, std::ops::Range<usize>, Option<String>)> = Vec::new();
     let mut add = |target: CheckTarget, span, problem| kinds.push((target, span, problem));
@@ -502,6 +511,17 @@ fn check(ctx: &mut Ctx<'_>, service: &str, spanned: &Spanned<RawCheck>) -> Optio
                         )
                         .at(condition.span())
                         .hint(hint),
+                    );
+                    ok = false;
+                }
+                if let Some(problem) = super::figure_conditions::undeclared(&parsed, figures) {
+                    ctx.push(
+                        Diagnostic::error(
+                            Code::InvalidCheck,
+                            format!("a condition of {what} reads {}", problem.message),
+                        )
+                        .at(condition.span())
+                        .hint(problem.hint),
                     );
                     ok = false;
                 }

@@ -15,6 +15,7 @@ mod browser;
 mod compare_action;
 mod deps;
 mod fields;
+mod figure_conditions;
 mod figures;
 mod flow;
 mod ids;

@@ -86,6 +86,7 @@ pub(crate) async fn probe(
             &Facts {
                 browser: Some(Box::new(browser.clone())),
                 status: facts.status,
+                figures: facts.figures.clone(),
                 ..Facts::default()
             },
             started.elapsed(),
@@ -915,6 +916,7 @@ mod tests {
         let context = ProbeContext {
             cwd: None,
             env: vec![("IZA_TEST_SECRET".to_owned(), "s3cret".to_owned())],
+            service: None,
         };
         assert_eq!(resolve("plain", &context).unwrap(), "plain");
         assert_eq!(

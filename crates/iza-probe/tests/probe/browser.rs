@@ -312,6 +312,7 @@ async fn a_journey_logs_in_and_fails_at_the_right_step_with_a_wrong_password() {
     let context = |password: &str| ProbeContext {
         cwd: None,
         env: vec![("IZA_TEST_PASSWORD".into(), password.into())],
+        ..ProbeContext::default()
     };
     let target = browser(
         server.url("/login"),

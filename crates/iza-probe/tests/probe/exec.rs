@@ -186,6 +186,7 @@ async fn env_and_cwd_come_from_the_context() {
     let context = ProbeContext {
         cwd: Some(PathBuf::from("app")),
         env: vec![("IZA_PROBE_GREETING".to_owned(), "hello there".to_owned())],
+        ..ProbeContext::default()
     };
     let result = prober
         .probe_in(

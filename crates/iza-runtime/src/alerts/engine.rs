@@ -77,6 +77,10 @@ struct Batch {
     items: Vec<Item>,
 }
 
+/// An alert the statuses or figures call for: status word, impacted services, and the reason
+/// of a figure rule.
+type Wanted = (String, Vec<String>, Option<String>);
+
 /// What one evaluation wants said on the bus.
 pub(crate) type Announce = Vec<EventKind>;
 
@@ -99,6 +103,8 @@ pub(crate) struct Engine {
     /// When each pending alert's condition began, by the engine's clock.
     pending_since: HashMap<i64, Millis>,
     outbox: BTreeMap<String, Batch>,
+    /// The latest business figures, for rules with `when`.
+    pub(crate) figures: iza_probe::FigureBoard,
     /// For `ack_url`.
     pub(crate) public_url: Option<String>,
     /// Signs `ack_url` when set (`links.rs`).
@@ -124,6 +130,7 @@ impl Engine {
             impacted_since: HashMap::new(),
             pending_since: HashMap::new(),
             outbox: BTreeMap::new(),
+            figures: iza_probe::FigureBoard::default(),
             public_url,
             link_key: None,
             flushed: false,
@@ -231,8 +238,9 @@ impl Engine {
         chain
     }
 
-    /// The alerts the statuses call for now: (rule index, root) → (status word, impacted).
-    fn desired(&self) -> BTreeMap<(usize, String), (String, Vec<String>)> {
+    /// The alerts the statuses and the figures call for now: (rule index, root) → (status
+    /// word, impacted, reason of a figure rule).
+    fn desired(&self) -> BTreeMap<(usize, String), Wanted> {
         let mut impacted_by: HashMap<&str, Vec<String>> = HashMap::new();
         for id in self.catalog.services.keys() {
             if let Some(Observed {
@@ -245,6 +253,19 @@ impl Engine {
         }
         let mut out = BTreeMap::new();
         for (index, rule) in self.catalog.alerts.iter().enumerate() {
+            if let Some(when) = &rule.when {
+                for service in self.catalog.services.values() {
+                    if rule.selects(service)
+                        && let Some(reason) = super::figures::holds(when, service, &self.figures)
+                    {
+                        out.insert(
+                            (index, service.id.clone()),
+                            (super::figures::STATUS.to_owned(), Vec::new(), Some(reason)),
+                        );
+                    }
+                }
+                continue;
+            }
             for service in self.catalog.services.values() {
                 let Some(observed) = self.statuses.get(&service.id) else {
                     continue;
@@ -270,7 +291,7 @@ impl Engine {
                     Vec::new()
                 };
                 out.entry((index, root.to_owned()))
-                    .or_insert_with(|| (word.to_owned(), impacted));
+                    .or_insert_with(|| (word.to_owned(), impacted, None));
             }
         }
         out
@@ -290,7 +311,7 @@ impl Engine {
         let desired = self.desired();
         let mut present = std::collections::HashSet::new();
         // Opened and updated.
-        for ((index, root), (word, impacted)) in &desired {
+        for ((index, root), (word, impacted, figure_reason)) in &desired {
             let rule = self.catalog.alerts[*index].clone();
             let key = (rule.name.clone(), root.clone());
             let observed = self.statuses.get(root);
@@ -305,8 +326,14 @@ impl Engine {
                         state: AlertState::Pending,
                         status: word.clone(),
                         impacted: impacted.clone(),
-                        reason: observed.and_then(|o| o.reason.clone()),
-                        started_at: observed.map_or(now, |o| o.since),
+                        reason: figure_reason
+                            .clone()
+                            .or_else(|| observed.and_then(|o| o.reason.clone())),
+                        started_at: if figure_reason.is_some() {
+                            now
+                        } else {
+                            observed.map_or(now, |o| o.since)
+                        },
                         fired_at: None,
                         updated_at: now,
                         resolved_at: None,
@@ -330,6 +357,13 @@ impl Engine {
             self.clear_since.remove(&id);
             let mut changed = false;
             let alert = self.alerts.get_mut(&id).expect("open alerts are kept");
+            // A pending figure alert fires naming the value it last saw.
+            if alert.state == AlertState::Pending
+                && figure_reason.is_some()
+                && alert.reason != *figure_reason
+            {
+                alert.reason = figure_reason.clone();
+            }
             if alert.impacted != *impacted {
                 alert.impacted = impacted.clone();
                 alert.updated_at = now;

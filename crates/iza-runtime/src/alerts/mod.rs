@@ -11,6 +11,8 @@
 //!
 //! - `engine.rs`: rules, grouping by root cause, `for`, `repeat`, `group_wait`, resolve hold,
 //!   acknowledgement, escalation up `reports_to` after `ack_within`;
+//! - `figures.rs`: rules with `when = "[METRIC].<figure> ..."`, evaluated at each step against
+//!   the latest figures (the scraper's [`iza_probe::FigureBoard`]), one alert per service;
 //! - `suppress.rs`: silences and maintenance windows (inherited down the dependency graph);
 //! - `delivery.rs`: claims the delivery runs (a reserved task namespace, `@notify/`, of
 //!   external runs with no agent, which neither the agents' worker nor an external agent's
@@ -21,6 +23,7 @@
 
 pub mod delivery;
 pub mod engine;
+pub mod figures;
 pub mod links;
 pub mod suppress;
 
@@ -67,6 +70,9 @@ pub struct AlertsOptions {
     /// How `exec` notifiers are started: under `iza serve`/`up` the guarded launcher, so
     /// that they die with `iza`.
     pub launcher: iza_launch::Launcher,
+    /// The latest business figures (shared with the figures scraper), read by rules with
+    /// `when` at each evaluation (at least every `tick`).
+    pub figures: iza_probe::FigureBoard,
 }
 
 impl std::fmt::Debug for AlertsOptions {
@@ -92,6 +98,7 @@ impl Default for AlertsOptions {
             public_url: None,
             link_key: None,
             launcher: iza_launch::Launcher::direct(),
+            figures: iza_probe::FigureBoard::default(),
         }
     }
 }
@@ -403,6 +410,7 @@ async fn engine_loop(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiver<
         shared.options.public_url.clone(),
     );
     engine.link_key = shared.options.link_key.clone();
+    engine.figures = shared.options.figures.clone();
     let mut sub = shared.monitor.subscribe();
     match shared
         .store

@@ -2,7 +2,10 @@
 //! at its interval, one request per endpoint and round however many figures it carries
 //! (`read.rs`, with the Prometheus text parser of `exposition.rs`), writes the values to the
 //! store (samples and hourly rollups) and keeps the last error of each; `summary.rs`
-//! aggregates them per group and over the ecosystem for the interfaces.
+//! aggregates them per group and over the ecosystem for the interfaces. Each value read is
+//! also put on the [`iza_probe::FigureBoard`] of [`FiguresOptions::board`] (seeded from the
+//! store's latest samples at start), where check conditions and alert rules on figures
+//! (`[METRIC].arr < 1000000`) read it without touching the store.
 
 pub mod exposition;
 pub mod read;
@@ -28,6 +31,9 @@ pub struct FiguresOptions {
     pub tick: Duration,
     /// At most this many endpoints are fetched at once.
     pub concurrency: usize,
+    /// Where the latest value of each figure is kept for conditions (shared with the prober
+    /// and the alert engine).
+    pub board: iza_probe::FigureBoard,
 }
 
 impl Default for FiguresOptions {
@@ -35,6 +41,7 @@ impl Default for FiguresOptions {
         FiguresOptions {
             tick: Duration::from_millis(250),
             concurrency: 16,
+            board: iza_probe::FigureBoard::default(),
         }
     }
 }
@@ -135,6 +142,24 @@ async fn run(
             return;
         }
     };
+    // Conditions on figures see the last stored values until the first scrape.
+    match store.latest_figures().await {
+        Ok(latest) => {
+            let catalog = shared
+                .catalog
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            for sample in latest {
+                if declares(&catalog, &sample.service, &sample.figure) {
+                    options
+                        .board
+                        .set(&sample.service, &sample.figure, sample.value);
+                }
+            }
+        }
+        Err(error) => tracing::debug!("figures: no stored values to start from: {error}"),
+    }
     let mut due: HashMap<Key, Instant> = HashMap::new();
     let mut tick = tokio::time::interval(options.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -179,12 +204,20 @@ async fn run(
             }
         }
         due.retain(|key, _| present.contains(key));
+        options
+            .board
+            .retain(|service, figure| present.contains(&(service.to_owned(), figure.to_owned())));
         for (_, figures) in rounds {
-            let (client, store, shared, limit) =
-                (client.clone(), store.clone(), shared.clone(), limit.clone());
+            let (client, store, shared, limit, board) = (
+                client.clone(),
+                store.clone(),
+                shared.clone(),
+                limit.clone(),
+                options.board.clone(),
+            );
             in_flight.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                scrape(&client, &*store, &shared, &figures).await;
+                scrape(&client, &*store, &shared, &board, &figures).await;
                 figures
                     .into_iter()
                     .map(|(service, figure)| (service, figure.name))
@@ -200,6 +233,7 @@ async fn scrape(
     client: &reqwest::Client,
     store: &dyn Store,
     shared: &Shared,
+    board: &iza_probe::FigureBoard,
     figures: &[(String, Figure)],
 ) {
     let Some((_, first)) = figures.first() else {
@@ -237,6 +271,9 @@ async fn scrape(
     if let Err(error) = store.append_figures(&samples).await {
         tracing::warn!("figures: writing to the store failed: {error}");
     }
+    for sample in &samples {
+        board.set(&sample.service, &sample.figure, sample.value);
+    }
     let failures = outcomes.iter().filter(|(_, e)| e.is_some()).count() as u64;
     {
         let mut errors = shared.errors.lock().unwrap_or_else(PoisonError::into_inner);
@@ -257,6 +294,13 @@ async fn scrape(
         .unwrap_or_else(PoisonError::into_inner);
     counters.scrapes += 1;
     counters.failures += failures;
+}
+
+fn declares(catalog: &Catalog, service: &str, figure: &str) -> bool {
+    catalog
+        .services
+        .get(service)
+        .is_some_and(|s| s.figures.iter().any(|f| f.name == figure))
 }
 
 fn client() -> Result<reqwest::Client, String> {

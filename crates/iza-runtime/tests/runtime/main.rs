@@ -7,6 +7,7 @@ mod alerts;
 mod chain;
 mod cluster;
 mod docker;
+mod figure_conditions;
 mod figures;
 mod inputs;
 mod receiver;

@@ -286,9 +286,13 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     let address = listener.local_addr()?;
     let base_dir = setup.base_dir();
     let catalog = Arc::new(setup.catalog);
+    // The latest business figures: written by the figures scraper, read by `[METRIC]`
+    // conditions of checks and by alert rules with `when` (docs/metrics.md).
+    let figure_board = iza_probe::FigureBoard::default();
     let prober = Arc::new(Prober::new(ProberOptions {
         base_dir: base_dir.clone(),
         launcher: setup.launcher.clone(),
+        figures: figure_board.clone(),
         ..ProberOptions::default()
     }));
     let mut options = match &up {
@@ -435,6 +439,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
             launcher: setup.launcher.clone(),
             // Under the node's id, so that another node's start-up sees it alive.
             worker: format!("{node_id}/notify"),
+            figures: figure_board.clone(),
             ..AlertsOptions::default()
         },
     ));
@@ -443,7 +448,10 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     let figures = Arc::new(iza_runtime::figures::Figures::start(
         catalog.clone(),
         store.clone(),
-        iza_runtime::figures::FiguresOptions::default(),
+        iza_runtime::figures::FiguresOptions {
+            board: figure_board.clone(),
+            ..iza_runtime::figures::FiguresOptions::default()
+        },
     ));
     state.set_figures(figures.clone());
     // Event outputs (docs/events.md): the bus's events, through the store's outbox, to NATS,

@@ -118,6 +118,10 @@ pub struct RawAlertRule {
     pub to_agent: Option<Spanned<bool>>,
     /// How long to wait for other alerts to fold into one message per notifier; `2s` by default.
     pub group_wait: Option<Spanned<String>>,
+    /// A condition on business figures (`[METRIC].arr < 1000000`): the rule fires for each
+    /// selected service that declares the figure while the condition holds on its latest value,
+    /// instead of on `statuses` (docs/metrics.md).
+    pub when: Option<Spanned<String>>,
 }
 
 /// A maintenance window: alerts of the services it covers (and of those that depend on them)
