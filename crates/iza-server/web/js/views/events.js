@@ -253,7 +253,10 @@ export function render(main, _params, query) {
     }
   };
 
-  kind.addEventListener('change', draw);
+  // A new filter reads the store again: what was recorded since the page opened and did not
+  // come through the stream (events recorded by another node, or before the stream caught up)
+  // is shown too.
+  kind.addEventListener('change', () => { draw(); load(false); });
   let debounce = null;
   service.addEventListener('input', () => { clearTimeout(debounce); debounce = setTimeout(() => load(false), 250); });
   more.addEventListener('click', () => load(true));
