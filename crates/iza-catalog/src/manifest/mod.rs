@@ -138,6 +138,7 @@ const KNOWN_KEYS: &[&str] = &[
     "qos",
     "max_pending",
     "workflows",
+    "when",
     "fallback",
     "password",
     "username",
