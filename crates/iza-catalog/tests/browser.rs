@@ -4,6 +4,56 @@
 use iza_catalog::model::{CheckTarget, Step, WaitFor};
 use iza_catalog::{SourceFile, Syntax};
 
+/// An error of a manifest that does not compile: its line, column, code and message.
+#[derive(Debug)]
+struct Error {
+    line: usize,
+    column: usize,
+    code: &'static str,
+    message: String,
+}
+
+/// Checks `text` (which must not compile) and returns its errors with their positions, and
+/// every hint given.
+fn errors(text: &str) -> (Vec<Error>, Vec<String>) {
+    let source = SourceFile::new("iza.toml", text.to_owned(), Syntax::Toml);
+    let checked = iza_catalog::check(&source);
+    assert!(checked.catalog.is_none(), "the manifest compiled");
+    let hints = checked
+        .diagnostics
+        .iter()
+        .flat_map(|d| d.hints.clone())
+        .collect();
+    let errors = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| {
+            let at = source.line_column(d.span.clone().expect("a position").start);
+            Error {
+                line: at.line,
+                column: at.column,
+                code: d.code.as_str(),
+                message: d.message.clone(),
+            }
+        })
+        .collect();
+    (errors, hints)
+}
+
+/// Asserts that each (line, column, words) is an error at that position whose message says
+/// the words.
+fn expect_errors(found: &[Error], expected: &[(usize, usize, &str)]) {
+    for (line, column, words) in expected {
+        assert!(
+            found
+                .iter()
+                .any(|e| e.line == *line && e.column == *column && e.message.contains(words)),
+            "no error at {line}:{column} with `{words}` in {found:#?}"
+        );
+    }
+}
+
 #[test]
 fn a_browser_check_with_a_journey_compiles() {
     let text = r##"version = 1
@@ -80,42 +130,30 @@ http = "http://localhost:3000/"
 wait_for = "#app"
 conditions = ["[PAGE_ERRORS] == 0"]
 "##;
-    let source = SourceFile::new("iza.toml", text.to_owned(), Syntax::Toml);
-    let checked = iza_catalog::check(&source);
-    assert!(checked.catalog.is_none());
-    let found: Vec<(usize, usize, String)> = checked
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| {
-            assert_eq!(d.code.as_str(), "invalid-check", "{d:?}");
-            let at = source.line_column(d.span.clone().expect("a position").start);
-            (at.line, at.column, d.message.clone())
-        })
-        .collect();
-    let expect = |line: usize, column: usize, words: &str| {
-        assert!(
-            found
-                .iter()
-                .any(|(l, c, m)| *l == line && *c == column && m.contains(words)),
-            "no diagnostic at {line}:{column} with `{words}` in {found:#?}"
-        );
-    };
-    expect(3, 11, "is not an http(s) URL");
-    expect(4, 12, "`[` that is not closed");
-    expect(6, 12, "`fill` has no `value`");
-    expect(7, 3, "exactly one of");
-    expect(8, 12, "has no scheme");
-    expect(9, 30, "`value` goes with `fill`");
-    expect(11, 15, "`[LOAD_TIEM]` is not a placeholder");
-    expect(
-        15,
-        12,
-        "`wait_for` of the check of service `api` needs a browser check",
+    let (found, hints) = errors(text);
+    assert!(
+        found.iter().all(|e| e.code == "invalid-check"),
+        "{found:#?}"
     );
-    expect(16, 15, "only a browser check reports");
+    expect_errors(
+        &found,
+        &[
+            (3, 11, "is not an http(s) URL"),
+            (4, 12, "`[` that is not closed"),
+            (6, 12, "`fill` has no `value`"),
+            (7, 3, "exactly one of"),
+            (8, 12, "has no scheme"),
+            (9, 30, "`value` goes with `fill`"),
+            (11, 15, "`[LOAD_TIEM]` is not a placeholder"),
+            (
+                15,
+                12,
+                "`wait_for` of the check of service `api` needs a browser check",
+            ),
+            (16, 15, "only a browser check reports"),
+        ],
+    );
     // The unknown placeholder suggests the right one.
-    let hints: Vec<&String> = checked.diagnostics.iter().flat_map(|d| &d.hints).collect();
     assert!(hints.iter().any(|h| h.contains("[LOAD_TIME]")), "{hints:?}");
 }
 
@@ -170,26 +208,7 @@ compare = { original = "http://a/", replica = "http://b/", extra = 1 }
         ),
     ];
     for (text, expected) in cases {
-        let source = SourceFile::new("iza.toml", text.to_owned(), Syntax::Toml);
-        let checked = iza_catalog::check(&source);
-        assert!(checked.catalog.is_none());
-        let found: Vec<(usize, usize, String)> = checked
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .map(|d| {
-                let at = source.line_column(d.span.clone().expect("a position").start);
-                (at.line, at.column, d.message.clone())
-            })
-            .collect();
-        for (line, column, words) in expected {
-            assert!(
-                found
-                    .iter()
-                    .any(|(l, c, m)| l == line && c == column && m.contains(words)),
-                "no diagnostic at {line}:{column} with `{words}` in {found:#?}"
-            );
-        }
+        expect_errors(&errors(text).0, expected);
     }
 }
 
@@ -237,18 +256,6 @@ run = { compare = { original = "http://a/", replica = "http://b/" }, conditions 
 name = "c"
 run = { compare = { original = "http://a/", replica = "http://b/" }, http = "http://c/" }
 "##;
-    let source = SourceFile::new("iza.toml", text.to_owned(), Syntax::Toml);
-    let checked = iza_catalog::check(&source);
-    assert!(checked.catalog.is_none());
-    let found: Vec<(usize, usize, String)> = checked
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| {
-            let at = source.line_column(d.span.clone().expect("a position").start);
-            (at.line, at.column, d.message.clone())
-        })
-        .collect();
     let expected: &[(usize, usize, &str)] = &[
         (4, 32, "`original` of `compare` of task `a` is invalid"),
         (4, 19, "`compare` of task `a` has no `replica`"),
@@ -261,12 +268,5 @@ run = { compare = { original = "http://a/", replica = "http://b/" }, http = "htt
         ),
         (12, 19, "`compare` is a second action"),
     ];
-    for (line, column, words) in expected {
-        assert!(
-            found
-                .iter()
-                .any(|(l, c, m)| l == line && c == column && m.contains(words)),
-            "no diagnostic at {line}:{column} with `{words}` in {found:#?}"
-        );
-    }
+    expect_errors(&errors(text).0, expected);
 }
