@@ -840,16 +840,22 @@ tasks = [
             .map_or(true, |stat| stat.contains(") Z "))
     })
     .await;
-    let cancelled: Vec<i64> = e
-        .events
-        .events()
-        .iter()
-        .filter_map(|ev| match &ev.kind {
-            EventKind::RunCancelled { run, .. } => Some(*run),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(cancelled, vec![queued, slow]);
+    // The events reach the collector through the bus: wait for both, then check their order.
+    let cancelled = || -> Vec<i64> {
+        e.events
+            .events()
+            .iter()
+            .filter_map(|ev| match &ev.kind {
+                EventKind::RunCancelled { run, .. } => Some(*run),
+                _ => None,
+            })
+            .collect()
+    };
+    wait_until("both cancellations are announced", || {
+        cancelled().len() >= 2
+    })
+    .await;
+    assert_eq!(cancelled(), vec![queued, slow]);
 
     // A run that has ended cannot be cancelled again; an unknown one is unknown.
     assert!(matches!(
