@@ -23,7 +23,9 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VER
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
-cargo build --locked --quiet -p iza
+# The binary the README's test command builds: `cargo build -p iza` alone resolves other
+# features and would build a second copy of most crates (CI's disk once ran out on it).
+cargo test --workspace --locked --no-run --quiet
 iza=$target_dir/debug/iza
 
 # The manifest in a scratch directory: the server writes `.iza/` (database, token, its

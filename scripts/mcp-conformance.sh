@@ -35,7 +35,9 @@ if [ "$("$node" -p "require('$suite/package.json').version" 2>/dev/null)" != "$C
   (cd "$work" && npm install --no-audit --no-fund --loglevel=error "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION" >/dev/null)
 fi
 
-cargo build --locked --quiet -p iza
+# The binary the README's test command builds: `cargo build -p iza` alone resolves other
+# features and would build a second copy of most crates (CI's disk once ran out on it).
+cargo test --workspace --locked --no-run --quiet
 iza=$root/${CARGO_TARGET_DIR:-target}/debug/iza
 
 site=$(mktemp -d)
