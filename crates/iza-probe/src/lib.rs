@@ -172,7 +172,8 @@ impl Prober {
     /// The whole probe (name resolution, connection, handshake, reading the answer, running
     /// the program) is bounded by the check's `timeout`; past it the probe is abandoned (an
     /// `exec` check's process group is killed) and the result is down with
-    /// [`Reason::Timeout`].
+    /// [`Reason::Timeout`]. A browser check waits for a page first, outside its timeout and
+    /// bounded by [`BrowserOptions::max_wait`].
     pub async fn probe_in(&self, check: &Check, context: &ProbeContext) -> ProbeResult {
         let mut facts = Facts::default();
         if let Some(service) = &context.service
@@ -189,25 +190,24 @@ impl Prober {
                 .map(|(name, value)| (name, conditions::number_text(value).into_owned()))
                 .collect();
         }
+        // A browser check first waits for a page (bounded by its own limit): the time spent
+        // queued behind other browser checks is IZA's, not the target's, so the check's
+        // timeout starts once it has one.
+        let page = match &check.target {
+            CheckTarget::Browser(_) | CheckTarget::Compare(_) => match self.browser.slot().await {
+                Ok(page) => Some(page),
+                Err(failure) => return result(check, facts, Duration::ZERO, Some(failure)),
+            },
+            _ => None,
+        };
         let started = Instant::now();
-        let run = kinds::run(self, check, context, &mut facts);
+        let run = kinds::run(self, check, context, page, &mut facts);
         let error = match tokio::time::timeout(check.timeout, run).await {
             Ok(Ok(())) => None,
             Ok(Err(failure)) => Some(failure),
             Err(_) => Some(timed_out(check)),
         };
-        let duration = started.elapsed();
-        let failure = verdict(check, &facts, duration, error);
-        ProbeResult {
-            outcome: if failure.is_none() {
-                Outcome::Up
-            } else {
-                Outcome::Down
-            },
-            duration,
-            facts,
-            failure,
-        }
+        result(check, facts, started.elapsed(), error)
     }
 
     pub(crate) fn tls(&self) -> Result<&tls_config::TlsConfigs, Failure> {
@@ -223,11 +223,6 @@ impl Prober {
             })
             .as_ref()
             .map_err(|e| Failure::new(Reason::Tls, e.clone()))
-    }
-
-    /// The shared browser of browser checks (started on first use).
-    pub(crate) fn browser(&self) -> &browser::Browser {
-        &self.browser
     }
 
     /// How many times the shared Chromium was restarted for holding more than
@@ -251,6 +246,21 @@ impl Prober {
 pub async fn probe(check: &Check) -> ProbeResult {
     static DEFAULT: OnceLock<Prober> = OnceLock::new();
     DEFAULT.get_or_init(Prober::default).probe(check).await
+}
+
+/// The result of a probe that took `duration` and ended with `error` (if any).
+fn result(check: &Check, facts: Facts, duration: Duration, error: Option<Failure>) -> ProbeResult {
+    let failure = verdict(check, &facts, duration, error);
+    ProbeResult {
+        outcome: if failure.is_none() {
+            Outcome::Up
+        } else {
+            Outcome::Down
+        },
+        duration,
+        facts,
+        failure,
+    }
 }
 
 fn timed_out(check: &Check) -> Failure {

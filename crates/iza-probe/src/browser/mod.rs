@@ -38,6 +38,10 @@ pub struct BrowserOptions {
     pub program: PathBuf,
     /// Pages open at once; further checks wait for one to close (4 by default).
     pub max_pages: usize,
+    /// How long a check may wait for a page before it is given up as
+    /// [`Reason::Unavailable`] (60 s by default). The wait does not count against the
+    /// check's timeout: time spent queued behind other checks is IZA's, not the target's.
+    pub max_wait: Duration,
     /// How long Chromium may take to start (20 s by default).
     pub start_timeout: Duration,
     /// The most memory Chromium may hold, the sum over its process group of the proportional
@@ -57,6 +61,7 @@ impl Default for BrowserOptions {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium")),
             max_pages: 4,
+            max_wait: Duration::from_secs(60),
             start_timeout: Duration::from_secs(20),
             max_memory: Some(DEFAULT_MAX_MEMORY),
         }
@@ -158,7 +163,9 @@ impl Browser {
     }
 
     /// Waits for a page slot, starting Chromium if it is not running (or has died). Without
-    /// Chromium on the machine the failure is [`Reason::Unavailable`].
+    /// Chromium on the machine the failure is [`Reason::Unavailable`]; so is a wait of more
+    /// than [`BrowserOptions::max_wait`] for a page (its service is `unknown`, since the target
+    /// was never looked at). Chromium's start is bounded by its own `start_timeout`.
     pub(crate) async fn slot(&self) -> Result<Slot, Failure> {
         let program = &self.options.program;
         if !program.exists() {
@@ -170,11 +177,19 @@ impl Browser {
                 ),
             ));
         }
-        let permit = self
-            .pages
-            .clone()
-            .acquire_owned()
+        let wait = self.options.max_wait;
+        let permit = tokio::time::timeout(wait, self.pages.clone().acquire_owned())
             .await
+            .map_err(|_| {
+                Failure::new(
+                    Reason::Unavailable,
+                    format!(
+                        "no browser page became free within {}: all {} were busy with other browser checks; spread their intervals, or run fewer at once",
+                        humantime::format_duration(wait),
+                        self.options.max_pages.max(1)
+                    ),
+                )
+            })?
             .map_err(|_| Failure::new(Reason::Browser, "the browser is shutting down"))?;
         let mut running = self.running.lock().await;
         if let Some(current) = running.as_ref()

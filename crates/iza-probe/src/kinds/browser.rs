@@ -17,8 +17,8 @@ use iza_catalog::model::{BrowserTarget, Check, CompareTarget, Step, WaitFor};
 use serde_json::{Value as Json, json};
 use tokio::sync::mpsc;
 
-use crate::browser::Running;
 use crate::browser::cdp::{CdpError, Event};
+use crate::browser::{Running, Slot};
 use crate::compare::{Rgba, missing_links, pixel_diff, text_similarity};
 use crate::result::{BrowserFacts, Comparison, Facts, Failure, Reason, Screenshot, StepReport};
 use crate::{ProbeContext, Prober};
@@ -55,6 +55,7 @@ const VITALS_SCRIPT: &str = r"(() => {
 /// Runs the check once.
 pub(crate) async fn probe(
     prober: &Prober,
+    slot: Slot,
     target: &BrowserTarget,
     check: &Check,
     context: &ProbeContext,
@@ -64,7 +65,6 @@ pub(crate) async fn probe(
     // Stop a little before the probe's own timeout, so that a slow step is reported as such.
     let margin = (check.timeout / 10).min(Duration::from_millis(500));
     let deadline = started + check.timeout.saturating_sub(margin);
-    let slot = prober.browser().slot().await?;
     let mut page = Page::open(slot.browser.clone(), prober.options().body_limit).await?;
     // Steps that wait leave time to read the page and take a screenshot of it.
     let reserve = (check.timeout / 5).min(Duration::from_secs(2));
@@ -131,6 +131,7 @@ const MISSING_LINKS_LISTED: usize = 20;
 /// screenshots and the diff image.
 pub(crate) async fn compare(
     prober: &Prober,
+    slot: Slot,
     target: &CompareTarget,
     check: &Check,
     facts: &mut Facts,
@@ -138,7 +139,6 @@ pub(crate) async fn compare(
     let started = Instant::now();
     let margin = (check.timeout / 10).min(Duration::from_millis(500));
     let deadline = started + check.timeout.saturating_sub(margin);
-    let slot = prober.browser().slot().await?;
     let limit = prober.options().body_limit;
     let wait_for = target.wait_for.as_ref();
     let halfway = started + deadline.saturating_duration_since(started) / 2;

@@ -27,8 +27,17 @@ pub(crate) async fn run(
     prober: &Prober,
     check: &Check,
     context: &ProbeContext,
+    page: Option<crate::browser::Slot>,
     facts: &mut Facts,
 ) -> Result<(), Failure> {
+    let page = || {
+        page.ok_or_else(|| {
+            Failure::new(
+                crate::result::Reason::Browser,
+                "a browser check was run without a browser page",
+            )
+        })
+    };
     match &check.target {
         CheckTarget::Http(url) => http::probe(prober, url, check, facts).await,
         CheckTarget::Tcp(target) => tcp::probe(target, facts).await,
@@ -39,8 +48,12 @@ pub(crate) async fn run(
         CheckTarget::Redis(url) => redis::probe(prober, url, check.verify_tls, facts).await,
         CheckTarget::Amqp(url) => amqp::probe(prober, url, check.verify_tls, facts).await,
         CheckTarget::Mcp(url) => mcp::probe(prober, url, check, facts).await,
-        CheckTarget::Browser(target) => browser::probe(prober, target, check, context, facts).await,
-        CheckTarget::Compare(target) => browser::compare(prober, target, check, facts).await,
+        CheckTarget::Browser(target) => {
+            browser::probe(prober, page()?, target, check, context, facts).await
+        }
+        CheckTarget::Compare(target) => {
+            browser::compare(prober, page()?, target, check, facts).await
+        }
         CheckTarget::Nats(target) => nats::probe(target, check.timeout, facts).await,
         CheckTarget::Mqtt(target) => mqtt::probe(target, check.timeout, facts).await,
         CheckTarget::AmqpRoundTrip(target) => amqp_flow::probe(target, check.timeout, facts).await,

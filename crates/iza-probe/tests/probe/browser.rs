@@ -543,3 +543,67 @@ async fn chromium_past_its_memory_limit_is_replaced_between_checks() {
     }
     assert_eq!(kept.browser_memory_restarts(), 0);
 }
+
+/// Polls until the prober's Chromium runs, which happens once a check holds a page.
+async fn until_chromium_runs(prober: &Prober) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while prober.browser_pid().await.is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Chromium did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_a_busy_page_does_not_count_against_the_timeout_and_is_bounded() {
+    let (server, _, _turn) = setup().await;
+    let one_page = |max_wait| {
+        Prober::new(ProberOptions {
+            browser: BrowserOptions {
+                max_pages: 1,
+                max_wait,
+                ..BrowserOptions::default()
+            },
+            ..ProberOptions::default()
+        })
+    };
+    // A page that never finishes loading holds the only page for its whole 4 s timeout.
+    let hang = || browser(server.url("/hang"), None, vec![]);
+    let home = || browser(server.url("/"), None, vec![]);
+
+    // Queued behind it, a check with a 3 s timeout waits about 4 s, then passes.
+    let prober = one_page(Duration::from_secs(30));
+    let (held, queued) = tokio::join!(probe(&prober, hang(), Duration::from_secs(4), &[]), async {
+        until_chromium_runs(&prober).await;
+        let started = tokio::time::Instant::now();
+        let result = probe(
+            &prober,
+            home(),
+            Duration::from_secs(3),
+            &["[TITLE] == Home"],
+        )
+        .await;
+        (result, started.elapsed())
+    });
+    assert!(!held.is_up(), "{held:?}");
+    let (queued, waited) = queued;
+    assert!(queued.is_up(), "{queued:?}");
+    assert!(waited > Duration::from_secs(3), "it waited {waited:?}");
+    assert!(queued.duration < Duration::from_secs(3), "{queued:?}");
+
+    // With a wait bound shorter than the hold, the queued check gives up: unavailable, with
+    // the reason.
+    let prober = one_page(Duration::from_millis(500));
+    let (_, queued) = tokio::join!(probe(&prober, hang(), Duration::from_secs(4), &[]), async {
+        until_chromium_runs(&prober).await;
+        probe(&prober, home(), Duration::from_secs(3), &[]).await
+    });
+    let failure = queued.failure.as_ref().expect("it failed");
+    assert_eq!(failure.reason, Reason::Unavailable, "{failure:?}");
+    assert!(
+        failure.message.contains("no browser page became free"),
+        "{failure:?}"
+    );
+}
