@@ -314,8 +314,10 @@ fn base_document() -> Value {
                         "impacted": { "type": "integer" }, "unknown": { "type": "integer" }
                     } },
                     "claims": { "type": "array", "items": { "type": "object", "properties": {
-                        "label": { "type": "string" }, "claimed": { "type": "string" }, "mapped": { "type": ["string", "null"] },
-                        "counts": { "type": ["string", "null"] }
+                        "label": { "type": "string" }, "claimed": { "type": "string" },
+                        "mapped": { "type": ["string", "null"], "description": "What is mapped or measured: the catalog's count, or the business figure's ecosystem aggregate" },
+                        "counts": { "type": ["string", "null"] },
+                        "figure": { "type": ["string", "null"], "description": "The business figure the claim is about" }
                     } } },
                     "figures": { "type": "object", "properties": {
                         "services": { "type": "integer" }, "ports": { "type": "integer" },

@@ -2,6 +2,7 @@
 //! the event history. Lists come from the monitor's snapshot (no store query per service);
 //! only one service's history and the event pages read the store.
 
+use std::collections::HashMap;
 use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
@@ -46,17 +47,46 @@ pub(crate) async fn summary(State(state): State<AppState>) -> Json<Value> {
             *count += 1;
         }
     }
+    // A claim about a business figure is set beside its measured ecosystem aggregate (read
+    // from the store only when the manifest has such a claim).
+    let measured: HashMap<String, Option<String>> = if view
+        .catalog
+        .ecosystem
+        .claims
+        .iter()
+        .any(|c| c.figure.is_some())
+    {
+        match crate::figures::summary(&state).await {
+            Ok(figures) => figures
+                .claims
+                .into_iter()
+                .map(|c| (c.figure, c.display))
+                .collect(),
+            Err(err) => {
+                tracing::warn!("the summary could not read the business figures: {err:?}");
+                HashMap::new()
+            }
+        }
+    } else {
+        HashMap::new()
+    };
     let claims: Vec<Value> = view
         .catalog
         .ecosystem
         .claims
         .iter()
         .map(|claim| {
+            let mapped = match (&claim.figure, claim.counts) {
+                (Some(figure), _) => measured.get(figure).cloned().flatten(),
+                (None, Some(metric)) => Some(view.catalog.metric(metric)),
+                (None, None) => None,
+            };
             json!({
                 "label": claim.label,
                 "claimed": claim.value,
-                "mapped": claim.counts.map(|metric| view.catalog.metric(metric)),
+                "mapped": mapped,
                 "counts": claim.counts,
+                "figure": claim.figure,
             })
         })
         .collect();

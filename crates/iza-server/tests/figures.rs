@@ -112,6 +112,12 @@ async fn figures_per_service_group_and_ecosystem_with_claims() {
     assert_eq!(uptime["services"][0]["value"], Value::Null);
     assert_eq!(doc["claims"][0]["claimed"], "$1.4B+");
     assert_eq!(doc["claims"][0]["measured"], 1.4e9);
+    // The overview's summary sets the same claim beside the measured figure.
+    let (status, summary) = get_json(&app, "/api/v1/summary").await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    assert_eq!(summary["claims"][0]["claimed"], "$1.4B+");
+    assert_eq!(summary["claims"][0]["figure"], "arr");
+    assert_eq!(summary["claims"][0]["mapped"], "$1.4B");
 
     let (status, series) = get_json(&app, "/api/v1/figures/aiboss/arr?since=0").await;
     assert_eq!(status, StatusCode::OK, "{series}");
