@@ -244,6 +244,7 @@ fn base_document() -> Value {
                     event_id("before", "Only events with a lower id (the previous page's `next`)"),
                     event_id("after", "Only events with a higher id"),
                     query("service", "Only events about this service", json!({ "type": "string" })),
+                    query("kind", "Only events of these kinds, comma-separated (`run-failed,incident-opened`; at most 32); a kind no event has matches nothing", json!({ "type": "string", "pattern": "^[a-z0-9-]+(,[a-z0-9-]+)*$", "maxLength": 2000 })),
                     query("limit", "At most this many, 1 to 1000 (default 100)", json!({ "type": "integer", "minimum": 1, "maximum": 1000 }))
                 ],
                 "responses": with_errors(ok("A page of events", "application/json", json!({

@@ -292,6 +292,18 @@ async fn errors_are_json_with_a_code() {
             "`nope`",
         ),
         (
+            "/api/v1/events?kind=Status%20Changed",
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "`Status Changed` is not one",
+        ),
+        (
+            "/api/v1/events?kind=run-failed,",
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "`kind`",
+        ),
+        (
             "/api/v1/nothing",
             StatusCode::NOT_FOUND,
             "no-route",
@@ -340,6 +352,24 @@ async fn events_are_paged_newest_first() {
     let db_events = db_events["events"].as_array().unwrap();
     assert!(!db_events.is_empty());
     assert!(db_events.iter().all(|e| e["service"] == "db"));
+
+    // The kind filter is the store's: only those kinds, newest first.
+    let (status, started) = get_json(app, "/api/v1/events?kind=monitor-started").await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let started = started["events"].as_array().unwrap();
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(started[0]["kind"], "monitor-started");
+    let (_, both) = get_json(app, "/api/v1/events?kind=monitor-started,status-changed").await;
+    let both = both["events"].as_array().unwrap();
+    assert!(both.len() >= 2, "{both:?}");
+    assert!(
+        both.iter()
+            .all(|e| e["kind"] == "monitor-started" || e["kind"] == "status-changed"),
+        "{both:?}"
+    );
+    let (_, none) = get_json(app, "/api/v1/events?kind=no-such-kind").await;
+    assert_eq!(none["events"], serde_json::json!([]));
+
     let (_, last_page) = get_json(app, "/api/v1/events?limit=1000").await;
     assert!(last_page["next"].is_null());
 }

@@ -151,6 +151,8 @@ pub struct EventQuery {
     pub after: Option<i64>,
     /// Only events about this service.
     pub service: Option<String>,
+    /// Only events of these kinds (`status-changed`, `run-failed`...); empty: every kind.
+    pub kinds: Vec<String>,
     /// At most this many (capped at [`MAX_EVENTS_PAGE`]; 0 reads nothing).
     pub limit: usize,
 }

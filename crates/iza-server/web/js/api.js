@@ -69,10 +69,11 @@ export const api = {
   nodes: () => get('/nodes'),
   hub: () => get('/hub'),
   outputs: () => get('/outputs'),
-  events: ({ before, service, limit } = {}) => {
+  events: ({ before, service, kind, limit } = {}) => {
     const q = new URLSearchParams();
     if (before != null) q.set('before', before);
     if (service) q.set('service', service);
+    if (kind) q.set('kind', kind);
     q.set('limit', limit ?? 100);
     return get(`/events?${q}`);
   },

@@ -45,6 +45,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 10,
         sql: include_str!("../../migrations/postgres/0010_check_leases.sql"),
     },
+    Migration {
+        version: 14,
+        sql: include_str!("../../migrations/postgres/0014_events_by_kind.sql"),
+    },
 ];
 
 /// The newest version this build knows.

@@ -41,6 +41,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 7,
         sql: include_str!("../../migrations/sqlite/0007_figures.sql"),
     },
+    Migration {
+        version: 11,
+        sql: include_str!("../../migrations/sqlite/0011_events_by_kind.sql"),
+    },
 ];
 
 /// The newest version this build knows.

@@ -298,6 +298,14 @@ pub(super) async fn events(
     if let Some(service) = &query.service {
         builder.push(" AND service = ").push_bind(service.as_str());
     }
+    if !query.kinds.is_empty() {
+        builder.push(" AND kind IN (");
+        let mut kinds = builder.separated(", ");
+        for kind in &query.kinds {
+            kinds.push_bind(kind.as_str());
+        }
+        builder.push(")");
+    }
     builder
         .push(" ORDER BY id DESC LIMIT ")
         .push_bind(limit as i64);

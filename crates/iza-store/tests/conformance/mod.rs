@@ -148,6 +148,7 @@ fn events_query(
         before,
         after,
         service: service.map(str::to_owned),
+        kinds: Vec::new(),
         limit,
     }
 }
@@ -469,6 +470,35 @@ pub(crate) async fn events_page_newest_first(store: StoreUnderTest) {
             .events(&events_query(None, None, Some("nobody"), 10))
             .await
             .unwrap(),
+        Vec::new()
+    );
+
+    // A kind filter: only the kinds asked for, newest first, with the other filters.
+    let more = store
+        .append_events(vec![
+            event(BASE + 30, "run-failed", Some("api")),
+            event(BASE + 31, "alert-firing", Some("db")),
+            event(BASE + 32, "run-failed", Some("db")),
+        ])
+        .await
+        .unwrap();
+    let kinds = |kinds: &[&str], service: Option<&str>| EventQuery {
+        kinds: kinds.iter().map(|k| (*k).to_owned()).collect(),
+        ..events_query(None, None, service, 100)
+    };
+    assert_eq!(
+        ids(&store.events(&kinds(&["run-failed"], None)).await.unwrap()),
+        [more[2].id, more[0].id]
+    );
+    assert_eq!(
+        ids(&store
+            .events(&kinds(&["run-failed", "alert-firing"], Some("db")))
+            .await
+            .unwrap()),
+        [more[2].id, more[1].id]
+    );
+    assert_eq!(
+        store.events(&kinds(&["no-such-kind"], None)).await.unwrap(),
         Vec::new()
     );
     assert_eq!(

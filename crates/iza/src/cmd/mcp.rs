@@ -180,6 +180,10 @@ impl Backend for Offline {
                             before: query.get("before").and_then(|b| b.parse().ok()),
                             after: None,
                             service: query.get("service").cloned(),
+                            kinds: query
+                                .get("kind")
+                                .map(|k| k.split(',').map(str::to_owned).collect())
+                                .unwrap_or_default(),
                             limit: number(&query, "limit", 100),
                         })
                         .await

@@ -240,7 +240,7 @@ export function render(main, _params, query) {
   const load = async (older) => {
     const mine = ++generation;
     try {
-      const page = await api.events({ before: older ? next : undefined, service: service.value.trim() || undefined, limit: 200 });
+      const page = await api.events({ before: older ? next : undefined, service: service.value.trim() || undefined, kind: kind.value || undefined, limit: 200 });
       if (mine !== generation) return;
       records = older ? records.concat(page.events) : page.events;
       next = page.next;
@@ -253,9 +253,9 @@ export function render(main, _params, query) {
     }
   };
 
-  // A new filter reads the store again: what was recorded since the page opened and did not
-  // come through the stream (events recorded by another node, or before the stream caught up)
-  // is shown too.
+  // A new filter reads the store again, filtered there (so a rare kind is found however far
+  // back it is): what was recorded since the page opened and did not come through the stream
+  // (events recorded by another node, or before the stream caught up) is shown too.
   kind.addEventListener('change', () => { draw(); load(false); });
   let debounce = null;
   service.addEventListener('input', () => { clearTimeout(debounce); debounce = setTimeout(() => load(false), 250); });
