@@ -507,6 +507,128 @@ async fn a_sqlite_store_copies_into_postgres_whole() {
     postgres.close().await.unwrap();
 }
 
+/// The plain tables copy too: business figures (samples and hourly rollups), the workflow
+/// engines' workflows, executions, failures and cursors, and the outbox's waiting entries
+/// with their ids (new entries continue past them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn figures_workflows_and_the_outbox_copy_into_postgres() {
+    use iza_store::copy::sqlite_to_postgres;
+    use iza_store::{
+        ExecutionRecord, FigureQuery, FigureResolution, FigureSample, OutboxEntry, SqliteStore,
+        WorkflowFailure, WorkflowRecord, WorkflowSync,
+    };
+    let directory = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(directory.path().join("state.db"))
+        .await
+        .unwrap();
+    let samples: Vec<FigureSample> = (0..12_000)
+        .map(|i| FigureSample {
+            service: if i % 2 == 0 { "shop" } else { "ads" }.to_owned(),
+            figure: "arr".to_owned(),
+            at: BASE + i * 1_000,
+            value: i as f64 * 1.5,
+        })
+        .collect();
+    sqlite.append_figures(&samples).await.unwrap();
+    let executions: Vec<ExecutionRecord> = (0..6_000)
+        .map(|i| ExecutionRecord {
+            id: format!("e{i}"),
+            workflow_id: format!("w{}", i % 3),
+            status: if i % 10 == 0 { "error" } else { "success" }.to_owned(),
+            mode: Some("webhook".to_owned()),
+            started_at: BASE + i * 100,
+            stopped_at: Some(BASE + i * 100 + 40),
+            retry_of: None,
+        })
+        .collect();
+    let sync = WorkflowSync {
+        workflows: Some(
+            (0..3)
+                .map(|i| WorkflowRecord {
+                    id: format!("w{i}"),
+                    name: format!("Flow \0 {i}"),
+                    active: i != 1,
+                    tags: vec!["ops".to_owned()],
+                })
+                .collect(),
+        ),
+        executions,
+        failures: vec![WorkflowFailure {
+            workflow_id: "w0".to_owned(),
+            execution_id: "e5990".to_owned(),
+            at: BASE + 599_040,
+            message: "duplicate key".to_owned(),
+            node: Some("Postgres".to_owned()),
+        }],
+        cursor: "opaque-cursor".to_owned(),
+    };
+    sqlite.apply_workflow_sync("n8n", &sync).await.unwrap();
+    let entry = |i: i64| OutboxEntry {
+        id: 0,
+        output: "bus".to_owned(),
+        event_id: format!("ev{i}"),
+        key: "iza.test.service.api.status".to_owned(),
+        service: Some("api".to_owned()),
+        at: BASE + i,
+        payload: format!("{{\"i\":{i}}}"),
+        retain: i % 2 == 0,
+    };
+    let (pushed, _) = sqlite
+        .outbox_push(&(0..7).map(entry).collect::<Vec<_>>(), 1_000)
+        .await
+        .unwrap();
+    sqlite
+        .outbox_ack("bus", &[pushed[0].id, pushed[1].id])
+        .await
+        .unwrap();
+
+    let database = TestDatabase::create().await;
+    let postgres = PostgresStore::connect(&database.url()).await.unwrap();
+    let report = sqlite_to_postgres(&sqlite, &postgres, false).await.unwrap();
+    assert_eq!(report.workflows, 3 + 6_000 + 1);
+    assert_eq!(report.outbox, 5);
+    assert!(report.figures > 12_000, "{report:?}");
+
+    let stores: [&dyn Store; 2] = [&sqlite, &postgres];
+    let [from, to] = stores;
+    assert_eq!(
+        from.latest_figures().await.unwrap(),
+        to.latest_figures().await.unwrap()
+    );
+    for resolution in [FigureResolution::Raw, FigureResolution::Hour] {
+        let query = FigureQuery {
+            service: "shop".to_owned(),
+            figure: "arr".to_owned(),
+            since: 0,
+            resolution,
+            limit: 10_000,
+        };
+        assert_eq!(
+            from.figure_series(&query).await.unwrap(),
+            to.figure_series(&query).await.unwrap(),
+            "{resolution:?}"
+        );
+    }
+    assert_eq!(
+        to.workflow_cursor("n8n").await.unwrap().as_deref(),
+        Some("opaque-cursor")
+    );
+    // The same figures; a NUL, which PostgreSQL's text refuses, arrives as U+FFFD.
+    let mut expected = from.workflow_stats("n8n", 0).await.unwrap();
+    for workflow in &mut expected {
+        workflow.name = workflow.name.replace('\0', "\u{FFFD}");
+    }
+    assert_eq!(expected, to.workflow_stats("n8n", 0).await.unwrap());
+    assert_eq!(
+        from.outbox_peek("bus", 0, 100).await.unwrap(),
+        to.outbox_peek("bus", 0, 100).await.unwrap()
+    );
+    let (next, _) = to.outbox_push(&[entry(7)], 1_000).await.unwrap();
+    assert!(next[0].id > pushed[6].id, "{next:?}");
+    sqlite.close().await.unwrap();
+    postgres.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_check_lease_has_one_holder_until_it_expires_or_is_released() {
     let database = TestDatabase::create().await;

@@ -121,7 +121,7 @@ fn copy(args: &StoreCopyArgs) -> Result<ExitCode> {
         source.close().await?;
         target.close().await?;
         eprintln!(
-            "copied `{from}` into `{to}`: {} services, {} results, {} rollups, {} events, {} runs, {} schedule marks, {} run rollups, {} incidents, {} alerts, silences and deliveries",
+            "copied `{from}` into `{to}`: {} services, {} results, {} rollups, {} events, {} runs, {} schedule marks, {} run rollups, {} incidents, {} alerts, silences and deliveries, {} figure samples and rollups, {} workflow rows, {} outbox entries",
             copied.services,
             copied.results,
             copied.rollups,
@@ -130,7 +130,10 @@ fn copy(args: &StoreCopyArgs) -> Result<ExitCode> {
             copied.schedule_marks,
             copied.run_rollups,
             copied.incidents,
-            copied.alerting
+            copied.alerting,
+            copied.figures,
+            copied.workflows,
+            copied.outbox
         );
         Ok(ExitCode::SUCCESS)
     })

@@ -1,11 +1,14 @@
 //! The offline copy of a SQLite store into a PostgreSQL store (`iza store copy`): every table
 //! (services, raw results, rollups and fold marks, events, runs, schedule marks, run rollups and
-//! run retention, incidents, alerts, silences, deliveries), read in pages of [`PAGE`] rows by key and written with one
+//! run retention, incidents, alerts, silences, deliveries, business figures, workflow engines'
+//! tables, the event outbox), read in pages of [`PAGE`] rows by key and written with one
 //! multi-row statement per page, all in **one PostgreSQL transaction**: a copy that fails
 //! leaves the target as it was. Event, run and incident ids are kept (runs are referenced by
 //! incidents and escalation steps, events by clients paging), and the target's id sequences
 //! move past the source's highest id ever used. Service ids are the target's own, mapped by
 //! name. It owns nothing else: stop `iza serve` on the source first.
+
+mod plain;
 
 use std::collections::HashMap;
 
@@ -54,6 +57,12 @@ pub struct CopyReport {
     pub incidents: u64,
     /// Alerts, silences and deliveries (alerting's tables).
     pub alerting: u64,
+    /// Business figures' samples and hourly rollups.
+    pub figures: u64,
+    /// Workflow engines' workflows, executions and cursors.
+    pub workflows: u64,
+    /// Event outbox entries not yet delivered.
+    pub outbox: u64,
 }
 
 /// The tables whose rows make a store non-empty, in the order they are looked at.
@@ -69,6 +78,12 @@ const DATA_TABLES: &[&str] = &[
     "alerts",
     "silences",
     "deliveries",
+    "figure_samples",
+    "figure_hours",
+    "workflows",
+    "workflow_executions",
+    "workflow_cursors",
+    "outbox",
 ];
 
 fn read_error(table: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
@@ -157,6 +172,13 @@ pub async fn sqlite_to_postgres(
     report.incidents = copy_incidents(source, &mut transaction).await?;
     report.schedule_marks = copy_small_tables(source, &mut transaction, &mut report).await?;
     report.alerting = copy_alerting(source, &mut transaction).await?;
+    for table in plain::FIGURES {
+        report.figures += plain::copy(table, source, &mut transaction).await?;
+    }
+    for table in plain::WORKFLOWS {
+        report.workflows += plain::copy(table, source, &mut transaction).await?;
+    }
+    report.outbox = plain::copy(&plain::OUTBOX, source, &mut transaction).await?;
 
     // Ids never reused: each sequence moves past the highest id the source ever used.
     for table in [
@@ -166,6 +188,7 @@ pub async fn sqlite_to_postgres(
         "alerts",
         "silences",
         "deliveries",
+        "outbox",
     ] {
         let used: Option<i64> =
             sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = ?1")
