@@ -2,72 +2,13 @@
 //! real webhook receiver once; `iza alerts`, `iza ack` and `iza silence` work it from a second
 //! terminal, through the running server.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-const DEADLINE: Duration = Duration::from_secs(30);
-
-struct Up(Child);
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + DEADLINE;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn up(dir: &Path, manifest: &str) -> Up {
-    std::fs::write(dir.join("iza.toml"), manifest).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
-        .arg("up")
-        .arg(dir)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("IZA_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let up = Up(child);
-    for line in lines.by_ref() {
-        // Nothing here has a `command`: `iza up` says so instead of `all ready`.
-        let line = line.unwrap();
-        if line.starts_with("all ready") || line.starts_with("nothing to start") {
-            std::thread::spawn(move || lines.for_each(drop));
-            return up;
-        }
-    }
-    panic!("`iza up` ended before all was ready");
-}
-
-fn iza(dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let output: Output = Command::new(env!("CARGO_BIN_EXE_iza"))
-        .args(args)
-        .arg(dir)
-        .env_remove("IZA_URL")
-        .env_remove("IZA_TOKEN")
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+use common::{iza_text, up, wait_until};
 
 /// A webhook receiver: the bodies it got.
 fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
@@ -115,14 +56,6 @@ fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
     (url, bodies)
 }
 
-fn wait(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn an_outage_is_notified_once_and_worked_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -151,31 +84,31 @@ group_wait = "200ms"
             flag.display()
         ),
     );
-    wait("db is up", || {
-        let (_, stdout, _) = iza(dir.path(), &["status", "--format", "json"]);
+    wait_until("db is up", || {
+        let (_, stdout, _) = iza_text(dir.path(), &["status", "--format", "json"]);
         stdout.contains("\"up\"")
     });
     std::fs::remove_file(&flag).unwrap();
-    wait("the webhook got the alert", || {
+    wait_until("the webhook got the alert", || {
         !bodies.lock().unwrap().is_empty()
     });
     let body: serde_json::Value = serde_json::from_str(&bodies.lock().unwrap()[0]).unwrap();
     assert_eq!(body["alerts"][0]["service"], "db");
     assert_eq!(body["alerts"][0]["impacted"], serde_json::json!(["api"]));
 
-    let (ok, stdout, stderr) = iza(dir.path(), &["alerts"]);
+    let (ok, stdout, stderr) = iza_text(dir.path(), &["alerts"]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("`db` is down"), "{stdout}");
     assert!(stdout.contains("impacted: api"), "{stdout}");
     let id = body["alerts"][0]["id"].to_string();
-    let (ok, stdout, stderr) = iza(dir.path(), &["ack", &id, "--by", "the tester"]);
+    let (ok, stdout, stderr) = iza_text(dir.path(), &["ack", &id, "--by", "the tester"]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("acknowledged by the tester"), "{stdout}");
-    let (_, stdout, _) = iza(dir.path(), &["alerts", "--format", "json"]);
+    let (_, stdout, _) = iza_text(dir.path(), &["alerts", "--format", "json"]);
     let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(doc["alerts"][0]["acknowledged_by"], "the tester");
 
-    let (ok, stdout, stderr) = iza(
+    let (ok, stdout, stderr) = iza_text(
         dir.path(),
         &[
             "silence",
@@ -189,16 +122,16 @@ group_wait = "200ms"
     );
     assert!(ok, "{stderr}");
     assert!(stdout.starts_with("silence 1 created"), "{stdout}");
-    let (_, stdout, _) = iza(dir.path(), &["silence", "--list"]);
+    let (_, stdout, _) = iza_text(dir.path(), &["silence", "--list"]);
     assert!(
         stdout.contains("upgrade") && stdout.contains("ends in"),
         "{stdout}"
     );
-    let (ok, stdout, stderr) = iza(dir.path(), &["silence", "--expire", "1"]);
+    let (ok, stdout, stderr) = iza_text(dir.path(), &["silence", "--expire", "1"]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("silence 1 ended"), "{stdout}");
     // A silence without a reason is refused, with a hint.
-    let (ok, _, stderr) = iza(dir.path(), &["silence", "--service", "db"]);
+    let (ok, _, stderr) = iza_text(dir.path(), &["silence", "--service", "db"]);
     assert!(!ok);
     assert!(stderr.contains("hint:"), "{stderr}");
     assert_eq!(

@@ -2,51 +2,26 @@
 //! (the receiver holds the request unanswered), then a restart on the same directory: the
 //! delivery its dead predecessor left running is released, sent again, and received once, the
 //! restarted engine resuming the open alert without firing it a second time.
-//!
-//! (The brief names a shared harness in `crates/iza/tests/common`; there is none in this tree,
-//! so this file follows `agents_crash.rs`.)
+
+mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const DEADLINE: Duration = Duration::from_secs(40);
+use common::{Running, wait_until as wait};
 
-/// `iza up`, interrupted (or killed) when dropped.
-struct Up(Child);
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + DEADLINE;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(dir: &Path) -> Up {
-    Up(Command::new(env!("CARGO_BIN_EXE_iza"))
-        .arg("up")
-        .arg(dir)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("IZA_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap())
+/// `iza up` of the manifest already in `dir`, its output dropped.
+fn start(dir: &Path) -> Running {
+    common::start(
+        common::command()
+            .arg("up")
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0"]),
+    )
 }
 
 /// What the receiver saw: requests held unanswered, bodies answered 200.
@@ -110,23 +85,8 @@ fn receiver(answer: Arc<AtomicBool>) -> (String, Arc<Mutex<Seen>>) {
     (url, seen)
 }
 
-fn wait(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn status_json(dir: &Path) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_iza"))
-        .args(["status", "--format", "json"])
-        .arg(dir)
-        .env_remove("IZA_URL")
-        .env_remove("IZA_TOKEN")
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    common::text(&common::iza(dir, &["status", "--format", "json"])).0
 }
 
 #[test]
@@ -157,16 +117,14 @@ group_wait = "200ms"
         ),
     )
     .unwrap();
-    let mut first = start(dir.path());
+    let first = start(dir.path());
     wait("db is up", || status_json(dir.path()).contains("\"up\""));
     std::fs::remove_file(&flag).unwrap();
     wait("the notification is in flight", || {
         !seen.lock().unwrap().held.is_empty()
     });
     // kill -9: no chance to finish or release the delivery run.
-    first.0.kill().unwrap();
-    first.0.wait().unwrap();
-    std::mem::forget(first);
+    first.kill_9();
     let in_flight = seen.lock().unwrap().held[0].1.clone();
     seen.lock().unwrap().held.clear();
     answer.store(true, Ordering::SeqCst);

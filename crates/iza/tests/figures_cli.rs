@@ -2,80 +2,12 @@
 //! its figures from Prometheus text and JSON, and `iza metrics` prints them (table and JSON)
 //! from a second terminal, through the running server, with the claim beside what is measured.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{DEADLINE, free_port, up};
 use serde_json::Value;
-
-const DEADLINE: Duration = Duration::from_secs(30);
-
-struct Up(Child);
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + DEADLINE;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn up(dir: &Path, manifest: &str) -> Up {
-    std::fs::write(dir.join("iza.toml"), manifest).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
-        .arg("up")
-        .arg(dir)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("IZA_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let up = Up(child);
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if line.starts_with("all ready") {
-            std::thread::spawn(move || lines.for_each(drop));
-            return up;
-        }
-    }
-    panic!("`iza up` ended before all was ready");
-}
-
-fn iza(dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let output: Output = Command::new(env!("CARGO_BIN_EXE_iza"))
-        .args(args)
-        .arg(dir)
-        .env_remove("IZA_URL")
-        .env_remove("IZA_TOKEN")
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn iza_up_scrapes_a_demo_business_and_iza_metrics_prints_it() {
@@ -98,7 +30,7 @@ metrics.customers = {{ json = {{ url = "http://127.0.0.1:{port}/figures.json", p
     let _up = up(dir.path(), &manifest);
     let deadline = Instant::now() + DEADLINE;
     let doc: Value = loop {
-        let (ok, out, err) = iza(dir.path(), &["metrics", "--format", "json"]);
+        let (ok, out, err) = common::iza_text(dir.path(), &["metrics", "--format", "json"]);
         assert!(ok, "{err}");
         let doc: Value = serde_json::from_str(&out).unwrap();
         if doc["figures"][0]["value"].is_number() && doc["figures"][1]["value"].is_number() {
@@ -115,7 +47,7 @@ metrics.customers = {{ json = {{ url = "http://127.0.0.1:{port}/figures.json", p
     assert_eq!(doc["claims"][0]["claimed"], "$1.4B+");
     assert!(doc["claims"][0]["measured"].is_number());
 
-    let (ok, text, err) = iza(dir.path(), &["metrics"]);
+    let (ok, text, err) = common::iza_text(dir.path(), &["metrics"]);
     assert!(ok, "{err}");
     assert!(text.contains("FIGURE"), "{text}");
     assert!(text.contains("group biz"), "{text}");

@@ -2,35 +2,17 @@
 //! against the real `iza up`, found through its announcement beside the manifest, with the
 //! token it created in `.iza/token`, as a person at a second terminal would use them.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const DEADLINE: Duration = Duration::from_secs(30);
+use common::{DEADLINE, Running, iza, text};
 
-/// The running `iza up`, interrupted (then killed, if need be) when the test ends.
-struct Up(Child);
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + DEADLINE;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn up(dir: &Path) -> Up {
-    up_with(
+fn up(dir: &Path) -> Running {
+    common::up(
         dir,
         r#"version = 1
 [services.talker]
@@ -38,47 +20,6 @@ command = ["sh", "-c", "echo hello from talker; i=0; while true; do i=$((i+1)); 
 stop = { grace = "2s" }
 [services.quiet]
 "#,
-    )
-}
-
-/// `iza up` of `manifest`, written into `dir`, once all is ready.
-fn up_with(dir: &Path, manifest: &str) -> Up {
-    std::fs::write(dir.join("iza.toml"), manifest).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
-        .arg("up")
-        .arg(dir)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("IZA_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let up = Up(child);
-    for line in lines.by_ref() {
-        if line.unwrap().starts_with("all ready") {
-            // Keep reading, so that `iza up` never blocks on a full pipe.
-            std::thread::spawn(move || lines.for_each(drop));
-            return up;
-        }
-    }
-    panic!("`iza up` ended before all was ready");
-}
-
-fn iza(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iza"))
-        .args(args)
-        .arg(dir)
-        .env_remove("IZA_URL")
-        .env_remove("IZA_TOKEN")
-        .output()
-        .unwrap()
-}
-
-fn text(output: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
 
@@ -136,7 +77,7 @@ fn a_running_up_is_operated_from_the_command_line() {
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
 
     // logs -f: new lines keep coming.
-    let mut follow = Command::new(env!("CARGO_BIN_EXE_iza"))
+    let mut follow = common::command()
         .args(["logs", "talker", "-f", "-n", "0"])
         .arg(path)
         .stdout(Stdio::piped())
@@ -210,7 +151,7 @@ fn without_a_running_server_the_commands_say_how_to_start_one() {
 #[test]
 fn tasks_run_from_the_command_line_and_their_history_outlives_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    let server = up_with(
+    let server = common::up(
         dir.path(),
         r#"version = 1
 [services.quiet]
@@ -291,7 +232,7 @@ fn runs_of(dir: &Path, task: &str) -> Vec<serde_json::Value> {
 #[test]
 fn a_running_run_is_cancelled_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
-    let _server = up_with(
+    let _server = common::up(
         dir.path(),
         r#"version = 1
 [services.quiet]
