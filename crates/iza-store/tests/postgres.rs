@@ -163,7 +163,6 @@ async fn a_listener_hears_every_append_and_says_when_it_listens_again() {
     ));
 }
 
-
 fn ticked(task: &str, tick: Millis) -> NewRun {
     NewRun {
         task: task.to_owned(),

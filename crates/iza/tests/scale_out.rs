@@ -596,7 +596,10 @@ impl Stream {
     }
 
     /// The events received so far that match.
-    fn matching(&self, matches: impl Fn(&str, &serde_json::Value) -> bool) -> Vec<serde_json::Value> {
+    fn matching(
+        &self,
+        matches: impl Fn(&str, &serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
         self.received
             .lock()
             .unwrap()
@@ -688,7 +691,7 @@ fn listeners_of(runtime: &tokio::runtime::Runtime, pid: u32) -> usize {
 /// events of a run made on one node, reach the other node's SSE stream within seconds (its own
 /// rounds come every 12 s), each event once; after the other node's listening connection is
 /// cut, and while it cannot connect again, a run's events still reach it (the catch-up read when
-/// it listens again).
+/// it listens again); `/metrics` of each node counts every node's runs.
 #[test]
 fn one_nodes_status_changes_and_runs_reach_anothers_stream_even_across_a_cut() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -780,8 +783,8 @@ tasks = [ {{ name = "quick", run = {{ exec = ["true"] }} }} ]
             .unwrap()
     };
     let run = enqueue(&a);
-    let succeeded = |run: i64| move |kind: &str, json: &serde_json::Value| {
-        kind == "run-succeeded" && json["run"] == run
+    let succeeded = |run: i64| {
+        move |kind: &str, json: &serde_json::Value| kind == "run-succeeded" && json["run"] == run
     };
     let (done_at, _) = streams[0].wait_for("the run's end on A", DEADLINE, succeeded(run));
     let (shown, _) = streams[1].wait_for("the run's end on B", LIVE, succeeded(run));
@@ -822,7 +825,11 @@ tasks = [ {{ name = "quick", run = {{ exec = ["true"] }} }} ]
     }
     let missed = enqueue(&a);
     streams[0].wait_for("the second run's end on A", DEADLINE, succeeded(missed));
-    assert_eq!(listeners_of(&runtime, b.pid()), 0, "B listened again too soon");
+    assert_eq!(
+        listeners_of(&runtime, b.pid()),
+        0,
+        "B listened again too soon"
+    );
     admin(
         &runtime,
         &format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"),
@@ -841,6 +848,33 @@ tasks = [ {{ name = "quick", run = {{ exec = ["true"] }} }} ]
     assert!(shown.saturating_duration_since(done_at) < LIVE);
     assert_run_once(&streams[1], after, "B");
     assert_run_once(&streams[0], after, "A");
+
+    // `/metrics` of either node counts the three runs, wherever they ran, each once.
+    for node in [&a, &b] {
+        let deadline = Instant::now() + LIVE;
+        loop {
+            let (status, text) = http(&node.address, "GET", "/metrics", None, "");
+            assert_eq!(status, 200);
+            let succeeded: f64 = text
+                .lines()
+                .filter(|line| {
+                    line.starts_with("iza_task_runs_total{")
+                        && line.contains("task=\"w/quick\"")
+                        && line.contains("outcome=\"succeeded\"")
+                })
+                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum();
+            if succeeded >= 3.0 {
+                assert_eq!(succeeded, 3.0, "{text}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a node counts {succeeded} of the 3 runs"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 /// Runs of the queue test (see its documentation for why this many).
@@ -924,7 +958,9 @@ tasks = [ {{ name = "mark", retries = 2, concurrency = 24, timeout = "30s", run 
 "#
     );
     let lease = Duration::from_secs(3);
-    let mut nodes: Vec<Node> = (0..3).map(|_| Node::start(&manifest, &url, lease)).collect();
+    let mut nodes: Vec<Node> = (0..3)
+        .map(|_| Node::start(&manifest, &url, lease))
+        .collect();
     let store = runtime
         .block_on(iza_store::PostgresStore::connect(&url))
         .unwrap();

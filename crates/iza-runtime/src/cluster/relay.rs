@@ -296,7 +296,9 @@ async fn run(mut reader: Reader, stop: Arc<Notify>) {
                 listener = None;
                 continue;
             }
-            Wake::Heard(Some(Heard::Appended(id))) if reader.last.is_some_and(|last| id <= last) => {
+            Wake::Heard(Some(Heard::Appended(id)))
+                if reader.last.is_some_and(|last| id <= last) =>
+            {
                 continue;
             }
             Wake::Heard(Some(_)) => {}

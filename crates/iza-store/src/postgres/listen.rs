@@ -15,8 +15,8 @@ use sqlx::postgres::{PgListener, PgPoolOptions};
 use tokio::sync::mpsc;
 
 use super::{PostgresStore, query_error};
-use crate::listen::{EVENTS_CHANNEL, EventListener, Heard};
 use crate::StoreError;
+use crate::listen::{EVENTS_CHANNEL, EventListener, Heard};
 
 /// Words held for a reader that is busy; more are dropped (the reader reads everything after
 /// its last id anyway, so one word is as good as many).
