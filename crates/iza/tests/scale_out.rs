@@ -3,7 +3,11 @@
 //! connections. Three nodes share the checks fairly (the leases say who holds what; the hit
 //! counts say nobody else probes), a fourth joining takes about a quarter, and after `kill -9`
 //! of one node its checks are taken over within one lease period, with no gap in the hits
-//! longer than that and, afterwards, still one prober per check.
+//! longer than that and, afterwards, still one prober per check. Also: runs on a shared queue
+//! (a live node's left alone, a killed node's taken over; 10,000 runs on three nodes, one
+//! killed, each run once but for the killed node's runs in flight), and one live view (one
+//! node's status changes and runs on another's SSE stream and `/metrics`, also across a cut of
+//! its listening connection).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
