@@ -281,6 +281,8 @@ async fn write(
             let output = &slot.output;
             let entries: Vec<OutboxEntry> = events
                 .iter()
+                // Another node's event (relayed to this bus) is delivered by that node.
+                .filter(|event| !event.is_relayed())
                 .filter(|event| {
                     output
                         .filter

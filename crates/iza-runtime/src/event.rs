@@ -26,6 +26,12 @@ pub struct Event {
     pub seq: u64,
     /// When it happened, Unix milliseconds.
     pub at: Millis,
+    /// On a shared store, the node that stated it: in the store, on every event a node
+    /// recorded; on a bus, only on the events relayed from another node
+    /// (`cluster::relay`): an event without it is this node's own. Whoever acts on events
+    /// (task triggers, outputs) acts on its own only; the node that stated an event acts on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     /// What happened.
     #[serde(flatten)]
     pub kind: EventKind,
@@ -366,7 +372,17 @@ pub enum EventKind {
 impl Event {
     /// An event at `at`, not yet numbered by the bus.
     pub fn new(at: Millis, kind: EventKind) -> Event {
-        Event { seq: 0, at, kind }
+        Event {
+            seq: 0,
+            at,
+            node: None,
+            kind,
+        }
+    }
+
+    /// Whether it was relayed from another node (see [`Event::node`]).
+    pub fn is_relayed(&self) -> bool {
+        self.node.is_some()
     }
 
     /// The kind as a kebab-case word (`status-changed`), as in the JSON `kind` field.

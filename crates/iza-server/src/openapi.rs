@@ -362,7 +362,8 @@ fn base_document() -> Value {
                     "seq": { "type": "integer", "description": "Its position on the bus" },
                     "at": { "type": "integer" },
                     "kind": { "type": "string", "description": "probe-completed, status-changed, service-impacted, service-recovered, manifest-reloaded, monitor-started, monitor-stopped, store-failed, process-*" },
-                    "service": { "type": "string" }
+                    "service": { "type": "string" },
+                    "node": { "type": "string", "description": "On a shared store: the node that recorded it (in a stored event's payload), or, on the stream, the other node it was relayed from (absent: this node's own)" }
                 }
             },
             "Snapshot": {

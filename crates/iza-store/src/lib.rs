@@ -17,6 +17,7 @@ pub mod alerts;
 pub mod copy;
 pub mod figures;
 pub mod histogram;
+pub mod listen;
 pub mod location;
 pub mod nodes;
 pub mod outbox;
@@ -32,6 +33,7 @@ pub use alerts::{
 pub use figures::{
     FIGURE_HOUR, FigurePoint, FigureQuery, FigureResolution, FigureSample, MAX_FIGURE_POINTS,
 };
+pub use listen::{EVENTS_CHANNEL, EventListener, Heard};
 pub use location::{LocationError, StoreLocation, redact_url};
 pub use nodes::{CheckLease, NodeRecord};
 pub use outbox::{MAX_OUTBOX_PAGE, OutboxDepth, OutboxEntry};
@@ -642,6 +644,15 @@ pub trait Store: Send + Sync + 'static {
     async fn prune_executions(&self, before: Millis) -> Result<u64, StoreError> {
         let _ = before;
         Err(StoreError::Unsupported("prune_executions"))
+    }
+
+    /// Listens for the events appended to this store by any connection, this process's
+    /// included (see [`listen`]); `label` names the listener's connection for the database's
+    /// administrator (PostgreSQL: `application_name` `iza listen LABEL`). Only a shared store
+    /// has one: the embedded store answers `Unsupported` (one process appends all its events).
+    async fn listen_events(&self, label: &str) -> Result<EventListener, StoreError> {
+        let _ = label;
+        Err(StoreError::Unsupported("listen_events"))
     }
 
     /// Releases the store's connections after the writes in flight; call it on shutdown.

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use conformance::StoreUnderTest;
 use iza_store::{
-    ClaimRequest, Millis, NewRun, PostgresOptions, PostgresStore, ResultRecord, RunPriority, Store,
-    StoreError,
+    ClaimRequest, EventListener, EventRecord, Heard, Millis, NewRun, PostgresOptions,
+    PostgresStore, ResultRecord, RunPriority, SqliteStore, Store, StoreError,
 };
 use test_database::TestDatabase;
 
@@ -96,6 +96,71 @@ async fn a_bad_url_is_an_open_error_without_the_password() {
         assert!(!text.contains("s3cret"), "{text}");
         assert!(text.contains(":***@"), "{text}");
     }
+}
+
+fn event(at: Millis) -> EventRecord {
+    EventRecord {
+        id: 0,
+        at,
+        kind: "run-queued".to_owned(),
+        service: None,
+        payload: serde_json::json!({"kind": "run-queued", "at": at}),
+    }
+}
+
+/// What a listener hears next, within a deadline.
+async fn heard(listener: &mut EventListener) -> Heard {
+    tokio::time::timeout(std::time::Duration::from_secs(20), listener.next())
+        .await
+        .expect("the listener heard nothing within 20 s")
+        .expect("the listener stopped")
+}
+
+/// `LISTEN`/`NOTIFY`: a listener says it listens, then hears the greatest id of every append of
+/// events by any store on the database (its own store's included); after its connection is cut
+/// (`pg_terminate_backend`) it connects again and says it listens again (its reader catches
+/// up), and hears the appends after that. The embedded store has no listener.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_hears_every_append_and_says_when_it_listens_again() {
+    let database = TestDatabase::create().await;
+    let a = PostgresStore::connect(&database.url()).await.unwrap();
+    let b = PostgresStore::connect(&database.url()).await.unwrap();
+    let mut listener = a.listen_events("test-a").await.unwrap();
+    assert_eq!(heard(&mut listener).await, Heard::Listening);
+    let appended = b
+        .append_events(vec![event(BASE), event(BASE + 1)])
+        .await
+        .unwrap();
+    assert_eq!(heard(&mut listener).await, Heard::Appended(appended[1].id));
+    let own = a.append_events(vec![event(BASE + 2)]).await.unwrap();
+    assert_eq!(heard(&mut listener).await, Heard::Appended(own[0].id));
+
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'iza listen test-a'",
+    )
+    .fetch_all(b.pool())
+    .await
+    .unwrap();
+    assert_eq!(cut, vec![true], "one listening connection, cut");
+    assert_eq!(heard(&mut listener).await, Heard::Listening);
+    let later = b.append_events(vec![event(BASE + 3)]).await.unwrap();
+    assert_eq!(heard(&mut listener).await, Heard::Appended(later[0].id));
+    // Nothing else was heard: one word per append.
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(200), listener.next())
+            .await
+            .is_err()
+    );
+
+    let directory = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(directory.path().join("state.db"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        sqlite.listen_events("test").await,
+        Err(StoreError::Unsupported("listen_events"))
+    ));
 }
 
 fn ticked(task: &str, tick: Millis) -> NewRun {

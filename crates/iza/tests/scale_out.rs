@@ -3,7 +3,11 @@
 //! connections. Three nodes share the checks fairly (the leases say who holds what; the hit
 //! counts say nobody else probes), a fourth joining takes about a quarter, and after `kill -9`
 //! of one node its checks are taken over within one lease period, with no gap in the hits
-//! longer than that and, afterwards, still one prober per check.
+//! longer than that and, afterwards, still one prober per check. Also: runs on a shared queue
+//! (a live node's left alone, a killed node's taken over; 10,000 runs on three nodes, one
+//! killed, each run once but for the killed node's runs in flight), and one live view (one
+//! node's status changes and runs on another's SSE stream and `/metrics`, also across a cut of
+//! its listening connection).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -546,4 +550,522 @@ node = "elsewhere"
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The events of a node's stream (`GET /api/v1/events/stream`, read by a thread): when each
+/// came, its kind and its JSON.
+type Received = Arc<Mutex<Vec<(Instant, String, serde_json::Value)>>>;
+
+struct Stream {
+    received: Received,
+}
+
+impl Stream {
+    /// Subscribes to a node's stream (HTTP/1.0: the body is the stream, unchunked).
+    fn open(address: &str) -> Stream {
+        use std::io::Write;
+        let mut socket = std::net::TcpStream::connect(address).unwrap();
+        write!(
+            socket,
+            "GET /api/v1/events/stream HTTP/1.0\r\nHost: {address}\r\nAccept: text/event-stream\r\n\r\n"
+        )
+        .unwrap();
+        let received: Received = Arc::default();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::spawn({
+            let received = received.clone();
+            move || {
+                let mut kind = String::new();
+                for line in BufReader::new(socket).lines().map_while(Result::ok) {
+                    if let Some(name) = line.strip_prefix("event:") {
+                        kind = name.trim().to_owned();
+                    } else if let Some(data) = line.strip_prefix("data:") {
+                        let json = serde_json::from_str(data.trim()).unwrap_or_default();
+                        if kind == "snapshot" {
+                            let _ = ready_tx.send(());
+                        }
+                        received
+                            .lock()
+                            .unwrap()
+                            .push((Instant::now(), kind.clone(), json));
+                    }
+                }
+            }
+        });
+        // Subscribed once the snapshot came: every later event follows.
+        ready_rx
+            .recv_timeout(DEADLINE)
+            .expect("the stream sent no snapshot");
+        Stream { received }
+    }
+
+    /// The events received so far that match.
+    fn matching(
+        &self,
+        matches: impl Fn(&str, &serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, kind, json)| matches(kind, json))
+            .map(|(_, _, json)| json.clone())
+            .collect()
+    }
+
+    /// Waits up to `within` for an event that matches; when it came and its JSON.
+    fn wait_for(
+        &self,
+        what: &str,
+        within: Duration,
+        matches: impl Fn(&str, &serde_json::Value) -> bool,
+    ) -> (Instant, serde_json::Value) {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some((at, _, json)) = self
+                .received
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(_, kind, json)| matches(kind, json))
+            {
+                return (*at, json.clone());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {what} within {within:?}; received: {:?}",
+                self.received
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .map(|(_, kind, json)| format!("{kind} {json}"))
+                    .filter(|line| !line.starts_with("snapshot"))
+                    .collect::<Vec<_>>()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A lease long enough that the nodes' own rounds (a fifth of it: the catch-up read of results
+/// and of events) come every 12 s: what reaches a node's stream much sooner came by
+/// notification.
+const LIVE_LEASE: Duration = Duration::from_secs(60);
+/// How soon an event of one node is to reach another's stream (well under a round of 12 s).
+const LIVE: Duration = Duration::from_secs(5);
+
+/// Each of a run's events (queued, started, succeeded) appears exactly once in a stream.
+fn assert_run_once(stream: &Stream, run: i64, who: &str) {
+    for kind in ["run-queued", "run-started", "run-succeeded"] {
+        let seen = stream.matching(|k, json| k == kind && json["run"] == run);
+        assert_eq!(seen.len(), 1, "{who}: `{kind}` of run {run}: {seen:?}");
+    }
+}
+
+/// Runs a statement on the server (from the `test` database) and returns its booleans.
+fn admin(runtime: &tokio::runtime::Runtime, statement: &str) -> Vec<bool> {
+    runtime.block_on(async {
+        use sqlx::Connection as _;
+        let mut connection =
+            sqlx::PgConnection::connect(&format!("{}/test", test_database::server()))
+                .await
+                .unwrap();
+        let rows = sqlx::raw_sql(statement)
+            .fetch_all(&mut connection)
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|row| sqlx::Row::try_get::<bool, _>(row, 0).unwrap())
+            .collect()
+    })
+}
+
+/// The listening connections of a node (`iza listen node-<pid>-...`).
+fn listeners_of(runtime: &tokio::runtime::Runtime, pid: u32) -> usize {
+    admin(
+        runtime,
+        &format!(
+            "SELECT true FROM pg_stat_activity WHERE application_name LIKE 'iza listen node-{pid}-%'"
+        ),
+    )
+    .len()
+}
+
+/// One live view from any node (LISTEN/NOTIFY): a status change recorded by one node, and the
+/// events of a run made on one node, reach the other node's SSE stream within seconds (its own
+/// rounds come every 12 s), each event once; after the other node's listening connection is
+/// cut, and while it cannot connect again, a run's events still reach it (the catch-up read when
+/// it listens again); `/metrics` of each node counts every node's runs.
+#[test]
+fn one_nodes_status_changes_and_runs_reach_anothers_stream_even_across_a_cut() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let database = runtime.block_on(test_database::TestDatabase::create());
+    let url = database.url();
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    // The target of the one check: up while this listener accepts.
+    let target = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let address = target.local_addr().unwrap();
+    let accepting = runtime.spawn(async move {
+        while let Ok((stream, _)) = target.accept().await {
+            drop(stream);
+        }
+    });
+    let manifest = format!(
+        r#"version = 1
+[services.db]
+check = {{ tcp = "{address}", every = "1s" }}
+[agents.w]
+tier = 1
+tasks = [ {{ name = "quick", run = {{ exec = ["true"] }} }} ]
+"#
+    );
+    let a = Node::start(&manifest, &url, LIVE_LEASE);
+    let b = Node::start(&manifest, &url, LIVE_LEASE);
+    let streams = [Stream::open(&a.address), Stream::open(&b.address)];
+    // Both show `db` up (whoever probes it).
+    for node in [&a, &b] {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let listed = get_json(&node.address, "/api/v1/services");
+            let db = listed["services"][0].clone();
+            if db["status"] == "up" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "`db` never shown up: {db}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    // 1. The target goes down: the node that probes it records the change; the other shows
+    //    it within seconds.
+    accepting.abort();
+    let down = |kind: &str, json: &serde_json::Value| {
+        kind == "status-changed" && json["service"] == "db" && json["to"]["status"] == "down"
+    };
+    let (first, recorder) = {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let seen: Vec<usize> = (0..2)
+                .filter(|i| !streams[*i].matching(down).is_empty())
+                .collect();
+            if let Some(i) = seen.first() {
+                break (*i, streams[*i].wait_for("down", DEADLINE, down).0);
+            }
+            assert!(Instant::now() < deadline, "`db` never went down");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let other = 1 - first;
+    let (shown, event) = streams[other].wait_for("`db` down on the other node", LIVE, down);
+    assert!(
+        shown.saturating_duration_since(recorder) < LIVE,
+        "{:?} after the prober",
+        shown.saturating_duration_since(recorder)
+    );
+    // Derived by the other node from the prober's result: not another node's event.
+    assert!(event.get("node").is_none(), "{event}");
+    assert_eq!(streams[other].matching(down).len(), 1);
+
+    // 2. A run made on A: its events reach B's stream, each once, and A's once.
+    let enqueue = |node: &Node| -> i64 {
+        let (status, body) = http(
+            &node.address,
+            "POST",
+            "/api/v1/runs",
+            Some(&node.token()),
+            r#"{"task":"w/quick"}"#,
+        );
+        assert_eq!(status, 202, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let run = enqueue(&a);
+    let succeeded = |run: i64| {
+        move |kind: &str, json: &serde_json::Value| kind == "run-succeeded" && json["run"] == run
+    };
+    let (done_at, _) = streams[0].wait_for("the run's end on A", DEADLINE, succeeded(run));
+    let (shown, _) = streams[1].wait_for("the run's end on B", LIVE, succeeded(run));
+    assert!(shown.saturating_duration_since(done_at) < LIVE);
+    let (_, queued) = streams[1].wait_for("the run queued on B", LIVE, |kind, json| {
+        kind == "run-queued" && json["run"] == run
+    });
+    // Queued by A: relayed to B, marked with A's node id.
+    assert!(
+        queued["node"]
+            .as_str()
+            .is_some_and(|node| node.starts_with(&format!("node-{}-", a.pid()))),
+        "{queued}"
+    );
+    assert_run_once(&streams[0], run, "A");
+    assert_run_once(&streams[1], run, "B");
+
+    // 3. B's listening connection is cut, and B cannot connect again for a while: a run made on
+    //    A meanwhile still reaches B's stream once it listens again.
+    assert_eq!(listeners_of(&runtime, b.pid()), 1);
+    admin(
+        &runtime,
+        &format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"),
+    );
+    let cut = admin(
+        &runtime,
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name LIKE 'iza listen node-{}-%'",
+            b.pid()
+        ),
+    );
+    assert_eq!(cut, vec![true]);
+    let deadline = Instant::now() + DEADLINE;
+    while listeners_of(&runtime, b.pid()) > 0 {
+        assert!(Instant::now() < deadline, "B's listener never went away");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let missed = enqueue(&a);
+    streams[0].wait_for("the second run's end on A", DEADLINE, succeeded(missed));
+    assert_eq!(
+        listeners_of(&runtime, b.pid()),
+        0,
+        "B listened again too soon"
+    );
+    admin(
+        &runtime,
+        &format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"),
+    );
+    streams[1].wait_for("the missed run's end on B", LIVE + LIVE, succeeded(missed));
+    assert_run_once(&streams[1], missed, "B");
+    let deadline = Instant::now() + DEADLINE;
+    while listeners_of(&runtime, b.pid()) != 1 {
+        assert!(Instant::now() < deadline, "B never listened again");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // And new events come by notification again.
+    let after = enqueue(&a);
+    let (done_at, _) = streams[0].wait_for("the third run's end on A", DEADLINE, succeeded(after));
+    let (shown, _) = streams[1].wait_for("the third run's end on B", LIVE, succeeded(after));
+    assert!(shown.saturating_duration_since(done_at) < LIVE);
+    assert_run_once(&streams[1], after, "B");
+    assert_run_once(&streams[0], after, "A");
+
+    // `/metrics` of either node counts the three runs, wherever they ran, each once.
+    for node in [&a, &b] {
+        let deadline = Instant::now() + LIVE;
+        loop {
+            let (status, text) = http(&node.address, "GET", "/metrics", None, "");
+            assert_eq!(status, 200);
+            let succeeded: f64 = text
+                .lines()
+                .filter(|line| {
+                    line.starts_with("iza_task_runs_total{")
+                        && line.contains("task=\"w/quick\"")
+                        && line.contains("outcome=\"succeeded\"")
+                })
+                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum();
+            if succeeded >= 3.0 {
+                assert_eq!(succeeded, 3.0, "{text}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a node counts {succeeded} of the 3 runs"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Runs of the queue test (see its documentation for why this many).
+const RUNS: usize = 10_000;
+
+/// A side-effect target: each POST's body (a run's tag) counted; answered `200` and closed.
+type Marks = Arc<Mutex<HashMap<String, usize>>>;
+
+fn mark_target(runtime: &tokio::runtime::Runtime, marks: &Marks) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    let marks = marks.clone();
+    runtime.spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let marks = marks.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                // Headers, then as many bytes of body as `Content-Length` says.
+                let body = loop {
+                    let Ok(read) = stream.read(&mut buffer).await else {
+                        return;
+                    };
+                    if read == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buffer[..read]);
+                    let text = String::from_utf8_lossy(&request).into_owned();
+                    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                        continue;
+                    };
+                    let length = head
+                        .lines()
+                        .find_map(|line| {
+                            let (name, value) = line.split_once(':')?;
+                            name.eq_ignore_ascii_case("content-length")
+                                .then(|| value.trim().parse::<usize>().ok())
+                                .flatten()
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break body[..length].to_owned();
+                    }
+                };
+                *marks.lock().unwrap().entry(body).or_insert(0) += 1;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    address.to_string()
+}
+
+/// The queue across nodes: `RUNS` runs of one task, enqueued in the shared queue, are run by
+/// three `iza serve` nodes while one of them is killed (`kill -9`) a third of the way through.
+/// Each run's action POSTs its own tag to a target of this test, which counts them: every run
+/// succeeds, every tag is counted, and a tag counted twice is only that of a run the killed node
+/// held when it died (its attempt 2 ran it again: at-least-once, as a lease-based queue is; at
+/// most the killed worker's 8 runs in flight).
+#[test]
+fn runs_enqueued_across_three_nodes_run_once_each_while_one_is_killed() {
+    use iza_store::{NewRun, RunPriority, RunQuery, RunState, Store as _};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let database = runtime.block_on(test_database::TestDatabase::create());
+    let url = database.url();
+    let marks: Marks = Arc::default();
+    let target = mark_target(&runtime, &marks);
+    let manifest = format!(
+        r#"version = 1
+[agents.w]
+tier = 1
+tasks = [ {{ name = "mark", retries = 2, concurrency = 24, timeout = "30s", run = {{ http = "POST http://{target}/", body = "{{service}}" }} }} ]
+"#
+    );
+    let lease = Duration::from_secs(3);
+    let mut nodes: Vec<Node> = (0..3)
+        .map(|_| Node::start(&manifest, &url, lease))
+        .collect();
+    let store = runtime
+        .block_on(iza_store::PostgresStore::connect(&url))
+        .unwrap();
+    let started = Instant::now();
+    let now = now_millis();
+    for chunk in (0..RUNS).collect::<Vec<_>>().chunks(1_000) {
+        let runs: Vec<NewRun> = chunk
+            .iter()
+            .map(|index| NewRun {
+                task: "w/mark".to_owned(),
+                agent: Some("w".to_owned()),
+                priority: RunPriority::Medium,
+                dedupe: None,
+                tick: None,
+                run_at: now,
+                max_attempts: 3,
+                concurrency: 24,
+                external: false,
+                trigger: serde_json::json!({"kind": "manual", "service": format!("r{index:05}")}),
+                enqueued_at: now,
+            })
+            .collect();
+        let ids = runtime.block_on(store.enqueue_runs(&runs)).unwrap();
+        assert!(ids.iter().all(Option::is_some));
+    }
+    let counted = || marks.lock().unwrap().values().sum::<usize>();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while counted() < RUNS / 3 {
+        assert!(Instant::now() < deadline, "only {} marks", counted());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut victim = nodes.remove(1);
+    victim.child.kill().unwrap();
+    victim.child.wait().unwrap();
+    let killed_after = counted();
+    // Every run ends (the killed node's go back to the queue within its lease and a half).
+    loop {
+        let depth = runtime.block_on(store.queue_depth(now_millis())).unwrap();
+        let waiting = depth.ready.iter().sum::<u64>() + depth.scheduled + depth.running;
+        if waiting == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{waiting} runs still wait or run, {} marks",
+            counted()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let took = started.elapsed();
+    let mut runs = Vec::new();
+    let mut before = None;
+    loop {
+        let page = runtime
+            .block_on(store.runs(&RunQuery {
+                task: Some("w/mark".to_owned()),
+                agent: None,
+                states: Vec::new(),
+                before,
+                limit: iza_store::MAX_RUNS_PAGE,
+            }))
+            .unwrap();
+        before = page.last().map(|run| run.id);
+        let full = page.len() == iza_store::MAX_RUNS_PAGE;
+        runs.extend(page);
+        if !full {
+            break;
+        }
+    }
+    assert_eq!(runs.len(), RUNS);
+    let failed: Vec<_> = runs
+        .iter()
+        .filter(|run| run.state != RunState::Succeeded)
+        .collect();
+    assert!(failed.is_empty(), "runs that did not succeed: {failed:?}");
+    let marks = marks.lock().unwrap().clone();
+    let mut retried = 0;
+    for run in &runs {
+        let tag = run.trigger["service"].as_str().unwrap();
+        let count = marks.get(tag).copied().unwrap_or(0);
+        assert!(count >= 1, "run {} ({tag}) left no mark", run.id);
+        if run.attempt > 1 {
+            retried += 1;
+        }
+        assert!(
+            count == 1 || run.attempt > 1,
+            "run {} ({tag}) marked {count} times in {} attempt(s)",
+            run.id,
+            run.attempt
+        );
+    }
+    let total: usize = marks.values().sum();
+    assert_eq!(marks.len(), RUNS, "a mark that is no run's");
+    assert!(
+        retried <= 8,
+        "{retried} runs were retried: more than the killed worker could hold"
+    );
+    assert!(total - RUNS <= retried);
+    eprintln!(
+        "{RUNS} runs on three nodes (one killed after {killed_after} marks) in {took:?}: \
+         {retried} retried, {} marked twice",
+        total - RUNS
+    );
 }

@@ -974,6 +974,10 @@ async fn listen(shared: Arc<Shared>, mut subscription: crate::bus::Subscription)
             Some(crate::bus::Update::Snapshot(_)) => continue,
             None => return,
         };
+        // Another node's event triggers that node's tasks, not this one's.
+        if event.is_relayed() {
+            continue;
+        }
         let Some(transition) = triggers::Transition::of(&event) else {
             continue;
         };

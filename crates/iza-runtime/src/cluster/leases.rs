@@ -257,6 +257,7 @@ pub struct LeaseKeeper {
     node: String,
     owned: Arc<Owned>,
     stop: Arc<Notify>,
+    follow: Arc<Notify>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -270,6 +271,7 @@ impl LeaseKeeper {
         options: LeaseOptions,
     ) -> LeaseKeeper {
         let stop = Arc::new(Notify::new());
+        let follow = Arc::new(Notify::new());
         let node = options.node.clone();
         let mut round = Round {
             store: store.clone(),
@@ -281,7 +283,7 @@ impl LeaseKeeper {
             seen: HashMap::new(),
         };
         let task = tokio::spawn({
-            let stop = stop.clone();
+            let (stop, follow) = (stop.clone(), follow.clone());
             async move {
                 let mut ticks = tokio::time::interval(round.options.round());
                 ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -292,6 +294,8 @@ impl LeaseKeeper {
                             round.run().await;
                             round.follow().await;
                         }
+                        // Another node recorded a status event (`super::relay`).
+                        _ = follow.notified() => round.follow().await,
                     }
                 }
             }
@@ -301,8 +305,15 @@ impl LeaseKeeper {
             node,
             owned,
             stop,
+            follow,
             task: Some(task),
         }
+    }
+
+    /// Notified, the keeper reads the latest results at once (step 6) rather than at its next
+    /// round: the relay does it when another node recorded a status change.
+    pub fn follow_now(&self) -> Arc<Notify> {
+        self.follow.clone()
     }
 
     /// The checks this node probes now.

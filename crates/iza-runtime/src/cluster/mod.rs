@@ -2,9 +2,11 @@
 //! [`Cluster::join`] registers the node and renews its heartbeat in the background;
 //! [`Cluster::nodes`] lists every registered node with whether its heartbeat is younger than the
 //! lease. It owns the node registry's use, not its storage (the store's `nodes` methods).
-//! [`leases`] shares the checks among the live nodes ([`rendezvous`] says who should own what).
+//! [`leases`] shares the checks among the live nodes ([`rendezvous`] says who should own what);
+//! [`relay`] brings the events the other nodes record to this node's bus.
 
 pub mod leases;
+pub mod relay;
 pub mod rendezvous;
 
 use std::sync::Arc;

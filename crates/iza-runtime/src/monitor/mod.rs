@@ -80,6 +80,10 @@ pub struct MonitorOptions {
     /// On a shared store, the checks this node probes (kept by the cluster's lease keeper); the
     /// others are scheduled but not probed. `None` (the embedded store): every check.
     pub owned: Option<Arc<crate::cluster::leases::Owned>>,
+    /// On a shared store, this node's id: the events it records carry it (`node`), so that the
+    /// other nodes relay them to their buses and it does not (`cluster::relay`). `None`: the
+    /// embedded store.
+    pub node: Option<String>,
 }
 
 impl Default for MonitorOptions {
@@ -98,6 +102,7 @@ impl Default for MonitorOptions {
             seed: None,
             artifacts: None,
             owned: None,
+            node: None,
         }
     }
 }
@@ -212,7 +217,13 @@ impl Monitor {
             ..Change::default()
         });
 
-        let recorder = Recorder::new(store, options.recorder, counters.clone(), bus.clone());
+        let recorder = Recorder::new(
+            store,
+            options.recorder,
+            counters.clone(),
+            bus.clone(),
+            options.node.clone(),
+        );
         let mut scheduler = Scheduler {
             schedule: Schedule::default(),
             jitter: Jitter::new(options.seed),

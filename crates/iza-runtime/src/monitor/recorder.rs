@@ -7,7 +7,8 @@
 //! [`EventKind::StoreFailed`] on the bus); if the store stays down, results beyond
 //! `max_pending` are dropped oldest first and counted, events never. When its input closes
 //! (shutdown), the recorder writes everything it holds, retrying a few times, and reports what
-//! it could not write.
+//! it could not write. On a shared store each event recorded names this node (`node`), so
+//! that the other nodes' relays know it is not theirs (`cluster::relay`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -61,6 +62,8 @@ pub(crate) struct Recorder {
     pub(crate) options: RecorderOptions,
     pub(crate) counters: Arc<Counters>,
     pub(crate) bus: Bus,
+    /// This node's id on a shared store, written into every event recorded (`node`).
+    node: Option<String>,
     results: VecDeque<ResultRecord>,
     events: Vec<EventRecord>,
     oldest: Option<Instant>,
@@ -72,12 +75,14 @@ impl Recorder {
         options: RecorderOptions,
         counters: Arc<Counters>,
         bus: Bus,
+        node: Option<String>,
     ) -> Recorder {
         Recorder {
             store,
             options,
             counters,
             bus,
+            node,
             results: VecDeque::new(),
             events: Vec::new(),
             oldest: None,
@@ -141,7 +146,17 @@ impl Recorder {
                     Counters::add(&self.counters.records_dropped, 1);
                 }
             }
-            Record::Event(event) => self.events.push(event.to_record()),
+            Record::Event(event) => {
+                let mut record = event.to_record();
+                if let (Some(node), serde_json::Value::Object(payload)) =
+                    (&self.node, &mut record.payload)
+                {
+                    payload
+                        .entry("node")
+                        .or_insert_with(|| serde_json::Value::String(node.clone()));
+                }
+                self.events.push(record);
+            }
         }
     }
 

@@ -12,13 +12,15 @@
 //!
 //! Submodules: `migrate` (versioned schema), `write` (results and events), `maintain` (folding,
 //! retention), `read` (results, rollups, uptime, events), `queue` (runs and incidents), `alerts`
-//! (alerts, silences, deliveries), `nodes` (the registry of nodes sharing the database).
+//! (alerts, silences, deliveries), `nodes` (the registry of nodes sharing the database), `listen`
+//! (`LISTEN` for the events other nodes append).
 //! It owns no connection string parsing beyond handing the URL to sqlx (see
 //! [`crate::location`]).
 
 mod alerts;
 mod figures;
 mod leases;
+mod listen;
 mod maintain;
 mod migrate;
 mod nodes;
@@ -569,6 +571,10 @@ impl Store for PostgresStore {
 
     async fn check_leases(&self) -> Result<Vec<crate::CheckLease>, StoreError> {
         leases::list(self).await
+    }
+
+    async fn listen_events(&self, label: &str) -> Result<crate::EventListener, StoreError> {
+        listen::listen(self, label).await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

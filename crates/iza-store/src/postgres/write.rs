@@ -265,7 +265,8 @@ pub(super) async fn write_rollups(
 }
 
 /// Appends events in one transaction and returns them with their ids. The advisory lock makes
-/// ids commit in increasing order across connections and nodes.
+/// ids commit in increasing order across connections and nodes; the transaction notifies
+/// [`crate::EVENTS_CHANNEL`] with the greatest id, delivered to the listeners at its commit.
 pub(super) async fn append_events(
     store: &PostgresStore,
     mut events: Vec<EventRecord>,
@@ -303,6 +304,15 @@ pub(super) async fn append_events(
     .fetch_all(&mut *transaction)
     .await
     .map_err(&error)?;
+    // Every listener (each node's, `listen.rs`) hears the greatest id once this commits.
+    if let Some(last) = ids.iter().max() {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(crate::EVENTS_CHANNEL)
+            .bind(last.to_string())
+            .execute(&mut *transaction)
+            .await
+            .map_err(&error)?;
+    }
     transaction.commit().await.map_err(&error)?;
     let mut ids = ids;
     // Ids were drawn in insertion order; RETURNING's order is not promised, so sort.

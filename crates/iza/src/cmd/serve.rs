@@ -19,6 +19,7 @@ use iza_probe::{Prober, ProberOptions};
 use iza_runtime::agents::{Agents, AgentsOptions, worker_id};
 use iza_runtime::alerts::{Alerts, AlertsOptions, LinkKey};
 use iza_runtime::cluster::leases::{LeaseKeeper, LeaseOptions, Owned};
+use iza_runtime::cluster::relay::{Relay, RelayOptions};
 use iza_runtime::cluster::{Cluster, NodeOptions};
 use iza_runtime::{
     DockerOptions, DockerWatch, Launch, Launcher, Monitor, MonitorOptions, Supervisor,
@@ -314,6 +315,12 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     let shared = matches!(setup.store, StoreLocation::Postgres(_));
     let owned = shared.then(|| Arc::new(Owned::default()));
     options.owned = owned.clone();
+    // One worker id per process, which is also its node id on a shared store: the events it
+    // records carry it, so that the other nodes relay them and it does not.
+    let worker = worker_id();
+    if shared {
+        options.node = Some(worker.clone());
+    }
     let monitor = Arc::new(
         Monitor::start(catalog.clone(), prober, store.clone(), options)
             .await
@@ -361,7 +368,6 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     // database left running are released (and retried) before anything is claimed. Started
     // before the supervisor, so that `on = { process = ... }` sees the first starts. Their
     // `exec` children go through the same guarded launcher: they die with `iza`.
-    let worker = worker_id();
     let node_id = worker.clone();
     // On a shared store this process registers as a node, under its worker id, and renews its
     // heartbeat (`docs/scale-out.md`); the embedded store has one node and no registry.
@@ -399,6 +405,19 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
             LeaseOptions {
                 node: node_id.clone(),
                 lease: setup.lease,
+            },
+        )
+    });
+    // One live view: the events the other nodes record reach this node's bus (LISTEN/NOTIFY,
+    // with a catch-up read every lease round; `docs/scale-out.md`).
+    let relay = shared.then(|| {
+        Relay::start(
+            store.clone(),
+            monitor.bus().clone(),
+            leases.as_ref().map(LeaseKeeper::follow_now),
+            RelayOptions {
+                node: node_id.clone(),
+                catch_up_every: setup.lease / 5,
             },
         )
     });
@@ -579,6 +598,9 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         None => ExitCode::SUCCESS,
     };
     served.context("the HTTP server failed")?;
+    if let Some(relay) = relay {
+        relay.stop().await;
+    }
     if let Some(leases) = leases {
         leases.stop().await;
     }

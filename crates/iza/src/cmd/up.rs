@@ -144,6 +144,10 @@ async fn display(mut subscription: Subscription, supervisor: Arc<Supervisor>, te
             out.line(text);
             continue;
         }
+        // The processes of another node (relayed) are that node's `iza up`'s to show.
+        if event.is_relayed() {
+            continue;
+        }
         let Some(text) = describe(&event.kind) else {
             continue;
         };
