@@ -140,6 +140,7 @@ impl Reader {
                 after: Some(last),
                 before,
                 service: None,
+                kinds: Vec::new(),
                 limit: MAX_EVENTS_PAGE,
             };
             let page = match self.store.events(&page).await {
