@@ -714,6 +714,9 @@ pub struct Trigger {
     pub services: Vec<String>,
     /// Only events of services in these groups (empty: any, unless `services` narrows it).
     pub groups: Vec<String>,
+    /// `workflow` triggers only: executions of these workflows (ids or names; empty: any).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub workflows: Vec<String>,
 }
 
 impl Trigger {
@@ -736,7 +739,13 @@ pub enum TriggerKind {
     Process(Vec<String>),
     /// The task's agent received an escalation.
     Escalation,
+    /// A workflow engine's follower saw a new execution in one of these states (words of
+    /// [`WORKFLOW_EVENTS`]).
+    Workflow(Vec<String>),
 }
+
+/// The workflow events an `on = { workflow = ... }` trigger may name.
+pub const WORKFLOW_EVENTS: &[&str] = &["failed"];
 
 /// What running a task does.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -761,6 +770,10 @@ pub enum Action {
     External,
     /// Render a replica and its original in the shared Chromium and compare them.
     Compare(CompareAction),
+    /// Trigger a workflow of a workflow engine through its webhook.
+    Workflow(WorkflowAction),
+    /// Retry the failed executions of a workflow, bounded.
+    RetryFailed(RetryFailedAction),
 }
 
 impl Action {
@@ -776,6 +789,8 @@ impl Action {
             Action::Stop(_) => "stop",
             Action::External => "external",
             Action::Compare(_) => "compare",
+            Action::Workflow(_) => "workflow",
+            Action::RetryFailed(_) => "retry_failed",
         }
     }
 
@@ -802,6 +817,28 @@ pub struct HttpAction {
     /// Conditions on the answer, all of which must hold for the run to succeed (none: any
     /// 2xx status succeeds).
     pub conditions: Vec<crate::condition::Condition>,
+}
+
+/// A `workflow` action: `run = { workflow = "<service>/<workflow>", data = {...} }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkflowAction {
+    /// The workflow engine's service (it has a `workflows` table).
+    pub service: String,
+    /// The workflow's id or name, as written.
+    pub workflow: String,
+    /// The JSON object sent; its string values may hold placeholders.
+    pub data: IndexMap<String, serde_json::Value>,
+}
+
+/// A `retry_failed` action: `run = { retry_failed = "<service>/<workflow>", limit = N }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RetryFailedAction {
+    /// The workflow engine's service (it has a `workflows` table).
+    pub service: String,
+    /// The workflow's id or name, as written; may hold placeholders (`{workflow}`).
+    pub workflow: String,
+    /// The most executions one run retries.
+    pub limit: u32,
 }
 
 /// A `compare` action: a replica against its original, like a `compare` check run once.

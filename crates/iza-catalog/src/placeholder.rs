@@ -1,11 +1,24 @@
-//! Defines the placeholders of task actions (`{service}`, `{status}`, ...): their names and
+//! Defines the placeholders of task actions (`{service}`, `{status}`, `{workflow}`, ...): their names and
 //! how text holding them is filled in. The catalog only checks text with them in place; the
 //! runtime calls [`substitute`] when a run starts. Text in braces that is not a known
 //! placeholder (`${HOME}`, a JSON body, an awk script) is left as written.
 
 /// The placeholders, written `{service}`: the service of the event, its new status, the
-/// reason, the task's agent, the task's key, the incident's id.
-pub const NAMES: &[&str] = &["service", "status", "reason", "agent", "task", "incident"];
+/// reason, the task's agent, the task's key, the incident's id; and of a failed workflow
+/// execution (`on = { workflow = "failed" }`): the workflow's id, the execution's id, its
+/// error message and its failing node (or step).
+pub const NAMES: &[&str] = &[
+    "service",
+    "status",
+    "reason",
+    "agent",
+    "task",
+    "incident",
+    "workflow",
+    "execution",
+    "error",
+    "node",
+];
 
 /// `text` with each known placeholder replaced by `value(name)`, or by nothing when it gives
 /// none. Unknown names and unmatched braces are kept as they are.

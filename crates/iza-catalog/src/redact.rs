@@ -467,11 +467,21 @@ impl Redact for Action {
                 replica: redact_url(&compare.replica).into_owned(),
                 ..compare.clone()
             }),
+            // Like an `http` body, the data sent to a workflow may hold a secret: its keys stay.
+            Action::Workflow(workflow) => Action::Workflow(crate::model::WorkflowAction {
+                data: workflow
+                    .data
+                    .keys()
+                    .map(|k| (k.clone(), serde_json::Value::from(MASK)))
+                    .collect(),
+                ..workflow.clone()
+            }),
             Action::Check(_)
             | Action::Report(_)
             | Action::Restart(_)
             | Action::Start(_)
             | Action::Stop(_)
+            | Action::RetryFailed(_)
             | Action::External => self.clone(),
         }
     }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use iza_catalog::model::{
-    Action, CatchUp, ExecAction, HttpAction, Priority, Schedule, Task, Trigger, TriggerKind,
+    Action, CatchUp, ExecAction, HttpAction, Priority, RetryFailedAction, Schedule, Task, Trigger,
+    TriggerKind, WorkflowAction,
 };
 use iza_catalog::{Catalog, Severity, SourceFile, Syntax};
 
@@ -21,6 +22,10 @@ group = "core"
 [services.worker]
 command = ["./worker"]
 group = "core"
+[services.n8n]
+kind = "workflow-engine"
+port = 5678
+workflows = { engine = "n8n", url = "http://localhost:5678", api_key = "${N8N_API_KEY}" }
 [agents.boss]
 tier = 1
 [agents.ops]
@@ -127,6 +132,7 @@ fn toml_and_yaml_read_every_key_the_same() {
             kind: TriggerKind::Process(vec!["failed".into(), "exited".into()]),
             services: vec!["worker".into()],
             groups: vec![],
+            workflows: vec![],
         }),
         "state words are read case-insensitively and kept lower-case"
     );
@@ -617,6 +623,84 @@ fn each_mistake_is_reported_with_its_code_at_its_value() {
             Error,
             "shel",
         ),
+        // Workflow actions and triggers.
+        (
+            "workflow without a service",
+            r#"{ name = "t", run = { workflow = "Lead enrichment" } }"#,
+            "invalid-action",
+            Error,
+            r#""Lead enrichment""#,
+        ),
+        (
+            "workflow of an unknown service",
+            r#"{ name = "t", run = { workflow = "n9n/Lead enrichment" } }"#,
+            "unknown-reference",
+            Error,
+            r#""n9n/Lead enrichment""#,
+        ),
+        (
+            "retry_failed of a service without an engine",
+            r#"{ name = "t", run = { retry_failed = "web/x" } }"#,
+            "invalid-action",
+            Error,
+            r#""web/x""#,
+        ),
+        (
+            "retry_failed without a workflow",
+            r#"{ name = "t", run = { retry_failed = "n8n/ " } }"#,
+            "invalid-action",
+            Error,
+            r#""n8n/ ""#,
+        ),
+        (
+            "limit 0",
+            r#"{ name = "t", run = { retry_failed = "n8n/x", limit = 0 } }"#,
+            "invalid-action",
+            Error,
+            "0",
+        ),
+        (
+            "limit with workflow",
+            r#"{ name = "t", run = { workflow = "n8n/x", limit = 3 } }"#,
+            "invalid-action",
+            Error,
+            "3",
+        ),
+        (
+            "data with retry_failed",
+            r#"{ name = "t", run = { retry_failed = "n8n/x", data = { a = 1 } } }"#,
+            "invalid-action",
+            Error,
+            "{ a = 1 }",
+        ),
+        (
+            "unknown workflow event",
+            r#"{ name = "t", on = { workflow = "failled" }, run = { retry_failed = "n8n/{workflow}" } }"#,
+            "invalid-trigger",
+            Error,
+            r#""failled""#,
+        ),
+        (
+            "workflows narrowing a status trigger",
+            r#"{ name = "t", on = { status = "down", workflows = ["x"] } }"#,
+            "invalid-trigger",
+            Error,
+            r#""x""#,
+        ),
+        (
+            "empty workflow name in on",
+            r#"{ name = "t", on = { workflow = "failed", workflows = [" "] } }"#,
+            "invalid-trigger",
+            Error,
+            r#"" ""#,
+        ),
+        (
+            "workflow trigger on a service without an engine",
+            r#"{ name = "t", on = { workflow = "failed", services = ["web"] }, run = { check = "web" } }"#,
+            "invalid-trigger",
+            Warning,
+            r#""web""#,
+        ),
     ];
     for (what, task, code, severity, needle) in cases {
         let text = with_tasks(task);
@@ -650,6 +734,69 @@ fn each_mistake_is_reported_with_its_code_at_its_value() {
         assert!(!found.hints.is_empty(), "{what}: a hint says what to do");
         assert_eq!(checked.catalog.is_some(), *severity == Warning, "{what}");
     }
+}
+
+/// `run = { workflow }`, `run = { retry_failed }` and `on = { workflow = "failed" }` as the
+/// runtime reads them: the target split into service and workflow, `limit` 10 by default,
+/// `data` kept as written (placeholders too), `{service}/{workflow}` left for the run.
+#[test]
+fn workflow_actions_and_triggers_compile() {
+    let text = with_tasks(
+        r#"{ name = "start", run = { workflow = "n8n/Lead enrichment #0002", data = { customer = "{service}", n = 3, nested = { ok = true } } } },
+  { name = "retry", run = { retry_failed = " n8n / abc123 " } },
+  { name = "on failure", on = { workflow = "failed", services = ["n8n"], workflows = ["abc123", "Lead enrichment"] }, run = { retry_failed = "{service}/{workflow}", limit = 3 } }"#,
+    );
+    let catalog = compile(&text);
+    let action = |key: &str| catalog.task(key).unwrap().action.clone().unwrap();
+    let Action::Workflow(start) = action("ops/start") else {
+        panic!("a workflow action")
+    };
+    assert_eq!(
+        start,
+        WorkflowAction {
+            service: "n8n".into(),
+            workflow: "Lead enrichment #0002".into(),
+            data: serde_json::from_value(serde_json::json!({
+                "customer": "{service}", "n": 3, "nested": { "ok": true }
+            }))
+            .unwrap(),
+        }
+    );
+    assert_eq!(
+        action("ops/retry"),
+        Action::RetryFailed(RetryFailedAction {
+            service: "n8n".into(),
+            workflow: "abc123".into(),
+            limit: 10,
+        })
+    );
+    let task = catalog.task("ops/on-failure").unwrap();
+    assert_eq!(
+        task.on,
+        Some(Trigger {
+            kind: TriggerKind::Workflow(vec!["failed".into()]),
+            services: vec!["n8n".into()],
+            groups: vec![],
+            workflows: vec!["abc123".into(), "Lead enrichment".into()],
+        })
+    );
+    assert_eq!(
+        task.action,
+        Some(Action::RetryFailed(RetryFailedAction {
+            service: "{service}".into(),
+            workflow: "{workflow}".into(),
+            limit: 3,
+        }))
+    );
+    // The API shows them; a literal in `data` may be a secret, so its values are masked.
+    let redacted = iza_catalog::redact::Redact::redacted(catalog.task("ops/start").unwrap());
+    let json = serde_json::to_value(redacted).unwrap();
+    assert_eq!(json["action"]["workflow"]["data"]["customer"], "***");
+    let report = iza_catalog::export::report::render(&catalog);
+    assert!(
+        report.contains("on workflow `failed` of `n8n`, `abc123`, `Lead enrichment`"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -819,6 +966,27 @@ fn the_schema_knows_every_task_key() {
         (r#"{ name = "t", run = { start = "w" } }"#, true),
         (r#"{ name = "t", run = { external = "yes" } }"#, false),
         (r#"{ name = "t", run = { launch = "w" } }"#, false),
+        (
+            r#"{ name = "t", run = { workflow = "n8n/x", data = { a = "b", n = 1, l = [1] } } }"#,
+            true,
+        ),
+        (
+            r#"{ name = "t", run = { workflow = "n8n/x", data = "text" } }"#,
+            false,
+        ),
+        (
+            r#"{ name = "t", run = { retry_failed = "n8n/x", limit = 3 } }"#,
+            true,
+        ),
+        (
+            r#"{ name = "t", run = { retry_failed = "n8n/x", limit = "3" } }"#,
+            false,
+        ),
+        (
+            r#"{ name = "t", on = { workflow = "failed", services = ["n8n"], workflows = ["a"] } }"#,
+            true,
+        ),
+        (r#"{ name = "t", on = { workflow = 1 } }"#, false),
     ];
     for (task, valid) in cases {
         let json: serde_json::Value = toml::from_str(&with_tasks(task)).unwrap();

@@ -5,8 +5,16 @@
 //! A round that fails (engine down, credentials refused) is logged and kept as the engine's
 //! last error; the next round retries from the stored cursor. Execution rows older than seven
 //! days (and an hour) are pruned hourly. Dropping [`Workflows`] stops the tasks.
+//!
+//! Started with the agents engine ([`Workflows::start_with_agents`]), a round hands the
+//! failures it newly saw (`RoundReport::new_failures`) to the engine's `on = { workflow =
+//! "failed" }` tasks *before* the round is stored: a crash in between re-reads them from the
+//! stored cursor, and the queue's key (engine and execution) keeps them from running twice.
+//! Only when such a task waits for the engine, each new failure's error is read (n8n
+//! `includeData=true`; the round read the newest of each workflow already), at most
+//! [`FAILURE_READS_PER_ROUND`] more a round.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use iza_catalog::Catalog;
@@ -16,6 +24,13 @@ use iza_workflows::client::{self, Client};
 use iza_workflows::{Cursor, EngineHealth, Follower, WorkflowHealth};
 use serde::Serialize;
 use tokio::task::JoinHandle;
+
+use crate::agents::Agents;
+use crate::agents::triggers::WorkflowFailure;
+
+/// The errors of new failures read one by one per round at most, for the `{error}` of
+/// `on = { workflow = "failed" }` tasks (beyond it, `{error}` is empty).
+pub const FAILURE_READS_PER_ROUND: usize = 50;
 
 const HOUR_MS: i64 = 3_600_000;
 /// How long execution rows are kept: the longest window shown (7 days) and an hour.
@@ -59,13 +74,37 @@ impl Workflows {
     /// Starts one follower per engine of `catalog` (credentials from the process
     /// environment). Must be called within a Tokio runtime.
     pub fn start(catalog: &Catalog, store: Arc<dyn Store>) -> Workflows {
+        Workflows::start_inner(catalog, store, None)
+    }
+
+    /// [`Workflows::start`], handing the failures each follower newly sees to the agents
+    /// engine (`on = { workflow = "failed" }` tasks) before the round is stored.
+    pub fn start_with_agents(
+        catalog: &Catalog,
+        store: Arc<dyn Store>,
+        agents: Arc<Agents>,
+    ) -> Workflows {
+        Workflows::start_inner(catalog, store, Some(agents))
+    }
+
+    fn start_inner(
+        catalog: &Catalog,
+        store: Arc<dyn Store>,
+        agents: Option<Arc<Agents>>,
+    ) -> Workflows {
         let verdicts = Arc::new(Mutex::new(BTreeMap::new()));
         let tasks = catalog
             .services
             .values()
             .filter_map(|s| Some((s.id.clone(), s.workflows.clone()?)))
             .map(|(service, source)| {
-                tokio::spawn(follow(service, source, store.clone(), verdicts.clone()))
+                tokio::spawn(follow(
+                    service,
+                    source,
+                    store.clone(),
+                    verdicts.clone(),
+                    agents.clone(),
+                ))
             })
             .collect();
         Workflows { verdicts, tasks }
@@ -87,6 +126,7 @@ async fn follow(
     source: WorkflowSource,
     store: Arc<dyn Store>,
     verdicts: Arc<Mutex<BTreeMap<String, EngineVerdict>>>,
+    agents: Option<Arc<Agents>>,
 ) {
     let set = |verdict: EngineVerdict| {
         verdicts
@@ -117,6 +157,7 @@ async fn follow(
     let mut interval = tokio::time::interval(source.every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut pruned_at = 0;
+    let mut names = HashMap::new();
     loop {
         interval.tick().await;
         // Execution rows older than the longest window shown (7 days) are dropped hourly.
@@ -127,7 +168,15 @@ async fn follow(
                 tracing::warn!(%service, %error, "cannot prune old executions");
             }
         }
-        match round(&service, &source, &follower, store.as_ref()).await {
+        let this_round = round(
+            &service,
+            &source,
+            &follower,
+            store.as_ref(),
+            agents.as_deref(),
+            &mut names,
+        );
+        match this_round.await {
             Ok(verdict) => set(verdict),
             Err(error) => {
                 tracing::warn!(%service, %error, "a workflow sync round failed");
@@ -142,6 +191,8 @@ async fn round(
     source: &WorkflowSource,
     follower: &Follower,
     store: &dyn Store,
+    agents: Option<&Agents>,
+    names: &mut HashMap<String, String>,
 ) -> Result<EngineVerdict, String> {
     let stored = store
         .workflow_cursor(service)
@@ -157,6 +208,19 @@ async fn round(
         .round(&mut cursor, &running, now)
         .await
         .map_err(|e| e.to_string())?;
+    if let Some(workflows) = &sync.workflows {
+        names.extend(workflows.iter().map(|w| (w.id.clone(), w.name.clone())));
+    }
+    if let Some(agents) = agents
+        && !report.new_failures.is_empty()
+        && agents.wants_workflow_failures(service)
+    {
+        let failures = new_failures(service, follower, &sync, &report, names).await;
+        agents
+            .workflow_failed(&failures)
+            .await
+            .map_err(|e| format!("cannot queue the tasks of failed workflows: {e}"))?;
+    }
     store
         .apply_workflow_sync(service, &sync)
         .await
@@ -166,6 +230,9 @@ async fn round(
         .workflow_stats(service, now.saturating_sub(window))
         .await
         .map_err(|e| e.to_string())?;
+    for s in &stats {
+        names.entry(s.id.clone()).or_insert_with(|| s.name.clone());
+    }
     let judged = iza_workflows::judge(&source.rules, &stats, now);
     let health = iza_workflows::engine(&judged);
     Ok(EngineVerdict {
@@ -177,4 +244,47 @@ async fn round(
         failing: judged.into_iter().filter(|h| h.failing).collect(),
         error: None,
     })
+}
+
+/// The failures a round newly saw, with their error and node: the round's detailed reads
+/// first, then one read each (at most [`FAILURE_READS_PER_ROUND`]); a read that fails leaves
+/// the error empty rather than losing the trigger.
+async fn new_failures(
+    service: &str,
+    follower: &Follower,
+    sync: &iza_store::WorkflowSync,
+    report: &iza_workflows::sync::RoundReport,
+    names: &HashMap<String, String>,
+) -> Vec<WorkflowFailure> {
+    let mut reads = 0;
+    let mut out = Vec::with_capacity(report.new_failures.len());
+    for e in &report.new_failures {
+        let known = sync.failures.iter().find(|f| f.execution_id == e.id);
+        let detail = match known {
+            Some(f) => Some(f.clone()),
+            None if reads < FAILURE_READS_PER_ROUND => {
+                reads += 1;
+                follower
+                    .client
+                    .failure(&e.id)
+                    .await
+                    .inspect_err(|error| {
+                        tracing::warn!(%service, execution = %e.id, %error, "cannot read a failed execution");
+                    })
+                    .ok()
+            }
+            None => None,
+        };
+        out.push(WorkflowFailure {
+            service: service.to_owned(),
+            workflow: e.workflow_id.clone(),
+            workflow_name: names.get(&e.workflow_id).cloned(),
+            execution: e.id.clone(),
+            status: e.status.clone(),
+            error: detail.as_ref().map(|d| d.message.clone()),
+            node: detail.and_then(|d| d.node),
+            at: e.stopped_at.unwrap_or(e.started_at),
+        });
+    }
+    out
 }

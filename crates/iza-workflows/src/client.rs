@@ -335,6 +335,147 @@ impl Client {
         }
     }
 
+    /// One page of one workflow's executions in one state (n8n's word: `error`, mapped to
+    /// Activepieces' `FAILED`), newest first.
+    pub async fn executions_of(
+        &self,
+        workflow_id: &str,
+        status: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Execution>, WorkflowError> {
+        let limit = limit.clamp(1, MAX_PAGE).to_string();
+        match self.engine {
+            Engine::N8n => {
+                let page: N8nPage<N8nExecution> = decode(
+                    self.get(
+                        "/api/v1/executions",
+                        &[
+                            ("workflowId", Some(workflow_id)),
+                            ("status", Some(status)),
+                            ("limit", Some(&limit)),
+                            ("cursor", cursor),
+                        ],
+                    )
+                    .await?,
+                )?;
+                Ok(Page {
+                    items: page.data.into_iter().map(N8nExecution::execution).collect(),
+                    next: page.next_cursor.filter(|c| !c.is_empty()),
+                })
+            }
+            Engine::Activepieces => {
+                let status = match status {
+                    "error" => "FAILED",
+                    "crashed" => "INTERNAL_ERROR",
+                    "success" => "SUCCEEDED",
+                    "canceled" => "CANCELED",
+                    "running" => "RUNNING",
+                    "waiting" => "PAUSED",
+                    "new" => "QUEUED",
+                    other => other,
+                };
+                let page: ApPage<ApRun> = decode(
+                    self.get(
+                        "/api/v1/flow-runs",
+                        &[
+                            ("projectId", self.project.as_deref()),
+                            ("flowId", Some(workflow_id)),
+                            ("status", Some(status)),
+                            ("limit", Some(&limit)),
+                            ("cursor", cursor),
+                        ],
+                    )
+                    .await?,
+                )?;
+                Ok(Page {
+                    items: page.data.into_iter().map(ApRun::execution).collect(),
+                    next: page.next.filter(|c| !c.is_empty()),
+                })
+            }
+        }
+    }
+
+    /// The workflow whose id, or else whose name, is `id_or_name`, from the engine's list.
+    pub async fn find_workflow(&self, id_or_name: &str) -> Result<WorkflowRecord, WorkflowError> {
+        let mut by_name = None;
+        let mut next: Option<String> = None;
+        // The same bound as the follower's: a looping cursor cannot loop for ever.
+        for _ in 0..1_000 {
+            let page = self.workflows_page(next.as_deref()).await?;
+            for w in page.items {
+                if w.id == id_or_name {
+                    return Ok(w);
+                }
+                if by_name.is_none() && w.name == id_or_name {
+                    by_name = Some(w);
+                }
+            }
+            next = page.next;
+            if next.is_none() {
+                break;
+            }
+        }
+        by_name.ok_or_else(|| {
+            WorkflowError::NotFound(format!("no workflow has the id or the name `{id_or_name}`"))
+        })
+    }
+
+    /// The workflow whose id, or else whose name, is `id_or_name`: n8n reads it by id first
+    /// (one request), then searches the list; Activepieces searches the list.
+    pub async fn workflow(&self, id_or_name: &str) -> Result<WorkflowRecord, WorkflowError> {
+        if self.engine == Engine::N8n {
+            match self.n8n_workflow(id_or_name).await {
+                Ok(value) => return Ok(decode::<N8nWorkflow>(value)?.record()),
+                Err(WorkflowError::NotFound(_) | WorkflowError::Status { status: 400, .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.find_workflow(id_or_name).await
+    }
+
+    /// A workflow as n8n serves it whole (`GET /api/v1/workflows/{id}`: nodes included).
+    pub(crate) async fn n8n_workflow(&self, id: &str) -> Result<Value, WorkflowError> {
+        self.get(&format!("/api/v1/workflows/{}", segment(id)), &[])
+            .await
+    }
+
+    /// A request to the engine without its credentials (a webhook is public: the API key must
+    /// not reach the workflow's data); the status and the answer's text.
+    pub(crate) async fn call_public(
+        &self,
+        method: reqwest::Method,
+        url: url::Url,
+        body: Option<&Value>,
+    ) -> Result<(u16, String), WorkflowError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut request = self.http.request(method, url).timeout(self.timeout);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| WorkflowError::Transport(e.to_string()))?;
+        let status = response.status().as_u16();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| WorkflowError::Transport(e.to_string()))?;
+        Ok((status, text))
+    }
+
+    /// The engine's base URL joined with `path` (query pairs appended).
+    pub(crate) fn endpoint(
+        &self,
+        path: &str,
+        query: &[(&str, Option<&str>)],
+    ) -> Result<url::Url, WorkflowError> {
+        self.url(path, query)
+    }
+
     /// One execution (without its data).
     pub async fn execution(&self, id: &str) -> Result<Execution, WorkflowError> {
         match self.engine {
@@ -435,7 +576,7 @@ pub(crate) fn ap_failure(e: &Execution) -> WorkflowFailure {
     }
 }
 
-fn segment(id: &str) -> String {
+pub(crate) fn segment(id: &str) -> String {
     url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
 }
 

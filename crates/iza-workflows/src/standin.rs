@@ -9,12 +9,15 @@
 //! n8n: `/healthz`, `/healthz/readiness` (503 until `ready_after`), `GET /api/v1/workflows`
 //! and `/api/v1/executions` (`{data, nextCursor}`, opaque base64 cursors, `limit` ≤ 250,
 //! filters `active`, `status`, `workflowId`, `includeData`), `GET /api/v1/executions/{id}`,
-//! `POST /api/v1/executions/{id}/retry` (409 after a success), `POST
-//! /api/v1/workflows/{id}/publish|unpublish`, `POST /webhook/{workflow id}`, 401/404 bodies
+//! `POST /api/v1/executions/{id}/retry` (409 after a success), `GET /api/v1/workflows/{id}`
+//! (with its nodes: a Webhook node whose `path` is the name's slug, `lead-enrichment-0002`),
+//! `POST /api/v1/workflows/{id}/publish|unpublish`, `POST /webhook/{path}` (a published
+//! workflow's Webhook node path, or its id; 404 as n8n words it otherwise), 401/404 bodies
 //! as n8n writes them; Activepieces: `/api/v1/health`, `GET /api/v1/flows` and
 //! `/api/v1/flow-runs` (`{data, next, previous}`, `projectId` required), `GET
-//! /api/v1/flow-runs/{id}`, `POST /api/v1/flow-runs/{id}/retry`, `POST
-//! /api/v1/webhooks/{flowId}`. `GET /standin/stats` counts the requests it served.
+//! /api/v1/flow-runs/{id}`, `POST /api/v1/flow-runs/{id}/retry` (`FROM_FAILED_STEP` resumes
+//! the same run, `ON_LATEST_VERSION` starts a new one), `POST /api/v1/webhooks/{flowId}` (an
+//! enabled flow; answers `{}`). `GET /standin/stats` counts the requests it served.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -284,6 +287,14 @@ impl Standin {
         format!("{} #{:04}", TOPICS[index % TOPICS.len()], index + 1)
     }
 
+    /// The path of the workflow's Webhook node (`lead-enrichment-0002`).
+    fn webhook_path(&self, index: usize) -> String {
+        let topic = TOPICS[index % TOPICS.len()]
+            .to_lowercase()
+            .replace(' ', "-");
+        format!("{topic}-{:04}", index + 1)
+    }
+
     fn workflow_index(&self, id: &str) -> Option<usize> {
         // Ids are derived from the index; the list is small enough to search.
         (0..self.config.workflows).find(|i| self.workflow_id(*i) == id)
@@ -430,11 +441,28 @@ impl Standin {
         })
     }
 
+    /// Serves a stand-in on 127.0.0.1 at a free port, in the current Tokio runtime (tests and
+    /// benchmarks of other crates); the stand-in and its base URL. It stops with the runtime.
+    pub async fn spawn_local(config: StandinConfig) -> std::io::Result<(Arc<Standin>, String)> {
+        let standin = Standin::new(config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let router = standin.router();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Ok((standin, url))
+    }
+
+    /// The id of the workflow at `index` (0-based), as the engine's API shows it.
+    pub fn workflow_id_at(&self, index: usize) -> String {
+        self.workflow_id(index)
+    }
+
     /// The router: the engine's routes, `/standin/stats`, and the credential check.
     pub fn router(self: &Arc<Self>) -> Router {
         let api = match self.config.engine {
             Engine::N8n => Router::new()
                 .route("/api/v1/workflows", get(n8n_workflows))
+                .route("/api/v1/workflows/{id}", get(n8n_workflow))
                 .route("/api/v1/workflows/{id}/{verb}", post(n8n_publish))
                 .route("/api/v1/executions", get(n8n_executions))
                 .route("/api/v1/executions/{id}", get(n8n_execution))
@@ -456,13 +484,13 @@ impl Standin {
                     get(|| async { Json(json!({ "status": "ok" })) }),
                 )
                 .route("/healthz/readiness", get(n8n_readiness))
-                .route("/webhook/{id}", post(webhook)),
+                .route("/webhook/{*path}", post(n8n_webhook)),
             Engine::Activepieces => Router::new()
                 .route(
                     "/api/v1/health",
                     get(|| async { Json(json!({ "status": "ok" })) }),
                 )
-                .route("/api/v1/webhooks/{id}", post(webhook)),
+                .route("/api/v1/webhooks/{id}", post(ap_webhook)),
         }
         .route("/standin/stats", get(stats))
         // The demo service's `/stats` (the seed's agents read it), here the stand-in's counts.
@@ -600,7 +628,7 @@ async fn n8n_workflows(
             "isArchived": false,
             "createdAt": created,
             "updatedAt": created,
-            "tags": [{ "id": format!("tag{}", i % 5), "name": TOPICS[i % TOPICS.len()].split(' ').next().unwrap_or("misc").to_lowercase() }],
+            "tags": tags(i),
         }));
     }
     let more = last.is_some_and(|l| {
@@ -755,17 +783,95 @@ async fn n8n_retry(State(s): State<Arc<Standin>>, Path(id): Path<String>) -> Ans
     }
 }
 
-async fn webhook(State(s): State<Arc<Standin>>, Path(id): Path<String>) -> Answer {
+/// n8n's production webhook: a published workflow's Webhook node path (or, for older callers,
+/// the workflow's id) starts an execution in mode `webhook`; n8n answers at once (the node's
+/// "respond immediately" mode).
+async fn n8n_webhook(State(s): State<Arc<Standin>>, Path(path): Path<String>) -> Answer {
     s.counters.webhooks.fetch_add(1, Ordering::Relaxed);
-    let Some(index) = s.workflow_index(&id) else {
-        return error(
+    let path = path.trim_matches('/').to_owned();
+    let index = s
+        .workflow_index(&path)
+        .or_else(|| (0..s.config.workflows).find(|i| s.webhook_path(*i) == path));
+    let mut data = s.lock();
+    let Some(index) = index.filter(|i| data.active[*i]) else {
+        return (
             StatusCode::NOT_FOUND,
-            &format!("The requested webhook \"POST {id}\" is not registered."),
+            Json(json!({
+                "code": 404,
+                "message": format!("The requested webhook \"POST {path}\" is not registered."),
+                "hint": "The workflow must be active for a production URL to run successfully. You can activate the workflow using the toggle in the top-right of the editor. Note that unlike test URL calls, production URL calls aren't shown on the canvas (only in the executions list)",
+            })),
+        )
+            .into_response();
+    };
+    s.generate(&mut data, crate::time::now(), "webhook", Some(index));
+    Json(json!({ "message": "Workflow was started" })).into_response()
+}
+
+/// The tags of the workflow at `index`.
+fn tags(index: usize) -> Value {
+    let name = TOPICS[index % TOPICS.len()]
+        .split(' ')
+        .next()
+        .unwrap_or("misc")
+        .to_lowercase();
+    json!([{ "id": format!("tag{}", index % 5), "name": name }])
+}
+
+/// One workflow, whole (`GET /api/v1/workflows/{id}`): its nodes hold a Webhook node.
+async fn n8n_workflow(State(s): State<Arc<Standin>>, Path(id): Path<String>) -> Answer {
+    let Some(index) = s.workflow_index(&id) else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let active = s.lock().active[index];
+    let created = iso(s.started_ms - 86_400_000 * 30 + index as i64 * 1_000);
+    let (node, _) = NODES[index % NODES.len()];
+    Json(json!({
+        "id": id,
+        "name": s.workflow_name(index),
+        "active": active,
+        "isArchived": false,
+        "createdAt": created,
+        "updatedAt": created,
+        "nodes": [
+            {
+                "id": format!("{id}-webhook"),
+                "name": "Webhook",
+                "type": "n8n-nodes-base.webhook",
+                "typeVersion": 2,
+                "position": [0, 0],
+                "webhookId": format!("{id}-hook"),
+                "parameters": { "httpMethod": "POST", "path": s.webhook_path(index), "options": {} },
+            },
+            {
+                "id": format!("{id}-work"),
+                "name": node,
+                "type": "n8n-nodes-base.stub",
+                "typeVersion": 1,
+                "position": [220, 0],
+                "parameters": {},
+            },
+        ],
+        "connections": { "Webhook": { "main": [[{ "node": node, "type": "main", "index": 0 }]] } },
+        "settings": { "executionOrder": "v1" },
+        "tags": tags(index),
+    }))
+    .into_response()
+}
+
+/// Activepieces' webhook: an enabled flow's run starts (asynchronously: the answer is empty).
+async fn ap_webhook(State(s): State<Arc<Standin>>, Path(id): Path<String>) -> Answer {
+    s.counters.webhooks.fetch_add(1, Ordering::Relaxed);
+    let mut data = s.lock();
+    let Some(index) = s.workflow_index(&id).filter(|i| data.active[*i]) else {
+        return ap_error(
+            StatusCode::NOT_FOUND,
+            "FLOW_NOT_FOUND",
+            &format!("flow {id} not found or not enabled"),
         );
     };
-    let mut data = s.lock();
-    let seq = s.generate(&mut data, crate::time::now(), "webhook", Some(index));
-    Json(json!({ "message": "Workflow was started", "executionId": s.run_id(seq) })).into_response()
+    s.generate(&mut data, crate::time::now(), "webhook", Some(index));
+    Json(json!({})).into_response()
 }
 
 fn ap_project(s: &Standin, query: &HashMap<String, String>) -> Result<(), Refusal> {
@@ -904,7 +1010,21 @@ async fn ap_retry(
             &format!("flow run {id} not found"),
         );
     };
-    match retry(&s, &mut data, seq).and_then(|new| s.run_at(&data, new)) {
+    // `FROM_FAILED_STEP` resumes the same run (its id stays; here it then succeeds), as
+    // Activepieces does; `ON_LATEST_VERSION` starts a new run of the flow.
+    let new = if strategy == "FROM_FAILED_STEP" {
+        let front = data.runs.front().map_or(0, |r| r.seq);
+        if let Some(run) = seq
+            .checked_sub(front)
+            .and_then(|i| data.runs.get_mut(i as usize))
+        {
+            run.failed = false;
+        }
+        Some(seq)
+    } else {
+        retry(&s, &mut data, seq)
+    };
+    match new.and_then(|new| s.run_at(&data, new)) {
         Some(run) => Json(s.ap_run(run)).into_response(),
         None => ap_error(
             StatusCode::NOT_FOUND,

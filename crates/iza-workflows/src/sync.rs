@@ -6,6 +6,11 @@
 //! long history is bounded per round and resumes after a restart (the cursor is stored with the
 //! round, in one transaction), and a quiet engine costs one page a round.
 //!
+//! A round also names the failures it sees *newly* ([`RoundReport::new_failures`]): those
+//! above a head already recorded (listed above it, or in a gap that meets it) and those
+//! recorded as running that ended failed. The history of a first sync is not new; since the
+//! cursor is stored with the round, a failure is new in one round only, across restarts too.
+//!
 //! Executions seen running are read again one by one until they end (n8n's list is ordered by
 //! id, so a finished execution below the head would not be listed again); the newest failure
 //! of each workflow is read in detail (n8n `includeData=true`) for its message and node.
@@ -106,6 +111,9 @@ pub struct RoundReport {
     pub pages: u32,
     /// Whether history is fully read after it.
     pub caught_up: bool,
+    /// The failed executions first seen in this round that ended after the follower began
+    /// (not the history of a first sync), newest first as listed.
+    pub new_failures: Vec<ExecutionRecord>,
 }
 
 impl Follower {
@@ -135,6 +143,8 @@ impl Follower {
             cursor.workflows_at = Some(now);
         }
         let mut seen: Vec<Execution> = Vec::new();
+        // Which of `seen` ended after the follower began (not a first sync's history).
+        let mut fresh: Vec<bool> = Vec::new();
         let mut budget = self.pages_per_round;
 
         // The newest pages, down to the head.
@@ -158,6 +168,7 @@ impl Follower {
                     break;
                 }
                 seen.push(e);
+                fresh.push(old_head.is_some());
             }
             next = page.next;
             if met {
@@ -189,6 +200,7 @@ impl Follower {
                     break;
                 }
                 seen.push(e);
+                fresh.push(gap.stop.is_some());
             }
             match page.next {
                 Some(next) if !done => gap.cursor = next,
@@ -208,11 +220,13 @@ impl Follower {
         {
             match self.client.execution(&r.id).await {
                 Ok(e) if e.record.status != r.status || e.record.stopped_at != r.stopped_at => {
+                    fresh.push(true);
                     refreshed.push(e);
                 }
                 Ok(_) => {}
                 Err(WorkflowError::NotFound(_)) => {
                     // Deleted by the engine's pruning: no longer running as far as IZA knows.
+                    fresh.push(false);
                     refreshed.push(Execution {
                         record: ExecutionRecord {
                             status: "unknown".to_owned(),
@@ -253,11 +267,18 @@ impl Follower {
             });
         }
 
+        let new_failures = seen
+            .iter()
+            .zip(&fresh)
+            .filter(|(e, fresh)| **fresh && e.record.failed())
+            .map(|(e, _)| e.record.clone())
+            .collect();
         sync.executions = seen.into_iter().map(|e| e.record).collect();
         sync.cursor = serde_json::to_string(cursor).unwrap_or_default();
         let report = RoundReport {
             pages: self.pages_per_round - budget,
             caught_up: cursor.caught_up(),
+            new_failures,
         };
         Ok((sync, report))
     }

@@ -266,9 +266,10 @@ async fn activepieces_shapes() {
         failure.node.as_deref(),
         run["failedStep"]["displayName"].as_str()
     );
+    // `FROM_FAILED_STEP` resumes the same run, which is no longer failed.
     let retried = client.retry(id).await.unwrap();
     assert_eq!(retried.record.status, "success");
-    assert_ne!(retried.record.id, id);
+    assert_eq!(retried.record.id, id);
 }
 
 /// Follows `standin` into `store` until caught up; returns the rounds it took.
@@ -383,4 +384,190 @@ async fn activepieces_sync_with_unordered_ids() {
     standin.add_executions(5);
     let (sync, _) = follower.round(&mut cursor, &[], now()).await.unwrap();
     assert_eq!(store.apply_workflow_sync("n8n", &sync).await.unwrap(), 5);
+}
+
+/// The failed executions of `workflow`, newest first, as n8n lists them (`status=error`).
+async fn n8n_failed_of(url: &str, workflow: &str) -> Vec<Value> {
+    let (_, page) = get(
+        &format!("{url}/api/v1/executions?status=error&workflowId={workflow}&limit=250"),
+        Some(KEY),
+    )
+    .await;
+    page["data"].as_array().unwrap().clone()
+}
+
+/// `retry_failed` against n8n: newest first, at most `limit`, never one retried already (a
+/// `retrySuccessId`), never a retry; the report says what it did. `trigger` calls the
+/// Webhook node's path of a published workflow, found by name or id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn n8n_retry_failed_is_bounded_and_trigger_calls_the_webhook() {
+    let (standin, url) = serve(StandinConfig {
+        workflows: 2,
+        history: 60,
+        rate: 0.0,
+        failure_rate: 0.5,
+        ..StandinConfig::default()
+    })
+    .await;
+    let client = client_of(Engine::N8n, &url, "standin-key");
+    let workflow = client.workflow("Sync orders to ERP #0001").await.unwrap();
+    assert_eq!(client.workflow(&workflow.id).await.unwrap(), workflow);
+    let failed: Vec<String> = n8n_failed_of(&url, &workflow.id)
+        .await
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(failed.len() > 5, "{failed:?}");
+
+    let first = iza_workflows::retry_failed(&client, &workflow.id, 3)
+        .await
+        .unwrap();
+    let retried: Vec<&str> = first.retried.iter().map(|r| r.execution.as_str()).collect();
+    assert_eq!(
+        retried,
+        failed[..3].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert!(
+        first
+            .retried
+            .iter()
+            .all(|r| r.retry.is_some() && r.error.is_none())
+    );
+    assert_eq!((first.skipped, first.more, first.refused()), (0, true, 0));
+    assert!(first.text().contains(&format!(
+        "retried execution {} as {} (success)",
+        failed[0],
+        first.retried[0].retry.as_deref().unwrap()
+    )));
+    // The old ones now carry a `retrySuccessId` and the retries succeeded: the next run
+    // retries the next failures and skips those three.
+    let second = iza_workflows::retry_failed(&client, &workflow.id, 100)
+        .await
+        .unwrap();
+    let retried: Vec<&str> = second
+        .retried
+        .iter()
+        .map(|r| r.execution.as_str())
+        .collect();
+    assert_eq!(
+        retried,
+        failed[3..].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert_eq!((second.skipped, second.more), (3, false));
+    assert_eq!(
+        standin.counters.retries.load(Ordering::Relaxed),
+        failed.len() as u64
+    );
+    let third = iza_workflows::retry_failed(&client, &workflow.id, 100)
+        .await
+        .unwrap();
+    assert!(third.retried.is_empty());
+    assert_eq!(third.skipped, failed.len());
+    assert!(
+        third.text().contains("0 retried, 0 refused"),
+        "{}",
+        third.text()
+    );
+
+    // `trigger`: the Webhook node's path, with the data as the JSON body.
+    let executions = |s: &Standin| s.counters.webhooks.load(Ordering::Relaxed);
+    let target = client.workflow("Lead enrichment #0002").await.unwrap();
+    let publish = client::http_client()
+        .unwrap()
+        .post(format!("{url}/api/v1/workflows/{}/publish", target.id))
+        .header(KEY.0, KEY.1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(publish.status(), 200);
+    let started = iza_workflows::trigger(
+        &client,
+        "Lead enrichment #0002",
+        &serde_json::json!({ "a": 1 }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(started.workflow, target.id);
+    assert_eq!(
+        started.call,
+        format!("POST {url}/webhook/lead-enrichment-0002")
+    );
+    assert_eq!(started.status, 200);
+    assert_eq!(started.answer, r#"{"message":"Workflow was started"}"#);
+    assert_eq!(executions(&standin), 1);
+    let (_, newest) = get(&format!("{url}/api/v1/executions?limit=1"), Some(KEY)).await;
+    assert_eq!(newest["data"][0]["mode"], "webhook");
+    assert_eq!(newest["data"][0]["workflowId"], target.id.as_str());
+    // By id too; an unpublished workflow and an unknown one are refused, saying why.
+    iza_workflows::trigger(&client, &target.id, &serde_json::json!({}))
+        .await
+        .unwrap();
+    let unpublish = client::http_client()
+        .unwrap()
+        .post(format!("{url}/api/v1/workflows/{}/unpublish", target.id))
+        .header(KEY.0, KEY.1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unpublish.status(), 200);
+    let refused = iza_workflows::trigger(&client, &target.id, &serde_json::json!({}))
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("not published"), "{refused}");
+    let unknown = iza_workflows::trigger(&client, "No such workflow", &serde_json::json!({}))
+        .await
+        .unwrap_err();
+    assert!(matches!(unknown, WorkflowError::NotFound(_)), "{unknown}");
+    assert_eq!(executions(&standin), 2);
+}
+
+/// Activepieces: `trigger` posts to `/api/v1/webhooks/{flowId}`; `retry_failed` resumes the
+/// failed runs (`FROM_FAILED_STEP`), which are then no longer failed, so none is retried twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activepieces_retry_failed_and_trigger() {
+    let (standin, url) = serve(StandinConfig {
+        engine: Engine::Activepieces,
+        workflows: 2,
+        history: 40,
+        rate: 0.0,
+        failure_rate: 0.5,
+        ..StandinConfig::default()
+    })
+    .await;
+    let client = client_of(Engine::Activepieces, &url, "standin-key");
+    let flow = client.workflow("Sync orders to ERP #0001").await.unwrap();
+    let first = iza_workflows::retry_failed(&client, &flow.id, 2)
+        .await
+        .unwrap();
+    assert_eq!(first.retried.len(), 2);
+    assert!(first.more);
+    let second = iza_workflows::retry_failed(&client, &flow.id, 1_000)
+        .await
+        .unwrap();
+    let again: Vec<&str> = second
+        .retried
+        .iter()
+        .map(|r| r.execution.as_str())
+        .collect();
+    for r in &first.retried {
+        assert!(!again.contains(&r.execution.as_str()), "retried twice");
+    }
+    assert!(!second.more);
+    let third = iza_workflows::retry_failed(&client, &flow.id, 1_000)
+        .await
+        .unwrap();
+    assert!(third.retried.is_empty(), "{third:?}");
+
+    // An enabled flow, by its name: its webhook answers `{}` and starts a run.
+    let flows = client.workflows_page(None).await.unwrap().items;
+    let enabled = flows.iter().find(|f| f.active).expect("an enabled flow");
+    let started = iza_workflows::trigger(&client, &enabled.name, &serde_json::json!({ "a": 1 }))
+        .await
+        .unwrap();
+    assert_eq!(
+        started.call,
+        format!("POST {url}/api/v1/webhooks/{}", enabled.id)
+    );
+    assert_eq!((started.status, started.answer.as_str()), (200, "{}"));
+    assert_eq!(standin.counters.webhooks.load(Ordering::Relaxed), 1);
 }

@@ -694,11 +694,13 @@ fn trigger_text(on: &Trigger) -> String {
         TriggerKind::Status(w) => format!("on status {}", words(w)),
         TriggerKind::Process(w) => format!("on process {}", words(w)),
         TriggerKind::Escalation => return "on escalation".to_owned(),
+        TriggerKind::Workflow(w) => format!("on workflow {}", words(w)),
     };
     let of: Vec<String> = on
         .services
         .iter()
         .chain(&on.groups)
+        .chain(&on.workflows)
         .map(|id| code(id))
         .collect();
     if !of.is_empty() {

@@ -182,6 +182,10 @@ const KNOWN_KEYS: &[&str] = &[
     "no_success_for",
     "expected",
     "stuck_after",
+    "workflow",
+    "retry_failed",
+    "data",
+    "limit",
 ];
 
 pub(crate) fn known_key(key: &str) -> Option<&'static str> {

@@ -707,7 +707,8 @@ pub enum RawCatchUp {
     All,
 }
 
-/// `on`: the event that runs a task. Exactly one of `status`, `process`, `escalation`.
+/// `on`: the event that runs a task. Exactly one of `status`, `process`, `escalation`,
+/// `workflow`.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTrigger {
@@ -719,6 +720,11 @@ pub struct RawTrigger {
     pub process: Option<Spanned<RawWords>>,
     /// `true`: the task's agent received an escalation.
     pub escalation: Option<Spanned<bool>>,
+    /// `failed`: a workflow engine's follower saw a new failed execution (docs/workflows.md).
+    pub workflow: Option<Spanned<RawWords>>,
+    /// With `workflow`: only executions of these workflows (ids or names).
+    #[serde(default)]
+    pub workflows: Vec<Spanned<String>>,
     /// Only events of these services.
     #[serde(default)]
     pub services: Vec<Spanned<String>>,
@@ -797,6 +803,17 @@ pub struct RawAction {
     /// (`[PIXEL_DIFF]`, `[TEXT_SIMILARITY]`, `[MISSING_LINKS]`), like a `compare` check.
     /// Placeholders are substituted in both URLs.
     pub compare: Option<Spanned<RawCompare>>,
+    /// Trigger a workflow of a workflow engine: `"<service>/<workflow id or name>"`, through
+    /// its webhook (n8n's Webhook node, Activepieces' `/api/v1/webhooks/{flowId}`).
+    pub workflow: Option<Spanned<String>>,
+    /// Retry the failed executions of a workflow: `"<service>/<workflow id or name>"`,
+    /// newest first, those not retried yet, at most `limit`.
+    pub retry_failed: Option<Spanned<String>>,
+    /// With `workflow`: the JSON object sent to the workflow (string values may hold
+    /// placeholders).
+    pub data: Option<Spanned<IndexMap<String, serde_json::Value>>>,
+    /// With `retry_failed`: the most executions retried by one run; 10 by default.
+    pub limit: Option<Spanned<u32>>,
     /// With `http`: request headers (values may hold placeholders).
     pub headers: Option<Spanned<IndexMap<String, String>>>,
     /// With `http`: request body (may hold placeholders).

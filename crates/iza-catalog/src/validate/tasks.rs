@@ -16,8 +16,8 @@ use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::manifest::raw::{RawAction, RawCatchUp, RawTask, RawTrigger, RawWords};
 use crate::manifest::spanned::Spanned;
 use crate::model::{
-    Action, CatchUp, ExecAction, HttpAction, PROCESS_STATES, STATUS_WORDS, Schedule, Task, Trigger,
-    TriggerKind, slug, task_key,
+    Action, CatchUp, ExecAction, HttpAction, PROCESS_STATES, RetryFailedAction, STATUS_WORDS,
+    Schedule, Task, Trigger, TriggerKind, WORKFLOW_EVENTS, WorkflowAction, slug, task_key,
 };
 
 /// The default time one task run may take.
@@ -31,10 +31,24 @@ pub(crate) const DEFAULT_CATCH_UP_LIMIT: u32 = 100;
 
 const STATUS_NOUN: (&str, &str) = ("service status", "service statuses");
 const PROCESS_NOUN: (&str, &str) = ("process state", "process states");
+const WORKFLOW_NOUN: (&str, &str) = ("workflow event", "workflow events");
+
+/// How many failed executions a `retry_failed` run retries without `limit`.
+pub(crate) const DEFAULT_RETRY_LIMIT: u32 = 10;
 
 /// The action keys of `run`, in documentation order.
 const ACTION_KEYS: &[&str] = &[
-    "check", "http", "exec", "report", "restart", "start", "stop", "external", "compare",
+    "check",
+    "http",
+    "exec",
+    "report",
+    "restart",
+    "start",
+    "stop",
+    "external",
+    "compare",
+    "workflow",
+    "retry_failed",
 ];
 
 pub(super) fn task(
@@ -269,6 +283,7 @@ fn trigger(ctx: &mut Ctx<'_>, task: &str, spanned: &Spanned<RawTrigger>) -> Opti
         on.status.is_some(),
         on.process.is_some(),
         on.escalation.is_some(),
+        on.workflow.is_some(),
     ]
     .into_iter()
     .filter(|g| *g)
@@ -277,7 +292,7 @@ fn trigger(ctx: &mut Ctx<'_>, task: &str, spanned: &Spanned<RawTrigger>) -> Opti
         ctx.push(
             Diagnostic::error(
                 Code::InvalidTrigger,
-                format!("`on` of task `{task}` must have exactly one of `status`, `process`, `escalation` (it has {given})"),
+                format!("`on` of task `{task}` must have exactly one of `status`, `process`, `escalation`, `workflow` (it has {given})"),
             )
             .at(spanned.span())
             .hint("for example `on = { status = \"down\", services = [\"n8n\"] }`"),
@@ -286,12 +301,75 @@ fn trigger(ctx: &mut Ctx<'_>, task: &str, spanned: &Spanned<RawTrigger>) -> Opti
     }
     let services = || on.services.iter().map(|s| s.get().clone()).collect();
     let groups = || on.groups.iter().map(|g| g.get().clone()).collect();
+    if let (None, Some(first)) = (&on.workflow, on.workflows.first()) {
+        ctx.push(
+            Diagnostic::error(
+                Code::InvalidTrigger,
+                format!("`workflows` of `on` of task `{task}` narrows only a `workflow` trigger"),
+            )
+            .at(first.span())
+            .hint("remove `workflows`, or wait for `workflow = \"failed\"`"),
+        );
+        return None;
+    }
+    if let Some(workflow) = &on.workflow {
+        let words = words(
+            ctx,
+            task,
+            "workflow",
+            workflow,
+            WORKFLOW_EVENTS,
+            WORKFLOW_NOUN,
+        )?;
+        let raw = ctx.raw;
+        for service in &on.services {
+            let no_engine = raw
+                .services
+                .get(service.get().as_str())
+                .is_some_and(|s| s.get().workflows.is_none());
+            if no_engine {
+                ctx.push(
+                    Diagnostic::warning(
+                        Code::InvalidTrigger,
+                        format!(
+                            "`on` of task `{task}` waits for failed workflows of `{}`, which follows no workflow engine, so it never has one",
+                            service.get()
+                        ),
+                    )
+                    .at(service.span())
+                    .hint("name a service with a `workflows` table (docs/workflows.md)"),
+                );
+            }
+        }
+        if let Some(empty) = on.workflows.iter().find(|w| w.get().trim().is_empty()) {
+            ctx.push(
+                Diagnostic::error(
+                    Code::InvalidTrigger,
+                    format!("`workflows` of `on` of task `{task}` has an empty name"),
+                )
+                .at(empty.span())
+                .hint("name a workflow by its id or its name"),
+            );
+            return None;
+        }
+        return Some(Trigger {
+            kind: TriggerKind::Workflow(words),
+            services: services(),
+            groups: groups(),
+            workflows: on
+                .workflows
+                .iter()
+                .map(|w| w.get().trim().to_owned())
+                .collect(),
+        });
+    }
     if let Some(status) = &on.status {
         let words = words(ctx, task, "status", status, STATUS_WORDS, STATUS_NOUN)?;
         return Some(Trigger {
             kind: TriggerKind::Status(words),
             services: services(),
             groups: groups(),
+            workflows: Vec::new(),
         });
     }
     if let Some(process) = &on.process {
@@ -320,6 +398,7 @@ fn trigger(ctx: &mut Ctx<'_>, task: &str, spanned: &Spanned<RawTrigger>) -> Opti
             kind: TriggerKind::Process(words),
             services: services(),
             groups: groups(),
+            workflows: Vec::new(),
         });
     }
     let escalation = on.escalation.as_ref()?;
@@ -350,6 +429,7 @@ fn trigger(ctx: &mut Ctx<'_>, task: &str, spanned: &Spanned<RawTrigger>) -> Opti
         kind: TriggerKind::Escalation,
         services: Vec::new(),
         groups: Vec::new(),
+        workflows: Vec::new(),
     })
 }
 
@@ -419,6 +499,8 @@ fn action(ctx: &mut Ctx<'_>, task: &str, spanned: &Spanned<RawAction>) -> Option
         run.stop.as_ref().map(Spanned::span),
         run.external.as_ref().map(Spanned::span),
         run.compare.as_ref().map(Spanned::span),
+        run.workflow.as_ref().map(Spanned::span),
+        run.retry_failed.as_ref().map(Spanned::span),
     ]
     .into_iter()
     .zip(ACTION_KEYS)
@@ -459,6 +541,12 @@ fn action(ctx: &mut Ctx<'_>, task: &str, spanned: &Spanned<RawAction>) -> Option
         ("env", "exec", run.env.as_ref().map(Spanned::span)),
         ("cwd", "exec", run.cwd.as_ref().map(Spanned::span)),
         ("shell", "exec", run.shell.as_ref().map(Spanned::span)),
+        ("data", "workflow", run.data.as_ref().map(Spanned::span)),
+        (
+            "limit",
+            "retry_failed",
+            run.limit.as_ref().map(Spanned::span),
+        ),
     ];
     for (modifier, owner, span) in modifiers {
         // `conditions` also go with a `compare` action.
@@ -507,6 +595,43 @@ fn action(ctx: &mut Ctx<'_>, task: &str, spanned: &Spanned<RawAction>) -> Option
         "exec" => exec(ctx, task, run),
         "http" => http(ctx, task, run),
         "compare" => super::compare_action::compare(ctx, task, run),
+        "workflow" => {
+            let target = run.workflow.as_ref()?;
+            let (service, workflow) = workflow_target(ctx, task, "workflow", target)?;
+            Some(Action::Workflow(WorkflowAction {
+                service,
+                workflow,
+                data: run
+                    .data
+                    .as_ref()
+                    .map(|d| d.get().clone())
+                    .unwrap_or_default(),
+            }))
+        }
+        "retry_failed" => {
+            let target = run.retry_failed.as_ref()?;
+            let (service, workflow) = workflow_target(ctx, task, "retry_failed", target)?;
+            let limit = match &run.limit {
+                Some(l) if *l.get() == 0 => {
+                    ctx.push(
+                        Diagnostic::error(
+                            Code::InvalidAction,
+                            format!("`limit` of `retry_failed` of task `{task}` is 0, so it would retry nothing"),
+                        )
+                        .at(l.span())
+                        .hint(format!("give at least 1 (the default is {DEFAULT_RETRY_LIMIT})")),
+                    );
+                    return None;
+                }
+                Some(l) => *l.get(),
+                None => DEFAULT_RETRY_LIMIT,
+            };
+            Some(Action::RetryFailed(RetryFailedAction {
+                service,
+                workflow,
+                limit,
+            }))
+        }
         "report" => {
             let path = run.report.as_ref()?;
             if path.get().trim().is_empty() {
@@ -539,6 +664,70 @@ fn action(ctx: &mut Ctx<'_>, task: &str, spanned: &Spanned<RawAction>) -> Option
         }
     };
     action.filter(|_| ok)
+}
+
+/// `"<service>/<workflow id or name>"` of `workflow` and `retry_failed`: the service follows a
+/// workflow engine (`workflows`), the workflow is named. `{service}` and `{workflow}` may stand
+/// for either part (filled in from a `workflow` trigger at run time).
+fn workflow_target(
+    ctx: &mut Ctx<'_>,
+    task: &str,
+    key: &str,
+    target: &Spanned<String>,
+) -> Option<(String, String)> {
+    let text = target.get().trim();
+    let hint = format!(
+        "write `{key} = \"<service>/<workflow id or name>\"`, for example `{key} = \"n8n/Lead enrichment\"`"
+    );
+    let Some((service, workflow)) = text
+        .split_once('/')
+        .map(|(s, w)| (s.trim(), w.trim()))
+        .filter(|(s, w)| !s.is_empty() && !w.is_empty())
+    else {
+        ctx.push(
+            Diagnostic::error(
+                Code::InvalidAction,
+                format!(
+                    "`{key}` of task `{task}` is `{text}`, which names no service and workflow"
+                ),
+            )
+            .at(target.span())
+            .hint(hint),
+        );
+        return None;
+    };
+    let raw = ctx.raw;
+    if service != "{service}" {
+        let Some(&index) = ctx.service_index.get(service) else {
+            let d = Diagnostic::error(
+                Code::UnknownReference,
+                format!("`{key}` of task `{task}` names `{service}`, which is not a service"),
+            )
+            .at(target.span());
+            let engines = raw
+                .services
+                .iter()
+                .filter(|(_, s)| s.get().workflows.is_some())
+                .map(|(id, _)| id.get().as_str());
+            ctx.push(match did_you_mean(service, engines) {
+                Some(close) => d.hint(format!("did you mean `{close}`?")),
+                None => d.hint("name a service with a `workflows` table (docs/workflows.md)"),
+            });
+            return None;
+        };
+        if raw.services[index].get().workflows.is_none() {
+            ctx.push(
+                Diagnostic::error(
+                    Code::InvalidAction,
+                    format!("`{key}` of task `{task}` names `{service}`, which follows no workflow engine"),
+                )
+                .at(target.span())
+                .hint("give the service a `workflows` table (`workflows = { engine = \"n8n\", url = \"...\" }`, docs/workflows.md)"),
+            );
+            return None;
+        }
+    }
+    Some((service.to_owned(), workflow.to_owned()))
 }
 
 /// `restart`/`start`/`stop` need a service that `iza up` supervises.

@@ -11,7 +11,8 @@
 //!
 //! - `schedule.rs`: the ticks of `every` and `cron` (+ `timezone`), enqueued exactly once each
 //!   (the store's unique key of task and tick), the missed ones by `catch_up`;
-//! - `triggers.rs`: `on` triggers matched against the bus, once per transition;
+//! - `triggers.rs`: `on` triggers matched against the bus, once per transition, and against
+//!   the failed workflow executions the followers newly see ([`Agents::workflow_failed`]);
 //! - `worker.rs`: claims by priority with aging, holds a lease with a heartbeat, runs the action
 //!   within the task's `timeout`, finishes the run, retries with exponential backoff and jitter;
 //! - `escalation.rs`: an incident when a task's retries are exhausted, up the `reports_to` chain;
@@ -579,6 +580,51 @@ impl Agents {
             .or_else(|| catalog.find_task(key))
             .cloned()
             .ok_or_else(|| AgentsError::UnknownTask(key.to_owned()))
+    }
+
+    /// Whether a task of the catalog waits for failed executions of `service`
+    /// (`on = { workflow = "failed" }`): the follower reads each new failure's error only then.
+    pub fn wants_workflow_failures(&self, service: &str) -> bool {
+        let catalog = self.shared.catalog();
+        let group = catalog
+            .services
+            .get(service)
+            .and_then(|s| s.group.as_deref());
+        catalog.tasks.iter().any(|t| {
+            t.enabled
+                && t.action.is_some()
+                && t.on.as_ref().is_some_and(|on| {
+                    matches!(on.kind, iza_catalog::model::TriggerKind::Workflow(_))
+                        && on.matches_service(service, group)
+                })
+        })
+    }
+
+    /// Queues the runs of the tasks whose `on = { workflow = "failed" }` matches each failed
+    /// execution, one per task and execution (the queue's dedupe key): a failure reported
+    /// again (a round stored after a crash, a second node) queues nothing. Returns the runs
+    /// queued.
+    pub async fn workflow_failed(
+        &self,
+        failures: &[triggers::WorkflowFailure],
+    ) -> Result<usize, AgentsError> {
+        let catalog = self.shared.catalog();
+        let mut runs = Vec::new();
+        for failure in failures {
+            for task in catalog
+                .tasks
+                .iter()
+                .filter(|t| t.enabled && t.action.is_some())
+                .filter(|t| triggers::matches_workflow(&catalog, t, failure))
+            {
+                runs.push(
+                    self.shared
+                        .new_run(task, failure.to_trigger(), Some(failure.dedupe())),
+                );
+            }
+        }
+        let ids = self.shared.enqueue(runs).await?;
+        Ok(ids.iter().flatten().count())
     }
 
     /// Queues a run of a task now, whatever its schedule; `trigger` is kept with the run

@@ -1,7 +1,9 @@
 //! The placeholder values of a run, substituted into an action's text: `{service}`, `{status}`,
-//! `{reason}` (from the event that triggered the run), `{agent}`, `{task}` and `{incident}`.
+//! `{reason}` (from the event that triggered the run), `{agent}`, `{task}` and `{incident}`;
+//! `{workflow}`, `{execution}`, `{error}` and `{node}` from a failed workflow execution
+//! (`on = { workflow = "failed" }`).
 //! The substitution itself is the catalog's (`iza_catalog::placeholder`), the one `iza check`
-//! validates against: only these six exact words in braces are replaced; any other text in
+//! validates against: only these exact words in braces are replaced; any other text in
 //! braces (a JSON body's `{"a": 1}`) is left as written. A placeholder the run has no value for
 //! becomes empty: a scheduled run has no `{service}`. It owns where the values come from (a
 //! run's trigger).
@@ -23,6 +25,14 @@ pub struct Placeholders {
     pub task: Option<String>,
     /// The incident an escalation run handles.
     pub incident: Option<String>,
+    /// The workflow (its id) of a failed execution.
+    pub workflow: Option<String>,
+    /// The failed execution's id.
+    pub execution: Option<String>,
+    /// Its error message.
+    pub error: Option<String>,
+    /// Its failing node (n8n) or step (Activepieces).
+    pub node: Option<String>,
 }
 
 impl Placeholders {
@@ -41,6 +51,10 @@ impl Placeholders {
             agent: agent.map(str::to_owned),
             task: Some(task.to_owned()),
             incident: text("incident"),
+            workflow: text("workflow"),
+            execution: text("execution"),
+            error: text("error"),
+            node: text("node"),
         }
     }
 
@@ -52,6 +66,10 @@ impl Placeholders {
             "agent" => self.agent.as_deref(),
             "task" => self.task.as_deref(),
             "incident" => self.incident.as_deref(),
+            "workflow" => self.workflow.as_deref(),
+            "execution" => self.execution.as_deref(),
+            "error" => self.error.as_deref(),
+            "node" => self.node.as_deref(),
             _ => None,
         }
     }
@@ -60,6 +78,21 @@ impl Placeholders {
     /// `iza_catalog::placeholder`).
     pub fn apply(&self, text: &str) -> String {
         iza_catalog::placeholder::substitute(text, |name| self.value(name))
+    }
+
+    /// `value` with the placeholders of every string in it replaced (keys kept as written):
+    /// the `data` of a `workflow` action.
+    pub fn apply_json(&self, value: &Value) -> Value {
+        match value {
+            Value::String(s) => Value::String(self.apply(s)),
+            Value::Array(items) => Value::Array(items.iter().map(|v| self.apply_json(v)).collect()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), self.apply_json(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
     }
 }
 
@@ -86,5 +119,23 @@ mod tests {
         assert_eq!(values.apply("{unknown} {service"), "{unknown} {service");
         let none = Placeholders::of_run(&json!({"kind": "tick"}), "t", None);
         assert_eq!(none.apply("[{service}|{agent}]"), "[|]");
+    }
+
+    #[test]
+    fn a_failed_execution_fills_the_workflow_placeholders_in_data() {
+        let values = Placeholders::of_run(
+            &json!({"kind": "workflow", "service": "n8n", "status": "error", "workflow": "w1", "execution": 42, "error": "boom \"x\"", "node": "Postgres"}),
+            "eh/retry",
+            Some("eh"),
+        );
+        assert_eq!(
+            values.apply("{service}/{workflow}#{execution} {node}: {error}"),
+            "n8n/w1#42 Postgres: boom \"x\""
+        );
+        let data = json!({"why": "{error}", "n": 3, "list": ["{node}", {"e": "{execution}"}], "{workflow}": true});
+        assert_eq!(
+            values.apply_json(&data),
+            json!({"why": "boom \"x\"", "n": 3, "list": ["Postgres", {"e": "42"}], "{workflow}": true})
+        );
     }
 }

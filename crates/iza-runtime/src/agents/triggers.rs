@@ -9,9 +9,14 @@
 //!
 //! It owns the matching and the values a triggered run carries (service, old and new status,
 //! reason); the engine enqueues (`mod.rs`), deduplicated by the event's bus position.
+//!
+//! `on = { workflow = "failed" }` is matched against the failed executions a workflow
+//! follower newly saw ([`WorkflowFailure`], handed over by `crate::workflows` before it stores
+//! the round), deduplicated by engine and execution: one run per failed execution.
 
 use iza_catalog::Catalog;
 use iza_catalog::model::{Task, TriggerKind};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::event::{Event, EventKind};
@@ -147,4 +152,80 @@ pub fn matches(catalog: &Catalog, task: &Task, transition: &Transition) -> bool 
         .get(&transition.service)
         .and_then(|s| s.group.as_deref());
     on.matches_service(&transition.service, group)
+}
+
+/// A failed workflow execution a follower newly saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkflowFailure {
+    /// The engine's service.
+    pub service: String,
+    /// The workflow's id.
+    pub workflow: String,
+    /// The workflow's name, when the store knows it.
+    pub workflow_name: Option<String>,
+    /// The execution's id.
+    pub execution: String,
+    /// Its status (`error`, `crashed`).
+    pub status: String,
+    /// Its error message, when read.
+    pub error: Option<String>,
+    /// Its failing node (n8n) or step (Activepieces), when known.
+    pub node: Option<String>,
+    /// When it ended (or started), Unix milliseconds.
+    pub at: i64,
+}
+
+impl WorkflowFailure {
+    /// The trigger value a run it starts carries (placeholders `{service}`, `{status}`,
+    /// `{reason}`, `{workflow}`, `{execution}`, `{error}`, `{node}`).
+    pub fn to_trigger(&self) -> Value {
+        let name = self.workflow_name.as_deref().unwrap_or(&self.workflow);
+        let mut reason = format!("execution {} of workflow `{name}` failed", self.execution);
+        if let Some(node) = &self.node {
+            reason.push_str(&format!(" at `{node}`"));
+        }
+        if let Some(error) = &self.error {
+            reason.push_str(&format!(": {error}"));
+        }
+        json!({
+            "kind": "workflow",
+            "at": self.at,
+            "service": self.service,
+            "status": self.status,
+            "reason": reason,
+            "workflow": self.workflow,
+            "workflow_name": self.workflow_name,
+            "execution": self.execution,
+            "error": self.error,
+            "node": self.node,
+        })
+    }
+
+    /// The queue's key: one run per task and failed execution, whoever reports it again.
+    pub fn dedupe(&self) -> String {
+        format!("workflow:{}:{}", self.service, self.execution)
+    }
+}
+
+/// Whether a task's `on = { workflow = ... }` trigger matches a failed execution: its
+/// `services`/`groups` filter, and its `workflows` (ids or names; empty: any).
+pub fn matches_workflow(catalog: &Catalog, task: &Task, failure: &WorkflowFailure) -> bool {
+    let Some(on) = &task.on else {
+        return false;
+    };
+    let TriggerKind::Workflow(words) = &on.kind else {
+        return false;
+    };
+    if !words.iter().any(|w| w == "failed") {
+        return false;
+    }
+    let group = catalog
+        .services
+        .get(&failure.service)
+        .and_then(|s| s.group.as_deref());
+    on.matches_service(&failure.service, group)
+        && (on.workflows.is_empty()
+            || on.workflows.iter().any(|w| {
+                *w == failure.workflow || failure.workflow_name.as_deref() == Some(w.as_str())
+            }))
 }

@@ -19,3 +19,4 @@ mod supervisor;
 mod support;
 #[path = "../../../iza-store/tests/common/test_database.rs"]
 mod test_database;
+mod workflow_tasks;

@@ -482,8 +482,13 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         iza_outputs::OutputsOptions::default(),
     ));
     state.set_outputs(outputs.clone());
-    // Workflow engines (docs/workflows.md): one follower per `workflows` table, until the end.
-    let _workflows = iza_runtime::workflows::Workflows::start(&catalog, store.clone());
+    // Workflow engines (docs/workflows.md): one follower per `workflows` table, until the end;
+    // the failures they newly see queue the `on = { workflow = "failed" }` tasks.
+    let _workflows = iza_runtime::workflows::Workflows::start_with_agents(
+        &catalog,
+        store.clone(),
+        agents.clone(),
+    );
     let supervised = up.map(|up| {
         up.start(
             &for_this_node(&catalog, &setup.node_name),

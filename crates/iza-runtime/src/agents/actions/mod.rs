@@ -8,6 +8,7 @@ pub mod exec;
 pub mod http;
 pub mod process;
 pub mod report;
+pub mod workflow;
 
 use iza_catalog::model::Action;
 
@@ -110,6 +111,29 @@ pub(crate) async fn perform(
                 conditions: compare.conditions.clone(),
             };
             compare::run(&shared.monitor, &spec).await
+        }
+        Action::Workflow(w) => {
+            let data = values.apply_json(&serde_json::Value::Object(
+                w.data.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            ));
+            let catalog = shared.catalog();
+            workflow::trigger(
+                &catalog,
+                &values.apply(&w.service),
+                &values.apply(&w.workflow),
+                &data,
+            )
+            .await
+        }
+        Action::RetryFailed(r) => {
+            let catalog = shared.catalog();
+            workflow::retry_failed(
+                &catalog,
+                &values.apply(&r.service),
+                &values.apply(&r.workflow),
+                r.limit,
+            )
+            .await
         }
         Action::External => Err(ActionError::new(
             "an external task is run by external agents, not by `iza`",
