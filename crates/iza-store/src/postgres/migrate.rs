@@ -45,6 +45,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 10,
         sql: include_str!("../../migrations/postgres/0010_check_leases.sql"),
     },
+    Migration {
+        version: 11,
+        sql: include_str!("../../migrations/postgres/0011_probed_by.sql"),
+    },
 ];
 
 /// The newest version this build knows.

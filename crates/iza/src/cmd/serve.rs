@@ -314,6 +314,11 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     let shared = matches!(setup.store, StoreLocation::Postgres(_));
     let owned = shared.then(|| Arc::new(Owned::default()));
     options.owned = owned.clone();
+    // One worker id per process: the node's id, recorded with every result it probes.
+    let worker = worker_id();
+    options.node = Some(worker.clone());
+    options.region = setup.region.clone();
+    warn_regions(&catalog, shared, setup.region.as_deref());
     let monitor = Arc::new(
         Monitor::start(catalog.clone(), prober, store.clone(), options)
             .await
@@ -361,7 +366,6 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     // database left running are released (and retried) before anything is claimed. Started
     // before the supervisor, so that `on = { process = ... }` sees the first starts. Their
     // `exec` children go through the same guarded launcher: they die with `iza`.
-    let worker = worker_id();
     let node_id = worker.clone();
     // On a shared store this process registers as a node, under its worker id, and renews its
     // heartbeat (`docs/scale-out.md`); the embedded store has one node and no registry.
@@ -398,6 +402,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
             owned,
             LeaseOptions {
                 node: node_id.clone(),
+                region: setup.region.clone(),
                 lease: setup.lease,
             },
         )
@@ -788,5 +793,34 @@ async fn maintain(store: Arc<dyn Store>) {
         {
             tracing::error!("store maintenance failed: {err}");
         }
+    }
+}
+
+/// Says at start-up what becomes of the checks with `regions` here: on the embedded store (one
+/// node) each is probed once, locally, and its quorum does not apply; on a shared store, a node
+/// without `--region` probes none of them (the nodes of the listed regions do).
+fn warn_regions(catalog: &iza_catalog::Catalog, shared: bool, region: Option<&str>) {
+    let regional: Vec<&str> = catalog
+        .services
+        .values()
+        .filter(|service| service.check.as_ref().is_some_and(|c| !c.regions.is_empty()))
+        .map(|service| service.id.as_str())
+        .collect();
+    if regional.is_empty() {
+        return;
+    }
+    let count = regional.len();
+    if !shared {
+        tracing::warn!(
+            "{count} check(s) list `regions` ({}), but the store is the embedded SQLite one: \
+             each is probed once, from this node, and its quorum does not apply (run several \
+             nodes on PostgreSQL with `--region`, docs/scale-out.md)",
+            regional.join(", ")
+        );
+    } else if region.is_none() {
+        tracing::warn!(
+            "{count} check(s) list `regions`; this node has no `--region`, so it probes none \
+             of them (the nodes of the listed regions do)"
+        );
     }
 }
