@@ -49,16 +49,27 @@ fn bad_regions_and_quorums_are_errors_at_their_place() {
     let cases = [
         // (the check's keys, the text pointed at (its last occurrence), what the message says)
         ("regions = []", "[]", "is empty"),
-        ("regions = [\"eu\", \"us\", \"eu\"]", "\"eu\"", "listed twice"),
-        ("regions = [\"eu\", \" \"]", "\" \"", "blank or holds spaces"),
-        ("regions = [\"eu\", \"us\"], quorum = 3", "3", "outside 1 to 2"),
+        (
+            "regions = [\"eu\", \"us\", \"eu\"]",
+            "\"eu\"",
+            "listed twice",
+        ),
+        (
+            "regions = [\"eu\", \" \"]",
+            "\" \"",
+            "blank or holds spaces",
+        ),
+        (
+            "regions = [\"eu\", \"us\"], quorum = 3",
+            "3",
+            "outside 1 to 2",
+        ),
         ("regions = [\"eu\"], quorum = 0", "0", "outside 1 to 1"),
         ("quorum = 2", "2", "without `regions`"),
     ];
     for (keys, pointed, says) in cases {
-        let text = format!(
-            "{SHARED}\n[services.web]\ncheck = {{ tcp = \"127.0.0.1:80\", {keys} }}\n"
-        );
+        let text =
+            format!("{SHARED}\n[services.web]\ncheck = {{ tcp = \"127.0.0.1:80\", {keys} }}\n");
         let (source, checked) = check(&text, Syntax::Toml);
         let error = checked
             .diagnostics
@@ -85,7 +96,11 @@ fn yaml_regions_are_judged_the_same() {
         .find(|d| d.is_error())
         .expect("a repeat is an error");
     let record = error.to_record(&source);
-    assert!(record.message.contains("listed twice"), "{}", record.message);
+    assert!(
+        record.message.contains("listed twice"),
+        "{}",
+        record.message
+    );
     assert_eq!(record.line, 8);
 }
 
@@ -103,7 +118,11 @@ fn regions_on_the_embedded_store_are_a_warning() {
             .unwrap_or_else(|| panic!("{store:?}: {:?}", checked.diagnostics));
         assert!(!warning.is_error());
         let record = warning.to_record(&source);
-        assert!(record.message.contains("service `web`"), "{}", record.message);
+        assert!(
+            record.message.contains("service `web`"),
+            "{}",
+            record.message
+        );
         assert_eq!(record.line, text.lines().count());
         let catalog = checked.catalog.expect("a warning only");
         assert_eq!(catalog.services["web"].check.as_ref().unwrap().quorum, 2);

@@ -42,7 +42,12 @@ impl Node {
     }
 
     /// A node on `store` (none: the embedded SQLite store), in `region` if given.
-    fn start_in(manifest: &str, store: Option<&str>, lease: Duration, region: Option<&str>) -> Node {
+    fn start_in(
+        manifest: &str,
+        store: Option<&str>,
+        lease: Duration,
+        region: Option<&str>,
+    ) -> Node {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("iza.toml"), manifest).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_iza"));
@@ -715,8 +720,7 @@ fn two_regions_with_quorum_two_tell_a_regional_problem_from_an_outage() {
     for node in &all {
         wait_for_state(node, "web", "both regions up", |state| {
             state["status"] == "up"
-                && regions_of(state)
-                    == [("eu".into(), "up".into()), ("us".into(), "up".into())]
+                && regions_of(state) == [("eu".into(), "up".into()), ("us".into(), "up".into())]
         });
     }
     // One lease per region, held by a node of that region.
@@ -745,7 +749,10 @@ fn two_regions_with_quorum_two_tell_a_regional_problem_from_an_outage() {
     assert_eq!(pid_of(&leases["web@us"]), us.pid(), "{leases:?}");
     assert!(eu_pids.contains(&pid_of(&leases["far@eu"])), "{leases:?}");
     assert!(!leases.contains_key("far@ap"), "nobody in ap: {leases:?}");
-    assert!(!leases.contains_key("web"), "no lease from anywhere: {leases:?}");
+    assert!(
+        !leases.contains_key("web"),
+        "no lease from anywhere: {leases:?}"
+    );
 
     // "Probed by": each result names its node and region; eu's results come from one eu
     // node (the lease holder), us's from the us node.
@@ -786,7 +793,10 @@ fn two_regions_with_quorum_two_tell_a_regional_problem_from_an_outage() {
     web_eu.set_healthy(false);
     for node in &all {
         let shown = wait_for_state(node, "web", "a regional problem", |state| {
-            assert_ne!(state["status"], "down", "one region of two is no outage: {state}");
+            assert_ne!(
+                state["status"], "down",
+                "one region of two is no outage: {state}"
+            );
             state["status"] == "degraded" && state["regional"]["down"] == serde_json::json!(["eu"])
         });
         let problem = shown["state"]["regional"]["problem"]
@@ -815,7 +825,10 @@ fn two_regions_with_quorum_two_tell_a_regional_problem_from_an_outage() {
         if named {
             break;
         }
-        assert!(Instant::now() < deadline, "no regional status change: {events}");
+        assert!(
+            Instant::now() < deadline,
+            "no regional status change: {events}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 
@@ -825,7 +838,11 @@ fn two_regions_with_quorum_two_tell_a_regional_problem_from_an_outage() {
         .arg(format!("http://{}", us.address))
         .output()
         .unwrap();
-    assert!(cli.status.success(), "{}", String::from_utf8_lossy(&cli.stderr));
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
     let status: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
     let web = status["services"]
         .as_array()

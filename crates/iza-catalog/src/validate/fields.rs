@@ -611,7 +611,9 @@ fn regions(
                     format!("`quorum` of {what} without `regions`"),
                 )
                 .at(quorum.span())
-                .hint("a quorum counts regions: add `regions = [\"eu\", \"us\"]`, or remove `quorum`"),
+                .hint(
+                    "a quorum counts regions: add `regions = [\"eu\", \"us\"]`, or remove `quorum`",
+                ),
             );
             return None;
         }
@@ -638,7 +640,9 @@ fn regions(
                     format!("a region of {what} is `{name}`, which is blank or holds spaces"),
                 )
                 .at(region.span())
-                .hint("a region is the word given to `iza serve --region`, such as `eu` or `us-east`"),
+                .hint(
+                    "a region is the word given to `iza serve --region`, such as `eu` or `us-east`",
+                ),
             );
             ok = false;
             continue;
@@ -679,9 +683,15 @@ fn regions(
         Some(quorum) => *quorum.get(),
         None => count / 2 + 1,
     };
-    if ok && !ctx.raw.store.as_ref().is_some_and(|store| {
-        store.get().url.as_ref().is_some_and(|url| !url.get().trim_start().starts_with("sqlite:"))
-    }) {
+    if ok
+        && !ctx.raw.store.as_ref().is_some_and(|store| {
+            store
+                .get()
+                .url
+                .as_ref()
+                .is_some_and(|url| !url.get().trim_start().starts_with("sqlite:"))
+        })
+    {
         ctx.push(
             Diagnostic::warning(
                 Code::RegionsWithoutSharedStore,

@@ -258,7 +258,12 @@ impl Round {
             // Stop probing first, then let the new owner take them.
             let services: Vec<String> = give_up
                 .iter()
-                .map(|key| service_of.get(key.as_str()).map_or(key.as_str(), |s| *s).to_owned())
+                .map(|key| {
+                    service_of
+                        .get(key.as_str())
+                        .map_or(key.as_str(), |s| *s)
+                        .to_owned()
+                })
                 .collect();
             self.owned.remove(&services);
             for key in &give_up {
@@ -310,8 +315,10 @@ impl Round {
     async fn follow(&mut self) {
         let catalog = self.monitor.catalog().await;
         let regional = crate::monitor::regional_keys(&catalog);
-        let regional_services: HashSet<&str> =
-            regional.iter().map(|(service, _)| service.as_str()).collect();
+        let regional_services: HashSet<&str> = regional
+            .iter()
+            .map(|(service, _)| service.as_str())
+            .collect();
         let mut latest = match self.store.latest_results().await {
             Ok(latest) => latest,
             Err(error) => {
@@ -493,7 +500,12 @@ mod tests {
 
     #[test]
     fn a_regions_leases_go_to_that_regions_nodes_and_a_region_without_one_is_reported() {
-        let live = [("e1", Some("eu")), ("e2", Some("eu")), ("u1", Some("us")), ("x", None)];
+        let live = [
+            ("e1", Some("eu")),
+            ("e2", Some("eu")),
+            ("u1", Some("us")),
+            ("x", None),
+        ];
         let mut keys: Vec<LeaseKey> = (0..40)
             .flat_map(|i| {
                 let service = format!("s{i}");

@@ -634,16 +634,18 @@ mod tests {
                 Up,
                 "no live node in `us`",
             ),
-            (&[("eu", Unknown, false), ("us", Unknown, false)], 1, Unknown, ""),
+            (
+                &[("eu", Unknown, false), ("us", Unknown, false)],
+                1,
+                Unknown,
+                "",
+            ),
         ];
         for (regions, quorum, health, problem) in cases {
             let (got, down, shown) = regional_verdict(regions, quorum);
             assert_eq!(got, health, "{regions:?} quorum {quorum}");
             assert_eq!(shown.unwrap_or_default(), problem, "{regions:?}");
-            assert_eq!(
-                down.len(),
-                regions.iter().filter(|r| r.1 == Down).count()
-            );
+            assert_eq!(down.len(), regions.iter().filter(|r| r.1 == Down).count());
         }
     }
 

@@ -95,9 +95,7 @@ type LatestRow = (
     Option<String>,
 );
 
-fn latest_record(
-    (service, at, up, latency_ms, message, node, region): LatestRow,
-) -> ResultRecord {
+fn latest_record((service, at, up, latency_ms, message, node, region): LatestRow) -> ResultRecord {
     result_record(service, (at, up, latency_ms, message, node, region))
 }
 

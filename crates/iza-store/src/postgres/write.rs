@@ -66,7 +66,12 @@ pub(super) async fn append_results(
                 .as_deref()
                 .map(|message| pg_text(message).into_owned()),
         );
-        nodes.push(result.node.as_deref().map(|node| pg_text(node).into_owned()));
+        nodes.push(
+            result
+                .node
+                .as_deref()
+                .map(|node| pg_text(node).into_owned()),
+        );
         regions.push(
             result
                 .region

@@ -235,16 +235,13 @@ fn assert_uptime(actual: Uptime, expected: [Option<f64>; 4], when: &str) {
 
 /// "Probed by": each result keeps its node and region; the latest per (service, region) reads
 /// each region's own newest result, whatever the other regions wrote after it.
-pub(crate) async fn results_record_who_probed_them_and_read_back_per_region(
-    store: StoreUnderTest,
-) {
-    let probed = |service: &str, at: Millis, up: bool, node: &str, region: Option<&str>| {
-        ResultRecord {
+pub(crate) async fn results_record_who_probed_them_and_read_back_per_region(store: StoreUnderTest) {
+    let probed =
+        |service: &str, at: Millis, up: bool, node: &str, region: Option<&str>| ResultRecord {
             node: Some(node.to_owned()),
             region: region.map(str::to_owned),
             ..result(service, at, up, 2.0)
-        }
-    };
+        };
     let written = vec![
         probed("web", BASE, true, "node-eu-1", Some("eu")),
         probed("web", BASE + 10, false, "node-us-1", Some("us")),

@@ -803,7 +803,12 @@ fn warn_regions(catalog: &iza_catalog::Catalog, shared: bool, region: Option<&st
     let regional: Vec<&str> = catalog
         .services
         .values()
-        .filter(|service| service.check.as_ref().is_some_and(|c| !c.regions.is_empty()))
+        .filter(|service| {
+            service
+                .check
+                .as_ref()
+                .is_some_and(|c| !c.regions.is_empty())
+        })
         .map(|service| service.id.as_str())
         .collect();
     if regional.is_empty() {

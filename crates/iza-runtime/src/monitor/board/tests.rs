@@ -740,7 +740,10 @@ fn a_check_probed_from_regions_is_down_only_at_its_quorum() {
     let mut h = Harness::new(&catalog);
     h.board.set_regional(&catalog);
     h.probe("api", true);
-    assert_eq!(probe_from(&mut h, "web", "eu", true), ["web: unknown -> up"]);
+    assert_eq!(
+        probe_from(&mut h, "web", "eu", true),
+        ["web: unknown -> up"]
+    );
     assert!(probe_from(&mut h, "web", "us", true).is_empty());
     // Down from one region of two: a regional problem, `degraded`; the dependent is not
     // impacted (only `down` is).
@@ -755,12 +758,18 @@ fn a_check_probed_from_regions_is_down_only_at_its_quorum() {
         regional.problem.as_deref(),
         Some("a regional problem: down from `eu` only (1 of 2 regions, quorum 2)")
     );
-    assert_eq!(regional.regions[0].last.as_ref().unwrap().node.as_deref(), Some("node-eu"));
+    assert_eq!(
+        regional.regions[0].last.as_ref().unwrap().node.as_deref(),
+        Some("node-eu")
+    );
     assert_eq!(h.status("api"), "up");
     // From both: down, and the dependent is impacted.
     assert_eq!(
         probe_from(&mut h, "web", "us", false),
-        ["web: degraded -> down (cause web)", "api: impacted by web (own up)"]
+        [
+            "web: degraded -> down (cause web)",
+            "api: impacted by web (own up)"
+        ]
     );
     // Another node's result of one region (followed from the store) counts the same.
     let record = ResultRecord {
@@ -778,7 +787,10 @@ fn a_check_probed_from_regions_is_down_only_at_its_quorum() {
         .into_iter()
         .map(render)
         .collect();
-    assert_eq!(rendered, ["web: down -> degraded", "api: recovered from web -> up"]);
+    assert_eq!(
+        rendered,
+        ["web: down -> degraded", "api: recovered from web -> up"]
+    );
     // A region nobody probes from is shown, and counts for nothing.
     let (changed, _) = h
         .board
@@ -786,9 +798,7 @@ fn a_check_probed_from_regions_is_down_only_at_its_quorum() {
     assert_eq!(changed, ["web"]);
     let regional = h.board.state("web").unwrap().regional.unwrap();
     assert!(regional.regions[1].unprobed);
-    assert!(
-        regional.problem.unwrap().contains("no live node in `us`"),
-    );
+    assert!(regional.problem.unwrap().contains("no live node in `us`"),);
 }
 
 #[test]
@@ -796,6 +806,12 @@ fn without_the_regional_mode_a_check_with_regions_is_judged_as_any_check() {
     let catalog = regional();
     let mut h = Harness::new(&catalog);
     h.probe("api", true);
-    assert_eq!(probe_from(&mut h, "web", "eu", false), ["web: unknown -> down (cause web)", "api: impacted by web (own up)"]);
+    assert_eq!(
+        probe_from(&mut h, "web", "eu", false),
+        [
+            "web: unknown -> down (cause web)",
+            "api: impacted by web (own up)"
+        ]
+    );
     assert!(h.board.state("web").unwrap().regional.is_none());
 }
