@@ -602,7 +602,9 @@ mod tests {
     #[test]
     fn regions_make_it_down_only_at_the_quorum() {
         use Health::{Degraded, Down, Unknown, Up};
-        let cases: [(&[(&str, Health, bool)], usize, Health, &str); 7] = [
+        /// (each region: name, verdict, unprobed), quorum, the verdict, the problem shown.
+        type Case<'a> = (&'a [(&'a str, Health, bool)], usize, Health, &'a str);
+        let cases: [Case; 7] = [
             (&[("eu", Up, false), ("us", Up, false)], 2, Up, ""),
             (
                 &[("eu", Down, false), ("us", Up, false)],
