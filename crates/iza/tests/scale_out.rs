@@ -770,12 +770,32 @@ fn two_regions_with_quorum_two_tell_a_regional_problem_from_an_outage() {
             other => panic!("a result from region `{other}`: {result}"),
         }
     }
-    let eu_probers: std::collections::HashSet<&str> = results
-        .iter()
-        .filter(|r| r["region"] == "eu")
-        .filter_map(|r| r["node"].as_str())
-        .collect();
-    assert_eq!(eu_probers.len(), 1, "one eu node probes: {eu_probers:?}");
+    // Once the leases are settled (read above), eu's results come from the one eu node that
+    // holds `web@eu` (a node joining may have moved it before: never two at once).
+    let settled = now_millis() + 2 * (lease / 5).as_millis() as i64;
+    let deadline = Instant::now() + DEADLINE;
+    let eu_probers: std::collections::HashSet<String> = loop {
+        let detail = get_json(&us.address, "/api/v1/services/web");
+        let recent: Vec<&serde_json::Value> = detail["recent_results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["region"] == "eu" && r["at"].as_i64().unwrap_or(0) > settled)
+            .collect();
+        if recent.len() >= 3 {
+            break recent
+                .iter()
+                .filter_map(|r| r["node"].as_str().map(str::to_owned))
+                .collect();
+        }
+        assert!(Instant::now() < deadline, "no new eu results: {detail}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        eu_probers,
+        std::collections::HashSet::from([leases["web@eu"].clone()]),
+        "one eu node probes, the lease holder"
+    );
     assert!(web_eu.hits.load(std::sync::atomic::Ordering::SeqCst) > 0);
     assert!(web_us.hits.load(std::sync::atomic::Ordering::SeqCst) > 0);
 
