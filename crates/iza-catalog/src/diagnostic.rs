@@ -78,6 +78,9 @@ codes! {
     InvalidTrigger = "invalid-trigger",
     /// A health check that is malformed.
     InvalidCheck = "invalid-check",
+    /// A check with `regions` while the manifest's store is the embedded SQLite one: it is
+    /// probed once, from the one node, and the quorum does not apply.
+    RegionsWithoutSharedStore = "regions-without-shared-store",
     /// A service that no agent watches.
     UnwatchedService = "unwatched-service",
     /// A `restart` that is malformed: an unknown policy, a bad duration, a backoff above its cap.

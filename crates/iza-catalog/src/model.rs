@@ -632,6 +632,18 @@ pub struct Check {
     pub failure_threshold: u32,
     /// Successes before up.
     pub success_threshold: u32,
+    /// The regions it is probed from, one node each (`docs/scale-out.md`); empty: from
+    /// anywhere, once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+    /// With `regions`: how many regions must see it down for it to be `down` (1 to the number
+    /// of regions; a majority unless written); 0 without regions.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub quorum: u32,
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 /// An agent.

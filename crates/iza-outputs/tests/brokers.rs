@@ -75,6 +75,8 @@ fn sample_events() -> Vec<EventKind> {
                 reason: None,
                 message: None,
                 http_status: None,
+                node: None,
+                region: None,
             },
             own: Health::Up,
         },

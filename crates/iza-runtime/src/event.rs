@@ -485,6 +485,12 @@ pub struct ProbeSummary {
     pub message: Option<String>,
     /// The HTTP status, when there was one.
     pub http_status: Option<u16>,
+    /// The node that probed ("probed by"), when known (`docs/scale-out.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// That node's region, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 impl ProbeSummary {
@@ -498,6 +504,27 @@ impl ProbeSummary {
             reason: result.failure.as_ref().map(|f| f.reason),
             message: result.failure.as_ref().map(|f| f.message.clone()),
             http_status: result.facts.status,
+            node: None,
+            region: None,
+        }
+    }
+
+    /// The summary of a stored result (another node's, or one resumed after a restart).
+    pub fn of_record(record: &ResultRecord) -> ProbeSummary {
+        ProbeSummary {
+            started_at: record.at - record.latency_ms as Millis,
+            at: record.at,
+            outcome: if record.up {
+                Outcome::Up
+            } else {
+                Outcome::Down
+            },
+            duration_ms: record.latency_ms,
+            reason: None,
+            message: record.message.clone(),
+            http_status: None,
+            node: record.node.clone(),
+            region: record.region.clone(),
         }
     }
 
@@ -514,6 +541,8 @@ impl ProbeSummary {
             up: self.is_up(),
             latency_ms: self.duration_ms,
             message: self.message.clone(),
+            node: self.node.clone(),
+            region: self.region.clone(),
         }
     }
 }

@@ -47,7 +47,9 @@ pub use iza_store::Millis;
 pub use monitor::board::{StatusBoard, Transition};
 pub use monitor::push::{PushOutcome, Pushed};
 pub use monitor::recorder::RecorderOptions;
-pub use monitor::status::{Health, ServiceHealth, ServiceState, Status, Thresholds};
+pub use monitor::status::{
+    Health, RegionState, RegionalState, ServiceHealth, ServiceState, Status, Thresholds,
+};
 pub use monitor::{CounterSnapshot, Monitor, MonitorError, MonitorOptions, ShutdownReport};
 pub use reload::{CatalogDiff, diff};
 pub use supervisor::{

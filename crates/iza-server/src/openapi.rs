@@ -137,7 +137,7 @@ fn base_document() -> Value {
                     "properties": {
                         "service": { "$ref": "#/components/schemas/ServiceRow" },
                         "definition": object(), "state": object(),
-                        "recent_results": { "type": "array", "items": object() },
+                        "recent_results": { "type": "array", "items": object(), "description": "Newest first; each with `node` and `region` (who probed it) when recorded" },
                         "rollups": object(), "uptime": object(),
                         "depends_on": { "type": "array", "items": { "type": "string" } },
                         "dependencies": { "type": "array", "items": { "type": "string" } },
@@ -302,7 +302,8 @@ fn base_document() -> Value {
                     "by": { "type": ["string", "null"], "description": "The root cause, when impacted" },
                     "own": { "type": "string", "enum": ["unknown", "up", "degraded", "down"] },
                     "checked": { "type": "boolean" }, "since": { "type": ["integer", "null"] },
-                    "last": { "type": ["object", "null"] }
+                    "last": { "type": ["object", "null"], "description": "The latest probe, with `node` and `region`: who probed it" },
+                    "regional": { "type": "object", "description": "Only for a check probed from several regions (docs/scale-out.md): `quorum`, `regions` (each: `region`, `own`, `last`, `unprobed`), `down`, `problem`" }
                 }
             },
             "Summary": {

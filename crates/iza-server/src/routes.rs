@@ -163,6 +163,9 @@ struct ServiceRow<'a> {
     checked: bool,
     since: Option<i64>,
     last: Option<Cow<'a, iza_runtime::ProbeSummary>>,
+    /// A check probed from several regions: each region's verdict and the quorum.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    regional: Option<&'a iza_runtime::RegionalState>,
 }
 
 fn row<'a>(state: &'a ServiceState, view: &'a CatalogView) -> ServiceRow<'a> {
@@ -182,6 +185,7 @@ fn row<'a>(state: &'a ServiceState, view: &'a CatalogView) -> ServiceRow<'a> {
             .last
             .as_ref()
             .map(|last| scrubbed(last, &view.secrets)),
+        regional: state.regional.as_ref(),
     }
 }
 

@@ -20,6 +20,7 @@ fn batch(second: i64, size: i64) -> Vec<ResultRecord> {
             up: index % 17 != 0,
             latency_ms: (index % 250) as f64 + 0.5,
             message: None,
+            ..Default::default()
         })
         .collect()
 }

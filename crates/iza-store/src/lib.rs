@@ -55,7 +55,7 @@ use serde::{Deserialize, Serialize};
 pub type Millis = i64;
 
 /// The outcome of one probe of one service, as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResultRecord {
     /// Service id.
     pub service: String,
@@ -67,6 +67,16 @@ pub struct ResultRecord {
     pub latency_ms: f64,
     /// Why it failed (the failed condition and the value seen, or the error).
     pub message: Option<String>,
+    /// The node that probed it ("probed by"): the id of the `iza` process (`node-<pid>-...`),
+    /// or the one that took it for a pushed result; `None` for results written before it was
+    /// recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// The region of the node that probed it (`iza serve --region`), when it has one. For a
+    /// check probed from several regions (`regions = [...]`) it is the region this result
+    /// counts for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 /// Something the runtime stated, such as a status change; stored in order, paged by id.
@@ -236,6 +246,17 @@ pub trait Store: Send + Sync + 'static {
     /// The latest result of every service that has one still kept raw (to resume after a
     /// restart), sorted by service id.
     async fn latest_results(&self) -> Result<Vec<ResultRecord>, StoreError>;
+
+    /// The latest result still kept raw of each (service, region) pair asked for, sorted by
+    /// service id then region; a pair without a result is left out. The checks probed from
+    /// several regions (`regions = [...]`) are followed with it, one region each.
+    async fn latest_region_results(
+        &self,
+        keys: &[(String, String)],
+    ) -> Result<Vec<ResultRecord>, StoreError> {
+        let _ = keys;
+        Err(StoreError::Unsupported("latest_region_results"))
+    }
 
     /// Rollups of a service from `since` on, oldest first, including the bucket in progress:
     /// every non-empty bucket whose start is at or after the start of the bucket holding `since`.

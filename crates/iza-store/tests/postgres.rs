@@ -47,6 +47,7 @@ async fn migrations_apply_once_and_a_newer_database_is_refused() {
             up: true,
             latency_ms: 3.0,
             message: None,
+            ..Default::default()
         }])
         .await
         .unwrap();
@@ -274,6 +275,7 @@ async fn nul_in_free_text_does_not_fail_a_batch() {
             up: false,
             latency_ms: 1.0,
             message: Some("body was \0\0binary".to_owned()),
+            ..Default::default()
         }])
         .await
         .unwrap();
@@ -341,6 +343,7 @@ async fn a_sqlite_store_copies_into_postgres_whole() {
                 up: minute % 7 != 0,
                 latency_ms: (minute % 50) as f64 + 0.25,
                 message: (minute % 7 == 0).then(|| "down".to_owned()),
+                ..Default::default()
             });
         }
     }

@@ -49,6 +49,7 @@ fn probe(service: &str, at: Millis) -> ResultRecord {
         up: at % 3 != 0,
         latency_ms: (at % 500) as f64 + 0.5,
         message: None,
+        ..Default::default()
     }
 }
 

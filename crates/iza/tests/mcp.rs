@@ -520,6 +520,8 @@ fn mcp_check(url: String, conditions: &[&str]) -> iza_catalog::model::Check {
             .collect(),
         failure_threshold: 1,
         success_threshold: 1,
+        regions: Vec::new(),
+        quorum: 0,
     }
 }
 

@@ -47,6 +47,7 @@ services = ["db", "api"]
         up,
         latency_ms: 1.0,
         message: None,
+        ..Default::default()
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

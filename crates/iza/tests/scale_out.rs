@@ -8,6 +8,12 @@
 //! killed, each run once but for the killed node's runs in flight), and one live view (one
 //! node's status changes and runs on another's SSE stream and `/metrics`, also across a cut of
 //! its listening connection).
+//!
+//! Regions: nodes started with `--region eu` and `--region us` share a check listing both
+//! regions with quorum 2; each region's nodes reach the target at their own address (as a
+//! name that resolves differently in each region would), so a target can fail as seen from
+//! one region only. That is shown as a regional problem (`degraded`), and as `down` once both
+//! regions see it down; every result says which node (and region) probed it.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -30,16 +36,36 @@ struct Node {
     child: Child,
     address: String,
     dir: tempfile::TempDir,
+    /// Its log lines so far.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Node {
     fn start(manifest: &str, url: &str, lease: Duration) -> Node {
+        Node::start_in(manifest, Some(url), lease, None)
+    }
+
+    /// A node on `store` (none: the embedded SQLite store), in `region` if given.
+    fn start_in(
+        manifest: &str,
+        store: Option<&str>,
+        lease: Duration,
+        region: Option<&str>,
+    ) -> Node {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("iza.toml"), manifest).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_iza"));
+        command
             .arg("serve")
             .arg(dir.path())
-            .args(["--listen", "127.0.0.1:0", "--store", url])
+            .args(["--listen", "127.0.0.1:0"]);
+        if let Some(url) = store {
+            command.args(["--store", url]);
+        }
+        if let Some(region) = region {
+            command.args(["--region", region]);
+        }
+        let mut child = command
             .arg("--lease")
             .arg(format!("{}ms", lease.as_millis()))
             .env("IZA_LOG", "info")
@@ -52,12 +78,15 @@ impl Node {
         // fails.
         let stderr = child.stderr.take().unwrap();
         let (address_tx, address_rx) = std::sync::mpsc::channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let kept = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some((_, rest)) = line.split_once("listening on http://") {
                     let _ = address_tx.send(rest.trim().to_owned());
                 }
                 eprintln!("[node] {line}");
+                kept.lock().unwrap().push(line);
             }
         });
         let address = address_rx
@@ -67,6 +96,7 @@ impl Node {
             child,
             address,
             dir,
+            log,
         }
     }
 

@@ -86,6 +86,8 @@ const KNOWN_KEYS: &[&str] = &[
     "conditions",
     "failure_threshold",
     "success_threshold",
+    "regions",
+    "quorum",
     "tier",
     "reports_to",
     "role",

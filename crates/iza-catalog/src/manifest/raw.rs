@@ -562,6 +562,13 @@ pub struct RawCheck {
     pub failure_threshold: Option<u32>,
     /// Consecutive successes before the status turns up again; 1 by default.
     pub success_threshold: Option<u32>,
+    /// Probe from each of these regions (nodes started with `--region`), one node per region,
+    /// on a store shared by several nodes (`docs/scale-out.md`); non-empty, no repeats.
+    pub regions: Option<Spanned<Vec<Spanned<String>>>>,
+    /// With `regions`: how many regions must see the service down for it to be `down`
+    /// (fewer is a regional problem, shown `degraded`); 1 to the number of regions, a
+    /// majority by default.
+    pub quorum: Option<Spanned<u32>>,
 }
 
 /// The two pages of a comparison.

@@ -567,6 +567,13 @@ fn check(
             ok = false;
         }
     }
+    let (regions, quorum) = match regions(ctx, spanned, &what) {
+        Some(regions) => regions,
+        None => {
+            ok = false;
+            (Vec::new(), 0)
+        }
+    };
     ok.then(|| Check {
         target,
         method,
@@ -581,5 +588,118 @@ fn check(
         conditions,
         failure_threshold: c.failure_threshold.unwrap_or(1),
         success_threshold: c.success_threshold.unwrap_or(1),
+        regions,
+        quorum,
     })
+}
+
+/// A check's `regions` and `quorum`: regions non-empty, each a non-blank word written once;
+/// a quorum from 1 to the number of regions (a majority when not written), and only with
+/// regions. A warning when the manifest keeps the embedded store, where there is one node.
+/// `None` after an error.
+fn regions(
+    ctx: &mut Ctx<'_>,
+    spanned: &Spanned<RawCheck>,
+    what: &CheckOf<'_>,
+) -> Option<(Vec<String>, u32)> {
+    let c = spanned.get();
+    let Some(list) = &c.regions else {
+        if let Some(quorum) = &c.quorum {
+            ctx.push(
+                Diagnostic::error(
+                    Code::InvalidCheck,
+                    format!("`quorum` of {what} without `regions`"),
+                )
+                .at(quorum.span())
+                .hint(
+                    "a quorum counts regions: add `regions = [\"eu\", \"us\"]`, or remove `quorum`",
+                ),
+            );
+            return None;
+        }
+        return Some((Vec::new(), 0));
+    };
+    let mut ok = true;
+    if list.get().is_empty() {
+        ctx.push(
+            Diagnostic::error(Code::InvalidCheck, format!("`regions` of {what} is empty"))
+                .at(list.span())
+                .hint("name the regions to probe from (`regions = [\"eu\", \"us\"]`), or remove `regions` to probe from any one node"),
+        );
+        ok = false;
+    }
+    let mut regions: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashMap<&str, std::ops::Range<usize>> =
+        std::collections::HashMap::new();
+    for region in list.get() {
+        let name = region.get().as_str();
+        if name.trim().is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            ctx.push(
+                Diagnostic::error(
+                    Code::InvalidCheck,
+                    format!("a region of {what} is `{name}`, which is blank or holds spaces"),
+                )
+                .at(region.span())
+                .hint(
+                    "a region is the word given to `iza serve --region`, such as `eu` or `us-east`",
+                ),
+            );
+            ok = false;
+            continue;
+        }
+        if let Some(first) = seen.get(name) {
+            ctx.push(
+                Diagnostic::error(
+                    Code::InvalidCheck,
+                    format!("region `{name}` is listed twice in `regions` of {what}"),
+                )
+                .at(region.span())
+                .related(first.clone(), "first listed here")
+                .hint("each region is probed once: remove the repeat"),
+            );
+            ok = false;
+            continue;
+        }
+        seen.insert(name, region.span());
+        regions.push(name.to_owned());
+    }
+    let count = u32::try_from(list.get().len()).unwrap_or(u32::MAX);
+    let quorum = match &c.quorum {
+        Some(quorum) if *quorum.get() == 0 || *quorum.get() > count => {
+            ctx.push(
+                Diagnostic::error(
+                    Code::InvalidCheck,
+                    format!(
+                        "`quorum` of {what} is {}, outside 1 to {count} (the number of regions)",
+                        quorum.get()
+                    ),
+                )
+                .at(quorum.span())
+                .hint("the quorum is how many of the listed regions must see the service down for it to be `down`"),
+            );
+            ok = false;
+            0
+        }
+        Some(quorum) => *quorum.get(),
+        None => count / 2 + 1,
+    };
+    if ok
+        && !ctx.raw.store.as_ref().is_some_and(|store| {
+            store
+                .get()
+                .url
+                .as_ref()
+                .is_some_and(|url| !url.get().trim_start().starts_with("sqlite:"))
+        })
+    {
+        ctx.push(
+            Diagnostic::warning(
+                Code::RegionsWithoutSharedStore,
+                format!("{what} is probed from regions, but the manifest keeps the embedded SQLite store"),
+            )
+            .at(list.span())
+            .hint("regions need several nodes sharing PostgreSQL (`[store] url = \"${IZA_DATABASE_URL}\"`, or `iza serve --store postgres://...`); on SQLite the check is probed once, from this node, and the quorum does not apply"),
+        );
+    }
+    ok.then_some((regions, quorum))
 }

@@ -31,6 +31,8 @@ pub(crate) fn check(target: CheckTarget, timeout: Duration, conditions: &[&str])
             .collect(),
         failure_threshold: 3,
         success_threshold: 2,
+        regions: Vec::new(),
+        quorum: 0,
     }
 }
 

@@ -3,16 +3,21 @@
 //! The [`LeaseKeeper`] of each node, every `lease / 5`:
 //! 1. reads the nodes registry and keeps the live nodes (heartbeat younger than `3/5` of the
 //!    lease, this node always);
-//! 2. computes, like every other node, who should own each check ([`super::rendezvous`]);
+//! 2. computes, like every other node, who should own each check ([`super::rendezvous`]): a
+//!    check probed from anywhere has one lease (its service id) shared among all live nodes;
+//!    a check with `regions` has one lease per listed region (`service@region`) shared among
+//!    that region's live nodes only ([`owners`]); a listed region without a live node is
+//!    reported (a warning, and on the board of those checks: [`Monitor::unprobed`]);
 //! 3. gives up the leases it holds that are now another node's (stopping their probes first),
 //!    so a newcomer takes them at its next round;
 //! 4. takes or renews the leases of its own checks until `now + 3/5 lease`: a check still held
 //!    by another node whose lease runs is not taken (no two probers);
 //! 5. tells the monitor which checks it owns ([`Owned`]) and has the newly taken ones probed at
 //!    once;
-//! 6. reads the latest results and hands those of checks probed elsewhere to the monitor
-//!    ([`Monitor::follow`]), so every node's board, bus, API and dashboard show every check
-//!    (a catch-up read each round: at most a round behind the node that probed).
+//! 6. reads the latest results (for a check with `regions`, the latest of each region) and
+//!    hands those probed by other nodes to the monitor ([`Monitor::follow`]), so every node's
+//!    board, bus, API and dashboard show every check and every region (a catch-up read each
+//!    round: at most a round behind the node that probed).
 //!
 //! So when a node dies, its heartbeat and its leases are both older than `3/5` of the lease
 //! at most `3/5` of a lease after its death, and the others take its checks at their next
@@ -83,6 +88,8 @@ impl Owned {
 pub struct LeaseOptions {
     /// This node's id (as registered).
     pub node: String,
+    /// This node's region: it takes the leases of the checks probed from it.
+    pub region: Option<String>,
     /// The lease period (10 s by default): a dead node's checks are taken over within it.
     pub lease: Duration,
 }
@@ -100,16 +107,76 @@ impl LeaseOptions {
     }
 }
 
-/// The lease key of a check: its service id.
-fn keys(catalog: &Catalog) -> Vec<String> {
-    let mut keys: Vec<String> = catalog
-        .services
-        .values()
-        .filter(|service| service.check.is_some())
-        .map(|service| service.id.clone())
-        .collect();
-    keys.sort();
+/// One lease to share: its key, the service it probes, and the region it is probed from
+/// (`None`: from any node).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseKey {
+    /// `service`, or `service@region` for a check probed from several regions.
+    pub key: String,
+    /// The service id.
+    pub service: String,
+    /// The region whose nodes share it.
+    pub region: Option<String>,
+}
+
+/// The leases of a catalog, sorted by key: one per check, or one per listed region of a check
+/// with `regions`.
+pub fn keys(catalog: &Catalog) -> Vec<LeaseKey> {
+    let mut keys = Vec::new();
+    for service in catalog.services.values() {
+        let Some(check) = &service.check else {
+            continue;
+        };
+        if check.regions.is_empty() {
+            keys.push(LeaseKey {
+                key: service.id.clone(),
+                service: service.id.clone(),
+                region: None,
+            });
+        }
+        for region in &check.regions {
+            keys.push(LeaseKey {
+                key: format!("{}@{region}", service.id),
+                service: service.id.clone(),
+                region: Some(region.clone()),
+            });
+        }
+    }
+    keys.sort_by(|a, b| a.key.cmp(&b.key));
     keys
+}
+
+/// Who should hold each lease: the keys probed from anywhere are shared among all `live`
+/// nodes, and those of each region among that region's live nodes only (each group by
+/// rendezvous hashing with bounded load). Returns the owners by key, and the regions listed
+/// by some check that have no live node (their keys have no owner).
+pub fn owners<'n>(
+    live: &[(&'n str, Option<&str>)],
+    keys: &[LeaseKey],
+) -> (HashMap<String, &'n str>, HashSet<String>) {
+    let mut groups: HashMap<Option<&str>, Vec<&str>> = HashMap::new();
+    for key in keys {
+        groups
+            .entry(key.region.as_deref())
+            .or_default()
+            .push(key.key.as_str());
+    }
+    let mut owners = HashMap::with_capacity(keys.len());
+    let mut unprobed = HashSet::new();
+    for (region, group) in groups {
+        let nodes: Vec<&'n str> = live
+            .iter()
+            .filter(|(_, node_region)| region.is_none() || *node_region == region)
+            .map(|(node, _)| *node)
+            .collect();
+        if nodes.is_empty()
+            && let Some(region) = region
+        {
+            unprobed.insert(region.to_owned());
+        }
+        owners.extend(rendezvous::assign(&nodes, &group));
+    }
+    (owners, unprobed)
 }
 
 fn millis(duration: Duration) -> Millis {
@@ -124,8 +191,10 @@ struct Round {
     /// Keys held, and until when the last successful round took them.
     held: HashSet<String>,
     held_until: Millis,
-    /// The latest result time followed per service probed elsewhere.
-    seen: HashMap<String, Millis>,
+    /// The latest result time followed per service (and region) probed elsewhere.
+    seen: HashMap<(String, Option<String>), Millis>,
+    /// The listed regions without a live node, as last reported.
+    unprobed: Option<HashSet<String>>,
 }
 
 impl Round {
@@ -141,7 +210,8 @@ impl Round {
                 return self.unreachable(now);
             }
         };
-        let me = self.options.node.as_str();
+        let node_id = self.options.node.clone();
+        let me = node_id.as_str();
         let mut live: Vec<&str> = nodes
             .iter()
             .filter(|node| node.id == me || is_alive(node, now, self.options.grant()))
@@ -150,12 +220,31 @@ impl Round {
         if !live.contains(&me) {
             live.push(me);
         }
-        let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let owners = rendezvous::assign(&live, &key_refs);
+        let regions: HashMap<&str, Option<&str>> = nodes
+            .iter()
+            .map(|node| (node.id.as_str(), node.region.as_deref()))
+            .collect();
+        let live: Vec<(&str, Option<&str>)> = live
+            .iter()
+            .map(|id| {
+                let region = if *id == me {
+                    self.options.region.as_deref()
+                } else {
+                    regions.get(id).copied().flatten()
+                };
+                (*id, region)
+            })
+            .collect();
+        let (owners, unprobed) = owners(&live, &keys);
+        self.report_unprobed(unprobed);
+        let service_of: HashMap<&str, &str> = keys
+            .iter()
+            .map(|key| (key.key.as_str(), key.service.as_str()))
+            .collect();
         let mine: Vec<String> = keys
             .iter()
-            .filter(|key| owners.get(*key).is_some_and(|owner| *owner == me))
-            .cloned()
+            .filter(|key| owners.get(&key.key).is_some_and(|owner| *owner == me))
+            .map(|key| key.key.clone())
             .collect();
         let wanted: HashSet<&String> = mine.iter().collect();
         let mut give_up: Vec<String> = self
@@ -167,7 +256,16 @@ impl Round {
         give_up.sort();
         if !give_up.is_empty() {
             // Stop probing first, then let the new owner take them.
-            self.owned.remove(&give_up);
+            let services: Vec<String> = give_up
+                .iter()
+                .map(|key| {
+                    service_of
+                        .get(key.as_str())
+                        .map_or(key.as_str(), |s| *s)
+                        .to_owned()
+                })
+                .collect();
+            self.owned.remove(&services);
             for key in &give_up {
                 self.held.remove(key);
             }
@@ -185,10 +283,15 @@ impl Round {
         {
             Ok(got) => {
                 let got: HashSet<String> = got.into_iter().collect();
-                let new: Vec<String> = got.difference(&self.held).cloned().collect();
+                let service = |key: &String| {
+                    service_of
+                        .get(key.as_str())
+                        .map_or_else(|| key.clone(), |s| (*s).to_owned())
+                };
+                let new: Vec<String> = got.difference(&self.held).map(service).collect();
+                self.owned.set(got.iter().map(service).collect());
                 self.held = got;
                 self.held_until = now + grant;
-                self.owned.set(self.held.clone());
                 if !new.is_empty() {
                     tracing::info!(
                         "check leases: node `{me}` took {} checks, holds {}",
@@ -210,19 +313,40 @@ impl Round {
     /// One catch-up read of the latest results: those of checks other nodes probe, newer than
     /// seen, go to this node's monitor, so its board, bus and API show the whole ecosystem.
     async fn follow(&mut self) {
-        let latest = match self.store.latest_results().await {
+        let catalog = self.monitor.catalog().await;
+        let regional = crate::monitor::regional_keys(&catalog);
+        let regional_services: HashSet<&str> = regional
+            .iter()
+            .map(|(service, _)| service.as_str())
+            .collect();
+        let mut latest = match self.store.latest_results().await {
             Ok(latest) => latest,
             Err(error) => {
                 tracing::warn!("check leases: cannot read the others' results: {error}");
                 return;
             }
         };
+        // A check probed from regions is followed region by region.
+        latest.retain(|record| !regional_services.contains(record.service.as_str()));
+        if !regional.is_empty() {
+            match self.store.latest_region_results(&regional).await {
+                Ok(records) => latest.extend(records),
+                Err(error) => {
+                    tracing::warn!("check leases: cannot read the regions' results: {error}");
+                }
+            }
+        }
+        let me = self.options.node.as_str();
         let fresh: Vec<_> = latest
             .into_iter()
-            .filter(|record| !self.owned.owns(&record.service))
+            .filter(|record| match record.node.as_deref() {
+                Some(node) => node != me,
+                // Written before "probed by" was recorded, or pushed in.
+                None => !self.owned.owns(&record.service),
+            })
             .filter(|record| {
                 self.seen
-                    .get(&record.service)
+                    .get(&(record.service.clone(), record.region.clone()))
                     .is_none_or(|at| *at < record.at)
             })
             .collect();
@@ -230,9 +354,29 @@ impl Round {
             return;
         }
         for record in &fresh {
-            self.seen.insert(record.service.clone(), record.at);
+            self.seen
+                .insert((record.service.clone(), record.region.clone()), record.at);
         }
         self.monitor.follow(fresh);
+    }
+
+    /// Says which listed regions have no live node when that changes: a warning in the log,
+    /// and on the board of the checks probed from them.
+    fn report_unprobed(&mut self, unprobed: HashSet<String>) {
+        if self.unprobed.as_ref() == Some(&unprobed) {
+            return;
+        }
+        if !unprobed.is_empty() {
+            let mut names: Vec<&str> = unprobed.iter().map(String::as_str).collect();
+            names.sort_unstable();
+            tracing::warn!(
+                "check leases: no live node in region(s) {}: the checks listing them are not \
+                 probed from there",
+                names.join(", ")
+            );
+        }
+        self.monitor.unprobed(unprobed.clone());
+        self.unprobed = Some(unprobed);
     }
 
     /// The store did not answer: keep probing until the leases held end, then stop.
@@ -281,6 +425,7 @@ impl LeaseKeeper {
             held: HashSet::new(),
             held_until: 0,
             seen: HashMap::new(),
+            unprobed: None,
         };
         let task = tokio::spawn({
             let (stop, follow) = (stop.clone(), follow.clone());
@@ -350,4 +495,87 @@ pub fn owned_counts(leases: &[iza_store::CheckLease], now: Millis) -> HashMap<St
         *counts.entry(lease.node.clone()).or_insert(0) += 1;
     }
     counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(service: &str, region: Option<&str>) -> LeaseKey {
+        LeaseKey {
+            key: region.map_or_else(|| service.to_owned(), |r| format!("{service}@{r}")),
+            service: service.to_owned(),
+            region: region.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_regions_leases_go_to_that_regions_nodes_and_a_region_without_one_is_reported() {
+        let live = [
+            ("e1", Some("eu")),
+            ("e2", Some("eu")),
+            ("u1", Some("us")),
+            ("x", None),
+        ];
+        let mut keys: Vec<LeaseKey> = (0..40)
+            .flat_map(|i| {
+                let service = format!("s{i}");
+                [
+                    key(&service, Some("eu")),
+                    key(&service, Some("us")),
+                    key(&service, Some("ap")),
+                ]
+            })
+            .collect();
+        keys.extend((0..40).map(|i| key(&format!("plain{i}"), None)));
+        let (owners, unprobed) = owners(&live, &keys);
+        assert_eq!(unprobed, HashSet::from(["ap".to_owned()]));
+        for key in &keys {
+            let owner = owners.get(&key.key).copied();
+            match key.region.as_deref() {
+                Some("eu") => assert!(matches!(owner, Some("e1" | "e2")), "{key:?}: {owner:?}"),
+                Some("us") => assert_eq!(owner, Some("u1"), "{key:?}"),
+                Some(_) => assert_eq!(owner, None, "{key:?}"),
+                // From anywhere: any live node, the one without a region included.
+                None => assert!(owner.is_some(), "{key:?}"),
+            }
+        }
+        // The eu nodes share eu's 40 leases equally; the 40 plain checks go to all four.
+        let count = |node: &str, region: Option<&str>| {
+            keys.iter()
+                .filter(|k| k.region.as_deref() == region && owners.get(&k.key) == Some(&node))
+                .count()
+        };
+        assert_eq!((count("e1", Some("eu")), count("e2", Some("eu"))), (20, 20));
+        assert_eq!(
+            ["e1", "e2", "u1", "x"].map(|n| count(n, None)),
+            [10, 10, 10, 10]
+        );
+    }
+
+    #[test]
+    fn a_catalogs_keys_are_one_per_check_or_one_per_listed_region() {
+        let text = "version = 1\n[store]\nurl = \"postgres://db/iza\"\n\
+                    [services.a]\ncheck = { tcp = \"127.0.0.1:1\" }\n\
+                    [services.b]\ncheck = { tcp = \"127.0.0.1:2\", regions = [\"us\", \"eu\"] }\n\
+                    [services.c]\n";
+        let checked = iza_catalog::check(&iza_catalog::SourceFile::new(
+            "t.toml",
+            text.to_owned(),
+            iza_catalog::Syntax::Toml,
+        ));
+        let catalog = checked.catalog.expect("valid");
+        let keys: Vec<(String, Option<String>)> = keys(&catalog)
+            .into_iter()
+            .map(|k| (k.key, k.region))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("a".to_owned(), None),
+                ("b@eu".to_owned(), Some("eu".to_owned())),
+                ("b@us".to_owned(), Some("us".to_owned())),
+            ]
+        );
+    }
 }

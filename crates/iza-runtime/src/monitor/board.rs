@@ -43,7 +43,10 @@ use iza_probe::ProbeResult;
 use iza_store::{Millis, ResultRecord};
 
 use crate::event::{EventKind, ProbeSummary};
-use crate::monitor::status::{Health, ServiceHealth, ServiceState, Status, Thresholds};
+use crate::monitor::status::{
+    Health, RegionState, RegionalState, ServiceHealth, ServiceState, Status, Thresholds,
+    regional_verdict,
+};
 use crate::reload::CatalogDiff;
 
 /// One change of a shown status.
@@ -114,6 +117,103 @@ struct Hold {
     since: Millis,
 }
 
+/// A check probed from several regions (`regions = [...]`, on a shared store;
+/// `docs/scale-out.md`): each region's own verdict through the check's thresholds, and the
+/// quorum of regions that makes the service down ([`regional_verdict`]).
+#[derive(Debug, Clone)]
+struct Regional {
+    quorum: usize,
+    regions: Vec<Region>,
+}
+
+#[derive(Debug, Clone)]
+struct Region {
+    name: Arc<str>,
+    health: ServiceHealth,
+    last: Option<ProbeSummary>,
+    /// No live node of this region (the lease keeper says).
+    unprobed: bool,
+}
+
+impl Regional {
+    fn of(check: &iza_catalog::model::Check, old: Option<&Regional>) -> Option<Regional> {
+        if check.regions.is_empty() {
+            return None;
+        }
+        let thresholds = Thresholds::of(check);
+        let regions = check
+            .regions
+            .iter()
+            .map(|name| {
+                let kept = old.and_then(|old| old.regions.iter().find(|r| *r.name == **name));
+                match kept {
+                    Some(kept) => {
+                        let mut kept = kept.clone();
+                        kept.health.set_thresholds(thresholds);
+                        kept
+                    }
+                    None => Region {
+                        name: Arc::from(name.as_str()),
+                        health: ServiceHealth::new(thresholds),
+                        last: None,
+                        unprobed: false,
+                    },
+                }
+            })
+            .collect();
+        Some(Regional {
+            quorum: usize::try_from(check.quorum.max(1)).unwrap_or(usize::MAX),
+            regions,
+        })
+    }
+
+    fn region(&mut self, name: Option<&str>) -> Option<&mut Region> {
+        let name = name?;
+        self.regions.iter_mut().find(|r| &*r.name == name)
+    }
+
+    fn verdict(&self) -> (Health, Vec<String>, Option<String>) {
+        let regions: Vec<(&str, Health, bool)> = self
+            .regions
+            .iter()
+            .map(|r| (&*r.name, r.health.health(), r.unprobed))
+            .collect();
+        regional_verdict(&regions, self.quorum)
+    }
+
+    fn state(&self) -> RegionalState {
+        let (_, down, problem) = self.verdict();
+        RegionalState {
+            quorum: u32::try_from(self.quorum).unwrap_or(u32::MAX),
+            regions: self
+                .regions
+                .iter()
+                .map(|r| RegionState {
+                    region: r.name.to_string(),
+                    own: r.health.health(),
+                    last: r.last.clone(),
+                    unprobed: r.unprobed,
+                })
+                .collect(),
+            down,
+            problem,
+        }
+    }
+
+    /// Takes a stored result of one region when it is newer than that region's; whether taken.
+    fn follow(&mut self, record: &ResultRecord) -> bool {
+        let Some(region) = self.region(record.region.as_deref()) else {
+            return false;
+        };
+        if region.last.as_ref().is_some_and(|l| l.at >= record.at) {
+            return false;
+        }
+        region.health.resume(record.up, record.at);
+        region.last = Some(ProbeSummary::of_record(record));
+        true
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Node {
     id: Arc<str>,
@@ -138,6 +238,8 @@ struct Node {
     status: Status,
     since: Option<Millis>,
     last: Option<ProbeSummary>,
+    /// Probed from several regions: the verdict is theirs together (`health` stays unused).
+    regional: Option<Regional>,
 }
 
 impl Node {
@@ -159,7 +261,33 @@ impl Node {
             status: Status::Unknown,
             since: None,
             last: None,
+            regional: None,
         }
+    }
+
+    /// Its own verdict: its check's, or its regions' together.
+    fn own(&self) -> Health {
+        match &self.regional {
+            Some(regional) => regional.verdict().0,
+            None => self.health.health(),
+        }
+    }
+
+    /// Takes a stored result (resumed, or another node's) when newer than what it has.
+    fn take_record(&mut self, record: &ResultRecord) {
+        if let Some(regional) = &mut self.regional {
+            if regional.follow(record) && self.last.as_ref().is_none_or(|l| l.at < record.at) {
+                self.last = Some(ProbeSummary::of_record(record));
+            }
+            self.failing_since = None;
+            return;
+        }
+        if self.last.as_ref().is_some_and(|l| l.at >= record.at) {
+            return;
+        }
+        self.health.resume(record.up, record.at);
+        self.failing_since = None;
+        self.last = Some(ProbeSummary::of_record(record));
     }
 
     /// The shown status and the contribution, from the node's own facts and its inputs.
@@ -179,7 +307,7 @@ impl Node {
         if self.confirming {
             return (self.status.clone(), Contribution::Pending);
         }
-        match self.health.health() {
+        match self.own() {
             Health::Down => (Status::Down, Contribution::Root(self.id.clone())),
             // Not known yet, or (without a check of its own) passing on what it waits for.
             Health::Unknown if self.checked || self.waiting => {
@@ -190,7 +318,7 @@ impl Node {
     }
 
     fn failing(&self) -> bool {
-        self.checked && matches!(self.health.health(), Health::Down | Health::Degraded)
+        self.checked && matches!(self.own(), Health::Down | Health::Degraded)
     }
 }
 
@@ -212,6 +340,8 @@ pub struct StatusBoard {
     queued: Vec<bool>,
     /// Longest a failing service waits for its dependencies to confirm.
     confirm_within: Millis,
+    /// Whether checks with `regions` are judged per region (a shared store with leases).
+    regional: bool,
 }
 
 /// How long a failing service waits for its dependencies by default: one minute.
@@ -276,7 +406,62 @@ impl StatusBoard {
             index,
             queued,
             confirm_within: DEFAULT_CONFIRM_WITHIN,
+            regional: false,
         }
+    }
+
+    /// Judges the checks with `regions` region by region, down only at their quorum (a
+    /// shared store whose nodes probe them one per region, `docs/scale-out.md`). Without
+    /// this (the embedded store: one node) they are judged as any check, probed once.
+    pub fn set_regional(&mut self, catalog: &Catalog) {
+        self.regional = true;
+        self.attach_regions(catalog);
+    }
+
+    fn attach_regions(&mut self, catalog: &Catalog) {
+        if !self.regional {
+            return;
+        }
+        for (id, service) in &catalog.services {
+            if let Some(&i) = self.index.get(id.as_str()) {
+                let node = &mut self.nodes[i];
+                node.regional = service
+                    .check
+                    .as_ref()
+                    .and_then(|check| Regional::of(check, node.regional.as_ref()));
+            }
+        }
+    }
+
+    /// Marks the listed regions nobody probes from (no live node there, as the lease keeper
+    /// sees it) on every check probed from regions; returns the services whose state changed.
+    pub fn set_unprobed(
+        &mut self,
+        regions: &std::collections::HashSet<String>,
+        now: Millis,
+    ) -> (Vec<String>, Vec<Transition>) {
+        let mut changed = Vec::new();
+        for node in &mut self.nodes {
+            let Some(regional) = &mut node.regional else {
+                continue;
+            };
+            let mut any = false;
+            for region in &mut regional.regions {
+                let unprobed = regions.contains(&*region.name);
+                if region.unprobed != unprobed {
+                    region.unprobed = unprobed;
+                    any = true;
+                }
+            }
+            if any {
+                changed.push(node.id.to_string());
+            }
+        }
+        let mut transitions = Vec::new();
+        if !changed.is_empty() {
+            self.evaluate_all(now, &mut transitions);
+        }
+        (changed, transitions)
     }
 
     /// Sets how long a failing service waits for its dependencies' next results before it is
@@ -296,7 +481,8 @@ impl StatusBoard {
     }
 
     /// Resumes own health from the latest stored results not older than `max_age`, without
-    /// transitions (nothing is announced); returns how many services were resumed.
+    /// transitions (nothing is announced); returns how many results were taken. A service's
+    /// newest result wins whatever their order; for a check probed from regions, each region's.
     pub fn resume(&mut self, latest: &[ResultRecord], now: Millis, max_age: Millis) -> usize {
         let mut resumed = 0;
         for record in latest {
@@ -308,21 +494,7 @@ impl StatusBoard {
                 continue;
             }
             // Resumed as settled: the previous run confirmed it, so no confirmation wait.
-            node.health.resume(record.up, record.at);
-            node.failing_since = None;
-            node.last = Some(ProbeSummary {
-                started_at: record.at - record.latency_ms as Millis,
-                at: record.at,
-                outcome: if record.up {
-                    iza_probe::Outcome::Up
-                } else {
-                    iza_probe::Outcome::Down
-                },
-                duration_ms: record.latency_ms,
-                reason: None,
-                message: record.message.clone(),
-                http_status: None,
-            });
+            node.take_record(record);
             resumed += 1;
         }
         let mut transitions = Vec::new();
@@ -345,24 +517,9 @@ impl StatusBoard {
                 continue;
             };
             let node = &mut self.nodes[i];
-            if !node.checked || node.last.as_ref().is_some_and(|l| l.at >= record.at) {
-                continue;
+            if node.checked {
+                node.take_record(record);
             }
-            node.health.resume(record.up, record.at);
-            node.failing_since = None;
-            node.last = Some(ProbeSummary {
-                started_at: record.at - record.latency_ms as Millis,
-                at: record.at,
-                outcome: if record.up {
-                    iza_probe::Outcome::Up
-                } else {
-                    iza_probe::Outcome::Down
-                },
-                duration_ms: record.latency_ms,
-                reason: None,
-                message: record.message.clone(),
-                http_status: None,
-            });
         }
         let mut transitions = Vec::new();
         self.evaluate_all(now, &mut transitions);
@@ -393,15 +550,37 @@ impl StatusBoard {
         {
             node.hold = None;
             node.health.restart();
+            if let Some(regional) = &mut node.regional {
+                for region in &mut regional.regions {
+                    region.health.restart();
+                }
+            }
         }
         let started = summary.started_at;
-        let change = node.health.apply(result, now);
-        node.last = Some(summary);
-        let streak = node.health.streak();
-        if streak.failures == 1 {
-            node.failing_since = Some(started);
-        }
-        let own = streak.health;
+        let reason = if let Some(regional) = &mut node.regional {
+            // One region's result: that region's verdict, then the regions' together.
+            let (before, ..) = regional.verdict();
+            if let Some(region) = regional.region(summary.region.as_deref()) {
+                region.health.apply(result, now);
+                region.last = Some(summary.clone());
+            }
+            let (after, _, problem) = regional.verdict();
+            let failing = |h: Health| matches!(h, Health::Down | Health::Degraded);
+            if failing(after) && !failing(before) {
+                node.failing_since = Some(started);
+            }
+            node.last = Some(summary);
+            (before != after).then(|| problem.unwrap_or_else(|| "the check passed".to_owned()))
+        } else {
+            let change = node.health.apply(result, now);
+            node.last = Some(summary);
+            let streak = node.health.streak();
+            if streak.failures == 1 {
+                node.failing_since = Some(started);
+            }
+            change.map(|c| c.reason)
+        };
+        let own = node.own();
         let mut transitions = Vec::new();
         let mut work = Work::default();
         work.push(&mut self.queued, &self.nodes, i);
@@ -409,12 +588,7 @@ impl StatusBoard {
         for dependent in self.confirming_dependents(i) {
             work.push(&mut self.queued, &self.nodes, dependent);
         }
-        self.run(
-            work,
-            now,
-            Some((i, change.map(|c| c.reason))),
-            &mut transitions,
-        );
+        self.run(work, now, Some((i, reason)), &mut transitions);
         Some(Applied { own, transitions })
     }
 
@@ -501,6 +675,7 @@ impl StatusBoard {
         let changed: std::collections::HashSet<&str> =
             diff.changed.iter().map(String::as_str).collect();
         let confirm_within = self.confirm_within;
+        let regional = self.regional;
         *self = StatusBoard::skeleton(
             catalog,
             |id, service| {
@@ -525,6 +700,8 @@ impl StatusBoard {
             generation,
         );
         self.confirm_within = confirm_within;
+        self.regional = regional;
+        self.attach_regions(catalog);
         // Kept services compare with their carried status, added ones with `unknown`.
         let mut transitions = Vec::new();
         self.evaluate_all(now, &mut transitions);
@@ -598,7 +775,7 @@ impl StatusBoard {
                 service: node.id.to_string(),
                 from: std::mem::replace(&mut node.status, status.clone()),
                 to: status,
-                own: node.health.health(),
+                own: node.own(),
                 reason,
             });
             node.since = Some(now);
@@ -649,12 +826,13 @@ impl StatusBoard {
         ServiceState {
             service: node.id.to_string(),
             status: node.status.clone(),
-            own: streak.health,
+            own: node.own(),
             checked: node.checked,
             since: node.since,
             consecutive_failures: streak.failures,
             consecutive_successes: streak.successes,
             last: node.last.clone(),
+            regional: node.regional.as_ref().map(Regional::state),
         }
     }
 

@@ -78,12 +78,15 @@ pub struct MonitorOptions {
     /// kept; `iza serve` keeps them in `.iza/artifacts/`).
     pub artifacts: Option<Arc<crate::artifacts::Artifacts>>,
     /// On a shared store, the checks this node probes (kept by the cluster's lease keeper); the
-    /// others are scheduled but not probed. `None` (the embedded store): every check.
+    /// others are scheduled but not probed. `None` (the embedded store): every check. With it,
+    /// checks with `regions` are judged region by region with their quorum.
     pub owned: Option<Arc<crate::cluster::leases::Owned>>,
-    /// On a shared store, this node's id: the events it records carry it (`node`), so that the
-    /// other nodes relay them to their buses and it does not (`cluster::relay`). `None`: the
-    /// embedded store.
+    /// This node's id: recorded with every result it probes ("probed by") and with every
+    /// event it records (`node`), so that on a shared store the other nodes relay those events
+    /// to their buses and it does not (`cluster::relay`).
     pub node: Option<String>,
+    /// This node's region (`--region`), recorded with its results.
+    pub region: Option<String>,
 }
 
 impl Default for MonitorOptions {
@@ -103,6 +106,7 @@ impl Default for MonitorOptions {
             artifacts: None,
             owned: None,
             node: None,
+            region: None,
         }
     }
 }
@@ -116,6 +120,23 @@ pub enum MonitorError {
     /// The monitor has been shut down.
     #[error("the monitor has stopped")]
     Stopped,
+}
+
+/// Every (service, region) pair of the checks probed from several regions, sorted.
+pub fn regional_keys(catalog: &Catalog) -> Vec<(String, String)> {
+    let mut keys: Vec<(String, String)> = catalog
+        .services
+        .values()
+        .filter_map(|service| Some((service, service.check.as_ref()?)))
+        .flat_map(|(service, check)| {
+            check
+                .regions
+                .iter()
+                .map(|region| (service.id.clone(), region.clone()))
+        })
+        .collect();
+    keys.sort();
+    keys
 }
 
 /// What a shutdown did.
@@ -179,7 +200,19 @@ impl Monitor {
         board.set_confirm_within(
             i64::try_from(options.confirm_within.as_millis()).unwrap_or(i64::MAX),
         );
-        let latest = store.latest_results().await.map_err(MonitorError::Resume)?;
+        let mut latest = store.latest_results().await.map_err(MonitorError::Resume)?;
+        if options.owned.is_some() {
+            board.set_regional(&catalog);
+            let keys = regional_keys(&catalog);
+            if !keys.is_empty() {
+                latest.extend(
+                    store
+                        .latest_region_results(&keys)
+                        .await
+                        .map_err(MonitorError::Resume)?,
+                );
+            }
+        }
         let max_age = i64::try_from(options.resume_max_age.as_millis()).unwrap_or(i64::MAX);
         let resumed = board.resume(&latest, now, max_age);
 
@@ -202,6 +235,8 @@ impl Monitor {
             counters: counters.clone(),
             artifacts: options.artifacts.clone(),
             watch: push::Watch::new(&catalog, tokio::time::Instant::now()),
+            node: options.node.clone(),
+            region: options.region.clone(),
         };
         let states = processor.board.states();
         processor.publish(Change {
@@ -340,6 +375,14 @@ impl Monitor {
     pub fn follow(&self, records: Vec<iza_store::ResultRecord>) -> bool {
         self.processor
             .send(ProcessorCommand::Follow(records))
+            .is_ok()
+    }
+
+    /// Marks the listed regions that have no live node (the lease keeper sees them): the
+    /// checks probed from them show it. Returns whether taken.
+    pub fn unprobed(&self, regions: std::collections::HashSet<String>) -> bool {
+        self.processor
+            .send(ProcessorCommand::Unprobed(regions))
             .is_ok()
     }
 

@@ -41,6 +41,8 @@ pub(crate) enum ProcessorCommand {
     Announce(Vec<Event>),
     /// Results another node probed and recorded: shown here, not recorded again.
     Follow(Vec<iza_store::ResultRecord>),
+    /// The listed regions with no live node (nobody probes from there).
+    Unprobed(std::collections::HashSet<String>),
     /// Apply a result pushed in (see `push.rs`).
     Push {
         service: String,
@@ -63,6 +65,9 @@ pub(crate) struct Processor {
     pub(crate) artifacts: Option<Arc<crate::artifacts::Artifacts>>,
     /// The deadlines of the push checks.
     pub(crate) watch: crate::monitor::push::Watch,
+    /// Who probes here ("probed by"): this node's id and region, stamped on every result.
+    pub(crate) node: Option<String>,
+    pub(crate) region: Option<String>,
 }
 
 impl Processor {
@@ -84,6 +89,7 @@ impl Processor {
                         ..Change::default()
                     }),
                     ProcessorCommand::Follow(records) => self.follow(&records),
+                    ProcessorCommand::Unprobed(regions) => self.unprobed(&regions),
                     ProcessorCommand::Push { service, pushed, ack } => {
                         let _ = ack.send(self.pushed(&service, &pushed));
                     }
@@ -120,7 +126,9 @@ impl Processor {
 
     fn completed(&mut self, done: Completed) {
         let now = done.finished_at;
-        let summary = ProbeSummary::of(&done.result, done.started_at, done.finished_at);
+        let mut summary = ProbeSummary::of(&done.result, done.started_at, done.finished_at);
+        summary.node.clone_from(&self.node);
+        summary.region.clone_from(&self.region);
         let Some(applied) = self.board.apply(
             &done.service,
             done.generation,
@@ -194,6 +202,28 @@ impl Processor {
             .map(|t| Event::new(now, t.into_event_kind()))
             .collect();
         let _ = self.bus.publish(Change {
+            events,
+            upsert,
+            ..Change::default()
+        });
+    }
+
+    /// The regions nobody probes from changed: the rows of the checks probed from them.
+    fn unprobed(&mut self, regions: &std::collections::HashSet<String>) {
+        let now = crate::now_millis();
+        let (changed, transitions) = self.board.set_unprobed(regions, now);
+        let mut upsert: Vec<_> = changed.iter().filter_map(|s| self.board.state(s)).collect();
+        for transition in &transitions {
+            upsert.extend(self.board.state(&transition.service));
+        }
+        if upsert.is_empty() {
+            return;
+        }
+        let events = transitions
+            .into_iter()
+            .map(|t| Event::new(now, t.into_event_kind()))
+            .collect();
+        self.publish(Change {
             events,
             upsert,
             ..Change::default()

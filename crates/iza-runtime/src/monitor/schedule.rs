@@ -584,6 +584,8 @@ mod tests {
                 conditions: vec![],
                 failure_threshold: 1,
                 success_threshold: 1,
+                regions: Vec::new(),
+                quorum: 0,
             },
             context: ProbeContext::default(),
             every: Duration::from_millis(every_ms),

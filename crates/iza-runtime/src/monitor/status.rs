@@ -331,6 +331,102 @@ pub struct ServiceState {
     pub consecutive_successes: u32,
     /// The latest probe.
     pub last: Option<crate::event::ProbeSummary>,
+    /// For a check probed from several regions (`regions = [...]` on a shared store): each
+    /// region's verdict and the quorum (`docs/scale-out.md`). `own` is then the verdict of the
+    /// regions together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regional: Option<RegionalState>,
+}
+
+/// How a check probed from several regions stands, region by region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegionalState {
+    /// How many regions must see the service down for it to be `down`.
+    pub quorum: u32,
+    /// Each listed region, in the manifest's order.
+    pub regions: Vec<RegionState>,
+    /// The regions that see it down now.
+    pub down: Vec<String>,
+    /// A regional problem, for a person: regions that see it down (or failing) while fewer
+    /// than the quorum do, and regions nobody probes from.
+    pub problem: Option<String>,
+}
+
+/// One region's view of a service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegionState {
+    /// The region.
+    pub region: String,
+    /// Its own verdict, through the check's thresholds.
+    pub own: Health,
+    /// Its latest result (with the node that probed it).
+    pub last: Option<crate::event::ProbeSummary>,
+    /// No live node of this region: nobody probes the check from there.
+    #[serde(default)]
+    pub unprobed: bool,
+}
+
+/// The rule of a check probed from several regions: `down` when at least `quorum` regions see
+/// it down; `degraded` (a regional problem) when fewer do, or when a region is failing below
+/// its failure threshold; `up` when a region passes and none fails; `unknown` before any
+/// region has a verdict. Regions nobody probes from count for nothing. Returns the verdict,
+/// the regions that see it down, and the problem to show (`None` when nothing is amiss).
+pub fn regional_verdict(
+    regions: &[(&str, Health, bool)],
+    quorum: usize,
+) -> (Health, Vec<String>, Option<String>) {
+    let of = |wanted: Health| -> Vec<String> {
+        regions
+            .iter()
+            .filter(|(_, health, _)| *health == wanted)
+            .map(|(region, _, _)| (*region).to_owned())
+            .collect()
+    };
+    let down = of(Health::Down);
+    let failing = of(Health::Degraded);
+    let unprobed: Vec<String> = regions
+        .iter()
+        .filter(|(_, _, unprobed)| *unprobed)
+        .map(|(region, _, _)| (*region).to_owned())
+        .collect();
+    let quoted = |list: &[String]| {
+        list.iter()
+            .map(|region| format!("`{region}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let total = regions.len();
+    let health = if !down.is_empty() && down.len() >= quorum {
+        Health::Down
+    } else if !down.is_empty() || !failing.is_empty() {
+        Health::Degraded
+    } else if regions.iter().any(|(_, health, _)| *health == Health::Up) {
+        Health::Up
+    } else {
+        Health::Unknown
+    };
+    let mut problems = Vec::new();
+    if health == Health::Down {
+        problems.push(format!(
+            "down from {} ({} of {total} regions, quorum {quorum})",
+            quoted(&down),
+            down.len()
+        ));
+    } else if !down.is_empty() {
+        problems.push(format!(
+            "a regional problem: down from {} only ({} of {total} regions, quorum {quorum})",
+            quoted(&down),
+            down.len()
+        ));
+    }
+    if !failing.is_empty() {
+        problems.push(format!("failing from {}", quoted(&failing)));
+    }
+    if !unprobed.is_empty() {
+        problems.push(format!("no live node in {}", quoted(&unprobed)));
+    }
+    let problem = (!problems.is_empty()).then(|| problems.join("; "));
+    (health, down, problem)
 }
 
 #[cfg(test)]
@@ -501,6 +597,58 @@ mod tests {
             health.apply(&result(true), 12).map(|c| c.to),
             Some(Health::Up)
         );
+    }
+
+    #[test]
+    fn regions_make_it_down_only_at_the_quorum() {
+        use Health::{Degraded, Down, Unknown, Up};
+        /// (each region: name, verdict, unprobed), quorum, the verdict, the problem shown.
+        type Case<'a> = (&'a [(&'a str, Health, bool)], usize, Health, &'a str);
+        let cases: [Case; 7] = [
+            (&[("eu", Up, false), ("us", Up, false)], 2, Up, ""),
+            (
+                &[("eu", Down, false), ("us", Up, false)],
+                2,
+                Degraded,
+                "a regional problem: down from `eu` only (1 of 2 regions, quorum 2)",
+            ),
+            (
+                &[("eu", Down, false), ("us", Down, false)],
+                2,
+                Down,
+                "down from `eu`, `us` (2 of 2 regions, quorum 2)",
+            ),
+            (
+                &[("eu", Down, false), ("us", Up, false)],
+                1,
+                Down,
+                "down from `eu` (1 of 2 regions, quorum 1)",
+            ),
+            (
+                &[("eu", Degraded, false), ("us", Up, false)],
+                2,
+                Degraded,
+                "failing from `eu`",
+            ),
+            (
+                &[("eu", Up, false), ("us", Unknown, true)],
+                2,
+                Up,
+                "no live node in `us`",
+            ),
+            (
+                &[("eu", Unknown, false), ("us", Unknown, false)],
+                1,
+                Unknown,
+                "",
+            ),
+        ];
+        for (regions, quorum, health, problem) in cases {
+            let (got, down, shown) = regional_verdict(regions, quorum);
+            assert_eq!(got, health, "{regions:?} quorum {quorum}");
+            assert_eq!(shown.unwrap_or_default(), problem, "{regions:?}");
+            assert_eq!(down.len(), regions.iter().filter(|r| r.1 == Down).count());
+        }
     }
 
     #[test]

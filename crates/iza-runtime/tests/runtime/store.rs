@@ -137,6 +137,7 @@ async fn a_restart_resumes_statuses_without_announcing_them_again() {
         up,
         latency_ms: 2.0,
         message: (!up).then(|| "[STATUS] (503) == 200".to_owned()),
+        ..Default::default()
     };
     *store.preset_latest.lock().unwrap() = vec![record("was-up", true), record("was-down", false)];
     let catalog = catalog(&format!(

@@ -217,13 +217,23 @@ async fn copy_results(
     target: &mut PgConnection,
     service: &impl Fn(i64) -> Result<i64, StoreError>,
 ) -> Result<u64, StoreError> {
-    type Row = (i64, i64, i64, bool, f64, i64, Option<String>);
+    type Row = (
+        i64,
+        i64,
+        i64,
+        bool,
+        f64,
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
     let mut last = i64::MIN;
     let mut copied = 0;
     loop {
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, service_id, at, up, latency_ms, bucket, message FROM results \
-             WHERE id > ?1 ORDER BY id LIMIT ?2",
+            "SELECT id, service_id, at, up, latency_ms, bucket, message, node, region \
+             FROM results WHERE id > ?1 ORDER BY id LIMIT ?2",
         )
         .bind(last)
         .bind(PAGE)
@@ -233,7 +243,10 @@ async fn copy_results(
         let Some(row) = rows.last() else { break };
         last = row.0;
         let mut columns = (vec![], vec![], vec![], vec![], vec![], vec![]);
-        for (_, service_id, at, up, latency_ms, bucket, message) in &rows {
+        let (mut nodes, mut regions) = (vec![], vec![]);
+        for (_, service_id, at, up, latency_ms, bucket, message, node, region) in &rows {
+            nodes.push(node.as_deref().map(|text| text.replace('\0', "\u{FFFD}")));
+            regions.push(region.as_deref().map(|text| text.replace('\0', "\u{FFFD}")));
             columns.0.push(service(*service_id)?);
             columns.1.push(*at);
             columns.2.push(*up);
@@ -246,9 +259,9 @@ async fn copy_results(
             );
         }
         sqlx::query(
-            "INSERT INTO results (service_id, at, up, latency_ms, bucket, message) \
+            "INSERT INTO results (service_id, at, up, latency_ms, bucket, message, node, region) \
              SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::boolean[], \
-             $4::double precision[], $5::bigint[], $6::text[])",
+             $4::double precision[], $5::bigint[], $6::text[], $7::text[], $8::text[])",
         )
         .bind(columns.0)
         .bind(columns.1)
@@ -256,6 +269,8 @@ async fn copy_results(
         .bind(columns.3)
         .bind(columns.4)
         .bind(columns.5)
+        .bind(nodes)
+        .bind(regions)
         .execute(&mut *target)
         .await
         .map_err(write_error("results"))?;

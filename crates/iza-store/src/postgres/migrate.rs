@@ -46,6 +46,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/postgres/0010_check_leases.sql"),
     },
     Migration {
+        version: 11,
+        sql: include_str!("../../migrations/postgres/0011_probed_by.sql"),
+    },
+    Migration {
         version: 14,
         sql: include_str!("../../migrations/postgres/0014_events_by_kind.sql"),
     },

@@ -298,6 +298,13 @@ impl Store for PostgresStore {
         read::latest_results(self).await
     }
 
+    async fn latest_region_results(
+        &self,
+        keys: &[(String, String)],
+    ) -> Result<Vec<ResultRecord>, StoreError> {
+        read::latest_region_results(self, keys).await
+    }
+
     async fn rollups(
         &self,
         service: &str,

@@ -34,15 +34,27 @@ async fn service_id(store: &PostgresStore, name: &str) -> Result<Option<i64>, St
     Ok(id)
 }
 
-type ResultRow = (i64, bool, f64, Option<String>);
+type ResultRow = (
+    i64,
+    bool,
+    f64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
-fn result_record(service: String, (at, up, latency_ms, message): ResultRow) -> ResultRecord {
+fn result_record(
+    service: String,
+    (at, up, latency_ms, message, node, region): ResultRow,
+) -> ResultRecord {
     ResultRecord {
         service,
         at,
         up,
         latency_ms,
         message,
+        node,
+        region,
     }
 }
 
@@ -59,7 +71,7 @@ pub(super) async fn recent_results(
         return Ok(Vec::new());
     }
     let rows: Vec<ResultRow> = sqlx::query_as(
-        "SELECT at, up, latency_ms, message FROM results WHERE service_id = $1 \
+        "SELECT at, up, latency_ms, message, node, region FROM results WHERE service_id = $1 \
          ORDER BY at DESC, id DESC LIMIT $2",
     )
     .bind(id)
@@ -73,10 +85,25 @@ pub(super) async fn recent_results(
         .collect())
 }
 
+type LatestRow = (
+    String,
+    i64,
+    bool,
+    f64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn latest_record((service, at, up, latency_ms, message, node, region): LatestRow) -> ResultRecord {
+    result_record(service, (at, up, latency_ms, message, node, region))
+}
+
 pub(super) async fn latest_results(store: &PostgresStore) -> Result<Vec<ResultRecord>, StoreError> {
     // One index probe per service: the last entry of `results_by_service_time` for it.
-    let rows: Vec<(String, i64, bool, f64, Option<String>)> = sqlx::query_as(
-        "SELECT s.name, r.at, r.up, r.latency_ms, r.message FROM services AS s \
+    let rows: Vec<LatestRow> = sqlx::query_as(
+        "SELECT s.name, r.at, r.up, r.latency_ms, r.message, r.node, r.region \
+         FROM services AS s \
          JOIN results AS r ON r.id = (SELECT id FROM results WHERE service_id = s.id \
          ORDER BY at DESC, id DESC LIMIT 1) \
          ORDER BY s.name",
@@ -84,12 +111,33 @@ pub(super) async fn latest_results(store: &PostgresStore) -> Result<Vec<ResultRe
     .fetch_all(&store.pool)
     .await
     .map_err(query_error("reading the latest results"))?;
-    Ok(rows
-        .into_iter()
-        .map(|(service, at, up, latency_ms, message)| {
-            result_record(service, (at, up, latency_ms, message))
-        })
-        .collect())
+    Ok(rows.into_iter().map(latest_record).collect())
+}
+
+pub(super) async fn latest_region_results(
+    store: &PostgresStore,
+    keys: &[(String, String)],
+) -> Result<Vec<ResultRecord>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (services, regions): (Vec<String>, Vec<String>) = keys.iter().cloned().unzip();
+    // One index probe per pair: the last entry of `results_by_service_region_time` for it.
+    let rows: Vec<LatestRow> = sqlx::query_as(
+        "SELECT s.name, r.at, r.up, r.latency_ms, r.message, r.node, r.region \
+         FROM (SELECT DISTINCT * FROM UNNEST($1::text[], $2::text[]) AS k(service, region)) AS k \
+         JOIN services AS s ON s.name = k.service \
+         CROSS JOIN LATERAL (SELECT at, up, latency_ms, message, node, region FROM results \
+             WHERE service_id = s.id AND region = k.region \
+             ORDER BY at DESC, id DESC LIMIT 1) AS r \
+         ORDER BY s.name, r.region",
+    )
+    .bind(services)
+    .bind(regions)
+    .fetch_all(&store.pool)
+    .await
+    .map_err(query_error("reading the latest regional results"))?;
+    Ok(rows.into_iter().map(latest_record).collect())
 }
 
 pub(super) async fn rollups(

@@ -40,6 +40,8 @@ pub(super) async fn append_results(
     };
     let mut late: HashMap<(i64, Millis, Millis), BucketAggregate> = HashMap::new();
     let count = results.len();
+    let mut nodes: Vec<Option<String>> = Vec::with_capacity(count);
+    let mut regions: Vec<Option<String>> = Vec::with_capacity(count);
     let (mut service_ids, mut ats, mut ups, mut latencies, mut buckets, mut messages) = (
         Vec::with_capacity(count),
         Vec::with_capacity(count),
@@ -64,11 +66,23 @@ pub(super) async fn append_results(
                 .as_deref()
                 .map(|message| pg_text(message).into_owned()),
         );
+        nodes.push(
+            result
+                .node
+                .as_deref()
+                .map(|node| pg_text(node).into_owned()),
+        );
+        regions.push(
+            result
+                .region
+                .as_deref()
+                .map(|region| pg_text(region).into_owned()),
+        );
     }
     sqlx::query(
-        "INSERT INTO results (service_id, at, up, latency_ms, bucket, message) \
+        "INSERT INTO results (service_id, at, up, latency_ms, bucket, message, node, region) \
          SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::boolean[], \
-         $4::double precision[], $5::bigint[], $6::text[])",
+         $4::double precision[], $5::bigint[], $6::text[], $7::text[], $8::text[])",
     )
     .bind(service_ids)
     .bind(ats)
@@ -76,6 +90,8 @@ pub(super) async fn append_results(
     .bind(latencies)
     .bind(buckets)
     .bind(messages)
+    .bind(nodes)
+    .bind(regions)
     .execute(&mut *transaction)
     .await
     .map_err(&error)?;

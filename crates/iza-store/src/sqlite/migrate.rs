@@ -42,6 +42,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0007_figures.sql"),
     },
     Migration {
+        version: 8,
+        sql: include_str!("../../migrations/sqlite/0008_probed_by.sql"),
+    },
+    Migration {
         version: 11,
         sql: include_str!("../../migrations/sqlite/0011_events_by_kind.sql"),
     },

@@ -30,15 +30,27 @@ async fn service_id(store: &SqliteStore, name: &str) -> Result<Option<i64>, Stor
     Ok(id)
 }
 
-type ResultRow = (i64, bool, f64, Option<String>);
+type ResultRow = (
+    i64,
+    bool,
+    f64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
-fn result_record(service: String, (at, up, latency_ms, message): ResultRow) -> ResultRecord {
+fn result_record(
+    service: String,
+    (at, up, latency_ms, message, node, region): ResultRow,
+) -> ResultRecord {
     ResultRecord {
         service,
         at,
         up,
         latency_ms,
         message,
+        node,
+        region,
     }
 }
 
@@ -55,7 +67,7 @@ pub(super) async fn recent_results(
         return Ok(Vec::new());
     }
     let rows: Vec<ResultRow> = sqlx::query_as(
-        "SELECT at, up, latency_ms, message FROM results WHERE service_id = ?1 \
+        "SELECT at, up, latency_ms, message, node, region FROM results WHERE service_id = ?1 \
          ORDER BY at DESC, id DESC LIMIT ?2",
     )
     .bind(id)
@@ -69,10 +81,25 @@ pub(super) async fn recent_results(
         .collect())
 }
 
+type LatestRow = (
+    String,
+    i64,
+    bool,
+    f64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn latest_record((service, at, up, latency_ms, message, node, region): LatestRow) -> ResultRecord {
+    result_record(service, (at, up, latency_ms, message, node, region))
+}
+
 pub(super) async fn latest_results(store: &SqliteStore) -> Result<Vec<ResultRecord>, StoreError> {
     // One index probe per service: the last entry of `results_by_service_time` for it.
-    let rows: Vec<(String, i64, bool, f64, Option<String>)> = sqlx::query_as(
-        "SELECT s.name, r.at, r.up, r.latency_ms, r.message FROM services AS s \
+    let rows: Vec<LatestRow> = sqlx::query_as(
+        "SELECT s.name, r.at, r.up, r.latency_ms, r.message, r.node, r.region \
+         FROM services AS s \
          JOIN results AS r ON r.id = (SELECT id FROM results WHERE service_id = s.id \
          ORDER BY at DESC, id DESC LIMIT 1) \
          ORDER BY s.name",
@@ -80,12 +107,35 @@ pub(super) async fn latest_results(store: &SqliteStore) -> Result<Vec<ResultReco
     .fetch_all(&store.readers)
     .await
     .map_err(query_error("reading the latest results"))?;
-    Ok(rows
-        .into_iter()
-        .map(|(service, at, up, latency_ms, message)| {
-            result_record(service, (at, up, latency_ms, message))
-        })
-        .collect())
+    Ok(rows.into_iter().map(latest_record).collect())
+}
+
+pub(super) async fn latest_region_results(
+    store: &SqliteStore,
+    keys: &[(String, String)],
+) -> Result<Vec<ResultRecord>, StoreError> {
+    let mut keys = keys.to_vec();
+    keys.sort();
+    keys.dedup();
+    let mut records = Vec::with_capacity(keys.len());
+    // One index probe per pair (`results_by_service_region_time`); the pairs are few (the
+    // regions of the checks probed from several).
+    for (service, region) in keys {
+        let Some(id) = service_id(store, &service).await? else {
+            continue;
+        };
+        let row: Option<ResultRow> = sqlx::query_as(
+            "SELECT at, up, latency_ms, message, node, region FROM results \
+             WHERE service_id = ?1 AND region = ?2 ORDER BY at DESC, id DESC LIMIT 1",
+        )
+        .bind(id)
+        .bind(&region)
+        .fetch_optional(&store.readers)
+        .await
+        .map_err(query_error("reading the latest regional results"))?;
+        records.extend(row.map(|row| result_record(service.clone(), row)));
+    }
+    Ok(records)
 }
 
 pub(super) async fn rollups(

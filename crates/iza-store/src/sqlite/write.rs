@@ -51,7 +51,9 @@ pub(super) async fn append_results(
                 .bind(result.up)
                 .bind(*latency_ms)
                 .bind(*bucket as i64)
-                .bind(result.message.as_deref());
+                .bind(result.message.as_deref())
+                .bind(result.node.as_deref())
+                .bind(result.region.as_deref());
         }
         query.execute(&mut *transaction).await.map_err(&error)?;
     }
@@ -64,7 +66,7 @@ pub(super) async fn append_results(
     Ok(())
 }
 
-/// Rows per `INSERT` statement (6 parameters each, far below SQLite's limit of 32,766).
+/// Rows per `INSERT` statement (8 parameters each, far below SQLite's limit of 32,766).
 const ROWS_PER_INSERT: usize = 50;
 
 /// Events per `INSERT` statement (4 parameters each).
@@ -87,13 +89,14 @@ fn insert_events_statement(rows: usize) -> String {
 /// kept in the connection's statement cache (sizes are 1..=ROWS_PER_INSERT).
 fn insert_results_statement(rows: usize) -> String {
     let mut statement = String::from(
-        "INSERT INTO results (service_id, at, up, latency_ms, bucket, message) VALUES ",
+        "INSERT INTO results (service_id, at, up, latency_ms, bucket, message, node, region) \
+         VALUES ",
     );
     for row in 0..rows {
         if row > 0 {
             statement.push_str(", ");
         }
-        statement.push_str("(?, ?, ?, ?, ?, ?)");
+        statement.push_str("(?, ?, ?, ?, ?, ?, ?, ?)");
     }
     statement
 }

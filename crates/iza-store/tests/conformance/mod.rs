@@ -64,6 +64,7 @@ macro_rules! store_conformance_suite {
             results_round_trip,
             results_read_newest_first,
             latest_results_after_many_writes,
+            results_record_who_probed_them_and_read_back_per_region,
             event_ids_increase,
             events_page_newest_first,
             event_pages_are_capped,
@@ -125,6 +126,7 @@ fn result(service: &str, at: Millis, up: bool, latency_ms: f64) -> ResultRecord 
         up,
         latency_ms,
         message: (!up).then(|| format!("failed at {at}")),
+        ..Default::default()
     }
 }
 
@@ -230,6 +232,61 @@ fn assert_uptime(actual: Uptime, expected: [Option<f64>; 4], when: &str) {
     ] {
         assert_share(actual, expected, &format!("{name} uptime {when}"));
     }
+}
+
+/// "Probed by": each result keeps its node and region; the latest per (service, region) reads
+/// each region's own newest result, whatever the other regions wrote after it.
+pub(crate) async fn results_record_who_probed_them_and_read_back_per_region(store: StoreUnderTest) {
+    let probed =
+        |service: &str, at: Millis, up: bool, node: &str, region: Option<&str>| ResultRecord {
+            node: Some(node.to_owned()),
+            region: region.map(str::to_owned),
+            ..result(service, at, up, 2.0)
+        };
+    let written = vec![
+        probed("web", BASE, true, "node-eu-1", Some("eu")),
+        probed("web", BASE + 10, false, "node-us-1", Some("us")),
+        probed("web", BASE + 1_000, true, "node-eu-2", Some("eu")),
+        probed("web", BASE + 2_000, true, "node-x", None),
+        probed("api", BASE + 5, false, "node-us-1", Some("us")),
+        // Pushed in, or written before "probed by" was recorded.
+        result("api", BASE + 3_000, true, 1.0),
+    ];
+    store.append_results(&written).await.unwrap();
+
+    let web = store.recent_results("web", 10).await.unwrap();
+    assert_eq!(web.len(), 4);
+    assert_eq!(web[0], written[3], "newest first, node kept, no region");
+    assert_eq!(web[1], written[2]);
+    assert_eq!(web[1].node.as_deref(), Some("node-eu-2"));
+    assert_eq!(web[1].region.as_deref(), Some("eu"));
+
+    let latest = store.latest_results().await.unwrap();
+    assert_eq!(latest, vec![written[5].clone(), written[3].clone()]);
+
+    let keys = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(s, r)| ((*s).to_owned(), (*r).to_owned()))
+            .collect()
+    };
+    let regional = store
+        .latest_region_results(&keys(&[
+            ("web", "us"),
+            ("web", "eu"),
+            ("api", "us"),
+            ("api", "eu"),
+            ("web", "eu"),
+            ("nowhere", "eu"),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(
+        regional,
+        vec![written[4].clone(), written[2].clone(), written[1].clone()],
+        "sorted by service then region; a pair without a result (api in eu) left out"
+    );
+    assert!(store.latest_region_results(&[]).await.unwrap().is_empty());
 }
 
 pub(crate) async fn results_round_trip(store: StoreUnderTest) {

@@ -315,12 +315,13 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     let shared = matches!(setup.store, StoreLocation::Postgres(_));
     let owned = shared.then(|| Arc::new(Owned::default()));
     options.owned = owned.clone();
-    // One worker id per process, which is also its node id on a shared store: the events it
-    // records carry it, so that the other nodes relay them and it does not.
+    // One worker id per process, which is also its node id: recorded with every result it
+    // probes, and with the events it records, so that the other nodes of a shared store relay
+    // them and it does not.
     let worker = worker_id();
-    if shared {
-        options.node = Some(worker.clone());
-    }
+    options.node = Some(worker.clone());
+    options.region = setup.region.clone();
+    warn_regions(&catalog, shared, setup.region.as_deref());
     let monitor = Arc::new(
         Monitor::start(catalog.clone(), prober, store.clone(), options)
             .await
@@ -404,6 +405,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
             owned,
             LeaseOptions {
                 node: node_id.clone(),
+                region: setup.region.clone(),
                 lease: setup.lease,
             },
         )
@@ -815,5 +817,39 @@ async fn maintain(store: Arc<dyn Store>) {
         {
             tracing::error!("store maintenance failed: {err}");
         }
+    }
+}
+
+/// Says at start-up what becomes of the checks with `regions` here: on the embedded store (one
+/// node) each is probed once, locally, and its quorum does not apply; on a shared store, a node
+/// without `--region` probes none of them (the nodes of the listed regions do).
+fn warn_regions(catalog: &iza_catalog::Catalog, shared: bool, region: Option<&str>) {
+    let regional: Vec<&str> = catalog
+        .services
+        .values()
+        .filter(|service| {
+            service
+                .check
+                .as_ref()
+                .is_some_and(|c| !c.regions.is_empty())
+        })
+        .map(|service| service.id.as_str())
+        .collect();
+    if regional.is_empty() {
+        return;
+    }
+    let count = regional.len();
+    if !shared {
+        tracing::warn!(
+            "{count} check(s) list `regions` ({}), but the store is the embedded SQLite one: \
+             each is probed once, from this node, and its quorum does not apply (run several \
+             nodes on PostgreSQL with `--region`, docs/scale-out.md)",
+            regional.join(", ")
+        );
+    } else if region.is_none() {
+        tracing::warn!(
+            "{count} check(s) list `regions`; this node has no `--region`, so it probes none \
+             of them (the nodes of the listed regions do)"
+        );
     }
 }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use iza_catalog::Catalog;
 use iza_probe::{ProbeContext, ProbeResult, Prober, ProberOptions};
-use iza_runtime::{Health, ProbeSummary, ServiceState, Status, StatusBoard, now_millis};
+use iza_runtime::{
+    Health, ProbeSummary, RegionalState, ServiceState, Status, StatusBoard, now_millis,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{StatusArgs, TextOrJson};
@@ -40,6 +42,9 @@ struct Line {
     checked: bool,
     since: Option<i64>,
     last: Option<ProbeSummary>,
+    /// A check probed from several regions (on a shared store): each region's verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    regional: Option<RegionalState>,
 }
 
 impl From<ServiceState> for Line {
@@ -51,6 +56,7 @@ impl From<ServiceState> for Line {
             checked: state.checked,
             since: state.since,
             last: state.last,
+            regional: state.regional,
         }
     }
 }
@@ -200,8 +206,10 @@ fn table(shown: &Shown) -> String {
                 .last
                 .as_ref()
                 .map_or_else(String::new, |l| format!("{:.0} ms", l.duration_ms));
+            let problem = s.regional.as_ref().and_then(|r| r.problem.clone());
             let detail = match (&s.last, s.checked) {
                 (_, false) => "no check".to_owned(),
+                (_, true) if problem.is_some() => problem.unwrap_or_default(),
                 (Some(last), true) => last.message.clone().unwrap_or_default(),
                 (None, true) => String::new(),
             };

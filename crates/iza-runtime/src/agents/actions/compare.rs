@@ -46,6 +46,8 @@ pub fn check_of(spec: &CompareSpec) -> Check {
         conditions: spec.conditions.clone(),
         failure_threshold: 1,
         success_threshold: 1,
+        regions: Vec::new(),
+        quorum: 0,
     }
 }
 

@@ -524,6 +524,7 @@ fn resumed_results_set_statuses_without_transitions() {
         up,
         latency_ms: 1.0,
         message: None,
+        ..Default::default()
     };
     let latest = [
         record("db", false, 9_000),
@@ -704,4 +705,113 @@ fn a_long_chain_propagates_to_its_end() {
     assert_eq!(h.probe("c0", false).len(), n);
     assert_eq!(h.status(&format!("c{}", n - 1)), "impacted by `c0`");
     assert_eq!(h.probe("c0", true).len(), n);
+}
+
+/// `web` probed from `eu` and `us`, quorum 2, with `api` depending on it.
+fn regional() -> Catalog {
+    catalog(
+        r#"
+[services.web]
+check = { tcp = "127.0.0.1:1", regions = ["eu", "us"], quorum = 2 }
+[services.api]
+depends_on = ["web"]
+check = { tcp = "127.0.0.1:2" }
+"#,
+    )
+}
+
+/// A probe of `service` from `region`, started now.
+fn probe_from(h: &mut Harness, service: &str, region: &str, passed: bool) -> Vec<String> {
+    let started = h.now;
+    h.now += 1;
+    let mut summary = ProbeSummary::of(&result(passed), started, h.now);
+    summary.node = Some(format!("node-{region}"));
+    summary.region = Some(region.to_owned());
+    let applied = h
+        .board
+        .apply(service, 1, &result(passed), summary, h.now)
+        .unwrap();
+    applied.transitions.into_iter().map(render).collect()
+}
+
+#[test]
+fn a_check_probed_from_regions_is_down_only_at_its_quorum() {
+    let catalog = regional();
+    let mut h = Harness::new(&catalog);
+    h.board.set_regional(&catalog);
+    h.probe("api", true);
+    assert_eq!(
+        probe_from(&mut h, "web", "eu", true),
+        ["web: unknown -> up"]
+    );
+    assert!(probe_from(&mut h, "web", "us", true).is_empty());
+    // Down from one region of two: a regional problem, `degraded`; the dependent is not
+    // impacted (only `down` is).
+    assert_eq!(
+        probe_from(&mut h, "web", "eu", false),
+        ["web: up -> degraded"]
+    );
+    let state = h.board.state("web").unwrap();
+    let regional = state.regional.clone().unwrap();
+    assert_eq!(regional.down, ["eu"]);
+    assert_eq!(
+        regional.problem.as_deref(),
+        Some("a regional problem: down from `eu` only (1 of 2 regions, quorum 2)")
+    );
+    assert_eq!(
+        regional.regions[0].last.as_ref().unwrap().node.as_deref(),
+        Some("node-eu")
+    );
+    assert_eq!(h.status("api"), "up");
+    // From both: down, and the dependent is impacted.
+    assert_eq!(
+        probe_from(&mut h, "web", "us", false),
+        [
+            "web: degraded -> down (cause web)",
+            "api: impacted by web (own up)"
+        ]
+    );
+    // Another node's result of one region (followed from the store) counts the same.
+    let record = ResultRecord {
+        service: "web".to_owned(),
+        at: h.now + 1,
+        up: true,
+        latency_ms: 1.0,
+        node: Some("node-us-2".to_owned()),
+        region: Some("us".to_owned()),
+        ..Default::default()
+    };
+    let rendered: Vec<String> = h
+        .board
+        .follow(&[record], h.now + 2)
+        .into_iter()
+        .map(render)
+        .collect();
+    assert_eq!(
+        rendered,
+        ["web: down -> degraded", "api: recovered from web -> up"]
+    );
+    // A region nobody probes from is shown, and counts for nothing.
+    let (changed, _) = h
+        .board
+        .set_unprobed(&["us".to_owned()].into_iter().collect(), h.now + 3);
+    assert_eq!(changed, ["web"]);
+    let regional = h.board.state("web").unwrap().regional.unwrap();
+    assert!(regional.regions[1].unprobed);
+    assert!(regional.problem.unwrap().contains("no live node in `us`"),);
+}
+
+#[test]
+fn without_the_regional_mode_a_check_with_regions_is_judged_as_any_check() {
+    let catalog = regional();
+    let mut h = Harness::new(&catalog);
+    h.probe("api", true);
+    assert_eq!(
+        probe_from(&mut h, "web", "eu", false),
+        [
+            "web: unknown -> down (cause web)",
+            "api: impacted by web (own up)"
+        ]
+    );
+    assert!(h.board.state("web").unwrap().regional.is_none());
 }

@@ -1,6 +1,7 @@
 // One service's page: live status, its check, uptime over 1 h / 24 h / 7 d / 30 d, a latency
 // chart of its latest results (and the p95 of minute rollups), the latest results, what it
-// depends on and what depends on it, the agents that watch it with their tasks and recent
+// depends on and what depends on it, for a check probed from several regions each region's
+// verdict with the node that probed it ("probed by", also on every result), the agents that watch it with their tasks and recent
 // runs (work.js), and its business figures with sparklines (figures.js). Reloaded from `/api/v1/services/{id}` when the stream says something about
 // it (at most every 2 s).
 
@@ -71,7 +72,9 @@ export function render(main, params) {
       def.docker ? [h('dt', null, 'Docker'), h('dd', { id: 'service-docker' }, dockerText(data.docker, def.docker))] : null,
       h('dt', null, 'Own check'), h('dd', null, state.own ?? '—'),
       h('dt', null, 'Since'), h('dd', null, state.since ? [timeEl(state.since), ` (${ago(state.since)})`] : '—'),
-      state.last?.message ? [h('dt', null, 'Last failure'), h('dd', null, state.last.message)] : null);
+      state.last?.message ? [h('dt', null, 'Last failure'), h('dd', null, state.last.message)] : null,
+      state.last?.node ? [h('dt', null, 'Probed by'), h('dd', { class: 'mono', id: 'service-probed-by' }, probedBy(state.last))] : null);
+    const regional = state.regional ? regionsPanel(state.regional) : null;
     const checkBox = check
       ? h('dl', { class: 'kv', id: 'service-check' }, checkFacts(check).map(([k, v]) => [
         h('dt', null, k), h('dd', { class: 'mono' }, v)]))
@@ -81,10 +84,12 @@ export function render(main, params) {
     const table = results.length
       ? h('div', { class: 'table-wrap' }, h('table', { id: 'recent-results' },
         h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'When'), h('th', { scope: 'col' }, 'Result'),
-          h('th', { scope: 'col', class: 'num' }, 'Latency'), h('th', { scope: 'col' }, 'Message'))),
+          h('th', { scope: 'col', class: 'num' }, 'Latency'), h('th', { scope: 'col' }, 'Probed by'),
+          h('th', { scope: 'col' }, 'Message'))),
         h('tbody', null, results.slice(0, 20).map((r) => h('tr', null,
           h('td', null, timeEl(r.at)), h('td', null, badge(r.up ? 'up' : 'down')),
-          h('td', { class: 'num' }, ms(r.latency_ms)), h('td', null, r.message ?? ''))))))
+          h('td', { class: 'num' }, ms(r.latency_ms)), h('td', { class: 'mono' }, probedBy(r)),
+          h('td', null, r.message ?? ''))))))
       : h('p', { class: 'muted' }, 'No results yet.');
 
     work.show(data.agents ?? []);
@@ -101,6 +106,7 @@ export function render(main, params) {
         h('section', { class: 'panel', 'aria-labelledby': 'h-deps' },
           h('h2', { id: 'h-deps' }, 'Depends on'), links(data.dependencies, 'Nothing.'),
           h('h2', { id: 'h-dependents' }, 'Needed by'), links(data.dependents, 'Nothing depends on it.'))),
+      regional,
       process.element,
       browser ? artifacts.element : null,
       h('section', { class: 'panel section chart', 'aria-labelledby': 'h-latency' },
@@ -124,6 +130,30 @@ export function render(main, params) {
   });
   load();
   return () => { stopped = true; unsubscribe(); clearTimeout(timer); process.close(); work.close(); };
+}
+
+/** Who probed a result: the node, and its region in brackets; a dash when not recorded. */
+function probedBy(result) {
+  if (!result?.node) return '—';
+  return result.region ? `${result.node} (${result.region})` : result.node;
+}
+
+/** A check probed from several regions: the quorum, the regional problem, each region's verdict. */
+function regionsPanel(regional) {
+  const rows = (regional.regions ?? []).map((r) => h('tr', { dataset: { region: r.region } },
+    h('th', { scope: 'row' }, r.region),
+    h('td', null, r.unprobed ? h('span', { class: 'muted' }, 'no live node') : badge(r.own ?? 'unknown')),
+    h('td', { class: 'mono' }, probedBy(r.last)),
+    h('td', null, r.last ? timeEl(r.last.at) : '—'),
+    h('td', null, r.last?.message ?? '')));
+  return h('section', { class: 'panel section', id: 'service-regions', 'aria-labelledby': 'h-regions' },
+    h('h2', { id: 'h-regions' }, 'Regions'),
+    h('p', null, `Down when ${regional.quorum} of ${(regional.regions ?? []).length} regions see it down.`),
+    regional.problem ? h('p', { role: 'status', id: 'regional-problem' }, regional.problem) : null,
+    h('div', { class: 'table-wrap' }, h('table', null,
+      h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Region'), h('th', { scope: 'col' }, 'Verdict'),
+        h('th', { scope: 'col' }, 'Probed by'), h('th', { scope: 'col' }, 'When'), h('th', { scope: 'col' }, 'Message'))),
+      h('tbody', null, rows))));
 }
 
 /** The check as `[label, text]` pairs: the target first, then what is set (empty values left out). */
