@@ -1099,3 +1099,365 @@ tasks = [ {{ name = "mark", retries = 2, concurrency = 24, timeout = "30s", run 
         total - RUNS
     );
 }
+
+/// An HTTP target of the region tests: answers 200 while `healthy`, 503 otherwise; counts
+/// its requests.
+struct Target {
+    address: std::net::SocketAddr,
+    healthy: Arc<std::sync::atomic::AtomicBool>,
+    hits: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Target {
+    fn start(runtime: &tokio::runtime::Runtime) -> Target {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let address = listener.local_addr().unwrap();
+        let healthy = Arc::new(AtomicBool::new(true));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (answer, count) = (healthy.clone(), hits.clone());
+        runtime.spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let status = if answer.load(Ordering::SeqCst) {
+                    "200 OK"
+                } else {
+                    "503 Service Unavailable"
+                };
+                tokio::spawn(async move {
+                    let mut request = [0u8; 2048];
+                    let _ = stream.read(&mut request).await;
+                    let _ = stream
+                        .write_all(
+                            format!(
+                                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            )
+                            .as_bytes(),
+                        )
+                        .await;
+                });
+            }
+        });
+        Target {
+            address,
+            healthy,
+            hits,
+        }
+    }
+
+    fn set_healthy(&self, healthy: bool) {
+        self.healthy
+            .store(healthy, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The manifest of a region's nodes: `web` is probed from `eu` and `us` with quorum 2 at the
+/// address this region reaches it at; `far` lists `ap`, where no node runs.
+fn regions_manifest(url: &str, web: std::net::SocketAddr, far: std::net::SocketAddr) -> String {
+    format!(
+        r#"version = 1
+[store]
+url = "{url}"
+[services.web]
+check = {{ http = "http://{web}/", every = "1s", regions = ["eu", "us"], quorum = 2 }}
+[services.far]
+check = {{ http = "http://{far}/", every = "1s", regions = ["eu", "ap"], quorum = 1 }}
+"#
+    )
+}
+
+/// Polls a node's `GET /api/v1/services/{id}` until `ready` holds of its `state`.
+fn wait_for_state(
+    node: &Node,
+    service: &str,
+    what: &str,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let detail = get_json(&node.address, &format!("/api/v1/services/{service}"));
+        if ready(&detail["state"]) {
+            return detail;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node {} never showed {what}: {}",
+            node.address,
+            detail["state"]
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn regions_of(state: &serde_json::Value) -> Vec<(String, String)> {
+    state["regional"]["regions"]
+        .as_array()
+        .map(|regions| {
+            regions
+                .iter()
+                .map(|r| {
+                    (
+                        r["region"].as_str().unwrap_or_default().to_owned(),
+                        r["own"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Two regions with quorum 2, on real nodes: a target down only as seen from `eu` is a
+/// regional problem (`degraded`, the reason names `eu`), down from both it is `down`; one node
+/// of each region holds the region's lease; each result records the node and region that
+/// probed it; a listed region without a live node is reported; `iza status --format json`
+/// shows the regions.
+#[test]
+fn two_regions_with_quorum_two_tell_a_regional_problem_from_an_outage() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let database = runtime.block_on(test_database::TestDatabase::create());
+    let url = database.url();
+    // What each region reaches: the same service, at a different address per region.
+    let (web_eu, web_us, far) = (
+        Target::start(&runtime),
+        Target::start(&runtime),
+        Target::start(&runtime),
+    );
+    let eu_manifest = regions_manifest(&url, web_eu.address, far.address);
+    let us_manifest = regions_manifest(&url, web_us.address, far.address);
+    let lease = Duration::from_secs(4);
+    let eu: Vec<Node> = (0..2)
+        .map(|_| Node::start_in(&eu_manifest, Some(&url), lease, Some("eu")))
+        .collect();
+    let us = Node::start_in(&us_manifest, Some(&url), lease, Some("us"));
+    let all: Vec<&Node> = eu.iter().chain([&us]).collect();
+
+    // Both regions see it up: `up`, on every node.
+    for node in &all {
+        wait_for_state(node, "web", "both regions up", |state| {
+            state["status"] == "up"
+                && regions_of(state) == [("eu".into(), "up".into()), ("us".into(), "up".into())]
+        });
+    }
+    // One lease per region, held by a node of that region.
+    let leases: HashMap<String, String> = runtime.block_on(async {
+        use sqlx::Connection as _;
+        let mut connection = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query_as::<_, (String, String)>(
+            "SELECT key, node FROM check_leases WHERE lease_until > $1",
+        )
+        .bind(now_millis())
+        .fetch_all(&mut connection)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+    });
+    let pid_of = |node_id: &str| -> u32 {
+        node_id
+            .split('-')
+            .nth(1)
+            .and_then(|pid| pid.parse().ok())
+            .unwrap_or(0)
+    };
+    let eu_pids: Vec<u32> = eu.iter().map(Node::pid).collect();
+    assert!(eu_pids.contains(&pid_of(&leases["web@eu"])), "{leases:?}");
+    assert_eq!(pid_of(&leases["web@us"]), us.pid(), "{leases:?}");
+    assert!(eu_pids.contains(&pid_of(&leases["far@eu"])), "{leases:?}");
+    assert!(!leases.contains_key("far@ap"), "nobody in ap: {leases:?}");
+    assert!(
+        !leases.contains_key("web"),
+        "no lease from anywhere: {leases:?}"
+    );
+
+    // "Probed by": each result names its node and region; eu's results come from one eu
+    // node (the lease holder), us's from the us node.
+    let detail = get_json(&us.address, "/api/v1/services/web");
+    let results = detail["recent_results"].as_array().unwrap();
+    assert!(!results.is_empty(), "{detail}");
+    for result in results {
+        let (node, region) = (
+            result["node"].as_str().unwrap_or_default(),
+            result["region"].as_str().unwrap_or_default(),
+        );
+        match region {
+            "eu" => assert!(eu_pids.contains(&pid_of(node)), "{result}"),
+            "us" => assert_eq!(pid_of(node), us.pid(), "{result}"),
+            other => panic!("a result from region `{other}`: {result}"),
+        }
+    }
+    // Once the leases are settled (read above), eu's results come from the one eu node that
+    // holds `web@eu` (a node joining may have moved it before: never two at once).
+    let settled = now_millis() + 2 * (lease / 5).as_millis() as i64;
+    let deadline = Instant::now() + DEADLINE;
+    let eu_probers: std::collections::HashSet<String> = loop {
+        let detail = get_json(&us.address, "/api/v1/services/web");
+        let recent: Vec<&serde_json::Value> = detail["recent_results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["region"] == "eu" && r["at"].as_i64().unwrap_or(0) > settled)
+            .collect();
+        if recent.len() >= 3 {
+            break recent
+                .iter()
+                .filter_map(|r| r["node"].as_str().map(str::to_owned))
+                .collect();
+        }
+        assert!(Instant::now() < deadline, "no new eu results: {detail}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        eu_probers,
+        std::collections::HashSet::from([leases["web@eu"].clone()]),
+        "one eu node probes, the lease holder"
+    );
+    assert!(web_eu.hits.load(std::sync::atomic::Ordering::SeqCst) > 0);
+    assert!(web_us.hits.load(std::sync::atomic::Ordering::SeqCst) > 0);
+
+    // A listed region with no live node is reported, not ignored.
+    let far_state = wait_for_state(&us, "far", "`ap` unprobed", |state| {
+        state["regional"]["regions"][1]["unprobed"] == true
+    });
+    let problem = far_state["state"]["regional"]["problem"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(problem.contains("no live node in `ap`"), "{far_state}");
+    assert_eq!(far_state["state"]["status"], "up", "{far_state}");
+
+    // Down as seen from eu only: a regional problem, shown `degraded`, never `down`.
+    web_eu.set_healthy(false);
+    for node in &all {
+        let shown = wait_for_state(node, "web", "a regional problem", |state| {
+            assert_ne!(
+                state["status"], "down",
+                "one region of two is no outage: {state}"
+            );
+            state["status"] == "degraded" && state["regional"]["down"] == serde_json::json!(["eu"])
+        });
+        let problem = shown["state"]["regional"]["problem"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            problem.contains("regional problem") && problem.contains("`eu`"),
+            "{shown}"
+        );
+        assert_eq!(
+            regions_of(&shown["state"]),
+            [("eu".into(), "down".into()), ("us".into(), "up".into())]
+        );
+    }
+    // The status change (recorded by the node that probed) says why, naming the region.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let events = get_json(&us.address, "/api/v1/events?service=web");
+        let named = events["events"].as_array().unwrap().iter().any(|e| {
+            e["kind"] == "status-changed"
+                && e["payload"]["to"]["status"] == "degraded"
+                && e["payload"]["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("down from `eu` only"))
+        });
+        if named {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no regional status change: {events}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // `iza status --format json` from a node shows the regions.
+    let cli = Command::new(env!("CARGO_BIN_EXE_iza"))
+        .args(["status", "--format", "json", "--url"])
+        .arg(format!("http://{}", us.address))
+        .output()
+        .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
+    let web = status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == "web")
+        .unwrap()
+        .clone();
+    assert_eq!(web["status"], "degraded", "{web}");
+    assert_eq!(web["regional"]["quorum"], 2, "{web}");
+    assert_eq!(web["regional"]["down"], serde_json::json!(["eu"]), "{web}");
+
+    // Down from both: an outage.
+    web_us.set_healthy(false);
+    for node in &all {
+        let shown = wait_for_state(node, "web", "down from both regions", |state| {
+            state["status"] == "down"
+        });
+        assert_eq!(
+            shown["state"]["regional"]["down"],
+            serde_json::json!(["eu", "us"]),
+            "{shown}"
+        );
+    }
+    // And back: up when both pass again.
+    web_eu.set_healthy(true);
+    web_us.set_healthy(true);
+    wait_for_state(&us, "web", "up again", |state| state["status"] == "up");
+}
+
+/// On the embedded SQLite store (one node), a check with `regions` is probed once, locally,
+/// judged as any check, and the start-up says so.
+#[test]
+fn regions_on_the_embedded_store_are_probed_once_with_a_warning() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let target = Target::start(&runtime);
+    let manifest = format!(
+        "version = 1\n[services.web]\ncheck = {{ http = \"http://{}/\", every = \"1s\", regions = [\"eu\", \"us\"] }}\n",
+        target.address
+    );
+    let node = Node::start_in(&manifest, None, DEFAULT_LEASE, Some("eu"));
+    let shown = wait_for_state(&node, "web", "up", |state| state["status"] == "up");
+    assert!(shown["state"].get("regional").is_none(), "{shown}");
+    // Recorded by the store's recorder in a batch: wait for the first.
+    let deadline = Instant::now() + DEADLINE;
+    let shown = loop {
+        let detail = get_json(&node.address, "/api/v1/services/web");
+        if detail["recent_results"][0].is_object() {
+            break detail;
+        }
+        assert!(Instant::now() < deadline, "no result stored: {detail}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(shown["recent_results"][0]["region"], "eu", "{shown}");
+    assert!(
+        shown["recent_results"][0]["node"]
+            .as_str()
+            .is_some_and(|n| n.starts_with(&format!("node-{}-", node.pid()))),
+        "{shown}"
+    );
+    target.set_healthy(false);
+    wait_for_state(&node, "web", "down from the one node", |state| {
+        state["status"] == "down"
+    });
+    let log = node.log.lock().unwrap().join("\n");
+    assert!(
+        log.contains("list `regions`") && log.contains("embedded SQLite"),
+        "{log}"
+    );
+}
+
+const DEFAULT_LEASE: Duration = Duration::from_secs(10);
