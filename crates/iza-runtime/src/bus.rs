@@ -342,6 +342,7 @@ mod tests {
             consecutive_failures: 0,
             consecutive_successes: 0,
             last: None,
+            degraded_by: None,
         }
     }
 

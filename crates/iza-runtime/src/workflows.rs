@@ -1,7 +1,12 @@
 //! Follows the workflow engines of a catalog (`docs/workflows.md`): one task per service with
 //! a `workflows` table runs a round of `iza-workflows`' follower every `every`, writes it to
 //! the store in one transaction (`apply_workflow_sync`), then judges the workflows by the
-//! manifest's rules over their window and keeps the verdict ([`Workflows::verdicts`]).
+//! manifest's rules over their window and keeps the verdict ([`Workflows::verdicts`]). With a
+//! monitor, the verdict reaches the status board as an advisory (`Monitor::advise`): failing
+//! workflows lower the engine's service from `up` to `degraded`, naming them with their last
+//! error and node; the service's own check stays the source of up and down.
+//! [`Workflows::retry`] retries an execution through the engine's API (`POST /api/v1/workflows/
+//! {service}/executions/{id}/retry`).
 //! A round that fails (engine down, credentials refused) is logged and kept as the engine's
 //! last error; the next round retries from the stored cursor. Execution rows older than seven
 //! days (and an hour) are pruned hourly. Dropping [`Workflows`] stops the tasks.
@@ -13,9 +18,15 @@ use iza_catalog::Catalog;
 use iza_catalog::model::WorkflowSource;
 use iza_store::Store;
 use iza_workflows::client::{self, Client};
-use iza_workflows::{Cursor, EngineHealth, Follower, WorkflowHealth};
+use iza_workflows::{Cursor, EngineHealth, Follower};
 use serde::Serialize;
 use tokio::task::JoinHandle;
+
+use crate::Monitor;
+
+pub use iza_workflows::client::{Execution, execution_url};
+pub use iza_workflows::{WorkflowError, WorkflowHealth};
+pub use iza_workflows::{judge, status::engine as engine_health};
 
 const HOUR_MS: i64 = 3_600_000;
 /// How long execution rows are kept: the longest window shown (7 days) and an hour.
@@ -45,6 +56,19 @@ pub struct EngineVerdict {
 pub struct Workflows {
     verdicts: Arc<Mutex<BTreeMap<String, EngineVerdict>>>,
     tasks: Vec<JoinHandle<()>>,
+    /// The engines, by service id, for retries.
+    sources: BTreeMap<String, WorkflowSource>,
+}
+
+/// Why a retry did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    /// The service follows no workflow engine.
+    #[error("`{0}` is not a workflow engine IZA follows (no `workflows` table)")]
+    NotAnEngine(String),
+    /// The engine refused or failed (its 404 and 409 included).
+    #[error(transparent)]
+    Engine(#[from] WorkflowError),
 }
 
 impl Drop for Workflows {
@@ -58,17 +82,49 @@ impl Drop for Workflows {
 impl Workflows {
     /// Starts one follower per engine of `catalog` (credentials from the process
     /// environment). Must be called within a Tokio runtime.
-    pub fn start(catalog: &Catalog, store: Arc<dyn Store>) -> Workflows {
+    /// With `monitor`, each verdict reaches the status board as an advisory.
+    pub fn start(
+        catalog: &Catalog,
+        store: Arc<dyn Store>,
+        monitor: Option<Arc<Monitor>>,
+    ) -> Workflows {
         let verdicts = Arc::new(Mutex::new(BTreeMap::new()));
-        let tasks = catalog
+        let sources: BTreeMap<String, WorkflowSource> = catalog
             .services
             .values()
             .filter_map(|s| Some((s.id.clone(), s.workflows.clone()?)))
+            .collect();
+        let tasks = sources
+            .iter()
             .map(|(service, source)| {
-                tokio::spawn(follow(service, source, store.clone(), verdicts.clone()))
+                tokio::spawn(follow(
+                    service.clone(),
+                    source.clone(),
+                    store.clone(),
+                    verdicts.clone(),
+                    monitor.clone(),
+                ))
             })
             .collect();
-        Workflows { verdicts, tasks }
+        Workflows {
+            verdicts,
+            tasks,
+            sources,
+        }
+    }
+
+    /// Retries the execution `id` of the engine `service` through its API (credentials from
+    /// the process environment); answers the new execution. The follower records it at its
+    /// next round.
+    pub async fn retry(&self, service: &str, id: &str) -> Result<Execution, RetryError> {
+        let source = self
+            .sources
+            .get(service)
+            .ok_or_else(|| RetryError::NotAnEngine(service.to_owned()))?;
+        let client = Client::new(client::http_client()?, source, |name| {
+            std::env::var(name).ok()
+        })?;
+        Ok(client.retry(id).await?)
     }
 
     /// The latest verdict of every engine, by service id.
@@ -87,6 +143,7 @@ async fn follow(
     source: WorkflowSource,
     store: Arc<dyn Store>,
     verdicts: Arc<Mutex<BTreeMap<String, EngineVerdict>>>,
+    monitor: Option<Arc<Monitor>>,
 ) {
     let set = |verdict: EngineVerdict| {
         verdicts
@@ -128,7 +185,14 @@ async fn follow(
             }
         }
         match round(&service, &source, &follower, store.as_ref()).await {
-            Ok(verdict) => set(verdict),
+            Ok((verdict, advisory)) => {
+                // The board hears the verdict of every judged round; a failed round leaves
+                // the last one in place (the engine's own check says whether it is down).
+                if let Some(monitor) = &monitor {
+                    monitor.advise(&service, advisory);
+                }
+                set(verdict);
+            }
             Err(error) => {
                 tracing::warn!(%service, %error, "a workflow sync round failed");
                 set(blank(error));
@@ -142,7 +206,7 @@ async fn round(
     source: &WorkflowSource,
     follower: &Follower,
     store: &dyn Store,
-) -> Result<EngineVerdict, String> {
+) -> Result<(EngineVerdict, Option<String>), String> {
     let stored = store
         .workflow_cursor(service)
         .await
@@ -168,7 +232,8 @@ async fn round(
         .map_err(|e| e.to_string())?;
     let judged = iza_workflows::judge(&source.rules, &stats, now);
     let health = iza_workflows::engine(&judged);
-    Ok(EngineVerdict {
+    let advisory = iza_workflows::status::board_reason(&judged, &stats);
+    let verdict = EngineVerdict {
         service: service.to_owned(),
         engine: source.engine.as_str(),
         at: crate::now_millis(),
@@ -176,5 +241,6 @@ async fn round(
         health: Some(health),
         failing: judged.into_iter().filter(|h| h.failing).collect(),
         error: None,
-    })
+    };
+    Ok((verdict, advisory))
 }

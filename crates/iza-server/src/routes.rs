@@ -133,6 +133,8 @@ struct ServiceRow<'a> {
     checked: bool,
     since: Option<i64>,
     last: Option<Cow<'a, iza_runtime::ProbeSummary>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    degraded_by: Option<Cow<'a, str>>,
 }
 
 fn row<'a>(state: &'a ServiceState, view: &'a CatalogView) -> ServiceRow<'a> {
@@ -152,6 +154,10 @@ fn row<'a>(state: &'a ServiceState, view: &'a CatalogView) -> ServiceRow<'a> {
             .last
             .as_ref()
             .map(|last| scrubbed(last, &view.secrets)),
+        degraded_by: state
+            .degraded_by
+            .as_deref()
+            .map(|reason| view.secrets.scrub(reason)),
     }
 }
 

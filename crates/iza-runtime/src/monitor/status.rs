@@ -331,6 +331,11 @@ pub struct ServiceState {
     pub consecutive_successes: u32,
     /// The latest probe.
     pub last: Option<crate::event::ProbeSummary>,
+    /// Why the service is lowered to `degraded` although its own check passes: its workflow
+    /// engine's failing workflows (`docs/workflows.md`). Kept while they fail, whatever the
+    /// check says; it lowers only an `up`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded_by: Option<String>,
 }
 
 #[cfg(test)]

@@ -45,6 +45,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 10,
         sql: include_str!("../../migrations/postgres/0010_check_leases.sql"),
     },
+    Migration {
+        version: 13,
+        sql: include_str!("../../migrations/postgres/0013_workflow_history.sql"),
+    },
 ];
 
 /// The newest version this build knows.

@@ -41,6 +41,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 7,
         sql: include_str!("../../migrations/sqlite/0007_figures.sql"),
     },
+    Migration {
+        version: 10,
+        sql: include_str!("../../migrations/sqlite/0010_workflow_history.sql"),
+    },
 ];
 
 /// The newest version this build knows.

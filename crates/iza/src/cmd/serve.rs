@@ -464,7 +464,13 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     ));
     state.set_outputs(outputs.clone());
     // Workflow engines (docs/workflows.md): one follower per `workflows` table, until the end.
-    let _workflows = iza_runtime::workflows::Workflows::start(&catalog, store.clone());
+    // Their verdicts reach the status board (a failing workflow makes the engine `degraded`).
+    let workflows = Arc::new(iza_runtime::workflows::Workflows::start(
+        &catalog,
+        store.clone(),
+        Some(monitor.clone()),
+    ));
+    state.set_workflows(workflows.clone());
     let supervised = up.map(|up| {
         up.start(
             &for_this_node(&catalog, &setup.node_name),

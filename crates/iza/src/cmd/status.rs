@@ -40,6 +40,9 @@ struct Line {
     checked: bool,
     since: Option<i64>,
     last: Option<ProbeSummary>,
+    /// Why it is degraded although its check passes (a workflow engine's failing workflows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    degraded_by: Option<String>,
 }
 
 impl From<ServiceState> for Line {
@@ -51,6 +54,7 @@ impl From<ServiceState> for Line {
             checked: state.checked,
             since: state.since,
             last: state.last,
+            degraded_by: state.degraded_by,
         }
     }
 }
@@ -201,6 +205,10 @@ fn table(shown: &Shown) -> String {
                 .as_ref()
                 .map_or_else(String::new, |l| format!("{:.0} ms", l.duration_ms));
             let detail = match (&s.last, s.checked) {
+                // Degraded by its workflows while the check passes: they are the news.
+                _ if matches!(s.status, Status::Degraded) && s.degraded_by.is_some() => {
+                    s.degraded_by.clone().unwrap_or_default()
+                }
                 (_, false) => "no check".to_owned(),
                 (Some(last), true) => last.message.clone().unwrap_or_default(),
                 (None, true) => String::new(),

@@ -71,6 +71,7 @@ export function render(main, params) {
       def.docker ? [h('dt', null, 'Docker'), h('dd', { id: 'service-docker' }, dockerText(data.docker, def.docker))] : null,
       h('dt', null, 'Own check'), h('dd', null, state.own ?? '—'),
       h('dt', null, 'Since'), h('dd', null, state.since ? [timeEl(state.since), ` (${ago(state.since)})`] : '—'),
+      state.degraded_by ? [h('dt', null, 'Degraded by'), h('dd', { id: 'service-degraded-by' }, state.degraded_by, ' ', h('a', { href: '#/workflows' }, 'Workflows'))] : null,
       state.last?.message ? [h('dt', null, 'Last failure'), h('dd', null, state.last.message)] : null);
     const checkBox = check
       ? h('dl', { class: 'kv', id: 'service-check' }, checkFacts(check).map(([k, v]) => [
