@@ -203,6 +203,14 @@ async function main() {
       await shot(`workflows-${suffix}${scheme}`);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       check(overflow <= 1, `workflows (${suffix}${scheme}) fits ${width} px (overflow ${overflow}px)`);
+      // The table too: nothing of it hides behind a sideways scroll; on a phone the error is
+      // under the workflow's name.
+      const scrolled = await page.$$eval('main .table-wrap', (ws) => ws.filter((w) => w.scrollWidth > w.clientWidth + 1).map((w) => w.scrollWidth - w.clientWidth));
+      check(scrolled.length === 0, `the workflows table fits ${width} px (${suffix}${scheme}) ${scrolled.join(', ')}`);
+      if (width !== 1280) {
+        const under = (await page.textContent(`${first} .wf-narrow-only`)).replace(/\s+/g, ' ');
+        check(/HTTP Request/.test(under) && await page.isVisible(`${first} .wf-narrow-only`), `on a phone the last error is under the name ("${under.slice(0, 80)}")`);
+      }
       const { bad, measured } = await lowContrast();
       check(measured > 10 && bad.length === 0, `workflows (${suffix}${scheme}): the ${measured} texts contrast at least 4.5:1 (3:1 large) ${bad.join('; ')}`);
     }

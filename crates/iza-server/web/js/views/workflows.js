@@ -71,7 +71,9 @@ export function render(main, _params, query) {
     }
   }
 
-  function lastError(engine, w) {
+  /** The last error with its node, time and link; `marked` puts the execution id on the link
+   *  (the column's copy; the phone's copy under the name has none). */
+  function lastError(engine, w, marked = true) {
     const f = w.last_failure;
     if (!f) return h('span', { class: 'muted' }, '—');
     return h('span', { class: 'wf-error' },
@@ -79,7 +81,7 @@ export function render(main, _params, query) {
       f.node ? [' in ', h('code', null, f.node)] : null, ' ',
       h('span', { class: 'muted' }, timeEl(f.at), ' · '),
       w.last_failure_url
-        ? h('a', { href: w.last_failure_url, target: '_blank', rel: 'noopener noreferrer', 'aria-label': `Execution ${f.execution_id} in ${engine.engine}’s UI`, dataset: { execution: f.execution_id } },
+        ? h('a', { href: w.last_failure_url, target: '_blank', rel: 'noopener noreferrer', 'aria-label': `Execution ${f.execution_id} in ${engine.engine}’s UI`, dataset: marked ? { execution: f.execution_id } : null },
           `execution ${f.execution_id} ↗`)
         : `execution ${f.execution_id}`);
   }
@@ -88,20 +90,23 @@ export function render(main, _params, query) {
     const cells = [];
     for (const key of WINDOWS) {
       const win = w.windows?.[key] ?? {};
-      const narrow = key !== '1h' ? 'hide-narrow' : null;
+      // On a phone: runs and success rate of the last hour only.
+      const narrow = key !== '1h' ? ' hide-narrow' : '';
       cells.push(
-        h('td', { class: `num ${narrow ?? ''}`.trim(), dataset: { runs: key } }, String(win.runs ?? 0)),
-        h('td', { class: `num ${narrow ?? ''}`.trim(), dataset: { rate: key } }, rate(win.success_rate)),
-        h('td', { class: `num ${narrow ?? ''}`.trim(), dataset: { p95: key } }, duration(win.p95_ms)));
+        h('td', { class: `num${narrow}`, dataset: { runs: key } }, String(win.runs ?? 0)),
+        h('td', { class: `num${narrow}`, dataset: { rate: key } }, rate(win.success_rate)),
+        h('td', { class: 'num hide-narrow', dataset: { p95: key } }, duration(win.p95_ms)));
     }
     const canRetry = w.failing && w.last_failure;
     return h('tr', { class: w.failing ? 'wf-failing' : null, dataset: { workflow: w.id, failing: String(w.failing) } },
       h('th', { scope: 'row' },
         w.failing ? badge('degraded') : null, ' ', w.name,
         w.active ? null : h('span', { class: 'muted' }, ' (inactive)'),
-        w.failing && w.reasons?.length ? h('div', { class: 'muted wf-reasons' }, w.reasons.join('; ')) : null),
+        w.failing && w.reasons?.length ? h('div', { class: 'muted wf-reasons' }, w.reasons.join('; ')) : null,
+        // On a phone the error goes under the name (its column gives way).
+        w.last_failure ? h('div', { class: 'wf-narrow-only' }, lastError(engine, w, false)) : null),
       cells,
-      h('td', null, lastError(engine, w)),
+      h('td', { class: 'hide-narrow' }, lastError(engine, w)),
       h('td', null, canRetry
         ? h('button', { type: 'button', class: 'button small', dataset: { retry: w.last_failure.execution_id },
           'aria-label': `Retry execution ${w.last_failure.execution_id} of ${w.name}`, onclick: () => retry(engine, w) }, 'Retry')
@@ -118,10 +123,10 @@ export function render(main, _params, query) {
     const head = h('tr', null,
       h('th', { scope: 'col' }, 'Workflow'),
       WINDOWS.map((key) => [
-        h('th', { scope: 'col', class: `num ${key !== '1h' ? 'hide-narrow' : ''}`.trim() }, `Runs ${key}`),
-        h('th', { scope: 'col', class: `num ${key !== '1h' ? 'hide-narrow' : ''}`.trim() }, `OK ${key}`),
-        h('th', { scope: 'col', class: `num ${key !== '1h' ? 'hide-narrow' : ''}`.trim() }, `p95 ${key}`)]),
-      h('th', { scope: 'col' }, 'Last error'),
+        h('th', { scope: 'col', class: `num${key !== '1h' ? ' hide-narrow' : ''}` }, `Runs ${key}`),
+        h('th', { scope: 'col', class: `num${key !== '1h' ? ' hide-narrow' : ''}` }, `OK ${key}`),
+        h('th', { scope: 'col', class: 'num hide-narrow' }, `p95 ${key}`)]),
+      h('th', { scope: 'col', class: 'hide-narrow' }, 'Last error'),
       h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')));
     return h('section', { class: 'panel section wf-engine', dataset: { engine: engine.service, status: engine.status }, 'aria-labelledby': `h-wf-${engine.service}` },
       h('h2', { id: `h-wf-${engine.service}` }, engineBadge(engine), ' ',
