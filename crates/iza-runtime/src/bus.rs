@@ -343,6 +343,7 @@ mod tests {
             consecutive_successes: 0,
             last: None,
             regional: None,
+            degraded_by: None,
         }
     }
 

@@ -1,7 +1,12 @@
 //! Follows the workflow engines of a catalog (`docs/workflows.md`): one task per service with
 //! a `workflows` table runs a round of `iza-workflows`' follower every `every`, writes it to
 //! the store in one transaction (`apply_workflow_sync`), then judges the workflows by the
-//! manifest's rules over their window and keeps the verdict ([`Workflows::verdicts`]).
+//! manifest's rules over their window and keeps the verdict ([`Workflows::verdicts`]). With a
+//! monitor, the verdict reaches the status board as an advisory (`Monitor::advise`): failing
+//! workflows lower the engine's service from `up` to `degraded`, naming them with their last
+//! error and node; the service's own check stays the source of up and down.
+//! [`Workflows::retry`] retries an execution through the engine's API (`POST /api/v1/workflows/
+//! {service}/executions/{id}/retry`).
 //! A round that fails (engine down, credentials refused) is logged and kept as the engine's
 //! last error; the next round retries from the stored cursor. Execution rows older than seven
 //! days (and an hour) are pruned hourly. Dropping [`Workflows`] stops the tasks.
@@ -21,7 +26,7 @@ use iza_catalog::Catalog;
 use iza_catalog::model::WorkflowSource;
 use iza_store::Store;
 use iza_workflows::client::{self, Client};
-use iza_workflows::{Cursor, EngineHealth, Follower, WorkflowHealth};
+use iza_workflows::{Cursor, EngineHealth, Follower};
 use serde::Serialize;
 use tokio::task::JoinHandle;
 
@@ -31,6 +36,11 @@ use crate::agents::triggers::WorkflowFailure;
 /// The errors of new failures read one by one per round at most, for the `{error}` of
 /// `on = { workflow = "failed" }` tasks (beyond it, `{error}` is empty).
 pub const FAILURE_READS_PER_ROUND: usize = 50;
+use crate::Monitor;
+
+pub use iza_workflows::client::{Execution, execution_url};
+pub use iza_workflows::{WorkflowError, WorkflowHealth};
+pub use iza_workflows::{judge, status::engine as engine_health};
 
 const HOUR_MS: i64 = 3_600_000;
 /// How long execution rows are kept: the longest window shown (7 days) and an hour.
@@ -60,6 +70,19 @@ pub struct EngineVerdict {
 pub struct Workflows {
     verdicts: Arc<Mutex<BTreeMap<String, EngineVerdict>>>,
     tasks: Vec<JoinHandle<()>>,
+    /// The engines, by service id, for retries.
+    sources: BTreeMap<String, WorkflowSource>,
+}
+
+/// Why a retry did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    /// The service follows no workflow engine.
+    #[error("`{0}` is not a workflow engine IZA follows (no `workflows` table)")]
+    NotAnEngine(String),
+    /// The engine refused or failed (its 404 and 409 included).
+    #[error(transparent)]
+    Engine(#[from] WorkflowError),
 }
 
 impl Drop for Workflows {
@@ -73,41 +96,53 @@ impl Drop for Workflows {
 impl Workflows {
     /// Starts one follower per engine of `catalog` (credentials from the process
     /// environment). Must be called within a Tokio runtime.
-    pub fn start(catalog: &Catalog, store: Arc<dyn Store>) -> Workflows {
-        Workflows::start_inner(catalog, store, None)
-    }
-
-    /// [`Workflows::start`], handing the failures each follower newly sees to the agents
-    /// engine (`on = { workflow = "failed" }` tasks) before the round is stored.
-    pub fn start_with_agents(
+    /// With `monitor`, each verdict reaches the status board as an advisory; with `agents`,
+    /// the failures each follower newly sees go to the agents engine
+    /// (`on = { workflow = "failed" }` tasks) before the round is stored.
+    pub fn start(
         catalog: &Catalog,
         store: Arc<dyn Store>,
-        agents: Arc<Agents>,
-    ) -> Workflows {
-        Workflows::start_inner(catalog, store, Some(agents))
-    }
-
-    fn start_inner(
-        catalog: &Catalog,
-        store: Arc<dyn Store>,
+        monitor: Option<Arc<Monitor>>,
         agents: Option<Arc<Agents>>,
     ) -> Workflows {
         let verdicts = Arc::new(Mutex::new(BTreeMap::new()));
-        let tasks = catalog
+        let sources: BTreeMap<String, WorkflowSource> = catalog
             .services
             .values()
             .filter_map(|s| Some((s.id.clone(), s.workflows.clone()?)))
+            .collect();
+        let tasks = sources
+            .iter()
             .map(|(service, source)| {
                 tokio::spawn(follow(
-                    service,
-                    source,
+                    service.clone(),
+                    source.clone(),
                     store.clone(),
                     verdicts.clone(),
+                    monitor.clone(),
                     agents.clone(),
                 ))
             })
             .collect();
-        Workflows { verdicts, tasks }
+        Workflows {
+            verdicts,
+            tasks,
+            sources,
+        }
+    }
+
+    /// Retries the execution `id` of the engine `service` through its API (credentials from
+    /// the process environment); answers the new execution. The follower records it at its
+    /// next round.
+    pub async fn retry(&self, service: &str, id: &str) -> Result<Execution, RetryError> {
+        let source = self
+            .sources
+            .get(service)
+            .ok_or_else(|| RetryError::NotAnEngine(service.to_owned()))?;
+        let client = Client::new(client::http_client()?, source, |name| {
+            std::env::var(name).ok()
+        })?;
+        Ok(client.retry(id).await?)
     }
 
     /// The latest verdict of every engine, by service id.
@@ -126,6 +161,7 @@ async fn follow(
     source: WorkflowSource,
     store: Arc<dyn Store>,
     verdicts: Arc<Mutex<BTreeMap<String, EngineVerdict>>>,
+    monitor: Option<Arc<Monitor>>,
     agents: Option<Arc<Agents>>,
 ) {
     let set = |verdict: EngineVerdict| {
@@ -177,7 +213,14 @@ async fn follow(
             &mut names,
         );
         match this_round.await {
-            Ok(verdict) => set(verdict),
+            Ok((verdict, advisory)) => {
+                // The board hears the verdict of every judged round; a failed round leaves
+                // the last one in place (the engine's own check says whether it is down).
+                if let Some(monitor) = &monitor {
+                    monitor.advise(&service, advisory);
+                }
+                set(verdict);
+            }
             Err(error) => {
                 tracing::warn!(%service, %error, "a workflow sync round failed");
                 set(blank(error));
@@ -193,7 +236,7 @@ async fn round(
     store: &dyn Store,
     agents: Option<&Agents>,
     names: &mut HashMap<String, String>,
-) -> Result<EngineVerdict, String> {
+) -> Result<(EngineVerdict, Option<String>), String> {
     let stored = store
         .workflow_cursor(service)
         .await
@@ -235,7 +278,8 @@ async fn round(
     }
     let judged = iza_workflows::judge(&source.rules, &stats, now);
     let health = iza_workflows::engine(&judged);
-    Ok(EngineVerdict {
+    let advisory = iza_workflows::status::board_reason(&judged, &stats);
+    let verdict = EngineVerdict {
         service: service.to_owned(),
         engine: source.engine.as_str(),
         at: crate::now_millis(),
@@ -243,7 +287,8 @@ async fn round(
         health: Some(health),
         failing: judged.into_iter().filter(|h| h.failing).collect(),
         error: None,
-    })
+    };
+    Ok((verdict, advisory))
 }
 
 /// The failures a round newly saw, with their error and node: the round's detailed reads

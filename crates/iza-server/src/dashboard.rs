@@ -65,6 +65,7 @@ const ASSETS: &[Asset] = &[
     asset!("js/figures.js", JS),
     asset!("js/views/alerts.js", JS),
     asset!("js/views/nodes.js", JS),
+    asset!("js/views/workflows.js", JS),
 ];
 
 /// The policy of every dashboard answer: only this origin's scripts, styles, images and

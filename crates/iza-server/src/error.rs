@@ -72,6 +72,14 @@ pub enum ApiError {
     UnknownSilence(i64),
     /// The service declares no figure of this name (`service/figure`).
     UnknownFigure(String),
+    /// No engine IZA follows is this service, or it has no such workflow; the text says which.
+    UnknownWorkflow(String),
+    /// The engine has no execution of this id (its 404); the text says which.
+    UnknownExecution(String),
+    /// The server follows no workflow engine.
+    NoWorkflows,
+    /// The workflow engine refused or failed (credentials, unreachable, a 5xx): 502.
+    EngineFailed(String),
 }
 
 /// Every code [`ApiError::status_and_code`] answers, for the OpenAPI document's `Error`
@@ -102,6 +110,10 @@ pub(crate) const ERROR_CODES: &[&str] = &[
     "unknown-alert",
     "unknown-silence",
     "unknown-figure",
+    "unknown-workflow",
+    "unknown-execution",
+    "no-workflows",
+    "engine-failed",
 ];
 
 impl ApiError {
@@ -136,6 +148,10 @@ impl ApiError {
             ApiError::UnknownAlert(_) => (StatusCode::NOT_FOUND, "unknown-alert"),
             ApiError::UnknownSilence(_) => (StatusCode::NOT_FOUND, "unknown-silence"),
             ApiError::UnknownFigure(_) => (StatusCode::NOT_FOUND, "unknown-figure"),
+            ApiError::UnknownWorkflow(_) => (StatusCode::NOT_FOUND, "unknown-workflow"),
+            ApiError::UnknownExecution(_) => (StatusCode::NOT_FOUND, "unknown-execution"),
+            ApiError::NoWorkflows => (StatusCode::CONFLICT, "no-workflows"),
+            ApiError::EngineFailed(_) => (StatusCode::BAD_GATEWAY, "engine-failed"),
         }
     }
 
@@ -202,6 +218,10 @@ impl ApiError {
             ApiError::UnknownAlert(id) => format!("no alert has the id {id}"),
             ApiError::UnknownSilence(id) => format!("no silence has the id {id}"),
             ApiError::UnknownFigure(name) => format!("no figure `{name}`; see /api/v1/figures"),
+            ApiError::UnknownWorkflow(reason) => format!("{reason}; see /api/v1/workflows"),
+            ApiError::UnknownExecution(reason) => reason.clone(),
+            ApiError::NoWorkflows => "this server follows no workflow engine".to_owned(),
+            ApiError::EngineFailed(reason) => reason.clone(),
         }
     }
 }
@@ -314,6 +334,10 @@ mod tests {
             ApiError::UnknownAlert(1),
             ApiError::UnknownSilence(1),
             ApiError::UnknownFigure(s()),
+            ApiError::UnknownWorkflow(s()),
+            ApiError::UnknownExecution(s()),
+            ApiError::NoWorkflows,
+            ApiError::EngineFailed(s()),
         ];
         for error in &every {
             let (_, code) = error.status_and_code();

@@ -12,6 +12,7 @@
 //! - `mcp.rs`: the MCP server of `iza-mcp` mounted at `/mcp`, over this router's API;
 //! - `agents.rs`: the agents and their work (tasks, runs, the queue, incidents, external claims);
 //! - `figures.rs`: business figures (`/figures`, per-figure history);
+//! - `workflows.rs`: the workflow engines (`/workflows`, one workflow, retries);
 //! - `metrics.rs`: Prometheus text; `openapi.rs`: the OpenAPI document;
 //! - `error.rs`: [`ApiError`], the JSON error answer;
 //! - `methods.rs`: 405 for a routed path asked with another method, before the access policy;
@@ -44,6 +45,7 @@ mod routes;
 mod serve;
 mod state;
 mod stream;
+pub mod workflows;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
@@ -96,6 +98,8 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/figures/{service}/{figure}",
     "/api/v1/nodes",
     "/api/v1/outputs",
+    "/api/v1/workflows",
+    "/api/v1/workflows/{service}/{workflow}",
 ];
 
 /// Every `DELETE` route: they need the bearer token.
@@ -125,6 +129,7 @@ pub const ACTION_ROUTES: &[&str] = &[
     "/api/v1/alerts/{id}/ack",
     "/api/v1/silences",
     "/api/v1/services/{id}/results",
+    "/api/v1/workflows/{service}/executions/{id}/retry",
 ];
 
 /// The whole application. Every route, the fallback included, goes through the state's
@@ -208,4 +213,10 @@ pub(crate) fn api_routes() -> Router<AppState> {
         .route("/figures", get(figures::list))
         .route("/figures/{service}/{figure}", get(figures::series))
         .route("/nodes", get(nodes::list))
+        .route("/workflows", get(workflows::list))
+        .route("/workflows/{service}/{workflow}", get(workflows::one))
+        .route(
+            "/workflows/{service}/executions/{id}/retry",
+            post(workflows::retry),
+        )
 }

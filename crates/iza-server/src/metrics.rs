@@ -23,6 +23,20 @@ struct ServiceGroupLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServiceStatusLabels {
+    service: String,
+    group: String,
+    /// `unknown`, `up`, `degraded`, `down` or `impacted`.
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EngineLabels {
+    service: String,
+    engine: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct ServiceLabels {
     service: String,
 }
@@ -197,6 +211,7 @@ pub(crate) fn render(
     let snapshot = state.monitor.snapshot();
 
     let up = Family::<ServiceGroupLabels, Gauge>::default();
+    let shown = Family::<ServiceStatusLabels, Gauge>::default();
     for service in &snapshot.services {
         let group = view
             .catalog
@@ -205,6 +220,13 @@ pub(crate) fn render(
             .and_then(|s| s.group.clone())
             .unwrap_or_default();
         let value = i64::from(matches!(service.status, iza_runtime::Status::Up));
+        shown
+            .get_or_create(&ServiceStatusLabels {
+                service: service.service.clone(),
+                group: group.clone(),
+                status: service.status.as_str().to_owned(),
+            })
+            .set(1);
         up.get_or_create(&ServiceGroupLabels {
             service: service.service.clone(),
             group,
@@ -216,6 +238,12 @@ pub(crate) fn render(
         "1 when the service's status is up, 0 otherwise",
         up,
     );
+    registry.register(
+        "iza_service_status",
+        "1 for the service's shown status (unknown, up, degraded, down, impacted)",
+        shown,
+    );
+    register_workflows(&mut registry, state);
     registry.register(
         "iza_probe_duration_seconds",
         "How long probes took",
@@ -379,6 +407,52 @@ pub(crate) fn render(
     // Writing into a String cannot fail.
     let _ = encode(&mut out, &registry);
     out
+}
+
+/// The workflow engines' latest verdicts (`docs/workflows.md`), from the followers' memory.
+fn register_workflows(registry: &mut Registry, state: &AppState) {
+    let Some(workflows) = state.workflows() else {
+        return;
+    };
+    let verdicts = workflows.verdicts();
+    if verdicts.is_empty() {
+        return;
+    }
+    let failing = Family::<EngineLabels, Gauge>::default();
+    let known = Family::<EngineLabels, Gauge>::default();
+    let sync_ok = Family::<EngineLabels, Gauge>::default();
+    for verdict in &verdicts {
+        let labels = EngineLabels {
+            service: verdict.service.clone(),
+            engine: verdict.engine.to_owned(),
+        };
+        if let Some(health) = &verdict.health {
+            failing
+                .get_or_create(&labels)
+                .set(i64::try_from(health.failing).unwrap_or(i64::MAX));
+            known
+                .get_or_create(&labels)
+                .set(i64::try_from(health.workflows).unwrap_or(i64::MAX));
+        }
+        sync_ok
+            .get_or_create(&labels)
+            .set(i64::from(verdict.error.is_none()));
+    }
+    registry.register(
+        "iza_workflows_failing",
+        "Workflows of an engine failing by the manifest's rules (its last judged round)",
+        failing,
+    );
+    registry.register(
+        "iza_workflows_known",
+        "Workflows of an engine IZA knows",
+        known,
+    );
+    registry.register(
+        "iza_workflows_sync_ok",
+        "1 when the last sync round of an engine succeeded",
+        sync_ok,
+    );
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

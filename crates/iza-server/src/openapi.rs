@@ -81,6 +81,8 @@ pub fn document() -> Value {
     add(&mut document["components"], "schemas", figures_schemas());
     add(&mut document, "paths", nodes_paths());
     add(&mut document, "paths", outputs_paths());
+    add(&mut document, "paths", workflows_paths());
+    add(&mut document["components"], "schemas", workflows_schemas());
     with_unauthorized(document)
 }
 
@@ -304,6 +306,7 @@ fn base_document() -> Value {
                     "checked": { "type": "boolean" }, "since": { "type": ["integer", "null"] },
                     "last": { "type": ["object", "null"], "description": "The latest probe, with `node` and `region`: who probed it" },
                     "regional": { "type": "object", "description": "Only for a check probed from several regions (docs/scale-out.md): `quorum`, `regions` (each: `region`, `own`, `last`, `unprobed`), `down`, `problem`" }
+                    "degraded_by": { "type": "string", "description": "Present when something other than its own check lowers it to `degraded`: the failing workflows of a workflow engine, with their last error and node (docs/workflows.md)" }
                 }
             },
             "Summary": {
@@ -930,5 +933,115 @@ fn outputs_paths() -> Value {
                 } } }
             })), &["500"])
         }}
+    })
+}
+
+/// The workflow engines (`docs/workflows.md`).
+fn workflows_paths() -> Value {
+    let string_path = |name: &str, description: &str| json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string" } });
+    json!({
+        "/api/v1/workflows": { "get": {
+            "summary": "The workflow engines IZA follows (degraded first), each with its verdict by the manifest's rules and its workflows (failing first): runs by status, success rate, p50/p95 over 1h, 24h and 7d, the last failure with its error, node, execution id and a link into the engine's UI",
+            "parameters": [
+                query("engine", "Only this engine: its service id, or `n8n` / `activepieces` for every engine of that kind (none matching: 404)", json!({ "type": "string" })),
+                query("failing", "`true`: only the failing workflows", json!({ "type": "boolean" }))
+            ],
+            "responses": with_errors(ok("The engines", "application/json", schema_ref("Workflows")), &["400", "404", "500"])
+        }},
+        "/api/v1/workflows/{service}/{workflow}": { "get": {
+            "summary": "One workflow (by id, or by name) of an engine, with its figures and its newest executions",
+            "parameters": [
+                string_path("service", "The engine's service id"),
+                string_path("workflow", "The workflow's id in the engine, or its name"),
+                query("limit", "The newest executions shown (1 to 500; 50 by default)", json!({ "type": "integer", "minimum": 1, "maximum": 500 }))
+            ],
+            "responses": with_errors(ok("The workflow", "application/json", json!({
+                "type": "object",
+                "properties": {
+                    "service": { "type": "string" }, "engine": { "type": "string", "enum": ["n8n", "activepieces"] },
+                    "ui_url": { "type": "string" },
+                    "workflow": schema_ref("Workflow"),
+                    "executions": { "type": "array", "items": schema_ref("WorkflowExecution") }
+                }
+            })), &["400", "404", "500"])
+        }},
+        "/api/v1/workflows/{service}/executions/{id}/retry": { "post": {
+            "summary": "Retries an execution through the engine's API (n8n `POST /api/v1/executions/{id}/retry`, Activepieces `POST /api/v1/flow-runs/{id}/retry`); needs the operate or admin token. The engine's 404 answers 404 `unknown-execution`, its 409 (n8n: the execution had succeeded) 409 `conflict`, anything else it answers 502 `engine-failed`",
+            "parameters": [
+                string_path("service", "The engine's service id"),
+                string_path("id", "The execution's id in the engine")
+            ],
+            "security": [{ "bearer": [] }],
+            "responses": with_errors(ok("The new execution", "application/json", json!({
+                "type": "object",
+                "properties": {
+                    "service": { "type": "string" }, "retried": { "type": "string" },
+                    "execution": schema_ref("WorkflowExecution")
+                }
+            })), &["401", "403", "404", "409", "502"])
+        }}
+    })
+}
+
+/// The schemas of the workflow engines.
+fn workflows_schemas() -> Value {
+    let nullable = |kind: &str| json!({ "type": [kind, "null"] });
+    let window = json!({
+        "type": "object",
+        "properties": {
+            "runs": { "type": "integer" },
+            "by_status": { "type": "object", "additionalProperties": { "type": "integer" } },
+            "success_rate": nullable("number"), "p50_ms": nullable("integer"), "p95_ms": nullable("integer")
+        }
+    });
+    json!({
+        "Workflows": {
+            "type": "object",
+            "properties": {
+                "at": { "type": "integer" },
+                "windows": { "type": "array", "items": { "type": "string" } },
+                "engines": { "type": "array", "items": { "type": "object", "properties": {
+                    "service": { "type": "string" }, "name": { "type": "string" },
+                    "engine": { "type": "string", "enum": ["n8n", "activepieces"] },
+                    "url": { "type": "string" }, "ui_url": { "type": "string" },
+                    "status": { "type": "string", "enum": ["ok", "degraded"] },
+                    "message": { "type": "string" },
+                    "failing": { "type": "integer" }, "workflows_known": { "type": "integer" },
+                    "rules": { "type": "object" },
+                    "follower": { "type": ["object", "null"], "description": "The follower's last round: `at`, `caught_up`, `error`", "properties": {
+                        "at": { "type": "integer" }, "caught_up": { "type": "boolean" }, "error": nullable("string")
+                    } },
+                    "workflows": { "type": "array", "items": schema_ref("Workflow") }
+                } } }
+            }
+        },
+        "Workflow": {
+            "type": "object",
+            "properties": {
+                "id": { "type": "string" }, "name": { "type": "string" }, "active": { "type": "boolean" },
+                "tags": { "type": "array", "items": { "type": "string" } },
+                "failing": { "type": "boolean" },
+                "reasons": { "type": "array", "items": { "type": "string" } },
+                "windows": { "type": "object", "properties": { "1h": window.clone(), "24h": window.clone(), "7d": window } },
+                "last_run_at": nullable("integer"), "last_success_at": nullable("integer"),
+                "oldest_running_at": nullable("integer"),
+                "last_failure": { "type": ["object", "null"], "properties": {
+                    "workflow_id": { "type": "string" }, "execution_id": { "type": "string" },
+                    "at": { "type": "integer" }, "message": { "type": "string" }, "node": nullable("string")
+                } },
+                "last_failure_url": nullable("string")
+            }
+        },
+        "WorkflowExecution": {
+            "type": "object",
+            "properties": {
+                "id": { "type": "string" },
+                "status": { "type": "string", "enum": ["success", "error", "crashed", "canceled", "running", "waiting", "new", "unknown"] },
+                "failed": { "type": "boolean" }, "mode": nullable("string"),
+                "started_at": { "type": "integer" }, "stopped_at": nullable("integer"),
+                "duration_ms": nullable("integer"), "retry_of": nullable("string"),
+                "url": { "type": "string", "description": "The execution in the engine's own UI" }
+            }
+        }
     })
 }

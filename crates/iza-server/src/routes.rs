@@ -166,6 +166,8 @@ struct ServiceRow<'a> {
     /// A check probed from several regions: each region's verdict and the quorum.
     #[serde(skip_serializing_if = "Option::is_none")]
     regional: Option<&'a iza_runtime::RegionalState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    degraded_by: Option<Cow<'a, str>>,
 }
 
 fn row<'a>(state: &'a ServiceState, view: &'a CatalogView) -> ServiceRow<'a> {
@@ -186,6 +188,10 @@ fn row<'a>(state: &'a ServiceState, view: &'a CatalogView) -> ServiceRow<'a> {
             .as_ref()
             .map(|last| scrubbed(last, &view.secrets)),
         regional: state.regional.as_ref(),
+        degraded_by: state
+            .degraded_by
+            .as_deref()
+            .map(|reason| view.secrets.scrub(reason)),
     }
 }
 

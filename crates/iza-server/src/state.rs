@@ -14,6 +14,7 @@ use iza_catalog::redact::Secrets;
 use iza_runtime::agents::Agents;
 use iza_runtime::alerts::Alerts;
 use iza_runtime::figures::Figures;
+use iza_runtime::workflows::Workflows;
 use iza_runtime::{DockerView, DockerWatch, Monitor, Supervisor};
 use iza_store::Store;
 
@@ -93,6 +94,8 @@ pub struct AppState {
     pub(crate) mcp_rate: Option<crate::ratelimit::RateLimiter>,
     /// The event outputs, set once they run.
     outputs: Arc<OnceLock<Arc<iza_outputs::Outputs>>>,
+    /// The followers of the workflow engines, set once they run.
+    workflows: Arc<OnceLock<Arc<Workflows>>>,
 }
 
 /// How long a built `GET /services` body is served as it is although the state moved on: the
@@ -164,7 +167,19 @@ impl AppState {
             hub: iza_mcp::hub::Hub::empty(),
             mcp_rate: None,
             outputs: Arc::default(),
+            workflows: Arc::default(),
         }
+    }
+
+    /// Serves the workflow engines' followers: their last round and retries. A second call
+    /// is ignored.
+    pub fn set_workflows(&self, workflows: Arc<Workflows>) {
+        let _ = self.workflows.set(workflows);
+    }
+
+    /// The workflow engines' followers, when the server runs them.
+    pub fn workflows(&self) -> Option<&Arc<Workflows>> {
+        self.workflows.get()
     }
 
     /// Serves the nodes of the cluster sharing the store (`GET /api/v1/nodes`). A second call is

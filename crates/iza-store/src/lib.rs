@@ -660,6 +660,18 @@ pub trait Store: Send + Sync + 'static {
         Err(StoreError::Unsupported("workflow_stats"))
     }
 
+    /// The newest executions of one workflow of `service` (newest start first, at most
+    /// `limit`, capped at [`workflows::MAX_EXECUTIONS_PAGE`]).
+    async fn workflow_executions(
+        &self,
+        service: &str,
+        workflow_id: &str,
+        limit: usize,
+    ) -> Result<Vec<ExecutionRecord>, StoreError> {
+        let _ = (service, workflow_id, limit);
+        Err(StoreError::Unsupported("workflow_executions"))
+    }
+
     /// Deletes finished executions that started before `before` (workflows, failures and
     /// cursors stay); returns how many.
     async fn prune_executions(&self, before: Millis) -> Result<u64, StoreError> {

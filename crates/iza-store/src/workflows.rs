@@ -16,6 +16,10 @@ use crate::Millis;
 /// returns.
 pub const MAX_RUNNING_PAGE: usize = 1_000;
 
+/// The most executions [`Store::workflow_executions`](crate::Store::workflow_executions)
+/// returns.
+pub const MAX_EXECUTIONS_PAGE: usize = 500;
+
 /// A workflow (n8n) or flow (Activepieces) as listed by its engine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowRecord {

@@ -106,6 +106,24 @@ pub fn resolve(
     }
 }
 
+/// The link to an execution in the UI of `source`'s engine (n8n:
+/// `<ui>/workflow/<workflow>/executions/<id>`; Activepieces: `<ui>/runs/<id>`).
+pub fn execution_url(source: &WorkflowSource, workflow_id: &str, execution_id: &str) -> String {
+    ui_link(
+        source.engine,
+        source.ui_url.trim_end_matches('/'),
+        workflow_id,
+        execution_id,
+    )
+}
+
+fn ui_link(engine: Engine, ui: &str, workflow_id: &str, execution_id: &str) -> String {
+    match engine {
+        Engine::N8n => format!("{ui}/workflow/{workflow_id}/executions/{execution_id}"),
+        Engine::Activepieces => format!("{ui}/runs/{execution_id}"),
+    }
+}
+
 /// The HTTP client engines share: the system's roots through rustls, no proxy.
 pub fn http_client() -> Result<reqwest::Client, WorkflowError> {
     let mut builder = reqwest::Client::builder()
@@ -156,13 +174,7 @@ impl Client {
 
     /// The link to an execution in the engine's own UI.
     pub fn execution_url(&self, workflow_id: &str, execution_id: &str) -> String {
-        match self.engine {
-            Engine::N8n => format!(
-                "{}/workflow/{workflow_id}/executions/{execution_id}",
-                self.ui
-            ),
-            Engine::Activepieces => format!("{}/runs/{execution_id}", self.ui),
-        }
+        ui_link(self.engine, &self.ui, workflow_id, execution_id)
     }
 
     fn url(&self, path: &str, query: &[(&str, Option<&str>)]) -> Result<url::Url, WorkflowError> {

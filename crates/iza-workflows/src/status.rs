@@ -2,6 +2,8 @@
 //! success rate over the window is under the threshold (with enough runs), when an expected
 //! workflow had no successful run for too long, or when an execution is stuck running; the
 //! engine is `degraded` when any of its workflows fails. Pure: figures in, verdicts out.
+//! [`board_reason`] is the sentence the status board shows for a degraded engine: the failing
+//! workflows with their last error and node.
 
 use iza_catalog::model::WorkflowRules;
 use iza_store::WorkflowStats;
@@ -118,6 +120,48 @@ pub fn engine(healths: &[WorkflowHealth]) -> EngineHealth {
     }
 }
 
+/// Failing workflows named in full by [`board_reason`]; the rest are counted.
+pub const NAMED_IN_REASON: usize = 3;
+
+/// Why the engine's service is degraded, for the status board, when any workflow fails: the
+/// failing workflows (at most [`NAMED_IN_REASON`] named, the rest counted), each with what
+/// fails it and its last error, node and execution from `stats`. `None` when none fails.
+pub fn board_reason(healths: &[WorkflowHealth], stats: &[WorkflowStats]) -> Option<String> {
+    let failing: Vec<&WorkflowHealth> = healths.iter().filter(|h| h.failing).collect();
+    if failing.is_empty() {
+        return None;
+    }
+    let named: Vec<String> = failing
+        .iter()
+        .take(NAMED_IN_REASON)
+        .map(|h| {
+            let mut text = format!("`{}` ({})", h.name, h.reasons.join("; "));
+            if let Some(f) = stats
+                .iter()
+                .find(|s| s.id == h.id)
+                .and_then(|s| s.last_failure.as_ref())
+            {
+                text.push_str(&format!(": last error \"{}\"", f.message));
+                if let Some(node) = &f.node {
+                    text.push_str(&format!(" in node `{node}`"));
+                }
+                text.push_str(&format!(", execution {}", f.execution_id));
+            }
+            text
+        })
+        .collect();
+    let more = failing.len().saturating_sub(NAMED_IN_REASON);
+    let head = match failing.len() {
+        1 => "1 workflow failing".to_owned(),
+        n => format!("{n} workflows failing"),
+    };
+    let mut reason = format!("{head}: {}", named.join("; "));
+    if more > 0 {
+        reason.push_str(&format!("; and {more} more"));
+    }
+    Some(reason)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -183,5 +227,40 @@ mod tests {
         assert_eq!(engine.status, "degraded");
         assert_eq!(engine.failing, 3);
         assert!(super::engine(&verdicts[..1]).status == "ok");
+    }
+
+    #[test]
+    fn the_board_reason_names_the_failing_workflows_and_their_last_error() {
+        let rules = WorkflowRules {
+            min_runs: 1,
+            ..WorkflowRules::default()
+        };
+        let mut b = stats("b", 1, 9);
+        b.last_failure = Some(iza_store::WorkflowFailure {
+            workflow_id: "b".to_owned(),
+            execution_id: "4711".to_owned(),
+            at: 900,
+            message: "502 Bad Gateway".to_owned(),
+            node: Some("HTTP Request".to_owned()),
+        });
+        let all = [stats("a", 10, 0), b];
+        let verdicts = judge(&rules, &all, 1_000);
+        let reason = board_reason(&verdicts, &all).expect("one fails");
+        assert_eq!(
+            reason,
+            "1 workflow failing: `Flow b` (success rate 10.0% under 90.0% over the last 1h \
+             (10 runs)): last error \"502 Bad Gateway\" in node `HTTP Request`, execution 4711"
+        );
+        assert_eq!(board_reason(&verdicts[..1], &all), None);
+        // Five failing: three named, two counted.
+        let many: Vec<WorkflowStats> = (0..5).map(|i| stats(&i.to_string(), 0, 5)).collect();
+        let verdicts = judge(&rules, &many, 1_000);
+        let reason = board_reason(&verdicts, &many).unwrap();
+        assert!(
+            reason.starts_with("5 workflows failing: `Flow 0`"),
+            "{reason}"
+        );
+        assert!(reason.ends_with("; and 2 more"), "{reason}");
+        assert!(!reason.contains("`Flow 3`"), "{reason}");
     }
 }

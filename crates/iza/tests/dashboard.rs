@@ -9,6 +9,7 @@
 //! Needs Node and Debian's `chromium`; `scripts/browser-deps.sh` installs what is missing.
 //! Another test serves the newer pages (Alerts, Nodes, MCP hub, business figures, failed
 //! comparisons) from one `iza up` on PostgreSQL with real data (`tests/browser/pages.test.mjs`).
+//! Another serves the Workflows page over the n8n stand-in (`tests/browser/workflows.test.mjs`).
 //! A second test runs the tests of the page's pure functions (graph layout, timeline merge, the
 //! agents' work in words) in Node.
 
@@ -623,6 +624,74 @@ fn the_newer_pages_work_in_a_browser() {
     }
     stop_server(&mut server);
     drop(database);
+}
+
+/// The Workflows page (`tests/browser/workflows.test.mjs`): `iza up` supervises the n8n
+/// stand-in (`iza demo-service --engine n8n`, 12 workflows, the first failing at 60 %) and
+/// follows it; the page shows the engine degraded, the failing workflow first with its error,
+/// node and link, and retries its last failed execution with the token. Screenshots in both
+/// themes, at desktop and phone widths, in `target/dashboard-screenshots/`.
+#[test]
+fn the_workflows_page_works_in_a_browser() {
+    let root = workspace_root();
+    let deps = Command::new("bash")
+        .arg(root.join("scripts/browser-deps.sh"))
+        .status()
+        .expect("bash runs scripts/browser-deps.sh");
+    assert!(deps.success(), "scripts/browser-deps.sh failed");
+    let port = free_port();
+    let iza = env!("CARGO_BIN_EXE_iza");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("iza.toml"),
+        format!(
+            r#"version = 1
+[ecosystem]
+name = "workflows page test"
+
+[services.n8n]
+name = "n8n"
+kind = "workflow-engine"
+port = {port}
+command = ["{iza}", "demo-service", "--port", "{port}", "--name", "n8n", "--engine", "n8n", "--workflows", "12", "--history", "600", "--failure-rate", "0.6", "--failing-workflows", "1", "--executions-per-second", "5"]
+check = {{ http = "http://127.0.0.1:{port}/healthz/readiness", every = "1s" }}
+workflows = {{ engine = "n8n", url = "http://127.0.0.1:{port}", api_key = "standin-key", every = "1s", rules = {{ min_runs = 3 }} }}
+"#
+        ),
+    )
+    .unwrap();
+    let (mut server, address) = start_server(dir.path(), "127.0.0.1:0", &[]);
+    let token = std::fs::read_to_string(dir.path().join(".iza/token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let screenshots = target_dir().join("dashboard-screenshots");
+    let output = Command::new("node")
+        .arg("workflows.test.mjs")
+        .args(["--base", &format!("http://{address}")])
+        .args(["--token", &token])
+        .args(["--engine", "n8n", "--workflows", "12"])
+        .args([
+            "--timeout-ms",
+            &(BROWSER_DEADLINE.as_millis() - 10_000).to_string(),
+        ])
+        .arg("--screenshots")
+        .arg(&screenshots)
+        .current_dir(root.join("tests/browser"))
+        .output()
+        .expect("node runs the Workflows page's browser test");
+    stop_server(&mut server);
+    assert!(
+        output.status.success(),
+        "the Workflows page's browser test failed; screenshots in `{}`\n{}{}",
+        screenshots.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for variant in ["dark", "light", "phone-dark", "phone-light", "service-dark"] {
+        let shot = screenshots.join(format!("workflows-{variant}.png"));
+        assert!(shot.is_file(), "no screenshot `{}`", shot.display());
+    }
 }
 
 /// With reads protected (`--protect-reads`), the page asks for the token, refuses a wrong one

@@ -1,7 +1,13 @@
 //! Defines the [`StatusBoard`]: every service's own [`ServiceHealth`] plus the dependency
 //! layer that decides what is shown. It is the only place a shown [`Status`] changes:
-//! [`StatusBoard::apply`] (a probe result) and [`StatusBoard::reload`] (a new catalog) return
-//! the [`Transition`]s, and each transition becomes exactly one event.
+//! [`StatusBoard::apply`] (a probe result), [`StatusBoard::reload`] (a new catalog) and
+//! [`StatusBoard::advise`] (a workflow engine's verdict) return the [`Transition`]s, and each
+//! transition becomes exactly one event.
+//!
+//! A service's own check is the only source of up and down. An *advisory* (the failing
+//! workflows of a workflow engine, `docs/workflows.md`) can only lower an `up` to `degraded`,
+//! with the advisory as the reason; it passes nothing on to dependents (a degraded service
+//! impacts none), and lifting it shows the check's verdict again.
 //!
 //! Dependency awareness, over `depends_on` taken transitively:
 //! - a service is **impacted by `R`** when something it depends on is down and `R` is the root
@@ -240,6 +246,8 @@ struct Node {
     last: Option<ProbeSummary>,
     /// Probed from several regions: the verdict is theirs together (`health` stays unused).
     regional: Option<Regional>,
+    /// Lowers an `up` to `degraded` (see the module documentation).
+    advisory: Option<String>,
 }
 
 impl Node {
@@ -262,6 +270,7 @@ impl Node {
             since: None,
             last: None,
             regional: None,
+            advisory: None,
         }
     }
 
@@ -313,6 +322,8 @@ impl Node {
             Health::Unknown if self.checked || self.waiting => {
                 (Status::Unknown, Contribution::Pending)
             }
+            // An advisory lowers a passing check to degraded; it is no root cause.
+            Health::Up if self.advisory.is_some() => (Status::Degraded, Contribution::Clear),
             health => (Status::of_health(health), Contribution::Clear),
         }
     }
@@ -592,6 +603,33 @@ impl StatusBoard {
         Some(Applied { own, transitions })
     }
 
+    /// THE door for an advisory on `service` (a workflow engine's verdict): `Some(reason)`
+    /// lowers it to `degraded` while its own check passes, `None` lifts it. Returns the
+    /// transitions (none when the advisory only changed its words); `None` for an unknown
+    /// service.
+    pub fn advise(
+        &mut self,
+        service: &str,
+        advisory: Option<String>,
+        now: Millis,
+    ) -> Option<Vec<Transition>> {
+        let &i = self.index.get(service)?;
+        let node = &mut self.nodes[i];
+        if node.advisory == advisory {
+            return Some(Vec::new());
+        }
+        let reason = match &advisory {
+            Some(reason) => reason.clone(),
+            None => "its workflows recovered".to_owned(),
+        };
+        node.advisory = advisory;
+        let mut transitions = Vec::new();
+        let mut work = Work::default();
+        work.push(&mut self.queued, &self.nodes, i);
+        self.run(work, now, Some((i, Some(reason))), &mut transitions);
+        Some(transitions)
+    }
+
     /// Applies one round of results taken together (a one-shot `iza status`): every probe is
     /// taken as started at `started_at`, so the order of `results` does not matter. Returns
     /// every transition; results of unknown services are ignored.
@@ -764,6 +802,10 @@ impl StatusBoard {
         let (status, contribution) = node.evaluate();
         if status != node.status {
             let reason = match (&node.status, &status) {
+                // Degraded although the check passes: the advisory says why.
+                (_, Status::Degraded) if node.health.health() == Health::Up => {
+                    node.advisory.clone().or(reason)
+                }
                 (_, Status::Down | Status::Degraded) => {
                     reason.or_else(|| node.last.as_ref().and_then(|l| l.message.clone()))
                 }
@@ -833,6 +875,7 @@ impl StatusBoard {
             consecutive_successes: streak.successes,
             last: node.last.clone(),
             regional: node.regional.as_ref().map(Regional::state),
+            degraded_by: node.advisory.clone(),
         }
     }
 

@@ -386,6 +386,20 @@ impl Monitor {
             .is_ok()
     }
 
+    /// Sets or lifts an advisory on a service: `Some(reason)` lowers it from `up` to
+    /// `degraded` while its own check passes (a workflow engine's failing workflows,
+    /// `docs/workflows.md`); `None` lifts it. Through the processor, so it is one more input of
+    /// the status board's door: transitions are events on the bus and in the store. Returns
+    /// whether it was taken.
+    pub fn advise(&self, service: &str, advisory: Option<String>) -> bool {
+        self.processor
+            .send(ProcessorCommand::Advise {
+                service: service.to_owned(),
+                advisory,
+            })
+            .is_ok()
+    }
+
     /// Applies a result pushed in for a service (HTTP or a broker input) like a finished
     /// probe: the status board, the store, the bus; for a `push` check it also moves the
     /// deadline of the next push. See `push.rs`.

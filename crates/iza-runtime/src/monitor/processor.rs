@@ -49,6 +49,11 @@ pub(crate) enum ProcessorCommand {
         pushed: crate::monitor::push::Pushed,
         ack: oneshot::Sender<crate::monitor::push::PushOutcome>,
     },
+    /// An advisory on a service (a workflow engine's verdict; `board.rs`).
+    Advise {
+        service: String,
+        advisory: Option<String>,
+    },
     /// Process every finished probe already queued, announce the stop, and end.
     Stop {
         abandoned: usize,
@@ -90,6 +95,9 @@ impl Processor {
                     }),
                     ProcessorCommand::Follow(records) => self.follow(&records),
                     ProcessorCommand::Unprobed(regions) => self.unprobed(&regions),
+                    ProcessorCommand::Advise { service, advisory } => {
+                        self.advise(&service, advisory);
+                    }
                     ProcessorCommand::Push { service, pushed, ack } => {
                         let _ = ack.send(self.pushed(&service, &pushed));
                     }
@@ -218,6 +226,34 @@ impl Processor {
         }
         if upsert.is_empty() {
             return;
+        }
+        let events = transitions
+            .into_iter()
+            .map(|t| Event::new(now, t.into_event_kind()))
+            .collect();
+        self.publish(Change {
+            events,
+            upsert,
+            ..Change::default()
+        });
+    }
+
+    /// An advisory through the board's door: its transitions become events (recorded), the
+    /// service's row is published even when only the advisory's words changed.
+    fn advise(&mut self, service: &str, advisory: Option<String>) {
+        let now = crate::now_millis();
+        let before = self.board.state(service).and_then(|s| s.degraded_by);
+        if before == advisory {
+            return;
+        }
+        let Some(transitions) = self.board.advise(service, advisory, now) else {
+            return;
+        };
+        let mut upsert: Vec<_> = self.board.state(service).into_iter().collect();
+        for transition in &transitions {
+            if transition.service != service {
+                upsert.extend(self.board.state(&transition.service));
+            }
         }
         let events = transitions
             .into_iter()

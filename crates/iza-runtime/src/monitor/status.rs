@@ -336,6 +336,11 @@ pub struct ServiceState {
     /// regions together.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regional: Option<RegionalState>,
+    /// Why the service is lowered to `degraded` although its own check passes: its workflow
+    /// engine's failing workflows (`docs/workflows.md`). Kept while they fail, whatever the
+    /// check says; it lowers only an `up`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded_by: Option<String>,
 }
 
 /// How a check probed from several regions stands, region by region.

@@ -142,7 +142,7 @@ async fn failed_executions_queue_their_task_once_and_retry_failed_is_bounded() {
             .unwrap(),
     );
     let agents = start_agents(catalog.clone(), store.clone(), dir.path()).await;
-    let workflows = Workflows::start_with_agents(&catalog, store.clone(), agents.clone());
+    let workflows = Workflows::start(&catalog, store.clone(), None, Some(agents.clone()));
 
     // The first sync reads the history (30 executions, some failed): none of them is new.
     wait_until("the history is read", || {
@@ -191,7 +191,7 @@ async fn failed_executions_queue_their_task_once_and_retry_failed_is_bounded() {
     rounds(&workflows, 3).await;
     assert_eq!(runs_of(store.as_ref(), NOTE).await.len(), expected.len());
     drop(workflows);
-    let workflows = Workflows::start_with_agents(&catalog, store.clone(), agents.clone());
+    let workflows = Workflows::start(&catalog, store.clone(), None, Some(agents.clone()));
     rounds(&workflows, 3).await;
     assert_eq!(runs_of(store.as_ref(), NOTE).await.len(), expected.len());
     // ... and what fails after the restart fires, once.

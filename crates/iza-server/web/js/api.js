@@ -123,5 +123,14 @@ export const api = {
   silences: () => get('/silences'),
   createSilence: (body, token) => post('/silences', token, body),
   deleteSilence: (id, token) => del(`/silences/${encodeURIComponent(id)}`, token),
+  // Workflow engines (docs/workflows.md).
+  workflows: ({ engine, failing } = {}) => {
+    const q = new URLSearchParams();
+    if (engine) q.set('engine', engine);
+    if (failing) q.set('failing', 'true');
+    return get(`/workflows${String(q) ? `?${q}` : ''}`);
+  },
+  workflow: (service, workflow) => get(`/workflows/${encodeURIComponent(service)}/${encodeURIComponent(workflow)}`),
+  retryExecution: (service, id, token) => post(`/workflows/${encodeURIComponent(service)}/executions/${encodeURIComponent(id)}/retry`, token),
   logStreamUrl: (id, tail) => `/api/v1/services/${encodeURIComponent(id)}/logs/stream?tail=${tail}`,
 };

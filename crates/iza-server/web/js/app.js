@@ -1,5 +1,5 @@
 // The dashboard's entry: hash routing (`#/`, `#/graph`, `#/services`, `#/services/ID`,
-// `#/ports`, `#/events`, `#/execution`, `#/alerts`, `#/nodes`), the theme toggle, the connection indicator, keyboard
+// `#/ports`, `#/events`, `#/execution`, `#/alerts`, `#/workflows`, `#/nodes`), the theme toggle, the connection indicator, keyboard
 // shortcuts.
 // Each view module exports `render(main, params)` and may return a cleanup function.
 
@@ -16,6 +16,7 @@ import * as events from './views/events.js';
 import * as execution from './views/execution.js';
 import * as alerts from './views/alerts.js';
 import * as nodes from './views/nodes.js';
+import * as workflows from './views/workflows.js';
 
 const ROUTES = [
   { pattern: /^\/?$/, nav: 'overview', title: 'Overview', view: overview },
@@ -27,6 +28,7 @@ const ROUTES = [
   { pattern: /^\/events$/, nav: 'events', title: 'Events', view: events },
   { pattern: /^\/execution$/, nav: 'execution', title: 'Execution', view: execution },
   { pattern: /^\/alerts$/, nav: 'alerts', title: 'Alerts', view: alerts },
+  { pattern: /^\/workflows$/, nav: 'workflows', title: 'Workflows', view: workflows },
   { pattern: /^\/nodes$/, nav: 'nodes', title: 'Nodes', view: nodes },
 ];
 
@@ -98,7 +100,7 @@ function setupConnection() {
 }
 
 function setupKeys() {
-  const pages = ['#/', '#/graph', '#/services', '#/ports', '#/events', '#/execution', '#/alerts', '#/nodes'];
+  const pages = ['#/', '#/graph', '#/services', '#/ports', '#/events', '#/execution', '#/alerts', '#/workflows', '#/nodes'];
   document.addEventListener('keydown', (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const t = e.target;

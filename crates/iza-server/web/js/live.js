@@ -83,7 +83,12 @@ export class Live {
         if (s) { s.last = event.result; s.own = event.own; }
         break;
       case 'status-changed':
-        if (s) { s.status = event.to.status; s.by = event.to.by ?? null; s.since = event.at; }
+        if (s) {
+          s.status = event.to.status; s.by = event.to.by ?? null; s.since = event.at;
+          // Degraded although its check passes: the reason is the advisory (its failing workflows).
+          if (event.to.status === 'degraded' && s.own === 'up') s.degraded_by = event.reason ?? s.degraded_by;
+          else if (event.to.status === 'up') s.degraded_by = null;
+        }
         break;
       case 'service-impacted':
         if (s) { s.status = 'impacted'; s.by = event.by; s.own = event.own; s.since = event.at; }

@@ -50,6 +50,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/postgres/0011_probed_by.sql"),
     },
     Migration {
+        version: 13,
+        sql: include_str!("../../migrations/postgres/0013_workflow_history.sql"),
+    },
+    Migration {
         version: 14,
         sql: include_str!("../../migrations/postgres/0014_events_by_kind.sql"),
     },

@@ -46,6 +46,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0008_probed_by.sql"),
     },
     Migration {
+        version: 10,
+        sql: include_str!("../../migrations/sqlite/0010_workflow_history.sql"),
+    },
+    Migration {
         version: 11,
         sql: include_str!("../../migrations/sqlite/0011_events_by_kind.sql"),
     },

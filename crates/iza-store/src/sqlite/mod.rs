@@ -556,6 +556,15 @@ impl Store for SqliteStore {
         workflows::stats(self, service, since).await
     }
 
+    async fn workflow_executions(
+        &self,
+        service: &str,
+        workflow_id: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::ExecutionRecord>, StoreError> {
+        workflows::executions(self, service, workflow_id, limit).await
+    }
+
     async fn prune_executions(&self, before: Millis) -> Result<u64, StoreError> {
         workflows::prune(self, before).await
     }

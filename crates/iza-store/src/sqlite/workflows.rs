@@ -8,8 +8,8 @@ use sqlx::Row as _;
 
 use super::{SqliteStore, query_error};
 use crate::workflows::{
-    ExecutionRecord, MAX_RUNNING_PAGE, WorkflowFailure, WorkflowRecord, WorkflowRow, WorkflowStats,
-    WorkflowSync, summarize,
+    ExecutionRecord, MAX_EXECUTIONS_PAGE, MAX_RUNNING_PAGE, WorkflowFailure, WorkflowRecord,
+    WorkflowRow, WorkflowStats, WorkflowSync, summarize,
 };
 use crate::{Millis, StoreError};
 
@@ -164,6 +164,38 @@ pub(super) async fn running(
     .fetch_all(&store.readers)
     .await
     .map_err(query_error("reading running executions"))?;
+    rows.iter()
+        .map(|row| {
+            Ok(ExecutionRecord {
+                id: row.try_get(0).map_err(malformed)?,
+                workflow_id: row.try_get(1).map_err(malformed)?,
+                status: row.try_get(2).map_err(malformed)?,
+                mode: row.try_get(3).map_err(malformed)?,
+                started_at: row.try_get(4).map_err(malformed)?,
+                stopped_at: row.try_get(5).map_err(malformed)?,
+                retry_of: row.try_get(6).map_err(malformed)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn executions(
+    store: &SqliteStore,
+    service: &str,
+    workflow_id: &str,
+    limit: usize,
+) -> Result<Vec<ExecutionRecord>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, workflow_id, status, mode, started_at, stopped_at, retry_of \
+         FROM workflow_executions WHERE service = ?1 AND workflow_id = ?2 \
+         ORDER BY started_at DESC, id DESC LIMIT ?3",
+    )
+    .bind(service)
+    .bind(workflow_id)
+    .bind(limit.min(MAX_EXECUTIONS_PAGE) as i64)
+    .fetch_all(&store.readers)
+    .await
+    .map_err(query_error("reading a workflow's executions"))?;
     rows.iter()
         .map(|row| {
             Ok(ExecutionRecord {

@@ -100,6 +100,7 @@ macro_rules! store_conformance_suite {
             outbox_bound_drops_the_oldest,
             workflow_sync_rounds_land_whole_and_count_once,
             workflow_executions_before_their_workflow_list,
+            workflow_executions_newest_first_per_workflow,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {

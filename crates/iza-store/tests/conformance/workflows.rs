@@ -150,3 +150,49 @@ pub(crate) async fn workflow_executions_before_their_workflow_list(store: StoreU
     assert_eq!(stats[0].name, "Now named");
     assert_eq!(stats[0].runs.get("crashed"), Some(&1));
 }
+
+pub(crate) async fn workflow_executions_newest_first_per_workflow(store: StoreUnderTest) {
+    let mut executions: Vec<_> = (1..=30)
+        .map(|i| {
+            let workflow = if i % 3 == 0 { "wf-b" } else { "wf-a" };
+            execution(i, workflow, "success", BASE + i64::from(i) * 1_000, 10)
+        })
+        .collect();
+    executions.push(execution(31, "wf-a", "running", BASE + 40_000, 0));
+    let round = WorkflowSync {
+        workflows: Some(vec![workflow("wf-a", "Orders", true)]),
+        executions,
+        failures: Vec::new(),
+        cursor: String::new(),
+    };
+    store.apply_workflow_sync("n8n", &round).await.unwrap();
+    let recent = store.workflow_executions("n8n", "wf-a", 5).await.unwrap();
+    let ids: Vec<&str> = recent.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["31", "29", "28", "26", "25"]);
+    assert_eq!(recent[0].status, "running");
+    assert_eq!(recent[0].stopped_at, None);
+    assert_eq!(recent[1].mode.as_deref(), Some("webhook"));
+    let b = store.workflow_executions("n8n", "wf-b", 100).await.unwrap();
+    assert_eq!(b.len(), 10);
+    assert!(b.iter().all(|e| e.workflow_id == "wf-b"));
+    // Another engine, an unknown workflow: none; the page is capped.
+    assert!(
+        store
+            .workflow_executions("ap", "wf-a", 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .workflow_executions("n8n", "nope", 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let capped = store
+        .workflow_executions("n8n", "wf-a", usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(capped.len(), 21);
+}

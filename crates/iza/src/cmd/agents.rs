@@ -29,7 +29,7 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// A client of the running server, or `None` when none runs for the manifest (and none was
 /// named): the caller then falls back to the manifest.
-fn server_if_any(remote: &crate::cli::RemoteArgs) -> Result<Option<ApiClient>> {
+pub(super) fn server_if_any(remote: &crate::cli::RemoteArgs) -> Result<Option<ApiClient>> {
     match remote::connect(remote) {
         Ok(client) => Ok(Some(client)),
         Err(err) if err.is::<NoServer>() => Ok(None),

@@ -484,13 +484,16 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         iza_outputs::OutputsOptions::default(),
     ));
     state.set_outputs(outputs.clone());
-    // Workflow engines (docs/workflows.md): one follower per `workflows` table, until the end;
-    // the failures they newly see queue the `on = { workflow = "failed" }` tasks.
-    let _workflows = iza_runtime::workflows::Workflows::start_with_agents(
+    // Workflow engines (docs/workflows.md): one follower per `workflows` table, until the end.
+    // Their verdicts reach the status board (a failing workflow makes the engine `degraded`),
+    // and the failures they newly see queue the `on = { workflow = "failed" }` tasks.
+    let workflows = Arc::new(iza_runtime::workflows::Workflows::start(
         &catalog,
         store.clone(),
-        agents.clone(),
-    );
+        Some(monitor.clone()),
+        Some(agents.clone()),
+    ));
+    state.set_workflows(workflows.clone());
     let supervised = up.map(|up| {
         up.start(
             &for_this_node(&catalog, &setup.node_name),

@@ -45,6 +45,9 @@ struct Line {
     /// A check probed from several regions (on a shared store): each region's verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     regional: Option<RegionalState>,
+    /// Why it is degraded although its check passes (a workflow engine's failing workflows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    degraded_by: Option<String>,
 }
 
 impl From<ServiceState> for Line {
@@ -57,6 +60,7 @@ impl From<ServiceState> for Line {
             since: state.since,
             last: state.last,
             regional: state.regional,
+            degraded_by: state.degraded_by,
         }
     }
 }
@@ -208,6 +212,10 @@ fn table(shown: &Shown) -> String {
                 .map_or_else(String::new, |l| format!("{:.0} ms", l.duration_ms));
             let problem = s.regional.as_ref().and_then(|r| r.problem.clone());
             let detail = match (&s.last, s.checked) {
+                // Degraded by its workflows while the check passes: they are the news.
+                _ if matches!(s.status, Status::Degraded) && s.degraded_by.is_some() => {
+                    s.degraded_by.clone().unwrap_or_default()
+                }
                 (_, false) => "no check".to_owned(),
                 (_, true) if problem.is_some() => problem.unwrap_or_default(),
                 (Some(last), true) => last.message.clone().unwrap_or_default(),

@@ -1,125 +1,99 @@
-//! `iza workflows [PATH]`: the workflow engines of a manifest as IZA has followed them (read
-//! from its store, so it works while `iza serve`/`iza up` runs and after): per engine its
-//! verdict by the manifest's rules, then its workflows, failing first, with runs, success rate
-//! and p95 duration over 1h, 24h and 7d, and the last error with its node and a link.
+//! `iza workflows [PATH]`: the workflow engines of a manifest as IZA has followed them: per
+//! engine its verdict by the manifest's rules, then its workflows, failing first, with runs,
+//! success rate and p95 duration over 1h, 24h and 7d, and the last error with its node and a
+//! link. It asks the running server (`GET /api/v1/workflows`) when there is one, as
+//! `iza status` does, and otherwise builds the same document from the store (so it works
+//! after `iza serve`/`iza up` stopped).
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
-use iza_store::WorkflowStats;
-use serde_json::{Value, json};
+use iza_server::workflows::{WorkflowsQuery, workflows_document};
+use serde_json::Value;
 
-use crate::cli::{ManifestArg, TextOrJson};
+use crate::cli::{RemoteArgs, TextOrJson};
 use crate::manifest_input;
 
 /// Arguments of `iza workflows`.
 #[derive(Debug, Args)]
 pub(crate) struct WorkflowsArgs {
     #[command(flatten)]
-    pub(crate) manifest: ManifestArg,
+    pub(crate) remote: RemoteArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub(crate) format: TextOrJson,
     /// Show only failing workflows.
     #[arg(long)]
     pub(crate) failing: bool,
+    /// Only this engine: its service id, or `n8n` / `activepieces`.
+    #[arg(long, value_name = "ENGINE")]
+    pub(crate) engine: Option<String>,
 }
 
-const WINDOWS: [(&str, i64); 3] = [("1h", 3_600_000), ("24h", 86_400_000), ("7d", 604_800_000)];
-
-fn window_json(s: Option<&WorkflowStats>) -> Value {
-    match s {
-        None => json!({ "runs": 0 }),
-        Some(s) => json!({
-            "runs": s.runs.values().sum::<u64>(),
-            "by_status": s.runs,
-            "success_rate": s.success_rate,
-            "p50_ms": s.p50_ms,
-            "p95_ms": s.p95_ms,
-        }),
+/// The query string of `GET /api/v1/workflows` for these arguments.
+fn query_string(args: &WorkflowsArgs) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if args.failing {
+        query.append_pair("failing", "true");
+    }
+    if let Some(engine) = &args.engine {
+        query.append_pair("engine", engine);
+    }
+    let query = query.finish();
+    if query.is_empty() {
+        "/api/v1/workflows".to_owned()
+    } else {
+        format!("/api/v1/workflows?{query}")
     }
 }
 
-pub(crate) fn run(args: &WorkflowsArgs) -> Result<ExitCode> {
-    let path = iza_catalog::resolve(&args.manifest.path)?;
-    let (_, catalog) = manifest_input::catalog(&args.manifest)?;
+/// The document from the store, as the server would build it (no follower's round).
+fn from_store(args: &WorkflowsArgs) -> Result<Value> {
+    let manifest = &args.remote.manifest;
+    let path = iza_catalog::resolve(&manifest.path)?;
+    let (_, catalog) = manifest_input::catalog(manifest)?;
     let location = super::serve::store_location(None, None, &catalog, &path)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let now = iza_runtime::now_millis();
-    let engines = runtime.block_on(async {
+    let query = WorkflowsQuery {
+        engine: args.engine.clone(),
+        failing: args.failing,
+    };
+    let document = runtime.block_on(async {
         let store = super::serve::open_store(&location).await?;
-        let mut engines = Vec::new();
-        for service in catalog.services.values() {
-            let Some(source) = &service.workflows else {
-                continue;
-            };
-            let mut windows = Vec::new();
-            for (_, width) in WINDOWS {
-                windows.push(store.workflow_stats(&service.id, now - width).await?);
-            }
-            let rule_window = i64::try_from(source.rules.window.as_millis()).unwrap_or(i64::MAX);
-            let judged_on = store
-                .workflow_stats(&service.id, now.saturating_sub(rule_window))
-                .await?;
-            engines.push((service, source, windows, judged_on));
-        }
-        anyhow::Ok(engines)
+        let now = iza_runtime::now_millis();
+        anyhow::Ok(workflows_document(&catalog, store.as_ref(), &[], &query, now).await?)
     })?;
-    let mut out = Vec::new();
-    for (service, source, windows, judged_on) in &engines {
-        let verdicts = iza_workflows::judge(&source.rules, judged_on, now);
-        let health = iza_workflows::engine(&verdicts);
-        let mut rows: Vec<Value> = windows[0]
-            .iter()
-            .enumerate()
-            .map(|(i, w)| {
-                let verdict = verdicts.iter().find(|v| v.id == w.id);
-                let link = w.last_failure.as_ref().map(|f| match source.engine {
-                    iza_catalog::model::Engine::N8n => format!(
-                        "{}/workflow/{}/executions/{}",
-                        source.ui_url, f.workflow_id, f.execution_id
-                    ),
-                    iza_catalog::model::Engine::Activepieces => {
-                        format!("{}/runs/{}", source.ui_url, f.execution_id)
-                    }
-                });
-                json!({
-                    "id": w.id,
-                    "name": w.name,
-                    "active": w.active,
-                    "failing": verdict.is_some_and(|v| v.failing),
-                    "reasons": verdict.map(|v| v.reasons.clone()).unwrap_or_default(),
-                    "windows": {
-                        "1h": window_json(Some(w)),
-                        "24h": window_json(windows[1].get(i).filter(|x| x.id == w.id)),
-                        "7d": window_json(windows[2].get(i).filter(|x| x.id == w.id)),
-                    },
-                    "last_success_at": w.last_success_at,
-                    "last_failure": w.last_failure,
-                    "last_failure_url": link,
-                })
-            })
-            .filter(|row| !args.failing || row["failing"] == true)
-            .collect();
-        rows.sort_by_key(|row| row["failing"] != true);
-        out.push(json!({
-            "service": service.id,
-            "engine": source.engine.as_str(),
-            "url": source.url,
-            "status": health.status,
-            "message": health.message,
-            "workflows": rows,
-        }));
+    match document {
+        Some(mut document) => {
+            iza_catalog::redact::Secrets::of(&catalog).scrub_json(&mut document);
+            Ok(document)
+        }
+        None => bail!(
+            "no workflow engine of this manifest is `{}`\n\
+             hint: name a service with `workflows`, or `n8n` or `activepieces`",
+            args.engine.as_deref().unwrap_or_default()
+        ),
     }
+}
+
+pub(crate) fn run(args: &WorkflowsArgs) -> Result<ExitCode> {
+    let document = match super::agents::server_if_any(&args.remote)? {
+        Some(client) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(client.get::<Value>(&query_string(args)))?
+        }
+        None => from_store(args)?,
+    };
+    let out: Vec<Value> = document["engines"].as_array().cloned().unwrap_or_default();
     if args.format == TextOrJson::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "engines": out }))?
-        );
+        println!("{}", serde_json::to_string_pretty(&document)?);
         return Ok(ExitCode::SUCCESS);
     }
     if out.is_empty() {

@@ -815,3 +815,59 @@ fn without_the_regional_mode_a_check_with_regions_is_judged_as_any_check() {
     );
     assert!(h.board.state("web").unwrap().regional.is_none());
 }
+
+#[test]
+fn an_advisory_lowers_up_to_degraded_and_never_decides_up_or_down() {
+    let mut h = Harness::new(&chain());
+    h.round(&ALL_UP);
+    let failing = "1 workflow failing: `Orders` (success rate 10.0% under 90.0%)".to_owned();
+    // Lowered, with the advisory as the reason; the dependents are not impacted.
+    h.now += 1;
+    let transitions = h.board.advise("db", Some(failing.clone()), h.now).unwrap();
+    assert_eq!(transitions.len(), 1, "{transitions:?}");
+    assert_eq!(transitions[0].reason.as_deref(), Some(failing.as_str()));
+    assert_eq!(render(transitions[0].clone()), "db: up -> degraded");
+    assert_eq!(h.status("api"), "up");
+    assert_eq!(
+        h.board.state("db").unwrap().degraded_by.as_deref(),
+        Some(failing.as_str())
+    );
+    // New words, same verdict: nothing announced; a passing probe keeps it degraded.
+    let again = h
+        .board
+        .advise("db", Some("2 workflows failing".into()), h.now);
+    assert_eq!(again, Some(Vec::new()));
+    assert!(h.probe("db", true).is_empty());
+    assert_eq!(h.status("db"), "degraded");
+    // The check still decides down (and impact), and up again under the advisory is degraded.
+    assert_eq!(
+        h.probe("db", false),
+        [
+            "db: degraded -> down (cause db)",
+            "api: impacted by db (own up)",
+            "web: impacted by db (own up)",
+            "edge: impacted by db (own up)",
+        ]
+    );
+    let back = h.probe("db", true);
+    assert_eq!(back[0], "db: down -> degraded", "{back:?}");
+    // Lifted: up again, with a reason.
+    h.now += 1;
+    let lifted = h.board.advise("db", None, h.now).unwrap();
+    assert_eq!(render(lifted[0].clone()), "db: degraded -> up");
+    assert_eq!(lifted[0].reason.as_deref(), Some("its workflows recovered"));
+    assert_eq!(h.board.state("db").unwrap().degraded_by, None);
+    // A service whose check has no verdict yet stays unknown; an unknown id is `None`.
+    let mut fresh = Harness::new(&chain());
+    assert!(
+        fresh
+            .board
+            .advise("db", Some("x".into()), 5)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(fresh.status("db"), "unknown");
+    assert!(fresh.board.advise("nope", None, 5).is_none());
+    let _ = fresh.probe("db", true);
+    assert_eq!(fresh.status("db"), "degraded");
+}

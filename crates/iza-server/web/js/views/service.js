@@ -72,6 +72,7 @@ export function render(main, params) {
       def.docker ? [h('dt', null, 'Docker'), h('dd', { id: 'service-docker' }, dockerText(data.docker, def.docker))] : null,
       h('dt', null, 'Own check'), h('dd', null, state.own ?? '—'),
       h('dt', null, 'Since'), h('dd', null, state.since ? [timeEl(state.since), ` (${ago(state.since)})`] : '—'),
+      state.degraded_by ? [h('dt', null, 'Degraded by'), h('dd', { id: 'service-degraded-by' }, state.degraded_by, ' ', h('a', { href: '#/workflows' }, 'Workflows'))] : null,
       state.last?.message ? [h('dt', null, 'Last failure'), h('dd', null, state.last.message)] : null,
       state.last?.node ? [h('dt', null, 'Probed by'), h('dd', { class: 'mono', id: 'service-probed-by' }, probedBy(state.last))] : null);
     const regional = state.regional ? regionsPanel(state.regional) : null;
