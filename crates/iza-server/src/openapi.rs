@@ -305,7 +305,7 @@ fn base_document() -> Value {
                     "own": { "type": "string", "enum": ["unknown", "up", "degraded", "down"] },
                     "checked": { "type": "boolean" }, "since": { "type": ["integer", "null"] },
                     "last": { "type": ["object", "null"], "description": "The latest probe, with `node` and `region`: who probed it" },
-                    "regional": { "type": "object", "description": "Only for a check probed from several regions (docs/scale-out.md): `quorum`, `regions` (each: `region`, `own`, `last`, `unprobed`), `down`, `problem`" }
+                    "regional": { "type": "object", "description": "Only for a check probed from several regions (docs/scale-out.md): `quorum`, `regions` (each: `region`, `own`, `last`, `unprobed`), `down`, `problem`" },
                     "degraded_by": { "type": "string", "description": "Present when something other than its own check lowers it to `degraded`: the failing workflows of a workflow engine, with their last error and node (docs/workflows.md)" }
                 }
             },
