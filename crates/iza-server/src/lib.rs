@@ -12,6 +12,7 @@
 //! - `mcp.rs`: the MCP server of `iza-mcp` mounted at `/mcp`, over this router's API;
 //! - `agents.rs`: the agents and their work (tasks, runs, the queue, incidents, external claims);
 //! - `figures.rs`: business figures (`/figures`, per-figure history);
+//! - `audit.rs`: the audit log of MCP tool calls and mutating API calls (`/audit`);
 //! - `metrics.rs`: Prometheus text; `openapi.rs`: the OpenAPI document;
 //! - `error.rs`: [`ApiError`], the JSON error answer;
 //! - `methods.rs`: 405 for a routed path asked with another method, before the access policy;
@@ -25,6 +26,7 @@ pub mod agents;
 mod alerts;
 pub mod analysis;
 mod artifacts;
+mod audit;
 pub mod auth;
 mod dashboard;
 mod error;
@@ -96,6 +98,7 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/figures/{service}/{figure}",
     "/api/v1/nodes",
     "/api/v1/outputs",
+    "/api/v1/audit",
 ];
 
 /// Every `DELETE` route: they need the bearer token.
@@ -146,6 +149,10 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api_routes())
         .merge(mcp)
         .fallback(routes::no_route)
+        // Mutating calls of the API are audited here, inside the access policy (which says who
+        // called), not in `api_routes`: the MCP backend calls those in-process, and its tool
+        // calls are audited as such.
+        .layer(from_fn_with_state(state.clone(), audit::api_calls))
         .layer(from_fn_with_state(state.auth.clone(), auth::require_token))
         // Outside the access policy: a wrong method is a 405, token or not.
         .layer(axum::middleware::from_fn(methods::allow_method))
@@ -208,4 +215,5 @@ pub(crate) fn api_routes() -> Router<AppState> {
         .route("/figures", get(figures::list))
         .route("/figures/{service}/{figure}", get(figures::series))
         .route("/nodes", get(nodes::list))
+        .route("/audit", get(audit::list))
 }

@@ -147,6 +147,7 @@ const KNOWN_KEYS: &[&str] = &[
     "deny",
     "allow",
     "health_interval",
+    "rate_limits",
     "path",
     "aggregate",
     "format",

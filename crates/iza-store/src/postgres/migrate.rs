@@ -45,6 +45,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 10,
         sql: include_str!("../../migrations/postgres/0010_check_leases.sql"),
     },
+    Migration {
+        version: 12,
+        sql: include_str!("../../migrations/postgres/0012_audit.sql"),
+    },
 ];
 
 /// The newest version this build knows.

@@ -41,6 +41,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 7,
         sql: include_str!("../../migrations/sqlite/0007_figures.sql"),
     },
+    Migration {
+        version: 9,
+        sql: include_str!("../../migrations/sqlite/0009_audit.sql"),
+    },
 ];
 
 /// The newest version this build knows.
