@@ -166,12 +166,23 @@ mod tests {
         assert!(limits.take("run_task", rate, start).is_ok());
         assert!(limits.take("run_task", rate, start).is_ok());
         let wait = limits.take("run_task", rate, start).unwrap_err();
-        assert!(wait > Duration::from_secs(29) && wait <= Duration::from_secs(30), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(29) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
         // Another tool has its own bucket.
         assert!(limits.take("github__x", rate, start).is_ok());
         // Half a minute later one call fits again.
-        assert!(limits.take("run_task", rate, start + Duration::from_secs(30)).is_ok());
-        assert!(limits.take("run_task", rate, start + Duration::from_secs(30)).is_err());
+        assert!(
+            limits
+                .take("run_task", rate, start + Duration::from_secs(30))
+                .is_ok()
+        );
+        assert!(
+            limits
+                .take("run_task", rate, start + Duration::from_secs(30))
+                .is_err()
+        );
         assert_eq!(rate.label(), "2/m");
     }
 }

@@ -15,8 +15,8 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, Implementation,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
     ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
-    ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig, SubscriptionFilter,
-    Tool, ToolAnnotations,
+    ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig, SubscriptionFilter, Tool,
+    ToolAnnotations,
 };
 use rmcp::service::{
     NotificationContext, Peer, RequestContext, SubscriptionContext, SubscriptionSink,
@@ -229,7 +229,7 @@ impl ServerHandler for DemoMcp {
         Ok(ListResourceTemplatesResult::with_all_items(vec![
             ResourceTemplate::new("demo://echo/{text}", "echo")
                 .with_description("The text of the URI, back.")
-            .with_mime_type("text/plain"),
+                .with_mime_type("text/plain"),
         ]))
     }
 

@@ -9,12 +9,12 @@ use rmcp::ErrorData as McpError;
 // Logging is deprecated by 2026-07-28 (SEP-2577) but part of the session revisions IZA serves.
 #[allow(deprecated)]
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ErrorCode, GetPromptRequestParams, GetPromptResponse,
-    GetPromptResult, Implementation, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, Prompt, PromptArgument, PromptMessage, ReadResourceRequestParams,
-    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, Role, ServerCapabilities,
-    ServerConfig, SetLevelRequestParams, SubscriptionFilter, Tool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ErrorCode, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    Prompt, PromptArgument, PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Resource, ResourceContents, Role, ServerCapabilities, ServerConfig,
+    SetLevelRequestParams, SubscriptionFilter, Tool, ToolAnnotations,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{RoleServer, ServerHandler};
@@ -281,10 +281,7 @@ impl ServerHandler for IzaMcp {
                 .is_none()
                 .then(|| self.hub.upstream_name(&request.name))
                 .flatten();
-            let arguments = request
-                .arguments
-                .clone()
-                .map_or(Value::Null, Value::Object);
+            let arguments = request.arguments.clone().map_or(Value::Null, Value::Object);
             (request.name.to_string(), upstream, arguments)
         });
         let answer = self.dispatch(request, scope).await;
@@ -534,24 +531,26 @@ impl IzaMcp {
         let Some(rate) = self.limits.rate_of(tool).or_else(|| self.hub.rate_of(tool)) else {
             return Ok(());
         };
-        self.limits.take(tool, rate, Instant::now()).map_err(|wait| {
-            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-            (
-                CallOutcome::RateLimited,
-                McpError::new(
-                    ErrorCode(-32000),
-                    format!(
-                        "the tool `{tool}` is over its rate limit of {}; retry in {seconds} s",
-                        rate.label()
+        self.limits
+            .take(tool, rate, Instant::now())
+            .map_err(|wait| {
+                let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+                (
+                    CallOutcome::RateLimited,
+                    McpError::new(
+                        ErrorCode(-32000),
+                        format!(
+                            "the tool `{tool}` is over its rate limit of {}; retry in {seconds} s",
+                            rate.label()
+                        ),
+                        Some(json!({
+                            "tool": tool,
+                            "limit": rate.label(),
+                            "retry_after_seconds": seconds,
+                        })),
                     ),
-                    Some(json!({
-                        "tool": tool,
-                        "limit": rate.label(),
-                        "retry_after_seconds": seconds,
-                    })),
-                ),
-            )
-        })
+                )
+            })
     }
 }
 

@@ -30,9 +30,9 @@ mod scope;
 mod tools;
 mod transport;
 
+pub use audit::{AuditSink, CallOutcome, CallRecord, ToolLimits, ToolRate};
 pub use backend::{Answer, Backend, BackendError, Verb};
 pub use handler::{IzaMcp, PROMPTS, PromptSpec, RESOURCES, ResourceSpec};
-pub use audit::{AuditSink, CallOutcome, CallRecord, ToolLimits, ToolRate};
 pub use scope::{Caller, ClientName, Scope};
 pub use tools::{TOOLS, ToolSpec};
 pub use transport::{HttpOptions, McpHttpService, Shutdown, http_service, serve_stdio};

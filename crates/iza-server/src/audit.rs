@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
 use axum::Json;
-use axum::extract::{Extension, Query, Request, State};
 use axum::extract::rejection::QueryRejection;
+use axum::extract::{Extension, Query, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -196,17 +196,27 @@ pub(crate) fn client_name(access: Access) -> &'static str {
 /// reads), except signing a browser in and pushing results (a push token's routine feed):
 /// who (the credential's name), the call (`POST /api/v1/runs`), the JSON body as arguments,
 /// the outcome from the status (2xx ok, 401/403 denied, 429 rate-limited, else error).
-pub(crate) async fn api_calls(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn api_calls(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path().to_owned();
     let method = request.method().clone();
-    let audited = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
-        && path.starts_with("/api/v1/")
+    let audited = !matches!(
+        method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    ) && path.starts_with("/api/v1/")
         && path != "/api/v1/session"
         && !path.ends_with("/results");
     if !audited {
         return next.run(request).await;
     }
-    let access = request.extensions().get::<Access>().copied().unwrap_or_default();
+    let access = request
+        .extensions()
+        .get::<Access>()
+        .copied()
+        .unwrap_or_default();
     let (at, started) = (iza_runtime::now_millis(), Instant::now());
     // The body is read (to keep it as the arguments) only when it says its length and that
     // is small; a larger or streamed one goes on untouched and is noted by its size.
@@ -221,10 +231,12 @@ pub(crate) async fn api_calls(State(state): State<AppState>, request: Request, n
             let (parts, body) = request.into_parts();
             match axum::body::to_bytes(body, MAX_AUDITED_BODY).await {
                 Ok(bytes) => {
-                    let arguments = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                        json!({ "body": String::from_utf8_lossy(&bytes) })
-                    });
-                    (arguments, Request::from_parts(parts, axum::body::Body::from(bytes)))
+                    let arguments = serde_json::from_slice(&bytes)
+                        .unwrap_or_else(|_| json!({ "body": String::from_utf8_lossy(&bytes) }));
+                    (
+                        arguments,
+                        Request::from_parts(parts, axum::body::Body::from(bytes)),
+                    )
                 }
                 Err(err) => {
                     let response = ApiError::BadRequest(format!("cannot read the body: {err}"));

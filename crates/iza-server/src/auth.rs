@@ -326,7 +326,8 @@ impl TokenFile {
 
     /// Whether the file holds only the token's hash.
     pub fn is_hashed(&self) -> Result<bool, AuthError> {
-        self.read().map(|(_, stored)| matches!(stored, Stored::Hashed(_)))
+        self.read()
+            .map(|(_, stored)| matches!(stored, Stored::Hashed(_)))
     }
 
     /// Creates the file with a new token, stored hashed, and returns the token: the one time
@@ -1287,13 +1288,21 @@ mod tests {
         let file = TokenFile::new(dir.path().join("read-token"));
         assert!(!file.hash_in_place().unwrap(), "nothing to hash");
         let token = file.rotate().unwrap();
-        assert_eq!(file.load().unwrap(), token, "in clear, as an older version wrote it");
+        assert_eq!(
+            file.load().unwrap(),
+            token,
+            "in clear, as an older version wrote it"
+        );
         assert!(file.hash_in_place().unwrap());
         assert!(!file.hash_in_place().unwrap(), "once");
         let meta = fs::metadata(file.path()).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         let auth = Auth::locked().read_tokens_from(file);
-        assert!(auth.current_read().unwrap().matches(token.as_str().as_bytes()));
+        assert!(
+            auth.current_read()
+                .unwrap()
+                .matches(token.as_str().as_bytes())
+        );
     }
 
     #[test]
@@ -1302,7 +1311,12 @@ mod tests {
         let line = token.digest().to_line();
         assert!(line.starts_with("sha256:") && line.len() == 7 + 64);
         assert_eq!(TokenDigest::parse(&line), Some(token.digest()));
-        for bad in ["sha256:", "sha256:xyz", &line[..line.len() - 1], &format!("{line}0")] {
+        for bad in [
+            "sha256:",
+            "sha256:xyz",
+            &line[..line.len() - 1],
+            &format!("{line}0"),
+        ] {
             assert_eq!(TokenDigest::parse(bad), None, "{bad}");
         }
         let dir = tempfile::tempdir().unwrap();

@@ -184,6 +184,11 @@ impl AppState {
         self.cluster.get()
     }
 
+    /// Writes the audit records still queued to the store (on shutdown, before it closes).
+    pub async fn flush_audit(&self) {
+        self.audit.flush(self).await;
+    }
+
     /// Limits the calls of the MCP tools these globs (over namespaced tool names) match, each
     /// tool to its rate, shared by every client (`--mcp-tool-rate-limit TOOL=RATE`).
     #[must_use]

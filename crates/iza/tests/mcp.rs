@@ -498,7 +498,11 @@ fn the_python_sdk_calls_every_tool_in_every_mode_over_http_and_stdio() {
         let audit: Value = serde_json::from_str(&body).unwrap();
         let records = audit["records"].as_array().unwrap();
         assert_eq!(records.len(), 3, "one `run_task` per HTTP mode: {audit}");
-        assert!(records.iter().all(|r| r["client"] == "admin" && r["outcome"] == "ok"));
+        assert!(
+            records
+                .iter()
+                .all(|r| r["client"] == "admin" && r["outcome"] == "ok")
+        );
         let (_, _, body) = http(
             &server.address,
             &format!(
@@ -879,7 +883,9 @@ mcp = {{ command = ["{iza_bin}", "demo-service", "--mcp-stdio", "--port", "0", "
             ("iza-hub://beta/demo://info", "beta__info"),
         ] {
             assert!(
-                resources.iter().any(|r| r["uri"] == uri && r["name"] == name),
+                resources
+                    .iter()
+                    .any(|r| r["uri"] == uri && r["name"] == name),
                 "{uri} not in {listed}"
             );
         }
@@ -899,12 +905,25 @@ mcp = {{ command = ["{iza_bin}", "demo-service", "--mcp-stdio", "--port", "0", "
         );
         let contents = &read["result"]["contents"][0];
         assert_eq!(contents["text"], "hello", "{read}");
-        assert_eq!(contents["uri"], "iza-hub://alpha/demo://echo/hello", "{read}");
+        assert_eq!(
+            contents["uri"], "iza-hub://alpha/demo://echo/hello",
+            "{read}"
+        );
     }
-    let info = reader.request("resources/read", json!({ "uri": "iza-hub://beta/demo://info" }));
+    let info = reader.request(
+        "resources/read",
+        json!({ "uri": "iza-hub://beta/demo://info" }),
+    );
     let text = info["result"]["contents"][0]["text"].as_str().unwrap();
-    assert_eq!(serde_json::from_str::<Value>(text).unwrap()["name"], "beta", "{info}");
-    let missing = reader.request("resources/read", json!({ "uri": "iza-hub://nope/demo://info" }));
+    assert_eq!(
+        serde_json::from_str::<Value>(text).unwrap()["name"],
+        "beta",
+        "{info}"
+    );
+    let missing = reader.request(
+        "resources/read",
+        json!({ "uri": "iza-hub://nope/demo://info" }),
+    );
     assert!(missing["error"].is_object(), "{missing}");
 
     // list_changed: both generations are told when an upstream's tools change.
@@ -1282,8 +1301,13 @@ mcp = {{ url = "http://127.0.0.1:{port}/mcp", rate_limits = {{ "ad?" = "2/m" }} 
         let answer = message(&body);
         assert_eq!(answer["error"]["code"], -32000, "{answer}");
         let text = answer["error"]["message"].as_str().unwrap();
-        assert!(text.contains(&format!("`{tool}`")) && text.contains("2/m"), "{text}");
-        let retry = answer["error"]["data"]["retry_after_seconds"].as_u64().unwrap();
+        assert!(
+            text.contains(&format!("`{tool}`")) && text.contains("2/m"),
+            "{text}"
+        );
+        let retry = answer["error"]["data"]["retry_after_seconds"]
+            .as_u64()
+            .unwrap();
         assert!((1..=60).contains(&retry), "{answer}");
     };
     // IZA's own tool, limited on the command line: two calls, then refused with a hint.
@@ -1345,7 +1369,12 @@ mcp = {{ url = "http://127.0.0.1:{port}/mcp", rate_limits = {{ "ad?" = "2/m" }} 
     assert_eq!(status, 200, "{doc}");
     let all = records(&doc);
     let text = doc.to_string();
-    for secret in [admin.as_str(), operate.as_str(), read.as_str(), "s3cret-pass"] {
+    for secret in [
+        admin.as_str(),
+        operate.as_str(),
+        read.as_str(),
+        "s3cret-pass",
+    ] {
         assert!(!text.contains(secret), "a secret in the audit log: {text}");
     }
     let of = |tool: &str| -> Vec<&Value> { all.iter().filter(|r| r["tool"] == tool).collect() };
@@ -1358,7 +1387,11 @@ mcp = {{ url = "http://127.0.0.1:{port}/mcp", rate_limits = {{ "ad?" = "2/m" }} 
         o
     };
     assert_eq!(outcomes("port_map"), ["ok", "ok", "rate-limited"], "{doc}");
-    assert_eq!(outcomes("alpha__add"), ["ok", "ok", "rate-limited"], "{doc}");
+    assert_eq!(
+        outcomes("alpha__add"),
+        ["ok", "ok", "rate-limited"],
+        "{doc}"
+    );
     let add = of("alpha__add")[0];
     assert_eq!(add["upstream"], "alpha", "{add}");
     assert_eq!(add["client"], "operate", "{add}");
@@ -1375,11 +1408,17 @@ mcp = {{ url = "http://127.0.0.1:{port}/mcp", rate_limits = {{ "ad?" = "2/m" }} 
     );
     let status_call = of("service_status")[0];
     assert_eq!(status_call["outcome"], "error", "{status_call}");
-    assert!(status_call["message"].as_str().unwrap().contains("nope"), "{status_call}");
+    assert!(
+        status_call["message"].as_str().unwrap().contains("nope"),
+        "{status_call}"
+    );
     let denied = of("run_task")[0];
     assert_eq!(denied["outcome"], "denied", "{denied}");
     assert_eq!(denied["client"], "read", "{denied}");
-    assert!(denied["message"].as_str().unwrap().contains("operate"), "{denied}");
+    assert!(
+        denied["message"].as_str().unwrap().contains("operate"),
+        "{denied}"
+    );
     let rest = of("POST /api/v1/runs")[0];
     assert_eq!(rest["surface"], "api", "{rest}");
     assert_eq!(rest["client"], "admin", "{rest}");
@@ -1406,7 +1445,11 @@ mcp = {{ url = "http://127.0.0.1:{port}/mcp", rate_limits = {{ "ad?" = "2/m" }} 
         &format!("/api/v1/audit?limit=2&before={next}"),
         Some(&admin),
     );
-    assert_eq!(records(&second)[0]["id"].as_i64().unwrap(), ids[2], "{second}");
+    assert_eq!(
+        records(&second)[0]["id"].as_i64().unwrap(),
+        ids[2],
+        "{second}"
+    );
     let (status, doc) = get_json(address, "/api/v1/audit?outcome=maybe", Some(&admin));
     assert_eq!(status, 400, "{doc}");
 
@@ -1421,12 +1464,27 @@ mcp = {{ url = "http://127.0.0.1:{port}/mcp", rate_limits = {{ "ad?" = "2/m" }} 
     let out = iza(dir.path(), &["audit", ".", "--outcome", "rate-limited"]);
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("rate-limited `port_map` by operate"), "{text}");
-    assert!(text.contains("rate-limited `alpha__add` (upstream `alpha`)"), "{text}");
+    assert!(
+        text.contains("rate-limited `port_map` by operate"),
+        "{text}"
+    );
+    assert!(
+        text.contains("rate-limited `alpha__add` (upstream `alpha`)"),
+        "{text}"
+    );
 
+    // A last call just before the stop is not lost: the queue is written as IZA stops.
+    over_limit("port_map", json!({}));
     // Stopped, the log is in the state database: `iza audit` reads it there.
     drop(server);
-    let out = iza(dir.path(), &["audit", ".", "--client", "read", "--format", "json"]);
+    let out = iza(dir.path(), &["audit", ".", "--tool", "port_map", "--format", "json"]);
+    assert!(out.status.success(), "{out:?}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(records(&doc).len(), 4, "{doc}");
+    let out = iza(
+        dir.path(),
+        &["audit", ".", "--client", "read", "--format", "json"],
+    );
     assert!(out.status.success(), "{out:?}");
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(records(&doc)[0]["tool"], "run_task", "{doc}");
@@ -1462,20 +1520,32 @@ fn client_token_files_in_clear_keep_working_and_are_hashed_at_start() {
     // A read-only token made by this version: its file never shows it.
     let read = token(dir.path(), &["--read-only"]);
     let read_file = std::fs::read_to_string(iza_dir.join("read-token")).unwrap();
-    assert!(read_file.starts_with("sha256:") && !read_file.contains(&read), "{read_file}");
+    assert!(
+        read_file.starts_with("sha256:") && !read_file.contains(&read),
+        "{read_file}"
+    );
     let out = iza(dir.path(), &["token", ".", "--read-only"]);
     assert!(!out.status.success(), "a hashed token is not shown again");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("only the token's hash") && stderr.contains("--rotate"), "{stderr}");
+    assert!(
+        stderr.contains("only the token's hash") && stderr.contains("--rotate"),
+        "{stderr}"
+    );
 
     let server = serve(dir.path());
     let address = server.address.as_str();
     for file in ["operate-token", "push-tokens/backup"] {
         let text = std::fs::read_to_string(iza_dir.join(file)).unwrap();
-        assert!(text.starts_with("sha256:"), "{file} not hashed at start: {text}");
+        assert!(
+            text.starts_with("sha256:"),
+            "{file} not hashed at start: {text}"
+        );
         assert!(!text.contains("0123456789abcdef"), "{file}: {text}");
         let mode = std::fs::metadata(iza_dir.join(file)).unwrap().permissions();
-        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o600);
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
     }
     // The same tokens keep working: operate acts over MCP, read reads, push pushes.
     let operator = Raw {
@@ -1508,11 +1578,17 @@ fn client_token_files_in_clear_keep_working_and_are_hashed_at_start() {
     // A browser signs in with the hashed read token; the admin token still works as before.
     let (status, headers, body) = http(
         address,
-        &format!("POST /api/v1/session HTTP/1.0\r\nHost: {address}\r\nAuthorization: Bearer {read}"),
+        &format!(
+            "POST /api/v1/session HTTP/1.0\r\nHost: {address}\r\nAuthorization: Bearer {read}"
+        ),
         "",
     );
     assert_eq!(status, 204, "{body}");
-    assert!(headers.iter().any(|(k, v)| k == "set-cookie" && v.starts_with("iza_session=")));
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "set-cookie" && v.starts_with("iza_session="))
+    );
     let (status, _) = get_json(address, "/api/v1/audit", Some(&admin));
     assert_eq!(status, 200);
     // Rotating the operate token shows the new one once; the old one is refused.
@@ -1521,7 +1597,10 @@ fn client_token_files_in_clear_keep_working_and_are_hashed_at_start() {
     let text = std::fs::read_to_string(iza_dir.join("operate-token")).unwrap();
     assert!(text.starts_with("sha256:") && !text.contains(&rotated));
     let (status, _, _) = operator.post("tools/list", operator.params(json!({})));
-    assert_eq!(status, 401, "the old operate token is refused after a rotation");
+    assert_eq!(
+        status, 401,
+        "the old operate token is refused after a rotation"
+    );
     let renewed = Raw {
         token: Some(&rotated),
         ..operator

@@ -109,7 +109,11 @@ fn each_scope_has_its_own_token_file() {
     assert_eq!(mode, 0o600);
     let (_, reader, _) = token(dir.path(), &["--scope", "read"]);
     let (code, reader_again, stderr) = token(dir.path(), &["--read-only"]);
-    assert_eq!(code, Some(2), "`--read-only` is `--scope read`, shown once: {stderr}");
+    assert_eq!(
+        code,
+        Some(2),
+        "`--read-only` is `--scope read`, shown once: {stderr}"
+    );
     assert!(reader_again.is_empty());
     assert!(stderr.contains("only the token's hash"), "{stderr}");
     let (_, admin_again, _) = token(dir.path(), &["--scope", "admin"]);
@@ -169,8 +173,8 @@ fn assert_hashed(file: &Path, token: &str) {
 
 #[test]
 fn a_client_token_file_in_clear_is_shown_once_more_then_hashed() {
-    use std::os::unix::fs::OpenOptionsExt;
     use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("iza.toml"), "version = 1\n[services.a]\n").unwrap();
     std::fs::create_dir_all(dir.path().join(".iza")).unwrap();

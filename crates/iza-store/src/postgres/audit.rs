@@ -13,11 +13,7 @@ pub(super) async fn append(
         return Ok(Vec::new());
     }
     let error = query_error("writing the audit log");
-    let mut transaction = store
-        .pool
-        .begin()
-        .await
-        .map_err(&error)?;
+    let mut transaction = store.pool.begin().await.map_err(&error)?;
     let mut ids = Vec::with_capacity(records.len());
     for r in records {
         let id: i64 = sqlx::query_scalar(
@@ -99,13 +95,29 @@ pub(super) async fn read(
 }
 
 pub(super) fn record(row: Row) -> Result<AuditRecord, StoreError> {
-    let (id, at, surface, client, scope, tool, upstream, arguments, sha, outcome, duration, message) =
-        row;
+    let (
+        id,
+        at,
+        surface,
+        client,
+        scope,
+        tool,
+        upstream,
+        arguments,
+        sha,
+        outcome,
+        duration,
+        message,
+    ) = row;
     let arguments = serde_json::from_str(&arguments).map_err(|error| {
-        StoreError::Query(format!("audit record {id} has malformed arguments: {error}"))
+        StoreError::Query(format!(
+            "audit record {id} has malformed arguments: {error}"
+        ))
     })?;
     let outcome = AuditOutcome::parse(&outcome).ok_or_else(|| {
-        StoreError::Query(format!("audit record {id} has an unknown outcome `{outcome}`"))
+        StoreError::Query(format!(
+            "audit record {id} has an unknown outcome `{outcome}`"
+        ))
     })?;
     Ok(AuditRecord {
         id,

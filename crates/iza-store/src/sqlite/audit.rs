@@ -99,13 +99,29 @@ pub(super) async fn read(
 }
 
 pub(super) fn record(row: Row) -> Result<AuditRecord, StoreError> {
-    let (id, at, surface, client, scope, tool, upstream, arguments, sha, outcome, duration, message) =
-        row;
+    let (
+        id,
+        at,
+        surface,
+        client,
+        scope,
+        tool,
+        upstream,
+        arguments,
+        sha,
+        outcome,
+        duration,
+        message,
+    ) = row;
     let arguments = serde_json::from_str(&arguments).map_err(|error| {
-        StoreError::Query(format!("audit record {id} has malformed arguments: {error}"))
+        StoreError::Query(format!(
+            "audit record {id} has malformed arguments: {error}"
+        ))
     })?;
     let outcome = AuditOutcome::parse(&outcome).ok_or_else(|| {
-        StoreError::Query(format!("audit record {id} has an unknown outcome `{outcome}`"))
+        StoreError::Query(format!(
+            "audit record {id} has an unknown outcome `{outcome}`"
+        ))
     })?;
     Ok(AuditRecord {
         id,

@@ -34,12 +34,27 @@ pub(crate) async fn audit_round_trips_pages_and_filters(store: StoreUnderTest) {
     let records = [
         record(BASE, "operate", "run_task", AuditOutcome::Ok),
         record(BASE + MINUTE, "read", "run_task", AuditOutcome::Denied),
-        record(BASE + 2 * MINUTE, "operate", "github__create_issue", AuditOutcome::Error),
-        record(BASE + 3 * MINUTE, "anonymous", "list_services", AuditOutcome::RateLimited),
+        record(
+            BASE + 2 * MINUTE,
+            "operate",
+            "github__create_issue",
+            AuditOutcome::Error,
+        ),
+        record(
+            BASE + 3 * MINUTE,
+            "anonymous",
+            "list_services",
+            AuditOutcome::RateLimited,
+        ),
         // Hostile text is kept as given.
         AuditRecord {
             message: Some("quote ' and \" and \u{0} and é".to_owned()),
-            ..record(BASE + 4 * MINUTE, "operate", "x'; DROP TABLE audit; --", AuditOutcome::Error)
+            ..record(
+                BASE + 4 * MINUTE,
+                "operate",
+                "x'; DROP TABLE audit; --",
+                AuditOutcome::Error,
+            )
         },
     ];
     let ids = store.append_audit(&records).await.unwrap();
@@ -62,7 +77,13 @@ pub(crate) async fn audit_round_trips_pages_and_filters(store: StoreUnderTest) {
     assert_eq!(all[1].outcome, AuditOutcome::RateLimited);
     let hostile = &all[0];
     assert_eq!(hostile.tool, "x'; DROP TABLE audit; --");
-    assert!(hostile.message.as_deref().unwrap().contains("quote ' and \" and"));
+    assert!(
+        hostile
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("quote ' and \" and")
+    );
 
     // Pages: two, then the next two before the last id seen.
     let first = store.audit(&query(2)).await.unwrap();
@@ -84,7 +105,10 @@ pub(crate) async fn audit_round_trips_pages_and_filters(store: StoreUnderTest) {
         })
         .await
         .unwrap();
-    assert_eq!(by_tool.iter().map(|r| r.id).collect::<Vec<_>>(), vec![ids[1], ids[0]]);
+    assert_eq!(
+        by_tool.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![ids[1], ids[0]]
+    );
     let by_client = store
         .audit(&AuditQuery {
             client: Some("operate".to_owned()),
@@ -93,7 +117,10 @@ pub(crate) async fn audit_round_trips_pages_and_filters(store: StoreUnderTest) {
         })
         .await
         .unwrap();
-    assert_eq!(by_client.iter().map(|r| r.id).collect::<Vec<_>>(), vec![ids[4], ids[2]]);
+    assert_eq!(
+        by_client.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![ids[4], ids[2]]
+    );
     let since = store
         .audit(&AuditQuery {
             since: Some(BASE + 3 * MINUTE),
@@ -105,10 +132,20 @@ pub(crate) async fn audit_round_trips_pages_and_filters(store: StoreUnderTest) {
 
     // A page is capped.
     let many: Vec<AuditRecord> = (0..MAX_AUDIT_PAGE as i64 + 5)
-        .map(|i| record(BASE + 5 * MINUTE + i, "operate", "port_map", AuditOutcome::Ok))
+        .map(|i| {
+            record(
+                BASE + 5 * MINUTE + i,
+                "operate",
+                "port_map",
+                AuditOutcome::Ok,
+            )
+        })
         .collect();
     store.append_audit(&many).await.unwrap();
-    assert_eq!(store.audit(&query(usize::MAX)).await.unwrap().len(), MAX_AUDIT_PAGE);
+    assert_eq!(
+        store.audit(&query(usize::MAX)).await.unwrap().len(),
+        MAX_AUDIT_PAGE
+    );
 
     // Retention: records older than the events' retention go, the others stay.
     let retention = Retention {

@@ -13,7 +13,10 @@ use crate::cli::{AuditArgs, TextOrJson};
 
 /// A record's time, UTC to the second.
 fn when(at: &Value) -> String {
-    let at = at.as_i64().and_then(|ms| u64::try_from(ms).ok()).unwrap_or(0);
+    let at = at
+        .as_i64()
+        .and_then(|ms| u64::try_from(ms).ok())
+        .unwrap_or(0);
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(at);
     humantime::format_rfc3339_seconds(time).to_string()
 }
@@ -27,7 +30,9 @@ pub(crate) fn audit(args: &AuditArgs) -> Result<ExitCode> {
         None => None,
         Some(text) => match iza_store::AuditOutcome::parse(text) {
             Some(outcome) => Some(outcome),
-            None => bail!("`--outcome` is one of `ok`, `error`, `denied`, `rate-limited`, not `{text}`"),
+            None => {
+                bail!("`--outcome` is one of `ok`, `error`, `denied`, `rate-limited`, not `{text}`")
+            }
         },
     };
     let limit = args.limit.clamp(1, iza_store::MAX_AUDIT_PAGE);

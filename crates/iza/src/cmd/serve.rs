@@ -250,9 +250,12 @@ fn hash_client_tokens(db: &Path) {
         .flatten()
         .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
         .map(|entry| TokenFile::new(entry.path()));
-    for file in [TokenFile::read_only_beside(db), TokenFile::operate_beside(db)]
-        .into_iter()
-        .chain(pushes)
+    for file in [
+        TokenFile::read_only_beside(db),
+        TokenFile::operate_beside(db),
+    ]
+    .into_iter()
+    .chain(pushes)
     {
         match file.hash_in_place() {
             Ok(true) => eprintln!(
@@ -622,6 +625,8 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     // The bus is closed: the outputs write what it published, then stop; what is not
     // acknowledged stays in the outbox for the next start.
     outputs.shutdown(SHUTDOWN_DEADLINE).await;
+    // The last audit records still queued reach the store before it closes.
+    state.flush_audit().await;
     if let Err(err) = store.close().await {
         tracing::warn!("closing the database: {err}");
     }
