@@ -1477,7 +1477,10 @@ mcp = {{ url = "http://127.0.0.1:{port}/mcp", rate_limits = {{ "ad?" = "2/m" }} 
     over_limit("port_map", json!({}));
     // Stopped, the log is in the state database: `iza audit` reads it there.
     drop(server);
-    let out = iza(dir.path(), &["audit", ".", "--tool", "port_map", "--format", "json"]);
+    let out = iza(
+        dir.path(),
+        &["audit", ".", "--tool", "port_map", "--format", "json"],
+    );
     assert!(out.status.success(), "{out:?}");
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(records(&doc).len(), 4, "{doc}");
