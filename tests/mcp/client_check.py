@@ -65,6 +65,8 @@ async def main() -> int:
         out["tools"] = [t.name for t in tools.tools]
         resources = await client.list_resources()
         out["resources"] = [r.uri for r in resources.resources]
+        templates = await client.list_resource_templates()
+        out["resource_templates"] = [t.uri_template for t in templates.resource_templates]
         report = await client.read_resource("iza://report")
         out["report_starts"] = dump(report.contents[0]).get("text", "")[:40]
         for name, arguments in CALLS:

@@ -204,6 +204,19 @@ pub struct McpUpstream {
     pub allow: Vec<String>,
     /// Globs of the tools hidden.
     pub deny: Vec<String>,
+    /// Per-tool rate limits, in the manifest's order (the first matching rule counts).
+    pub rate_limits: Vec<McpRateLimit>,
+}
+
+/// One per-tool rate limit of an MCP server (`rate_limits = { "create_*" = "10/m" }`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct McpRateLimit {
+    /// A glob of the server's own tool names.
+    pub tool: String,
+    /// Calls allowed per period (also the burst).
+    pub count: u32,
+    /// The period.
+    pub per: Duration,
 }
 
 impl Service {

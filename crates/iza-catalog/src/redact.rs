@@ -314,6 +314,13 @@ fn percent_decode(text: &str) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// A JSON value (a tool's arguments, a request body) with secrets shown as `***`: strings
+/// and numbers under secret-looking keys whole, URL credentials in other strings, as for
+/// `metadata`.
+pub fn redact_json(value: &serde_json::Value) -> serde_json::Value {
+    redact_metadata("", value)
+}
+
 /// A metadata value with secrets shown as `***`: strings under secret-looking keys whole,
 /// URLs in other strings.
 fn redact_metadata(key: &str, value: &serde_json::Value) -> serde_json::Value {

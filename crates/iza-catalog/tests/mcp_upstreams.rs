@@ -17,7 +17,7 @@ fn mcp_tables_become_upstreams_without_their_secrets_in_the_catalog() {
         r#"version = 1
 [services.gh]
 kind = "mcp-server"
-mcp = { url = "http://127.0.0.1:8304/mcp", headers = { Authorization = "Bearer ${GH_TOKEN}" }, deny = ["delete_*"] }
+mcp = { url = "http://127.0.0.1:8304/mcp", headers = { Authorization = "Bearer ${GH_TOKEN}" }, deny = ["delete_*"], rate_limits = { "create_*" = "10/m", search = "5/s" } }
 [services.local]
 mcp = { command = ["npx", "server"], env = { KEY = "s3cret" }, timeout = "5s" }
 "#,
@@ -31,6 +31,18 @@ mcp = { command = ["npx", "server"], env = { KEY = "s3cret" }, timeout = "5s" }
     assert_eq!(gh.health_interval, Duration::from_secs(5));
     assert_eq!(gh.deny, ["delete_*"]);
     assert_eq!(gh.headers["Authorization"], "Bearer ${GH_TOKEN}");
+    let limits: Vec<_> = gh
+        .rate_limits
+        .iter()
+        .map(|l| (l.tool.as_str(), l.count, l.per))
+        .collect();
+    assert_eq!(
+        limits,
+        [
+            ("create_*", 10, Duration::from_secs(60)),
+            ("search", 5, Duration::from_secs(1))
+        ]
+    );
     let local = catalog.services["local"].mcp.as_ref().unwrap();
     assert_eq!(
         local.command.as_deref(),
@@ -63,6 +75,14 @@ fn bad_mcp_tables_are_errors_with_their_position() {
             "mcp = { url = \"http://a/mcp\", timeout = \"soon\" }",
             "is not a duration",
         ),
+        (
+            "mcp = { url = \"http://a/mcp\", rate_limits = { add = \"10/day\" } }",
+            "the MCP rate limit of `add` of service `s` is not a rate: `day` is not a unit",
+        ),
+        (
+            "mcp = { url = \"http://a/mcp\", rate_limits = { add = \"ten\" } }",
+            "has no `/`",
+        ),
     ];
     for (line, expected) in cases {
         let text = format!("version = 1\n[services.s]\n{line}\n");
@@ -75,4 +95,16 @@ fn bad_mcp_tables_are_errors_with_their_position() {
         );
         assert!(checked.catalog.is_none(), "{line}");
     }
+}
+
+#[test]
+fn a_bad_rate_limit_points_at_its_table() {
+    let text = "version = 1\n[services.s]\nmcp = { url = \"http://a/mcp\", rate_limits = { add = \"0/m\" } }\n";
+    let checked = check(text);
+    let error = checked
+        .errors()
+        .find(|d| d.message.contains("rate limit"))
+        .expect("an error about the rate limit");
+    let span = error.span.clone().expect("a position");
+    assert!(text[span].starts_with("{ add"), "{error:?}");
 }

@@ -3,14 +3,19 @@
 //! rmcp, in both generations, and its tool list can change at run time (`toggle_extra` adds or
 //! removes the tool `extra` and tells every client, `notifications/tools/list_changed` in a
 //! session and on a 2026-07-28 subscription), so the hub's propagation can be seen and tested.
+//! It also offers resources: `demo://info` (what `service_info` answers), the template
+//! `demo://echo/{text}` (the text back), and `demo://extra` while the extra tool is on (its
+//! appearance is told as `notifications/resources/list_changed`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, SubscriptionFilter, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
+    ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig, SubscriptionFilter, Tool,
     ToolAnnotations,
 };
 use rmcp::service::{
@@ -111,10 +116,38 @@ impl DemoMcp {
             .unwrap_or_default();
         for peer in peers.iter().filter(|p| !p.is_transport_closed()) {
             let _ = peer.notify_tool_list_changed().await;
+            let _ = peer.notify_resource_list_changed().await;
         }
         for sink in sinks {
             let _ = sink.notify_tool_list_changed().await;
+            let _ = sink.notify_resource_list_changed().await;
         }
+    }
+
+    fn info(&self) -> Value {
+        json!({
+            "name": self.state.name,
+            "pid": std::process::id(),
+            "uptime_ms": u64::try_from(self.state.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "calls": self.state.calls.load(Ordering::Relaxed),
+            "demo": true,
+        })
+    }
+
+    fn resources(&self) -> Vec<Resource> {
+        let mut resources = vec![
+            Resource::new("demo://info", "info")
+                .with_description("This demo MCP server's name, pid, uptime and call count (JSON).")
+                .with_mime_type("application/json"),
+        ];
+        if self.state.extra.load(Ordering::SeqCst) {
+            resources.push(
+                Resource::new("demo://extra", "extra")
+                    .with_description("Present while the extra tool is on.")
+                    .with_mime_type("text/plain"),
+            );
+        }
+        resources
     }
 }
 
@@ -124,6 +157,8 @@ impl ServerHandler for DemoMcp {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_tool_list_changed()
+                .enable_resources()
+                .enable_resources_list_changed()
                 .build(),
         )
         .with_server_info(
@@ -146,7 +181,12 @@ impl ServerHandler for DemoMcp {
         &self,
         _requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
-        Some(SubscriptionFilter::builder().tools_list_changed().build())
+        Some(
+            SubscriptionFilter::builder()
+                .tools_list_changed()
+                .resources_list_changed()
+                .build(),
+        )
     }
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
@@ -173,6 +213,34 @@ impl ServerHandler for DemoMcp {
         self.tools().into_iter().find(|t| t.name == name)
     }
 
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        Ok(ListResourcesResult::with_all_items(self.resources()))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(ListResourceTemplatesResult::with_all_items(vec![
+            ResourceTemplate::new("demo://echo/{text}", "echo")
+                .with_description("The text of the URI, back.")
+                .with_mime_type("text/plain"),
+        ]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        self.read_uri(&request.uri).map(Into::into)
+    }
+
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
@@ -195,13 +263,7 @@ impl ServerHandler for DemoMcp {
                 };
                 CallToolResult::structured(json!({ "sum": number("a")? + number("b")? }))
             }
-            "service_info" => CallToolResult::structured(json!({
-                "name": self.state.name,
-                "pid": std::process::id(),
-                "uptime_ms": u64::try_from(self.state.started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                "calls": self.state.calls.load(Ordering::Relaxed),
-                "demo": true,
-            })),
+            "service_info" => CallToolResult::structured(self.info()),
             "toggle_extra" => {
                 let now = !self.state.extra.fetch_xor(true, Ordering::SeqCst);
                 self.notify().await;
@@ -215,6 +277,28 @@ impl ServerHandler for DemoMcp {
             }
         };
         Ok(result.into())
+    }
+}
+
+impl DemoMcp {
+    /// One resource's contents, or `resource_not_found`.
+    fn read_uri(&self, uri: &str) -> Result<ReadResourceResult, McpError> {
+        let text = match uri {
+            "demo://info" => self.info().to_string(),
+            "demo://extra" if self.state.extra.load(Ordering::SeqCst) => "extra".to_owned(),
+            _ => match uri.strip_prefix("demo://echo/") {
+                Some(text) => text.to_owned(),
+                None => {
+                    return Err(McpError::resource_not_found(
+                        format!("no resource `{uri}`"),
+                        Some(json!({ "uri": uri })),
+                    ));
+                }
+            },
+        };
+        Ok(ReadResourceResult::new(vec![ResourceContents::text(
+            text, uri,
+        )]))
     }
 }
 

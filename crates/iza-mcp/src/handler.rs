@@ -9,19 +9,22 @@ use rmcp::ErrorData as McpError;
 // Logging is deprecated by 2026-07-28 (SEP-2577) but part of the session revisions IZA serves.
 #[allow(deprecated)]
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ErrorCode, GetPromptRequestParams, GetPromptResponse,
-    GetPromptResult, Implementation, ListPromptsResult, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, Prompt, PromptArgument, PromptMessage, ReadResourceRequestParams,
-    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, Role, ServerCapabilities,
-    ServerConfig, SetLevelRequestParams, SubscriptionFilter, Tool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ErrorCode, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    Prompt, PromptArgument, PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Resource, ResourceContents, Role, ServerCapabilities, ServerConfig,
+    SetLevelRequestParams, SubscriptionFilter, Tool, ToolAnnotations,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{RoleServer, ServerHandler};
-use serde_json::json;
+use serde_json::{Value, json};
+use std::time::Instant;
 
+use crate::audit::{AuditSink, CallOutcome, CallRecord, ToolLimits};
 use crate::backend::{Backend, Verb};
 use crate::hub::{self, Hub};
-use crate::scope::{Caller, Scope};
+use crate::scope::{Caller, ClientName, Scope};
 use crate::tools::{self, TOOLS, ToolFailure, ToolSpec};
 
 /// One resource.
@@ -116,6 +119,8 @@ pub struct IzaMcp {
     backend: Arc<dyn Backend>,
     default_scope: Scope,
     hub: Hub,
+    audit: Option<Arc<dyn AuditSink>>,
+    limits: ToolLimits,
 }
 
 impl IzaMcp {
@@ -126,7 +131,22 @@ impl IzaMcp {
             backend,
             default_scope,
             hub: Hub::empty(),
+            audit: None,
+            limits: ToolLimits::default(),
         }
+    }
+
+    /// Sends a record of every tool call to `sink`.
+    pub fn with_audit(mut self, sink: Option<Arc<dyn AuditSink>>) -> IzaMcp {
+        self.audit = sink;
+        self
+    }
+
+    /// Limits the calls of the tools these rules match (on top of an upstream's own
+    /// `rate_limits`).
+    pub fn with_tool_limits(mut self, limits: ToolLimits) -> IzaMcp {
+        self.limits = limits;
+        self
     }
 
     /// Federates the hub's upstream MCP servers behind this handler.
@@ -137,12 +157,26 @@ impl IzaMcp {
 
     /// The scope of the request's caller.
     fn scope(&self, context: &RequestContext<RoleServer>) -> Scope {
-        context
-            .extensions
-            .get::<http::request::Parts>()
+        self.caller(context).1
+    }
+
+    /// The name and scope of the request's caller: what the host attached, or the local
+    /// user of stdio.
+    fn caller(&self, context: &RequestContext<RoleServer>) -> (String, Scope) {
+        let parts = context.extensions.get::<http::request::Parts>();
+        let caller = parts
             .and_then(|parts| parts.extensions.get::<Caller>())
-            .or_else(|| context.extensions.get::<Caller>())
-            .map_or(self.default_scope, |caller| caller.0)
+            .or_else(|| context.extensions.get::<Caller>());
+        let name = parts
+            .and_then(|parts| parts.extensions.get::<ClientName>())
+            .or_else(|| context.extensions.get::<ClientName>());
+        match caller {
+            Some(caller) => (
+                name.map_or_else(|| caller.0.as_str().to_owned(), |n| n.0.to_owned()),
+                caller.0,
+            ),
+            None => ("stdio".to_owned(), self.default_scope),
+        }
     }
 
     /// The tools `scope` may see.
@@ -171,6 +205,7 @@ impl ServerHandler for IzaMcp {
                 .enable_tools()
                 .enable_tool_list_changed()
                 .enable_resources()
+                .enable_resources_list_changed()
                 .enable_prompts()
                 .enable_prompts_list_changed()
                 .enable_logging()
@@ -221,6 +256,7 @@ impl ServerHandler for IzaMcp {
             SubscriptionFilter::builder()
                 .tools_list_changed()
                 .prompts_list_changed()
+                .resources_list_changed()
                 .build(),
         )
     }
@@ -238,34 +274,38 @@ impl ServerHandler for IzaMcp {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let scope = self.scope(&context);
-        // A tool above the scope is hidden from the listing, and its call refused with the
-        // scope it needs (not as unknown: the client can ask for a better token).
-        let Some(spec) = tools::find(&request.name) else {
-            return self.call_federated(request, scope).await;
-        };
-        if spec.scope > scope {
-            return Err(McpError::new(
-                ErrorCode::INVALID_REQUEST,
-                format!(
-                    "the tool `{}` needs the `{}` scope; this client's token has `{scope}`",
-                    spec.name, spec.scope
-                ),
-                Some(json!({ "required_scope": spec.scope, "scope": scope })),
-            ));
+        let (client, scope) = self.caller(&context);
+        let (at, started) = (std::time::SystemTime::now(), Instant::now());
+        let audited = self.audit.as_ref().map(|_| {
+            let upstream = tools::find(&request.name)
+                .is_none()
+                .then(|| self.hub.upstream_name(&request.name))
+                .flatten();
+            let arguments = request.arguments.clone().map_or(Value::Null, Value::Object);
+            (request.name.to_string(), upstream, arguments)
+        });
+        let answer = self.dispatch(request, scope).await;
+        if let (Some(sink), Some((tool, upstream, arguments))) = (&self.audit, audited) {
+            let (outcome, message) = match &answer {
+                Ok(result) if result.is_error == Some(true) => {
+                    (CallOutcome::Error, Some(error_text(result)))
+                }
+                Ok(_) => (CallOutcome::Ok, None),
+                Err((outcome, err)) => (*outcome, Some(err.message.to_string())),
+            };
+            sink.record(CallRecord {
+                at,
+                client,
+                scope,
+                tool,
+                upstream,
+                arguments,
+                outcome,
+                duration: started.elapsed(),
+                message,
+            });
         }
-        let arguments = request.arguments.unwrap_or_default();
-        match tools::call(self.backend.as_ref(), spec, arguments).await {
-            Ok(result) => Ok(result.into()),
-            Err(ToolFailure::Arguments { tool, reason }) => Err(McpError::invalid_params(
-                format!("invalid arguments for `{tool}`: {reason}"),
-                None,
-            )),
-            Err(ToolFailure::Backend(err)) => Ok(rmcp::model::CallToolResult::structured_error(
-                json!({ "error": err.to_string() }),
-            )
-            .into()),
-        }
+        answer.map(Into::into).map_err(|(_, err)| err)
     }
 
     /// Logging (session revisions only; 2026-07-28 dropped it): the level is accepted, and
@@ -348,6 +388,7 @@ impl ServerHandler for IzaMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
+        let federated = self.hub.resources();
         Ok(ListResourcesResult::with_all_items(
             RESOURCES
                 .iter()
@@ -356,7 +397,19 @@ impl ServerHandler for IzaMcp {
                         .with_description(r.description)
                         .with_mime_type(r.mime)
                 })
+                .chain(federated.0.iter().cloned())
                 .collect(),
+        ))
+    }
+
+    /// IZA's own resources are fixed; the templates are the hub's upstreams' (namespaced).
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(ListResourceTemplatesResult::with_all_items(
+            self.hub.resources().1.clone(),
         ))
     }
 
@@ -365,6 +418,15 @@ impl ServerHandler for IzaMcp {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
+        if let Some(answer) = self.hub.read_resource(&request.uri).await {
+            return match answer {
+                Ok(result) => Ok(result.into()),
+                Err(err) => Err(McpError::internal_error(
+                    err.to_string(),
+                    Some(json!({ "uri": request.uri })),
+                )),
+            };
+        }
         let Some(ResourceSpec {
             uri, mime, path, ..
         }) = RESOURCES.iter().find(|r| r.uri == request.uri)
@@ -404,31 +466,109 @@ impl ServerHandler for IzaMcp {
     }
 }
 
+/// A refused call: how the audit counts it, and the JSON-RPC error the client gets.
+type Refusal = (CallOutcome, McpError);
+
 impl IzaMcp {
-    /// A call of a tool that is not IZA's own: a federated one (`server__tool`), or unknown.
-    async fn call_federated(
+    /// Decides and makes a call: the scope, the tool's rate limit, then the tool itself (IZA's
+    /// own, or a federated one).
+    async fn dispatch(
         &self,
         request: CallToolRequestParams,
         scope: Scope,
-    ) -> Result<CallToolResponse, McpError> {
-        if let Some(route) = self.hub.route(&request.name)
-            && route.scope > scope
+    ) -> Result<CallToolResult, Refusal> {
+        let own = tools::find(&request.name);
+        let required = match own {
+            Some(spec) => Some(spec.scope),
+            None => self.hub.route(&request.name).map(|route| route.scope),
+        };
+        // A tool above the scope is hidden from the listing, and its call refused with the
+        // scope it needs (not as unknown: the client can ask for a better token).
+        if let Some(required) = required
+            && required > scope
         {
-            return Err(McpError::new(
-                ErrorCode::INVALID_REQUEST,
-                format!(
-                    "the tool `{}` needs the `{}` scope; this client's token has `{scope}`",
-                    request.name, route.scope
+            return Err((
+                CallOutcome::Denied,
+                McpError::new(
+                    ErrorCode::INVALID_REQUEST,
+                    format!(
+                        "the tool `{}` needs the `{required}` scope; this client's token has `{scope}`",
+                        request.name
+                    ),
+                    Some(json!({ "required_scope": required, "scope": scope })),
                 ),
-                Some(json!({ "required_scope": route.scope, "scope": scope })),
             ));
         }
-        match self.hub.call(&request.name, request.arguments).await {
-            Ok(result) => Ok(result.into()),
-            Err(hub::HubError::UnknownTool(name)) => Err(unknown_tool(&name, scope)),
-            Err(err) => Ok(hub::error_result(&err).into()),
+        if required.is_some() {
+            self.check_rate(&request.name)?;
+        }
+        let Some(spec) = own else {
+            return match self.hub.call(&request.name, request.arguments).await {
+                Ok(result) => Ok(result),
+                Err(hub::HubError::UnknownTool(name)) => {
+                    Err((CallOutcome::Denied, unknown_tool(&name, scope)))
+                }
+                Err(err) => Ok(hub::error_result(&err)),
+            };
+        };
+        let arguments = request.arguments.unwrap_or_default();
+        match tools::call(self.backend.as_ref(), spec, arguments).await {
+            Ok(result) => Ok(result),
+            Err(ToolFailure::Arguments { tool, reason }) => Err((
+                CallOutcome::Denied,
+                McpError::invalid_params(format!("invalid arguments for `{tool}`: {reason}"), None),
+            )),
+            Err(ToolFailure::Backend(err)) => Ok(CallToolResult::structured_error(
+                json!({ "error": err.to_string() }),
+            )),
         }
     }
+
+    /// Takes one call of `tool` from its rate limit, if it has one (the host's rules first,
+    /// then its upstream's `rate_limits`); over it, a JSON-RPC error (`-32000`) with the limit
+    /// and when to retry.
+    fn check_rate(&self, tool: &str) -> Result<(), Refusal> {
+        let Some(rate) = self.limits.rate_of(tool).or_else(|| self.hub.rate_of(tool)) else {
+            return Ok(());
+        };
+        self.limits
+            .take(tool, rate, Instant::now())
+            .map_err(|wait| {
+                let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+                (
+                    CallOutcome::RateLimited,
+                    McpError::new(
+                        ErrorCode(-32000),
+                        format!(
+                            "the tool `{tool}` is over its rate limit of {}; retry in {seconds} s",
+                            rate.label()
+                        ),
+                        Some(json!({
+                            "tool": tool,
+                            "limit": rate.label(),
+                            "retry_after_seconds": seconds,
+                        })),
+                    ),
+                )
+            })
+    }
+}
+
+/// The reason of a tool result that is an error: its structured `error`, or its first text.
+fn error_text(result: &CallToolResult) -> String {
+    if let Some(error) = result
+        .structured_content
+        .as_ref()
+        .and_then(|v| v.get("error"))
+        .and_then(Value::as_str)
+    {
+        return error.to_owned();
+    }
+    result
+        .content
+        .iter()
+        .find_map(|c| c.as_text().map(|t| t.text.clone()))
+        .unwrap_or_default()
 }
 
 fn unknown_tool(name: &str, scope: Scope) -> McpError {

@@ -9,6 +9,8 @@
 //! the manifest and the state database when none runs, and serves [`serve_stdio`].
 //!
 //! - `scope.rs`: [`Scope`] (read, operate, admin) and the [`Caller`] the HTTP host attaches;
+//! - `audit.rs`: [`AuditSink`], where every tool call is reported, and [`ToolLimits`], the
+//!   per-tool rate limits;
 //! - `backend.rs`: [`Backend`], the API the tools call;
 //! - `tools.rs`: the tool table (names, descriptions, JSON Schemas, scopes) and the calls;
 //! - `handler.rs`: [`IzaMcp`], the `rmcp` server handler (tools, resources, prompts, scope
@@ -19,6 +21,7 @@
 //! It does not authenticate (the host's middleware does, and says who called through
 //! [`Caller`]), probe, or render anything but JSON text.
 
+pub mod audit;
 mod backend;
 pub mod demo;
 mod handler;
@@ -27,8 +30,9 @@ mod scope;
 mod tools;
 mod transport;
 
+pub use audit::{AuditSink, CallOutcome, CallRecord, ToolLimits, ToolRate};
 pub use backend::{Answer, Backend, BackendError, Verb};
 pub use handler::{IzaMcp, PROMPTS, PromptSpec, RESOURCES, ResourceSpec};
-pub use scope::{Caller, Scope};
+pub use scope::{Caller, ClientName, Scope};
 pub use tools::{TOOLS, ToolSpec};
 pub use transport::{HttpOptions, McpHttpService, Shutdown, http_service, serve_stdio};

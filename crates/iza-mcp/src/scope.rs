@@ -38,3 +38,9 @@ impl std::fmt::Display for Scope {
 /// scope (stdio: the local user's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Caller(pub Scope);
+
+/// The name of the token the client presented (`admin`, `operate`, `read`) or `anonymous`,
+/// put in the request's extensions by the host beside its [`Caller`], for the audit log.
+/// Never the token itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientName(pub &'static str);

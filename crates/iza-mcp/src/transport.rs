@@ -21,7 +21,7 @@ pub type McpHttpService = StreamableHttpService<IzaMcp, LocalSessionManager>;
 pub type Shutdown = tokio_util::sync::CancellationToken;
 
 /// Settings of the HTTP endpoint.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpOptions {
     /// The largest request body, in bytes (413 beyond).
     pub max_body_bytes: usize,
@@ -32,6 +32,10 @@ pub struct HttpOptions {
     pub default_scope: Scope,
     /// The upstream MCP servers federated behind the endpoint.
     pub hub: crate::hub::Hub,
+    /// Where every tool call is reported (the audit log).
+    pub audit: Option<Arc<dyn crate::audit::AuditSink>>,
+    /// Per-tool rate limits over namespaced tool names.
+    pub tool_limits: crate::audit::ToolLimits,
 }
 
 /// The streamable HTTP service over `backend`. The host (its Host/Origin policy, its bearer
@@ -44,7 +48,10 @@ pub fn http_service(backend: Arc<dyn Backend>, options: HttpOptions) -> McpHttpS
         .with_sse_keep_alive(Some(Duration::from_secs(15)))
         .with_legacy_session_mode(true)
         .with_cancellation_token(options.shutdown);
-    let handler = IzaMcp::new(backend, options.default_scope).with_hub(options.hub);
+    let handler = IzaMcp::new(backend, options.default_scope)
+        .with_hub(options.hub)
+        .with_audit(options.audit)
+        .with_tool_limits(options.tool_limits);
     StreamableHttpService::new(
         move || Ok(handler.clone()),
         Arc::new(LocalSessionManager::default()),

@@ -19,6 +19,12 @@
 //! caller's [`Access`] in the request's extensions for the handlers (raw definitions need
 //! [`Scope::Admin`]).
 //!
+//! Token files hold the token in clear (the admin token: the CLI reads it to call the server)
+//! or only its SHA-256 digest (`sha256:<hex>`: the read, operate and push tokens handed to
+//! clients, shown once when made; [`TokenFile::create_hashed`], [`TokenFile::hash_in_place`]
+//! for files of older versions). The server keeps digests only and compares the digest of a
+//! presented token with them, in constant time.
+//!
 //! This module does not decide where the token file lives (the CLI puts it beside the state
 //! database) nor when the token is shown to the user (the CLI prints it once, when created).
 
@@ -94,6 +100,14 @@ pub enum AuthError {
     /// The operating system gave no random bytes.
     #[error("cannot draw random bytes for a token: {0}")]
     Random(String),
+    /// The file holds the token's hash only: the token was shown once, when it was created.
+    #[error(
+        "the token file `{path}` holds only the token's hash: the token was shown once, when it was created, and cannot be shown again"
+    )]
+    Hashed {
+        /// The token file.
+        path: PathBuf,
+    },
 }
 
 impl AuthError {
@@ -107,6 +121,10 @@ impl AuthError {
             AuthError::Malformed { .. } => {
                 Some("run `iza token --rotate` to write a new token".to_owned())
             }
+            AuthError::Hashed { .. } => Some(
+                "`--rotate` (with the same `--scope`) makes a new token and shows it; the old one is refused from then on"
+                    .to_owned(),
+            ),
             AuthError::Read { .. } | AuthError::Write { .. } | AuthError::Random(_) => None,
         }
     }
@@ -142,6 +160,11 @@ impl Token {
         &self.0
     }
 
+    /// The token's SHA-256 digest: what a hashed token file and the server keep.
+    pub fn digest(&self) -> TokenDigest {
+        TokenDigest::of(self.0.as_bytes())
+    }
+
     /// Whether `presented` is this token, in time that depends on the lengths only.
     pub fn matches(&self, presented: &[u8]) -> bool {
         let expected = self.0.as_bytes();
@@ -159,6 +182,85 @@ impl Token {
 impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Token(..)")
+    }
+}
+
+/// The SHA-256 digest of a token. A token file may hold it instead of the token
+/// (`sha256:<64 hex digits>`), and the server compares presented tokens with digests only:
+/// the token itself is 32 random bytes, so a fast hash is enough (a slow password hash such as
+/// argon2 protects low-entropy secrets against guessing, which these are not, and would cost
+/// milliseconds on every request).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TokenDigest([u8; 32]);
+
+impl TokenDigest {
+    /// The digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> TokenDigest {
+        use sha2::Digest as _;
+        TokenDigest(sha2::Sha256::digest(bytes).into())
+    }
+
+    /// Whether `presented` is a token of this digest; the digests are compared in constant time.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        let other = TokenDigest::of(presented);
+        let diff = self
+            .0
+            .iter()
+            .zip(other.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        std::hint::black_box(diff) == 0
+    }
+
+    /// As a hashed token file writes it: `sha256:` and 64 hex digits.
+    pub fn to_line(&self) -> String {
+        let mut text = String::with_capacity(7 + 64);
+        text.push_str(HASH_PREFIX);
+        for byte in self.0 {
+            text.push(hex_digit(byte >> 4));
+            text.push(hex_digit(byte & 0x0f));
+        }
+        text
+    }
+
+    /// The digest of a hashed token file's line.
+    fn parse(line: &str) -> Option<TokenDigest> {
+        let hex = line.strip_prefix(HASH_PREFIX)?.as_bytes();
+        if hex.len() != 64 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (i, pair) in hex.chunks(2).enumerate() {
+            let high = char::from(pair[0]).to_digit(16)?;
+            let low = char::from(pair[1]).to_digit(16)?;
+            bytes[i] = u8::try_from(high * 16 + low).ok()?;
+        }
+        Some(TokenDigest(bytes))
+    }
+}
+
+impl fmt::Debug for TokenDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenDigest(..)")
+    }
+}
+
+/// What starts the line of a hashed token file.
+const HASH_PREFIX: &str = "sha256:";
+
+/// What a token file holds: the token (the admin token, which the CLI reads to call the
+/// server, and files of older versions), or its digest only (the tokens handed to clients).
+#[derive(Debug, Clone)]
+enum Stored {
+    Plain(Token),
+    Hashed(TokenDigest),
+}
+
+impl Stored {
+    fn digest(&self) -> TokenDigest {
+        match self {
+            Stored::Plain(token) => token.digest(),
+            Stored::Hashed(digest) => *digest,
+        }
     }
 }
 
@@ -211,9 +313,74 @@ impl TokenFile {
         &self.path
     }
 
-    /// Reads the token; fails when the file is missing, accessible by others, or malformed.
+    /// Reads the token; fails when the file is missing, accessible by others, malformed, or
+    /// holds only the token's hash ([`AuthError::Hashed`]).
     pub fn load(&self) -> Result<Token, AuthError> {
-        self.read().map(|(_, token)| token)
+        match self.read()? {
+            (_, Stored::Plain(token)) => Ok(token),
+            (_, Stored::Hashed(_)) => Err(AuthError::Hashed {
+                path: self.path.clone(),
+            }),
+        }
+    }
+
+    /// Whether the file holds only the token's hash.
+    pub fn is_hashed(&self) -> Result<bool, AuthError> {
+        self.read()
+            .map(|(_, stored)| matches!(stored, Stored::Hashed(_)))
+    }
+
+    /// Creates the file with a new token, stored hashed, and returns the token: the one time
+    /// it is shown. `None` when the file exists already (whoever made it showed its token).
+    pub fn create_hashed(&self) -> Result<Option<Token>, AuthError> {
+        let token = Token::generate()?;
+        let temp = self.write_temp(&token.digest().to_line())?;
+        let linked = fs::hard_link(&temp, &self.path);
+        let _ = fs::remove_file(&temp);
+        match linked {
+            Ok(()) => {
+                self.sync_dir();
+                Ok(Some(token))
+            }
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(None),
+            Err(source) => Err(self.write_error(source)),
+        }
+    }
+
+    /// Replaces the token with a new one stored hashed (atomically), and returns it: the one
+    /// time it is shown.
+    pub fn rotate_hashed(&self) -> Result<Token, AuthError> {
+        let token = Token::generate()?;
+        self.replace_with(&token.digest().to_line())?;
+        Ok(token)
+    }
+
+    /// Rewrites a file that holds a token (written by an older version) to hold its hash
+    /// only, the same token: its clients keep working, the disk no longer shows it. Returns
+    /// whether it did; a missing or already hashed file is left alone.
+    pub fn hash_in_place(&self) -> Result<bool, AuthError> {
+        match self.read() {
+            Ok((_, Stored::Plain(token))) => {
+                self.replace_with(&token.digest().to_line())?;
+                Ok(true)
+            }
+            Ok((_, Stored::Hashed(_))) => Ok(false),
+            Err(AuthError::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                Ok(false)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Writes `line` to the file atomically (a temporary file renamed over it).
+    fn replace_with(&self, line: &str) -> Result<(), AuthError> {
+        let temp = self.write_temp(line)?;
+        if let Err(source) = fs::rename(&temp, &self.path) {
+            let _ = fs::remove_file(&temp);
+            return Err(self.write_error(source));
+        }
+        self.sync_dir();
+        Ok(())
     }
 
     /// Reads the token, or creates the file with a new one when there is none. The flag is
@@ -225,7 +392,7 @@ impl TokenFile {
             other => return other.map(|token| (token, false)),
         }
         let token = Token::generate()?;
-        let temp = self.write_temp(&token)?;
+        let temp = self.write_temp(token.as_str())?;
         // A hard link fails when the file exists: the token of whoever came first wins.
         let linked = fs::hard_link(&temp, &self.path);
         let _ = fs::remove_file(&temp);
@@ -246,17 +413,12 @@ impl TokenFile {
     /// file that is malformed or was readable by others.
     pub fn rotate(&self) -> Result<Token, AuthError> {
         let token = Token::generate()?;
-        let temp = self.write_temp(&token)?;
-        if let Err(source) = fs::rename(&temp, &self.path) {
-            let _ = fs::remove_file(&temp);
-            return Err(self.write_error(source));
-        }
-        self.sync_dir();
+        self.replace_with(token.as_str())?;
         Ok(token)
     }
 
-    /// The identity of the file and the token it holds.
-    fn read(&self) -> Result<(Fingerprint, Token), AuthError> {
+    /// The identity of the file and the token (or digest) it holds.
+    fn read(&self) -> Result<(Fingerprint, Stored), AuthError> {
         let read_error = |source| AuthError::Read {
             path: self.path.clone(),
             source,
@@ -274,16 +436,25 @@ impl TokenFile {
         let mut text = String::new();
         io::Read::read_to_string(&mut io::Read::take(&mut file, 4096), &mut text)
             .map_err(read_error)?;
-        let token = Token::new(text.trim()).ok_or_else(|| AuthError::Malformed {
-            path: self.path.clone(),
-        })?;
-        Ok((Fingerprint::of(&meta), token))
+        let text = text.trim();
+        let stored = match TokenDigest::parse(text) {
+            Some(digest) => Stored::Hashed(digest),
+            None if text.starts_with(HASH_PREFIX) => {
+                return Err(AuthError::Malformed {
+                    path: self.path.clone(),
+                });
+            }
+            None => Stored::Plain(Token::new(text).ok_or_else(|| AuthError::Malformed {
+                path: self.path.clone(),
+            })?),
+        };
+        Ok((Fingerprint::of(&meta), stored))
     }
 
-    /// Writes `token` to a new temporary file beside the token file, created with mode 0600
-    /// (never wider, whatever the umask), and synced. Creates the directory (mode 0700) when
-    /// it is missing.
-    fn write_temp(&self, token: &Token) -> Result<PathBuf, AuthError> {
+    /// Writes `line` (a token, or a digest's line) to a new temporary file beside the token
+    /// file, created with mode 0600 (never wider, whatever the umask), and synced. Creates the
+    /// directory (mode 0700) when it is missing.
+    fn write_temp(&self, line: &str) -> Result<PathBuf, AuthError> {
         let dir = self
             .path
             .parent()
@@ -313,7 +484,7 @@ impl TokenFile {
             .and_then(|mut file| {
                 // The umask can only narrow the mode; this makes sure of the 0600 anyway.
                 file.set_permissions(fs::Permissions::from_mode(0o600))?;
-                writeln!(file, "{}", token.as_str())?;
+                writeln!(file, "{line}")?;
                 file.sync_all()
             });
         match written {
@@ -369,24 +540,24 @@ impl Fingerprint {
 enum Source {
     /// No token: every call that needs one is refused.
     Locked,
-    /// A token fixed for the server's life.
-    Fixed(Token),
+    /// A token fixed for the server's life (its digest only is kept).
+    Fixed(TokenDigest),
     /// The token file, read again whenever it changed (so `iza token --rotate` takes effect
-    /// on a running server). The token read last, or `None` while the file is unusable.
+    /// on a running server). The digest read last, or `None` while the file is unusable.
     File {
         file: TokenFile,
-        current: Mutex<Option<(Fingerprint, Token)>>,
+        current: Mutex<Option<(Fingerprint, TokenDigest)>>,
         /// A missing file is normal (the read-only token exists only once created): no log.
         optional: bool,
     },
 }
 
 impl Source {
-    /// The token requests are compared with, if there is one.
-    fn current(&self) -> Option<Token> {
+    /// The digest of the token requests are compared with, if there is one.
+    fn current(&self) -> Option<TokenDigest> {
         match self {
             Source::Locked => None,
-            Source::Fixed(token) => Some(token.clone()),
+            Source::Fixed(digest) => Some(*digest),
             Source::File {
                 file,
                 current,
@@ -401,9 +572,9 @@ impl Source {
                 };
                 if !unchanged {
                     *current = match file.read() {
-                        Ok(read) => {
+                        Ok((seen, stored)) => {
                             tracing::info!("read the new token of `{}`", file.path().display());
-                            Some(read)
+                            Some((seen, stored.digest()))
                         }
                         Err(AuthError::Read { source, .. })
                             if *optional && source.kind() == io::ErrorKind::NotFound =>
@@ -418,7 +589,7 @@ impl Source {
                         }
                     };
                 }
-                current.as_ref().map(|(_, token)| token.clone())
+                current.as_ref().map(|(_, digest)| *digest)
             }
         }
     }
@@ -456,7 +627,7 @@ impl Access {
 struct Session {
     secret: Token,
     scope: Scope,
-    token: Token,
+    token: TokenDigest,
     expires: std::time::Instant,
 }
 
@@ -547,7 +718,7 @@ impl Auth {
     /// A token fixed for the server's life.
     pub fn with_token(token: Token) -> Auth {
         Auth {
-            source: Arc::new(Source::Fixed(token)),
+            source: Arc::new(Source::Fixed(token.digest())),
             read: None,
             operate: None,
             sessions: Arc::default(),
@@ -561,7 +732,8 @@ impl Auth {
     /// refused. While the file is unusable (removed, opened to others, malformed), every call
     /// that needs the token is refused and the cause is logged.
     pub fn from_file(file: TokenFile) -> Result<Auth, AuthError> {
-        let current = file.read()?;
+        let (seen, stored) = file.read()?;
+        let current = (seen, stored.digest());
         Ok(Auth {
             source: Arc::new(Source::File {
                 file,
@@ -612,7 +784,7 @@ impl Auth {
     /// Also accepts the read-only token fixed here (tests, embedding).
     #[must_use]
     pub fn with_read_token(mut self, token: Token) -> Auth {
-        self.read = Some(Arc::new(Source::Fixed(token)));
+        self.read = Some(Arc::new(Source::Fixed(token.digest())));
         self
     }
 
@@ -653,7 +825,7 @@ impl Auth {
         push.fixed
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(service.to_owned(), token);
+            .insert(service.to_owned(), token.digest());
         self
     }
 
@@ -672,7 +844,7 @@ impl Auth {
     /// Also accepts the operate token fixed here (tests, embedding).
     #[must_use]
     pub fn with_operate_token(mut self, token: Token) -> Auth {
-        self.operate = Some(Arc::new(Source::Fixed(token)));
+        self.operate = Some(Arc::new(Source::Fixed(token.digest())));
         self
     }
 
@@ -756,23 +928,23 @@ impl Auth {
         }
     }
 
-    /// The token requests are compared with, if there is one.
-    fn current(&self) -> Option<Token> {
+    /// The digest of the token requests are compared with, if there is one.
+    fn current(&self) -> Option<TokenDigest> {
         self.source.current()
     }
 
-    /// The read-only token, if there is one.
-    fn current_read(&self) -> Option<Token> {
+    /// The read-only token's digest, if there is one.
+    fn current_read(&self) -> Option<TokenDigest> {
         self.read.as_ref().and_then(|source| source.current())
     }
 
-    /// The operate token, if there is one.
-    fn current_operate(&self) -> Option<Token> {
+    /// The operate token's digest, if there is one.
+    fn current_operate(&self) -> Option<TokenDigest> {
         self.operate.as_ref().and_then(|source| source.current())
     }
 
-    /// The token of a scope now.
-    fn token_of(&self, scope: Scope) -> Option<Token> {
+    /// The digest of the token of a scope now.
+    fn token_of(&self, scope: Scope) -> Option<TokenDigest> {
         match scope {
             Scope::Admin => self.current(),
             Scope::Operate => self.current_operate(),
@@ -828,7 +1000,7 @@ impl Auth {
                     }
                 })
                 .filter(|s| s.expires > now)
-                .map(|s| (s.scope, s.token.clone()))
+                .map(|s| (s.scope, s.token))
         };
         let (scope, token) = found?;
         (self.token_of(scope).as_ref() == Some(&token)).then_some(scope)
@@ -923,7 +1095,7 @@ pub(crate) async fn sign_in(
 /// followed as the token is (a rotation takes effect at once), plus fixed ones for tests.
 struct PushTokens {
     dir: PathBuf,
-    fixed: Mutex<std::collections::HashMap<String, Token>>,
+    fixed: Mutex<std::collections::HashMap<String, TokenDigest>>,
     files: Mutex<std::collections::HashMap<String, Arc<Source>>>,
 }
 
@@ -1085,5 +1257,71 @@ mod tests {
                 "{method} {path} (protected reads)"
             );
         }
+    }
+
+    #[test]
+    fn a_hashed_token_file_holds_the_digest_and_matches_its_token_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = TokenFile::new(dir.path().join(".iza").join("operate-token"));
+        let token = file.create_hashed().unwrap().expect("created");
+        assert!(file.create_hashed().unwrap().is_none(), "made once");
+        let text = fs::read_to_string(file.path()).unwrap();
+        assert_eq!(text.trim(), token.digest().to_line());
+        assert!(!text.contains(token.as_str()));
+        assert!(file.is_hashed().unwrap());
+        assert!(matches!(file.load(), Err(AuthError::Hashed { .. })));
+        // The server follows the file by its digest.
+        let auth = Auth::locked().operate_tokens_from(file.clone());
+        let digest = auth.current_operate().unwrap();
+        assert!(digest.matches(token.as_str().as_bytes()));
+        assert!(!digest.matches(b"0123456789abcdef0123456789abcdef"));
+        // A rotation replaces it; the old token no longer matches.
+        let rotated = file.rotate_hashed().unwrap();
+        let digest = auth.current_operate().unwrap();
+        assert!(digest.matches(rotated.as_str().as_bytes()));
+        assert!(!digest.matches(token.as_str().as_bytes()));
+    }
+
+    #[test]
+    fn a_token_file_in_clear_is_hashed_in_place_and_keeps_its_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = TokenFile::new(dir.path().join("read-token"));
+        assert!(!file.hash_in_place().unwrap(), "nothing to hash");
+        let token = file.rotate().unwrap();
+        assert_eq!(
+            file.load().unwrap(),
+            token,
+            "in clear, as an older version wrote it"
+        );
+        assert!(file.hash_in_place().unwrap());
+        assert!(!file.hash_in_place().unwrap(), "once");
+        let meta = fs::metadata(file.path()).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        let auth = Auth::locked().read_tokens_from(file);
+        assert!(
+            auth.current_read()
+                .unwrap()
+                .matches(token.as_str().as_bytes())
+        );
+    }
+
+    #[test]
+    fn digest_lines_are_read_strictly() {
+        let token = Token::generate().unwrap();
+        let line = token.digest().to_line();
+        assert!(line.starts_with("sha256:") && line.len() == 7 + 64);
+        assert_eq!(TokenDigest::parse(&line), Some(token.digest()));
+        for bad in [
+            "sha256:",
+            "sha256:xyz",
+            &line[..line.len() - 1],
+            &format!("{line}0"),
+        ] {
+            assert_eq!(TokenDigest::parse(bad), None, "{bad}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = TokenFile::new(dir.path().join("t"));
+        file.replace_with("sha256:not-hex").unwrap();
+        assert!(matches!(file.is_hashed(), Err(AuthError::Malformed { .. })));
     }
 }

@@ -88,6 +88,19 @@ pub fn upstream_specs(catalog: &Catalog, base: &Path) -> Vec<UpstreamSpec> {
                 health_interval: mcp.health_interval,
                 allow: mcp.allow.clone(),
                 deny: mcp.deny.clone(),
+                rate_limits: mcp
+                    .rate_limits
+                    .iter()
+                    .map(|limit| {
+                        (
+                            limit.tool.clone(),
+                            iza_mcp::ToolRate {
+                                count: limit.count,
+                                per: limit.per,
+                            },
+                        )
+                    })
+                    .collect(),
             })
         })
         .collect()

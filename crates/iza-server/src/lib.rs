@@ -12,6 +12,7 @@
 //! - `mcp.rs`: the MCP server of `iza-mcp` mounted at `/mcp`, over this router's API;
 //! - `agents.rs`: the agents and their work (tasks, runs, the queue, incidents, external claims);
 //! - `figures.rs`: business figures (`/figures`, per-figure history);
+//! - `audit.rs`: the audit log of MCP tool calls and mutating API calls (`/audit`);
 //! - `workflows.rs`: the workflow engines (`/workflows`, one workflow, retries);
 //! - `metrics.rs`: Prometheus text; `openapi.rs`: the OpenAPI document;
 //! - `error.rs`: [`ApiError`], the JSON error answer;
@@ -26,6 +27,7 @@ pub mod agents;
 mod alerts;
 pub mod analysis;
 mod artifacts;
+mod audit;
 pub mod auth;
 mod dashboard;
 mod error;
@@ -100,6 +102,7 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/outputs",
     "/api/v1/workflows",
     "/api/v1/workflows/{service}/{workflow}",
+    "/api/v1/audit",
 ];
 
 /// Every `DELETE` route: they need the bearer token.
@@ -151,6 +154,10 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api_routes())
         .merge(mcp)
         .fallback(routes::no_route)
+        // Mutating calls of the API are audited here, inside the access policy (which says who
+        // called), not in `api_routes`: the MCP backend calls those in-process, and its tool
+        // calls are audited as such.
+        .layer(from_fn_with_state(state.clone(), audit::api_calls))
         .layer(from_fn_with_state(state.auth.clone(), auth::require_token))
         // Outside the access policy: a wrong method is a 405, token or not.
         .layer(axum::middleware::from_fn(methods::allow_method))
@@ -219,4 +226,5 @@ pub(crate) fn api_routes() -> Router<AppState> {
             "/workflows/{service}/executions/{id}/retry",
             post(workflows::retry),
         )
+        .route("/audit", get(audit::list))
 }

@@ -13,7 +13,7 @@ use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use futures_util::future::BoxFuture;
-use iza_mcp::{Answer, Backend, BackendError, Caller, Verb};
+use iza_mcp::{Answer, Backend, BackendError, Caller, ClientName, Verb};
 use serde_json::Value;
 use tower::ServiceExt as _;
 
@@ -113,6 +113,9 @@ pub(crate) async fn attach_caller(mut request: Request, next: Next) -> Response 
         .copied()
         .unwrap_or_default();
     request.extensions_mut().insert(Caller(scope_of(access)));
+    request
+        .extensions_mut()
+        .insert(ClientName(crate::audit::client_name(access)));
     next.run(request).await
 }
 
@@ -126,6 +129,10 @@ pub(crate) fn service(state: &AppState) -> iza_mcp::McpHttpService {
             shutdown: state.mcp_shutdown(),
             default_scope: iza_mcp::Scope::Read,
             hub: state.hub.clone(),
+            audit: Some(Arc::new(crate::audit::McpAudit {
+                state: state.clone(),
+            })),
+            tool_limits: state.mcp_tool_limits.clone(),
         },
     )
 }

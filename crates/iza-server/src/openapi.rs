@@ -83,6 +83,7 @@ pub fn document() -> Value {
     add(&mut document, "paths", outputs_paths());
     add(&mut document, "paths", workflows_paths());
     add(&mut document["components"], "schemas", workflows_schemas());
+    add(&mut document, "paths", audit_paths());
     with_unauthorized(document)
 }
 
@@ -1043,5 +1044,47 @@ fn workflows_schemas() -> Value {
                 "url": { "type": "string", "description": "The execution in the engine's own UI" }
             }
         }
+    })
+}
+
+/// The audit log (`docs/mcp.md`, "The audit log").
+fn audit_paths() -> Value {
+    let text = || json!({ "type": "string" });
+    json!({
+        "/api/v1/audit": { "get": {
+            "summary": "The audit log, newest first, paged: every MCP tool call (IZA's own and the hub's) and every mutating API call, with who made it (the token's name, never the token), the arguments (secrets masked), the outcome and the duration. Admin token only.",
+            "parameters": [
+                event_id("before", "Only records with a lower id (the previous page's `next`)"),
+                query("tool", "Only calls of this tool (`run_task`, `github__create_issue`, `POST /api/v1/runs`)", text()),
+                query("client", "Only calls of this client: `admin`, `operate`, `read`, `anonymous`", text()),
+                query("outcome", "Only calls that ended so", json!({ "type": "string", "enum": ["ok", "error", "denied", "rate-limited"] })),
+                query("since", "Only calls received at or after this time (Unix ms)", json!({ "type": "integer" })),
+                query("limit", "At most this many, 1 to 1000 (default 100)", json!({ "type": "integer", "minimum": 1, "maximum": 1000 }))
+            ],
+            "responses": with_errors(ok("A page of the audit log", "application/json", json!({
+                "type": "object", "required": ["records", "next"],
+                "properties": {
+                    "records": { "type": "array", "items": {
+                        "type": "object",
+                        "required": ["id", "at", "surface", "client", "scope", "tool", "arguments", "arguments_sha256", "outcome", "duration_ms"],
+                        "properties": {
+                            "id": { "type": "integer" },
+                            "at": { "type": "integer", "description": "When the call was received (Unix ms)" },
+                            "surface": { "type": "string", "enum": ["mcp", "api"] },
+                            "client": { "type": "string", "description": "The token's name (`admin`, `operate`, `read`), `anonymous`, or `push`" },
+                            "scope": { "type": "string" },
+                            "tool": { "type": "string", "description": "The tool as the client named it, or `METHOD /path` of an API call" },
+                            "upstream": { "type": ["string", "null"], "description": "The upstream MCP server of a federated tool" },
+                            "arguments": { "description": "The arguments (an API call's JSON body), secrets masked as `***`" },
+                            "arguments_sha256": { "type": "string", "description": "SHA-256 (hex) of the stored arguments" },
+                            "outcome": { "type": "string", "enum": ["ok", "error", "denied", "rate-limited"] },
+                            "duration_ms": { "type": "number" },
+                            "message": { "type": ["string", "null"], "description": "Why it failed or was refused" }
+                        }
+                    } },
+                    "next": { "type": ["integer", "null"], "description": "Pass as `before` for the next page; null on the last page" }
+                }
+            })), &["400", "401", "403", "500"])
+        }}
     })
 }

@@ -49,6 +49,15 @@ impl Rate {
     }
 }
 
+/// Parses `TOOL=RATE` (`run_task=10/m`), the per-tool limit of `--mcp-tool-rate-limit`.
+pub fn parse_tool_rate(text: &str) -> Result<(String, Rate), String> {
+    let (tool, rate) = text
+        .rsplit_once('=')
+        .filter(|(tool, _)| !tool.trim().is_empty())
+        .ok_or_else(|| format!("`{text}` is not `TOOL=RATE`; write it like `run_task=10/m`"))?;
+    Ok((tool.trim().to_owned(), Rate::parse(rate)?))
+}
+
 struct Bucket {
     tokens: f64,
     at: Instant,

@@ -92,6 +92,10 @@ pub struct AppState {
     pub(crate) hub: iza_mcp::hub::Hub,
     /// The per-client rate limit of `/mcp`, when one is set.
     pub(crate) mcp_rate: Option<crate::ratelimit::RateLimiter>,
+    /// The per-tool rate limits of `/mcp` set on the command line (`--mcp-tool-rate-limit`).
+    pub(crate) mcp_tool_limits: iza_mcp::ToolLimits,
+    /// The audit log's queue and writer (see [`crate::audit`]).
+    pub(crate) audit: crate::audit::AuditLog,
     /// The event outputs, set once they run.
     outputs: Arc<OnceLock<Arc<iza_outputs::Outputs>>>,
     /// The followers of the workflow engines, set once they run.
@@ -166,6 +170,8 @@ impl AppState {
             cluster: Arc::default(),
             hub: iza_mcp::hub::Hub::empty(),
             mcp_rate: None,
+            mcp_tool_limits: iza_mcp::ToolLimits::default(),
+            audit: crate::audit::AuditLog::default(),
             outputs: Arc::default(),
             workflows: Arc::default(),
         }
@@ -191,6 +197,35 @@ impl AppState {
     /// This node of the cluster, on a shared store.
     pub(crate) fn cluster(&self) -> Option<&crate::nodes::ClusterInfo> {
         self.cluster.get()
+    }
+
+    /// Writes the audit records still queued to the store (on shutdown, before it closes).
+    pub async fn flush_audit(&self) {
+        self.audit.flush(self).await;
+    }
+
+    /// Limits the calls of the MCP tools these globs (over namespaced tool names) match, each
+    /// tool to its rate, shared by every client (`--mcp-tool-rate-limit TOOL=RATE`).
+    #[must_use]
+    pub fn with_mcp_tool_limits(
+        mut self,
+        rules: Vec<(String, crate::ratelimit::Rate)>,
+    ) -> AppState {
+        self.mcp_tool_limits = iza_mcp::ToolLimits::new(
+            rules
+                .into_iter()
+                .map(|(tool, rate)| {
+                    (
+                        tool,
+                        iza_mcp::ToolRate {
+                            count: rate.count,
+                            per: rate.per,
+                        },
+                    )
+                })
+                .collect(),
+        );
+        self
     }
 
     /// Limits each client of `/mcp` (by its bearer token) to `rate` requests; `None`: no limit.

@@ -14,6 +14,7 @@
 
 mod aggregate;
 pub mod alerts;
+pub mod audit;
 pub mod copy;
 pub mod figures;
 pub mod histogram;
@@ -30,6 +31,7 @@ pub use alerts::{
     Alert, AlertQuery, AlertState, Delivery, DeliveryState, DeliveryUpdate, MAX_ALERTS_PAGE,
     Matchers, NewSilence, Silence,
 };
+pub use audit::{AuditOutcome, AuditQuery, AuditRecord, MAX_AUDIT_PAGE};
 pub use figures::{
     FIGURE_HOUR, FigurePoint, FigureQuery, FigureResolution, FigureSample, MAX_FIGURE_POINTS,
 };
@@ -686,6 +688,21 @@ pub trait Store: Send + Sync + 'static {
     async fn listen_events(&self, label: &str) -> Result<EventListener, StoreError> {
         let _ = label;
         Err(StoreError::Unsupported("listen_events"))
+    }
+
+    // ---- The audit log (see `docs/mcp.md`). Defaults answer `Unsupported`; both real stores
+    // implement them (the conformance suite checks it).
+
+    /// Appends audit records (ids ignored) in one transaction, in order; returns their ids.
+    async fn append_audit(&self, records: &[AuditRecord]) -> Result<Vec<i64>, StoreError> {
+        let _ = records;
+        Err(StoreError::Unsupported("append_audit"))
+    }
+
+    /// Audit records, newest first, as the query filters and pages them.
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let _ = query;
+        Err(StoreError::Unsupported("audit"))
     }
 
     /// Releases the store's connections after the writes in flight; call it on shutdown.

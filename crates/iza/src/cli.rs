@@ -89,6 +89,9 @@ pub(crate) enum Command {
     Cancel(CancelArgs),
     /// Show open alerts (or all) with their root cause, impacted services and deliveries.
     Alerts(AlertsArgs),
+    /// Show the audit log: MCP tool calls (IZA's and the hub's) and mutating API calls, who
+    /// made them, with what (secrets masked), how they ended; newest first (docs/mcp.md).
+    Audit(AuditArgs),
     /// Show the business figures (revenue, ARR, customers, ...) per service, group and
     /// ecosystem, with the claims beside what is measured (docs/metrics.md).
     #[command(name = "metrics", alias = "figures")]
@@ -364,6 +367,12 @@ pub(crate) struct ServeArgs {
     /// `Retry-After` [default: no limit].
     #[arg(long, value_name = "RATE", value_parser = iza_server::ratelimit::Rate::parse)]
     pub(crate) mcp_rate_limit: Option<iza_server::ratelimit::Rate>,
+    /// Limit the calls of one MCP tool, shared by every client: `TOOL=RATE`, the tool as
+    /// `tools/list` names it (a glob: `github__*=5/s`), e.g. `run_task=10/m`; over it a call
+    /// is refused with a JSON-RPC error and when to retry. Repeatable; the first match counts;
+    /// before an upstream's own `rate_limits`.
+    #[arg(long, value_name = "TOOL=RATE", value_parser = iza_server::ratelimit::parse_tool_rate)]
+    pub(crate) mcp_tool_rate_limit: Vec<(String, iza_server::ratelimit::Rate)>,
 }
 
 /// Which running instance to talk to, and with which token.
@@ -490,6 +499,28 @@ pub(crate) struct AlertsArgs {
     /// Resolved alerts too.
     #[arg(long)]
     pub(crate) all: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+}
+
+/// Arguments of `iza audit`.
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+    /// Only calls of this tool (`run_task`, `github__create_issue`, `POST /api/v1/runs`).
+    #[arg(long)]
+    pub(crate) tool: Option<String>,
+    /// Only calls of this client (`admin`, `operate`, `read`, `anonymous`, `stdio`).
+    #[arg(long)]
+    pub(crate) client: Option<String>,
+    /// Only calls that ended so: `ok`, `error`, `denied`, `rate-limited`.
+    #[arg(long)]
+    pub(crate) outcome: Option<String>,
+    /// At most this many records (1 to 1000).
+    #[arg(long, default_value_t = 50)]
+    pub(crate) limit: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub(crate) format: TextOrJson,

@@ -136,7 +136,11 @@ impl Raw<'_> {
              Mcp-Method: {method}",
             self.address, self.version
         );
-        if let Some(name) = params.get("name").and_then(Value::as_str) {
+        if let Some(name) = params
+            .get("name")
+            .or_else(|| params.get("uri"))
+            .and_then(Value::as_str)
+        {
             head.push_str(&format!("\r\nMcp-Name: {name}"));
         }
         if let Some(token) = self.token {
@@ -449,6 +453,8 @@ fn assert_full_run(doc: &Value) {
         doc["resources"].to_string().contains("iza://report"),
         "{context}"
     );
+    // Without hub upstreams there is no resource template, and the listing answers.
+    assert_eq!(doc["resource_templates"], json!([]), "{context}: {doc}");
     assert!(
         doc["report_starts"]
             .as_str()
@@ -477,6 +483,37 @@ fn the_python_sdk_calls_every_tool_in_every_mode_over_http_and_stdio() {
         // A read-scoped stdio server lists only the reading tools.
         let read = python_client(&python, &["legacy", "stdio", iza_bin, manifest, "read"]);
         assert_eq!(read["tools"], json!(READ_TOOLS), "{read}");
+        // The SDK's calls over HTTP are in the audit log, each mode's `run_task` among them,
+        // and the stdio ones as the API calls `iza mcp` made (`POST /api/v1/runs`).
+        let (status, _, body) = http(
+            &server.address,
+            &format!(
+                "GET /api/v1/audit?tool=run_task&limit=1000 HTTP/1.0\r\nHost: {}\r\n\
+                 Authorization: Bearer {admin}",
+                server.address
+            ),
+            "",
+        );
+        assert_eq!(status, 200, "{body}");
+        let audit: Value = serde_json::from_str(&body).unwrap();
+        let records = audit["records"].as_array().unwrap();
+        assert_eq!(records.len(), 3, "one `run_task` per HTTP mode: {audit}");
+        assert!(
+            records
+                .iter()
+                .all(|r| r["client"] == "admin" && r["outcome"] == "ok")
+        );
+        let (_, _, body) = http(
+            &server.address,
+            &format!(
+                "GET /api/v1/audit?tool=POST%20/api/v1/runs HTTP/1.0\r\nHost: {}\r\n\
+                 Authorization: Bearer {admin}",
+                server.address
+            ),
+            "",
+        );
+        let audit: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(audit["records"].as_array().unwrap().len(), 3, "{audit}");
     }
     // No server now: `iza mcp` answers from the manifest and the state database.
     let offline = python_client(&python, &["auto", "stdio", iza_bin, manifest]);
@@ -706,6 +743,20 @@ fn expect_list_changed(rx: &std::sync::mpsc::Receiver<Value>, who: &str) {
     }
 }
 
+/// Waits for a notification `method` on `rx`.
+fn expect_notification(rx: &std::sync::mpsc::Receiver<Value>, method: &str, who: &str) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let message = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("{who} was not sent `{method}`"));
+        if message["method"] == method {
+            return;
+        }
+    }
+}
+
 fn structured(answer: &Value) -> &Value {
     &answer["result"]["structuredContent"]
 }
@@ -824,6 +875,59 @@ mcp = {{ command = ["{iza_bin}", "demo-service", "--mcp-stdio", "--port", "0", "
     );
     assert_eq!(refused["error"]["code"], -32600, "{refused}");
 
+    // Resources: each upstream's resources and templates, namespaced, read through the hub.
+    for client in [&session, &stateless] {
+        let listed = client.request("resources/list", json!({}));
+        let resources = listed["result"]["resources"].as_array().unwrap();
+        for (uri, name) in [
+            ("iza://manifest", "manifest"),
+            ("iza-hub://alpha/demo://info", "alpha__info"),
+            ("iza-hub://beta/demo://info", "beta__info"),
+        ] {
+            assert!(
+                resources
+                    .iter()
+                    .any(|r| r["uri"] == uri && r["name"] == name),
+                "{uri} not in {listed}"
+            );
+        }
+        let templates = client.request("resources/templates/list", json!({}));
+        assert!(
+            templates["result"]["resourceTemplates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["uriTemplate"] == "iza-hub://alpha/demo://echo/{text}"
+                    && t["name"] == "alpha__echo"),
+            "{templates}"
+        );
+        let read = client.request(
+            "resources/read",
+            json!({ "uri": "iza-hub://alpha/demo://echo/hello" }),
+        );
+        let contents = &read["result"]["contents"][0];
+        assert_eq!(contents["text"], "hello", "{read}");
+        assert_eq!(
+            contents["uri"], "iza-hub://alpha/demo://echo/hello",
+            "{read}"
+        );
+    }
+    let info = reader.request(
+        "resources/read",
+        json!({ "uri": "iza-hub://beta/demo://info" }),
+    );
+    let text = info["result"]["contents"][0]["text"].as_str().unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(text).unwrap()["name"],
+        "beta",
+        "{info}"
+    );
+    let missing = reader.request(
+        "resources/read",
+        json!({ "uri": "iza-hub://nope/demo://info" }),
+    );
+    assert!(missing["error"].is_object(), "{missing}");
+
     // list_changed: both generations are told when an upstream's tools change.
     let session_id = session.session.clone().unwrap();
     let legacy_events = stream(
@@ -836,7 +940,7 @@ mcp = {{ command = ["{iza_bin}", "demo-service", "--mcp-stdio", "--port", "0", "
         String::new(),
     );
     let listen = json!({ "jsonrpc": "2.0", "id": 7, "method": "subscriptions/listen",
-        "params": stateless.params(json!({ "notifications": { "toolsListChanged": true } })) });
+        "params": stateless.params(json!({ "notifications": { "toolsListChanged": true, "resourcesListChanged": true } })) });
     let modern_events = stream(
         address,
         format!(
@@ -866,6 +970,26 @@ mcp = {{ command = ["{iza_bin}", "demo-service", "--mcp-stdio", "--port", "0", "
     expect_list_changed(&legacy_events, "the session client");
     expect_list_changed(&modern_events, "the 2026-07-28 client");
     assert!(stateless.tool_names().iter().any(|n| n == "alpha__extra"));
+    // alpha's new resource is listed, and both generations hear of it.
+    expect_notification(
+        &legacy_events,
+        "notifications/resources/list_changed",
+        "the session client",
+    );
+    expect_notification(
+        &modern_events,
+        "notifications/resources/list_changed",
+        "the 2026-07-28 client",
+    );
+    let listed = stateless.request("resources/list", json!({}));
+    assert!(
+        listed["result"]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["uri"] == "iza-hub://alpha/demo://extra"),
+        "{listed}"
+    );
 
     // alpha dies: its tools are withdrawn, clients are told, a call says it is down.
     drop(alpha.take());
@@ -1030,6 +1154,30 @@ mcp = {{ command = ["node", "{}", "stdio"] }}
                 .contains("hub"),
             "{answer}"
         );
+        // server-everything's resources and resource templates are federated, and read
+        // through the hub under their namespaced URIs.
+        let listed = client.request("resources/list", json!({}));
+        let uri = listed["result"]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["uri"].as_str())
+            .find(|u| u.starts_with("iza-hub://everything/"))
+            .unwrap_or_else(|| panic!("no resource of server-everything in {listed}"))
+            .to_owned();
+        let read = client.request("resources/read", json!({ "uri": uri }));
+        assert_eq!(read["result"]["contents"][0]["uri"], uri, "{read}");
+        let templates = client.request("resources/templates/list", json!({}));
+        assert!(
+            templates["result"]["resourceTemplates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["uriTemplate"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("iza-hub://everything/"))),
+            "{templates}"
+        );
     }
     // The Python upstream dies and comes back on its port.
     let stateless = Raw {
@@ -1100,4 +1248,367 @@ fn mcp_rate_limits_refuse_a_client_over_its_rate_with_a_retry_hint() {
         version: "2026-07-28",
     };
     assert!(!other.tool_names().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The audit log and per-tool rate limits.
+
+/// `GET path` with a bearer token: status and JSON body.
+fn get_json(address: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+    let mut head = format!("GET {path} HTTP/1.0\r\nHost: {address}");
+    if let Some(token) = token {
+        head.push_str(&format!("\r\nAuthorization: Bearer {token}"));
+    }
+    let (status, _, body) = http(address, &head, "");
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+fn records(doc: &Value) -> Vec<Value> {
+    doc["records"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn the_audit_log_records_every_call_and_per_tool_limits_refuse_with_a_retry_hint() {
+    let dir = site();
+    let port = free_port();
+    let _alpha = demo_mcp(port, "alpha");
+    let mut manifest = std::fs::read_to_string(dir.path().join("iza.toml")).unwrap();
+    manifest.push_str(&format!(
+        r#"
+[services.alpha]
+kind = "mcp-server"
+mcp = {{ url = "http://127.0.0.1:{port}/mcp", rate_limits = {{ "ad?" = "2/m" }} }}
+"#
+    ));
+    std::fs::write(dir.path().join("iza.toml"), manifest).unwrap();
+    let admin = token(dir.path(), &[]);
+    let operate = token(dir.path(), &["--scope", "operate"]);
+    let read = token(dir.path(), &["--read-only"]);
+    let server = serve_with(dir.path(), &["--mcp-tool-rate-limit", "port_map=2/m"]);
+    let address = server.address.as_str();
+    wait_for("the upstream up", || hub_status(address)["up"] == 1);
+
+    let operator = Raw {
+        address,
+        token: Some(&operate),
+        session: None,
+        version: "2026-07-28",
+    };
+    let over_limit = |tool: &str, arguments: Value| {
+        let (status, _, body) = operator.post(
+            "tools/call",
+            operator.params(json!({ "name": tool, "arguments": arguments })),
+        );
+        assert_eq!(status, 200, "{body}");
+        let answer = message(&body);
+        assert_eq!(answer["error"]["code"], -32000, "{answer}");
+        let text = answer["error"]["message"].as_str().unwrap();
+        assert!(
+            text.contains(&format!("`{tool}`")) && text.contains("2/m"),
+            "{text}"
+        );
+        let retry = answer["error"]["data"]["retry_after_seconds"]
+            .as_u64()
+            .unwrap();
+        assert!((1..=60).contains(&retry), "{answer}");
+    };
+    // IZA's own tool, limited on the command line: two calls, then refused with a hint.
+    for _ in 0..2 {
+        let answer = operator.request("tools/call", json!({ "name": "port_map" }));
+        assert!(answer["result"].is_object(), "{answer}");
+    }
+    over_limit("port_map", json!({}));
+    // A federated tool, limited by its upstream's `rate_limits` (a glob of its own names).
+    for _ in 0..2 {
+        let answer = operator.request(
+            "tools/call",
+            json!({ "name": "alpha__add", "arguments": { "a": 1, "b": 2 } }),
+        );
+        assert!(answer["result"].is_object(), "{answer}");
+    }
+    over_limit("alpha__add", json!({ "a": 1, "b": 2 }));
+    // Other tools are not limited; arguments carrying a credential.
+    let secret_url = "amqp://guest:s3cret-pass@127.0.0.1:5672/";
+    let answer = operator.request(
+        "tools/call",
+        json!({ "name": "alpha__echo", "arguments": { "text": secret_url } }),
+    );
+    assert_eq!(structured(&answer)["text"], secret_url, "{answer}");
+    let answer = operator.request(
+        "tools/call",
+        json!({ "name": "service_status", "arguments": { "service": "nope" } }),
+    );
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    // A call above the scope is refused.
+    let reader = Raw {
+        address,
+        token: Some(&read),
+        session: None,
+        version: "2026-07-28",
+    };
+    let answer = reader.request(
+        "tools/call",
+        json!({ "name": "run_task", "arguments": { "task": "keeper/check-db" } }),
+    );
+    assert_eq!(answer["error"]["code"], -32600, "{answer}");
+    // A mutating REST call.
+    let body = json!({ "task": "keeper/check-db" }).to_string();
+    let (status, _, answer) = http(
+        address,
+        &format!(
+            "POST /api/v1/runs HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+             Authorization: Bearer {admin}"
+        ),
+        &body,
+    );
+    assert!((200..300).contains(&status), "{status} {answer}");
+
+    // Only the admin token reads the audit log.
+    assert_eq!(get_json(address, "/api/v1/audit", None).0, 401);
+    assert_eq!(get_json(address, "/api/v1/audit", Some(&read)).0, 403);
+    assert_eq!(get_json(address, "/api/v1/audit", Some(&operate)).0, 403);
+    let (status, doc) = get_json(address, "/api/v1/audit", Some(&admin));
+    assert_eq!(status, 200, "{doc}");
+    let all = records(&doc);
+    let text = doc.to_string();
+    for secret in [
+        admin.as_str(),
+        operate.as_str(),
+        read.as_str(),
+        "s3cret-pass",
+    ] {
+        assert!(!text.contains(secret), "a secret in the audit log: {text}");
+    }
+    let of = |tool: &str| -> Vec<&Value> { all.iter().filter(|r| r["tool"] == tool).collect() };
+    let outcomes = |tool: &str| -> Vec<String> {
+        let mut o: Vec<String> = of(tool)
+            .iter()
+            .map(|r| r["outcome"].as_str().unwrap().to_owned())
+            .collect();
+        o.sort();
+        o
+    };
+    assert_eq!(outcomes("port_map"), ["ok", "ok", "rate-limited"], "{doc}");
+    assert_eq!(
+        outcomes("alpha__add"),
+        ["ok", "ok", "rate-limited"],
+        "{doc}"
+    );
+    let add = of("alpha__add")[0];
+    assert_eq!(add["upstream"], "alpha", "{add}");
+    assert_eq!(add["client"], "operate", "{add}");
+    assert_eq!(add["scope"], "operate", "{add}");
+    assert_eq!(add["surface"], "mcp", "{add}");
+    assert_eq!(add["arguments"], json!({ "a": 1, "b": 2 }), "{add}");
+    assert_eq!(add["arguments_sha256"].as_str().unwrap().len(), 64, "{add}");
+    assert!(add["duration_ms"].as_f64().unwrap() >= 0.0, "{add}");
+    let echo = of("alpha__echo")[0];
+    assert_eq!(echo["outcome"], "ok", "{echo}");
+    assert_eq!(
+        echo["arguments"]["text"], "amqp://guest:***@127.0.0.1:5672/",
+        "{echo}"
+    );
+    let status_call = of("service_status")[0];
+    assert_eq!(status_call["outcome"], "error", "{status_call}");
+    assert!(
+        status_call["message"].as_str().unwrap().contains("nope"),
+        "{status_call}"
+    );
+    let denied = of("run_task")[0];
+    assert_eq!(denied["outcome"], "denied", "{denied}");
+    assert_eq!(denied["client"], "read", "{denied}");
+    assert!(
+        denied["message"].as_str().unwrap().contains("operate"),
+        "{denied}"
+    );
+    let rest = of("POST /api/v1/runs")[0];
+    assert_eq!(rest["surface"], "api", "{rest}");
+    assert_eq!(rest["client"], "admin", "{rest}");
+    assert_eq!(rest["outcome"], "ok", "{rest}");
+    assert_eq!(rest["arguments"]["task"], "keeper/check-db", "{rest}");
+    // Newest first.
+    let ids: Vec<i64> = all.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "{ids:?}");
+
+    // Filters and pages.
+    let (_, doc) = get_json(
+        address,
+        "/api/v1/audit?tool=port_map&outcome=rate-limited",
+        Some(&admin),
+    );
+    assert_eq!(records(&doc).len(), 1, "{doc}");
+    let (_, doc) = get_json(address, "/api/v1/audit?client=read", Some(&admin));
+    assert!(records(&doc).iter().all(|r| r["client"] == "read"), "{doc}");
+    assert!(!records(&doc).is_empty());
+    let (_, first) = get_json(address, "/api/v1/audit?limit=2", Some(&admin));
+    let next = first["next"].as_i64().expect("a next page");
+    let (_, second) = get_json(
+        address,
+        &format!("/api/v1/audit?limit=2&before={next}"),
+        Some(&admin),
+    );
+    assert_eq!(
+        records(&second)[0]["id"].as_i64().unwrap(),
+        ids[2],
+        "{second}"
+    );
+    let (status, doc) = get_json(address, "/api/v1/audit?outcome=maybe", Some(&admin));
+    assert_eq!(status, 400, "{doc}");
+
+    // The CLI, through the running server.
+    let out = iza(
+        dir.path(),
+        &["audit", ".", "--tool", "alpha__add", "--format", "json"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(records(&doc).len(), 3, "{doc}");
+    let out = iza(dir.path(), &["audit", ".", "--outcome", "rate-limited"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("rate-limited `port_map` by operate"),
+        "{text}"
+    );
+    assert!(
+        text.contains("rate-limited `alpha__add` (upstream `alpha`)"),
+        "{text}"
+    );
+
+    // A last call just before the stop is not lost: the queue is written as IZA stops.
+    over_limit("port_map", json!({}));
+    // Stopped, the log is in the state database: `iza audit` reads it there.
+    drop(server);
+    let out = iza(
+        dir.path(),
+        &["audit", ".", "--tool", "port_map", "--format", "json"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(records(&doc).len(), 4, "{doc}");
+    let out = iza(
+        dir.path(),
+        &["audit", ".", "--client", "read", "--format", "json"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(records(&doc)[0]["tool"], "run_task", "{doc}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens stored hashed.
+
+#[test]
+fn client_token_files_in_clear_keep_working_and_are_hashed_at_start() {
+    let dir = site();
+    let mut manifest = std::fs::read_to_string(dir.path().join("iza.toml")).unwrap();
+    manifest.push_str("\n[services.backup]\ncheck = { push = true, expect_every = \"1h\" }\n");
+    std::fs::write(dir.path().join("iza.toml"), manifest).unwrap();
+    let admin = token(dir.path(), &[]);
+    // Token files as an older iza wrote them: the tokens in clear, mode 0600.
+    let operate = "0123456789abcdef0123456789abcdef-operate";
+    let push = "0123456789abcdef0123456789abcdef-push";
+    let write = |path: &Path, text: &str| {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .unwrap();
+        writeln!(file, "{text}").unwrap();
+    };
+    let iza_dir = dir.path().join(".iza");
+    write(&iza_dir.join("operate-token"), operate);
+    write(&iza_dir.join("push-tokens").join("backup"), push);
+    // A read-only token made by this version: its file never shows it.
+    let read = token(dir.path(), &["--read-only"]);
+    let read_file = std::fs::read_to_string(iza_dir.join("read-token")).unwrap();
+    assert!(
+        read_file.starts_with("sha256:") && !read_file.contains(&read),
+        "{read_file}"
+    );
+    let out = iza(dir.path(), &["token", ".", "--read-only"]);
+    assert!(!out.status.success(), "a hashed token is not shown again");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("only the token's hash") && stderr.contains("--rotate"),
+        "{stderr}"
+    );
+
+    let server = serve(dir.path());
+    let address = server.address.as_str();
+    for file in ["operate-token", "push-tokens/backup"] {
+        let text = std::fs::read_to_string(iza_dir.join(file)).unwrap();
+        assert!(
+            text.starts_with("sha256:"),
+            "{file} not hashed at start: {text}"
+        );
+        assert!(!text.contains("0123456789abcdef"), "{file}: {text}");
+        let mode = std::fs::metadata(iza_dir.join(file)).unwrap().permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+    }
+    // The same tokens keep working: operate acts over MCP, read reads, push pushes.
+    let operator = Raw {
+        address,
+        token: Some(operate),
+        session: None,
+        version: "2026-07-28",
+    };
+    assert!(operator.tool_names().iter().any(|n| n == "run_task"));
+    let reader = Raw {
+        address,
+        token: Some(&read),
+        session: None,
+        version: "2026-07-28",
+    };
+    assert_eq!(reader.tool_names(), READ_TOOLS);
+    let pushed = |token: &str| {
+        http(
+            address,
+            &format!(
+                "POST /api/v1/services/backup/results HTTP/1.0\r\nHost: {address}\r\n\
+                 Content-Type: application/json\r\nAuthorization: Bearer {token}"
+            ),
+            r#"{"up": true}"#,
+        )
+        .0
+    };
+    assert!((200..300).contains(&pushed(push)), "the push token works");
+    assert_eq!(pushed("0123456789abcdef0123456789abcdef-wrong"), 401);
+    // A browser signs in with the hashed read token; the admin token still works as before.
+    let (status, headers, body) = http(
+        address,
+        &format!(
+            "POST /api/v1/session HTTP/1.0\r\nHost: {address}\r\nAuthorization: Bearer {read}"
+        ),
+        "",
+    );
+    assert_eq!(status, 204, "{body}");
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "set-cookie" && v.starts_with("iza_session="))
+    );
+    let (status, _) = get_json(address, "/api/v1/audit", Some(&admin));
+    assert_eq!(status, 200);
+    // Rotating the operate token shows the new one once; the old one is refused.
+    let rotated = token(dir.path(), &["--scope", "operate", "--rotate"]);
+    assert_ne!(rotated, operate);
+    let text = std::fs::read_to_string(iza_dir.join("operate-token")).unwrap();
+    assert!(text.starts_with("sha256:") && !text.contains(&rotated));
+    let (status, _, _) = operator.post("tools/list", operator.params(json!({})));
+    assert_eq!(
+        status, 401,
+        "the old operate token is refused after a rotation"
+    );
+    let renewed = Raw {
+        token: Some(&rotated),
+        ..operator
+    };
+    assert!(renewed.tool_names().iter().any(|n| n == "run_task"));
 }

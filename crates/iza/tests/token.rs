@@ -82,7 +82,7 @@ fn the_read_only_token_is_its_own_file() {
     );
     assert_ne!(reader, admin);
     let file = dir.path().join(".iza").join("read-token");
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), reader);
+    assert_hashed(&file, &reader);
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let (code, rotated, _) = token(dir.path(), &["--read-only", "--rotate"]);
@@ -104,12 +104,18 @@ fn each_scope_has_its_own_token_file() {
         "{stderr}"
     );
     let file = dir.path().join(".iza").join("operate-token");
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), operator);
+    assert_hashed(&file, &operator);
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let (_, reader, _) = token(dir.path(), &["--scope", "read"]);
-    let (_, reader_again, _) = token(dir.path(), &["--read-only"]);
-    assert_eq!(reader, reader_again, "`--read-only` is `--scope read`");
+    let (code, reader_again, stderr) = token(dir.path(), &["--read-only"]);
+    assert_eq!(
+        code,
+        Some(2),
+        "`--read-only` is `--scope read`, shown once: {stderr}"
+    );
+    assert!(reader_again.is_empty());
+    assert!(stderr.contains("only the token's hash"), "{stderr}");
     let (_, admin_again, _) = token(dir.path(), &["--scope", "admin"]);
     assert_eq!(admin_again, admin);
     assert!(operator != admin && operator != reader && reader != admin);
@@ -129,16 +135,17 @@ fn a_push_token_is_one_services_own_file() {
     let (code, push, stderr) = token(dir.path(), &["--scope", "push:backup"]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
-        stderr.contains("created the push token file of `backup`"),
+        stderr.contains("created the push token of `backup` file"),
         "{stderr}"
     );
     let file = dir.path().join(".iza").join("push-tokens").join("backup");
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), push);
+    assert_hashed(&file, &push);
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     assert_ne!(push, admin);
-    let (_, again, _) = token(dir.path(), &["--scope", "push:backup"]);
-    assert_eq!(again, push);
+    let (code, again, stderr) = token(dir.path(), &["--scope", "push:backup"]);
+    assert_eq!(code, Some(2), "shown once: {stderr}");
+    assert!(again.is_empty());
     let (code, rotated, _) = token(dir.path(), &["--scope", "push:backup", "--rotate"]);
     assert_eq!(code, Some(0));
     assert_ne!(rotated, push);
@@ -150,4 +157,43 @@ fn a_push_token_is_one_services_own_file() {
     let (code, _, stderr) = token(dir.path(), &["--scope", "sideways"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("push:<service>"), "{stderr}");
+}
+
+/// The file holds the SHA-256 of `token` (as `sha256:<hex>`), never the token.
+fn assert_hashed(file: &Path, token: &str) {
+    use sha2::Digest as _;
+    let text = std::fs::read_to_string(file).unwrap();
+    assert!(!text.contains(token.trim()), "{text}");
+    let digest: String = sha2::Sha256::digest(token.trim().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(text, format!("sha256:{digest}\n"));
+}
+
+#[test]
+fn a_client_token_file_in_clear_is_shown_once_more_then_hashed() {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("iza.toml"), "version = 1\n[services.a]\n").unwrap();
+    std::fs::create_dir_all(dir.path().join(".iza")).unwrap();
+    let file = dir.path().join(".iza").join("operate-token");
+    let legacy = "0123456789abcdef0123456789abcdef";
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&file)
+        .unwrap();
+    writeln!(f, "{legacy}").unwrap();
+    let (code, shown, stderr) = token(dir.path(), &["--scope", "operate"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(shown.trim(), legacy);
+    assert!(stderr.contains("now stored hashed"), "{stderr}");
+    assert_hashed(&file, legacy);
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let (code, _, _) = token(dir.path(), &["--scope", "operate"]);
+    assert_eq!(code, Some(2));
 }

@@ -149,6 +149,7 @@ const KNOWN_KEYS: &[&str] = &[
     "deny",
     "allow",
     "health_interval",
+    "rate_limits",
     "path",
     "aggregate",
     "format",

@@ -331,6 +331,9 @@ pub struct RawMcp {
     /// Globs of the tools hidden.
     #[serde(default)]
     pub deny: Vec<String>,
+    /// Per-tool rate limits: a glob of the server's own tool names and a rate (`10/m`; units
+    /// `s`, `m`, `h`), shared by every client.
+    pub rate_limits: Option<Spanned<IndexMap<String, String>>>,
 }
 
 /// A `depends_on` entry: a service id, or a table naming the service and the condition

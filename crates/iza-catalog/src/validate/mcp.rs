@@ -7,7 +7,7 @@ use super::Ctx;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::manifest::raw::RawMcp;
 use crate::manifest::spanned::Spanned;
-use crate::model::McpUpstream;
+use crate::model::{McpRateLimit, McpUpstream};
 
 /// The default time a federated call may take.
 pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -70,6 +70,31 @@ pub(super) fn upstream(ctx: &mut Ctx<'_>, id: &str, raw: &Spanned<RawMcp>) -> Op
         }
         None => DEFAULT_HEALTH_INTERVAL,
     };
+    let mut rate_limits = Vec::new();
+    if let Some(table) = &m.rate_limits {
+        for (tool, text) in table.get() {
+            match parse_rate(text) {
+                Ok((count, per)) => rate_limits.push(McpRateLimit {
+                    tool: tool.clone(),
+                    count,
+                    per,
+                }),
+                Err(reason) => {
+                    ctx.push(
+                        Diagnostic::error(
+                            Code::InvalidValue,
+                            format!(
+                                "the MCP rate limit of `{tool}` of service `{id}` is not a rate: {reason}"
+                            ),
+                        )
+                        .at(table.span())
+                        .hint("write it like `rate_limits = { \"create_issue\" = \"10/m\" }` (units `s`, `m`, `h`)"),
+                    );
+                    return None;
+                }
+            }
+        }
+    }
     Some(McpUpstream {
         url: m.url.as_ref().map(|u| u.get().clone()),
         command: m.command.as_ref().map(|c| c.get().clone()),
@@ -79,5 +104,41 @@ pub(super) fn upstream(ctx: &mut Ctx<'_>, id: &str, raw: &Spanned<RawMcp>) -> Op
         health_interval,
         allow: m.allow.clone(),
         deny: m.deny.clone(),
+        rate_limits,
     })
+}
+
+/// A rate, `N/s`, `N/m` (`N/min`) or `N/h` with `N` a positive whole number.
+pub(crate) fn parse_rate(text: &str) -> Result<(u32, Duration), String> {
+    let (count, unit) = text
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}` has no `/`; write it like `10/m`"))?;
+    let count: u32 = count
+        .trim()
+        .parse()
+        .ok()
+        .filter(|c| *c > 0)
+        .ok_or_else(|| format!("`{}` is not a positive whole number", count.trim()))?;
+    let per = match unit.trim() {
+        "s" | "sec" => Duration::from_secs(1),
+        "m" | "min" => Duration::from_secs(60),
+        "h" => Duration::from_secs(3600),
+        other => return Err(format!("`{other}` is not a unit; use `s`, `m` or `h`")),
+    };
+    Ok((count, per))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse_and_bad_ones_say_why() {
+        assert_eq!(parse_rate("10/m"), Ok((10, Duration::from_secs(60))));
+        assert_eq!(parse_rate(" 5 / s "), Ok((5, Duration::from_secs(1))));
+        assert_eq!(parse_rate("1/h"), Ok((1, Duration::from_secs(3600))));
+        assert!(parse_rate("10").unwrap_err().contains("no `/`"));
+        assert!(parse_rate("0/m").unwrap_err().contains("positive"));
+        assert!(parse_rate("3/day").unwrap_err().contains("not a unit"));
+    }
 }

@@ -5,7 +5,8 @@
 //! `initialize`: rmcp's `ClientLifecycleMode::Auto`), lists its tools and prompts, follows
 //! its `notifications/tools/list_changed` (a session upstream's notification, or a
 //! 2026-07-28 upstream's `subscriptions/listen` stream), and reconnects with backoff when it
-//! goes away. The hub lists their tools as `server__tool` (`names.rs`), forwards calls with
+//! goes away. The hub lists their tools as `server__tool` (`names.rs`) and their resources
+//! (and resource templates) as `iza-hub://server/<uri>` ([`resource_uri`]), forwards calls and reads with
 //! the upstream's timeout, and tells every connected downstream client when the federated
 //! listing changes, in the client's own generation: `notifications/tools/list_changed` to a
 //! session client, the same notification on a 2026-07-28 client's subscription.
@@ -23,7 +24,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use iza_launch::Launcher;
 use rmcp::RoleServer;
-use rmcp::model::{CallToolRequestParams, CallToolResult, Prompt, Tool};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, Prompt, ReadResourceResult, Resource, ResourceContents,
+    ResourceTemplate, Tool,
+};
 use rmcp::service::{Peer, SubscriptionSink};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -72,6 +76,9 @@ pub struct UpstreamSpec {
     pub allow: Vec<String>,
     /// Globs of the tools hidden.
     pub deny: Vec<String>,
+    /// Per-tool rate limits: a glob of the upstream's own tool names and its rate (the
+    /// first matching rule counts; each tool has its own bucket).
+    pub rate_limits: Vec<(String, crate::audit::ToolRate)>,
 }
 
 /// Where an upstream stands.
@@ -179,6 +186,8 @@ pub(crate) struct Inner {
     /// The federated tools, rebuilt at each change.
     routes: RwLock<Arc<Vec<Route>>>,
     prompts: RwLock<Arc<Vec<(Prompt, usize, String)>>>,
+    /// The federated resources and resource templates (namespaced), rebuilt at each change.
+    resources: RwLock<Arc<(Vec<Resource>, Vec<ResourceTemplate>)>>,
     listeners: Listeners,
     shutdown: CancellationToken,
     /// Bumped at each change of the listing (tests and the dashboard follow it).
@@ -224,6 +233,7 @@ impl Hub {
                 upstreams: Vec::new(),
                 routes: RwLock::default(),
                 prompts: RwLock::default(),
+                resources: RwLock::default(),
                 listeners: Listeners::default(),
                 shutdown: CancellationToken::new(),
                 generation: AtomicU64::new(0),
@@ -243,6 +253,7 @@ impl Hub {
             upstreams,
             routes: RwLock::default(),
             prompts: RwLock::default(),
+            resources: RwLock::default(),
             listeners: Listeners::default(),
             shutdown: shutdown.clone(),
             generation: AtomicU64::new(0),
@@ -325,9 +336,61 @@ impl Hub {
             .unwrap_or_default()
     }
 
+    /// The federated resources and resource templates, namespaced ([`resource_uri`]).
+    pub(crate) fn resources(&self) -> Arc<(Vec<Resource>, Vec<ResourceTemplate>)> {
+        self.inner
+            .resources
+            .read()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+
+    /// Reads a federated resource: `uri` is namespaced (`iza-hub://SERVER/ORIGINAL`); the
+    /// answer's URIs are namespaced too. `None` when `uri` is not in the hub's namespace.
+    pub(crate) async fn read_resource(
+        &self,
+        uri: &str,
+    ) -> Option<Result<ReadResourceResult, HubError>> {
+        let (server, original) = uri.strip_prefix(RESOURCE_SCHEME)?.split_once('/')?;
+        let up = self
+            .inner
+            .upstreams
+            .iter()
+            .find(|u| names::clean(&u.spec.name) == server)?;
+        Some(up.read_resource(original).await.map(|mut result| {
+            for contents in &mut result.contents {
+                match contents {
+                    ResourceContents::TextResourceContents { uri, .. }
+                    | ResourceContents::BlobResourceContents { uri, .. } => {
+                        *uri = resource_uri(&up.spec.name, uri);
+                    }
+                    // A kind of contents this rmcp does not know: left as it is.
+                    _ => {}
+                }
+            }
+            result
+        }))
+    }
+
     /// The federated tool `name`, if listed.
     pub(crate) fn route(&self, name: &str) -> Option<Route> {
         self.routes().iter().find(|r| r.tool.name == name).cloned()
+    }
+
+    /// The upstream whose namespace `name` is in (listed or not).
+    pub(crate) fn upstream_name(&self, name: &str) -> Option<String> {
+        self.upstream_of(name).map(|up| up.spec.name.clone())
+    }
+
+    /// The rate limit of the federated tool `name`, from its upstream's `rate_limits`.
+    pub(crate) fn rate_of(&self, name: &str) -> Option<crate::audit::ToolRate> {
+        let route = self.route(name)?;
+        self.inner.upstreams[route.upstream]
+            .spec
+            .rate_limits
+            .iter()
+            .find(|(pattern, _)| glob(pattern, &route.original))
+            .map(|(_, rate)| *rate)
     }
 
     /// Whether `name` is in the namespace of an upstream (listed or not).
@@ -401,15 +464,36 @@ impl Hub {
     }
 }
 
+/// The scheme of federated resource URIs: `iza-hub://SERVER/ORIGINAL` is the resource (or
+/// template) `ORIGINAL` of the upstream `SERVER`.
+pub const RESOURCE_SCHEME: &str = "iza-hub://";
+
+/// The namespaced URI (or URI template) of an upstream's resource.
+pub fn resource_uri(server: &str, original: &str) -> String {
+    format!("{RESOURCE_SCHEME}{}/{original}", names::clean(server))
+}
+
 impl Inner {
-    /// Rebuilds the federated listing from every upstream's tools, then tells every
-    /// connected client.
+    /// Rebuilds the federated listing from every upstream's tools, prompts and resources, then
+    /// tells every connected client.
     pub(crate) fn changed(self: &Arc<Self>) {
         let mut taken = HashSet::new();
         let mut routes = Vec::new();
         let mut prompts = Vec::new();
+        let (mut resources, mut templates) = (Vec::new(), Vec::new());
         for (index, up) in self.upstreams.iter().enumerate() {
-            let (tools, upstream_prompts) = up.listing();
+            let listing = up.listing();
+            let (tools, upstream_prompts) = (listing.tools, listing.prompts);
+            for mut resource in listing.resources {
+                resource.uri = resource_uri(&up.spec.name, &resource.uri);
+                resource.name = namespaced(&up.spec.name, &resource.name);
+                resources.push(resource);
+            }
+            for mut template in listing.templates {
+                template.uri_template = resource_uri(&up.spec.name, &template.uri_template);
+                template.name = namespaced(&up.spec.name, &template.name);
+                templates.push(template);
+            }
             let mut collisions = Vec::new();
             for tool in tools {
                 if !names::visible(&up.spec.allow, &up.spec.deny, &tool.name) {
@@ -470,6 +554,9 @@ impl Inner {
         if let Ok(mut slot) = self.prompts.write() {
             *slot = Arc::new(prompts);
         }
+        if let Ok(mut slot) = self.resources.write() {
+            *slot = Arc::new((resources, templates));
+        }
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.notify();
     }
@@ -496,9 +583,11 @@ impl Inner {
             for peer in peers {
                 let _ = peer.notify_tool_list_changed().await;
                 let _ = peer.notify_prompt_list_changed().await;
+                let _ = peer.notify_resource_list_changed().await;
             }
             for sink in sinks {
                 let _ = sink.notify_tool_list_changed().await;
+                let _ = sink.notify_resource_list_changed().await;
             }
         });
     }

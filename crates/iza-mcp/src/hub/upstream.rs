@@ -1,5 +1,6 @@
 //! One upstream MCP server, held by one task ([`run`]): connect (HTTP, or a child process
-//! over stdio), detect the generation, list tools and prompts, follow `list_changed`, watch
+//! over stdio), detect the generation, list tools, prompts, resources and resource templates,
+//! follow `list_changed`, watch
 //! for death (the child's exit, a lost stream, a failed health listing), withdraw the tools
 //! and reconnect with backoff (0.5 s doubling to 10 s).
 
@@ -11,7 +12,8 @@ use std::time::Duration;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig,
     GetPromptRequestParams, GetPromptResult, Implementation, Prompt, ProtocolVersion,
-    SubscriptionFilter, Tool,
+    ReadResourceRequestParams, ReadResourceResult, Resource, ResourceTemplate, SubscriptionFilter,
+    Tool,
 };
 use rmcp::service::{
     ClientLifecycleMode, ClientServiceExt as _, NotificationContext, Peer, RunningService,
@@ -33,13 +35,22 @@ use super::{
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
+/// What an upstream offers: its tools, prompts, resources and resource templates, under its
+/// own names.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Listing {
+    pub(crate) tools: Vec<Tool>,
+    pub(crate) prompts: Vec<Prompt>,
+    pub(crate) resources: Vec<Resource>,
+    pub(crate) templates: Vec<ResourceTemplate>,
+}
+
 /// What is known of a connected (or lost) upstream.
 struct Live {
     state: UpstreamState,
     protocol: Option<String>,
     server: Option<String>,
-    tools: Vec<Tool>,
-    prompts: Vec<Prompt>,
+    listing: Listing,
     peer: Option<Peer<RoleClient>>,
     since_ms: u64,
     reason: Option<String>,
@@ -62,8 +73,7 @@ impl Upstream {
                 state: UpstreamState::Connecting,
                 protocol: None,
                 server: None,
-                tools: Vec::new(),
-                prompts: Vec::new(),
+                listing: Listing::default(),
                 peer: None,
                 since_ms: now_ms(),
                 reason: None,
@@ -90,12 +100,12 @@ impl Upstream {
         self.with(|l| l.reason.clone())
     }
 
-    pub(crate) fn listing(&self) -> (Vec<Tool>, Vec<Prompt>) {
+    pub(crate) fn listing(&self) -> Listing {
         self.with(|l| {
             if l.state == UpstreamState::Up {
-                (l.tools.clone(), l.prompts.clone())
+                l.listing.clone()
             } else {
-                (Vec::new(), Vec::new())
+                Listing::default()
             }
         })
     }
@@ -196,6 +206,27 @@ impl Upstream {
     }
 }
 
+impl Upstream {
+    /// Reads the upstream's resource `uri` (its own URI) under its timeout.
+    pub(crate) async fn read_resource(&self, uri: &str) -> Result<ReadResourceResult, HubError> {
+        let peer = self.peer()?;
+        let params = ReadResourceRequestParams::new(uri.to_owned());
+        match tokio::time::timeout(self.spec.timeout, peer.read_resource(params)).await {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(err)) => Err(HubError::Failed {
+                upstream: self.spec.name.clone(),
+                tool: uri.to_owned(),
+                reason: err.to_string(),
+            }),
+            Err(_) => Err(HubError::Timeout {
+                upstream: self.spec.name.clone(),
+                tool: uri.to_owned(),
+                timeout: self.spec.timeout,
+            }),
+        }
+    }
+}
+
 /// A URL as shown: without credentials (`user:password@`) and without its query.
 fn shown_url(url: &str) -> String {
     let url = url.split(['?', '#']).next().unwrap_or_default();
@@ -221,6 +252,10 @@ impl ClientHandler for HubClient {
     }
 
     async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        let _ = self.relist.send(());
+    }
+
+    async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
         let _ = self.relist.send(());
     }
 
@@ -361,14 +396,12 @@ async fn connect(
     }
 }
 
-/// Lists the upstream's tools and prompts.
-async fn list(
-    peer: &Peer<RoleClient>,
-    timeout: Duration,
-) -> Result<(Vec<Tool>, Vec<Prompt>), String> {
-    let has_prompts = peer
-        .peer_info()
-        .is_some_and(|info| info.capabilities.prompts.is_some());
+/// Lists the upstream's tools, and its prompts, resources and resource templates when it
+/// offers them (a failure of those leaves them empty; a failed `tools/list` is a failure).
+async fn list(peer: &Peer<RoleClient>, timeout: Duration) -> Result<Listing, String> {
+    let capabilities = peer.peer_info().map(|info| info.capabilities.clone());
+    let has_prompts = capabilities.as_ref().is_some_and(|c| c.prompts.is_some());
+    let has_resources = capabilities.as_ref().is_some_and(|c| c.resources.is_some());
     let tools = tokio::time::timeout(timeout, peer.list_all_tools())
         .await
         .map_err(|_| format!("`tools/list` took more than {timeout:?}"))?
@@ -382,7 +415,27 @@ async fn list(
     } else {
         Vec::new()
     };
-    Ok((tools, prompts))
+    let (resources, templates) = if has_resources {
+        let resources = tokio::time::timeout(timeout, peer.list_all_resources())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let templates = tokio::time::timeout(timeout, peer.list_all_resource_templates())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        (resources, templates)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    Ok(Listing {
+        tools,
+        prompts,
+        resources,
+        templates,
+    })
 }
 
 /// Holds upstream `index` of `hub` until IZA stops.
@@ -416,20 +469,20 @@ pub(crate) async fn run(
                         connection.close().await;
                         reason
                     }
-                    Ok((tools, prompts)) => {
+                    Ok(listing) => {
                         backoff = FIRST_BACKOFF;
                         tracing::info!(
-                            "MCP hub: `{}` is up ({}, {} tools)",
+                            "MCP hub: `{}` is up ({}, {} tools, {} resources)",
                             up.spec.name,
                             protocol.as_deref().unwrap_or("?"),
-                            tools.len()
+                            listing.tools.len(),
+                            listing.resources.len() + listing.templates.len()
                         );
                         up.with(|l| {
                             l.state = UpstreamState::Up;
                             l.protocol = protocol.clone();
                             l.server = server;
-                            l.tools = tools;
-                            l.prompts = prompts;
+                            l.listing = listing;
                             l.peer = Some(peer.clone());
                             l.since_ms = now_ms();
                             l.reason = None;
@@ -440,8 +493,10 @@ pub(crate) async fn run(
                             let peer = peer.clone();
                             let relist = relist_tx.clone();
                             tokio::spawn(async move {
-                                let filter =
-                                    SubscriptionFilter::builder().tools_list_changed().build();
+                                let filter = SubscriptionFilter::builder()
+                                    .tools_list_changed()
+                                    .resources_list_changed()
+                                    .build();
                                 let Ok(mut subscription) = peer.listen(filter).await else {
                                     return;
                                 };
@@ -471,8 +526,7 @@ pub(crate) async fn run(
             }
             l.state = UpstreamState::Down;
             l.peer = None;
-            l.tools.clear();
-            l.prompts.clear();
+            l.listing = Listing::default();
             l.reason = Some(reason.clone());
             was_up
         });
@@ -519,11 +573,8 @@ async fn hold(
             Some(()) = relist.recv() => {
                 while relist.try_recv().is_ok() {}
                 match list(peer, up.spec.timeout).await {
-                    Ok((tools, prompts)) => {
-                        up.with(|l| {
-                            l.tools = tools;
-                            l.prompts = prompts;
-                        });
+                    Ok(listing) => {
+                        up.with(|l| l.listing = listing);
                         hub.changed();
                     }
                     Err(reason) => return reason,
@@ -535,11 +586,10 @@ async fn hold(
                 }
                 if connection.child.is_none() {
                     match list(peer, up.spec.timeout).await {
-                        Ok((tools, prompts)) => {
+                        Ok(listing) => {
                             let changed = up.with(|l| {
-                                let changed = l.tools != tools || l.prompts != prompts;
-                                l.tools = tools;
-                                l.prompts = prompts;
+                                let changed = l.listing != listing;
+                                l.listing = listing;
                                 changed
                             });
                             if changed {

@@ -50,6 +50,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/postgres/0011_probed_by.sql"),
     },
     Migration {
+        version: 12,
+        sql: include_str!("../../migrations/postgres/0012_audit.sql"),
+    },
+    Migration {
         version: 13,
         sql: include_str!("../../migrations/postgres/0013_workflow_history.sql"),
     },

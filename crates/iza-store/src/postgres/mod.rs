@@ -18,6 +18,7 @@
 //! [`crate::location`]).
 
 mod alerts;
+mod audit;
 mod figures;
 mod leases;
 mod listen;
@@ -327,6 +328,7 @@ impl Store for PostgresStore {
         maintain::fold_hours(self, now).await?;
         maintain::delete_expired(self, now, retention).await?;
         figures::apply_retention(self, now, retention).await?;
+        audit::apply_retention(self, now, retention).await?;
         queue::apply_retention(self, now, retention).await
     }
 
@@ -421,6 +423,20 @@ impl Store for PostgresStore {
 
     async fn incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError> {
         queue::incidents(self, query).await
+    }
+
+    async fn append_audit(
+        &self,
+        records: &[crate::audit::AuditRecord],
+    ) -> Result<Vec<i64>, StoreError> {
+        audit::append(self, records).await
+    }
+
+    async fn audit(
+        &self,
+        query: &crate::audit::AuditQuery,
+    ) -> Result<Vec<crate::audit::AuditRecord>, StoreError> {
+        audit::read(self, query).await
     }
 
     async fn append_figures(

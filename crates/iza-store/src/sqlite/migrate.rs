@@ -46,6 +46,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0008_probed_by.sql"),
     },
     Migration {
+        version: 9,
+        sql: include_str!("../../migrations/sqlite/0009_audit.sql"),
+    },
+    Migration {
         version: 10,
         sql: include_str!("../../migrations/sqlite/0010_workflow_history.sql"),
     },

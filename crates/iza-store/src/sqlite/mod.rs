@@ -7,6 +7,7 @@
 //! `queue` (the run queue and incidents, with their retention).
 
 mod alerts;
+mod audit;
 mod figures;
 mod maintain;
 mod migrate;
@@ -335,6 +336,7 @@ impl Store for SqliteStore {
         maintain::fold_hours(self, now).await?;
         maintain::delete_expired(self, now, retention).await?;
         figures::apply_retention(self, now, retention).await?;
+        audit::apply_retention(self, now, retention).await?;
         queue::apply_retention(self, now, retention).await
     }
 
@@ -439,6 +441,20 @@ impl Store for SqliteStore {
 
     async fn incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, StoreError> {
         queue::incidents(self, query).await
+    }
+
+    async fn append_audit(
+        &self,
+        records: &[crate::audit::AuditRecord],
+    ) -> Result<Vec<i64>, StoreError> {
+        audit::append(self, records).await
+    }
+
+    async fn audit(
+        &self,
+        query: &crate::audit::AuditQuery,
+    ) -> Result<Vec<crate::audit::AuditRecord>, StoreError> {
+        audit::read(self, query).await
     }
 
     async fn append_figures(

@@ -5,12 +5,14 @@
 //! `store_conformance_suite!(my_factory);` (see `tests/sqlite.rs`).
 
 mod alerts;
+mod audit;
 mod figures;
 mod outbox;
 mod queue;
 mod workflows;
 
 pub(crate) use alerts::*;
+pub(crate) use audit::*;
 pub(crate) use figures::*;
 pub(crate) use outbox::*;
 pub(crate) use queue::*;
@@ -96,6 +98,7 @@ macro_rules! store_conformance_suite {
             silences_in_force_and_expired,
             deliveries_are_recorded_once_and_updated,
             figures_round_trip_roll_up_and_stay_latest,
+            audit_round_trips_pages_and_filters,
             outbox_keeps_order_until_acknowledged,
             outbox_bound_drops_the_oldest,
             workflow_sync_rounds_land_whole_and_count_once,

@@ -2,6 +2,7 @@
 
 mod agents;
 mod alerts;
+mod audit;
 mod check;
 mod demo_business;
 pub(crate) mod demo_engine;
@@ -60,6 +61,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Resolve(args) => agents::resolve(&args),
         Command::Cancel(args) => agents::cancel(&args),
         Command::Alerts(args) => alerts::alerts(&args),
+        Command::Audit(args) => audit::audit(&args),
         Command::Figures(args) => figures::figures(&args),
         Command::Outputs(args) => outputs::outputs(&args),
         Command::Silence(args) => alerts::silence(&args),

@@ -90,6 +90,8 @@ pub(crate) struct Setup {
     pub(crate) allow_hosts: Vec<String>,
     /// The per-client rate limit of `/mcp` (`--mcp-rate-limit`).
     pub(crate) mcp_rate: Option<iza_server::ratelimit::Rate>,
+    /// The per-tool rate limits of `/mcp` (`--mcp-tool-rate-limit`).
+    pub(crate) mcp_tool_rates: Vec<(String, iza_server::ratelimit::Rate)>,
     /// How every child process starts: guarded (it dies with `iza`), long-lived ones recorded
     /// in `children/` beside the database.
     pub(crate) launcher: Launcher,
@@ -150,6 +152,7 @@ impl Setup {
             auth,
             allow_hosts: args.allow_host.clone(),
             mcp_rate: args.mcp_rate_limit,
+            mcp_tool_rates: args.mcp_tool_rate_limit.clone(),
             launcher,
             region: args.region.clone(),
             node_name: args.node_name.clone().unwrap_or_else(host_name),
@@ -224,6 +227,7 @@ fn access(db: &Path, protect_reads: bool) -> Result<Auth> {
             token.as_str()
         );
     }
+    hash_client_tokens(db);
     Ok(Auth::from_file(file)?
         .read_tokens_from(TokenFile::read_only_beside(db))
         .operate_tokens_from(TokenFile::operate_beside(db))
@@ -233,6 +237,36 @@ fn access(db: &Path, protect_reads: bool) -> Result<Auth> {
                 .join(iza_server::auth::PUSH_TOKEN_DIR_NAME),
         )
         .protect_reads(protect_reads))
+}
+
+/// Rewrites the client tokens (read, operate, push) that an older version stored in clear to
+/// hold their hashes only: the same tokens keep working, the disk no longer shows them. A file
+/// that cannot be rewritten is left as it is (and still works); the cause is logged.
+fn hash_client_tokens(db: &Path) {
+    let dir = db.parent().unwrap_or_else(|| Path::new("."));
+    let push_dir = dir.join(iza_server::auth::PUSH_TOKEN_DIR_NAME);
+    let pushes = std::fs::read_dir(&push_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
+        .map(|entry| TokenFile::new(entry.path()));
+    for file in [
+        TokenFile::read_only_beside(db),
+        TokenFile::operate_beside(db),
+    ]
+    .into_iter()
+    .chain(pushes)
+    {
+        match file.hash_in_place() {
+            Ok(true) => eprintln!(
+                "stored the token of `{}` hashed (it was in clear); it keeps working",
+                file.path().display()
+            ),
+            Ok(false) => {}
+            Err(err) => tracing::warn!("{err}; the file is left as it is"),
+        }
+    }
 }
 
 /// Starts logging and a runtime, and runs `future` on it.
@@ -343,7 +377,8 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         &setup.manifest,
         &setup.launcher,
     )?)
-    .with_mcp_rate_limit(setup.mcp_rate);
+    .with_mcp_rate_limit(setup.mcp_rate)
+    .with_mcp_tool_limits(setup.mcp_tool_rates.clone());
     let app = iza_server::router(state.clone());
     tracing::info!(
         "watching `{}` ({} services), store `{}`",
@@ -622,6 +657,8 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     // The bus is closed: the outputs write what it published, then stop; what is not
     // acknowledged stays in the outbox for the next start.
     outputs.shutdown(SHUTDOWN_DEADLINE).await;
+    // The last audit records still queued reach the store before it closes.
+    state.flush_audit().await;
     if let Err(err) = store.close().await {
         tracing::warn!("closing the database: {err}");
     }

@@ -1,6 +1,8 @@
 //! `iza token`: prints the API's bearer token (creating the token file on first use) or
-//! rotates it; with `--read-only` (`--scope read`), the same for the read-only token
-//! (`.iza/read-token`), with `--scope operate` for the operate token (`.iza/operate-token`). The token goes to stdout and nothing else does, so `TOKEN=$(iza token)` works;
+//! rotates it; with `--read-only` (`--scope read`), `--scope operate` or `--scope
+//! push:<service>`, makes a client token (`.iza/read-token`, `.iza/operate-token`,
+//! `.iza/push-tokens/<service>`) whose file keeps only its hash, and shows it this once (or
+//! rotates it). The token goes to stdout and nothing else does, so `TOKEN=$(iza token)` works;
 //! where the file is goes to stderr. The file's rules (mode 0600, atomic writes) are
 //! `iza_server::auth`'s.
 
@@ -46,7 +48,9 @@ pub(crate) fn run(args: &TokenArgs) -> Result<ExitCode> {
         McpScope::Operate => "operate token",
         McpScope::Admin => "token",
     };
-    let token = if args.rotate {
+    let token = if scope != McpScope::Admin {
+        client_token(&file, what, args.rotate)?
+    } else if args.rotate {
         let token = file.rotate()?;
         eprintln!(
             "rotated the {what} in `{path}`: the old one is refused from now on, and the \
@@ -64,6 +68,35 @@ pub(crate) fn run(args: &TokenArgs) -> Result<ExitCode> {
     };
     super::print(&format!("{}\n", token.as_str()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A token handed to a client (read, operate, push): its file keeps only its hash, so it is
+/// shown once, when made (or rotated). A file an older version wrote in clear is shown this
+/// last time and hashed.
+fn client_token(file: &TokenFile, what: &str, rotate: bool) -> Result<iza_server::Token> {
+    let path = file.path().display();
+    if rotate {
+        let token = file.rotate_hashed()?;
+        eprintln!(
+            "rotated the {what} in `{path}`: the old one is refused from now on; the file keeps \
+             only its hash, so this is the one time it is shown"
+        );
+        return Ok(token);
+    }
+    if let Some(token) = file.create_hashed()? {
+        eprintln!(
+            "created the {what} file `{path}` (mode 0600, the token's hash only): this is the \
+             one time the token is shown"
+        );
+        return Ok(token);
+    }
+    let token = file.load()?;
+    file.hash_in_place()?;
+    eprintln!(
+        "the {what} file `{path}` held the token in clear (an older iza): shown this last \
+         time, and now stored hashed"
+    );
+    Ok(token)
 }
 
 /// `--scope push:<service>`: the push token of one service (`.iza/push-tokens/<service>`),
@@ -92,22 +125,7 @@ fn push(args: &TokenArgs, service: &str) -> Result<ExitCode> {
             })?
         }
     };
-    let path = file.path().display();
-    let token = if args.rotate {
-        let token = file.rotate()?;
-        eprintln!(
-            "rotated the push token of `{service}` in `{path}`: the old one is refused from now on"
-        );
-        token
-    } else {
-        let (token, created) = file.load_or_create()?;
-        if created {
-            eprintln!("created the push token file of `{service}` `{path}` (mode 0600)");
-        } else {
-            eprintln!("push token file of `{service}` `{path}`");
-        }
-        token
-    };
+    let token = client_token(&file, &format!("push token of `{service}`"), args.rotate)?;
     super::print(&format!("{}\n", token.as_str()))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,20 @@
+-- Schema version 12: the audit log (docs/mcp.md), as SQLite's migration 9.
+-- Never edit a released migration: add the next file.
+
+CREATE TABLE audit (
+    id          BIGSERIAL PRIMARY KEY,
+    at          BIGINT NOT NULL,
+    surface     TEXT NOT NULL,
+    client      TEXT NOT NULL,
+    scope       TEXT NOT NULL,
+    tool        TEXT NOT NULL,
+    upstream    TEXT,
+    arguments   TEXT NOT NULL,
+    arguments_sha256 TEXT NOT NULL,
+    outcome     TEXT NOT NULL,
+    duration_ms DOUBLE PRECISION NOT NULL,
+    message     TEXT
+);
+CREATE INDEX audit_by_time ON audit (at);
+CREATE INDEX audit_by_tool ON audit (tool, id);
+CREATE INDEX audit_by_client ON audit (client, id);
