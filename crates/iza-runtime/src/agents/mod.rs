@@ -919,8 +919,14 @@ impl Agents {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some(worker) = worker {
-            let _ = tokio::time::timeout(deadline + Duration::from_secs(5), worker).await;
+        if let Some(mut worker) = worker
+            && tokio::time::timeout(deadline + Duration::from_secs(5), &mut worker)
+                .await
+                .is_err()
+        {
+            // Bounded: a worker still busy (its store calls slow) is stopped, not left behind.
+            tracing::warn!("agents: the worker did not stop in time; aborting it");
+            worker.abort();
         }
         for task in self
             .tasks

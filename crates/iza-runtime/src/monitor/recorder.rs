@@ -7,10 +7,12 @@
 //! [`EventKind::StoreFailed`] on the bus); if the store stays down, results beyond
 //! `max_pending` are dropped oldest first and counted, events never. When its input closes
 //! (shutdown), the recorder writes everything it holds, retrying a few times, and reports what
-//! it could not write.
+//! it could not write. A shutdown bounds that: past the time it sets ([`StopBy`]), the
+//! recorder writes nothing more and counts what is left (held or still queued to it) as
+//! unwritten, so a backlog (an overloaded store) cannot hold the shutdown for minutes.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use iza_store::{EventRecord, ResultRecord, Store};
@@ -42,6 +44,9 @@ impl Default for RecorderOptions {
     }
 }
 
+/// When a shutdown wants the recorder done: set once, by the shutdown.
+pub(crate) type StopBy = Arc<OnceLock<Instant>>;
+
 /// What the recorder is given.
 #[derive(Debug, Clone)]
 pub(crate) enum Record {
@@ -61,6 +66,7 @@ pub(crate) struct Recorder {
     pub(crate) options: RecorderOptions,
     pub(crate) counters: Arc<Counters>,
     pub(crate) bus: Bus,
+    stop_by: StopBy,
     results: VecDeque<ResultRecord>,
     events: Vec<EventRecord>,
     oldest: Option<Instant>,
@@ -72,12 +78,14 @@ impl Recorder {
         options: RecorderOptions,
         counters: Arc<Counters>,
         bus: Bus,
+        stop_by: StopBy,
     ) -> Recorder {
         Recorder {
             store,
             options,
             counters,
             bus,
+            stop_by,
             results: VecDeque::new(),
             events: Vec::new(),
             oldest: None,
@@ -86,6 +94,31 @@ impl Recorder {
 
     fn pending(&self) -> usize {
         self.results.len() + self.events.len()
+    }
+
+    /// The shutdown's time is up.
+    fn overdue(&self) -> bool {
+        self.stop_by.get().is_some_and(|at| Instant::now() >= *at)
+    }
+
+    /// Past the shutdown's time: counts what is held and what is still queued, unwritten.
+    async fn abandon(self, mut input: mpsc::UnboundedReceiver<Record>) -> RecorderReport {
+        let mut report = RecorderReport {
+            unwritten_results: self.results.len(),
+            unwritten_events: self.events.len(),
+        };
+        while let Some(record) = input.recv().await {
+            match record {
+                Record::Result(_) => report.unwritten_results += 1,
+                Record::Event(_) => report.unwritten_events += 1,
+            }
+        }
+        tracing::warn!(
+            "the recorder ran out of time at the shutdown: {} results and {} events not written",
+            report.unwritten_results,
+            report.unwritten_events
+        );
+        report
     }
 
     /// Runs until its input closes, then writes what is left.
@@ -116,9 +149,12 @@ impl Recorder {
                     self.flush().await;
                 }
             }
+            if self.overdue() {
+                return self.abandon(input).await;
+            }
         }
         for attempt in 0..3 {
-            if self.pending() == 0 || self.flush().await {
+            if self.pending() == 0 || (attempt > 0 && self.overdue()) || self.flush().await {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
