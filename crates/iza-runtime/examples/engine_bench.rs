@@ -154,13 +154,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let agents = Agents::start(catalog, store.clone(), monitor.clone(), None, options);
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     let ended = iza_runtime::now_millis();
+    let phase = Instant::now();
     agents.shutdown(Duration::from_secs(5)).await;
+    let agents_stop = phase.elapsed();
     let peak_kib = status_kib("VmHWM");
-    monitor.shutdown(Duration::from_secs(10)).await;
+    let phase = Instant::now();
+    let report = monitor.shutdown(Duration::from_secs(10)).await;
+    let monitor_stop = phase.elapsed();
+    if report.unwritten_events > 0 {
+        eprintln!(
+            "the shutdown left {} events unwritten (the recorder's backlog)",
+            report.unwritten_events
+        );
+    }
     eprintln!(
-        "ran {tasks} tasks on every = \"{every}\" ({action}) for {:.1} s; reading the runs",
-        clock.elapsed().as_secs_f64()
+        "ran {tasks} tasks on every = \"{every}\" ({action}) for {:.1} s (engine shutdown {:.2} s, \
+         monitor shutdown {:.2} s); reading the runs",
+        clock.elapsed().as_secs_f64(),
+        agents_stop.as_secs_f64(),
+        monitor_stop.as_secs_f64()
     );
+    let phase = Instant::now();
 
     // Every run of the period, from the store, newest first, page by page.
     let (mut enqueue_lags, mut start_lags) = (Vec::new(), Vec::new());
@@ -199,6 +213,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
+    eprintln!("read the runs in {:.2} s", phase.elapsed().as_secs_f64());
     enqueue_lags.sort_unstable();
     start_lags.sort_unstable();
     let expected = {

@@ -232,6 +232,9 @@ pub(crate) struct Shared {
     pub(crate) jitter: Mutex<u64>,
     /// Finishes written together (group commit).
     pub(crate) finishes: commit::FinishCommits,
+    /// Tasks by key, for the catalog at that address (`Catalog::task` is a linear search: at
+    /// 10,000 tasks, one per tick and per run was most of the engine's CPU).
+    task_index: Mutex<(usize, Arc<HashMap<String, usize>>)>,
 }
 
 impl Shared {
@@ -269,6 +272,7 @@ impl Shared {
             http,
             jitter: Mutex::new(seed),
             finishes: commit::FinishCommits::default(),
+            task_index: Mutex::new((0, Arc::new(HashMap::new()))),
         })
     }
 
@@ -286,6 +290,33 @@ impl Shared {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// `catalog`'s task `key`, through an index built once per catalog (the same answer as
+    /// `Catalog::task`, which it falls back to should the index not match).
+    pub(crate) fn task<'c>(&self, catalog: &'c Catalog, key: &str) -> Option<&'c Task> {
+        let address = std::ptr::from_ref(catalog) as usize;
+        let index = {
+            let mut cached = self
+                .task_index
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if cached.0 != address {
+                let index = catalog
+                    .tasks
+                    .iter()
+                    .enumerate()
+                    .map(|(position, task)| (task.key.clone(), position))
+                    .collect();
+                *cached = (address, Arc::new(index));
+            }
+            cached.1.clone()
+        };
+        index
+            .get(key)
+            .and_then(|position| catalog.tasks.get(*position))
+            .filter(|task| task.key == key)
+            .or_else(|| catalog.task(key))
     }
 
     pub(crate) fn supervisor(&self) -> Option<Arc<Supervisor>> {
@@ -965,8 +996,14 @@ impl Agents {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some(worker) = worker {
-            let _ = tokio::time::timeout(deadline + Duration::from_secs(5), worker).await;
+        if let Some(mut worker) = worker
+            && tokio::time::timeout(deadline + Duration::from_secs(5), &mut worker)
+                .await
+                .is_err()
+        {
+            // Bounded: a worker still busy (its store calls slow) is stopped, not left behind.
+            tracing::warn!("agents: the worker did not stop in time; aborting it");
+            worker.abort();
         }
         for task in self
             .tasks

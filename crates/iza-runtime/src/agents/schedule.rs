@@ -254,7 +254,7 @@ async fn enqueue_ticks(shared: &Shared, due: &[(String, Millis)]) {
     let runs: Vec<NewRun> = due
         .iter()
         .filter_map(|(key, tick)| {
-            let task = catalog.task(key)?;
+            let task = shared.task(&catalog, key)?;
             let mut run = shared.new_run(
                 task,
                 json!({"kind": "tick", "tick": tick}),

@@ -320,7 +320,7 @@ enum Attempt {
 /// `cancelled`.
 pub(crate) async fn execute(shared: Arc<Shared>, run: Run, cancel: CancelSignal) -> RunId {
     let catalog = shared.catalog();
-    let task = catalog.task(&run.task).cloned();
+    let task = shared.task(&catalog, &run.task).cloned();
     let attempt = match &task {
         None => Attempt::Done(Err(ActionError::new(format!(
             "task `{}` is no longer in the manifest",
@@ -407,7 +407,8 @@ pub(crate) async fn settle(
         .started_at
         .map_or(0, |s| u64::try_from(at.saturating_sub(s)).unwrap_or(0));
     let worker = run.worker.clone().unwrap_or_default();
-    let task = shared.catalog().task(&run.task).cloned();
+    let catalog = shared.catalog();
+    let task = shared.task(&catalog, &run.task).cloned();
     match result {
         Ok(output) => {
             let done = shared

@@ -170,6 +170,8 @@ pub struct Monitor {
     processor: mpsc::UnboundedSender<ProcessorCommand>,
     pub(crate) current: tokio::sync::Mutex<Current>,
     tasks: Mutex<Option<Tasks>>,
+    /// When the shutdown wants the recorder done.
+    recorder_stop_by: recorder::StopBy,
     artifacts: Option<Arc<crate::artifacts::Artifacts>>,
     prober: Arc<Prober>,
 }
@@ -252,12 +254,14 @@ impl Monitor {
             ..Change::default()
         });
 
+        let recorder_stop_by = recorder::StopBy::default();
         let recorder = Recorder::new(
             store,
             options.recorder,
             counters.clone(),
             bus.clone(),
             options.node.clone(),
+            recorder_stop_by.clone(),
         );
         let mut scheduler = Scheduler {
             schedule: Schedule::default(),
@@ -292,6 +296,7 @@ impl Monitor {
                 generation,
             }),
             tasks: Mutex::new(Some(tasks)),
+            recorder_stop_by,
             artifacts: options.artifacts,
             prober,
         })
@@ -449,8 +454,9 @@ impl Monitor {
 
     /// Stops gracefully: no new probe starts; running probes get until `deadline` to finish
     /// (their results are processed and recorded), the rest are abandoned; `monitor-stopped`
-    /// is announced; the recorder writes everything it holds; the bus closes. A second call
-    /// returns at once with an empty report.
+    /// is announced; the recorder writes everything it holds, for up to `deadline` more (what
+    /// is left then, a backlog an overloaded store could not take, is counted in the report,
+    /// not written); the bus closes. A second call returns at once with an empty report.
     pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
         let Some(tasks) = self
             .tasks
@@ -469,6 +475,10 @@ impl Monitor {
             Err(_) => 0,
         };
         let _ = tasks.scheduler.await;
+        // The recorder gets `deadline` more to write what it holds; the rest is reported.
+        let _ = self
+            .recorder_stop_by
+            .set(tokio::time::Instant::now() + deadline);
         let (ack, done) = oneshot::channel();
         if self
             .processor

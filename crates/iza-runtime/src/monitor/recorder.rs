@@ -8,10 +8,13 @@
 //! `max_pending` are dropped oldest first and counted, events never. When its input closes
 //! (shutdown), the recorder writes everything it holds, retrying a few times, and reports what
 //! it could not write. On a shared store each event recorded names this node (`node`), so
-//! that the other nodes' relays know it is not theirs (`cluster::relay`).
+//! that the other nodes' relays know it is not theirs (`cluster::relay`). A shutdown bounds the
+//! writing: past the time it sets ([`StopBy`]), the recorder writes nothing more and counts
+//! what is left (held or still queued to it) as unwritten, so a backlog (an overloaded store)
+//! cannot hold the shutdown for minutes.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use iza_store::{EventRecord, ResultRecord, Store};
@@ -43,6 +46,9 @@ impl Default for RecorderOptions {
     }
 }
 
+/// When a shutdown wants the recorder done: set once, by the shutdown.
+pub(crate) type StopBy = Arc<OnceLock<Instant>>;
+
 /// What the recorder is given.
 #[derive(Debug, Clone)]
 pub(crate) enum Record {
@@ -64,6 +70,7 @@ pub(crate) struct Recorder {
     pub(crate) bus: Bus,
     /// This node's id on a shared store, written into every event recorded (`node`).
     node: Option<String>,
+    stop_by: StopBy,
     results: VecDeque<ResultRecord>,
     events: Vec<EventRecord>,
     oldest: Option<Instant>,
@@ -76,6 +83,7 @@ impl Recorder {
         counters: Arc<Counters>,
         bus: Bus,
         node: Option<String>,
+        stop_by: StopBy,
     ) -> Recorder {
         Recorder {
             store,
@@ -83,6 +91,7 @@ impl Recorder {
             counters,
             bus,
             node,
+            stop_by,
             results: VecDeque::new(),
             events: Vec::new(),
             oldest: None,
@@ -91,6 +100,31 @@ impl Recorder {
 
     fn pending(&self) -> usize {
         self.results.len() + self.events.len()
+    }
+
+    /// The shutdown's time is up.
+    fn overdue(&self) -> bool {
+        self.stop_by.get().is_some_and(|at| Instant::now() >= *at)
+    }
+
+    /// Past the shutdown's time: counts what is held and what is still queued, unwritten.
+    async fn abandon(self, mut input: mpsc::UnboundedReceiver<Record>) -> RecorderReport {
+        let mut report = RecorderReport {
+            unwritten_results: self.results.len(),
+            unwritten_events: self.events.len(),
+        };
+        while let Some(record) = input.recv().await {
+            match record {
+                Record::Result(_) => report.unwritten_results += 1,
+                Record::Event(_) => report.unwritten_events += 1,
+            }
+        }
+        tracing::warn!(
+            "the recorder ran out of time at the shutdown: {} results and {} events not written",
+            report.unwritten_results,
+            report.unwritten_events
+        );
+        report
     }
 
     /// Runs until its input closes, then writes what is left.
@@ -121,9 +155,12 @@ impl Recorder {
                     self.flush().await;
                 }
             }
+            if self.overdue() {
+                return self.abandon(input).await;
+            }
         }
         for attempt in 0..3 {
-            if self.pending() == 0 || self.flush().await {
+            if self.pending() == 0 || (attempt > 0 && self.overdue()) || self.flush().await {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100 << attempt)).await;

@@ -193,3 +193,49 @@ async fn a_restart_resumes_statuses_without_announcing_them_again() {
         .unwrap();
     assert_eq!(started.payload["resumed"], 2);
 }
+
+/// A shutdown ends in bounded time even when the store cannot keep up: the recorder writes for
+/// the shutdown's deadline, then counts the rest as unwritten instead of writing a backlog of
+/// events for minutes (the 10,000-task engine benchmark's shutdown did).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_with_a_backlog_the_store_cannot_take_ends_by_its_deadline() {
+    let store = Arc::new(RecordingStore::default());
+    // 200 ms a write, 500 events a write: 40,000 events take 16 s to write.
+    store.write_delay_ms.store(200, Ordering::SeqCst);
+    let monitor = start(catalog(""), store.clone(), options()).await;
+    let announced = 40_000;
+    for chunk in 0..(announced / 1_000) {
+        let events = (0..1_000)
+            .map(|i| {
+                iza_runtime::Event::new(
+                    0,
+                    EventKind::RunQueued {
+                        run: chunk * 1_000 + i,
+                        task: "a/t".to_owned(),
+                        agent: Some("a".to_owned()),
+                        priority: "normal".to_owned(),
+                        trigger: "tick".to_owned(),
+                        run_at: 0,
+                    },
+                )
+            })
+            .collect();
+        assert!(monitor.announce(events));
+    }
+    let started = tokio::time::Instant::now();
+    let report = monitor.shutdown(Duration::from_millis(300)).await;
+    let took = started.elapsed();
+    let written = store.events().len();
+    assert!(
+        took < Duration::from_secs(8),
+        "the shutdown took {took:?}, half of what writing the backlog takes"
+    );
+    assert!(report.unwritten_events > 0, "{report:?}");
+    // Nothing is lost silently: every event (`monitor-started`, those announced and
+    // `monitor-stopped`) is written or counted as unwritten.
+    assert_eq!(
+        written + report.unwritten_events,
+        announced as usize + 2,
+        "{written} written, {report:?}"
+    );
+}

@@ -156,6 +156,8 @@ pub(crate) struct RecordingStore {
     pub(crate) preset_latest: Mutex<Vec<ResultRecord>>,
     /// Fail this many writes before accepting.
     pub(crate) failures_left: AtomicUsize,
+    /// How long each write takes (an overloaded store), in milliseconds.
+    pub(crate) write_delay_ms: AtomicUsize,
 }
 
 impl RecordingStore {
@@ -165,6 +167,13 @@ impl RecordingStore {
 
     pub(crate) fn events(&self) -> Vec<EventRecord> {
         self.events.lock().unwrap().clone()
+    }
+
+    async fn slow_write(&self) {
+        let delay = self.write_delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay as u64)).await;
+        }
     }
 
     fn maybe_fail(&self) -> Result<(), StoreError> {
@@ -180,6 +189,7 @@ impl RecordingStore {
 #[async_trait]
 impl Store for RecordingStore {
     async fn append_results(&self, results: &[ResultRecord]) -> Result<(), StoreError> {
+        self.slow_write().await;
         self.maybe_fail()?;
         self.result_batches.lock().unwrap().push(results.len());
         self.results.lock().unwrap().extend_from_slice(results);
@@ -190,6 +200,7 @@ impl Store for RecordingStore {
         &self,
         events: Vec<EventRecord>,
     ) -> Result<Vec<EventRecord>, StoreError> {
+        self.slow_write().await;
         self.maybe_fail()?;
         let mut stored = self.events.lock().unwrap();
         let events: Vec<EventRecord> = events
