@@ -11,7 +11,7 @@ pub mod delivery;
 pub mod envelope;
 pub mod publish;
 
-pub use delivery::{OutputStatus, Outputs, OutputsOptions};
+pub use delivery::{OutputStatus, Outputs, OutputsOptions, OutputsReload};
 
 /// `text` with every `${NAME}` replaced by the environment variable `NAME` (empty when unset).
 pub fn resolve_env(text: &str) -> String {
