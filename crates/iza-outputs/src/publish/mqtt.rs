@@ -62,6 +62,12 @@ impl Mqtt {
         if self.connection.is_none() {
             let url = url::Url::parse(&self.url)
                 .map_err(|e| PublishError::Connect(format!("not a URL: {e}")))?;
+            if url.scheme() == "mqtts" {
+                // Not spoken plain to a TLS port: said, and retried (the events wait).
+                return Err(PublishError::Connect(
+                    "MQTT over TLS (`mqtts://`) is not supported yet; use `mqtt://`".into(),
+                ));
+            }
             let host = url.host_str().unwrap_or("127.0.0.1").to_owned();
             let port = url.port().unwrap_or(1883);
             let nanos = std::time::SystemTime::now()
