@@ -253,7 +253,7 @@ impl Outputs {
         if !report.removed.is_empty() {
             let depths = self.inner.store.outbox_depths().await.unwrap_or_default();
             for id in &report.removed {
-                if let Some(depth) = depths.iter().find(|d| &d.output == id && d.depth > 0) {
+                if let Some(depth) = depths.iter().find(|d| d.output == *id && d.depth > 0) {
                     tracing::info!(
                         "output `{id}` removed; the {} events waiting in its outbox stay in the store and go out if an output `{id}` comes back",
                         depth.depth
