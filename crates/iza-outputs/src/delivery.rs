@@ -1,17 +1,23 @@
 //! Defines [`Outputs`]: the delivery of events to every output of a catalog. One writer task
 //! follows the bus: each event an output's filter accepts is written to that output's outbox
-//! (batched, one transaction per output and batch) before anything is published. One worker per
-//! output reads its outbox oldest first, publishes a batch, removes what the broker
-//! acknowledged, and on failure keeps the rest and retries with exponential backoff (from
-//! `backoff_min` to `backoff_max`): head-of-line, so an output's events go out in the order they
-//! were written, per service and overall. Events that were in the outbox when `iza` stopped (or
-//! was killed) are delivered when it starts again.
+//! (batched: one transaction per output and batch, each event's envelope encoded once for all
+//! outputs) before anything is published. One worker per output reads its
+//! outbox oldest first, publishes a batch, hands the acknowledged ids to its remover (which
+//! deletes them while the next batch goes out), and on failure keeps the rest and retries with
+//! exponential backoff (from `backoff_min` to `backoff_max`): head-of-line, so an output's
+//! events go out in the order they were written, per service and overall. Events that were in
+//! the outbox when `iza` stopped (or was killed) are delivered when it starts again.
+//!
+//! [`Outputs::reload`] applies a new catalog's outputs while running: added ones start, removed
+//! ones stop (their outbox stays in the store), changed ones restart with the new settings and
+//! the same outbox.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use futures_util::FutureExt as _;
+use indexmap::IndexMap;
 use iza_catalog::Catalog;
 use iza_catalog::model::{Output, OutputKind};
 use iza_runtime::{Bus, Event, Update};
@@ -81,29 +87,97 @@ struct Counters {
     last_published_at: AtomicU64,
 }
 
-struct Slot {
-    output: Output,
+/// What one output keeps across a restart by a reload that changes its settings: its counters,
+/// its last error, and the writer's wake-up of its worker.
+struct Shared {
     counters: Counters,
     last_error: Mutex<Option<String>>,
     wake: Notify,
 }
 
-struct Inner {
-    store: Arc<dyn Store>,
+impl Shared {
+    fn new() -> Arc<Shared> {
+        Arc::new(Shared {
+            counters: Counters {
+                healthy: AtomicBool::new(true),
+                ..Counters::default()
+            },
+            last_error: Mutex::new(None),
+            wake: Notify::new(),
+        })
+    }
+}
+
+/// One output as configured now.
+struct Slot {
+    output: Output,
+    shared: Arc<Shared>,
+}
+
+/// What the writer reads for each batch of events: the outputs, in catalog order, and the
+/// ecosystem their keys name. Replaced whole by a reload.
+struct Plan {
+    ecosystem: String,
     slots: Vec<Arc<Slot>>,
 }
 
-/// The outputs of one catalog, delivering until [`Outputs::shutdown`].
+/// A running worker and the means to stop it.
+struct Worker {
+    slot: Arc<Slot>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    bus: Bus,
+    options: OutputsOptions,
+    plan: RwLock<Arc<Plan>>,
+}
+
+impl Inner {
+    fn plan(&self) -> Arc<Plan> {
+        self.plan
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// What a reload changed, by output id, each list in catalog order (the old one for removals).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OutputsReload {
+    /// Started.
+    pub added: Vec<String>,
+    /// Stopped; their outbox entries stay in the store (delivered if the output comes back).
+    pub removed: Vec<String>,
+    /// Restarted with their new settings; their outbox carries over.
+    pub changed: Vec<String>,
+}
+
+impl OutputsReload {
+    /// Whether no output changed.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
+}
+
+/// The outputs of one catalog, delivering until [`Outputs::shutdown`]; [`Outputs::reload`]
+/// applies a new catalog's outputs.
 pub struct Outputs {
     inner: Arc<Inner>,
+    /// Sent once, at shutdown: the writer stops retrying a failed write.
     stop: watch::Sender<bool>,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    workers: Mutex<IndexMap<String, Worker>>,
+    /// One reload at a time.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Outputs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Outputs")
-            .field("outputs", &self.inner.slots.len())
+            .field("outputs", &self.inner.plan().slots.len())
             .finish_non_exhaustive()
     }
 }
@@ -114,65 +188,174 @@ fn now() -> Millis {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// How long a reload waits for the worker of a removed or changed output to stop (it stops at
+/// its next await; a publish in flight is abandoned, its entries stay in the outbox).
+const STOP_WORKER: Duration = Duration::from_secs(5);
+
 impl Outputs {
-    /// Starts delivering the events of `bus` to the outputs of `catalog` (none: nothing runs).
-    /// Subscribes to the bus before it returns, so no event published after is missed (nor
-    /// those before, while the bus still holds every one since its start).
+    /// Starts delivering the events of `bus` to the outputs of `catalog` (none: nothing runs
+    /// until a reload adds one). Subscribes to the bus before it returns, so no event published
+    /// after is missed (nor those before, while the bus still holds every one since its start).
     pub fn start(
         catalog: &Catalog,
         store: Arc<dyn Store>,
         bus: &Bus,
         options: OutputsOptions,
     ) -> Outputs {
-        let slots: Vec<Arc<Slot>> = catalog
-            .outputs
-            .values()
-            .map(|output| {
-                Arc::new(Slot {
-                    output: output.clone(),
-                    counters: Counters {
-                        healthy: AtomicBool::new(true),
-                        ..Counters::default()
-                    },
-                    last_error: Mutex::new(None),
-                    wake: Notify::new(),
-                })
-            })
-            .collect();
-        let inner = Arc::new(Inner { store, slots });
-        let (stop, stopped) = watch::channel(false);
-        let mut tasks = Vec::new();
-        if !inner.slots.is_empty() {
-            let ecosystem = envelope::ecosystem_token(&catalog.ecosystem.name);
-            // From the bus's first event when it still holds them all (the monitor's start
-            // comes before the outputs'), else from now.
-            let subscription = bus.subscribe_after(0);
-            tasks.push(tokio::spawn(write(
-                inner.clone(),
-                subscription,
-                ecosystem,
-                bus.epoch(),
-                stopped.clone(),
-            )));
-            for slot in &inner.slots {
-                tasks.push(tokio::spawn(deliver(
-                    inner.store.clone(),
-                    slot.clone(),
-                    options.clone(),
-                    stopped.clone(),
-                )));
-            }
-        }
-        Outputs {
+        let inner = Arc::new(Inner {
+            store,
+            bus: bus.clone(),
+            options,
+            plan: RwLock::new(Arc::new(Plan {
+                ecosystem: envelope::ecosystem_token(&catalog.ecosystem.name),
+                slots: Vec::new(),
+            })),
+        });
+        let (stop, _) = watch::channel(false);
+        let outputs = Outputs {
             inner,
             stop,
-            tasks: Mutex::new(tasks),
+            writer: Mutex::new(None),
+            workers: Mutex::new(IndexMap::new()),
+            reloading: tokio::sync::Mutex::new(()),
+        };
+        let (_, stopping, starting) = outputs.install(catalog);
+        debug_assert!(stopping.is_empty());
+        // From the bus's first event when it still holds them all (the monitor's start comes
+        // before the outputs'), else from now.
+        outputs.ensure_writer(0);
+        outputs.spawn_workers(starting);
+        outputs
+    }
+
+    /// Applies the outputs of a new catalog while running: added outputs start and receive
+    /// the events that follow; removed ones stop, and the entries waiting in their outbox stay
+    /// in the store, delivered if an output of the same id comes back (by a reload or the next
+    /// start); changed ones (any setting: URL, filter, prefix, ...) stop and start again with
+    /// the new settings, their outbox, counters and order carried over: the entries already
+    /// written go out with the subject, topic or routing key they were written with. Unchanged
+    /// outputs are not touched.
+    pub async fn reload(&self, catalog: &Catalog) -> OutputsReload {
+        let _one = self.reloading.lock().await;
+        let (report, stopping, starting) = self.install(catalog);
+        // The old worker of a changed output stops before its successor starts: the two never
+        // publish the same entries at once, and order holds.
+        for worker in stopping {
+            let _ = worker.stop.send(true);
+            let abort = worker.task.abort_handle();
+            if tokio::time::timeout(STOP_WORKER, worker.task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+        if !report.removed.is_empty() {
+            let depths = self.inner.store.outbox_depths().await.unwrap_or_default();
+            for id in &report.removed {
+                if let Some(depth) = depths.iter().find(|d| d.output == *id && d.depth > 0) {
+                    tracing::info!(
+                        "output `{id}` removed; the {} events waiting in its outbox stay in the store and go out if an output `{id}` comes back",
+                        depth.depth
+                    );
+                }
+            }
+        }
+        let latest = self.inner.bus.seq();
+        self.ensure_writer(latest);
+        self.spawn_workers(starting);
+        report
+    }
+
+    /// Installs the plan of `catalog` for the writer and takes out the workers to stop;
+    /// returns what changed, those workers, and the slots whose workers are to start.
+    fn install(&self, catalog: &Catalog) -> (OutputsReload, Vec<Worker>, Vec<Arc<Slot>>) {
+        let mut workers = self.workers.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut report = OutputsReload::default();
+        let mut stopping = Vec::new();
+        let mut slots = Vec::with_capacity(catalog.outputs.len());
+        let mut starting = Vec::new();
+        for (id, output) in &catalog.outputs {
+            match workers.get(id) {
+                Some(worker) if worker.slot.output == *output => {
+                    slots.push(worker.slot.clone());
+                }
+                Some(_) => {
+                    let old = workers.shift_remove(id).expect("present above");
+                    let slot = Arc::new(Slot {
+                        output: output.clone(),
+                        shared: old.slot.shared.clone(),
+                    });
+                    stopping.push(old);
+                    report.changed.push(id.clone());
+                    slots.push(slot.clone());
+                    starting.push(slot);
+                }
+                None => {
+                    let slot = Arc::new(Slot {
+                        output: output.clone(),
+                        shared: Shared::new(),
+                    });
+                    report.added.push(id.clone());
+                    slots.push(slot.clone());
+                    starting.push(slot);
+                }
+            }
+        }
+        let removed: Vec<String> = workers
+            .keys()
+            .filter(|id| !catalog.outputs.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in removed {
+            stopping.extend(workers.shift_remove(&id));
+            report.removed.push(id);
+        }
+        *self
+            .inner
+            .plan
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(Plan {
+            ecosystem: envelope::ecosystem_token(&catalog.ecosystem.name),
+            slots,
+        });
+        (report, stopping, starting)
+    }
+
+    /// Starts the workers of `slots`.
+    fn spawn_workers(&self, slots: Vec<Arc<Slot>>) {
+        let mut workers = self.workers.lock().unwrap_or_else(PoisonError::into_inner);
+        for slot in slots {
+            let (stop, stopped) = watch::channel(*self.stop.borrow());
+            let task = tokio::spawn(deliver(
+                self.inner.store.clone(),
+                slot.clone(),
+                self.inner.options.clone(),
+                stopped,
+            ));
+            workers.insert(slot.output.id.clone(), Worker { slot, stop, task });
         }
     }
 
-    /// Whether any output is configured.
+    /// Starts the writer, following the bus after `seq`, when an output is configured and it
+    /// does not run yet.
+    fn ensure_writer(&self, seq: u64) {
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if writer.is_some() || self.inner.plan().slots.is_empty() || *self.stop.borrow() {
+            return;
+        }
+        let subscription = self.inner.bus.subscribe_after(seq);
+        *writer = Some(tokio::spawn(write(
+            self.inner.clone(),
+            subscription,
+            self.inner.bus.epoch(),
+            self.stop.subscribe(),
+        )));
+    }
+
+    /// Whether no output is configured.
     pub fn is_empty(&self) -> bool {
-        self.inner.slots.is_empty()
+        self.inner.plan().slots.is_empty()
     }
 
     /// Every output's status, in catalog order, with its outbox depth and lag read from the store.
@@ -180,11 +363,12 @@ impl Outputs {
         let depths = self.inner.store.outbox_depths().await.unwrap_or_default();
         let now = now();
         self.inner
+            .plan()
             .slots
             .iter()
             .map(|slot| {
                 let depth = depths.iter().find(|d| d.output == slot.output.id);
-                let counters = &slot.counters;
+                let counters = &slot.shared.counters;
                 let last = counters.last_published_at.load(Ordering::Relaxed);
                 OutputStatus {
                     id: slot.output.id.clone(),
@@ -199,6 +383,7 @@ impl Outputs {
                     failures: counters.failures.load(Ordering::Relaxed),
                     healthy: counters.healthy.load(Ordering::Relaxed),
                     last_error: slot
+                        .shared
                         .last_error
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
@@ -213,9 +398,23 @@ impl Outputs {
     /// Waits until the writer has written the events the bus already published (the bus should
     /// be closed first), at most `deadline`.
     pub async fn shutdown(&self, deadline: Duration) {
-        let tasks: Vec<_> =
-            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
         let _ = self.stop.send(true);
+        let mut tasks: Vec<JoinHandle<()>> = self
+            .workers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+            .map(|(_, worker)| {
+                let _ = worker.stop.send(true);
+                worker.task
+            })
+            .collect();
+        tasks.extend(
+            self.writer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
         let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
         let all = futures_util::future::join_all(tasks);
         if tokio::time::timeout(deadline, all).await.is_err() {
@@ -229,13 +428,21 @@ impl Outputs {
 impl Drop for Outputs {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
-        for task in self
-            .tasks
+        if let Some(writer) = self
+            .writer
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .iter()
+            .take()
         {
-            task.abort();
+            writer.abort();
+        }
+        for (_, worker) in self
+            .workers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
+            worker.task.abort();
         }
     }
 }
@@ -244,25 +451,30 @@ impl Drop for Outputs {
 async fn write(
     inner: Arc<Inner>,
     mut subscription: iza_runtime::Subscription,
-    ecosystem: String,
     epoch: u64,
     stopped: watch::Receiver<bool>,
 ) {
+    let mut events: Vec<Arc<Event>> = Vec::new();
     loop {
         // Ends when the bus closes (after the last event is written), not on `stop`: what the
         // bus published before it closed still reaches the outbox.
         let Some(first) = subscription.recv().await else {
             return;
         };
-        let mut events: Vec<Arc<Event>> = Vec::new();
+        // The outputs as of this batch: a reload applies from the next one.
+        let plan = inner.plan();
+        events.clear();
         let take = |update: Update, events: &mut Vec<Arc<Event>>| match update {
             Update::Event(event) => events.push(event),
             Update::Resynced { missed, .. } => {
                 tracing::warn!(
                     "event outputs fell {missed} events behind the bus; those are not delivered"
                 );
-                for slot in &inner.slots {
-                    slot.counters.dropped.fetch_add(missed, Ordering::Relaxed);
+                for slot in &plan.slots {
+                    slot.shared
+                        .counters
+                        .dropped
+                        .fetch_add(missed, Ordering::Relaxed);
                 }
             }
             Update::Snapshot(_) => {}
@@ -274,21 +486,32 @@ async fn write(
                 _ => break,
             }
         }
-        if events.is_empty() {
+        if events.is_empty() || plan.slots.is_empty() {
             continue;
         }
-        for slot in &inner.slots {
+        // Each event's envelope is the same for every output: encoded once, when the first
+        // output takes it.
+        let mut payloads: Vec<Option<Arc<str>>> = vec![None; events.len()];
+        for slot in &plan.slots {
             let output = &slot.output;
             let entries: Vec<OutboxEntry> = events
                 .iter()
+                .enumerate()
                 // Another node's event (relayed to this bus) is delivered by that node.
-                .filter(|event| !event.is_relayed())
-                .filter(|event| {
+                .filter(|(_, event)| !event.is_relayed())
+                .filter(|(_, event)| {
                     output
                         .filter
                         .accepts(event.name(), event.service(), envelope::severity(event))
                 })
-                .map(|event| entry(output, &ecosystem, epoch, event))
+                .map(|(index, event)| {
+                    let payload = payloads[index].get_or_insert_with(|| {
+                        envelope::cloudevent(event, &plan.ecosystem, epoch)
+                            .to_string()
+                            .into()
+                    });
+                    entry(output, &plan.ecosystem, epoch, event, payload)
+                })
                 .collect();
             if entries.is_empty() {
                 continue;
@@ -298,7 +521,10 @@ async fn write(
                 match inner.store.outbox_push(&entries, output.max_pending).await {
                     Ok((_, dropped)) => {
                         if dropped > 0 {
-                            slot.counters.dropped.fetch_add(dropped, Ordering::Relaxed);
+                            slot.shared
+                                .counters
+                                .dropped
+                                .fetch_add(dropped, Ordering::Relaxed);
                             tracing::warn!(
                                 "the outbox of output `{}` is full ({}): dropped its {dropped} oldest events",
                                 output.id,
@@ -317,13 +543,18 @@ async fn write(
                     }
                 }
             }
-            slot.wake.notify_one();
+            slot.shared.wake.notify_one();
         }
     }
 }
 
-fn entry(output: &Output, ecosystem: &str, epoch: u64, event: &Event) -> OutboxEntry {
-    let payload = envelope::cloudevent(event, ecosystem, epoch);
+fn entry(
+    output: &Output,
+    ecosystem: &str,
+    epoch: u64,
+    event: &Event,
+    payload: &str,
+) -> OutboxEntry {
     OutboxEntry {
         id: 0,
         output: output.id.clone(),
@@ -331,27 +562,65 @@ fn entry(output: &Output, ecosystem: &str, epoch: u64, event: &Event) -> OutboxE
         key: envelope::key(&output.prefix, ecosystem, event),
         service: event.service().map(str::to_owned),
         at: event.at,
-        payload: payload.to_string(),
+        payload: payload.to_owned(),
         retain: envelope::is_status(event.name()),
     }
 }
 
-/// One output's worker: outbox → broker.
+/// One output's worker: outbox → broker. It reads its outbox after the last entry it handed to
+/// the broker (`cursor`), publishes, and passes the acknowledged ids to its remover, which
+/// deletes them from the store while the next batch is read and published (pipelined). After a
+/// failure it reads again from the first entry not acknowledged. When it stops, it waits for
+/// its remover, so that a successor (a reload) does not publish again what was acknowledged.
 async fn deliver(
     store: Arc<dyn Store>,
     slot: Arc<Slot>,
     options: OutputsOptions,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let (acks, pending) = tokio::sync::mpsc::unbounded_channel::<Vec<i64>>();
+    let remover = tokio::spawn(remove(store.clone(), slot.output.id.clone(), pending));
+    publish_loop(&store, &slot, &options, &mut stopped, &acks).await;
+    drop(acks);
+    let _ = remover.await;
+}
+
+/// Deletes acknowledged entries, batching what has accumulated meanwhile into one transaction.
+async fn remove(
+    store: Arc<dyn Store>,
+    output: String,
+    mut pending: tokio::sync::mpsc::UnboundedReceiver<Vec<i64>>,
+) {
+    while let Some(mut ids) = pending.recv().await {
+        while let Ok(more) = pending.try_recv() {
+            ids.extend(more);
+        }
+        if let Err(e) = store.outbox_ack(&output, &ids).await {
+            // They stay and go out again after a restart: at least once.
+            tracing::warn!("cannot remove delivered events of `{output}`: {e}");
+        }
+    }
+}
+
+async fn publish_loop(
+    store: &Arc<dyn Store>,
+    slot: &Slot,
+    options: &OutputsOptions,
+    stopped: &mut watch::Receiver<bool>,
+    acks: &tokio::sync::mpsc::UnboundedSender<Vec<i64>>,
+) {
     let output = &slot.output;
+    let shared = &slot.shared;
     let mut publisher: Box<dyn Publisher> =
         publish::publisher(output, crate::resolve_env(&output.url));
     let mut failures: u32 = 0;
+    // The id of the last entry handed to the broker and acknowledged.
+    let mut cursor: i64 = 0;
     loop {
         if *stopped.borrow() {
             return;
         }
-        let batch = match store.outbox_peek(&output.id, 0, options.batch).await {
+        let batch = match store.outbox_peek(&output.id, cursor, options.batch).await {
             Ok(batch) => batch,
             Err(error) => {
                 tracing::warn!("cannot read the outbox of `{}`: {error}", output.id);
@@ -360,7 +629,7 @@ async fn deliver(
         };
         if batch.is_empty() {
             tokio::select! {
-                () = slot.wake.notified() => {}
+                () = shared.wake.notified() => {}
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 _ = stopped.wait_for(|s| *s) => return,
             }
@@ -375,12 +644,9 @@ async fn deliver(
             Err(failed) => (failed.acked, Some(failed.error)),
         };
         if acked > 0 {
-            let ids: Vec<i64> = batch[..acked].iter().map(|e| e.id).collect();
-            if let Err(e) = store.outbox_ack(&output.id, &ids).await {
-                // They stay and go out again: at least once.
-                tracing::warn!("cannot remove delivered events of `{}`: {e}", output.id);
-            }
-            let counters = &slot.counters;
+            cursor = batch[acked - 1].id;
+            let _ = acks.send(batch[..acked].iter().map(|e| e.id).collect());
+            let counters = &shared.counters;
             counters
                 .published
                 .fetch_add(acked as u64, Ordering::Relaxed);
@@ -391,21 +657,22 @@ async fn deliver(
         match error {
             None => {
                 failures = 0;
-                slot.counters.healthy.store(true, Ordering::Relaxed);
-                *slot
-                    .last_error
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = None;
+                if !shared.counters.healthy.swap(true, Ordering::Relaxed) {
+                    *shared
+                        .last_error
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = None;
+                }
             }
             Some(error) => {
                 failures = failures.saturating_add(1);
-                slot.counters.failures.fetch_add(1, Ordering::Relaxed);
-                slot.counters.healthy.store(false, Ordering::Relaxed);
+                shared.counters.failures.fetch_add(1, Ordering::Relaxed);
+                shared.counters.healthy.store(false, Ordering::Relaxed);
                 let message = iza_catalog::redact::redact_text(&error.to_string()).into_owned();
                 if failures == 1 {
                     tracing::warn!("output `{}` failed: {message}; retrying", output.id);
                 }
-                *slot
+                *shared
                     .last_error
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = Some(message);

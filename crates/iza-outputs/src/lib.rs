@@ -5,13 +5,15 @@
 //! the field's client (`publish`: NATS, RabbitMQ, MQTT, webhook). A broker that is down is
 //! retried with backoff while its events wait in the outbox, bounded by `max_pending` (the
 //! oldest dropped beyond, and counted); when it is back they go out in the order they were
-//! written: at least once, with stable ids for de-duplication.
+//! written: at least once, with stable ids for de-duplication. A manifest reload starts added
+//! outputs, stops removed ones (their outbox stays in the store for their return) and restarts
+//! changed ones with their outbox (`delivery::Outputs::reload`).
 
 pub mod delivery;
 pub mod envelope;
 pub mod publish;
 
-pub use delivery::{OutputStatus, Outputs, OutputsOptions};
+pub use delivery::{OutputStatus, Outputs, OutputsOptions, OutputsReload};
 
 /// `text` with every `${NAME}` replaced by the environment variable `NAME` (empty when unset).
 pub fn resolve_env(text: &str) -> String {

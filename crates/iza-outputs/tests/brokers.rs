@@ -550,3 +550,240 @@ async fn filters_choose_kinds_services_groups_and_severity() {
     outputs.shutdown(Duration::from_secs(5)).await;
     server.abort();
 }
+
+/// Publishes `n` status events of db, api and web in turn; returns their sequence numbers.
+fn publish_statuses(bus: &Bus, n: usize, tag: &str) -> Vec<u64> {
+    let services = ["db", "api", "web"];
+    (0..n)
+        .map(|i| {
+            publish(
+                bus,
+                vec![EventKind::StatusChanged {
+                    service: services[i % 3].into(),
+                    from: Status::Up,
+                    to: Status::Down,
+                    cause: None,
+                    reason: Some(format!("{tag} {i}")),
+                }],
+            )[0]
+            .seq
+        })
+        .collect()
+}
+
+/// Waits until the outbox of `output` holds `depth` entries (read from the store).
+async fn wait_depth(store: &Arc<dyn Store>, output: &str, depth: u64) {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let depths = store.outbox_depths().await.unwrap();
+        let now = depths
+            .iter()
+            .find(|d| d.output == output)
+            .map_or(0, |d| d.depth);
+        if now == depth {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the outbox of `{output}` holds {now}, not {depth}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_restarts_a_changed_output_with_its_outbox_and_starts_an_added_one() {
+    use lapin::options::{
+        BasicConsumeOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions,
+        QueueDeclareOptions,
+    };
+    use lapin::types::FieldTable;
+    let prefix = unique("izat");
+    let exchange = format!("{prefix}.events");
+    let closed = free_port();
+    let rabbit = |port: u16| {
+        format!(
+            "[outputs.rabbit]\nkind = \"amqp\"\nurl = \"amqp://guest:guest@127.0.0.1:{port}/%2f\"\nprefix = \"{prefix}\"\nexchange = \"{exchange}\"\ntimeout = \"2s\"\n"
+        )
+    };
+    let before = catalog(&rabbit(closed));
+    let (store, _dir) = store().await;
+    let bus = Bus::new(4096);
+    let options = OutputsOptions {
+        backoff_max: Duration::from_millis(200),
+        ..OutputsOptions::default()
+    };
+    let outputs = Outputs::start(&before, store.clone(), &bus, options);
+    // 200 events wait in the outbox while RabbitMQ's address is wrong.
+    let waiting = publish_statuses(&bus, 200, "before");
+    wait_depth(&store, "rabbit", 200).await;
+
+    // A consumer of the exchange, and a NATS subscriber for the output the reload adds.
+    let connection = lapin::Connection::connect(
+        "amqp://guest:guest@127.0.0.1:5672/%2f",
+        lapin::ConnectionProperties::default(),
+    )
+    .await
+    .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    channel
+        .exchange_declare(
+            exchange.as_str().into(),
+            lapin::ExchangeKind::Topic,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let queue = channel
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    channel
+        .queue_bind(
+            queue.name().clone(),
+            exchange.as_str().into(),
+            format!("{prefix}.#").as_str().into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let mut consumer = channel
+        .basic_consume(
+            queue.name().clone(),
+            "t".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let client = async_nats::connect("127.0.0.1:4222").await.unwrap();
+    let mut subscriber = client.subscribe(format!("{prefix}.>")).await.unwrap();
+    client.flush().await.unwrap();
+
+    let after = catalog(&format!(
+        "{}[outputs.bus]\nkind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\nprefix = \"{prefix}\"\njetstream = false\n",
+        rabbit(5672)
+    ));
+    let report = outputs.reload(&after).await;
+    assert_eq!(report.changed, ["rabbit"]);
+    assert_eq!(report.added, ["bus"]);
+    assert!(report.removed.is_empty());
+    let later = publish_statuses(&bus, 10, "after");
+
+    // RabbitMQ gets the 200 outboxed events, then the 10 later ones: each once, in order.
+    let mut got = Vec::new();
+    while got.len() < 210 {
+        let delivery = tokio::time::timeout(DEADLINE, consumer.next())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of 210 arrived", got.len()))
+            .unwrap()
+            .unwrap();
+        let ce: Value = serde_json::from_slice(&delivery.data).unwrap();
+        got.push(ce["izaseq"].as_u64().unwrap());
+    }
+    let want: Vec<u64> = waiting.iter().chain(&later).copied().collect();
+    assert_eq!(got, want);
+    // The added NATS output gets the events after the reload, not those before.
+    let mut heard = Vec::new();
+    while heard.len() < later.len() {
+        let message = tokio::time::timeout(DEADLINE, subscriber.next())
+            .await
+            .expect("the added output publishes")
+            .unwrap();
+        let ce: Value = serde_json::from_slice(&message.payload).unwrap();
+        heard.push(ce["izaseq"].as_u64().unwrap());
+    }
+    assert_eq!(heard, later);
+    wait_delivered(&outputs, 10).await;
+    let status = outputs.status().await;
+    let ids: Vec<&str> = status.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["rabbit", "bus"]);
+    assert!(
+        status[0].failures > 0,
+        "the counters carry over a restart: {status:?}"
+    );
+    assert!(status[0].healthy);
+    assert_eq!(status[0].published, 210);
+    // The same catalog again changes nothing.
+    assert!(outputs.reload(&after).await.is_empty());
+    outputs.shutdown(Duration::from_secs(5)).await;
+    channel
+        .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_output_stops_and_its_outbox_waits_for_it_to_come_back() {
+    let prefix = unique("izat");
+    // A witness output that every catalog keeps (a webhook on a closed port): its outbox shows
+    // how far the writer has read the bus.
+    let witness = format!(
+        "[outputs.witness]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{}/hook\"\n",
+        free_port()
+    );
+    let mosquitto = |port: u16| {
+        format!(
+            "{witness}[outputs.mosquitto]\nkind = \"mqtt\"\nurl = \"mqtt://127.0.0.1:{port}\"\nprefix = \"{prefix}\"\nretain = false\ntimeout = \"2s\"\n"
+        )
+    };
+    let (store, _dir) = store().await;
+    let bus = Bus::new(4096);
+    let options = OutputsOptions {
+        backoff_max: Duration::from_millis(200),
+        ..OutputsOptions::default()
+    };
+    let outputs = Outputs::start(
+        &catalog(&mosquitto(free_port())),
+        store.clone(),
+        &bus,
+        options,
+    );
+    let waiting = publish_statuses(&bus, 50, "before");
+    wait_depth(&store, "mosquitto", 50).await;
+
+    // Removed: it stops, its 50 entries stay, and the events that follow are not written for it.
+    let report = outputs.reload(&catalog(&witness)).await;
+    assert_eq!(report.removed, ["mosquitto"]);
+    assert!(report.added.is_empty() && report.changed.is_empty());
+    let ids: Vec<String> = outputs.status().await.into_iter().map(|s| s.id).collect();
+    assert_eq!(ids, ["witness"]);
+    let (_client, mut messages) = mqtt_subscriber(&format!("{prefix}/#")).await;
+    publish_statuses(&bus, 20, "while removed");
+    wait_depth(&store, "witness", 70).await;
+    wait_depth(&store, "mosquitto", 50).await;
+
+    // Back, at Mosquitto's real address: the 50 go out, in order, and nothing else.
+    let report = outputs.reload(&catalog(&mosquitto(1883))).await;
+    assert_eq!(report.added, ["mosquitto"]);
+    let last = publish_statuses(&bus, 1, "after");
+    let mut got = Vec::new();
+    while got.len() < 51 {
+        let message = tokio::time::timeout(DEADLINE, messages.recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of 51 arrived", got.len()))
+            .unwrap();
+        let ce: Value = serde_json::from_slice(&message.payload).unwrap();
+        got.push(ce["izaseq"].as_u64().unwrap());
+    }
+    let want: Vec<u64> = waiting.iter().chain(&last).copied().collect();
+    assert_eq!(got, want, "the kept 50, then the event after the re-add");
+    wait_depth(&store, "mosquitto", 0).await;
+    outputs.shutdown(Duration::from_secs(5)).await;
+}

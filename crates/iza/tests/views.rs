@@ -34,7 +34,7 @@ fn graph_formats_describe_the_same_graph() {
     ])))
     .unwrap();
     let nodes = json["nodes"].as_array().unwrap();
-    assert_eq!(nodes.len(), 30, "one node per service");
+    assert_eq!(nodes.len(), 32, "one node per service");
     let edges = json["edges"].as_array().unwrap();
     let kinds: std::collections::BTreeSet<&str> =
         edges.iter().map(|e| e["kind"].as_str().unwrap()).collect();

@@ -62,6 +62,12 @@ impl Mqtt {
         if self.connection.is_none() {
             let url = url::Url::parse(&self.url)
                 .map_err(|e| PublishError::Connect(format!("not a URL: {e}")))?;
+            if url.scheme() == "mqtts" {
+                // Not spoken plain to a TLS port: said, and retried (the events wait).
+                return Err(PublishError::Connect(
+                    "MQTT over TLS (`mqtts://`) is not supported yet; use `mqtt://`".into(),
+                ));
+            }
             let host = url.host_str().unwrap_or("127.0.0.1").to_owned();
             let port = url.port().unwrap_or(1883);
             let nanos = std::time::SystemTime::now()
@@ -72,6 +78,8 @@ impl Mqtt {
             options.set_keep_alive(Duration::from_secs(30));
             options.set_clean_session(true);
             options.set_max_packet_size(1 << 20, 1 << 20);
+            // A batch's publishes go out without waiting for each acknowledgement.
+            options.set_inflight(1000);
             if !url.username().is_empty() {
                 options.set_credentials(
                     crate::percent_decode(url.username()),
@@ -114,9 +122,16 @@ impl Mqtt {
         let mut done = vec![false; batch.len()];
         let mut sent = 0;
         let deadline = tokio::time::Instant::now() + timeout;
-        let acked_prefix = |done: &[bool]| done.iter().take_while(|d| **d).count();
+        // How many entries from the start are acknowledged (advanced as they are).
+        let mut prefix = 0;
         let mut next = 0;
-        while acked_prefix(&done) < batch.len() {
+        loop {
+            while prefix < batch.len() && done[prefix] {
+                prefix += 1;
+            }
+            if prefix == batch.len() {
+                break;
+            }
             // Hand the client as many publishes as it takes without waiting.
             while next < batch.len() {
                 let entry = &batch[next];
@@ -134,19 +149,16 @@ impl Mqtt {
             let progress = tokio::time::timeout_at(deadline, connection.events.recv()).await;
             match progress {
                 Err(_) => {
-                    return Err(Failed::at(
-                        acked_prefix(&done),
-                        PublishError::Timeout(timeout),
-                    ));
+                    return Err(Failed::at(prefix, PublishError::Timeout(timeout)));
                 }
                 Ok(None) => {
                     return Err(Failed::at(
-                        acked_prefix(&done),
+                        prefix,
                         PublishError::Connect("the connection ended".into()),
                     ));
                 }
                 Ok(Some(Progress::Lost(e))) => {
-                    return Err(Failed::at(acked_prefix(&done), PublishError::Connect(e)));
+                    return Err(Failed::at(prefix, PublishError::Connect(e)));
                 }
                 Ok(Some(Progress::Sent(pkid))) => {
                     if sent < batch.len() {

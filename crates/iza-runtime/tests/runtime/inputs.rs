@@ -171,3 +171,177 @@ async fn a_push_on_an_mqtt_topic_updates_the_service() {
     driver.abort();
     monitor.shutdown(Duration::from_secs(1)).await;
 }
+
+/// The number of consumers of an AMQP queue, asked passively (the queue must exist).
+async fn consumers(channel: &lapin::Channel, queue: &str) -> u32 {
+    channel
+        .queue_declare(
+            queue.into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .unwrap()
+        .consumer_count()
+}
+
+/// Whether anyone subscribes to `subject`: a request to it is answered "no responders" at once
+/// when no one does (IZA's input drops the request's body, not a result, and never replies).
+async fn nats_heard(client: &async_nats::Client, subject: &str) -> bool {
+    let request = client.request(subject.to_owned(), "not a result".into());
+    match tokio::time::timeout(Duration::from_millis(300), request).await {
+        Err(_) => true,
+        Ok(Err(e)) => e.kind() != async_nats::client::RequestErrorKind::NoResponders,
+        Ok(Ok(_)) => true,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_subscribes_added_inputs_closes_removed_ones_and_resubscribes_changed_ones() {
+    use lapin::options::{BasicPublishOptions, QueueDeleteOptions};
+    use rumqttc::{AsyncClient, MqttOptions, QoS};
+    let id = unique();
+    let (old_subject, new_subject) = (format!("iza.test.old.{id}"), format!("iza.test.new.{id}"));
+    let queue = format!("iza.test.in.{id}");
+    let topic = format!("iza/test/in/{id}");
+    let manifest = |inputs: &str| {
+        format!("[services.job]\ncheck = {{ push = true, expect_every = \"1h\" }}\n{inputs}")
+    };
+    let nats_input = |subject: &str| {
+        format!(
+            "[inputs.bus]\nkind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\nsubject = \"{subject}.>\"\n"
+        )
+    };
+    let amqp_input = format!(
+        "[inputs.queue]\nkind = \"amqp\"\nurl = \"amqp://guest:guest@127.0.0.1:5672/%2f\"\nqueue = \"{queue}\"\n"
+    );
+    let mqtt_input = format!(
+        "[inputs.telemetry]\nkind = \"mqtt\"\nurl = \"mqtt://127.0.0.1:1883\"\ntopic = \"{topic}/+\"\n"
+    );
+    let before = catalog(&manifest(&format!(
+        "{}{amqp_input}",
+        nats_input(&old_subject)
+    )));
+    let monitor = Arc::new(
+        start(
+            before.clone(),
+            Arc::new(RecordingStore::default()),
+            options(),
+        )
+        .await,
+    );
+    let inputs = Inputs::start(&before, monitor.clone());
+    assert_eq!(inputs.ids(), ["bus", "queue"]);
+    let client = async_nats::connect("nats://127.0.0.1:4222").await.unwrap();
+    let connection = lapin::Connection::connect(
+        "amqp://guest:guest@127.0.0.1:5672/%2f",
+        lapin::ConnectionProperties::default(),
+    )
+    .await
+    .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    // Both subscribed: the old subject moves the service, the queue has IZA's consumer.
+    send_until(&monitor, "job", Status::Up, || {
+        let (client, subject) = (client.clone(), format!("{old_subject}.job"));
+        async move {
+            client
+                .publish(subject, r#"{"up": true}"#.into())
+                .await
+                .unwrap();
+            client.flush().await.unwrap();
+        }
+    })
+    .await;
+    let deadline = Instant::now() + DEADLINE;
+    while consumers(&channel, &queue).await != 1 {
+        assert!(Instant::now() < deadline, "IZA never consumed `{queue}`");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // The NATS subject changes, the AMQP input goes, an MQTT input comes.
+    let after = catalog(&manifest(&format!(
+        "{}{mqtt_input}",
+        nats_input(&new_subject)
+    )));
+    let report = inputs.reload(&after).await;
+    assert_eq!(report.added, ["telemetry"]);
+    assert_eq!(report.removed, ["queue"]);
+    assert_eq!(report.changed, ["bus"]);
+    assert_eq!(inputs.ids(), ["bus", "telemetry"]);
+    // The removed input's consumer is gone (its connection closed), and no one listens on the
+    // old subject any more.
+    let deadline = Instant::now() + DEADLINE;
+    while consumers(&channel, &queue).await != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the removed input still consumes"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    while nats_heard(&client, &format!("{old_subject}.job")).await {
+        assert!(Instant::now() < deadline, "the old subject is still heard");
+    }
+    // A message to the queue now waits there for a consumer.
+    channel
+        .basic_publish(
+            "".into(),
+            queue.as_str().into(),
+            BasicPublishOptions::default(),
+            br#"{"service": "job", "up": false}"#,
+            lapin::BasicProperties::default(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    // The new subject and the new topic are heard.
+    send_until(&monitor, "job", Status::Down, || {
+        let (client, subject) = (client.clone(), format!("{new_subject}.job"));
+        async move {
+            client
+                .publish(subject, r#"{"up": false}"#.into())
+                .await
+                .unwrap();
+            client.flush().await.unwrap();
+        }
+    })
+    .await;
+    let (mqtt, mut events) = AsyncClient::new(
+        MqttOptions::new(format!("iza-test-{}", unique()), "127.0.0.1", 1883),
+        16,
+    );
+    let driver = tokio::spawn(async move { while events.poll().await.is_ok() {} });
+    send_until(&monitor, "job", Status::Up, || {
+        let (mqtt, topic) = (mqtt.clone(), format!("{topic}/job"));
+        async move {
+            mqtt.publish(topic, QoS::AtLeastOnce, false, r#"{"up": true}"#)
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    let waiting = channel
+        .queue_declare(
+            queue.as_str().into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(waiting.message_count(), 1, "no one took the queued result");
+    // A reload with the same inputs touches nothing.
+    assert!(inputs.reload(&after).await.is_empty());
+    driver.abort();
+    drop(inputs);
+    let _ = channel
+        .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+        .await;
+    let _ = connection.close(200, "done".into()).await;
+    monitor.shutdown(Duration::from_secs(1)).await;
+}

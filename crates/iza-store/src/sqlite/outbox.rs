@@ -1,5 +1,6 @@
 //! The event outbox of the SQLite store (table of migration 6): writes are one `BEGIN
-//! IMMEDIATE` transaction on the writer (entries, then the bound), reads go to the readers.
+//! IMMEDIATE` transaction on the writer (the entries in one statement, then the bound), reads
+//! go to the readers.
 
 use sqlx::Row as _;
 
@@ -21,31 +22,59 @@ pub(super) async fn push(
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(&error)?;
-    let mut written = Vec::with_capacity(entries.len());
-    let mut outputs: Vec<&str> = Vec::new();
-    for entry in entries {
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO outbox (output, event_id, key, service, at, retain, payload) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
-        )
-        .bind(&entry.output)
-        .bind(&entry.event_id)
-        .bind(&entry.key)
-        .bind(entry.service.as_deref())
-        .bind(entry.at)
-        .bind(entry.retain)
-        .bind(&entry.payload)
-        .fetch_one(&mut *transaction)
-        .await
-        .map_err(&error)?;
-        written.push(OutboxEntry {
-            id,
-            ..entry.clone()
-        });
-        if !outputs.contains(&entry.output.as_str()) {
-            outputs.push(&entry.output);
-        }
+    // One statement for the whole batch, not one per entry (each statement is a round trip to
+    // the connection's thread): the entries as one JSON array, inserted in its order, so the
+    // ids (assigned one after another under the write lock) sorted are the entries' ids.
+    let rows: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            (
+                &e.output,
+                &e.event_id,
+                &e.key,
+                e.service.as_deref(),
+                e.at,
+                e.retain,
+                &e.payload,
+            )
+        })
+        .collect();
+    let rows = serde_json::to_string(&rows)
+        .map_err(|json| StoreError::Query(format!("outbox entries: {json}")))?;
+    let mut ids: Vec<i64> = sqlx::query_scalar(
+        "INSERT INTO outbox (output, event_id, key, service, at, retain, payload) \
+         SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
+                json_extract(value, '$[2]'), json_extract(value, '$[3]'), \
+                json_extract(value, '$[4]'), json_extract(value, '$[5]'), \
+                json_extract(value, '$[6]') \
+         FROM json_each(?1) ORDER BY key RETURNING id",
+    )
+    .bind(rows)
+    .fetch_all(&mut *transaction)
+    .await
+    .map_err(&error)?;
+    if ids.len() != entries.len() {
+        return Err(StoreError::Query(format!(
+            "writing to the outbox: {} of {} entries written",
+            ids.len(),
+            entries.len()
+        )));
     }
+    ids.sort_unstable();
+    let mut outputs: Vec<&str> = Vec::new();
+    let written: Vec<OutboxEntry> = entries
+        .iter()
+        .zip(ids)
+        .map(|(entry, id)| {
+            if !outputs.contains(&entry.output.as_str()) {
+                outputs.push(&entry.output);
+            }
+            OutboxEntry {
+                id,
+                ..entry.clone()
+            }
+        })
+        .collect();
     let keep = i64::try_from(max_pending).unwrap_or(i64::MAX);
     let mut dropped = 0;
     for output in outputs {

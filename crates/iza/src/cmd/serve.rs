@@ -21,6 +21,7 @@ use iza_runtime::alerts::{Alerts, AlertsOptions, LinkKey};
 use iza_runtime::cluster::leases::{LeaseKeeper, LeaseOptions, Owned};
 use iza_runtime::cluster::relay::{Relay, RelayOptions};
 use iza_runtime::cluster::{Cluster, NodeOptions};
+use iza_runtime::inputs::Inputs;
 use iza_runtime::{
     DockerOptions, DockerWatch, Launch, Launcher, Monitor, MonitorOptions, Supervisor,
 };
@@ -361,8 +362,9 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
             .await
             .context("cannot start the monitor")?,
     );
-    // Results pushed from brokers (`[inputs.*]`); they stop when this is dropped.
-    let _inputs = iza_runtime::inputs::Inputs::start(&catalog, monitor.clone());
+    // Results pushed from brokers (`[inputs.*]`); a reload applies the new ones, and they stop
+    // when the last handle is dropped.
+    let inputs = Arc::new(Inputs::start(&catalog, monitor.clone()));
     let docker = DockerWatch::start(&catalog, DockerOptions::default());
     let state = AppState::new(
         monitor.clone(),
@@ -550,6 +552,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         state.clone(),
         supervisor.clone(),
         agents.clone(),
+        inputs.clone(),
         hangup,
     ));
     let maintainer = tokio::spawn(maintain(store.clone()));
@@ -751,6 +754,7 @@ async fn watch_manifest(
     state: AppState,
     supervisor: Option<Arc<Supervisor>>,
     agents: Arc<Agents>,
+    inputs: Arc<Inputs>,
     mut hangup: Option<Signal>,
 ) {
     let mut tick = tokio::time::interval(WATCH_EVERY);
@@ -783,6 +787,7 @@ async fn watch_manifest(
             &state,
             supervisor.as_deref(),
             &agents,
+            &inputs,
         )
         .await;
     }
@@ -795,6 +800,7 @@ async fn reload(
     state: &AppState,
     supervisor: Option<&Supervisor>,
     agents: &Agents,
+    inputs: &Inputs,
 ) {
     let syntax = iza_catalog::Syntax::for_path(path);
     let source = SourceFile::new(path, text, syntax);
@@ -841,6 +847,28 @@ async fn reload(
     }
     if let Some(figures) = state.figures() {
         figures.reload(catalog.clone());
+    }
+    // Event outputs and inputs (docs/events.md, docs/inputs.md): added ones start, removed ones
+    // stop, changed ones restart with their new settings (an output keeps its outbox).
+    if let Some(outputs) = state.outputs() {
+        let changed = outputs.reload(&catalog).await;
+        if !changed.is_empty() {
+            tracing::info!(
+                added = ?changed.added,
+                removed = ?changed.removed,
+                changed = ?changed.changed,
+                "event outputs reconciled"
+            );
+        }
+    }
+    let changed = inputs.reload(&catalog).await;
+    if !changed.is_empty() {
+        tracing::info!(
+            added = ?changed.added,
+            removed = ?changed.removed,
+            changed = ?changed.changed,
+            "inputs reconciled"
+        );
     }
     agents.reload(catalog).await;
 }
