@@ -6,7 +6,9 @@
 //! long history is bounded per round and resumes after a restart (the cursor is stored with the
 //! round, in one transaction), and a quiet engine costs one page a round.
 //!
-//! Executions seen running are read again one by one until they end (n8n's list is ordered by
+//! n8n's list leaves out the executions it is running (unless `status=running` asks), so each
+//! round lists those first (one more request). Executions recorded as running are read again
+//! one by one once they no longer list as running, until they end (n8n's list is ordered by
 //! id, so a finished execution below the head would not be listed again); the newest failure
 //! of each workflow is read in detail (n8n `includeData=true`) for its message and node.
 
@@ -137,6 +139,26 @@ impl Follower {
         let mut seen: Vec<Execution> = Vec::new();
         let mut budget = self.pages_per_round;
 
+        // n8n (2.41.1) leaves the executions it is running out of its list unless
+        // `status=running` asks for them, and its ids follow the start: one that ends after a
+        // newer one shows below the head, where no round looks. So the running ones are listed
+        // first (and read again until they end, below); one that ends between the two
+        // requests is in the newest pages. Activepieces lists its running runs.
+        let mut still_running: HashSet<String> = HashSet::new();
+        if self.client.engine() == Engine::N8n {
+            let page = self
+                .client
+                .executions_page(None, self.page_size, Some("running"))
+                .await?;
+            let known: HashSet<&str> = running.iter().map(|r| r.id.as_str()).collect();
+            for e in page.items {
+                still_running.insert(e.record.id.clone());
+                if !known.contains(e.record.id.as_str()) {
+                    seen.push(e);
+                }
+            }
+        }
+
         // The newest pages, down to the head.
         let old_head = cursor.head.clone();
         let mut next: Option<String> = None;
@@ -203,7 +225,7 @@ impl Follower {
         let mut refreshed = Vec::new();
         for r in running
             .iter()
-            .filter(|r| !listed.contains(r.id.as_str()))
+            .filter(|r| !listed.contains(r.id.as_str()) && !still_running.contains(&r.id))
             .take(RUNNING_PER_ROUND)
         {
             match self.client.execution(&r.id).await {

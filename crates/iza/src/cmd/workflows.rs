@@ -2,11 +2,14 @@
 //! from its store, so it works while `iza serve`/`iza up` runs and after): per engine its
 //! verdict by the manifest's rules, then its workflows, failing first, with runs, success rate
 //! and p95 duration over 1h, 24h and 7d, and the last error with its node and a link.
+//! `iza workflows retry <service>/<execution id> [PATH]` retries one failed execution through
+//! the engine's API (n8n `POST /api/v1/executions/{id}/retry`, Activepieces' flow-run retry)
+//! and prints the new execution.
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-use clap::Args;
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
 use iza_store::WorkflowStats;
 use serde_json::{Value, json};
 
@@ -15,7 +18,10 @@ use crate::manifest_input;
 
 /// Arguments of `iza workflows`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct WorkflowsArgs {
+    #[command(subcommand)]
+    pub(crate) action: Option<WorkflowsAction>,
     #[command(flatten)]
     pub(crate) manifest: ManifestArg,
     /// Output format.
@@ -24,6 +30,28 @@ pub(crate) struct WorkflowsArgs {
     /// Show only failing workflows.
     #[arg(long)]
     pub(crate) failing: bool,
+}
+
+/// What `iza workflows` can do besides showing.
+#[derive(Debug, Subcommand)]
+pub(crate) enum WorkflowsAction {
+    /// Retry a failed execution through the engine's API and print the new execution (n8n:
+    /// mode `retry`). Exits 1 when the engine refuses (n8n answers 409 for an execution that
+    /// succeeded).
+    Retry(RetryArgs),
+}
+
+/// Arguments of `iza workflows retry`.
+#[derive(Debug, Args)]
+pub(crate) struct RetryArgs {
+    /// The execution: `<service>/<execution id>` (the service of kind `workflow-engine`).
+    #[arg(value_name = "SERVICE/EXECUTION")]
+    pub(crate) execution: String,
+    #[command(flatten)]
+    pub(crate) manifest: ManifestArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
 }
 
 const WINDOWS: [(&str, i64); 3] = [("1h", 3_600_000), ("24h", 86_400_000), ("7d", 604_800_000)];
@@ -42,6 +70,9 @@ fn window_json(s: Option<&WorkflowStats>) -> Value {
 }
 
 pub(crate) fn run(args: &WorkflowsArgs) -> Result<ExitCode> {
+    if let Some(WorkflowsAction::Retry(retry_args)) = &args.action {
+        return retry(retry_args);
+    }
     let path = iza_catalog::resolve(&args.manifest.path)?;
     let (_, catalog) = manifest_input::catalog(&args.manifest)?;
     let location = super::serve::store_location(None, None, &catalog, &path)?;
@@ -175,6 +206,68 @@ pub(crate) fn run(args: &WorkflowsArgs) -> Result<ExitCode> {
                 windows["7d"]["runs"].as_u64().unwrap_or(0),
             );
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `iza workflows retry <service>/<execution id>`: one retry through the engine's client, with
+/// the credential from the environment as the manifest names it.
+fn retry(args: &RetryArgs) -> Result<ExitCode> {
+    let Some((service_id, execution)) = args
+        .execution
+        .split_once('/')
+        .filter(|(s, e)| !s.is_empty() && !e.is_empty())
+    else {
+        bail!(
+            "`{}` is not `<service>/<execution id>` (e.g. `n8n/1234`)",
+            args.execution
+        );
+    };
+    let (_, catalog) = manifest_input::catalog(&args.manifest)?;
+    let Some(service) = catalog.services.get(service_id) else {
+        bail!("the manifest has no service `{service_id}`");
+    };
+    let Some(source) = &service.workflows else {
+        bail!("the service `{service_id}` has no `workflows` (docs/workflows.md)");
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let _guard = runtime.enter();
+    let client = iza_workflows::client::http_client()
+        .and_then(|http| iza_workflows::Client::new(http, source, |name| std::env::var(name).ok()))
+        .with_context(|| format!("cannot talk to the engine of `{service_id}`"))?;
+    let new = match runtime.block_on(client.retry(execution)) {
+        Ok(new) => new,
+        Err(error) => {
+            eprintln!(
+                "error: the engine of `{service_id}` did not retry execution {execution}: {error}"
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let record = &new.record;
+    let url = client.execution_url(&record.workflow_id, &record.id);
+    if args.format == TextOrJson::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "service": service_id,
+                "engine": source.engine.as_str(),
+                "retried": execution,
+                "execution": record,
+                "url": url,
+            }))?
+        );
+    } else {
+        println!(
+            "{service_id}: retried execution {execution}: new execution {} of workflow {} (mode {}, status {}) {url}",
+            record.id,
+            record.workflow_id,
+            record.mode.as_deref().unwrap_or("-"),
+            record.status,
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
