@@ -14,6 +14,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use futures_util::StreamExt as _;
+
 use iza_catalog::model::Engine;
 use iza_store::{ExecutionRecord, WorkflowFailure, WorkflowSync};
 use serde::{Deserialize, Serialize};
@@ -24,6 +26,8 @@ use crate::client::{Client, Execution, MAX_PAGE, WorkflowError};
 pub const RUNNING_PER_ROUND: usize = 50;
 /// Failures read in detail per round at most.
 pub const FAILURES_PER_ROUND: usize = 20;
+/// Failures read in detail at the same time.
+pub const FAILURE_READS_AT_ONCE: usize = 4;
 /// How often the workflow list is read again.
 pub const WORKFLOWS_EVERY_MS: i64 = 60_000;
 
@@ -260,14 +264,29 @@ impl Follower {
         }
         let mut failures: Vec<&Execution> = newest.into_values().collect();
         failures.sort_by_key(|e| std::cmp::Reverse(e.record.started_at));
-        for e in failures.into_iter().take(FAILURES_PER_ROUND) {
-            let failure = match self.client.engine() {
-                Engine::N8n => match self.client.failure(&e.record.id).await {
-                    Ok(f) => f,
-                    Err(WorkflowError::NotFound(_)) => continue,
-                    Err(error) => return Err(error),
-                },
-                Engine::Activepieces => crate::client::ap_failure(e),
+        // Read a few at a time: one by one, ten new failures a round at 200 executions/s
+        // would hold the round (and the executions' arrival in the store) for ten round trips.
+        let picked: Vec<&Execution> = failures.into_iter().take(FAILURES_PER_ROUND).collect();
+        let details: Vec<Result<WorkflowFailure, WorkflowError>> = match self.client.engine() {
+            Engine::N8n => {
+                let client = &self.client;
+                let ids: Vec<String> = picked.iter().map(|e| e.record.id.clone()).collect();
+                futures_util::stream::iter(ids)
+                    .map(|id| async move { client.failure(&id).await })
+                    .buffered(FAILURE_READS_AT_ONCE)
+                    .collect()
+                    .await
+            }
+            Engine::Activepieces => picked
+                .iter()
+                .map(|e| Ok(crate::client::ap_failure(e)))
+                .collect(),
+        };
+        for (e, detail) in picked.into_iter().zip(details) {
+            let failure = match detail {
+                Ok(f) => f,
+                Err(WorkflowError::NotFound(_)) => continue,
+                Err(error) => return Err(error),
             };
             sync.failures.push(WorkflowFailure {
                 workflow_id: e.record.workflow_id.clone(),
