@@ -5,7 +5,10 @@
 //!
 //! It keeps a configurable number of workflows (2,056 for the seed's n8n), a pre-generated
 //! history, and generates executions at a steady rate (each appears when it ends), a
-//! configurable share of them failing with an error message and a failing node. It speaks:
+//! configurable share of them failing with an error message and a failing node. Tests can
+//! also start an execution and end it later ([`Standin::start_execution`]): as n8n 2.41.1
+//! does, its list leaves out the executions still running unless `status=running` asks for
+//! them, so one that ends after a newer one shows below it. It speaks:
 //! n8n: `/healthz`, `/healthz/readiness` (503 until `ready_after`), `GET /api/v1/workflows`
 //! and `/api/v1/executions` (`{data, nextCursor}`, opaque base64 cursors, `limit` ≤ 250,
 //! filters `active`, `status`, `workflowId`, `includeData`), `GET /api/v1/executions/{id}`,
@@ -122,6 +125,8 @@ struct Run {
     seq: u64,
     workflow: usize,
     failed: bool,
+    /// Still running (started by [`Standin::start_execution`]).
+    running: bool,
     started: i64,
     stopped: i64,
     mode: &'static str,
@@ -327,6 +332,7 @@ impl Standin {
             seq,
             workflow,
             failed,
+            running: false,
             started: ended - duration,
             stopped: ended,
             mode,
@@ -372,6 +378,41 @@ impl Standin {
         self.run_id(seq)
     }
 
+    /// Starts an execution of workflow `workflow` (an index) that runs until
+    /// [`Standin::finish_execution`]; returns its id.
+    pub fn start_execution(&self, workflow: usize) -> String {
+        let mut data = self.lock();
+        let now = crate::time::now();
+        let workflow = workflow % self.config.workflows;
+        let seq = self.generate(&mut data, now, "webhook", Some(workflow));
+        if let Some(run) = data.runs.back_mut() {
+            run.running = true;
+            run.failed = false;
+            run.started = now;
+        }
+        self.run_id(seq)
+    }
+
+    /// Ends a running execution now, failed or not; false when there is no such one running.
+    pub fn finish_execution(&self, id: &str, failed: bool) -> bool {
+        let mut data = self.lock();
+        let Some(seq) = self.find(&data, id) else {
+            return false;
+        };
+        let Some(front) = data.runs.front().map(|r| r.seq) else {
+            return false;
+        };
+        match data.runs.get_mut((seq - front) as usize) {
+            Some(run) if run.running => {
+                run.running = false;
+                run.failed = failed;
+                run.stopped = crate::time::now().max(run.started);
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Data> {
         self.data.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -394,18 +435,20 @@ impl Standin {
     fn n8n_execution(&self, run: &Run, include_data: bool) -> Value {
         let mut value = json!({
             "id": run.seq.to_string(),
-            "finished": !run.failed,
+            "finished": !run.failed && !run.running,
             "mode": run.mode,
             "retryOf": run.retry_of.map(|s| s.to_string()),
             "retrySuccessId": run.retry_success.map(|s| s.to_string()),
-            "status": if run.failed { "error" } else { "success" },
+            "status": if run.running { "running" } else if run.failed { "error" } else { "success" },
             "startedAt": iso(run.started),
-            "stoppedAt": iso(run.stopped),
+            "stoppedAt": (!run.running).then(|| iso(run.stopped)),
             "workflowId": self.workflow_id(run.workflow),
             "waitTill": null,
         });
         if include_data {
-            let data = if run.failed {
+            let data = if run.running {
+                json!({ "resultData": { "runData": {} } })
+            } else if run.failed {
                 let (node, message) = NODES[run.workflow % NODES.len()];
                 json!({ "resultData": {
                     "error": { "message": message, "name": "NodeOperationError", "node": { "name": node, "type": "n8n-nodes-base.stub" } },
@@ -433,9 +476,9 @@ impl Standin {
             "flowId": self.workflow_id(run.workflow),
             "flowVersionId": format!("v{}", run.workflow),
             "flowDisplayName": self.workflow_name(run.workflow),
-            "status": if run.failed { "FAILED" } else { "SUCCEEDED" },
+            "status": if run.running { "RUNNING" } else if run.failed { "FAILED" } else { "SUCCEEDED" },
             "startTime": iso(run.started),
-            "finishTime": iso(run.stopped),
+            "finishTime": (!run.running).then(|| iso(run.stopped)),
             "environment": "PRODUCTION",
             "failedStep": failed_step,
         })
@@ -696,12 +739,14 @@ async fn n8n_executions(
             }
         }
     };
-    // The stand-in's runs have ended: they succeeded or failed.
-    let failed = match query.get("status").map(String::as_str) {
-        None => None,
+    // The stand-in's runs succeed, fail, or (started by a test) run. As n8n 2.41.1 does, the
+    // list leaves out the running ones unless `status=running` asks for them.
+    let status = query.get("status").map(String::as_str);
+    let failed = match status {
+        None | Some("running") => None,
         Some("success") => Some(false),
         Some("error") => Some(true),
-        Some("canceled" | "crashed" | "running" | "waiting" | "new" | "unknown") => {
+        Some("canceled" | "crashed" | "waiting" | "new" | "unknown") => {
             return Json(json!({ "data": [], "nextCursor": null })).into_response();
         }
         Some(_) => {
@@ -715,8 +760,10 @@ async fn n8n_executions(
     let include_data = query.get("includeData").is_some_and(|v| v == "true");
     let mut data = s.lock();
     s.advance(&mut data);
+    let running = status == Some("running");
     let (items, last) = page(&s, &data, before, limit, |run| {
-        failed.is_none_or(|f| run.failed == f)
+        run.running == running
+            && failed.is_none_or(|f| run.failed == f)
             && workflow
                 .as_ref()
                 .is_none_or(|w| *w == s.workflow_id(run.workflow))
@@ -771,7 +818,9 @@ async fn n8n_retry(State(s): State<Arc<Standin>>, Path(id): Path<String>) -> Ans
     let Some(seq) = s.find(&data, &id) else {
         return error(StatusCode::NOT_FOUND, "Not Found");
     };
-    if s.run_at(&data, seq).is_some_and(|r| !r.failed) {
+    if s.run_at(&data, seq)
+        .is_some_and(|r| !r.failed && !r.running)
+    {
         return error(
             StatusCode::CONFLICT,
             "The execution succeeded, so it cannot be retried.",
@@ -951,7 +1000,7 @@ async fn ap_runs(
     let mut data = s.lock();
     s.advance(&mut data);
     let (items, last) = page(&s, &data, before, limit, |run| {
-        failed.is_none_or(|f| run.failed == f)
+        failed.is_none_or(|f| run.failed == f && !run.running)
             && flow
                 .as_ref()
                 .is_none_or(|w| *w == s.workflow_id(run.workflow))

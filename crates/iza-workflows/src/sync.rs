@@ -11,11 +11,15 @@
 //! recorded as running that ended failed. The history of a first sync is not new; since the
 //! cursor is stored with the round, a failure is new in one round only, across restarts too.
 //!
-//! Executions seen running are read again one by one until they end (n8n's list is ordered by
+//! n8n's list leaves out the executions it is running (unless `status=running` asks), so each
+//! round lists those first (one more request). Executions recorded as running are read again
+//! one by one once they no longer list as running, until they end (n8n's list is ordered by
 //! id, so a finished execution below the head would not be listed again); the newest failure
 //! of each workflow is read in detail (n8n `includeData=true`) for its message and node.
 
 use std::collections::{BTreeMap, HashSet};
+
+use futures_util::StreamExt as _;
 
 use iza_catalog::model::Engine;
 use iza_store::{ExecutionRecord, WorkflowFailure, WorkflowSync};
@@ -27,6 +31,8 @@ use crate::client::{Client, Execution, MAX_PAGE, WorkflowError};
 pub const RUNNING_PER_ROUND: usize = 50;
 /// Failures read in detail per round at most.
 pub const FAILURES_PER_ROUND: usize = 20;
+/// Failures read in detail at the same time.
+pub const FAILURE_READS_AT_ONCE: usize = 4;
 /// How often the workflow list is read again.
 pub const WORKFLOWS_EVERY_MS: i64 = 60_000;
 
@@ -147,6 +153,26 @@ impl Follower {
         let mut fresh: Vec<bool> = Vec::new();
         let mut budget = self.pages_per_round;
 
+        // n8n (2.41.1) leaves the executions it is running out of its list unless
+        // `status=running` asks for them, and its ids follow the start: one that ends after a
+        // newer one shows below the head, where no round looks. So the running ones are listed
+        // first (and read again until they end, below); one that ends between the two
+        // requests is in the newest pages. Activepieces lists its running runs.
+        let mut still_running: HashSet<String> = HashSet::new();
+        if self.client.engine() == Engine::N8n {
+            let page = self
+                .client
+                .executions_page(None, self.page_size, Some("running"))
+                .await?;
+            let known: HashSet<&str> = running.iter().map(|r| r.id.as_str()).collect();
+            for e in page.items {
+                still_running.insert(e.record.id.clone());
+                if !known.contains(e.record.id.as_str()) {
+                    seen.push(e);
+                }
+            }
+        }
+
         // The newest pages, down to the head.
         let old_head = cursor.head.clone();
         let mut next: Option<String> = None;
@@ -215,7 +241,7 @@ impl Follower {
         let mut refreshed = Vec::new();
         for r in running
             .iter()
-            .filter(|r| !listed.contains(r.id.as_str()))
+            .filter(|r| !listed.contains(r.id.as_str()) && !still_running.contains(&r.id))
             .take(RUNNING_PER_ROUND)
         {
             match self.client.execution(&r.id).await {
@@ -252,14 +278,29 @@ impl Follower {
         }
         let mut failures: Vec<&Execution> = newest.into_values().collect();
         failures.sort_by_key(|e| std::cmp::Reverse(e.record.started_at));
-        for e in failures.into_iter().take(FAILURES_PER_ROUND) {
-            let failure = match self.client.engine() {
-                Engine::N8n => match self.client.failure(&e.record.id).await {
-                    Ok(f) => f,
-                    Err(WorkflowError::NotFound(_)) => continue,
-                    Err(error) => return Err(error),
-                },
-                Engine::Activepieces => crate::client::ap_failure(e),
+        // Read a few at a time: one by one, ten new failures a round at 200 executions/s
+        // would hold the round (and the executions' arrival in the store) for ten round trips.
+        let picked: Vec<&Execution> = failures.into_iter().take(FAILURES_PER_ROUND).collect();
+        let details: Vec<Result<WorkflowFailure, WorkflowError>> = match self.client.engine() {
+            Engine::N8n => {
+                let client = &self.client;
+                let ids: Vec<String> = picked.iter().map(|e| e.record.id.clone()).collect();
+                futures_util::stream::iter(ids)
+                    .map(|id| async move { client.failure(&id).await })
+                    .buffered(FAILURE_READS_AT_ONCE)
+                    .collect()
+                    .await
+            }
+            Engine::Activepieces => picked
+                .iter()
+                .map(|e| Ok(crate::client::ap_failure(e)))
+                .collect(),
+        };
+        for (e, detail) in picked.into_iter().zip(details) {
+            let failure = match detail {
+                Ok(f) => f,
+                Err(WorkflowError::NotFound(_)) => continue,
+                Err(error) => return Err(error),
             };
             sync.failures.push(WorkflowFailure {
                 workflow_id: e.record.workflow_id.clone(),

@@ -320,9 +320,10 @@ async fn first_sync_of_100000_then_only_new_ones() {
     let recorded: u64 = stats.iter().flat_map(|w| w.runs.values()).sum();
     assert_eq!(recorded, 100_000);
     assert!(stats.iter().any(|w| w.last_failure.is_some()));
+    // 400 pages of history, plus per round the last one again and the list of running ones.
     let pages = standin.counters.execution_pages.load(Ordering::Relaxed);
     assert!(
-        pages <= 400 + u64::from(rounds),
+        pages <= 400 + 2 * u64::from(rounds),
         "history read more than once: {pages} pages"
     );
 
@@ -339,9 +340,10 @@ async fn first_sync_of_100000_then_only_new_ones() {
     assert_eq!(sync.executions.len(), 37);
     assert_eq!(store.apply_workflow_sync("n8n", &sync).await.unwrap(), 37);
     assert_eq!(report.pages, 1);
+    // One page of the new ones, and the (empty) list of running ones.
     assert_eq!(
         standin.counters.execution_pages.load(Ordering::Relaxed) - pages_before,
-        1
+        2
     );
     assert!(standin.counters.executions_listed.load(Ordering::Relaxed) - listed_before <= 250);
     // Only the new failures are read in detail.
@@ -570,4 +572,72 @@ async fn activepieces_retry_failed_and_trigger() {
     );
     assert_eq!((started.status, started.answer.as_str()), (200, "{}"));
     assert_eq!(standin.counters.webhooks.load(Ordering::Relaxed), 1);
+}
+
+/// n8n 2.41.1 leaves running executions out of its list unless `status=running` asks, and its
+/// ids follow the start: an execution that ends after a newer one shows below the head. The
+/// follower lists the running ones each round and reads them again until they end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn n8n_execution_ending_after_a_newer_one_is_recorded() {
+    let (standin, url) = serve(StandinConfig {
+        workflows: 5,
+        history: 20,
+        rate: 0.0,
+        failure_rate: 0.0,
+        ..StandinConfig::default()
+    })
+    .await;
+    let store = SqliteStore::open_in_memory().await.unwrap();
+    let follower = Follower::new(client_of(Engine::N8n, &url, "standin-key"), 40);
+    let mut cursor = Cursor::default();
+    follow_until_caught_up(&follower, &store, &mut cursor).await;
+
+    // 21 starts and runs; 22 starts later and ends first.
+    let long = standin.start_execution(3);
+    assert_eq!(long, "21");
+    let newer = standin.add_executions(1);
+    assert_eq!(newer, "22");
+    let (status, body) = get(&format!("{url}/api/v1/executions?limit=5"), Some(KEY)).await;
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids[..2],
+        ["22", "20"],
+        "the running one is not listed: {body}"
+    );
+    let (_, body) = get(
+        &format!("{url}/api/v1/executions?status=running"),
+        Some(KEY),
+    )
+    .await;
+    assert_eq!(body["data"][0]["id"], "21");
+    assert_eq!(body["data"][0]["stoppedAt"], Value::Null);
+
+    follow_until_caught_up(&follower, &store, &mut cursor).await;
+    let running = store.running_executions("n8n").await.unwrap();
+    assert_eq!(
+        running.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["21"]
+    );
+    // Still running: the running list says so, no read of it alone.
+    let reads = standin.counters.execution_reads.load(Ordering::Relaxed);
+    follow_until_caught_up(&follower, &store, &mut cursor).await;
+    assert_eq!(
+        standin.counters.execution_reads.load(Ordering::Relaxed),
+        reads
+    );
+
+    // It fails, below the head: read again, recorded with its failure.
+    assert!(standin.finish_execution(&long, true));
+    follow_until_caught_up(&follower, &store, &mut cursor).await;
+    assert!(store.running_executions("n8n").await.unwrap().is_empty());
+    let stats = store.workflow_stats("n8n", 0).await.unwrap();
+    assert_eq!(stats.iter().flat_map(|w| w.runs.values()).sum::<u64>(), 22);
+    let failing = stats.iter().find(|w| w.last_failure.is_some()).unwrap();
+    assert_eq!(failing.last_failure.as_ref().unwrap().execution_id, "21");
 }

@@ -116,7 +116,8 @@ pub(crate) enum Command {
     /// whether alive, and how many checks each probes (docs/scale-out.md).
     Nodes(PsArgs),
     /// Show the workflow engines IZA follows: each engine's verdict, its workflows (failing
-    /// first) with runs, success rate and p95 duration over 1h/24h/7d, the last error.
+    /// first) with runs, success rate and p95 duration over 1h/24h/7d, the last error; or
+    /// retry a failed execution (`iza workflows retry <service>/<execution id>`).
     Workflows(crate::cmd::workflows::WorkflowsArgs),
 }
 

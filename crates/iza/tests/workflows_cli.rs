@@ -497,3 +497,77 @@ group_wait = "1s"
     );
     assert_eq!(status, 404, "{not_engine}");
 }
+
+/// `iza workflows retry <service>/<execution id>` retries through the engine's API: the
+/// stand-in's failed execution gets a new one of mode `retry`; retrying that one (it
+/// succeeded) is refused with n8n's 409, and the command exits 1.
+#[test]
+fn retry_creates_a_retry_execution_and_a_refusal_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // Every execution of its history fails, none is generated later.
+    let _standin = Up(Command::new(env!("CARGO_BIN_EXE_iza"))
+        .args(["demo-service", "--port", &port.to_string(), "--name", "n8n"])
+        .args(["--engine", "n8n", "--workflows", "3", "--history", "10"])
+        .args(["--failure-rate", "1", "--executions-per-second", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the stand-in never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let manifest = dir.path().join("iza.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            r#"version = 1
+[services.n8n]
+kind = "workflow-engine"
+port = {port}
+workflows = {{ engine = "n8n", url = "http://127.0.0.1:{port}", api_key = "${{TEST_N8N_KEY}}" }}
+"#
+        ),
+    )
+    .unwrap();
+    let retry = |target: &str| {
+        Command::new(env!("CARGO_BIN_EXE_iza"))
+            .args(["workflows", "retry", target, manifest.to_str().unwrap()])
+            .args(["--format", "json"])
+            .env("TEST_N8N_KEY", "standin-key")
+            .output()
+            .unwrap()
+    };
+    let output = retry("n8n/3");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let body: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let new = &body["execution"];
+    assert_eq!(body["retried"], "3", "{body}");
+    assert_eq!(new["mode"], "retry", "{body}");
+    assert_eq!(new["retry_of"], "3", "{body}");
+    assert_eq!(new["status"], "success", "{body}");
+    assert_eq!(new["id"], "11", "{body}");
+    assert!(body["url"].as_str().unwrap().ends_with("/executions/11"));
+
+    // The retry succeeded: n8n refuses to retry it again (409).
+    let refused = retry("n8n/11");
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("conflict"), "{stderr}");
+
+    // Unknown execution, unknown service, no slash.
+    let missing = retry("n8n/999");
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("not found"));
+    for bad in ["nope/3", "n8n"] {
+        let output = retry(bad);
+        assert!(!output.status.success(), "{bad}");
+        assert!(!output.stderr.is_empty(), "{bad}");
+    }
+}

@@ -4,20 +4,26 @@
 //! link. It asks the running server (`GET /api/v1/workflows`) when there is one, as
 //! `iza status` does, and otherwise builds the same document from the store (so it works
 //! after `iza serve`/`iza up` stopped).
+//! `iza workflows retry <service>/<execution id> [PATH]` retries one failed execution through
+//! the engine's API (n8n `POST /api/v1/executions/{id}/retry`, Activepieces' flow-run retry)
+//! and prints the new execution.
 
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::Args;
+use clap::{Args, Subcommand};
 use iza_server::workflows::{WorkflowsQuery, workflows_document};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::cli::{RemoteArgs, TextOrJson};
+use crate::cli::{ManifestArg, RemoteArgs, TextOrJson};
 use crate::manifest_input;
 
 /// Arguments of `iza workflows`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct WorkflowsArgs {
+    #[command(subcommand)]
+    pub(crate) action: Option<WorkflowsAction>,
     #[command(flatten)]
     pub(crate) remote: RemoteArgs,
     /// Output format.
@@ -29,6 +35,28 @@ pub(crate) struct WorkflowsArgs {
     /// Only this engine: its service id, or `n8n` / `activepieces`.
     #[arg(long, value_name = "ENGINE")]
     pub(crate) engine: Option<String>,
+}
+
+/// What `iza workflows` can do besides showing.
+#[derive(Debug, Subcommand)]
+pub(crate) enum WorkflowsAction {
+    /// Retry a failed execution through the engine's API and print the new execution (n8n:
+    /// mode `retry`). Exits 1 when the engine refuses (n8n answers 409 for an execution that
+    /// succeeded).
+    Retry(RetryArgs),
+}
+
+/// Arguments of `iza workflows retry`.
+#[derive(Debug, Args)]
+pub(crate) struct RetryArgs {
+    /// The execution: `<service>/<execution id>` (the service of kind `workflow-engine`).
+    #[arg(value_name = "SERVICE/EXECUTION")]
+    pub(crate) execution: String,
+    #[command(flatten)]
+    pub(crate) manifest: ManifestArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
 }
 
 /// The query string of `GET /api/v1/workflows` for these arguments.
@@ -81,6 +109,9 @@ fn from_store(args: &WorkflowsArgs) -> Result<Value> {
 }
 
 pub(crate) fn run(args: &WorkflowsArgs) -> Result<ExitCode> {
+    if let Some(WorkflowsAction::Retry(retry_args)) = &args.action {
+        return retry(retry_args);
+    }
     let document = match super::agents::server_if_any(&args.remote)? {
         Some(client) => {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -149,6 +180,68 @@ pub(crate) fn run(args: &WorkflowsArgs) -> Result<ExitCode> {
                 windows["7d"]["runs"].as_u64().unwrap_or(0),
             );
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `iza workflows retry <service>/<execution id>`: one retry through the engine's client, with
+/// the credential from the environment as the manifest names it.
+fn retry(args: &RetryArgs) -> Result<ExitCode> {
+    let Some((service_id, execution)) = args
+        .execution
+        .split_once('/')
+        .filter(|(s, e)| !s.is_empty() && !e.is_empty())
+    else {
+        bail!(
+            "`{}` is not `<service>/<execution id>` (e.g. `n8n/1234`)",
+            args.execution
+        );
+    };
+    let (_, catalog) = manifest_input::catalog(&args.manifest)?;
+    let Some(service) = catalog.services.get(service_id) else {
+        bail!("the manifest has no service `{service_id}`");
+    };
+    let Some(source) = &service.workflows else {
+        bail!("the service `{service_id}` has no `workflows` (docs/workflows.md)");
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let _guard = runtime.enter();
+    let client = iza_workflows::client::http_client()
+        .and_then(|http| iza_workflows::Client::new(http, source, |name| std::env::var(name).ok()))
+        .with_context(|| format!("cannot talk to the engine of `{service_id}`"))?;
+    let new = match runtime.block_on(client.retry(execution)) {
+        Ok(new) => new,
+        Err(error) => {
+            eprintln!(
+                "error: the engine of `{service_id}` did not retry execution {execution}: {error}"
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let record = &new.record;
+    let url = client.execution_url(&record.workflow_id, &record.id);
+    if args.format == TextOrJson::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "service": service_id,
+                "engine": source.engine.as_str(),
+                "retried": execution,
+                "execution": record,
+                "url": url,
+            }))?
+        );
+    } else {
+        println!(
+            "{service_id}: retried execution {execution}: new execution {} of workflow {} (mode {}, status {}) {url}",
+            record.id,
+            record.workflow_id,
+            record.mode.as_deref().unwrap_or("-"),
+            record.status,
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
