@@ -548,11 +548,13 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     let reloader = tokio::spawn(watch_manifest(
         setup.manifest.clone(),
         setup.source_text,
-        setup.node_name.clone(),
-        state.clone(),
-        supervisor.clone(),
-        agents.clone(),
-        inputs.clone(),
+        Reloaded {
+            node_name: setup.node_name.clone(),
+            state: state.clone(),
+            supervisor: supervisor.clone(),
+            agents: agents.clone(),
+            inputs: inputs.clone(),
+        },
         hangup,
     ));
     let maintainer = tokio::spawn(maintain(store.clone()));
@@ -746,15 +748,21 @@ async fn wait_for_stop(interrupt: Option<Signal>, terminate: Option<Signal>) {
     }
 }
 
-/// Reloads on SIGHUP and whenever the file's contents change.
-async fn watch_manifest(
-    path: PathBuf,
-    mut current: String,
+/// What a reload of the manifest reaches: this node's name (for its `command`s), the server's
+/// state (monitor, view, alerts, figures, outputs), the supervisor, the agents and the inputs.
+struct Reloaded {
     node_name: String,
     state: AppState,
     supervisor: Option<Arc<Supervisor>>,
     agents: Arc<Agents>,
     inputs: Arc<Inputs>,
+}
+
+/// Reloads on SIGHUP and whenever the file's contents change.
+async fn watch_manifest(
+    path: PathBuf,
+    mut current: String,
+    reloaded: Reloaded,
     mut hangup: Option<Signal>,
 ) {
     let mut tick = tokio::time::interval(WATCH_EVERY);
@@ -783,11 +791,11 @@ async fn watch_manifest(
         reload(
             &path,
             text,
-            &node_name,
-            &state,
-            supervisor.as_deref(),
-            &agents,
-            &inputs,
+            &reloaded.node_name,
+            &reloaded.state,
+            reloaded.supervisor.as_deref(),
+            &reloaded.agents,
+            &reloaded.inputs,
         )
         .await;
     }
