@@ -335,16 +335,19 @@ port = 5432
         processes_in_groups(&[first]).is_empty(),
         "its group is gone"
     );
-    // A stopped service stays stopped: no restart is scheduled, whatever the policy.
+    // A stopped service stays stopped: no restart is scheduled, whatever the policy. (The
+    // events reach the collector after `stop` returns: wait for the stop's.)
+    wait_until("the stop is announced", || {
+        h.of("server")
+            .last()
+            .is_some_and(|e| matches!(e.kind, EventKind::ProcessStopped { killed: false, .. }))
+    })
+    .await;
     assert!(
         !h.of("server")
             .iter()
             .any(|e| matches!(e.kind, EventKind::ProcessRestarting { .. }))
     );
-    assert!(matches!(
-        h.of("server").last().unwrap().kind,
-        EventKind::ProcessStopped { killed: false, .. }
-    ));
     h.supervisor.start("server").unwrap();
     h.wait_state("server", ProcessState::Ready).await;
     let second = h.supervisor.info("server").unwrap().pid.unwrap();
