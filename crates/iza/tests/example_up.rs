@@ -40,6 +40,9 @@ fn the_example_ecosystem_comes_up_and_stops_cleanly() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // A failed assertion must not leave the example running (its services hold fixed ports):
+    // `kill -9` it then; its services die with it.
+    let guard = KillOnPanic(child.id());
     let (tx, lines) = std::sync::mpsc::channel();
     let stdout = child.stdout.take().unwrap();
     std::thread::spawn(move || {
@@ -159,6 +162,20 @@ fn the_example_ecosystem_comes_up_and_stops_cleanly() {
         "processes left in the services' groups: {left:?}"
     );
     assert!(!example.join(".iza/server.json").exists());
+    drop(guard);
+}
+
+/// Kills a process with `SIGKILL` when dropped during a panic.
+struct KillOnPanic(u32);
+
+impl Drop for KillOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &self.0.to_string()])
+                .status();
+        }
+    }
 }
 
 /// One `GET` over HTTP/1.0: the JSON body.
