@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use iza_catalog::Catalog;
-use iza_catalog::model::{Check, Service};
+use iza_catalog::model::{Check, CheckTarget, Service};
 use iza_probe::{Facts, Failure, Outcome, ProbeContext, ProbeResult, Prober, Reason};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -288,6 +288,17 @@ pub(crate) fn deadline_result(deadline: Duration) -> ProbeResult {
     }
 }
 
+/// A probe's hard deadline: its check's timeout and the grace, and for a browser check also
+/// the longest it may wait for a page of the shared Chromium first (that wait is not part of
+/// its timeout: `iza_probe::BrowserOptions::max_wait`).
+fn hard_deadline(check: &Check, grace: Duration, prober: &Prober) -> Duration {
+    let wait = match check.target {
+        CheckTarget::Browser(_) | CheckTarget::Compare(_) => prober.options().browser.max_wait,
+        _ => Duration::ZERO,
+    };
+    check.timeout + grace + wait
+}
+
 /// Runs a probe within a hard deadline; `true` when the deadline cut it.
 pub(crate) async fn within_deadline(
     probe: impl Future<Output = ProbeResult>,
@@ -472,7 +483,7 @@ impl Scheduler {
             };
             Counters::add(&counters.started, 1);
             let started_at = crate::now_millis();
-            let deadline = spec.check.timeout + grace;
+            let deadline = hard_deadline(&spec.check, grace, &prober);
             let (result, cut) =
                 within_deadline(prober.probe_in(&spec.check, &spec.context), deadline).await;
             drop(permit);
@@ -544,7 +555,7 @@ async fn run_probe(
     }
     Counters::add(&counters.started, 1);
     let started_at = crate::now_millis();
-    let deadline = probe.spec.check.timeout + settings.deadline_grace;
+    let deadline = hard_deadline(&probe.spec.check, settings.deadline_grace, &prober);
     let (result, cut) = within_deadline(
         prober.probe_in(&probe.spec.check, &probe.spec.context),
         deadline,
@@ -774,6 +785,21 @@ mod tests {
         let (due, _) = schedule.pop_due(start + ms(700));
         assert_eq!(due.len(), 1);
         assert_eq!(schedule.next_due(), Some(start + ms(1700)));
+    }
+
+    #[test]
+    fn a_browser_checks_hard_deadline_leaves_room_for_its_wait_for_a_page() {
+        let prober = Prober::default();
+        let wait = prober.options().browser.max_wait;
+        let tcp = spec(1000).check.clone();
+        assert_eq!(hard_deadline(&tcp, ms(2000), &prober), ms(3000));
+        let mut browser = tcp;
+        browser.target = CheckTarget::Browser(iza_catalog::model::BrowserTarget {
+            url: "http://127.0.0.1:1/".into(),
+            wait_for: None,
+            steps: Vec::new(),
+        });
+        assert_eq!(hard_deadline(&browser, ms(2000), &prober), ms(3000) + wait);
     }
 
     #[tokio::test]
