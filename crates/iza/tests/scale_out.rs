@@ -1313,10 +1313,14 @@ fn two_regions_with_quorum_two_tell_a_regional_problem_from_an_outage() {
         assert!(Instant::now() < deadline, "no new eu results: {detail}");
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert_eq!(
-        eu_probers,
-        std::collections::HashSet::from([leases["web@eu"].clone()]),
-        "one eu node probes, the lease holder"
+    // One eu node probes (the lease may have moved once more since it was read above, when
+    // the second eu node joined: the prober is whichever holds it now, never two).
+    assert_eq!(eu_probers.len(), 1, "one eu node probes: {eu_probers:?}");
+    assert!(
+        eu_probers
+            .iter()
+            .all(|node| eu_pids.contains(&pid_of(node))),
+        "{eu_probers:?}"
     );
     assert!(web_eu.hits.load(std::sync::atomic::Ordering::SeqCst) > 0);
     assert!(web_us.hits.load(std::sync::atomic::Ordering::SeqCst) > 0);
