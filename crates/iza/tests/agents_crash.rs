@@ -3,24 +3,26 @@
 //! once, and it completes, with no second copy running at the same time (the first copy died
 //! with the first `iza`).
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::path::Path;
+use std::time::Duration;
+
+use common::Running;
+
+/// The retried run starts after the dead run's lease has expired, which takes longer than the
+/// harness's usual deadline.
 const DEADLINE: Duration = Duration::from_secs(40);
 
-fn start(dir: &Path, manifest: &str) -> Child {
+/// Writes `manifest` and starts `iza up` on it, without waiting: the runs' log tells the rest.
+fn start(dir: &Path, manifest: &str) -> Running {
     std::fs::write(dir.join("iza.toml"), manifest).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_iza"))
-        .arg("up")
-        .arg(dir)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("IZA_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    common::start(
+        common::command()
+            .arg("up")
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0"]),
+    )
 }
 
 fn log(dir: &Path) -> String {
@@ -28,18 +30,11 @@ fn log(dir: &Path) -> String {
 }
 
 fn wait_for(dir: &Path, what: &str, condition: impl Fn(&str) -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let text = log(dir);
-        if condition(&text) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; log:\n{text}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        common::poll_within(DEADLINE, || condition(&log(dir))),
+        "timed out waiting for {what}; log:\n{}",
+        log(dir)
+    );
 }
 
 /// The run: notes an overlap if the previous copy is still alive (a zombie, killed but not yet
@@ -65,29 +60,18 @@ tasks = [ {{ name = "long", retries = 1, timeout = "1m", {trigger} run = {{ exec
 fn a_run_cut_by_kill_9_is_retried_once_by_the_next_start_and_never_runs_twice() {
     let dir = tempfile::tempdir().unwrap();
     // The first `iza up` runs the task when `dummy` is running.
-    let mut first = start(
+    let first = start(
         dir.path(),
         &manifest(r#"on = { process = "running", services = ["dummy"] },"#),
     );
     wait_for(dir.path(), "the first start", |t| t.contains("start"));
-    first.kill().unwrap();
-    first.wait().unwrap();
+    first.kill_9();
 
     // The second has no trigger: only the retry of the cut run can run the task.
-    let mut second = start(dir.path(), &manifest(""));
+    let second = start(dir.path(), &manifest(""));
     wait_for(dir.path(), "the retried run to complete", |t| {
         t.contains("done")
     });
-    let _ = Command::new("kill")
-        .args(["-INT", &second.id().to_string()])
-        .status();
-    let deadline = Instant::now() + DEADLINE;
-    while second.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the second `iza up` did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    second.stop();
     assert_eq!(log(dir.path()), "start\nstart\ndone\n");
 }

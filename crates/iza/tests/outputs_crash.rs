@@ -2,38 +2,31 @@
 //! `iza up`; `kill -9` of that `iza`; the receiver comes up; the next `iza up` on the same
 //! directory delivers them, before its own events (docs/events.md).
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::Running;
+
+/// The outbox's retries back off: delivery may take longer than the harness's usual deadline.
 const DEADLINE: Duration = Duration::from_secs(60);
 
-fn start(dir: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_iza"))
-        .arg("up")
-        .arg(dir)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("IZA_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+fn start(dir: &Path) -> Running {
+    common::start(
+        common::command()
+            .arg("up")
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0"]),
+    )
 }
 
 /// `iza outputs DIR --format json`, when the server answers.
 fn outputs(dir: &Path) -> Option<serde_json::Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_iza"))
-        .arg("outputs")
-        .arg(dir)
-        .args(["--format", "json"])
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    serde_json::from_slice(&out.stdout).ok()
+    serde_json::from_slice(&common::iza(dir, &["outputs", "--format", "json"]).stdout).ok()
 }
 
 /// A webhook receiver: every POST body, in order of arrival.
@@ -87,11 +80,7 @@ fn serve(listener: TcpListener, bodies: Arc<Mutex<Vec<serde_json::Value>>>) {
 #[test]
 fn events_in_the_outbox_of_a_killed_iza_are_delivered_by_the_next_start() {
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     std::fs::write(
         dir.path().join("iza.toml"),
         format!(
@@ -109,53 +98,39 @@ timeout = "1s"
         ),
     )
     .unwrap();
-    let mut first = start(dir.path());
+    let first = start(dir.path());
     // The receiver is down: the first process's events wait in its outbox.
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let doc = outputs(dir.path());
+    let mut doc = None;
+    let waiting = common::poll_within(DEADLINE, || {
+        doc = outputs(dir.path());
         let hook = doc.as_ref().map(|d| d["outputs"][0].clone());
-        if let Some(hook) = hook
-            && hook["depth"].as_u64().unwrap_or(0) >= 3
-            && hook["failures"].as_u64().unwrap_or(0) > 0
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no events waiting: {doc:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    first.kill().unwrap();
-    first.wait().unwrap();
+        hook.is_some_and(|hook| {
+            hook["depth"].as_u64().unwrap_or(0) >= 3 && hook["failures"].as_u64().unwrap_or(0) > 0
+        })
+    });
+    assert!(waiting, "no events waiting: {doc:?}");
+    first.kill_9();
 
     let bodies = Arc::new(Mutex::new(Vec::new()));
     serve(
         TcpListener::bind(("127.0.0.1", port)).unwrap(),
         bodies.clone(),
     );
-    let mut second = start(dir.path());
+    let second = start(dir.path());
     // Both processes' events, told apart by the epoch of their ids: the first one's first.
-    let deadline = Instant::now() + DEADLINE;
-    let epochs = loop {
-        let received = bodies.lock().unwrap().clone();
+    let epochs_of = |received: &[serde_json::Value]| {
         let mut epochs: Vec<String> = Vec::new();
-        for ce in &received {
-            let epoch = ce["id"]
-                .as_str()
-                .unwrap()
-                .split('-')
-                .next()
-                .unwrap()
-                .to_owned();
-            if !epochs.contains(&epoch) {
-                epochs.push(epoch);
+        for ce in received {
+            let epoch = ce["id"].as_str().unwrap().split('-').next().unwrap();
+            if !epochs.iter().any(|e| e == epoch) {
+                epochs.push(epoch.to_owned());
             }
         }
-        if epochs.len() >= 2 {
-            break epochs;
-        }
-        assert!(Instant::now() < deadline, "not delivered: {received:?}");
-        std::thread::sleep(Duration::from_millis(100));
+        epochs
     };
+    let delivered = common::poll_within(DEADLINE, || epochs_of(&bodies.lock().unwrap()).len() >= 2);
+    assert!(delivered, "not delivered: {:?}", bodies.lock().unwrap());
+    let epochs = epochs_of(&bodies.lock().unwrap());
     let received = bodies.lock().unwrap().clone();
     let first_epoch = &epochs[0];
     let firsts: Vec<usize> = received
@@ -178,15 +153,5 @@ timeout = "1s"
         (0..firsts.len()).collect::<Vec<_>>(),
         "the killed process's events come first"
     );
-    let _ = Command::new("kill")
-        .args(["-INT", &second.id().to_string()])
-        .status();
-    let deadline = Instant::now() + DEADLINE;
-    while second.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the second `iza up` did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    second.stop();
 }

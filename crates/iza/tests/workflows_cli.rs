@@ -2,27 +2,15 @@
 //! and `iza workflows` shows what it stored: the engine degraded by a failing workflow, with
 //! n8n's error message and node name.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::time::Duration;
+
+use common::free_port;
 use serde_json::Value;
 
-struct Up(Child);
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+/// Following the engine's history takes a few rounds: more than the harness's usual deadline.
+const DEADLINE: Duration = Duration::from_secs(60);
 
 #[test]
 fn up_follows_the_engine_and_workflows_shows_the_failing_one() {
@@ -42,36 +30,20 @@ workflows = {{ engine = "n8n", url = "http://127.0.0.1:{port}", api_key = "${{TE
         ),
     )
     .unwrap();
-    let _up = Up(Command::new(env!("CARGO_BIN_EXE_iza"))
-        .args(["up", manifest.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .env("TEST_N8N_KEY", "standin-key")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let engine = loop {
-        let output = Command::new(env!("CARGO_BIN_EXE_iza"))
-            .args(["workflows", manifest.to_str().unwrap(), "--format", "json"])
-            .output()
-            .unwrap();
-        if output.status.success() {
-            let body: Value = serde_json::from_slice(&output.stdout).unwrap();
-            let engine = body["engines"][0].clone();
-            if engine["status"] == "degraded"
-                && engine["workflows"]
-                    .as_array()
-                    .is_some_and(|w| w.len() == 20)
-            {
-                break engine;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the engine never showed degraded"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let _up = common::start(
+        common::command()
+            .args(["up", manifest.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .env("TEST_N8N_KEY", "standin-key"),
+    );
+    let engine = until("the engine shows degraded", || {
+        let output = common::iza(dir.path(), &["workflows", "--format", "json"]);
+        let body: Value = serde_json::from_slice(&output.stdout).ok()?;
+        let engine = body["engines"][0].clone();
+        let all = engine["workflows"]
+            .as_array()
+            .is_some_and(|w| w.len() == 20);
+        (engine["status"] == "degraded" && all).then_some(engine)
+    });
     let failing = &engine["workflows"][0];
     assert_eq!(failing["failing"], true, "{engine}");
     assert_eq!(engine["workflows"][1]["failing"], false);
@@ -88,27 +60,13 @@ workflows = {{ engine = "n8n", url = "http://127.0.0.1:{port}", api_key = "${{TE
             .unwrap()
             .contains("/executions/")
     );
-    let text = Command::new(env!("CARGO_BIN_EXE_iza"))
-        .args(["workflows", manifest.to_str().unwrap(), "--failing"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8(text.stdout).unwrap();
+    let (text, _) = common::text(&common::iza(dir.path(), &["workflows", "--failing"]));
     assert!(text.contains("degraded"), "{text}");
     assert_eq!(
         text.lines().filter(|l| l.starts_with('!')).count(),
         1,
         "{text}"
     );
-}
-
-/// Kills a child (the stand-in) when the test ends, however it ends.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// One HTTP/1.1 request to the server (`url` is `http://host:port/path`); answers the status and
@@ -200,16 +158,14 @@ fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     (url, bodies)
 }
 
-/// Polls `probe` until it answers `Some`, within `DEADLINE`.
+/// Polls `probe` until it answers `Some`, within [`DEADLINE`].
 fn until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(found) = probe() {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within 60 s");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let mut found = None;
+    common::wait_within(DEADLINE, what, || {
+        found = probe();
+        found.is_some()
+    });
+    found.unwrap()
 }
 
 /// `iza serve` follows the n8n stand-in (`iza demo-service --engine n8n`, its first workflow
@@ -223,16 +179,12 @@ fn until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
 fn serve_shows_a_failing_workflow_as_degraded_and_retries_through_the_api() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let _standin = Killed(
-        Command::new(env!("CARGO_BIN_EXE_iza"))
+    let _standin = common::start(
+        common::command()
             .args(["demo-service", "--port", &port.to_string(), "--name", "n8n"])
             .args(["--engine", "n8n", "--workflows", "12", "--history", "500"])
             .args(["--failure-rate", "0.6", "--failing-workflows", "1"])
-            .args(["--executions-per-second", "10"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .args(["--executions-per-second", "10"]),
     );
     let (hook, told) = receiver();
     let manifest = dir.path().join("iza.toml");
@@ -264,18 +216,16 @@ group_wait = "1s"
         ),
     )
     .unwrap();
-    let _serve = Up(Command::new(env!("CARGO_BIN_EXE_iza"))
-        .args([
-            "serve",
-            manifest.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("TEST_N8N_KEY", "standin-key")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
+    let _serve = common::start(
+        common::command()
+            .args([
+                "serve",
+                manifest.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .env("TEST_N8N_KEY", "standin-key"),
+    );
     let base = until("`iza serve` announces itself", || {
         let text = std::fs::read_to_string(dir.path().join(".iza/server.json")).ok()?;
         let v: Value = serde_json::from_str(&text).ok()?;
@@ -309,7 +259,7 @@ group_wait = "1s"
     assert_ne!(web["status"], "impacted", "{web}");
 
     // `iza status` asks the server and says why.
-    let status = Command::new(env!("CARGO_BIN_EXE_iza"))
+    let status = common::command()
         .args(["status", manifest.to_str().unwrap()])
         .env_remove("IZA_URL")
         .output()
@@ -402,7 +352,7 @@ group_wait = "1s"
     assert_eq!(status, 400, "{bad}");
 
     // `iza workflows` asks the server (the follower's round is in its answer).
-    let cli = Command::new(env!("CARGO_BIN_EXE_iza"))
+    let cli = common::command()
         .args([
             "workflows",
             manifest.to_str().unwrap(),
@@ -506,19 +456,15 @@ fn retry_creates_a_retry_execution_and_a_refusal_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     // Every execution of its history fails, none is generated later.
-    let _standin = Up(Command::new(env!("CARGO_BIN_EXE_iza"))
-        .args(["demo-service", "--port", &port.to_string(), "--name", "n8n"])
-        .args(["--engine", "n8n", "--workflows", "3", "--history", "10"])
-        .args(["--failure-rate", "1", "--executions-per-second", "0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the stand-in never listened");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let _standin = common::start(
+        common::command()
+            .args(["demo-service", "--port", &port.to_string(), "--name", "n8n"])
+            .args(["--engine", "n8n", "--workflows", "3", "--history", "10"])
+            .args(["--failure-rate", "1", "--executions-per-second", "0"]),
+    );
+    common::wait_until("the stand-in listens", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
     let manifest = dir.path().join("iza.toml");
     std::fs::write(
         &manifest,
@@ -533,7 +479,7 @@ workflows = {{ engine = "n8n", url = "http://127.0.0.1:{port}", api_key = "${{TE
     )
     .unwrap();
     let retry = |target: &str| {
-        Command::new(env!("CARGO_BIN_EXE_iza"))
+        common::command()
             .args(["workflows", "retry", target, manifest.to_str().unwrap()])
             .args(["--format", "json"])
             .env("TEST_N8N_KEY", "standin-key")

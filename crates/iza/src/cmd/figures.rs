@@ -32,7 +32,7 @@ pub(crate) fn figures(args: &FiguresArgs) -> Result<ExitCode> {
         print_json(&doc)?;
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", text(&doc));
+    super::print(&text(&doc))?;
     Ok(ExitCode::SUCCESS)
 }
 

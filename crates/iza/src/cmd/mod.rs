@@ -111,6 +111,13 @@ pub(crate) fn hints(err: &anyhow::Error) -> Vec<String> {
     hints
 }
 
+/// Writes a line of a long-running command's progress (`iza up`, `iza serve`) to stdout. A
+/// closed stdout (its reader has gone) must not stop the command, so a failed write is dropped.
+pub(crate) fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
 /// Writes text to stdout in one piece.
 pub(crate) fn print(text: &str) -> Result<()> {
     use std::io::Write;

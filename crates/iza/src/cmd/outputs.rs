@@ -35,7 +35,7 @@ pub(crate) fn outputs(args: &OutputsArgs) -> Result<ExitCode> {
         print_json(&doc)?;
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", render(&doc));
+    super::print(&render(&doc))?;
     Ok(ExitCode::SUCCESS)
 }
 

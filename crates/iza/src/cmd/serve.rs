@@ -595,7 +595,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
                         supervisor.kill_all();
                     }
                 });
-                println!("stopping (Ctrl-C again kills at once)");
+                super::say("stopping (Ctrl-C again kills at once)");
                 let report = supervisor.shutdown().await;
                 impatient.abort();
                 tracing::info!(

@@ -340,7 +340,7 @@ impl Output {
 
     fn event(&mut self, id: &str, kind: &EventKind, text: String) {
         match self {
-            Output::Plain => println!("{text}"),
+            Output::Plain => super::say(&text),
             Output::Live { bars, services } => match services.iter().find(|(s, _)| s == id) {
                 Some((_, bar)) => match kind {
                     EventKind::ProcessReady { .. } => finish(bar, format!("✓ {text}")),
@@ -356,7 +356,7 @@ impl Output {
 
     fn line(&mut self, text: String) {
         match self {
-            Output::Plain => println!("{text}"),
+            Output::Plain => super::say(&text),
             Output::Live { bars, .. } => {
                 let _ = bars.println(text);
             }

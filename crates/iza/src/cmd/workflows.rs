@@ -8,6 +8,7 @@
 //! the engine's API (n8n `POST /api/v1/executions/{id}/retry`, Activepieces' flow-run retry)
 //! and prints the new execution.
 
+use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -124,11 +125,15 @@ pub(crate) fn run(args: &WorkflowsArgs) -> Result<ExitCode> {
     };
     let out: Vec<Value> = document["engines"].as_array().cloned().unwrap_or_default();
     if args.format == TextOrJson::Json {
-        println!("{}", serde_json::to_string_pretty(&document)?);
+        super::agents::print_json(&document)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let mut text = String::new();
     if out.is_empty() {
-        println!("no service of this manifest has `workflows` (docs/workflows.md)");
+        writeln!(
+            text,
+            "no service of this manifest has `workflows` (docs/workflows.md)"
+        )?;
     }
     let pct = |v: &Value| {
         v.as_f64()
@@ -139,18 +144,20 @@ pub(crate) fn run(args: &WorkflowsArgs) -> Result<ExitCode> {
             .map_or_else(|| "-".to_owned(), |m| format!("{m}ms"))
     };
     for engine in &out {
-        println!(
+        writeln!(
+            text,
             "{} ({}, {}): {} — {}",
             engine["service"].as_str().unwrap_or_default(),
             engine["engine"].as_str().unwrap_or_default(),
             engine["url"].as_str().unwrap_or_default(),
             engine["status"].as_str().unwrap_or_default(),
             engine["message"].as_str().unwrap_or_default()
-        );
-        println!(
+        )?;
+        writeln!(
+            text,
             "  {:<40} {:>7} {:>8} {:>8} {:>8} {:>8}  LAST ERROR",
             "WORKFLOW", "RUNS 1h", "OK 1h", "P95 1h", "RUNS 24h", "RUNS 7d"
-        );
+        )?;
         for w in engine["workflows"].as_array().into_iter().flatten() {
             let windows = &w["windows"];
             let error = w["last_failure"]
@@ -171,16 +178,18 @@ pub(crate) fn run(args: &WorkflowsArgs) -> Result<ExitCode> {
                 .chars()
                 .take(38)
                 .collect();
-            println!(
+            writeln!(
+                text,
                 "{mark} {name:<40} {:>7} {:>8} {:>8} {:>8} {:>8}  {error}",
                 windows["1h"]["runs"].as_u64().unwrap_or(0),
                 pct(&windows["1h"]["success_rate"]),
                 ms(&windows["1h"]["p95_ms"]),
                 windows["24h"]["runs"].as_u64().unwrap_or(0),
                 windows["7d"]["runs"].as_u64().unwrap_or(0),
-            );
+            )?;
         }
     }
+    super::print(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -224,24 +233,21 @@ fn retry(args: &RetryArgs) -> Result<ExitCode> {
     let record = &new.record;
     let url = client.execution_url(&record.workflow_id, &record.id);
     if args.format == TextOrJson::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
+        super::agents::print_json(&json!({
                 "service": service_id,
                 "engine": source.engine.as_str(),
                 "retried": execution,
                 "execution": record,
                 "url": url,
-            }))?
-        );
+        }))?;
     } else {
-        println!(
-            "{service_id}: retried execution {execution}: new execution {} of workflow {} (mode {}, status {}) {url}",
+        super::print(&format!(
+            "{service_id}: retried execution {execution}: new execution {} of workflow {} (mode {}, status {}) {url}\n",
             record.id,
             record.workflow_id,
             record.mode.as_deref().unwrap_or("-"),
             record.status,
-        );
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }

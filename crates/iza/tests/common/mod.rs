@@ -30,6 +30,20 @@ impl Running {
         self.0.kill().unwrap();
         self.0.wait().unwrap();
     }
+
+    /// Interrupts it (as Ctrl-C would) and waits for it to end; panics if it has not ended
+    /// within [`DEADLINE`] (it is then killed by the drop).
+    pub(crate) fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let mut status = None;
+        wait_until("`iza` to stop after an interrupt", || {
+            status = self.0.try_wait().unwrap();
+            status.is_some()
+        });
+        status.unwrap()
+    }
 }
 
 impl Drop for Running {
@@ -123,12 +137,26 @@ pub(crate) fn text(output: &Output) -> (String, String) {
 }
 
 /// Polls `done` every 50 ms until it holds; panics after [`DEADLINE`], naming `what`.
-pub(crate) fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
+pub(crate) fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    wait_within(DEADLINE, what, done)
+}
+
+/// [`wait_until`] with a limit of its own, for what takes longer than [`DEADLINE`] by design.
+pub(crate) fn wait_within(limit: Duration, what: &str, done: impl FnMut() -> bool) {
+    assert!(poll_within(limit, done), "timed out waiting until {what}");
+}
+
+/// Polls `done` every 50 ms until it holds (true) or `limit` has passed (false), for a caller
+/// that explains a timeout itself.
+pub(crate) fn poll_within(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
     while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        if Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
+    true
 }
 
 /// A port nothing listens on now.
