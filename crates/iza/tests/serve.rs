@@ -2,13 +2,13 @@
 //! directory, asks it for `/healthz` and `/api/v1/services`, stops it with SIGTERM and expects
 //! a clean exit.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const DEADLINE: Duration = Duration::from_secs(30);
+use common::{DEADLINE, Server};
 
 fn http_get(address: &str, path: &str) -> (u16, String) {
     http_get_as(address, address, path)
@@ -37,42 +37,15 @@ fn http_get_as(address: &str, host: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
-/// Starts `iza serve DIR --listen 127.0.0.1:0 EXTRA...`; the child, its address once it
-/// listens, and its stderr's lines from then on.
-fn start(dir: &std::path::Path, extra: &[&str]) -> (Child, String, mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
-        .arg("serve")
-        .arg(dir)
-        .args(["--listen", "127.0.0.1:0"])
-        .args(extra)
-        .env("IZA_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (lines_tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + DEADLINE;
-    let mut log = Vec::new();
-    let address = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = lines.recv_timeout(left).unwrap_or_else(|_| {
-            let _ = child.kill();
-            panic!("no `listening on` line; stderr so far:\n{}", log.join("\n"))
-        });
-        if let Some((_, rest)) = line.split_once("listening on http://") {
-            break rest.trim().to_owned();
-        }
-        log.push(line);
-    };
-    (child, address, lines)
+/// Starts `iza serve DIR --listen 127.0.0.1:0 EXTRA...` and returns once it listens.
+fn start(dir: &std::path::Path, extra: &[&str]) -> Server {
+    common::listening(
+        common::command()
+            .arg("serve")
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra),
+    )
 }
 
 #[test]
@@ -83,10 +56,11 @@ fn serve_applies_its_connection_limits() {
         "version = 1\n[services.alpha]\n",
     )
     .unwrap();
-    let (mut child, address, _lines) = start(
+    let server = start(
         dir.path(),
         &["--header-timeout", "300ms", "--max-connections", "4"],
     );
+    let address = server.address.clone();
     // A client that never finishes its request head is closed without an answer.
     let opened = Instant::now();
     let mut slow = TcpStream::connect(&address).unwrap();
@@ -110,10 +84,9 @@ fn serve_applies_its_connection_limits() {
     );
     let (status, _) = http_get(&address, "/healthz");
     assert_eq!(status, 200);
-    let _ = child.kill();
-    let _ = child.wait();
+    server.process.kill_9();
     // A cap of 0 is refused before anything starts.
-    let output = Command::new(env!("CARGO_BIN_EXE_iza"))
+    let output = common::command()
         .arg("serve")
         .arg(dir.path())
         .args(["--max-connections", "0"])
@@ -133,7 +106,8 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
     )
     .unwrap();
     let deadline = Instant::now() + DEADLINE;
-    let (mut child, address, lines) = start(dir.path(), &["--allow-host", "iza.test"]);
+    let server = start(dir.path(), &["--allow-host", "iza.test"]);
+    let address = server.address.clone();
 
     let (status, body) = http_get(&address, "/healthz");
     assert_eq!((status, body.trim()), (200, "ok"));
@@ -196,34 +170,13 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
         "version = 1\n[services.alpha]\ndepends_on = [\"ghost\"]\n",
     )
     .unwrap();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = lines
-            .recv_timeout(left)
-            .expect("no log line about the broken manifest");
-        if line.contains("keeping the running catalog") {
-            break;
-        }
-    }
+    server.wait_for_line(
+        "keeping the running catalog",
+        deadline.saturating_duration_since(Instant::now()),
+    );
     assert_eq!(service_ids(&address), ["alpha", "beta", "gamma"]);
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("`iza serve` did not stop after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(status.success(), "exit status {status}");
-    let rest: Vec<String> = lines.try_iter().collect();
+    let rest = stop(server);
     assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:#?}");
 }
 
@@ -236,7 +189,7 @@ fn serve_says_when_the_port_is_taken() {
     )
     .unwrap();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_iza"))
+    let output = common::command()
         .arg("serve")
         .arg(dir.path())
         .args(["--listen", &taken.local_addr().unwrap().to_string()])
@@ -256,7 +209,7 @@ fn serve_refuses_a_manifest_with_errors() {
         "version = 1\n[ecosystem]\nname = \"e2e\"\n[services.alpha]\ndepends_on = [\"ghost\"]\n",
     )
     .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_iza"))
+    let output = common::command()
         .arg("serve")
         .arg(dir.path())
         .args(["--listen", "127.0.0.1:0"])
@@ -305,40 +258,16 @@ fn serve_reloads_a_chain_of_200_000_and_refuses_a_cycle_of_200_000() {
         "version = 1\n[ecosystem]\nname = \"deep\"\n[services.alpha]\n",
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
-        .arg("serve")
-        .arg(dir.path())
-        .args(["--listen", "127.0.0.1:0"])
-        .env("IZA_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (lines_tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + DEADLINE;
-    let address = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = lines.recv_timeout(left).expect("a `listening on` line");
-        if let Some((_, rest)) = line.split_once("listening on http://") {
-            break rest.trim().to_owned();
-        }
-    };
+    let mut server = start(dir.path(), &[]);
+    let address = server.address.clone();
     let last = format!("/api/v1/services/s{}", LENGTH - 1);
     assert_eq!(http_get(&address, &last).0, 404);
 
     replace_file(&manifest, &deep_manifest(LENGTH, false));
     let deadline = Instant::now() + SLOW;
     while http_get(&address, &last).0 != 200 {
-        if let Some(status) = child.try_wait().unwrap() {
-            let log: Vec<String> = lines.try_iter().collect();
+        if let Some(status) = server.process.try_wait() {
+            let log = server.log_so_far();
             panic!("`iza serve` died ({status}) reloading the chain:\n{log:#?}");
         }
         assert!(Instant::now() < deadline, "the chain was not loaded");
@@ -349,8 +278,8 @@ fn serve_reloads_a_chain_of_200_000_and_refuses_a_cycle_of_200_000() {
     let deadline = Instant::now() + SLOW;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let line = lines.recv_timeout(left).unwrap_or_else(|_| {
-            let status = child.try_wait().unwrap();
+        let line = server.log.recv_timeout(left).unwrap_or_else(|_| {
+            let status = server.process.try_wait();
             panic!("no refusal of the cycle; `iza serve` status {status:?}")
         });
         if line.contains("keeping the running catalog") {
@@ -358,7 +287,8 @@ fn serve_reloads_a_chain_of_200_000_and_refuses_a_cycle_of_200_000() {
         }
     }
     // The diagnostic follows on the next line of the same message, short and clear.
-    let line = lines
+    let line = server
+        .log
         .recv_timeout(DEADLINE)
         .expect("the refusal's diagnostic");
     assert!(
@@ -367,7 +297,7 @@ fn serve_reloads_a_chain_of_200_000_and_refuses_a_cycle_of_200_000() {
         "{line}"
     );
     assert!(
-        child.try_wait().unwrap().is_none(),
+        server.process.try_wait().is_none(),
         "`iza serve` is still running"
     );
     assert_eq!(
@@ -376,32 +306,17 @@ fn serve_reloads_a_chain_of_200_000_and_refuses_a_cycle_of_200_000() {
         "the running catalog stays"
     );
 
-    let _ = child.kill();
-    let _ = child.wait();
+    server.process.kill_9();
 }
 
 #[path = "../../iza-store/tests/common/test_database.rs"]
 mod test_database;
 
-/// Stops `iza serve` with SIGTERM and waits for a clean exit.
-fn stop(child: &mut Child) {
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let deadline = Instant::now() + DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("`iza serve` did not stop after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+/// Stops `iza serve` with SIGTERM, expects a clean exit and returns its last log lines.
+fn stop(server: Server) -> Vec<String> {
+    let (status, log) = server.terminate();
     assert!(status.success(), "exit status {status}");
+    log
 }
 
 /// The `at` of every recent result `/api/v1/services/alpha` shows.
@@ -464,15 +379,15 @@ fn serve_moves_to_postgres_and_serves_from_it() {
     .unwrap();
 
     // 1. SQLite, the default.
-    let (mut child, address, _lines) = start(dir.path(), &[]);
-    let before_move = wait_for_result_after(&address, 0);
-    stop(&mut child);
+    let server = start(dir.path(), &[]);
+    let before_move = wait_for_result_after(&server.address, 0);
+    stop(server);
     let sqlite = dir.path().join(".iza/state.db");
     assert!(sqlite.exists());
 
     // 2. The copy, then a second one that must be refused.
     let copy = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_iza"))
+        common::command()
             .args(["store", "copy", "--from"])
             .arg(format!("sqlite:{}", sqlite.display()))
             .args(["--to", &url])
@@ -507,8 +422,8 @@ fn serve_moves_to_postgres_and_serves_from_it() {
 
     // 3. PostgreSQL: new results land there, and the API shows the copied ones beside them.
     let newest_before = *before_move.iter().max().unwrap();
-    let (mut child, address, lines) = start(dir.path(), &["--store", &url]);
-    let shown = wait_for_result_after(&address, newest_before);
+    let server = start(dir.path(), &["--store", &url]);
+    let shown = wait_for_result_after(&server.address, newest_before);
     assert!(
         before_move.iter().all(|at| shown.contains(at)),
         "copied results are served: {before_move:?} in {shown:?}"
@@ -516,16 +431,15 @@ fn serve_moves_to_postgres_and_serves_from_it() {
     assert!(rows_in_postgres("SELECT COUNT(*) FROM results") > copied_rows);
     // It registered as a node while it ran, and left on its clean stop.
     assert_eq!(rows_in_postgres("SELECT COUNT(*) FROM nodes"), 1);
-    stop(&mut child);
+    let log = stop(server);
     assert_eq!(rows_in_postgres("SELECT COUNT(*) FROM nodes"), 0);
-    let log: Vec<String> = lines.try_iter().collect();
     assert!(
         log.iter().all(|line| !line.contains("s3cret-pw")),
         "{log:#?}"
     );
 
     // 4. Migrating an up-to-date store changes nothing and says so.
-    let migrate = Command::new(env!("CARGO_BIN_EXE_iza"))
+    let migrate = common::command()
         .args(["store", "migrate", "--store", &url])
         .output()
         .unwrap();

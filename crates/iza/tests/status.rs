@@ -2,6 +2,8 @@
 //! `iza serve` (by `--url` or through its announcement), it shows, dependency-aware, which
 //! service is down and which are only impacted by it.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
@@ -106,40 +108,14 @@ fn a_down_dependency_is_the_root_cause_and_its_dependents_are_impacted() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// A running `iza serve`, killed if the test fails before stopping it.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Runs `iza serve` on the manifest and returns it with the address it listens on.
-fn serve(manifest: &Path) -> (Server, String) {
-    use std::io::BufRead;
-    let mut server = Server(
-        Command::new(env!("CARGO_BIN_EXE_iza"))
+/// Runs `iza serve` on the manifest and returns once it listens.
+fn serve(manifest: &Path) -> common::Server {
+    common::listening(
+        common::command()
             .arg("serve")
             .arg(manifest)
-            .args(["--listen", "127.0.0.1:0"])
-            .env("IZA_LOG", "info")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = std::io::BufReader::new(server.0.stderr.take().unwrap()).lines();
-    while let Some(line) = lines.next() {
-        let line = line.unwrap();
-        if let Some((_, rest)) = line.split_once("listening on http://") {
-            // Keep draining stderr so that the server never blocks on a full pipe.
-            std::thread::spawn(move || lines.for_each(drop));
-            return (server, rest.trim().to_owned());
-        }
-    }
-    panic!("`iza serve` ended without listening");
+            .args(["--listen", "127.0.0.1:0"]),
+    )
 }
 
 fn status_args(args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
@@ -159,8 +135,8 @@ fn status_args(args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
 fn status_asks_the_running_server_when_there_is_one() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = manifest(dir.path(), closed_port(), healthy_server());
-    let (mut server, address) = serve(&manifest);
-    let url = format!("http://{address}");
+    let server = serve(&manifest);
+    let url = format!("http://{}", server.address);
     let path = manifest.to_str().unwrap();
 
     // Asked by URL, and found through the announcement beside the manifest: the same answer,
@@ -198,12 +174,7 @@ fn status_asks_the_running_server_when_there_is_one() {
     }
 
     // Once the server has stopped, its announcement is gone and `iza status` probes itself.
-    let killed = Command::new("kill")
-        .args(["-TERM", &server.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    assert!(server.0.wait().unwrap().success());
+    assert!(server.process.terminate().success());
     assert!(!dir.path().join(".iza/server.json").exists());
     let (code, json, stderr) = status_args(&[path]);
     assert_eq!(json["source"], "probe", "{json:#} {stderr}");

@@ -9,7 +9,8 @@
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// How long a test waits for anything: a start, a state, a stop.
@@ -33,16 +34,112 @@ impl Running {
 
     /// Interrupts it (as Ctrl-C would) and waits for it to end; panics if it has not ended
     /// within [`DEADLINE`] (it is then killed by the drop).
-    pub(crate) fn stop(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.0.id().to_string()])
-            .status();
+    pub(crate) fn stop(self) -> ExitStatus {
+        self.signal_and_wait("INT")
+    }
+
+    /// SIGTERM (as a service manager stops it) and waits for it to end; panics if it has not
+    /// ended within [`DEADLINE`].
+    pub(crate) fn terminate(self) -> ExitStatus {
+        self.signal_and_wait("TERM")
+    }
+
+    /// Its exit status, if it has ended.
+    pub(crate) fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.0.try_wait().unwrap()
+    }
+
+    fn signal_and_wait(mut self, signal: &str) -> ExitStatus {
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &self.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{signal} failed");
         let mut status = None;
-        wait_until("`iza` to stop after an interrupt", || {
-            status = self.0.try_wait().unwrap();
+        wait_until(&format!("`iza` to stop after SIG{signal}"), || {
+            status = self.try_wait();
             status.is_some()
         });
         status.unwrap()
+    }
+}
+
+/// A running `iza serve` or `iza up`: the process, the address it listens on, and the lines of
+/// its log (standard error) after the one that named the address.
+pub(crate) struct Server {
+    pub(crate) process: Running,
+    /// `127.0.0.1:PORT`.
+    pub(crate) address: String,
+    pub(crate) log: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// The next log line that contains `text`, within `limit`; panics naming `text` if none
+    /// comes.
+    pub(crate) fn wait_for_line(&self, text: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no log line with `{text}` within {limit:?}"),
+            }
+        }
+    }
+
+    /// The log lines written so far and not yet read.
+    pub(crate) fn log_so_far(&self) -> Vec<String> {
+        self.log.try_iter().collect()
+    }
+
+    /// SIGTERM, then its exit status and the log lines it wrote and were not yet read.
+    pub(crate) fn terminate(self) -> (ExitStatus, Vec<String>) {
+        let status = self.process.terminate();
+        (status, self.log.try_iter().collect())
+    }
+}
+
+/// Starts `command` (`iza serve` or `iza up` with `--listen`) with its log at `info` on a pipe
+/// and returns once it says `listening on http://ADDRESS`; panics with its log so far if it
+/// ends or says nothing of the kind within [`DEADLINE`].
+pub(crate) fn listening(command: &mut Command) -> Server {
+    let mut child = command
+        .env("IZA_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let process = Running(child);
+    let (lines_tx, log) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + DEADLINE;
+    let mut before = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(line) = log.recv_timeout(left) else {
+            panic!(
+                "no `listening on` line; its log so far:\n{}",
+                before.join("\n")
+            )
+        };
+        if let Some((_, rest)) = line.split_once("listening on http://") {
+            let address = rest.trim().to_owned();
+            return Server {
+                process,
+                address,
+                log,
+            };
+        }
+        before.push(line);
     }
 }
 
