@@ -223,7 +223,12 @@ fn the_typescript_sdk_calls_every_tool_over_http_and_stdio_and_a_federated_one()
     let manifest_dir = dir.path().to_str().unwrap();
 
     {
-        let server = common::start(common::command().args(["serve", manifest_dir, "--listen", "127.0.0.1:0"]));
+        let server = common::start(common::command().args([
+            "serve",
+            manifest_dir,
+            "--listen",
+            "127.0.0.1:0",
+        ]));
         let announced = dir.path().join(".iza/server.json");
         let mut url = String::new();
         common::wait_until("`iza serve` announces itself", || {
@@ -309,7 +314,14 @@ fn the_typescript_sdk_calls_every_tool_over_http_and_stdio_and_a_federated_one()
         // stdio: `iza mcp` talks to the running server (IZA's own tools; the hub is `/mcp`'s).
         let stdio = client(
             &sdk,
-            &["--transport", "stdio", "--iza", iza_bin, "--manifest", manifest_dir],
+            &[
+                "--transport",
+                "stdio",
+                "--iza",
+                iza_bin,
+                "--manifest",
+                manifest_dir,
+            ],
         );
         assert_full_run(&stdio);
         assert_eq!(
@@ -337,7 +349,11 @@ fn the_typescript_sdk_calls_every_tool_over_http_and_stdio_and_a_federated_one()
         let audit = get_json(&address, "/api/v1/audit?tool=alpha__echo", &admin);
         let records = audit["records"].as_array().unwrap();
         assert_eq!(records.len(), 2, "{audit}");
-        assert!(records.iter().all(|r| r["upstream"] == "alpha" && r["outcome"] == "ok"));
+        assert!(
+            records
+                .iter()
+                .all(|r| r["upstream"] == "alpha" && r["outcome"] == "ok")
+        );
         let audit = get_json(&address, "/api/v1/audit?tool=run_task&client=read", &admin);
         assert_eq!(audit["records"][0]["outcome"], "denied", "{audit}");
         drop(server);
@@ -346,7 +362,14 @@ fn the_typescript_sdk_calls_every_tool_over_http_and_stdio_and_a_federated_one()
     // No server now: `iza mcp` answers from the manifest and the state database.
     let offline = client(
         &sdk,
-        &["--transport", "stdio", "--iza", iza_bin, "--manifest", manifest_dir],
+        &[
+            "--transport",
+            "stdio",
+            "--iza",
+            iza_bin,
+            "--manifest",
+            manifest_dir,
+        ],
     );
     let calls = &offline["calls"];
     for tool in ["impact_analysis", "list_agents", "list_runs", "port_map"] {
