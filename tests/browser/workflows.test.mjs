@@ -137,7 +137,7 @@ async function main() {
   const nav = await page.getAttribute('a[data-nav="workflows"]', 'aria-current');
   check(nav === 'page', 'the Workflows link of the navigation is the current page');
   const verdict = (await page.textContent(`${section} .wf-verdict`)).trim();
-  check(/workflow \S+ failing/.test(verdict) && /success rate/.test(verdict), `the engine's verdict says which workflow fails and why ("${verdict}")`);
+  check(/workflow .+ failing/.test(verdict) && /success rate/.test(verdict), `the engine's verdict says which workflow fails and why ("${verdict}")`);
   // Its name was in backticks: shown as code, not as backticks.
   check(!verdict.includes('`') && await page.locator(`${section} .wf-verdict code`).count() >= 1, 'the verdict shows the workflow\'s name as code, without backticks');
   check(await page.locator(`${section} h2 .badge.st-degraded`).count() === 1, 'the engine is shown degraded');
