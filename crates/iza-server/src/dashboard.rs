@@ -57,6 +57,7 @@ const ASSETS: &[Asset] = &[
     asset!("js/views/artifacts.js", JS),
     asset!("js/views/ports.js", JS),
     asset!("js/views/hub.js", JS),
+    asset!("js/views/audit.js", JS),
     asset!("js/views/events.js", JS),
     asset!("js/views/process.js", JS),
     asset!("js/views/execution.js", JS),

@@ -60,6 +60,21 @@ async function del(path, token) {
   return body;
 }
 
+/** A `GET` with the API token (the audit log is the admin token's): a refusal (401, 403) is
+ *  the caller's to show, not the sign-in page's. */
+async function getWith(path, token) {
+  const headers = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const response = await fetch(`/api/v1${path}`, { headers });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = new ApiError(response.status, body.error?.code ?? 'http', body.error?.message ?? `${response.status} ${response.statusText}`);
+    error.reason = body.error?.reason;
+    throw error;
+  }
+  return body;
+}
+
 export const api = {
   summary: () => get('/summary'),
   services: () => get('/services'),
@@ -132,5 +147,15 @@ export const api = {
   },
   workflow: (service, workflow) => get(`/workflows/${encodeURIComponent(service)}/${encodeURIComponent(workflow)}`),
   retryExecution: (service, id, token) => post(`/workflows/${encodeURIComponent(service)}/executions/${encodeURIComponent(id)}/retry`, token),
+  // The audit log (docs/mcp.md, "The audit log"): admin token only.
+  audit: ({ client, outcome, tool, before, limit } = {}, token) => {
+    const q = new URLSearchParams();
+    if (client) q.set('client', client);
+    if (outcome) q.set('outcome', outcome);
+    if (tool) q.set('tool', tool);
+    if (before != null) q.set('before', before);
+    q.set('limit', limit ?? 100);
+    return getWith(`/audit?${q}`, token);
+  },
   logStreamUrl: (id, tail) => `/api/v1/services/${encodeURIComponent(id)}/logs/stream?tail=${tail}`,
 };

@@ -1,5 +1,5 @@
 // The dashboard's entry: hash routing (`#/`, `#/graph`, `#/services`, `#/services/ID`,
-// `#/ports`, `#/events`, `#/execution`, `#/alerts`, `#/workflows`, `#/nodes`), the theme toggle, the connection indicator, keyboard
+// `#/ports`, `#/hub`, `#/audit`, `#/events`, `#/execution`, `#/alerts`, `#/workflows`, `#/nodes`), the theme toggle, the connection indicator, keyboard
 // shortcuts.
 // Each view module exports `render(main, params)` and may return a cleanup function.
 
@@ -12,6 +12,7 @@ import * as services from './views/services.js';
 import * as service from './views/service.js';
 import * as ports from './views/ports.js';
 import * as hub from './views/hub.js';
+import * as audit from './views/audit.js';
 import * as events from './views/events.js';
 import * as execution from './views/execution.js';
 import * as alerts from './views/alerts.js';
@@ -25,6 +26,7 @@ const ROUTES = [
   { pattern: /^\/services\/(.+)$/, nav: 'services', title: 'Service', view: service },
   { pattern: /^\/ports$/, nav: 'ports', title: 'Ports', view: ports },
   { pattern: /^\/hub$/, nav: 'hub', title: 'MCP hub', view: hub },
+  { pattern: /^\/audit$/, nav: 'audit', title: 'Audit log', view: audit },
   { pattern: /^\/events$/, nav: 'events', title: 'Events', view: events },
   { pattern: /^\/execution$/, nav: 'execution', title: 'Execution', view: execution },
   { pattern: /^\/alerts$/, nav: 'alerts', title: 'Alerts', view: alerts },

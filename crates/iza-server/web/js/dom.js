@@ -110,5 +110,28 @@ export function perFrame(fn) {
 /** A message box for a failed load. */
 export function failure(what, error) {
   return h('div', { class: 'panel error-box', role: 'alert' },
-    h('strong', null, `Could not load ${what}.`), ' ', String(error?.message ?? error));
+    h('strong', null, `Could not load ${what}.`), ' ', rich(String(error?.message ?? error)));
+}
+
+/** IZA's messages put names and values in backticks (``the tool `run_task` is over its rate
+ *  limit``): the text as nodes, each `span` a `<code>`. Built from text nodes only (never
+ *  parsed as HTML), so a message cannot inject markup; a lone backtick stays as it is. */
+export function rich(text) {
+  if (text == null) return [];
+  const parts = String(text).split('`');
+  // An odd count of backticks: the last one opens nothing, it is kept as text.
+  const closed = parts.length % 2 === 1 ? parts.length : parts.length - 1;
+  const nodes = [];
+  for (let i = 0; i < parts.length; i += 1) {
+    if (i >= closed) nodes.push(`\`${parts[i]}`);
+    else if (i % 2 === 1 && parts[i] !== '') nodes.push(h('code', null, parts[i]));
+    else if (i % 2 === 1) nodes.push('``');
+    else if (parts[i] !== '') nodes.push(parts[i]);
+  }
+  return nodes;
+}
+
+/** Sets `el`'s content to `text` with its backtick spans as `<code>` (see [`rich`]). */
+export function setRich(el, text) {
+  el.replaceChildren(...rich(text));
 }

@@ -3,7 +3,7 @@
 // it as an HttpOnly cookie that every later read (the event stream included) carries; the
 // token is also kept for this tab, for the buttons that change something.
 
-import { h } from './dom.js';
+import { h, rich, setRich } from './dom.js';
 import { saveToken } from './token.js';
 
 export function showSignIn(main) {
@@ -19,14 +19,14 @@ export function showSignIn(main) {
       return;
     }
     const body = await response.json().catch(() => ({}));
-    message.textContent = `Refused: ${body.error?.reason ?? response.statusText}.`;
+    setRich(message, `Refused: ${body.error?.reason ?? response.statusText}.`);
     input.select();
   } },
   h('label', { for: 'signin-token' }, 'API token '), input, h('button', { type: 'submit' }, 'Sign in'));
   // The page's own view may still add its failure box: the style hides all but this.
   main.replaceChildren(h('div', { id: 'signin-page' },
     h('h1', null, 'Sign in'),
-    h('p', null, 'This server protects its data: enter its API token (`iza token` prints it).'),
+    h('p', null, rich('This server protects its data: enter its API token (`iza token` prints it).')),
     form, message));
   input.focus();
 }

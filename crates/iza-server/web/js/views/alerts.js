@@ -8,7 +8,7 @@
 
 import { api } from '../api.js';
 import { live } from '../live.js';
-import { h, timeEl, ago, serviceHref, failure } from '../dom.js';
+import { h, timeEl, ago, serviceHref, failure, rich, setRich } from '../dom.js';
 import { savedToken, tokenPrompt } from '../token.js';
 
 export const title = () => 'Alerts';
@@ -67,11 +67,11 @@ export function render(main) {
       return true;
     } catch (e) {
       if (e.status === 401) {
-        message.textContent = `Refused: ${e.reason ?? e.message}. Enter the API token (\`iza token\` prints it).`;
+        setRich(message, `Refused: ${e.reason ?? e.message}. Enter the API token (\`iza token\` prints it).`);
         form.hidden = false;
         form.querySelector('input').focus();
       } else {
-        message.textContent = `${what} failed: ${e.message}`;
+        setRich(message, `${what} failed: ${e.message}`);
       }
       return false;
     }
@@ -88,7 +88,7 @@ export function render(main) {
         ? h('p', { class: 'impacted' }, `Impacted (${alert.impacted.length}): `,
           alert.impacted.map((s, i) => [i ? ', ' : '', h('a', { href: serviceHref(s) }, s)]))
         : h('p', { class: 'muted' }, 'It impacts no other service.'),
-      alert.reason ? h('p', { class: 'muted' }, alert.reason) : null,
+      alert.reason ? h('p', { class: 'muted alert-reason' }, rich(alert.reason)) : null,
       h('p', { class: 'muted' }, 'Since ', timeEl(alert.started_at), ` (${ago(alert.started_at)})`,
         alert.resolved_at != null ? [', resolved ', timeEl(alert.resolved_at)] : null,
         alert.acknowledged_by ? `, acknowledged by ${alert.acknowledged_by}` : null,
@@ -190,5 +190,5 @@ function deliveryTable(rows) {
       h('td', null, timeEl(d.at)), h('td', null, d.transition), h('td', null, d.notifier),
       h('td', null, d.state), h('td', null, String(d.attempts)),
       h('td', null, d.latency_ms == null ? '—' : `${Math.round(d.latency_ms)} ms`),
-      h('td', null, d.error ?? ''))))));
+      h('td', null, rich(d.error ?? '')))))));
 }

@@ -6,7 +6,7 @@
 
 import { api } from '../api.js';
 import { live } from '../live.js';
-import { h, timeEl, serviceHref, word, failure, glyph as statusGlyph } from '../dom.js';
+import { h, timeEl, serviceHref, word, failure, rich, setRich, glyph as statusGlyph } from '../dom.js';
 import { eventRun, eventIncident, duration, runDuration, lastLine } from '../agents.js';
 
 export const title = () => 'Events';
@@ -72,7 +72,7 @@ function describe(record) {
   switch (record.kind) {
     case 'status-changed':
       return [link(p.service), ` ${statusText(p.from)} → `, h('strong', null, statusText(p.to)),
-        p.reason ? h('span', { class: 'muted' }, ` — ${p.reason}`) : null];
+        p.reason ? h('span', { class: 'muted' }, ' — ', rich(p.reason)) : null];
     case 'service-impacted':
       return [link(p.service), ' impacted by ', link(p.by), h('span', { class: 'muted' }, ` (own check: ${p.own})`)];
     case 'service-recovered':
@@ -84,7 +84,7 @@ function describe(record) {
     case 'monitor-stopped':
       return [`${p.abandoned} probes abandoned`];
     case 'store-failed':
-      return [p.message ?? '', ` (${p.pending} pending)`];
+      return [rich(p.message ?? ''), ` (${p.pending} pending)`];
     case 'process-starting':
       return [link(p.service), ` starting${p.attempt > 1 ? ` (attempt ${p.attempt})` : ''}`];
     case 'process-running':
@@ -92,11 +92,11 @@ function describe(record) {
     case 'process-ready':
       return [link(p.service), ` ready after ${p.after_ms} ms`];
     case 'process-exited':
-      return [link(p.service), ' exited', p.message ? `: ${p.message}` : p.code != null ? ` with status ${p.code}` : ` by signal ${p.signal}`];
+      return [link(p.service), ' exited', p.message ? [': ', rich(p.message)] : p.code != null ? ` with status ${p.code}` : ` by signal ${p.signal}`];
     case 'process-restarting':
       return [link(p.service), ` restarting in ${Math.round(p.in_ms / 100) / 10} s (attempt ${p.attempt})`];
     case 'process-failed':
-      return [link(p.service), ` failed after ${p.restarts} restarts: ${p.reason}`];
+      return [link(p.service), ` failed after ${p.restarts} restarts: `, rich(p.reason)];
     case 'process-stopped':
       return [link(p.service), p.killed ? ' stopped (killed after its grace period)' : ' stopped'];
     case 'alert-firing':
@@ -114,7 +114,7 @@ function describe(record) {
     case 'notification-sent':
       return [`${p.notifier} told of `, alertList(p.alerts), ` in ${p.latency_ms} ms`, p.attempt > 1 ? ` (attempt ${p.attempt})` : ''];
     case 'notification-failed':
-      return [`${p.notifier} could not be told of `, alertList(p.alerts), h('span', { class: 'muted' }, ` — ${p.error}`)];
+      return [`${p.notifier} could not be told of `, alertList(p.alerts), h('span', { class: 'muted' }, ' — ', rich(p.error))];
     case 'silence-created':
       return [h('a', { href: '#/alerts' }, `silence #${p.silence}`), ' until ', timeEl(p.ends_at)];
     case 'silence-expired':
@@ -157,7 +157,7 @@ function describeRun(kind, p) {
       return [task, `${id} succeeded`, took != null ? ` in ${duration(took)}` : ''];
     case 'run-failed': {
       const retry = p.retry_at ?? null;
-      return [task, `${id} failed`, error ? h('span', { class: 'muted' }, `: ${lastLine(error)}`) : null,
+      return [task, `${id} failed`, error ? h('span', { class: 'muted' }, ': ', rich(lastLine(error))) : null,
         retry != null ? [', retry at ', timeEl(retry)] : ''];
     }
     case 'run-cancelled':
@@ -176,7 +176,7 @@ function describeIncident(kind, p) {
     task ? [' of ', h('span', { class: 'mono' }, task)] : null];
   switch (kind) {
     case 'incident-opened':
-      return [...what, ' opened', (p.reason ?? incident.reason) ? h('span', { class: 'muted' }, `: ${lastLine(p.reason ?? incident.reason)}`) : null];
+      return [...what, ' opened', (p.reason ?? incident.reason) ? h('span', { class: 'muted' }, ': ', rich(lastLine(p.reason ?? incident.reason))) : null];
     case 'incident-escalated': {
       const chain = incident.chain ?? [];
       const to = p.to ?? p.agent ?? chain[chain.length - 1]?.agent;
@@ -247,7 +247,7 @@ export function render(main, _params, query) {
       draw();
     } catch (e) {
       if (mine !== generation) return;
-      if (e.code === 'unknown-service') { records = []; next = null; draw(); note.textContent = e.message; return; }
+      if (e.code === 'unknown-service') { records = []; next = null; draw(); setRich(note, e.message); return; }
       list.replaceChildren();
       main.append(failure('the events', e));
     }

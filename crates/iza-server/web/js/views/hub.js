@@ -3,7 +3,7 @@
 // Refreshed every 5 s while shown.
 
 import { api } from '../api.js';
-import { h, serviceHref, failure, timeEl } from '../dom.js';
+import { h, serviceHref, failure, timeEl, rich } from '../dom.js';
 
 export const title = () => 'MCP hub';
 
@@ -30,7 +30,7 @@ export function render(main) {
       h('div', { class: 'card' }, h('div', { class: 'value' }, hub.tools ?? 0), h('div', { class: 'label' }, 'Federated tools')));
     if (!ups.length) {
       body.replaceChildren(cards, h('p', { class: 'muted' },
-        'No service of the manifest has an `mcp` table: the hub federates nothing (see docs/mcp.md).'));
+        rich('No service of the manifest has an `mcp` table: the hub federates nothing (see docs/mcp.md).')));
       return;
     }
     const table = h('table', { id: 'hub-table' },
@@ -43,7 +43,7 @@ export function render(main) {
       h('tbody', null, ups.map((u) => h('tr', { dataset: { upstream: u.name, state: u.state } },
         h('td', null, h('a', { href: serviceHref(u.name) }, u.name), u.server ? h('span', { class: 'muted hide-narrow' }, ` ${u.server}`) : null),
         h('td', null, h('span', { class: `badge ${STATE_CLASS[u.state] ?? ''}` }, u.state),
-          u.reason ? h('div', { class: 'muted small' }, u.reason) : null),
+          u.reason ? h('div', { class: 'muted small' }, rich(u.reason)) : null),
         h('td', { class: 'hide-narrow mono nowrap' }, u.protocol ?? '—'),
         h('td', { class: 'hide-narrow mono' }, `${u.transport} ${u.target}`),
         h('td', { class: 'num', title: (u.tools ?? []).join('\n') }, u.tool_count ?? 0),

@@ -5,7 +5,7 @@
 // `command`, the panel says so and shows nothing else.
 
 import { api } from '../api.js';
-import { h, timeEl, ago } from '../dom.js';
+import { h, timeEl, ago, rich, setRich } from '../dom.js';
 import { savedToken, tokenPrompt } from '../token.js';
 
 /** Lines of output kept on the page. */
@@ -37,7 +37,7 @@ export function processPanel(id) {
     try {
       process = await api.process(id);
     } catch (e) {
-      if (!closed) message.textContent = `Could not read the process: ${e.message}`;
+      if (!closed) setRich(message, `Could not read the process: ${e.message}`);
       return;
     }
     if (closed) return;
@@ -61,8 +61,8 @@ export function processPanel(id) {
       h('dt', null, 'PID'), h('dd', { class: 'mono' }, p.pid ?? '—'),
       h('dt', null, 'Restarts'), h('dd', null, String(p.restarts)),
       h('dt', null, 'Started'), h('dd', null, p.started_at ? [timeEl(p.started_at), ` (${ago(p.started_at)})`] : '—'),
-      exit ? [h('dt', null, 'Last exit'), h('dd', null, exit.message ?? (exit.code != null ? `status ${exit.code}` : `signal ${exit.signal}`))] : null,
-      p.reason ? [h('dt', null, 'Why failed'), h('dd', null, p.reason)] : null));
+      exit ? [h('dt', null, 'Last exit'), h('dd', null, exit.message ? rich(exit.message) : (exit.code != null ? `status ${exit.code}` : `signal ${exit.signal}`))] : null,
+      p.reason ? [h('dt', null, 'Why failed'), h('dd', null, rich(p.reason))] : null));
     const running = ['starting', 'running', 'ready'].includes(p.state);
     buttons[0].disabled = running;
     buttons[1].disabled = !running && p.state !== 'backoff';
@@ -78,11 +78,11 @@ export function processPanel(id) {
       draw(p);
     } catch (e) {
       if (e.status === 401) {
-        message.textContent = `Refused: ${e.reason ?? e.message}. Enter the API token (\`iza token\` prints it).`;
+        setRich(message, `Refused: ${e.reason ?? e.message}. Enter the API token (\`iza token\` prints it).`);
         tokenForm.hidden = false;
         tokenForm.querySelector('input').focus();
       } else {
-        message.textContent = `Could not ${verb} ${id}: ${e.message}`;
+        setRich(message, `Could not ${verb} ${id}: ${e.message}`);
       }
       refresh();
     }

@@ -5,7 +5,7 @@
 // Words and numbers come from agents.js; this module only builds elements.
 
 import { api } from '../api.js';
-import { h, timeEl } from '../dom.js';
+import { h, timeEl, rich, setRich } from '../dom.js';
 import { savedToken, tokenPrompt } from '../token.js';
 import {
   runGlyph, runWord, runColour, priorityWord, duration, runDuration, until, tail, lastLine,
@@ -42,11 +42,11 @@ export function runNow(formId) {
         message.textContent = `Queued run #${run.id} of ${task.key}.`;
       } catch (e) {
         if (e.status === 401) {
-          message.textContent = `Refused: ${e.reason ?? e.message}. Enter the API token (\`iza token\` prints it).`;
+          setRich(message, `Refused: ${e.reason ?? e.message}. Enter the API token (\`iza token\` prints it).`);
           form.hidden = false;
           form.querySelector('input').focus();
         } else {
-          message.textContent = `Could not run ${task.key}: ${e.message}`;
+          setRich(message, `Could not run ${task.key}: ${e.message}`);
         }
       } finally {
         b.disabled = false;
@@ -129,6 +129,6 @@ export function incidentItem(incident) {
       h('span', { class: 'muted' }, ' — opened '), timeEl(incident.opened_at),
       incident.failures > 1 ? h('span', { class: 'muted' }, `, ${incident.failures} failures`) : null,
       incident.state === 'resolved' ? h('span', { class: 'muted' }, ` — resolved: ${incident.resolution ?? ''}`) : null),
-    incident.reason ? h('div', { class: 'reason' }, tail(incident.reason, 300)) : null,
+    incident.reason ? h('div', { class: 'reason' }, rich(tail(incident.reason, 300))) : null,
     chainList(incident));
 }

@@ -11,7 +11,7 @@ import { processPanel } from './process.js';
 import { agentWork } from './work.js';
 import { artifactsPanel } from './artifacts.js';
 import { serviceFigures } from '../figures.js';
-import { h, svg, badge, ms, percent, ports, serviceHref, timeEl, ago, failure } from '../dom.js';
+import { h, svg, badge, ms, percent, ports, serviceHref, timeEl, ago, failure, rich } from '../dom.js';
 
 export const title = (params) => params[0];
 
@@ -72,8 +72,8 @@ export function render(main, params) {
       def.docker ? [h('dt', null, 'Docker'), h('dd', { id: 'service-docker' }, dockerText(data.docker, def.docker))] : null,
       h('dt', null, 'Own check'), h('dd', null, state.own ?? '—'),
       h('dt', null, 'Since'), h('dd', null, state.since ? [timeEl(state.since), ` (${ago(state.since)})`] : '—'),
-      state.degraded_by ? [h('dt', null, 'Degraded by'), h('dd', { id: 'service-degraded-by' }, state.degraded_by, ' ', h('a', { href: '#/workflows' }, 'Workflows'))] : null,
-      state.last?.message ? [h('dt', null, 'Last failure'), h('dd', null, state.last.message)] : null,
+      state.degraded_by ? [h('dt', null, 'Degraded by'), h('dd', { id: 'service-degraded-by' }, rich(state.degraded_by), ' ', h('a', { href: '#/workflows' }, 'Workflows'))] : null,
+      state.last?.message ? [h('dt', null, 'Last failure'), h('dd', null, rich(state.last.message))] : null,
       state.last?.node ? [h('dt', null, 'Probed by'), h('dd', { class: 'mono', id: 'service-probed-by' }, probedBy(state.last))] : null);
     const regional = state.regional ? regionsPanel(state.regional) : null;
     const checkBox = check
@@ -90,7 +90,7 @@ export function render(main, params) {
         h('tbody', null, results.slice(0, 20).map((r) => h('tr', null,
           h('td', null, timeEl(r.at)), h('td', null, badge(r.up ? 'up' : 'down')),
           h('td', { class: 'num' }, ms(r.latency_ms)), h('td', { class: 'mono' }, probedBy(r)),
-          h('td', null, r.message ?? ''))))))
+          h('td', null, rich(r.message ?? '')))))))
       : h('p', { class: 'muted' }, 'No results yet.');
 
     work.show(data.agents ?? []);
@@ -146,7 +146,7 @@ function regionsPanel(regional) {
     h('td', null, r.unprobed ? h('span', { class: 'muted' }, 'no live node') : badge(r.own ?? 'unknown')),
     h('td', { class: 'mono' }, probedBy(r.last)),
     h('td', null, r.last ? timeEl(r.last.at) : '—'),
-    h('td', null, r.last?.message ?? '')));
+    h('td', null, rich(r.last?.message ?? ''))));
   return h('section', { class: 'panel section', id: 'service-regions', 'aria-labelledby': 'h-regions' },
     h('h2', { id: 'h-regions' }, 'Regions'),
     h('p', null, `Down when ${regional.quorum} of ${(regional.regions ?? []).length} regions see it down.`),

@@ -8,7 +8,7 @@
 
 import { api } from '../api.js';
 import { live } from '../live.js';
-import { h, timeEl, ago, serviceHref, failure, badge } from '../dom.js';
+import { h, timeEl, ago, serviceHref, failure, badge, rich, setRich } from '../dom.js';
 import { savedToken, tokenPrompt } from '../token.js';
 
 export const title = () => 'Workflows';
@@ -62,11 +62,11 @@ export function render(main, _params, query) {
       load();
     } catch (e) {
       if (e.status === 401) {
-        message.textContent = `Refused: ${e.reason ?? e.message}. Enter the API token (\`iza token\` prints it).`;
+        setRich(message, `Refused: ${e.reason ?? e.message}. Enter the API token (\`iza token\` prints it).`);
         form.hidden = false;
         form.querySelector('input').focus();
       } else {
-        message.textContent = `${what} failed: ${e.message}`;
+        setRich(message, `${what} failed: ${e.message}`);
       }
     }
   }
@@ -77,7 +77,7 @@ export function render(main, _params, query) {
     const f = w.last_failure;
     if (!f) return h('span', { class: 'muted' }, '—');
     return h('span', { class: 'wf-error' },
-      h('span', { class: 'wf-message' }, f.message),
+      h('span', { class: 'wf-message' }, rich(f.message)),
       f.node ? [' in ', h('code', null, f.node)] : null, ' ',
       h('span', { class: 'muted' }, timeEl(f.at), ' · '),
       w.last_failure_url
@@ -102,7 +102,7 @@ export function render(main, _params, query) {
       h('th', { scope: 'row' },
         w.failing ? badge('degraded') : null, ' ', w.name,
         w.active ? null : h('span', { class: 'muted' }, ' (inactive)'),
-        w.failing && w.reasons?.length ? h('div', { class: 'muted wf-reasons' }, w.reasons.join('; ')) : null,
+        w.failing && w.reasons?.length ? h('div', { class: 'muted wf-reasons' }, rich(w.reasons.join('; '))) : null,
         // On a phone the error goes under the name (its column gives way).
         w.last_failure ? h('div', { class: 'wf-narrow-only' }, lastError(engine, w, false)) : null),
       cells,
@@ -132,11 +132,11 @@ export function render(main, _params, query) {
       h('h2', { id: `h-wf-${engine.service}` }, engineBadge(engine), ' ',
         h('a', { href: serviceHref(engine.service) }, engine.name ?? engine.service),
         h('span', { class: 'muted' }, ` — ${engine.engine}, `, h('a', { href: engine.ui_url, target: '_blank', rel: 'noopener noreferrer' }, engine.ui_url))),
-      h('p', { class: 'wf-verdict' }, engine.message),
+      h('p', { class: 'wf-verdict' }, rich(engine.message)),
       h('p', { class: 'muted' }, `${engine.workflows_known} workflows, ${engine.failing} failing. `,
         follower
           ? [`Last sync `, timeEl(follower.at), ` (${ago(follower.at)})`, follower.caught_up ? '' : ', still reading history',
-            follower.error ? h('span', { class: 'wf-sync-error' }, `; the last round failed: ${follower.error}`) : null]
+            follower.error ? h('span', { class: 'wf-sync-error' }, '; the last round failed: ', rich(follower.error)) : null]
           : 'Not followed by this server yet.'),
       workflows.length
         ? h('div', { class: 'table-wrap' }, h('table', { class: 'data wf-table' },
