@@ -29,6 +29,8 @@
 # Usage: bench/mcp-hub.sh [N=10000] [C=16]
 #   IZA=path/to/iza        (default target/release/iza)
 #   NO_CONTEXTFORGE=1      (skip ContextForge)
+#   CF_N=calls             (ContextForge's N, default N: at tens of ms a call, 10,000 calls
+#                           take minutes on a loaded machine)
 #   CF_VENV=dir            (ContextForge's venv, default /tmp/iza-contextforge-venv)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +38,7 @@ n=${1:-10000}
 c=${2:-16}
 iza=${IZA:-$root/target/release/iza}
 cf_venv=${CF_VENV:-/tmp/iza-contextforge-venv}
+cf_n=${CF_N:-$n}
 CF_VERSION='>=1.1,<1.2'
 [ -x "$iza" ] || { echo "error: no iza binary at $iza (cargo build --release -p iza --bin iza, or IZA=...)" >&2; exit 1; }
 
@@ -111,17 +114,17 @@ hub_up() {
 wait_for "IZA's hub" 60 hub_up || { cat "$work/serve.log" >&2; exit 1; }
 
 args='{"text":"bench-echo-7"}'
-measure() { # measure LABEL URL TOOL [client options]
-  local label=$1 url=$2 tool=$3
-  shift 3
-  echo "measuring $label ($n sequential, then $n at C=$c)" >&2
-  "$load" "$url" "$tool" "$args" "$n" "$c" --expect bench-echo-7 "$@" > "$work/$label.json"
+measure() { # measure LABEL CALLS URL TOOL [client options]
+  local label=$1 calls=$2 url=$3 tool=$4
+  shift 4
+  echo "measuring $label ($calls sequential, then $calls at C=$c)" >&2
+  "$load" "$url" "$tool" "$args" "$calls" "$c" --expect bench-echo-7 "$@" > "$work/$label.json"
   echo "$label: $(cat "$work/$label.json")"
 }
-measure direct-stateless "http://127.0.0.1:$up/mcp" echo
-measure direct-session "http://127.0.0.1:$up/mcp" echo --session
-measure iza-stateless "http://$address/mcp" up__echo --token "$token"
-measure iza-session "http://$address/mcp" up__echo --token "$token" --session
+measure direct-stateless "$n" "http://127.0.0.1:$up/mcp" echo
+measure direct-session "$n" "http://127.0.0.1:$up/mcp" echo --session
+measure iza-stateless "$n" "http://$address/mcp" up__echo --token "$token"
+measure iza-session "$n" "http://$address/mcp" up__echo --token "$token" --session
 
 # ContextForge, started only now so that it is idle-free while IZA is measured.
 if [ -z "${NO_CONTEXTFORGE:-}" ]; then
@@ -160,7 +163,7 @@ print(*next(((t["id"], t["name"]) for t in tools if t.get("originalName") == "ec
   [ -n "${cf_tool:-}" ] || { echo "error: ContextForge lists no echo tool of the upstream" >&2; exit 1; }
   cf_server=$(cf -X POST -d "{\"server\":{\"name\":\"bench\",\"associated_tools\":[\"$cf_tool_id\"]}}" \
     "http://127.0.0.1:$cf_port/servers" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
-  measure contextforge-session "http://127.0.0.1:$cf_port/servers/$cf_server/mcp" "$cf_tool" --token "$cf_token" --session
+  measure contextforge-session "$cf_n" "http://127.0.0.1:$cf_port/servers/$cf_server/mcp" "$cf_tool" --token "$cf_token" --session
 fi
 
 python3 - "$work" "$n" "$c" <<'PY'
@@ -176,7 +179,7 @@ def added(via, direct):
     v, d = fig[via], fig[direct]
     return v["p50_ms"] - d["p50_ms"], v["p99_ms"] - d["p99_ms"]
 
-print(f"\nN = {n}, C = {c}")
+print(f"\nN = {n} (ContextForge: {fig.get('contextforge-session', {}).get('n', '-')}), C = {c}")
 print(f"{'':28} {'p50 ms':>9} {'p99 ms':>9} {'calls/s':>9}")
 for name, f in fig.items():
     print(f"{name:28} {f['p50_ms']:9.3f} {f['p99_ms']:9.3f} {f['calls_per_s']:9.0f}")
