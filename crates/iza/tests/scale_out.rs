@@ -1679,6 +1679,10 @@ events = ["status-changed"]
     let runs = runs_of(&runtime, &url, "w/react");
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert!(runs[0].starts_with("status:db:up>down@"), "{runs:?}");
+    // One node delivers the output (its lease), which is not counted as a check.
+    assert!(prober_of(&runtime, &url, "output:bus").is_some());
+    let listed = get_json(&nodes[0].address, "/api/v1/nodes");
+    assert_eq!(listed["checks_leased"], 1, "{listed}");
 
     // 2. Up again; then down, and the prober killed once it recorded the change.
     target.set_healthy(true);
