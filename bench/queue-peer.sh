@@ -17,6 +17,7 @@
 #
 #   bench/queue-peer.sh
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test DRAIN_CONFIGS=default,batched bench/queue-peer.sh
+#   ONLY=graphile N_BULK=10000 bench/queue-peer.sh     # graphile-worker's side only (no build)
 #
 # Needs PostgreSQL on 127.0.0.1 (default database `test`, trust authentication); graphile-worker
 # works in its own schema `iza_peer_graphile_worker`, dropped and recreated, nothing else is
@@ -178,6 +179,12 @@ await pool.end();
 JS
 
 # ---------------------------------------------------------------- run both
+# ONLY=graphile: graphile-worker's side alone, its `key=value` lines on stdout (bench/scale-out.sh
+# compares it with the PostgreSQL queue of three `iza` nodes).
+if [ "${ONLY:-}" = graphile ]; then
+  log "graphile-worker 0.18.0 ($("$NODE" --version), PostgreSQL at ${DATABASE_URL%%/test*})"
+  cd "$WORK" && exec "$NODE" bench-graphile.mjs
+fi
 cd "$ROOT"
 log "building IZA's side (release)"
 cargo build --release -q -p iza-store --example queue_bench

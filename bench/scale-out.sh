@@ -10,9 +10,14 @@
 #   IZA_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432 bench/scale-out.sh
 #   IZA_BIN=target/debug/iza CHECKS=300 bench/scale-out.sh   # no build
 #
+# Then the queue's drain on PostgreSQL with three nodes (DRAIN_RUNS, 10,000 runs of an `http`
+# task) against graphile-worker's batched preset in the same run (through
+# `ONLY=graphile bench/queue-peer.sh`, which installs Node 22 and graphile-worker 0.18 into
+# /tmp/iza-queue-peer when missing); target: at least its rate.
+#   PHASES=drain IZA_BIN=target/release/iza bench/scale-out.sh   # only the drain
+#
 # Needs `psql` and `sqlite3`; the server must allow creating databases (it makes and drops
-# `iza_bench_*`). The queue's drain rate against graphile-worker is not measured here yet
-# (bench/queue-peer.sh measures the SQLite queue against it).
+# `iza_bench_*`).
 # Exit status: 0 when both targets are met, 1 when one is missed.
 set -euo pipefail
 

@@ -38,6 +38,10 @@ pub struct OutputsOptions {
     pub backoff_min: Duration,
     /// The longest wait between attempts.
     pub backoff_max: Duration,
+    /// On a store shared by several nodes (`docs/scale-out.md`): the outbox is shared, and one
+    /// node at a time delivers each output ([`SharedDelivery`]). `None`: this process is the
+    /// only one.
+    pub shared: Option<SharedDelivery>,
 }
 
 impl Default for OutputsOptions {
@@ -46,7 +50,83 @@ impl Default for OutputsOptions {
             batch: 500,
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(30),
+            shared: None,
         }
+    }
+}
+
+/// One deliverer per output across the nodes of a shared store: a node delivers an output's
+/// outbox only while it holds the output's lease (`output:<id>`, kept with the checks' leases,
+/// taken for three fifths of `lease` and renewed every fifth), so that no entry is published
+/// by two nodes; when it dies, another takes the lease and what was not acknowledged goes out
+/// from there (at least once, as after a restart).
+#[derive(Debug, Clone)]
+pub struct SharedDelivery {
+    /// This node's id (as registered).
+    pub node: String,
+    /// The cluster's lease period.
+    pub lease: Duration,
+}
+
+/// The key of an output's delivery lease.
+pub fn lease_key(output: &str) -> String {
+    format!("{LEASE_PREFIX}{output}")
+}
+
+/// What the keys of the outputs' delivery leases begin with (no service id has a `:`).
+pub const LEASE_PREFIX: &str = "output:";
+
+/// An output's delivery lease, as this node holds it.
+struct DeliveryLease {
+    key: Vec<String>,
+    node: String,
+    grant: Millis,
+    round: Millis,
+    renewed: Millis,
+    until: Millis,
+}
+
+impl DeliveryLease {
+    fn new(shared: &SharedDelivery, output: &str) -> DeliveryLease {
+        let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        DeliveryLease {
+            key: vec![lease_key(output)],
+            node: shared.node.clone(),
+            grant: millis(shared.lease * 3 / 5),
+            round: millis(shared.lease / 5).max(10),
+            renewed: 0,
+            until: 0,
+        }
+    }
+
+    /// Whether this node may deliver now: takes or renews the lease when a round has passed.
+    async fn hold(&mut self, store: &dyn Store) -> bool {
+        let now = now();
+        if now < self.until && now < self.renewed + self.round {
+            return true;
+        }
+        match store
+            .acquire_check_leases(&self.node, &self.key, now, now + self.grant)
+            .await
+        {
+            Ok(got) if !got.is_empty() => {
+                self.renewed = now;
+                self.until = now + self.grant;
+                true
+            }
+            Ok(_) => {
+                self.until = 0;
+                false
+            }
+            Err(error) => {
+                tracing::warn!("cannot renew the delivery lease `{}`: {error}", self.key[0]);
+                now < self.until
+            }
+        }
+    }
+
+    fn wait(&self) -> Duration {
+        Duration::from_millis(u64::try_from(self.round).unwrap_or(1_000))
     }
 }
 
@@ -616,9 +696,23 @@ async fn publish_loop(
     let mut failures: u32 = 0;
     // The id of the last entry handed to the broker and acknowledged.
     let mut cursor: i64 = 0;
+    let mut lease = options
+        .shared
+        .as_ref()
+        .map(|shared| DeliveryLease::new(shared, &output.id));
     loop {
         if *stopped.borrow() {
             return;
+        }
+        if let Some(lease) = &mut lease
+            && !lease.hold(store.as_ref()).await
+        {
+            // Another node delivers this output now.
+            tokio::select! {
+                () = tokio::time::sleep(lease.wait()) => {}
+                _ = stopped.wait_for(|s| *s) => return,
+            }
+            continue;
         }
         let batch = match store.outbox_peek(&output.id, cursor, options.batch).await {
             Ok(batch) => batch,

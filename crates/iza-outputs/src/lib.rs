@@ -13,7 +13,7 @@ pub mod delivery;
 pub mod envelope;
 pub mod publish;
 
-pub use delivery::{OutputStatus, Outputs, OutputsOptions, OutputsReload};
+pub use delivery::{OutputStatus, Outputs, OutputsOptions, OutputsReload, SharedDelivery};
 
 /// `text` with every `${NAME}` replaced by the environment variable `NAME` (empty when unset).
 pub fn resolve_env(text: &str) -> String {

@@ -27,9 +27,10 @@ pub struct Event {
     /// When it happened, Unix milliseconds.
     pub at: Millis,
     /// On a shared store, the node that stated it: in the store, on every event a node
-    /// recorded; on a bus, only on the events relayed from another node
-    /// (`cluster::relay`): an event without it is this node's own. Whoever acts on events
-    /// (task triggers, outputs) acts on its own only; the node that stated an event acts on it.
+    /// recorded; on a bus, only on the events relayed from another node (`cluster::relay`)
+    /// and on the status changes derived here from another node's results (the prober's id):
+    /// an event without it is this node's own. Whoever acts on events (task triggers, outputs)
+    /// acts on its own only; the node that stated an event acts on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
     /// What happened.

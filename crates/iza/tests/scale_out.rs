@@ -798,8 +798,15 @@ tasks = [ {{ name = "quick", run = {{ exec = ["true"] }} }} ]
         "{:?} after the prober",
         shown.saturating_duration_since(recorder)
     );
-    // Derived by the other node from the prober's result: not another node's event.
-    assert!(event.get("node").is_none(), "{event}");
+    // Derived by the other node from the prober's result: marked with the prober's node
+    // (shown there, acted on by the prober only).
+    let prober = [&a, &b][first].pid();
+    assert!(
+        event["node"]
+            .as_str()
+            .is_some_and(|node| node.starts_with(&format!("node-{prober}-"))),
+        "{event}"
+    );
     assert_eq!(streams[other].matching(down).len(), 1);
 
     // 2. A run made on A: its events reach B's stream, each once, and A's once.
@@ -1465,3 +1472,262 @@ fn regions_on_the_embedded_store_are_probed_once_with_a_warning() {
 }
 
 const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+
+/// A subscriber of the machine's NATS server (127.0.0.1:4222), speaking the text protocol:
+/// the JSON payloads of the messages on a subject.
+struct NatsSubscriber {
+    received: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl NatsSubscriber {
+    /// Subscribes to `subject` and returns once the server confirmed it (a `PONG` after the
+    /// `SUB`).
+    fn start(subject: &str) -> NatsSubscriber {
+        use std::io::{Read, Write};
+        let mut socket = std::net::TcpStream::connect("127.0.0.1:4222")
+            .expect("the machine's NATS server (127.0.0.1:4222) is not reachable");
+        write!(
+            socket,
+            "CONNECT {{\"verbose\":false,\"headers\":true}}\r\nSUB {subject} 1\r\nPING\r\n"
+        )
+        .unwrap();
+        let received: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let mut answers = socket.try_clone().unwrap();
+        std::thread::spawn({
+            let received = received.clone();
+            move || {
+                let mut reader = BufReader::new(socket);
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|read| read > 0) {
+                    let words: Vec<&str> = line.split_whitespace().collect();
+                    match words.first().copied() {
+                        Some("PING") => {
+                            let _ = answers.write_all(b"PONG\r\n");
+                        }
+                        Some("PONG") => {
+                            let _ = ready_tx.send(());
+                        }
+                        // MSG <subject> <sid> [reply] <bytes>;
+                        // HMSG <subject> <sid> [reply] <header bytes> <total bytes>.
+                        Some(kind @ ("MSG" | "HMSG")) => {
+                            let total: usize = words.last().unwrap().parse().unwrap();
+                            let headers: usize = if kind == "HMSG" {
+                                words[words.len() - 2].parse().unwrap()
+                            } else {
+                                0
+                            };
+                            let mut body = vec![0u8; total + 2];
+                            reader.read_exact(&mut body).unwrap();
+                            let payload = &body[headers..total];
+                            received
+                                .lock()
+                                .unwrap()
+                                .push(serde_json::from_slice(payload).unwrap_or_default());
+                        }
+                        _ => {}
+                    }
+                    line.clear();
+                }
+            }
+        });
+        ready_rx
+            .recv_timeout(DEADLINE)
+            .expect("NATS never confirmed the subscription");
+        NatsSubscriber { received }
+    }
+
+    /// The CloudEvents received whose `data` matches.
+    fn count(&self, matches: impl Fn(&serde_json::Value) -> bool) -> usize {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|event| matches(&event["data"]))
+            .count()
+    }
+}
+
+/// The runs of a task in the shared queue.
+fn runs_of(runtime: &tokio::runtime::Runtime, url: &str, task: &str) -> Vec<String> {
+    runtime.block_on(async {
+        use sqlx::Connection as _;
+        let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar("SELECT dedupe FROM runs WHERE task = $1 ORDER BY id")
+            .bind(task)
+            .fetch_all(&mut connection)
+            .await
+            .unwrap()
+    })
+}
+
+/// The node holding a check's lease now, as a pid.
+fn prober_of(runtime: &tokio::runtime::Runtime, url: &str, key: &str) -> Option<u32> {
+    let node: Option<String> = runtime.block_on(async {
+        use sqlx::Connection as _;
+        let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar("SELECT node FROM check_leases WHERE key = $1 AND lease_until > $2")
+            .bind(key)
+            .bind(now_millis())
+            .fetch_optional(&mut connection)
+            .await
+            .unwrap()
+    });
+    node.and_then(|node| node.split('-').nth(1)?.parse().ok())
+}
+
+/// Waits until every node shows `service` with `status`.
+fn wait_for_status(nodes: &[&Node], service: &str, status: &str) {
+    let deadline = Instant::now() + DEADLINE;
+    for node in nodes {
+        loop {
+            let shown = get_json(&node.address, &format!("/api/v1/services/{service}"));
+            if shown["state"]["status"] == status {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{service}` never shown {status} on {}: {shown}",
+                node.address
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Asserts that `count` is `expected` now and stays so for `quiet` (what a second node acting
+/// on the same change would add comes within a round or two).
+fn assert_stays(what: &str, expected: usize, quiet: Duration, count: impl Fn() -> usize) {
+    let deadline = Instant::now() + DEADLINE;
+    while count() < expected {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {} of {expected}",
+            count()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let until = Instant::now() + quiet;
+    while Instant::now() < until {
+        assert_eq!(count(), expected, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One reaction per status change across the nodes: three nodes share one check whose target
+/// goes down. The task triggered by `status = "down"` runs once (one run in the shared queue,
+/// one line appended by its `exec`), and the NATS output publishes the change once, though
+/// every node shows it. Then the target recovers and the node probing it is killed (`kill -9`)
+/// as soon as it has recorded its next change to `down`: that change still queues one run, not
+/// none (the node died) and not two (the node taking the check over starts from the recorded
+/// result, and every node keys the run alike).
+#[test]
+fn a_status_change_triggers_one_run_and_one_published_event_across_three_nodes() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let database = runtime.block_on(test_database::TestDatabase::create());
+    let url = database.url();
+    let target = Target::start(&runtime);
+    let work = tempfile::tempdir().unwrap();
+    let effects = work.path().join("reactions");
+    let prefix = format!("izatest{}x{}", std::process::id(), now_millis());
+    let script = format!("echo {{service}} >> {}", effects.display());
+    let manifest = format!(
+        r#"version = 1
+[services.db]
+check = {{ http = "http://{address}/", every = "1s" }}
+[agents.w]
+tier = 1
+tasks = [ {{ name = "react", on = {{ status = "down", services = ["db"] }}, run = {{ exec = ["sh", "-c", {script:?}] }} }} ]
+[outputs.bus]
+kind = "nats"
+url = "nats://127.0.0.1:4222"
+prefix = "{prefix}"
+jetstream = false
+events = ["status-changed"]
+"#,
+        address = target.address
+    );
+    let nats = NatsSubscriber::start(&format!("{prefix}.>"));
+    let mut nodes: Vec<Node> = (0..3)
+        .map(|_| Node::start(&manifest, &url, LEASE))
+        .collect();
+    wait_for_status(&nodes.iter().collect::<Vec<_>>(), "db", "up");
+    let reactions = || {
+        std::fs::read_to_string(&effects)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let published_down = || {
+        nats.count(|data| {
+            data["kind"] == "status-changed"
+                && data["service"] == "db"
+                && data["to"]["status"] == "down"
+        })
+    };
+    let quiet = LEASE / 2;
+
+    // 1. Down: every node shows it; one run, one side effect, one message.
+    target.set_healthy(false);
+    wait_for_status(&nodes.iter().collect::<Vec<_>>(), "db", "down");
+    assert_stays("side effects of the first change", 1, quiet, reactions);
+    assert_stays("messages of the first change", 1, quiet, published_down);
+    let runs = runs_of(&runtime, &url, "w/react");
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert!(runs[0].starts_with("status:db:up>down@"), "{runs:?}");
+    // One node delivers the output (its lease), which is not counted as a check.
+    assert!(prober_of(&runtime, &url, "output:bus").is_some());
+    let listed = get_json(&nodes[0].address, "/api/v1/nodes");
+    assert_eq!(listed["checks_leased"], 1, "{listed}");
+
+    // 2. Up again; then down, and the prober killed once it recorded the change.
+    target.set_healthy(true);
+    wait_for_status(&nodes.iter().collect::<Vec<_>>(), "db", "up");
+    let prober = prober_of(&runtime, &url, "db").expect("nobody holds `db`");
+    target.set_healthy(false);
+    let recorded = || -> usize {
+        runtime.block_on(async {
+            use sqlx::Connection as _;
+            let mut connection = sqlx::PgConnection::connect(&url).await.unwrap();
+            let count: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM events WHERE kind = 'status-changed' \
+                 AND payload::jsonb->'to'->>'status' = 'down'",
+            )
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+            count as usize
+        })
+    };
+    let deadline = Instant::now() + DEADLINE;
+    while recorded() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the second change was never recorded"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let index = nodes.iter().position(|n| n.pid() == prober).unwrap();
+    let mut killed = nodes.remove(index);
+    killed.child.kill().unwrap();
+    killed.child.wait().unwrap();
+    // The others take `db` over and go on showing it down; the change stays one.
+    let deadline = Instant::now() + DEADLINE;
+    while prober_of(&runtime, &url, "db").is_none_or(|pid| pid == prober) {
+        assert!(Instant::now() < deadline, "`db` was never taken over");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    wait_for_status(&nodes.iter().collect::<Vec<_>>(), "db", "down");
+    assert_stays("runs of the second change", 2, quiet, || {
+        runs_of(&runtime, &url, "w/react").len()
+    });
+    assert_eq!(
+        recorded(),
+        2,
+        "the change was stated again after the takeover"
+    );
+}

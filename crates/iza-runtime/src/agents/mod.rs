@@ -43,7 +43,7 @@ use iza_store::{
 };
 use serde::Serialize;
 use serde_json::{Value, json};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::event::{Event, EventKind};
@@ -72,6 +72,13 @@ pub struct AgentsOptions {
     pub poll: Duration,
     /// Seed of the retry jitter (random when `None`).
     pub seed: Option<u64>,
+    /// On a shared store (`docs/scale-out.md`, "One reaction per status change"): status
+    /// triggers (`on = { status = ... }`) are matched against the status events as recorded in
+    /// the store, handed over by the relay ([`Agents::recorded_statuses`]) on every node, not
+    /// against the bus; the runs' de-duplication key is made of what every node reads alike
+    /// ([`triggers::Transition::dedupe`]), so each recorded change queues its runs once across
+    /// the nodes, whichever reads it first, and even when the node that recorded it died.
+    pub statuses_recorded: bool,
 }
 
 impl AgentsOptions {
@@ -86,6 +93,7 @@ impl AgentsOptions {
             launch,
             poll: Duration::from_secs(1),
             seed: None,
+            statuses_recorded: false,
         }
     }
 }
@@ -535,6 +543,7 @@ pub struct Agents {
     shared: Arc<Shared>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     worker: Mutex<Option<JoinHandle<()>>>,
+    recorded: Option<mpsc::UnboundedSender<Vec<Event>>>,
 }
 
 impl std::fmt::Debug for Agents {
@@ -581,11 +590,25 @@ impl Agents {
             })
         };
         let listener = tokio::spawn(listen(shared.clone(), subscription));
+        let mut tasks = vec![ticker, listener];
+        let recorded = shared.options.statuses_recorded.then(|| {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            tasks.push(tokio::spawn(recorded(shared.clone(), receiver)));
+            sender
+        });
         Agents {
             shared,
-            tasks: Mutex::new(vec![ticker, listener]),
+            tasks: Mutex::new(tasks),
             worker: Mutex::new(Some(worker)),
+            recorded,
         }
+    }
+
+    /// Where the status events recorded in a shared store go to trigger their tasks (when
+    /// started with [`AgentsOptions::statuses_recorded`]): the relay hands over every node's,
+    /// this node's included (`crate::cluster::relay`).
+    pub fn recorded_statuses(&self) -> Option<mpsc::UnboundedSender<Vec<Event>>> {
+        self.recorded.clone()
     }
 
     /// Hands the engine the supervisor of `iza up` when it was started after the engine (so
@@ -1057,29 +1080,67 @@ async fn listen(shared: Arc<Shared>, mut subscription: crate::bus::Subscription)
             Some(crate::bus::Update::Snapshot(_)) => continue,
             None => return,
         };
-        // Another node's event triggers that node's tasks, not this one's.
+        // Another node's event triggers that node's tasks, not this one's (a status event
+        // derived here from another node's result is marked with that node: its own).
         if event.is_relayed() {
             continue;
         }
         let Some(transition) = triggers::Transition::of(&event) else {
             continue;
         };
-        let catalog = shared.catalog();
-        let runs: Vec<NewRun> = catalog
-            .tasks
-            .iter()
-            .filter(|t| t.enabled && t.action.is_some())
-            .filter(|t| triggers::matches(&catalog, t, &transition))
-            .map(|t| {
-                shared.new_run(
-                    t,
-                    transition.to_trigger(&event, epoch),
-                    Some(format!("event:{epoch}:{}", event.seq)),
-                )
-            })
-            .collect();
+        // On a shared store the recorded status events trigger (`recorded`).
+        if transition.kind == triggers::Kind::Status && shared.options.statuses_recorded {
+            continue;
+        }
+        let runs = triggered(&shared, &event, &transition, epoch);
         if let Err(err) = shared.enqueue(runs).await {
             tracing::error!("agents: enqueuing triggered runs failed: {err}");
+        }
+    }
+}
+
+/// The runs of the tasks whose `on` trigger matches a transition an event states.
+fn triggered(
+    shared: &Shared,
+    event: &Event,
+    transition: &triggers::Transition,
+    epoch: u64,
+) -> Vec<NewRun> {
+    let catalog = shared.catalog();
+    catalog
+        .tasks
+        .iter()
+        .filter(|t| t.enabled && t.action.is_some())
+        .filter(|t| triggers::matches(&catalog, t, transition))
+        .map(|t| {
+            shared.new_run(
+                t,
+                transition.to_trigger(event, epoch),
+                Some(transition.dedupe(event, epoch)),
+            )
+        })
+        .collect()
+}
+
+/// Enqueues the runs the status events recorded in a shared store trigger, whichever node
+/// recorded them; the queue's unique key makes one run per task and change across nodes.
+async fn recorded(shared: Arc<Shared>, mut events: mpsc::UnboundedReceiver<Vec<Event>>) {
+    let epoch = shared.monitor.bus().epoch();
+    let mut stopping = shared.stopping.subscribe();
+    loop {
+        let batch = tokio::select! {
+            batch = events.recv() => batch,
+            _ = stopping.wait_for(|s| *s) => return,
+        };
+        let Some(batch) = batch else { return };
+        let runs: Vec<NewRun> = batch
+            .iter()
+            .filter_map(|event| Some((event, triggers::Transition::of(event)?)))
+            .filter(|(_, transition)| transition.kind == triggers::Kind::Status)
+            .flat_map(|(event, transition)| triggered(&shared, event, &transition, epoch))
+            .collect();
+        if let Err(err) = shared.enqueue(runs).await {
+            tracing::error!("agents: enqueuing the runs of recorded status changes failed: {err}");
         }
     }
 }

@@ -8,7 +8,7 @@
 //! service stays impacted is not a new transition.
 //!
 //! It owns the matching and the values a triggered run carries (service, old and new status,
-//! reason); the engine enqueues (`mod.rs`), deduplicated by the event's bus position.
+//! reason); the engine enqueues (`mod.rs`), deduplicated by [`Transition::dedupe`].
 //!
 //! `on = { workflow = "failed" }` is matched against the failed executions a workflow
 //! follower newly saw ([`WorkflowFailure`], handed over by `crate::workflows` before it stores
@@ -114,6 +114,24 @@ impl Transition {
             } => process(service, "failed", Some(reason.clone())),
             EventKind::ProcessStopped { service, .. } => process(service, "stopped", None),
             _ => None,
+        }
+    }
+
+    /// The queue's de-duplication key of the runs it triggers. A status change's is made of
+    /// what every node sharing a store reads alike in the recorded event (the service, the
+    /// change and the time it was stated: `status:db:up>down@1765...`), so that each node
+    /// reading the record queues the same runs once between them. A process state's is the
+    /// event's place on this node's bus (a process is one node's own).
+    pub fn dedupe(&self, event: &Event, epoch: u64) -> String {
+        match self.kind {
+            Kind::Status => format!(
+                "status:{}:{}>{}@{}",
+                self.service,
+                self.from.as_deref().unwrap_or(""),
+                self.to,
+                event.at
+            ),
+            Kind::Process => format!("event:{epoch}:{}", event.seq),
         }
     }
 
@@ -228,4 +246,47 @@ pub fn matches_workflow(catalog: &Catalog, task: &Task, failure: &WorkflowFailur
             || on.workflows.iter().any(|w| {
                 *w == failure.workflow || failure.workflow_name.as_deref() == Some(w.as_str())
             }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Status;
+
+    fn down(at: i64, seq: u64, node: Option<&str>) -> Event {
+        let mut event = Event::new(
+            at,
+            EventKind::StatusChanged {
+                service: "db".into(),
+                from: Status::Up,
+                to: Status::Down,
+                cause: Some("db".into()),
+                reason: None,
+            },
+        );
+        event.seq = seq;
+        event.node = node.map(str::to_owned);
+        event
+    }
+
+    #[test]
+    fn a_status_changes_key_is_the_same_on_every_node_and_a_process_states_is_the_bus_place() {
+        // The prober's bus event and another node's read of the record: other seq, epoch, node.
+        let own = down(1_765_080_306_789, 42, None);
+        let read = down(1_765_080_306_789, 7, Some("node-1-2"));
+        let key = |event: &Event, epoch| Transition::of(event).unwrap().dedupe(event, epoch);
+        assert_eq!(key(&own, 1), "status:db:up>down@1765080306789");
+        assert_eq!(key(&own, 1), key(&read, 2));
+        // Another change of the same service: another key.
+        assert_ne!(key(&own, 1), key(&down(1_765_080_306_790, 42, None), 1));
+        let mut exited = Event::new(
+            5,
+            EventKind::ProcessStopped {
+                service: "db".into(),
+                killed: false,
+            },
+        );
+        exited.seq = 9;
+        assert_eq!(key(&exited, 3), "event:3:9");
+    }
 }

@@ -13,7 +13,8 @@
 //! 4. takes or renews the leases of its own checks until `now + 3/5 lease`: a check still held
 //!    by another node whose lease runs is not taken (no two probers);
 //! 5. tells the monitor which checks it owns ([`Owned`]) and has the newly taken ones probed at
-//!    once;
+//!    once, after reading the latest results (step 6) so that its board starts from the last
+//!    result the previous prober recorded;
 //! 6. reads the latest results (for a check with `regions`, the latest of each region) and
 //!    hands those probed by other nodes to the monitor ([`Monitor::follow`]), so every node's
 //!    board, bus, API and dashboard show every check and every region (a catch-up read each
@@ -289,6 +290,12 @@ impl Round {
                         .map_or_else(|| key.clone(), |s| (*s).to_owned())
                 };
                 let new: Vec<String> = got.difference(&self.held).map(service).collect();
+                if !new.is_empty() {
+                    // Taken over: start from the last result its previous prober recorded, so
+                    // that a change that node stated is not stated again here (one reaction per
+                    // change across a failover, `docs/scale-out.md`).
+                    self.follow().await;
+                }
                 self.owned.set(got.iter().map(service).collect());
                 self.held = got;
                 self.held_until = now + grant;
@@ -491,7 +498,11 @@ impl Drop for LeaseKeeper {
 /// How many checks each node holds a running lease on at `now`, by node id.
 pub fn owned_counts(leases: &[iza_store::CheckLease], now: Millis) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
-    for lease in leases.iter().filter(|lease| lease.lease_until > now) {
+    // The outputs' delivery leases (`output:<id>`, `iza_outputs::SharedDelivery`) are not checks.
+    for lease in leases
+        .iter()
+        .filter(|lease| lease.lease_until > now && !lease.key.starts_with("output:"))
+    {
         *counts.entry(lease.node.clone()).or_insert(0) += 1;
     }
     counts

@@ -25,12 +25,18 @@
 //!
 //! Relayed events are not recorded again, and whoever acts on events (task triggers, outputs)
 //! leaves them to the node that stated them.
+//!
+//! The status events as recorded (every node's, this node's included) also go to the status
+//! triggers when [`RelayOptions::statuses`] is given (`crate::agents`,
+//! [`crate::AgentsOptions::statuses_recorded`]): a change triggers its tasks once it is in the
+//! store, whoever reads it first, so a change recorded by a node that then died still runs
+//! them, and one never recorded runs nothing (the node taking the check over states it again).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use iza_store::{EventListener, EventQuery, EventRecord, Heard, MAX_EVENTS_PAGE, Store};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::bus::{Bus, Change};
@@ -44,6 +50,13 @@ pub struct RelayOptions {
     /// How often the events after the last id seen are read even without a notification: the
     /// longest delay of an event whose notification was lost (2 s, a lease round).
     pub catch_up_every: Duration,
+    /// The first read starts after this event id (the newest before this node's monitor
+    /// started, so that its first status changes reach [`RelayOptions::statuses`]); `None`:
+    /// after the newest at the first read.
+    pub after: Option<i64>,
+    /// Where every status event read goes (this node's and the others', oldest first): the
+    /// status triggers of a shared store.
+    pub statuses: Option<mpsc::UnboundedSender<Vec<Event>>>,
 }
 
 impl RelayOptions {
@@ -52,6 +65,8 @@ impl RelayOptions {
         RelayOptions {
             node: node.into(),
             catch_up_every: DEFAULT_CATCH_UP,
+            after: None,
+            statuses: None,
         }
     }
 }
@@ -74,7 +89,9 @@ struct Sorted {
     /// To publish, oldest first.
     relay: Vec<Event>,
     /// A status event of another node was among them.
-    statuses: bool,
+    followed: bool,
+    /// Every status event, this node's included, oldest first, as recorded (with its node).
+    statuses: Vec<Event>,
 }
 
 /// Sorts records (oldest first) into what to relay; see the module documentation.
@@ -82,14 +99,27 @@ fn sort(me: &str, records: Vec<EventRecord>) -> Sorted {
     let mut sorted = Sorted::default();
     for record in records {
         let node = origin(&record).map(str::to_owned);
+        let status = matches!(
+            record.kind.as_str(),
+            "status-changed" | "service-impacted" | "service-recovered"
+        );
+        if status {
+            sorted.followed |= node.as_deref() != Some(me);
+            match serde_json::from_value::<Event>(record.payload) {
+                Ok(event) => sorted.statuses.push(event),
+                Err(error) => {
+                    tracing::debug!(
+                        "relay: event {} is not one this build reads: {error}",
+                        record.id
+                    );
+                }
+            }
+            continue;
+        }
         if node.as_deref() == Some(me) {
             continue;
         }
         match record.kind.as_str() {
-            "status-changed" | "service-impacted" | "service-recovered" => {
-                sorted.statuses = true;
-                continue;
-            }
             "monitor-started" | "monitor-stopped" | "manifest-reloaded" | "store-failed"
             | "probe-completed" => continue,
             _ => {}
@@ -172,10 +202,15 @@ impl Reader {
         // Newest first as read; the bus takes them oldest first.
         records.reverse();
         let sorted = sort(&self.options.node, records);
-        if sorted.statuses
+        if sorted.followed
             && let Some(follow) = &self.follow
         {
             follow.notify_one();
+        }
+        if !sorted.statuses.is_empty()
+            && let Some(statuses) = &self.options.statuses
+        {
+            let _ = statuses.send(sorted.statuses);
         }
         if !sorted.relay.is_empty() {
             self.relayed.fetch_add(
@@ -214,8 +249,8 @@ impl Relay {
             store,
             bus,
             follow,
+            last: options.after,
             options,
-            last: None,
             relayed: relayed.clone(),
         };
         let task = tokio::spawn(run(reader, stop.clone()));
@@ -359,7 +394,9 @@ mod tests {
             record(6, Some("other"), "some-future-kind", serde_json::json!({})),
         ];
         let sorted = sort("me", records);
-        assert!(sorted.statuses);
+        assert!(sorted.followed);
+        assert_eq!(sorted.statuses.len(), 1);
+        assert_eq!(sorted.statuses[0].node.as_deref(), Some("other"));
         let relayed: Vec<(i64, Option<&str>, u64)> = sorted
             .relay
             .iter()
@@ -372,6 +409,28 @@ mod tests {
         assert!(sorted.relay.iter().all(Event::is_relayed));
         // Only this node's own: nothing.
         let sorted = sort("other", vec![run(2, Some("other"))]);
-        assert!(sorted.relay.is_empty() && !sorted.statuses);
+        assert!(sorted.relay.is_empty() && !sorted.followed);
+    }
+
+    #[test]
+    fn every_nodes_recorded_status_events_go_to_the_triggers_and_only_anothers_are_followed() {
+        let change = |id: i64, node: &str| {
+            record(
+                id,
+                Some(node),
+                "status-changed",
+                serde_json::json!({"service": "db", "from": {"status": "up"},
+                    "to": {"status": "down"}, "cause": "db", "reason": null}),
+            )
+        };
+        let sorted = sort("me", vec![change(1, "me")]);
+        assert!(!sorted.followed && sorted.relay.is_empty());
+        assert_eq!(sorted.statuses.len(), 1);
+        assert_eq!(sorted.statuses[0].node.as_deref(), Some("me"));
+        assert_eq!(sorted.statuses[0].at, 1_001);
+        let sorted = sort("me", vec![change(1, "me"), change(2, "other")]);
+        assert!(sorted.followed);
+        let ats: Vec<i64> = sorted.statuses.iter().map(|event| event.at).collect();
+        assert_eq!(ats, vec![1_001, 1_002]);
     }
 }

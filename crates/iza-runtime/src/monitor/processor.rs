@@ -191,7 +191,9 @@ impl Processor {
     }
 
     /// Another node's results: the statuses they change reach this node's bus (its SSE,
-    /// `/metrics`, dashboard), with the rows; the events are not recorded (their node did).
+    /// `/metrics`, dashboard), with the rows; the events are not recorded (their node did),
+    /// and each is marked with the node that probed the result behind it ([`followed_by`]):
+    /// shown here, acted on (task triggers, outputs) by that node only.
     fn follow(&mut self, records: &[iza_store::ResultRecord]) {
         let now = crate::now_millis();
         let transitions = self.board.follow(records, now);
@@ -207,7 +209,11 @@ impl Processor {
         }
         let events = transitions
             .into_iter()
-            .map(|t| Event::new(now, t.into_event_kind()))
+            .map(|t| {
+                let mut event = Event::new(now, t.into_event_kind());
+                event.node = Some(followed_by(records, &event.kind));
+                event
+            })
             .collect();
         let _ = self.bus.publish(Change {
             events,
@@ -346,4 +352,28 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
+}
+
+/// The node whose result is behind a status event derived from followed results: the prober
+/// of the service's own result, or of its root cause's (an impact), or of any of the results
+/// (a change they made together); `another node` when none says (results written before
+/// "probed by" was recorded).
+fn followed_by(records: &[iza_store::ResultRecord], kind: &EventKind) -> String {
+    let node_of = |service: &str| {
+        records
+            .iter()
+            .rev()
+            .find(|r| r.service == service)
+            .and_then(|r| r.node.clone())
+    };
+    let (service, root) = match kind {
+        EventKind::StatusChanged { service, cause, .. } => (service.as_str(), cause.as_deref()),
+        EventKind::ServiceImpacted { service, by, .. }
+        | EventKind::ServiceRecovered { service, by, .. } => (service.as_str(), Some(by.as_str())),
+        _ => ("", None),
+    };
+    node_of(service)
+        .or_else(|| root.and_then(node_of))
+        .or_else(|| records.iter().find_map(|r| r.node.clone()))
+        .unwrap_or_else(|| "another node".to_owned())
 }

@@ -357,6 +357,13 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     options.node = Some(worker.clone());
     options.region = setup.region.clone();
     warn_regions(&catalog, shared, setup.region.as_deref());
+    // The relay (below) reads the events from the newest before the monitor starts, so that
+    // this node's first status changes reach the status triggers too.
+    let relay_after = if shared {
+        newest_event(store.as_ref()).await
+    } else {
+        None
+    };
     let monitor = Arc::new(
         Monitor::start(catalog.clone(), prober, store.clone(), options)
             .await
@@ -447,19 +454,6 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
             },
         )
     });
-    // One live view: the events the other nodes record reach this node's bus (LISTEN/NOTIFY,
-    // with a catch-up read every lease round; `docs/scale-out.md`).
-    let relay = shared.then(|| {
-        Relay::start(
-            store.clone(),
-            monitor.bus().clone(),
-            leases.as_ref().map(LeaseKeeper::follow_now),
-            RelayOptions {
-                node: node_id.clone(),
-                catch_up_every: setup.lease / 5,
-            },
-        )
-    });
     let mut agents_options = AgentsOptions::new(
         worker,
         Launch {
@@ -471,6 +465,9 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
     if shared {
         // A run of a dead node goes back to the queue within the node lease (and a half).
         agents_options.lease = setup.lease;
+        // One reaction per status change across the nodes: status triggers read the changes
+        // as recorded (handed over by the relay), under a key every node makes alike.
+        agents_options.statuses_recorded = true;
     }
     let agents = Arc::new(Agents::start(
         catalog.clone(),
@@ -479,6 +476,22 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         None,
         agents_options,
     ));
+    // One live view: the events the other nodes record reach this node's bus (LISTEN/NOTIFY,
+    // with a catch-up read every lease round; `docs/scale-out.md`); every node's recorded
+    // status changes reach the status triggers.
+    let relay = shared.then(|| {
+        Relay::start(
+            store.clone(),
+            monitor.bus().clone(),
+            leases.as_ref().map(LeaseKeeper::follow_now),
+            RelayOptions {
+                node: node_id.clone(),
+                catch_up_every: setup.lease / 5,
+                after: relay_after,
+                statuses: agents.recorded_statuses(),
+            },
+        )
+    });
     state.set_agents(agents.clone());
     // Alerting: rules read the statuses on the bus; notifications are runs of the same queue
     // (`@notify/<notifier>`), so a crash loses none (docs/alerts.md).
@@ -518,7 +531,14 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
         &catalog,
         store.clone(),
         monitor.bus(),
-        iza_outputs::OutputsOptions::default(),
+        iza_outputs::OutputsOptions {
+            // On a shared store one node at a time delivers each output (its lease).
+            shared: shared.then(|| iza_outputs::SharedDelivery {
+                node: node_id.clone(),
+                lease: setup.lease,
+            }),
+            ..iza_outputs::OutputsOptions::default()
+        },
     ));
     state.set_outputs(outputs.clone());
     // Workflow engines (docs/workflows.md): one follower per `workflows` table, until the end.
@@ -927,5 +947,21 @@ fn warn_regions(catalog: &iza_catalog::Catalog, shared: bool, region: Option<&st
             "{count} check(s) list `regions`; this node has no `--region`, so it probes none \
              of them (the nodes of the listed regions do)"
         );
+    }
+}
+
+/// The id of the newest event in the store (0 when there is none); `None` when it cannot be
+/// read (the relay then starts after the newest at its first read).
+async fn newest_event(store: &dyn iza_store::Store) -> Option<i64> {
+    let newest = iza_store::EventQuery {
+        limit: 1,
+        ..iza_store::EventQuery::default()
+    };
+    match store.events(&newest).await {
+        Ok(events) => Some(events.first().map_or(0, |event| event.id)),
+        Err(error) => {
+            tracing::warn!("cannot read the newest event: {error}");
+            None
+        }
     }
 }
