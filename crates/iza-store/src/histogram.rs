@@ -111,6 +111,14 @@ impl LatencyHistogram {
         }
     }
 
+    /// Takes `count` latencies out of bucket `index` (saturating at 0; ignored when out of
+    /// range): a rollup that is kept up to date as its rows change (workflow executions).
+    pub fn remove_from_bucket(&mut self, index: usize, count: u64) {
+        if let Some(slot) = self.counts.get_mut(index) {
+            *slot = slot.saturating_sub(count);
+        }
+    }
+
     /// Adds another histogram to this one.
     pub fn merge(&mut self, other: &LatencyHistogram) {
         for (mine, theirs) in self.counts.iter_mut().zip(other.counts.iter()) {
