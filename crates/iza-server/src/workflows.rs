@@ -70,7 +70,11 @@ async fn figures(
 ) -> Result<Figures, StoreError> {
     let mut windows = Vec::with_capacity(WINDOWS.len());
     for (_, width) in WINDOWS {
-        windows.push(store.workflow_stats(service, window_start(now, width)).await?);
+        windows.push(
+            store
+                .workflow_stats(service, window_start(now, width))
+                .await?,
+        );
     }
     let rule_window = i64::try_from(source.rules.window.as_millis()).unwrap_or(i64::MAX);
     let judged_on = match WINDOWS.iter().position(|(_, w)| *w == rule_window) {

@@ -123,6 +123,37 @@ impl HourFigures {
         })
     }
 
+    /// Adds a stored row (as [`from_row`](Self::from_row) reads it) without building figures
+    /// of its own first: a window's read sums many rows.
+    pub(crate) fn merge_row(
+        &mut self,
+        runs: &str,
+        min_ms: f64,
+        max_ms: f64,
+        histogram: &[u8],
+    ) -> Result<(), StoreError> {
+        let runs: BTreeMap<String, u64> = serde_json::from_str(runs).map_err(malformed)?;
+        for (status, count) in runs {
+            match self.runs.get_mut(&status) {
+                Some(mine) => *mine = mine.saturating_add(count),
+                None => {
+                    self.runs.insert(status, count);
+                }
+            }
+        }
+        let before = self.durations.total();
+        self.durations.merge_encoded(histogram).map_err(malformed)?;
+        if self.durations.total() > before {
+            if before == 0 {
+                (self.min_ms, self.max_ms) = (min_ms, max_ms);
+            } else {
+                self.min_ms = self.min_ms.min(min_ms);
+                self.max_ms = self.max_ms.max(max_ms);
+            }
+        }
+        Ok(())
+    }
+
     /// Applies a round's change.
     pub(crate) fn apply(&mut self, delta: &HourDelta) {
         for (status, change) in &delta.runs {

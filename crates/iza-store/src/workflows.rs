@@ -181,4 +181,3 @@ pub fn summarize(
     stats.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
     stats
 }
-

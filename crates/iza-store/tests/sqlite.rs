@@ -13,8 +13,7 @@ use std::sync::Arc;
 use conformance::StoreUnderTest;
 use iza_store::{
     Durability, ExecutionRecord, Millis, NewRun, Resolution, ResultRecord, Retention, RunFinish,
-    RunOutcome, RunPriority, RunState, SqliteOptions, SqliteStore, Store, StoreError,
-    WorkflowSync,
+    RunOutcome, RunPriority, RunState, SqliteOptions, SqliteStore, Store, StoreError, WorkflowSync,
 };
 use sqlx::ConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;

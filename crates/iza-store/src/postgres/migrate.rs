@@ -128,7 +128,7 @@ pub(super) async fn migrate(pool: &PgPool) -> Result<Vec<i64>, String> {
             .await
             .map_err(|error| format!("migration {} failed: {error}", migration.version))?;
         if migration.version == WORKFLOW_ROLLUPS {
-            super::workflows::backfill_rollups(&mut *transaction)
+            super::workflows::backfill_rollups(&mut transaction)
                 .await
                 .map_err(|error| format!("migration {} failed: {error}", migration.version))?;
         }

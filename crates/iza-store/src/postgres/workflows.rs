@@ -114,7 +114,7 @@ pub(super) async fn apply(
         deltas.record(&workflow, &status, started, stopped, -1);
         deltas.record(&workflow, &e.status, started, e.stopped_at, 1);
     }
-    write_rollups(&mut *tx, service, &deltas).await?;
+    write_rollups(&mut tx, service, &deltas).await?;
     for (workflow, (last_run, last_success)) in marks(&sync.executions) {
         sqlx::query(
             "INSERT INTO workflows (service, id, name, last_run_at, last_success_at) \
@@ -279,8 +279,10 @@ pub(super) async fn stats(
     .await
     .map_err(&error)?;
     for (workflow, runs, min_ms, max_ms, histogram) in hours {
-        let hour = HourFigures::from_row(&runs, min_ms, max_ms, &histogram)?;
-        window.entry(workflow).or_default().merge(&hour);
+        window
+            .entry(workflow)
+            .or_default()
+            .merge_row(&runs, min_ms, max_ms, &histogram)?;
     }
     if since < hours_from {
         let head: Vec<(String, String, Millis, Option<Millis>)> = sqlx::query_as(

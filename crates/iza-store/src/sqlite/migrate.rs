@@ -104,7 +104,7 @@ pub(super) async fn migrate(pool: &SqlitePool) -> Result<(), String> {
             .await
             .map_err(|error| format!("migration {} failed: {error}", migration.version))?;
         if migration.version == WORKFLOW_ROLLUPS {
-            super::workflows::backfill_rollups(&mut *transaction)
+            super::workflows::backfill_rollups(&mut transaction)
                 .await
                 .map_err(|error| format!("migration {} failed: {error}", migration.version))?;
         }

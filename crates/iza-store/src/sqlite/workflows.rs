@@ -116,7 +116,7 @@ pub(super) async fn apply(
         deltas.record(&workflow, &status, started, stopped, -1);
         deltas.record(&workflow, &e.status, started, e.stopped_at, 1);
     }
-    write_rollups(&mut *tx, service, &deltas).await?;
+    write_rollups(&mut tx, service, &deltas).await?;
     for (workflow, (last_run, last_success)) in marks(&sync.executions) {
         sqlx::query(
             "INSERT INTO workflows (service, id, name, last_run_at, last_success_at) \
@@ -281,8 +281,10 @@ pub(super) async fn stats(
     .await
     .map_err(&error)?;
     for (workflow, runs, min_ms, max_ms, histogram) in hours {
-        let hour = HourFigures::from_row(&runs, min_ms, max_ms, &histogram)?;
-        window.entry(workflow).or_default().merge(&hour);
+        window
+            .entry(workflow)
+            .or_default()
+            .merge_row(&runs, min_ms, max_ms, &histogram)?;
     }
     if since < hours_from {
         let head: Vec<(String, String, Millis, Option<Millis>)> = sqlx::query_as(
@@ -380,9 +382,7 @@ async fn write_rollups(
 
 /// Rolls up every execution already recorded (migration 12 runs it, in its transaction, on a
 /// store that recorded executions before the rollups existed).
-pub(super) async fn backfill_rollups(
-    connection: &mut SqliteConnection,
-) -> Result<(), StoreError> {
+pub(super) async fn backfill_rollups(connection: &mut SqliteConnection) -> Result<(), StoreError> {
     let error = query_error("rolling up recorded executions");
     let rows: Vec<(String, String, String, Millis, Option<Millis>)> = sqlx::query_as(
         "SELECT service, workflow_id, status, started_at, stopped_at FROM workflow_executions \

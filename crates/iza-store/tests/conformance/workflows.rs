@@ -341,17 +341,27 @@ pub(crate) async fn workflow_long_windows_read_hourly_rollups(store: StoreUnderT
     let week_stats = store.workflow_stats(service, week).await.unwrap();
     assert_matches(&week_stats, &direct(&history, week), "7d");
     let exact_stats = store.workflow_stats(service, day_and_a_bit).await.unwrap();
-    assert_matches(&exact_stats, &direct(&history, day_and_a_bit), "24h and a bit");
+    assert_matches(
+        &exact_stats,
+        &direct(&history, day_and_a_bit),
+        "24h and a bit",
+    );
     let all = store.workflow_stats(service, 0).await.unwrap();
     assert_matches(&all, &direct(&history, 0), "all");
-    let running = all.iter().find(|s| s.id == still_running.workflow_id).unwrap();
+    let running = all
+        .iter()
+        .find(|s| s.id == still_running.workflow_id)
+        .unwrap();
     assert_eq!(running.oldest_running_at, Some(still_running.started_at));
 
     // Every finished raw row pruned: windows of whole hours read the rollups only, and
     // answer the same.
     let pruned = store.prune_executions(now + 1).await.unwrap();
     assert_eq!(pruned as usize, history.len() - 1);
-    assert_eq!(store.workflow_stats(service, week).await.unwrap(), week_stats);
+    assert_eq!(
+        store.workflow_stats(service, week).await.unwrap(),
+        week_stats
+    );
     assert_eq!(store.workflow_stats(service, 0).await.unwrap(), all);
 
     // Retention deletes the hourly rollups older than the hour rollups' retention.
