@@ -270,7 +270,10 @@ async fn round(
         .map_err(|e| e.to_string())?;
     let window = i64::try_from(source.rules.window.as_millis()).unwrap_or(i64::MAX);
     let stats = store
-        .workflow_stats(service, now.saturating_sub(window))
+        .workflow_stats(
+            service,
+            iza_store::workflow_rollups::window_start(now, window),
+        )
         .await
         .map_err(|e| e.to_string())?;
     for s in &stats {

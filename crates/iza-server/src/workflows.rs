@@ -15,6 +15,7 @@ use iza_catalog::model::{Service, WorkflowSource};
 use iza_runtime::workflows::{
     EngineVerdict, RetryError, WorkflowError, WorkflowHealth, execution_url,
 };
+use iza_store::workflow_rollups::window_start;
 use iza_store::{ExecutionRecord, Store, StoreError, WorkflowStats};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -69,14 +70,18 @@ async fn figures(
 ) -> Result<Figures, StoreError> {
     let mut windows = Vec::with_capacity(WINDOWS.len());
     for (_, width) in WINDOWS {
-        windows.push(store.workflow_stats(service, now - width).await?);
+        windows.push(
+            store
+                .workflow_stats(service, window_start(now, width))
+                .await?,
+        );
     }
     let rule_window = i64::try_from(source.rules.window.as_millis()).unwrap_or(i64::MAX);
     let judged_on = match WINDOWS.iter().position(|(_, w)| *w == rule_window) {
         Some(i) => windows[i].clone(),
         None => {
             store
-                .workflow_stats(service, now.saturating_sub(rule_window))
+                .workflow_stats(service, window_start(now, rule_window))
                 .await?
         }
     };

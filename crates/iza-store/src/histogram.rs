@@ -111,6 +111,14 @@ impl LatencyHistogram {
         }
     }
 
+    /// Takes `count` latencies out of bucket `index` (saturating at 0; ignored when out of
+    /// range): a rollup that is kept up to date as its rows change (workflow executions).
+    pub fn remove_from_bucket(&mut self, index: usize, count: u64) {
+        if let Some(slot) = self.counts.get_mut(index) {
+            *slot = slot.saturating_sub(count);
+        }
+    }
+
     /// Adds another histogram to this one.
     pub fn merge(&mut self, other: &LatencyHistogram) {
         for (mine, theirs) in self.counts.iter_mut().zip(other.counts.iter()) {
@@ -178,6 +186,15 @@ impl LatencyHistogram {
 
     /// Reads [`encode`](Self::encode)'s output.
     pub fn decode(bytes: &[u8]) -> Result<LatencyHistogram, HistogramDecodeError> {
+        let mut histogram = LatencyHistogram::default();
+        histogram.merge_encoded(bytes)?;
+        Ok(histogram)
+    }
+
+    /// Adds [`encode`](Self::encode)'s output to this histogram without decoding it into one
+    /// of its own (a read that sums many stored rollups); on an error, part of it may have been
+    /// added.
+    pub fn merge_encoded(&mut self, bytes: &[u8]) -> Result<(), HistogramDecodeError> {
         let (version, mut rest) = match bytes.split_first() {
             Some((version, rest)) => (*version, rest),
             None => return Err(HistogramDecodeError::Version(None)),
@@ -185,17 +202,16 @@ impl LatencyHistogram {
         if version != ENCODING_VERSION {
             return Err(HistogramDecodeError::Version(Some(version)));
         }
-        let mut histogram = LatencyHistogram::default();
         while !rest.is_empty() {
             let index = read_varint(&mut rest)?;
             let count = read_varint(&mut rest)?;
             let slot = usize::try_from(index)
                 .ok()
-                .and_then(|index| histogram.counts.get_mut(index))
+                .and_then(|index| self.counts.get_mut(index))
                 .ok_or(HistogramDecodeError::Bucket(index))?;
             *slot = slot.saturating_add(count);
         }
-        Ok(histogram)
+        Ok(())
     }
 }
 
@@ -354,6 +370,17 @@ mod tests {
         let all: Vec<f64> = first.iter().chain(&second).copied().collect();
         assert_eq!(merged, histogram_of(&all));
         assert_eq!(merged.total(), all.len() as u64);
+    }
+
+    #[test]
+    fn merging_an_encoding_equals_merging_the_decoded_histogram() {
+        let mut merged = histogram_of(&[1.0, 2.0, 300.0]);
+        let mut by_bytes = merged.clone();
+        let other = histogram_of(&[2.0, 5_000.0, 1e9]);
+        merged.merge(&other);
+        by_bytes.merge_encoded(&other.encode()).unwrap();
+        assert_eq!(by_bytes, merged);
+        assert!(by_bytes.merge_encoded(&[1, 200, 1]).is_err());
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod outbox;
 mod postgres;
 pub mod queue;
 mod sqlite;
+pub mod workflow_rollups;
 pub mod workflows;
 
 pub use alerts::{

@@ -4,13 +4,16 @@
 //! One sync round is written by [`Store::apply_workflow_sync`](crate::Store::apply_workflow_sync)
 //! in one transaction (executions, failures and the new cursor together), so a crash resumes
 //! from the cursor of the last round that landed. [`summarize`] turns execution rows into the
-//! per-workflow figures (runs by status, success rate, duration percentiles) for every store.
+//! per-workflow figures (runs by status, success rate, duration percentiles) for every store,
+//! from the hourly rollups of [`crate::workflow_rollups`] and the raw rows of a window's first
+//! partial hour.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::Millis;
+pub use crate::workflow_rollups::HourFigures;
 
 /// The most running executions [`Store::running_executions`](crate::Store::running_executions)
 /// returns.
@@ -138,42 +141,26 @@ pub struct WorkflowRow {
     pub last_failure: Option<WorkflowFailure>,
 }
 
-/// The figures of every workflow (sorted by name, then id) from its row and the executions of
-/// the window (`(workflow_id, status, started_at, stopped_at)`), plus the running ones.
+/// The figures of every workflow (sorted by name, then id) from its row and its figures over
+/// the window (hourly rollups and raw rows, [`HourFigures`]), plus the running executions
+/// (`(workflow_id, started_at)`). Durations are estimated from the rollups' histogram (the
+/// bound is in [`crate::workflow_rollups`]).
 pub fn summarize(
     workflows: Vec<WorkflowRow>,
-    window: &[(String, String, Millis, Option<Millis>)],
+    mut window: BTreeMap<String, HourFigures>,
     running: &[(String, Millis)],
 ) -> Vec<WorkflowStats> {
-    type Gathered = (WorkflowRow, BTreeMap<String, u64>, Vec<i64>);
-    let mut by_id: BTreeMap<String, Gathered> = workflows
-        .into_iter()
-        .map(|row| (row.record.id.clone(), (row, BTreeMap::new(), Vec::new())))
-        .collect();
-    for (workflow, status, started, stopped) in window {
-        let Some((_, runs, durations)) = by_id.get_mut(workflow) else {
-            continue;
-        };
-        *runs.entry(status.clone()).or_default() += 1;
-        if let Some(stopped) = stopped
-            && status != "running"
-        {
-            durations.push((stopped - started).max(0));
-        }
-    }
     let mut oldest: BTreeMap<&str, Millis> = BTreeMap::new();
     for (workflow, started) in running {
         let entry = oldest.entry(workflow.as_str()).or_insert(*started);
         *entry = (*entry).min(*started);
     }
-    let mut stats: Vec<WorkflowStats> = by_id
-        .into_values()
-        .map(|(row, runs, mut durations)| {
-            durations.sort_unstable();
-            let succeeded = runs.get("success").copied().unwrap_or(0);
-            let finished = succeeded
-                + runs.get("error").copied().unwrap_or(0)
-                + runs.get("crashed").copied().unwrap_or(0);
+    let mut stats: Vec<WorkflowStats> = workflows
+        .into_iter()
+        .map(|row| {
+            let figures = window.remove(&row.record.id).unwrap_or_default();
+            let succeeded = figures.successes();
+            let finished = succeeded + figures.failures();
             WorkflowStats {
                 oldest_running_at: oldest.get(row.record.id.as_str()).copied(),
                 id: row.record.id,
@@ -181,10 +168,10 @@ pub fn summarize(
                 active: row.record.active,
                 tags: row.record.tags,
                 success_rate: (finished > 0).then(|| succeeded as f64 / finished as f64),
-                p50_ms: percentile(&durations, 0.50),
-                p95_ms: percentile(&durations, 0.95),
-                p99_ms: percentile(&durations, 0.99),
-                runs,
+                p50_ms: figures.duration_quantile(0.50),
+                p95_ms: figures.duration_quantile(0.95),
+                p99_ms: figures.duration_quantile(0.99),
+                runs: figures.runs,
                 last_success_at: row.last_success_at,
                 last_run_at: row.last_run_at,
                 last_failure: row.last_failure,
@@ -193,27 +180,4 @@ pub fn summarize(
         .collect();
     stats.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
     stats
-}
-
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[i64], q: f64) -> Option<i64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    Some(sorted[rank.clamp(1, sorted.len()) - 1])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles_by_nearest_rank() {
-        let values: Vec<i64> = (1..=100).collect();
-        assert_eq!(percentile(&values, 0.95), Some(95));
-        assert_eq!(percentile(&values, 0.5), Some(50));
-        assert_eq!(percentile(&[7], 0.99), Some(7));
-        assert_eq!(percentile(&[], 0.5), None);
-    }
 }

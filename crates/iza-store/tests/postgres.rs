@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use conformance::StoreUnderTest;
 use iza_store::{
-    ClaimRequest, EventListener, EventRecord, Heard, Millis, NewRun, PostgresOptions,
-    PostgresStore, ResultRecord, RunPriority, SqliteStore, Store, StoreError,
+    ClaimRequest, EventListener, EventRecord, ExecutionRecord, Heard, Millis, NewRun,
+    PostgresOptions, PostgresStore, ResultRecord, RunPriority, SqliteStore, Store, StoreError,
+    WorkflowSync,
 };
 use test_database::TestDatabase;
 
@@ -65,6 +66,43 @@ async fn migrations_apply_once_and_a_newer_database_is_refused() {
         error.to_string().contains("newer than this build"),
         "{error}"
     );
+}
+
+/// A database that recorded executions before migration 15 gets them rolled up by it (the
+/// migration runs again here after its table and its row are removed).
+#[tokio::test]
+async fn migration_15_rolls_up_the_executions_recorded_before_it() {
+    let database = TestDatabase::create().await;
+    let store = PostgresStore::connect(&database.url()).await.unwrap();
+    let executions: Vec<ExecutionRecord> = (0..500i64)
+        .map(|i| ExecutionRecord {
+            id: i.to_string(),
+            workflow_id: format!("wf-{}", i % 3),
+            status: if i % 9 == 0 { "error" } else { "success" }.to_owned(),
+            mode: None,
+            started_at: BASE + i * 60_000,
+            stopped_at: Some(BASE + i * 60_000 + 20 + i),
+            retry_of: None,
+        })
+        .collect();
+    let round = WorkflowSync {
+        executions,
+        ..WorkflowSync::default()
+    };
+    store.apply_workflow_sync("n8n", &round).await.unwrap();
+    let before = store.workflow_stats("n8n", 0).await.unwrap();
+    sqlx::raw_sql("DROP TABLE workflow_rollups; DELETE FROM iza_schema WHERE version = 15")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(store.migrate().await.unwrap(), vec![15]);
+    assert_eq!(store.workflow_stats("n8n", 0).await.unwrap(), before);
+    store.prune_executions(BASE + 1_000 * 60_000).await.unwrap();
+    let after = store.workflow_stats("n8n", 0).await.unwrap();
+    assert_eq!(after, before);
+    let runs: u64 = after.iter().map(|s| s.runs.values().sum::<u64>()).sum();
+    assert_eq!(runs, 500);
+    store.close().await.unwrap();
 }
 
 #[tokio::test]
@@ -576,8 +614,8 @@ async fn a_sqlite_store_copies_into_postgres_whole() {
 }
 
 /// The plain tables copy too: business figures (samples and hourly rollups), the workflow
-/// engines' workflows, executions, failures and cursors, and the outbox's waiting entries
-/// with their ids (new entries continue past them).
+/// engines' workflows, executions, hourly rollups, failures and cursors, and the outbox's
+/// waiting entries with their ids (new entries continue past them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn figures_workflows_and_the_outbox_copy_into_postgres() {
     use iza_store::copy::sqlite_to_postgres;
@@ -653,7 +691,8 @@ async fn figures_workflows_and_the_outbox_copy_into_postgres() {
     let database = TestDatabase::create().await;
     let postgres = PostgresStore::connect(&database.url()).await.unwrap();
     let report = sqlite_to_postgres(&sqlite, &postgres, false).await.unwrap();
-    assert_eq!(report.workflows, 3 + 6_000 + 1);
+    // Workflows, executions, hourly rollups (three workflows, one hour), the cursor.
+    assert_eq!(report.workflows, 3 + 6_000 + 3 + 1);
     assert_eq!(report.outbox, 5);
     assert!(report.figures > 12_000, "{report:?}");
 

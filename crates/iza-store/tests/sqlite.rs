@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use conformance::StoreUnderTest;
 use iza_store::{
-    Durability, Millis, NewRun, Resolution, ResultRecord, Retention, RunFinish, RunOutcome,
-    RunPriority, RunState, SqliteOptions, SqliteStore, Store, StoreError,
+    Durability, ExecutionRecord, Millis, NewRun, Resolution, ResultRecord, Retention, RunFinish,
+    RunOutcome, RunPriority, RunState, SqliteOptions, SqliteStore, Store, StoreError, WorkflowSync,
 };
 use sqlx::ConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
@@ -137,6 +137,85 @@ async fn power_loss_durability_and_one_reader_work_alike() {
     store.append_results(&written).await.unwrap();
     let read = store.recent_results("api", 10).await.unwrap();
     assert_eq!(read, written.iter().rev().cloned().collect::<Vec<_>>());
+}
+
+/// A store that recorded executions before migration 12 gets them rolled up by it: the figures
+/// read afterwards (from the rollups) are those the raw rows give.
+#[tokio::test]
+async fn migration_12_rolls_up_the_executions_recorded_before_it() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("iza.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let executions: Vec<ExecutionRecord> = (0..500i64)
+        .map(|i| ExecutionRecord {
+            id: i.to_string(),
+            workflow_id: format!("wf-{}", i % 3),
+            status: if i % 9 == 0 { "error" } else { "success" }.to_owned(),
+            mode: None,
+            started_at: BASE + i * 60_000,
+            stopped_at: Some(BASE + i * 60_000 + 20 + i),
+            retry_of: None,
+        })
+        .collect();
+    let round = WorkflowSync {
+        executions,
+        ..WorkflowSync::default()
+    };
+    store.apply_workflow_sync("n8n", &round).await.unwrap();
+    let before = store.workflow_stats("n8n", 0).await.unwrap();
+    store.close().await.unwrap();
+    // Back to schema 11: no rollups table.
+    let mut connection = raw_connection(&path).await;
+    sqlx::raw_sql("DROP TABLE workflow_rollups; PRAGMA user_version = 11")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    drop(connection);
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        SqliteStore::latest_schema_version()
+    );
+    assert_eq!(store.workflow_stats("n8n", 0).await.unwrap(), before);
+    // The raw rows gone, the whole hours still count every execution.
+    store.prune_executions(BASE + 1_000 * 60_000).await.unwrap();
+    let after = store.workflow_stats("n8n", 0).await.unwrap();
+    assert_eq!(after, before);
+    let runs: u64 = after.iter().map(|s| s.runs.values().sum::<u64>()).sum();
+    assert_eq!(runs, 500);
+    store.close().await.unwrap();
+}
+
+/// The long-window read of the workflow figures searches the rollups' primary key by service
+/// and hour and never touches the raw executions (SQLite's plan of the statement the store
+/// runs, `crates/iza-store/src/sqlite/workflows.rs`).
+#[tokio::test]
+async fn the_long_window_read_searches_the_rollups_by_service_and_hour() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("iza.db");
+    SqliteStore::open(&path)
+        .await
+        .unwrap()
+        .close()
+        .await
+        .unwrap();
+    let mut connection = raw_connection(&path).await;
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+        "EXPLAIN QUERY PLAN SELECT workflow_id, runs, min_ms, max_ms, histogram \
+         FROM workflow_rollups WHERE service = ?1 AND hour >= ?2",
+    )
+    .bind("n8n")
+    .bind(BASE)
+    .fetch_all(&mut connection)
+    .await
+    .unwrap();
+    let details: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
+    assert_eq!(details.len(), 1, "{details:?}");
+    assert!(
+        details[0].starts_with("SEARCH workflow_rollups USING PRIMARY KEY (service=? AND hour>?)"),
+        "{details:?}"
+    );
 }
 
 #[tokio::test]

@@ -59,7 +59,7 @@ pub struct CopyReport {
     pub alerting: u64,
     /// Business figures' samples and hourly rollups.
     pub figures: u64,
-    /// Workflow engines' workflows, executions and cursors.
+    /// Workflow engines' workflows, executions, hourly rollups and cursors.
     pub workflows: u64,
     /// Event outbox entries not yet delivered.
     pub outbox: u64,
@@ -82,6 +82,7 @@ const DATA_TABLES: &[&str] = &[
     "figure_hours",
     "workflows",
     "workflow_executions",
+    "workflow_rollups",
     "workflow_cursors",
     "outbox",
 ];

@@ -24,6 +24,8 @@ pub(super) enum Kind {
     Real,
     /// `TEXT` on both (NUL characters, which PostgreSQL's text refuses, become U+FFFD).
     Text,
+    /// `BLOB` and `BYTEA` (never part of a key).
+    Bytes,
 }
 
 impl Kind {
@@ -33,6 +35,7 @@ impl Kind {
             Kind::Bool => "boolean[]",
             Kind::Real => "double precision[]",
             Kind::Text => "text[]",
+            Kind::Bytes => "bytea[]",
         }
     }
 }
@@ -52,6 +55,7 @@ enum Values {
     Bool(Vec<Option<bool>>),
     Real(Vec<Option<f64>>),
     Text(Vec<Option<String>>),
+    Bytes(Vec<Option<Vec<u8>>>),
 }
 
 impl Values {
@@ -61,6 +65,7 @@ impl Values {
             Kind::Bool => Values::Bool(Vec::new()),
             Kind::Real => Values::Real(Vec::new()),
             Kind::Text => Values::Text(Vec::new()),
+            Kind::Bytes => Values::Bytes(Vec::new()),
         }
     }
 
@@ -73,6 +78,7 @@ impl Values {
                 row.try_get::<Option<String>, _>(index)?
                     .map(|text| text.replace('\0', "\u{FFFD}")),
             ),
+            Values::Bytes(values) => values.push(row.try_get(index)?),
         }
         Ok(())
     }
@@ -93,7 +99,7 @@ impl KeyValue {
             Kind::Int => KeyValue::Int(row.try_get(index)?),
             Kind::Bool => KeyValue::Bool(row.try_get(index)?),
             Kind::Real => KeyValue::Real(row.try_get(index)?),
-            Kind::Text => KeyValue::Text(row.try_get(index)?),
+            Kind::Text | Kind::Bytes => KeyValue::Text(row.try_get(index)?),
         })
     }
 
@@ -178,6 +184,7 @@ pub(super) async fn copy(
                 Values::Bool(values) => query.bind(values),
                 Values::Real(values) => query.bind(values),
                 Values::Text(values) => query.bind(values),
+                Values::Bytes(values) => query.bind(values),
             };
         }
         query
@@ -218,7 +225,7 @@ pub(super) const FIGURES: &[PlainTable] = &[
     },
 ];
 
-/// Workflow engines: workflows, executions and the followers' cursors.
+/// Workflow engines: workflows, executions, their hourly rollups and the followers' cursors.
 pub(super) const WORKFLOWS: &[PlainTable] = &[
     PlainTable {
         name: "workflows",
@@ -248,6 +255,22 @@ pub(super) const WORKFLOWS: &[PlainTable] = &[
             ("retry_of", Kind::Text),
         ],
         key: 2,
+    },
+    PlainTable {
+        name: "workflow_rollups",
+        columns: &[
+            ("service", Kind::Text),
+            ("hour", Kind::Int),
+            ("workflow_id", Kind::Text),
+            ("executions", Kind::Int),
+            ("successes", Kind::Int),
+            ("failures", Kind::Int),
+            ("runs", Kind::Text),
+            ("min_ms", Kind::Real),
+            ("max_ms", Kind::Real),
+            ("histogram", Kind::Bytes),
+        ],
+        key: 3,
     },
     PlainTable {
         name: "workflow_cursors",

@@ -188,6 +188,13 @@ pub(super) async fn delete_expired(
             None,
             events_before,
         ),
+        (
+            "DELETE FROM workflow_rollups WHERE (service, hour, workflow_id) IN \
+             (SELECT service, hour, workflow_id FROM workflow_rollups WHERE hour < $1 \
+             ORDER BY hour LIMIT $2)",
+            None,
+            hours_before,
+        ),
     ];
     for (statement, width, before) in steps {
         loop {

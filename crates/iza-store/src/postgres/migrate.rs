@@ -61,7 +61,15 @@ const MIGRATIONS: &[Migration] = &[
         version: 14,
         sql: include_str!("../../migrations/postgres/0014_events_by_kind.sql"),
     },
+    Migration {
+        version: 15,
+        sql: include_str!("../../migrations/postgres/0015_workflow_rollups.sql"),
+    },
 ];
+
+/// The migration that creates the workflow rollups: the runner rolls up the executions
+/// recorded before it, in its transaction.
+const WORKFLOW_ROLLUPS: i64 = 15;
 
 /// The newest version this build knows.
 pub(super) fn latest_version() -> i64 {
@@ -119,6 +127,11 @@ pub(super) async fn migrate(pool: &PgPool) -> Result<Vec<i64>, String> {
             .execute(&mut *transaction)
             .await
             .map_err(|error| format!("migration {} failed: {error}", migration.version))?;
+        if migration.version == WORKFLOW_ROLLUPS {
+            super::workflows::backfill_rollups(&mut transaction)
+                .await
+                .map_err(|error| format!("migration {} failed: {error}", migration.version))?;
+        }
         sqlx::query("INSERT INTO iza_schema (version) VALUES ($1)")
             .bind(migration.version)
             .execute(&mut *transaction)

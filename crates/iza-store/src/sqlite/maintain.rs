@@ -145,8 +145,9 @@ pub(super) async fn fold_hours(store: &SqliteStore, now: Millis) -> Result<(), S
     }
 }
 
-/// Deletes raw results, minute rollups and hour rollups older than their retention, never
-/// anything not yet folded into the next coarser level.
+/// Deletes raw results, minute rollups and hour rollups older than their retention (the hourly
+/// workflow rollups with the hour rollups), never anything not yet folded into the next
+/// coarser level.
 pub(super) async fn delete_expired(
     store: &SqliteStore,
     now: Millis,
@@ -187,6 +188,13 @@ pub(super) async fn delete_expired(
              (SELECT id FROM events WHERE at < ?1 ORDER BY at LIMIT ?2)",
             None,
             events_before,
+        ),
+        (
+            "DELETE FROM workflow_rollups WHERE (service, hour, workflow_id) IN \
+             (SELECT service, hour, workflow_id FROM workflow_rollups WHERE hour < ?1 \
+             ORDER BY hour LIMIT ?2)",
+            None,
+            hours_before,
         ),
     ];
     for (statement, width, before) in steps {

@@ -57,7 +57,15 @@ const MIGRATIONS: &[Migration] = &[
         version: 11,
         sql: include_str!("../../migrations/sqlite/0011_events_by_kind.sql"),
     },
+    Migration {
+        version: 12,
+        sql: include_str!("../../migrations/sqlite/0012_workflow_rollups.sql"),
+    },
 ];
+
+/// The migration that creates the workflow rollups: the runner rolls up the executions
+/// recorded before it, in its transaction.
+const WORKFLOW_ROLLUPS: i64 = 12;
 
 /// The newest version this build knows.
 pub(super) fn latest_version() -> i64 {
@@ -95,6 +103,11 @@ pub(super) async fn migrate(pool: &SqlitePool) -> Result<(), String> {
             .execute(&mut *transaction)
             .await
             .map_err(|error| format!("migration {} failed: {error}", migration.version))?;
+        if migration.version == WORKFLOW_ROLLUPS {
+            super::workflows::backfill_rollups(&mut transaction)
+                .await
+                .map_err(|error| format!("migration {} failed: {error}", migration.version))?;
+        }
         // PRAGMA takes no bound parameters; the version is an integer constant of this build.
         sqlx::raw_sql(&format!("PRAGMA user_version = {}", migration.version))
             .execute(&mut *transaction)

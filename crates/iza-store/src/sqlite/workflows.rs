@@ -1,12 +1,16 @@
-//! The workflow engines' tables of the SQLite store (migration 5): one sync round is one
-//! `BEGIN IMMEDIATE` transaction on the writer; the figures are read on the readers and
-//! summarized by [`crate::workflows::summarize`].
+//! The workflow engines' tables of the SQLite store (migrations 5, 10 and 12): one sync round
+//! is one `BEGIN IMMEDIATE` transaction on the writer, which also folds what it changes into
+//! the hourly rollups (`workflow_rollups`, [`crate::workflow_rollups`]); the figures are read
+//! on the readers, rollups and a window's first partial hour of raw rows in one transaction,
+//! and summarized by [`crate::workflows::summarize`].
 
 use std::collections::BTreeMap;
 
 use sqlx::Row as _;
+use sqlx::sqlite::SqliteConnection;
 
 use super::{SqliteStore, query_error};
+use crate::workflow_rollups::{Deltas, HourFigures, rollups_from};
 use crate::workflows::{
     ExecutionRecord, MAX_EXECUTIONS_PAGE, MAX_RUNNING_PAGE, WorkflowFailure, WorkflowRecord,
     WorkflowRow, WorkflowStats, WorkflowSync, summarize,
@@ -61,6 +65,7 @@ pub(super) async fn apply(
         .map_err(&error)?;
     }
     let mut new = 0;
+    let mut deltas = Deltas::default();
     for e in &sync.executions {
         let inserted = sqlx::query(
             "INSERT INTO workflow_executions \
@@ -80,20 +85,38 @@ pub(super) async fn apply(
         .map_err(&error)?;
         if inserted.rows_affected() == 1 {
             new += 1;
-        } else {
-            sqlx::query(
-                "UPDATE workflow_executions SET status = ?3, stopped_at = ?4 \
+            deltas.record(&e.workflow_id, &e.status, e.started_at, e.stopped_at, 1);
+            continue;
+        }
+        // Known: when its status or stop changed, it moves in its hour's rollup.
+        let (workflow, status, started, stopped): (String, String, Millis, Option<Millis>) =
+            sqlx::query_as(
+                "SELECT workflow_id, status, started_at, stopped_at FROM workflow_executions \
                  WHERE service = ?1 AND id = ?2",
             )
             .bind(service)
             .bind(&e.id)
-            .bind(&e.status)
-            .bind(e.stopped_at)
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await
             .map_err(&error)?;
+        if status == e.status && stopped == e.stopped_at {
+            continue;
         }
+        sqlx::query(
+            "UPDATE workflow_executions SET status = ?3, stopped_at = ?4 \
+             WHERE service = ?1 AND id = ?2",
+        )
+        .bind(service)
+        .bind(&e.id)
+        .bind(&e.status)
+        .bind(e.stopped_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(&error)?;
+        deltas.record(&workflow, &status, started, stopped, -1);
+        deltas.record(&workflow, &e.status, started, e.stopped_at, 1);
     }
+    write_rollups(&mut tx, service, &deltas).await?;
     for (workflow, (last_run, last_success)) in marks(&sync.executions) {
         sqlx::query(
             "INSERT INTO workflows (service, id, name, last_run_at, last_success_at) \
@@ -245,15 +268,42 @@ pub(super) async fn stats(
                 .map_err(malformed)?,
         });
     }
-    let window: Vec<(String, String, Millis, Option<Millis>)> = sqlx::query_as(
-        "SELECT workflow_id, status, started_at, stopped_at FROM workflow_executions \
-         WHERE service = ?1 AND started_at >= ?2",
+    // Whole hours from the rollups, the first partial hour (if any) from the raw rows.
+    let hours_from = rollups_from(since);
+    let mut window: BTreeMap<String, HourFigures> = BTreeMap::new();
+    let hours: Vec<(String, String, f64, f64, Vec<u8>)> = sqlx::query_as(
+        "SELECT workflow_id, runs, min_ms, max_ms, histogram FROM workflow_rollups \
+         WHERE service = ?1 AND hour >= ?2",
     )
     .bind(service)
-    .bind(since)
+    .bind(hours_from)
     .fetch_all(&mut *reader)
     .await
     .map_err(&error)?;
+    for (workflow, runs, min_ms, max_ms, histogram) in hours {
+        window
+            .entry(workflow)
+            .or_default()
+            .merge_row(&runs, min_ms, max_ms, &histogram)?;
+    }
+    if since < hours_from {
+        let head: Vec<(String, String, Millis, Option<Millis>)> = sqlx::query_as(
+            "SELECT workflow_id, status, started_at, stopped_at FROM workflow_executions \
+             WHERE service = ?1 AND started_at >= ?2 AND started_at < ?3",
+        )
+        .bind(service)
+        .bind(since)
+        .bind(hours_from)
+        .fetch_all(&mut *reader)
+        .await
+        .map_err(&error)?;
+        for (workflow, status, started, stopped) in head {
+            window
+                .entry(workflow)
+                .or_default()
+                .add_execution(&status, started, stopped);
+        }
+    }
     let running: Vec<(String, Millis)> = sqlx::query_as(
         "SELECT workflow_id, started_at FROM workflow_executions \
          WHERE service = ?1 AND status IN ('running', 'waiting', 'new')",
@@ -263,7 +313,7 @@ pub(super) async fn stats(
     .await
     .map_err(&error)?;
     reader.commit().await.map_err(&error)?;
-    Ok(summarize(workflows, &window, &running))
+    Ok(summarize(workflows, window, &running))
 }
 
 pub(super) async fn prune(store: &SqliteStore, before: Millis) -> Result<u64, StoreError> {
@@ -276,4 +326,80 @@ pub(super) async fn prune(store: &SqliteStore, before: Millis) -> Result<u64, St
     .await
     .map_err(query_error("pruning executions"))?;
     Ok(done.rows_affected())
+}
+
+/// Folds a round's changes into the stored hourly rollups of `service`.
+async fn write_rollups(
+    connection: &mut SqliteConnection,
+    service: &str,
+    deltas: &Deltas,
+) -> Result<(), StoreError> {
+    let error = query_error("writing workflow rollups");
+    for ((workflow, hour), delta) in &deltas.0 {
+        let stored: Option<(String, f64, f64, Vec<u8>)> = sqlx::query_as(
+            "SELECT runs, min_ms, max_ms, histogram FROM workflow_rollups \
+             WHERE service = ?1 AND hour = ?2 AND workflow_id = ?3",
+        )
+        .bind(service)
+        .bind(hour)
+        .bind(workflow)
+        .fetch_optional(&mut *connection)
+        .await
+        .map_err(&error)?;
+        let mut figures = match stored {
+            Some((runs, min_ms, max_ms, histogram)) => {
+                HourFigures::from_row(&runs, min_ms, max_ms, &histogram)?
+            }
+            None => HourFigures::default(),
+        };
+        figures.apply(delta);
+        let (min_ms, max_ms) = figures.extremes();
+        sqlx::query(
+            "INSERT INTO workflow_rollups (service, hour, workflow_id, executions, successes, \
+             failures, runs, min_ms, max_ms, histogram) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+             ON CONFLICT (service, hour, workflow_id) DO UPDATE SET \
+             executions = excluded.executions, successes = excluded.successes, \
+             failures = excluded.failures, runs = excluded.runs, min_ms = excluded.min_ms, \
+             max_ms = excluded.max_ms, histogram = excluded.histogram",
+        )
+        .bind(service)
+        .bind(hour)
+        .bind(workflow)
+        .bind(i64::try_from(figures.executions()).unwrap_or(i64::MAX))
+        .bind(i64::try_from(figures.successes()).unwrap_or(i64::MAX))
+        .bind(i64::try_from(figures.failures()).unwrap_or(i64::MAX))
+        .bind(figures.runs_json())
+        .bind(min_ms)
+        .bind(max_ms)
+        .bind(figures.encoded_durations())
+        .execute(&mut *connection)
+        .await
+        .map_err(&error)?;
+    }
+    Ok(())
+}
+
+/// Rolls up every execution already recorded (migration 12 runs it, in its transaction, on a
+/// store that recorded executions before the rollups existed).
+pub(super) async fn backfill_rollups(connection: &mut SqliteConnection) -> Result<(), StoreError> {
+    let error = query_error("rolling up recorded executions");
+    let rows: Vec<(String, String, String, Millis, Option<Millis>)> = sqlx::query_as(
+        "SELECT service, workflow_id, status, started_at, stopped_at FROM workflow_executions \
+         ORDER BY service",
+    )
+    .fetch_all(&mut *connection)
+    .await
+    .map_err(&error)?;
+    let mut by_service: BTreeMap<String, Deltas> = BTreeMap::new();
+    for (service, workflow, status, started, stopped) in rows {
+        by_service
+            .entry(service)
+            .or_default()
+            .record(&workflow, &status, started, stopped, 1);
+    }
+    for (service, deltas) in &by_service {
+        write_rollups(connection, service, deltas).await?;
+    }
+    Ok(())
 }

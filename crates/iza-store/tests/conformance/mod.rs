@@ -104,6 +104,7 @@ macro_rules! store_conformance_suite {
             workflow_sync_rounds_land_whole_and_count_once,
             workflow_executions_before_their_workflow_list,
             workflow_executions_newest_first_per_workflow,
+            workflow_long_windows_read_hourly_rollups,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
