@@ -11,6 +11,8 @@ use serde::Serialize;
 pub use crate::manifest::raw::{ChannelKind, Metric, Priority, RawPort as PortSpec, ServiceKind};
 
 mod alerts;
+mod broker_tls;
+pub use broker_tls::BrokerTls;
 mod outputs;
 pub use alerts::{
     AlertOn, AlertRule, Maintenance, MaintenanceWindow, Notifier, NotifierKind, Severity, SmtpTls,
@@ -68,6 +70,9 @@ pub struct Input {
     pub url: String,
     /// The NATS subject, AMQP queue or MQTT topic filter.
     pub from: String,
+    /// TLS files (`mqtts://`, NATS `tls://`).
+    #[serde(skip_serializing_if = "BrokerTls::is_empty")]
+    pub tls: BrokerTls,
 }
 
 /// The broker of an [`Input`].
@@ -481,6 +486,9 @@ pub struct RoundTrip {
     pub exchange: Option<String>,
     /// AMQP: the queue the message must arrive on (a temporary bound queue when `None`).
     pub queue: Option<String>,
+    /// TLS files (`mqtts://`, NATS `tls://`).
+    #[serde(skip_serializing_if = "BrokerTls::is_empty")]
+    pub tls: BrokerTls,
 }
 
 /// A push check: a dead man's switch.
@@ -1083,8 +1091,8 @@ impl Catalog {
         pick(true).or_else(|| pick(false))
     }
 
-    /// Resolves the relative paths of task actions (`report`, `exec`'s `cwd`) against the
-    /// manifest's directory.
+    /// Resolves the relative paths of task actions (`report`, `exec`'s `cwd`) and of broker
+    /// TLS files (`ca_file`, `cert_file`, `key_file`) against the manifest's directory.
     pub(crate) fn resolve_paths(&mut self, base_dir: &std::path::Path) {
         if base_dir.as_os_str().is_empty() {
             return;
@@ -1098,6 +1106,19 @@ impl Catalog {
                     *cwd = base_dir.join(&*cwd);
                 }
                 _ => {}
+            }
+        }
+        for output in self.outputs.values_mut() {
+            output.tls.resolve(base_dir);
+        }
+        for input in self.inputs.values_mut() {
+            input.tls.resolve(base_dir);
+        }
+        for service in self.services.values_mut() {
+            if let Some(check) = &mut service.check
+                && let CheckTarget::Nats(r) | CheckTarget::Mqtt(r) = &mut check.target
+            {
+                r.tls.resolve(base_dir);
             }
         }
     }

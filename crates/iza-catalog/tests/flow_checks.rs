@@ -39,7 +39,8 @@ check = { amqp = "amqp://guest:guest@127.0.0.1:5672" }
             url: "nats://127.0.0.1:4222".into(),
             address: Some("iza.probe.bus".into()),
             exchange: None,
-            queue: None
+            queue: None,
+            tls: Default::default(),
         })
     );
     assert!(matches!(target("mqtt"), CheckTarget::Mqtt(_)));
@@ -49,7 +50,8 @@ check = { amqp = "amqp://guest:guest@127.0.0.1:5672" }
             url: "amqp://guest:guest@127.0.0.1:5672".into(),
             address: Some("orders.created".into()),
             exchange: Some("orders".into()),
-            queue: Some("billing".into())
+            queue: Some("billing".into()),
+            tls: Default::default(),
         })
     );
     // Without round-trip keys, `amqp` stays the handshake.
@@ -112,7 +114,7 @@ check = { push = true, expect_every = "1m", conditions = ["[STATUS] == 200"] }
         "reads `[ROUND_TRIP]`, which only round-trip checks report",
     );
     expect(11, 18, "has a wildcard");
-    expect(13, 18, "scheme `http` is not one of `mqtt`, `tcp`");
+    expect(13, 18, "scheme `http` is not one of `mqtt`, `mqtts`, `tcp`");
     expect(15, 18, "`push` of the check of service `g` is false");
     expect(
         17,
@@ -126,4 +128,129 @@ check = { push = true, expect_every = "1m", conditions = ["[STATUS] == 200"] }
             .any(|(_, _, m)| m.contains("must have exactly one")),
         "an invalid push check still counts as its kind: {found:#?}"
     );
+}
+
+#[test]
+fn broker_tls_files_are_read_and_resolved_against_the_manifest() {
+    let text = r#"version = 1
+[services.mqtt]
+check = { mqtt = "mqtts://127.0.0.1:8883", ca_file = "certs/ca.pem", cert_file = "certs/iza.pem", key_file = "/etc/iza/iza.key" }
+[services.bus]
+check = { nats = "tls://127.0.0.1:4222", ca_file = "ca.pem" }
+[inputs.results]
+kind = "mqtt"
+url = "mqtts://127.0.0.1:8883"
+topic = "iza/results/+"
+ca_file = "ca.pem"
+[inputs.nats]
+kind = "nats"
+url = "nats://127.0.0.1:4222"
+subject = "iza.results.>"
+"#;
+    let checked = iza_catalog::check(&SourceFile::new(
+        "/srv/eco/iza.toml",
+        text.to_owned(),
+        Syntax::Toml,
+    ));
+    let catalog = checked
+        .catalog
+        .unwrap_or_else(|| panic!("{:#?}", checked.diagnostics));
+    let CheckTarget::Mqtt(mqtt) = &catalog.services["mqtt"].check.as_ref().unwrap().target else {
+        panic!("an mqtt check");
+    };
+    let path = |p: &str| Some(std::path::PathBuf::from(p));
+    assert_eq!(mqtt.tls.ca_file, path("/srv/eco/certs/ca.pem"));
+    assert_eq!(mqtt.tls.cert_file, path("/srv/eco/certs/iza.pem"));
+    assert_eq!(mqtt.tls.key_file, path("/etc/iza/iza.key"));
+    let CheckTarget::Nats(nats) = &catalog.services["bus"].check.as_ref().unwrap().target else {
+        panic!("a nats check");
+    };
+    assert_eq!(nats.tls.ca_file, path("/srv/eco/ca.pem"));
+    assert_eq!(
+        catalog.inputs["results"].tls.ca_file,
+        path("/srv/eco/ca.pem")
+    );
+    assert!(catalog.inputs["nats"].tls.is_empty());
+}
+
+#[test]
+fn unsupported_schemes_and_misplaced_tls_keys_are_refused_where_they_are() {
+    let text = r#"version = 1
+[services.a]
+check = { mqtt = "mqtts://127.0.0.1:8883", ca_file = "" }
+[services.b]
+check = { mqtt = "mqtt://127.0.0.1:1883", ca_file = "plain-ca.pem" }
+[services.c]
+check = { nats = "tls://127.0.0.1:4222", cert_file = "lonely.pem" }
+[services.d]
+check = { tcp = "localhost:1", ca_file = "tcp-ca.pem" }
+[services.e]
+check = { amqp = "amqps://127.0.0.1", round_trip = true }
+[services.f]
+check = { mqtt = "ws://127.0.0.1:9001" }
+[inputs.i1]
+kind = "amqp"
+url = "amqps://127.0.0.1"
+queue = "q"
+[inputs.i2]
+kind = "mqtt"
+url = "mqtt://127.0.0.1"
+topic = "t/+"
+ca_file = "input-ca.pem"
+"#;
+    let source = SourceFile::new("iza.toml", text.to_owned(), Syntax::Toml);
+    let checked = iza_catalog::check(&source);
+    assert!(checked.catalog.is_none());
+    let expect = |needle: &str, code: &str, words: &str| {
+        let found = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error() && d.code.as_str() == code && d.message.contains(words))
+            .find(|d| d.span.clone().is_some_and(|span| &text[span] == needle));
+        found.unwrap_or_else(|| {
+            panic!(
+                "no `{code}` error with `{words}` at {needle}: {:#?}",
+                checked
+                    .diagnostics
+                    .iter()
+                    .map(|d| (
+                        d.message.clone(),
+                        d.span.clone().map(|s| text[s].to_owned())
+                    ))
+                    .collect::<Vec<_>>()
+            )
+        });
+    };
+    expect(
+        "\"\"",
+        "invalid-check",
+        "`ca_file` of the check of service `a` is empty",
+    );
+    expect("\"plain-ca.pem\"", "invalid-check", "does not speak TLS");
+    expect(
+        "\"lonely.pem\"",
+        "invalid-check",
+        "`cert_file` without `key_file`",
+    );
+    expect(
+        "\"tcp-ca.pem\"",
+        "invalid-check",
+        "belongs to `nats` and `mqtt` checks",
+    );
+    expect(
+        "\"amqps://127.0.0.1\"",
+        "invalid-check",
+        "AMQP over TLS (`amqps://`) is not supported",
+    );
+    expect(
+        "\"ws://127.0.0.1:9001\"",
+        "invalid-check",
+        "MQTT over WebSockets",
+    );
+    expect(
+        "\"amqps://127.0.0.1\"",
+        "invalid-value",
+        "AMQP over TLS (`amqps://`) is not supported",
+    );
+    expect("\"input-ca.pem\"", "invalid-value", "does not speak TLS");
 }

@@ -173,6 +173,36 @@ fn each_mistake_is_reported_with_its_code_at_its_value() {
             "\"soon\"",
         ),
         (
+            "amqps, which the RabbitMQ client does not speak",
+            "[outputs.x]\nkind = \"amqp\"\nurl = \"amqps://a:5671\"\n",
+            "invalid-output",
+            "\"amqps://a:5671\"",
+        ),
+        (
+            "MQTT over websockets",
+            "[outputs.x]\nkind = \"mqtt\"\nurl = \"wss://a\"\n",
+            "invalid-output",
+            "\"wss://a\"",
+        ),
+        (
+            "TLS keys on a plain MQTT URL",
+            "[outputs.x]\nkind = \"mqtt\"\nurl = \"mqtt://a\"\nca_file = \"ca.pem\"\n",
+            "invalid-output",
+            "\"ca.pem\"",
+        ),
+        (
+            "a client certificate without its key",
+            "[outputs.x]\nkind = \"mqtt\"\nurl = \"mqtts://a\"\ncert_file = \"c.pem\"\n",
+            "invalid-output",
+            "\"c.pem\"",
+        ),
+        (
+            "TLS keys on an AMQP output",
+            "[outputs.x]\nkind = \"amqp\"\nurl = \"amqp://a\"\nca_file = \"ca.pem\"\n",
+            "invalid-output",
+            "\"ca.pem\"",
+        ),
+        (
             "unknown service",
             "[outputs.x]\nkind = \"nats\"\nurl = \"nats://a\"\nservices = [\"dbb\"]\n",
             "unknown-reference",
@@ -239,6 +269,18 @@ fn the_schema_knows_every_output_key() {
         (
             "[outputs.x]\nkind = \"amqp\"\nurl = \"amqp://a\"\nexchange = \"e\"\n",
             true,
+        ),
+        (
+            "[outputs.x]\nkind = \"mqtt\"\nurl = \"mqtts://a:8883\"\nca_file = \"ca.pem\"\ncert_file = \"c.pem\"\nkey_file = \"c.key\"\n",
+            true,
+        ),
+        (
+            "[outputs.x]\nkind = \"nats\"\nurl = \"tls://a:4222\"\nca_file = \"ca.pem\"\n",
+            true,
+        ),
+        (
+            "[outputs.x]\nkind = \"mqtt\"\nurl = \"mqtts://a\"\ncafile = \"ca.pem\"\n",
+            false,
         ),
         (
             "[outputs.x]\nkind = \"nats\"\nurl = \"nats://a\"\njetstream = false\n",

@@ -13,6 +13,7 @@
 //! [`ProberOptions::body_limit`], protocol answers up to a few kilobytes, and nothing is
 //! buffered past that. No input or server can make a probe panic or outlive its timeout.
 
+pub mod broker_tls;
 mod browser;
 pub mod compare;
 mod conditions;

@@ -5,7 +5,9 @@
 //! A message's body is the same JSON as the HTTP route's, plus an optional `service`. Without
 //! it, the service is the last segment of the subject (`iza.results.api` → `api`), routing key
 //! or topic (`iza/results/api` → `api`). A message that is not a result, or names an unknown
-//! service, is logged and dropped (AMQP: acknowledged). Each input is one task that connects,
+//! service, is logged and dropped (AMQP: acknowledged). MQTT over TLS (`mqtts://`) and NATS
+//! over TLS use the input's `ca_file` and client certificate (`iza_probe::broker_tls`). Each
+//! input is one task that connects,
 //! subscribes and, when the broker goes away, reconnects with a backoff from 200 ms to 30 s.
 //! [`Inputs::reload`] applies a new catalog's inputs (added ones subscribe, removed ones close
 //! their connection, changed ones close and subscribe again); [`Inputs`] stops them all when
@@ -246,9 +248,17 @@ async fn nats(
     monitor: &Monitor,
     stopped: &mut watch::Receiver<bool>,
 ) -> Result<(), String> {
+    let mut options = async_nats::ConnectOptions::new();
+    if !input.tls.is_empty() {
+        let config = iza_probe::broker_tls::client_config(&input.tls)?;
+        options = options.tls_client_config((*config).clone());
+    }
     let client = tokio::select! {
-        client = async_nats::connect(input.url.as_str()) => {
-            client.map_err(|e| format!("cannot connect: {e}"))?
+        client = options.connect(input.url.as_str()) => {
+            client.map_err(|e| {
+                let error = iza_probe::broker_tls::explain(&e.to_string(), &input.tls);
+                format!("cannot connect: {error}")
+            })?
         }
         () = stop_asked(stopped) => return Ok(()),
     };
@@ -350,17 +360,26 @@ async fn mqtt(
     monitor: &Monitor,
     stopped: &mut watch::Receiver<bool>,
 ) -> Result<(), String> {
-    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
     let url = url::Url::parse(&input.url).map_err(|e| e.to_string())?;
-    let host = url.host_str().unwrap_or("127.0.0.1").to_owned();
+    let host = url
+        .host_str()
+        .unwrap_or("127.0.0.1")
+        .trim_matches(['[', ']'])
+        .to_owned();
+    let tls = url.scheme() == "mqtts";
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let mut options = MqttOptions::new(
         format!("iza-input-{}-{}-{nanos:x}", input.id, std::process::id()),
         host,
-        url.port().unwrap_or(1883),
+        url.port().unwrap_or(if tls { 8883 } else { 1883 }),
     );
+    if tls {
+        let config = iza_probe::broker_tls::client_config(&input.tls)?;
+        options.set_transport(Transport::Tls(TlsConfiguration::Rustls(config)));
+    }
     options.set_keep_alive(Duration::from_secs(30));
     if !url.username().is_empty() {
         options.set_credentials(url.username(), url.password().unwrap_or(""));
@@ -372,7 +391,9 @@ async fn mqtt(
         .map_err(|e| e.to_string())?;
     loop {
         let event = tokio::select! {
-            event = events.poll() => event.map_err(|e| e.to_string())?,
+            event = events.poll() => event.map_err(|e| {
+                iza_probe::broker_tls::explain(&e.to_string(), &input.tls)
+            })?,
             () = stop_asked(stopped) => {
                 // Sent by the event loop; dropped with it when the broker is slow to take it.
                 let _ = client.try_disconnect();

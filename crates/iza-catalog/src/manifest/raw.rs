@@ -507,7 +507,8 @@ pub struct RawCheck {
     /// NATS URL (`nats://127.0.0.1:4222`): a round trip, a probe message published to
     /// `subject` and received back; `[ROUND_TRIP]` is how long it took.
     pub nats: Option<Spanned<String>>,
-    /// MQTT URL (`mqtt://127.0.0.1:1883`): a round trip through `topic` (QoS 1).
+    /// MQTT URL (`mqtt://127.0.0.1:1883`, `mqtts://host:8883` over TLS): a round trip through
+    /// `topic` (QoS 1).
     pub mqtt: Option<Spanned<String>>,
     /// `amqp`: publish a probe message and receive it back (through `exchange`, `routing_key`
     /// and `queue` when given) instead of the handshake only. `nats` and `mqtt` always do.
@@ -524,6 +525,14 @@ pub struct RawCheck {
     /// `amqp` round trip: the queue the message must arrive on; it must exist and be bound
     /// (a temporary queue bound to `exchange` when absent).
     pub queue: Option<Spanned<String>>,
+    /// `nats`, `mqtt`: PEM certificates to trust instead of the system's roots (a private CA); with
+    /// `mqtts://` (MQTT) or `tls://` (NATS). A relative path is read from the manifest's
+    /// directory.
+    pub ca_file: Option<Spanned<String>>,
+    /// `nats`, `mqtt`: PEM client certificate (chain) presented to the broker; with `key_file`.
+    pub cert_file: Option<Spanned<String>>,
+    /// `nats`, `mqtt`: PEM private key of `cert_file`.
+    pub key_file: Option<Spanned<String>>,
     /// A push check (`push = true`): nothing is probed, results are pushed to IZA (HTTP or a
     /// broker input); the service is down when none arrives within `expect_every`.
     pub push: Option<Spanned<bool>>,
@@ -901,4 +910,12 @@ pub struct RawInput {
     pub queue: Option<Spanned<String>>,
     /// `mqtt`: the topic filter subscribed to, wildcards allowed (`iza/results/+`).
     pub topic: Option<Spanned<String>>,
+    /// `nats`, `mqtt`: PEM certificates to trust instead of the system's roots (a private CA); with
+    /// `mqtts://` (MQTT) or `tls://` (NATS). A relative path is read from the manifest's
+    /// directory.
+    pub ca_file: Option<Spanned<String>>,
+    /// `nats`, `mqtt`: PEM client certificate (chain) presented to the broker; with `key_file`.
+    pub cert_file: Option<Spanned<String>>,
+    /// `nats`, `mqtt`: PEM private key of `cert_file`.
+    pub key_file: Option<Spanned<String>>,
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use crate::model::Severity;
+use crate::model::{BrokerTls, Severity};
 
 /// The event kinds IZA states, as written in an output's `events` (and in the `kind` of every
 /// event). Kept here so the manifest is checked without the runtime; a runtime test checks
@@ -89,7 +89,8 @@ impl OutputKind {
     pub fn schemes(self) -> &'static [&'static str] {
         match self {
             OutputKind::Nats => &["nats", "tls"],
-            OutputKind::Amqp => &["amqp", "amqps"],
+            // `amqps` is refused with its reason (validate/broker_tls.rs).
+            OutputKind::Amqp => &["amqp"],
             OutputKind::Mqtt => &["mqtt", "mqtts", "tcp"],
             OutputKind::Webhook => &["http", "https"],
         }
@@ -98,9 +99,16 @@ impl OutputKind {
     /// The kind-specific keys this kind reads.
     pub fn keys(self) -> &'static [&'static str] {
         match self {
-            OutputKind::Nats => &["prefix", "jetstream"],
+            OutputKind::Nats => &["prefix", "jetstream", "ca_file", "cert_file", "key_file"],
             OutputKind::Amqp => &["prefix", "exchange"],
-            OutputKind::Mqtt => &["prefix", "retain", "qos"],
+            OutputKind::Mqtt => &[
+                "prefix",
+                "retain",
+                "qos",
+                "ca_file",
+                "cert_file",
+                "key_file",
+            ],
             OutputKind::Webhook => &["headers"],
         }
     }
@@ -178,4 +186,7 @@ pub struct Output {
     pub timeout: Duration,
     /// The most events its outbox holds; the oldest are dropped beyond.
     pub max_pending: u64,
+    /// nats, mqtt: TLS files (`mqtts://`, `tls://`).
+    #[serde(skip_serializing_if = "BrokerTls::is_empty")]
+    pub tls: BrokerTls,
 }

@@ -401,8 +401,8 @@ fn check(
             http_url_problem(u.get()),
         );
     }
-    super::flow::round_trips(c, &mut kinds);
     let what = CheckOf(service);
+    let tls_ok = super::flow::round_trips(ctx, &what, c, &mut kinds);
     let compare_ok = match &c.compare {
         Some(compare) => {
             let target = super::browser::compare_target(ctx, &what, compare, c);
@@ -449,7 +449,7 @@ fn check(
         return None;
     }
     let (target, span, problem) = kinds.pop().expect("one kind");
-    let mut ok = browser_ok && push_ok;
+    let mut ok = browser_ok && push_ok && tls_ok;
     ok &= super::flow::refuse_misplaced(ctx, &what, c, &target);
     if let Some(problem) = problem {
         ctx.push(

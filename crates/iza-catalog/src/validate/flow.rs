@@ -7,11 +7,12 @@
 use std::ops::Range;
 
 use super::Ctx;
-use super::fields::{duration, url_problem};
+use super::broker_tls::{self, Broker};
+use super::fields::duration;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::manifest::raw::RawCheck;
 use crate::manifest::spanned::Spanned;
-use crate::model::{CheckTarget, Input, InputKind, PushTarget, RoundTrip};
+use crate::model::{BrokerTls, CheckTarget, Input, InputKind, PushTarget, RoundTrip};
 
 /// A kind found in a check: its target, the span of its key, and what is wrong with it.
 pub(super) type Found = (CheckTarget, Range<usize>, Option<String>);
@@ -28,16 +29,34 @@ fn text(value: Option<&Spanned<String>>) -> Option<String> {
     value.map(|v| v.get().trim().to_owned())
 }
 
-/// The round-trip kinds of a check: `nats`, `mqtt`, and `amqp` as a round trip.
-pub(super) fn round_trips(c: &RawCheck, found: &mut Vec<Found>) {
+/// The round-trip kinds of a check: `nats`, `mqtt`, and `amqp` as a round trip. Returns
+/// whether their TLS keys are valid (reported when not).
+pub(super) fn round_trips(
+    ctx: &mut Ctx<'_>,
+    what: &dyn std::fmt::Display,
+    c: &RawCheck,
+    found: &mut Vec<Found>,
+) -> bool {
+    let keys = broker_tls::Keys {
+        ca_file: c.ca_file.as_ref(),
+        cert_file: c.cert_file.as_ref(),
+        key_file: c.key_file.as_ref(),
+    };
+    let mut ok = true;
+    let mut tls = |ctx: &mut Ctx<'_>, broker: Broker, url: &str| {
+        let tls = broker_tls::settings(ctx, Code::InvalidCheck, what, broker, url, keys);
+        ok &= tls.is_some();
+        tls.unwrap_or_default()
+    };
     if let Some(u) = &c.nats {
         let target = RoundTrip {
             url: u.get().clone(),
             address: text(c.subject.as_ref()),
             exchange: None,
             queue: None,
+            tls: tls(ctx, Broker::Nats, u.get()),
         };
-        let problem = url_problem(u.get(), &["nats", "tls"]).or_else(|| {
+        let problem = broker_tls::url_problem(u.get(), Broker::Nats).or_else(|| {
             subject_problem(target.address.as_deref(), |s| {
                 s.contains(['*', '>', ' '])
                     .then(|| format!("the subject `{s}` has a wildcard or a space: a probe message needs one concrete subject"))
@@ -51,8 +70,9 @@ pub(super) fn round_trips(c: &RawCheck, found: &mut Vec<Found>) {
             address: text(c.topic.as_ref()),
             exchange: None,
             queue: None,
+            tls: tls(ctx, Broker::Mqtt, u.get()),
         };
-        let problem = url_problem(u.get(), &["mqtt", "tcp"]).or_else(|| {
+        let problem = broker_tls::url_problem(u.get(), Broker::Mqtt).or_else(|| {
             subject_problem(target.address.as_deref(), |t| {
                 t.contains(['+', '#']).then(|| {
                     format!(
@@ -63,6 +83,7 @@ pub(super) fn round_trips(c: &RawCheck, found: &mut Vec<Found>) {
         });
         found.push((CheckTarget::Mqtt(target), u.span(), problem));
     }
+    ok
 }
 
 fn subject_problem(
@@ -83,8 +104,9 @@ pub(super) fn amqp(c: &RawCheck, url: &Spanned<String>) -> Found {
         address: text(c.routing_key.as_ref()),
         exchange: text(c.exchange.as_ref()).filter(|e| !e.is_empty()),
         queue: text(c.queue.as_ref()),
+        tls: BrokerTls::default(),
     };
-    let problem = url_problem(url.get(), &["amqp", "amqps"]).or_else(|| {
+    let problem = broker_tls::url_problem(url.get(), Broker::Amqp).or_else(|| {
         (target.queue.as_deref() == Some(""))
             .then(|| "the queue name is empty".to_owned())
             .or_else(|| {
@@ -173,7 +195,7 @@ pub(super) fn refuse_misplaced(
         matches!(target, CheckTarget::AmqpRoundTrip(_)),
         matches!(target, CheckTarget::Push(_)),
     );
-    let keys: [(&str, Option<Range<usize>>, bool, &str); 7] = [
+    let keys: [(&str, Option<Range<usize>>, bool, &str); 10] = [
         (
             "subject",
             c.subject.as_ref().map(Spanned::span),
@@ -201,6 +223,24 @@ pub(super) fn refuse_misplaced(
             "`push`",
         ),
         ("grace", c.grace.as_ref().map(Spanned::span), push, "`push`"),
+        (
+            "ca_file",
+            c.ca_file.as_ref().map(Spanned::span),
+            nats || mqtt,
+            "`nats` and `mqtt`",
+        ),
+        (
+            "cert_file",
+            c.cert_file.as_ref().map(Spanned::span),
+            nats || mqtt,
+            "`nats` and `mqtt`",
+        ),
+        (
+            "key_file",
+            c.key_file.as_ref().map(Spanned::span),
+            nats || mqtt,
+            "`nats` and `mqtt`",
+        ),
     ];
     let mut ok = true;
     for (key, span, fits, kind) in keys {
@@ -242,10 +282,10 @@ pub(super) fn inputs(ctx: &mut Ctx<'_>) -> indexmap::IndexMap<String, Input> {
     for (id, spanned) in &raw.inputs {
         let i = spanned.get();
         let what = format!("input `{}`", id.get());
-        let (kind, schemes, key, from): (_, &[&str], _, _) = match i.kind.get().as_str() {
-            "nats" => (InputKind::Nats, &["nats", "tls"], "subject", &i.subject),
-            "amqp" => (InputKind::Amqp, &["amqp", "amqps"], "queue", &i.queue),
-            "mqtt" => (InputKind::Mqtt, &["mqtt", "tcp"], "topic", &i.topic),
+        let (kind, broker, key, from) = match i.kind.get().as_str() {
+            "nats" => (InputKind::Nats, Broker::Nats, "subject", &i.subject),
+            "amqp" => (InputKind::Amqp, Broker::Amqp, "queue", &i.queue),
+            "mqtt" => (InputKind::Mqtt, Broker::Mqtt, "topic", &i.topic),
             other => {
                 ctx.push(
                     Diagnostic::error(
@@ -260,7 +300,7 @@ pub(super) fn inputs(ctx: &mut Ctx<'_>) -> indexmap::IndexMap<String, Input> {
             }
         };
         let mut ok = true;
-        if let Some(problem) = url_problem(i.url.get(), schemes) {
+        if let Some(problem) = broker_tls::url_problem(i.url.get(), broker) {
             ctx.push(
                 Diagnostic::error(
                     Code::InvalidValue,
@@ -292,6 +332,34 @@ pub(super) fn inputs(ctx: &mut Ctx<'_>) -> indexmap::IndexMap<String, Input> {
                 ok = false;
             }
         }
+        let keys = broker_tls::Keys {
+            ca_file: i.ca_file.as_ref(),
+            cert_file: i.cert_file.as_ref(),
+            key_file: i.key_file.as_ref(),
+        };
+        let tls = if broker == Broker::Amqp {
+            if let Some(first) = [&i.ca_file, &i.cert_file, &i.key_file]
+                .into_iter()
+                .flatten()
+                .next()
+            {
+                ctx.push(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        format!("{what} is an `amqp` input, which does not speak TLS"),
+                    )
+                    .at(first.span())
+                    .hint("`ca_file`, `cert_file` and `key_file` go with `nats` and `mqtt` inputs; remove them"),
+                );
+                ok = false;
+            }
+            BrokerTls::default()
+        } else {
+            let tls =
+                broker_tls::settings(ctx, Code::InvalidValue, &what, broker, i.url.get(), keys);
+            ok &= tls.is_some();
+            tls.unwrap_or_default()
+        };
         let from = match from {
             Some(f) if !f.get().trim().is_empty() => f.get().trim().to_owned(),
             Some(f) => {
@@ -325,6 +393,7 @@ pub(super) fn inputs(ctx: &mut Ctx<'_>) -> indexmap::IndexMap<String, Input> {
                     kind,
                     url: i.url.get().clone(),
                     from,
+                    tls,
                 },
             );
         }

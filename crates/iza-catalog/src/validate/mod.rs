@@ -11,6 +11,7 @@
 
 mod agents;
 mod alerts;
+mod broker_tls;
 mod browser;
 mod compare_action;
 mod deps;

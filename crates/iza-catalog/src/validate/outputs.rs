@@ -1,5 +1,7 @@
 //! Builds the event outputs of the catalog: `[outputs.<id>]` with a known `kind`, a URL of that
-//! kind's scheme (or an `${ENV}` reference), only the keys that kind reads, known event kinds,
+//! kind's scheme (or an `${ENV}` reference; a scheme the broker knows but IZA does not speak,
+//! such as `amqps://`, refused with its reason), the TLS keys of `nats` and `mqtt` (see
+//! `broker_tls.rs`), only the keys that kind reads, known event kinds,
 //! services and groups, a `qos` of 0–2 and a positive `max_pending`. Diagnostics use the code
 //! `invalid-output`, and `unknown-reference` for names.
 
@@ -10,11 +12,12 @@ use indexmap::IndexMap;
 
 use super::Ctx;
 use super::alerts::{list, reference};
+use super::broker_tls::{self, Broker};
 use super::fields::duration;
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::manifest::raw::RawOutput;
 use crate::manifest::spanned::Spanned;
-use crate::model::{EVENT_KINDS, Output, OutputFilter, OutputKind};
+use crate::model::{BrokerTls, EVENT_KINDS, Output, OutputFilter, OutputKind};
 
 /// The default time one publish may take.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -50,13 +53,16 @@ fn output(ctx: &mut Ctx<'_>, id: &str, o: &RawOutput) -> Option<Output> {
         return None;
     };
     let mut ok = true;
-    let present: [(&str, Option<Range<usize>>); 6] = [
+    let present: [(&str, Option<Range<usize>>); 9] = [
         ("prefix", o.prefix.as_ref().map(Spanned::span)),
         ("exchange", o.exchange.as_ref().map(Spanned::span)),
         ("jetstream", o.jetstream.map(|_| o.kind.span())),
         ("retain", o.retain.map(|_| o.kind.span())),
         ("qos", o.qos.as_ref().map(Spanned::span)),
         ("headers", o.headers.as_ref().map(Spanned::span)),
+        ("ca_file", o.ca_file.as_ref().map(Spanned::span)),
+        ("cert_file", o.cert_file.as_ref().map(Spanned::span)),
+        ("key_file", o.key_file.as_ref().map(Spanned::span)),
     ];
     for (key, span) in &present {
         if let Some(span) = span
@@ -82,7 +88,27 @@ fn output(ctx: &mut Ctx<'_>, id: &str, o: &RawOutput) -> Option<Output> {
     let url = o.url.get().trim();
     if !url.contains("${") {
         let scheme = url::Url::parse(url).ok().map(|u| u.scheme().to_owned());
-        if !scheme.is_some_and(|s| kind.schemes().contains(&s.as_str())) {
+        let unsupported = scheme
+            .as_deref()
+            .zip(broker(kind))
+            .and_then(|(scheme, broker)| broker.unsupported(scheme));
+        if let Some(why) = unsupported {
+            ok = false;
+            ctx.push(
+                error(
+                    format!(
+                        "`url` of output `{id}` is `{}`: {why}",
+                        crate::redact::redact_url(url),
+                    ),
+                    o.url.span(),
+                )
+                .hint(format!(
+                    "a `{}` output speaks {}",
+                    kind.as_str(),
+                    list(kind.schemes())
+                )),
+            );
+        } else if !scheme.is_some_and(|s| kind.schemes().contains(&s.as_str())) {
             ok = false;
             ctx.push(
                 error(
@@ -101,6 +127,21 @@ fn output(ctx: &mut Ctx<'_>, id: &str, o: &RawOutput) -> Option<Output> {
             );
         }
     }
+    let tls = match broker(kind) {
+        Some(broker @ (Broker::Nats | Broker::Mqtt)) => {
+            let keys = broker_tls::Keys {
+                ca_file: o.ca_file.as_ref(),
+                cert_file: o.cert_file.as_ref(),
+                key_file: o.key_file.as_ref(),
+            };
+            let what = format!("output `{id}`");
+            let tls = broker_tls::settings(ctx, Code::InvalidOutput, &what, broker, url, keys);
+            ok &= tls.is_some();
+            tls.unwrap_or_default()
+        }
+        // Refused above as keys this kind does not read.
+        _ => BrokerTls::default(),
+    };
     let mut events = Vec::new();
     if let Some(words) = &o.events {
         for (word, span) in words.words() {
@@ -235,5 +276,16 @@ fn output(ctx: &mut Ctx<'_>, id: &str, o: &RawOutput) -> Option<Output> {
             .unwrap_or_default(),
         timeout,
         max_pending,
+        tls,
     })
+}
+
+/// The broker client of an output kind (none for a webhook).
+fn broker(kind: OutputKind) -> Option<Broker> {
+    match kind {
+        OutputKind::Nats => Some(Broker::Nats),
+        OutputKind::Amqp => Some(Broker::Amqp),
+        OutputKind::Mqtt => Some(Broker::Mqtt),
+        OutputKind::Webhook => None,
+    }
 }

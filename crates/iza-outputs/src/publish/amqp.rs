@@ -1,7 +1,11 @@
 //! The AMQP 0-9-1 (RabbitMQ) publisher: a durable topic exchange (declared when missing), each
 //! entry published with its dotted key as routing key, persistent, `message_id` set to the
-//! CloudEvents id, on a channel in confirm mode; the broker's confirms are awaited in order.
+//! CloudEvents id, on a channel in confirm mode. A batch is published whole before anything is
+//! awaited (in order), then the broker's confirms are awaited in order.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -69,27 +73,41 @@ impl Amqp {
     async fn send(&mut self, batch: &[OutboxEntry]) -> Result<(), Failed> {
         let (timeout, exchange) = (self.timeout, self.exchange.clone());
         let channel = self.connect().await.map_err(|e| Failed::at(0, e))?;
-        let mut confirms = Vec::with_capacity(batch.len());
-        for (index, entry) in batch.iter().enumerate() {
-            let properties = BasicProperties::default()
-                .with_message_id(entry.event_id.as_str().into())
-                .with_content_type(CONTENT_TYPE.into())
-                .with_delivery_mode(2)
-                .with_timestamp(u64::try_from(entry.at / 1000).unwrap_or_default());
-            let confirm = within(
-                timeout,
+        // Every publish of the batch is handed to lapin before any is awaited: lapin queues a
+        // message's frames when its publish is first polled (in the batch's order, see
+        // `in_order`) and resolves it once they are written, so awaiting each in turn cost a
+        // wake-up of lapin's I/O loop and one socket write per message.
+        let publishes: Vec<_> = batch
+            .iter()
+            .map(|entry| {
+                let properties = BasicProperties::default()
+                    .with_message_id(entry.event_id.as_str().into())
+                    .with_content_type(CONTENT_TYPE.into())
+                    .with_delivery_mode(2)
+                    .with_timestamp(u64::try_from(entry.at / 1000).unwrap_or_default());
                 channel.basic_publish(
                     exchange.as_str().into(),
                     entry.key.as_str().into(),
                     BasicPublishOptions::default(),
                     entry.payload.as_bytes(),
                     properties,
-                ),
-            )
+                )
+            })
+            .collect();
+        let published = within(timeout, in_order(publishes))
             .await
-            .map_err(|e| Failed::at(index, e))?
-            .map_err(|e| Failed::at(index, PublishError::Publish(e.to_string())))?;
-            confirms.push(confirm);
+            .map_err(|e| Failed::at(0, e))?;
+        // The confirms of the messages published, up to the first that could not be.
+        let mut failure = None;
+        let mut confirms = Vec::with_capacity(batch.len());
+        for (index, outcome) in published.into_iter().enumerate() {
+            match outcome {
+                Ok(confirm) => confirms.push(confirm),
+                Err(e) => {
+                    failure = Some((index, PublishError::Publish(e.to_string())));
+                    break;
+                }
+            }
         }
         for (index, confirm) in confirms.into_iter().enumerate() {
             let confirmation = within(timeout, confirm)
@@ -103,8 +121,41 @@ impl Amqp {
                 ));
             }
         }
-        Ok(())
+        match failure {
+            Some((index, error)) => Err(Failed::at(index, error)),
+            None => Ok(()),
+        }
     }
+}
+
+/// Runs `futures` to completion, polling them in their order on every wake-up (from the first
+/// not finished), so each is first polled after the one before it: the order in which their
+/// synchronous starts (lapin queueing a message's frames) happen is the order of the batch.
+async fn in_order<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = std::iter::repeat_with(|| None)
+        .take(futures.len())
+        .collect();
+    let mut first = 0;
+    std::future::poll_fn(|cx| {
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()).skip(first) {
+            if output.is_none()
+                && let Poll::Ready(done) = future.as_mut().poll(cx)
+            {
+                *output = Some(done);
+            }
+        }
+        while outputs.get(first).is_some_and(Option::is_some) {
+            first += 1;
+        }
+        if first == outputs.len() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 #[async_trait]

@@ -58,7 +58,12 @@ pub trait Publisher: Send {
 /// The publisher of an output, connecting to `url` (its `${ENV}` references resolved).
 pub fn publisher(output: &Output, url: String) -> Box<dyn Publisher> {
     match output.kind {
-        OutputKind::Nats => Box::new(nats::Nats::new(url, output.jetstream, output.timeout)),
+        OutputKind::Nats => Box::new(nats::Nats::new(
+            url,
+            output.jetstream,
+            output.tls.clone(),
+            output.timeout,
+        )),
         OutputKind::Amqp => Box::new(amqp::Amqp::new(
             url,
             output
@@ -71,6 +76,7 @@ pub fn publisher(output: &Output, url: String) -> Box<dyn Publisher> {
             url,
             output.qos,
             output.retain,
+            output.tls.clone(),
             output.timeout,
         )),
         OutputKind::Webhook => Box::new(webhook::Webhook::new(

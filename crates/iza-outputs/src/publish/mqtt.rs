@@ -1,4 +1,6 @@
-//! The MQTT publisher (3.1.1, Mosquitto): each entry to its topic (the dotted key with `/`),
+//! The MQTT publisher (3.1.1, Mosquitto; `mqtt://`, or `mqtts://` over TLS with the system's
+//! roots or the output's `ca_file` and client certificate): each entry to its topic (the dotted
+//! key with `/`),
 //! at the output's QoS; a status event (`status-changed`, `service-impacted`,
 //! `service-recovered`) is RETAINED when `retain` is on, so a subscriber that comes later gets
 //! each service's present status first. rumqttc's event loop runs in its own task and reports
@@ -9,8 +11,11 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use iza_catalog::model::BrokerTls;
 use iza_store::OutboxEntry;
-use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
+use rumqttc::{
+    AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration, Transport,
+};
 use tokio::sync::mpsc;
 
 use super::{Failed, PublishError, Publisher};
@@ -20,6 +25,7 @@ pub(super) struct Mqtt {
     url: String,
     qos: QoS,
     retain: bool,
+    tls: BrokerTls,
     timeout: Duration,
     connection: Option<Connection>,
 }
@@ -43,7 +49,13 @@ enum Progress {
 }
 
 impl Mqtt {
-    pub(super) fn new(url: String, qos: u8, retain: bool, timeout: Duration) -> Mqtt {
+    pub(super) fn new(
+        url: String,
+        qos: u8,
+        retain: bool,
+        tls: BrokerTls,
+        timeout: Duration,
+    ) -> Mqtt {
         let qos = match qos {
             0 => QoS::AtMostOnce,
             2 => QoS::ExactlyOnce,
@@ -53,6 +65,7 @@ impl Mqtt {
             url,
             qos,
             retain,
+            tls,
             timeout,
             connection: None,
         }
@@ -62,14 +75,26 @@ impl Mqtt {
         if self.connection.is_none() {
             let url = url::Url::parse(&self.url)
                 .map_err(|e| PublishError::Connect(format!("not a URL: {e}")))?;
-            if url.scheme() == "mqtts" {
-                // Not spoken plain to a TLS port: said, and retried (the events wait).
-                return Err(PublishError::Connect(
-                    "MQTT over TLS (`mqtts://`) is not supported yet; use `mqtt://`".into(),
-                ));
-            }
-            let host = url.host_str().unwrap_or("127.0.0.1").to_owned();
-            let port = url.port().unwrap_or(1883);
+            let tls = match url.scheme() {
+                "mqtts" => Some(
+                    iza_probe::broker_tls::client_config(&self.tls)
+                        .map_err(PublishError::Connect)?,
+                ),
+                "mqtt" | "tcp" => None,
+                other => {
+                    return Err(PublishError::Connect(format!(
+                        "`{other}://` is not an MQTT scheme IZA speaks; use `mqtt://` or `mqtts://`"
+                    )));
+                }
+            };
+            let host = url
+                .host_str()
+                .unwrap_or("127.0.0.1")
+                .trim_matches(['[', ']'])
+                .to_owned();
+            let port = url
+                .port()
+                .unwrap_or(if tls.is_some() { 8883 } else { 1883 });
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.subsec_nanos());
@@ -86,7 +111,11 @@ impl Mqtt {
                     crate::percent_decode(url.password().unwrap_or("")),
                 );
             }
+            if let Some(config) = tls {
+                options.set_transport(Transport::Tls(TlsConfiguration::Rustls(config)));
+            }
             let (client, mut eventloop) = AsyncClient::new(options, 1024);
+            let broker_tls = self.tls.clone();
             let (sender, events) = mpsc::unbounded_channel();
             let task = tokio::spawn(async move {
                 loop {
@@ -96,7 +125,8 @@ impl Mqtt {
                         Ok(Event::Incoming(Packet::PubComp(comp))) => Progress::Acked(comp.pkid),
                         Ok(_) => continue,
                         Err(e) => {
-                            let _ = sender.send(Progress::Lost(e.to_string()));
+                            let error = iza_probe::broker_tls::explain(&e.to_string(), &broker_tls);
+                            let _ = sender.send(Progress::Lost(error));
                             return;
                         }
                     };

@@ -2,7 +2,9 @@
 //! ...). When a JetStream stream covers the subject (asked once per subject and connection), it
 //! is published through JetStream with `Nats-Msg-Id` set to the CloudEvents id, so the stream
 //! de-duplicates redeliveries, and the stream's acknowledgement is awaited; otherwise it is a
-//! core NATS publish, confirmed by a flush (the server received it).
+//! core NATS publish, confirmed by a flush (the server received it). `tls://` (or a server that
+//! requires TLS) is spoken with the system's roots or the output's `ca_file` and client
+//! certificate.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -10,6 +12,7 @@ use std::time::Duration;
 use async_nats::HeaderMap;
 use async_nats::jetstream::context::GetStreamByNameErrorKind;
 use async_trait::async_trait;
+use iza_catalog::model::BrokerTls;
 use iza_store::OutboxEntry;
 
 use super::{CONTENT_TYPE, Failed, PublishError, Publisher, within};
@@ -17,6 +20,7 @@ use super::{CONTENT_TYPE, Failed, PublishError, Publisher, within};
 pub(super) struct Nats {
     url: String,
     jetstream: bool,
+    tls: BrokerTls,
     timeout: Duration,
     connection: Option<Connection>,
 }
@@ -29,10 +33,11 @@ struct Connection {
 }
 
 impl Nats {
-    pub(super) fn new(url: String, jetstream: bool, timeout: Duration) -> Nats {
+    pub(super) fn new(url: String, jetstream: bool, tls: BrokerTls, timeout: Duration) -> Nats {
         Nats {
             url,
             jetstream,
+            tls,
             timeout,
             connection: None,
         }
@@ -40,12 +45,19 @@ impl Nats {
 
     async fn connect(&mut self) -> Result<&mut Connection, PublishError> {
         if self.connection.is_none() {
-            let options = async_nats::ConnectOptions::new()
+            let mut options = async_nats::ConnectOptions::new()
                 .connection_timeout(self.timeout)
                 .request_timeout(Some(self.timeout));
+            if !self.tls.is_empty() {
+                let config = iza_probe::broker_tls::client_config(&self.tls)
+                    .map_err(PublishError::Connect)?;
+                options = options.tls_client_config((*config).clone());
+            }
             let client = within(self.timeout, options.connect(self.url.as_str()))
                 .await?
-                .map_err(|e| PublishError::Connect(e.to_string()))?;
+                .map_err(|e| {
+                    PublishError::Connect(iza_probe::broker_tls::explain(&e.to_string(), &self.tls))
+                })?;
             let context = async_nats::jetstream::new(client.clone());
             self.connection = Some(Connection {
                 client,

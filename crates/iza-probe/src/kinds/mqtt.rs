@@ -1,14 +1,18 @@
 //! The `mqtt` kind: a round trip through an MQTT broker (Mosquitto). The probe connects with
 //! a clean session, subscribes to the check's `topic` (a fresh `iza/probe/<unique>` without
 //! one) at QoS 1, publishes a unique message to it and waits for it. The URL is
-//! `mqtt://[user:password@]host[:1883]`. Facts `[CONNECTED]`, `[ROUND_TRIP]`.
+//! `mqtt://[user:password@]host[:1883]`, or `mqtts://…[:8883]` over TLS (the check's
+//! `ca_file`, `cert_file`, `key_file`: `crate::broker_tls`). Facts `[CONNECTED]`,
+//! `[ROUND_TRIP]`.
 
 use std::time::{Duration, Instant};
 
 use iza_catalog::model::RoundTrip;
 use iza_catalog::redact::redact_url;
 use percent_encoding::percent_decode_str;
-use rumqttc::{AsyncClient, ConnectReturnCode, Event, MqttOptions, Packet, QoS};
+use rumqttc::{
+    AsyncClient, ConnectReturnCode, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport,
+};
 
 use super::round_trip;
 use crate::result::{Facts, Failure, Reason};
@@ -27,11 +31,17 @@ pub(crate) async fn probe(
         .ok_or_else(|| Failure::new(Reason::Target, format!("`{shown}` has no host")))?
         .trim_matches(['[', ']'])
         .to_owned();
+    let tls = url.scheme() == "mqtts";
     let mut options = MqttOptions::new(
         format!("iza-probe-{}", round_trip::unique()),
         host,
-        url.port().unwrap_or(1883),
+        url.port().unwrap_or(if tls { 8883 } else { 1883 }),
     );
+    if tls {
+        let config = crate::broker_tls::client_config(&target.tls)
+            .map_err(|e| Failure::new(Reason::Tls, e))?;
+        options.set_transport(Transport::Tls(TlsConfiguration::Rustls(config)));
+    }
     options.set_keep_alive(Duration::from_secs(30));
     options.set_clean_session(true);
     if !url.username().is_empty() {
@@ -64,7 +74,8 @@ pub(crate) async fn probe(
                 } else {
                     Reason::Connect
                 };
-                Failure::new(reason, format!("`{shown}`: {e}"))
+                let message = crate::broker_tls::explain(&e.to_string(), &target.tls);
+                Failure::new(reason, format!("`{shown}`: {message}"))
             })?;
             match event {
                 Event::Incoming(Packet::ConnAck(ack)) => {

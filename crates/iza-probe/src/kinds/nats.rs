@@ -1,7 +1,9 @@
 //! The `nats` kind: a round trip through a NATS server. The probe subscribes to the check's
 //! `subject` (a fresh `iza.probe.<unique>` without one), publishes a unique message to it and
 //! waits for the message to come back: "the server accepts connections" and "messages flow"
-//! are different facts. Facts `[CONNECTED]`, `[ROUND_TRIP]` and the server (`NATS 2.10.7`).
+//! are different facts. `tls://` (or a server that requires TLS) is spoken with the system's
+//! roots, or the check's `ca_file` and client certificate (`crate::broker_tls`). Facts
+//! `[CONNECTED]`, `[ROUND_TRIP]` and the server (`NATS 2.10.7`).
 
 use std::time::Instant;
 
@@ -19,11 +21,19 @@ pub(crate) async fn probe(
     facts: &mut Facts,
 ) -> Result<(), Failure> {
     let shown = redact_url(&target.url);
-    let client = async_nats::ConnectOptions::new()
-        .connection_timeout(timeout)
-        .connect(target.url.as_str())
-        .await
-        .map_err(|e| Failure::new(Reason::Connect, format!("cannot connect to `{shown}`: {e}")))?;
+    let mut options = async_nats::ConnectOptions::new().connection_timeout(timeout);
+    if !target.tls.is_empty() {
+        let config = crate::broker_tls::client_config(&target.tls)
+            .map_err(|e| Failure::new(Reason::Tls, e))?;
+        options = options.tls_client_config((*config).clone());
+    }
+    let client = options.connect(target.url.as_str()).await.map_err(|e| {
+        let message = crate::broker_tls::explain(&e.to_string(), &target.tls);
+        Failure::new(
+            Reason::Connect,
+            format!("cannot connect to `{shown}`: {message}"),
+        )
+    })?;
     facts.connected = true;
     facts.server = Some(format!("NATS {}", client.server_info().version));
     let subject = target

@@ -29,6 +29,7 @@ fn round_trip(url: &str) -> RoundTrip {
         address: None,
         exchange: None,
         queue: None,
+        tls: Default::default(),
     }
 }
 
@@ -149,6 +150,7 @@ async fn amqp_round_trip_passes_through_a_binding_and_fails_clearly_without_one(
             address: Some(key.to_owned()),
             exchange: Some(exchange.clone()),
             queue: Some(queue.to_owned()),
+            tls: Default::default(),
         })
     };
     let prober = Prober::default();
@@ -180,6 +182,7 @@ async fn amqp_round_trip_passes_through_a_binding_and_fails_clearly_without_one(
                 address: Some("anything".to_owned()),
                 exchange: Some(exchange.clone()),
                 queue: None,
+                tls: Default::default(),
             }),
             &[],
         ))

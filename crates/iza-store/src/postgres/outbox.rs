@@ -46,6 +46,20 @@ pub(super) async fn push(
     let keep = i64::try_from(max_pending).unwrap_or(i64::MAX);
     let mut dropped = 0;
     for output in outputs {
+        // Ids are unique: when the output's ids span at most `keep`, it holds at most `keep`
+        // entries and nothing is dropped (two index seeks instead of the OFFSET's walk).
+        let span: Option<(i64, i64)> = sqlx::query_as::<_, (Option<i64>, Option<i64>)>(
+            "SELECT (SELECT id FROM outbox WHERE output = $1 ORDER BY id LIMIT 1), \
+                    (SELECT id FROM outbox WHERE output = $1 ORDER BY id DESC LIMIT 1)",
+        )
+        .bind(output)
+        .fetch_optional(&mut *transaction)
+        .await
+        .map_err(&error)?
+        .and_then(|(oldest, newest)| oldest.zip(newest));
+        if span.is_none_or(|(oldest, newest)| newest.saturating_sub(oldest) < keep) {
+            continue;
+        }
         let outcome = sqlx::query(
             "DELETE FROM outbox WHERE output = $1 AND id <= \
              (SELECT id FROM outbox WHERE output = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",

@@ -78,6 +78,24 @@ pub(super) async fn push(
     let keep = i64::try_from(max_pending).unwrap_or(i64::MAX);
     let mut dropped = 0;
     for output in outputs {
+        // Ids are unique, so an output whose ids span at most `keep` holds at most `keep`
+        // entries: then nothing is dropped, known from two index seeks (the newest id is this
+        // batch's last of the output) instead of the walk over all its entries that the
+        // OFFSET below costs, on every write, while an outbox is deep.
+        let newest = written
+            .iter()
+            .rev()
+            .find(|e| e.output == output)
+            .map_or(0, |e| e.id);
+        let oldest: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM outbox WHERE output = ?1 ORDER BY id LIMIT 1")
+                .bind(output)
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(&error)?;
+        if oldest.is_none_or(|oldest| newest.saturating_sub(oldest) < keep) {
+            continue;
+        }
         let outcome = sqlx::query(
             "DELETE FROM outbox WHERE output = ?1 AND id <= \
              (SELECT id FROM outbox WHERE output = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",

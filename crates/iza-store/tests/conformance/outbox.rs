@@ -72,4 +72,17 @@ pub(crate) async fn outbox_bound_drops_the_oldest(store: StoreUnderTest) {
     let (_, dropped) = store.outbox_push(&[entry("p", 0, "api")], 1).await.unwrap();
     assert_eq!(dropped, 0);
     assert_eq!(store.outbox_peek("o", 0, 100).await.unwrap().len(), 8);
+    // Ids spread by another output's entries: their span is wider than the bound, their count
+    // is not, and nothing is dropped until the count passes it.
+    let mixed: Vec<_> = (0..6)
+        .flat_map(|n| [entry("q", n, "api"), entry("r", n, "api")])
+        .collect();
+    let (_, dropped) = store.outbox_push(&mixed, 6).await.unwrap();
+    assert_eq!(dropped, 0);
+    assert_eq!(store.outbox_peek("q", 0, 100).await.unwrap().len(), 6);
+    let (_, dropped) = store.outbox_push(&[entry("q", 6, "api")], 6).await.unwrap();
+    assert_eq!(dropped, 1);
+    let kept = store.outbox_peek("q", 0, 100).await.unwrap();
+    let ns: Vec<i64> = kept.iter().map(|e| e.at - BASE).collect();
+    assert_eq!(ns, (1..7).collect::<Vec<_>>());
 }

@@ -53,4 +53,12 @@ pub struct RawOutput {
     /// The most events its outbox holds while the output is unreachable; when full, the oldest
     /// are dropped (and counted). 100000 by default.
     pub max_pending: Option<Spanned<u64>>,
+    /// nats, mqtt: PEM certificates to trust instead of the system's roots (a private CA); with
+    /// `mqtts://` (MQTT) or `tls://` (NATS). A relative path is read from the manifest's
+    /// directory.
+    pub ca_file: Option<Spanned<String>>,
+    /// nats, mqtt: PEM client certificate (chain) presented to the broker; with `key_file`.
+    pub cert_file: Option<Spanned<String>>,
+    /// nats, mqtt: PEM private key of `cert_file`.
+    pub key_file: Option<Spanned<String>>,
 }
