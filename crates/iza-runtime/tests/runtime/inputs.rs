@@ -172,9 +172,12 @@ async fn a_push_on_an_mqtt_topic_updates_the_service() {
     monitor.shutdown(Duration::from_secs(1)).await;
 }
 
-/// The number of consumers of an AMQP queue, asked passively (the queue must exist).
-async fn consumers(channel: &lapin::Channel, queue: &str) -> u32 {
-    channel
+/// The number of consumers of an AMQP queue, asked passively; `None` while the queue does not
+/// exist yet (IZA declares it when its input connects). Each ask takes its own channel, because
+/// the broker closes a channel whose passive declare fails.
+async fn consumers(connection: &lapin::Connection, queue: &str) -> Option<u32> {
+    let channel = connection.create_channel().await.unwrap();
+    let declared = channel
         .queue_declare(
             queue.into(),
             lapin::options::QueueDeclareOptions {
@@ -183,9 +186,9 @@ async fn consumers(channel: &lapin::Channel, queue: &str) -> u32 {
             },
             lapin::types::FieldTable::default(),
         )
-        .await
-        .unwrap()
-        .consumer_count()
+        .await;
+    let _ = channel.close(200, "asked".into()).await;
+    declared.ok().map(|queue| queue.consumer_count())
 }
 
 /// Whether anyone subscribes to `subject`: a request to it is answered "no responders" at once
@@ -256,7 +259,7 @@ async fn a_reload_subscribes_added_inputs_closes_removed_ones_and_resubscribes_c
     })
     .await;
     let deadline = Instant::now() + DEADLINE;
-    while consumers(&channel, &queue).await != 1 {
+    while consumers(&connection, &queue).await != Some(1) {
         assert!(Instant::now() < deadline, "IZA never consumed `{queue}`");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -274,7 +277,7 @@ async fn a_reload_subscribes_added_inputs_closes_removed_ones_and_resubscribes_c
     // The removed input's consumer is gone (its connection closed), and no one listens on the
     // old subject any more.
     let deadline = Instant::now() + DEADLINE;
-    while consumers(&channel, &queue).await != 0 {
+    while consumers(&connection, &queue).await != Some(0) {
         assert!(
             Instant::now() < deadline,
             "the removed input still consumes"
