@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
@@ -26,7 +26,9 @@ use std::time::{Duration, Instant};
 #[path = "../../iza-store/tests/common/test_database.rs"]
 mod test_database;
 
-const DEADLINE: Duration = Duration::from_secs(30);
+mod common;
+use common::{DEADLINE, Server};
+
 /// The browser run's own limit (it stops itself); this test waits a little longer.
 const BROWSER_DEADLINE: Duration = Duration::from_secs(240);
 
@@ -111,76 +113,22 @@ fn respond_typed(mut stream: TcpStream, status: &str, content_type: &str, body: 
     );
 }
 
-/// Kills `iza up` if the test fails before stopping it.
-struct Server(Child);
-
 /// Starts `iza up` (the monitor and the API, plus the supervisor of `docs`) on the manifest in
-/// `dir`, listening on `listen`, with `extra` arguments; returns it and the address it listens
-/// on, from its log.
-fn start_server(dir: &Path, listen: &str, extra: &[&str]) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
-        .arg("up")
-        .arg(dir)
-        .args(["--listen", listen])
-        .args(extra)
-        .env("IZA_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let server = Server(child);
-    let (lines_tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + DEADLINE;
-    let mut log = Vec::new();
-    let address = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = lines.recv_timeout(left).unwrap_or_else(|_| {
-            panic!("no `listening on` line; stderr so far:\n{}", log.join("\n"))
-        });
-        if let Some((_, rest)) = line.split_once("listening on http://") {
-            break rest.trim().to_owned();
-        }
-        log.push(line);
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || while lines.recv().is_ok() {});
-    (server, address)
+/// `dir`, listening on `listen`, with `extra` arguments; returns once it names its address.
+fn start_server(dir: &Path, listen: &str, extra: &[&str]) -> Server {
+    common::listening(
+        common::command()
+            .arg("up")
+            .arg(dir)
+            .args(["--listen", listen])
+            .args(extra),
+    )
 }
 
 /// Stops `iza up` with SIGTERM and expects a clean exit.
-fn stop_server(server: &mut Server) {
-    let killed = Command::new("kill")
-        .args(["-TERM", &server.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let deadline = Instant::now() + DEADLINE;
-    let exit = loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "`iza up` did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+fn stop_server(server: Server) {
+    let (exit, _) = server.terminate();
     assert!(exit.success(), "`iza up` exited with {exit}");
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn workspace_root() -> PathBuf {
@@ -316,7 +264,8 @@ fn the_dashboard_works_in_a_browser() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("iza.toml"), manifest(&ports)).unwrap();
 
-    let (mut server, address) = start_server(dir.path(), "127.0.0.1:0", &[]);
+    let mut server = Some(start_server(dir.path(), "127.0.0.1:0", &[]));
+    let address = server.as_ref().unwrap().address.clone();
     // The token `iza up` created on its first start: the page asks for it before a stop.
     let token = std::fs::read_to_string(dir.path().join(".iza/token"))
         .unwrap()
@@ -392,11 +341,11 @@ fn the_dashboard_works_in_a_browser() {
                     respond(stream, "200 OK", "stopped");
                 }
                 ("/server/stop", None) => {
-                    stop_server(&mut server);
+                    stop_server(server.take().expect("`iza up` runs"));
                     respond(stream, "200 OK", "stopped");
                 }
                 ("/server/start", None) => {
-                    server = start_server(dir.path(), &address, &[]).0;
+                    server = Some(start_server(dir.path(), &address, &[]));
                     respond(stream, "200 OK", "started");
                 }
                 _ => respond(stream, "404 Not Found", "no such control"),
@@ -423,7 +372,7 @@ fn the_dashboard_works_in_a_browser() {
         }
     }
 
-    stop_server(&mut server);
+    stop_server(server.take().expect("`iza up` runs"));
 }
 
 /// The original of the compared pages: a heading, a paragraph and two links.
@@ -562,8 +511,8 @@ fn the_newer_pages_work_in_a_browser() {
         pages_manifest(&ports, env!("CARGO_BIN_EXE_iza")),
     )
     .unwrap();
-    let (mut server, address) =
-        start_server(dir.path(), "127.0.0.1:0", &["--store", &database.url()]);
+    let server = start_server(dir.path(), "127.0.0.1:0", &["--store", &database.url()]);
+    let address = server.address.clone();
     let token = std::fs::read_to_string(dir.path().join(".iza/token"))
         .unwrap()
         .trim()
@@ -622,7 +571,7 @@ fn the_newer_pages_work_in_a_browser() {
             assert!(shot.is_file(), "no screenshot `{}`", shot.display());
         }
     }
-    stop_server(&mut server);
+    stop_server(server);
     drop(database);
 }
 
@@ -660,7 +609,8 @@ workflows = {{ engine = "n8n", url = "http://127.0.0.1:{port}", api_key = "stand
         ),
     )
     .unwrap();
-    let (mut server, address) = start_server(dir.path(), "127.0.0.1:0", &[]);
+    let server = start_server(dir.path(), "127.0.0.1:0", &[]);
+    let address = server.address.clone();
     let token = std::fs::read_to_string(dir.path().join(".iza/token"))
         .unwrap()
         .trim()
@@ -680,7 +630,7 @@ workflows = {{ engine = "n8n", url = "http://127.0.0.1:{port}", api_key = "stand
         .current_dir(root.join("tests/browser"))
         .output()
         .expect("node runs the Workflows page's browser test");
-    stop_server(&mut server);
+    stop_server(server);
     assert!(
         output.status.success(),
         "the Workflows page's browser test failed; screenshots in `{}`\n{}{}",
@@ -711,7 +661,8 @@ fn a_protected_server_asks_the_browser_to_sign_in() {
         "version = 1\n[ecosystem]\nname = \"protected\"\n[services.a]\n",
     )
     .unwrap();
-    let (mut server, address) = start_server(dir.path(), "127.0.0.1:0", &["--protect-reads"]);
+    let server = start_server(dir.path(), "127.0.0.1:0", &["--protect-reads"]);
+    let address = server.address.clone();
     let token = std::fs::read_to_string(dir.path().join(".iza/token")).unwrap();
     let screenshots = target_dir().join("dashboard-screenshots");
     std::fs::create_dir_all(&screenshots).unwrap();
@@ -724,7 +675,7 @@ fn a_protected_server_asks_the_browser_to_sign_in() {
         .current_dir(root.join("tests/browser"))
         .output()
         .expect("node runs the sign-in test");
-    stop_server(&mut server);
+    stop_server(server);
     assert!(
         output.status.success(),
         "{}{}",
