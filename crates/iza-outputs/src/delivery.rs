@@ -813,7 +813,7 @@ async fn publish_loop(
         };
         if batch.is_empty() {
             // (A hand-off that went stale meanwhile: read the store at once.)
-            if !live.is_some_and(|generation| shared.live().generation != generation) {
+            if live.is_none_or(|generation| shared.live().generation == generation) {
                 tokio::select! {
                     () = shared.wake.notified() => {}
                     () = tokio::time::sleep(Duration::from_secs(1)) => {}
