@@ -13,6 +13,12 @@
 //! that falls behind loses messages to Mosquitto's per-client queue limit, which is not IZA's
 //! delivery being measured.
 //!
+//! The store is wrapped to time the stages of the live run (`stages`): when each event's
+//! outbox transaction committed (`commit_*`: bus to commit; `receipt_*`: commit to the
+//! subscriber's receipt, which is the publish, the broker and the subscriber), how long the
+//! outbox writes took (`push_*`), and how many deletions of acknowledged entries ran
+//! (`acks`, their p99 `ack_p99_ms`) and reads of the outbox (`peeks`).
+//!
 //! Prints one line of `key=value` figures.
 
 use std::sync::{Arc, Mutex};
@@ -22,7 +28,10 @@ use futures_util::StreamExt as _;
 use iza_catalog::{SourceFile, Syntax};
 use iza_outputs::{Outputs, OutputsOptions, envelope};
 use iza_runtime::{Bus, Change, Event, EventKind, Status};
-use iza_store::{OutboxEntry, SqliteStore, Store};
+use iza_store::{
+    EventQuery, EventRecord, Millis, OutboxDepth, OutboxEntry, Resolution, ResultRecord, Retention,
+    Rollup, SqliteStore, Store, StoreError, Uptime,
+};
 use tokio::sync::mpsc;
 
 fn env(name: &str, default: u64) -> u64 {
@@ -162,6 +171,106 @@ async fn subscribe(kind: &str, prefix: &str) -> mpsc::UnboundedReceiver<(u64, In
     receiver
 }
 
+/// What the timed store saw.
+#[derive(Default)]
+struct Stages {
+    /// When each event's outbox transaction committed, by bus sequence.
+    committed: Vec<Option<Instant>>,
+    push_ms: Vec<f64>,
+    ack_ms: Vec<f64>,
+    peeks: u64,
+}
+
+/// The bench's store: the SQLite store, its outbox calls timed.
+struct Timed {
+    inner: Arc<dyn Store>,
+    stages: Arc<Mutex<Stages>>,
+}
+
+fn seq_of(event_id: &str) -> Option<usize> {
+    event_id.rsplit_once('-')?.1.parse().ok()
+}
+
+#[async_trait::async_trait]
+impl Store for Timed {
+    async fn append_results(&self, results: &[ResultRecord]) -> Result<(), StoreError> {
+        self.inner.append_results(results).await
+    }
+    async fn append_events(
+        &self,
+        events: Vec<EventRecord>,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        self.inner.append_events(events).await
+    }
+    async fn recent_results(
+        &self,
+        service: &str,
+        limit: usize,
+    ) -> Result<Vec<ResultRecord>, StoreError> {
+        self.inner.recent_results(service, limit).await
+    }
+    async fn latest_results(&self) -> Result<Vec<ResultRecord>, StoreError> {
+        self.inner.latest_results().await
+    }
+    async fn rollups(
+        &self,
+        service: &str,
+        resolution: Resolution,
+        since: Millis,
+    ) -> Result<Vec<Rollup>, StoreError> {
+        self.inner.rollups(service, resolution, since).await
+    }
+    async fn uptime(&self, service: &str, now: Millis) -> Result<Uptime, StoreError> {
+        self.inner.uptime(service, now).await
+    }
+    async fn events(&self, query: &EventQuery) -> Result<Vec<EventRecord>, StoreError> {
+        self.inner.events(query).await
+    }
+    async fn maintain(&self, now: Millis, retention: Retention) -> Result<(), StoreError> {
+        self.inner.maintain(now, retention).await
+    }
+    async fn outbox_push(
+        &self,
+        entries: &[OutboxEntry],
+        max_pending: u64,
+    ) -> Result<(Vec<OutboxEntry>, u64), StoreError> {
+        let start = Instant::now();
+        let outcome = self.inner.outbox_push(entries, max_pending).await;
+        let end = Instant::now();
+        let mut stages = self.stages.lock().unwrap();
+        stages
+            .push_ms
+            .push(end.duration_since(start).as_secs_f64() * 1000.0);
+        for entry in entries {
+            if let Some(seq) = seq_of(&entry.event_id)
+                && let Some(slot) = stages.committed.get_mut(seq)
+            {
+                *slot = Some(end);
+            }
+        }
+        outcome
+    }
+    async fn outbox_peek(
+        &self,
+        output: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.stages.lock().unwrap().peeks += 1;
+        self.inner.outbox_peek(output, after, limit).await
+    }
+    async fn outbox_ack(&self, output: &str, ids: &[i64]) -> Result<(), StoreError> {
+        let start = Instant::now();
+        let outcome = self.inner.outbox_ack(output, ids).await;
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        self.stages.lock().unwrap().ack_ms.push(ms);
+        outcome
+    }
+    async fn outbox_depths(&self) -> Result<Vec<OutboxDepth>, StoreError> {
+        self.inner.outbox_depths().await
+    }
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -214,7 +323,16 @@ async fn main() {
     let checked = iza_catalog::check(&SourceFile::new("b.toml", text, Syntax::Toml));
     let catalog = checked.catalog.expect("bench manifest");
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("b.db")).await.unwrap());
+    let sqlite: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(dir.path().join("b.db")).await.unwrap());
+    let stages = Arc::new(Mutex::new(Stages {
+        committed: vec![None; n as usize + 1],
+        ..Stages::default()
+    }));
+    let store: Arc<dyn Store> = Arc::new(Timed {
+        inner: sqlite,
+        stages: stages.clone(),
+    });
     let mut received = subscribe(&kind, &prefix).await;
 
     // 1. Rate and latency.
@@ -244,12 +362,14 @@ async fn main() {
         })
     };
     let mut latencies = Vec::with_capacity(n as usize);
+    let mut arrivals: Vec<(u64, Instant)> = Vec::with_capacity(n as usize);
     let mut last = start;
     while (latencies.len() as u64) < n {
         match tokio::time::timeout(Duration::from_secs(60), received.recv()).await {
             Ok(Some((seq, at))) => {
                 let sent_at = sent.lock().unwrap()[seq as usize];
                 latencies.push(at.duration_since(sent_at).as_secs_f64() * 1000.0);
+                arrivals.push((seq, at));
                 last = at;
             }
             _ => break,
@@ -257,6 +377,23 @@ async fn main() {
     }
     publisher.await.unwrap();
     let cpu = cpu_ms() - cpu_start;
+    // The stages: bus to commit, commit to receipt.
+    let (mut to_commit, mut to_receipt) = (Vec::new(), Vec::new());
+    let (mut push_ms, mut ack_ms, peeks) = {
+        let stages = stages.lock().unwrap();
+        let sent = sent.lock().unwrap();
+        for (seq, at) in &arrivals {
+            if let Some(Some(committed)) = stages.committed.get(*seq as usize) {
+                let sent_at = sent[*seq as usize];
+                to_commit.push(committed.saturating_duration_since(sent_at).as_secs_f64() * 1000.0);
+                to_receipt.push(at.saturating_duration_since(*committed).as_secs_f64() * 1000.0);
+            }
+        }
+        (stages.push_ms.clone(), stages.ack_ms.clone(), stages.peeks)
+    };
+    for figures in [&mut to_commit, &mut to_receipt, &mut push_ms, &mut ack_ms] {
+        figures.sort_by(f64::total_cmp);
+    }
     let got = latencies.len();
     latencies.sort_by(f64::total_cmp);
     let elapsed = last.duration_since(start).as_secs_f64();
@@ -299,6 +436,20 @@ async fn main() {
     }
     let catchup_secs = catchup_start.elapsed().as_secs_f64();
     outputs.shutdown(Duration::from_secs(5)).await;
+    println!(
+        "stages kind={kind} commit_p50_ms={:.2} commit_p99_ms={:.2} receipt_p50_ms={:.2} receipt_p99_ms={:.2} pushes={} push_p50_ms={:.2} push_p99_ms={:.2} push_max_ms={:.2} acks={} ack_p99_ms={:.2} ack_max_ms={:.2} peeks={peeks}",
+        percentile(&to_commit, 50.0),
+        percentile(&to_commit, 99.0),
+        percentile(&to_receipt, 50.0),
+        percentile(&to_receipt, 99.0),
+        push_ms.len(),
+        percentile(&push_ms, 50.0),
+        percentile(&push_ms, 99.0),
+        push_ms.last().copied().unwrap_or(f64::NAN),
+        ack_ms.len(),
+        percentile(&ack_ms, 99.0),
+        ack_ms.last().copied().unwrap_or(f64::NAN),
+    );
     println!(
         "kind={kind} events={n} received={got} rate_target={rate} throughput={:.0}/s p50_ms={:.2} p99_ms={:.2} max_ms={:.2} cpu_ms_per_1000={:.1} catchup_events={catchup} caught={caught} catchup_s={:.2} catchup_rate={:.0}/s",
         got as f64 / elapsed,

@@ -1,9 +1,13 @@
 //! Defines [`Outputs`]: the delivery of events to every output of a catalog. One writer task
 //! follows the bus: each event an output's filter accepts is written to that output's outbox
 //! (batched: one transaction per output and batch, each event's envelope encoded once for all
-//! outputs) before anything is published. One worker per output reads its
-//! outbox oldest first, publishes a batch, hands the acknowledged ids to its remover (which
-//! deletes them while the next batch goes out), and on failure keeps the rest and retries with
+//! outputs) before anything is published. The writer hands what it has just committed (with
+//! the ids the store gave) to the output's worker, which publishes it at once, without reading
+//! it back from the store; the worker reads its outbox from the store, oldest first, when it
+//! starts, after a failure and whenever the hand-off missed an entry (it was full, or the
+//! overflow rule dropped entries), and always on a store shared by several nodes. It publishes
+//! a batch and hands the acknowledged ids to its remover, which deletes them in a transaction
+//! every 100 ms (off the publishing path); on failure it keeps the rest and retries with
 //! exponential backoff (from `backoff_min` to `backoff_max`): head-of-line, so an output's
 //! events go out in the order they were written, per service and overall. Events that were in
 //! the outbox when `iza` stopped (or was killed) are delivered when it starts again.
@@ -168,11 +172,12 @@ struct Counters {
 }
 
 /// What one output keeps across a restart by a reload that changes its settings: its counters,
-/// its last error, and the writer's wake-up of its worker.
+/// its last error, the writer's wake-up of its worker and the writer's hand-off.
 struct Shared {
     counters: Counters,
     last_error: Mutex<Option<String>>,
     wake: Notify,
+    live: Mutex<Live>,
 }
 
 impl Shared {
@@ -184,9 +189,40 @@ impl Shared {
             },
             last_error: Mutex::new(None),
             wake: Notify::new(),
+            live: Mutex::new(Live::default()),
         })
     }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
+
+/// The writer's hand-off of the entries it has just committed to an output's outbox (with their
+/// ids), so that its worker publishes them as soon as the transaction commits, without reading
+/// them back from the store. The store stays the truth: a worker uses the hand-off only while it
+/// knows the hand-off holds every entry after its cursor (see `publish_loop`), else it reads
+/// the store.
+#[derive(Default)]
+struct Live {
+    /// Committed entries not yet taken by the worker, in the order of writing.
+    entries: std::collections::VecDeque<OutboxEntry>,
+    /// Counts the times committed entries were not handed over (the hand-off was full) or
+    /// handed-over ones were dropped from the store (the overflow rule): a worker that saw
+    /// another count reads the store again.
+    generation: u64,
+}
+
+/// The most entries the hand-off holds (beyond, the worker reads them from the store).
+const LIVE_CAPACITY: usize = 10_000;
+
+/// How long the remover gathers acknowledged ids before it deletes them (one transaction on the
+/// store's writer for all of them, not one per published batch), unless
+/// [`REMOVE_BATCH`] are gathered first.
+const REMOVE_WINDOW: Duration = Duration::from_millis(100);
+
+/// The most acknowledged ids deleted in one transaction.
+const REMOVE_BATCH: usize = 5_000;
 
 /// One output as configured now.
 struct Slot {
@@ -599,7 +635,18 @@ async fn write(
             let mut wait = Duration::from_millis(50);
             loop {
                 match inner.store.outbox_push(&entries, output.max_pending).await {
-                    Ok((_, dropped)) => {
+                    Ok((written, dropped)) => {
+                        // On a shared store other nodes write to this outbox too: there the
+                        // worker always reads the store, and nothing is handed over.
+                        if inner.options.shared.is_none() {
+                            let mut live = slot.shared.live();
+                            if dropped > 0 || live.entries.len() + written.len() > LIVE_CAPACITY {
+                                live.entries.clear();
+                                live.generation += 1;
+                            } else {
+                                live.entries.extend(written);
+                            }
+                        }
                         if dropped > 0 {
                             slot.shared
                                 .counters
@@ -647,10 +694,11 @@ fn entry(
     }
 }
 
-/// One output's worker: outbox → broker. It reads its outbox after the last entry it handed to
-/// the broker (`cursor`), publishes, and passes the acknowledged ids to its remover, which
-/// deletes them from the store while the next batch is read and published (pipelined). After a
-/// failure it reads again from the first entry not acknowledged. When it stops, it waits for
+/// One output's worker: outbox → broker. It takes the entries after the last one the broker
+/// acknowledged (`cursor`) from the writer's hand-off when that is known to hold them all, else
+/// reads them from the store; publishes, and passes the acknowledged ids to its remover, which
+/// deletes them from the store while the next batches go out. After a failure it reads again
+/// from the first entry not acknowledged. When it stops, it waits for
 /// its remover, so that a successor (a reload) does not publish again what was acknowledged.
 async fn deliver(
     store: Arc<dyn Store>,
@@ -665,15 +713,24 @@ async fn deliver(
     let _ = remover.await;
 }
 
-/// Deletes acknowledged entries, batching what has accumulated meanwhile into one transaction.
+/// Deletes acknowledged entries off the publishing path: what is acknowledged within
+/// [`REMOVE_WINDOW`] of the first (at most [`REMOVE_BATCH`]) in one transaction, so that deletions
+/// take the store's one writer a few times a second instead of once per published batch, and
+/// the writer's inserts seldom wait behind them. Everything gathered is deleted before it ends
+/// (when the worker stops). An entry acknowledged but not yet deleted when `iza` is killed goes
+/// out again at the next start: at least once, as documented.
 async fn remove(
     store: Arc<dyn Store>,
     output: String,
     mut pending: tokio::sync::mpsc::UnboundedReceiver<Vec<i64>>,
 ) {
     while let Some(mut ids) = pending.recv().await {
-        while let Ok(more) = pending.try_recv() {
-            ids.extend(more);
+        let until = tokio::time::Instant::now() + REMOVE_WINDOW;
+        while ids.len() < REMOVE_BATCH {
+            match tokio::time::timeout_at(until, pending.recv()).await {
+                Ok(Some(more)) => ids.extend(more),
+                Ok(None) | Err(_) => break,
+            }
         }
         if let Err(e) = store.outbox_ack(&output, &ids).await {
             // They stay and go out again after a restart: at least once.
@@ -696,6 +753,10 @@ async fn publish_loop(
     let mut failures: u32 = 0;
     // The id of the last entry handed to the broker and acknowledged.
     let mut cursor: i64 = 0;
+    // While the writer's hand-off is known to hold every entry after `cursor`: its generation
+    // then. Not on a shared store (other nodes write to the outbox), nor after a failure (the
+    // entries not acknowledged are read again from the store).
+    let mut live: Option<u64> = None;
     let mut lease = options
         .shared
         .as_ref()
@@ -714,18 +775,50 @@ async fn publish_loop(
             }
             continue;
         }
-        let batch = match store.outbox_peek(&output.id, cursor, options.batch).await {
-            Ok(batch) => batch,
-            Err(error) => {
-                tracing::warn!("cannot read the outbox of `{}`: {error}", output.id);
-                Vec::new()
+        let batch = match live {
+            // The writer's hand-off holds every entry after the cursor: take them from there.
+            Some(generation) => {
+                let mut handed = shared.live();
+                if handed.generation == generation {
+                    // Entries already read from the store before the hand-off was trusted.
+                    while handed.entries.front().is_some_and(|e| e.id <= cursor) {
+                        handed.entries.pop_front();
+                    }
+                    let take = handed.entries.len().min(options.batch);
+                    handed.entries.drain(..take).collect()
+                } else {
+                    // Entries were committed and not handed over: back to the store.
+                    live = None;
+                    continue;
+                }
+            }
+            None => {
+                // The hand-off's count before the read: when the read reaches the end of the
+                // outbox and the count has not changed by then, every entry committed after
+                // the read's snapshot is in the hand-off.
+                let generation = shared.live().generation;
+                match store.outbox_peek(&output.id, cursor, options.batch).await {
+                    Ok(batch) => {
+                        if batch.len() < options.batch && options.shared.is_none() {
+                            live = Some(generation);
+                        }
+                        batch
+                    }
+                    Err(error) => {
+                        tracing::warn!("cannot read the outbox of `{}`: {error}", output.id);
+                        Vec::new()
+                    }
+                }
             }
         };
         if batch.is_empty() {
-            tokio::select! {
-                () = shared.wake.notified() => {}
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = stopped.wait_for(|s| *s) => return,
+            // (A hand-off that went stale meanwhile: read the store at once.)
+            if live.is_none_or(|generation| shared.live().generation == generation) {
+                tokio::select! {
+                    () = shared.wake.notified() => {}
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stopped.wait_for(|s| *s) => return,
+                }
             }
             continue;
         }
@@ -759,6 +852,7 @@ async fn publish_loop(
                 }
             }
             Some(error) => {
+                live = None;
                 failures = failures.saturating_add(1);
                 shared.counters.failures.fetch_add(1, Ordering::Relaxed);
                 shared.counters.healthy.store(false, Ordering::Relaxed);

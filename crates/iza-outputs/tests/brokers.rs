@@ -519,6 +519,108 @@ async fn a_thousand_events_wait_for_a_closed_port_and_arrive_once_in_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_newest_within_the_bound_then_the_live_events_arrive_once_in_order() {
+    // Events published while the receiver is down (the worker reads its outbox from the store,
+    // the bound drops the oldest), then events published in bursts while it is up (the writer
+    // hands them to the worker, each burst delivered before the next so that none is over the
+    // bound): what arrives is the newest `max_pending` of the first, then every one of the
+    // second, each once, in order.
+    struct Case {
+        max_pending: u64,
+        down: usize,
+        up: usize,
+    }
+    let cases = [
+        Case {
+            max_pending: 300,
+            down: 1000,
+            up: 600,
+        },
+        Case {
+            max_pending: 100_000,
+            down: 0,
+            up: 2000,
+        },
+        Case {
+            max_pending: 100_000,
+            down: 150,
+            up: 1200,
+        },
+    ];
+    for case in cases {
+        let port = free_port();
+        let catalog = catalog(&format!(
+            "[outputs.hook]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\ntimeout = \"2s\"\nmax_pending = {}\n",
+            case.max_pending
+        ));
+        let (store, _dir) = store().await;
+        let bus = Bus::new(8192);
+        let options = OutputsOptions {
+            backoff_max: Duration::from_millis(100),
+            ..OutputsOptions::default()
+        };
+        let outputs = Outputs::start(&catalog, store, &bus, options);
+        let event = |n: usize| EventKind::StatusChanged {
+            service: ["db", "api", "web"][n % 3].into(),
+            from: Status::Up,
+            to: Status::Down,
+            cause: None,
+            reason: Some(format!("event {n}")),
+        };
+        let mut seqs = Vec::new();
+        for n in 0..case.down {
+            seqs.extend(publish(&bus, vec![event(n)]).iter().map(|e| e.seq));
+        }
+        let kept = case.down.min(usize::try_from(case.max_pending).unwrap());
+        let dropped = (case.down - kept) as u64;
+        if case.down > 0 {
+            let deadline = tokio::time::Instant::now() + DEADLINE;
+            loop {
+                let status = outputs.status().await;
+                if status[0].depth == kept as u64
+                    && status[0].dropped == dropped
+                    && status[0].failures > 0
+                {
+                    break;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "{status:?}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        let received: Received = Arc::default();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let server = tokio::spawn(serve_webhook(listener, received.clone()));
+        // Delivered and deleted (acknowledged entries not yet deleted count against the bound).
+        wait_delivered(&outputs, kept as u64).await;
+        for burst in 0..case.up / 100 {
+            for n in 0..100 {
+                let n = case.down + burst * 100 + n;
+                seqs.extend(publish(&bus, vec![event(n)]).iter().map(|e| e.seq));
+            }
+            // Within the bound: each burst is delivered before the next.
+            wait_delivered(&outputs, (kept + burst * 100 + 100) as u64).await;
+        }
+        let got: Vec<u64> = received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|ce| ce["izaseq"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            got,
+            seqs[case.down - kept..],
+            "max_pending {}",
+            case.max_pending
+        );
+        assert_eq!(outputs.status().await[0].dropped, dropped);
+        outputs.shutdown(Duration::from_secs(5)).await;
+        server.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filters_choose_kinds_services_groups_and_severity() {
     let port = free_port();
     let catalog = catalog(&format!(
