@@ -7,7 +7,9 @@
 //! starts, after a failure and whenever the hand-off missed an entry (it was full, or the
 //! overflow rule dropped entries), and always on a store shared by several nodes. It publishes
 //! a batch and hands the acknowledged ids to its remover, which deletes them in a transaction
-//! every 100 ms (off the publishing path); on failure it keeps the rest and retries with
+//! every 100 ms (off the publishing path). On a shared store it deletes them before its next
+//! read instead, and every read starts at the oldest entry: another node's entry can commit
+//! after one with a higher id, and reading after the last delivered id would skip it. On failure it keeps the rest and retries with
 //! exponential backoff (from `backoff_min` to `backoff_max`): head-of-line, so an output's
 //! events go out in the order they were written, per service and overall. Events that were in
 //! the outbox when `iza` stopped (or was killed) are delivered when it starts again.
@@ -761,6 +763,11 @@ async fn publish_loop(
         .shared
         .as_ref()
         .map(|shared| DeliveryLease::new(shared, &output.id));
+    // On a shared store other nodes write to this outbox, and an entry can commit after one
+    // with a higher id (its transaction took the id first and committed later): reading after
+    // the cursor would skip it. There every read starts at the oldest entry, and what the broker
+    // acknowledged is deleted before the next read, so whatever is left was not delivered.
+    let shared_store = options.shared.is_some();
     loop {
         if *stopped.borrow() {
             return;
@@ -797,7 +804,8 @@ async fn publish_loop(
                 // outbox and the count has not changed by then, every entry committed after
                 // the read's snapshot is in the hand-off.
                 let generation = shared.live().generation;
-                match store.outbox_peek(&output.id, cursor, options.batch).await {
+                let after = if shared_store { 0 } else { cursor };
+                match store.outbox_peek(&output.id, after, options.batch).await {
                     Ok(batch) => {
                         if batch.len() < options.batch && options.shared.is_none() {
                             live = Some(generation);
@@ -832,7 +840,17 @@ async fn publish_loop(
         };
         if acked > 0 {
             cursor = batch[acked - 1].id;
-            let _ = acks.send(batch[..acked].iter().map(|e| e.id).collect());
+            let ids: Vec<i64> = batch[..acked].iter().map(|e| e.id).collect();
+            if !shared_store {
+                let _ = acks.send(ids);
+            } else if let Err(error) = store.outbox_ack(&output.id, &ids).await {
+                // They would be read and published again at once: wait as after a failure.
+                tracing::warn!("cannot remove delivered events of `{}`: {error}", output.id);
+                tokio::select! {
+                    () = tokio::time::sleep(options.backoff_max.min(Duration::from_secs(1))) => {}
+                    _ = stopped.wait_for(|s| *s) => return,
+                }
+            }
             let counters = &shared.counters;
             counters
                 .published
