@@ -47,6 +47,10 @@ pub fn http_service(backend: Arc<dyn Backend>, options: HttpOptions) -> McpHttpS
         .with_max_request_body_bytes(options.max_body_bytes)
         .with_sse_keep_alive(Some(Duration::from_secs(15)))
         .with_legacy_session_mode(true)
+        // A 2026-07-28 call whose first message is its answer is answered as one JSON body,
+        // not as an SSE stream of one event (rmcp falls back to SSE when the handler sends
+        // anything before its answer): less work per call, and one write.
+        .with_json_response(true)
         .with_cancellation_token(options.shutdown);
     let handler = IzaMcp::new(backend, options.default_scope)
         .with_hub(options.hub)

@@ -8,6 +8,7 @@
 //! It does not decide outcomes (the MCP handler and the API's status codes do) nor keep
 //! anything in memory beyond the queue.
 
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
@@ -126,7 +127,10 @@ impl AuditLog {
         view.secrets.scrub_json(&mut arguments);
         let message = message.map(|m| view.secrets.scrub(&m).into_owned());
         let digest = sha2::Sha256::digest(arguments.to_string().as_bytes());
-        let arguments_sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let mut arguments_sha256 = String::with_capacity(64);
+        for byte in digest {
+            let _ = write!(arguments_sha256, "{byte:02x}");
+        }
         self.push(
             state,
             AuditRecord {

@@ -34,6 +34,11 @@ use super::{
 /// The first pause before a reconnection; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Calls (and listings) in flight at once to one HTTP upstream, each on its own keep-alive
+/// connection; beyond, a call waits for one to end. rmcp's default (16) made the seventeenth
+/// concurrent client wait; this is `iza serve`'s default connection cap (`--max-connections`),
+/// so the hub is not the narrower door.
+const MAX_IN_FLIGHT: usize = 512;
 
 /// What an upstream offers: its tools, prompts, resources and resource templates, under its
 /// own names.
@@ -320,7 +325,8 @@ async fn connect(
             }
             let config = StreamableHttpClientTransportConfig::with_uri(url.clone())
                 .custom_headers(custom)
-                .reinit_on_expired_session(true);
+                .reinit_on_expired_session(true)
+                .max_concurrent_requests(MAX_IN_FLIGHT);
             let transport =
                 StreamableHttpClientTransport::with_client(options.http.clone(), config);
             let service = tokio::time::timeout(

@@ -1,9 +1,12 @@
 //! The audit log of the SQLite store (table of migration 9): appends are one `BEGIN IMMEDIATE`
-//! transaction on the writer, reads go to the readers, newest first.
+//! transaction on the writer (multi-row inserts), reads go to the readers, newest first.
 
 use super::{SqliteStore, query_error};
 use crate::audit::{AuditOutcome, AuditQuery, AuditRecord, MAX_AUDIT_PAGE};
 use crate::{Millis, Retention, StoreError};
+
+/// Records per `INSERT` (11 parameters each, far below SQLite's limit of 32,766).
+const ROWS_PER_INSERT: usize = 256;
 
 pub(super) async fn append(
     store: &SqliteStore,
@@ -18,28 +21,37 @@ pub(super) async fn append(
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(&error)?;
+    // One multi-row statement per chunk: a statement is a round trip to the connection's
+    // thread, and a busy hub queues thousands of records a second.
     let mut ids = Vec::with_capacity(records.len());
-    for r in records {
-        let id: i64 = sqlx::query_scalar(
+    for chunk in records.chunks(ROWS_PER_INSERT) {
+        let mut insert = sqlx::QueryBuilder::new(
             "INSERT INTO audit (at, surface, client, scope, tool, upstream, arguments, \
-             arguments_sha256, outcome, duration_ms, message) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
-        )
-        .bind(r.at)
-        .bind(&r.surface)
-        .bind(&r.client)
-        .bind(&r.scope)
-        .bind(&r.tool)
-        .bind(r.upstream.as_deref())
-        .bind(r.arguments.to_string())
-        .bind(&r.arguments_sha256)
-        .bind(r.outcome.as_str())
-        .bind(r.duration_ms)
-        .bind(r.message.as_deref())
-        .fetch_one(&mut *transaction)
-        .await
-        .map_err(&error)?;
-        ids.push(id);
+             arguments_sha256, outcome, duration_ms, message) ",
+        );
+        insert.push_values(chunk, |mut row, r| {
+            row.push_bind(r.at)
+                .push_bind(r.surface.as_str())
+                .push_bind(r.client.as_str())
+                .push_bind(r.scope.as_str())
+                .push_bind(r.tool.as_str())
+                .push_bind(r.upstream.as_deref())
+                .push_bind(r.arguments.to_string())
+                .push_bind(r.arguments_sha256.as_str())
+                .push_bind(r.outcome.as_str())
+                .push_bind(r.duration_ms)
+                .push_bind(r.message.as_deref());
+        });
+        insert.push(" RETURNING id");
+        let mut chunk_ids: Vec<i64> = insert
+            .build_query_scalar()
+            .fetch_all(&mut *transaction)
+            .await
+            .map_err(&error)?;
+        // The rows are numbered in the order of the VALUES (one writer, AUTOINCREMENT);
+        // RETURNING's order is not promised, so the ids are put back in that order.
+        chunk_ids.sort_unstable();
+        ids.extend(chunk_ids);
     }
     transaction.commit().await.map_err(&error)?;
     Ok(ids)

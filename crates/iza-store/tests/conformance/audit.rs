@@ -141,7 +141,11 @@ pub(crate) async fn audit_round_trips_pages_and_filters(store: StoreUnderTest) {
             )
         })
         .collect();
-    store.append_audit(&many).await.unwrap();
+    // More than one multi-row INSERT's worth: the ids still follow the records' order.
+    let many_ids = store.append_audit(&many).await.unwrap();
+    assert_eq!(many_ids.len(), many.len());
+    assert!(many_ids.windows(2).all(|w| w[0] < w[1]));
+    assert!(many_ids[0] > ids[4]);
     assert_eq!(
         store.audit(&query(usize::MAX)).await.unwrap().len(),
         MAX_AUDIT_PAGE

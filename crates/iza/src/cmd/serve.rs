@@ -283,9 +283,25 @@ pub(crate) fn block_on(
     runtime.block_on(future)
 }
 
+/// The log filter of `IZA_LOG` (`info` when unset): rmcp, which logs three `info` lines for
+/// every stateless MCP request it serves (each with the client's whole `peer_info`), is kept
+/// at `warn` unless the filter names it (`IZA_LOG=info,rmcp=info`).
+fn log_filter(spec: Option<&str>) -> String {
+    let spec = spec
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("info");
+    if spec.contains("rmcp") {
+        spec.to_owned()
+    } else {
+        format!("{spec},rmcp=warn")
+    }
+}
+
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("IZA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let spec = std::env::var("IZA_LOG").ok();
+    let filter = tracing_subscriber::EnvFilter::try_new(log_filter(spec.as_deref()))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_filter(None)));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -962,6 +978,26 @@ async fn newest_event(store: &dyn iza_store::Store) -> Option<i64> {
         Err(error) => {
             tracing::warn!("cannot read the newest event: {error}");
             None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn rmcp_is_kept_at_warn_unless_the_filter_names_it() {
+        let cases = [
+            (None, "info,rmcp=warn"),
+            (Some(""), "info,rmcp=warn"),
+            (Some("info"), "info,rmcp=warn"),
+            (Some("debug,iza_mcp=trace"), "debug,iza_mcp=trace,rmcp=warn"),
+            (Some("info,rmcp=info"), "info,rmcp=info"),
+            (Some("rmcp::service=debug"), "rmcp::service=debug"),
+        ];
+        for (spec, expected) in cases {
+            assert_eq!(log_filter(spec), expected, "{spec:?}");
         }
     }
 }
