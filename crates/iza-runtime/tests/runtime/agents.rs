@@ -657,15 +657,17 @@ async fn a_finished_runs_slot_is_claimed_again_without_waiting_for_a_poll() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_another_node_queued_is_claimed_when_its_event_is_relayed_not_at_the_next_poll() {
     // The run comes due half a poll interval after the start; the clock moves only that far,
-    // so the worker's poll never comes: the relayed `run-queued` is what makes it look.
+    // so the worker's poll never comes: the relayed `run-queued` is what makes it look. A
+    // first run, queued before the start, is claimed by the worker's first round and its
+    // end makes one more: both read the clock before it moves, so neither can take the
+    // second run.
     let dir = tempfile::tempdir().unwrap();
-    let e = engine(
-        catalog(QUICK),
-        open(dir.path()).await,
-        ManualClock::new(T0),
-        dir.path(),
-        1,
-    )
+    let store = open(dir.path()).await;
+    let first = store.enqueue_runs(&[queued_elsewhere(T0)]).await.unwrap()[0].expect("queued");
+    let e = engine(catalog(QUICK), store, ManualClock::new(T0), dir.path(), 1).await;
+    until_run(e.store.as_ref(), first, "the first run succeeds", |r| {
+        r.state == RunState::Succeeded
+    })
     .await;
     let due = T0 + 500;
     let id = e
