@@ -813,3 +813,73 @@ async fn nodes_racing_for_the_same_leases_never_share_one() {
     }
     assert_eq!(total, keys.len());
 }
+
+#[tokio::test]
+async fn a_role_that_may_not_make_temporary_objects_claims_in_steps() {
+    let database = TestDatabase::create().await;
+    let url = database.url();
+    let owner = PostgresStore::connect(&url).await.unwrap();
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    let role = format!("{name}_notemp");
+    for statement in [
+        format!("CREATE ROLE {role} LOGIN"),
+        format!("REVOKE TEMPORARY ON DATABASE {name} FROM PUBLIC"),
+        format!("GRANT USAGE ON SCHEMA public TO {role}"),
+        format!("GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}"),
+        format!("GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}"),
+    ] {
+        sqlx::raw_sql(&statement)
+            .execute(owner.pool())
+            .await
+            .unwrap_or_else(|error| panic!("{statement}: {error}"));
+    }
+    let options = PostgresOptions {
+        migrate: false,
+        ..PostgresOptions::default()
+    };
+    let limited_url = url.replacen("://postgres@", &format!("://{role}@"), 1);
+    let store = PostgresStore::connect_with(&limited_url, options)
+        .await
+        .unwrap();
+    let refused =
+        sqlx::raw_sql("CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql AS 'SELECT 1'")
+            .execute(store.pool())
+            .await;
+    assert!(refused.is_err(), "the role may not make temporary objects");
+    let runs: Vec<NewRun> = (0..3)
+        .map(|i| NewRun {
+            task: "a/t".to_owned(),
+            agent: Some("a".to_owned()),
+            priority: RunPriority::Medium,
+            dedupe: None,
+            tick: None,
+            run_at: BASE + i,
+            max_attempts: 1,
+            concurrency: 2,
+            external: false,
+            trigger: serde_json::json!({"kind": "manual"}),
+            enqueued_at: BASE + i,
+        })
+        .collect();
+    store.enqueue_runs(&runs).await.unwrap();
+    let claim = |worker: &str| ClaimRequest {
+        worker: worker.to_owned(),
+        now: BASE + 10,
+        lease: 30_000,
+        limit: 5,
+        external: false,
+        agent: None,
+        tasks: None,
+        aging: 60_000,
+    };
+    let first = store.claim_runs(&claim("w1")).await.unwrap();
+    assert_eq!(first.len(), 2, "the task's concurrency: {first:?}");
+    assert!(store.claim_runs(&claim("w2")).await.unwrap().is_empty());
+    store.close().await.unwrap();
+    for statement in [format!("DROP OWNED BY {role}"), format!("DROP ROLE {role}")] {
+        sqlx::raw_sql(&statement)
+            .execute(owner.pool())
+            .await
+            .unwrap_or_else(|error| panic!("{statement}: {error}"));
+    }
+}

@@ -1081,8 +1081,13 @@ async fn listen(shared: Arc<Shared>, mut subscription: crate::bus::Subscription)
             None => return,
         };
         // Another node's event triggers that node's tasks, not this one's (a status event
-        // derived here from another node's result is marked with that node: its own).
+        // derived here from another node's result is marked with that node: its own). A run
+        // it queued (or put back for a retry) is this worker's to claim too: it looks at
+        // once (or when the run comes due) rather than at its next poll.
         if event.is_relayed() {
+            if let Some(at) = worker::claimable_at(&event.kind) {
+                shared.due_at(at);
+            }
             continue;
         }
         let Some(transition) = triggers::Transition::of(&event) else {

@@ -42,6 +42,17 @@ pub fn backoff(base: Duration, max: Duration, failures: u32, random: f64) -> Dur
     full.mul_f64(1.0 - 0.2 * random.clamp(0.0, 1.0))
 }
 
+/// When a run another node stated in `kind` can be claimed here: a run it queued, at its
+/// `run_at`; a failed attempt it put back on the queue, at its retry. `None` for the rest (the
+/// poll finds what else comes claimable, such as a slot of a task's concurrency freed there).
+pub(crate) fn claimable_at(kind: &EventKind) -> Option<Millis> {
+    match kind {
+        EventKind::RunQueued { run_at, .. } => Some(*run_at),
+        EventKind::RunFailed { retry_at, .. } => *retry_at,
+        _ => None,
+    }
+}
+
 /// Claims up to `limit` runs for `worker` and announces them.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn claim(
@@ -484,6 +495,44 @@ pub(crate) fn trigger_kind(trigger: &Value) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_nodes_queued_run_and_retry_are_claimable_here_when_due() {
+        let queued = |run_at| EventKind::RunQueued {
+            run: 1,
+            task: "a/t".to_owned(),
+            agent: Some("a".to_owned()),
+            priority: "high".to_owned(),
+            trigger: "manual".to_owned(),
+            run_at,
+        };
+        let failed = |retry_at| EventKind::RunFailed {
+            run: 1,
+            task: "a/t".to_owned(),
+            agent: None,
+            attempt: 1,
+            duration_ms: 5,
+            error: "boom".to_owned(),
+            retry_at,
+        };
+        let succeeded = EventKind::RunSucceeded {
+            run: 1,
+            task: "a/t".to_owned(),
+            agent: None,
+            attempt: 1,
+            duration_ms: 5,
+        };
+        let cases = [
+            (queued(1_000), Some(1_000)),
+            (queued(9_000), Some(9_000)),
+            (failed(Some(7_000)), Some(7_000)),
+            (failed(None), None),
+            (succeeded, None),
+        ];
+        for (kind, want) in cases {
+            assert_eq!(claimable_at(&kind), want, "{kind:?}");
+        }
+    }
 
     #[test]
     fn backoff_doubles_from_the_base_up_to_the_cap_less_a_fifth_of_jitter() {

@@ -606,6 +606,106 @@ tasks = [
     e.agents.shutdown(Duration::from_secs(5)).await;
 }
 
+/// A run of `w/quick` as another writer of the store (another node) would queue it: nothing
+/// in this process is told.
+fn queued_elsewhere(run_at: i64) -> iza_store::NewRun {
+    iza_store::NewRun {
+        task: "w/quick".to_owned(),
+        agent: Some("w".to_owned()),
+        priority: iza_store::RunPriority::Medium,
+        dedupe: None,
+        tick: None,
+        run_at,
+        max_attempts: 1,
+        concurrency: 8,
+        external: false,
+        trigger: json!({ "kind": "manual" }),
+        enqueued_at: T0,
+    }
+}
+
+const QUICK: &str = r#"
+[agents.w]
+tier = 1
+tasks = [ { name = "quick", concurrency = 8, run = { exec = ["true"] } } ]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_runs_slot_is_claimed_again_without_waiting_for_a_poll() {
+    // One slot, four runs queued by another writer, and a clock that never moves: the poll
+    // (1 s) never comes, so each next run is claimed only because the slot of the one before
+    // was freed. A worker that waited for its poll after a finish would run one run here.
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let ids = store
+        .enqueue_runs(&vec![queued_elsewhere(T0); 4])
+        .await
+        .unwrap();
+    let e = engine(catalog(QUICK), store, ManualClock::new(T0), dir.path(), 1).await;
+    for id in ids {
+        let id = id.expect("queued");
+        let run = until_run(e.store.as_ref(), id, "the run succeeds", |r| {
+            r.state.is_finished()
+        })
+        .await;
+        assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
+    }
+    assert_eq!(e.clock.now(), T0, "the clock never moved");
+    e.agents.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_another_node_queued_is_claimed_when_its_event_is_relayed_not_at_the_next_poll() {
+    // The run comes due half a poll interval after the start; the clock moves only that far,
+    // so the worker's poll never comes: the relayed `run-queued` is what makes it look. A
+    // first run, queued before the start, is claimed by the worker's first round and its
+    // end makes one more: both read the clock before it moves, so neither can take the
+    // second run.
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let first = store.enqueue_runs(&[queued_elsewhere(T0)]).await.unwrap()[0].expect("queued");
+    let e = engine(catalog(QUICK), store, ManualClock::new(T0), dir.path(), 1).await;
+    until_run(e.store.as_ref(), first, "the first run succeeds", |r| {
+        r.state == RunState::Succeeded
+    })
+    .await;
+    let due = T0 + 500;
+    let id = e
+        .store
+        .enqueue_runs(&[queued_elsewhere(due)])
+        .await
+        .unwrap()[0]
+        .expect("queued");
+    let mut relayed = iza_runtime::Event::new(
+        T0,
+        EventKind::RunQueued {
+            run: id,
+            task: "w/quick".to_owned(),
+            agent: Some("w".to_owned()),
+            priority: "medium".to_owned(),
+            trigger: "manual".to_owned(),
+            run_at: due,
+        },
+    );
+    relayed.node = Some("node-elsewhere".to_owned());
+    e.monitor.bus().publish(iza_runtime::Change {
+        events: vec![relayed],
+        ..iza_runtime::Change::default()
+    });
+    e.clock.advance(Duration::from_millis(500));
+    let run = until_run(e.store.as_ref(), id, "the run succeeds", |r| {
+        r.state.is_finished()
+    })
+    .await;
+    assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
+    assert_eq!(
+        e.clock.now(),
+        due,
+        "the clock moved to the run's due time only"
+    );
+    e.agents.shutdown(Duration::from_secs(5)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_external_claim_expires_without_heartbeats_and_completes_under_another_worker() {
     let dir = tempfile::tempdir().unwrap();

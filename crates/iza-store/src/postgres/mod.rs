@@ -93,6 +93,9 @@ pub struct PostgresStore {
     pool: PgPool,
     /// Service name to id, for ids known to be committed (ids never change once assigned).
     service_ids: Mutex<HashMap<String, i64>>,
+    /// The claim function could not be made (a role without the right to make temporary
+    /// objects): claims go in steps (`queue::claim_runs`).
+    claim_in_steps: std::sync::atomic::AtomicBool,
 }
 
 /// The bucket widths, as stored in `rollups.width` and `fold_state.width`.
@@ -127,6 +130,7 @@ impl PostgresStore {
         let store = PostgresStore {
             pool,
             service_ids: Mutex::new(HashMap::new()),
+            claim_in_steps: std::sync::atomic::AtomicBool::new(false),
         };
         if options.migrate {
             store.migrate().await.map_err(|error| match error {

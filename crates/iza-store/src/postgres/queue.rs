@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::Ordering;
 
 use sqlx::Row as _;
 use sqlx::postgres::{PgConnection, PgRow};
@@ -282,7 +283,177 @@ fn effective_rank(candidate: &Candidate, now: Millis, aging: Millis) -> i64 {
     priority - waited / aging
 }
 
+/// The claim as one function of the session, so that a claim is one statement: one round trip,
+/// and its queue's lock held only while the server runs it and commits, never while it waits
+/// for the client. The claims of all nodes take turns on that lock, so what a claim holds it for
+/// bounds the drain rate of the cluster (with a statement per step, the lock was held across
+/// four round trips to a client, and a node busy with its runs answered them late).
+///
+/// It does what [`claim_runs_in_steps`] does, in the same order: the runs due for less than one
+/// aging step in (priority, id) order (the `runs_ready` index) and those due for longer by
+/// effective rank, each list locked `FOR UPDATE SKIP LOCKED` and cut at `fetch`; only what
+/// sorts at or before the last row of each cut list is decided; each task's concurrency counted
+/// from its running runs plus the runs picked; again without the tasks found full and the runs
+/// picked while a list was cut and runs are still wanted. It is made in `pg_temp` (per
+/// connection, gone with it: no migration) the first time a connection claims.
+const CLAIM_FUNCTION: &str = r#"
+CREATE OR REPLACE FUNCTION pg_temp.iza_claim_runs(
+    p_worker text, p_now bigint, p_lease bigint, p_limit bigint, p_external boolean,
+    p_agent text, p_tasks text[], p_aging bigint, p_lock bigint)
+RETURNS TABLE (r_id bigint, r_task text, r_agent text, r_priority bigint, r_state bigint,
+    r_attempt bigint, r_max_attempts bigint, r_external boolean, r_dedupe text,
+    r_trigger text, r_enqueued_at bigint, r_run_at bigint, r_started_at bigint,
+    r_finished_at bigint, r_worker text, r_lease_until bigint, r_output text, r_error text)
+LANGUAGE plpgsql AS $claim$
+DECLARE
+    v_picked bigint[] := '{}';
+    v_full text[] := '{}';
+    v_tasks text[] := '{}';
+    v_counts bigint[] := '{}';
+    v_old_before bigint := p_now - p_aging;
+    v_fetch bigint;
+    v_cut boolean;
+    v_at integer;
+    c record;
+BEGIN
+    PERFORM pg_advisory_xact_lock(p_lock);
+    LOOP
+        v_fetch := (p_limit - cardinality(v_picked)) + LEAST(p_limit - cardinality(v_picked), 64);
+        v_cut := false;
+        FOR c IN
+            WITH young AS (
+                SELECT r.id, r.task, r.concurrency, r.priority AS rank FROM runs r
+                WHERE r.state = 0 AND r.external = p_external AND r.run_at <= p_now
+                  AND (p_agent IS NULL OR r.agent = p_agent)
+                  AND (p_tasks IS NULL OR r.task = ANY(p_tasks))
+                  AND NOT (r.task = ANY(v_full)) AND NOT (r.id = ANY(v_picked))
+                  AND GREATEST(r.enqueued_at, r.run_at) > v_old_before
+                ORDER BY r.priority, r.id LIMIT v_fetch FOR UPDATE SKIP LOCKED),
+            old AS (
+                SELECT r.id, r.task, r.concurrency,
+                       r.priority - (p_now - GREATEST(r.enqueued_at, r.run_at)) / p_aging AS rank
+                FROM runs r
+                WHERE r.state = 0 AND r.external = p_external AND r.run_at <= p_now
+                  AND (p_agent IS NULL OR r.agent = p_agent)
+                  AND (p_tasks IS NULL OR r.task = ANY(p_tasks))
+                  AND NOT (r.task = ANY(v_full)) AND NOT (r.id = ANY(v_picked))
+                  AND r.run_at <= v_old_before AND r.enqueued_at <= v_old_before
+                ORDER BY r.priority - (p_now - GREATEST(r.enqueued_at, r.run_at)) / p_aging, r.id
+                LIMIT v_fetch FOR UPDATE SKIP LOCKED),
+            lists AS (
+                SELECT false AS aged, * FROM young UNION ALL SELECT true, * FROM old),
+            bound AS (
+                SELECT e.rank, e.id
+                FROM (SELECT l.aged FROM lists l GROUP BY l.aged HAVING count(*) = v_fetch) g
+                CROSS JOIN LATERAL (SELECT l.rank, l.id FROM lists l WHERE l.aged = g.aged
+                                    ORDER BY l.rank DESC, l.id DESC LIMIT 1) e
+                ORDER BY e.rank, e.id LIMIT 1)
+            SELECT l.id, l.task, l.concurrency, EXISTS (SELECT 1 FROM bound) AS cut
+            FROM lists l
+            WHERE NOT EXISTS (SELECT 1 FROM bound b WHERE (l.rank, l.id) > (b.rank, b.id))
+            ORDER BY l.rank, l.id
+        LOOP
+            v_cut := c.cut;
+            EXIT WHEN cardinality(v_picked) >= p_limit;
+            v_at := array_position(v_tasks, c.task);
+            IF v_at IS NULL THEN
+                v_tasks := v_tasks || c.task;
+                v_counts := v_counts
+                    || (SELECT count(*) FROM runs r WHERE r.state = 1 AND r.task = c.task);
+                v_at := cardinality(v_tasks);
+            END IF;
+            IF v_counts[v_at] < GREATEST(c.concurrency, 1) THEN
+                v_counts[v_at] := v_counts[v_at] + 1;
+                v_picked := v_picked || c.id;
+            ELSIF NOT (c.task = ANY(v_full)) THEN
+                v_full := v_full || c.task;
+            END IF;
+        END LOOP;
+        EXIT WHEN NOT v_cut OR cardinality(v_picked) >= p_limit;
+    END LOOP;
+    RETURN QUERY
+        WITH claimed AS (
+            UPDATE runs r SET state = 1, attempt = r.attempt + 1, worker = p_worker,
+                started_at = p_now, lease_until = p_now + p_lease
+            WHERE r.id = ANY(v_picked) AND r.state = 0
+            RETURNING r.id, r.task, r.agent, r.priority, r.state, r.attempt, r.max_attempts,
+                r.external, r.dedupe, r.trigger, r.enqueued_at, r.run_at, r.started_at,
+                r.finished_at, r.worker, r.lease_until, r.output, r.error)
+        SELECT * FROM claimed ORDER BY array_position(v_picked, claimed.id);
+END
+$claim$
+"#;
+
+/// Whether `error` says the claim function is not made on this connection yet.
+fn is_missing_function(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|error| error.code())
+        .is_some_and(|code| code == "42883" || code == "3F000")
+}
+
 pub(super) async fn claim_runs(
+    store: &PostgresStore,
+    request: &ClaimRequest,
+) -> Result<Vec<Run>, StoreError> {
+    if request.limit == 0 {
+        return Ok(Vec::new());
+    }
+    if store.claim_in_steps.load(Ordering::Relaxed) {
+        return claim_runs_in_steps(store, request).await;
+    }
+    let error = query_error("claiming runs");
+    let tasks: Option<Vec<String>> = request.tasks.as_ref().map(|tasks| {
+        let mut tasks: Vec<String> = tasks.to_vec();
+        tasks.sort();
+        tasks
+    });
+    let mut connection = store.pool.acquire().await.map_err(&error)?;
+    let call = format!(
+        "SELECT {RUN_COLUMNS} FROM pg_temp.iza_claim_runs($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         AS c(id, task, agent, priority, state, attempt, max_attempts, external, dedupe, \
+         trigger, enqueued_at, run_at, started_at, finished_at, worker, lease_until, output, \
+         error)"
+    );
+    let mut made = false;
+    loop {
+        let answer = sqlx::query(&call)
+            .bind(&request.worker)
+            .bind(request.now)
+            .bind(request.lease)
+            .bind(i64::try_from(request.limit).unwrap_or(i64::MAX))
+            .bind(request.external)
+            .bind(request.agent.as_deref())
+            .bind(tasks.clone())
+            .bind(request.aging.max(1))
+            .bind(locks::CLAIM + i64::from(request.external))
+            .fetch_all(&mut *connection)
+            .await;
+        match answer {
+            Ok(rows) => return runs_from_rows(&rows),
+            Err(missing) if !made && is_missing_function(&missing) => {
+                made = true;
+                if let Err(refused) =
+                    sqlx::Executor::execute(&mut *connection, CLAIM_FUNCTION).await
+                {
+                    // A role without the right to make temporary objects claims in steps.
+                    tracing::warn!(
+                        "claiming runs in steps (slower with several nodes): the claim \
+                         function cannot be made: {refused}"
+                    );
+                    store.claim_in_steps.store(true, Ordering::Relaxed);
+                    drop(connection);
+                    return claim_runs_in_steps(store, request).await;
+                }
+            }
+            Err(failed) => return Err(error(failed)),
+        }
+    }
+}
+
+/// The claim as one transaction of several statements (see [`claim_runs`]): where the claim
+/// function cannot be made.
+async fn claim_runs_in_steps(
     store: &PostgresStore,
     request: &ClaimRequest,
 ) -> Result<Vec<Run>, StoreError> {

@@ -416,6 +416,16 @@ pub(crate) async fn concurrency_is_per_task(store: StoreUnderTest) {
         .unwrap();
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].task, "one/limited");
+
+    // A claim of one looks at two candidates: both are the limited task's (high), now at its
+    // concurrency again, so the claim looks past them for the other task's (low) run.
+    enqueue_one(&*store, new_run("two/free", RunPriority::Low, now + 3)).await;
+    let past = store
+        .claim_runs(&claim_request("w3", now + 4, 1))
+        .await
+        .unwrap();
+    assert_eq!(past.len(), 1, "{past:?}");
+    assert_eq!(past[0].task, "two/free");
 }
 
 pub(crate) async fn claims_filter_external_agent_and_tasks(store: StoreUnderTest) {
