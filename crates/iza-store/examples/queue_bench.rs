@@ -79,6 +79,10 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+fn latencies_of(part: &[f64; 4]) -> f64 {
+    part.iter().sum()
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
@@ -95,8 +99,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lat_rate = env_number("LAT_RATE", 200).max(1);
 
     let directory = tempfile::tempdir()?;
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(directory.path().join("queue.db")).await?);
+    let sqlite = SqliteStore::open(directory.path().join("queue.db")).await?;
+    // An experiment's knob: the writer's own automatic checkpoint (SQLite's default 1,000 pages).
+    if let Ok(pages) = std::env::var("WAL_AUTOCHECKPOINT") {
+        let pages: i64 = pages.parse()?;
+        sqlx::query(&format!("PRAGMA wal_autocheckpoint = {pages}"))
+            .execute(sqlite.pool())
+            .await?;
+    }
+    let store: Arc<dyn Store> = Arc::new(sqlite);
     let mut lines = Vec::new();
 
     // 1. bulk enqueue
@@ -192,7 +203,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 4. idle dispatch
     if lat_n > 0 {
         let wake = Arc::new(tokio::sync::Notify::new());
-        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+        // Per run: when the worker woke, when its claim call began and when it returned.
+        let (sender, mut receiver) =
+            tokio::sync::mpsc::unbounded_channel::<(Instant, Instant, Instant)>();
         let worker = {
             let store = store.clone();
             let wake = wake.clone();
@@ -200,7 +213,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let mut seen = 0;
                 while seen < lat_n {
                     wake.notified().await;
+                    let woke = Instant::now();
                     loop {
+                        let called = Instant::now();
                         let claimed = store.claim_runs(&claim("lat", 10)).await?;
                         if claimed.is_empty() {
                             break;
@@ -218,7 +233,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                             })
                             .collect();
                         for _ in &claimed {
-                            let _ = sender.send(at);
+                            let _ = sender.send((woke, called, at));
                         }
                         seen += claimed.len();
                         store.finish_runs(&finishes).await?;
@@ -230,14 +245,58 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let interval = Duration::from_secs_f64(1.0 / lat_rate as f64);
         let base = Instant::now();
         let mut latencies = Vec::with_capacity(lat_n);
+        // The parts of each dispatch: enqueue call, notify to the worker awake, awake to the
+        // claim call, the claim call.
+        let mut parts: Vec<[f64; 4]> = Vec::with_capacity(lat_n);
+        let ms =
+            |from: Instant, to: Instant| to.saturating_duration_since(from).as_secs_f64() * 1e3;
         for index in 0..lat_n {
             let due = base + interval * index as u32;
             tokio::time::sleep_until(due.into()).await;
             let before = Instant::now();
             store.enqueue_runs(&[noop(index, now_millis())]).await?;
+            let enqueued = Instant::now();
             wake.notify_one();
-            let started = receiver.recv().await.ok_or("the worker stopped")?;
-            latencies.push(started.duration_since(before).as_secs_f64() * 1e3);
+            let (woke, called, started) = receiver.recv().await.ok_or("the worker stopped")?;
+            latencies.push(ms(before, started));
+            // A claim that began before this enqueue returned (the worker looping) counts
+            // from the enqueue's return.
+            let woke = woke.max(enqueued);
+            let called = called.max(woke);
+            parts.push([
+                ms(before, enqueued),
+                ms(enqueued, woke),
+                ms(woke, called),
+                ms(called, started),
+            ]);
+        }
+        if std::env::var_os("PARTS").is_some() {
+            let names = ["enqueue", "wake", "to_claim", "claim"];
+            for (column, name) in names.iter().enumerate() {
+                let mut values: Vec<f64> = parts.iter().map(|part| part[column]).collect();
+                values.sort_by(f64::total_cmp);
+                eprintln!(
+                    "part {name:<8} p50 {:.3} p99 {:.3} max {:.3} ms",
+                    percentile(&values, 50.0),
+                    percentile(&values, 99.0),
+                    values[values.len() - 1]
+                );
+            }
+            // The slowest 1 %: which part was the largest.
+            let mut order: Vec<usize> = (0..parts.len()).collect();
+            order.sort_by(|a, b| latencies_of(&parts[*b]).total_cmp(&latencies_of(&parts[*a])));
+            let mut blame = [0usize; 4];
+            for index in order.iter().take((parts.len() / 100).max(1)) {
+                let part = parts[*index];
+                let worst = (0..4)
+                    .max_by(|a, b| part[*a].total_cmp(&part[*b]))
+                    .unwrap_or(0);
+                blame[worst] += 1;
+            }
+            eprintln!(
+                "slowest 1 %, largest part: {:?}",
+                names.iter().zip(blame).collect::<Vec<_>>()
+            );
         }
         worker.await??;
         latencies.sort_by(f64::total_cmp);

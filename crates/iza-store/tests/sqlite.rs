@@ -445,6 +445,48 @@ async fn schedule_marks_and_dedupe_keys_survive_a_reopen() {
     assert!(again[3].is_some());
 }
 
+/// The writer no longer checkpoints the log itself every 1,000 pages (that commit fsynced
+/// twice, the idle dispatch's p99): its automatic checkpoint is only a backstop, and a task of
+/// the store copies the log into the database file shortly after writes.
+#[tokio::test]
+async fn the_log_is_checkpointed_off_the_writer() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("iza.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let backstop: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert!(
+        backstop > 10_000,
+        "the writer checkpoints every {backstop} pages"
+    );
+    let empty = std::fs::metadata(&path).unwrap().len();
+    // About 2,000 pages of log: past SQLite's default automatic checkpoint, below the backstop.
+    for batch in 0..20 {
+        let runs: Vec<NewRun> = (0..500)
+            .map(|index| NewRun {
+                trigger: serde_json::json!({"pad": "x".repeat(400), "index": index}),
+                ..conformance::new_run("ops/fill", RunPriority::Low, BASE + batch)
+            })
+            .collect();
+        store.enqueue_runs(&runs).await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let size = std::fs::metadata(&path).unwrap().len();
+        if size > empty + 4_000_000 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file is still {size} bytes ({empty} empty): nothing checkpointed it"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    store.close().await.unwrap();
+}
+
 /// Where the queue child works; set only in the child process.
 const QUEUE_CHILD_DATABASE: &str = "IZA_STORE_QUEUE_DATABASE";
 const QUEUE_CHILD_FIRST_BATCH: &str = "IZA_STORE_QUEUE_FIRST_BATCH";

@@ -8,6 +8,7 @@
 
 mod alerts;
 mod audit;
+mod checkpoint;
 mod figures;
 mod maintain;
 mod migrate;
@@ -20,14 +21,16 @@ mod write;
 use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::ConnectOptions as _;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
+use tokio::sync::Notify;
 
 use crate::alerts::{Alert, AlertQuery, Delivery, DeliveryUpdate, NewSilence, Silence};
 use crate::queue::{
@@ -82,6 +85,16 @@ pub struct SqliteStore {
     readers: SqlitePool,
     /// Service name to id, for ids known to be committed (ids never change once assigned).
     service_ids: Mutex<HashMap<String, i64>>,
+    /// The WAL checkpoint task of a database file (`checkpoint.rs`); stopped with the store.
+    checkpointer: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.abort();
+        }
+    }
 }
 
 /// The bucket widths, as stored in `rollups.width` and `fold_state.width`.
@@ -146,21 +159,41 @@ impl SqliteStore {
             // for them all beside the claim and finish statements, so none is re-prepared.
             .statement_cache_capacity(1_024);
         // The writer switches the file to WAL (persistent) and migrates before readers connect.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(connect.clone().journal_mode(SqliteJournalMode::Wal))
+        // Its own automatic checkpoint is a backstop only: the checkpoint task does it, off the
+        // commits' path (`checkpoint.rs`), told by each release of the writer that it wrote.
+        let wrote = Arc::new(Notify::new());
+        let writer = {
+            let wrote = wrote.clone();
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .after_release(move |_, _| {
+                    wrote.notify_one();
+                    Box::pin(async { Ok(true) })
+                })
+                .connect_with(connect.clone().journal_mode(SqliteJournalMode::Wal).pragma(
+                    "wal_autocheckpoint",
+                    checkpoint::WRITER_BACKSTOP_PAGES.to_string(),
+                ))
+                .await
+                .map_err(|error| open_error(error.to_string()))?
+        };
+        migrate::migrate(&writer).await.map_err(&open_error)?;
+        let checkpointer = connect
+            .connect()
             .await
             .map_err(|error| open_error(error.to_string()))?;
-        migrate::migrate(&writer).await.map_err(&open_error)?;
         let readers = SqlitePoolOptions::new()
             .max_connections(options.readers.max(1))
             .connect_with(connect)
             .await
             .map_err(|error| open_error(error.to_string()))?;
-        Ok(SqliteStore::from_pools(writer, readers))
+        let mut store = SqliteStore::from_pools(writer, readers);
+        store.checkpointer =
+            Some(tokio::spawn(checkpoint::run(checkpointer, wrote)).abort_handle());
+        Ok(store)
     }
 
     /// A fresh database in memory, gone when the store is dropped: for tests. One connection
@@ -191,6 +224,7 @@ impl SqliteStore {
             writer,
             readers,
             service_ids: Mutex::new(HashMap::new()),
+            checkpointer: None,
         }
     }
 
@@ -586,6 +620,9 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) -> Result<(), StoreError> {
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.abort();
+        }
         self.readers.close().await;
         self.writer.close().await;
         Ok(())
