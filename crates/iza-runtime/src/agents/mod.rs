@@ -31,7 +31,7 @@ pub mod schedule;
 pub mod triggers;
 pub mod worker;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -225,6 +225,9 @@ pub(crate) struct Shared {
     pub(crate) cancels: Mutex<HashMap<RunId, Arc<Notify>>>,
     /// Why a run signalled in `cancels` is cancelled (who asked).
     pub(crate) cancel_reasons: Mutex<HashMap<RunId, String>>,
+    /// Runs whose action has ended and which are being settled (finished, then escalated): the
+    /// heartbeat leaves them alone, since a finish that committed also ends their lease.
+    pub(crate) settling: Mutex<HashSet<RunId>>,
     /// The catalog changed (its generation).
     pub(crate) reloaded: watch::Sender<u64>,
     /// The shutdown began.
@@ -272,6 +275,7 @@ impl Shared {
             queued: Notify::new(),
             cancels: Mutex::new(HashMap::new()),
             cancel_reasons: Mutex::new(HashMap::new()),
+            settling: Mutex::new(HashSet::new()),
             reloaded: watch::channel(0).0,
             stopping: watch::channel(false).0,
             shutdown_deadline: Mutex::new(Duration::from_secs(10)),

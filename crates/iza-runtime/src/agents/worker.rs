@@ -205,10 +205,14 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                     .await
                 {
                     Ok(held) => {
-                        let held: HashSet<RunId> = held.into_iter().collect();
-                        for id in ids.iter().filter(|id| !held.contains(id)) {
+                        let settling = shared
+                            .settling
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .clone();
+                        for id in lost_leases(&ids, &held, &settling) {
                             tracing::warn!("agents: run #{id} lost its lease; stopping it");
-                            if let Some(handle) = handles.remove(id) {
+                            if let Some(handle) = handles.remove(&id) {
                                 handle.abort();
                             }
                         }
@@ -351,6 +355,13 @@ pub(crate) async fn execute(shared: Arc<Shared>, run: Run, cancel: CancelSignal)
             }
         }
     };
+    // From here the run is being settled: its finish ends its lease, which the heartbeat must
+    // not take for a lost one (it would abort the escalation of a final failure).
+    shared
+        .settling
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(run.id);
     let settled = match attempt {
         Attempt::Done(result) => settle(&shared, &run, result).await,
         Attempt::Cancelled => {
@@ -367,8 +378,24 @@ pub(crate) async fn execute(shared: Arc<Shared>, run: Run, cancel: CancelSignal)
     if let Err(err) = settled {
         tracing::error!("agents: finishing run #{} failed: {err}", run.id);
     }
+    shared
+        .settling
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(&run.id);
     drop(cancel);
     run.id
+}
+
+/// The runs a heartbeat found without their lease (another worker may hold them now) and that
+/// are still in their action, so they must be stopped: those being settled lost the lease to
+/// their own finish.
+fn lost_leases(beaten: &[RunId], held: &[RunId], settling: &HashSet<RunId>) -> Vec<RunId> {
+    beaten
+        .iter()
+        .filter(|id| !held.contains(id) && !settling.contains(id))
+        .copied()
+        .collect()
 }
 
 /// Ends a run this worker holds as `cancelled`.
@@ -495,6 +522,29 @@ pub(crate) fn trigger_kind(trigger: &Value) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_runs_still_in_their_action_are_stopped_for_a_lost_lease() {
+        /// The runs a heartbeat renewed, those it found held, those being settled, and those
+        /// to stop.
+        type Case<'a> = (&'a [RunId], &'a [RunId], &'a [RunId], &'a [RunId]);
+        let cases: [Case; 5] = [
+            (&[1, 2, 3], &[1, 2, 3], &[], &[]),
+            (&[1, 2, 3], &[1, 3], &[], &[2]),
+            // Run 2's finish committed (its lease ended with it) while it is being escalated.
+            (&[1, 2, 3], &[1, 3], &[2], &[]),
+            (&[1, 2, 3], &[], &[2], &[1, 3]),
+            (&[], &[], &[7], &[]),
+        ];
+        for (beaten, held, settling, stopped) in cases {
+            let settling: HashSet<RunId> = settling.iter().copied().collect();
+            assert_eq!(
+                lost_leases(beaten, held, &settling),
+                stopped,
+                "{beaten:?} {held:?} {settling:?}"
+            );
+        }
+    }
 
     #[test]
     fn another_nodes_queued_run_and_retry_are_claimable_here_when_due() {
