@@ -6,7 +6,8 @@ Two phases, each with a fresh store and a fresh stand-in:
   * first sync: a history of HISTORY (100,000) executions, none generated later; the time from
     the start of `iza serve` until every one is in its store and the cursor has no gap left,
     the execution pages the stand-in served, IZA's CPU seconds and peak RSS; then the pages
-    a caught-up round reads (target: one);
+    a caught-up round reads (target: two, the newest page and n8n's running list, which its
+    default list leaves out; docs/workflows.md);
   * following: WORKFLOWS (2,056) workflows, RATE (200) executions/s, a 5 % failure rate, a
     round every EVERY_S (1 s): IZA's CPU (share of one core) and RSS over FOLLOW_S seconds
     after a warm-up, and the lag from an execution's end (`stoppedAt`, the stand-in's clock)
@@ -274,12 +275,13 @@ def main() -> int:
 
     lag_ok = b["lag_p99_s"] < 2.0
     complete = b["stored"] >= b["generated"]
-    quiet = a["caught_up_pages_per_round"] <= 1.0
+    # The newest page, and the running list (n8n leaves running executions out of its list).
+    quiet = a["caught_up_pages_per_round"] <= 2.0
     ok = "met" if lag_ok else "MISSED"
     print(f"""
 first sync of {a['executions']:,} executions: {a['first_sync_s']} s ({a['first_sync_pages']} pages of 250, \
 {a['first_sync_cpu_s']} CPU-s, peak RSS {a['first_sync_peak_rss_mib']} MiB); then \
-{a['caught_up_pages_per_round']} execution page(s) a round (target: 1, {'met' if quiet else 'MISSED'})
+{a['caught_up_pages_per_round']} execution page(s) a round (target: 2, the newest and the running list, {'met' if quiet else 'MISSED'})
 following {b['workflows']:,} workflows at {b['rate_per_s']:.0f} executions/s, a round every {b['every_s']} s, \
 for {b['follow_s']} s:
   IZA's CPU {b['cpu_percent_of_one_core']} % of one core, RSS {b['rss_mib_mean']} MiB mean, \
