@@ -15,6 +15,20 @@ use iza_runtime::{
 
 use crate::support::{self, Collector, RecordingStore, wait_until};
 
+/// Whether `kind` is the event that announces a process's move to `state`.
+fn announces(state: ProcessState, kind: &EventKind) -> bool {
+    matches!(
+        (state, kind),
+        (ProcessState::Starting, EventKind::ProcessStarting { .. })
+            | (ProcessState::Running, EventKind::ProcessRunning { .. })
+            | (ProcessState::Ready, EventKind::ProcessReady { .. })
+            | (ProcessState::Exited, EventKind::ProcessExited { .. })
+            | (ProcessState::Backoff, EventKind::ProcessRestarting { .. })
+            | (ProcessState::Failed, EventKind::ProcessFailed { .. })
+            | (ProcessState::Stopped, EventKind::ProcessStopped { .. })
+    )
+}
+
 struct Harness {
     monitor: Arc<Monitor>,
     store: Arc<RecordingStore>,
@@ -59,9 +73,13 @@ impl Harness {
         self.supervisor.info(id).unwrap().state
     }
 
+    /// Waits until `id` is in `state` and the event that announced it has reached the
+    /// collector (events reach it after the state changes), so every earlier event is there too.
     async fn wait_state(&self, id: &str, state: ProcessState) {
         wait_until(&format!("`{id}` is {}", state.as_str()), || {
             self.state(id) == state
+                && (state == ProcessState::Pending
+                    || self.of(id).iter().any(|e| announces(state, &e.kind)))
         })
         .await;
     }
