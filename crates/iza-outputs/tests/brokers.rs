@@ -6,7 +6,7 @@
 //! test (a random prefix), so tests sharing the brokers do not meet.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -16,6 +16,9 @@ use iza_outputs::{Outputs, OutputsOptions};
 use iza_runtime::{Bus, Change, Event, EventKind, Health, ProbeSummary, Status};
 use iza_store::{SqliteStore, Store};
 use serde_json::Value;
+
+mod common;
+use common::{Received, serve_webhook};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -421,23 +424,6 @@ async fn every_family_arrives_on_mqtt_and_a_late_subscriber_gets_the_retained_st
     late.publish(&status_topic, rumqttc::QoS::AtLeastOnce, true, Vec::new())
         .await
         .unwrap();
-}
-
-type Received = Arc<Mutex<Vec<Value>>>;
-
-async fn serve_webhook(listener: tokio::net::TcpListener, received: Received) {
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |body: axum::body::Bytes| {
-            let received = received.clone();
-            async move {
-                let ce: Value = serde_json::from_slice(&body).unwrap();
-                received.lock().unwrap().push(ce);
-                axum::http::StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    axum::serve(listener, app).await.unwrap();
 }
 
 fn free_port() -> u16 {

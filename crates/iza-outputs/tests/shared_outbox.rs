@@ -3,40 +3,22 @@
 //! still delivered, because on a shared store every read starts at the oldest entry left (not
 //! after the last delivered id).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use iza_catalog::{Catalog, SourceFile, Syntax};
 use iza_outputs::{Outputs, OutputsOptions, SharedDelivery};
 use iza_runtime::{Bus, Change, Event, EventKind, Status};
 use iza_store::{PostgresStore, Store};
-use serde_json::Value;
 use sqlx::Connection as _;
 
 #[path = "../../iza-store/tests/common/test_database.rs"]
 mod test_database;
 
+mod common;
+use common::{Received, serve_webhook};
+
 const DEADLINE: Duration = Duration::from_secs(30);
-
-type Received = Arc<Mutex<Vec<Value>>>;
-
-/// Receives the webhook output's posts.
-async fn serve_webhook(listener: tokio::net::TcpListener, received: Received) {
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |body: axum::body::Bytes| {
-            let received = received.clone();
-            async move {
-                received
-                    .lock()
-                    .unwrap()
-                    .push(serde_json::from_slice(&body).unwrap());
-                axum::http::StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    axum::serve(listener, app).await.unwrap();
-}
 
 /// The ids of what the webhook received, once it received `n` posts.
 async fn received_ids(received: &Received, n: usize) -> Vec<String> {
