@@ -10,10 +10,12 @@
 #   IZA_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432 bench/scale-out.sh
 #   IZA_BIN=target/debug/iza CHECKS=300 bench/scale-out.sh   # no build
 #
-# Then the queue's drain on PostgreSQL with three nodes (DRAIN_RUNS, 10,000 runs of an `http`
-# task) against graphile-worker's batched preset in the same run (through
-# `ONLY=graphile bench/queue-peer.sh`, which installs Node 22 and graphile-worker 0.18 into
-# /tmp/iza-queue-peer when missing); target: at least its rate.
+# Then the queue's drain on PostgreSQL with three nodes, twice: the whole engine (three
+# `iza serve` draining DRAIN_RUNS, 10,000, runs of an `http` task) and the store's share (three
+# `pg_drain_node` processes claiming and finishing DRAIN_BATCH, 500, no-op runs at a time, as
+# `queue_bench` does on SQLite), against graphile-worker's batched preset in the same run
+# (through `ONLY=graphile bench/queue-peer.sh`, which installs Node 22 and graphile-worker 0.18
+# into /tmp/iza-queue-peer when missing); target: the store's share at least its rate.
 #   PHASES=drain IZA_BIN=target/release/iza bench/scale-out.sh   # only the drain
 #
 # Needs `psql` and `sqlite3`; the server must allow creating databases (it makes and drops
@@ -30,6 +32,7 @@ if [ -n "${IZA_BIN:-}" ]; then
 else
     echo "building \`iza\` (release)..." >&2
     cargo build --release --quiet --workspace --bin iza
+    cargo build --release --quiet -p iza-store --example pg_drain_node
     iza="$root/target/release/iza"
 fi
 exec python3 bench/scale_out.py "$iza" "$SERVER"

@@ -300,6 +300,116 @@ async fn nodes_enqueue_each_tick_once_and_claim_each_run_once() {
     }
 }
 
+/// Three nodes claim and finish side by side from tasks with small concurrency caps: the caps
+/// hold at every moment (what is committed is read between claims; a claim that counted the
+/// running runs without its queue's lock exceeds them here), every run succeeds once, and no
+/// run is held by two claims at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_claiming_side_by_side_never_exceed_a_tasks_concurrency() {
+    let database = TestDatabase::create().await;
+    let caps: [(&str, u32); 3] = [("agent/one", 1), ("agent/two", 2), ("agent/many", 1_000)];
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(Arc::new(
+            PostgresStore::connect(&database.url()).await.unwrap(),
+        ));
+    }
+    let runs: Vec<NewRun> = (0..300)
+        .map(|index| {
+            let (task, cap) = caps[index % caps.len()];
+            NewRun {
+                concurrency: cap,
+                priority: RunPriority::ALL[index % 3],
+                ..ticked(task, BASE + index as Millis)
+            }
+        })
+        .map(|run| NewRun { tick: None, ..run })
+        .collect();
+    assert_eq!(nodes[0].enqueue_runs(&runs).await.unwrap().len(), 300);
+    let over = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut claimers = Vec::new();
+    for (index, node) in nodes.iter().enumerate() {
+        let (node, over) = (node.clone(), over.clone());
+        claimers.push(tokio::spawn(async move {
+            let worker = format!("node-{index}");
+            let mut finished = Vec::new();
+            let mut empty_in_a_row = 0;
+            while empty_in_a_row < 20 {
+                let claimed = node
+                    .claim_runs(&ClaimRequest {
+                        worker: worker.clone(),
+                        now: BASE + 100_000,
+                        lease: 30_000,
+                        limit: 5,
+                        external: false,
+                        agent: None,
+                        tasks: None,
+                        aging: 60_000,
+                    })
+                    .await
+                    .unwrap();
+                let running: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT task, COUNT(*) FROM runs WHERE state = 1 GROUP BY task")
+                        .fetch_all(node.pool())
+                        .await
+                        .unwrap();
+                for (task, count) in running {
+                    let cap = caps.iter().find(|(name, _)| *name == task).unwrap().1;
+                    if count > i64::from(cap) {
+                        over.lock().unwrap().push((task, count));
+                    }
+                }
+                if claimed.is_empty() {
+                    empty_in_a_row += 1;
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                empty_in_a_row = 0;
+                for run in &claimed {
+                    assert_eq!(run.worker.as_deref(), Some(worker.as_str()));
+                    assert_eq!(run.state, iza_store::RunState::Running);
+                }
+                let finishes: Vec<iza_store::RunFinish> = claimed
+                    .iter()
+                    .map(|run| iza_store::RunFinish {
+                        id: run.id,
+                        worker: worker.clone(),
+                        at: BASE + 100_001,
+                        outcome: iza_store::RunOutcome::Succeeded,
+                        output: None,
+                        error: None,
+                    })
+                    .collect();
+                let done = node.finish_runs(&finishes).await.unwrap();
+                assert_eq!(done.len(), claimed.len(), "every claimed run was held");
+                finished.extend(done);
+            }
+            finished
+        }));
+    }
+    let mut finished = Vec::new();
+    for claimer in claimers {
+        finished.extend(claimer.await.unwrap());
+    }
+    assert_eq!(over.lock().unwrap().as_slice(), &[], "a task over its cap");
+    let distinct: HashSet<i64> = finished.iter().copied().collect();
+    assert_eq!(finished.len(), 300, "every run finished once");
+    assert_eq!(distinct.len(), 300);
+    let attempts: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT attempt, COUNT(*) FROM runs GROUP BY attempt")
+            .fetch_all(nodes[0].pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        attempts,
+        [(1, 300)],
+        "a run put back keeps its attempt count"
+    );
+    for node in nodes {
+        node.close().await.unwrap();
+    }
+}
+
 /// PostgreSQL's `text` refuses NUL, which SQLite keeps: a message or output holding one is
 /// stored with U+FFFD in its place rather than failing the whole batch.
 #[tokio::test]

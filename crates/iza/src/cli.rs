@@ -363,6 +363,10 @@ pub(crate) struct ServeArgs {
     /// seen as gone, and its checks are taken over by the others, within it.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s", value_name = "DURATION")]
     pub(crate) lease: std::time::Duration,
+    /// Runs of the agents' tasks this node executes at once (its worker slots); a task's own
+    /// `concurrency` still caps its runs. Raise it when many runs wait on the network.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=4096), value_name = "N")]
+    pub(crate) agent_workers: u32,
     /// Limit each client of `/mcp` (each bearer token; clients without one count as one) to
     /// this many MCP requests, e.g. `50/s` or `600/m`; beyond it they get 429 with
     /// `Retry-After` [default: no limit].

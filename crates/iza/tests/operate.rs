@@ -356,3 +356,74 @@ tasks = [
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("is external"), "{stderr}");
 }
+
+/// `--agent-workers 2`: of three runs of three tasks queued, two run at once and the third
+/// waits for a slot (queued, not started), then runs when the others end.
+#[test]
+fn agent_workers_caps_the_runs_a_node_executes_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = |name: &str| {
+        format!(
+            r#"  {{ name = "{name}", timeout = "10m", run = {{ exec = ["sh", "-c", "touch started-{name}; while [ ! -e go ]; do sleep 0.05; done"] }} }},
+"#
+        )
+    };
+    let manifest = format!(
+        "version = 1\n[services.quiet]\ncommand = [\"sleep\", \"600\"]\n[agents.worker]\ntier = 1\ntasks = [\n{}{}{}]\n",
+        task("a"),
+        task("b"),
+        task("c")
+    );
+    std::fs::write(dir.path().join("iza.toml"), manifest).unwrap();
+    let _server = common::start_until(
+        common::command().arg("up").arg(dir.path()).args([
+            "--listen",
+            "127.0.0.1:0",
+            "--agent-workers",
+            "2",
+        ]),
+        |line| line.starts_with("all ready"),
+    );
+    for task in ["worker/a", "worker/b", "worker/c"] {
+        let output = iza(dir.path(), &["run", task, "--no-wait"]);
+        assert!(output.status.success(), "{:?}", text(&output));
+    }
+    let started = || {
+        ["a", "b", "c"]
+            .iter()
+            .filter(|name| dir.path().join(format!("started-{name}")).exists())
+            .count()
+    };
+    let deadline = Instant::now() + DEADLINE;
+    while started() < 2 {
+        assert!(Instant::now() < deadline, "two runs never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let states: Vec<String> = ["worker/a", "worker/b", "worker/c"]
+        .iter()
+        .map(|task| {
+            runs_of(dir.path(), task)[0]["state"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let mut sorted = states.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["queued", "running", "running"], "{states:?}");
+    assert_eq!(started(), 2, "{states:?}");
+
+    std::fs::write(dir.path().join("go"), "").unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let done = ["worker/a", "worker/b", "worker/c"]
+            .iter()
+            .all(|task| runs_of(dir.path(), task)[0]["state"] == "succeeded");
+        if done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the runs never all succeeded");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(started(), 3);
+}

@@ -102,6 +102,8 @@ pub(crate) struct Setup {
     pub(crate) region: Option<String>,
     /// On a shared store: the lease period (`--lease`, 10 s).
     pub(crate) lease: Duration,
+    /// The agents' worker slots (`--agent-workers`, 8).
+    pub(crate) agent_workers: usize,
 }
 
 impl Setup {
@@ -158,6 +160,7 @@ impl Setup {
             region: args.region.clone(),
             node_name: args.node_name.clone().unwrap_or_else(host_name),
             lease: args.lease.max(Duration::from_millis(500)),
+            agent_workers: usize::try_from(args.agent_workers).unwrap_or(8).max(1),
         })
     }
 
@@ -478,6 +481,7 @@ pub(crate) async fn serve(setup: Setup, up: Option<Up>) -> Result<ExitCode> {
             launcher: setup.launcher.clone(),
         },
     );
+    agents_options.workers = setup.agent_workers;
     if shared {
         // A run of a dead node goes back to the queue within the node lease (and a half).
         agents_options.lease = setup.lease;
