@@ -6,12 +6,15 @@
 //! stdio (`iza mcp`), with the server running and without it. The `mcp` check kind probes
 //! that `/mcp` in both generations.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::Server;
 use serde_json::{Value, json};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -28,56 +31,19 @@ fn iza(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// A running `iza serve`, stopped with SIGTERM when dropped.
-struct Serve {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &Path) -> Serve {
+/// A running `iza serve` (the shared harness: interrupted, then killed, when dropped).
+fn serve(dir: &Path) -> Server {
     serve_with(dir, &[])
 }
 
-fn serve_with(dir: &Path, extra: &[&str]) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
-        .arg("serve")
-        .arg(dir)
-        .args(["--listen", "127.0.0.1:0"])
-        .args(extra)
-        .env("IZA_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        // Read to the end, also once nobody listens: a closed pipe would kill the server's
-        // logging.
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + DEADLINE;
-    let address = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = lines
-            .recv_timeout(left)
-            .expect("`iza serve` never listened");
-        if let Some((_, rest)) = line.split_once("listening on http://") {
-            break rest.trim().to_owned();
-        }
-    };
-    Serve { child, address }
+fn serve_with(dir: &Path, extra: &[&str]) -> Server {
+    common::listening(
+        common::command()
+            .arg("serve")
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra),
+    )
 }
 
 /// One HTTP/1.0 exchange (the server closes the connection at the end of the answer, so no

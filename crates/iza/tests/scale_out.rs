@@ -22,6 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod common;
 #[path = "../../iza-store/tests/common/test_database.rs"]
 mod test_database;
 
@@ -517,36 +518,13 @@ node = "elsewhere"
 "#,
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iza"))
-        .arg("up")
-        .arg(dir.path())
-        .args(["--listen", "127.0.0.1:0", "--node", "here"])
-        .env("IZA_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    // Killed if the test fails before it stops it.
-    struct KillOnDrop(Child);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut guard = KillOnDrop(child);
-    let child = &mut guard.0;
-    let (address_tx, address_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some((_, rest)) = line.split_once("listening on http://") {
-                let _ = address_tx.send(rest.trim().to_owned());
-            }
-        }
-    });
-    let address = address_rx.recv_timeout(DEADLINE).unwrap();
+    let server = common::listening(common::command().arg("up").arg(dir.path()).args([
+        "--listen",
+        "127.0.0.1:0",
+        "--node",
+        "here",
+    ]));
+    let address = server.address.clone();
     let deadline = Instant::now() + DEADLINE;
     let processes = loop {
         let listed = get_json(&address, "/api/v1/processes");
@@ -569,17 +547,8 @@ node = "elsewhere"
         .collect();
     assert_eq!(ids, vec!["mine"], "{processes}");
     assert!(!dir.path().join("theirs.ran").exists());
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + DEADLINE;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("`iza up` did not stop");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // Stops within the harness's deadline, or the test fails.
+    server.terminate();
 }
 
 /// The events of a node's stream (`GET /api/v1/events/stream`, read by a thread): when each
