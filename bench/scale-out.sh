@@ -17,6 +17,7 @@
 # (through `ONLY=graphile bench/queue-peer.sh`, which installs Node 22 and graphile-worker 0.18
 # into /tmp/iza-queue-peer when missing); target: the store's share at least its rate.
 #   PHASES=drain IZA_BIN=target/release/iza bench/scale-out.sh   # only the drain
+#   AGENT_WORKERS=32 PHASES=drain bench/scale-out.sh   # the engine with 32 slots per node
 #
 # Needs `psql` and `sqlite3`; the server must allow creating databases (it makes and drops
 # `iza_bench_*`).

@@ -42,6 +42,7 @@ LEASE = os.environ.get("LEASE", "10s")
 PHASES = os.environ.get("PHASES", "checks,drain").split(",")
 DRAIN_RUNS = int(os.environ.get("DRAIN_RUNS", "10000"))
 DRAIN_BATCH = int(os.environ.get("DRAIN_BATCH", "500"))
+AGENT_WORKERS = int(os.environ.get("AGENT_WORKERS", "8"))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -83,7 +84,8 @@ def start(manifest_text, store):
     d = tempfile.mkdtemp(prefix="iza-scale-")
     with open(os.path.join(d, "iza.toml"), "w") as f:
         f.write(manifest_text)
-    args = [IZA, "serve", d, "--listen", "127.0.0.1:0", "--lease", LEASE]
+    args = [IZA, "serve", d, "--listen", "127.0.0.1:0", "--lease", LEASE,
+            "--agent-workers", str(AGENT_WORKERS)]
     if store:
         args += ["--store", store]
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
