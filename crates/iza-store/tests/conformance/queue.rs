@@ -1182,7 +1182,10 @@ pub(crate) async fn enqueue_and_claim_is_the_ordinary_claim(store: StoreUnderTes
         ..new_run("ops/keyed", RunPriority::Low, BASE + 40)
     };
     let (ids, _) = store
-        .enqueue_and_claim_runs(&[keyed.clone()], &claim_request("w4", BASE + 40, 1))
+        .enqueue_and_claim_runs(
+            std::slice::from_ref(&keyed),
+            &claim_request("w4", BASE + 40, 1),
+        )
         .await
         .unwrap();
     assert!(ids[0].is_some());
