@@ -9,8 +9,9 @@
 #       IZA with claim_runs + finish_runs in batches of DRAIN_BATCH (500);
 #   (c) idle dispatch latency: LAT_N (2,000) jobs enqueued one at a time at LAT_RATE (200)/s to
 #       an idle worker; latency = task start - the moment before the enqueue call. For IZA both
-#       the store's share (queue_bench) and the whole engine (engine_bench MODE=dispatch:
-#       `run_now` to the `http` action's request arriving).
+#       the store's share (queue_bench: enqueue then claim, and enqueue-and-claim in one
+#       transaction) and the whole engine (engine_bench MODE=dispatch: `run_now` to the `http`
+#       action's request arriving).
 # IZA's side is `cargo run --release -p iza-store --example queue_bench` (its module docs say
 # exactly what it does); graphile-worker's is the program written below (the same method as
 # the baseline the issue quotes).
@@ -223,6 +224,8 @@ for preset in ${DRAIN_CONFIGS//,/ }; do
   for k in p50_ms p99_ms; do
     i=$(field "$IZA" dispatch "$k"); g=$(field "$GW" "dispatch_$preset" "$k")
     echo "| idle dispatch $k (store only for IZA), graphile $preset preset | $i | $g | $(ratio "$i" "$g") |"
+    i=$(field "$IZA" dispatch_at_once "$k")
+    echo "| idle dispatch $k (store only for IZA, enqueue and claim in one transaction), graphile $preset preset | $i | $g | $(ratio "$i" "$g") |"
     i=$(field "$ENGINE" engine_dispatch "$k")
     echo "| idle dispatch $k (IZA's engine: run_now to the action's request), graphile $preset preset | $i | $g | $(ratio "$i" "$g") |"
   done

@@ -264,7 +264,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// Idle dispatch through the engine: `LAT_N` (2,000) runs of one `http` task queued by
 /// `run_now` at `LAT_RATE` (200) a second to an idle engine; latency from before `run_now` to
 /// (a) the `run-started` event (the claim) as a bus subscriber receives it and (b) the
-/// action's request arriving at the server (the action has started and sent its request).
+/// action's request arriving at the server (the action has started and sent its request);
+/// (c) `run_now`'s own call, and from its return to the request's arrival. `AT_ONCE=0` turns
+/// off the dispatch at once (`AgentsOptions::dispatch_at_once`: then an enqueue, the worker's
+/// wake-up and its claim), to compare.
 async fn dispatch() -> Result<(), Box<dyn std::error::Error>> {
     let lat_n = env_number("LAT_N", 2_000);
     let lat_rate = env_number("LAT_RATE", 200).max(1);
@@ -303,7 +306,7 @@ async fn dispatch() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     });
-    let options = AgentsOptions::new(
+    let mut options = AgentsOptions::new(
         "bench",
         Launch {
             base_dir: directory.path().to_owned(),
@@ -311,6 +314,8 @@ async fn dispatch() -> Result<(), Box<dyn std::error::Error>> {
             launcher: Launcher::direct(),
         },
     );
+    options.dispatch_at_once = std::env::var("AT_ONCE").as_deref() != Ok("0");
+    eprintln!("dispatch at once: {}", options.dispatch_at_once);
     let agents = Agents::start(catalog, store.clone(), monitor.clone(), None, options);
     // Warm up: the HTTP client's connection, the statements' cache.
     for _ in 0..20 {
@@ -321,20 +326,27 @@ async fn dispatch() -> Result<(), Box<dyn std::error::Error>> {
     let interval = Duration::from_secs_f64(1.0 / lat_rate as f64);
     let base = Instant::now();
     let (mut to_claim, mut to_action) = (Vec::with_capacity(lat_n), Vec::with_capacity(lat_n));
+    let (mut calls, mut after_call) = (Vec::with_capacity(lat_n), Vec::with_capacity(lat_n));
+    let ms = |from: Instant, to: Instant| to.saturating_duration_since(from).as_secs_f64() * 1e3;
     for index in 0..lat_n {
         tokio::time::sleep_until((base + interval * index as u32).into()).await;
         let before = Instant::now();
         agents.run_now("bench/d", serde_json::Value::Null).await?;
+        let returned = Instant::now();
         let claimed = started.recv().await.ok_or("the engine stopped")?;
         let arrived = arrivals.recv().await.ok_or("the server stopped")?;
-        to_claim.push(claimed.duration_since(before).as_secs_f64() * 1e3);
-        to_action.push(arrived.duration_since(before).as_secs_f64() * 1e3);
+        to_claim.push(ms(before, claimed));
+        to_action.push(ms(before, arrived));
+        calls.push(ms(before, returned));
+        after_call.push(ms(returned, arrived));
     }
     agents.shutdown(Duration::from_secs(5)).await;
     monitor.shutdown(Duration::from_secs(5)).await;
     for (name, mut list) in [
         ("engine_dispatch_claim", to_claim),
         ("engine_dispatch", to_action),
+        ("engine_dispatch_run_now_call", calls),
+        ("engine_dispatch_call_to_action", after_call),
     ] {
         list.sort_by(f64::total_cmp);
         let pct = |p: f64| {

@@ -9,7 +9,14 @@
 //!    (`finish_runs`, the same batch) by `WORKERS` (1) worker loops, until the queue is empty;
 //! 4. idle dispatch: a worker waits on a wake-up (a `tokio::sync::Notify`, as the runtime's
 //!    channel will be); `LAT_N` (2,000) runs are enqueued one at a time at `LAT_RATE` (200)/s;
-//!    latency = the claim returning the run - the moment before the enqueue call.
+//!    latency = the claim returning the run - the moment before the enqueue call;
+//! 5. idle dispatch at once (`run_now` of a local run with a free slot): the same `LAT_N` runs at
+//!    `LAT_RATE`, each enqueued and claimed in one call (`enqueue_and_claim_runs`, one
+//!    transaction, a claim of up to 10 as the worker's); latency = the call returning the run -
+//!    the moment before it (the worker's wake-up is not needed: the caller hands the run over);
+//! 6. the floor of any store call: `LAT_N` round trips of `SELECT 1` on the writer connection at
+//!    `LAT_RATE` (a pool acquire and a hop to the connection's thread and back), so that the
+//!    dispatch's figures can be read as so many round trips.
 //!
 //! Run with `cargo run --release -p iza-store --example queue_bench`; prints one line
 //! `key=value ...` per measurement (for the script) after a human-readable table.
@@ -107,6 +114,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .execute(sqlite.pool())
             .await?;
     }
+    let writer = sqlite.pool().clone();
     let store: Arc<dyn Store> = Arc::new(sqlite);
     let mut lines = Vec::new();
 
@@ -302,6 +310,67 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         latencies.sort_by(f64::total_cmp);
         lines.push(format!(
             "dispatch runs={lat_n} rate={lat_rate} p50_ms={:.3} p90_ms={:.3} p99_ms={:.3} max_ms={:.3}",
+            percentile(&latencies, 50.0),
+            percentile(&latencies, 90.0),
+            percentile(&latencies, 99.0),
+            latencies[latencies.len() - 1]
+        ));
+    }
+
+    // 5. idle dispatch at once
+    if lat_n > 0 {
+        let interval = Duration::from_secs_f64(1.0 / lat_rate as f64);
+        let base = Instant::now();
+        let mut latencies = Vec::with_capacity(lat_n);
+        for index in 0..lat_n {
+            let due = base + interval * index as u32;
+            tokio::time::sleep_until(due.into()).await;
+            let before = Instant::now();
+            let (ids, claimed) = store
+                .enqueue_and_claim_runs(&[noop(index, now_millis())], &claim("lat", 10))
+                .await?;
+            let started = Instant::now();
+            if claimed.len() != 1 || Some(claimed[0].id) != ids[0] {
+                return Err(format!("run {index}: claimed {claimed:?} for {ids:?}").into());
+            }
+            latencies.push(started.duration_since(before).as_secs_f64() * 1e3);
+            let finishes: Vec<RunFinish> = claimed
+                .iter()
+                .map(|run| RunFinish {
+                    id: run.id,
+                    worker: "lat".to_owned(),
+                    at: now_millis(),
+                    outcome: RunOutcome::Succeeded,
+                    output: None,
+                    error: None,
+                })
+                .collect();
+            store.finish_runs(&finishes).await?;
+        }
+        latencies.sort_by(f64::total_cmp);
+        lines.push(format!(
+            "dispatch_at_once runs={lat_n} rate={lat_rate} p50_ms={:.3} p90_ms={:.3} p99_ms={:.3} max_ms={:.3}",
+            percentile(&latencies, 50.0),
+            percentile(&latencies, 90.0),
+            percentile(&latencies, 99.0),
+            latencies[latencies.len() - 1]
+        ));
+    }
+
+    // 6. one round trip to the writer
+    if lat_n > 0 {
+        let interval = Duration::from_secs_f64(1.0 / lat_rate as f64);
+        let base = Instant::now();
+        let mut latencies = Vec::with_capacity(lat_n);
+        for index in 0..lat_n {
+            tokio::time::sleep_until((base + interval * index as u32).into()).await;
+            let before = Instant::now();
+            sqlx::query("SELECT 1").execute(&writer).await?;
+            latencies.push(before.elapsed().as_secs_f64() * 1e3);
+        }
+        latencies.sort_by(f64::total_cmp);
+        lines.push(format!(
+            "writer_round_trip runs={lat_n} rate={lat_rate} p50_ms={:.3} p90_ms={:.3} p99_ms={:.3} max_ms={:.3}",
             percentile(&latencies, 50.0),
             percentile(&latencies, 90.0),
             percentile(&latencies, 99.0),

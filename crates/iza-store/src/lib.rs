@@ -304,6 +304,24 @@ pub trait Store: Send + Sync + 'static {
         Err(StoreError::Unsupported("claim_runs"))
     }
 
+    /// Enqueues `runs` as [`Store::enqueue_runs`] does and, in the same transaction, claims as
+    /// [`Store::claim_runs`] would with `claim` right after the enqueue: the same choice (the
+    /// priority order with aging, the tasks' concurrency caps, only due runs of the requested
+    /// kind), so a run of higher rank already queued is claimed before the new ones, and the
+    /// runs claimed are leased like any other. One commit instead of two, for a worker that has
+    /// `claim.limit` free slots and would claim at once anyway (`run_now` of a local run): the
+    /// idle dispatch's path. Returns the enqueue's ids and the runs claimed, in claim order.
+    /// The default does the two calls one after the other (two transactions).
+    async fn enqueue_and_claim_runs(
+        &self,
+        runs: &[NewRun],
+        claim: &ClaimRequest,
+    ) -> Result<(Vec<Option<RunId>>, Vec<Run>), StoreError> {
+        let ids = self.enqueue_runs(runs).await?;
+        let claimed = self.claim_runs(claim).await?;
+        Ok((ids, claimed))
+    }
+
     /// Extends the leases of the runs `worker` still holds; returns their ids.
     async fn heartbeat_runs(
         &self,

@@ -776,3 +776,81 @@ async fn a_run_is_claimed_by_its_id_and_batches_finish_only_what_is_held() {
         (RunState::Queued, BASE + 10_000, None, Some("boom"))
     );
 }
+
+/// Finishes run `id` as a success of worker `w`, asserting that `w` held it.
+async fn finish_held(store: &SqliteStore, id: i64, at: Millis) {
+    let finished = store
+        .finish_runs(&[RunFinish {
+            id,
+            worker: "w".to_owned(),
+            at,
+            outcome: RunOutcome::Succeeded,
+            output: None,
+            error: None,
+        }])
+        .await
+        .unwrap();
+    assert_eq!(finished, vec![id]);
+}
+
+/// An `enqueue_and_claim_runs` whose caller stops waiting in the middle (its future dropped
+/// after one poll, which takes the writer and sends `BEGIN IMMEDIATE`, the insert and the
+/// candidates) leaves no transaction open on the writer: its insert is rolled back before the
+/// writer serves anyone else, and the next calls go through. A call that the writer's thread
+/// answered within that one poll ended whole: its run is there, claimed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enqueue_and_claim_cut_short_leaves_the_writer_usable() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(directory.path().join("iza.db"))
+        .await
+        .unwrap();
+    let rounds = 40;
+    let mut completed = Vec::new();
+    for round in 0..rounds {
+        let at = BASE + round;
+        let run = [conformance::new_run("ops/cut", RunPriority::High, at)];
+        let request = conformance::claim_request("w", at, 1);
+        let mut call = Box::pin(store.enqueue_and_claim_runs(&run, &request));
+        let polled = std::future::Future::poll(
+            call.as_mut(),
+            &mut std::task::Context::from_waker(std::task::Waker::noop()),
+        );
+        drop(call);
+        if let std::task::Poll::Ready(answer) = polled {
+            let (ids, claimed) = answer.unwrap();
+            let id = ids[0].expect("enqueued");
+            assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![id]);
+            completed.push(id);
+            finish_held(&store, id, at).await;
+        }
+        let (ids, claimed) = store
+            .enqueue_and_claim_runs(
+                &[conformance::new_run("ops/next", RunPriority::Low, at)],
+                &conformance::claim_request("w", at, 1),
+            )
+            .await
+            .unwrap();
+        let next = ids[0].expect("enqueued");
+        assert_eq!(
+            claimed.iter().map(|r| r.id).collect::<Vec<_>>(),
+            vec![next],
+            "round {round}: a cut run (high) was rolled back, not left queued"
+        );
+        finish_held(&store, next, at).await;
+    }
+    let cut = store
+        .runs(&iza_store::RunQuery {
+            task: Some("ops/cut".to_owned()),
+            limit: 100,
+            ..iza_store::RunQuery::default()
+        })
+        .await
+        .unwrap();
+    let mut kept: Vec<i64> = cut.iter().map(|run| run.id).collect();
+    kept.sort_unstable();
+    assert_eq!(kept, completed, "only the calls that ended left a run");
+    assert!(
+        completed.len() < rounds as usize,
+        "no call was cut short: nothing was tested"
+    );
+}

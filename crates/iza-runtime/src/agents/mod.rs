@@ -25,6 +25,7 @@
 pub mod actions;
 pub mod clock;
 mod commit;
+mod dispatch;
 pub mod escalation;
 pub mod placeholders;
 pub mod schedule;
@@ -79,6 +80,12 @@ pub struct AgentsOptions {
     /// ([`triggers::Transition::dedupe`]), so each recorded change queues its runs once across
     /// the nodes, whichever reads it first, and even when the node that recorded it died.
     pub statuses_recorded: bool,
+    /// Whether [`Agents::run_now`] of a run this process can start at once, while the worker
+    /// has a free slot, enqueues it and claims in one store transaction and hands the claimed
+    /// runs straight to the worker (true, the default), instead of an enqueue, then the
+    /// worker's wake-up and claim. The claim is the worker's ordinary one either way; false is
+    /// there to compare the two (`engine_bench`).
+    pub dispatch_at_once: bool,
 }
 
 impl AgentsOptions {
@@ -94,6 +101,7 @@ impl AgentsOptions {
             poll: Duration::from_secs(1),
             seed: None,
             statuses_recorded: false,
+            dispatch_at_once: true,
         }
     }
 }
@@ -246,6 +254,12 @@ pub(crate) struct Shared {
     /// Tasks by key, for the catalog at that address (`Catalog::task` is a linear search: at
     /// 10,000 tasks, one per tick and per run was most of the engine's CPU).
     task_index: Mutex<(usize, Arc<HashMap<String, usize>>)>,
+    /// The worker's slots, reserved by its claims and by `run_now`'s dispatch at once.
+    pub(crate) slots: dispatch::Slots,
+    /// Runs claimed by `run_now`'s dispatch at once, to the worker loop.
+    pub(crate) handoff: dispatch::Handoff,
+    /// The worker loop's end of `handoff` (taken by it when it starts).
+    pub(crate) handed: Mutex<Option<mpsc::UnboundedReceiver<Vec<Run>>>>,
 }
 
 impl Shared {
@@ -261,6 +275,7 @@ impl Shared {
             use std::hash::{BuildHasher, RandomState};
             RandomState::new().hash_one(crate::now_millis())
         });
+        let (handoff, handed) = mpsc::unbounded_channel();
         let http = actions::http::client()
             .inspect_err(|e| tracing::warn!("agents: {e}; `http` actions will fail"))
             .ok();
@@ -285,6 +300,9 @@ impl Shared {
             jitter: Mutex::new(seed),
             finishes: commit::FinishCommits::default(),
             task_index: Mutex::new((0, Arc::new(HashMap::new()))),
+            slots: dispatch::Slots::default(),
+            handoff,
+            handed: Mutex::new(Some(handed)),
         })
     }
 
@@ -702,6 +720,10 @@ impl Agents {
             other => json!({"kind": "manual", "value": other}),
         };
         let run = self.shared.new_run(&task, trigger, None);
+        let run = match dispatch::enqueue_at_once(&self.shared, run).await {
+            Ok(answer) => return Ok(answer?),
+            Err(run) => run,
+        };
         let ids = self.shared.enqueue(vec![run]).await?;
         ids.into_iter()
             .flatten()

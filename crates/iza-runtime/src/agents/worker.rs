@@ -174,13 +174,28 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     let mut handles: HashMap<RunId, AbortHandle> = HashMap::new();
     let mut next_beat = shared.now() + beat_every;
     let mut next_release = shared.now() + millis(lease / 2).max(1);
+    // Runs claimed by `run_now`'s dispatch at once (`dispatch.rs`), their slots reserved.
+    let mut handed = shared
+        .handed
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    // Whether this round claims: not after a wake-up that only brought handed runs (their
+    // claim took every free slot's run that was claimable then).
+    let mut claim_now = true;
     loop {
         if *stopping.borrow() {
             break;
         }
         // One reading of the clock per round: the claim and the due times agree on it.
         let now = shared.now();
-        let free = workers.saturating_sub(handles.len());
+        shared.slots.hold(handles.len(), 0);
+        let free = if claim_now {
+            shared.slots.reserve(workers)
+        } else {
+            0
+        };
+        claim_now = true;
         if free > 0 {
             let worker = shared.options.worker.clone();
             match claim(&shared, &worker, lease, free, false, None, None, now).await {
@@ -194,6 +209,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 }
                 Err(err) => tracing::error!("agents: claiming runs failed: {err}"),
             }
+            shared.slots.hold(handles.len(), free);
         }
         if now >= next_beat {
             next_beat = now + beat_every;
@@ -233,6 +249,22 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         }
         let clock = shared.options.clock.clone();
         tokio::select! {
+            Some(runs) = async {
+                match handed.as_mut() {
+                    Some(handed) => handed.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let count = runs.len();
+                for run in runs {
+                    let id = run.id;
+                    let cancel = CancelSignal::register(&shared, id);
+                    let handle = running.spawn(execute(shared.clone(), run, cancel));
+                    handles.insert(id, handle);
+                }
+                shared.slots.hold(handles.len(), count);
+                claim_now = false;
+            }
             () = shared.wake.notified() => {}
             Some(done) = running.join_next(), if !running.is_empty() => {
                 if let Ok(id) = done {
@@ -250,6 +282,15 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             _ = stopping.wait_for(|s| *s) => {}
         }
     }
+    // Runs handed over and not received yet go back to the queue with those left running; a
+    // hand-over from now on fails, and its sender puts its runs back itself.
+    let mut unstarted: Vec<RunId> = Vec::new();
+    if let Some(handed) = handed.as_mut() {
+        handed.close();
+        while let Ok(runs) = handed.try_recv() {
+            unstarted.extend(runs.iter().map(|run| run.id));
+        }
+    }
     // The shutdown: running runs get until the deadline, the rest go back to the queue.
     let deadline = *shared
         .shutdown_deadline
@@ -263,6 +304,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         .iter()
         .filter(|(_, h)| !h.is_finished())
         .map(|(id, _)| *id)
+        .chain(unstarted)
         .collect();
     running.shutdown().await;
     if !left.is_empty() {

@@ -606,6 +606,46 @@ tasks = [
     e.agents.shutdown(Duration::from_secs(5)).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_now_with_a_free_slot_claims_what_the_worker_would_claim() {
+    // One free slot; a medium run queued by another writer comes due while the worker sleeps
+    // (the clock moves 1 ms, its poll is 1 s away). `run_now` of a low run enqueues it and
+    // claims for the free slot in one transaction: the claim takes the medium run, as the
+    // worker's own claim would, and the low run waits for the slot.
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let elsewhere = store
+        .enqueue_runs(&[queued_elsewhere(T0 + 1)])
+        .await
+        .unwrap()[0]
+        .unwrap();
+    let catalog = catalog(&format!(
+        "{QUICK}\n[agents.v]\ntier = 1\ntasks = [ {{ name = \"low\", priority = \"low\", run = {{ exec = [\"true\"] }} }} ]\n"
+    ));
+    let e = engine(catalog, store, ManualClock::new(T0), dir.path(), 1).await;
+    e.clock.advance(Duration::from_millis(1));
+    let low = e.agents.run_now("v/low", json!(null)).await.unwrap();
+    e.agents.wait(low, DEADLINE).await.unwrap();
+    let started: Vec<i64> = e
+        .events
+        .events()
+        .iter()
+        .filter_map(|ev| match &ev.kind {
+            EventKind::RunStarted { run, .. } => Some(*run),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started, vec![elsewhere, low]);
+    // Leased to this worker like any claim, and finished by it.
+    for id in [elsewhere, low] {
+        let run = e.store.run(id).await.unwrap().unwrap();
+        assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
+        assert_eq!(run.worker.as_deref(), Some(e.agents.worker()), "{run:#?}");
+        assert_eq!(run.attempt, 1, "{run:#?}");
+    }
+    e.agents.shutdown(Duration::from_secs(5)).await;
+}
+
 /// A run of `w/quick` as another writer of the store (another node) would queue it: nothing
 /// in this process is told.
 fn queued_elsewhere(run_at: i64) -> iza_store::NewRun {

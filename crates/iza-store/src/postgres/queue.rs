@@ -135,7 +135,17 @@ pub(super) async fn enqueue_runs(
     }
     let error = query_error("enqueueing runs");
     let mut transaction = store.pool.begin().await.map_err(&error)?;
+    let ids = enqueue_in(&mut transaction, runs).await?;
+    transaction.commit().await.map_err(&error)?;
+    Ok(ids)
+}
 
+/// The enqueue of [`enqueue_runs`] inside a transaction the caller holds (and commits).
+async fn enqueue_in(
+    transaction: &mut PgConnection,
+    runs: &[NewRun],
+) -> Result<Vec<Option<RunId>>, StoreError> {
+    let error = query_error("enqueueing runs");
     // Schedule ticks at or before their task's mark are skipped; the others advance it. The
     // tick lock makes reading and advancing the marks one step across nodes.
     let ticked: HashSet<&str> = runs
@@ -145,7 +155,7 @@ pub(super) async fn enqueue_runs(
         .collect();
     let mut marks: HashMap<String, Millis> = HashMap::new();
     if !ticked.is_empty() {
-        advisory_lock(&mut transaction, locks::TICKS)
+        advisory_lock(&mut *transaction, locks::TICKS)
             .await
             .map_err(&error)?;
         let tasks: Vec<&str> = ticked.into_iter().collect();
@@ -237,7 +247,6 @@ pub(super) async fn enqueue_runs(
         .await
         .map_err(&error)?;
     }
-    transaction.commit().await.map_err(&error)?;
     Ok(ids)
 }
 
@@ -461,15 +470,49 @@ async fn claim_runs_in_steps(
         return Ok(Vec::new());
     }
     let error = query_error("claiming runs");
+    let mut transaction = store.pool.begin().await.map_err(&error)?;
+    let claimed = claim_steps_in(&mut transaction, request).await?;
+    transaction.commit().await.map_err(&error)?;
+    Ok(claimed)
+}
+
+/// Enqueues runs and claims in the same transaction (see `Store::enqueue_and_claim_runs`): the
+/// enqueue's statements, then the claim's in steps ([`claim_steps_in`], the same choice as the
+/// claim function, under the same queue lock, held until the commit), one commit.
+pub(super) async fn enqueue_and_claim_runs(
+    store: &PostgresStore,
+    runs: &[NewRun],
+    request: &ClaimRequest,
+) -> Result<(Vec<Option<RunId>>, Vec<Run>), StoreError> {
+    if runs.is_empty() {
+        return Ok((Vec::new(), claim_runs(store, request).await?));
+    }
+    if request.limit == 0 {
+        return Ok((enqueue_runs(store, runs).await?, Vec::new()));
+    }
+    let error = query_error("enqueueing and claiming runs");
+    let mut transaction = store.pool.begin().await.map_err(&error)?;
+    let ids = enqueue_in(&mut transaction, runs).await?;
+    let claimed = claim_steps_in(&mut transaction, request).await?;
+    transaction.commit().await.map_err(&error)?;
+    Ok((ids, claimed))
+}
+
+/// The claim of [`claim_runs_in_steps`] inside a transaction the caller holds (and commits):
+/// the queue's lock is held until then.
+async fn claim_steps_in(
+    transaction: &mut PgConnection,
+    request: &ClaimRequest,
+) -> Result<Vec<Run>, StoreError> {
+    let error = query_error("claiming runs");
     let aging = request.aging.max(1);
     let tasks: Option<Vec<String>> = request.tasks.as_ref().map(|tasks| {
         let mut tasks: Vec<String> = tasks.to_vec();
         tasks.sort();
         tasks
     });
-    let mut transaction = store.pool.begin().await.map_err(&error)?;
     let queue_lock = locks::CLAIM + i64::from(request.external);
-    advisory_lock(&mut transaction, queue_lock)
+    advisory_lock(&mut *transaction, queue_lock)
         .await
         .map_err(&error)?;
 
@@ -558,7 +601,6 @@ async fn claim_runs_in_steps(
         }
     }
     if picked.is_empty() {
-        transaction.commit().await.map_err(&error)?;
         return Ok(Vec::new());
     }
 
@@ -574,7 +616,6 @@ async fn claim_runs_in_steps(
         .fetch_all(&mut *transaction)
         .await
         .map_err(&error)?;
-    transaction.commit().await.map_err(&error)?;
     let order: HashMap<RunId, usize> = picked
         .iter()
         .enumerate()

@@ -382,6 +382,14 @@ impl Store for SqliteStore {
         queue::claim_runs(self, request).await
     }
 
+    async fn enqueue_and_claim_runs(
+        &self,
+        runs: &[NewRun],
+        claim: &ClaimRequest,
+    ) -> Result<(Vec<Option<RunId>>, Vec<Run>), StoreError> {
+        queue::enqueue_and_claim_runs(self, runs, claim).await
+    }
+
     async fn heartbeat_runs(
         &self,
         worker: &str,

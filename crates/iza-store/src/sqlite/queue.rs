@@ -9,9 +9,11 @@
 //! go to the reader pool.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::OnceLock;
 
 use sqlx::Row as _;
-use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{Sqlite, SqliteConnection, SqliteRow};
 
 use super::write::aggregate_from_row;
 use super::{HOUR, SqliteStore, query_error};
@@ -156,7 +158,17 @@ pub(super) async fn enqueue_runs(
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(&error)?;
+    let ids = enqueue_in(&mut transaction, runs).await?;
+    transaction.commit().await.map_err(&error)?;
+    Ok(ids)
+}
 
+/// The enqueue of [`enqueue_runs`] inside a transaction the caller holds (and commits).
+async fn enqueue_in(
+    transaction: &mut SqliteConnection,
+    runs: &[NewRun],
+) -> Result<Vec<Option<RunId>>, StoreError> {
+    let error = query_error("enqueueing runs");
     // Schedule ticks at or before their task's mark are skipped; the others advance it.
     let ticked: HashSet<&str> = runs
         .iter()
@@ -280,7 +292,6 @@ pub(super) async fn enqueue_runs(
         .await
         .map_err(&error)?;
     }
-    transaction.commit().await.map_err(&error)?;
     Ok(ids)
 }
 
@@ -329,36 +340,56 @@ async fn enqueue_unkeyed(
 /// A claim candidate: id, task, concurrency, priority rank, enqueued_at, run_at.
 type Candidate = (i64, String, i64, i64, Millis, Millis);
 
-/// The filters shared by both candidate queries: ?1 external, ?2 now, ?3 agent, ?4 tasks (JSON),
-/// ?5 tasks at their concurrency (JSON), ?6 runs picked already (JSON), ?7 now - aging, ?8 limit.
-/// Each query states its own one bound on `run_at` (`<= ?2` or `<= ?7`): given two upper
-/// bounds on the same column, SQLite ranges its index scan on the first one written, so a
-/// redundant `run_at <= ?2` before `run_at <= ?7` made the aged query walk every queued run.
-macro_rules! claim_filters {
-    () => {
-        "state = 0 AND external = ?1 \
-         AND (?3 IS NULL OR agent = ?3) \
-         AND (?4 IS NULL OR task IN (SELECT value FROM json_each(?4))) \
-         AND task NOT IN (SELECT value FROM json_each(?5)) \
-         AND id NOT IN (SELECT value FROM json_each(?6))"
+/// The candidate lists of a claim in one statement (one round trip to the connection's
+/// thread), its parameters numbered from `offset + 1`: +1 external, +2 now, +3 agent, +4 tasks
+/// (JSON), +5 tasks at their concurrency (JSON), +6 runs picked already (JSON), +7 now - aging,
+/// +8 limit. Two columns: the runs due for less than one aging step (effective rank = rank, so
+/// in (priority, id) order) and those due for longer (a backlog, by their aged rank), each a
+/// JSON array of [`Candidate`]s. When `counted`, each candidate also carries the number of its
+/// task's running runs ([`CountedCandidate`]): the concurrency check then needs no statement
+/// of its own (for small claims only: it is one index probe per candidate).
+///
+/// Each list states its own one bound on `run_at` (`<= now` or `<= now - aging`): given two
+/// upper bounds on the same column, SQLite ranges its index scan on the first one written, so
+/// a redundant `run_at <= now` before `run_at <= now - aging` made the aged query walk every
+/// queued run.
+fn claim_candidates_sql(offset: usize, counted: bool) -> String {
+    let p = |k: usize| format!("?{}", offset + k);
+    let (external, now, agent, tasks, full, picked, old_before, limit) =
+        (p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8));
+    let filters = format!(
+        "state = 0 AND external = {external} \
+         AND ({agent} IS NULL OR agent = {agent}) \
+         AND ({tasks} IS NULL OR task IN (SELECT value FROM json_each({tasks}))) \
+         AND task NOT IN (SELECT value FROM json_each({full})) \
+         AND id NOT IN (SELECT value FROM json_each({picked}))"
+    );
+    let count = if counted {
+        ", (SELECT COUNT(*) FROM runs AS r INDEXED BY runs_running_by_task \
+         WHERE r.state = 1 AND r.task = c.task)"
+    } else {
+        ""
     };
+    format!(
+        "SELECT (SELECT json_group_array(json_array(id, task, concurrency, priority, \
+         enqueued_at, run_at{count})) FROM (SELECT * FROM runs INDEXED BY runs_ready WHERE \
+         {filters} AND run_at <= {now} AND max(enqueued_at, run_at) > {old_before} \
+         ORDER BY priority, id LIMIT {limit}) AS c), \
+         (SELECT json_group_array(json_array(id, task, concurrency, priority, enqueued_at, \
+         run_at{count})) FROM (SELECT * FROM runs INDEXED BY runs_queued_by_time WHERE \
+         {filters} AND run_at <= {old_before} AND enqueued_at <= {old_before} \
+         ORDER BY priority - ({now} - max(enqueued_at, run_at)) / ({now} - {old_before}), id \
+         LIMIT {limit}) AS c)"
+    )
 }
 
-/// Both candidate lists in one statement (one round trip to the connection's thread).
-const CLAIM_CANDIDATES: &str = concat!(
-    "SELECT (",
-    "SELECT json_group_array(json_array(id, task, concurrency, priority, enqueued_at, run_at)) \
-     FROM (SELECT * FROM runs INDEXED BY runs_ready WHERE ",
-    claim_filters!(),
-    " AND run_at <= ?2 AND max(enqueued_at, run_at) > ?7 ORDER BY priority, id LIMIT ?8)",
-    "), (",
-    "SELECT json_group_array(json_array(id, task, concurrency, priority, enqueued_at, run_at)) \
-     FROM (SELECT * FROM runs INDEXED BY runs_queued_by_time WHERE ",
-    claim_filters!(),
-    " AND run_at <= ?7 AND enqueued_at <= ?7 \
-     ORDER BY priority - (?2 - max(enqueued_at, run_at)) / (?2 - ?7), id LIMIT ?8)",
-    ")"
-);
+/// [`claim_candidates_sql`] from parameter 1, plain and counted (made once).
+fn claim_candidates(counted: bool) -> &'static str {
+    static PLAIN: OnceLock<String> = OnceLock::new();
+    static COUNTED: OnceLock<String> = OnceLock::new();
+    let cell = if counted { &COUNTED } else { &PLAIN };
+    cell.get_or_init(|| claim_candidates_sql(0, counted))
+}
 
 /// The runs whose ids are the JSON array ?1, as one JSON array of objects ([`RunJson`]).
 const CLAIMED_RUNS: &str = "SELECT json_group_array(json_object('id', id, 'task', task, \
@@ -431,48 +462,79 @@ fn effective_rank(candidate: &Candidate, now: Millis, aging: Millis) -> i64 {
     priority - waited / aging
 }
 
-pub(super) async fn claim_runs(
-    store: &SqliteStore,
+/// A candidate of a counted list: a [`Candidate`] and its task's running runs.
+type CountedCandidate = (i64, String, i64, i64, Millis, Millis, i64);
+
+/// The two candidate lists of a claim's first round as a counted [`claim_candidates_sql`] gave
+/// them (JSON), read in the statement that also enqueued (see [`enqueue_and_claim_runs`]).
+struct FirstRound {
+    young: String,
+    old: String,
+}
+
+/// Claims of up to this many runs read their candidates with their tasks' running counts
+/// ([`claim_candidates_sql`], `counted`): one statement fewer.
+const COUNTED_CLAIMS: usize = RETURNING_CLAIMS;
+
+/// Chooses the runs a claim takes (the ids, in claim order), inside a transaction the caller
+/// holds; see [`claim_runs`] for the rules. `first`: the first round's candidates, read by the
+/// caller already (counted).
+async fn pick_runs(
+    transaction: &mut SqliteConnection,
     request: &ClaimRequest,
-) -> Result<Vec<Run>, StoreError> {
-    if request.limit == 0 {
-        return Ok(Vec::new());
-    }
+    mut first: Option<FirstRound>,
+) -> Result<Vec<RunId>, StoreError> {
     let error = query_error("claiming runs");
     let aging = request.aging.max(1);
     let tasks = request.tasks.as_ref().map(json_text).transpose()?;
-    let mut transaction = store
-        .writer
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(&error)?;
-
     let mut picked: Vec<RunId> = Vec::new();
     // Running runs per task (read once per task) and the tasks found at their concurrency.
     let mut running: HashMap<String, i64> = HashMap::new();
     let mut full: Vec<String> = Vec::new();
     let old_before = request.now.saturating_sub(aging);
+    let mut round = 0usize;
     loop {
         let want = request.limit - picked.len();
         let fetch = want.saturating_add(want.min(64));
         let fetch_sql = i64::try_from(fetch).unwrap_or(i64::MAX);
-        let (full_json, picked_json) = (json_text(&full)?, json_text(&picked)?);
-        // Due for less than one aging step: effective rank = rank, so (priority, id) order;
-        // due for longer (a backlog): sorted by their aged rank.
-        let (young, old): (String, String) = sqlx::query_as(CLAIM_CANDIDATES)
-            .bind(request.external)
-            .bind(request.now)
-            .bind(request.agent.as_deref())
-            .bind(tasks.as_deref())
-            .bind(full_json)
-            .bind(picked_json)
-            .bind(old_before)
-            .bind(fetch_sql)
-            .fetch_one(&mut *transaction)
-            .await
-            .map_err(&error)?;
-        let young: Vec<Candidate> = json_rows(&young)?;
-        let old: Vec<Candidate> = json_rows(&old)?;
+        // The first round of a small claim reads the running counts with the candidates.
+        let counted = round == 0 && request.limit <= COUNTED_CLAIMS;
+        round += 1;
+        let (young, old): (String, String) = match first.take() {
+            Some(first) => (first.young, first.old),
+            None => {
+                let (full_json, picked_json) = (json_text(&full)?, json_text(&picked)?);
+                sqlx::query_as(claim_candidates(counted))
+                    .bind(request.external)
+                    .bind(request.now)
+                    .bind(request.agent.as_deref())
+                    .bind(tasks.as_deref())
+                    .bind(full_json)
+                    .bind(picked_json)
+                    .bind(old_before)
+                    .bind(fetch_sql)
+                    .fetch_one(&mut *transaction)
+                    .await
+                    .map_err(&error)?
+            }
+        };
+        let (young, old): (Vec<Candidate>, Vec<Candidate>) = if counted {
+            let mut strip = |list: Vec<CountedCandidate>| {
+                list.into_iter()
+                    .map(
+                        |(id, task, concurrency, priority, enqueued_at, run_at, count)| {
+                            running.entry(task.clone()).or_insert(count);
+                            (id, task, concurrency, priority, enqueued_at, run_at)
+                        },
+                    )
+                    .collect::<Vec<Candidate>>()
+            };
+            let young = strip(json_rows(&young)?);
+            let old = strip(json_rows(&old)?);
+            (young, old)
+        } else {
+            (json_rows(&young)?, json_rows(&old)?)
+        };
         let key =
             |candidate: &Candidate| (effective_rank(candidate, request.now, aging), candidate.0);
         // Rows beyond a list that was cut at `fetch` could come before the later rows of the
@@ -525,25 +587,46 @@ pub(super) async fn claim_runs(
             break;
         }
     }
-    if picked.is_empty() {
-        transaction.commit().await.map_err(&error)?;
-        return Ok(Vec::new());
-    }
+    Ok(picked)
+}
 
-    let picked_json = json_text(&picked)?;
+/// The `UPDATE` that makes picked runs running, returning them (`RUN_COLUMNS`, ?1 worker,
+/// ?2 now, ?3 lease's end, ?4 the ids as JSON); `then` follows it in the same statement string.
+fn claim_update_sql(then: &str) -> String {
+    format!(
+        "UPDATE runs SET state = 1, attempt = attempt + 1, worker = ?1, started_at = ?2, \
+         lease_until = ?3 WHERE id IN (SELECT value FROM json_each(?4)) \
+         RETURNING {RUN_COLUMNS}{then}"
+    )
+}
+
+/// Orders claimed runs as they were picked.
+fn in_claim_order(mut claimed: Vec<Run>, picked: &[RunId]) -> Vec<Run> {
     let order: HashMap<RunId, usize> = picked
         .iter()
         .enumerate()
         .map(|(position, id)| (*id, position))
         .collect();
+    claimed.sort_by_key(|run| order.get(&run.id).copied().unwrap_or(usize::MAX));
+    claimed
+}
+
+/// Makes the picked runs running (leased to the claim's worker) inside the caller's
+/// transaction; returns them in claim order.
+async fn claim_picked(
+    transaction: &mut SqliteConnection,
+    request: &ClaimRequest,
+    picked: &[RunId],
+) -> Result<Vec<Run>, StoreError> {
+    if picked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let error = query_error("claiming runs");
+    let picked_json = json_text(picked)?;
     if picked.len() <= RETURNING_CLAIMS {
         // A few runs (a worker's claim): the update returns them, one statement fewer.
-        let statement = format!(
-            "UPDATE runs SET state = 1, attempt = attempt + 1, worker = ?1, started_at = ?2, \
-             lease_until = ?3 WHERE id IN (SELECT value FROM json_each(?4)) \
-             RETURNING {RUN_COLUMNS}"
-        );
-        let rows = sqlx::query(&statement)
+        static UPDATE: OnceLock<String> = OnceLock::new();
+        let rows = sqlx::query(UPDATE.get_or_init(|| claim_update_sql("")))
             .bind(&request.worker)
             .bind(request.now)
             .bind(request.now.saturating_add(request.lease))
@@ -551,10 +634,7 @@ pub(super) async fn claim_runs(
             .fetch_all(&mut *transaction)
             .await
             .map_err(&error)?;
-        transaction.commit().await.map_err(&error)?;
-        let mut claimed = runs_from_rows(&rows)?;
-        claimed.sort_by_key(|run| order.get(&run.id).copied().unwrap_or(usize::MAX));
-        return Ok(claimed);
+        return Ok(in_claim_order(runs_from_rows(&rows)?, picked));
     }
     sqlx::query(
         "UPDATE runs SET state = 1, attempt = attempt + 1, worker = ?1, started_at = ?2, \
@@ -573,13 +653,237 @@ pub(super) async fn claim_runs(
         .fetch_one(&mut *transaction)
         .await
         .map_err(&error)?;
-    transaction.commit().await.map_err(&error)?;
-    let mut claimed = json_rows::<RunJson>(&rows)?
+    let claimed = json_rows::<RunJson>(&rows)?
         .into_iter()
         .map(RunJson::into_run)
         .collect::<Result<Vec<Run>, StoreError>>()?;
-    claimed.sort_by_key(|run| order.get(&run.id).copied().unwrap_or(usize::MAX));
+    Ok(in_claim_order(claimed, picked))
+}
+
+pub(super) async fn claim_runs(
+    store: &SqliteStore,
+    request: &ClaimRequest,
+) -> Result<Vec<Run>, StoreError> {
+    if request.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let error = query_error("claiming runs");
+    let mut transaction = store
+        .writer
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(&error)?;
+    let picked = pick_runs(&mut transaction, request, None).await?;
+    let claimed = claim_picked(&mut transaction, request, &picked).await?;
+    transaction.commit().await.map_err(&error)?;
     Ok(claimed)
+}
+
+/// The writer inside a transaction that our own statements began (`BEGIN IMMEDIATE` sent with
+/// the first statement, `COMMIT` with the last, instead of sqlx's `Transaction` and its round
+/// trips of their own): dropped before [`ManualTransaction::done`] (an error, a caller that
+/// stopped waiting), it rolls the transaction back before the connection serves anyone else.
+struct ManualTransaction {
+    connection: Option<PoolConnection<Sqlite>>,
+}
+
+impl ManualTransaction {
+    fn connection(&mut self) -> Result<&mut SqliteConnection, StoreError> {
+        self.connection
+            .as_deref_mut()
+            .ok_or_else(|| StoreError::Query("the writer was handed back already".to_owned()))
+    }
+
+    /// The transaction ended (committed): nothing to roll back.
+    fn done(mut self) {
+        self.connection = None;
+    }
+}
+
+impl Drop for ManualTransaction {
+    fn drop(&mut self) {
+        let Some(mut connection) = self.connection.take() else {
+            return;
+        };
+        // The connection goes back to the pool only once the `ROLLBACK` ran (an error of it,
+        // when the failure came before the `BEGIN` or after the `COMMIT`, says only that no
+        // transaction was open). Without a runtime, the connection is closed instead, which
+        // rolls back too.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
+                });
+            }
+            Err(_) => connection.close_on_drop(),
+        }
+    }
+}
+
+/// The statement of the common case of [`enqueue_and_claim_runs`], for `rows` runs without
+/// tick nor dedupe key: `BEGIN IMMEDIATE`, the insert (parameters 1 to 10 × `rows`), and the
+/// claim's first round of candidates, counted (parameters from 10 × `rows` + 1), read with
+/// the insert's last id and row count. One round trip to the writer's thread.
+fn enqueue_and_claim_sql(rows: usize) -> String {
+    let mut insert = String::from(
+        "INSERT INTO runs (task, agent, priority, state, max_attempts, concurrency, external, \
+         dedupe, trigger, enqueued_at, run_at) VALUES ",
+    );
+    for row in 0..rows {
+        let p = |k: usize| row * 10 + k;
+        insert.push_str(if row == 0 { "" } else { ", " });
+        insert.push_str(&format!(
+            "(?{}, ?{}, ?{}, 0, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5),
+            p(6),
+            p(7),
+            p(8),
+            p(9),
+            p(10)
+        ));
+    }
+    let candidates = claim_candidates_sql(rows * 10, true);
+    let candidates = candidates
+        .strip_prefix("SELECT ")
+        .unwrap_or(&candidates)
+        .to_owned();
+    format!("BEGIN IMMEDIATE; {insert}; SELECT last_insert_rowid(), changes(), {candidates}")
+}
+
+/// Runs per [`enqueue_and_claim_runs`] done in its common case's one statement.
+const ENQUEUE_AND_CLAIM_ROWS: usize = 8;
+
+/// Enqueues runs and claims in the same transaction (see `Store::enqueue_and_claim_runs`).
+///
+/// The common case, a few runs without tick nor dedupe key (`run_now`) claimed by a worker's
+/// few free slots, is two round trips to the writer's thread: `BEGIN IMMEDIATE`, the insert
+/// and the claim's first candidates in one statement string, then the claim's `UPDATE` and
+/// the `COMMIT` in another (where an enqueue, then a claim, took six: the insert, then `BEGIN`,
+/// the candidates, the running counts, the update and `COMMIT`). The choice is the ordinary
+/// claim's ([`pick_runs`]), which reads more in the same transaction when the first round does
+/// not decide. Anything else is one transaction of the ordinary statements.
+pub(super) async fn enqueue_and_claim_runs(
+    store: &SqliteStore,
+    runs: &[NewRun],
+    request: &ClaimRequest,
+) -> Result<(Vec<Option<RunId>>, Vec<Run>), StoreError> {
+    if runs.is_empty() {
+        return Ok((Vec::new(), claim_runs(store, request).await?));
+    }
+    if request.limit == 0 {
+        return Ok((enqueue_runs(store, runs).await?, Vec::new()));
+    }
+    let error = query_error("enqueueing and claiming runs");
+    let common = runs.len() <= ENQUEUE_AND_CLAIM_ROWS
+        && request.limit <= COUNTED_CLAIMS
+        && runs
+            .iter()
+            .all(|run| run.tick.is_none() && run.dedupe.is_none());
+    if !common {
+        let mut transaction = store
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(&error)?;
+        let ids = enqueue_in(&mut transaction, runs).await?;
+        let picked = pick_runs(&mut transaction, request, None).await?;
+        let claimed = claim_picked(&mut transaction, request, &picked).await?;
+        transaction.commit().await.map_err(&error)?;
+        return Ok((ids, claimed));
+    }
+
+    static STATEMENTS: OnceLock<Vec<String>> = OnceLock::new();
+    let statements = STATEMENTS.get_or_init(|| {
+        (1..=ENQUEUE_AND_CLAIM_ROWS)
+            .map(enqueue_and_claim_sql)
+            .collect()
+    });
+    let statement = statements
+        .get(runs.len() - 1)
+        .ok_or_else(|| StoreError::Query("enqueue and claim: too many runs".to_owned()))?;
+    let mut triggers = Vec::with_capacity(runs.len());
+    for run in runs {
+        triggers.push(json_text(&run.trigger)?);
+    }
+    let mut query = sqlx::query_as::<_, (i64, i64, String, String)>(statement);
+    for (run, trigger) in runs.iter().zip(&triggers) {
+        query = query
+            .bind(&run.task)
+            .bind(run.agent.as_deref())
+            .bind(i64::from(run.priority.rank()))
+            .bind(i64::from(run.max_attempts))
+            .bind(i64::from(run.concurrency))
+            .bind(run.external)
+            .bind(None::<&str>)
+            .bind(trigger.as_str())
+            .bind(run.enqueued_at)
+            .bind(run.run_at);
+    }
+    let aging = request.aging.max(1);
+    let fetch = request.limit.saturating_add(request.limit.min(64));
+    let query = query
+        .bind(request.external)
+        .bind(request.now)
+        .bind(request.agent.as_deref())
+        .bind(request.tasks.as_ref().map(json_text).transpose()?)
+        .bind("[]")
+        .bind("[]")
+        .bind(request.now.saturating_sub(aging))
+        .bind(i64::try_from(fetch).unwrap_or(i64::MAX));
+
+    let connection = store.writer.acquire().await.map_err(&error)?;
+    let mut transaction = ManualTransaction {
+        connection: Some(connection),
+    };
+    // `fetch_all`, not `fetch_one`: every statement of the string runs.
+    let rows = query
+        .fetch_all(transaction.connection()?)
+        .await
+        .map_err(&error)?;
+    let Some((last, inserted, young, old)) = rows.into_iter().next() else {
+        return Err(StoreError::Query(
+            "enqueueing and claiming runs: no answer".to_owned(),
+        ));
+    };
+    if usize::try_from(inserted).ok() != Some(runs.len()) {
+        return Err(StoreError::Query(format!(
+            "enqueueing runs: {inserted} of {} rows inserted",
+            runs.len()
+        )));
+    }
+    let first = last - i64::try_from(runs.len()).unwrap_or(i64::MAX) + 1;
+    let ids = (0..runs.len())
+        .map(|offset| Some(first + offset as i64))
+        .collect();
+    let picked = pick_runs(
+        transaction.connection()?,
+        request,
+        Some(FirstRound { young, old }),
+    )
+    .await?;
+    if picked.is_empty() {
+        sqlx::query("COMMIT")
+            .execute(transaction.connection()?)
+            .await
+            .map_err(&error)?;
+        transaction.done();
+        return Ok((ids, Vec::new()));
+    }
+    static UPDATE_AND_COMMIT: OnceLock<String> = OnceLock::new();
+    let rows = sqlx::query(UPDATE_AND_COMMIT.get_or_init(|| claim_update_sql("; COMMIT")))
+        .bind(&request.worker)
+        .bind(request.now)
+        .bind(request.now.saturating_add(request.lease))
+        .bind(json_text(&picked)?)
+        .fetch_all(transaction.connection()?)
+        .await
+        .map_err(&error)?;
+    transaction.done();
+    Ok((ids, in_claim_order(runs_from_rows(&rows)?, &picked)))
 }
 
 pub(super) async fn claim_run(

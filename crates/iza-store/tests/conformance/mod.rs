@@ -93,6 +93,7 @@ macro_rules! store_conformance_suite {
             retention_prunes_outputs_then_rolls_up_runs,
             incidents_open_escalate_and_resolve,
             aged_and_fresh_runs_merge_in_order,
+            enqueue_and_claim_is_the_ordinary_claim,
             alerts_round_trip_one_open_per_rule_and_service,
             acknowledging_keeps_the_first,
             silences_in_force_and_expired,

@@ -1081,3 +1081,180 @@ pub(crate) async fn aged_and_fresh_runs_merge_in_order(store: StoreUnderTest) {
     expected.extend(&ids[40..]);
     assert_eq!(order, expected);
 }
+
+/// `enqueue_and_claim_runs` enqueues like `enqueue_runs` and claims, in the same transaction,
+/// exactly what `claim_runs` would claim right after: priority order with aging, the tasks'
+/// concurrency caps, only due internal runs; what it claims is leased like any claim
+/// (heartbeat, expiry, finish by the holder only).
+pub(crate) async fn enqueue_and_claim_is_the_ordinary_claim(store: StoreUnderTest) {
+    // Ordering: a high run queued before takes the one free slot, the new low run waits.
+    let high = enqueue_one(&*store, new_run("ops/urgent", RunPriority::High, BASE)).await;
+    let mut request = claim_request("w1", BASE + 10, 1);
+    request.lease = 1_000;
+    let (ids, claimed) = store
+        .enqueue_and_claim_runs(
+            &[new_run("ops/later", RunPriority::Low, BASE + 10)],
+            &request,
+        )
+        .await
+        .unwrap();
+    let low = ids[0].expect("enqueued");
+    assert!(low > high);
+    assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![high]);
+    assert_eq!(state_of(&*store, low).await.state, RunState::Queued);
+
+    // Leased like any claim: running, attempt 1, held by the worker until now + lease.
+    let run = &claimed[0];
+    assert_eq!(
+        (run.state, run.attempt, run.worker.as_deref()),
+        (RunState::Running, 1, Some("w1"))
+    );
+    assert_eq!(
+        (run.started_at, run.lease_until),
+        (Some(BASE + 10), Some(BASE + 1_010))
+    );
+    assert_eq!(state_of(&*store, high).await, *run);
+
+    // A free slot with nothing ahead: the new run itself, with the queued low one, in claim
+    // order (medium before low); a run due later and an external one are not claimed.
+    let later = NewRun {
+        run_at: BASE + 60_000,
+        ..new_run("ops/later", RunPriority::High, BASE + 20)
+    };
+    let external = NewRun {
+        external: true,
+        ..new_run("ops/review", RunPriority::High, BASE + 20)
+    };
+    let (ids, claimed) = store
+        .enqueue_and_claim_runs(
+            &[
+                later,
+                new_run("ops/now", RunPriority::Medium, BASE + 20),
+                external,
+            ],
+            &claim_request("w2", BASE + 20, 5),
+        )
+        .await
+        .unwrap();
+    let ids: Vec<i64> = ids.into_iter().map(|id| id.expect("enqueued")).collect();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
+    assert_eq!(
+        claimed.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![ids[1], low]
+    );
+    assert!(claimed.iter().all(|r| r.worker.as_deref() == Some("w2")));
+    for id in [ids[0], ids[2]] {
+        assert_eq!(state_of(&*store, id).await.state, RunState::Queued);
+    }
+
+    // Caps: a task at its concurrency is passed over, for another task's run.
+    let capped = |at: Millis| NewRun {
+        concurrency: 1,
+        ..new_run("ops/capped", RunPriority::High, at)
+    };
+    let (_, first) = store
+        .enqueue_and_claim_runs(&[capped(BASE + 30)], &claim_request("w3", BASE + 30, 1))
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].task, "ops/capped");
+    let (ids, claimed) = store
+        .enqueue_and_claim_runs(
+            &[
+                capped(BASE + 31),
+                new_run("ops/free", RunPriority::Low, BASE + 31),
+            ],
+            &claim_request("w3", BASE + 31, 1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+    assert_eq!(claimed[0].id, ids[1].unwrap(), "the capped task is full");
+    assert_eq!(
+        state_of(&*store, ids[0].unwrap()).await.state,
+        RunState::Queued
+    );
+
+    // Dedupe keys as in `enqueue_runs`: a duplicate is skipped (None), the claim still runs.
+    let keyed = NewRun {
+        dedupe: Some("k".to_owned()),
+        ..new_run("ops/keyed", RunPriority::Low, BASE + 40)
+    };
+    let (ids, _) = store
+        .enqueue_and_claim_runs(
+            std::slice::from_ref(&keyed),
+            &claim_request("w4", BASE + 40, 1),
+        )
+        .await
+        .unwrap();
+    assert!(ids[0].is_some());
+    let (ids, claimed) = store
+        .enqueue_and_claim_runs(
+            &[keyed, new_run("ops/extra", RunPriority::Low, BASE + 41)],
+            &claim_request("w4", BASE + 41, 1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids[0], None, "the same (task, dedupe)");
+    let extra = ids[1].expect("enqueued");
+    assert_eq!(
+        claimed.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![extra],
+        "the other run of the batch"
+    );
+    // No slot: only the enqueue.
+    let (ids, claimed) = store
+        .enqueue_and_claim_runs(
+            &[new_run("ops/none", RunPriority::High, BASE + 42)],
+            &claim_request("w4", BASE + 42, 0),
+        )
+        .await
+        .unwrap();
+    let unclaimed = ids[0].expect("enqueued");
+    assert!(claimed.is_empty());
+
+    // The lease of a run claimed this way: renewed by its holder only, released at its end,
+    // the old holder's finish refused afterwards.
+    assert!(
+        store
+            .heartbeat_runs("intruder", &[high], BASE + 9_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .heartbeat_runs("w1", &[high], BASE + 2_000)
+            .await
+            .unwrap(),
+        vec![high]
+    );
+    let released = store.release_expired_runs(BASE + 2_001, &[]).await.unwrap();
+    assert!(
+        released
+            .iter()
+            .any(|r| r.id == high && r.state == RunState::Failed),
+        "one attempt, lease expired: {released:?}"
+    );
+    assert!(
+        store
+            .finish_runs(&[finish(run, BASE + 2_002, RunOutcome::Succeeded)])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Nothing left open: an ordinary enqueue and claim work after all of the above.
+    let next = enqueue_one(&*store, new_run("ops/after", RunPriority::High, BASE + 50)).await;
+    let depth = store.queue_depth(BASE + 50).await.unwrap();
+    assert!(depth.ready[0] >= 1, "{depth:?}");
+    let claimed = store
+        .claim_runs(&claim_request("w5", BASE + 50, 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![unclaimed, next]
+    );
+}
