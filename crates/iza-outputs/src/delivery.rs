@@ -5,11 +5,16 @@
 //! the ids the store gave) to the output's worker, which publishes it at once, without reading
 //! it back from the store; the worker reads its outbox from the store, oldest first, when it
 //! starts, after a failure and whenever the hand-off missed an entry (it was full, or the
-//! overflow rule dropped entries), and always on a store shared by several nodes. It publishes
-//! a batch and hands the acknowledged ids to its remover, which deletes them in a transaction
+//! overflow rule dropped entries), and always on a store shared by several nodes. It sends a
+//! batch and goes on sending the next ones while the broker's acknowledgements of the earlier
+//! ones are awaited (up to `window` entries in flight), takes the acknowledgements in the order
+//! sent, and hands the acknowledged ids to its remover, which deletes them in a transaction
 //! every 100 ms (off the publishing path). On a shared store it deletes them before its next
 //! read instead, and every read starts at the oldest entry: another node's entry can commit
-//! after one with a higher id, and reading after the last delivered id would skip it. On failure it keeps the rest and retries with
+//! after one with a higher id, and reading after the last delivered id would skip it; there one
+//! batch at a time is in flight. On failure (a nack, a lost connection, no acknowledgement
+//! within the output's `timeout`) it drops the connection and what was in flight on it, keeps
+//! the rest and sends it again from the store, from the first entry not acknowledged, with
 //! exponential backoff (from `backoff_min` to `backoff_max`): head-of-line, so an output's
 //! events go out in the order they were written, per service and overall. Events that were in
 //! the outbox when `iza` stopped (or was killed) are delivered when it starts again.
@@ -702,11 +707,11 @@ fn entry(
     }
 }
 
-/// One output's worker: outbox → broker. It takes the entries after the last one the broker
-/// acknowledged (`cursor`) from the writer's hand-off when that is known to hold them all, else
-/// reads them from the store; publishes, and passes the acknowledged ids to its remover, which
-/// deletes them from the store while the next batches go out. After a failure it reads again
-/// from the first entry not acknowledged. When it stops, it waits for
+/// One output's worker: outbox → broker. It takes the entries after the last one sent from the
+/// writer's hand-off when that is known to hold them all, else reads them from the store;
+/// sends them while earlier batches' acknowledgements are awaited, and passes the acknowledged
+/// ids to its remover, which deletes them from the store while the next batches go out. After
+/// a failure it reads again from the first entry not acknowledged. When it stops, it waits for
 /// its remover, so that a successor (a reload) does not publish again what was acknowledged.
 async fn deliver(
     store: Arc<dyn Store>,
@@ -825,8 +830,12 @@ async fn publish_loop(
             } else {
                 0
             }
+        } else if in_flight.is_empty() || in_flight_entries + options.batch <= window {
+            // A whole batch's room (not the window's remainder: a worker that is behind would
+            // then read and send many small batches).
+            options.batch
         } else {
-            window.saturating_sub(in_flight_entries).min(options.batch)
+            0
         };
         let mut idle = true;
         if room > 0 {
