@@ -5,11 +5,16 @@
 //! the ids the store gave) to the output's worker, which publishes it at once, without reading
 //! it back from the store; the worker reads its outbox from the store, oldest first, when it
 //! starts, after a failure and whenever the hand-off missed an entry (it was full, or the
-//! overflow rule dropped entries), and always on a store shared by several nodes. It publishes
-//! a batch and hands the acknowledged ids to its remover, which deletes them in a transaction
+//! overflow rule dropped entries), and always on a store shared by several nodes. It sends a
+//! batch and goes on sending the next ones while the broker's acknowledgements of the earlier
+//! ones are awaited (up to `window` entries in flight), takes the acknowledgements in the order
+//! sent, and hands the acknowledged ids to its remover, which deletes them in a transaction
 //! every 100 ms (off the publishing path). On a shared store it deletes them before its next
 //! read instead, and every read starts at the oldest entry: another node's entry can commit
-//! after one with a higher id, and reading after the last delivered id would skip it. On failure it keeps the rest and retries with
+//! after one with a higher id, and reading after the last delivered id would skip it; there one
+//! batch at a time is in flight. On failure (a nack, a lost connection, no acknowledgement
+//! within the output's `timeout`) it drops the connection and what was in flight on it, keeps
+//! the rest and sends it again from the store, from the first entry not acknowledged, with
 //! exponential backoff (from `backoff_min` to `backoff_max`): head-of-line, so an output's
 //! events go out in the order they were written, per service and overall. Events that were in
 //! the outbox when `iza` stopped (or was killed) are delivered when it starts again.
@@ -40,6 +45,9 @@ use crate::publish::{self, Publisher};
 pub struct OutputsOptions {
     /// The most entries published (and acknowledged) at once.
     pub batch: usize,
+    /// The most entries sent and not yet acknowledged at once (batches are sent while the
+    /// acknowledgements of earlier ones are awaited). On a shared store, one batch.
+    pub window: usize,
     /// The first wait after a failure.
     pub backoff_min: Duration,
     /// The longest wait between attempts.
@@ -54,6 +62,9 @@ impl Default for OutputsOptions {
     fn default() -> Self {
         OutputsOptions {
             batch: 500,
+            // Below async-nats's 5,000 JetStream acknowledgements awaited at once, beyond which
+            // its publish would wait for one of ours.
+            window: 2_000,
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(30),
             shared: None,
@@ -696,11 +707,11 @@ fn entry(
     }
 }
 
-/// One output's worker: outbox → broker. It takes the entries after the last one the broker
-/// acknowledged (`cursor`) from the writer's hand-off when that is known to hold them all, else
-/// reads them from the store; publishes, and passes the acknowledged ids to its remover, which
-/// deletes them from the store while the next batches go out. After a failure it reads again
-/// from the first entry not acknowledged. When it stops, it waits for
+/// One output's worker: outbox → broker. It takes the entries after the last one sent from the
+/// writer's hand-off when that is known to hold them all, else reads them from the store;
+/// sends them while earlier batches' acknowledgements are awaited, and passes the acknowledged
+/// ids to its remover, which deletes them from the store while the next batches go out. After
+/// a failure it reads again from the first entry not acknowledged. When it stops, it waits for
 /// its remover, so that a successor (a reload) does not publish again what was acknowledged.
 async fn deliver(
     store: Arc<dyn Store>,
@@ -741,6 +752,16 @@ async fn remove(
     }
 }
 
+/// A batch sent and not yet acknowledged.
+struct InFlight {
+    /// Its entries' ids, in order.
+    ids: Vec<i64>,
+    /// Its acknowledgement.
+    acks: publish::Acks,
+    /// When it was sent: its acknowledgement is due within the output's `timeout`.
+    sent: tokio::time::Instant,
+}
+
 async fn publish_loop(
     store: &Arc<dyn Store>,
     slot: &Slot,
@@ -753,9 +774,17 @@ async fn publish_loop(
     let mut publisher: Box<dyn Publisher> =
         publish::publisher(output, crate::resolve_env(&output.url));
     let mut failures: u32 = 0;
-    // The id of the last entry handed to the broker and acknowledged.
-    let mut cursor: i64 = 0;
-    // While the writer's hand-off is known to hold every entry after `cursor`: its generation
+    // The id of the last entry the broker acknowledged (with every entry sent before it).
+    let mut acked: i64 = 0;
+    // The id of the last entry sent: acknowledged, or in flight.
+    let mut sent: i64 = 0;
+    // The batches sent and not yet acknowledged, oldest first, and how many entries they hold.
+    let mut in_flight: std::collections::VecDeque<InFlight> = std::collections::VecDeque::new();
+    let mut in_flight_entries: usize = 0;
+    // A send failed: nothing more is sent until that failure reaches the front and resets the
+    // connection (a batch sent after it, on a new connection, would overtake it).
+    let mut broken = false;
+    // While the writer's hand-off is known to hold every entry after `sent`: its generation
     // then. Not on a shared store (other nodes write to the outbox), nor after a failure (the
     // entries not acknowledged are read again from the store).
     let mut live: Option<u64> = None;
@@ -765,9 +794,11 @@ async fn publish_loop(
         .map(|shared| DeliveryLease::new(shared, &output.id));
     // On a shared store other nodes write to this outbox, and an entry can commit after one
     // with a higher id (its transaction took the id first and committed later): reading after
-    // the cursor would skip it. There every read starts at the oldest entry, and what the broker
-    // acknowledged is deleted before the next read, so whatever is left was not delivered.
+    // the last entry sent would skip it. There every read starts at the oldest entry, and what
+    // the broker acknowledged is deleted before the next read, so whatever is left was not
+    // delivered; for that, one batch at a time is in flight.
     let shared_store = options.shared.is_some();
+    let window = options.window.max(1);
     loop {
         if *stopped.borrow() {
             return;
@@ -775,53 +806,111 @@ async fn publish_loop(
         if let Some(lease) = &mut lease
             && !lease.hold(store.as_ref()).await
         {
-            // Another node delivers this output now.
+            // Another node delivers this output now; what was in flight here stays in the
+            // outbox (at least once).
+            if !in_flight.is_empty() {
+                in_flight.clear();
+                in_flight_entries = 0;
+                broken = false;
+                publisher.reset().await;
+            }
             tokio::select! {
                 () = tokio::time::sleep(lease.wait()) => {}
                 _ = stopped.wait_for(|s| *s) => return,
             }
             continue;
         }
-        let batch = match live {
-            // The writer's hand-off holds every entry after the cursor: take them from there.
-            Some(generation) => {
+        // Send what waits, as far as the window has room: the next batch goes out while the
+        // acknowledgements of those before it are awaited.
+        let room = if broken {
+            0
+        } else if shared_store {
+            if in_flight.is_empty() {
+                options.batch
+            } else {
+                0
+            }
+        } else if in_flight.is_empty() || in_flight_entries + options.batch <= window {
+            // A whole batch's room (not the window's remainder: a worker that is behind would
+            // then read and send many small batches).
+            options.batch
+        } else {
+            0
+        };
+        let mut idle = true;
+        if room > 0 {
+            let mut batch = Vec::new();
+            let mut from_store = true;
+            if let Some(generation) = live {
                 let mut handed = shared.live();
                 if handed.generation == generation {
-                    // Entries already read from the store before the hand-off was trusted.
-                    while handed.entries.front().is_some_and(|e| e.id <= cursor) {
+                    // The writer's hand-off holds every entry after `sent`: take them from
+                    // there (after entries already read from the store before it was trusted).
+                    from_store = false;
+                    while handed.entries.front().is_some_and(|e| e.id <= sent) {
                         handed.entries.pop_front();
                     }
-                    let take = handed.entries.len().min(options.batch);
-                    handed.entries.drain(..take).collect()
+                    let take = handed.entries.len().min(room);
+                    batch = handed.entries.drain(..take).collect();
                 } else {
                     // Entries were committed and not handed over: back to the store.
                     live = None;
-                    continue;
                 }
             }
-            None => {
+            if from_store {
                 // The hand-off's count before the read: when the read reaches the end of the
                 // outbox and the count has not changed by then, every entry committed after
                 // the read's snapshot is in the hand-off.
                 let generation = shared.live().generation;
-                let after = if shared_store { 0 } else { cursor };
-                match store.outbox_peek(&output.id, after, options.batch).await {
-                    Ok(batch) => {
-                        if batch.len() < options.batch && options.shared.is_none() {
+                let after = if shared_store { 0 } else { sent };
+                match store.outbox_peek(&output.id, after, room).await {
+                    Ok(read) => {
+                        if read.len() < room && !shared_store {
                             live = Some(generation);
                         }
-                        batch
+                        batch = read;
                     }
                     Err(error) => {
                         tracing::warn!("cannot read the outbox of `{}`: {error}", output.id);
-                        Vec::new()
                     }
                 }
             }
-        };
-        if batch.is_empty() {
+            if let Some(last) = batch.last() {
+                idle = false;
+                let last = last.id;
+                let outcome = tokio::select! {
+                    outcome = publisher.send(&batch) => outcome,
+                    _ = stopped.wait_for(|s| *s) => return,
+                };
+                match outcome {
+                    Ok(acks) => {
+                        sent = last;
+                        in_flight_entries += batch.len();
+                        in_flight.push_back(InFlight {
+                            ids: batch.iter().map(|e| e.id).collect(),
+                            acks,
+                            sent: tokio::time::Instant::now(),
+                        });
+                    }
+                    Err(error) => {
+                        // Nothing of it counts as sent: its failure comes after the
+                        // acknowledgements of the batches before it.
+                        broken = true;
+                        in_flight.push_back(InFlight {
+                            ids: batch.iter().map(|e| e.id).collect(),
+                            acks: publish::acked(Err(publish::Failed { acked: 0, error })),
+                            sent: tokio::time::Instant::now(),
+                        });
+                        in_flight_entries += batch.len();
+                    }
+                }
+            }
+        }
+        // The oldest batch's acknowledgement: taken if it is in after a send (then more may
+        // wait to be sent), else awaited with new entries, its deadline and the stop.
+        let Some(front) = in_flight.front_mut() else {
             // (A hand-off that went stale meanwhile: read the store at once.)
-            if live.is_none_or(|generation| shared.live().generation == generation) {
+            if idle && live.is_none_or(|generation| shared.live().generation == generation) {
                 tokio::select! {
                     () = shared.wake.notified() => {}
                     () = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -829,18 +918,40 @@ async fn publish_loop(
                 }
             }
             continue;
-        }
-        let outcome = tokio::select! {
-            outcome = publisher.publish(&batch) => outcome,
-            _ = stopped.wait_for(|s| *s) => return,
         };
-        let (acked, error) = match outcome {
-            Ok(()) => (batch.len(), None),
-            Err(failed) => (failed.acked, Some(failed.error)),
+        let outcome = if idle {
+            let due = front.sent + output.timeout;
+            tokio::select! {
+                outcome = &mut front.acks => outcome,
+                () = shared.wake.notified(), if room > 0 => continue,
+                () = tokio::time::sleep_until(due) => {
+                    Err(publish::Failed { acked: 0, error: publish::PublishError::Timeout(output.timeout) })
+                }
+                _ = stopped.wait_for(|s| *s) => return,
+            }
+        } else {
+            match (&mut front.acks).now_or_never() {
+                Some(outcome) => outcome,
+                None => continue,
+            }
         };
-        if acked > 0 {
-            cursor = batch[acked - 1].id;
-            let ids: Vec<i64> = batch[..acked].iter().map(|e| e.id).collect();
+        let front = in_flight.pop_front().expect("the front batch");
+        in_flight_entries -= front.ids.len();
+        let (count, error) = match outcome {
+            Ok(()) => (front.ids.len(), None),
+            Err(failed) => (failed.acked.min(front.ids.len()), Some(failed.error)),
+        };
+        if count > 0 {
+            let mut ids = front.ids;
+            ids.truncate(count);
+            acked = ids[count - 1];
+            let counters = &shared.counters;
+            counters
+                .published
+                .fetch_add(count as u64, Ordering::Relaxed);
+            counters
+                .last_published_at
+                .store(u64::try_from(now()).unwrap_or(0), Ordering::Relaxed);
             if !shared_store {
                 let _ = acks.send(ids);
             } else if let Err(error) = store.outbox_ack(&output.id, &ids).await {
@@ -851,13 +962,6 @@ async fn publish_loop(
                     _ = stopped.wait_for(|s| *s) => return,
                 }
             }
-            let counters = &shared.counters;
-            counters
-                .published
-                .fetch_add(acked as u64, Ordering::Relaxed);
-            counters
-                .last_published_at
-                .store(u64::try_from(now()).unwrap_or(0), Ordering::Relaxed);
         }
         match error {
             None => {
@@ -870,6 +974,13 @@ async fn publish_loop(
                 }
             }
             Some(error) => {
+                // The connection and what is in flight on it are dropped: everything after the
+                // last acknowledged entry goes out again, read from the store, in order.
+                publisher.reset().await;
+                in_flight.clear();
+                in_flight_entries = 0;
+                broken = false;
+                sent = acked;
                 live = None;
                 failures = failures.saturating_add(1);
                 shared.counters.failures.fetch_add(1, Ordering::Relaxed);

@@ -1,7 +1,8 @@
 //! The AMQP 0-9-1 (RabbitMQ) publisher: a durable topic exchange (declared when missing), each
 //! entry published with its dotted key as routing key, persistent, `message_id` set to the
-//! CloudEvents id, on a channel in confirm mode. A batch is published whole before anything is
-//! awaited (in order), then the broker's confirms are awaited in order.
+//! CloudEvents id, on a channel in confirm mode. A batch is published whole (in order) before
+//! `send` returns; its acknowledgement awaits the broker's confirms of it in order, while the
+//! next batches are published on the same channel.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,7 +15,7 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareO
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
 
-use super::{CONTENT_TYPE, Failed, PublishError, Publisher, within};
+use super::{Acks, CONTENT_TYPE, Failed, PublishError, Publisher, within};
 
 pub(super) struct Amqp {
     url: String,
@@ -70,9 +71,9 @@ impl Amqp {
         Ok(&self.connection.as_ref().expect("connected above").1)
     }
 
-    async fn send(&mut self, batch: &[OutboxEntry]) -> Result<(), Failed> {
+    async fn publish(&mut self, batch: &[OutboxEntry]) -> Result<Acks, PublishError> {
         let (timeout, exchange) = (self.timeout, self.exchange.clone());
-        let channel = self.connect().await.map_err(|e| Failed::at(0, e))?;
+        let channel = self.connect().await?;
         // Every publish of the batch is handed to lapin before any is awaited: lapin queues a
         // message's frames when its publish is first polled (in the batch's order, see
         // `in_order`) and resolves it once they are written, so awaiting each in turn cost a
@@ -94,10 +95,9 @@ impl Amqp {
                 )
             })
             .collect();
-        let published = within(timeout, in_order(publishes))
-            .await
-            .map_err(|e| Failed::at(0, e))?;
-        // The confirms of the messages published, up to the first that could not be.
+        let published = within(timeout, in_order(publishes)).await?;
+        // The confirms of the messages published, up to the first that could not be (the
+        // acknowledgement then ends with that failure, after the confirms before it).
         let mut failure = None;
         let mut confirms = Vec::with_capacity(batch.len());
         for (index, outcome) in published.into_iter().enumerate() {
@@ -109,24 +109,23 @@ impl Amqp {
                 }
             }
         }
-        // One deadline for the batch's confirms (RabbitMQ confirms many messages per frame).
-        let deadline = tokio::time::Instant::now() + timeout;
-        for (index, confirm) in confirms.into_iter().enumerate() {
-            let confirmation = tokio::time::timeout_at(deadline, confirm)
-                .await
-                .map_err(|_| Failed::at(index, PublishError::Timeout(timeout)))?
-                .map_err(|e| Failed::at(index, PublishError::Publish(e.to_string())))?;
-            if confirmation.is_nack() {
-                return Err(Failed::at(
-                    index,
-                    PublishError::Publish("the broker refused the message (nack)".into()),
-                ));
+        Ok(Box::pin(async move {
+            for (index, confirm) in confirms.into_iter().enumerate() {
+                let confirmation = confirm
+                    .await
+                    .map_err(|e| Failed::at(index, PublishError::Publish(e.to_string())))?;
+                if confirmation.is_nack() {
+                    return Err(Failed::at(
+                        index,
+                        PublishError::Publish("the broker refused the message (nack)".into()),
+                    ));
+                }
             }
-        }
-        match failure {
-            Some((index, error)) => Err(Failed::at(index, error)),
-            None => Ok(()),
-        }
+            match failure {
+                Some((index, error)) => Err(Failed::at(index, error)),
+                None => Ok(()),
+            }
+        }))
     }
 }
 
@@ -162,13 +161,17 @@ async fn in_order<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
 
 #[async_trait]
 impl Publisher for Amqp {
-    async fn publish(&mut self, batch: &[OutboxEntry]) -> Result<(), Failed> {
-        let outcome = self.send(batch).await;
-        if outcome.is_err()
-            && let Some((connection, _)) = self.connection.take()
-        {
-            let _ = connection.close(0, "iza output reconnects".into()).await;
+    async fn send(&mut self, batch: &[OutboxEntry]) -> Result<Acks, PublishError> {
+        self.publish(batch).await
+    }
+
+    async fn reset(&mut self) {
+        if let Some((connection, _)) = self.connection.take() {
+            let _ = within(
+                self.timeout,
+                connection.close(0, "iza output reconnects".into()),
+            )
+            .await;
         }
-        outcome
     }
 }

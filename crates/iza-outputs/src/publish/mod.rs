@@ -1,10 +1,17 @@
-//! Defines [`Publisher`]: one connection to one output's broker, publishing a batch of outbox
-//! entries in order and saying how many of them the broker acknowledged (a prefix of the
-//! batch). One module per kind: `nats` (JetStream when a stream covers the subject),
-//! `amqp` (a topic exchange with publisher confirms), `mqtt` (QoS 1 acknowledgements, status
-//! retained) and `webhook` (a POST per event). A publisher connects lazily and drops its
-//! connection after a failure, so the next batch reconnects.
+//! Defines [`Publisher`]: one connection to one output's broker. [`Publisher::send`] hands a
+//! batch of outbox entries to the broker in order, after every batch sent before on the same
+//! connection, and returns at once with the batch's acknowledgement ([`Acks`]), a future that
+//! resolves when the broker has acknowledged the whole batch, or with the prefix it
+//! acknowledged and why the rest was not. The worker (`delivery`) keeps sending while earlier
+//! batches' acknowledgements are awaited (a bounded window), and awaits them in the order sent.
+//! One module per kind: `nats` (JetStream when a stream covers the subject), `amqp` (a topic
+//! exchange with publisher confirms), `mqtt` (QoS 1 acknowledgements, status retained) and
+//! `webhook` (a POST per event, acknowledged by its answer). A publisher connects lazily;
+//! after a failure the worker calls [`Publisher::reset`], which drops the connection and what
+//! is in flight on it, so the next batch reconnects.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -48,11 +55,30 @@ impl Failed {
     }
 }
 
+/// The acknowledgement of one sent batch: `Ok` when the broker acknowledged every entry of it,
+/// else the entries acknowledged from its start and why the rest were not. It owns what it
+/// waits for (no borrow of the publisher), so the worker can send more while it waits.
+pub type Acks = Pin<Box<dyn Future<Output = Result<(), Failed>> + Send>>;
+
+/// An acknowledgement already known.
+pub(crate) fn acked(outcome: Result<(), Failed>) -> Acks {
+    Box::pin(std::future::ready(outcome))
+}
+
 /// One output's connection.
 #[async_trait]
 pub trait Publisher: Send {
-    /// Publishes the entries in order and waits for the broker's acknowledgements.
-    async fn publish(&mut self, batch: &[OutboxEntry]) -> Result<(), Failed>;
+    /// Hands the entries to the broker in order, after every batch sent before on this
+    /// connection (connecting first when there is none), without waiting for the broker's
+    /// acknowledgements: those are the returned [`Acks`]. The batches sent on one connection
+    /// are acknowledged in the order sent, and an entry counts as acknowledged only when every
+    /// entry sent before it on the connection is. An error means nothing of this batch was
+    /// sent for sure: the caller resets and sends it again.
+    async fn send(&mut self, batch: &[OutboxEntry]) -> Result<Acks, PublishError>;
+
+    /// Drops the connection and whatever is in flight on it (after a failure, a missing
+    /// acknowledgement or at a stop): the next [`Publisher::send`] connects again.
+    async fn reset(&mut self);
 }
 
 /// The publisher of an output, connecting to `url` (its `${ENV}` references resolved).

@@ -4,8 +4,10 @@
 //! at the output's QoS; a status event (`status-changed`, `service-impacted`,
 //! `service-recovered`) is RETAINED when `retain` is on, so a subscriber that comes later gets
 //! each service's present status first. rumqttc's event loop runs in its own task and reports
-//! the packet id of each publish sent and each acknowledgement (PUBACK, or PUBCOMP at QoS 2);
-//! an entry is acknowledged when its packet is (at QoS 0: when it is written).
+//! the packet id of each publish sent and each acknowledgement (PUBACK, or PUBCOMP at QoS 2),
+//! and counts the entries acknowledged on the connection, oldest first (at QoS 0: when it is
+//! written); a batch's acknowledgement waits until that count covers it. The socket has
+//! `TCP_NODELAY` (rumqttc's default leaves Nagle's algorithm on).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -14,11 +16,12 @@ use async_trait::async_trait;
 use iza_catalog::model::BrokerTls;
 use iza_store::OutboxEntry;
 use rumqttc::{
-    AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration, Transport,
+    AsyncClient, Event, MqttOptions, NetworkOptions, Outgoing, Packet, QoS, TlsConfiguration,
+    Transport,
 };
-use tokio::sync::mpsc;
+use tokio::sync::watch;
 
-use super::{Failed, PublishError, Publisher};
+use super::{Acks, Failed, PublishError, Publisher, within};
 use crate::envelope::mqtt_topic;
 
 pub(super) struct Mqtt {
@@ -32,7 +35,9 @@ pub(super) struct Mqtt {
 
 struct Connection {
     client: AsyncClient,
-    events: mpsc::UnboundedReceiver<Progress>,
+    /// The entries handed to the client on this connection.
+    sent: u64,
+    progress: watch::Receiver<Progress>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -42,10 +47,14 @@ impl Drop for Connection {
     }
 }
 
-enum Progress {
-    Sent(u16),
-    Acked(u16),
-    Lost(String),
+/// What the event loop's task has seen on the connection.
+#[derive(Debug, Clone, Default)]
+struct Progress {
+    /// The entries acknowledged, counted from the connection's first, each only once every
+    /// entry before it is.
+    acked: u64,
+    /// Why the connection ended, when it did.
+    lost: Option<String>,
 }
 
 impl Mqtt {
@@ -115,111 +124,119 @@ impl Mqtt {
                 options.set_transport(Transport::Tls(TlsConfiguration::Rustls(config)));
             }
             let (client, mut eventloop) = AsyncClient::new(options, 1024);
+            // rumqttc leaves Nagle's algorithm on (`tcp_nodelay: false`): a publish smaller
+            // than a segment then waits for the broker's ACK of the previous one, which the
+            // broker delays (up to 40 ms on Linux) when it has nothing to send back.
+            let mut network = NetworkOptions::new();
+            network.set_tcp_nodelay(true);
+            eventloop.set_network_options(network);
             let broker_tls = self.tls.clone();
-            let (sender, events) = mpsc::unbounded_channel();
+            let (progress, watch) = watch::channel(Progress::default());
+            let at_most_once = self.qos == QoS::AtMostOnce;
             let task = tokio::spawn(async move {
+                // Packet ids of the publishes sent and not yet acknowledged, oldest first, with
+                // whether each is acknowledged (a broker may acknowledge out of order).
+                let mut unacked: VecDeque<(u16, bool)> = VecDeque::new();
+                let mut acked: u64 = 0;
                 loop {
-                    let progress = match eventloop.poll().await {
-                        Ok(Event::Outgoing(Outgoing::Publish(pkid))) => Progress::Sent(pkid),
-                        Ok(Event::Incoming(Packet::PubAck(ack))) => Progress::Acked(ack.pkid),
-                        Ok(Event::Incoming(Packet::PubComp(comp))) => Progress::Acked(comp.pkid),
+                    match eventloop.poll().await {
+                        Ok(Event::Outgoing(Outgoing::Publish(_))) if at_most_once => acked += 1,
+                        Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
+                            unacked.push_back((pkid, false));
+                            continue;
+                        }
+                        Ok(
+                            Event::Incoming(Packet::PubAck(rumqttc::PubAck { pkid, .. }))
+                            | Event::Incoming(Packet::PubComp(rumqttc::PubComp { pkid, .. })),
+                        ) => {
+                            // A packet id is reused only after its acknowledgement: the oldest
+                            // unacknowledged one with this id is the one acknowledged.
+                            if let Some(entry) =
+                                unacked.iter_mut().find(|(id, done)| *id == pkid && !*done)
+                            {
+                                entry.1 = true;
+                            }
+                            while unacked.front().is_some_and(|(_, done)| *done) {
+                                unacked.pop_front();
+                                acked += 1;
+                            }
+                        }
                         Ok(_) => continue,
                         Err(e) => {
                             let error = iza_probe::broker_tls::explain(&e.to_string(), &broker_tls);
-                            let _ = sender.send(Progress::Lost(error));
+                            progress.send_modify(|p| p.lost = Some(error));
                             return;
                         }
-                    };
-                    if sender.send(progress).is_err() {
-                        return;
                     }
+                    progress.send_if_modified(|p| {
+                        let more = p.acked != acked;
+                        p.acked = acked;
+                        more
+                    });
                 }
             });
             self.connection = Some(Connection {
                 client,
-                events,
+                sent: 0,
+                progress: watch,
                 task,
             });
         }
         Ok(self.connection.as_mut().expect("connected above"))
     }
 
-    async fn send(&mut self, batch: &[OutboxEntry]) -> Result<(), Failed> {
+    async fn publish(&mut self, batch: &[OutboxEntry]) -> Result<Acks, PublishError> {
         let (qos, retain, timeout) = (self.qos, self.retain, self.timeout);
-        let connection = self.connect().map_err(|e| Failed::at(0, e))?;
-        // Sent packets not yet acknowledged: (entry index, packet id), oldest first.
-        let mut unacked: VecDeque<(usize, u16)> = VecDeque::new();
-        let mut done = vec![false; batch.len()];
-        let mut sent = 0;
-        let deadline = tokio::time::Instant::now() + timeout;
-        // How many entries from the start are acknowledged (advanced as they are).
-        let mut prefix = 0;
-        let mut next = 0;
-        loop {
-            while prefix < batch.len() && done[prefix] {
-                prefix += 1;
-            }
-            if prefix == batch.len() {
-                break;
-            }
-            // Hand the client as many publishes as it takes without waiting.
-            while next < batch.len() {
-                let entry = &batch[next];
-                let retained = retain && entry.retain;
-                match connection.client.try_publish(
-                    mqtt_topic(&entry.key),
-                    qos,
-                    retained,
-                    entry.payload.clone().into_bytes(),
-                ) {
-                    Ok(()) => next += 1,
-                    Err(_) => break,
-                }
-            }
-            let progress = tokio::time::timeout_at(deadline, connection.events.recv()).await;
-            match progress {
-                Err(_) => {
-                    return Err(Failed::at(prefix, PublishError::Timeout(timeout)));
-                }
-                Ok(None) => {
-                    return Err(Failed::at(
-                        prefix,
-                        PublishError::Connect("the connection ended".into()),
-                    ));
-                }
-                Ok(Some(Progress::Lost(e))) => {
-                    return Err(Failed::at(prefix, PublishError::Connect(e)));
-                }
-                Ok(Some(Progress::Sent(pkid))) => {
-                    if sent < batch.len() {
-                        if qos == QoS::AtMostOnce {
-                            done[sent] = true;
-                        } else {
-                            unacked.push_back((sent, pkid));
-                        }
-                        sent += 1;
-                    }
-                }
-                Ok(Some(Progress::Acked(pkid))) => {
-                    if let Some(at) = unacked.iter().position(|(_, p)| *p == pkid)
-                        && let Some((index, _)) = unacked.remove(at)
-                    {
-                        done[index] = true;
-                    }
-                }
+        let connection = self.connect()?;
+        for entry in batch {
+            let retained = retain && entry.retain;
+            let topic = mqtt_topic(&entry.key);
+            let payload = entry.payload.clone().into_bytes();
+            if connection
+                .client
+                .try_publish(topic.clone(), qos, retained, payload.clone())
+                .is_err()
+            {
+                // The client's queue is full (its in-flight window is): wait for room.
+                within(
+                    timeout,
+                    connection.client.publish(topic, qos, retained, payload),
+                )
+                .await?
+                .map_err(|e| PublishError::Publish(e.to_string()))?;
             }
         }
-        Ok(())
+        let start = connection.sent;
+        let end = start + batch.len() as u64;
+        connection.sent = end;
+        let mut progress = connection.progress.clone();
+        Ok(Box::pin(async move {
+            let outcome = progress
+                .wait_for(|p| p.acked >= end || p.lost.is_some())
+                .await
+                .map(|p| (p.acked, p.lost.clone()));
+            match outcome {
+                Ok((acked, _)) if acked >= end => Ok(()),
+                Ok((acked, lost)) => Err(Failed::at(
+                    usize::try_from(acked.saturating_sub(start)).unwrap_or(0),
+                    PublishError::Connect(lost.unwrap_or_default()),
+                )),
+                Err(_) => Err(Failed::at(
+                    0,
+                    PublishError::Connect("the connection ended".into()),
+                )),
+            }
+        }))
     }
 }
 
 #[async_trait]
 impl Publisher for Mqtt {
-    async fn publish(&mut self, batch: &[OutboxEntry]) -> Result<(), Failed> {
-        let outcome = self.send(batch).await;
-        if outcome.is_err() {
-            self.connection = None;
-        }
-        outcome
+    async fn send(&mut self, batch: &[OutboxEntry]) -> Result<Acks, PublishError> {
+        self.publish(batch).await
+    }
+
+    async fn reset(&mut self) {
+        self.connection = None;
     }
 }

@@ -2,7 +2,9 @@
 //! ...). When a JetStream stream covers the subject (asked once per subject and connection), it
 //! is published through JetStream with `Nats-Msg-Id` set to the CloudEvents id, so the stream
 //! de-duplicates redeliveries, and the stream's acknowledgement is awaited; otherwise it is a
-//! core NATS publish, confirmed by a flush (the server received it). `tls://` (or a server that
+//! core NATS publish, confirmed by a flush (the server received it). A batch's acknowledgement
+//! awaits the flush (when it had core publishes) and then its stream acknowledgements in order,
+//! while the next batches are published. `tls://` (or a server that
 //! requires TLS) is spoken with the system's roots or the output's `ca_file` and client
 //! certificate.
 
@@ -15,7 +17,7 @@ use async_trait::async_trait;
 use iza_catalog::model::BrokerTls;
 use iza_store::OutboxEntry;
 
-use super::{CONTENT_TYPE, Failed, PublishError, Publisher, within};
+use super::{Acks, CONTENT_TYPE, Failed, PublishError, Publisher, within};
 
 pub(super) struct Nats {
     url: String,
@@ -68,29 +70,38 @@ impl Nats {
         Ok(self.connection.as_mut().expect("connected above"))
     }
 
-    async fn send(&mut self, batch: &[OutboxEntry]) -> Result<(), Failed> {
+    async fn publish(&mut self, batch: &[OutboxEntry]) -> Result<Acks, PublishError> {
         let (jetstream, timeout) = (self.jetstream, self.timeout);
-        let connection = self.connect().await.map_err(|e| Failed::at(0, e))?;
-        // Publish everything first, then collect the acknowledgements in order.
+        let connection = self.connect().await?;
+        // Publish everything first; the acknowledgement collects the stream's in order. A
+        // failure part-way ends the acknowledgement after the entries published before it.
         let mut acks = Vec::with_capacity(batch.len());
         let mut core = false;
+        let mut failure = None;
         for (index, entry) in batch.iter().enumerate() {
             let streamed = if jetstream {
                 match connection.streamed.get(&entry.key) {
                     Some(known) => *known,
                     None => {
                         let found =
-                            within(timeout, connection.context.stream_by_subject(&entry.key))
+                            match within(timeout, connection.context.stream_by_subject(&entry.key))
                                 .await
-                                .map_err(|e| Failed::at(index, e))?;
+                            {
+                                Ok(found) => found,
+                                Err(e) => {
+                                    failure = Some(Failed::at(index, e));
+                                    break;
+                                }
+                            };
                         let streamed = match found {
                             Ok(_) => true,
                             Err(e) if e.kind() == GetStreamByNameErrorKind::NotFound => false,
                             Err(e) => {
-                                return Err(Failed::at(
+                                failure = Some(Failed::at(
                                     index,
                                     PublishError::Publish(format!("asking for a stream: {e}")),
                                 ));
+                                break;
                             }
                         };
                         connection.streamed.insert(entry.key.clone(), streamed);
@@ -104,54 +115,62 @@ impl Nats {
             headers.insert("Nats-Msg-Id", entry.event_id.as_str());
             headers.insert("Content-Type", CONTENT_TYPE);
             let payload = entry.payload.clone().into_bytes().into();
-            if streamed {
-                let ack = connection
+            let published = if streamed {
+                connection
                     .context
                     .publish_with_headers(entry.key.clone(), headers, payload)
                     .await
-                    .map_err(|e| Failed::at(index, PublishError::Publish(e.to_string())))?;
-                acks.push(Some(ack));
+                    .map(Some)
+                    .map_err(|e| PublishError::Publish(e.to_string()))
             } else {
                 core = true;
                 connection
                     .client
                     .publish_with_headers(entry.key.clone(), headers, payload)
                     .await
-                    .map_err(|e| Failed::at(index, PublishError::Publish(e.to_string())))?;
-                acks.push(None);
-            }
-        }
-        let flushed = if core {
-            match within(timeout, connection.client.flush()).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(PublishError::Publish(e.to_string())),
-                Err(e) => Err(e),
-            }
-        } else {
-            Ok(())
-        };
-        for (index, ack) in acks.into_iter().enumerate() {
-            match ack {
-                None => flushed.clone().map_err(|e| Failed::at(index, e))?,
-                Some(ack) => {
-                    within(timeout, ack.into_future())
-                        .await
-                        .map_err(|e| Failed::at(index, e))?
-                        .map_err(|e| Failed::at(index, PublishError::Publish(e.to_string())))?;
+                    .map(|()| None)
+                    .map_err(|e| PublishError::Publish(e.to_string()))
+            };
+            match published {
+                Ok(ack) => acks.push(ack),
+                Err(e) => {
+                    failure = Some(Failed::at(index, e));
+                    break;
                 }
             }
         }
-        Ok(())
+        let client = connection.client.clone();
+        Ok(Box::pin(async move {
+            // The flush confirms the core publishes (the server has received them).
+            let flushed = if core {
+                client
+                    .flush()
+                    .await
+                    .map_err(|e| PublishError::Publish(e.to_string()))
+            } else {
+                Ok(())
+            };
+            for (index, ack) in acks.into_iter().enumerate() {
+                match ack {
+                    None => flushed.clone().map_err(|e| Failed::at(index, e))?,
+                    Some(ack) => {
+                        ack.await
+                            .map_err(|e| Failed::at(index, PublishError::Publish(e.to_string())))?;
+                    }
+                }
+            }
+            failure.map_or(Ok(()), Err)
+        }))
     }
 }
 
 #[async_trait]
 impl Publisher for Nats {
-    async fn publish(&mut self, batch: &[OutboxEntry]) -> Result<(), Failed> {
-        let outcome = self.send(batch).await;
-        if outcome.is_err() {
-            self.connection = None;
-        }
-        outcome
+    async fn send(&mut self, batch: &[OutboxEntry]) -> Result<Acks, PublishError> {
+        self.publish(batch).await
+    }
+
+    async fn reset(&mut self) {
+        self.connection = None;
     }
 }

@@ -1,6 +1,7 @@
 //! The webhook publisher: one `POST` per entry, the CloudEvent as the body
 //! (`application/cloudevents+json`, structured mode), `ce-id` as a header too; any 2xx is the
-//! acknowledgement.
+//! acknowledgement. The POSTs go one after another within [`Publisher::send`], so a batch's
+//! acknowledgement is known when `send` returns.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use async_trait::async_trait;
 use indexmap::IndexMap;
 use iza_store::OutboxEntry;
 
-use super::{CONTENT_TYPE, Failed, PublishError, Publisher, within};
+use super::{Acks, CONTENT_TYPE, Failed, PublishError, Publisher, acked, within};
 
 pub(super) struct Webhook {
     url: String,
@@ -32,9 +33,8 @@ impl Webhook {
     }
 }
 
-#[async_trait]
-impl Publisher for Webhook {
-    async fn publish(&mut self, batch: &[OutboxEntry]) -> Result<(), Failed> {
+impl Webhook {
+    async fn post(&mut self, batch: &[OutboxEntry]) -> Result<(), Failed> {
         if self.client.is_none() {
             let client =
                 iza_notify::client().map_err(|e| Failed::at(0, PublishError::Connect(e)))?;
@@ -69,5 +69,18 @@ impl Publisher for Webhook {
             }
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Publisher for Webhook {
+    async fn send(&mut self, batch: &[OutboxEntry]) -> Result<Acks, PublishError> {
+        // Each answer is its entry's acknowledgement: the prefix answered 2xx is acknowledged
+        // even when a later POST fails.
+        Ok(acked(self.post(batch).await))
+    }
+
+    async fn reset(&mut self) {
+        // Nothing is in flight between two sends; the HTTP client keeps its pool.
     }
 }
