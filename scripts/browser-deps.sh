@@ -8,6 +8,14 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 chromium="${IZA_CHROMIUM:-/usr/bin/chromium}"
 
+# One install at a time: the browser tests of one test binary run in parallel and each calls
+# this script; on a fresh machine they would race for apt's and dpkg's locks (and npm's
+# directory). The others wait here, then find everything installed.
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"${TMPDIR:-/tmp}/iza-browser-deps.lock"
+    flock 9
+fi
+
 if [[ ! -x "$chromium" ]]; then
     if ! command -v apt-get >/dev/null 2>&1; then
         echo "error: \`$chromium\` is missing and apt-get is not available" >&2
@@ -18,8 +26,10 @@ if [[ ! -x "$chromium" ]]; then
     if [[ "$(id -u)" != 0 ]]; then sudo="sudo"; fi
     echo "installing chromium with apt-get" >&2
     export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -qq
-    $sudo apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+    # Another apt-get of the machine may hold dpkg's lock: wait for it (up to 5 minutes).
+    $sudo apt-get -o DPkg::Lock::Timeout=300 update -qq
+    $sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends \
+        chromium fonts-dejavu-core >/dev/null
 fi
 
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
