@@ -1700,3 +1700,54 @@ events = ["status-changed"]
         "the change was stated again after the takeover"
     );
 }
+
+/// `iza run` without a running server, on a manifest whose `[store] url` is PostgreSQL, runs
+/// the task in its own process through that store's queue (claiming the run by its id), so the
+/// run is in the shared history, and nothing is written to a local state database.
+#[test]
+fn iza_run_without_a_server_runs_through_the_manifests_postgres_store() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let database = runtime.block_on(test_database::TestDatabase::create());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("iza.toml"),
+        r#"version = 1
+[store]
+url = "${IZA_TEST_STORE_URL}"
+[agents.worker]
+tier = 1
+tasks = [ { name = "hello", run = { exec = ["sh", "-c", "echo hello from the task"] } } ]
+"#,
+    )
+    .unwrap();
+    let output = common::command()
+        .arg("run")
+        .arg("worker/hello")
+        .arg(dir.path())
+        .env("IZA_TEST_STORE_URL", database.url())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = common::text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("through the queue of `postgres://"),
+        "{stderr}"
+    );
+    assert!(stdout.contains(": succeeded"), "{stdout}");
+    let rows: Vec<(String, i64, i64, String)> = runtime.block_on(async {
+        use sqlx::Connection as _;
+        let mut connection = sqlx::PgConnection::connect(&database.url()).await.unwrap();
+        sqlx::query_as("SELECT task, state, attempt, coalesce(output, '') FROM runs")
+            .fetch_all(&mut connection)
+            .await
+            .unwrap()
+    });
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let (task, state, attempt, output) = &rows[0];
+    assert_eq!((task.as_str(), *state, *attempt), ("worker/hello", 2, 1));
+    assert!(output.contains("hello from the task"), "{output}");
+    assert!(!dir.path().join(".iza/state.db").exists());
+}

@@ -373,6 +373,16 @@ impl Store for PostgresStore {
         queue::release_expired_runs(self, now, dead_workers).await
     }
 
+    async fn claim_run(
+        &self,
+        id: RunId,
+        worker: &str,
+        now: Millis,
+        lease: Millis,
+    ) -> Result<Option<Run>, StoreError> {
+        queue::claim_run(self, id, worker, now, lease).await
+    }
+
     async fn cancel_runs(&self, ids: &[RunId], at: Millis) -> Result<Vec<RunId>, StoreError> {
         queue::cancel_runs(self, ids, at).await
     }

@@ -626,6 +626,32 @@ async fn claim_steps_in(
     Ok(claimed)
 }
 
+/// Claims run `id` whatever its rank and its task's concurrency (`iza run` without a server),
+/// when it is queued and due: one statement, which waits for a row lock another statement
+/// holds (a claim's `FOR UPDATE`) and then finds the run claimed, so a run is never claimed
+/// twice.
+pub(super) async fn claim_run(
+    store: &PostgresStore,
+    id: RunId,
+    worker: &str,
+    now: Millis,
+    lease: Millis,
+) -> Result<Option<Run>, StoreError> {
+    let statement = format!(
+        "UPDATE runs SET state = 1, attempt = attempt + 1, worker = $1, started_at = $2, \
+         lease_until = $3 WHERE id = $4 AND state = 0 AND run_at <= $2 RETURNING {RUN_COLUMNS}"
+    );
+    let row = sqlx::query(&statement)
+        .bind(worker)
+        .bind(now)
+        .bind(now.saturating_add(lease))
+        .bind(id)
+        .fetch_optional(&store.pool)
+        .await
+        .map_err(query_error("claiming a run"))?;
+    row.as_ref().map(run_from_row).transpose()
+}
+
 // ---------------------------------------------------------------- heartbeat, finish, release
 
 pub(super) async fn heartbeat_runs(

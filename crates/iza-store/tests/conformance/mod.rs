@@ -94,6 +94,7 @@ macro_rules! store_conformance_suite {
             incidents_open_escalate_and_resolve,
             aged_and_fresh_runs_merge_in_order,
             enqueue_and_claim_is_the_ordinary_claim,
+            a_run_is_claimed_by_its_id_and_batches_finish_only_what_is_held,
             alerts_round_trip_one_open_per_rule_and_service,
             acknowledging_keeps_the_first,
             silences_in_force_and_expired,

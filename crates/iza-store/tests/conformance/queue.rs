@@ -1258,3 +1258,118 @@ pub(crate) async fn enqueue_and_claim_is_the_ordinary_claim(store: StoreUnderTes
         vec![unclaimed, next]
     );
 }
+
+/// `claim_run` takes one queued, due run by its id (what `iza run` without a server does),
+/// whatever the priorities around it, and nothing else; finishes of alike runs in one batch
+/// and of runs not held are told apart.
+pub(crate) async fn a_run_is_claimed_by_its_id_and_batches_finish_only_what_is_held(
+    store: StoreUnderTest,
+) {
+    let ids: Vec<i64> = store
+        .enqueue_runs(&[
+            new_run("ops/high", RunPriority::High, BASE),
+            new_run("ops/low", RunPriority::Low, BASE),
+            NewRun {
+                run_at: BASE + 60_000,
+                ..new_run("ops/later", RunPriority::Low, BASE)
+            },
+        ])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+    let (high, low, later) = (ids[0], ids[1], ids[2]);
+    let claimed = store
+        .claim_run(low, "local", BASE + 1, 30_000)
+        .await
+        .unwrap()
+        .expect("a queued, due run is claimable by id");
+    assert_eq!(
+        (
+            claimed.id,
+            claimed.state,
+            claimed.attempt,
+            claimed.worker.as_deref()
+        ),
+        (low, RunState::Running, 1, Some("local"))
+    );
+    assert_eq!(claimed.lease_until, Some(BASE + 30_001));
+    // Not twice, not before it is due, not an unknown one; the others stay queued.
+    assert!(
+        store
+            .claim_run(low, "other", BASE + 2, 30_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .claim_run(later, "local", BASE + 2, 30_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .claim_run(9_999, "local", BASE + 2, 30_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.run(high).await.unwrap().unwrap().state,
+        RunState::Queued
+    );
+
+    // A batch of alike finishes: the held run finishes, the one held by nobody is left alone.
+    let finish = |id: i64| RunFinish {
+        id,
+        worker: "local".to_owned(),
+        at: BASE + 5,
+        outcome: RunOutcome::Succeeded,
+        output: None,
+        error: None,
+    };
+    let done = store
+        .finish_runs(&[finish(high), finish(low)])
+        .await
+        .unwrap();
+    assert_eq!(done, vec![low]);
+    let low_run = store.run(low).await.unwrap().unwrap();
+    assert_eq!(
+        (low_run.state, low_run.finished_at),
+        (RunState::Succeeded, Some(BASE + 5))
+    );
+    assert_eq!(
+        store.run(high).await.unwrap().unwrap().state,
+        RunState::Queued
+    );
+    // One run, retried: back to the queue at its retry time, not finished.
+    let again = store
+        .claim_run(high, "local", BASE + 6, 30_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let done = store
+        .finish_runs(&[RunFinish {
+            outcome: RunOutcome::Failed {
+                retry_at: Some(BASE + 10_000),
+            },
+            error: Some("boom".to_owned()),
+            ..finish(again.id)
+        }])
+        .await
+        .unwrap();
+    assert_eq!(done, vec![high]);
+    let high_run = store.run(high).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            high_run.state,
+            high_run.run_at,
+            high_run.finished_at,
+            high_run.error.as_deref()
+        ),
+        (RunState::Queued, BASE + 10_000, None, Some("boom"))
+    );
+}

@@ -354,8 +354,12 @@ fn run_here(args: &RunArgs) -> Result<ExitCode> {
         );
     }
     let (_, catalog) = crate::manifest_input::catalog(&args.remote.manifest)?;
-    let db = crate::manifest_input::state_db(&manifest);
-    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+    // The store a server of this manifest would use (its `[store] url`, else the state
+    // database beside it), so that the run joins that queue and its history.
+    let location = super::serve::store_location(None, None, &catalog, &manifest)?;
+    if let iza_store::StoreLocation::Sqlite(db) = &location
+        && let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty())
+    {
         // As `iza serve` makes it: only its owner may read it.
         use std::os::unix::fs::DirBuilderExt as _;
         std::fs::DirBuilder::new()
@@ -370,9 +374,8 @@ fn run_here(args: &RunArgs) -> Result<ExitCode> {
         .unwrap_or_default();
     eprintln!(
         "note: no `iza up` or `iza serve` runs for this manifest: running `{}` here, in this \
-         process, through the queue of `{}`",
+         process, through the queue of `{location}`",
         args.task,
-        db.display()
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -381,11 +384,7 @@ fn run_here(args: &RunArgs) -> Result<ExitCode> {
         .context("cannot start the async runtime")?;
     let launcher = super::serve::guarded_launcher();
     let run = runtime.block_on(async {
-        let store: std::sync::Arc<dyn iza_store::Store> = std::sync::Arc::new(
-            iza_store::SqliteStore::open(&db)
-                .await
-                .with_context(|| format!("cannot open the database `{}`", db.display()))?,
-        );
+        let store = super::serve::open_store(&location).await?;
         let catalog = std::sync::Arc::new(catalog);
         let prober = std::sync::Arc::new(iza_probe::Prober::new(iza_probe::ProberOptions {
             base_dir: base_dir.clone(),
