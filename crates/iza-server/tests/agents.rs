@@ -128,7 +128,11 @@ async fn run_and_wait(app: &Router, task: &str) -> Value {
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{run:#}");
-    assert_eq!(run["state"], "queued", "{run:#}");
+    // Already running when the node had a free worker slot and claimed it at once.
+    assert!(
+        matches!(run["state"].as_str(), Some("queued" | "running")),
+        "{run:#}"
+    );
     let id = run["id"].as_i64().unwrap();
     let (status, run) = call(
         app,
