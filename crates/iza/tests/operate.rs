@@ -394,11 +394,7 @@ fn agent_workers_caps_the_runs_a_node_executes_at_once() {
             .filter(|name| dir.path().join(format!("started-{name}")).exists())
             .count()
     };
-    let deadline = Instant::now() + DEADLINE;
-    while started() < 2 {
-        assert!(Instant::now() < deadline, "two runs never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_until("two runs started", || started() >= 2);
     let states: Vec<String> = ["worker/a", "worker/b", "worker/c"]
         .iter()
         .map(|task| {
@@ -414,16 +410,10 @@ fn agent_workers_caps_the_runs_a_node_executes_at_once() {
     assert_eq!(started(), 2, "{states:?}");
 
     std::fs::write(dir.path().join("go"), "").unwrap();
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let done = ["worker/a", "worker/b", "worker/c"]
+    common::wait_until("the three runs succeeded", || {
+        ["worker/a", "worker/b", "worker/c"]
             .iter()
-            .all(|task| runs_of(dir.path(), task)[0]["state"] == "succeeded");
-        if done {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the runs never all succeeded");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+            .all(|task| runs_of(dir.path(), task)[0]["state"] == "succeeded")
+    });
     assert_eq!(started(), 3);
 }
